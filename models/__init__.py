@@ -1,1 +1,17 @@
-"""models"""
+"""The callcards data model: SQLAlchemy 2.0 tables usable with or without Flask."""
+
+from __future__ import annotations
+
+from models.asterisk import AsteriskCdr, AsteriskCel
+from models.base import Base, utcnow
+from models.calls import AuditEntry, Call, CallEvent, Direction, RecordingState, Status
+from models.dictionaries import CallCategory, CallPurpose, CallSubCategory, CallTag, call_tags
+from models.routing import Did, FlowSetting, FlowVersion, IvrMenu, Queue, Schedule
+from models.users import QueueMember, Role, User, queue_supervisors
+
+__all__ = [
+    "AsteriskCdr", "AsteriskCel", "AuditEntry", "Base", "Call", "CallCategory", "CallEvent",
+    "CallPurpose", "CallSubCategory", "CallTag", "Did", "Direction", "FlowSetting",
+    "FlowVersion", "IvrMenu", "Queue", "QueueMember", "RecordingState", "Role", "Schedule",
+    "Status", "User", "call_tags", "queue_supervisors", "utcnow",
+]

@@ -1,0 +1,149 @@
+"""The call card (`calls`) and its timeline (`call_events`)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Index, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from models.base import Base, JsonDocument, utcnow
+from models.dictionaries import CallCategory, CallPurpose, CallSubCategory, CallTag, call_tags
+from models.users import User
+
+
+class Direction(StrEnum):
+    """Who placed the call."""
+
+    INBOUND = "inbound"
+    OUTBOUND = "outbound"
+
+
+class Status(StrEnum):
+    """Where the call stands; the last four are final for an unanswered call."""
+
+    RINGING = "ringing"
+    ANSWERED = "answered"
+    MISSED = "missed"
+    ABANDONED = "abandoned"
+    BUSY = "busy"
+    FAILED = "failed"
+
+
+class RecordingState(StrEnum):
+    """What recordings/ found for the card's file."""
+
+    PENDING = "pending"  # the call is still going on
+    OK = "ok"
+    MISSING = "missing"
+    EMPTY = "empty"
+
+
+def _quoted(values: type[StrEnum]) -> str:
+    return ", ".join(f"'{member.value}'" for member in values)
+
+
+class Call(Base):
+    """One call card: one per call, keyed on Asterisk's linkedid.
+
+    The columns up to `notes` are the published card format that other tools rely on.
+    """
+
+    __tablename__ = "calls"
+    __table_args__ = (
+        CheckConstraint(f"direction IN ({_quoted(Direction)})", name="direction"),
+        CheckConstraint(f"status IN ({_quoted(Status)})", name="status"),
+        Index("ix_calls_started_at", "started_at"),
+        Index("ix_calls_operator_started", "operator_id", "started_at"),
+        Index("ix_calls_queue_started", "queue", "started_at"),
+        Index("ix_calls_src_number_started", "src_number", "started_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    uniqueid: Mapped[str] = mapped_column(String(64), index=True)
+    linkedid: Mapped[str] = mapped_column(String(64), unique=True)
+    queue: Mapped[str | None] = mapped_column(String(64))
+    direction: Mapped[str] = mapped_column(String(16), default=Direction.INBOUND.value)
+    status: Mapped[str] = mapped_column(String(16), default=Status.RINGING.value)
+    started_at: Mapped[datetime] = mapped_column(default=utcnow)
+    answered_at: Mapped[datetime | None]
+    ended_at: Mapped[datetime | None]
+    duration_sec: Mapped[int | None] = mapped_column(Integer)
+    talk_sec: Mapped[int | None] = mapped_column(Integer)
+    hold_sec: Mapped[int | None] = mapped_column(Integer)
+    src_number: Mapped[str | None] = mapped_column(String(64))
+    dst_number: Mapped[str | None] = mapped_column(String(64))
+    did: Mapped[str | None] = mapped_column(String(32))
+    operator_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    purpose_id: Mapped[int | None] = mapped_column(ForeignKey("call_purpose.id"))
+    category_id: Mapped[int | None] = mapped_column(ForeignKey("call_category.id"))
+    sub_category_id: Mapped[int | None] = mapped_column(ForeignKey("call_sub_category.id"))
+    recording_path: Mapped[str | None] = mapped_column(String(255))
+    recording_url: Mapped[str | None] = mapped_column(String(255))
+    resolved_first_call: Mapped[bool] = mapped_column(Boolean, default=False)
+    needs_callback: Mapped[bool] = mapped_column(Boolean, default=False)
+    notes: Mapped[str | None] = mapped_column(Text)
+
+    # Beside the published columns.
+    caller_name: Mapped[str | None] = mapped_column(String(128))
+    did_source: Mapped[str | None] = mapped_column(String(128))  # campaign label at call time
+    did_city: Mapped[str | None] = mapped_column(String(128))
+    end_reason: Mapped[str | None] = mapped_column(String(32))
+    ivr_path: Mapped[str | None] = mapped_column(String(255))
+    queue_entered_at: Mapped[datetime | None]
+    wait_sec: Mapped[int | None] = mapped_column(Integer)
+    recording_state: Mapped[str] = mapped_column(String(16), default=RecordingState.PENDING.value)
+    completed_at: Mapped[datetime | None]  # the operator saved a complete card
+    completed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    operator: Mapped[User | None] = relationship(foreign_keys=[operator_id])
+    completed_by: Mapped[User | None] = relationship(foreign_keys=[completed_by_id])
+    purpose: Mapped[CallPurpose | None] = relationship()
+    category: Mapped[CallCategory | None] = relationship()
+    sub_category: Mapped[CallSubCategory | None] = relationship()
+    tags: Mapped[list[CallTag]] = relationship(secondary=call_tags, order_by=CallTag.position)
+    events: Mapped[list[CallEvent]] = relationship(
+        back_populates="call", order_by="CallEvent.id", cascade="all, delete-orphan"
+    )
+
+    @property
+    def is_complete(self) -> bool:
+        """True once an operator has saved the card's mandatory fields."""
+        return self.completed_at is not None
+
+    def __repr__(self) -> str:
+        return f"<Call {self.id} {self.linkedid} {self.status}>"
+
+
+class CallEvent(Base):
+    """One step of a call's timeline: entered IVR, key pressed, joined queue, answered, ..."""
+
+    __tablename__ = "call_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    call_id: Mapped[int] = mapped_column(ForeignKey("calls.id", ondelete="CASCADE"), index=True)
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+    kind: Mapped[str] = mapped_column(String(32))
+    channel_uniqueid: Mapped[str | None] = mapped_column(String(64))
+    data: Mapped[dict[str, Any]] = mapped_column(JsonDocument, default=dict)
+
+    call: Mapped[Call] = relationship(back_populates="events")
+
+
+class AuditEntry(Base):
+    """Who listened to or downloaded which recording, and other acts worth a trace."""
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    action: Mapped[str] = mapped_column(String(32))
+    call_id: Mapped[int | None] = mapped_column(ForeignKey("calls.id", ondelete="SET NULL"))
+    remote_addr: Mapped[str | None] = mapped_column(String(64))
+    detail: Mapped[dict[str, Any]] = mapped_column(JsonDocument, default=dict)
+
+    user: Mapped[User | None] = relationship()

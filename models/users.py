@@ -1,0 +1,81 @@
+"""Staff accounts: operators, supervisors, admins, and the queues they serve or oversee."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+from sqlalchemy import Boolean, CheckConstraint, Column, ForeignKey, Integer, String, Table
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from models.base import Base, utcnow
+from models.routing import Queue
+
+
+class Role(StrEnum):
+    """What a member of staff may do (see the roles table in the README)."""
+
+    OPERATOR = "operator"
+    SUPERVISOR = "supervisor"
+    ADMIN = "admin"
+
+
+queue_supervisors = Table(
+    "queue_supervisors",
+    Base.metadata,
+    Column("user_id", ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+    Column("queue_id", ForeignKey("queues.id", ondelete="CASCADE"), primary_key=True),
+)
+
+
+class QueueMember(Base):
+    """An operator serving a queue, with the penalty Asterisk rings them by."""
+
+    __tablename__ = "queue_members"
+
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    queue_id: Mapped[int] = mapped_column(
+        ForeignKey("queues.id", ondelete="CASCADE"), primary_key=True
+    )
+    penalty: Mapped[int] = mapped_column(Integer, default=0)
+
+    user: Mapped[User] = relationship(back_populates="memberships")
+    queue: Mapped[Queue] = relationship()
+
+
+class User(Base):
+    """A member of staff who signs in to the site; operators also have a phone extension."""
+
+    __tablename__ = "users"
+    __table_args__ = (CheckConstraint("role IN ('operator', 'supervisor', 'admin')", name="role"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    login: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(128))
+    password_hash: Mapped[str] = mapped_column(String(256))
+    role: Mapped[str] = mapped_column(String(16), default=Role.OPERATOR.value)
+    extension: Mapped[str | None] = mapped_column(String(32), unique=True)
+    sip_endpoint: Mapped[str | None] = mapped_column(String(64))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    locale: Mapped[str] = mapped_column(String(8), default="ru")
+    api_token_hash: Mapped[str | None] = mapped_column(String(128), unique=True)
+    api_token_expires_at: Mapped[datetime | None]
+    failed_logins: Mapped[int] = mapped_column(Integer, default=0)
+    locked_until: Mapped[datetime | None]
+    last_login_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    memberships: Mapped[list[QueueMember]] = relationship(
+        back_populates="user", cascade="all, delete-orphan"
+    )
+    supervised_queues: Mapped[list[Queue]] = relationship(secondary=queue_supervisors)
+
+    @property
+    def served_queues(self) -> list[Queue]:
+        """The queues this operator answers calls in."""
+        return [membership.queue for membership in self.memberships]
+
+    def __repr__(self) -> str:
+        return f"<User {self.login} {self.role}>"
