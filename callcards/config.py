@@ -35,7 +35,7 @@ class Settings:
     ami_port: int = 5038
     ami_user: str = "callcards"
     ami_secret: str = ""
-    recordings_url_prefix: str = "/recordings"
+    public_url: str = ""
     extra: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -61,7 +61,7 @@ def load_settings(environ: os._Environ[str] | dict[str, str] | None = None) -> S
         ami_port=int(env.get("CALLCARDS_AMI_PORT", "5038")),
         ami_user=env.get("CALLCARDS_AMI_USER", "callcards"),
         ami_secret=env.get("CALLCARDS_AMI_SECRET", ""),
-        recordings_url_prefix=env.get("CALLCARDS_RECORDINGS_URL", "/recordings"),
+        public_url=env.get("CALLCARDS_PUBLIC_URL", "").rstrip("/"),
     )
 
 

@@ -7,6 +7,7 @@ from enum import StrEnum
 
 from sqlalchemy import Boolean, CheckConstraint, Column, ForeignKey, Integer, String, Table
 from sqlalchemy.orm import Mapped, mapped_column, relationship
+from werkzeug.security import check_password_hash, generate_password_hash
 
 from models.base import Base, utcnow
 from models.routing import Queue
@@ -71,6 +72,14 @@ class User(Base):
         back_populates="user", cascade="all, delete-orphan"
     )
     supervised_queues: Mapped[list[Queue]] = relationship(secondary=queue_supervisors)
+
+    def set_password(self, password: str) -> None:
+        """Store a salted scrypt hash of the password, never the password."""
+        self.password_hash = generate_password_hash(password, method="scrypt")
+
+    def check_password(self, password: str) -> bool:
+        """True when the password matches the stored hash."""
+        return bool(self.password_hash) and check_password_hash(self.password_hash, password)
 
     @property
     def served_queues(self) -> list[Queue]:

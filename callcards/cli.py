@@ -1,0 +1,165 @@
+"""The `callcards` command: run the FastAGI server and the site, migrate, seed, drive the sandbox."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import json
+import logging
+import sys
+from collections.abc import Sequence
+
+from callcards.config import DEVELOPMENT_SECRET_KEY, Settings, load_settings, split_host_port
+
+
+def _cmd_agi(args: argparse.Namespace, settings: Settings) -> int:
+    from fastagi.app import serve
+
+    asyncio.run(serve(settings, args.listen, grace=args.grace))
+    return 0
+
+
+def _cmd_web(args: argparse.Namespace, settings: Settings) -> int:
+    from webadmin import create_app
+
+    if args.production and settings.secret_key == DEVELOPMENT_SECRET_KEY:
+        print("refusing to start: set SECRET_KEY for production", file=sys.stderr)
+        return 2
+    host, port = split_host_port(args.listen, 5000)
+    app = create_app(settings=settings)
+    app.run(host=host, port=port, debug=False, threaded=True)
+    return 0
+
+
+def _cmd_db(args: argparse.Namespace, settings: Settings) -> int:
+    from models import migrate
+
+    settings.recordings_dir.mkdir(parents=True, exist_ok=True)
+    if settings.is_sqlite:
+        # The embedded database lives in a file whose folder must exist.
+        from pathlib import Path
+
+        Path(settings.database_url.removeprefix("sqlite:///")).parent.mkdir(
+            parents=True, exist_ok=True
+        )
+    if args.action == "upgrade":
+        migrate.upgrade(settings.database_url, args.revision or "head")
+    elif args.action == "downgrade":
+        migrate.downgrade(settings.database_url, args.revision or "-1")
+    else:
+        migrate.current(settings.database_url)
+    return 0
+
+
+def _sessions(settings: Settings):  # type: ignore[no-untyped-def]
+    from models.session import make_engine, make_session_factory
+
+    return make_session_factory(make_engine(settings.database_url))
+
+
+def _cmd_seed_demo(args: argparse.Namespace, settings: Settings) -> int:
+    from callcards.demo import seed_demo
+    from models.session import transaction
+
+    with transaction(_sessions(settings)) as session:
+        seed_demo(session)
+    print("demo data loaded: logins admin, supervisor, operator1, operator2 (password = login)")
+    return 0
+
+
+def _cmd_user_add(args: argparse.Namespace, settings: Settings) -> int:
+    from models import Role, User
+    from models.session import transaction
+
+    password = args.password or getpass.getpass(f"password for {args.login}: ")
+    if len(password) < 8:
+        print("a password needs at least 8 characters", file=sys.stderr)
+        return 2
+    with transaction(_sessions(settings)) as session:
+        user = User(
+            login=args.login, name=args.name or args.login, role=Role(args.role).value,
+            extension=args.extension,
+        )
+        user.set_password(password)
+        session.add(user)
+    print(f"user {args.login} ({args.role}) created")
+    return 0
+
+
+def _cmd_sandbox(args: argparse.Namespace, settings: Settings) -> int:
+    from callcards import sandbox
+
+    if args.action == "up":
+        info = sandbox.up(agi_address=args.agi or settings.agi_listen, ami_port=args.ami_port)
+        print(json.dumps(_jsonable(info), indent=2, ensure_ascii=False))
+    elif args.action == "down":
+        sandbox.down()
+        print("sandbox stopped")
+    else:
+        print(json.dumps(_jsonable(sandbox.status()), indent=2, ensure_ascii=False))
+    return 0
+
+
+def _jsonable(value: object) -> object:
+    if hasattr(value, "__dataclass_fields__"):
+        from dataclasses import asdict
+
+        return {key: str(item) for key, item in asdict(value).items()}  # type: ignore[call-overload]
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The command line: `callcards <command> ...`."""
+    parser = argparse.ArgumentParser(prog="callcards", description=__doc__)
+    parser.add_argument("-v", "--verbose", action="store_true", help="log debug lines")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    agi = commands.add_parser("agi", help="serve FastAGI for Asterisk's dialplan")
+    agi.add_argument("--listen", help="HOST:PORT (default CALLCARDS_AGI_LISTEN or 127.0.0.1:4573)")
+    agi.add_argument("--grace", type=float, default=30.0,
+                     help="seconds calls in progress get to finish on SIGTERM")
+    agi.set_defaults(run=_cmd_agi)
+
+    web = commands.add_parser("web", help="serve the staff site (development server)")
+    web.add_argument("--listen", default="127.0.0.1:5000", help="HOST:PORT")
+    web.add_argument("--production", action="store_true", help="refuse a default SECRET_KEY")
+    web.set_defaults(run=_cmd_web)
+
+    db = commands.add_parser("db", help="database schema migrations")
+    db.add_argument("action", choices=["upgrade", "downgrade", "current"])
+    db.add_argument("revision", nargs="?", help="target revision (default head / one step)")
+    db.set_defaults(run=_cmd_db)
+
+    seed = commands.add_parser("seed-demo", help="load demo dictionaries, staff and call flow")
+    seed.set_defaults(run=_cmd_seed_demo)
+
+    user = commands.add_parser("user-add", help="create a member of staff")
+    user.add_argument("login")
+    user.add_argument("--role", choices=[role.value for role in __import__("models").Role],
+                      default="operator")
+    user.add_argument("--name")
+    user.add_argument("--extension")
+    user.add_argument("--password", help="(default: asked for)")
+    user.set_defaults(run=_cmd_user_add)
+
+    sandbox = commands.add_parser("sandbox", help="the real Asterisk 22 sandbox for trying calls")
+    sandbox.add_argument("action", choices=["up", "down", "status"])
+    sandbox.add_argument("--agi", help="FastAGI address the sandbox calls (default: agi listen)")
+    sandbox.add_argument("--ami-port", type=int, default=5038)
+    sandbox.set_defaults(run=_cmd_sandbox)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the `callcards` console script."""
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    return int(args.run(args, load_settings()))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,294 @@
+"""The card store: every database change a call makes, one transaction per step.
+
+Methods are synchronous (SQLAlchemy sessions); the AGI routes run them in a thread pool
+so the event loop never waits on the database. Every method is keyed on Asterisk's
+linkedid, so a call that comes back (a transfer, a second queue) finds its own card.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+
+from models import Call, CallEvent, Direction, RecordingState, Status, User
+from models.session import transaction
+from recordings import RecordingCheck, RecordingStore, recording_name
+
+
+@dataclass(frozen=True)
+class NewCall:
+    """What the dialplan knows when a call starts."""
+
+    uniqueid: str
+    linkedid: str
+    direction: Direction
+    started_at: datetime
+    src_number: str | None
+    dst_number: str | None
+    did: str | None = None
+    caller_name: str | None = None
+    operator_extension: str | None = None  # outbound: the operator who dials
+
+
+@dataclass(frozen=True)
+class CardRef:
+    """The card a step worked on, and what the route needs to tell the dialplan."""
+
+    id: int
+    linkedid: str
+    created: bool
+    recording_path: str
+    earlier_cards: int = 0
+
+
+@dataclass(frozen=True)
+class Event:
+    """One timeline entry to append to a card."""
+
+    kind: str
+    at: datetime
+    data: dict[str, Any] = field(default_factory=dict)
+    channel_uniqueid: str | None = None
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """How a call ended: the final status and why."""
+
+    status: Status
+    end_reason: str
+
+
+def _seconds(start: datetime | None, end: datetime | None) -> int | None:
+    if start is None or end is None:
+        return None
+    return max(0, round((end - start).total_seconds()))
+
+
+def _plain_number(value: str | None) -> str | None:
+    """Asterisk reports missing caller data as 'unknown'; store nothing instead."""
+    if value is None or value.strip().lower() in {"", "unknown", "anonymous"}:
+        return None
+    return value.strip()
+
+
+class CardStore:
+    """Creates, updates and closes call cards."""
+
+    def __init__(
+        self, sessions: sessionmaker[Session], recordings: RecordingStore, public_url: str = ""
+    ) -> None:
+        self._sessions = sessions
+        self._recordings = recordings
+        self._public_url = public_url
+
+    # -- opening ------------------------------------------------------------------------
+
+    def open_card(self, new: NewCall, events: Sequence[Event] = ()) -> CardRef:
+        """Create the card for a call, or return the one its linkedid already has."""
+        try:
+            with transaction(self._sessions) as session:
+                card = self._find(session, new.linkedid)
+                created = card is None
+                if card is None:
+                    card = self._create(session, new)
+                self._append(session, card, events)
+                return self._ref(session, card, created)
+        except IntegrityError:
+            # Two sessions of one call raced to create it: the other one won; use its card.
+            with transaction(self._sessions) as session:
+                card = self._find(session, new.linkedid)
+                if card is None:
+                    raise
+                self._append(session, card, events)
+                return self._ref(session, card, False)
+
+    def _create(self, session: Session, new: NewCall) -> Call:
+        operator = None
+        if new.operator_extension:
+            operator = session.scalar(
+                select(User).where(User.extension == new.operator_extension)
+            )
+        card = Call(
+            uniqueid=new.uniqueid,
+            linkedid=new.linkedid,
+            direction=new.direction.value,
+            status=Status.RINGING.value,
+            started_at=new.started_at,
+            src_number=_plain_number(new.src_number),
+            dst_number=_plain_number(new.dst_number),
+            did=new.did,
+            caller_name=_plain_number(new.caller_name),
+            operator_id=operator.id if operator else None,
+            recording_path=recording_name(new.started_at, new.uniqueid),
+            recording_state=RecordingState.PENDING.value,
+        )
+        session.add(card)
+        session.flush()
+        card.recording_url = f"{self._public_url}/api/calls/{card.id}/recording"
+        return card
+
+    def _ref(self, session: Session, card: Call, created: bool) -> CardRef:
+        earlier = 0
+        if card.src_number and card.direction == Direction.INBOUND.value:
+            earlier = session.scalar(
+                select(func.count(Call.id)).where(
+                    Call.src_number == card.src_number, Call.id != card.id
+                )
+            ) or 0
+        return CardRef(
+            id=card.id,
+            linkedid=card.linkedid,
+            created=created,
+            recording_path=card.recording_path or "",
+            earlier_cards=earlier,
+        )
+
+    # -- during the call ----------------------------------------------------------------
+
+    def route_decided(
+        self,
+        linkedid: str,
+        *,
+        queue: str | None,
+        ivr_path: str | None,
+        did_source: str | None,
+        did_city: str | None,
+        events: Sequence[Event],
+        end_reason: str | None = None,
+        queue_entered_at: datetime | None = None,
+    ) -> None:
+        """Store where the call was sent and the IVR steps that led there."""
+        with transaction(self._sessions) as session:
+            card = self._require(session, linkedid)
+            if queue is not None:
+                card.queue = queue
+            if ivr_path:
+                card.ivr_path = (
+                    ivr_path if not card.ivr_path else f"{card.ivr_path} | {ivr_path}"
+                )[:255]
+            card.did_source = did_source or card.did_source
+            card.did_city = did_city or card.did_city
+            if end_reason is not None:
+                card.end_reason = end_reason
+            if queue_entered_at is not None:
+                card.queue_entered_at = queue_entered_at
+            self._append(session, card, events)
+
+    def answered(
+        self, linkedid: str, *, extension: str | None, interface: str | None, at: datetime
+    ) -> int | None:
+        """An operator picked the call up: set answered_at, the operator, the wait."""
+        with transaction(self._sessions) as session:
+            card = self._require(session, linkedid)
+            operator = None
+            if extension:
+                operator = session.scalar(select(User).where(User.extension == extension))
+            if card.answered_at is None:
+                card.answered_at = at
+                card.wait_sec = _seconds(card.queue_entered_at or card.started_at, at)
+            card.status = Status.ANSWERED.value
+            card.end_reason = None
+            if operator is not None:
+                card.operator_id = operator.id
+            self._append(session, card, [Event("answered", at, {
+                "interface": interface or "",
+                "extension": extension or "",
+                "operator": operator.name if operator else "",
+            })])
+            return operator.id if operator else None
+
+    def add_events(self, linkedid: str, events: Sequence[Event]) -> None:
+        """Append timeline entries to a call's card."""
+        with transaction(self._sessions) as session:
+            self._append(session, self._require(session, linkedid), events)
+
+    # -- closing ------------------------------------------------------------------------
+
+    def close(
+        self,
+        linkedid: str,
+        outcome: Outcome,
+        *,
+        ended_at: datetime,
+        data: dict[str, Any],
+        answered_at: datetime | None = None,
+    ) -> Call:
+        """Close the card: end time, durations, final status, reason, recording check.
+
+        `answered_at` is for calls no `answered` route saw (an operator's outgoing call).
+        """
+        with transaction(self._sessions) as session:
+            card = self._require(session, linkedid)
+            card.ended_at = ended_at
+            card.duration_sec = _seconds(card.started_at, ended_at)
+            if card.answered_at is None and outcome.status is Status.ANSWERED:
+                card.answered_at = answered_at or ended_at
+            if card.answered_at is not None:
+                card.status = Status.ANSWERED.value
+                card.talk_sec = _seconds(card.answered_at, ended_at)
+                card.end_reason = outcome.end_reason
+            else:
+                card.status = outcome.status.value
+                # A reason the route already knew (closed hours) beats a generic one.
+                card.end_reason = card.end_reason or outcome.end_reason
+                card.talk_sec = 0
+                if card.queue_entered_at is not None:
+                    card.wait_sec = _seconds(card.queue_entered_at, ended_at)
+            card.hold_sec = self._hold_seconds(card)
+            card.recording_state = self._recording_state(card)
+            self._append(session, card, [Event("hangup", ended_at, data)])
+            return card
+
+    def _recording_state(self, card: Call) -> str:
+        check = self._recordings.check(card.recording_path)
+        return {
+            RecordingCheck.OK: RecordingState.OK,
+            RecordingCheck.EMPTY: RecordingState.EMPTY,
+            RecordingCheck.MISSING: RecordingState.MISSING,
+        }[check].value
+
+    @staticmethod
+    def _hold_seconds(card: Call) -> int:
+        """Seconds between each 'hold' event and the 'unhold' that follows it."""
+        total, held_since = 0.0, None
+        for event in card.events:
+            if event.kind == "hold" and held_since is None:
+                held_since = event.at
+            elif event.kind == "unhold" and held_since is not None:
+                total += (event.at - held_since).total_seconds()
+                held_since = None
+        return round(total)
+
+    # -- lookups ------------------------------------------------------------------------
+
+    def find(self, linkedid: str) -> Call | None:
+        """The card of a call, if it has one."""
+        with self._sessions() as session:
+            return self._find(session, linkedid)
+
+    @staticmethod
+    def _find(session: Session, linkedid: str) -> Call | None:
+        return session.scalar(select(Call).where(Call.linkedid == linkedid))
+
+    def _require(self, session: Session, linkedid: str) -> Call:
+        card = self._find(session, linkedid)
+        if card is None:
+            raise LookupError(f"no card for linkedid {linkedid}")
+        return card
+
+    @staticmethod
+    def _append(session: Session, card: Call, events: Sequence[Event]) -> None:
+        for event in events:
+            card.events.append(CallEvent(
+                at=event.at,
+                kind=event.kind,
+                channel_uniqueid=event.channel_uniqueid,
+                data={key: str(value) for key, value in event.data.items()},
+            ))

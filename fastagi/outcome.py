@@ -1,0 +1,76 @@
+"""How a call ended, decided from the dialplan's own variables (pure, no I/O)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from fastagi.cards import Outcome
+from models import Direction, Status
+
+# QUEUESTATUS values Queue() leaves when it returns without an answer.
+_QUEUE_UNANSWERED = {
+    "TIMEOUT": "queue_timeout",
+    "FULL": "queue_full",
+    "JOINEMPTY": "no_operator",
+    "LEAVEEMPTY": "no_operator",
+    "JOINUNAVAIL": "no_operator",
+    "LEAVEUNAVAIL": "no_operator",
+    "CONTINUE": "queue_continue",
+    "WITHDRAW": "queue_withdrawn",
+}
+
+# DIALSTATUS of an operator's outgoing call, as Dial() reports it.
+_DIAL_OUTCOMES = {
+    "ANSWER": (Status.ANSWERED, "answered"),
+    "BUSY": (Status.BUSY, "busy"),
+    "CONGESTION": (Status.FAILED, "congestion"),
+    "CHANUNAVAIL": (Status.FAILED, "unavailable"),
+    "NOANSWER": (Status.MISSED, "no_answer"),
+    "CANCEL": (Status.ABANDONED, "cancelled"),
+    "DONTCALL": (Status.FAILED, "refused"),
+    "TORTURE": (Status.FAILED, "refused"),
+    "INVALIDARGS": (Status.FAILED, "invalid_number"),
+}
+
+
+@dataclass(frozen=True)
+class HangupFacts:
+    """What the hangup handler reads from the channel and the card."""
+
+    direction: Direction
+    answered: bool
+    queue_status: str = ""
+    dial_status: str = ""
+    queue_returned: bool = False
+    entered_queue: bool = False
+    reason_so_far: str | None = None  # set by an earlier route: closed_hours, ivr_hangup
+
+
+def classify(facts: HangupFacts) -> Outcome:
+    """The card's final status and end reason."""
+    if facts.direction is Direction.OUTBOUND:
+        return _classify_outbound(facts)
+    if facts.answered:
+        # Queue() returns to the dialplan only when the operator's side hangs up first.
+        return Outcome(
+            Status.ANSWERED, "operator_hangup" if facts.queue_returned else "caller_hangup"
+        )
+    queue_status = facts.queue_status.strip().upper()
+    if queue_status in _QUEUE_UNANSWERED:
+        return Outcome(Status.MISSED, _QUEUE_UNANSWERED[queue_status])
+    if facts.reason_so_far in {"closed_hours", "ivr_hangup"}:
+        return Outcome(Status.MISSED, facts.reason_so_far)
+    if facts.entered_queue:
+        return Outcome(Status.ABANDONED, "caller_hangup_queue")
+    return Outcome(Status.ABANDONED, "caller_hangup_ivr")
+
+
+def _classify_outbound(facts: HangupFacts) -> Outcome:
+    dial_status = facts.dial_status.strip().upper()
+    if facts.answered or dial_status == "ANSWER":
+        return Outcome(Status.ANSWERED, "answered")
+    if dial_status in _DIAL_OUTCOMES:
+        status, reason = _DIAL_OUTCOMES[dial_status]
+        return Outcome(status, reason)
+    # The operator hung up before Dial() even ran.
+    return Outcome(Status.ABANDONED, "cancelled")

@@ -1,0 +1,90 @@
+"""Pieces every route uses: reading who is calling, writing the decision, fault isolation."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TypeVar
+
+from dialplan.flow import CallFlow, Decision
+from fastagi import variables as var
+from fastagi.cards import Event
+from fastagi.protocol import AgiCall
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class CallerFacts:
+    """Who is calling whom, from the AGI headers and the channel."""
+
+    uniqueid: str
+    linkedid: str
+    extension: str
+    caller_number: str | None
+    caller_name: str | None
+
+
+def _known(value: str | None) -> str | None:
+    """AGI headers say 'unknown' for missing caller data."""
+    if value is None or value.strip() in {"", "unknown"}:
+        return None
+    return value.strip()
+
+
+async def caller_facts(call: AgiCall) -> CallerFacts:
+    """Read the call's identity; linkedid keys the card (falls back to the uniqueid)."""
+    uniqueid = call.headers.get("agi_uniqueid", "")
+    linkedid = await call.get_full_variable(var.LINKEDID) or uniqueid
+    return CallerFacts(
+        uniqueid=uniqueid,
+        linkedid=linkedid,
+        extension=call.headers.get("agi_extension", ""),
+        caller_number=_known(call.headers.get("agi_callerid")),
+        caller_name=_known(call.headers.get("agi_calleridname")),
+    )
+
+
+async def safely(what: str, work: Awaitable[T]) -> T | None:
+    """Await database work; on failure log it and go on, because the call must go on."""
+    try:
+        return await work
+    except Exception:
+        log.exception("could not %s; the call continues", what)
+        return None
+
+
+@dataclass
+class Timeline:
+    """Stamps the flow's events with the time each one happened."""
+
+    flow: CallFlow
+    stamps: list[datetime] = field(default_factory=list)
+
+    def stamp(self, now: datetime) -> None:
+        """Give every event the flow added since the last stamp the time `now`."""
+        self.stamps.extend([now] * (len(self.flow.events) - len(self.stamps)))
+
+    def events(self) -> list[Event]:
+        """The flow's events as card events."""
+        return [
+            Event(event.kind, at, dict(event.data))
+            for event, at in zip(self.flow.events, self.stamps, strict=False)
+        ]
+
+
+async def apply_decision(
+    call: AgiCall, decision: Decision, recording: str | None, uniqueid: str
+) -> None:
+    """Hand the decision to the dialplan; CC_ACTION goes last because the dialplan checks it."""
+    if decision.action == "queue":
+        await call.set_variable(var.CC_QUEUE, decision.queue or "")
+        if decision.queue_timeout:
+            await call.set_variable(var.CC_QUEUE_TIMEOUT, str(decision.queue_timeout))
+        await call.set_variable(var.CC_RECORDING, recording or f"fallback/{uniqueid}.wav")
+    if decision.message:
+        await call.set_variable(var.CC_MESSAGE, decision.message)
+    await call.set_variable(var.CC_ACTION, decision.action)

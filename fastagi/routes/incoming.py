@@ -1,0 +1,119 @@
+"""`incoming`: a call from the trunk gets its card, walks the IVR, and is given a queue."""
+
+from __future__ import annotations
+
+import logging
+
+from dialplan.flow import CallFlow, Collect, Decision, default_decision
+from fastagi.cards import Event, NewCall
+from fastagi.protocol import AgiCall, AgiHangup
+from fastagi import variables as var
+from fastagi.routes.common import Timeline, apply_decision, caller_facts, safely
+from fastagi.services import AgiServices
+from models import Direction
+
+log = logging.getLogger(__name__)
+
+
+async def incoming(call: AgiCall, services: AgiServices) -> None:
+    """Create or find the card, decide the route, hand it to the dialplan as variables."""
+    facts = await caller_facts(call)
+    started_at = services.now()
+    card = await safely(
+        "open the card",
+        services.db(
+            services.cards.open_card,
+            NewCall(
+                uniqueid=facts.uniqueid,
+                linkedid=facts.linkedid,
+                direction=Direction.INBOUND,
+                started_at=started_at,
+                src_number=facts.caller_number,
+                dst_number=facts.extension,
+                did=facts.extension,
+                caller_name=facts.caller_name,
+            ),
+            [Event("call_started", started_at, {"did": facts.extension}, facts.uniqueid)],
+        ),
+    )
+    settings = await safely("read the call flow", services.flow_settings())
+    timeline = None
+    if settings is None:
+        decision: Decision | None = default_decision_for(services.default_queue)
+    else:
+        timeline = Timeline(CallFlow(settings, facts.extension, facts.caller_number or "", started_at))
+        decision = await walk(call, timeline, services)
+    if decision is None:
+        # The caller hung up inside the IVR: store what they did; the hangup route closes.
+        await store_route(services, facts.linkedid, timeline, None)
+        return
+    if card is not None:
+        await call.set_variable(var.CC_CARD_ID, str(card.id))
+    await store_route(services, facts.linkedid, timeline, decision)
+    await apply_decision(call, decision, card.recording_path if card else None, facts.uniqueid)
+
+
+def default_decision_for(queue: str) -> Decision:
+    """Where a call goes when no published flow can be read."""
+    return Decision(
+        action="queue", queue=queue, queue_timeout=None, message=None, reason="no_flow"
+    )
+
+
+async def walk(call: AgiCall, timeline: Timeline, services: AgiServices) -> Decision | None:
+    """Play the menus and feed the caller's keys to the flow; None when the caller hangs up."""
+    flow = timeline.flow
+    try:
+        step = flow.start()
+        timeline.stamp(services.now())
+        while not isinstance(step, Decision):
+            if isinstance(step, Collect):
+                result = await call.get_data(step.prompt, step.timeout_ms, step.max_digits)
+                if result.hungup:
+                    return None
+                step = flow.keys(result.digits or None)
+            else:
+                await call.stream_file(step.prompt)
+                step = flow.played()
+            timeline.stamp(services.now())
+        return step
+    except AgiHangup:
+        return None
+    except Exception:
+        # A fault in routing must not cost the caller: send them to the default queue.
+        log.exception("routing failed for %s; using the default queue", call.headers.get("agi_uniqueid"))
+        return default_decision(flow.settings, "routing_error")
+
+
+async def store_route(
+    services: AgiServices, linkedid: str, timeline: Timeline | None, decision: Decision | None
+) -> None:
+    """Write the decision and the IVR steps to the card (never fatal for the call)."""
+    now = services.now()
+    flow = timeline.flow if timeline else None
+    events = timeline.events() if timeline else []
+    if decision is None:
+        events.append(Event("caller_left_ivr", now))
+    else:
+        events.append(Event("route", now, {
+            "action": decision.action,
+            "queue": decision.queue or "",
+            "reason": decision.reason,
+        }))
+    end_reason = None
+    if decision is not None and decision.action == "hangup":
+        end_reason = "closed_hours" if decision.reason.startswith("closed_hours") else "ivr_hangup"
+    await safely(
+        "store the route",
+        services.db(
+            services.cards.route_decided,
+            linkedid,
+            queue=decision.queue if decision else None,
+            ivr_path=" > ".join(flow.ivr_path) if flow and flow.ivr_path else None,
+            did_source=flow.did.source if flow else None,
+            did_city=flow.did.city if flow else None,
+            events=events,
+            end_reason=end_reason,
+            queue_entered_at=now if decision and decision.action == "queue" else None,
+        ),
+    )

@@ -1,0 +1,46 @@
+"""`transfer`: a call sent to another queue keeps its card and gains the new queue."""
+
+from __future__ import annotations
+
+from dialplan.flow import Decision, decide_transfer
+from fastagi import variables as var
+from fastagi.cards import Event
+from fastagi.protocol import AgiCall
+from fastagi.routes.common import apply_decision, caller_facts, safely
+from fastagi.services import AgiServices
+
+
+async def transfer(call: AgiCall, services: AgiServices) -> None:
+    """Route the caller to the queue named in the first argument, on the same card."""
+    facts = await caller_facts(call)
+    target = call.args[0] if call.args else ""
+    settings = await safely("read the call flow", services.flow_settings())
+    if settings is None:
+        decision = Decision(
+            action="queue", queue=target or services.default_queue,
+            queue_timeout=None, message=None, reason="transfer",
+        )
+    else:
+        decision = decide_transfer(settings, target)
+    now = services.now()
+    card = await safely("find the card", services.db(services.cards.find, facts.linkedid))
+    await safely(
+        "store the transfer",
+        services.db(
+            services.cards.route_decided,
+            facts.linkedid,
+            queue=decision.queue,
+            ivr_path=None,
+            did_source=None,
+            did_city=None,
+            events=[Event("transferred", now, {
+                "from_queue": card.queue if card and card.queue else "",
+                "to_queue": decision.queue or "",
+                "reason": decision.reason,
+            }, facts.uniqueid)],
+        ),
+    )
+    if card is not None:
+        await call.set_variable(var.CC_CARD_ID, str(card.id))
+    recording = card.recording_path if card else None
+    await apply_decision(call, decision, recording, facts.uniqueid)
