@@ -17,6 +17,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from models import Call, CallEvent, Direction, RecordingState, Status, User
+from fastagi.outcome import Outcome
 from models.session import transaction
 from recordings import RecordingCheck, RecordingStore, recording_name
 
@@ -55,14 +56,6 @@ class Event:
     at: datetime
     data: dict[str, Any] = field(default_factory=dict)
     channel_uniqueid: str | None = None
-
-
-@dataclass(frozen=True)
-class Outcome:
-    """How a call ended: the final status and why."""
-
-    status: Status
-    end_reason: str
 
 
 def _seconds(start: datetime | None, end: datetime | None) -> int | None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from fastagi.cards import Outcome
 from models import Direction, Status
 
 # QUEUESTATUS values Queue() leaves when it returns without an answer.
@@ -31,6 +30,14 @@ _DIAL_OUTCOMES = {
     "TORTURE": (Status.FAILED, "refused"),
     "INVALIDARGS": (Status.FAILED, "invalid_number"),
 }
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """How a call ended: the final status and why."""
+
+    status: Status
+    end_reason: str
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Runs the product on an embedded SQLite with demo data: FastAGI on 127.0.0.1:4573, the site on :5000.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/setup.sh
+export CALLCARDS_DEVELOPMENT=1
+.venv/bin/callcards db upgrade
+.venv/bin/callcards seed-demo
+.venv/bin/callcards agi --listen "${CALLCARDS_AGI_LISTEN:-127.0.0.1:4573}" &
+agi_pid=$!
+trap 'kill $agi_pid 2>/dev/null || true' EXIT INT TERM
+echo "== site on http://${CALLCARDS_WEB_LISTEN:-127.0.0.1:5000}  (logins: admin, supervisor, operator1, operator2; password = login)"
+.venv/bin/callcards web --listen "${CALLCARDS_WEB_LISTEN:-127.0.0.1:5000}"

@@ -1,0 +1,67 @@
+"""Shared fixtures: a real PostgreSQL database per test session, migrated and seeded."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+
+import pytest
+from sqlalchemy import Engine, text
+from sqlalchemy.orm import Session, sessionmaker
+
+from callcards.config import normalize_database_url
+from callcards.demo import seed_demo
+from models import migrate
+from models.session import make_engine, make_session_factory, transaction
+
+ADMIN_URL = os.environ.get(
+    "TEST_DATABASE_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
+)
+
+
+def create_database(name: str) -> str:
+    """Create an empty PostgreSQL database and return its URL."""
+    admin = make_engine(ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+    return normalize_database_url(ADMIN_URL.rsplit("/", 1)[0] + f"/{name}")
+
+
+def drop_database(name: str) -> None:
+    """Drop a test database, closing whatever still holds it."""
+    admin = make_engine(ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def database_url() -> Iterator[str]:
+    """A migrated PostgreSQL database with the demo data, for this test session."""
+    name = f"callcards_test_{os.getpid()}"
+    url = create_database(name)
+    migrate.upgrade(url)
+    engine = make_engine(url)
+    with transaction(make_session_factory(engine)) as session:
+        seed_demo(session)
+    engine.dispose()
+    yield url
+    drop_database(name)
+
+
+@pytest.fixture(scope="session")
+def engine(database_url: str) -> Iterator[Engine]:
+    """An engine on the test database."""
+    engine = make_engine(database_url)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def sessions(engine: Engine) -> Iterator[sessionmaker[Session]]:
+    """A session factory; every card and audit row is removed after the test."""
+    yield make_session_factory(engine)
+    with engine.begin() as connection:
+        connection.execute(text("TRUNCATE calls, call_events, call_tags, audit_log CASCADE"))

@@ -1,0 +1,154 @@
+"""The card store on PostgreSQL: one card per call, times, operator, recording check."""
+
+from __future__ import annotations
+
+import threading
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from fastagi.cards import CardStore, Event, NewCall
+from fastagi.outcome import Outcome
+from models import Call, CallEvent, Direction, Status, User
+from recordings import RecordingStore
+
+T0 = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
+
+
+def new_call(linkedid: str = "1700000000.1", **changes: object) -> NewCall:
+    values: dict[str, object] = {
+        "uniqueid": linkedid,
+        "linkedid": linkedid,
+        "direction": Direction.INBOUND,
+        "started_at": T0,
+        "src_number": "+79161234567",
+        "dst_number": "74951234567",
+        "did": "74951234567",
+        "caller_name": "Иванов",
+    }
+    values.update(changes)
+    return NewCall(**values)  # type: ignore[arg-type]
+
+
+def store(sessions: sessionmaker[Session], tmp_path: Path) -> CardStore:
+    return CardStore(sessions, RecordingStore(tmp_path))
+
+
+def test_the_same_linkedid_coming_back_finds_the_same_card(sessions, tmp_path) -> None:
+    cards = store(sessions, tmp_path)
+    first = cards.open_card(new_call())
+    again = cards.open_card(new_call(uniqueid="1700000000.5"))
+    assert first.created and not again.created
+    assert first.id == again.id
+    with sessions() as session:
+        assert session.scalar(select(func.count(Call.id))) == 1
+
+
+def test_two_sessions_racing_for_one_call_make_one_card(sessions, tmp_path) -> None:
+    cards = store(sessions, tmp_path)
+    barrier = threading.Barrier(6)
+    ids: list[int] = []
+
+    def open_one() -> None:
+        barrier.wait()
+        ids.append(cards.open_card(new_call("race.1")).id)
+
+    threads = [threading.Thread(target=open_one) for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(set(ids)) == 1
+    with sessions() as session:
+        assert session.scalar(select(func.count(Call.id))) == 1
+
+
+def test_card_is_created_ringing_with_caller_and_recording_name(sessions, tmp_path) -> None:
+    cards = store(sessions, tmp_path)
+    ref = cards.open_card(new_call(caller_name="unknown"))
+    with sessions() as session:
+        card = session.get_one(Call, ref.id)
+        assert card.status == "ringing"
+        assert card.direction == "inbound"
+        assert card.src_number == "+79161234567"
+        assert card.caller_name is None  # Asterisk's 'unknown' is not a name
+        assert card.recording_path == "2026/11/23/1700000000.1.wav"
+        assert card.recording_url == f"/api/calls/{ref.id}/recording"
+
+
+def test_answered_then_caller_hangs_up_gives_times_and_operator(sessions, tmp_path) -> None:
+    cards = store(sessions, tmp_path)
+    cards.open_card(new_call())
+    cards.route_decided(
+        "1700000000.1", queue="appointments", ivr_path="main > 1", did_source="Яндекс",
+        did_city="Москва", events=[Event("ivr_key", T0, {"digits": "1"})],
+        queue_entered_at=T0 + timedelta(seconds=10),
+    )
+    cards.answered("1700000000.1", extension="101", interface="PJSIP/101",
+                   at=T0 + timedelta(seconds=25))
+    card = cards.close("1700000000.1", Outcome(Status.ANSWERED, "caller_hangup"),
+                       ended_at=T0 + timedelta(seconds=85), data={})
+    with sessions() as session:
+        card = session.get_one(Call, card.id)
+        operator = session.get_one(User, card.operator_id)
+        kinds = [event.kind for event in session.scalars(
+            select(CallEvent).where(CallEvent.call_id == card.id).order_by(CallEvent.id))]
+    assert operator.extension == "101"
+    assert (card.status, card.end_reason) == ("answered", "caller_hangup")
+    assert (card.duration_sec, card.talk_sec, card.wait_sec, card.hold_sec) == (85, 60, 15, 0)
+    assert card.queue == "appointments" and card.ivr_path == "main > 1"
+    assert kinds == ["ivr_key", "answered", "hangup"]
+    assert card.recording_state == "missing"
+
+
+def test_unanswered_close_keeps_a_reason_known_earlier(sessions, tmp_path) -> None:
+    cards = store(sessions, tmp_path)
+    cards.open_card(new_call())
+    cards.route_decided("1700000000.1", queue=None, ivr_path=None, did_source=None,
+                        did_city=None, events=[], end_reason="closed_hours")
+    card = cards.close("1700000000.1", Outcome(Status.MISSED, "closed_hours"),
+                       ended_at=T0 + timedelta(seconds=7), data={})
+    assert (card.status, card.end_reason, card.talk_sec) == ("missed", "closed_hours", 0)
+
+
+def test_hold_time_sums_hold_unhold_pairs(sessions, tmp_path) -> None:
+    cards = store(sessions, tmp_path)
+    cards.open_card(new_call())
+    cards.answered("1700000000.1", extension="102", interface="PJSIP/102", at=T0)
+    cards.add_events("1700000000.1", [
+        Event("hold", T0 + timedelta(seconds=10)), Event("unhold", T0 + timedelta(seconds=40)),
+        Event("hold", T0 + timedelta(seconds=50)), Event("unhold", T0 + timedelta(seconds=55)),
+    ])
+    card = cards.close("1700000000.1", Outcome(Status.ANSWERED, "caller_hangup"),
+                       ended_at=T0 + timedelta(seconds=90), data={})
+    assert card.hold_sec == 35
+
+
+def test_recording_state_says_ok_empty_or_missing(sessions, tmp_path) -> None:
+    cards = store(sessions, tmp_path)
+    for linkedid, content in (("rec.ok", b"R" * 2000), ("rec.empty", b"R" * 44)):
+        ref = cards.open_card(new_call(linkedid))
+        path = tmp_path / ref.recording_path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(content)
+    cards.open_card(new_call("rec.missing"))
+    states = {
+        linkedid: cards.close(linkedid, Outcome(Status.ABANDONED, "caller_hangup_ivr"),
+                              ended_at=T0 + timedelta(seconds=3), data={}).recording_state
+        for linkedid in ("rec.ok", "rec.empty", "rec.missing")
+    }
+    assert states == {"rec.ok": "ok", "rec.empty": "empty", "rec.missing": "missing"}
+
+
+def test_outbound_card_names_the_operator_who_dials(sessions, tmp_path) -> None:
+    cards = store(sessions, tmp_path)
+    ref = cards.open_card(new_call("out.1", direction=Direction.OUTBOUND, src_number="101",
+                                   dst_number="84951112233", did=None, operator_extension="101"))
+    card = cards.close("out.1", Outcome(Status.BUSY, "busy"), ended_at=T0 + timedelta(seconds=4),
+                       data={})
+    with sessions() as session:
+        operator = session.get_one(User, card.operator_id)
+    assert ref.created and operator.extension == "101"
+    assert (card.direction, card.status, card.end_reason) == ("outbound", "busy", "busy")
