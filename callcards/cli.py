@@ -1,4 +1,4 @@
-"""The `callcards` command: run the FastAGI server and the site, migrate, seed, drive the sandbox."""
+"""The `callcards` command: FastAGI server, site, migrations, demo data, Asterisk sandbox."""
 
 from __future__ import annotations
 

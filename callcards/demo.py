@@ -1,4 +1,4 @@
-"""Demo data: the dictionaries of the original specification, staff of each role, the clinic's call flow."""
+"""Demo data: the specification's dictionaries, staff of each role, the clinic's call flow."""
 
 from __future__ import annotations
 
@@ -6,7 +6,16 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from dialplan.demo import demo_document
-from models import CallCategory, CallPurpose, CallSubCategory, CallTag, Queue, QueueMember, Role, User
+from models import (
+    CallCategory,
+    CallPurpose,
+    CallSubCategory,
+    CallTag,
+    Queue,
+    QueueMember,
+    Role,
+    User,
+)
 from models.flow import latest_version, publish, store_document
 
 PURPOSES = [

@@ -16,8 +16,8 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from models import Call, CallEvent, Direction, RecordingState, Status, User
 from fastagi.outcome import Outcome
+from models import Call, CallEvent, Direction, RecordingState, Status, User
 from models.session import transaction
 from recordings import RecordingCheck, RecordingStore, recording_name
 

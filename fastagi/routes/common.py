@@ -79,12 +79,14 @@ class Timeline:
 async def apply_decision(
     call: AgiCall, decision: Decision, recording: str | None, uniqueid: str
 ) -> None:
-    """Hand the decision to the dialplan; CC_ACTION goes last because the dialplan checks it."""
+    """Hand the decision to the dialplan; CC_ACTION goes last because the dialplan checks it.
+
+    A hangup's message was already played by the route (the flow's Play step), so the
+    dialplan only hangs up.
+    """
     if decision.action == "queue":
         await call.set_variable(var.CC_QUEUE, decision.queue or "")
         if decision.queue_timeout:
             await call.set_variable(var.CC_QUEUE_TIMEOUT, str(decision.queue_timeout))
         await call.set_variable(var.CC_RECORDING, recording or f"fallback/{uniqueid}.wav")
-    if decision.message:
-        await call.set_variable(var.CC_MESSAGE, decision.message)
     await call.set_variable(var.CC_ACTION, decision.action)

@@ -5,9 +5,9 @@ from __future__ import annotations
 import logging
 
 from dialplan.flow import CallFlow, Collect, Decision, default_decision
+from fastagi import variables as var
 from fastagi.cards import Event, NewCall
 from fastagi.protocol import AgiCall, AgiHangup
-from fastagi import variables as var
 from fastagi.routes.common import Timeline, apply_decision, caller_facts, safely
 from fastagi.services import AgiServices
 from models import Direction
@@ -41,7 +41,8 @@ async def incoming(call: AgiCall, services: AgiServices) -> None:
     if settings is None:
         decision: Decision | None = default_decision_for(services.default_queue)
     else:
-        timeline = Timeline(CallFlow(settings, facts.extension, facts.caller_number or "", started_at))
+        flow = CallFlow(settings, facts.extension, facts.caller_number or "", started_at)
+        timeline = Timeline(flow)
         decision = await walk(call, timeline, services)
     if decision is None:
         # The caller hung up inside the IVR: store what they did; the hangup route closes.
@@ -81,7 +82,7 @@ async def walk(call: AgiCall, timeline: Timeline, services: AgiServices) -> Deci
         return None
     except Exception:
         # A fault in routing must not cost the caller: send them to the default queue.
-        log.exception("routing failed for %s; using the default queue", call.headers.get("agi_uniqueid"))
+        log.exception("routing failed for %s; using the default queue", call.uniqueid)
         return default_decision(flow.settings, "routing_error")
 
 

@@ -1,0 +1,177 @@
+"""The AGI routes end to end on PostgreSQL, driven by a scripted Asterisk peer.
+
+The same scenarios run against a real Asterisk 22 in test_calls_asterisk.py; these are
+the fast ones, and the ones a real Asterisk cannot be made to do on demand (a database
+that is gone, a crash inside routing).
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import AsyncIterator
+from dataclasses import replace
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from callcards.config import load_settings
+from fastagi.app import build_services
+from fastagi.routes import ROUTES
+from fastagi.server import FastAgiServer
+from fastagi.services import AgiServices
+from models import Call, User
+from tests.fake_asterisk import FakeChannel
+
+# Tuesday 2026-11-24 12:00 Moscow: the demo clinic is open.
+OPEN_HOURS = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)
+# Sunday: closed.
+CLOSED_HOURS = datetime(2026, 11, 22, 9, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+async def agi(
+    database_url: str, sessions, tmp_path: Path
+) -> AsyncIterator[tuple[FastAgiServer, AgiServices]]:
+    """Our FastAGI server with its real routes, on the test database, clock at OPEN_HOURS."""
+    settings = replace(
+        load_settings({"DATABASE_URL": database_url, "RECORDINGS_DIR": str(tmp_path)}),
+        settings_refresh_sec=0.0,
+    )
+    services = build_services(settings)
+    services.clock = lambda: OPEN_HOURS
+    routes = {name: functools.partial(route, services=services) for name, route in ROUTES.items()}
+    server = FastAgiServer(routes, host="127.0.0.1", port=0)
+    await server.start()
+    yield server, services
+    await server.stop(grace=1)
+    services.executor.shutdown(wait=True)
+
+
+async def run(server: FastAgiServer, channel: FakeChannel) -> dict[str, str]:
+    return await channel.run("127.0.0.1", server.port)
+
+
+def card_of(sessions, linkedid: str) -> Call:
+    with sessions() as session:
+        card = session.scalar(select(Call).where(Call.linkedid == linkedid))
+        assert card is not None, f"no card for {linkedid}"
+        card.events  # noqa: B018 (load the timeline before the session closes)
+        return card
+
+
+async def test_caller_presses_1_gets_appointments_queue_and_a_ringing_card(agi, sessions) -> None:
+    server, _ = agi
+    variables = await run(server, FakeChannel("incoming", uniqueid="r1.1", keys=["1"]))
+    card = card_of(sessions, "r1.1")
+    assert variables["CC_ACTION"] == "queue"
+    assert variables["CC_QUEUE"] == "appointments"
+    assert variables["CC_CARD_ID"] == str(card.id)
+    assert variables["CC_RECORDING"] == card.recording_path == "2026/11/24/r1.1.wav"
+    assert int(variables["CC_QUEUE_TIMEOUT"]) > 0
+    assert card.status == "ringing" and card.queue == "appointments"
+    assert card.src_number == "+79161234567" and card.did == "74951234567"
+    assert card.did_source == "Яндекс.Директ" and card.did_city == "Москва"
+    assert card.ivr_path and "1" in card.ivr_path
+    assert card.queue_entered_at == OPEN_HOURS
+    assert "ivr_key" in [event.kind for event in card.events]
+
+
+async def test_full_life_answered_by_operator_then_caller_hangs_up(agi, sessions) -> None:
+    server, services = agi
+    await run(server, FakeChannel("incoming", uniqueid="r2.1", keys=["1"]))
+    variables = await run(server, FakeChannel(
+        "answered", uniqueid="r2.1", variables={"MEMBERINTERFACE": "Local/101@cc-test-operators/n"}
+    ))
+    services.clock = lambda: OPEN_HOURS.replace(minute=2)
+    await run(server, FakeChannel("hangup", uniqueid="r2.1", dead=True))
+    card = card_of(sessions, "r2.1")
+    with sessions() as session:
+        operator = session.get_one(User, card.operator_id)
+    assert variables["CC_OPERATOR"] == "101" and operator.extension == "101"
+    assert (card.status, card.end_reason) == ("answered", "caller_hangup")
+    assert (card.duration_sec, card.talk_sec) == (120, 120)
+    assert card.ended_at is not None and card.recording_state == "missing"
+
+
+async def test_caller_hanging_up_in_the_menu_makes_an_abandoned_card(agi, sessions) -> None:
+    server, _ = agi
+    variables = await run(server, FakeChannel("incoming", uniqueid="r3.1", hang_up_at_get_data=0))
+    await run(server, FakeChannel("hangup", uniqueid="r3.1", dead=True))
+    card = card_of(sessions, "r3.1")
+    assert "CC_ACTION" not in variables
+    assert (card.status, card.end_reason) == ("abandoned", "caller_hangup_ivr")
+
+
+async def test_queue_timeout_makes_a_missed_card(agi, sessions) -> None:
+    server, _ = agi
+    await run(server, FakeChannel("incoming", uniqueid="r4.1", keys=["2"]))
+    await run(server, FakeChannel("hangup", uniqueid="r4.1", dead=True, variables={
+        "QUEUESTATUS": "TIMEOUT", "CC_QUEUE_RETURNED": "1"}))
+    card = card_of(sessions, "r4.1")
+    assert (card.status, card.end_reason, card.queue) == ("missed", "queue_timeout", "general")
+
+
+async def test_closed_hours_play_the_message_and_miss_the_call(agi, sessions) -> None:
+    server, services = agi
+    services.clock = lambda: CLOSED_HOURS
+    channel = FakeChannel("incoming", uniqueid="r5.1")
+    variables = await run(server, channel)
+    await run(server, FakeChannel("hangup", uniqueid="r5.1", dead=True))
+    card = card_of(sessions, "r5.1")
+    played = [words[2] for words in channel.commands if words[:2] == ["STREAM", "FILE"]]
+    assert variables["CC_ACTION"] == "hangup"
+    assert played == ["vm-goodbye"]  # the demo clinic's closed-hours message
+    assert not any(words[:2] == ["GET", "DATA"] for words in channel.commands)
+    assert (card.status, card.end_reason) == ("missed", "closed_hours")
+    assert "closed_hours" in [event.kind for event in card.events]
+
+
+async def test_unknown_did_goes_to_the_default_queue(agi, sessions) -> None:
+    server, _ = agi
+    variables = await run(server, FakeChannel("incoming", uniqueid="r6.1", extension="70000000000"))
+    assert (variables["CC_ACTION"], variables["CC_QUEUE"]) == ("queue", "general")
+    assert card_of(sessions, "r6.1").did == "70000000000"
+
+
+async def test_transfer_to_a_second_queue_keeps_one_card(agi, sessions) -> None:
+    server, _ = agi
+    await run(server, FakeChannel("incoming", uniqueid="r7.1", keys=["1"]))
+    await run(server, FakeChannel("answered", uniqueid="r7.1",
+                                  variables={"MEMBERINTERFACE": "PJSIP/101"}))
+    variables = await run(server, FakeChannel("transfer", uniqueid="r7.9", linkedid="r7.1",
+                                              args=["general"]))
+    card = card_of(sessions, "r7.1")
+    assert (variables["CC_ACTION"], variables["CC_QUEUE"]) == ("queue", "general")
+    assert variables["CC_CARD_ID"] == str(card.id)
+    assert card.queue == "general"
+    transfer = next(event for event in card.events if event.kind == "transferred")
+    assert transfer.data["from_queue"] == "appointments"
+
+
+async def test_outbound_call_gets_a_card_with_its_operator(agi, sessions) -> None:
+    server, _ = agi
+    variables = await run(server, FakeChannel("outbound", uniqueid="r8.1", caller_id="102",
+                                              extension="84951112233"))
+    await run(server, FakeChannel("hangup", uniqueid="r8.1", dead=True,
+                                  variables={"DIALSTATUS": "BUSY"}))
+    card = card_of(sessions, "r8.1")
+    assert variables["CC_RECORDING"] == card.recording_path
+    assert (card.direction, card.status, card.dst_number) == ("outbound", "busy", "84951112233")
+
+
+async def test_with_the_database_gone_the_call_still_gets_a_queue(tmp_path) -> None:
+    settings = load_settings({
+        "DATABASE_URL": "postgresql://nobody@127.0.0.1:1/none", "RECORDINGS_DIR": str(tmp_path),
+    })
+    services = build_services(settings)
+    routes = {name: functools.partial(route, services=services) for name, route in ROUTES.items()}
+    server = FastAgiServer(routes, host="127.0.0.1", port=0)
+    await server.start()
+    try:
+        variables = await run(server, FakeChannel("incoming", uniqueid="r9.1", keys=["1"]))
+    finally:
+        await server.stop(grace=1)
+    assert (variables["CC_ACTION"], variables["CC_QUEUE"]) == ("queue", "general")
+    assert variables["CC_RECORDING"] == "fallback/r9.1.wav"
