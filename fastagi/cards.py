@@ -174,6 +174,19 @@ class CardStore:
                 card.queue_entered_at = queue_entered_at
             self._append(session, card, events)
 
+    def ringing(self, linkedid: str, *, extension: str, channel: str, at: datetime) -> bool:
+        """A queue member's phone starts ringing for this call: the operator's screen-pop."""
+        with transaction(self._sessions) as session:
+            card = self._find(session, linkedid)
+            if card is None or card.ended_at is not None or card.answered_at is not None:
+                return False
+            card.ringing_extension = extension
+            card.ringing_at = at
+            self._append(session, card, [Event("operator_rang", at, {
+                "extension": extension, "channel": channel,
+            })])
+            return True
+
     def answered(
         self, linkedid: str, *, extension: str | None, interface: str | None, at: datetime
     ) -> int | None:
@@ -188,6 +201,7 @@ class CardStore:
                 card.wait_sec = _seconds(card.queue_entered_at or card.started_at, at)
             card.status = Status.ANSWERED.value
             card.end_reason = None
+            card.ringing_extension = extension
             if operator is not None:
                 card.operator_id = operator.id
             self._append(session, card, [Event("answered", at, {
@@ -220,6 +234,7 @@ class CardStore:
         with transaction(self._sessions) as session:
             card = self._require(session, linkedid)
             card.ended_at = ended_at
+            card.ringing_extension = None
             card.duration_sec = _seconds(card.started_at, ended_at)
             if card.answered_at is None and outcome.status is Status.ANSWERED:
                 card.answered_at = answered_at or ended_at

@@ -49,6 +49,7 @@ class FakeChannel:
     extension: str = "74951234567"
     caller_id: str = "+79161234567"
     caller_name: str = "Иванов Иван"
+    channel: str | None = None
     args: Sequence[str] = ()
     variables: dict[str, str] = field(default_factory=dict)
     keys: list[str | None] = field(default_factory=list)  # per GET DATA: digits or None (timeout)
@@ -62,7 +63,7 @@ class FakeChannel:
             "agi_network: yes",
             f"agi_network_script: {self.route}",
             f"agi_request: agi://127.0.0.1/{self.route}",
-            f"agi_channel: Local/{self.extension}@from-trunk-00000001;2",
+            f"agi_channel: {self.channel or f'Local/{self.extension}@from-trunk-00000001;2'}",
             "agi_language: en",
             "agi_type: Local",
             f"agi_uniqueid: {self.uniqueid}",

@@ -78,6 +78,21 @@ async def test_caller_presses_1_gets_appointments_queue_and_a_ringing_card(agi, 
     assert "ivr_key" in [event.kind for event in card.events]
 
 
+async def test_ringing_operator_is_marked_for_the_screen_pop(agi, sessions) -> None:
+    server, _ = agi
+    await run(server, FakeChannel("incoming", uniqueid="r10.1", keys=["1"]))
+    await run(server, FakeChannel("ringing", uniqueid="r10.2", linkedid="r10.1",
+                                  channel="PJSIP/102-0000002a"))
+    ringing = card_of(sessions, "r10.1")
+    await run(server, FakeChannel("answered", uniqueid="r10.1",
+                                  variables={"MEMBERINTERFACE": "PJSIP/102"}))
+    await run(server, FakeChannel("hangup", uniqueid="r10.1", dead=True))
+    closed = card_of(sessions, "r10.1")
+    assert (ringing.ringing_extension, ringing.ringing_at) == ("102", OPEN_HOURS)
+    assert "operator_rang" in [event.kind for event in ringing.events]
+    assert closed.ringing_extension is None
+
+
 async def test_full_life_answered_by_operator_then_caller_hangs_up(agi, sessions) -> None:
     server, services = agi
     await run(server, FakeChannel("incoming", uniqueid="r2.1", keys=["1"]))

@@ -6,11 +6,13 @@ from fastagi.routes.answered import answered
 from fastagi.routes.hangup import hangup
 from fastagi.routes.incoming import incoming
 from fastagi.routes.outbound import outbound
+from fastagi.routes.ringing import ringing
 from fastagi.routes.transfer import transfer
 
 ROUTES = {
     "incoming": incoming,
     "transfer": transfer,
+    "ringing": ringing,
     "answered": answered,
     "hangup": hangup,
     "outbound": outbound,
