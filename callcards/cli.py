@@ -101,6 +101,21 @@ def _cmd_sandbox(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _cmd_route(args: argparse.Namespace, settings: Settings) -> int:
+    from callcards.simulator import run_simulation
+
+    with _sessions(settings)() as session:
+        try:
+            print(run_simulation(
+                session, did=args.did, caller=args.caller, when=args.at, keys=args.keys,
+                draft=args.draft, as_json=args.json, zone=args.tz,
+            ))
+        except (LookupError, ValueError) as error:
+            print(f"callcards route: {error}", file=sys.stderr)
+            return 2
+    return 0
+
+
 def _jsonable(value: object) -> object:
     if hasattr(value, "__dataclass_fields__"):
         from dataclasses import asdict
@@ -142,6 +157,16 @@ def build_parser() -> argparse.ArgumentParser:
     user.add_argument("--extension")
     user.add_argument("--password", help="(default: asked for)")
     user.set_defaults(run=_cmd_user_add)
+
+    route = commands.add_parser("route", help="simulate a call through the call flow")
+    route.add_argument("--did", required=True, help="the dialled number")
+    route.add_argument("--caller", default="+79160000000", help="the caller's number")
+    route.add_argument("--at", help="date and time, ISO (default now), e.g. 2026-11-24T12:00")
+    route.add_argument("--tz", default="Europe/Moscow", help="zone for --at without an offset")
+    route.add_argument("--keys", default="", help="answers to prompts: '9,,1' (empty = silence)")
+    route.add_argument("--draft", action="store_true", help="the unpublished draft, not live")
+    route.add_argument("--json", action="store_true", help="machine-readable output")
+    route.set_defaults(run=_cmd_route)
 
     sandbox = commands.add_parser("sandbox", help="the real Asterisk 22 sandbox for trying calls")
     sandbox.add_argument("action", choices=["up", "down", "status"])
