@@ -116,6 +116,27 @@ def _cmd_route(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _cmd_recordings(args: argparse.Namespace, settings: Settings) -> int:
+    from datetime import UTC, datetime, timedelta
+
+    from callcards.maintenance import apply_retention, recheck_recordings
+    from models.session import transaction
+    from recordings import RecordingStore
+
+    store = RecordingStore(settings.recordings_dir)
+    now = datetime.now(UTC)
+    with transaction(_sessions(settings)) as session:
+        if args.action == "clean":
+            report = apply_retention(session, store, now, dry_run=args.dry_run)
+            suffix = " (dry run: nothing removed)" if args.dry_run else ""
+            print("\n".join(report.lines()) + suffix)
+        else:
+            counts = recheck_recordings(session, store, now - timedelta(days=args.days))
+            print(", ".join(f"{state}: {count}" for state, count in sorted(counts.items()))
+                  or "no recordings in that period")
+    return 0
+
+
 def _jsonable(value: object) -> object:
     if hasattr(value, "__dataclass_fields__"):
         from dataclasses import asdict
@@ -167,6 +188,13 @@ def build_parser() -> argparse.ArgumentParser:
     route.add_argument("--draft", action="store_true", help="the unpublished draft, not live")
     route.add_argument("--json", action="store_true", help="machine-readable output")
     route.set_defaults(run=_cmd_route)
+
+    recordings = commands.add_parser("recordings", help="retention clean-up and file checks")
+    recordings.add_argument("action", choices=["clean", "check"],
+                            help="clean: apply each queue's retention_days; check: re-check files")
+    recordings.add_argument("--dry-run", action="store_true", help="clean: only report")
+    recordings.add_argument("--days", type=int, default=1, help="check: cards ended in N days")
+    recordings.set_defaults(run=_cmd_recordings)
 
     sandbox = commands.add_parser("sandbox", help="the real Asterisk 22 sandbox for trying calls")
     sandbox.add_argument("action", choices=["up", "down", "status"])

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from fastagi.outcome import Outcome
 from models import Call, CallEvent, Direction, RecordingState, Status, User
 from models.session import transaction
-from recordings import RecordingCheck, RecordingStore, recording_name
+from recordings import RecordingStore, recording_name
 
 
 @dataclass(frozen=True)
@@ -255,12 +255,8 @@ class CardStore:
             return card
 
     def _recording_state(self, card: Call) -> str:
-        check = self._recordings.check(card.recording_path)
-        return {
-            RecordingCheck.OK: RecordingState.OK,
-            RecordingCheck.EMPTY: RecordingState.EMPTY,
-            RecordingCheck.MISSING: RecordingState.MISSING,
-        }[check].value
+        # RecordingCheck and RecordingState share their values (ok, empty, missing).
+        return RecordingState(self._recordings.check(card.recording_path).value).value
 
     @staticmethod
     def _hold_seconds(card: Call) -> int:

@@ -39,6 +39,7 @@ class RecordingState(StrEnum):
     OK = "ok"
     MISSING = "missing"
     EMPTY = "empty"
+    EXPIRED = "expired"  # removed by the queue's retention policy
 
 
 def _quoted(values: type[StrEnum]) -> str:
@@ -97,6 +98,9 @@ class Call(Base):
     recording_state: Mapped[str] = mapped_column(String(16), default=RecordingState.PENDING.value)
     completed_at: Mapped[datetime | None]  # the operator saved a complete card
     completed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    # The extension ringing for this call now (set from queue events), for the screen-pop.
+    ringing_extension: Mapped[str | None] = mapped_column(String(32), index=True)
+    ringing_at: Mapped[datetime | None]
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
     operator: Mapped[User | None] = relationship(foreign_keys=[operator_id])
