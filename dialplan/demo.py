@@ -1,0 +1,62 @@
+"""The demo clinic's call flow, seeded into a fresh install and used by the tests."""
+
+from __future__ import annotations
+
+from typing import Any
+
+# Stock prompts from asterisk-core-sounds-en, the shortest that fit (GSM, 8 kHz).
+GREETING = "hello"  # 0.8 s
+INVALID = "im-sorry"  # 1.0 s
+TRY_AGAIN = "please-try-again"  # 1.3 s
+GOODBYE = "vm-goodbye"  # 0.9 s
+DEMO_DID = "74951234567"
+
+
+def demo_document() -> dict[str, Any]:
+    """The demo clinic: one DID, a main menu, two queues, weekday hours in Moscow."""
+    return {
+        "default_queue": "general",
+        "queues": [
+            {"name": "appointments", "title": "Запись на приём", "max_wait_sec": 120,
+             "service_level_sec": 20},
+            {"name": "general", "title": "Общие вопросы", "max_wait_sec": 120,
+             "service_level_sec": 20},
+        ],
+        "menus": [
+            {
+                "name": "main",
+                "prompt": GREETING,
+                "options": [
+                    {"digit": "1", "action": _queue("appointments", "Запись на приём")},
+                    {"digit": "2", "action": _queue("general", "Результаты анализов")},
+                    {"digit": "3", "action": _queue("general", "Оплата и документы")},
+                    {"digit": "0", "action": _queue("general", "Администратор")},
+                ],
+                "timeout_sec": 3,
+                "retries": 2,
+                "timeout_prompt": TRY_AGAIN,
+                "invalid_prompt": INVALID,
+                "default": {"kind": "queue", "target": "general"},
+            }
+        ],
+        "schedules": [
+            {
+                "name": "clinic",
+                "timezone": "Europe/Moscow",
+                "weekly": {**{day: ["08:00-20:00"] for day in ("mon", "tue", "wed", "thu", "fri")},
+                           "sat": [], "sun": []},
+                "holidays": [],
+                "exceptions": [],
+                "override": None,
+                "closed_action": {"kind": "hangup", "message": GOODBYE},
+            }
+        ],
+        "dids": [
+            {"number": DEMO_DID, "entry": {"kind": "menu", "target": "main"},
+             "source": "Яндекс.Директ", "city": "Москва", "schedule": "clinic", "active": True},
+        ],
+    }
+
+
+def _queue(name: str, label: str) -> dict[str, Any]:
+    return {"kind": "queue", "target": name, "label": label}
