@@ -1,1 +1,86 @@
-"""webadmin"""
+"""The staff site: operators complete cards, supervisors listen, admins manage."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+from sqlalchemy import event
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from callcards.config import Settings, load_settings, normalize_database_url
+from webadmin import errors, i18n, security, templating
+from webadmin.admin import bp as admin_bp
+from webadmin.auth import bp as auth_bp
+from webadmin.auth.identity import init_login
+from webadmin.calls import bp as calls_bp
+from webadmin.extensions import csrf, db
+from webadmin.recordings import bp as recordings_bp
+from webadmin.workspace import bp as workspace_bp
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+
+
+def _config(settings: Settings) -> dict[str, Any]:
+    https = settings.public_url.startswith("https://")
+    return {
+        "SECRET_KEY": settings.secret_key,
+        "CALLCARDS_SETTINGS": settings,
+        "SQLALCHEMY_DATABASE_URI": normalize_database_url(settings.database_url),
+        "SQLALCHEMY_ENGINE_OPTIONS": {} if settings.is_sqlite else {"pool_pre_ping": True},
+        "RECORDINGS_DIR": str(settings.recordings_dir),
+        "PREFERRED_URL_SCHEME": "https" if https else "http",
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "SESSION_COOKIE_SECURE": https,
+        "REMEMBER_COOKIE_HTTPONLY": True,
+        "REMEMBER_COOKIE_SAMESITE": "Lax",
+        "REMEMBER_COOKIE_SECURE": https,
+        # A workspace stays open all shift; the token lives as long as the session.
+        "WTF_CSRF_TIME_LIMIT": None,
+        "BABEL_DEFAULT_LOCALE": "ru",
+        "BABEL_DEFAULT_TIMEZONE": os.environ.get("CALLCARDS_TIMEZONE", "Europe/Moscow"),
+        "BABEL_TRANSLATION_DIRECTORIES": str(PACKAGE_DIR / "translations"),
+        "LOGIN_LOCK_FAILURES": 5,
+        "LOGIN_LOCK_SECONDS": 300,
+        "LOGIN_IP_FAILURES": 20,
+        "TRUSTED_PROXIES": int(os.environ.get("CALLCARDS_TRUSTED_PROXIES", "0")),
+        "WORKSPACE_POLL_MS": 1000,
+        "CALLS_PER_PAGE": 50,
+    }
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()
+
+
+def create_app(settings: Settings | None = None,
+               test_config: dict[str, Any] | None = None) -> Flask:
+    """Build the staff site for these settings (read from the environment when omitted)."""
+    settings = settings or load_settings()
+    app = Flask(__name__)
+    app.config.from_mapping(_config(settings))
+    if test_config:
+        app.config.update(test_config)
+    if app.config["TRUSTED_PROXIES"]:
+        hops = app.config["TRUSTED_PROXIES"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)  # type: ignore[method-assign]
+
+    db.init_app(app)
+    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
+        with app.app_context():
+            event.listen(db.engine, "connect", _sqlite_pragmas)
+    csrf.init_app(app)
+    init_login(app)
+    i18n.init_app(app)
+    security.init_app(app)
+    errors.init_app(app)
+    templating.init_app(app)
+
+    for blueprint in (auth_bp, workspace_bp, calls_bp, recordings_bp, admin_bp):
+        app.register_blueprint(blueprint)
+    return app

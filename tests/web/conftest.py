@@ -1,0 +1,173 @@
+"""Fixtures for the staff site: its own PostgreSQL database, the app, a client, sign-in."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Callable, Iterator
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import Engine, Table, delete, insert, select, text, update
+from sqlalchemy.orm import Session, sessionmaker
+from werkzeug.test import TestResponse
+
+from callcards.config import Settings, normalize_database_url
+from callcards.demo import seed_demo
+from models import Base, Call, Status, User, migrate, utcnow
+from models.session import make_engine, make_session_factory, transaction
+from webadmin import create_app
+
+ADMIN_URL = os.environ.get(
+    "TEST_DATABASE_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
+)
+#: Tables the tests may change and that are put back as seeded after each test.
+RESTORED = ("call_purpose", "call_category", "call_sub_category", "call_tag", "users",
+            "queue_members", "queue_supervisors")
+TEST_SECRET_KEY = "web-tests-secret-key"
+
+
+def _admin_execute(statement: str) -> None:
+    admin = make_engine(ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(statement))
+    admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def web_database_url() -> Iterator[str]:
+    """A PostgreSQL database for the site's tests, migrated and seeded with the demo data."""
+    name = f"callcards_test_web_{os.getpid()}"
+    _admin_execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    _admin_execute(f'CREATE DATABASE "{name}"')
+    url = normalize_database_url(ADMIN_URL.rsplit("/", 1)[0] + f"/{name}")
+    migrate.upgrade(url)
+    engine = make_engine(url)
+    with transaction(make_session_factory(engine)) as session:
+        seed_demo(session)
+    engine.dispose()
+    yield url
+    _admin_execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session")
+def web_engine(web_database_url: str) -> Iterator[Engine]:
+    """An engine for arranging and checking data outside the app."""
+    engine = make_engine(web_database_url)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def seeded_rows(web_engine: Engine) -> dict[str, list[dict[str, Any]]]:
+    """The seeded rows of the tables tests may change, to put back after each test."""
+    with web_engine.connect() as connection:
+        return {name: [dict(row._mapping) for row in
+                       connection.execute(select(Base.metadata.tables[name]))]
+                for name in RESTORED}
+
+
+@pytest.fixture(autouse=True)
+def _restore_seed(web_engine: Engine,
+                  seeded_rows: dict[str, list[dict[str, Any]]]) -> Iterator[None]:
+    """Every test starts from the seeded data: no cards, no audit, the demo staff as seeded."""
+    yield
+    tables: dict[str, Table] = {name: Base.metadata.tables[name] for name in RESTORED}
+    with web_engine.begin() as connection:
+        connection.execute(text("TRUNCATE calls, call_events, call_tags, audit_log CASCADE"))
+        for name in ("queue_members", "queue_supervisors", "call_sub_category", "call_category",
+                     "call_purpose", "call_tag"):
+            connection.execute(delete(tables[name]))
+        users = tables["users"]
+        seeded_ids = [row["id"] for row in seeded_rows["users"]]
+        connection.execute(delete(users).where(users.c.id.not_in(seeded_ids)))
+        for row in seeded_rows["users"]:
+            connection.execute(update(users).where(users.c.id == row["id"]).values(**row))
+        for name in ("call_purpose", "call_category", "call_sub_category", "call_tag",
+                     "queue_members", "queue_supervisors"):
+            if seeded_rows[name]:
+                connection.execute(insert(tables[name]), seeded_rows[name])
+
+
+@pytest.fixture(scope="session")
+def recordings_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The RECORDINGS_DIR the test app reads."""
+    return tmp_path_factory.mktemp("recordings")
+
+
+def make_settings(url: str, recordings: Path) -> Settings:
+    """Settings for a test app on the test database."""
+    return Settings(database_url=url, recordings_dir=recordings, secret_key=TEST_SECRET_KEY)
+
+
+@pytest.fixture(scope="session")
+def app(web_database_url: str, recordings_dir: Path) -> Flask:
+    """The site on the test database (CSRF off; the CSRF tests use `csrf_app`)."""
+    return create_app(make_settings(web_database_url, recordings_dir),
+                      test_config={"TESTING": True, "WTF_CSRF_ENABLED": False})
+
+
+@pytest.fixture(scope="session")
+def csrf_app(web_database_url: str, recordings_dir: Path) -> Flask:
+    """The site as in production: CSRF checked on every form."""
+    return create_app(make_settings(web_database_url, recordings_dir),
+                      test_config={"TESTING": True})
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    """A browser without cookies."""
+    return app.test_client()
+
+
+def login(client: FlaskClient, login: str, password: str | None = None,
+          **extra: str) -> TestResponse:
+    """Sign in through the form (demo passwords equal the login)."""
+    return client.post("/login", data={"login": login, "password": password or login, **extra})
+
+
+@pytest.fixture
+def sessions(web_engine: Engine) -> sessionmaker[Session]:
+    """Sessions for arranging data the way the FastAGI server would."""
+    return make_session_factory(web_engine)
+
+
+def user_id(sessions: sessionmaker[Session], login_name: str) -> int:
+    """The id of a user by login."""
+    with sessions() as session:
+        found = session.scalar(select(User.id).where(User.login == login_name))
+        assert found is not None, login_name
+        return found
+
+
+@pytest.fixture
+def make_call(sessions: sessionmaker[Session]) -> Callable[..., int]:
+    """Insert a card (answered by default) and return its id; keywords set any column."""
+
+    def make(operator: str | None = "operator1", **fields: Any) -> int:
+        started = fields.pop("started_at", utcnow() - timedelta(minutes=10))
+        unique = uuid.uuid4().hex[:12]
+        values: dict[str, Any] = {
+            "uniqueid": f"{unique}.1", "linkedid": f"{unique}.1", "queue": "reception",
+            "direction": "inbound", "status": Status.ANSWERED.value, "started_at": started,
+            "answered_at": started + timedelta(seconds=15),
+            "ended_at": started + timedelta(seconds=135), "duration_sec": 135, "talk_sec": 120,
+            "wait_sec": 15, "src_number": "+79161234567", "dst_number": "84951234567",
+            "did": "84951234567", "did_source": "Yandex Direct", "did_city": "Москва",
+            "ivr_path": "main>1", "recording_state": "ok",
+        }
+        values.update(fields)
+        with transaction(sessions) as session:
+            if operator is not None and "operator_id" not in values:
+                values["operator_id"] = session.scalar(
+                    select(User.id).where(User.login == operator))
+            call = Call(**values)
+            session.add(call)
+            session.flush()
+            return call.id
+
+    return make

@@ -1,0 +1,123 @@
+"""Every route × every role: allowed, refused with 403, or sent to sign in (a visitor).
+
+The table below is the contract; a new route fails `test_every_route_is_in_the_table` until
+its row is added, so no page ships without a decision about who may open it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from models import CallPurpose
+from tests.web.conftest import login, user_id
+
+VISITOR, OPERATOR, SUPERVISOR, ADMIN = "visitor", "operator", "supervisor", "admin"
+ROLES = (VISITOR, OPERATOR, SUPERVISOR, ADMIN)
+LOGINS = {OPERATOR: "operator1", SUPERVISOR: "supervisor", ADMIN: "admin"}
+PUBLIC = frozenset(ROLES)
+STAFF = frozenset({OPERATOR, SUPERVISOR, ADMIN})
+ADMINS = frozenset({ADMIN})
+
+#: endpoint -> the roles that may use it. Add a row for every new route (API routes too).
+EXPECTED: dict[str, frozenset[str]] = {
+    "auth.login": PUBLIC,
+    "auth.set_locale": PUBLIC,
+    "auth.logout": STAFF,
+    "workspace.index": STAFF,
+    "workspace.current": frozenset({OPERATOR, ADMIN}),
+    "calls.list": STAFF,
+    "calls.mine": STAFF,
+    "calls.card": STAFF,
+    "calls.complete": frozenset({OPERATOR, ADMIN}),
+    "recordings.recording": STAFF,
+    "admin.dictionaries": ADMINS,
+    "admin.dictionary_create": ADMINS,
+    "admin.dictionary_rename": ADMINS,
+    "admin.dictionary_move": ADMINS,
+    "admin.dictionary_active": ADMINS,
+    "admin.dictionary_delete": ADMINS,
+    "admin.users": ADMINS,
+    "admin.user_new": ADMINS,
+    "admin.user_edit": ADMINS,
+    "admin.user_password": ADMINS,
+    "admin.audit": ADMINS,
+}
+#: Extra cases beyond one request per endpoint: (name, method, url template, allowed roles).
+EXTRA_CASES = [
+    ("recording download", "GET", "/calls/{call_id}/recording?download=true",
+     frozenset({SUPERVISOR, ADMIN})),
+]
+IGNORED = {"static"}
+
+
+def test_every_route_is_in_the_table(app: Flask) -> None:
+    endpoints = {rule.endpoint for rule in app.url_map.iter_rules()} - IGNORED
+    assert endpoints - set(EXPECTED) == set(), "add these routes to EXPECTED"
+    assert set(EXPECTED) - endpoints == set(), "these routes no longer exist"
+
+
+def _url_for_rule(app: Flask, endpoint: str, values: dict[str, object]) -> tuple[str, str]:
+    rule = next(rule for rule in app.url_map.iter_rules() if rule.endpoint == endpoint)
+    method = "GET" if "GET" in (rule.methods or set()) else "POST"
+    with app.test_request_context():
+        from flask import url_for
+
+        arguments = {name: values[name] for name in rule.arguments}
+        return method, url_for(endpoint, **arguments)
+
+
+@pytest.fixture
+def route_values(make_call: Callable[..., int], sessions: sessionmaker[Session],
+                 recordings_dir) -> dict[str, object]:  # type: ignore[no-untyped-def]
+    """Values for the URL parameters: a card every role can see (with a recording), etc."""
+    recording = recordings_dir / "matrix" / "call.wav"
+    recording.parent.mkdir(parents=True, exist_ok=True)
+    recording.write_bytes(b"RIFF" + b"\0" * 200)
+    call_id = make_call(recording_path="matrix/call.wav")
+    with sessions() as session:
+        purpose_id = session.scalar(select(CallPurpose.id).order_by(CallPurpose.id.desc()))
+    return {"call_id": call_id, "kind": "purposes", "item_id": purpose_id,
+            "user_id": user_id(sessions, "operator2")}
+
+
+def _check(client: FlaskClient, role: str, allowed: bool, method: str, url: str) -> None:
+    if role != VISITOR:
+        assert login(client, LOGINS[role]).status_code == 302
+    response = client.open(url, method=method)
+    response.close()  # a recording is streamed from an open file
+    location = response.headers.get("Location", "")
+    sent_to_login = response.status_code == 302 and location.startswith("/login?next=")
+    described = f"{role} {method} {url} -> {response.status_code} {location}"
+    if allowed:
+        assert response.status_code not in {401, 403, 405, 500}, described
+        assert not sent_to_login, described
+    elif role == VISITOR:
+        # Pages send a visitor to sign in; JSON endpoints answer 401.
+        assert sent_to_login or response.status_code == 401, described
+    else:
+        assert response.status_code == 403, described
+
+
+@pytest.mark.parametrize(("endpoint", "role"), [
+    (endpoint, role) for endpoint in sorted(EXPECTED) for role in ROLES
+])
+def test_route_allows_only_its_roles(app: Flask, client: FlaskClient,
+                                     route_values: dict[str, object],
+                                     endpoint: str, role: str) -> None:
+    method, url = _url_for_rule(app, endpoint, route_values)
+    _check(client, role, role in EXPECTED[endpoint], method, url)
+
+
+@pytest.mark.parametrize(("name", "method", "template", "allowed", "role"), [
+    (*case, role) for case in EXTRA_CASES for role in ROLES
+])
+def test_extra_case_allows_only_its_roles(client: FlaskClient, route_values: dict[str, object],
+                                          name: str, method: str, template: str,
+                                          allowed: frozenset[str], role: str) -> None:
+    _check(client, role, role in allowed, method, template.format(**route_values))

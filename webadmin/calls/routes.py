@@ -1,0 +1,108 @@
+"""Pages over call cards: the filtered list, an operator's own calls, one card."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+from sqlalchemy import case
+from werkzeug.wrappers import Response
+
+from models import Call
+from webadmin.calls.completion import save_card
+from webadmin.calls.forms import CardForm
+from webadmin.calls.queries import (
+    CallFilters,
+    FilterError,
+    caller_history,
+    filter_options,
+    filtered_calls,
+    incomplete_clause,
+    paginate_calls,
+)
+from webadmin.extensions import db
+from webadmin.permissions import has_permission, require, visible_call
+from webadmin.recordings.files import recording_state
+
+bp = Blueprint("calls", __name__)
+
+
+@bp.get("/calls")
+@require("calls.view")
+def list() -> tuple[str, int] | str:  # noqa: A001 (the endpoint is calls.list)
+    """The calls the user may see, filtered, sorted and a page at a time."""
+    options = filter_options(db.session, current_user)
+    try:
+        filters = CallFilters.from_args(request.args, per_page=current_app.config["CALLS_PER_PAGE"])
+    except FilterError as error:
+        return render_template("calls/list.html", filters=CallFilters(args=dict(request.args)),
+                               page=None, options=options, errors=error.errors), 400
+    page = paginate_calls(filtered_calls(filters, current_user), filters)
+    return render_template("calls/list.html", filters=filters, page=page, options=options,
+                           errors={})
+
+
+@bp.get("/calls/mine")
+@require("calls.view")
+def mine() -> str:
+    """The user's own calls: cards still waiting for completion first, then the newest."""
+    filters = CallFilters.from_args({"page": request.args.get("page", "1")}
+                                    if request.args.get("page", "1").isdigit() else {})
+    waiting = case((incomplete_clause(), 0), else_=1)
+    stmt = (
+        filtered_calls(filters, current_user)
+        .where(Call.operator_id == current_user.id)
+        .order_by(None)
+        .order_by(waiting, Call.started_at.desc(), Call.id.desc())
+    )
+    page = paginate_calls(stmt, filters)
+    return render_template("calls/mine.html", page=page, filters=filters)
+
+
+def card_form(call: Call, *, load: bool) -> CardForm:
+    """The card form with the dictionary choices this card may use."""
+    form = CardForm(formdata=None) if load else CardForm()
+    form.offer_choices(db.session, call)
+    if load:
+        form.load(call)
+    return form
+
+
+def card_context(call: Call, form: CardForm | None) -> dict[str, Any]:
+    """What the card page and the workspace's popped card show."""
+    return {
+        "call": call,
+        "form": form,
+        "history": caller_history(db.session, call),
+        "recording": recording_state(call),
+        "subcategory_parents": form.sub_category_parents if form else {},
+    }
+
+
+@bp.get("/calls/<int:call_id>")
+@require("calls.view")
+def card(call_id: int) -> str:
+    """One card: its fields, the form (for those who complete cards), timeline and recording."""
+    call = visible_call(call_id)
+    form = card_form(call, load=True) if has_permission(current_user, "calls.complete") else None
+    return render_template("calls/card.html", **card_context(call, form))
+
+
+@bp.post("/calls/<int:call_id>/card")
+@require("calls.complete")
+def complete(call_id: int) -> Response | tuple[str, int]:
+    """Save the card form; messages next to the fields when something is missing."""
+    call = visible_call(call_id)
+    form = card_form(call, load=False)
+    from_workspace = form.origin.data == "workspace"
+    if not form.validate_on_submit():
+        template = "workspace/index.html" if from_workspace else "calls/card.html"
+        return render_template(template, **card_context(call, form), pending=[]), 400
+    first = save_card(db.session, call, form, current_user.account)
+    db.session.commit()
+    flash(_("The card is saved.") if first else _("The changes are saved."), "success")
+    if from_workspace:
+        return redirect(url_for("workspace.index"))
+    return redirect(url_for("calls.card", call_id=call.id))

@@ -1,0 +1,76 @@
+"""Words shown for stored codes: roles, statuses, directions, end reasons, timeline events."""
+
+from __future__ import annotations
+
+from flask_babel import lazy_gettext as _l
+from flask_babel.speaklater import LazyString
+
+ROLES: dict[str, LazyString] = {
+    "operator": _l("operator"),
+    "supervisor": _l("supervisor"),
+    "admin": _l("administrator"),
+}
+
+STATUSES: dict[str, LazyString] = {
+    "ringing": _l("ringing"),
+    "answered": _l("answered"),
+    "missed": _l("missed"),
+    "abandoned": _l("abandoned"),
+    "busy": _l("busy"),
+    "failed": _l("failed"),
+}
+
+DIRECTIONS: dict[str, LazyString] = {
+    "inbound": _l("inbound"),
+    "outbound": _l("outbound"),
+}
+
+END_REASONS: dict[str, LazyString] = {
+    "caller_hangup": _l("the caller hung up"),
+    "operator_hangup": _l("the operator hung up"),
+    "caller_hangup_ivr": _l("the caller hung up in the voice menu"),
+    "caller_hangup_queue": _l("the caller hung up while waiting"),
+    "queue_timeout": _l("nobody answered in time"),
+    "no_operator": _l("no operator available"),
+    "queue_full": _l("the queue was full"),
+    "closed_hours": _l("outside business hours"),
+    "ivr_hangup": _l("the voice menu ended the call"),
+    "busy": _l("busy"),
+    "congestion": _l("the network was congested"),
+    "unavailable": _l("the number was unavailable"),
+    "no_answer": _l("no answer"),
+    "cancelled": _l("cancelled"),
+}
+
+EVENTS: dict[str, LazyString] = {
+    "created": _l("card created"),
+    "ivr_entered": _l("entered the voice menu"),
+    "ivr_prompt": _l("heard a prompt"),
+    "ivr_key": _l("pressed a key"),
+    "ivr_timeout": _l("pressed nothing"),
+    "ivr_invalid": _l("pressed a wrong key"),
+    "queue_joined": _l("joined a queue"),
+    "answered": _l("answered"),
+    "transferred": _l("transferred"),
+    "hangup": _l("hung up"),
+    "closed_hours": _l("outside business hours"),
+    "outbound": _l("outbound call placed"),
+}
+
+AUDIT_ACTIONS: dict[str, LazyString] = {
+    "recording.listen": _l("listened to a recording"),
+    "recording.download": _l("downloaded a recording"),
+    "card.complete": _l("completed a card"),
+    "card.edit": _l("edited a completed card"),
+    "auth.login_failed": _l("failed sign-in"),
+    "dictionary.change": _l("changed a dictionary"),
+    "user.change": _l("changed a user"),
+    "user.password": _l("reset a password"),
+}
+
+
+def label(table: dict[str, LazyString], code: str | None) -> str:
+    """The word for a code, or the code itself when it is new to the site."""
+    if code is None:
+        return ""
+    return str(table[code]) if code in table else code

@@ -1,0 +1,183 @@
+"""Who may do what: the one permission check behind every page and API endpoint."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import wraps
+from typing import Any, TypeVar
+
+from flask import abort, jsonify, request
+from flask_login import current_user
+from sqlalchemy import Select, and_, false, or_, select
+
+from models import Call, QueueMember, Role, Status, User, queue_supervisors
+from models.routing import Queue
+
+OPERATOR, SUPERVISOR, ADMIN = Role.OPERATOR.value, Role.SUPERVISOR.value, Role.ADMIN.value
+
+#: Named permissions and the roles that hold them (the issue's roles table).
+PERMISSIONS: dict[str, frozenset[str]] = {
+    "calls.view": frozenset({OPERATOR, SUPERVISOR, ADMIN}),
+    "calls.complete": frozenset({OPERATOR, ADMIN}),
+    "workspace.use": frozenset({OPERATOR, ADMIN}),
+    "recordings.listen": frozenset({OPERATOR, SUPERVISOR, ADMIN}),
+    "recordings.download": frozenset({SUPERVISOR, ADMIN}),
+    "reports.view": frozenset({SUPERVISOR, ADMIN}),
+    "admin.dictionaries": frozenset({ADMIN}),
+    "admin.users": frozenset({ADMIN}),
+    "admin.audit": frozenset({ADMIN}),
+    "export.calls": frozenset({ADMIN}),
+}
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def account_of(user: Any) -> User | None:
+    """The `models.User` behind a signed-in user (Flask-Login's wrapper or the row itself)."""
+    if isinstance(user, User):
+        return user
+    account = getattr(user, "account", None)
+    return account if isinstance(account, User) else None
+
+
+def has_permission(user: Any, permission: str) -> bool:
+    """True when this user's role holds the named permission."""
+    if permission not in PERMISSIONS:
+        raise KeyError(f"unknown permission: {permission}")
+    account = account_of(user)
+    if account is None or not account.active:
+        return False
+    return account.role in PERMISSIONS[permission]
+
+
+def wants_json(api: bool | None = None) -> bool:
+    """True for API requests, which get JSON 401/403 instead of redirects and HTML pages."""
+    if api is not None:
+        return api
+    blueprint = request.blueprint or ""
+    return blueprint == "api" or blueprint.startswith("api.") or request.path.startswith("/api/")
+
+
+def refuse(status: int, message: str, *, api: bool | None = None) -> Any:
+    """Stop the request with 401/403: JSON for the API, else the sign-in or an error page."""
+    from webadmin.extensions import login_manager
+
+    if wants_json(api):
+        response = jsonify(error={401: "unauthorized", 403: "forbidden"}.get(status, "error"),
+                           message=message)
+        response.status_code = status
+        if status == 401:
+            response.headers["WWW-Authenticate"] = 'Bearer realm="callcards"'
+        abort(response)
+    if status == 401:
+        abort(login_manager.unauthorized())
+    abort(status, description=message)
+
+
+def require(permission: str, *, api: bool | None = None) -> Callable[[F], F]:
+    """Decorate a view: visitors are sent to log in (API: 401), users without the right get 403."""
+    if permission not in PERMISSIONS:
+        raise KeyError(f"unknown permission: {permission}")
+
+    def decorate(view: F) -> F:
+        @wraps(view)
+        def guarded(*args: Any, **kwargs: Any) -> Any:
+            if not current_user.is_authenticated:
+                refuse(401, "Sign in first.", api=api)
+            if not has_permission(current_user, permission):
+                refuse(403, f"This needs the permission {permission}.", api=api)
+            return view(*args, **kwargs)
+
+        guarded.required_permission = permission  # type: ignore[attr-defined]
+        return guarded  # type: ignore[return-value]
+
+    return decorate
+
+
+def signed_in(view: F) -> F:
+    """Decorate a view any active member of staff may open."""
+
+    @wraps(view)
+    def guarded(*args: Any, **kwargs: Any) -> Any:
+        if not current_user.is_authenticated:
+            refuse(401, "Sign in first.")
+        return view(*args, **kwargs)
+
+    return guarded  # type: ignore[return-value]
+
+
+def overseen_queue_names(account: User) -> Select[tuple[str]]:
+    """The names of the queues a supervisor oversees, as a subquery."""
+    return (
+        select(Queue.name)
+        .join(queue_supervisors, queue_supervisors.c.queue_id == Queue.id)
+        .where(queue_supervisors.c.user_id == account.id)
+    )
+
+
+def calls_scope(stmt: Select[Any], user: Any) -> Select[Any]:
+    """Restrict a `select(Call)` to the cards this user may see."""
+    account = account_of(user)
+    if account is None or not account.active:
+        return stmt.where(false())
+    if account.role == ADMIN:
+        return stmt
+    if account.role == SUPERVISOR:
+        queues = overseen_queue_names(account)
+        # Outbound calls carry no queue; they belong to the queues their operator serves.
+        operators = select(QueueMember.user_id).where(
+            QueueMember.queue_id.in_(select(queue_supervisors.c.queue_id).where(
+                queue_supervisors.c.user_id == account.id))
+        )
+        return stmt.where(or_(
+            Call.queue.in_(queues),
+            and_(Call.queue.is_(None), Call.operator_id.in_(operators)),
+        ))
+    if account.role == OPERATOR:
+        own = Call.operator_id == account.id
+        if account.extension:
+            # A call still ringing at the operator's phone pops up before it has an operator.
+            ringing = and_(Call.status == Status.RINGING.value,
+                           Call.ringing_extension == account.extension)
+            return stmt.where(or_(own, ringing))
+        return stmt.where(own)
+    return stmt.where(false())
+
+
+def can_see_call(user: Any, call: Call) -> bool:
+    """True when `calls_scope` would let this user see this card."""
+    account = account_of(user)
+    if account is None or not account.active:
+        return False
+    if account.role == ADMIN:
+        return True
+    if account.role == OPERATOR:
+        return call.operator_id == account.id or (
+            bool(account.extension)
+            and call.status == Status.RINGING.value
+            and call.ringing_extension == account.extension
+        )
+    if account.role == SUPERVISOR:
+        names = {queue.name for queue in account.supervised_queues}
+        if call.queue is not None:
+            return call.queue in names
+        if call.operator is None:
+            return False
+        return any(queue.name in names for queue in call.operator.served_queues)
+    return False
+
+
+def visible_call(call_id: int, *, api: bool | None = None) -> Call:
+    """The card with this id if the current user may see it; 404 or 403 otherwise."""
+    from webadmin.extensions import db
+
+    call = db.session.get(Call, call_id)
+    if call is None:
+        if wants_json(api):
+            response = jsonify(error="not_found", message="No such call card.")
+            response.status_code = 404
+            abort(response)
+        abort(404)
+    if not can_see_call(current_user, call):
+        refuse(403, "This card belongs to another operator or queue.", api=api)
+    return call

@@ -1,0 +1,59 @@
+"""Response headers and CSRF policy that every page and API response shares."""
+
+from __future__ import annotations
+
+from flask import Flask, Response, current_app, request
+
+from webadmin.extensions import csrf
+
+#: Only our own scripts, styles and media; nothing may frame the site.
+CONTENT_SECURITY_POLICY = "; ".join([
+    "default-src 'self'",
+    "script-src 'self'",
+    "style-src 'self'",
+    "img-src 'self' data:",
+    "media-src 'self'",
+    "connect-src 'self'",
+    "object-src 'none'",
+    "base-uri 'self'",
+    "form-action 'self'",
+    "frame-ancestors 'none'",
+])
+
+
+def bearer_token() -> str | None:
+    """The API token from `Authorization: Bearer <token>`, if the request carries one."""
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        return None
+    return token.strip()
+
+
+def _protect_forms() -> None:
+    # A token-authenticated API call carries no cookie a third-party page could ride on.
+    if not current_app.config.get("WTF_CSRF_ENABLED", True) or bearer_token() is not None:
+        return
+    csrf.protect(apply_exemptions=True)
+
+
+def _headers(response: Response) -> Response:
+    headers = response.headers
+    headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+    headers.setdefault("X-Frame-Options", "DENY")
+    headers.setdefault("X-Content-Type-Options", "nosniff")
+    headers.setdefault("Referrer-Policy", "same-origin")
+    headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
+    if current_app.config.get("SESSION_COOKIE_SECURE"):
+        headers.setdefault("Strict-Transport-Security", "max-age=31536000")
+    if response.mimetype == "text/html":
+        # Pages show personal data; a shared PC's back button must not replay them.
+        headers.setdefault("Cache-Control", "no-store")
+    return response
+
+
+def init_app(app: Flask) -> None:
+    """Check CSRF on every unsafe request ourselves and add the security headers."""
+    # Our hook replaces Flask-WTF's default one so token-authenticated API calls skip it.
+    app.config["WTF_CSRF_CHECK_DEFAULT"] = False
+    app.before_request(_protect_forms)
+    app.after_request(_headers)

@@ -1,0 +1,77 @@
+"""The start page: for operators the workspace with the screen-pop, for others the calls list."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from flask import Blueprint, current_app, jsonify, redirect, render_template, request, url_for
+from flask_login import current_user
+from sqlalchemy import and_, or_, select
+from werkzeug.wrappers import Response
+
+from models import Call, Status, utcnow
+from webadmin.calls.queries import incomplete_clause
+from webadmin.calls.routes import card_context, card_form
+from webadmin.extensions import db
+from webadmin.permissions import has_permission, require, signed_in
+
+bp = Blueprint("workspace", __name__)
+
+# Bounds that keep a card whose hang-up was never reported from popping up for ever.
+RINGING_FRESH = timedelta(minutes=10)
+TALK_FRESH = timedelta(hours=4)
+
+
+def current_call(user: Any) -> Call | None:
+    """The call ringing at the user's extension or in talk with them now, newest first."""
+    now = utcnow()
+    ringing = and_(
+        Call.status == Status.RINGING.value,
+        Call.ringing_extension == user.extension,
+        Call.started_at > now - RINGING_FRESH,
+    ) if user.extension else None
+    talking = and_(
+        Call.status == Status.ANSWERED.value,
+        Call.operator_id == user.id,
+        Call.ended_at.is_(None),
+        Call.answered_at > now - TALK_FRESH,
+    )
+    where = or_(ringing, talking) if ringing is not None else talking
+    return db.session.scalar(
+        select(Call).where(where).order_by(Call.started_at.desc(), Call.id.desc()).limit(1))
+
+
+def pending_cards(user: Any, limit: int = 20) -> list[Call]:
+    """The user's answered calls whose card is not saved yet, oldest first."""
+    return list(db.session.scalars(
+        select(Call).where(Call.operator_id == user.id, incomplete_clause())
+        .order_by(Call.started_at).limit(limit)))
+
+
+@bp.get("/")
+@signed_in
+def index() -> str | Response:
+    """Operators get the workspace; supervisors and admins without a phone get the calls list."""
+    if not (has_permission(current_user, "workspace.use") and current_user.extension):
+        return redirect(url_for("calls.list"))
+    call = current_call(current_user)
+    context: dict[str, Any] = {"call": None, "form": None}
+    if call is not None:
+        context = card_context(call, card_form(call, load=True))
+    return render_template("workspace/index.html", **context, pending=pending_cards(current_user),
+                           poll_ms=current_app.config["WORKSPACE_POLL_MS"])
+
+
+@bp.get("/workspace/current")
+@require("workspace.use", api=True)
+def current() -> Response:
+    """The call on the user's phone now, as JSON; the card's HTML only when it changed."""
+    call = current_call(current_user)
+    if call is None:
+        return jsonify(call_id=None)
+    payload: dict[str, Any] = {"call_id": call.id, "status": call.status}
+    if request.args.get("have") != str(call.id):
+        context = card_context(call, card_form(call, load=True))
+        payload["html"] = render_template("workspace/_popped.html", **context)
+    return jsonify(payload)
