@@ -7,6 +7,7 @@ from functools import wraps
 from typing import Any, TypeVar
 
 from flask import abort, jsonify, request
+from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import Select, and_, false, or_, select
 
@@ -83,9 +84,10 @@ def require(permission: str, *, api: bool | None = None) -> Callable[[F], F]:
         @wraps(view)
         def guarded(*args: Any, **kwargs: Any) -> Any:
             if not current_user.is_authenticated:
-                refuse(401, "Sign in first.", api=api)
+                refuse(401, _("Please sign in to open this page."), api=api)
             if not has_permission(current_user, permission):
-                refuse(403, f"This needs the permission {permission}.", api=api)
+                refuse(403, _("Your role does not allow this (%(permission)s).",
+                              permission=permission), api=api)
             return view(*args, **kwargs)
 
         guarded.required_permission = permission  # type: ignore[attr-defined]
@@ -100,7 +102,7 @@ def signed_in(view: F) -> F:
     @wraps(view)
     def guarded(*args: Any, **kwargs: Any) -> Any:
         if not current_user.is_authenticated:
-            refuse(401, "Sign in first.")
+            refuse(401, _("Please sign in to open this page."))
         return view(*args, **kwargs)
 
     return guarded  # type: ignore[return-value]
@@ -174,10 +176,10 @@ def visible_call(call_id: int, *, api: bool | None = None) -> Call:
     call = db.session.get(Call, call_id)
     if call is None:
         if wants_json(api):
-            response = jsonify(error="not_found", message="No such call card.")
+            response = jsonify(error="not_found", message=_("No such call card."))
             response.status_code = 404
             abort(response)
         abort(404)
     if not can_see_call(current_user, call):
-        refuse(403, "This card belongs to another operator or queue.", api=api)
+        refuse(403, _("This card belongs to another operator or queue."), api=api)
     return call

@@ -34,7 +34,7 @@ def safe_next(target: str | None) -> str | None:
 @bp.route("/login", methods=["GET", "POST"])
 def login() -> str | Response | tuple[str, int]:
     """Show the sign-in form; on a valid password start the session."""
-    if current_user.is_authenticated:
+    if current_user.is_authenticated and request.method == "GET":
         return redirect(url_for("workspace.index"))
     form = LoginForm(next=request.args.get("next", ""))
     if not form.validate_on_submit():
