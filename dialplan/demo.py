@@ -15,11 +15,11 @@ DEMO_DID = "74951234567"
 def demo_document() -> dict[str, Any]:
     """The demo clinic: one DID, a main menu, two queues, weekday hours in Moscow."""
     return {
-        "default_queue": "general",
+        "default_queue": "reception",
         "queues": [
             {"name": "appointments", "title": "Запись на приём", "max_wait_sec": 120,
              "service_level_sec": 20},
-            {"name": "general", "title": "Общие вопросы", "max_wait_sec": 120,
+            {"name": "reception", "title": "Регистратура", "max_wait_sec": 120,
              "service_level_sec": 20},
         ],
         "menus": [
@@ -28,15 +28,15 @@ def demo_document() -> dict[str, Any]:
                 "prompt": GREETING,
                 "options": [
                     {"digit": "1", "action": _queue("appointments", "Запись на приём")},
-                    {"digit": "2", "action": _queue("general", "Результаты анализов")},
-                    {"digit": "3", "action": _queue("general", "Оплата и документы")},
-                    {"digit": "0", "action": _queue("general", "Администратор")},
+                    {"digit": "2", "action": _queue("reception", "Результаты анализов")},
+                    {"digit": "3", "action": _queue("reception", "Оплата и документы")},
+                    {"digit": "0", "action": _queue("reception", "Администратор")},
                 ],
                 "timeout_sec": 3,
                 "retries": 2,
                 "timeout_prompt": TRY_AGAIN,
                 "invalid_prompt": INVALID,
-                "default": {"kind": "queue", "target": "general"},
+                "default": {"kind": "queue", "target": "reception"},
             }
         ],
         "schedules": [

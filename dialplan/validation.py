@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Collection, Iterator, Mapping
 from datetime import time
 from typing import Any
@@ -24,6 +25,10 @@ from dialplan.settings import (
 )
 
 EXITS = ("queue", "hangup")  # actions that end the menus
+# queues.conf: "general" is the section of global options, not a queue; the dialplan
+# passes queue names through FILTER(-A-Za-z0-9_.) before Queue().
+RESERVED_QUEUE_NAMES = frozenset({"general"})
+QUEUE_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 
 
 def validate(settings: FlowSettings | Mapping[str, Any],
@@ -41,6 +46,7 @@ def validate(settings: FlowSettings | Mapping[str, Any],
         if not read.readable:
             return problems
     problems.extend(_default_queue(flow, broken))
+    problems.extend(_queue_names(flow))
     for where, action, kinds in _actions(flow):
         problems.extend(_action(flow, broken, where, action, kinds))
     problems.extend(_dids(flow, broken))
@@ -62,6 +68,15 @@ def _default_queue(flow: FlowSettings, broken: set[tuple[str, str]]) -> Iterator
     elif flow.default_queue not in flow.queues and ("queue", flow.default_queue) not in broken:
         yield Problem("default_queue", f"queue {flow.default_queue!r} does not exist; unknown "
                       "or broken calls go there")
+
+
+def _queue_names(flow: FlowSettings) -> Iterator[Problem]:
+    for name in flow.queues:
+        if name.lower() in RESERVED_QUEUE_NAMES:
+            yield Problem(f"queue {name}",
+                          f"{name!r} is reserved in queues.conf; pick another name")
+        elif not QUEUE_NAME.match(name):
+            yield Problem(f"queue {name}", "use only Latin letters, digits, '_', '.' and '-'")
 
 
 def _actions(flow: FlowSettings) -> Iterator[tuple[str, Action, tuple[str, ...]]]:

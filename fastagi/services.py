@@ -79,7 +79,7 @@ class AgiServices:
 
     cards: CardStore
     flow: FlowCache
-    default_queue: str = "general"
+    default_queue: str = "reception"
     clock: Callable[[], datetime] = _utc_now
     executor: ThreadPoolExecutor = field(
         default_factory=lambda: ThreadPoolExecutor(max_workers=16, thread_name_prefix="cards")

@@ -20,7 +20,7 @@ def draft_document(session: Session) -> dict[str, Any]:
     """The call flow as the admin has edited it so far (not yet what calls follow)."""
     default = session.get(FlowSetting, DEFAULT_QUEUE_KEY)
     return {
-        "default_queue": default.value if default else "general",
+        "default_queue": default.value if default else "reception",
         "queues": [
             {
                 "name": queue.name,
@@ -73,7 +73,7 @@ def draft_document(session: Session) -> dict[str, Any]:
 
 def store_document(session: Session, document: dict[str, Any]) -> None:
     """Make the draft tables say what the document says (by name; queues are kept, not deleted)."""
-    _upsert_default_queue(session, document.get("default_queue", "general"))
+    _upsert_default_queue(session, document.get("default_queue", "reception"))
     for item in document.get("queues", []):
         queue = session.scalar(select(Queue).where(Queue.name == item["name"]))
         if queue is None:

@@ -76,7 +76,7 @@ def test_unknown_number_enters_the_default_queue() -> None:
     """A number no DID owns goes to the default queue, marked unknown."""
     match = resolve_did(FlowSettings.from_document(demo_document()), "+7 812 000-00-00")
     assert (match.known, match.match, match.did) == (False, "unknown", None)
-    assert match.entry == Action("queue", "general")
+    assert match.entry == Action("queue", "reception")
     assert match.source is None
 
 
@@ -92,7 +92,7 @@ def test_inactive_did_routes_like_an_unknown_one() -> None:
     match = resolve_did(settings, "74951234567")
     assert (match.known, match.match) == (False, "inactive")
     assert match.did is not None and match.did.number == "74951234567"
-    assert match.entry == Action("queue", "general")
+    assert match.entry == Action("queue", "reception")
     assert match.source is None
 
 

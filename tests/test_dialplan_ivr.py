@@ -31,7 +31,7 @@ def clinic_document() -> dict[str, Any]:
     doc["menus"].append({
         "name": "lab", "prompt": "vm-press", "timeout_sec": 5, "retries": 1,
         "options": [
-            {"digit": "1", "action": {"kind": "queue", "target": "general"}},
+            {"digit": "1", "action": {"kind": "queue", "target": "reception"}},
             {"digit": "*", "action": {"kind": "back"}},
             {"digit": "#", "action": {"kind": "repeat"}},
             {"digit": "8", "action": {"kind": "hangup"}},
@@ -82,7 +82,7 @@ def test_events_tell_the_whole_call() -> None:
     did, hours = result.events[0].data, result.events[1].data
     assert (did["known"], did["source"], did["caller"]) == ("true", "Яндекс.Директ", CALLER)
     assert (hours["open"], hours["reason"]) == ("true", "weekly")
-    assert result.events[-1].data == {"queue": "general", "reason": "ivr"}
+    assert result.events[-1].data == {"queue": "reception", "reason": "ivr"}
 
 
 def test_invalid_then_silence_then_silence_falls_to_the_default_queue() -> None:
@@ -94,7 +94,7 @@ def test_invalid_then_silence_then_silence_falls_to_the_default_queue() -> None:
         Collect("hello", 3000, 1, "main", 2),
         Play("please-try-again"),
         Collect("hello", 3000, 1, "main", 3),
-        Decision("queue", "general", 120, None, "ivr_default"),
+        Decision("queue", "reception", 120, None, "ivr_default"),
     ]
     assert result.ivr_path == ["main", "7:invalid", "timeout", "timeout", "default"]
     assert kinds(result).count("ivr_retries_exhausted") == 1
@@ -111,7 +111,7 @@ def test_wrong_key_on_the_last_try_still_plays_the_invalid_prompt() -> None:
     """The caller hears why the menu ended."""
     result = call(clinic(retries=0), "7")
     assert result.steps[1:] == [Play("im-sorry"),
-                                Decision("queue", "general", 120, None, "ivr_default")]
+                                Decision("queue", "reception", 120, None, "ivr_default")]
 
 
 def test_silence_on_the_last_try_plays_no_timeout_prompt() -> None:
@@ -154,7 +154,7 @@ def test_submenu_key_plays_the_submenu() -> None:
     result = call(clinic(), "4", "1")
     assert result.steps[1] == Collect("vm-press", 5000, 1, "lab", 1)
     assert result.ivr_path == ["main", "4", "lab", "1"]
-    assert result.decision == Decision("queue", "general", 120, None, "ivr")
+    assert result.decision == Decision("queue", "reception", 120, None, "ivr")
 
 
 def test_submenu_uses_its_own_default_when_tries_run_out() -> None:
@@ -213,7 +213,7 @@ def test_option_to_an_unknown_queue_goes_to_the_default_queue() -> None:
     doc = clinic_document()
     doc["menus"][0]["options"][0]["action"]["target"] = "gone"
     result = call(FlowSettings.from_document(doc), "1")
-    assert result.decision == Decision("queue", "general", 120, None, "unknown_queue")
+    assert result.decision == Decision("queue", "reception", 120, None, "unknown_queue")
     fallback = next(event for event in result.events if event.kind == "fallback")
     assert fallback.data == {"reason": "unknown_queue", "queue": "gone"}
 
@@ -223,7 +223,7 @@ def test_option_to_an_unknown_menu_goes_to_the_default_queue() -> None:
     doc = clinic_document()
     doc["menus"][0]["options"][4]["action"]["target"] = "gone"
     result = call(FlowSettings.from_document(doc), "4")
-    assert result.decision == Decision("queue", "general", 120, None, "unknown_menu")
+    assert result.decision == Decision("queue", "reception", 120, None, "unknown_menu")
 
 
 def test_missing_default_queue_still_decides_a_queue() -> None:
@@ -238,7 +238,7 @@ def test_missing_default_queue_still_decides_a_queue() -> None:
 def test_loop_guard_ends_endless_repeats() -> None:
     """A caller pressing # forever is queued once the step cap is reached."""
     result = call(clinic(), *["#"] * 500)
-    assert result.decision == Decision("queue", "general", 120, None, "loop_guard")
+    assert result.decision == Decision("queue", "reception", 120, None, "loop_guard")
     assert len(result.steps) == 101
     assert result.events[-2].data["reason"] == "loop_guard"
 
@@ -302,7 +302,7 @@ def test_did_entering_a_queue_goes_straight_there() -> None:
 def test_unknown_did_goes_to_the_default_queue_without_a_menu() -> None:
     """A number nobody set up is still answered."""
     result = call(clinic(), dialed="78120000000")
-    assert result.steps == [Decision("queue", "general", 120, None, "unknown_did")]
+    assert result.steps == [Decision("queue", "reception", 120, None, "unknown_did")]
     assert result.did.known is False
     assert result.hours is None
 
@@ -321,7 +321,7 @@ def test_did_with_a_missing_schedule_goes_to_the_default_queue() -> None:
     doc = clinic_document()
     doc["dids"][0]["schedule"] = "gone"
     result = call(FlowSettings.from_document(doc))
-    assert result.decision == Decision("queue", "general", 120, None, "unknown_schedule")
+    assert result.decision == Decision("queue", "reception", 120, None, "unknown_schedule")
 
 
 def test_broken_time_zone_does_not_stop_the_call() -> None:
@@ -385,9 +385,9 @@ def test_transfer_to_a_known_queue_uses_its_wait_limit() -> None:
 def test_transfer_to_an_unknown_queue_goes_to_the_default_queue() -> None:
     """An operator's typo still reaches someone."""
     assert decide_transfer(clinic(), "sales") == Decision(
-        "queue", "general", 120, None, "transfer_unknown_queue")
+        "queue", "reception", 120, None, "transfer_unknown_queue")
 
 
 def test_default_decision_is_the_default_queue() -> None:
     """What the AGI route uses when it has no flow at all."""
-    assert default_decision(clinic()) == Decision("queue", "general", 120, None, "fallback")
+    assert default_decision(clinic()) == Decision("queue", "reception", 120, None, "fallback")

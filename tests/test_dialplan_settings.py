@@ -45,7 +45,7 @@ def full_document() -> Doc:
         "default": {"kind": "hangup", "message": "vm-goodbye"},
     })
     doc["dids"].append({"number": "+7 (812) 000-00-00", "entry": {"kind": "queue",
-                        "target": "general"}, "source": None, "city": "Санкт-Петербург",
+                        "target": "reception"}, "source": None, "city": "Санкт-Петербург",
                         "schedule": None, "active": False})
     return doc
 
@@ -80,14 +80,14 @@ def test_document_becomes_typed_settings() -> None:
 def test_minimal_document_gets_the_documented_defaults() -> None:
     """Only the required fields: everything else takes its default."""
     settings = FlowSettings.from_document({
-        "default_queue": "general",
-        "queues": [{"name": "general"}],
+        "default_queue": "reception",
+        "queues": [{"name": "reception"}],
         "menus": [{"name": "m", "prompt": "hello", "default": {"kind": "queue",
-                                                              "target": "general"}}],
+                                                              "target": "reception"}}],
         "dids": [{"number": "100", "entry": {"kind": "menu", "target": "m"}}],
     })
-    queue, menu, did = settings.queues["general"], settings.menus["m"], settings.dids["100"]
-    assert (queue.title, queue.max_wait_sec, queue.service_level_sec) == ("general", 120, 20)
+    queue, menu, did = settings.queues["reception"], settings.menus["m"], settings.dids["100"]
+    assert (queue.title, queue.max_wait_sec, queue.service_level_sec) == ("reception", 120, 20)
     assert (menu.timeout_sec, menu.retries, menu.options) == (5, 2, {})
     assert (menu.timeout_prompt, menu.invalid_prompt) == (None, None)
     assert (did.source, did.city, did.schedule, did.active) == (None, None, None, True)
@@ -212,11 +212,11 @@ def test_duplicates_are_read_keeping_the_first() -> None:
     """A digit or name twice does not stop a call; validate() reports it."""
     doc = demo_document()
     doc["menus"][0]["options"].append({"digit": "1", "action": {"kind": "queue",
-                                                                "target": "general"}})
-    doc["queues"].append({"name": "general", "title": "again"})
+                                                                "target": "reception"}})
+    doc["queues"].append({"name": "reception", "title": "again"})
     settings = FlowSettings.from_document(doc)
     assert settings.menus["main"].options["1"].target == "appointments"
-    assert settings.queues["general"].title == "Общие вопросы"
+    assert settings.queues["reception"].title == "Регистратура"
 
 
 @pytest.mark.skipif(not SOUNDS.is_dir(), reason="Asterisk sounds are not unpacked here")

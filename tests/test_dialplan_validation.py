@@ -38,15 +38,15 @@ def test_digit_used_twice_is_reported() -> None:
     """Two options on key 1: the second would never be reached."""
     doc = demo_document()
     doc["menus"][0]["options"].append({"digit": "1", "action": {"kind": "queue",
-                                                                "target": "general"}})
+                                                                "target": "reception"}})
     assert problems(doc) == ["menu main, option 1: digit 1 is used twice"]
 
 
 def test_name_listed_twice_is_reported() -> None:
-    """Two queues called general."""
+    """Two queues called reception."""
     doc = demo_document()
-    doc["queues"].append({"name": "general"})
-    assert problems(doc) == ["queue general: queue general is listed twice"]
+    doc["queues"].append({"name": "reception"})
+    assert problems(doc) == ["queue reception: queue reception is listed twice"]
 
 
 def test_exception_date_given_twice_is_reported() -> None:
@@ -97,7 +97,7 @@ def test_same_did_written_two_ways_is_reported() -> None:
     """+7 (495) 123-45-67 is the demo DID again; only one of them would get calls."""
     doc = demo_document()
     doc["dids"].append({"number": "+7 (495) 123-45-67",
-                        "entry": {"kind": "queue", "target": "general"}})
+                        "entry": {"kind": "queue", "target": "reception"}})
     assert problems(doc) == ["DID +7 (495) 123-45-67: the same number as DID 74951234567; "
                              "calls reach only one"]
 
@@ -105,8 +105,8 @@ def test_same_did_written_two_ways_is_reported() -> None:
 def test_missing_default_queue_is_reported() -> None:
     """Unknown and broken calls need somewhere to go."""
     doc = demo_document()
-    doc["default_queue"] = "reception"
-    assert problems(doc) == ["default_queue: queue 'reception' does not exist; unknown or "
+    doc["default_queue"] = "front-desk"
+    assert problems(doc) == ["default_queue: queue 'front-desk' does not exist; unknown or "
                              "broken calls go there"]
 
 
@@ -235,10 +235,21 @@ def test_action_kinds_in_settings_built_by_hand_are_checked() -> None:
     """A menu default of "back" or a two-digit key made in code is reported."""
     settings = FlowSettings.from_document(demo_document())
     menus = {"main": Menu("main", "hello", Action("back"),
-                          options={"12": Action("queue", "general")})}
+                          options={"12": Action("queue", "reception")})}
     settings = FlowSettings(settings.default_queue, settings.queues, menus,
                             settings.schedules, settings.dids)
     assert [str(p) for p in validate(settings)] == [
         "menu main, default: kind 'back' is not allowed here (use queue, menu, hangup)",
         "menu main, option 12: digit '12' should be one of 0-9, * or #",
+    ]
+
+
+def test_a_queue_named_general_is_refused_because_queues_conf_reserves_it() -> None:
+    """queues.conf's [general] holds global options; it can never be a queue."""
+    doc = demo_document()
+    doc["queues"].append({"name": "general"})
+    doc["queues"].append({"name": "bad queue,t"})
+    assert problems(doc) == [
+        "queue general: 'general' is reserved in queues.conf; pick another name",
+        "queue bad queue,t: use only Latin letters, digits, '_', '.' and '-'",
     ]

@@ -125,7 +125,7 @@ async def test_queue_timeout_makes_a_missed_card(agi, sessions) -> None:
     await run(server, FakeChannel("hangup", uniqueid="r4.1", dead=True, variables={
         "QUEUESTATUS": "TIMEOUT", "CC_QUEUE_RETURNED": "1"}))
     card = card_of(sessions, "r4.1")
-    assert (card.status, card.end_reason, card.queue) == ("missed", "queue_timeout", "general")
+    assert (card.status, card.end_reason, card.queue) == ("missed", "queue_timeout", "reception")
 
 
 async def test_closed_hours_play_the_message_and_miss_the_call(agi, sessions) -> None:
@@ -146,7 +146,7 @@ async def test_closed_hours_play_the_message_and_miss_the_call(agi, sessions) ->
 async def test_unknown_did_goes_to_the_default_queue(agi, sessions) -> None:
     server, _ = agi
     variables = await run(server, FakeChannel("incoming", uniqueid="r6.1", extension="70000000000"))
-    assert (variables["CC_ACTION"], variables["CC_QUEUE"]) == ("queue", "general")
+    assert (variables["CC_ACTION"], variables["CC_QUEUE"]) == ("queue", "reception")
     assert card_of(sessions, "r6.1").did == "70000000000"
 
 
@@ -156,11 +156,11 @@ async def test_transfer_to_a_second_queue_keeps_one_card(agi, sessions) -> None:
     await run(server, FakeChannel("answered", uniqueid="r7.1",
                                   variables={"MEMBERINTERFACE": "PJSIP/101"}))
     variables = await run(server, FakeChannel("transfer", uniqueid="r7.9", linkedid="r7.1",
-                                              args=["general"]))
+                                              args=["reception"]))
     card = card_of(sessions, "r7.1")
-    assert (variables["CC_ACTION"], variables["CC_QUEUE"]) == ("queue", "general")
+    assert (variables["CC_ACTION"], variables["CC_QUEUE"]) == ("queue", "reception")
     assert variables["CC_CARD_ID"] == str(card.id)
-    assert card.queue == "general"
+    assert card.queue == "reception"
     transfer = next(event for event in card.events if event.kind == "transferred")
     assert transfer.data["from_queue"] == "appointments"
 
@@ -188,5 +188,5 @@ async def test_with_the_database_gone_the_call_still_gets_a_queue(tmp_path) -> N
         variables = await run(server, FakeChannel("incoming", uniqueid="r9.1", keys=["1"]))
     finally:
         await server.stop(grace=1)
-    assert (variables["CC_ACTION"], variables["CC_QUEUE"]) == ("queue", "general")
+    assert (variables["CC_ACTION"], variables["CC_QUEUE"]) == ("queue", "reception")
     assert variables["CC_RECORDING"] == "fallback/r9.1.wav"

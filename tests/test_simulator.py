@@ -39,4 +39,4 @@ def test_sunday_call_is_told_closed_hours(sessions) -> None:
 def test_command_line_prints_the_path(database_url, monkeypatch, capsys) -> None:
     monkeypatch.setenv("DATABASE_URL", database_url)
     assert main(["route", "--did", "74951234567", "--at", "2026-11-24T12:00", "--keys", "3"]) == 0
-    assert "=> queue general" in capsys.readouterr().out
+    assert "=> queue reception" in capsys.readouterr().out
