@@ -83,6 +83,7 @@ def up(
             stderr=subprocess.STDOUT,
             timeout=30,
             check=False,
+            env=asterisk_environment(),
         )
     try:
         if started.returncode != 0:
@@ -179,6 +180,20 @@ def reload(cache_dir: Path | None = None, *, agi_address: str | None = None) -> 
     cli("dialplan reload", cache_dir)
     cli("queue reload all", cache_dir)
     state.write_text(json.dumps(saved, indent=2))
+
+
+def asterisk_environment() -> dict[str, str]:
+    """The environment the sandbox Asterisk runs with.
+
+    PGTZ=UTC: cdr_pgsql and cel_pgsql write times as zone-less text (UTC,
+    cdr_pgsql.conf timezone / cel_pgsql.conf usegmtime), which PostgreSQL
+    reads in the session's time zone; libpq takes that zone from PGTZ.
+    """
+    return {
+        "PATH": "/usr/sbin:/usr/bin:/sbin:/bin",
+        "LANG": "C.UTF-8",
+        "PGTZ": "UTC",
+    }
 
 
 def _root_path(cache_dir: Path | None) -> Path:
