@@ -124,7 +124,7 @@ def test_status_reports_the_running_sandbox(asterisk_sandbox: SandboxInfo) -> No
     assert "Asterisk 22." in status["version"]
 
 
-@pytest.mark.parametrize("queue", ["main", "appointments"])
+@pytest.mark.parametrize("queue", ["reception", "appointments"])
 def test_queues_have_the_test_operators_as_local_members(
     asterisk_sandbox: SandboxInfo, queue: str
 ) -> None:
@@ -151,19 +151,19 @@ async def test_both_local_halves_carry_the_originated_uniqueid_as_linkedid(
     assert first.linkedid == second.linkedid == call.linkedid == call.channel_id
 
 
-async def test_fastagi_down_call_still_reaches_main_queue_operator_and_is_recorded(
+async def test_fastagi_down_call_still_reaches_default_queue_operator_and_is_recorded(
     ami: AsteriskDriver, asterisk_sandbox: SandboxInfo
 ) -> None:
     call = await ami.call(DEMO_DID, CALLER)
 
     assert await _var_set(ami, call, "AGISTATUS") == "FAILURE"
-    joined = await ami.wait_for_queue_join("main", call=call)
-    connect = await ami.wait_for_operator(call, queue="main")
+    joined = await ami.wait_for_queue_join("reception", call=call)
+    connect = await ami.wait_for_operator(call, queue="reception")
     await _operator_greeted(ami, connect)
     await ami.hangup(call)
     await ami.wait_hungup(call)
 
-    assert joined.queue == "main"
+    assert joined.queue == "reception"
     assert connect.interface in OPERATORS
     recording = _wait_for_file(
         f"fallback/*/*/*/{call.dialplan_id}.wav", asterisk_sandbox.recordings_dir
@@ -208,7 +208,7 @@ async def test_caller_hangup_while_operators_ring_abandons_the_queue(
         since=call.since,
     )
 
-    assert abandoned.queue == "main"
+    assert abandoned.queue == "reception"
     assert _var_sets(ami, call, "CC_QUEUE_ENTERED") == ["1"]
     assert _var_sets(ami, call, "QUEUESTATUS") == []
     assert _var_sets(ami, call, "CC_QUEUE_RETURNED") == []
@@ -216,13 +216,13 @@ async def test_caller_hangup_while_operators_ring_abandons_the_queue(
 
 async def test_all_operators_paused_makes_queue_return_joinempty(ami: AsteriskDriver) -> None:
     for member in OPERATORS:
-        await ami.queue_pause("main", member, True)
+        await ami.queue_pause("reception", member, True)
     try:
         call = await ami.call(DEMO_DID, CALLER)
         await ami.wait_hungup(call)
     finally:
         for member in OPERATORS:
-            await ami.queue_pause("main", member, False)
+            await ami.queue_pause("reception", member, False)
 
     assert _var_sets(ami, call, "QUEUESTATUS") == ["JOINEMPTY"]
     assert _var_sets(ami, call, "CC_QUEUE_RETURNED") == ["1"]
