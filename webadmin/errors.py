@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import Flask, jsonify, render_template
+from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
@@ -22,14 +23,14 @@ def _titles() -> dict[int, str]:
     }
 
 
-def _render(status: int, message: str | None) -> tuple[object, int]:
+def _render(status: int, message: str | None) -> ResponseReturnValue:
     if wants_json():
         return jsonify(error=str(status), message=message or _titles().get(status, "")), status
     title = _titles().get(status, _("Error"))
     return render_template("errors/error.html", status=status, title=title, message=message), status
 
 
-def _http_error(error: HTTPException) -> object:
+def _http_error(error: HTTPException) -> ResponseReturnValue:
     if error.response is not None:  # a view already built the answer (e.g. JSON 403)
         return error.response
     status = error.code or 500
@@ -38,12 +39,12 @@ def _http_error(error: HTTPException) -> object:
     return _render(status, message)
 
 
-def _csrf_error(error: CSRFError) -> object:
+def _csrf_error(error: CSRFError) -> ResponseReturnValue:
     return _render(400, _("The form has expired or was sent from elsewhere. "
                           "Reload the page and try again."))
 
 
-def _server_error(error: Exception) -> object:
+def _server_error(error: Exception) -> ResponseReturnValue:
     # The failed request may have left the session mid-transaction.
     db.session.rollback()
     return _render(500, None)

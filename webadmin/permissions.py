@@ -108,7 +108,7 @@ def signed_in(view: F) -> F:
     return guarded  # type: ignore[return-value]
 
 
-def overseen_queue_names(account: User) -> Select[tuple[str]]:
+def overseen_queue_names(account: User) -> Select[Any]:
     """The names of the queues a supervisor oversees, as a subquery."""
     return (
         select(Queue.name)

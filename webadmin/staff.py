@@ -28,7 +28,7 @@ class Staff(UserMixin):
         setattr(self.account, name, value)
 
     @property
-    def is_active(self) -> bool:  # type: ignore[override]
+    def is_active(self) -> bool:
         return bool(self.account.active)
 
     def get_id(self) -> str:

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import math
 import os
+import struct
 import uuid
+import wave
 from collections.abc import Callable, Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -171,3 +174,18 @@ def make_call(sessions: sessionmaker[Session]) -> Callable[..., int]:
             return call.id
 
     return make
+
+
+def write_tone(path: Path, seconds: float = 3.0, rate: int = 8000) -> Path:
+    """A short 440 Hz tone as 16-bit mono WAV, like a MixMonitor file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    frames = b"".join(
+        struct.pack("<h", int(8000 * math.sin(2 * math.pi * 440 * n / rate)))
+        for n in range(int(seconds * rate))
+    )
+    with wave.open(str(path), "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(rate)
+        out.writeframes(frames)
+    return path

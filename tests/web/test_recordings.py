@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import math
-import struct
-import wave
 from collections.abc import Callable
 from pathlib import Path
 
@@ -14,22 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from models import AuditEntry
-from tests.web.conftest import login, user_id
-
-
-def write_tone(path: Path, seconds: float = 3.0, rate: int = 8000) -> Path:
-    """A short 440 Hz tone as 16-bit mono WAV, like a MixMonitor file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    frames = b"".join(
-        struct.pack("<h", int(8000 * math.sin(2 * math.pi * 440 * n / rate)))
-        for n in range(int(seconds * rate))
-    )
-    with wave.open(str(path), "wb") as out:
-        out.setnchannels(1)
-        out.setsampwidth(2)
-        out.setframerate(rate)
-        out.writeframes(frames)
-    return path
+from tests.web.conftest import login, user_id, write_tone
 
 
 @pytest.fixture

@@ -94,13 +94,17 @@ def index(kind: str) -> str:
         stmt = select(model).join(CallCategory).order_by(CallCategory.position, model.position)
     items = list(db.session.scalars(stmt))
     usage_column = dictionary.usage
-    counts = dict(db.session.execute(
+    counts: dict[int, int] = dict(db.session.execute(
         select(usage_column, func.count()).where(usage_column.is_not(None)).group_by(usage_column)
     ).all())
     form = DictionaryItemForm()
     form.category.choices = _category_choices(categories)
+    # A category that still has subcategories is in use too; only hiding is offered then.
+    deletable = {item.id for item in items if not counts.get(item.id)
+                 and not (model is CallCategory and item.sub_categories)}
     return render_template("admin/dictionaries.html", kinds=KINDS, kind=kind,
-                           dictionary=dictionary, items=items, counts=counts, form=form)
+                           dictionary=dictionary, items=items, counts=counts, form=form,
+                           deletable=deletable)
 
 
 @require("admin.dictionaries")
@@ -110,11 +114,12 @@ def create(kind: str) -> Response | tuple[str, int]:
     form = DictionaryItemForm()
     form.category.choices = _category_choices(
         db.session.scalars(select(CallCategory).order_by(CallCategory.position)))
-    if dictionary.model is not CallSubCategory:
-        form.category.validators = []
-        form.category.data = None
     if not form.validate_on_submit():
         flash(_("Enter a name for the new item."), "error")
+        return _back(kind)
+    if dictionary.model is CallSubCategory and db.session.get(
+            CallCategory, form.category.data or -1) is None:
+        flash(_("Choose a category."), "error")
         return _back(kind)
     values: dict[str, Any] = {"name": form.name.data.strip()}
     if dictionary.model is CallSubCategory:

@@ -7,7 +7,7 @@ from flask_wtf import FlaskForm
 from wtforms import BooleanField, PasswordField, SelectChoice, SelectField, StringField
 from wtforms.validators import DataRequired, EqualTo, Length, Optional, Regexp
 
-from webadmin.calls.forms import CheckboxesField
+from webadmin.calls.forms import CheckboxesField, optional_id
 from webadmin.i18n import LANGUAGES
 
 MIN_PASSWORD = 8
@@ -17,7 +17,8 @@ class DictionaryItemForm(FlaskForm):
     """A new dictionary item (a subcategory also names its category)."""
 
     name = StringField(_l("Name"), validators=[DataRequired(), Length(max=128)])
-    category = SelectField(_l("Category"), coerce=int, validators=[DataRequired()])
+    # Checked by the view: only a subcategory names a category.
+    category = SelectField(_l("Category"), coerce=optional_id, validate_choice=False)
 
 
 class UserForm(FlaskForm):

@@ -6,10 +6,9 @@ from typing import Any
 
 from flask import request
 from sqlalchemy import select
-from sqlalchemy.orm import Session
 
 from models import AuditEntry, Call, CallTag, User, utcnow
-from webadmin.calls.forms import CardForm
+from webadmin.calls.forms import CardForm, DbSession
 
 _FIELDS = ("purpose_id", "category_id", "sub_category_id", "notes", "resolved_first_call",
            "needs_callback")
@@ -21,7 +20,7 @@ def _snapshot(call: Call) -> dict[str, Any]:
     return values
 
 
-def save_card(session: Session, call: Call, form: CardForm, user: User) -> bool:
+def save_card(session: DbSession, call: Call, form: CardForm, user: User) -> bool:
     """Store a valid form on the card; True when this save completed it for the first time."""
     before = _snapshot(call)
     call.purpose_id = form.purpose.data

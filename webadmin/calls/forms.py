@@ -7,7 +7,7 @@ from typing import Any
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from sqlalchemy import or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, scoped_session
 from wtforms import (
     BooleanField,
     Field,
@@ -24,8 +24,12 @@ from models import Call, CallCategory, CallPurpose, CallSubCategory, CallTag
 
 NOTES_MAX = 4000
 
+#: A plain session or Flask-SQLAlchemy's scoped one.
+DbSession = Session | scoped_session[Any]
 
-def _optional_id(value: Any) -> int | None:
+
+def optional_id(value: Any) -> int | None:
+    """A select's value as an id, None when nothing is chosen."""
     if value in (None, "", "None"):
         return None
     return int(value)
@@ -52,11 +56,11 @@ class CheckboxesField(SelectMultipleField):
 class CardForm(FlaskForm):
     """Purpose, category, subcategory, summary, first-call resolution, callback, tags."""
 
-    purpose = SelectField(_l("Purpose"), coerce=_optional_id,
+    purpose = SelectField(_l("Purpose"), coerce=optional_id,
                           validators=[Chosen(_l("Choose the purpose of the call."))])
-    category = SelectField(_l("Category"), coerce=_optional_id,
+    category = SelectField(_l("Category"), coerce=optional_id,
                            validators=[Chosen(_l("Choose a category."))])
-    subcategory = SelectField(_l("Subcategory"), coerce=_optional_id)
+    subcategory = SelectField(_l("Subcategory"), coerce=optional_id)
     notes = TextAreaField(_l("Summary"), validators=[
         DataRequired(message=_l("Write a short summary of the call.")),
         Length(max=NOTES_MAX),
@@ -73,7 +77,7 @@ class CardForm(FlaskForm):
         if self.sub_category_parents.get(field.data) != self.category.data:
             raise ValidationError(str(_l("This subcategory belongs to another category.")))
 
-    def offer_choices(self, session: Session, call: Call) -> None:
+    def offer_choices(self, session: DbSession, call: Call) -> None:
         """Active dictionary items, plus the inactive ones this card already uses."""
         blank = [SelectChoice("", str(_l("— choose —")))]
         self.purpose.choices = blank + _items(session, CallPurpose, call.purpose_id)
@@ -111,7 +115,7 @@ def _shown(item: Any) -> str:
     return item.name if item.active else f"{item.name} ({_l('hidden')})"
 
 
-def _items(session: Session, model: Any, current_id: int | None) -> list[SelectChoice]:
+def _items(session: DbSession, model: Any, current_id: int | None) -> list[SelectChoice]:
     items = session.scalars(
         select(model).where(or_(model.active.is_(True), model.id == (current_id or -1)))
         .order_by(model.position, model.id)

@@ -47,7 +47,7 @@
         }
         if (data.call_id) {
           var card = document.getElementById("popped-card");
-          if (card && String(data.call_id) === have) { card.className = "popped status-" + data.status; }
+          if (card && String(data.call_id) === have) { card.className = "popped popped-" + data.status; }
         }
       } else if (request.status === 401 || request.status === 403) {
         window.location.reload(); // the session ended: show the sign-in page
