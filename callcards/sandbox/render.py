@@ -63,11 +63,13 @@ def render(
 ) -> Path:
     """Write the sandbox configuration into `root`; return the host path of its etc folder."""
     source = source or ETC_SOURCE
-    if not (source / "extensions.conf").is_file():
-        raise SandboxError(
-            f"no Asterisk configuration in {source}: run from a callcards checkout "
-            "(the sandbox renders its etc_asterisk/ folder)"
-        )
+    # Neither folder is in a wheel: the sandbox runs from a checkout (pip install -e).
+    for needed in (source / "extensions.conf", SANDBOX_ETC / "extensions_sandbox.conf"):
+        if not needed.is_file():
+            raise SandboxError(
+                f"{needed} is missing: run the sandbox from a callcards checkout "
+                "(it renders etc_asterisk/ with callcards/sandbox/etc/)"
+            )
     base = sandbox_dir(root)
     for folder in (*DIRECTORIES.values(), "moh", "recordings"):
         (base / folder).mkdir(parents=True, exist_ok=True)
