@@ -39,3 +39,31 @@ def test_production_start_refuses_the_default_secret_key(tmp_path) -> None:  # t
     with pytest.raises(InsecureSecretKey):
         production_app(settings, environ={})
     assert production_app(settings, environ={"CALLCARDS_DEVELOPMENT": "1"}) is not None
+
+
+def test_a_crash_shows_the_error_page_and_rolls_the_session_back(
+        web_database_url: str, recordings_dir) -> None:  # type: ignore[no-untyped-def]
+    from sqlalchemy import select
+
+    from models import User
+    from tests.web.conftest import make_settings
+    from webadmin import create_app
+    from webadmin.extensions import db
+
+    app = create_app(make_settings(web_database_url, recordings_dir))  # not TESTING: handled
+
+    @app.get("/boom")
+    def boom() -> str:
+        user = db.session.scalar(select(User).where(User.login == "operator1"))
+        assert user is not None
+        user.name = "half-written"
+        db.session.flush()
+        raise RuntimeError("a bug")
+
+    client = app.test_client()
+    response = client.get("/boom")
+    assert response.status_code == 500
+    assert "На сервере произошла ошибка" in response.text
+    with app.app_context():
+        assert db.session.scalar(select(User.name).where(User.login == "operator1")) != (
+            "half-written")

@@ -29,9 +29,9 @@ from webadmin.recordings.files import recording_state
 bp = Blueprint("calls", __name__)
 
 
-@bp.get("/calls")
+@bp.get("/calls", endpoint="list")
 @require("calls.view")
-def list() -> tuple[str, int] | str:  # noqa: A001 (the endpoint is calls.list)
+def calls_list() -> tuple[str, int] | str:
     """The calls the user may see, filtered, sorted and a page at a time."""
     options = filter_options(db.session, current_user)
     try:
@@ -48,8 +48,8 @@ def list() -> tuple[str, int] | str:  # noqa: A001 (the endpoint is calls.list)
 @require("calls.view")
 def mine() -> str:
     """The user's own calls: cards still waiting for completion first, then the newest."""
-    filters = CallFilters.from_args({"page": request.args.get("page", "1")}
-                                    if request.args.get("page", "1").isdigit() else {})
+    page_number = request.args.get("page", 1, type=int) or 1
+    filters = CallFilters(page=max(page_number, 1), per_page=current_app.config["CALLS_PER_PAGE"])
     waiting = case((incomplete_clause(), 0), else_=1)
     stmt = (
         filtered_calls(filters, current_user)

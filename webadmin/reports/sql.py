@@ -1,0 +1,63 @@
+"""SQL expressions the reports need that PostgreSQL and SQLite spell differently."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Date, Float, literal
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.functions import FunctionElement
+
+
+class seconds_between(FunctionElement[float]):  # noqa: N801 (used like a SQL function)
+    """`end - start` in seconds, as a float (NULL when either is NULL)."""
+
+    type = Float()
+    inherit_cache = True
+    name = "seconds_between"
+
+
+@compiles(seconds_between, "postgresql")
+def _seconds_between_postgresql(element: seconds_between, compiler: SQLCompiler,
+                                **kw: Any) -> str:
+    start, end = (compiler.process(clause, **kw) for clause in element.clauses)
+    return f"EXTRACT(EPOCH FROM ({end} - {start}))"
+
+
+@compiles(seconds_between)
+def _seconds_between_sqlite(element: seconds_between, compiler: SQLCompiler, **kw: Any) -> str:
+    # SQLite keeps timestamps as text; julianday() reads them as days.
+    start, end = (compiler.process(clause, **kw) for clause in element.clauses)
+    return f"((julianday({end}) - julianday({start})) * 86400.0)"
+
+
+class local_week_start(FunctionElement[Any]):  # noqa: N801 (used like a SQL function)
+    """The Monday that starts the ISO week of a UTC timestamp, in the call centre's zone.
+
+    Arguments: the timestamp, the zone name (PostgreSQL), its UTC offset in minutes (SQLite,
+    which has no zone database; the offset at the period's start stands for the whole period).
+    PostgreSQL returns a date, SQLite the date's ISO text.
+    """
+
+    type = Date()
+    inherit_cache = True
+    name = "local_week_start"
+
+
+def week_start(column: Any, zone: str, offset_minutes: int) -> local_week_start:
+    """`local_week_start` over a column, with the zone as bound literals."""
+    return local_week_start(column, literal(zone), literal(f"{offset_minutes:+d} minutes"))
+
+
+@compiles(local_week_start, "postgresql")
+def _week_start_postgresql(element: local_week_start, compiler: SQLCompiler, **kw: Any) -> str:
+    column, zone, _offset = (compiler.process(clause, **kw) for clause in element.clauses)
+    return f"CAST(date_trunc('week', timezone({zone}, {column})) AS DATE)"
+
+
+@compiles(local_week_start)
+def _week_start_sqlite(element: local_week_start, compiler: SQLCompiler, **kw: Any) -> str:
+    column, _zone, offset = (compiler.process(clause, **kw) for clause in element.clauses)
+    # 'weekday 0' moves forward to Sunday (or stays on it); six days back is that week's Monday.
+    return f"date({column}, {offset}, 'weekday 0', '-6 days')"
