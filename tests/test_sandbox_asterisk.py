@@ -151,6 +151,35 @@ async def test_both_local_halves_carry_the_originated_uniqueid_as_linkedid(
     assert first.linkedid == second.linkedid == call.linkedid == call.channel_id
 
 
+async def test_caller_keys_reach_the_get_data_of_a_fastagi_script(ami: AsteriskDriver) -> None:
+    replies: list[str] = []
+
+    async def script(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        """A stand-in `incoming` route: ask for 3 digits, then hang up the call."""
+        headers = []
+        while line := (await reader.readline()).decode().strip():
+            headers.append(line)
+        if "agi_network_script: incoming" not in headers:
+            writer.close()  # the hangup handler's `hangup` route
+            return
+        for command in ("GET DATA beep 5000 3", "SET VARIABLE CC_ACTION hangup"):
+            writer.write(f"{command}\n".encode())
+            replies.append((await reader.readline()).decode().strip())
+        writer.close()
+
+    server = await asyncio.start_server(script, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    await ami.set_global("CC_AGI", f"agi://127.0.0.1:{port}")
+    async with server:
+        call = await ami.call(DEMO_DID, CALLER)
+        started = await ami.wait_for_agi(call, "GET DATA")
+        await ami.press(call, "42#")
+        await ami.wait_hungup(call)
+
+    assert started.linkedid == call.linkedid
+    assert replies == ["200 result=42", "200 result=1"]
+
+
 async def test_fastagi_down_call_still_reaches_default_queue_operator_and_is_recorded(
     ami: AsteriskDriver, asterisk_sandbox: SandboxInfo
 ) -> None:
