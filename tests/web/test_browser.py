@@ -28,12 +28,12 @@ REPO = Path(__file__).resolve().parents[2]
 ARTIFACTS = REPO / "artifacts" / "screenshots"
 DOCS = REPO / "docs" / "screenshots"
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(not CHROMIUM.exists(), reason="apt-get install -y chromium"),
-]
+pytestmark = [pytest.mark.browser]
 
-sync_api = pytest.importorskip("playwright.sync_api")
+# scripts/test.sh installs Debian's chromium: a missing browser is a failure, never a skip.
+assert CHROMIUM.exists(), "Chromium is missing: run scripts/test.sh (apt-get install -y chromium)"
+
+from playwright import sync_api  # noqa: E402 (after the check that explains a missing browser)
 
 
 @pytest.fixture(scope="module")
