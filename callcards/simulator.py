@@ -8,15 +8,9 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session
 
-from dialplan import Collect, Decision, FlowSettings, Play, SimulatedCall, simulate
+from dialplan import FlowSettings, simulate
+from dialplan.explain import describe, parse_keys
 from models.flow import draft_document, latest_version
-
-
-def parse_keys(text: str) -> list[str | None]:
-    """'1,,9' -> ['1', None, '9']: one answer per prompt; an empty one is silence (timeout)."""
-    if not text:
-        return []
-    return [part.strip() or None for part in text.split(",")]
 
 
 def parse_when(text: str | None, zone: str) -> datetime:
@@ -35,34 +29,6 @@ def load_flow(session: Session, *, draft: bool) -> tuple[FlowSettings, str]:
     if version is None:
         raise LookupError("no call flow has been published yet (try --draft)")
     return FlowSettings.from_document(version.document), f"version {version.id}"
-
-
-def describe(call: SimulatedCall) -> list[str]:
-    """One line per step a caller would live through."""
-    lines = [
-        f"DID {call.did.dialed}: "
-        + (f"{call.did.source or '-'} / {call.did.city or '-'}" if call.did.known else "unknown")
-    ]
-    if call.hours is not None:
-        lines.append(f"hours: {'open' if call.hours.open else 'closed'} ({call.hours.reason})")
-    for step in call.steps:
-        if isinstance(step, Collect):
-            lines.append(
-                f"menu {step.menu}, try {step.attempt}: play {step.prompt}, "
-                f"wait {step.timeout_ms / 1000:g} s for {step.max_digits} key(s)"
-            )
-        elif isinstance(step, Play):
-            lines.append(f"play {step.prompt}")
-        elif isinstance(step, Decision):
-            if step.action == "queue":
-                lines.append(
-                    f"=> queue {step.queue} (wait up to {step.queue_timeout or '-'} s) "
-                    f"[{step.reason}]"
-                )
-            else:
-                lines.append(f"=> hang up [{step.reason}]")
-    lines.append("IVR path: " + (" > ".join(call.ivr_path) or "-"))
-    return lines
 
 
 def run_simulation(

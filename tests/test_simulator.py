@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 
 from callcards.cli import main
-from callcards.simulator import parse_keys, run_simulation
+from callcards.simulator import run_simulation
+from dialplan.explain import parse_keys
 
 
 def test_keys_text_gives_one_answer_per_prompt_with_blanks_as_silence() -> None:

@@ -1,0 +1,41 @@
+"""A simulated call in words: what the admin's simulator shows, step by step (pure)."""
+
+from __future__ import annotations
+
+from dialplan.flow import SimulatedCall
+from dialplan.steps import Collect, Decision, Play
+
+
+def parse_keys(text: str) -> list[str | None]:
+    """'1,,9' -> ['1', None, '9']: one answer per prompt; an empty one is silence (timeout)."""
+    if not text:
+        return []
+    return [part.strip() or None for part in text.split(",")]
+
+
+def describe(call: SimulatedCall) -> list[str]:
+    """One line per step a caller would live through."""
+    lines = [
+        f"DID {call.did.dialed}: "
+        + (f"{call.did.source or '-'} / {call.did.city or '-'}" if call.did.known else "unknown")
+    ]
+    if call.hours is not None:
+        lines.append(f"hours: {'open' if call.hours.open else 'closed'} ({call.hours.reason})")
+    for step in call.steps:
+        if isinstance(step, Collect):
+            lines.append(
+                f"menu {step.menu}, try {step.attempt}: play {step.prompt}, "
+                f"wait {step.timeout_ms / 1000:g} s for {step.max_digits} key(s)"
+            )
+        elif isinstance(step, Play):
+            lines.append(f"play {step.prompt}")
+        elif isinstance(step, Decision):
+            if step.action == "queue":
+                lines.append(
+                    f"=> queue {step.queue} (wait up to {step.queue_timeout or '-'} s) "
+                    f"[{step.reason}]"
+                )
+            else:
+                lines.append(f"=> hang up [{step.reason}]")
+    lines.append("IVR path: " + (" > ".join(call.ivr_path) or "-"))
+    return lines
