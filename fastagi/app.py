@@ -28,6 +28,7 @@ def build_services(settings: Settings) -> AgiServices:
         cards=CardStore(sessions, RecordingStore(settings.recordings_dir), settings.public_url),
         flow=FlowCache(sessions, settings.settings_refresh_sec),
         default_queue=settings.default_queue,
+        db_timeout=settings.db_timeout,
     )
 
 

@@ -36,6 +36,11 @@ class NewCall:
     caller_name: str | None = None
     operator_extension: str | None = None  # outbound: the operator who dials
 
+    @property
+    def recording_path(self) -> str:
+        """The file MixMonitor writes, chosen without the database (a slow one changes nothing)."""
+        return recording_name(self.started_at, self.uniqueid)
+
 
 @dataclass(frozen=True)
 class CardRef:
@@ -119,7 +124,7 @@ class CardStore:
             did=new.did,
             caller_name=_plain_number(new.caller_name),
             operator_id=operator.id if operator else None,
-            recording_path=recording_name(new.started_at, new.uniqueid),
+            recording_path=new.recording_path,
             recording_state=RecordingState.PENDING.value,
         )
         session.add(card)

@@ -80,15 +80,19 @@ class AgiServices:
     cards: CardStore
     flow: FlowCache
     default_queue: str = "reception"
+    #: Seconds a call waits for one piece of database work before it goes on without it;
+    #: Asterisk has no read timeout for AGI, so a stuck database would hold the caller.
+    db_timeout: float = 3.0
     clock: Callable[[], datetime] = _utc_now
     executor: ThreadPoolExecutor = field(
         default_factory=lambda: ThreadPoolExecutor(max_workers=16, thread_name_prefix="cards")
     )
 
     async def db(self, func: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
-        """Run blocking database work in the thread pool, off the event loop."""
+        """Run blocking database work in the thread pool, off the event loop, with a deadline."""
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self.executor, functools.partial(func, *args, **kwargs))
+        work = loop.run_in_executor(self.executor, functools.partial(func, *args, **kwargs))
+        return await asyncio.wait_for(work, self.db_timeout)
 
     async def flow_settings(self) -> FlowSettings | None:
         """The published call flow, or None when none was ever readable."""

@@ -14,6 +14,8 @@ CC_OPERATOR = "CC_OPERATOR"
 CC_ERROR = "CC_ERROR"
 #: Set by the dialplan when Queue() returned and the call went on elsewhere.
 CC_QUEUE_RETURNED = "CC_QUEUE_RETURNED"
+#: Set by the dialplan just before Queue(): the caller got past the IVR.
+CC_QUEUE_ENTERED = "CC_QUEUE_ENTERED"
 
 # CC_ACTION values: what the dialplan does next after `incoming` / `transfer`.
 ACTION_QUEUE = "queue"

@@ -189,4 +189,22 @@ async def test_with_the_database_gone_the_call_still_gets_a_queue(tmp_path) -> N
     finally:
         await server.stop(grace=1)
     assert (variables["CC_ACTION"], variables["CC_QUEUE"]) == ("queue", "reception")
-    assert variables["CC_RECORDING"] == "fallback/r9.1.wav"
+    assert variables["CC_RECORDING"].endswith("/r9.1.wav")
+
+
+async def test_a_stuck_database_step_does_not_hold_the_call(agi, sessions) -> None:
+    server, services = agi
+    services.db_timeout = 0.2
+    real_open = services.cards.open_card
+
+    def stuck_open(*args, **kwargs):  # the database answers only after the deadline
+        import time
+
+        time.sleep(1.0)
+        return real_open(*args, **kwargs)
+
+    services.cards.open_card = stuck_open  # type: ignore[method-assign]
+    variables = await run(server, FakeChannel("incoming", uniqueid="r11.1", keys=["1"]))
+    assert (variables["CC_ACTION"], variables["CC_QUEUE"]) == ("queue", "appointments")
+    # The file name does not wait for the database: the card, written late, names it too.
+    assert variables["CC_RECORDING"] == "2026/11/24/r11.1.wav"

@@ -76,9 +76,7 @@ class Timeline:
         ]
 
 
-async def apply_decision(
-    call: AgiCall, decision: Decision, recording: str | None, uniqueid: str
-) -> None:
+async def apply_decision(call: AgiCall, decision: Decision, recording: str) -> None:
     """Hand the decision to the dialplan; CC_ACTION goes last because the dialplan checks it.
 
     A hangup's message was already played by the route (the flow's Play step), so the
@@ -88,5 +86,5 @@ async def apply_decision(
         await call.set_variable(var.CC_QUEUE, decision.queue or "")
         if decision.queue_timeout:
             await call.set_variable(var.CC_QUEUE_TIMEOUT, str(decision.queue_timeout))
-        await call.set_variable(var.CC_RECORDING, recording or f"fallback/{uniqueid}.wav")
+        await call.set_variable(var.CC_RECORDING, recording)
     await call.set_variable(var.CC_ACTION, decision.action)

@@ -28,6 +28,9 @@ async def hangup(call: AgiCall, services: AgiServices) -> None:
     queue_status = await call.get_variable(var.QUEUESTATUS) or ""
     dial_status = await call.get_variable(var.DIALSTATUS) or ""
     queue_returned = bool(await call.get_variable(var.CC_QUEUE_RETURNED))
+    # Set by the dialplan just before Queue(): also true for a call that the fallback
+    # path queued while this server was away.
+    queue_entered = bool(await call.get_variable(var.CC_QUEUE_ENTERED))
     hangup_source = await call.get_full_variable(var.HANGUPSOURCE) or ""
     cause = await call.get_variable(var.HANGUPCAUSE) or ""
     answered_time = _int(await call.get_variable(var.ANSWEREDTIME))
@@ -54,7 +57,7 @@ async def hangup(call: AgiCall, services: AgiServices) -> None:
         queue_status=queue_status,
         dial_status=dial_status,
         queue_returned=queue_returned,
-        entered_queue=card.queue_entered_at is not None,
+        entered_queue=card.queue_entered_at is not None or queue_entered,
         reason_so_far=card.end_reason,
     ))
     answered_at = None

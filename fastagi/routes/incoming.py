@@ -19,20 +19,21 @@ async def incoming(call: AgiCall, services: AgiServices) -> None:
     """Create or find the card, decide the route, hand it to the dialplan as variables."""
     facts = await caller_facts(call)
     started_at = services.now()
+    new_call = NewCall(
+        uniqueid=facts.uniqueid,
+        linkedid=facts.linkedid,
+        direction=Direction.INBOUND,
+        started_at=started_at,
+        src_number=facts.caller_number,
+        dst_number=facts.extension,
+        did=facts.extension,
+        caller_name=facts.caller_name,
+    )
     card = await safely(
         "open the card",
         services.db(
             services.cards.open_card,
-            NewCall(
-                uniqueid=facts.uniqueid,
-                linkedid=facts.linkedid,
-                direction=Direction.INBOUND,
-                started_at=started_at,
-                src_number=facts.caller_number,
-                dst_number=facts.extension,
-                did=facts.extension,
-                caller_name=facts.caller_name,
-            ),
+            new_call,
             [Event("call_started", started_at, {"did": facts.extension}, facts.uniqueid)],
         ),
     )
@@ -51,7 +52,9 @@ async def incoming(call: AgiCall, services: AgiServices) -> None:
     if card is not None:
         await call.set_variable(var.CC_CARD_ID, str(card.id))
     await store_route(services, facts.linkedid, timeline, decision)
-    await apply_decision(call, decision, card.recording_path if card else None, facts.uniqueid)
+    # An existing card (a call that came back) keeps the file it is already recorded to.
+    recording = card.recording_path if card else new_call.recording_path
+    await apply_decision(call, decision, recording)
 
 
 def default_decision_for(queue: str) -> Decision:

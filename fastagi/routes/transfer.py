@@ -42,5 +42,6 @@ async def transfer(call: AgiCall, services: AgiServices) -> None:
     )
     if card is not None:
         await call.set_variable(var.CC_CARD_ID, str(card.id))
-    recording = card.recording_path if card else None
-    await apply_decision(call, decision, recording, facts.uniqueid)
+    # The dialplan keeps recording to the first file (one MixMonitor per channel).
+    recording = card.recording_path if card and card.recording_path else ""
+    await apply_decision(call, decision, recording)
