@@ -35,11 +35,12 @@ class NewCall:
     did: str | None = None
     caller_name: str | None = None
     operator_extension: str | None = None  # outbound: the operator who dials
+    recording: str | None = None  # a file the dialplan already chose (its fallback path)
 
     @property
     def recording_path(self) -> str:
         """The file MixMonitor writes, chosen without the database (a slow one changes nothing)."""
-        return recording_name(self.started_at, self.uniqueid)
+        return self.recording or recording_name(self.started_at, self.uniqueid)
 
 
 @dataclass(frozen=True)

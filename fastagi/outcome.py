@@ -6,7 +6,8 @@ from dataclasses import dataclass
 
 from models import Direction, Status
 
-# QUEUESTATUS values Queue() leaves when it returns without an answer.
+# QUEUESTATUS values Queue() leaves when it returns without an answer. (CONTINUE follows an
+# answered call whose operator hung up first, with Queue() option c.)
 _QUEUE_UNANSWERED = {
     "TIMEOUT": "queue_timeout",
     "FULL": "queue_full",
@@ -14,7 +15,6 @@ _QUEUE_UNANSWERED = {
     "LEAVEEMPTY": "no_operator",
     "JOINUNAVAIL": "no_operator",
     "LEAVEUNAVAIL": "no_operator",
-    "CONTINUE": "queue_continue",
     "WITHDRAW": "queue_withdrawn",
 }
 

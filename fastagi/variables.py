@@ -32,4 +32,6 @@ ANSWEREDTIME = "ANSWEREDTIME"
 # Expressions for AgiCall.get_full_variable(): dialplan functions, not plain variables.
 LINKEDID = "${CHANNEL(linkedid)}"
 HANGUPSOURCE = "${CHANNEL(hangupsource)}"
+#: Seconds since the channel was created (the CDR still exists in a hangup handler).
+CDR_DURATION = "${CDR(duration)}"
 ENDPOINT = "${CHANNEL(endpoint)}"

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 from sqlalchemy import Engine, text
@@ -14,6 +16,11 @@ from callcards.demo import seed_demo
 from models import migrate
 from models.session import make_engine, make_session_factory, transaction
 
+if TYPE_CHECKING:
+    from callcards.sandbox import SandboxInfo
+    from tests.agi_process import AgiProcess
+
+ARTIFACTS = Path(__file__).resolve().parent.parent / "artifacts"
 ADMIN_URL = os.environ.get(
     "TEST_DATABASE_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
 )
@@ -65,3 +72,40 @@ def sessions(engine: Engine) -> Iterator[sessionmaker[Session]]:
     yield make_session_factory(engine)
     with engine.begin() as connection:
         connection.execute(text("TRUNCATE calls, call_events, call_tags, audit_log CASCADE"))
+
+
+# -- the real Asterisk 22 sandbox and our FastAGI server as a process -------------------
+
+
+@pytest.fixture(scope="session")
+def agi_port() -> int:
+    """The loopback port the test session's FastAGI server listens on."""
+    from tests.agi_process import free_port
+
+    return free_port()
+
+
+@pytest.fixture(scope="session")
+def asterisk_sandbox(database_url: str, agi_port: int) -> Iterator[SandboxInfo]:
+    """The sandbox Asterisk for this session: calls our FastAGI port, CDR/CEL to the test DB."""
+    from callcards import sandbox
+    from tests.asterisk_driver import start_sandbox_for_tests
+
+    info = start_sandbox_for_tests(agi_address=f"127.0.0.1:{agi_port}", database_url=database_url)
+    yield info
+    sandbox.down()
+
+
+@pytest.fixture(scope="session")
+def agi_server(
+    database_url: str, asterisk_sandbox: SandboxInfo, agi_port: int
+) -> Iterator[AgiProcess]:
+    """`callcards agi` on the test database, writing recordings where the sandbox does."""
+    from tests.agi_process import AgiProcess
+
+    log = ARTIFACTS / "callcards-agi.log"
+    log.parent.mkdir(parents=True, exist_ok=True)
+    server = AgiProcess(database_url, Path(asterisk_sandbox.recordings_dir), agi_port, log)
+    server.start()
+    yield server
+    server.stop()

@@ -208,3 +208,19 @@ async def test_a_stuck_database_step_does_not_hold_the_call(agi, sessions) -> No
     assert (variables["CC_ACTION"], variables["CC_QUEUE"]) == ("queue", "appointments")
     # The file name does not wait for the database: the card, written late, names it too.
     assert variables["CC_RECORDING"] == "2026/11/24/r11.1.wav"
+
+
+async def test_a_call_that_started_while_the_server_was_down_gets_a_late_card(
+    agi, sessions
+) -> None:
+    server, _ = agi
+    await run(server, FakeChannel("hangup", uniqueid="r12.1", dead=True, variables={
+        "QUEUESTATUS": "CONTINUE", "CC_QUEUE_ENTERED": "1", "CC_QUEUE": "reception",
+        "MEMBERINTERFACE": "Local/102@cc-test-operators/n",
+        "CC_RECORDING": "fallback/2026/11/24/r12.1.wav", "CDR(duration)": "95",
+    }))
+    card = card_of(sessions, "r12.1")
+    assert (card.status, card.queue, card.recording_path) == (
+        "answered", "reception", "fallback/2026/11/24/r12.1.wav")
+    assert card.duration_sec == 95 and card.operator_id is not None
+    assert "card_created_late" in [event.kind for event in card.events]

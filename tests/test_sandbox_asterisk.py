@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import psycopg2
@@ -17,7 +17,6 @@ from tests.asterisk_driver import (
     Event,
     TestCall,
     free_port,
-    start_sandbox_for_tests,
 )
 
 pytestmark = pytest.mark.asterisk
@@ -25,14 +24,6 @@ pytestmark = pytest.mark.asterisk
 DEMO_DID = "74951234567"
 CALLER = "79161234567"
 OPERATORS = [f"Local/{ext}@cc-test-operators/n" for ext in sandbox.TEST_OPERATORS]
-
-
-@pytest.fixture(scope="session")
-def asterisk_sandbox(database_url: str) -> Iterator[SandboxInfo]:
-    """The sandbox Asterisk for this test session, writing CDR/CEL to the test database."""
-    info = start_sandbox_for_tests(database_url=database_url)
-    yield info
-    sandbox.down()
 
 
 @pytest.fixture
