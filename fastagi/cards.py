@@ -256,9 +256,22 @@ class CardStore:
                 if card.queue_entered_at is not None:
                     card.wait_sec = _seconds(card.queue_entered_at, ended_at)
             card.hold_sec = self._hold_seconds(card)
-            card.recording_state = self._recording_state(card)
+            # MixMonitor closes its file only after the hangup handler: a file not yet
+            # written is pending, and check_recording() settles it a little later.
+            state = self._recording_state(card)
+            card.recording_state = state if state == RecordingState.OK.value else (
+                RecordingState.PENDING.value)
             self._append(session, card, [Event("hangup", ended_at, data)])
             return card
+
+    def check_recording(self, linkedid: str, *, final: bool) -> str:
+        """Look at the card's file again; only a final check records it empty or missing."""
+        with transaction(self._sessions) as session:
+            card = self._require(session, linkedid)
+            state = self._recording_state(card)
+            if state == RecordingState.OK.value or final:
+                card.recording_state = state
+            return card.recording_state
 
     def _recording_state(self, card: Call) -> str:
         # RecordingCheck and RecordingState share their values (ok, empty, missing).

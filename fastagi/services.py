@@ -6,11 +6,11 @@ import asyncio
 import functools
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import ParamSpec, TypeVar
+from typing import Any, ParamSpec, TypeVar
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
@@ -87,12 +87,22 @@ class AgiServices:
     executor: ThreadPoolExecutor = field(
         default_factory=lambda: ThreadPoolExecutor(max_workers=16, thread_name_prefix="cards")
     )
+    #: Seconds after a hangup at which the recording is looked at again: MixMonitor
+    #: finishes its file when the channel is destroyed, moments after the hangup handler.
+    recording_recheck_delays: tuple[float, ...] = (1.0, 3.0, 10.0)
+    background: set[asyncio.Task[None]] = field(default_factory=set)
 
     async def db(self, func: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
         """Run blocking database work in the thread pool, off the event loop, with a deadline."""
         loop = asyncio.get_running_loop()
         work = loop.run_in_executor(self.executor, functools.partial(func, *args, **kwargs))
         return await asyncio.wait_for(work, self.db_timeout)
+
+    def in_background(self, work: Coroutine[Any, Any, None]) -> None:
+        """Run follow-up work after a session ends (kept referenced until it finishes)."""
+        task = asyncio.get_running_loop().create_task(work)
+        self.background.add(task)
+        task.add_done_callback(self.background.discard)
 
     async def flow_settings(self) -> FlowSettings | None:
         """The published call flow, or None when none was ever readable."""

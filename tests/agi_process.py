@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import BinaryIO
 
 
 def free_port() -> int:
@@ -32,6 +33,7 @@ class AgiProcess:
             "CALLCARDS_SETTINGS_REFRESH": "0",
         }
         self._process: subprocess.Popen[bytes] | None = None
+        self._log: BinaryIO | None = None
 
     @property
     def running(self) -> bool:
@@ -42,11 +44,11 @@ class AgiProcess:
         """Start the server and wait until it accepts connections."""
         if self.running:
             return
-        log = self._log_path.open("ab")
+        self._log = self._log_path.open("ab")
         self._process = subprocess.Popen(
             [sys.executable, "-m", "callcards.cli", "agi", "--listen", self.address,
              "--grace", "5"],
-            env=self._env, stdout=log, stderr=subprocess.STDOUT,
+            env=self._env, stdout=self._log, stderr=subprocess.STDOUT,
         )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -71,3 +73,6 @@ class AgiProcess:
                 self._process.kill()
                 self._process.wait()
         self._process = None
+        if self._log is not None:
+            self._log.close()
+            self._log = None

@@ -7,6 +7,7 @@ that is gone, a crash inside routing).
 
 from __future__ import annotations
 
+import asyncio
 import functools
 from collections.abc import AsyncIterator
 from dataclasses import replace
@@ -41,11 +42,14 @@ async def agi(
     )
     services = build_services(settings)
     services.clock = lambda: OPEN_HOURS
+    services.recording_recheck_delays = (0.05, 0.05)
     routes = {name: functools.partial(route, services=services) for name, route in ROUTES.items()}
     server = FastAgiServer(routes, host="127.0.0.1", port=0)
     await server.start()
     yield server, services
     await server.stop(grace=1)
+    if services.background:
+        await asyncio.wait(services.background, timeout=5)
     services.executor.shutdown(wait=True)
 
 
@@ -107,7 +111,9 @@ async def test_full_life_answered_by_operator_then_caller_hangs_up(agi, sessions
     assert variables["CC_OPERATOR"] == "101" and operator.extension == "101"
     assert (card.status, card.end_reason) == ("answered", "caller_hangup")
     assert (card.duration_sec, card.talk_sec) == (120, 120)
-    assert card.ended_at is not None and card.recording_state == "missing"
+    assert card.ended_at is not None and card.recording_state == "pending"
+    await asyncio.wait(services.background, timeout=5)  # the re-checks after the hangup
+    assert card_of(sessions, "r2.1").recording_state == "missing"
 
 
 async def test_caller_hanging_up_in_the_menu_makes_an_abandoned_card(agi, sessions) -> None:

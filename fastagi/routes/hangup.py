@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -87,7 +88,7 @@ async def hangup(call: AgiCall, services: AgiServices) -> None:
     answered_at = None
     if direction is Direction.OUTBOUND and channel.answered_seconds is not None:
         answered_at = ended_at - timedelta(seconds=channel.answered_seconds)
-    await safely("close the card", services.db(
+    closed = await safely("close the card", services.db(
         services.cards.close,
         facts.linkedid,
         outcome,
@@ -102,6 +103,20 @@ async def hangup(call: AgiCall, services: AgiServices) -> None:
             "reason": outcome.end_reason,
         },
     ))
+    if closed is not None and closed.recording_state == "pending":
+        services.in_background(settle_recording(services, facts.linkedid))
+
+
+async def settle_recording(services: AgiServices, linkedid: str) -> None:
+    """Re-check the card's recording until it is there, or say it is empty or missing."""
+    delays = services.recording_recheck_delays
+    for attempt, delay in enumerate(delays, start=1):
+        await asyncio.sleep(delay)
+        state = await safely("re-check the recording", services.db(
+            services.cards.check_recording, linkedid, final=attempt == len(delays),
+        ))
+        if state is not None and state != "pending":
+            return
 
 
 async def late_card(

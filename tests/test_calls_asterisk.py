@@ -1,0 +1,273 @@
+"""Real calls through a real Asterisk 22 and our FastAGI server; the cards they leave in PostgreSQL.
+
+Each test places a call with AMI (a Local channel pair: the ;1 half is the caller's phone,
+the ;2 half runs our dialplan), plays the caller's part, and reads the card the FastAGI
+server wrote. Test operators are Local channels that answer (tests/asterisk_driver.py).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from callcards.sandbox import SandboxInfo
+from models import Call, Schedule, User
+from models.flow import publish
+from tests.agi_process import AgiProcess
+from tests.asterisk_driver import AsteriskDriver, TestCall
+
+pytestmark = pytest.mark.asterisk
+
+DID = "74951234567"
+CALLER = "79161234567"
+OPERATORS = {"101", "102"}
+
+
+def set_override(sessions: sessionmaker[Session], state: str | None) -> None:
+    """Force the demo clinic open or closed (or back to its hours) and publish the flow."""
+    override = {"state": state, "until": None} if state else None
+    with sessions.begin() as session:
+        session.execute(update(Schedule).where(Schedule.name == "clinic").values(override=override))
+        publish(session, user_id=None, comment=f"test: clinic {state or 'by hours'}")
+
+
+@pytest.fixture(scope="module")
+def open_clinic(agi_server: AgiProcess, engine: Any) -> Iterator[None]:
+    """The clinic is open whatever day CI runs on (an admin's 'open now' override)."""
+    factory = sessionmaker(engine, expire_on_commit=False)
+    set_override(factory, "open")
+    yield
+    set_override(factory, None)
+
+
+@pytest.fixture
+async def ami(
+    asterisk_sandbox: SandboxInfo, agi_server: AgiProcess, open_clinic: None
+) -> AsyncIterator[AsteriskDriver]:
+    """An AMI session on the sandbox, with the FastAGI server up and operators answering."""
+    agi_server.start()
+    async with AsteriskDriver.for_sandbox(asterisk_sandbox) as driver:
+        await driver.set_global("CC_TEST_ANSWER_DELAY", "0")
+        await driver.set_global("CC_TEST_TALK_TIME", "600")
+        try:
+            yield driver
+        finally:
+            await driver.set_global("CC_TEST_ANSWER_DELAY", "0")
+
+
+async def wait_card(
+    sessions: sessionmaker[Session],
+    linkedid: str,
+    done: Callable[[Call], bool] = lambda card: card.ended_at is not None,
+    timeout: float = 20.0,
+) -> Call:
+    """Poll the database until the call's card satisfies `done`; the card with its timeline."""
+    deadline = time.monotonic() + timeout
+    card = None
+    while time.monotonic() < deadline:
+        with sessions() as session:
+            card = session.scalar(select(Call).where(Call.linkedid == linkedid))
+            if card is not None and done(card):
+                card.events  # noqa: B018 (load the timeline while the session is open)
+                return card
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"card of {linkedid} not as expected in {timeout} s: {card!r}")
+
+
+def kinds(card: Call) -> list[str]:
+    return [event.kind for event in card.events]
+
+
+def operator_extension(sessions: sessionmaker[Session], card: Call) -> str | None:
+    with sessions() as session:
+        user = session.get(User, card.operator_id) if card.operator_id else None
+        return user.extension if user else None
+
+
+async def reach_menu_and_press(ami: AsteriskDriver, call: TestCall, keys: str) -> None:
+    """Wait until the menu listens for keys, then press them."""
+    await ami.wait_for_agi(call, "GET DATA")
+    await asyncio.sleep(0.3)  # GET DATA starts the prompt; keys before it are dropped
+    await ami.press(call, keys)
+
+
+async def test_caller_presses_1_operator_answers_and_caller_hangs_up_makes_answered_card(
+    ami: AsteriskDriver, sessions: sessionmaker[Session], asterisk_sandbox: SandboxInfo
+) -> None:
+    call = await ami.call(DID, CALLER, caller_name="Иван Петров")
+    await reach_menu_and_press(ami, call, "1")
+    await ami.wait_for_operator(call, "appointments")
+    answered = await wait_card(sessions, call.linkedid, lambda card: card.answered_at is not None)
+    await asyncio.sleep(2.0)  # they talk
+    await ami.hangup(call)
+    await ami.wait_hungup(call)
+    card = await wait_card(sessions, call.linkedid)
+
+    assert (card.status, card.end_reason, card.direction) == ("answered", "caller_hangup",
+                                                              "inbound")
+    assert card.queue == "appointments" and card.ivr_path == "main > 1"
+    assert (card.src_number, card.did, card.uniqueid) == (CALLER, DID, call.dialplan_id)
+    assert card.did_source == "Яндекс.Директ" and card.did_city == "Москва"
+    assert operator_extension(sessions, card) in OPERATORS
+    assert card.started_at <= card.queue_entered_at <= card.answered_at < card.ended_at
+    assert answered.status == "answered" and answered.ended_at is None
+    assert card.talk_sec is not None and card.talk_sec >= 2
+    assert card.duration_sec is not None and card.duration_sec >= card.talk_sec
+    assert card.wait_sec is not None and card.hold_sec == 0
+    for expected in ("call_started", "ivr_entered", "ivr_key", "route", "operator_rang",
+                     "answered", "hangup"):
+        assert expected in kinds(card), (expected, kinds(card))
+    recording = Path(asterisk_sandbox.recordings_dir) / (card.recording_path or "")
+    assert card.recording_path and recording.is_file() and recording.stat().st_size > 1000
+    settled = await wait_card(sessions, call.linkedid, lambda c: c.recording_state != "pending")
+    assert settled.recording_state == "ok"
+    assert card.recording_url == f"/api/calls/{card.id}/recording"
+
+
+async def test_caller_hanging_up_while_waiting_in_queue_makes_abandoned_card(
+    ami: AsteriskDriver, sessions: sessionmaker[Session]
+) -> None:
+    await ami.set_global("CC_TEST_ANSWER_DELAY", "60")  # operators ring, nobody answers
+    call = await ami.call(DID, CALLER)
+    await reach_menu_and_press(ami, call, "1")
+    await ami.wait_for_queue_join("appointments", call=call)
+    ringing = await wait_card(sessions, call.linkedid,
+                              lambda card: card.ringing_extension is not None)
+    await asyncio.sleep(1.0)
+    await ami.hangup(call)
+    card = await wait_card(sessions, call.linkedid)
+
+    assert ringing.ringing_extension in OPERATORS  # the screen-pop knew who was ringing
+    assert (card.status, card.end_reason) == ("abandoned", "caller_hangup_queue")
+    assert card.operator_id is None and card.answered_at is None
+    assert card.queue == "appointments" and card.ringing_extension is None
+    assert card.wait_sec is not None and card.wait_sec >= 1
+
+
+async def test_all_operators_paused_makes_missed_card_with_no_operator(
+    ami: AsteriskDriver, sessions: sessionmaker[Session]
+) -> None:
+    members = [f"Local/{ext}@cc-test-operators/n" for ext in sorted(OPERATORS)]
+    for member in members:
+        await ami.queue_pause("appointments", member, True, "lunch")
+    try:
+        call = await ami.call(DID, CALLER)
+        await reach_menu_and_press(ami, call, "1")
+        card = await wait_card(sessions, call.linkedid)
+    finally:
+        for member in members:
+            await ami.queue_pause("appointments", member, False)
+    assert (card.status, card.end_reason, card.queue) == ("missed", "no_operator", "appointments")
+    assert card.operator_id is None
+    assert [e.data.get("queue_status") for e in card.events if e.kind == "hangup"] == ["JOINEMPTY"]
+
+
+async def test_call_outside_business_hours_is_closed_and_missed(
+    ami: AsteriskDriver, sessions: sessionmaker[Session]
+) -> None:
+    set_override(sessions, "closed")
+    try:
+        call = await ami.call(DID, CALLER)
+        await ami.wait_for_agi(call, "STREAM FILE")  # the closed-hours message
+        card = await wait_card(sessions, call.linkedid)
+    finally:
+        set_override(sessions, "open")
+    assert (card.status, card.end_reason) == ("missed", "closed_hours")
+    assert card.queue is None and card.queue_entered_at is None
+    assert "closed_hours" in kinds(card) and "ivr_entered" not in kinds(card)
+    assert not [e for e in ami.events_of(call)
+                if e.event == "AGIExecStart" and str(e.command).startswith("GET DATA")]
+
+
+async def test_invalid_key_then_silence_retries_then_default_queue(
+    ami: AsteriskDriver, sessions: sessionmaker[Session]
+) -> None:
+    call = await ami.call(DID, CALLER)
+    await reach_menu_and_press(ami, call, "9")  # no option 9: the invalid-key prompt, again
+    await ami.wait_for_agi(call, "GET DATA")  # second try: the caller stays silent
+    await ami.wait_for_agi(call, "GET DATA", timeout=20)  # third try: silent again
+    await ami.wait_for_operator(call, "reception", timeout=30)
+    await ami.hangup(call)
+    card = await wait_card(sessions, call.linkedid)
+
+    assert card.queue == "reception" and card.status == "answered"
+    assert card.ivr_path == "main > 9:invalid > timeout > timeout > default"
+    for expected in ("ivr_invalid", "ivr_timeout", "ivr_retries_exhausted"):
+        assert expected in kinds(card)
+    route = next(e for e in card.events if e.kind == "route")
+    assert (route.data["queue"], route.data["reason"]) == ("reception", "ivr_default")
+
+
+async def test_with_the_fastagi_server_stopped_the_call_still_reaches_the_default_queue(
+    ami: AsteriskDriver, sessions: sessionmaker[Session], agi_server: AgiProcess,
+    asterisk_sandbox: SandboxInfo,
+) -> None:
+    agi_server.stop()
+    try:
+        call = await ami.call(DID, CALLER)
+        await ami.wait_for_queue_join("reception", call=call)
+        await ami.wait_for_operator(call, "reception")
+        # The server comes back while the caller talks: the hangup builds the card late.
+        agi_server.start()
+        await asyncio.sleep(1.0)
+        await ami.hangup(call)
+        card = await wait_card(sessions, call.linkedid)
+    finally:
+        agi_server.start()
+    assert (card.status, card.queue) == ("answered", "reception")
+    assert operator_extension(sessions, card) in OPERATORS
+    assert "card_created_late" in kinds(card)
+    assert card.recording_path and card.recording_path.startswith("fallback/")
+    recording = Path(asterisk_sandbox.recordings_dir) / card.recording_path
+    assert recording.is_file() and recording.stat().st_size > 44
+
+
+async def test_call_transferred_to_a_second_queue_keeps_one_card(
+    ami: AsteriskDriver, sessions: sessionmaker[Session]
+) -> None:
+    call = await ami.call(DID, CALLER)
+    await reach_menu_and_press(ami, call, "1")
+    first = await ami.wait_for_operator(call, "appointments")
+    await wait_card(sessions, call.linkedid, lambda card: card.answered_at is not None)
+    await ami.operator_blind_transfer(first.destchannel, "reception")
+    await ami.wait_for_operator(call, "reception")
+    await asyncio.sleep(1.0)
+    await ami.hangup(call)
+    card = await wait_card(sessions, call.linkedid)
+
+    with sessions() as session:
+        cards = session.scalars(select(Call).where(Call.src_number == CALLER,
+                                                   Call.started_at >= card.started_at)).all()
+    assert [c.id for c in cards] == [card.id]
+    assert (card.status, card.queue) == ("answered", "reception")
+    transfer = next(e for e in card.events if e.kind == "transferred")
+    assert (transfer.data["from_queue"], transfer.data["to_queue"]) == ("appointments",
+                                                                         "reception")
+    assert kinds(card).count("answered") == 2  # one operator, then the next
+
+
+@pytest.mark.parametrize(
+    ("number", "status", "reason"),
+    [("84951112231", "answered", "answered"), ("84951112237", "busy", "busy"),
+     ("84951112238", "failed", "congestion")],
+)
+async def test_operator_outbound_call_gets_a_card(
+    ami: AsteriskDriver, sessions: sessionmaker[Session], number: str, status: str, reason: str
+) -> None:
+    call = await ami.outbound("101", number)
+    if status == "answered":
+        await ami.wait_for(lambda e: e.event == "DialEnd" and e.uniqueid == call.dialplan_id
+                           and e.dialstatus == "ANSWER", since=call.since)
+        await asyncio.sleep(1.0)
+        await ami.hangup(call)
+    card = await wait_card(sessions, call.linkedid)
+    assert (card.direction, card.status, card.end_reason) == ("outbound", status, reason)
+    assert card.dst_number == number and operator_extension(sessions, card) == "101"
+    assert card.recording_path and not card.recording_path.startswith("fallback/")
