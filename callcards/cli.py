@@ -91,7 +91,14 @@ def _cmd_sandbox(args: argparse.Namespace, settings: Settings) -> int:
     from callcards import sandbox
 
     if args.action == "up":
-        info = sandbox.up(agi_address=args.agi or settings.agi_listen, ami_port=args.ami_port)
+        info = sandbox.up(
+            agi_address=args.agi or settings.agi_listen,
+            ami_port=args.ami_port,
+            # Asterisk records straight into the folder the site plays from.
+            recordings_dir=settings.recordings_dir,
+            # CDR/CEL go to PostgreSQL; the embedded SQLite demo keeps none.
+            database_url=None if settings.is_sqlite else settings.database_url,
+        )
         print(json.dumps(_jsonable(info), indent=2, ensure_ascii=False))
     elif args.action == "down":
         sandbox.down()
