@@ -18,6 +18,7 @@ from webadmin.auth.identity import init_login
 from webadmin.calls import bp as calls_bp
 from webadmin.extensions import csrf, db
 from webadmin.recordings import bp as recordings_bp
+from webadmin.reports import bp as reports_bp
 from webadmin.workspace import bp as workspace_bp
 
 PACKAGE_DIR = Path(__file__).resolve().parent
@@ -82,6 +83,6 @@ def create_app(settings: Settings | None = None,
     errors.init_app(app)
     templating.init_app(app)
 
-    for blueprint in (auth_bp, workspace_bp, calls_bp, recordings_bp, admin_bp):
+    for blueprint in (auth_bp, workspace_bp, calls_bp, recordings_bp, admin_bp, reports_bp):
         app.register_blueprint(blueprint)
     return app

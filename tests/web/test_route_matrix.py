@@ -23,6 +23,7 @@ LOGINS = {OPERATOR: "operator1", SUPERVISOR: "supervisor", ADMIN: "admin"}
 PUBLIC = frozenset(ROLES)
 STAFF = frozenset({OPERATOR, SUPERVISOR, ADMIN})
 ADMINS = frozenset({ADMIN})
+REPORTERS = frozenset({SUPERVISOR, ADMIN})
 
 #: endpoint -> the roles that may use it. Add a row for every new route (API routes too).
 EXPECTED: dict[str, frozenset[str]] = {
@@ -47,11 +48,16 @@ EXPECTED: dict[str, frozenset[str]] = {
     "admin.user_edit": ADMINS,
     "admin.user_password": ADMINS,
     "admin.audit": ADMINS,
+    "reports.index": REPORTERS,
+    "reports.queues": REPORTERS,
+    "reports.operators": REPORTERS,
+    "reports.categories": REPORTERS,
 }
 #: Extra cases beyond one request per endpoint: (name, method, url template, allowed roles).
 EXTRA_CASES = [
     ("recording download", "GET", "/calls/{call_id}/recording?download=true",
      frozenset({SUPERVISOR, ADMIN})),
+    ("queue report as CSV", "GET", "/reports/queues?format=csv", REPORTERS),
 ]
 IGNORED = {"static"}
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta, tzinfo
+from datetime import date, timedelta, tzinfo
 from typing import Any
 
 from sqlalchemy import ColumnElement, and_, case, distinct, func, not_, or_, select
@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from models import Call, CallCategory, CallEvent, CallPurpose, Direction, Status, User
 from models.routing import Queue
 from webadmin.permissions import calls_scope
+from webadmin.reports.period import Period
 from webadmin.reports.sql import seconds_between, week_start
 
 #: METRICS.md: an abandon this soon after entering the queue is a short abandon (N).
@@ -28,25 +29,6 @@ SERVICE_LEVEL_SEC = 20
 REFUSED_AT_JOIN_SEC = 2
 
 _ANSWERED, _ABANDONED, _MISSED = Status.ANSWERED.value, Status.ABANDONED.value, Status.MISSED.value
-
-
-@dataclass(frozen=True)
-class Period:
-    """Whole days in the call centre's zone: `start` inclusive, `end` exclusive, both UTC."""
-
-    start: datetime
-    end: datetime
-    tz: tzinfo
-
-    @property
-    def first_day(self) -> date:
-        """The first day of the period, in the call centre's zone."""
-        return self.start.astimezone(self.tz).date()
-
-    @property
-    def last_day(self) -> date:
-        """The last day of the period (inclusive), in the call centre's zone."""
-        return (self.end - timedelta(microseconds=1)).astimezone(self.tz).date()
 
 
 def _share(part: float, whole: float) -> float | None:
@@ -330,3 +312,13 @@ def category_figures(session: Session, period: Period, user: Any) -> list[Catego
         day = monday if isinstance(monday, date) else date.fromisoformat(str(monday))
         found[category_id].weeks[iso_week(day)] = int(count)
     return sorted(found.values(), key=lambda row: order[row.category_id])
+
+
+def category_total(rows: Sequence[CategoryFigures], title: str) -> CategoryFigures:
+    """All categories added up, week by week."""
+    weeks: dict[str, int] = {}
+    for row in rows:
+        for week, count in row.weeks.items():
+            weeks[week] = weeks.get(week, 0) + count
+    return CategoryFigures(0, title, sum(row.cards for row in rows),
+                           sum(row.needs_callback for row in rows), weeks)

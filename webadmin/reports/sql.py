@@ -27,9 +27,10 @@ def _seconds_between_postgresql(element: seconds_between, compiler: SQLCompiler,
 
 @compiles(seconds_between)
 def _seconds_between_sqlite(element: seconds_between, compiler: SQLCompiler, **kw: Any) -> str:
-    # SQLite keeps timestamps as text; julianday() reads them as days.
+    # SQLite keeps timestamps as text; julianday() reads them as days, a float whose rounding
+    # error would make an abandon of exactly 5 s last 5.00001 s, hence the rounding to 1 ms.
     start, end = (compiler.process(clause, **kw) for clause in element.clauses)
-    return f"((julianday({end}) - julianday({start})) * 86400.0)"
+    return f"ROUND((julianday({end}) - julianday({start})) * 86400.0, 3)"
 
 
 class local_week_start(FunctionElement[Any]):  # noqa: N801 (used like a SQL function)

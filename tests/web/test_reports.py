@@ -1,0 +1,374 @@
+"""Report figures equal METRICS.md's definitions worked out by hand over the same cards.
+
+A few dozen hand-made cards (short abandons, refusals, closed hours, callbacks, a card saved
+during the call, time-zone edges) go into PostgreSQL and into SQLite; every figure the SQL
+aggregates produce is compared with a plain-Python reading of METRICS.md over the same rows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from models import (
+    Base,
+    Call,
+    CallCategory,
+    CallEvent,
+    CallPurpose,
+    Queue,
+    QueueMember,
+    User,
+    queue_supervisors,
+)
+from models.session import make_engine, make_session_factory, transaction
+from webadmin.reports.figures import (
+    category_figures,
+    iso_week,
+    operator_figures,
+    queue_figures,
+)
+from webadmin.reports.period import Period
+
+MSK = ZoneInfo("Europe/Moscow")
+FIRST_DAY = date(2026, 3, 2)  # a Monday: ISO week 2026-W10; the period runs 14 days
+PERIOD = Period(datetime.combine(FIRST_DAY, time(), MSK).astimezone(UTC),
+                datetime.combine(FIRST_DAY + timedelta(days=14), time(), MSK).astimezone(UTC),
+                MSK)
+SERVICE_LEVEL = {"reception": 20, "appointments": 30}  # appointments' T differs on purpose
+SHORT = 5
+NO_PURPOSE = "no purpose"
+ANSWERED, ABANDONED, MISSED, RINGING = "answered", "abandoned", "missed", "ringing"
+
+
+@dataclass(frozen=True)
+class Row:
+    """One card as the test thinks of it (times in seconds, day from FIRST_DAY)."""
+
+    queue: str | None
+    status: str
+    operator: str | None = None
+    end_reason: str | None = None
+    day: int = 0
+    at: time | None = None  # local time of day; else 09:00 plus a minute per row
+    wait: int | None = None  # queue entry to answer (answered) or to hang-up (unanswered)
+    queued: bool = True  # entered a queue (queue_entered_at set)
+    talk: int = 0
+    hold: int = 0
+    after_call: int | None = None  # hang-up to card saved; None: card not saved
+    category: int | None = None
+    purpose: int | None = None
+    callback: bool = False
+    direction: str = "inbound"
+    rang: tuple[str, ...] = ()  # operators whose phone rang (operator_rang events)
+
+
+ROWS = [
+    # reception, T = 20 s
+    Row("reception", ANSWERED, "operator1", "caller_hangup", 0, wait=10, talk=120,
+        after_call=30, category=0, purpose=0, rang=("operator2", "operator1")),
+    Row("reception", ANSWERED, "operator1", "operator_hangup", 1, wait=25, talk=300, hold=20,
+        after_call=60, category=1, purpose=1, callback=True),
+    Row("reception", ANSWERED, "operator2", "caller_hangup", 2, wait=20, talk=60),
+    Row("reception", ABANDONED, None, "caller_hangup_queue", 0, wait=3, rang=("operator1",)),
+    Row("reception", ABANDONED, None, "caller_hangup_queue", 8, wait=5),
+    Row("reception", ABANDONED, None, "caller_hangup_queue", 3, wait=40),
+    Row("reception", MISSED, None, "queue_timeout", 4, wait=120,
+        rang=("operator1", "operator1", "operator2")),
+    Row("reception", MISSED, None, "no_operator", 9, wait=45),  # LEAVEEMPTY: missed
+    Row("reception", MISSED, None, "no_operator", 2, wait=0),  # JOINEMPTY: refused
+    Row("reception", MISSED, None, "queue_full", 10, wait=0),
+    # appointments, T = 30 s
+    Row("appointments", ANSWERED, "operator2", "caller_hangup", 1, wait=28, talk=200, hold=10,
+        after_call=15, category=0, purpose=0, callback=True),
+    Row("appointments", ANSWERED, "operator1", "caller_hangup", 7, at=time(1, 0), wait=35,
+        talk=90, after_call=-20, category=2, purpose=2),  # saved during the call
+    Row("appointments", ABANDONED, None, "caller_hangup_queue", 9, wait=2),
+    Row("appointments", MISSED, None, "queue_timeout", 11, wait=120),
+    Row("appointments", ANSWERED, "operator2", "caller_hangup", 12, wait=5, talk=45,
+        after_call=400, category=1, purpose=0),
+    # before any queue
+    Row(None, MISSED, None, "closed_hours", 0, at=time(0, 30), queued=False),
+    Row(None, MISSED, None, "closed_hours", 13, at=time(23, 50), queued=False),
+    Row(None, ABANDONED, None, "caller_hangup_ivr", 6, queued=False),
+    # an operator's outbound calls
+    Row(None, ANSWERED, "operator1", "answered", 3, queued=False, talk=100, after_call=10,
+        category=2, purpose=3, direction="outbound"),
+    Row(None, MISSED, "operator2", "no_answer", 4, queued=False, direction="outbound"),
+    # outside the period, or still going on
+    Row("reception", ANSWERED, "operator2", "caller_hangup", -1, at=time(23, 30), wait=1,
+        talk=10, after_call=5, category=0, purpose=0, rang=("operator2",)),
+    Row("reception", ANSWERED, "operator1", "caller_hangup", 14, wait=1, talk=10,
+        category=1, purpose=1),
+    Row("reception", RINGING, None, None, 5, wait=None, rang=("operator1",)),
+]
+
+
+def started_at(index: int, row: Row) -> datetime:
+    """When the row's call started (UTC)."""
+    local = row.at or time(9, index)
+    return datetime.combine(FIRST_DAY + timedelta(days=row.day), local, MSK).astimezone(UTC)
+
+
+def in_period(row: Row, index: int) -> bool:
+    """The oracle's period test."""
+    return PERIOD.start <= started_at(index, row) < PERIOD.end
+
+
+# -- the oracle: METRICS.md in plain Python --------------------------------------------------
+
+def share(part: float, whole: float) -> float | None:
+    return part * 100 / whole if whole else None
+
+
+def expected_queue(rows: list[tuple[int, Row]], queue: str | None) -> dict[str, Any]:
+    """METRICS.md's queue figures for one queue, by hand."""
+    mine = [row for index, row in rows if row.queue == queue and row.direction == "inbound"
+            and in_period(row, index)]
+    closed = [row for row in mine if row.end_reason == "closed_hours"]
+    refused = [row for row in mine if row.end_reason == "queue_full"
+               or (row.end_reason == "no_operator" and (row.wait or 0) <= 2)]
+    offered = [row for row in mine if row.queued and row.status in (ANSWERED, ABANDONED, MISSED)
+               and row not in closed and row not in refused]
+    answered = [row for row in offered if row.status == ANSWERED]
+    abandoned = [row for row in offered if row.status == ABANDONED]
+    short = [row for row in abandoned if (row.wait or 0) <= SHORT]
+    target = SERVICE_LEVEL.get(queue or "", 20)
+    within = [row for row in answered if (row.wait or 0) <= target]
+    return {
+        "offered": len(offered), "answered": len(answered), "abandoned": len(abandoned),
+        "short_abandoned": len(short),
+        "missed": len([row for row in offered if row.status == MISSED]),
+        "closed": len(closed), "refused": len(refused),
+        "answer_rate": share(len(answered), len(offered)),
+        "abandon_rate": share(len(abandoned) - len(short), len(offered) - len(short)),
+        "service_level": share(len(within), len(offered) - len(short)),
+        "asa": sum(row.wait or 0 for row in answered) / len(answered) if answered else None,
+    }
+
+
+def expected_operator(rows: list[tuple[int, Row]], login: str) -> dict[str, Any]:
+    """METRICS.md's operator figures, by hand."""
+    seen = [row for index, row in rows if in_period(row, index)]
+    handled = [row for row in seen if row.operator == login and row.status == ANSWERED]
+    saved = [row for row in handled if row.after_call is not None]
+    after = sum(max(row.after_call or 0, 0) for row in saved)
+    missed = [row for row in seen if login in row.rang and row.operator != login
+              and row.status != RINGING]
+    purposes: dict[str, int] = {}
+    for row in handled:
+        name = f"purpose {row.purpose}" if row.purpose is not None else NO_PURPOSE
+        purposes[name] = purposes.get(name, 0) + 1
+    talk, hold = sum(row.talk for row in handled), sum(row.hold for row in handled)
+    return {
+        "answered": len(handled), "missed": len(missed), "talk_sec": talk, "hold_sec": hold,
+        "talk_avg": talk / len(handled) if handled else None,
+        "after_call_avg": after / len(saved) if saved else None,
+        "aht": (talk + hold + after) / len(handled) if handled else None,
+        "purposes": purposes,
+    }
+
+
+def expected_categories(rows: list[tuple[int, Row]]) -> dict[str, dict[str, Any]]:
+    """Cards, callbacks and weekly counts per category, by hand (weeks in Moscow time)."""
+    found: dict[str, dict[str, Any]] = {}
+    for index, row in rows:
+        if row.category is None or not in_period(row, index):
+            continue
+        entry = found.setdefault(f"category {row.category}",
+                                 {"cards": 0, "needs_callback": 0, "weeks": {}})
+        entry["cards"] += 1
+        entry["needs_callback"] += int(row.callback)
+        week = iso_week(started_at(index, row).astimezone(MSK).date())
+        entry["weeks"][week] = entry["weeks"].get(week, 0) + 1
+    return found
+
+
+# -- the same cards in PostgreSQL and in SQLite ---------------------------------------------
+
+def insert_rows(session: Session, rows: list[Row]) -> None:
+    """Store the rows as cards, with the dictionaries named 'purpose N' / 'category N'."""
+    users = {user.login: user for user in session.scalars(select(User))}
+    purposes = [CallPurpose(name=f"purpose {n}", position=n) for n in range(4)]
+    categories = [CallCategory(name=f"category {n}", position=n) for n in range(3)]
+    session.add_all(purposes + categories)
+    session.flush()
+    for index, row in enumerate(rows):
+        start = started_at(index, row)
+        entered = start + timedelta(seconds=7) if row.queued else None
+        answered = ended = None
+        if row.status == ANSWERED:
+            answered = (entered or start) + timedelta(seconds=row.wait or 0)
+            ended = answered + timedelta(seconds=row.talk + row.hold)
+        elif row.status != RINGING:
+            ended = (entered or start) + timedelta(seconds=row.wait or 10)
+        call = Call(
+            uniqueid=f"test-{index}", linkedid=f"test-{index}", queue=row.queue,
+            direction=row.direction, status=row.status, started_at=start, answered_at=answered,
+            ended_at=ended, queue_entered_at=entered, wait_sec=row.wait, talk_sec=row.talk,
+            hold_sec=row.hold, end_reason=row.end_reason, src_number=f"+7916000{index:04d}",
+            operator_id=users[row.operator].id if row.operator else None,
+            completed_at=(ended + timedelta(seconds=row.after_call)
+                          if ended and row.after_call is not None else None),
+            purpose_id=purposes[row.purpose].id if row.purpose is not None else None,
+            category_id=categories[row.category].id if row.category is not None else None,
+            needs_callback=row.callback,
+        )
+        call.events = [CallEvent(at=start, kind="operator_rang",
+                                 data={"extension": users[login].extension, "channel": "x"})
+                       for login in row.rang]
+        session.add(call)
+
+
+@pytest.fixture
+def postgresql_cards(sessions: sessionmaker[Session]) -> Iterator[sessionmaker[Session]]:
+    """The rows in the site's PostgreSQL test database, appointments' T set to 30 s.
+
+    The cards and dictionaries go back to the seed by conftest; the queues table is ours to undo.
+    """
+    with transaction(sessions) as session:
+        before = {name: seconds for name, seconds in
+                  session.execute(select(Queue.name, Queue.service_level_sec))}
+        for name, seconds in SERVICE_LEVEL.items():
+            session.execute(update(Queue).where(Queue.name == name)
+                            .values(service_level_sec=seconds))
+        insert_rows(session, ROWS)
+    yield sessions
+    with transaction(sessions) as session:
+        for name, seconds in before.items():
+            session.execute(update(Queue).where(Queue.name == name)
+                            .values(service_level_sec=seconds))
+
+
+def sqlite_cards(path: Path) -> sessionmaker[Session]:
+    """The rows in a fresh SQLite file with the same staff and queues."""
+    engine = make_engine(f"sqlite:///{path}")
+    Base.metadata.create_all(engine)  # tests only; the site itself migrates
+    factory = make_session_factory(engine)
+    with transaction(factory) as session:
+        queues = [Queue(name=name, title=name.title(), service_level_sec=seconds)
+                  for name, seconds in SERVICE_LEVEL.items()]
+        staff = [User(login=login, name=name, role=role, extension=extension, password_hash="-")
+                 for login, name, role, extension in (
+                     ("admin", "Анна Админова", "admin", None),
+                     ("supervisor", "Сергей Супервайзеров", "supervisor", None),
+                     ("operator1", "Ольга Операторова", "operator", "101"),
+                     ("operator2", "Иван Петров", "operator", "102"))]
+        session.add_all(queues + staff)
+        session.flush()
+        staff[1].supervised_queues = list(queues)
+        for operator in staff[2:]:
+            operator.memberships = [QueueMember(queue=queue) for queue in queues]
+        insert_rows(session, ROWS)
+    return factory
+
+
+@pytest.fixture(params=["postgresql", "sqlite"])
+def cards(request: pytest.FixtureRequest, tmp_path: Path) -> sessionmaker[Session]:
+    """The same cards on either database the site runs on."""
+    if request.param == "sqlite":
+        return sqlite_cards(tmp_path / "reports.sqlite")
+    return request.getfixturevalue("postgresql_cards")
+
+
+def staff(session: Session, login: str) -> User:
+    user = session.scalar(select(User).where(User.login == login))
+    assert user is not None
+    return user
+
+
+INDEXED = list(enumerate(ROWS))
+
+
+def test_queue_figures_follow_the_definitions(cards: sessionmaker[Session]) -> None:
+    with cards() as session:
+        rows = {row.queue: row for row in
+                queue_figures(session, PERIOD, staff(session, "admin"), SHORT)}
+    assert set(rows) == {"reception", "appointments", None}
+    for queue, row in rows.items():
+        expected = expected_queue(INDEXED, queue)
+        got = {name: getattr(row, name) for name in expected}
+        assert got == pytest.approx(expected), queue
+    # The same worked out once more with pencil and paper.
+    reception, appointments = rows["reception"], rows["appointments"]
+    assert (reception.offered, reception.answered, reception.abandoned,
+            reception.short_abandoned, reception.missed, reception.refused) == (8, 3, 3, 2, 2, 2)
+    assert reception.service_level == pytest.approx(100 * 2 / 6)  # waits 10 and 20 ≤ 20
+    assert reception.abandon_rate == pytest.approx(100 * 1 / 6)
+    assert reception.asa == pytest.approx((10 + 25 + 20) / 3)
+    assert appointments.service_level == pytest.approx(100 * 2 / 4)  # its T is 30 s
+    assert appointments.service_level_sec == 30
+    assert rows[None].closed == 2 and rows[None].offered == 0
+
+
+def test_short_abandon_threshold_is_a_parameter(cards: sessionmaker[Session]) -> None:
+    with cards() as session:
+        rows = {row.queue: row for row in
+                queue_figures(session, PERIOD, staff(session, "admin"), short_abandon_sec=3)}
+    assert rows["reception"].short_abandoned == 1  # the 5-second abandon is no longer short
+    assert rows["appointments"].short_abandoned == 1
+
+
+def test_operator_figures_follow_the_definitions(cards: sessionmaker[Session]) -> None:
+    with cards() as session:
+        rows = {row.name: row for row in
+                operator_figures(session, PERIOD, staff(session, "admin"), NO_PURPOSE)}
+    names = {"operator1": "Ольга Операторова", "operator2": "Иван Петров"}
+    assert set(rows) == set(names.values())
+    for login, name in names.items():
+        expected = expected_operator(INDEXED, login)
+        assert rows[name].purposes == expected.pop("purposes"), login
+        got = {key: getattr(rows[name], key) for key in expected}
+        assert got == pytest.approx(expected), login
+    olga = rows["Ольга Операторова"]
+    assert (olga.answered, olga.missed) == (4, 2)  # a call that rang her twice is one miss
+    assert olga.after_call_avg == pytest.approx((30 + 60 + 0 + 10) / 4)
+    assert olga.aht == pytest.approx((610 + 20 + 100) / 4)
+
+
+def test_category_figures_and_weeks_follow_the_definitions(cards: sessionmaker[Session]) -> None:
+    with cards() as session:
+        rows = category_figures(session, PERIOD, staff(session, "admin"))
+    expected = expected_categories(INDEXED)
+    assert [row.name for row in rows] == ["category 0", "category 1", "category 2"]
+    for row in rows:
+        wanted = expected[row.name]
+        assert (row.cards, row.needs_callback) == (wanted["cards"], wanted["needs_callback"])
+        assert row.callback_share == pytest.approx(share(wanted["needs_callback"], wanted["cards"]))
+        assert {week: n for week, n in row.weeks.items() if n} == wanted["weeks"]
+        assert set(row.weeks) == {"2026-W10", "2026-W11"}
+    # 01:00 on Monday 9 March in Moscow is still Sunday in UTC: the week is the local one.
+    assert rows[2].weeks == {"2026-W10": 1, "2026-W11": 1}
+
+
+def test_a_supervisor_sees_only_the_queues_they_oversee(cards: sessionmaker[Session]) -> None:
+    with transaction(cards) as session:
+        supervisor = staff(session, "supervisor")
+        appointments = session.scalar(select(Queue.id).where(Queue.name == "appointments"))
+        session.execute(queue_supervisors.delete().where(
+            queue_supervisors.c.user_id == supervisor.id,
+            queue_supervisors.c.queue_id == appointments))
+    with cards() as session:
+        supervisor = staff(session, "supervisor")
+        queues = {row.queue: row for row in queue_figures(session, PERIOD, supervisor, SHORT)}
+        operators = {row.name: row for row in
+                     operator_figures(session, PERIOD, supervisor, NO_PURPOSE)}
+        categories = {row.name: row for row in category_figures(session, PERIOD, supervisor)}
+    assert set(queues) == {"reception"}
+    assert queues["reception"].offered == expected_queue(INDEXED, "reception")["offered"]
+    # Outbound calls count for the operators who serve the supervisor's queues.
+    visible = [(index, row) for index, row in INDEXED
+               if row.queue == "reception" or (row.queue is None and row.operator)]
+    for login, name in (("operator1", "Ольга Операторова"), ("operator2", "Иван Петров")):
+        expected = expected_operator(visible, login)
+        assert operators[name].answered == expected["answered"]
+        assert operators[name].talk_sec == expected["talk_sec"]
+    assert categories["category 0"].cards == expected_categories(visible)["category 0"]["cards"]
