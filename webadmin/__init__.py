@@ -13,6 +13,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from callcards.config import Settings, load_settings, normalize_database_url
 from webadmin import errors, i18n, security, templating
 from webadmin.admin import bp as admin_bp
+from webadmin.api import bp as api_bp
 from webadmin.auth import bp as auth_bp
 from webadmin.auth.identity import init_login
 from webadmin.calls import bp as calls_bp
@@ -83,6 +84,7 @@ def create_app(settings: Settings | None = None,
     errors.init_app(app)
     templating.init_app(app)
 
-    for blueprint in (auth_bp, workspace_bp, calls_bp, recordings_bp, admin_bp, reports_bp):
+    for blueprint in (auth_bp, workspace_bp, calls_bp, recordings_bp, admin_bp, reports_bp,
+                      api_bp):
         app.register_blueprint(blueprint)
     return app

@@ -1,0 +1,148 @@
+"""The CSV export (streamed, Excel-ready) and the dictionaries over JSON."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import event, select, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from models import CallCategory, CallPurpose, CallSubCategory, CallTag, call_tags
+from models.session import transaction
+from tests.web.conftest import login
+from webadmin.api import export
+from webadmin.api.payloads import PUBLISHED_COLUMNS
+from webadmin.extensions import db
+
+MSK = ZoneInfo("Europe/Moscow")
+
+
+def _day(day: int, hour: int = 12) -> datetime:
+    return datetime(2026, 3, day, hour, tzinfo=MSK)
+
+
+@pytest.fixture
+def period_cards(make_call: Callable[..., int], sessions: sessionmaker[Session]) -> list[int]:
+    """Five completed cards from 2 to 6 March 2026 with Cyrillic text and tags, and two outside."""
+    with sessions() as session:
+        purpose = session.scalar(select(CallPurpose).order_by(CallPurpose.position))
+        category = session.scalar(select(CallCategory).order_by(CallCategory.position))
+        tags = list(session.scalars(select(CallTag).order_by(CallTag.position)))
+        assert purpose is not None and category is not None
+        purpose_id, category_id = purpose.id, category.id
+        sub_id = category.sub_categories[0].id
+    inside = [make_call(started_at=_day(2 + n), notes=f"Записали на приём №{n}; «кавычки»",
+                        caller_name="Пётр Иванович", purpose_id=purpose_id,
+                        category_id=category_id, sub_category_id=sub_id,
+                        completed_at=_day(2 + n, 13))
+              for n in range(5)]
+    make_call(started_at=_day(1, 23))  # 1 March, the day before the period
+    make_call(started_at=_day(7, 0))  # 7 March, the day after it
+    with transaction(sessions) as session:
+        for index, call_id in enumerate(inside):
+            for tag in tags[:index % 3]:
+                session.execute(call_tags.insert().values(call_id=call_id, tag_id=tag.id))
+    return inside
+
+
+def read_csv(body: bytes) -> list[list[str]]:
+    """The export as Excel reads it."""
+    assert body.startswith("\ufeff".encode())
+    return list(csv.reader(io.StringIO(body.decode("utf-8-sig")), delimiter=";"))
+
+
+def test_the_export_streams_every_card_of_the_period(
+        client: FlaskClient, period_cards: list[int], sessions: sessionmaker[Session],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(export, "BATCH", 2)  # several batches: tags must follow their cards
+    login(client, "admin")
+    response = client.get("/api/export/calls.csv?from=2026-03-02&to=2026-03-06")
+    assert response.status_code == 200 and response.mimetype == "text/csv"
+    assert response.is_streamed  # a generator, written as rows come
+    assert "attachment" in response.headers["Content-Disposition"]
+    rows = read_csv(response.data)
+    header, body = rows[0], rows[1:]
+    assert header == [*PUBLISHED_COLUMNS, "operator_name", "purpose_name", "category_name",
+                      "sub_category_name", "tags"]
+    assert sorted(int(row[0]) for row in body) == sorted(period_cards)
+    cards = {int(row[0]): dict(zip(header, row, strict=True)) for row in body}
+    first = cards[period_cards[0]]
+    assert first["notes"] == "Записали на приём №0; «кавычки»"  # Cyrillic and ';' survive
+    assert first["operator_name"] == "Ольга Операторова"
+    assert first["started_at"] == "2026-03-02T12:00:00+03:00"
+    assert first["resolved_first_call"] == "0"
+    with sessions() as session:
+        names = list(session.scalars(select(CallTag.name).order_by(CallTag.position)))
+    for index, call_id in enumerate(period_cards):
+        assert cards[call_id]["tags"] == ", ".join(names[:index % 3])
+
+
+def test_a_formula_in_a_note_does_not_run_in_excel(client: FlaskClient,
+                                                   make_call: Callable[..., int]) -> None:
+    make_call(started_at=_day(3), notes="=HYPERLINK(\"http://evil\")", src_number="+79160000000")
+    login(client, "admin")
+    rows = read_csv(client.get("/api/export/calls.csv?from=2026-03-03&to=2026-03-03").data)
+    card = dict(zip(rows[0], rows[1], strict=True))
+    assert card["notes"].startswith("'=") and card["src_number"] == "+79160000000"
+
+
+def test_only_admins_export(client: FlaskClient) -> None:
+    assert client.get("/api/export/calls.csv").status_code == 401
+    login(client, "supervisor")
+    assert client.get("/api/export/calls.csv").status_code == 403
+    login(client, "admin")
+    refused = client.get("/api/export/calls.csv?from=someday")
+    assert refused.status_code == 400 and refused.json["error"]["code"] == "bad_filter"
+
+
+def test_dictionaries_list_active_items_and_hidden_ones_for_admins(
+        client: FlaskClient, sessions: sessionmaker[Session]) -> None:
+    with transaction(sessions) as session:
+        hidden = session.scalar(select(CallPurpose).order_by(CallPurpose.position.desc()))
+        assert hidden is not None
+        session.execute(update(CallPurpose).where(CallPurpose.id == hidden.id)
+                        .values(active=False))
+        hidden_id = hidden.id
+    login(client, "operator1")
+    purposes = client.get("/api/dictionaries/purposes").json["data"]
+    assert hidden_id not in {item["id"] for item in purposes}
+    assert [item["position"] for item in purposes] == sorted(item["position"]
+                                                            for item in purposes)
+    assert client.get("/api/dictionaries/purposes?all=1").status_code == 403
+    subcategories = client.get("/api/dictionaries/subcategories").json["data"]
+    with sessions() as session:
+        assert len(subcategories) == len(session.scalars(select(CallSubCategory)).all())
+    assert all(isinstance(item["category_id"], int) for item in subcategories)
+    login(client, "admin")
+    everything = client.get("/api/dictionaries/purposes?all=1").json["data"]
+    assert hidden_id in {item["id"] for item in everything}
+    assert not next(item for item in everything if item["id"] == hidden_id)["active"]
+
+
+def test_the_export_reads_through_a_server_side_cursor(
+        app: Flask, client: FlaskClient, period_cards: list[int]) -> None:
+    """A million cards take one batch of memory: PostgreSQL hands rows over a named cursor."""
+    cursors: list[str | None] = []
+
+    def spy(_conn: Any, cursor: Any, statement: str, *_args: Any) -> None:
+        if statement.lstrip().startswith("SELECT calls.id, calls.uniqueid"):
+            cursors.append(getattr(cursor, "name", None))
+
+    with app.app_context():
+        engine = db.engine
+    event.listen(engine, "before_cursor_execute", spy)
+    try:
+        login(client, "admin")
+        response = client.get("/api/export/calls.csv")
+        assert len(read_csv(response.data)) == 1 + 7  # the body is read only now, row by row
+    finally:
+        event.remove(engine, "before_cursor_execute", spy)
+    assert len(cursors) == 1 and cursors[0]  # psycopg2 names its server-side cursors

@@ -1,0 +1,249 @@
+"""The API described in OpenAPI 3.1, served at /api/openapi.json (a test keeps it true)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import jsonify
+from werkzeug.wrappers import Response
+
+from models import Direction, Status
+from webadmin.api.export import EXPORT_COLUMNS
+from webadmin.calls.queries import MAX_PER_PAGE, SORT_KEYS
+
+_STATUSES = [member.value for member in Status]
+_DIRECTIONS = [member.value for member in Direction]
+
+
+def _nullable(kind: str, **extra: Any) -> dict[str, Any]:
+    return {"type": [kind, "null"], **extra}
+
+
+def _ref(name: str) -> dict[str, str]:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _json(name: str, description: str) -> dict[str, Any]:
+    return {"description": description, "content": {"application/json": {"schema": _ref(name)}}}
+
+
+def _errors(*statuses: int) -> dict[str, Any]:
+    words = {400: "Bad request or filter", 401: "Not signed in (no session, bad or expired token)",
+             403: "The role does not allow it", 404: "No such card",
+             422: "Validation failed; `fields` names each bad field"}
+    return {str(status): _json("Error", words[status]) for status in statuses}
+
+
+def _query(name: str, description: str, **schema: Any) -> dict[str, Any]:
+    return {"name": name, "in": "query", "required": False, "description": description,
+            "schema": schema or {"type": "string"}}
+
+
+_CALL_ID = {"name": "call_id", "in": "path", "required": True, "schema": {"type": "integer"}}
+_TIME = _nullable("string", format="date-time")
+_ID = _nullable("integer")
+
+CARD_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "description": "A call card under the column names of `calls`; times in ISO 8601 with offset.",
+    "required": ["id", "uniqueid", "linkedid", "direction", "status", "started_at", "tag_ids"],
+    "properties": {
+        "id": {"type": "integer"}, "uniqueid": {"type": "string"},
+        "linkedid": {"type": "string"}, "queue": _nullable("string"),
+        "direction": {"enum": _DIRECTIONS}, "status": {"enum": _STATUSES},
+        "started_at": {"type": "string", "format": "date-time"},
+        "answered_at": _TIME, "ended_at": _TIME, "duration_sec": _ID, "talk_sec": _ID,
+        "hold_sec": _ID, "src_number": _nullable("string"), "dst_number": _nullable("string"),
+        "did": _nullable("string"), "operator_id": _ID, "purpose_id": _ID, "category_id": _ID,
+        "sub_category_id": _ID, "recording_path": _nullable("string"),
+        "recording_url": _nullable("string"), "resolved_first_call": {"type": "boolean"},
+        "needs_callback": {"type": "boolean"}, "notes": _nullable("string"),
+        "caller_name": _nullable("string"), "did_source": _nullable("string"),
+        "did_city": _nullable("string"), "end_reason": _nullable("string"),
+        "ivr_path": _nullable("string"), "queue_entered_at": _TIME, "wait_sec": _ID,
+        "recording_state": {"type": "string"}, "completed_at": _TIME, "completed_by_id": _ID,
+        "tag_ids": {"type": "array", "items": {"type": "integer"}},
+    },
+}
+CARD_FIELDS_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "description": "The card form's fields; validated exactly as the page's form.",
+    "properties": {
+        "purpose_id": {"type": "integer"}, "category_id": {"type": "integer"},
+        "sub_category_id": _nullable("integer"), "notes": {"type": "string", "maxLength": 4000},
+        "resolved_first_call": {"type": "boolean"}, "needs_callback": {"type": "boolean"},
+        "tag_ids": {"type": "array", "items": {"type": "integer"}},
+    },
+    "required": ["purpose_id", "category_id", "notes"],
+}
+NEW_CARD_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "description": "A call logged by hand. With the card fields it is completed at once. "
+                   "Operators log their own calls (operator_id is theirs).",
+    "required": ["direction", "status", "started_at"],
+    "properties": {
+        "direction": {"enum": _DIRECTIONS},
+        "status": {"enum": [status for status in _STATUSES if status != "ringing"]},
+        "started_at": {"type": "string", "format": "date-time"},
+        "answered_at": {"type": "string", "format": "date-time"},
+        "ended_at": {"type": "string", "format": "date-time"},
+        "src_number": {"type": "string", "description": "needed for inbound calls"},
+        "dst_number": {"type": "string", "description": "needed for outbound calls"},
+        "did": {"type": "string"}, "caller_name": {"type": "string"},
+        "queue": {"type": "string"}, "operator_id": {"type": "integer"},
+        **CARD_FIELDS_SCHEMA["properties"],
+    },
+}
+SCHEMAS: dict[str, Any] = {
+    "Card": CARD_SCHEMA,
+    "CardFields": CARD_FIELDS_SCHEMA,
+    "NewCard": NEW_CARD_SCHEMA,
+    "CardList": {
+        "type": "object", "required": ["data", "pagination"],
+        "properties": {
+            "data": {"type": "array", "items": _ref("Card")},
+            "pagination": {
+                "type": "object", "required": ["page", "limit", "total", "totalPages"],
+                "properties": {name: {"type": "integer"} for name in
+                               ("page", "limit", "total", "totalPages")},
+            },
+        },
+    },
+    "DictionaryList": {
+        "type": "object", "required": ["data"],
+        "properties": {"data": {"type": "array", "items": {
+            "type": "object", "required": ["id", "name", "position", "active"],
+            "properties": {"id": {"type": "integer"}, "name": {"type": "string"},
+                           "position": {"type": "integer"}, "active": {"type": "boolean"},
+                           "category_id": {"type": "integer",
+                                           "description": "subcategories only"}},
+        }}},
+    },
+    "Error": {
+        "type": "object", "required": ["error"],
+        "properties": {"error": {
+            "type": "object", "required": ["code", "message"],
+            "properties": {
+                "code": {"type": "string"}, "message": {"type": "string"},
+                "fields": {"type": "object",
+                           "additionalProperties": {"type": "array",
+                                                    "items": {"type": "string"}}},
+            },
+        }},
+    },
+}
+
+_FILTERS = [
+    _query("from", "First day (YYYY-MM-DD, the call centre's zone) or moment (ISO 8601)"),
+    _query("to", "Last day, included (YYYY-MM-DD) or moment, excluded (ISO 8601)"),
+    _query("operator", "Operator id", type="integer"),
+    _query("status", "Card status", enum=_STATUSES),
+    _query("direction", "Direction", enum=_DIRECTIONS),
+    _query("queue", "Queue name"),
+    _query("purpose", "Purpose id", type="integer"),
+    _query("category", "Category id", type="integer"),
+    _query("subcategory", "Subcategory id", type="integer"),
+    _query("tag", "Tag id", type="integer"),
+    _query("q", "Digits of the caller's or dialled number"),
+    _query("needs_callback", "1 or 0", enum=["1", "0", "true", "false"]),
+    _query("incomplete", "1: answered calls whose card is not saved",
+           enum=["1", "0", "true", "false"]),
+    _query("sort", "A key, '-' first for descending",
+           enum=[*SORT_KEYS, *(f"-{key}" for key in SORT_KEYS)]),
+]
+
+PATHS: dict[str, Any] = {
+    "/api/calls": {
+        "get": {
+            "summary": "The cards the user may see, filtered and a page at a time",
+            "parameters": [*_FILTERS, _query("page", "Page number", type="integer", minimum=1),
+                           _query("limit", "Cards per page", type="integer", minimum=1,
+                                  maximum=MAX_PER_PAGE)],
+            "responses": {"200": _json("CardList", "A page of cards"), **_errors(400, 401, 403)},
+        },
+        "post": {
+            "summary": "Log a call by hand (operators and admins)",
+            "requestBody": {"required": True, "content": {
+                "application/json": {"schema": _ref("NewCard")}}},
+            "responses": {"201": _json("Card", "The new card (Location: its URL)"),
+                          **_errors(400, 401, 403, 422)},
+        },
+    },
+    "/api/calls/{call_id}": {
+        "parameters": [_CALL_ID],
+        "get": {"summary": "One card",
+                "responses": {"200": _json("Card", "The card"), **_errors(401, 403, 404)}},
+        "put": {
+            "summary": "Complete or edit a card, with the card form's rules",
+            "requestBody": {"required": True, "content": {
+                "application/json": {"schema": _ref("CardFields")}}},
+            "responses": {"200": _json("Card", "The saved card"),
+                          **_errors(400, 401, 403, 404, 422)},
+        },
+    },
+    "/api/calls/{call_id}/recording": {
+        "parameters": [_CALL_ID],
+        "get": {
+            "summary": "The card's recording; supports Range; each listen is audited",
+            "parameters": [_query("download", "true: as an attachment (supervisors, admins)",
+                                  enum=["true", "false", "1", "0"])],
+            "responses": {
+                "200": {"description": "The audio",
+                        "content": {"audio/*": {"schema": {"type": "string",
+                                                           "format": "binary"}}}},
+                "206": {"description": "The requested byte range"},
+                **_errors(401, 403, 404),
+            },
+        },
+    },
+    "/api/dictionaries/{kind}": {
+        "parameters": [{"name": "kind", "in": "path", "required": True, "schema": {
+            "enum": ["purposes", "categories", "subcategories", "tags"]}}],
+        "get": {
+            "summary": "The active items of a dictionary, in order",
+            "parameters": [_query("all", "1: hidden items too (admins only)",
+                                  enum=["1", "0", "true", "false"])],
+            "responses": {"200": _json("DictionaryList", "The items"), **_errors(401, 403)},
+        },
+    },
+    "/api/export/calls.csv": {
+        "get": {
+            "summary": "Every card of the period as CSV (admins); UTF-8 with BOM, ';'-separated",
+            "parameters": _FILTERS,
+            "responses": {
+                "200": {"description": "Columns: " + ", ".join(EXPORT_COLUMNS),
+                        "content": {"text/csv": {"schema": {"type": "string"}}}},
+                **_errors(400, 401, 403),
+            },
+        },
+    },
+    "/api/openapi.json": {
+        "get": {"summary": "This document", "security": [],
+                "responses": {"200": {"description": "OpenAPI 3.1",
+                                      "content": {"application/json": {}}}}},
+    },
+}
+
+DOCUMENT: dict[str, Any] = {
+    "openapi": "3.1.0",
+    "info": {"title": "callcards API", "version": "1",
+             "description": "Call cards as JSON. Sign in with the session cookie (unsafe "
+                            "methods then need the X-CSRFToken header) or send "
+                            "`Authorization: Bearer <token>` with a personal token from "
+                            "/account. Errors: {\"error\": {\"code\", \"message\"}}."},
+    "servers": [{"url": "/"}],
+    "security": [{"bearerToken": []}, {"sessionCookie": []}],
+    "paths": PATHS,
+    "components": {
+        "schemas": SCHEMAS,
+        "securitySchemes": {
+            "bearerToken": {"type": "http", "scheme": "bearer"},
+            "sessionCookie": {"type": "apiKey", "in": "cookie", "name": "session"},
+        },
+    },
+}
+
+
+def openapi() -> Response:
+    """The OpenAPI document (public: it describes the API, it holds no data)."""
+    return jsonify(DOCUMENT)
