@@ -162,10 +162,17 @@ class CardStore:
         events: Sequence[Event],
         end_reason: str | None = None,
         queue_entered_at: datetime | None = None,
+        recorded: bool = True,
     ) -> None:
-        """Store where the call was sent and the IVR steps that led there."""
+        """Store where the call was sent and the IVR steps that led there.
+
+        `recorded=False`: the call ends without reaching a queue, where recording starts.
+        """
         with transaction(self._sessions) as session:
             card = self._require(session, linkedid)
+            if not recorded and card.answered_at is None:
+                card.recording_path = card.recording_url = None
+                card.recording_state = RecordingState.NONE.value
             if queue is not None:
                 card.queue = queue
             if ivr_path:
@@ -256,6 +263,9 @@ class CardStore:
                 if card.queue_entered_at is not None:
                     card.wait_sec = _seconds(card.queue_entered_at, ended_at)
             card.hold_sec = self._hold_seconds(card)
+            if card.recording_state == RecordingState.NONE.value:
+                self._append(session, card, [Event("hangup", ended_at, data)])
+                return card
             # MixMonitor closes its file only after the hangup handler: a file not yet
             # written is pending, and check_recording() settles it a little later.
             state = self._recording_state(card)

@@ -40,6 +40,7 @@ class RecordingState(StrEnum):
     MISSING = "missing"
     EMPTY = "empty"
     EXPIRED = "expired"  # removed by the queue's retention policy
+    NONE = "none"  # the call ended before a queue (closed hours, IVR): nothing to record
 
 
 def _quoted(values: type[StrEnum]) -> str:

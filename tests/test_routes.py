@@ -123,6 +123,7 @@ async def test_caller_hanging_up_in_the_menu_makes_an_abandoned_card(agi, sessio
     card = card_of(sessions, "r3.1")
     assert "CC_ACTION" not in variables
     assert (card.status, card.end_reason) == ("abandoned", "caller_hangup_ivr")
+    assert (card.recording_path, card.recording_state) == (None, "none")
 
 
 async def test_queue_timeout_makes_a_missed_card(agi, sessions) -> None:
@@ -147,6 +148,8 @@ async def test_closed_hours_play_the_message_and_miss_the_call(agi, sessions) ->
     assert not any(words[:2] == ["GET", "DATA"] for words in channel.commands)
     assert (card.status, card.end_reason) == ("missed", "closed_hours")
     assert "closed_hours" in [event.kind for event in card.events]
+    # Never queued, never recorded: the card says so instead of "missing".
+    assert (card.recording_path, card.recording_state) == (None, "none")
 
 
 async def test_unknown_did_goes_to_the_default_queue(agi, sessions) -> None:

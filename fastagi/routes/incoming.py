@@ -119,5 +119,6 @@ async def store_route(
             events=events,
             end_reason=end_reason,
             queue_entered_at=now if decision and decision.action == "queue" else None,
+            recorded=decision is not None and decision.action == "queue",
         ),
     )

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from flask import current_app
 
-from models import Call, Status
+from models import Call, RecordingState, Status
 from recordings import RecordingCheck, RecordingStore
 
 #: The card page shows "pending" while the call is still going on.
@@ -19,7 +19,9 @@ def recording_store() -> RecordingStore:
 
 
 def recording_state(call: Call) -> str:
-    """ok, missing, empty, or pending while the call goes on."""
+    """ok, missing, empty, pending while the call goes on; none or expired as the card says."""
+    if call.recording_state in {RecordingState.NONE.value, RecordingState.EXPIRED.value}:
+        return call.recording_state
     if call.status == Status.RINGING.value or (call.answered_at and call.ended_at is None):
         return PENDING
     return recording_store().check(call.recording_path).value
