@@ -3,20 +3,22 @@
 Methods are synchronous (SQLAlchemy sessions); the AGI routes run them in a thread pool
 so the event loop never waits on the database. Every method is keyed on Asterisk's
 linkedid, so a call that comes back (a transfer, a second queue) finds its own card.
+Each public method is one transaction over the small `_steps` below it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from fastagi.outcome import Outcome
+from fastagi.channels import extension_of
+from fastagi.outcome import HangupFacts, Outcome, classify
 from models import Call, CallEvent, Direction, RecordingState, Status, User
 from models.session import transaction
 from recordings import RecordingStore, recording_name
@@ -64,6 +66,23 @@ class Event:
     channel_uniqueid: str | None = None
 
 
+@dataclass(frozen=True)
+class HangupReport:
+    """What the hangup handler read from the dead channel (the dialplan's own variables)."""
+
+    call: NewCall  # who called whom; opens a late card if the start was never seen
+    ended_at: datetime
+    queue_status: str = ""
+    dial_status: str = ""
+    queue_returned: bool = False
+    queue_entered: bool = False
+    hangup_source: str = ""
+    cause: str = ""
+    answered_seconds: int | None = None  # ANSWEREDTIME, set by Dial() for outbound calls
+    member: str | None = None  # MEMBERINTERFACE: Queue() sets it once a member answers
+    queue: str | None = None
+
+
 def _seconds(start: datetime | None, end: datetime | None) -> int | None:
     if start is None or end is None:
         return None
@@ -87,69 +106,21 @@ class CardStore:
         self._recordings = recordings
         self._public_url = public_url
 
-    # -- opening ------------------------------------------------------------------------
+    # -- one transaction each -----------------------------------------------------------
 
     def open_card(self, new: NewCall, events: Sequence[Event] = ()) -> CardRef:
         """Create the card for a call, or return the one its linkedid already has."""
         try:
             with transaction(self._sessions) as session:
-                card = self._find(session, new.linkedid)
-                created = card is None
-                if card is None:
-                    card = self._create(session, new)
+                card, created = self._open(session, new)
                 self._append(session, card, events)
                 return self._ref(session, card, created)
         except IntegrityError:
             # Two sessions of one call raced to create it: the other one won; use its card.
             with transaction(self._sessions) as session:
-                card = self._find(session, new.linkedid)
-                if card is None:
-                    raise
+                card = self._require(session, new.linkedid)
                 self._append(session, card, events)
                 return self._ref(session, card, False)
-
-    def _create(self, session: Session, new: NewCall) -> Call:
-        operator = None
-        if new.operator_extension:
-            operator = session.scalar(
-                select(User).where(User.extension == new.operator_extension)
-            )
-        card = Call(
-            uniqueid=new.uniqueid,
-            linkedid=new.linkedid,
-            direction=new.direction.value,
-            status=Status.RINGING.value,
-            started_at=new.started_at,
-            src_number=_plain_number(new.src_number),
-            dst_number=_plain_number(new.dst_number),
-            did=new.did,
-            caller_name=_plain_number(new.caller_name),
-            operator_id=operator.id if operator else None,
-            recording_path=new.recording_path,
-            recording_state=RecordingState.PENDING.value,
-        )
-        session.add(card)
-        session.flush()
-        card.recording_url = f"{self._public_url}/api/calls/{card.id}/recording"
-        return card
-
-    def _ref(self, session: Session, card: Call, created: bool) -> CardRef:
-        earlier = 0
-        if card.src_number and card.direction == Direction.INBOUND.value:
-            earlier = session.scalar(
-                select(func.count(Call.id)).where(
-                    Call.src_number == card.src_number, Call.id != card.id
-                )
-            ) or 0
-        return CardRef(
-            id=card.id,
-            linkedid=card.linkedid,
-            created=created,
-            recording_path=card.recording_path or "",
-            earlier_cards=earlier,
-        )
-
-    # -- during the call ----------------------------------------------------------------
 
     def route_decided(
         self,
@@ -205,31 +176,13 @@ class CardStore:
     ) -> int | None:
         """An operator picked the call up: set answered_at, the operator, the wait."""
         with transaction(self._sessions) as session:
-            card = self._require(session, linkedid)
-            operator = None
-            if extension:
-                operator = session.scalar(select(User).where(User.extension == extension))
-            if card.answered_at is None:
-                card.answered_at = at
-                card.wait_sec = _seconds(card.queue_entered_at or card.started_at, at)
-            card.status = Status.ANSWERED.value
-            card.end_reason = None
-            card.ringing_extension = extension
-            if operator is not None:
-                card.operator_id = operator.id
-            self._append(session, card, [Event("answered", at, {
-                "interface": interface or "",
-                "extension": extension or "",
-                "operator": operator.name if operator else "",
-            })])
-            return operator.id if operator else None
+            return self._answered(session, self._require(session, linkedid),
+                                  extension, interface, at)
 
     def add_events(self, linkedid: str, events: Sequence[Event]) -> None:
         """Append timeline entries to a call's card."""
         with transaction(self._sessions) as session:
             self._append(session, self._require(session, linkedid), events)
-
-    # -- closing ------------------------------------------------------------------------
 
     def close(
         self,
@@ -240,48 +193,173 @@ class CardStore:
         data: dict[str, Any],
         answered_at: datetime | None = None,
     ) -> Call:
-        """Close the card: end time, durations, final status, reason, recording check.
+        """Close the card with a known outcome (see hang_up for the hangup handler's case)."""
+        with transaction(self._sessions) as session:
+            return self._close(session, self._require(session, linkedid), outcome,
+                               ended_at, data, answered_at)
 
-        `answered_at` is for calls no `answered` route saw (an operator's outgoing call).
+    def hang_up(self, report: HangupReport) -> Call:
+        """The call is over: classify it from the dialplan's variables and close its card.
+
+        A call this server never saw start (it was down, the dialplan's fallback queued the
+        caller) gets its card now, late but whole.
         """
         with transaction(self._sessions) as session:
-            card = self._require(session, linkedid)
-            card.ended_at = ended_at
-            card.ringing_extension = None
-            card.duration_sec = _seconds(card.started_at, ended_at)
-            if card.answered_at is None and outcome.status is Status.ANSWERED:
-                card.answered_at = answered_at or ended_at
-            if card.answered_at is not None:
-                card.status = Status.ANSWERED.value
-                card.talk_sec = _seconds(card.answered_at, ended_at)
-                card.end_reason = outcome.end_reason
-            else:
-                card.status = outcome.status.value
-                # A reason the route already knew (closed hours) beats a generic one.
-                card.end_reason = card.end_reason or outcome.end_reason
-                card.talk_sec = 0
-                if card.queue_entered_at is not None:
-                    card.wait_sec = _seconds(card.queue_entered_at, ended_at)
-            card.hold_sec = self._hold_seconds(card)
-            if card.recording_state == RecordingState.NONE.value:
-                self._append(session, card, [Event("hangup", ended_at, data)])
-                return card
-            # MixMonitor closes its file only after the hangup handler: a file not yet
-            # written is pending, and check_recording() settles it a little later.
-            state = self._recording_state(card)
-            card.recording_state = state if state == RecordingState.OK.value else (
-                RecordingState.PENDING.value)
-            self._append(session, card, [Event("hangup", ended_at, data)])
-            return card
+            card = self._find(session, report.call.linkedid)
+            if card is None:
+                card = self._late_card(session, report)
+            direction = Direction(card.direction)
+            if card.answered_at is None and report.member:
+                # The `answered` step happened while this server was away.
+                self._answered(session, card, extension_of(report.member), report.member,
+                               report.ended_at)
+            outcome = classify(HangupFacts(
+                direction=direction,
+                answered=card.answered_at is not None,
+                queue_status=report.queue_status,
+                dial_status=report.dial_status,
+                queue_returned=report.queue_returned,
+                entered_queue=card.queue_entered_at is not None or report.queue_entered,
+                reason_so_far=card.end_reason,
+            ))
+            answered_at = None
+            if direction is Direction.OUTBOUND and report.answered_seconds is not None:
+                answered_at = report.ended_at - timedelta(seconds=report.answered_seconds)
+            return self._close(session, card, outcome, report.ended_at, {
+                "queue_status": report.queue_status,
+                "dial_status": report.dial_status,
+                "hangup_source": report.hangup_source,
+                "cause": report.cause,
+                "status": outcome.status.value,
+                "reason": outcome.end_reason,
+            }, answered_at)
 
     def check_recording(self, linkedid: str, *, final: bool) -> str:
         """Look at the card's file again; only a final check records it empty or missing."""
         with transaction(self._sessions) as session:
             card = self._require(session, linkedid)
+            if card.recording_state in {RecordingState.NONE.value, RecordingState.OK.value}:
+                return card.recording_state
             state = self._recording_state(card)
             if state == RecordingState.OK.value or final:
                 card.recording_state = state
             return card.recording_state
+
+    def find(self, linkedid: str) -> Call | None:
+        """The card of a call, if it has one."""
+        with self._sessions() as session:
+            return self._find(session, linkedid)
+
+    # -- steps inside a transaction -----------------------------------------------------
+
+    def _open(self, session: Session, new: NewCall) -> tuple[Call, bool]:
+        card = self._find(session, new.linkedid)
+        if card is not None:
+            return card, False
+        operator = None
+        if new.operator_extension:
+            operator = session.scalar(
+                select(User).where(User.extension == new.operator_extension)
+            )
+        card = Call(
+            uniqueid=new.uniqueid,
+            linkedid=new.linkedid,
+            direction=new.direction.value,
+            status=Status.RINGING.value,
+            started_at=new.started_at,
+            src_number=_plain_number(new.src_number),
+            dst_number=_plain_number(new.dst_number),
+            did=new.did,
+            caller_name=_plain_number(new.caller_name),
+            operator_id=operator.id if operator else None,
+            recording_path=new.recording_path,
+            recording_state=RecordingState.PENDING.value,
+        )
+        session.add(card)
+        session.flush()
+        card.recording_url = f"{self._public_url}/api/calls/{card.id}/recording"
+        return card, True
+
+    def _late_card(self, session: Session, report: HangupReport) -> Call:
+        started_at = report.call.started_at
+        card, _ = self._open(session, report.call)
+        if report.queue_entered:
+            card.queue = report.queue
+            card.queue_entered_at = started_at
+        self._append(session, card, [Event(
+            "card_created_late", report.ended_at, {"queue": report.queue or ""},
+            report.call.uniqueid,
+        )])
+        return card
+
+    def _answered(
+        self, session: Session, card: Call, extension: str | None, interface: str | None,
+        at: datetime,
+    ) -> int | None:
+        operator = None
+        if extension:
+            operator = session.scalar(select(User).where(User.extension == extension))
+        if card.answered_at is None:
+            card.answered_at = at
+            card.wait_sec = _seconds(card.queue_entered_at or card.started_at, at)
+        card.status = Status.ANSWERED.value
+        card.end_reason = None
+        card.ringing_extension = extension
+        if operator is not None:
+            card.operator_id = operator.id
+        self._append(session, card, [Event("answered", at, {
+            "interface": interface or "",
+            "extension": extension or "",
+            "operator": operator.name if operator else "",
+        })])
+        return operator.id if operator else None
+
+    def _close(
+        self, session: Session, card: Call, outcome: Outcome, ended_at: datetime,
+        data: dict[str, Any], answered_at: datetime | None,
+    ) -> Call:
+        card.ended_at = ended_at
+        card.ringing_extension = None
+        card.duration_sec = _seconds(card.started_at, ended_at)
+        if card.answered_at is None and outcome.status is Status.ANSWERED:
+            card.answered_at = answered_at or ended_at
+        if card.answered_at is not None:
+            card.status = Status.ANSWERED.value
+            card.talk_sec = _seconds(card.answered_at, ended_at)
+            card.end_reason = outcome.end_reason
+        else:
+            card.status = outcome.status.value
+            # A reason the route already knew (closed hours) beats a generic one.
+            card.end_reason = card.end_reason or outcome.end_reason
+            card.talk_sec = 0
+            if card.queue_entered_at is not None:
+                card.wait_sec = _seconds(card.queue_entered_at, ended_at)
+        card.hold_sec = self._hold_seconds(card)
+        if card.recording_state != RecordingState.NONE.value:
+            # MixMonitor closes its file only after the hangup handler: a file not yet
+            # written is pending, and check_recording() settles it a little later.
+            state = self._recording_state(card)
+            card.recording_state = (
+                state if state == RecordingState.OK.value else RecordingState.PENDING.value
+            )
+        self._append(session, card, [Event("hangup", ended_at, data)])
+        return card
+
+    def _ref(self, session: Session, card: Call, created: bool) -> CardRef:
+        earlier = 0
+        if card.src_number and card.direction == Direction.INBOUND.value:
+            earlier = session.scalar(
+                select(func.count(Call.id)).where(
+                    Call.src_number == card.src_number, Call.id != card.id
+                )
+            ) or 0
+        return CardRef(
+            id=card.id,
+            linkedid=card.linkedid,
+            created=created,
+            recording_path=card.recording_path or "",
+            earlier_cards=earlier,
+        )
 
     def _recording_state(self, card: Call) -> str:
         # RecordingCheck and RecordingState share their values (ok, empty, missing).
@@ -298,13 +376,6 @@ class CardStore:
                 total += (event.at - held_since).total_seconds()
                 held_since = None
         return round(total)
-
-    # -- lookups ------------------------------------------------------------------------
-
-    def find(self, linkedid: str) -> Call | None:
-        """The card of a call, if it has one."""
-        with self._sessions() as session:
-            return self._find(session, linkedid)
 
     @staticmethod
     def _find(session: Session, linkedid: str) -> Call | None:

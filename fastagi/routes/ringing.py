@@ -6,8 +6,8 @@ rings, so it must be quick and must never stop the member from being rung.
 
 from __future__ import annotations
 
+from fastagi.channels import extension_of
 from fastagi.protocol import AgiCall
-from fastagi.routes.answered import extension_of
 from fastagi.routes.common import caller_facts, safely
 from fastagi.services import AgiServices
 
