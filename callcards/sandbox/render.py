@@ -10,6 +10,7 @@ from urllib.parse import unquote, urlsplit
 
 from callcards.sandbox.conf import ConfFile
 from callcards.sandbox.errors import SandboxError
+from pbx.queues_conf import QUEUES_INCLUDE
 
 # Asterisk's view (inside the chroot) of the sandbox folder; on the host it is
 # <root>/srv/callcards-sandbox.
@@ -24,6 +25,10 @@ AMI_SECRET = "sandbox"  # noqa: S105 - test-only, loopback AMI
 SIP_SECRET = "sandbox"  # noqa: S105 - nothing can use it
 TEST_OPERATORS = ("101", "102")
 TEST_OPERATOR_CONTEXT = "cc-test-operators"
+# How the sandbox's queue members are dialled (CALLCARDS_MEMBER_INTERFACE for pbx.apply).
+TEST_MEMBER_INTERFACE = f"Local/{{extension}}@{TEST_OPERATOR_CONTEXT}/n"
+# A member's extension in the generated queues file.
+_MEMBER_EXTENSION = re.compile(r"^\s*[A-Za-z]+/(?P<extension>[^@/\-;,\s]+)[^,]*(?P<rest>.*)$")
 ETC_SOURCE = Path(__file__).resolve().parents[2] / "etc_asterisk"
 SANDBOX_ETC = Path(__file__).resolve().parent / "etc"
 # Rewritten [directories]: everything that Asterisk writes lives in the
@@ -86,6 +91,8 @@ def render(
     _edit(etc / "asterisk.conf", _asterisk_conf)
     _edit(etc / "extensions.conf", lambda conf: _extensions_conf(conf, agi_address))
     _edit(etc / "queues.conf", _queues_conf)
+    if (etc / QUEUES_INCLUDE).is_file():
+        _edit(etc / QUEUES_INCLUDE, _generated_queues_conf)
     _edit(etc / "manager.conf", lambda conf: _manager_conf(conf, ami_port))
     (etc / "callcards_ami.conf").write_text(
         f"; SANDBOX ONLY (loopback AMI, test login).\nsecret = {AMI_SECRET}\n"
@@ -153,6 +160,25 @@ def _queues_conf(conf: ConfFile) -> None:
             continue
         for ext in TEST_OPERATORS:
             section.add(f"member => Local/{ext}@{TEST_OPERATOR_CONTEXT}/n")
+
+
+def _generated_queues_conf(conf: ConfFile) -> None:
+    """The generated queues keep their operators, dialled as test operators (Local channels)."""
+    for section in conf.sections:
+        section.set("wrapuptime", "0")
+        section.lines = [_test_member(line) for line in section.lines]
+
+
+def _test_member(line: str) -> str:
+    """`member => PJSIP/101,0,Name` as `member => Local/101@cc-test-operators/n,0,Name`."""
+    key, arrow, value = line.partition("=>")
+    if not arrow or key.strip().lower() != "member":
+        return line
+    match = _MEMBER_EXTENSION.match(value)
+    if match is None:
+        raise SandboxError(f"{QUEUES_INCLUDE}: no extension in {line.strip()!r}")
+    interface = TEST_MEMBER_INTERFACE.format(extension=match["extension"])
+    return f"member => {interface}{match['rest']}"
 
 
 def _manager_conf(conf: ConfFile, ami_port: int) -> None:

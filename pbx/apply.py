@@ -1,0 +1,319 @@
+"""Apply the queues and their operators to Asterisk: write the include file, reload, check.
+
+The file is replaced atomically with a backup beside it; app_queue reloads it through AMI;
+AMI QueueStatus must then show every active queue with exactly its operators. Anything
+else puts the previous file back and reloads it, so a failed apply leaves Asterisk running
+what it ran before, and says why.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import difflib
+import fcntl
+import logging
+import os
+import tempfile
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from callcards.config import Settings
+from models import Queue, QueueMember, User
+from pbx.ami import AmiClient, AmiError
+from pbx.queue_state import (
+    QueueAmi,
+    RunningQueue,
+    mismatches,
+    reload_queues,
+    running_queues,
+    same_setup,
+)
+from pbx.queues_conf import (
+    QUEUES_INCLUDE,
+    ExpectedQueue,
+    MemberSpec,
+    QueueSpec,
+    describe,
+    expected_queues,
+    render_queues,
+)
+
+log = logging.getLogger(__name__)
+
+#: Opens a logged-in AMI session (a context manager); tests pass a fake.
+Connect = Callable[[Settings], AbstractContextManager[QueueAmi]]
+
+
+@dataclass(frozen=True)
+class ApplyResult:
+    """Whether Asterisk now runs the queues as the database says, and what happened."""
+
+    ok: bool
+    changed: bool
+    messages: list[str] = field(default_factory=list)
+    error: str | None = None
+
+    def lines(self) -> list[str]:
+        """The result as text for a person: the steps, then the outcome."""
+        if not self.ok:
+            outcome = f"FAILED: {self.error}"
+        elif self.changed:
+            outcome = "applied: Asterisk runs the new queues"
+        else:
+            outcome = "nothing to apply: Asterisk already runs these queues"
+        return [*self.messages, outcome]
+
+
+def queue_specs(session: Session) -> tuple[list[QueueSpec], list[str]]:
+    """The active queues with their operators as the database says; notes on who is left out."""
+    specs, notes = [], []
+    for queue in session.scalars(select(Queue).where(Queue.active.is_(True)).order_by(Queue.name)):
+        rows = session.execute(
+            select(QueueMember, User)
+            .join(User, QueueMember.user_id == User.id)
+            .where(QueueMember.queue_id == queue.id)
+            .order_by(User.extension)
+        ).all()
+        members = []
+        for membership, user in rows:
+            if not user.active:
+                notes.append(f"queue {queue.name}: {user.name} is not active, so not rung")
+            elif not user.extension:
+                notes.append(f"queue {queue.name}: {user.name} has no extension, so not rung")
+            else:
+                members.append(MemberSpec(user.extension, user.name, membership.penalty))
+        specs.append(
+            QueueSpec(
+                name=queue.name,
+                title=queue.title,
+                strategy=queue.strategy,
+                ring_timeout_sec=queue.ring_timeout_sec,
+                wrapup_sec=queue.wrapup_sec,
+                service_level_sec=queue.service_level_sec,
+                members=tuple(members),
+            )
+        )
+    return specs, notes
+
+
+def pending_diff(session: Session, settings: Settings) -> str:
+    """A unified diff from the live include file to what the database says ('' if none)."""
+    live = _live_file(settings)
+    specs, _ = queue_specs(session)
+    text = render_queues(specs, settings.member_interface)
+    old = live.read_text() if live.exists() else ""
+    return "".join(
+        difflib.unified_diff(
+            old.splitlines(keepends=True),
+            text.splitlines(keepends=True),
+            fromfile=f"{live} (live)",
+            tofile="from the database",
+        )
+    )
+
+
+def apply_queues(
+    session: Session, settings: Settings, *, connect: Connect | None = None
+) -> ApplyResult:
+    """Write the queues from the database for Asterisk, reload app_queue, and check it took them."""
+    steps = _Steps()
+    try:
+        live = _live_file(settings)
+        specs, notes = queue_specs(session)
+        text = render_queues(specs, settings.member_interface)
+        _require_include(live)
+    except ValueError as error:
+        return steps.failed(str(error))
+    for note in notes:
+        steps.note(note)
+    with _locked(live):
+        return _Apply(settings, connect or _connect, live, steps).run(text)
+
+
+class _Apply:
+    """One apply of a rendered file, under the lock."""
+
+    def __init__(self, settings: Settings, connect: Connect, live: Path, steps: _Steps) -> None:
+        self.settings, self.connect, self.live, self.steps = settings, connect, live, steps
+
+    def run(self, text: str) -> ApplyResult:
+        """Confirm an unchanged file, or replace a changed one."""
+        old = self.live.read_text() if self.live.exists() else None
+        expected = expected_queues(text)
+        gone = set(expected_queues(old or "")) - set(expected)
+        try:
+            with self.connect(self.settings) as ami:
+                if old == text:
+                    return self.confirm(ami, expected)
+                return self.replace(ami, old, text, expected, gone)
+        except AmiError as error:
+            # Raised only while the file is untouched (replace() handles the rest itself).
+            return self.steps.failed(f"{error}; nothing was changed")
+
+    def confirm(self, ami: QueueAmi, expected: Mapping[str, ExpectedQueue]) -> ApplyResult:
+        """The file already says this: check Asterisk runs it, reloading once if not."""
+        steps = self.steps
+        steps.note(f"{self.live.name} already says this")
+        problems = mismatches(expected, running_queues(ami))
+        if not problems:
+            steps.note("Asterisk runs it: " + "; ".join(describe(expected)))
+            return steps.done(changed=False)
+        steps.note("Asterisk runs something else (" + "; ".join(problems) + "): reloading")
+        reload_queues(ami)
+        problems = mismatches(expected, running_queues(ami))
+        if problems:
+            return steps.failed("Asterisk did not take the queues: " + "; ".join(problems))
+        steps.note("Asterisk runs it now: " + "; ".join(describe(expected)))
+        return steps.done(changed=True)
+
+    def replace(
+        self,
+        ami: QueueAmi,
+        old: str | None,
+        text: str,
+        expected: Mapping[str, ExpectedQueue],
+        gone: set[str],
+    ) -> ApplyResult:
+        """Write the new file, reload, check; on any failure put the old file back."""
+        steps, live = self.steps, self.live
+        before = running_queues(ami)
+        backup = live.with_name(live.name + ".bak")
+        try:
+            if old is not None:
+                _write_atomically(backup, old, like=live)
+            _write_atomically(live, text, like=live)
+        except OSError as error:
+            return steps.failed(f"cannot write {live}: {error}; nothing was changed")
+        steps.note(f"wrote {live}" + (f" (the previous one is {backup.name})" if old else ""))
+        try:
+            reload_queues(ami)
+            steps.note("asked Asterisk to reload its queues (AMI QueueReload)")
+            problems = mismatches(expected, running_queues(ami), gone)
+        except AmiError as error:
+            problems = [str(error)]
+        except Exception as error:  # anything at all: the old file must go back
+            log.exception("apply queues: checking the reload failed")
+            problems = [f"checking the reload failed: {error!r}"]
+        if not problems:
+            steps.note("Asterisk runs: " + "; ".join(describe(expected)))
+            return steps.done(changed=True)
+        reason = "Asterisk did not take the new queues: " + "; ".join(problems)
+        steps.note(reason)
+        return steps.failed(f"{reason}; {self.restore(ami, old, before)}")
+
+    def restore(self, ami: QueueAmi, old: str | None, before: Mapping[str, RunningQueue]) -> str:
+        """Put the previous file back and reload it; what became of Asterisk, for the error."""
+        name = self.live.name
+        try:
+            if old is None:
+                self.live.unlink(missing_ok=True)
+            else:
+                _write_atomically(self.live, old, like=self.live)
+        except OSError as error:
+            return f"and the previous {name} could not be put back ({error}): restore it by hand"
+        self.steps.note(f"put the previous {name} back")
+        try:
+            after = _reload_and_read(ami)
+        except AmiError as first:
+            # The session may be what broke (Asterisk closed it): one fresh one.
+            try:
+                with self.connect(self.settings) as fresh:
+                    after = _reload_and_read(fresh)
+            except AmiError as second:
+                return (
+                    f"the previous {name} is back, but Asterisk could not be asked to "
+                    f"reload it ({first}; {second}): apply again once AMI answers"
+                )
+        if same_setup(before, after):
+            self.steps.note("Asterisk runs the previous queues again")
+            return "the previous queues are back in place"
+        return (
+            f"the previous {name} is back and reloaded, but Asterisk's queues differ from "
+            "before the apply: check `queue show`"
+        )
+
+
+def _reload_and_read(ami: QueueAmi) -> dict[str, RunningQueue]:
+    """Reload app_queue; what it runs then."""
+    reload_queues(ami)
+    return running_queues(ami)
+
+
+class _Steps:
+    """The messages of one apply, also logged."""
+
+    def __init__(self) -> None:
+        self.messages: list[str] = []
+
+    def note(self, message: str) -> None:
+        """Log a step and keep it for the admin."""
+        log.info("apply queues: %s", message)
+        self.messages.append(message)
+
+    def done(self, *, changed: bool) -> ApplyResult:
+        """Success, with the steps so far."""
+        return ApplyResult(ok=True, changed=changed, messages=list(self.messages))
+
+    def failed(self, error: str) -> ApplyResult:
+        """Failure, with the steps so far and the reason."""
+        log.error("apply queues failed: %s", error)
+        return ApplyResult(ok=False, changed=False, messages=list(self.messages), error=error)
+
+
+def _connect(settings: Settings) -> AbstractContextManager[QueueAmi]:
+    """A pyst2 AMI session from the settings."""
+    return AmiClient.from_settings(settings)
+
+
+def _live_file(settings: Settings) -> Path:
+    """The include file Asterisk reads; ValueError when its folder is not configured."""
+    if settings.asterisk_etc_dir is None:
+        raise ValueError(
+            "CALLCARDS_ASTERISK_ETC is not set: the site does not know Asterisk's config folder"
+        )
+    if not settings.asterisk_etc_dir.is_dir():
+        raise ValueError(f"Asterisk's config folder {settings.asterisk_etc_dir} does not exist")
+    return settings.asterisk_etc_dir / QUEUES_INCLUDE
+
+
+def _require_include(live: Path) -> None:
+    """ValueError unless queues.conf beside `live` includes it (else nothing would read it)."""
+    queues_conf = live.with_name("queues.conf")
+    directive = f'#include "{live.name}"'
+    text = queues_conf.read_text() if queues_conf.exists() else ""
+    if not any(line.strip() == directive for line in text.splitlines()):
+        raise ValueError(f"{queues_conf} does not include the generated file: add {directive}")
+
+
+@contextlib.contextmanager
+def _locked(live: Path) -> Iterator[None]:
+    """One apply at a time on this host (several site workers may apply at once)."""
+    with open(live.with_name(f".{live.name}.lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def _write_atomically(path: Path, text: str, *, like: Path) -> None:
+    """Replace `path` by `text` in one rename (Asterisk never reads half a file)."""
+    mode = like.stat().st_mode & 0o777 if like.exists() else 0o644
+    descriptor, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(descriptor, "w") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        # mkstemp makes 0600; Asterisk may run as another user than the site.
+        os.chmod(temporary, mode)
+        os.replace(temporary, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(temporary)
+        raise
