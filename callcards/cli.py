@@ -144,6 +144,23 @@ def _cmd_recordings(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _cmd_asterisk(args: argparse.Namespace, settings: Settings) -> int:
+    from pbx.apply import apply_queues, pending_diff
+
+    with _sessions(settings)() as session:
+        if args.action == "apply":
+            result = apply_queues(session, settings)
+            print("\n".join(result.lines()), file=sys.stdout if result.ok else sys.stderr)
+            return 0 if result.ok else 1
+        try:
+            diff = pending_diff(session, settings)
+        except ValueError as error:
+            print(f"callcards asterisk: {error}", file=sys.stderr)
+            return 2
+    print(diff or "the live file already says what the database says", end="" if diff else "\n")
+    return 0
+
+
 def _jsonable(value: object) -> object:
     if hasattr(value, "__dataclass_fields__"):
         from dataclasses import asdict
@@ -208,6 +225,11 @@ def build_parser() -> argparse.ArgumentParser:
     sandbox.add_argument("--agi", help="FastAGI address the sandbox calls (default: agi listen)")
     sandbox.add_argument("--ami-port", type=int, default=5038)
     sandbox.set_defaults(run=_cmd_sandbox)
+
+    asterisk = commands.add_parser("asterisk", help="queues and operators, applied to Asterisk")
+    asterisk.add_argument("action", choices=["apply", "show"],
+                          help="apply: write, reload through AMI, check; show: diff with live file")
+    asterisk.set_defaults(run=_cmd_asterisk)
     return parser
 
 
