@@ -6,6 +6,9 @@ OpenAPI document (openapi.py) describes the same table and a test holds them tog
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 from flask import Blueprint
 
 from webadmin.api import calls, dictionaries, errors, export, openapi
@@ -14,8 +17,8 @@ from webadmin.recordings.routes import recording
 bp = Blueprint("api", __name__, url_prefix="/api")
 errors.init_blueprint(bp)
 
-ROUTES = [
-    # (rule, endpoint, view, methods)
+#: (rule, endpoint, view, methods)
+ROUTES: list[tuple[str, str, Callable[..., Any], list[str]]] = [
     ("/calls", "list_calls", calls.list_calls, ["GET"]),
     ("/calls", "create_call", calls.create_call, ["POST"]),
     ("/calls/<int:call_id>", "get_call", calls.get_call, ["GET"]),

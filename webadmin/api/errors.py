@@ -8,7 +8,7 @@ from typing import Any
 from flask import Blueprint, Response, jsonify
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
-from werkzeug.exceptions import HTTPException, InternalServerError
+from werkzeug.exceptions import HTTPException, InternalServerError, MethodNotAllowed
 
 from webadmin.extensions import db
 
@@ -44,7 +44,7 @@ def _message(error: HTTPException) -> str:
 
 def _http_error(error: HTTPException) -> Response:
     response = api_error(error.code or 500, _message(error))
-    if error.code == 405 and error.valid_methods:
+    if isinstance(error, MethodNotAllowed) and error.valid_methods:
         response.headers["Allow"] = ", ".join(error.valid_methods)
     return response
 

@@ -8,7 +8,7 @@ from typing import Any
 
 from flask_babel import gettext as _
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, scoped_session
 from werkzeug.datastructures import MultiDict
 
 from models import Call, CallEvent, Direction, RecordingState, Role, Status, User, utcnow
@@ -37,6 +37,8 @@ _FORM_TO_JSON = {form: name for name, form in CARD_FIELDS.items()}
 #: A card logged by hand may start this far in the future (clocks of phones differ).
 CLOCK_SKEW = timedelta(minutes=5)
 Errors = dict[str, list[str]]
+#: A plain session or Flask-SQLAlchemy's scoped one.
+DbSession = Session | scoped_session[Any]
 
 
 class Invalid(ValueError):
@@ -59,7 +61,7 @@ def card_json(call: Call) -> dict[str, Any]:
     return card
 
 
-def card_form(session: Session, call: Call, payload: dict[str, Any]) -> CardForm:
+def card_form(session: DbSession, call: Call, payload: dict[str, Any]) -> CardForm:
     """The card form filled from JSON and validated as the page's form is; Invalid if not."""
     data: MultiDict[str, str] = MultiDict()
     errors: Errors = {}
@@ -137,7 +139,7 @@ def _choice(payload: dict[str, Any], name: str, allowed: list[str], errors: Erro
     return str(raw)
 
 
-def new_call(session: Session, payload: dict[str, Any], author: User, tz: tzinfo) -> Call:
+def new_call(session: DbSession, payload: dict[str, Any], author: User, tz: tzinfo) -> Call:
     """A card for a call logged by hand (e.g. from a mobile), not yet added; Invalid if wrong."""
     errors: Errors = {}
     direction = _choice(payload, "direction", [member.value for member in Direction], errors)
@@ -182,7 +184,7 @@ def new_call(session: Session, payload: dict[str, Any], author: User, tz: tzinfo
     return call
 
 
-def _operator(session: Session, raw: Any, author: User, errors: Errors) -> int | None:
+def _operator(session: DbSession, raw: Any, author: User, errors: Errors) -> int | None:
     if author.role != Role.ADMIN.value:
         # Operators log their own calls only, so the card stays in their scope.
         if raw is not None and raw != author.id:

@@ -12,7 +12,7 @@ from datetime import date, timedelta, tzinfo
 from typing import Any
 
 from sqlalchemy import ColumnElement, and_, case, distinct, func, not_, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, scoped_session
 
 from models import Call, CallCategory, CallEvent, CallPurpose, Direction, Status, User
 from models.routing import Queue
@@ -30,6 +30,9 @@ REFUSED_AT_JOIN_SEC = 2
 
 _ANSWERED, _ABANDONED, _MISSED = Status.ANSWERED.value, Status.ABANDONED.value, Status.MISSED.value
 
+#: A plain session (tests, scripts) or Flask-SQLAlchemy's scoped one.
+DbSession = Session | scoped_session[Any]
+
 
 def _share(part: float, whole: float) -> float | None:
     """part / whole × 100, None when there is nothing to divide by."""
@@ -42,6 +45,11 @@ def _ratio(part: float, whole: float) -> float | None:
 
 def _in_period(period: Period) -> ColumnElement[bool]:
     return and_(Call.started_at >= period.start, Call.started_at < period.end)
+
+
+def _scoped(stmt: Any, user: Any) -> Any:
+    # calls_scope is typed for one-entity selects; these select several aggregates.
+    return calls_scope(stmt, user)
 
 
 def _count(condition: ColumnElement[bool]) -> Any:
@@ -100,7 +108,7 @@ def queue_total(rows: Sequence[QueueFigures], title: str) -> QueueFigures:
     return QueueFigures(queue=None, title=title, service_level_sec=0, **sums)
 
 
-def queue_figures(session: Session, period: Period, user: Any,
+def queue_figures(session: DbSession, period: Period, user: Any,
                   short_abandon_sec: int = SHORT_ABANDON_SEC) -> list[QueueFigures]:
     """Offered, answered, abandoned, short abandons, missed, service level, ASA per queue.
 
@@ -138,7 +146,7 @@ def queue_figures(session: Session, period: Period, user: Any,
     names = ("offered", "answered", "abandoned", "short_abandoned", "missed", "closed", "refused",
              "answered_within")
     rows = []
-    for name, title, sl_sec, *counts, wait in session.execute(calls_scope(stmt, user)):
+    for name, title, sl_sec, *counts, wait in session.execute(_scoped(stmt, user)):
         row = QueueFigures(name, title or name or "", int(sl_sec),
                            **{key: int(value) for key, value in zip(names, counts, strict=True)},
                            answered_wait_sec=float(wait))
@@ -186,7 +194,7 @@ def _after_call_work() -> Any:
     return case((gap < 0, 0.0), else_=gap)
 
 
-def operator_figures(session: Session, period: Period, user: Any,
+def operator_figures(session: DbSession, period: Period, user: Any,
                      no_purpose: str) -> list[OperatorFigures]:
     """Answered and missed, talk, hold, after-call work, AHT and purposes per operator.
 
@@ -221,7 +229,7 @@ def operator_figures(session: Session, period: Period, user: Any,
                or_(Call.operator_id.is_(None), Call.operator_id != User.id))
         .group_by(User.id)
     )
-    for operator_id, name, missed in session.execute(calls_scope(rang, user)):
+    for operator_id, name, missed in session.execute(_scoped(rang, user)):
         found.setdefault(operator_id, {"name": name, "purposes": {}})["missed"] = int(missed)
     by_purpose = (
         select(Call.operator_id, func.max(CallPurpose.name), func.count())
@@ -229,7 +237,7 @@ def operator_figures(session: Session, period: Period, user: Any,
         .where(_in_period(period), answered, Call.operator_id.is_not(None))
         .group_by(Call.operator_id, Call.purpose_id)
     )
-    for operator_id, purpose, count in session.execute(calls_scope(by_purpose, user)):
+    for operator_id, purpose, count in session.execute(_scoped(by_purpose, user)):
         if operator_id in found:
             found[operator_id]["purposes"][purpose or no_purpose] = int(count)
     rows = [OperatorFigures(operator_id, **values) for operator_id, values in found.items()]
@@ -285,7 +293,7 @@ def _zone_name(tz: tzinfo) -> str:
     return str(getattr(tz, "key", None) or tz.tzname(None) or "UTC")
 
 
-def category_figures(session: Session, period: Period, user: Any) -> list[CategoryFigures]:
+def category_figures(session: DbSession, period: Period, user: Any) -> list[CategoryFigures]:
     """Cards and the needs-callback share per category, and each category's weekly counts."""
     stmt = (
         select(Call.category_id, func.max(CallCategory.name), func.max(CallCategory.position),
@@ -297,7 +305,7 @@ def category_figures(session: Session, period: Period, user: Any) -> list[Catego
     weeks = period_weeks(period)
     found: dict[int, CategoryFigures] = {}
     order: dict[int, tuple[int, str]] = {}
-    for category_id, name, position, cards, callbacks in session.execute(calls_scope(stmt, user)):
+    for category_id, name, position, cards, callbacks in session.execute(_scoped(stmt, user)):
         found[category_id] = CategoryFigures(category_id, name, int(cards), int(callbacks),
                                              dict.fromkeys(weeks, 0))
         order[category_id] = (position, name)
@@ -308,7 +316,7 @@ def category_figures(session: Session, period: Period, user: Any) -> list[Catego
         .where(_in_period(period), Call.category_id.is_not(None))
         .group_by(Call.category_id, "week")
     )
-    for category_id, monday, count in session.execute(calls_scope(weekly, user)):
+    for category_id, monday, count in session.execute(_scoped(weekly, user)):
         day = monday if isinstance(monday, date) else date.fromisoformat(str(monday))
         found[category_id].weeks[iso_week(day)] = int(count)
     return sorted(found.values(), key=lambda row: order[row.category_id])

@@ -51,6 +51,14 @@ class Table:
             yield [column.value(row) for column in self.columns]
 
 
+def _purpose_count(name: str) -> Callable[[OperatorFigures], int]:
+    return lambda row: row.purposes.get(name, 0)
+
+
+def _week_count(week: str) -> Callable[[CategoryFigures], int]:
+    return lambda row: row.weeks.get(week, 0)
+
+
 def queue_table(rows: Sequence[QueueFigures], total: QueueFigures, short_sec: int) -> Table:
     """The queue report: offered and what became of them, rates, service level, ASA."""
     return Table([
@@ -116,16 +124,14 @@ def operator_table(rows: Sequence[OperatorFigures], total: OperatorFigures,
         Column(_("Cards saved"), COUNT, lambda row: row.completed,
                _("Answered calls whose card the operator has saved.")),
     ]
-    columns += [Column(name, COUNT, lambda row, name=name: row.purposes.get(name, 0))
-                for name in purposes]
+    columns += [Column(name, COUNT, _purpose_count(name)) for name in purposes]
     return Table(columns, rows, total)
 
 
 def purpose_table(rows: Sequence[OperatorFigures], purposes: Sequence[str]) -> Table:
     """Answered calls per operator and purpose."""
     return Table([Column(_("Operator"), TEXT, lambda row: row.name)] + [
-        Column(name, COUNT, lambda row, name=name: row.purposes.get(name, 0))
-        for name in purposes
+        Column(name, COUNT, _purpose_count(name)) for name in purposes
     ], rows)
 
 
@@ -140,5 +146,4 @@ def category_table(rows: Sequence[CategoryFigures], total: CategoryFigures,
                _("Cards of this category marked as needing a callback.")),
         Column(_("Callback share, %"), PERCENT, lambda row: row.callback_share,
                _("cards with needs callback / cards × 100, per category")),
-    ] + [Column(week, COUNT, lambda row, week=week: row.weeks.get(week, 0)) for week in weeks],
-        rows, total)
+    ] + [Column(week, COUNT, _week_count(week)) for week in weeks], rows, total)
