@@ -16,6 +16,47 @@ def _instance_dir() -> Path:
     return Path(os.environ.get("CALLCARDS_INSTANCE_DIR", REPO_ROOT / "instance"))
 
 
+def _cache_dir() -> Path:
+    # The same folder callcards.sandbox builds its Asterisk root in.
+    if os.environ.get("CALLCARDS_CACHE_DIR"):
+        return Path(os.environ["CALLCARDS_CACHE_DIR"])
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "callcards"
+
+
+def inside_root(root: Path, path: str) -> Path:
+    """The host path of `path` inside a chroot `root`, following its absolute symlinks there."""
+    parts = [part for part in path.split("/") if part]
+    current = root
+    for _hop in range(40):  # the kernel's own limit on symlinks in one lookup
+        for index, part in enumerate(parts):
+            if part == "..":  # never above the root, as inside the chroot
+                current = current.parent if current != root else root
+                continue
+            step = current / part
+            if not step.is_symlink():
+                current = step
+                continue
+            target = str(step.readlink())
+            rest = parts[index + 1:]
+            if target.startswith("/"):
+                current, parts = root, [*target.split("/"), *rest]
+            else:
+                parts = [*target.split("/"), *rest]
+            parts = [part for part in parts if part and part != "."]
+            break
+        else:
+            return current
+    return current
+
+
+def default_sounds_dir() -> Path | None:
+    """Asterisk's sounds/en in the sandbox root, when one has been built on this host."""
+    root = _cache_dir() / "asterisk-root"
+    # In Debian's package sounds/en is a link to /etc/alternatives/..., absolute inside the root.
+    sounds = inside_root(root, "usr/share/asterisk/sounds/en")
+    return sounds if root.is_dir() and sounds.is_dir() else None
+
+
 def _split(value: str) -> tuple[str, ...]:
     return tuple(part.strip() for part in value.split(",") if part.strip())
 
@@ -27,6 +68,7 @@ class Settings:
     database_url: str
     recordings_dir: Path
     secret_key: str
+    journal_dir: Path = Path("instance/journal")
     agi_listen: str = "127.0.0.1:4573"
     agi_allow: tuple[str, ...] = ("127.0.0.1/32", "::1/128")
     agi_command_timeout: float = 30.0
@@ -38,6 +80,12 @@ class Settings:
     ami_user: str = "callcards"
     ami_secret: str = ""
     public_url: str = ""
+    prompts_dir: Path = field(default_factory=lambda: _instance_dir() / "prompts")
+    sounds_dir: Path | None = field(default_factory=default_sounds_dir)
+    # Asterisk's config folder as this host sees it (pbx writes queues_callcards.conf there).
+    asterisk_etc_dir: Path | None = None
+    # How a queue member (an operator's phone) is dialled; {extension} is theirs.
+    member_interface: str = "PJSIP/{extension}"
     extra: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -54,6 +102,7 @@ def load_settings(environ: os._Environ[str] | dict[str, str] | None = None) -> S
     return Settings(
         database_url=normalize_database_url(database_url),
         recordings_dir=Path(env.get("RECORDINGS_DIR") or instance / "recordings"),
+        journal_dir=Path(env.get("CALLCARDS_JOURNAL_DIR") or instance / "journal"),
         secret_key=env.get("SECRET_KEY") or DEVELOPMENT_SECRET_KEY,
         agi_listen=env.get("CALLCARDS_AGI_LISTEN", "127.0.0.1:4573"),
         agi_allow=_split(env.get("CALLCARDS_AGI_ALLOW", "127.0.0.1/32,::1/128")),
@@ -66,6 +115,13 @@ def load_settings(environ: os._Environ[str] | dict[str, str] | None = None) -> S
         ami_user=env.get("CALLCARDS_AMI_USER", "callcards"),
         ami_secret=env.get("CALLCARDS_AMI_SECRET", ""),
         public_url=env.get("CALLCARDS_PUBLIC_URL", "").rstrip("/"),
+        prompts_dir=Path(env.get("CALLCARDS_PROMPTS_DIR") or instance / "prompts"),
+        sounds_dir=Path(env["CALLCARDS_SOUNDS_DIR"]) if env.get("CALLCARDS_SOUNDS_DIR")
+        else default_sounds_dir(),
+        asterisk_etc_dir=(
+            Path(env["CALLCARDS_ASTERISK_ETC"]) if env.get("CALLCARDS_ASTERISK_ETC") else None
+        ),
+        member_interface=env.get("CALLCARDS_MEMBER_INTERFACE") or "PJSIP/{extension}",
     )
 
 

@@ -9,6 +9,7 @@ import signal
 
 from callcards.config import Settings, split_host_port
 from fastagi.cards import CardStore
+from fastagi.journal import Journal, JournaledCards
 from fastagi.routes import ROUTES
 from fastagi.server import FastAgiServer
 from fastagi.services import AgiServices, FlowCache
@@ -24,9 +25,11 @@ def build_services(settings: Settings) -> AgiServices:
         settings.is_sqlite
     ) else make_engine(settings.database_url)
     sessions = make_session_factory(engine)
+    store = CardStore(sessions, RecordingStore(settings.recordings_dir), settings.public_url)
     return AgiServices(
-        cards=CardStore(sessions, RecordingStore(settings.recordings_dir), settings.public_url),
-        flow=FlowCache(sessions, settings.settings_refresh_sec),
+        cards=JournaledCards(store, Journal(settings.journal_dir / "cards.journal")),
+        flow=FlowCache(sessions, settings.settings_refresh_sec,
+                       saved_copy=settings.journal_dir / "flow.json"),
         default_queue=settings.default_queue,
         db_timeout=settings.db_timeout,
     )
@@ -34,8 +37,14 @@ def build_services(settings: Settings) -> AgiServices:
 
 def build_server(settings: Settings, listen: str | None = None) -> FastAgiServer:
     """A FastAGI server bound to `listen` (or the configured address) serving every route."""
+    return server_for(build_services(settings), settings, listen)
+
+
+def server_for(
+    services: AgiServices, settings: Settings, listen: str | None = None
+) -> FastAgiServer:
+    """A FastAGI server whose routes use `services`."""
     host, port = split_host_port(listen or settings.agi_listen, 4573)
-    services = build_services(settings)
     routes = {name: functools.partial(route, services=services) for name, route in ROUTES.items()}
     return FastAgiServer(
         routes,
@@ -48,9 +57,11 @@ def build_server(settings: Settings, listen: str | None = None) -> FastAgiServer
 
 async def serve(settings: Settings, listen: str | None = None, grace: float = 30.0) -> None:
     """Serve until SIGTERM or SIGINT, then let calls in progress finish their sessions."""
-    server = build_server(settings, listen)
+    services = build_services(settings)
+    server = server_for(services, settings, listen)
     await server.start()
     log.info("FastAGI listening on %s:%s", server.host, server.port)
+    replayer = asyncio.create_task(services.replay_journal_forever())
     stopping = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
@@ -60,3 +71,6 @@ async def serve(settings: Settings, listen: str | None = None, grace: float = 30
     log.info("stopping: waiting up to %.0f s for calls in progress", grace)
     await server.stop(grace)
     serving.cancel()
+    replayer.cancel()
+    if services.background:  # recordings still being settled after their hangups
+        await asyncio.wait(services.background, timeout=min(grace, 15))

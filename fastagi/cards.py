@@ -8,7 +8,8 @@ Each public method is one transaction over the small `_steps` below it.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -19,7 +20,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from fastagi.channels import extension_of
 from fastagi.outcome import HangupFacts, Outcome, classify
-from models import Call, CallEvent, Direction, RecordingState, Status, User
+from models import Call, CallEvent, CardOperation, Direction, RecordingState, Status, User
 from models.session import transaction
 from recordings import RecordingStore, recording_name
 
@@ -96,6 +97,10 @@ def _plain_number(value: str | None) -> str | None:
     return value.strip()
 
 
+class AlreadyApplied(Exception):
+    """A journaled change that an earlier replay already applied."""
+
+
 class CardStore:
     """Creates, updates and closes call cards."""
 
@@ -105,19 +110,35 @@ class CardStore:
         self._sessions = sessions
         self._recordings = recordings
         self._public_url = public_url
+        self._applying: str | None = None
+
+    def applying(self, op_id: str) -> CardStore:
+        """This store for replaying journaled change `op_id`: applied once, whatever happens."""
+        replaying = CardStore(self._sessions, self._recordings, self._public_url)
+        replaying._applying = op_id
+        return replaying
+
+    @contextmanager
+    def _transaction(self) -> Iterator[Session]:
+        with transaction(self._sessions) as session:
+            if self._applying is not None:
+                if session.get(CardOperation, self._applying) is not None:
+                    raise AlreadyApplied(self._applying)
+                session.add(CardOperation(op_id=self._applying))
+            yield session
 
     # -- one transaction each -----------------------------------------------------------
 
     def open_card(self, new: NewCall, events: Sequence[Event] = ()) -> CardRef:
         """Create the card for a call, or return the one its linkedid already has."""
         try:
-            with transaction(self._sessions) as session:
+            with self._transaction() as session:
                 card, created = self._open(session, new)
                 self._append(session, card, events)
                 return self._ref(session, card, created)
         except IntegrityError:
             # Two sessions of one call raced to create it: the other one won; use its card.
-            with transaction(self._sessions) as session:
+            with self._transaction() as session:
                 card = self._require(session, new.linkedid)
                 self._append(session, card, events)
                 return self._ref(session, card, False)
@@ -139,7 +160,7 @@ class CardStore:
 
         `recorded=False`: the call ends without reaching a queue, where recording starts.
         """
-        with transaction(self._sessions) as session:
+        with self._transaction() as session:
             card = self._require(session, linkedid)
             if not recorded and card.answered_at is None:
                 card.recording_path = card.recording_url = None
@@ -160,7 +181,7 @@ class CardStore:
 
     def ringing(self, linkedid: str, *, extension: str, channel: str, at: datetime) -> bool:
         """A queue member's phone starts ringing for this call: the operator's screen-pop."""
-        with transaction(self._sessions) as session:
+        with self._transaction() as session:
             card = self._find(session, linkedid)
             if card is None or card.ended_at is not None or card.answered_at is not None:
                 return False
@@ -175,13 +196,13 @@ class CardStore:
         self, linkedid: str, *, extension: str | None, interface: str | None, at: datetime
     ) -> int | None:
         """An operator picked the call up: set answered_at, the operator, the wait."""
-        with transaction(self._sessions) as session:
+        with self._transaction() as session:
             return self._answered(session, self._require(session, linkedid),
                                   extension, interface, at)
 
     def add_events(self, linkedid: str, events: Sequence[Event]) -> None:
         """Append timeline entries to a call's card."""
-        with transaction(self._sessions) as session:
+        with self._transaction() as session:
             self._append(session, self._require(session, linkedid), events)
 
     def close(
@@ -194,7 +215,7 @@ class CardStore:
         answered_at: datetime | None = None,
     ) -> Call:
         """Close the card with a known outcome (see hang_up for the hangup handler's case)."""
-        with transaction(self._sessions) as session:
+        with self._transaction() as session:
             return self._close(session, self._require(session, linkedid), outcome,
                                ended_at, data, answered_at)
 
@@ -204,7 +225,7 @@ class CardStore:
         A call this server never saw start (it was down, the dialplan's fallback queued the
         caller) gets its card now, late but whole.
         """
-        with transaction(self._sessions) as session:
+        with self._transaction() as session:
             card = self._find(session, report.call.linkedid)
             if card is None:
                 card = self._late_card(session, report)
@@ -236,7 +257,7 @@ class CardStore:
 
     def check_recording(self, linkedid: str, *, final: bool) -> str:
         """Look at the card's file again; only a final check records it empty or missing."""
-        with transaction(self._sessions) as session:
+        with self._transaction() as session:
             card = self._require(session, linkedid)
             if card.recording_state in {RecordingState.NONE.value, RecordingState.OK.value}:
                 return card.recording_state

@@ -4,19 +4,22 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import json
 import logging
+import os
 import time
 from collections.abc import Callable, Coroutine
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from dialplan.settings import FlowSettings
-from fastagi.cards import CardStore
+from fastagi.journal import DATABASE_AWAY, JournaledCards
 from models import FlowVersion
 
 log = logging.getLogger(__name__)
@@ -33,14 +36,19 @@ class FlowCache:
     """The newest published call flow, re-read when an admin publishes a new version.
 
     A failed read keeps the last good copy, so calls go on being routed while the
-    database is away; with no copy at all, calls go to the default queue.
+    database is away; the copy is also kept on disk (`saved_copy`), so a server started
+    during an outage routes by it too. With no copy at all, calls go to the default queue.
     """
 
-    def __init__(self, sessions: sessionmaker[Session], refresh_sec: float) -> None:
+    def __init__(
+        self, sessions: sessionmaker[Session], refresh_sec: float, saved_copy: Path | None = None
+    ) -> None:
         self._sessions = sessions
         self._refresh_sec = refresh_sec
+        self._saved_copy = saved_copy
         self._settings: FlowSettings | None = None
         self._version_id: int | None = None
+        self._load_saved_copy()
         self._checked_at = float("-inf")
         self._lock = asyncio.Lock()
 
@@ -70,14 +78,37 @@ class FlowCache:
             document = session.scalar(select(FlowVersion.document).where(FlowVersion.id == newest))
         self._settings = FlowSettings.from_document(document or {})
         self._version_id = newest
+        self._save_copy(newest, document or {})
         log.info("routing calls by published call flow version %s", newest)
+
+    def _save_copy(self, version_id: int, document: dict[str, Any]) -> None:
+        if self._saved_copy is None:
+            return
+        try:
+            self._saved_copy.parent.mkdir(parents=True, exist_ok=True)
+            spare = self._saved_copy.with_suffix(".tmp")
+            spare.write_text(json.dumps({"version": version_id, "document": document}))
+            os.replace(spare, self._saved_copy)  # atomic: a crash leaves the old copy whole
+        except OSError:
+            log.exception("could not keep a copy of the call flow on disk")
+
+    def _load_saved_copy(self) -> None:
+        if self._saved_copy is None or not self._saved_copy.exists():
+            return
+        try:
+            saved = json.loads(self._saved_copy.read_text())
+            self._settings = FlowSettings.from_document(saved["document"])
+            self._version_id = int(saved["version"])
+            log.info("starting with the saved copy of call flow version %s", self._version_id)
+        except (OSError, ValueError, KeyError):
+            log.exception("the saved copy of the call flow is unreadable; ignoring it")
 
 
 @dataclass
 class AgiServices:
     """Dependencies of the AGI routes, built once per server."""
 
-    cards: CardStore
+    cards: JournaledCards
     flow: FlowCache
     default_queue: str = "reception"
     #: Seconds a call waits for one piece of database work before it goes on without it;
@@ -103,6 +134,19 @@ class AgiServices:
         task = asyncio.get_running_loop().create_task(work)
         self.background.add(task)
         task.add_done_callback(self.background.discard)
+
+    async def replay_journal_forever(self, every: float = 1.0) -> None:
+        """Apply journaled card changes as soon as the database answers again."""
+        while True:
+            if self.cards.journal.active:
+                try:
+                    await self.db(self.cards.replay)
+                except (TimeoutError, *DATABASE_AWAY):
+                    log.debug("database still away; %s keeps the card changes",
+                              self.cards.journal.path)
+                except Exception:
+                    log.exception("journal replay failed; trying again")
+            await asyncio.sleep(every)
 
     async def flow_settings(self) -> FlowSettings | None:
         """The published call flow, or None when none was ever readable."""

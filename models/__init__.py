@@ -6,11 +6,13 @@ from models.asterisk import AsteriskCdr, AsteriskCel
 from models.base import Base, utcnow
 from models.calls import AuditEntry, Call, CallEvent, Direction, RecordingState, Status
 from models.dictionaries import CallCategory, CallPurpose, CallSubCategory, CallTag, call_tags
+from models.journal import CardOperation
 from models.routing import Did, FlowSetting, FlowVersion, IvrMenu, Queue, Schedule
 from models.users import QueueMember, Role, User, queue_supervisors
 
 __all__ = [
     "AsteriskCdr", "AsteriskCel", "AuditEntry", "Base", "Call", "CallCategory", "CallEvent",
+    "CardOperation",
     "CallPurpose", "CallSubCategory", "CallTag", "Did", "Direction", "FlowSetting",
     "FlowVersion", "IvrMenu", "Queue", "QueueMember", "RecordingState", "Role", "Schedule",
     "Status", "User", "call_tags", "queue_supervisors", "utcnow",

@@ -128,6 +128,28 @@ def store_document(session: Session, document: dict[str, Any]) -> None:
     session.flush()
 
 
+def replace_document(session: Session, document: dict[str, Any]) -> None:
+    """Make the draft tables equal the document exactly: what it lacks goes (queues deactivate)."""
+    store_document(session, document)
+    queues = {item["name"] for item in document.get("queues", [])}
+    menus = {item["name"] for item in document.get("menus", [])}
+    schedules = {item["name"] for item in document.get("schedules", [])}
+    dids = {item["number"] for item in document.get("dids", [])}
+    # Queues stay: cards, members and supervisors refer to them; an inactive one is not routed.
+    for queue in session.scalars(select(Queue).where(Queue.name.not_in(queues))):
+        queue.active = False
+    for menu in session.scalars(select(IvrMenu).where(IvrMenu.name.not_in(menus))):
+        session.delete(menu)
+    for did in session.scalars(select(Did).where(Did.number.not_in(dids))):
+        session.delete(did)
+    session.flush()
+    in_use = select(Did.schedule_id).where(Did.schedule_id.is_not(None))
+    for schedule in session.scalars(select(Schedule).where(
+            Schedule.name.not_in(schedules), Schedule.id.not_in(in_use))):
+        session.delete(schedule)
+    session.flush()
+
+
 def _upsert_default_queue(session: Session, queue: str) -> None:
     setting = session.get(FlowSetting, DEFAULT_QUEUE_KEY)
     if setting is None:

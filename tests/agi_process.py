@@ -31,6 +31,7 @@ class AgiProcess:
             "DATABASE_URL": database_url,
             "RECORDINGS_DIR": str(recordings_dir),
             "CALLCARDS_SETTINGS_REFRESH": "0",
+            "CALLCARDS_JOURNAL_DIR": str(log_path.parent / f"journal-{port}"),
         }
         self._process: subprocess.Popen[bytes] | None = None
         self._log: BinaryIO | None = None

@@ -37,7 +37,8 @@ async def agi(
 ) -> AsyncIterator[tuple[FastAgiServer, AgiServices]]:
     """Our FastAGI server with its real routes, on the test database, clock at OPEN_HOURS."""
     settings = replace(
-        load_settings({"DATABASE_URL": database_url, "RECORDINGS_DIR": str(tmp_path)}),
+        load_settings({"DATABASE_URL": database_url, "RECORDINGS_DIR": str(tmp_path),
+                       "CALLCARDS_JOURNAL_DIR": str(tmp_path / "journal")}),
         settings_refresh_sec=0.0,
     )
     services = build_services(settings)
@@ -188,6 +189,7 @@ async def test_outbound_call_gets_a_card_with_its_operator(agi, sessions) -> Non
 async def test_with_the_database_gone_the_call_still_gets_a_queue(tmp_path) -> None:
     settings = load_settings({
         "DATABASE_URL": "postgresql://nobody@127.0.0.1:1/none", "RECORDINGS_DIR": str(tmp_path),
+        "CALLCARDS_JOURNAL_DIR": str(tmp_path / "journal"),
     })
     services = build_services(settings)
     routes = {name: functools.partial(route, services=services) for name, route in ROUTES.items()}
