@@ -161,6 +161,21 @@ def _cmd_asterisk(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _cmd_reconcile(args: argparse.Namespace, settings: Settings) -> int:
+    from datetime import UTC, datetime, timedelta
+
+    from callcards.reconcile import reconcile
+    from fastagi.cards import CardStore
+    from recordings import RecordingStore
+
+    sessions = _sessions(settings)
+    store = CardStore(sessions, RecordingStore(settings.recordings_dir), settings.public_url)
+    with sessions() as session:
+        rebuilt = reconcile(session, store, datetime.now(UTC) - timedelta(hours=args.hours))
+    print(f"{len(rebuilt)} card(s) rebuilt from CEL" + "".join(f"\n  {x}" for x in rebuilt))
+    return 0
+
+
 def _jsonable(value: object) -> object:
     if hasattr(value, "__dataclass_fields__"):
         from dataclasses import asdict
@@ -219,6 +234,11 @@ def build_parser() -> argparse.ArgumentParser:
     recordings.add_argument("--dry-run", action="store_true", help="clean: only report")
     recordings.add_argument("--days", type=int, default=1, help="check: cards ended in N days")
     recordings.set_defaults(run=_cmd_recordings)
+
+    reconcile = commands.add_parser(
+        "reconcile", help="build the cards of calls the FastAGI server missed, from CEL")
+    reconcile.add_argument("--hours", type=float, default=24, help="look back this many hours")
+    reconcile.set_defaults(run=_cmd_reconcile)
 
     sandbox = commands.add_parser("sandbox", help="the real Asterisk 22 sandbox for trying calls")
     sandbox.add_argument("action", choices=["up", "down", "status"])

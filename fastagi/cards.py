@@ -82,6 +82,10 @@ class HangupReport:
     answered_seconds: int | None = None  # ANSWEREDTIME, set by Dial() for outbound calls
     member: str | None = None  # MEMBERINTERFACE: Queue() sets it once a member answers
     queue: str | None = None
+    # Known only when the call is rebuilt afterwards (callcards reconcile, from CEL):
+    member_answered_at: datetime | None = None
+    queue_entered_at: datetime | None = None
+    late_event: str = "card_created_late"
 
 
 def _seconds(start: datetime | None, end: datetime | None) -> int | None:
@@ -233,7 +237,7 @@ class CardStore:
             if card.answered_at is None and report.member:
                 # The `answered` step happened while this server was away.
                 self._answered(session, card, extension_of(report.member), report.member,
-                               report.ended_at)
+                               report.member_answered_at or report.ended_at)
             outcome = classify(HangupFacts(
                 direction=direction,
                 answered=card.answered_at is not None,
@@ -302,13 +306,12 @@ class CardStore:
         return card, True
 
     def _late_card(self, session: Session, report: HangupReport) -> Call:
-        started_at = report.call.started_at
         card, _ = self._open(session, report.call)
         if report.queue_entered:
             card.queue = report.queue
-            card.queue_entered_at = started_at
+            card.queue_entered_at = report.queue_entered_at or report.call.started_at
         self._append(session, card, [Event(
-            "card_created_late", report.ended_at, {"queue": report.queue or ""},
+            report.late_event, report.ended_at, {"queue": report.queue or ""},
             report.call.uniqueid,
         )])
         return card

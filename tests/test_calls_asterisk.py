@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -17,9 +18,12 @@ import pytest
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from callcards.reconcile import reconcile
 from callcards.sandbox import SandboxInfo
+from fastagi.cards import CardStore
 from models import Call, Schedule, User
 from models.flow import publish
+from recordings import RecordingStore
 from tests.agi_process import AgiProcess
 from tests.asterisk_driver import AsteriskDriver, TestCall
 
@@ -271,3 +275,34 @@ async def test_operator_outbound_call_gets_a_card(
     assert (card.direction, card.status, card.end_reason) == ("outbound", status, reason)
     assert card.dst_number == number and operator_extension(sessions, card) == "101"
     assert card.recording_path and not card.recording_path.startswith("fallback/")
+
+
+async def test_a_call_the_server_never_saw_gets_its_card_from_cel(
+    ami: AsteriskDriver, sessions: sessionmaker[Session], agi_server: AgiProcess,
+    asterisk_sandbox: SandboxInfo,
+) -> None:
+    agi_server.stop()
+    try:
+        call = await ami.call(DID, CALLER)
+        await ami.wait_for_operator(call, "reception")
+        await asyncio.sleep(1.0)
+        await ami.hangup(call)
+        await ami.wait_hungup(call)
+        await asyncio.sleep(0.5)  # cel_pgsql writes as events happen
+        with sessions() as session:
+            assert session.scalar(select(Call).where(Call.linkedid == call.linkedid)) is None
+            store = CardStore(sessions, RecordingStore(Path(asterisk_sandbox.recordings_dir)))
+            rebuilt = reconcile(session, store, datetime.now(UTC) - timedelta(minutes=10))
+            again = reconcile(session, store, datetime.now(UTC) - timedelta(minutes=10))
+    finally:
+        agi_server.start()
+    assert call.linkedid in rebuilt and call.linkedid not in again
+    card = await wait_card(sessions, call.linkedid)
+    assert (card.status, card.queue, card.src_number, card.did) == (
+        "answered", "reception", CALLER, DID)
+    assert operator_extension(sessions, card) in OPERATORS
+    assert card.queue_entered_at <= card.answered_at < card.ended_at
+    assert card.talk_sec is not None and card.talk_sec >= 1
+    assert "card_rebuilt_from_cel" in kinds(card)
+    assert card.recording_path and card.recording_path.startswith("fallback/")
+    assert (Path(asterisk_sandbox.recordings_dir) / card.recording_path).stat().st_size > 44
