@@ -62,6 +62,16 @@ class AgiProcess:
                 time.sleep(0.1)
         raise TimeoutError(f"callcards agi did not listen on {self.address}")
 
+    def terminate(self) -> None:
+        """Send SIGTERM and return at once (stop() waits)."""
+        if self._process is not None:
+            self._process.send_signal(signal.SIGTERM)
+
+    def wait(self, timeout: float) -> int:
+        """The exit code, once the process has ended."""
+        assert self._process is not None
+        return self._process.wait(timeout)
+
     def stop(self, timeout: float = 15.0) -> None:
         """SIGTERM, as an init system would; kill if it does not end in time."""
         if self._process is None:

@@ -8,12 +8,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine, text, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from callcards.config import normalize_database_url
 from callcards.demo import seed_demo
-from models import migrate
+from models import Schedule, migrate
+from models.flow import publish
 from models.session import make_engine, make_session_factory, transaction
 
 if TYPE_CHECKING:
@@ -72,6 +73,23 @@ def sessions(engine: Engine) -> Iterator[sessionmaker[Session]]:
     yield make_session_factory(engine)
     with engine.begin() as connection:
         connection.execute(text("TRUNCATE calls, call_events, call_tags, audit_log CASCADE"))
+
+
+def set_override(sessions: sessionmaker[Session], state: str | None) -> None:
+    """Force the demo clinic open or closed (or back to its hours) and publish the flow."""
+    override = {"state": state, "until": None} if state else None
+    with sessions.begin() as session:
+        session.execute(update(Schedule).where(Schedule.name == "clinic").values(override=override))
+        publish(session, user_id=None, comment=f"test: clinic {state or 'by hours'}")
+
+
+@pytest.fixture(scope="module")
+def open_clinic(engine: Engine) -> Iterator[None]:
+    """The demo clinic is open whatever day the tests run (an admin's 'open now' override)."""
+    factory = make_session_factory(engine)
+    set_override(factory, "open")
+    yield
+    set_override(factory, None)
 
 
 # -- the real Asterisk 22 sandbox and our FastAGI server as a process -------------------

@@ -55,6 +55,7 @@ class FakeChannel:
     keys: list[str | None] = field(default_factory=list)  # per GET DATA: digits or None (timeout)
     hang_up_at_get_data: int | None = None  # the nth GET DATA (0-based) sees the caller leave
     dead: bool = False  # a hangup handler: only dead-channel commands work
+    get_data_delay: float = 0.0  # seconds the caller takes before each key (or timeout)
     commands: list[list[str]] = field(default_factory=list)
 
     def headers(self) -> list[str]:
@@ -136,6 +137,8 @@ class FakeChannel:
                     break
                 words = split_agi_command(raw.decode().rstrip("\n"))
                 self.commands.append(words)
+                if words[:2] == ["GET", "DATA"] and self.get_data_delay:
+                    await asyncio.sleep(self.get_data_delay)
                 for line in self.reply(words):
                     writer.write(line.encode() + b"\n")
                 await writer.drain()

@@ -9,46 +9,28 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from callcards.reconcile import reconcile
 from callcards.sandbox import SandboxInfo
 from fastagi.cards import CardStore
-from models import Call, Schedule, User
-from models.flow import publish
+from models import Call, User
 from recordings import RecordingStore
 from tests.agi_process import AgiProcess
 from tests.asterisk_driver import AsteriskDriver, TestCall
+from tests.conftest import set_override
 
 pytestmark = pytest.mark.asterisk
 
 DID = "74951234567"
 CALLER = "79161234567"
 OPERATORS = {"101", "102"}
-
-
-def set_override(sessions: sessionmaker[Session], state: str | None) -> None:
-    """Force the demo clinic open or closed (or back to its hours) and publish the flow."""
-    override = {"state": state, "until": None} if state else None
-    with sessions.begin() as session:
-        session.execute(update(Schedule).where(Schedule.name == "clinic").values(override=override))
-        publish(session, user_id=None, comment=f"test: clinic {state or 'by hours'}")
-
-
-@pytest.fixture(scope="module")
-def open_clinic(agi_server: AgiProcess, engine: Any) -> Iterator[None]:
-    """The clinic is open whatever day CI runs on (an admin's 'open now' override)."""
-    factory = sessionmaker(engine, expire_on_commit=False)
-    set_override(factory, "open")
-    yield
-    set_override(factory, None)
 
 
 @pytest.fixture
