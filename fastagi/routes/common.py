@@ -10,8 +10,9 @@ from typing import TypeVar
 
 from dialplan.flow import CallFlow, Decision
 from fastagi import variables as var
-from fastagi.cards import Event
+from fastagi.cards import Event, NewCall
 from fastagi.protocol import AgiCall
+from models import Direction
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -33,6 +34,23 @@ def _known(value: str | None) -> str | None:
     if value is None or value.strip() in {"", "unknown"}:
         return None
     return value.strip()
+
+
+def new_call(
+    facts: CallerFacts, direction: Direction, started_at: datetime, *, inbound_did: bool
+) -> NewCall:
+    """The card-to-be of this call: inbound calls name their DID, outbound their operator."""
+    return NewCall(
+        uniqueid=facts.uniqueid,
+        linkedid=facts.linkedid,
+        direction=direction,
+        started_at=started_at,
+        src_number=facts.caller_number,
+        dst_number=facts.extension,
+        did=facts.extension if inbound_did else None,
+        caller_name=facts.caller_name,
+        operator_extension=None if inbound_did else facts.caller_number,
+    )
 
 
 async def caller_facts(call: AgiCall) -> CallerFacts:

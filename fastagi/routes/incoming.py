@@ -6,9 +6,9 @@ import logging
 
 from dialplan.flow import CallFlow, Collect, Decision, default_decision
 from fastagi import variables as var
-from fastagi.cards import Event, NewCall
+from fastagi.cards import Event
 from fastagi.protocol import AgiCall, AgiHangup
-from fastagi.routes.common import Timeline, apply_decision, caller_facts, safely
+from fastagi.routes.common import Timeline, apply_decision, caller_facts, new_call, safely
 from fastagi.services import AgiServices
 from models import Direction
 
@@ -19,21 +19,12 @@ async def incoming(call: AgiCall, services: AgiServices) -> None:
     """Create or find the card, decide the route, hand it to the dialplan as variables."""
     facts = await caller_facts(call)
     started_at = services.now()
-    new_call = NewCall(
-        uniqueid=facts.uniqueid,
-        linkedid=facts.linkedid,
-        direction=Direction.INBOUND,
-        started_at=started_at,
-        src_number=facts.caller_number,
-        dst_number=facts.extension,
-        did=facts.extension,
-        caller_name=facts.caller_name,
-    )
+    card_to_be = new_call(facts, Direction.INBOUND, started_at, inbound_did=True)
     card = await safely(
         "open the card",
         services.db(
             services.cards.open_card,
-            new_call,
+            card_to_be,
             [Event("call_started", started_at, {"did": facts.extension}, facts.uniqueid)],
         ),
     )
@@ -53,7 +44,7 @@ async def incoming(call: AgiCall, services: AgiServices) -> None:
         await call.set_variable(var.CC_CARD_ID, str(card.id))
     await store_route(services, facts.linkedid, timeline, decision)
     # An existing card (a call that came back) keeps the file it is already recorded to.
-    recording = card.recording_path if card else new_call.recording_path
+    recording = card.recording_path if card else card_to_be.recording_path
     await apply_decision(call, decision, recording)
 
 
