@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from flask import Flask, jsonify, render_template
+from flask import Flask, render_template
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
 from webadmin.extensions import db
+from webadmin.json_error import json_error
 from webadmin.permissions import wants_json
 
 
@@ -25,7 +26,7 @@ def _titles() -> dict[int, str]:
 
 def _render(status: int, message: str | None) -> ResponseReturnValue:
     if wants_json():
-        return jsonify(error=str(status), message=message or _titles().get(status, "")), status
+        return json_error(status, message or _titles().get(status, ""))
     title = _titles().get(status, _("Error"))
     return render_template("errors/error.html", status=status, title=title, message=message), status
 

@@ -6,13 +6,14 @@ from collections.abc import Callable
 from functools import wraps
 from typing import Any, TypeVar
 
-from flask import abort, jsonify, request
+from flask import abort, request
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import Select, and_, false, or_, select
 
 from models import Call, QueueMember, Role, Status, User, queue_supervisors
 from models.routing import Queue
+from webadmin.json_error import json_error
 
 OPERATOR, SUPERVISOR, ADMIN = Role.OPERATOR.value, Role.SUPERVISOR.value, Role.ADMIN.value
 
@@ -64,9 +65,7 @@ def refuse(status: int, message: str, *, api: bool | None = None) -> Any:
     from webadmin.extensions import login_manager
 
     if wants_json(api):
-        response = jsonify(error={401: "unauthorized", 403: "forbidden"}.get(status, "error"),
-                           message=message)
-        response.status_code = status
+        response = json_error(status, message)
         if status == 401:
             response.headers["WWW-Authenticate"] = 'Bearer realm="callcards"'
         abort(response)
@@ -176,9 +175,7 @@ def visible_call(call_id: int, *, api: bool | None = None) -> Call:
     call = db.session.get(Call, call_id)
     if call is None:
         if wants_json(api):
-            response = jsonify(error="not_found", message=_("No such call card."))
-            response.status_code = 404
-            abort(response)
+            abort(json_error(404, _("No such call card.")))
         abort(404)
     if not can_see_call(current_user, call):
         refuse(403, _("This card belongs to another operator or queue."), api=api)
