@@ -66,6 +66,10 @@ AUDIT_ACTIONS: dict[str, LazyString] = {
     "dictionary.change": _l("changed a dictionary"),
     "user.change": _l("changed a user"),
     "user.password": _l("reset a password"),
+    "callflow.change": _l("changed the call-flow draft"),
+    "callflow.publish": _l("published the call flow"),
+    "callflow.rollback": _l("rolled the call flow back"),
+    "callflow.apply": _l("sent the queues to Asterisk"),
 }
 
 

@@ -30,7 +30,10 @@ ADMIN_URL = os.environ.get(
 )
 #: Tables the tests may change and that are put back as seeded after each test.
 RESTORED = ("call_purpose", "call_category", "call_sub_category", "call_tag", "users",
-            "queue_members", "queue_supervisors")
+            "queue_members", "queue_supervisors", *("queues", "schedules", "ivr_menus", "dids",
+                                                    "flow_settings", "flow_versions"))
+#: The call flow's tables, in the order they are put back (a DID needs its schedule).
+FLOW_TABLES = ("queues", "schedules", "ivr_menus", "dids", "flow_settings", "flow_versions")
 TEST_SECRET_KEY = "web-tests-secret-key"
 
 
@@ -77,13 +80,13 @@ def seeded_rows(web_engine: Engine) -> dict[str, list[dict[str, Any]]]:
 @pytest.fixture(autouse=True)
 def _restore_seed(web_engine: Engine,
                   seeded_rows: dict[str, list[dict[str, Any]]]) -> Iterator[None]:
-    """Every test starts from the seeded data: no cards, no audit, the demo staff as seeded."""
+    """Every test starts from the seeded data: no cards, no audit, the demo staff and call flow."""
     yield
     tables: dict[str, Table] = {name: Base.metadata.tables[name] for name in RESTORED}
     with web_engine.begin() as connection:
         connection.execute(text("TRUNCATE calls, call_events, call_tags, audit_log CASCADE"))
         for name in ("queue_members", "queue_supervisors", "call_sub_category", "call_category",
-                     "call_purpose", "call_tag"):
+                     "call_purpose", "call_tag", *reversed(FLOW_TABLES)):
             connection.execute(delete(tables[name]))
         users = tables["users"]
         seeded_ids = [row["id"] for row in seeded_rows["users"]]
@@ -91,7 +94,7 @@ def _restore_seed(web_engine: Engine,
         for row in seeded_rows["users"]:
             connection.execute(update(users).where(users.c.id == row["id"]).values(**row))
         for name in ("call_purpose", "call_category", "call_sub_category", "call_tag",
-                     "queue_members", "queue_supervisors"):
+                     *FLOW_TABLES, "queue_members", "queue_supervisors"):
             if seeded_rows[name]:
                 connection.execute(insert(tables[name]), seeded_rows[name])
 
@@ -103,8 +106,9 @@ def recordings_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def make_settings(url: str, recordings: Path) -> Settings:
-    """Settings for a test app on the test database."""
-    return Settings(database_url=url, recordings_dir=recordings, secret_key=TEST_SECRET_KEY)
+    """Settings for a test app on the test database (uploaded prompts beside the recordings)."""
+    return Settings(database_url=url, recordings_dir=recordings, secret_key=TEST_SECRET_KEY,
+                    prompts_dir=recordings.parent / "prompts")
 
 
 @pytest.fixture(scope="session")

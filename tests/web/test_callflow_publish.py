@@ -1,0 +1,197 @@
+"""Publishing: refused while the draft would break calls, a version per publish, diff, rollback."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from flask.testing import FlaskClient
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from models import AuditEntry, User
+from models.flow import draft_document, latest_version, replace_document
+from models.routing import Did, FlowVersion, IvrMenu, Queue, Schedule
+from models.session import transaction
+from pbx.apply import ApplyResult
+from tests.web.conftest import login
+from webadmin.callflow import apply as callflow_apply
+
+
+@pytest.fixture
+def admin(client: FlaskClient) -> FlaskClient:
+    """A client signed in as the demo administrator, in English."""
+    login(client, "admin")
+    client.post("/locale", data={"locale": "en"})
+    return client
+
+
+@pytest.fixture
+def asterisk_says(monkeypatch: pytest.MonkeyPatch) -> Callable[[ApplyResult], list[Any]]:
+    """Stand in for pbx.apply.apply_queues (Asterisk is not what these tests are about)."""
+
+    def answer(result: ApplyResult) -> list[Any]:
+        calls: list[Any] = []
+
+        def apply_queues(session: Any, settings: Any) -> ApplyResult:
+            calls.append(settings)
+            return result
+
+        monkeypatch.setattr(callflow_apply, "pbx_apply", lambda: apply_queues)
+        return calls
+
+    return answer
+
+
+def _version_count(sessions: sessionmaker[Session]) -> int:
+    with sessions() as session:
+        return int(session.scalar(select(func.count()).select_from(FlowVersion)) or 0)
+
+
+def _set_option_one(sessions: sessionmaker[Session], queue: str) -> None:
+    with transaction(sessions) as session:
+        menu = session.scalar(select(IvrMenu).where(IvrMenu.name == "main"))
+        assert menu is not None
+        menu.options = [{"digit": "1", "action": {"kind": "queue", "target": queue}},
+                        *menu.options[1:]]
+
+
+def _change_row(page: str, field: str) -> str:
+    """The row of the changes table for one field."""
+    table = page.split('<table class="changes">', 1)[1].split("</table>", 1)[0]
+    return table.split(f'<td class="nowrap">{field}</td>', 1)[1].split("</tr>", 1)[0]
+
+
+def test_publish_is_refused_with_the_problems_linked_to_their_forms(
+        admin: FlaskClient, sessions: sessionmaker[Session]) -> None:
+    with transaction(sessions) as session:
+        did = session.scalar(select(Did))
+        assert did is not None
+        did.entry = {"kind": "menu", "target": "ghost"}
+        did_id = did.id
+    before = _version_count(sessions)
+    response = admin.post("/callflow/publish", data={"comment": "try"})
+    assert response.status_code == 400
+    assert "Not published: 1 problem(s) would break calls." in response.text
+    assert (f'<a href="/callflow/dids/{did_id}">DID 74951234567, entry</a>: menu “ghost” does '
+            "not exist") in response.text
+    assert _version_count(sessions) == before
+
+
+def test_publish_needs_a_comment(admin: FlaskClient, sessions: sessionmaker[Session]) -> None:
+    before = _version_count(sessions)
+    response = admin.post("/callflow/publish", data={"comment": " "})
+    assert response.status_code == 400
+    assert "Say in a few words what changed." in response.text
+    assert _version_count(sessions) == before
+
+
+def test_publish_makes_a_version_of_the_draft_and_applies_the_queues(
+        admin: FlaskClient, sessions: sessionmaker[Session],
+        asterisk_says: Callable[[ApplyResult], list[Any]]) -> None:
+    applied = asterisk_says(ApplyResult(ok=True, changed=True, messages=["reloaded app_queue"]))
+    _set_option_one(sessions, "reception")
+    response = admin.post("/callflow/publish", data={"comment": "key 1 to reception"})
+    assert response.status_code == 302
+    with sessions() as session:
+        version = latest_version(session)
+        assert version is not None
+        assert version.document == draft_document(session)
+        assert version.comment == "key 1 to reception"
+        author = session.get(User, version.created_by_id)
+        assert author is not None and author.login == "admin"
+        entry = session.scalar(select(AuditEntry).where(AuditEntry.action == "callflow.publish"))
+        assert entry is not None and entry.detail["version"] == version.id
+        assert entry.detail["apply"]["ok"] is True
+    assert len(applied) == 1
+    page = admin.get(response.headers["Location"]).text
+    assert "Asterisk accepted the queues and operators." in page
+    assert "reloaded app_queue" in page
+
+
+def test_a_failed_apply_is_shown_and_the_version_stays_published(
+        admin: FlaskClient, sessions: sessionmaker[Session]) -> None:
+    # The real pbx.apply, with no Asterisk config folder set: Asterisk cannot take the queues.
+    before = _version_count(sessions)
+    response = admin.post("/callflow/publish", data={"comment": "same again"},
+                          follow_redirects=True)
+    assert _version_count(sessions) == before + 1
+    assert "Asterisk did not accept the queues:" in response.text
+    assert "Asterisk refused" in response.text
+    overview = admin.get("/callflow/").text
+    assert "Asterisk refused" in overview
+
+
+def test_the_diff_shows_a_changed_option(admin: FlaskClient,
+                                         sessions: sessionmaker[Session],
+                                         asterisk_says: Callable[[ApplyResult], list[Any]]) -> None:
+    asterisk_says(ApplyResult(ok=True, changed=False))
+    _set_option_one(sessions, "reception")
+    overview = admin.get("/callflow/").text
+    assert "Unpublished changes" in overview
+    before, after = _change_row(overview, "key 1").split('class="after"')
+    assert "queue <b>appointments</b>" in before and "queue <b>reception</b>" in after
+    response = admin.post("/callflow/publish", data={"comment": "key 1"})
+    version_page = admin.get(response.headers["Location"]).text
+    before, after = _change_row(version_page, "key 1").split('class="after"')
+    assert "queue <b>appointments</b>" in before and "queue <b>reception</b>" in after
+    assert "changes: 1" in admin.get("/callflow/versions").text
+    assert "The draft is the same as the published flow." in admin.get("/callflow/").text
+
+
+def test_rollback_restores_the_old_document_exactly_as_a_new_version(
+        admin: FlaskClient, sessions: sessionmaker[Session],
+        asterisk_says: Callable[[ApplyResult], list[Any]]) -> None:
+    asterisk_says(ApplyResult(ok=True, changed=True))
+    with sessions() as session:
+        first = latest_version(session)
+        assert first is not None
+        first_id, first_document = first.id, first.document
+    # Version 2: a changed key, a new queue, menu, schedule and DID, another default queue.
+    _set_option_one(sessions, "reception")
+    with transaction(sessions) as session:
+        session.add(Queue(name="billing", title="Оплата"))
+        session.add(IvrMenu(name="extra", prompt="hello", options=[],
+                            default_action={"kind": "queue", "target": "billing"}))
+        night = Schedule(name="night", timezone="UTC", weekly={}, holidays=[], exceptions=[],
+                         closed_action={"kind": "hangup", "message": None})
+        session.add(night)
+        session.add(Did(number="78120000000", entry={"kind": "menu", "target": "extra"},
+                        schedule=night))
+    assert admin.post("/callflow/publish", data={"comment": "v2"}).status_code == 302
+    response = admin.post(f"/callflow/versions/{first_id}/rollback",
+                          data={"version": str(first_id)})
+    assert response.status_code == 302
+    with sessions() as session:
+        assert draft_document(session) == first_document
+        newest = latest_version(session)
+        assert newest is not None and newest.comment == f"rollback to {first_id}"
+        assert newest.document == first_document
+        billing = session.scalar(select(Queue).where(Queue.name == "billing"))
+        assert billing is not None and billing.active is False  # kept, only deactivated
+        assert session.scalar(select(IvrMenu).where(IvrMenu.name == "extra")) is None
+        assert session.scalar(select(Schedule).where(Schedule.name == "night")) is None
+    assert "Rolled back" in admin.get(response.headers["Location"]).text
+
+
+def test_rollback_needs_its_confirmation(admin: FlaskClient,
+                                         sessions: sessionmaker[Session]) -> None:
+    before = _version_count(sessions)
+    response = admin.post("/callflow/versions/1/rollback", data={}, follow_redirects=True)
+    assert "The rollback was not confirmed; nothing changed." in response.text
+    assert _version_count(sessions) == before
+
+
+def test_replace_document_removes_what_the_document_lacks(
+        sessions: sessionmaker[Session]) -> None:
+    with transaction(sessions) as session:
+        document = draft_document(session)
+        smaller = {**document, "menus": [], "dids": [], "schedules": [],
+                   "queues": [q for q in document["queues"] if q["name"] == "reception"]}
+        replace_document(session, smaller)
+        assert draft_document(session) == smaller
+        appointments = session.scalar(select(Queue).where(Queue.name == "appointments"))
+        assert appointments is not None and not appointments.active
+        replace_document(session, document)
+        assert draft_document(session) == document

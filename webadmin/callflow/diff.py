@@ -1,0 +1,89 @@
+"""What changed between two call-flow documents, part by part and field by field (pure)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+#: The document's lists, the part each item is, and the key that names it.
+SECTIONS = (("queues", "queue", "name"), ("menus", "menu", "name"),
+            ("schedules", "schedule", "name"), ("dids", "DID", "number"))
+
+
+@dataclass(frozen=True)
+class Change:
+    """One field that differs: part "menu", name "main", field "option 1", before and after.
+
+    An added part has `before` None in all its fields, a removed one `after` None; field ""
+    with both None never occurs.
+    """
+
+    part: str
+    name: str
+    field: str
+    before: Any
+    after: Any
+
+    @property
+    def kind(self) -> str:
+        """added, removed or changed."""
+        if self.before is None:
+            return "added"
+        if self.after is None:
+            return "removed"
+        return "changed"
+
+
+def document_changes(old: Mapping[str, Any] | None, new: Mapping[str, Any]) -> list[Change]:
+    """Every field that differs between two documents (all of `new` when `old` is None)."""
+    old = old or {}
+    changes = []
+    if old.get("default_queue") != new.get("default_queue"):
+        changes.append(Change("settings", "", "default_queue", old.get("default_queue"),
+                              new.get("default_queue")))
+    for section, part, key in SECTIONS:
+        before = {item[key]: _fields(section, item) for item in old.get(section, [])}
+        after = {item[key]: _fields(section, item) for item in new.get(section, [])}
+        for name in sorted(set(before) | set(after), key=lambda n: (n not in before, n)):
+            was, now = before.get(name, {}), after.get(name, {})
+            for field in [*was, *(f for f in now if f not in was)]:
+                if was.get(field) != now.get(field):
+                    changes.append(Change(part, name, field, was.get(field), now.get(field)))
+    return changes
+
+
+def _fields(section: str, item: Mapping[str, Any]) -> dict[str, Any]:
+    """An item as field -> value; options, days and dates become fields of their own."""
+    return dict(_flatten(section, item))
+
+
+def _flatten(section: str, item: Mapping[str, Any]) -> Iterator[tuple[str, Any]]:
+    if section == "queues":
+        yield from ((key, item.get(key)) for key in ("title", "max_wait_sec", "service_level_sec"))
+    elif section == "menus":
+        yield "prompt", item.get("prompt")
+        for option in item.get("options", []):
+            yield f"option {option['digit']}", option.get("action")
+        yield "default", item.get("default")
+        for key in ("timeout_sec", "retries", "timeout_prompt", "invalid_prompt"):
+            yield key, item.get(key) if item.get(key) is not None else ""
+    elif section == "schedules":
+        yield "timezone", item.get("timezone")
+        weekly = item.get("weekly") or {}
+        for day in ("mon", "tue", "wed", "thu", "fri", "sat", "sun"):
+            yield f"weekly {day}", ", ".join(weekly.get(day, [])) or "-"
+        for holiday in item.get("holidays", []):
+            yield f"holiday {holiday['date']}", holiday.get("name") or "-"
+        for exception in item.get("exceptions", []):
+            hours = ", ".join(exception.get("ranges", [])) or "closed"
+            name = exception.get("name")
+            yield f"exception {exception['date']}", f"{hours} ({name})" if name else hours
+        yield "override", item.get("override") or "-"
+        yield "closed_action", item.get("closed_action")
+    elif section == "dids":
+        yield "entry", item.get("entry")
+        yield "schedule", item.get("schedule") or "-"
+        for key in ("source", "city"):
+            yield key, item.get(key) or "-"
+        yield "active", bool(item.get("active", True))

@@ -1,0 +1,177 @@
+"""Queues: ring strategy, timeouts, wrap-up, service level, retention, and their operators."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from sqlalchemy import select
+from werkzeug.wrappers import Response
+from wtforms import SelectChoice
+
+from dialplan.validation import RESERVED_QUEUE_NAMES
+from models import QueueMember, User
+from models.flow import DEFAULT_QUEUE_KEY, draft_document
+from models.routing import FlowSetting, Queue
+from webadmin.callflow.audit import note_change
+from webadmin.callflow.draft import references
+from webadmin.callflow.forms import DefaultQueueForm, QueueForm
+from webadmin.extensions import db
+from webadmin.permissions import require
+
+SETTINGS = ("title", "strategy", "ring_timeout_sec", "max_wait_sec", "wrapup_sec",
+            "service_level_sec", "retention_days")
+
+
+def _queue(queue_id: int) -> Queue:
+    queue = db.session.get(Queue, queue_id)
+    if queue is None:
+        abort(404)
+    return queue
+
+
+def _phones() -> list[User]:
+    """Staff who can answer a queue: active accounts with a phone extension."""
+    return list(db.session.scalars(select(User).where(
+        User.active.is_(True), User.extension.is_not(None)).order_by(User.extension)))
+
+
+def _members(queue: Queue | None) -> dict[int, QueueMember]:
+    if queue is None or queue.id is None:
+        return {}
+    return {member.user_id: member for member in db.session.scalars(
+        select(QueueMember).where(QueueMember.queue_id == queue.id))}
+
+
+def _form(queue: Queue | None) -> QueueForm:
+    if request.method == "POST":
+        form = QueueForm()
+    else:
+        members = _members(queue)
+        data: dict[str, Any] = {"members": [
+            {"user_id": str(user.id), "member": user.id in members,
+             "penalty": members[user.id].penalty if user.id in members else 0}
+            for user in _phones()]}
+        if queue is not None:
+            data.update({name: getattr(queue, name) for name in (*SETTINGS, "name", "active")})
+        form = QueueForm(formdata=None, data=data)
+    if queue is not None:
+        form.name.data = queue.name  # cards, reports and Asterisk know the queue by its name
+    return form
+
+
+def _checked(form: QueueForm, queue: Queue | None) -> bool:
+    valid = form.validate_on_submit()
+    if request.method != "POST":
+        return False
+    name = form.name.data or ""
+    if queue is None and name.lower() in RESERVED_QUEUE_NAMES:
+        form.name.errors.append(_("“%(name)s” is reserved in Asterisk's queues.conf; pick "
+                                  "another name.", name=name))
+    elif queue is None and db.session.scalar(select(Queue.id).where(Queue.name == name)):
+        form.name.errors.append(_("A queue of this name exists already."))
+    if queue is not None and queue.active and not form.active.data:
+        used = references("queue", queue.name)
+        if used:
+            form.active.errors.append(_("Calls are sent to this queue (%(places)s); send them "
+                                        "elsewhere before deactivating it.",
+                                        places="; ".join(used)))
+    phones = {user.id for user in _phones()}
+    for row in form.members:
+        user_id = str(row.form.user_id.data or "")
+        if not user_id.isdigit() or int(user_id) not in phones:
+            row.form.member.errors.append(_("Not a member of staff with a phone."))
+    return valid and not any(field.errors for field in form) and not any(
+        row.form.errors for row in form.members)
+
+
+def _save(form: QueueForm, queue: Queue) -> None:
+    for name in SETTINGS:
+        setattr(queue, name, getattr(form, name).data)
+    queue.title = (form.title.data or "").strip()
+    queue.active = bool(form.active.data)
+    members = _members(queue)
+    chosen = {int(row.form.user_id.data): row.form.penalty.data or 0
+              for row in form.members if row.form.member.data}
+    for user_id, member in members.items():
+        if user_id not in chosen:
+            db.session.delete(member)
+    for user_id, penalty in chosen.items():
+        if user_id in members:
+            members[user_id].penalty = penalty
+        else:
+            db.session.add(QueueMember(user_id=user_id, queue=queue, penalty=penalty))
+
+
+def _page(form: QueueForm, queue: Queue | None) -> tuple[str, int]:
+    status = 400 if request.method == "POST" else 200
+    users = {str(user.id): user for user in _phones()}
+    return render_template("callflow/queue_form.html", form=form, queue=queue,
+                           users=users), status
+
+
+@require("admin.callflow")
+def index() -> str:
+    """Every queue with its settings and operators, and the default queue."""
+    queues = list(db.session.scalars(select(Queue).order_by(Queue.active.desc(), Queue.name)))
+    members = {queue.id: list(db.session.scalars(
+        select(QueueMember).where(QueueMember.queue_id == queue.id)
+        .join(User).order_by(QueueMember.penalty, User.extension))) for queue in queues}
+    default_form = DefaultQueueForm(formdata=None,
+                                    default_queue=draft_document(db.session())["default_queue"])
+    default_form.default_queue.choices = [SelectChoice(queue.name, f"{queue.title} ({queue.name})")
+                                          for queue in queues if queue.active]
+    return render_template("callflow/queues.html", queues=queues, members=members,
+                           default_form=default_form)
+
+
+@require("admin.callflow")
+def create() -> str | Response | tuple[str, int]:
+    """A new queue."""
+    form = _form(None)
+    if _checked(form, None):
+        queue = Queue(name=form.name.data)
+        db.session.add(queue)
+        _save(form, queue)
+        note_change("queue", queue.name, "create")
+        db.session.commit()
+        flash(_("Queue %(name)s is added. Publish to send it to Asterisk.", name=queue.name),
+              "success")
+        return redirect(url_for("callflow.queues"))
+    return _page(form, None)
+
+
+@require("admin.callflow")
+def edit(queue_id: int) -> str | Response | tuple[str, int]:
+    """Change a queue's settings and operators."""
+    queue = _queue(queue_id)
+    form = _form(queue)
+    if _checked(form, queue):
+        _save(form, queue)
+        note_change("queue", queue.name, "edit")
+        db.session.commit()
+        flash(_("Queue %(name)s is saved. Publish to send it to Asterisk.", name=queue.name),
+              "success")
+        return redirect(url_for("callflow.queues"))
+    return _page(form, queue)
+
+
+@require("admin.callflow")
+def set_default() -> Response:
+    """Choose the queue unknown or broken calls go to."""
+    form = DefaultQueueForm()
+    active = set(db.session.scalars(select(Queue.name).where(Queue.active.is_(True))))
+    if not form.validate_on_submit() or form.default_queue.data not in active:
+        flash(_("Choose an active queue."), "error")
+        return redirect(url_for("callflow.queues"))
+    setting = db.session.get(FlowSetting, DEFAULT_QUEUE_KEY)
+    if setting is None:
+        db.session.add(FlowSetting(key=DEFAULT_QUEUE_KEY, value=form.default_queue.data))
+    else:
+        setting.value = form.default_queue.data
+    note_change("default_queue", form.default_queue.data, "edit")
+    db.session.commit()
+    flash(_("Unknown or broken calls will go to %(name)s once published.",
+            name=form.default_queue.data), "success")
+    return redirect(url_for("callflow.queues"))

@@ -1,0 +1,49 @@
+"""The call flow's document words (parts, fields, places) in the admin's language."""
+
+from __future__ import annotations
+
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_babel.speaklater import LazyString
+
+PARTS: dict[str, LazyString] = {
+    "menu": _l("menu"), "DID": _l("DID"), "schedule": _l("business hours"),
+    "queue": _l("queue"), "settings": _l("settings"),
+}
+FIELDS: dict[str, LazyString] = {
+    "default_queue": _l("default queue"), "title": _l("title"),
+    "max_wait_sec": _l("longest wait, s"), "service_level_sec": _l("service level, s"),
+    "prompt": _l("prompt"), "default": _l("default"), "timeout_sec": _l("wait for a key, s"),
+    "retries": _l("retries"), "timeout_prompt": _l("timeout prompt"),
+    "invalid_prompt": _l("invalid-key prompt"), "timezone": _l("time zone"),
+    "override": _l("override"), "closed_action": _l("when closed"), "entry": _l("entry"),
+    "schedule": _l("business hours"), "source": _l("source"), "city": _l("city"),
+    "active": _l("active"), "message": _l("message"), "option": _l("key"),
+    "weekly": _l("weekly hours"), "holiday": _l("holiday"), "exception": _l("exception"),
+}
+DAYS: dict[str, LazyString] = {
+    "mon": _l("Mon"), "tue": _l("Tue"), "wed": _l("Wed"), "thu": _l("Thu"), "fri": _l("Fri"),
+    "sat": _l("Sat"), "sun": _l("Sun"),
+}
+
+
+def field_label(field: str) -> str:
+    """"option 1" -> "key 1", "weekly mon" -> "weekly hours Mon", "prompt" -> "prompt"."""
+    head, _space, rest = field.partition(" ")
+    if head not in FIELDS:
+        return field
+    return f"{FIELDS[head]} {DAYS.get(rest, rest)}".strip()
+
+
+def place_text(where: str) -> str:
+    """Where dialplan.validate found a problem, in words: "menu main, key 1"."""
+    if where == "default_queue":
+        return _("default queue")
+    words = []
+    for index, part in enumerate(where.split(", ")):
+        head, _space, rest = part.partition(" ")
+        if index == 0:
+            words.append(f"{PARTS[head]} {rest}".strip() if head in PARTS else part)
+        else:
+            words.append(field_label(part))
+    return ", ".join(words)
