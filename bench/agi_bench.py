@@ -1,0 +1,147 @@
+"""Benchmark 1: our FastAGI server, a null server and a thread-per-connection server, under load.
+
+Each server runs in its own process; the generator (bench.agi_load) in another, on the same
+two cores. For every concurrency level the same generator runs against each server.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from bench.agi_load import LoadResult
+from bench.database import drop_database, prepare_call_database
+from bench.processes import (
+    ServerProcess,
+    bench_environment,
+    cpu_seconds,
+    free_port,
+    postgres_cpu_seconds,
+    python_module,
+)
+
+DATABASE = "callcards_bench_agi"
+LEVELS = (10, 100, 200, 500)
+#: Server names, in the order the tables show them.
+OURS, NULL, THREADS = "callcards agi", "null server", "thread per connection"
+
+
+@dataclass
+class LevelResult:
+    """One server at one concurrency: the generator's figures and the CPU spent on them."""
+
+    server: str
+    load: LoadResult
+    server_cpu_sec: float
+    postgres_cpu_sec: float
+
+    def cpu_ms_per_call(self, seconds: float) -> float:
+        """Server CPU milliseconds per lifecycle measured."""
+        return seconds * 1000 / self.load.lifecycles if self.load.lifecycles else 0.0
+
+
+@dataclass
+class AgiBenchResult:
+    """Every server at every level, and how the run was set up."""
+
+    levels: list[int]
+    duration: float
+    warmup: float
+    settings_refresh: str
+    levels_run: list[LevelResult] = field(default_factory=list)
+    load_average: list[str] = field(default_factory=list)
+
+    def of(self, server: str, concurrency: int) -> LevelResult | None:
+        """The result of `server` at `concurrency`, if it was run."""
+        for result in self.levels_run:
+            if result.server == server and result.load.concurrency == concurrency:
+                return result
+        return None
+
+
+def run_generator(port: int, concurrency: int, *, duration: float, warmup: float,
+                  recordings: Path | None, max_calls: int | None = None,
+                  abandon_every: int = 10) -> LoadResult:
+    """One run of bench.agi_load in its own process; its figures."""
+    command = python_module("bench.agi_load", "--port", str(port),
+                            "--concurrency", str(concurrency), "--duration", str(duration),
+                            "--warmup", str(warmup), "--abandon-every", str(abandon_every))
+    if recordings is not None:
+        command += ["--recordings", str(recordings)]
+    if max_calls is not None:
+        command += ["--max-calls", str(max_calls)]
+    done = subprocess.run(command, env=bench_environment(), capture_output=True, text=True,
+                          timeout=duration + warmup + 300, check=False)
+    if done.returncode != 0:
+        raise RuntimeError(f"the load generator failed:\n{done.stderr[-2000:]}")
+    return LoadResult(**json.loads(done.stdout))
+
+
+def _servers(url: str, work: Path, settings_refresh: str) -> list[ServerProcess]:
+    env = bench_environment(
+        DATABASE_URL=url, RECORDINGS_DIR=str(work / "recordings"),
+        CALLCARDS_JOURNAL_DIR=str(work / "journal"), CALLCARDS_SETTINGS_REFRESH=settings_refresh,
+    )
+    servers = []
+    for name, module, extra in ((OURS, "callcards.cli", ["agi"]), (NULL, "bench.null_server", []),
+                                (THREADS, "bench.thread_server", [])):
+        port = free_port()
+        args = [*extra, "--listen", f"127.0.0.1:{port}"] + (["--grace", "5"] if extra else [])
+        log = work / f"{module}.log"
+        servers.append(ServerProcess(name, python_module(module, *args), port, log, env))
+    return servers
+
+
+def run_agi_bench(
+    levels: Sequence[int] = LEVELS,
+    *,
+    duration: float = 15.0,
+    warmup: float = 3.0,
+    servers: Sequence[str] = (OURS, NULL, THREADS),
+    settings_refresh: str = "5",
+    max_calls: int | None = None,
+    database: str = DATABASE,
+    log: Callable[[str], None] = print,
+) -> AgiBenchResult:
+    """Run every server in `servers` at every level; drop the database afterwards."""
+    result = AgiBenchResult(list(levels), duration, warmup, settings_refresh)
+    work = Path(tempfile.mkdtemp(prefix="callcards-bench-agi-"))
+    url = prepare_call_database(database)
+    try:
+        for server in _servers(url, work, settings_refresh):
+            if server.name not in servers:
+                continue
+            server.start()
+            try:
+                for level in levels:
+                    one = os.getloadavg()[0]
+                    result.load_average.append(f"{one:.2f}")
+                    cpu, pg = cpu_seconds(server.pid), postgres_cpu_seconds(database)
+                    load = run_generator(server.port, level, duration=duration, warmup=warmup,
+                                         recordings=work / "recordings", max_calls=max_calls)
+                    # CPU over warm-up and window alike, so per call it is a slight overestimate
+                    # only when lifecycles_per_sec differs between the two.
+                    spent = cpu_seconds(server.pid) - cpu
+                    spent_pg = postgres_cpu_seconds(database) - pg
+                    share = load.seconds / (load.seconds + (0 if max_calls else warmup))
+                    level_result = LevelResult(server.name, load, round(spent * share, 2),
+                                               round(spent_pg * share, 2))
+                    result.levels_run.append(level_result)
+                    log(f"  {server.name:>22} @ {level:>3}: {load.lifecycles_per_sec:8.1f} calls/s"
+                        f"  session p50/p99 {load.session_p50_ms:.1f}/{load.session_p99_ms:.1f} ms"
+                        f"  command p50/p99 {load.command_p50_ms:.2f}/{load.command_p99_ms:.2f} ms"
+                        f"  failed {load.failed}  load {one:.2f}")
+                    time.sleep(1.0)
+            finally:
+                server.stop()
+    finally:
+        drop_database(database)
+        shutil.rmtree(work, ignore_errors=True)
+    return result

@@ -1,0 +1,135 @@
+"""The benchmarks' smallest runs: their code works and their figures add up (never how fast)."""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import os
+from collections.abc import AsyncIterator
+from dataclasses import replace
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bench.agi_bench import NULL, OURS, THREADS, run_agi_bench
+from bench.agi_client import Channel, run_session, split_command
+from bench.null_server import NullSession
+from callcards.config import load_settings
+from fastagi.app import build_services
+from fastagi.routes import ROUTES
+from fastagi.server import FastAgiServer
+from tests.fake_asterisk import FakeChannel, split_agi_command
+
+# Tuesday 2026-11-24 12:00 Moscow: the demo clinic is open.
+OPEN_HOURS = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)
+COMMAND_LINES = [
+    'GET FULL VARIABLE "${CHANNEL(linkedid)}"',
+    'GET DATA "hello" "3000" "1"',
+    'SET VARIABLE "CC_MESSAGE" "say \\"hi\\" \\\\ bye"',
+    'SET VARIABLE "CC_EMPTY" ""',
+    "GET VARIABLE MEMBERINTERFACE",
+    'STREAM FILE "im-sorry" ""',
+    "ANSWER",
+    "NOOP",
+    "SAY ALPHA abc",
+]
+#: One answered call and one caller leaving in the menu (every 10th call of a run).
+CALLS, ABANDONED = 10, 1
+SESSIONS = (CALLS - ABANDONED) * 3 + ABANDONED * 2
+COMMANDS = (CALLS - ABANDONED) * (7 + 3 + 12) + ABANDONED * (2 + 12)
+
+
+def _quiet(_line: str) -> None:
+    """Swallow the benchmarks' progress lines."""
+
+
+def test_bench_channel_splits_and_answers_as_the_scripted_channel_does() -> None:
+    for line in COMMAND_LINES:
+        assert split_command(line) == split_agi_command(line)
+    variables = {"MEMBERINTERFACE": "PJSIP/101"}
+    ours = Channel("incoming", "u.1", variables=dict(variables), keys=["1", None])
+    fake = FakeChannel("incoming", uniqueid="u.1", variables=dict(variables), keys=["1", None])
+    for line in [*COMMAND_LINES, 'GET DATA "hello" "3000" "1"']:
+        fake.commands.append(split_agi_command(line))
+        assert ours.reply(split_command(line)) == fake.reply(split_agi_command(line)), line
+    assert [line.decode().rstrip("\n") for line in ours.header_lines()] == [*fake.headers(), ""]
+
+
+def test_a_caller_leaving_in_the_menu_gets_hangup_then_minus_one() -> None:
+    channel = Channel("incoming", "u.2", hang_up_at_get_data=0)
+    assert channel.reply(split_command('GET DATA "hello" "3000" "1"')) == [
+        "HANGUP", "200 result=-1"]
+    assert channel.reply(split_command('STREAM FILE "x" ""'))[0].startswith("511")
+
+
+@pytest.fixture
+async def our_server(database_url: str, sessions: Any, tmp_path: Path
+                     ) -> AsyncIterator[FastAgiServer]:
+    """Our FastAGI server in-process on the test database, its clock in open hours."""
+    settings = replace(load_settings({"DATABASE_URL": database_url,
+                                      "RECORDINGS_DIR": str(tmp_path),
+                                      "CALLCARDS_JOURNAL_DIR": str(tmp_path / "journal")}),
+                       settings_refresh_sec=0.0)
+    services = build_services(settings)
+    services.clock = lambda: OPEN_HOURS
+    routes = {name: functools.partial(route, services=services) for name, route in ROUTES.items()}
+    server = FastAgiServer(routes, host="127.0.0.1", port=0)
+    await server.start()
+    yield server
+    await server.stop(grace=1)
+    services.executor.shutdown(wait=True)
+
+
+async def _commands_of_a_call(port: int, uniqueid: str, abandon: bool) -> list[list[str]]:
+    """Every command a server sends for one call (incoming, answered, hangup)."""
+    seen: list[list[str]] = []
+    incoming = Channel("incoming", uniqueid, keys=["1"], commands=seen,
+                       hang_up_at_get_data=0 if abandon else None)
+    await run_session(incoming, "127.0.0.1", port)
+    variables = {}
+    if not abandon:
+        answered = Channel("answered", uniqueid, commands=seen,
+                           variables={**incoming.variables, "MEMBERINTERFACE": "PJSIP/101"})
+        await run_session(answered, "127.0.0.1", port)
+        variables = {**answered.variables, "CC_QUEUE_ENTERED": "1"}
+    hangup = Channel("hangup", uniqueid, dead=True, commands=seen, variables=variables)
+    await run_session(hangup, "127.0.0.1", port)
+    return seen
+
+
+@pytest.mark.parametrize("abandon", [False, True])
+async def test_null_server_asks_what_our_server_asks(our_server: FastAgiServer,
+                                                     abandon: bool) -> None:
+    null = await asyncio.get_running_loop().create_server(NullSession, "127.0.0.1", 0)
+    null_port = null.sockets[0].getsockname()[1]
+    try:
+        ours = await _commands_of_a_call(our_server.port, f"smoke.{abandon:d}", abandon)
+        theirs = await _commands_of_a_call(null_port, f"smoke.{abandon:d}", abandon)
+    finally:
+        null.close()
+        await null.wait_closed()
+
+    def shape(commands: list[list[str]]) -> list[tuple[str, ...]]:
+        # Values differ (card ids); what is asked, of which variable, must not.
+        return [tuple(words[:4]) if words[0] == "GET" else tuple(words[:3])
+                for words in commands]
+
+    assert shape(theirs) == shape(ours)
+    assert len(ours) == (2 + 12 if abandon else 7 + 3 + 12)
+
+
+def test_agi_bench_counts_every_call_of_its_smallest_run() -> None:
+    result = run_agi_bench([2], duration=120, warmup=0.2, max_calls=CALLS,
+                           database=f"callcards_bench_smoke_agi_{os.getpid()}", log=_quiet)
+    for server in (OURS, NULL, THREADS):
+        run = result.of(server, 2)
+        assert run is not None, server
+        load = run.load
+        assert (load.lifecycles, load.failed, load.errors) == (CALLS, 0, []), server
+        assert (load.sessions, load.commands) == (SESSIONS, COMMANDS), server
+        assert load.lifecycles_per_sec > 0 and load.seconds > 0
+        assert 0 < load.session_p50_ms <= load.session_p99_ms
+        assert 0 < load.command_p50_ms <= load.command_p99_ms
+        assert run.server_cpu_sec >= 0 and run.postgres_cpu_sec >= 0
