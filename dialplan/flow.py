@@ -106,6 +106,11 @@ class CallFlow:
         return step
 
     def _begin(self) -> list[Step]:
+        # Every caller hears it first, whatever the route (every call is recorded).
+        announcement = self.settings.recording_announcement
+        return [Play(announcement), *self._route()] if announcement else self._route()
+
+    def _route(self) -> list[Step]:
         did = self.did
         self._event("did", dialed=self.dialed, digits=did.digits, caller=self.caller,
                     known=did.known, match=did.match, did=did.did.number if did.did else None,

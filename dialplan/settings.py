@@ -5,6 +5,8 @@
 
     {
       "default_queue": "general",                  # required; where unknown or broken calls go
+      "recording_announcement": "callcards/rec",   # optional, default null: played to every
+                                                   # caller first (every call is recorded)
       "queues": [                                  # each list below is optional, default []
         {"name": "general",                        # required, the queue name in queues.conf
          "title": "Общие вопросы",                 # default: the name
@@ -199,6 +201,7 @@ class FlowSettings:
     menus: Mapping[str, Menu] = field(default_factory=dict)
     schedules: Mapping[str, Schedule] = field(default_factory=dict)
     dids: Mapping[str, Did] = field(default_factory=dict)
+    recording_announcement: str | None = None
 
     @classmethod
     def from_document(cls, doc: Mapping[str, Any]) -> FlowSettings:
@@ -214,13 +217,16 @@ class FlowSettings:
 
     def to_document(self) -> dict[str, Any]:
         """The settings as a JSON-able document that from_document reads back."""
-        return {
+        doc: dict[str, Any] = {
             "default_queue": self.default_queue,
             "queues": [_dump_queue(q) for q in self.queues.values()],
             "menus": [_dump_menu(m) for m in self.menus.values()],
             "schedules": [_dump_schedule(s) for s in self.schedules.values()],
             "dids": [_dump_did(d) for d in self.dids.values()],
         }
+        if self.recording_announcement is not None:
+            doc["recording_announcement"] = self.recording_announcement
+        return doc
 
 
 @dataclass
@@ -239,8 +245,9 @@ def read_document(doc: Any) -> ReadDocument:
     read = ReadDocument(FlowSettings(default_queue=""), [], [], set())
     try:
         tables = ("queues", "menus", "schedules", "dids")
-        fields = Fields(doc, "settings", ("default_queue",), tables)
+        fields = Fields(doc, "settings", ("default_queue",), (*tables, "recording_announcement"))
         default_queue = fields.text("default_queue")
+        announcement = fields.optional_text("recording_announcement")
         pieces = {key: fields.items(key) for key in tables}
     except SettingsError as exc:
         read.errors.extend(exc.problems)
@@ -271,7 +278,7 @@ def read_document(doc: Any) -> ReadDocument:
                 continue
             found[key][name] = piece
     read.settings = FlowSettings(default_queue, found["queues"], found["menus"],
-                                 found["schedules"], found["dids"])
+                                 found["schedules"], found["dids"], announcement)
     if read.errors:
         return read
     read.duplicates.extend(_read_duplicates(pieces))

@@ -184,6 +184,8 @@ def _schedule(schedule: Schedule) -> Iterator[Problem]:
 
 def _prompts(flow: FlowSettings) -> Iterator[tuple[str, str]]:
     """Every sound the settings would play, and where it is set."""
+    if flow.recording_announcement:
+        yield "recording_announcement", flow.recording_announcement
     for menu in flow.menus.values():
         yield f"menu {menu.name}, prompt", menu.prompt
         if menu.timeout_prompt:

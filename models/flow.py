@@ -14,13 +14,18 @@ from sqlalchemy.orm import Session
 from models.routing import Did, FlowSetting, FlowVersion, IvrMenu, Queue, Schedule
 
 DEFAULT_QUEUE_KEY = "default_queue"
+ANNOUNCEMENT_KEY = "recording_announcement"
 
 
 def draft_document(session: Session) -> dict[str, Any]:
     """The call flow as the admin has edited it so far (not yet what calls follow)."""
     default = session.get(FlowSetting, DEFAULT_QUEUE_KEY)
+    announcement = session.get(FlowSetting, ANNOUNCEMENT_KEY)
+    # Only when set, so documents from before the announcement existed read the same.
+    extra = {ANNOUNCEMENT_KEY: announcement.value} if announcement and announcement.value else {}
     return {
         "default_queue": default.value if default else "reception",
+        **extra,
         "queues": [
             {
                 "name": queue.name,
@@ -74,6 +79,7 @@ def draft_document(session: Session) -> dict[str, Any]:
 def store_document(session: Session, document: dict[str, Any]) -> None:
     """Make the draft tables say what the document says (by name; queues are kept, not deleted)."""
     _upsert_default_queue(session, document.get("default_queue", "reception"))
+    _upsert(session, ANNOUNCEMENT_KEY, document.get(ANNOUNCEMENT_KEY))
     for item in document.get("queues", []):
         queue = session.scalar(select(Queue).where(Queue.name == item["name"]))
         if queue is None:
@@ -151,11 +157,15 @@ def replace_document(session: Session, document: dict[str, Any]) -> None:
 
 
 def _upsert_default_queue(session: Session, queue: str) -> None:
-    setting = session.get(FlowSetting, DEFAULT_QUEUE_KEY)
+    _upsert(session, DEFAULT_QUEUE_KEY, queue)
+
+
+def _upsert(session: Session, key: str, value: Any) -> None:
+    setting = session.get(FlowSetting, key)
     if setting is None:
-        session.add(FlowSetting(key=DEFAULT_QUEUE_KEY, value=queue))
+        session.add(FlowSetting(key=key, value=value))
     else:
-        setting.value = queue
+        setting.value = value
 
 
 def publish(session: Session, *, user_id: int | None, comment: str) -> FlowVersion:

@@ -127,7 +127,8 @@ def _set(path: str, value: Any) -> Callable[[Doc], None]:
 MALFORMED: list[tuple[str, Callable[[Doc], None], str]] = [
     ("empty document", lambda doc: doc.clear(), "settings: default_queue is missing"),
     ("top-level typo", _set("queus", []),
-     "settings: unknown field 'queus' (fields: default_queue, queues, menus, schedules, dids)"),
+     "settings: unknown field 'queus' (fields: default_queue, queues, menus, schedules, dids, "
+     "recording_announcement)"),
     ("list is an object", _set("queues", {}), "settings: queues should be a list, got an object"),
     ("queue without name", _set("queues.0.name", ""), "queues[0]: name is empty"),
     ("wait as text", _set("queues.0.max_wait_sec", "120"),

@@ -23,6 +23,7 @@ from fastagi.routes import ROUTES
 from fastagi.server import FastAgiServer
 from fastagi.services import AgiServices
 from models import Call, User
+from models.flow import latest_version, publish, replace_document
 from tests.fake_asterisk import FakeChannel
 
 # Tuesday 2026-11-24 12:00 Moscow: the demo clinic is open.
@@ -235,3 +236,26 @@ async def test_a_call_that_started_while_the_server_was_down_gets_a_late_card(
         "answered", "reception", "fallback/2026/11/24/r12.1.wav")
     assert card.duration_sec == 95 and card.operator_id is not None
     assert "card_created_late" in [event.kind for event in card.events]
+
+
+async def test_the_recording_announcement_is_played_before_the_menu(agi, sessions) -> None:
+    server, _ = agi
+    with sessions.begin() as session:
+        document = latest_version(session).document  # type: ignore[union-attr]
+        publish_document(session, {**document, "recording_announcement": "callcards/recorded"})
+    try:
+        channel = FakeChannel("incoming", uniqueid="r13.1", keys=["1"])
+        variables = await run(server, channel)
+    finally:
+        with sessions.begin() as session:
+            publish_document(session, document)
+    commands = [words[:3] for words in channel.commands if words[:2] in (
+        ["STREAM", "FILE"], ["GET", "DATA"])]
+    assert commands[:2] == [["STREAM", "FILE", "callcards/recorded"], ["GET", "DATA", "hello"]]
+    assert (variables["CC_ACTION"], variables["CC_QUEUE"]) == ("queue", "appointments")
+
+
+def publish_document(session, document) -> None:  # type: ignore[no-untyped-def]
+    """Publish a flow document as the site does (the draft tables, then a version)."""
+    replace_document(session, document)
+    publish(session, user_id=None, comment="test: recording announcement")
