@@ -28,6 +28,7 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "admin.dictionaries": frozenset({ADMIN}),
     "admin.users": frozenset({ADMIN}),
     "admin.audit": frozenset({ADMIN}),
+    "admin.callflow": frozenset({ADMIN}),
     "export.calls": frozenset({ADMIN}),
 }
 

@@ -275,3 +275,25 @@ def test_a_queue_calls_are_sent_to_is_not_deactivated(
         "service_level_sec": "20"})
     assert response.status_code == 400
     assert "Calls are sent to this queue (menu main, key 1)" in response.text
+
+
+# --- recording ---------------------------------------------------------------------------
+
+def test_the_recording_announcement_is_set_and_published(
+        admin: FlaskClient, sessions: sessionmaker[Session]) -> None:
+    refused = admin.post("/callflow/queues/recording", data={"announcement": "callcards/nope"},
+                         follow_redirects=True)
+    assert "There is no sound “callcards/nope”" in refused.text
+    admin.post("/callflow/queues/recording", data={"announcement": "vm-goodbye"})
+    with sessions() as session:
+        assert draft_document(session)["recording_announcement"] == "vm-goodbye"
+    overview = admin.get("/callflow/").text
+    assert "recording announcement" in overview and "vm-goodbye" in overview
+    admin.post("/callflow/publish", data={"comment": "announce"})
+    simulated = admin.get("/callflow/simulator", query_string={
+        "did": "74951234567", "day": "2026-03-02", "at": "10:00", "timezone": "Europe/Moscow",
+        "keys": "1", "flow": "published"}).text
+    assert simulated.index("play vm-goodbye") < simulated.index("menu main, try 1")
+    admin.post("/callflow/queues/recording", data={"announcement": ""})
+    with sessions() as session:
+        assert "recording_announcement" not in draft_document(session)

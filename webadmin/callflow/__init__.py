@@ -55,6 +55,8 @@ bp.add_url_rule("/queues/<int:queue_id>", view_func=queues.edit, endpoint="queue
                 methods=GET_POST)
 bp.add_url_rule("/queues/default", view_func=queues.set_default, endpoint="queue_default",
                 methods=POST)
+bp.add_url_rule("/queues/recording", view_func=queues.set_recording, endpoint="recording",
+                methods=POST)
 bp.add_url_rule("/prompts", view_func=prompts.index, endpoint="prompts")
 bp.add_url_rule("/prompts", view_func=prompts.upload, endpoint="prompt_upload", methods=POST)
 bp.add_url_rule("/prompts/<name>.wav", view_func=prompts.audio, endpoint="prompt_audio")

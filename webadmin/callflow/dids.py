@@ -68,8 +68,8 @@ def _save(form: DidForm, did: Did) -> None:
     did.entry = action_from(form.entry.data or "")
     did.source = (form.source.data or "").strip() or None
     did.city = (form.city.data or "").strip() or None
-    did.schedule = db.session.scalar(select(Schedule).where(Schedule.name == form.schedule.data)) \
-        if form.schedule.data else None
+    did.schedule = (db.session.scalar(select(Schedule).where(Schedule.name == form.schedule.data))
+                    if form.schedule.data else None)
     did.active = bool(form.active.data)
 
 

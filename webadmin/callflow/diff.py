@@ -39,9 +39,10 @@ def document_changes(old: Mapping[str, Any] | None, new: Mapping[str, Any]) -> l
     """Every field that differs between two documents (all of `new` when `old` is None)."""
     old = old or {}
     changes = []
-    if old.get("default_queue") != new.get("default_queue"):
-        changes.append(Change("settings", "", "default_queue", old.get("default_queue"),
-                              new.get("default_queue")))
+    for key in ("default_queue", "recording_announcement"):
+        if old.get(key) != new.get(key):
+            # "-" for none: None in a Change means the part itself was added or removed.
+            changes.append(Change("settings", "", key, old.get(key) or "-", new.get(key) or "-"))
     for section, part, key in SECTIONS:
         before = {item[key]: _fields(section, item) for item in old.get(section, [])}
         after = {item[key]: _fields(section, item) for item in new.get(section, [])}

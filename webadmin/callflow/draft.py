@@ -28,7 +28,7 @@ def site_settings() -> Settings:
 
 def prompts_in(document: Mapping[str, Any]) -> set[str]:
     """Every sound a flow document would play."""
-    found: list[Any] = []
+    found: list[Any] = [document.get("recording_announcement")]
     for menu in document.get("menus", []):
         found += [menu.get(key) for key in ("prompt", "timeout_prompt", "invalid_prompt")]
         actions = [option.get("action") or {} for option in menu.get("options", [])]
@@ -146,6 +146,8 @@ def problem_link(where: str) -> str | None:
     kind, _space, name = head.partition(" ")
     if where == "default_queue":
         return url_for("callflow.queues") + "#default-queue"
+    if where == "recording_announcement":
+        return url_for("callflow.queues") + "#recording"
     lookups: dict[str, tuple[Any, Any, str, str]] = {
         "menu": (IvrMenu.id, IvrMenu.name, "callflow.menu_edit", "menu_id"),
         "DID": (Did.id, Did.number, "callflow.did_edit", "did_id"),

@@ -143,6 +143,13 @@ class DefaultQueueForm(FlaskForm):
                                 validators=[DataRequired()])
 
 
+class RecordingForm(FlaskForm):
+    """What every caller hears first, since every call is recorded."""
+
+    announcement = StringField(_l("Announcement played to every caller first (empty: none)"),
+                               validators=PROMPT_FIELD)
+
+
 class UploadForm(FlaskForm):
     """A voice prompt to upload."""
 

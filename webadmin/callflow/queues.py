@@ -12,11 +12,11 @@ from wtforms import SelectChoice
 
 from dialplan.validation import RESERVED_QUEUE_NAMES
 from models import QueueMember, User
-from models.flow import DEFAULT_QUEUE_KEY, draft_document
+from models.flow import ANNOUNCEMENT_KEY, DEFAULT_QUEUE_KEY, draft_document
 from models.routing import FlowSetting, Queue
 from webadmin.callflow.audit import note_change
-from webadmin.callflow.draft import references
-from webadmin.callflow.forms import DefaultQueueForm, QueueForm
+from webadmin.callflow.draft import prompt_error, references
+from webadmin.callflow.forms import DefaultQueueForm, QueueForm, RecordingForm
 from webadmin.extensions import db
 from webadmin.permissions import require
 
@@ -118,12 +118,14 @@ def index() -> str:
     members = {queue.id: list(db.session.scalars(
         select(QueueMember).where(QueueMember.queue_id == queue.id)
         .join(User).order_by(QueueMember.penalty, User.extension))) for queue in queues}
-    default_form = DefaultQueueForm(formdata=None,
-                                    default_queue=draft_document(db.session())["default_queue"])
+    document = draft_document(db.session())
+    default_form = DefaultQueueForm(formdata=None, default_queue=document["default_queue"])
+    recording_form = RecordingForm(formdata=None,
+                                   announcement=document.get(ANNOUNCEMENT_KEY) or "")
     default_form.default_queue.choices = [SelectChoice(queue.name, f"{queue.title} ({queue.name})")
                                           for queue in queues if queue.active]
     return render_template("callflow/queues.html", queues=queues, members=members,
-                           default_form=default_form)
+                           default_form=default_form, recording_form=recording_form)
 
 
 @require("admin.callflow")
@@ -165,13 +167,34 @@ def set_default() -> Response:
     if not form.validate_on_submit() or form.default_queue.data not in active:
         flash(_("Choose an active queue."), "error")
         return redirect(url_for("callflow.queues"))
-    setting = db.session.get(FlowSetting, DEFAULT_QUEUE_KEY)
-    if setting is None:
-        db.session.add(FlowSetting(key=DEFAULT_QUEUE_KEY, value=form.default_queue.data))
-    else:
-        setting.value = form.default_queue.data
+    _setting(DEFAULT_QUEUE_KEY, form.default_queue.data)
     note_change("default_queue", form.default_queue.data, "edit")
     db.session.commit()
     flash(_("Unknown or broken calls will go to %(name)s once published.",
             name=form.default_queue.data), "success")
     return redirect(url_for("callflow.queues"))
+
+
+@require("admin.callflow")
+def set_recording() -> Response:
+    """Choose the announcement every caller hears first (or none)."""
+    form = RecordingForm()
+    announcement = (form.announcement.data or "").strip()
+    error = prompt_error(announcement)
+    if not form.validate_on_submit() or error:
+        flash(error or _("The announcement is not a prompt name."), "error")
+        return redirect(url_for("callflow.queues") + "#recording")
+    _setting(ANNOUNCEMENT_KEY, announcement or None)
+    note_change("recording_announcement", announcement or "-", "edit")
+    db.session.commit()
+    flash(_("Every caller will hear %(sound)s first once published.", sound=announcement)
+          if announcement else _("No announcement once published."), "success")
+    return redirect(url_for("callflow.queues"))
+
+
+def _setting(key: str, value: Any) -> None:
+    setting = db.session.get(FlowSetting, key)
+    if setting is None:
+        db.session.add(FlowSetting(key=key, value=value))
+    else:
+        setting.value = value

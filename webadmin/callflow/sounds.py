@@ -8,6 +8,7 @@ import tempfile
 import wave
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import lru_cache
 from pathlib import Path
 
 #: Uploads are played in the flow as "callcards/<name>" (the prompts folder is Asterisk's
@@ -52,12 +53,18 @@ def installed_sounds(folder: Path | None) -> list[str]:
     """Asterisk's installed sounds by the names the dialplan plays them ("hello", "digits/1")."""
     if folder is None or not folder.is_dir():
         return []
+    # Listed once per change of the folder: every page with a prompt field offers them.
+    return list(_sounds_in(folder, folder.stat().st_mtime_ns))
+
+
+@lru_cache(maxsize=4)
+def _sounds_in(folder: Path, _modified: int) -> tuple[str, ...]:
     names = set()
     for path in folder.rglob("*"):
         suffix = path.suffix.lstrip(".")
         if suffix in SOUND_SUFFIXES and path.is_file():
             names.add(path.relative_to(folder).with_suffix("").as_posix())
-    return sorted(names)
+    return tuple(sorted(names))
 
 
 def uploaded_prompts(folder: Path) -> list[Prompt]:

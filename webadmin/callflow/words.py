@@ -11,7 +11,8 @@ PARTS: dict[str, LazyString] = {
     "queue": _l("queue"), "settings": _l("settings"),
 }
 FIELDS: dict[str, LazyString] = {
-    "default_queue": _l("default queue"), "title": _l("title"),
+    "default_queue": _l("default queue"), "recording_announcement": _l("recording announcement"),
+    "title": _l("title"),
     "max_wait_sec": _l("longest wait, s"), "service_level_sec": _l("service level, s"),
     "prompt": _l("prompt"), "default": _l("default"), "timeout_sec": _l("wait for a key, s"),
     "retries": _l("retries"), "timeout_prompt": _l("timeout prompt"),
@@ -39,6 +40,8 @@ def place_text(where: str) -> str:
     """Where dialplan.validate found a problem, in words: "menu main, key 1"."""
     if where == "default_queue":
         return _("default queue")
+    if where == "recording_announcement":
+        return _("recording announcement")
     words = []
     for index, part in enumerate(where.split(", ")):
         head, _space, rest = part.partition(" ")
