@@ -225,8 +225,6 @@ def edit(schedule_id: int) -> str | Response | tuple[str, int]:
         flash(_("Business hours %(name)s are saved in the draft. Publish to apply them to calls.",
                 name=schedule.name), "success")
         return redirect(url_for("callflow.hours"))
-    if request.method == "POST":
-        db.session.rollback()
     status = 400 if request.method == "POST" else 200
     return render_template("callflow/hours_form.html", form=form, schedule=schedule), status
 
