@@ -12,10 +12,12 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from callcards.config import Settings, load_settings, normalize_database_url
 from webadmin import errors, i18n, security, templating
+from webadmin.account import bp as account_bp
 from webadmin.admin import bp as admin_bp
 from webadmin.api import bp as api_bp
 from webadmin.auth import bp as auth_bp
 from webadmin.auth.identity import init_login
+from webadmin.callflow import bp as callflow_bp
 from webadmin.calls import bp as calls_bp
 from webadmin.extensions import csrf, db
 from webadmin.recordings import bp as recordings_bp
@@ -85,6 +87,6 @@ def create_app(settings: Settings | None = None,
     templating.init_app(app)
 
     for blueprint in (auth_bp, workspace_bp, calls_bp, recordings_bp, admin_bp, reports_bp,
-                      api_bp):
+                      api_bp, account_bp, callflow_bp):
         app.register_blueprint(blueprint)
     return app

@@ -15,7 +15,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from models import CallPurpose
-from tests.web.conftest import login, user_id
+from models.routing import Did, FlowVersion, IvrMenu, Queue, Schedule
+from tests.web.conftest import login, user_id, write_tone
 
 VISITOR, OPERATOR, SUPERVISOR, ADMIN = "visitor", "operator", "supervisor", "admin"
 ROLES = (VISITOR, OPERATOR, SUPERVISOR, ADMIN)
@@ -60,6 +61,37 @@ EXPECTED: dict[str, frozenset[str]] = {
     "api.dictionary": STAFF,
     "api.export_calls": ADMINS,
     "api.openapi": PUBLIC,
+    "account.index": STAFF,
+    "account.create_token": STAFF,
+    "account.revoke_token": STAFF,
+    "callflow.index": ADMINS,
+    "callflow.publish": ADMINS,
+    "callflow.apply": ADMINS,
+    "callflow.versions": ADMINS,
+    "callflow.version": ADMINS,
+    "callflow.rollback": ADMINS,
+    "callflow.dids": ADMINS,
+    "callflow.did_new": ADMINS,
+    "callflow.did_edit": ADMINS,
+    "callflow.did_delete": ADMINS,
+    "callflow.hours": ADMINS,
+    "callflow.hours_new": ADMINS,
+    "callflow.hours_edit": ADMINS,
+    "callflow.hours_delete": ADMINS,
+    "callflow.menus": ADMINS,
+    "callflow.menu_new": ADMINS,
+    "callflow.menu_edit": ADMINS,
+    "callflow.menu_delete": ADMINS,
+    "callflow.queues": ADMINS,
+    "callflow.queue_new": ADMINS,
+    "callflow.queue_edit": ADMINS,
+    "callflow.queue_default": ADMINS,
+    "callflow.recording": ADMINS,
+    "callflow.prompts": ADMINS,
+    "callflow.prompt_upload": ADMINS,
+    "callflow.prompt_audio": ADMINS,
+    "callflow.prompt_delete": ADMINS,
+    "callflow.simulator": ADMINS,
 }
 #: Extra cases beyond one request per endpoint: (name, method, url template, allowed roles).
 EXTRA_CASES = [
@@ -92,7 +124,7 @@ def _url_for_rule(app: Flask, endpoint: str, values: dict[str, object]) -> tuple
 
 
 @pytest.fixture
-def route_values(make_call: Callable[..., int], sessions: sessionmaker[Session],
+def route_values(app: Flask, make_call: Callable[..., int], sessions: sessionmaker[Session],
                  recordings_dir) -> dict[str, object]:  # type: ignore[no-untyped-def]
     """Values for the URL parameters: a card every role can see (with a recording), etc."""
     recording = recordings_dir / "matrix" / "call.wav"
@@ -101,8 +133,15 @@ def route_values(make_call: Callable[..., int], sessions: sessionmaker[Session],
     call_id = make_call(recording_path="matrix/call.wav")
     with sessions() as session:
         purpose_id = session.scalar(select(CallPurpose.id).order_by(CallPurpose.id.desc()))
+        flow_ids = {name: session.scalar(select(column).order_by(column).limit(1))
+                    for name, column in (("version_id", FlowVersion.id), ("did_id", Did.id),
+                                         ("schedule_id", Schedule.id), ("menu_id", IvrMenu.id),
+                                         ("queue_id", Queue.id))}
+    prompt = app.config["CALLCARDS_SETTINGS"].prompts_dir / "matrix.wav"
+    prompt.parent.mkdir(parents=True, exist_ok=True)
+    write_tone(prompt, seconds=0.2)
     return {"call_id": call_id, "kind": "purposes", "item_id": purpose_id,
-            "user_id": user_id(sessions, "operator2")}
+            "user_id": user_id(sessions, "operator2"), "name": "matrix", **flow_ids}
 
 
 def _check(client: FlaskClient, role: str, allowed: bool, method: str, url: str) -> None:
