@@ -11,10 +11,12 @@ from models import Direction, Status
 _QUEUE_UNANSWERED = {
     "TIMEOUT": "queue_timeout",
     "FULL": "queue_full",
+    # Refused at the door (not offered, METRICS.md) vs left waiting when the last operator
+    # went away (offered, then missed): reports count the two apart.
     "JOINEMPTY": "no_operator",
-    "LEAVEEMPTY": "no_operator",
     "JOINUNAVAIL": "no_operator",
-    "LEAVEUNAVAIL": "no_operator",
+    "LEAVEEMPTY": "no_operator_left",
+    "LEAVEUNAVAIL": "no_operator_left",
     "WITHDRAW": "queue_withdrawn",
 }
 

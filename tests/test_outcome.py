@@ -25,7 +25,7 @@ OUTBOUND = Direction.OUTBOUND
         (HangupFacts(INBOUND, answered=False, queue_status="JOINEMPTY", entered_queue=True),
          Status.MISSED, "no_operator"),
         (HangupFacts(INBOUND, answered=False, queue_status="leaveunavail", entered_queue=True),
-         Status.MISSED, "no_operator"),
+         Status.MISSED, "no_operator_left"),
         (HangupFacts(INBOUND, answered=False, queue_status="FULL"), Status.MISSED, "queue_full"),
         (HangupFacts(INBOUND, answered=False, reason_so_far="closed_hours"), Status.MISSED,
          "closed_hours"),

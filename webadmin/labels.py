@@ -32,6 +32,7 @@ END_REASONS: dict[str, LazyString] = {
     "caller_hangup_queue": _l("the caller hung up while waiting"),
     "queue_timeout": _l("nobody answered in time"),
     "no_operator": _l("no operator available"),
+    "no_operator_left": _l("the last operator left while the caller waited"),
     "queue_full": _l("the queue was full"),
     "closed_hours": _l("outside business hours"),
     "ivr_hangup": _l("the voice menu ended the call"),

@@ -83,7 +83,7 @@ ROWS = [
     Row("reception", ABANDONED, None, "caller_hangup_queue", 3, wait=40),
     Row("reception", MISSED, None, "queue_timeout", 4, wait=120,
         rang=("operator1", "operator1", "operator2")),
-    Row("reception", MISSED, None, "no_operator", 9, wait=45),  # LEAVEEMPTY: missed
+    Row("reception", MISSED, None, "no_operator_left", 9, wait=45),  # LEAVEEMPTY: missed
     Row("reception", MISSED, None, "no_operator", 2, wait=0),  # JOINEMPTY: refused
     Row("reception", MISSED, None, "queue_full", 10, wait=0),
     # appointments, T = 30 s
@@ -134,8 +134,7 @@ def expected_queue(rows: list[tuple[int, Row]], queue: str | None) -> dict[str, 
     mine = [row for index, row in rows if row.queue == queue and row.direction == "inbound"
             and in_period(row, index)]
     closed = [row for row in mine if row.end_reason == "closed_hours"]
-    refused = [row for row in mine if row.end_reason == "queue_full"
-               or (row.end_reason == "no_operator" and (row.wait or 0) <= 2)]
+    refused = [row for row in mine if row.end_reason in ("queue_full", "no_operator")]
     offered = [row for row in mine if row.queued and row.status in (ANSWERED, ABANDONED, MISSED)
                and row not in closed and row not in refused]
     answered = [row for row in offered if row.status == ANSWERED]

@@ -24,10 +24,6 @@ from webadmin.reports.sql import seconds_between, week_start
 SHORT_ABANDON_SEC = 5
 #: METRICS.md: the service-level target when a queue sets none (T).
 SERVICE_LEVEL_SEC = 20
-#: Asterisk answers JOINEMPTY/JOINUNAVAIL at once and LEAVEEMPTY only after a wait, and both
-#: end as `no_operator`; a call that spent no longer than this in the queue was refused at join.
-REFUSED_AT_JOIN_SEC = 2
-
 _ANSWERED, _ABANDONED, _MISSED = Status.ANSWERED.value, Status.ABANDONED.value, Status.MISSED.value
 
 #: A plain session (tests, scripts) or Flask-SQLAlchemy's scoped one.
@@ -113,14 +109,13 @@ def queue_figures(session: DbSession, period: Period, user: Any,
     """Offered, answered, abandoned, short abandons, missed, service level, ASA per queue.
 
     Inbound cards only, by the queue the card ended in. Calls arriving while closed
-    (`closed_hours`) and calls the queue refused (`queue_full`, or `no_operator` within
-    REFUSED_AT_JOIN_SEC of joining) are counted apart, not as offered; a card that never
+    (`closed_hours`) and calls the queue refused at join (`queue_full`, or `no_operator`:
+    JOINEMPTY/JOINUNAVAIL) are counted apart, not as offered; a card that never
     entered a queue (no `queue_entered_at`) is not offered either.
     """
     reason = func.coalesce(Call.end_reason, "")
     closed = reason == "closed_hours"
-    refused = or_(reason == "queue_full", and_(
-        reason == "no_operator", func.coalesce(Call.wait_sec, 0) <= REFUSED_AT_JOIN_SEC))
+    refused = reason.in_(["queue_full", "no_operator"])
     offered = and_(Call.queue_entered_at.is_not(None),
                    Call.status.in_([_ANSWERED, _ABANDONED, _MISSED]),
                    not_(closed), not_(refused))

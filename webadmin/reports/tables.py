@@ -13,7 +13,6 @@ from typing import Any
 from flask_babel import gettext as _
 
 from webadmin.reports.figures import (
-    REFUSED_AT_JOIN_SEC,
     SERVICE_LEVEL_SEC,
     CategoryFigures,
     OperatorFigures,
@@ -93,9 +92,8 @@ def queue_table(rows: Sequence[QueueFigures], total: QueueFigures, short_sec: in
         Column(_("Closed hours"), COUNT, lambda row: row.closed,
                _("Calls that arrived outside business hours; not offered.")),
         Column(_("Refused"), COUNT, lambda row: row.refused,
-               _("Calls the queue refused: it was full, or no operator was logged in "
-                 "(no operator, within %(sec)d s of joining); not offered.",
-                 sec=REFUSED_AT_JOIN_SEC)),
+               _("Calls the queue refused as they arrived: it was full, or no operator was "
+                 "logged in; not offered.")),
     ], rows, total)
 
 
