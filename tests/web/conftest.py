@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import math
 import os
+import shutil
 import struct
+import threading
 import uuid
 import wave
 from collections.abc import Callable, Iterator
@@ -17,6 +19,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import Engine, Table, delete, insert, select, text, update
 from sqlalchemy.orm import Session, sessionmaker
+from werkzeug.serving import make_server
 from werkzeug.test import TestResponse
 
 from callcards.config import Settings, normalize_database_url
@@ -193,3 +196,73 @@ def write_tone(path: Path, seconds: float = 3.0, rate: int = 8000) -> Path:
         out.setframerate(rate)
         out.writeframes(frames)
     return path
+
+
+# -- Debian's Chromium through Playwright (browser tests) -------------------------------
+
+CHROMIUM = Path("/usr/bin/chromium")
+REPO = Path(__file__).resolve().parents[2]
+ARTIFACTS = REPO / "artifacts" / "screenshots"
+DOCS_SCREENSHOTS = REPO / "docs" / "screenshots"
+
+
+@pytest.fixture(scope="module")
+def live_url(csrf_app: Flask) -> Iterator[str]:
+    """The site (CSRF on, as in production) served on a free local port."""
+    server = make_server("127.0.0.1", 0, csrf_app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+    thread.join(timeout=5)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    """Debian's Chromium driven by Playwright (scripts/test.sh installs it: never a skip)."""
+    if not CHROMIUM.exists():
+        pytest.fail("Chromium is missing: run scripts/test.sh (apt-get install -y chromium)")
+    from playwright import sync_api
+
+    with sync_api.sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(
+            executable_path=str(CHROMIUM),
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+        )
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def new_page(browser: Any, live_url: str) -> Iterator[Callable[[], Any]]:
+    """Open pages in fresh browser contexts (one per user), closed after the test."""
+    contexts: list[Any] = []
+
+    def open_page() -> Any:
+        context = browser.new_context(
+            base_url=live_url, accept_downloads=True, viewport={"width": 1366, "height": 820},
+            locale="ru-RU")
+        contexts.append(context)
+        return context.new_page()
+
+    yield open_page
+    for context in contexts:
+        context.close()
+
+
+def sign_in(page: Any, login: str) -> None:
+    """Sign in through the form like a person."""
+    page.goto("/login")
+    page.fill("#login", login)
+    page.fill("#password", login)
+    page.click("button.primary")
+    page.wait_for_url(lambda url: "/login" not in url)
+
+
+def screenshot(page: Any, name: str) -> None:
+    """Keep a screenshot in artifacts/; with CALLCARDS_UPDATE_SCREENSHOTS=1 also in docs/."""
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    target = ARTIFACTS / f"{name}.png"
+    page.screenshot(path=str(target), full_page=True)
+    if os.environ.get("CALLCARDS_UPDATE_SCREENSHOTS") == "1":
+        shutil.copyfile(target, DOCS_SCREENSHOTS / target.name)

@@ -1,97 +1,26 @@
 """The site in Debian's Chromium: a card pops up and is saved, a recording plays and seeks.
 
 Needs `apt-get install -y chromium` (Playwright's own browser download is not used).
-Screenshots of the main pages go to artifacts/screenshots/ and docs/screenshots/.
+Screenshots of the main pages go to artifacts/screenshots/ (and docs/screenshots/ with
+CALLCARDS_UPDATE_SCREENSHOTS=1).
 """
 
 from __future__ import annotations
 
-import shutil
 import tempfile
-import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from flask import Flask
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
-from werkzeug.serving import make_server
 
 from models import AuditEntry, Call, CallCategory, CallEvent, CallPurpose, CallTag, utcnow
 from models.session import transaction
-from tests.web.conftest import user_id, write_tone
-
-CHROMIUM = Path("/usr/bin/chromium")
-REPO = Path(__file__).resolve().parents[2]
-ARTIFACTS = REPO / "artifacts" / "screenshots"
-DOCS = REPO / "docs" / "screenshots"
+from tests.web.conftest import screenshot, sign_in, user_id, write_tone
 
 pytestmark = [pytest.mark.browser]
-
-# scripts/test.sh installs Debian's chromium: a missing browser is a failure, never a skip.
-assert CHROMIUM.exists(), "Chromium is missing: run scripts/test.sh (apt-get install -y chromium)"
-
-from playwright import sync_api  # noqa: E402 (after the check that explains a missing browser)
-
-
-@pytest.fixture(scope="module")
-def live_url(csrf_app: Flask) -> Iterator[str]:
-    """The site (CSRF on, as in production) served on a free local port."""
-    server = make_server("127.0.0.1", 0, csrf_app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    thread.join(timeout=5)
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[object]:
-    """Debian's Chromium driven by Playwright."""
-    with sync_api.sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(
-            executable_path=str(CHROMIUM),
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
-        )
-        yield chromium
-        chromium.close()
-
-
-@pytest.fixture
-def new_page(browser: object, live_url: str) -> Iterator[Callable[[], object]]:
-    """Open pages in fresh browser contexts (one per user), closed after the test."""
-    contexts: list[object] = []
-
-    def open_page() -> object:
-        context = browser.new_context(  # type: ignore[attr-defined]
-            base_url=live_url, accept_downloads=True, viewport={"width": 1366, "height": 820},
-            locale="ru-RU")
-        contexts.append(context)
-        return context.new_page()
-
-    yield open_page
-    for context in contexts:
-        context.close()  # type: ignore[attr-defined]
-
-
-def sign_in(page: object, login: str) -> None:
-    """Sign in through the form like a person."""
-    page.goto("/login")  # type: ignore[attr-defined]
-    page.fill("#login", login)  # type: ignore[attr-defined]
-    page.fill("#password", login)  # type: ignore[attr-defined]
-    page.click("button.primary")  # type: ignore[attr-defined]
-    page.wait_for_url(lambda url: "/login" not in url)  # type: ignore[attr-defined]
-
-
-def screenshot(page: object, name: str) -> None:
-    """Keep a screenshot for the README (docs/) and for the test run (artifacts/)."""
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    DOCS.mkdir(parents=True, exist_ok=True)
-    target = ARTIFACTS / f"{name}.png"
-    page.screenshot(path=str(target), full_page=True)  # type: ignore[attr-defined]
-    shutil.copyfile(target, DOCS / target.name)
 
 
 def _history(make_call: Callable[..., int], sessions: sessionmaker[Session]) -> None:

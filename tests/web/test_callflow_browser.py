@@ -1,72 +1,30 @@
 """An admin re-routes key 1 of the main menu in Chromium, publishes, and the simulator agrees.
 
 Same browser as tests/web/test_browser.py (Debian's Chromium through Playwright).
-Screenshots of the call-flow pages go to artifacts/screenshots/ and docs/screenshots/.
+Screenshots of the call-flow pages go to artifacts/screenshots/ (and docs/screenshots/
+with CALLCARDS_UPDATE_SCREENSHOTS=1).
 """
 
 from __future__ import annotations
 
-import shutil
-import threading
-from collections.abc import Iterator
-from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 import pytest
-from flask import Flask
 from sqlalchemy.orm import Session, sessionmaker
-from werkzeug.serving import make_server
 
 from models.flow import latest_version
 from pbx.apply import ApplyResult
+from tests.web.conftest import screenshot
 from webadmin.callflow import apply as callflow_apply
-
-CHROMIUM = Path("/usr/bin/chromium")
-REPO = Path(__file__).resolve().parents[2]
-ARTIFACTS = REPO / "artifacts" / "screenshots"
-DOCS = REPO / "docs" / "screenshots"
 
 pytestmark = [pytest.mark.browser]
 
-# scripts/test.sh installs Debian's chromium: a missing browser is a failure, never a skip.
-assert CHROMIUM.exists(), "Chromium is missing: run scripts/test.sh (apt-get install -y chromium)"
 
-from playwright import sync_api  # noqa: E402 (after the check that explains a missing browser)
-
-
-@pytest.fixture(scope="module")
-def live_url(csrf_app: Flask) -> Iterator[str]:
-    """The site (CSRF on, as in production) served on a free local port."""
-    server = make_server("127.0.0.1", 0, csrf_app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    thread.join(timeout=5)
-
-
-@pytest.fixture(scope="module")
-def page(live_url: str) -> Iterator[Any]:
-    """A Chromium page on the site, as in test_browser.py."""
-    with sync_api.sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(
-            executable_path=str(CHROMIUM),
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
-        )
-        context = chromium.new_context(base_url=live_url, viewport={"width": 1366, "height": 820},
-                                       locale="ru-RU")
-        yield context.new_page()
-        context.close()
-        chromium.close()
-
-
-def screenshot(page: Any, name: str) -> None:
-    """Keep a screenshot for the README (docs/) and for the test run (artifacts/)."""
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    DOCS.mkdir(parents=True, exist_ok=True)
-    target = ARTIFACTS / f"{name}.png"
-    page.screenshot(path=str(target), full_page=True)
-    shutil.copyfile(target, DOCS / target.name)
+@pytest.fixture
+def page(new_page: Callable[[], Any]) -> Any:
+    """A Chromium page on the site (the shared browser fixtures of tests/web/conftest.py)."""
+    return new_page()
 
 
 @pytest.fixture

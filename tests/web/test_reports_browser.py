@@ -11,13 +11,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from models import Call, CallCategory, CallEvent, CallPurpose, User, utcnow
 from models.session import transaction
-from tests.web.test_browser import (  # noqa: F401 (fixtures, used by name)
-    browser,
-    live_url,
-    new_page,
-    screenshot,
-    sign_in,
-)
+from tests.web.conftest import screenshot, sign_in
 
 pytestmark = [pytest.mark.browser]
 
@@ -75,7 +69,7 @@ def _week_of_calls(sessions: sessionmaker[Session]) -> None:
 
 
 def test_supervisor_sees_the_queue_chart_drawn(
-        new_page: Callable[[], object],  # noqa: F811 (the imported fixture)
+        new_page: Callable[[], object],
         sessions: sessionmaker[Session]) -> None:
     _week_of_calls(sessions)
     page = new_page()
