@@ -19,18 +19,19 @@ from pathlib import Path
 from bench.agi_load import LoadResult
 from bench.database import drop_database, prepare_call_database
 from bench.processes import (
+    PostgresCpuMeter,
     ServerProcess,
     bench_environment,
     cpu_seconds,
     free_port,
-    postgres_cpu_seconds,
     python_module,
 )
 
 DATABASE = "callcards_bench_agi"
 LEVELS = (10, 100, 200, 500)
 #: Server names, in the order the tables show them.
-OURS, NULL, THREADS = "callcards agi", "null server", "thread per connection"
+OURS, NODB, THREADS, NULL = ("callcards agi", "callcards agi, no card writes",
+                             "thread per connection", "null server")
 
 
 @dataclass
@@ -90,10 +91,12 @@ def _servers(url: str, work: Path, settings_refresh: str) -> list[ServerProcess]
         CALLCARDS_JOURNAL_DIR=str(work / "journal"), CALLCARDS_SETTINGS_REFRESH=settings_refresh,
     )
     servers = []
-    for name, module, extra in ((OURS, "callcards.cli", ["agi"]), (NULL, "bench.null_server", []),
-                                (THREADS, "bench.thread_server", [])):
+    for name, module, extra in ((OURS, "callcards.cli", ["agi", "--grace", "5"]),
+                                (NODB, "bench.nodb_server", []),
+                                (THREADS, "bench.thread_server", []),
+                                (NULL, "bench.null_server", [])):
         port = free_port()
-        args = [*extra, "--listen", f"127.0.0.1:{port}"] + (["--grace", "5"] if extra else [])
+        args = [*extra, "--listen", f"127.0.0.1:{port}"]
         log = work / f"{module}.log"
         servers.append(ServerProcess(name, python_module(module, *args), port, log, env))
     return servers
@@ -104,7 +107,7 @@ def run_agi_bench(
     *,
     duration: float = 15.0,
     warmup: float = 3.0,
-    servers: Sequence[str] = (OURS, NULL, THREADS),
+    servers: Sequence[str] = (OURS, NODB, THREADS, NULL),
     settings_refresh: str = "5",
     max_calls: int | None = None,
     database: str = DATABASE,
@@ -123,13 +126,14 @@ def run_agi_bench(
                 for level in levels:
                     one = os.getloadavg()[0]
                     result.load_average.append(f"{one:.2f}")
-                    cpu, pg = cpu_seconds(server.pid), postgres_cpu_seconds(database)
-                    load = run_generator(server.port, level, duration=duration, warmup=warmup,
-                                         recordings=work / "recordings", max_calls=max_calls)
-                    # CPU over warm-up and window alike, so per call it is a slight overestimate
-                    # only when lifecycles_per_sec differs between the two.
+                    cpu = cpu_seconds(server.pid)
+                    with PostgresCpuMeter(database) as postgres:
+                        load = run_generator(server.port, level, duration=duration,
+                                             warmup=warmup, recordings=work / "recordings",
+                                             max_calls=max_calls)
+                    # CPU over warm-up and window alike, scaled to the window's share of it.
                     spent = cpu_seconds(server.pid) - cpu
-                    spent_pg = postgres_cpu_seconds(database) - pg
+                    spent_pg = postgres.seconds
                     share = load.seconds / (load.seconds + (0 if max_calls else warmup))
                     level_result = LevelResult(server.name, load, round(spent * share, 2),
                                                round(spent_pg * share, 2))

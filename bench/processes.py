@@ -7,6 +7,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import BinaryIO
@@ -39,9 +40,9 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / _TICKS
 
 
-def postgres_cpu_seconds(database: str) -> float:
-    """CPU seconds of every PostgreSQL backend connected to `database` right now."""
-    total = 0.0
+def _postgres_backends(database: str) -> dict[int, float]:
+    """CPU seconds of each PostgreSQL backend connected to `database` right now, by pid."""
+    found = {}
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
@@ -50,8 +51,51 @@ def postgres_cpu_seconds(database: str) -> float:
         except OSError:
             continue
         if title.startswith("postgres: ") and f" {database} " in title:
-            total += cpu_seconds(int(entry.name))
-    return total
+            found[int(entry.name)] = cpu_seconds(int(entry.name))
+    return found
+
+
+def postgres_cpu_seconds(database: str) -> float:
+    """CPU seconds of every PostgreSQL backend connected to `database` right now."""
+    return sum(_postgres_backends(database).values())
+
+
+class PostgresCpuMeter:
+    """CPU that PostgreSQL spends for one database over a while, backends coming and going.
+
+    Backends are sampled every `every` seconds; one that ends between two samples loses
+    at most that much of its time, one that starts counts from zero.
+    """
+
+    def __init__(self, database: str, every: float = 0.5) -> None:
+        self.database = database
+        self.every = every
+        self._first: dict[int, float] = {}
+        self._last: dict[int, float] = {}
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def __enter__(self) -> PostgresCpuMeter:
+        self._first = _postgres_backends(self.database)
+        self._last = dict(self._first)
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+        self._last.update(_postgres_backends(self.database))
+
+    def _sample(self) -> None:
+        while not self._stop.wait(self.every):
+            self._last.update(_postgres_backends(self.database))
+
+    @property
+    def seconds(self) -> float:
+        """CPU seconds spent between enter and exit."""
+        return sum(cpu - self._first.get(pid, 0.0) for pid, cpu in self._last.items())
 
 
 class ServerProcess:

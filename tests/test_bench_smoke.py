@@ -13,8 +13,9 @@ from typing import Any
 
 import pytest
 
-from bench.agi_bench import NULL, OURS, THREADS, run_agi_bench
+from bench.agi_bench import NODB, NULL, OURS, THREADS, run_agi_bench
 from bench.agi_client import Channel, run_session, split_command
+from bench.card_store_cost import measure_card_store
 from bench.null_server import NullSession
 from callcards.config import load_settings
 from fastagi.app import build_services
@@ -123,7 +124,7 @@ async def test_null_server_asks_what_our_server_asks(our_server: FastAgiServer,
 def test_agi_bench_counts_every_call_of_its_smallest_run() -> None:
     result = run_agi_bench([2], duration=120, warmup=0.2, max_calls=CALLS,
                            database=f"callcards_bench_smoke_agi_{os.getpid()}", log=_quiet)
-    for server in (OURS, NULL, THREADS):
+    for server in (OURS, NODB, THREADS, NULL):
         run = result.of(server, 2)
         assert run is not None, server
         load = run.load
@@ -133,3 +134,7 @@ def test_agi_bench_counts_every_call_of_its_smallest_run() -> None:
         assert 0 < load.session_p50_ms <= load.session_p99_ms
         assert 0 < load.command_p50_ms <= load.command_p99_ms
         assert run.server_cpu_sec >= 0 and run.postgres_cpu_sec >= 0
+    costs = measure_card_store(5, database=f"callcards_bench_smoke_cards_{os.getpid()}")
+    assert [cost.variant for cost in costs] == ["as is", "no pre-ping", "no lazy timeline",
+                                                "plain SQL"]
+    assert all(cost.cpu_ms > 0 and cost.statements > 0 and cost.wall_ms > 0 for cost in costs)

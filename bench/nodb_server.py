@@ -1,0 +1,83 @@
+"""Our FastAGI server with a card store that writes nothing: the protocol layer's own cost.
+
+The routes, the server, the call flow and the thread-pool hop for every card step are the
+real ones (fastagi.app's wiring); only the card store answers at once without a database.
+Against the full server this splits a call's cost between the FastAGI layer and the card
+writes. Run as `python -m bench.nodb_server --listen 127.0.0.1:PORT` with DATABASE_URL
+(the call flow is still read from it) and CALLCARDS_JOURNAL_DIR set.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import signal
+import sys
+from types import SimpleNamespace
+from typing import Any
+
+from callcards.config import load_settings
+from fastagi.app import build_services, server_for
+from fastagi.cards import CardRef, HangupReport, NewCall
+
+
+class NoCards:
+    """The card store's methods, doing nothing (the journal is never active)."""
+
+    journal = SimpleNamespace(active=False)
+
+    def open_card(self, new: NewCall, events: Any = ()) -> CardRef:
+        """A card reference, as if a card was created."""
+        return CardRef(id=1, linkedid=new.linkedid, created=True,
+                       recording_path=new.recording_path)
+
+    def route_decided(self, linkedid: str, **kwargs: Any) -> None:
+        """Nothing stored."""
+
+    def ringing(self, linkedid: str, **kwargs: Any) -> bool:
+        """Nothing stored."""
+        return True
+
+    def answered(self, linkedid: str, **kwargs: Any) -> None:
+        """Nothing stored."""
+
+    def add_events(self, linkedid: str, events: Any) -> None:
+        """Nothing stored."""
+
+    def hang_up(self, report: HangupReport) -> Any:
+        """A closed card whose recording is already there (no re-checks follow)."""
+        return SimpleNamespace(recording_state="ok")
+
+    def check_recording(self, linkedid: str, *, final: bool) -> str:
+        """The recording is there."""
+        return "ok"
+
+    def find(self, linkedid: str) -> None:
+        """No card."""
+
+
+async def serve(listen: str) -> None:
+    """Serve until SIGTERM or SIGINT."""
+    settings = load_settings()
+    services = build_services(settings)
+    services.cards = NoCards()  # type: ignore[assignment]
+    server = server_for(services, settings, listen)
+    await server.start()
+    stopping = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stopping.set)
+    await stopping.wait()
+    await server.stop(grace=5)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m bench.nodb_server --listen HOST:PORT`."""
+    parser = argparse.ArgumentParser(prog="python -m bench.nodb_server", description=__doc__)
+    parser.add_argument("--listen", default="127.0.0.1:4576")
+    asyncio.run(serve(parser.parse_args(argv).listen))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
