@@ -176,6 +176,27 @@ def _cmd_reconcile(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _cmd_bench(args: argparse.Namespace, settings: Settings) -> int:
+    from dataclasses import replace
+    from pathlib import Path
+
+    from callcards.config import REPO_ROOT
+
+    # bench/ is not in the wheel: like the sandbox, it runs from a checkout.
+    if str(REPO_ROOT) not in sys.path:
+        sys.path.insert(0, str(REPO_ROOT))
+    from bench.run import QUICK, Sizes, command_line, run_benchmarks
+
+    sizes = QUICK if args.quick else Sizes()
+    changes = {"levels": tuple(args.levels) if args.levels else None, "duration": args.duration,
+               "calls": args.calls, "cards": args.cards}
+    sizes = replace(sizes, **{key: value for key, value in changes.items() if value is not None})
+    output = Path(args.output) if args.output else REPO_ROOT / "docs" / "benchmarks.md"
+    return run_benchmarks(args.which, sizes=sizes, output=output,
+                          command=command_line(), keep_history=args.keep_history,
+                          reuse_history=args.reuse_history)
+
+
 def _jsonable(value: object) -> object:
     if hasattr(value, "__dataclass_fields__"):
         from dataclasses import asdict
@@ -250,6 +271,19 @@ def build_parser() -> argparse.ArgumentParser:
     asterisk.add_argument("action", choices=["apply", "show"],
                           help="apply: write, reload through AMI, check; show: diff with live file")
     asterisk.set_defaults(run=_cmd_asterisk)
+
+    bench = commands.add_parser("bench", help="benchmarks of issue 5, into docs/benchmarks.md")
+    bench.add_argument("which", choices=["agi", "asterisk", "site", "all"])
+    bench.add_argument("--quick", action="store_true", help="small sizes: a smoke test")
+    bench.add_argument("--output", help="the Markdown file to update (default docs/benchmarks.md)")
+    bench.add_argument("--levels", type=int, nargs="+", help="agi: calls in flight per run")
+    bench.add_argument("--duration", type=float, help="agi: seconds measured per level")
+    bench.add_argument("--calls", type=int, help="asterisk: calls through each route")
+    bench.add_argument("--cards", type=int, help="site: cards of history to generate")
+    bench.add_argument("--keep-history", action="store_true", help="site: keep the database")
+    bench.add_argument("--reuse-history", action="store_true",
+                       help="site: time the database a --keep-history run left")
+    bench.set_defaults(run=_cmd_bench)
     return parser
 
 

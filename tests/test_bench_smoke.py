@@ -5,22 +5,29 @@ from __future__ import annotations
 import asyncio
 import functools
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy.orm import Session, sessionmaker
 
+from bench import report
 from bench.agi_bench import NODB, NULL, OURS, THREADS, run_agi_bench
 from bench.agi_client import Channel, run_session, split_command
 from bench.card_store_cost import measure_card_store
+from bench.database import bench_flow
 from bench.null_server import NullSession
+from bench.site_history import run_site_bench
 from callcards.config import load_settings
+from dialplan.demo import demo_document
 from fastagi.app import build_services
 from fastagi.routes import ROUTES
 from fastagi.server import FastAgiServer
+from models.flow import publish, replace_document
+from models.session import transaction
 from tests.fake_asterisk import FakeChannel, split_agi_command
 
 # Tuesday 2026-11-24 12:00 Moscow: the demo clinic is open.
@@ -121,7 +128,7 @@ async def test_null_server_asks_what_our_server_asks(our_server: FastAgiServer,
     assert len(ours) == (2 + 12 if abandon else 7 + 3 + 12)
 
 
-def test_agi_bench_counts_every_call_of_its_smallest_run() -> None:
+def test_agi_bench_counts_every_call_of_its_smallest_run(tmp_path: Path) -> None:
     result = run_agi_bench([2], duration=120, warmup=0.2, max_calls=CALLS,
                            database=f"callcards_bench_smoke_agi_{os.getpid()}", log=_quiet)
     for server in (OURS, NODB, THREADS, NULL):
@@ -138,3 +145,56 @@ def test_agi_bench_counts_every_call_of_its_smallest_run() -> None:
     assert [cost.variant for cost in costs] == ["as is", "no pre-ping", "no lazy timeline",
                                                 "plain SQL"]
     assert all(cost.cpu_ms > 0 and cost.statements > 0 and cost.wall_ms > 0 for cost in costs)
+    block = report.agi_block(result, "callcards bench agi --quick", "now", costs)
+    assert OURS in block and "vs null" in block and "100%" in block and "plain SQL" in block
+    document = tmp_path / "benchmarks.md"
+    report.update_document(document, {"agi": block})
+    assert block in document.read_text() and "<!-- /bench:site -->" in document.read_text()
+
+
+def test_site_bench_times_every_page_and_exports_every_card() -> None:
+    result = run_site_bench(2000, repeats=1, database=f"callcards_bench_smoke_site_{os.getpid()}",
+                            log=_quiet)
+    assert result.cards == 2000 and result.events > result.cards
+    assert result.group("list") and result.group("report")
+    assert all(len(timing.ms) == 1 and timing.ms[0] > 0 for timing in result.timings)
+    export = result.export
+    assert export is not None
+    assert export.rows == result.cards and export.bytes > 0 and export.seconds > 0
+    assert 0 < export.rss_before_mb <= export.peak_rss_mb
+    assert any("ix_calls_started_at" in index for index in result.indexes)
+    block = report.site_block(result, "callcards bench site --quick", "now", "0 / 0 / 0")
+    assert "calls list p95" in block and "export peak memory" in block
+    assert "each report < 500 ms, a year" in block
+    assert {timing.name for timing in result.baseline} == {t.name for t in result.timings}
+
+
+@pytest.fixture
+def bench_flow_published(engine: Any) -> Iterator[None]:
+    """The test database routes by the bench flow (a DID straight to a queue), then the demo's."""
+    factory: sessionmaker[Session] = sessionmaker(engine, expire_on_commit=False)
+    with transaction(factory) as session:
+        replace_document(session, bench_flow())
+        publish(session, user_id=None, comment="test: bench flow")
+    yield
+    with transaction(factory) as session:
+        replace_document(session, demo_document())
+        publish(session, user_id=None, comment="test: demo flow back")
+
+
+@pytest.mark.asterisk
+async def test_asterisk_setup_times_both_routes_of_one_call(
+    asterisk_sandbox: Any, agi_server: Any, bench_flow_published: None
+) -> None:
+    from bench.asterisk_setup import PLAIN, ROUTED, measure_setup
+    from tests.asterisk_driver import AsteriskDriver
+
+    agi_server.start()
+    async with AsteriskDriver.for_sandbox(asterisk_sandbox) as driver:
+        result = await measure_setup(driver, 1, _quiet, warmup_calls=0)
+    assert result.failed == 0
+    for kind in (ROUTED, PLAIN):
+        assert len(result.setup_ms[kind]) == 1 and result.setup_ms[kind][0] > 0, kind
+        assert result.route_ms[kind][0] >= 0
+    assert result.setup_ms[ROUTED][0] >= result.route_ms[ROUTED][0]
+    assert "Asterisk 22" in result.asterisk_version
