@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
-from flask import Flask, Response, current_app, request
+from typing import Any
+
+from flask import Flask, Response, abort, current_app, request
+from flask.typing import ResponseReturnValue
+from flask_babel import gettext as _
 
 from webadmin.extensions import csrf
+from webadmin.json_error import json_error
+from webadmin.permissions import wants_json
 
 #: Only our own scripts, styles and media; nothing may frame the site.
 CONTENT_SECURITY_POLICY = "; ".join([
@@ -51,9 +57,33 @@ def _headers(response: Response) -> Response:
     return response
 
 
+def _contains_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_contains_nul(key) or _contains_nul(item) for key, item in value.items())
+    if isinstance(value, list):
+        return any(_contains_nul(item) for item in value)
+    return False
+
+
+def _refuse_nul_characters() -> ResponseReturnValue | None:
+    """A NUL in any input is refused with a clear 400: PostgreSQL cannot store one."""
+    values = [*request.args.values(), *request.form.values()]
+    if request.is_json:
+        values.append(request.get_json(silent=True))
+    if any(_contains_nul(value) for value in values):
+        message = _("The request holds a NUL character, which no field accepts.")
+        if wants_json():
+            return json_error(400, message, code="nul_character")
+        abort(400, description=message)
+    return None
+
+
 def init_app(app: Flask) -> None:
     """Check CSRF on every unsafe request ourselves and add the security headers."""
     # Our hook replaces Flask-WTF's default one so token-authenticated API calls skip it.
     app.config["WTF_CSRF_CHECK_DEFAULT"] = False
+    app.before_request(_refuse_nul_characters)
     app.before_request(_protect_forms)
     app.after_request(_headers)

@@ -53,3 +53,15 @@ def test_a_forged_csrf_token_is_refused_like_a_missing_one(csrf_app: Flask) -> N
     assert response.status_code == 400
     with client.session_transaction() as session:
         assert "_user_id" not in session
+
+
+def test_a_nul_character_anywhere_is_a_clear_400_not_a_database_error(
+    client: FlaskClient, sessions: sessionmaker[Session]
+) -> None:
+    login(client, "admin")
+    posted = client.post("/api/calls", json={"direction": "inbound", "status": "abandoned",
+                                             "started_at": "2026-11-20T10:00:00Z",
+                                             "queue": "\x00"})
+    listed = client.get("/calls", query_string={"q": "12\x00"})
+    assert posted.status_code == 400 and posted.json["error"]["code"] == "nul_character"
+    assert listed.status_code == 400
