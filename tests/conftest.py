@@ -45,17 +45,22 @@ def drop_database(name: str) -> None:
     admin.dispose()
 
 
-@pytest.fixture(scope="session")
-def database_url() -> Iterator[str]:
-    """A migrated PostgreSQL database with the demo data, for this test session."""
-    name = f"callcards_test_{os.getpid()}"
+def demo_database(name: str) -> str:
+    """A new PostgreSQL database, migrated and seeded with the demo data; its URL."""
     url = create_database(name)
     migrate.upgrade(url)
     engine = make_engine(url)
     with transaction(make_session_factory(engine)) as session:
         seed_demo(session)
     engine.dispose()
-    yield url
+    return url
+
+
+@pytest.fixture(scope="session")
+def database_url() -> Iterator[str]:
+    """A migrated PostgreSQL database with the demo data, for this test session."""
+    name = f"callcards_test_{os.getpid()}"
+    yield demo_database(name)
     drop_database(name)
 
 

@@ -22,15 +22,12 @@ from sqlalchemy.orm import Session, sessionmaker
 from werkzeug.serving import make_server
 from werkzeug.test import TestResponse
 
-from callcards.config import Settings, normalize_database_url
-from callcards.demo import seed_demo
-from models import Base, Call, Status, User, migrate, utcnow
+from callcards.config import Settings
+from models import Base, Call, Status, User, utcnow
 from models.session import make_engine, make_session_factory, transaction
+from tests.conftest import demo_database, drop_database
 from webadmin import create_app
 
-ADMIN_URL = os.environ.get(
-    "TEST_DATABASE_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
-)
 #: Tables the tests may change and that are put back as seeded after each test.
 RESTORED = ("call_purpose", "call_category", "call_sub_category", "call_tag", "users",
             "queue_members", "queue_supervisors", *("queues", "schedules", "ivr_menus", "dids",
@@ -40,27 +37,12 @@ FLOW_TABLES = ("queues", "schedules", "ivr_menus", "dids", "flow_settings", "flo
 TEST_SECRET_KEY = "web-tests-secret-key"
 
 
-def _admin_execute(statement: str) -> None:
-    admin = make_engine(ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(statement))
-    admin.dispose()
-
-
 @pytest.fixture(scope="session")
 def web_database_url() -> Iterator[str]:
     """A PostgreSQL database for the site's tests, migrated and seeded with the demo data."""
     name = f"callcards_test_web_{os.getpid()}"
-    _admin_execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    _admin_execute(f'CREATE DATABASE "{name}"')
-    url = normalize_database_url(ADMIN_URL.rsplit("/", 1)[0] + f"/{name}")
-    migrate.upgrade(url)
-    engine = make_engine(url)
-    with transaction(make_session_factory(engine)) as session:
-        seed_demo(session)
-    engine.dispose()
-    yield url
-    _admin_execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    yield demo_database(name)
+    drop_database(name)
 
 
 @pytest.fixture(scope="session")
