@@ -114,38 +114,47 @@ def run_agi_bench(
     log: Callable[[str], None] = print,
 ) -> AgiBenchResult:
     """Run every server in `servers` at every level; drop the database afterwards."""
+    # All servers are up at once and take turns at each level: the machine's other load
+    # (other people's tests) then falls alike on each of them.
     result = AgiBenchResult(list(levels), duration, warmup, settings_refresh)
     work = Path(tempfile.mkdtemp(prefix="callcards-bench-agi-"))
     url = prepare_call_database(database)
+    running = [server for server in _servers(url, work, settings_refresh)
+               if server.name in servers]
     try:
-        for server in _servers(url, work, settings_refresh):
-            if server.name not in servers:
-                continue
+        for server in running:
             server.start()
-            try:
-                for level in levels:
-                    one = os.getloadavg()[0]
-                    result.load_average.append(f"{one:.2f}")
-                    cpu = cpu_seconds(server.pid)
-                    with PostgresCpuMeter(database) as postgres:
-                        load = run_generator(server.port, level, duration=duration,
-                                             warmup=warmup, recordings=work / "recordings",
-                                             max_calls=max_calls)
-                    # CPU over warm-up and window alike, scaled to the window's share of it.
-                    spent = cpu_seconds(server.pid) - cpu
-                    spent_pg = postgres.seconds
-                    share = load.seconds / (load.seconds + (0 if max_calls else warmup))
-                    level_result = LevelResult(server.name, load, round(spent * share, 2),
-                                               round(spent_pg * share, 2))
-                    result.levels_run.append(level_result)
-                    log(f"  {server.name:>22} @ {level:>3}: {load.lifecycles_per_sec:8.1f} calls/s"
-                        f"  session p50/p99 {load.session_p50_ms:.1f}/{load.session_p99_ms:.1f} ms"
-                        f"  command p50/p99 {load.command_p50_ms:.2f}/{load.command_p99_ms:.2f} ms"
-                        f"  failed {load.failed}  load {one:.2f}")
-                    time.sleep(1.0)
-            finally:
-                server.stop()
+        for level in levels:
+            for server in running:
+                _wait_idle(running)
+                one = os.getloadavg()[0]
+                result.load_average.append(f"{one:.2f}")
+                cpu = cpu_seconds(server.pid)
+                with PostgresCpuMeter(database) as postgres:
+                    load = run_generator(server.port, level, duration=duration, warmup=warmup,
+                                         recordings=work / "recordings", max_calls=max_calls)
+                # CPU over warm-up and window alike, scaled to the window's share of it.
+                share = load.seconds / (load.seconds + (0 if max_calls else warmup))
+                result.levels_run.append(LevelResult(
+                    server.name, load, round((cpu_seconds(server.pid) - cpu) * share, 2),
+                    round(postgres.seconds * share, 2)))
+                log(f"  {server.name:>29} @ {level:>3}: {load.lifecycles_per_sec:7.1f} calls/s"
+                    f"  session p50/p99 {load.session_p50_ms:.1f}/{load.session_p99_ms:.1f} ms"
+                    f"  command p50/p99 {load.command_p50_ms:.2f}/{load.command_p99_ms:.2f} ms"
+                    f"  failed {load.failed}  load {one:.2f}")
     finally:
+        for server in running:
+            server.stop()
         drop_database(database)
         shutil.rmtree(work, ignore_errors=True)
     return result
+
+
+def _wait_idle(servers: Sequence[ServerProcess], limit: float = 60.0) -> None:
+    """Wait until no server spends CPU (an overloaded one may still be writing cards)."""
+    deadline = time.monotonic() + limit
+    while time.monotonic() < deadline:
+        before = sum(cpu_seconds(server.pid) for server in servers)
+        time.sleep(0.5)
+        if sum(cpu_seconds(server.pid) for server in servers) - before < 0.05:
+            return

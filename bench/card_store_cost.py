@@ -17,6 +17,7 @@ So the report can say what each change in fastagi/ would buy. Run as
 
 from __future__ import annotations
 
+import functools
 import json
 import sys
 import tempfile
@@ -205,12 +206,21 @@ class _PlainStore:
         ]))
 
 
-def measure_card_store(calls: int = 300, database: str = DATABASE) -> list[Cost]:
-    """CPU and statements per call lifecycle of each variant, on a fresh database."""
+def _plain_call(plain: _PlainStore, settings: FlowSettings, base: str, number: int) -> None:
+    plain.lifecycle(settings, number, base)
+
+
+def measure_card_store(calls: int = 300, database: str = DATABASE, rounds: int = 3
+                       ) -> list[Cost]:
+    """CPU and statements per call lifecycle of each variant, on a fresh database.
+
+    The variants take turns for `rounds` rounds and each keeps its least disturbed round
+    (least CPU here): on a shared machine a neighbour slows whatever runs beside it.
+    """
     import psycopg2
 
     url = prepare_call_database(database)
-    costs: list[Cost] = []
+    best: dict[str, Cost] = {}
     work = Path(tempfile.mkdtemp(prefix="callcards-bench-cards-"))
     try:
         engine = make_engine(url)
@@ -219,22 +229,27 @@ def measure_card_store(calls: int = 300, database: str = DATABASE) -> list[Cost]
                                          .order_by(FlowVersion.id.desc()).limit(1))
         engine.dispose()
         settings = FlowSettings.from_document(document or {})
-        base = f"cost{int(time.time())}"
-        for variant, store_class, pre_ping in (("as is", CardStore, True),
-                                               ("no pre-ping", CardStore, False),
-                                               ("no lazy timeline", LeanTimeline, False)):
-            run, count, engine = _orm_variant(url, store_class, pre_ping, settings,
-                                              work / f"{len(costs)}.journal", f"{base}{variant}")
-            costs.append(_measure(variant, run, calls, count, database))
-            engine.dispose()
-        connection = psycopg2.connect(url.replace("postgresql+psycopg2", "postgresql"))
-        plain = _PlainStore(connection, [0])
-        costs.append(_measure("plain SQL", lambda number: plain.lifecycle(
-            settings, number, f"{base}plain"), calls, plain.count, database))
-        connection.close()
+        for round_number in range(rounds):
+            base = f"cost{int(time.time())}r{round_number}"
+            costs = []
+            for variant, store_class, pre_ping in (("as is", CardStore, True),
+                                                   ("no pre-ping", CardStore, False),
+                                                   ("no lazy timeline", LeanTimeline, False)):
+                run, count, engine = _orm_variant(url, store_class, pre_ping, settings,
+                                                  work / f"{variant}.journal", f"{base}{variant}")
+                costs.append(_measure(variant, run, calls, count, database))
+                engine.dispose()
+            connection = psycopg2.connect(url.replace("postgresql+psycopg2", "postgresql"))
+            plain = _PlainStore(connection, [0])
+            run_plain = functools.partial(_plain_call, plain, settings, f"{base}plain")
+            costs.append(_measure("plain SQL", run_plain, calls, plain.count, database))
+            connection.close()
+            for cost in costs:
+                if cost.variant not in best or cost.cpu_ms < best[cost.variant].cpu_ms:
+                    best[cost.variant] = cost
     finally:
         drop_database(database)
-    return costs
+    return list(best.values())
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -104,7 +104,7 @@ def agi_block(result: AgiBenchResult, command: str, started: str,
                 run.load.failed, share,
             ])
     lines = [
-        f"Run {started}, load average before each level: {', '.join(result.load_average)}.",
+        f"Run {started}; 1-minute load average before each run: {', '.join(result.load_average)}.",
         "",
         f"    {command}",
         "",
@@ -218,6 +218,13 @@ def site_block(result: SiteResult, command: str, started: str, load: str) -> str
             f"{export.rss_before_mb:.0f} MB) | "
             f"{_verdict(export.peak_rss_mb < TARGET_EXPORT_PEAK_MB)} |",
         ]
+    if result.proposals:
+        lines += ["", "Query shapes the site could use where indexes are not enough, each "
+                  "timed both ways in the same run (bench/site_proposals.py):", "",
+                  _table(["query", "now", "proposed", "shape"],
+                         [[proposal.name, f"{proposal.now:,.0f} {proposal.unit}",
+                           f"{proposal.proposed:,.0f} {proposal.unit}", proposal.shape]
+                          for proposal in result.proposals])]
     lines += ["", "Indexes in place during the run:", ""]
     lines += [f"- `{index}`" for index in result.indexes]
     return "\n".join(lines)

@@ -26,6 +26,7 @@ from sqlalchemy import text
 from bench.database import create_database, database_url, drop_database
 from bench.history import add_staff, generate_calls
 from bench.processes import bench_environment, python_module
+from bench.site_proposals import Proposal, measure_proposals
 from bench.stats import median, percentile
 from callcards.demo import seed_demo
 from models import migrate
@@ -89,6 +90,7 @@ class SiteResult:
     baseline: list[Timing] = field(default_factory=list)
     export: ExportResult | None = None
     indexes: list[str] = field(default_factory=list)
+    proposals: list[Proposal] = field(default_factory=list)
 
     def baseline_of(self, timing: Timing) -> Timing | None:
         """The baseline timing of the same request, if measured."""
@@ -120,8 +122,10 @@ def prepare_history(cards: int, database: str = DATABASE, log: Callable[[str], N
             count = generate_calls(connection, cards)
         log(f"  {count} cards generated in {time.perf_counter() - started:.0f} s; vacuum analyze")
         with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
-            # As autovacuum would have by the time a table is a year old.
+            # As autovacuum would have by the time a table is a year old; and the dirty
+            # pages written now, not by a checkpoint in the middle of the timings.
             connection.execute(text("VACUUM ANALYZE"))
+            connection.execute(text("CHECKPOINT"))
     finally:
         engine.dispose()
     return url, time.perf_counter() - started
@@ -311,6 +315,10 @@ def run_site_bench(cards: int = 1_000_000, *, repeats: int = 7, keep: bool = Fal
         log(f"  export: {result.export.rows} rows in {result.export.seconds:.1f} s "
             f"({result.export.rows_per_sec:,.0f} rows/s), peak RSS "
             f"{result.export.peak_rss_mb:.0f} MB")
+        result.proposals = measure_proposals(url, result.export.rows_per_sec, min(repeats, 5))
+        for proposal in result.proposals:
+            log(f"  proposal: {proposal.name}: {proposal.now:,.1f} -> {proposal.proposed:,.1f} "
+                f"{proposal.unit}")
     finally:
         if not keep:
             drop_database(database)

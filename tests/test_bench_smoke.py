@@ -141,7 +141,8 @@ def test_agi_bench_counts_every_call_of_its_smallest_run(tmp_path: Path) -> None
         assert 0 < load.session_p50_ms <= load.session_p99_ms
         assert 0 < load.command_p50_ms <= load.command_p99_ms
         assert run.server_cpu_sec >= 0 and run.postgres_cpu_sec >= 0
-    costs = measure_card_store(5, database=f"callcards_bench_smoke_cards_{os.getpid()}")
+    costs = measure_card_store(5, database=f"callcards_bench_smoke_cards_{os.getpid()}",
+                               rounds=1)
     assert [cost.variant for cost in costs] == ["as is", "no pre-ping", "no lazy timeline",
                                                 "plain SQL"]
     assert all(cost.cpu_ms > 0 and cost.statements > 0 and cost.wall_ms > 0 for cost in costs)
@@ -167,6 +168,8 @@ def test_site_bench_times_every_page_and_exports_every_card() -> None:
     assert "calls list p95" in block and "export peak memory" in block
     assert "each report < 500 ms, a year" in block
     assert {timing.name for timing in result.baseline} == {t.name for t in result.timings}
+    assert len(result.proposals) == 4
+    assert all(proposal.now > 0 and proposal.proposed > 0 for proposal in result.proposals)
 
 
 @pytest.fixture
