@@ -42,6 +42,7 @@ class LevelResult:
     load: LoadResult
     server_cpu_sec: float
     postgres_cpu_sec: float
+    load_average: float = 0.0  # 1 minute, just before the run
 
     def cpu_ms_per_call(self, seconds: float) -> float:
         """Server CPU milliseconds per lifecycle measured."""
@@ -57,7 +58,6 @@ class AgiBenchResult:
     warmup: float
     settings_refresh: str
     levels_run: list[LevelResult] = field(default_factory=list)
-    load_average: list[str] = field(default_factory=list)
 
     def of(self, server: str, concurrency: int) -> LevelResult | None:
         """The result of `server` at `concurrency`, if it was run."""
@@ -128,7 +128,6 @@ def run_agi_bench(
             for server in running:
                 _wait_idle(running)
                 one = os.getloadavg()[0]
-                result.load_average.append(f"{one:.2f}")
                 cpu = cpu_seconds(server.pid)
                 with PostgresCpuMeter(database) as postgres:
                     load = run_generator(server.port, level, duration=duration, warmup=warmup,
@@ -137,7 +136,7 @@ def run_agi_bench(
                 share = load.seconds / (load.seconds + (0 if max_calls else warmup))
                 result.levels_run.append(LevelResult(
                     server.name, load, round((cpu_seconds(server.pid) - cpu) * share, 2),
-                    round(postgres.seconds * share, 2)))
+                    round(postgres.seconds * share, 2), one))
                 log(f"  {server.name:>29} @ {level:>3}: {load.lifecycles_per_sec:7.1f} calls/s"
                     f"  session p50/p99 {load.session_p50_ms:.1f}/{load.session_p99_ms:.1f} ms"
                     f"  command p50/p99 {load.command_p50_ms:.2f}/{load.command_p99_ms:.2f} ms"

@@ -101,21 +101,22 @@ def agi_block(result: AgiBenchResult, command: str, started: str,
                 f"{run.cpu_ms_per_call(run.server_cpu_sec):.1f}",
                 f"{run.cpu_ms_per_call(run.postgres_cpu_sec):.1f}",
                 f"{run.load.generator_cpu_sec * 1000 / max(run.load.lifecycles, 1):.1f}",
-                run.load.failed, share,
+                run.load.failed, share, f"{run.load_average:.1f}",
             ])
     lines = [
-        f"Run {started}; 1-minute load average before each run: {', '.join(result.load_average)}.",
+        f"Run {started}. At each level the servers take turns, in the table's order.",
         "",
         f"    {command}",
         "",
         f"{result.duration:g} s measured per level after {result.warmup:g} s of warm-up; "
         f"CALLCARDS_SETTINGS_REFRESH={result.settings_refresh}. The generator, each server "
         "and PostgreSQL share the same cores: CPU columns are milliseconds per call life "
-        "(server process, PostgreSQL backends of the bench database, generator).",
+        "(server process, PostgreSQL backends of the bench database, generator); the last "
+        "column is the 1-minute load average just before the run.",
         "",
         _table(["server", "in flight", "calls/s", "session p50 ms", "session p99 ms",
                 "command p50 ms", "command p99 ms", "server CPU ms", "PostgreSQL CPU ms",
-                "generator CPU ms", "failed", "vs null"], rows),
+                "generator CPU ms", "failed", "vs null", "load avg"], rows),
         "",
     ]
     ours = [result.of(OURS, level) for level in result.levels]
