@@ -130,10 +130,8 @@ async def run_load(
     abandon_every: int = 10,
     max_calls: int | None = None,
 ) -> LoadResult:
-    """Keep `concurrency` calls in flight for warmup + duration seconds; figures of the window.
-
-    With `max_calls`, stop after that many calls instead (every call is then measured).
-    """
+    """Keep `concurrency` calls in flight for warmup + duration seconds; figures of the window."""
+    # With max_calls the run stops after that many calls instead, and every call is measured.
     base = f"{int(time.time())}{os.getpid() % 1000:03d}"
     numbers = itertools.count()
     files = Recordings(recordings)

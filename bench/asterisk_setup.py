@@ -105,11 +105,8 @@ async def _one_call(driver: Any, context: str, caller: str) -> tuple[float, floa
 
 async def measure_setup(driver: Any, calls: int, log: Callable[[str], None] = print,
                         warmup_calls: int = 2) -> SetupResult:
-    """Place `calls` calls each way through a connected AsteriskDriver; their times.
-
-    Asterisk must route `from-trunk` to a FastAGI server whose published flow has DIRECT_DID
-    (bench.database.bench_flow).
-    """
+    """Place `calls` calls each way through a connected AsteriskDriver; their times."""
+    # from-trunk must reach a FastAGI server whose published flow has DIRECT_DID (bench_flow).
     result = SetupResult(calls, {ROUTED: [], PLAIN: []}, {ROUTED: [], PLAIN: []})
     result.asterisk_version = (await driver.command("core show version")).strip()
     await driver.set_global("CC_TEST_ANSWER_DELAY", "60")  # members ring, nobody answers

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import functools
 import json
+import shutil
 import sys
 import tempfile
 import time
@@ -166,6 +167,7 @@ class _PlainStore:
         return rows
 
     def lifecycle(self, settings: FlowSettings, number: int, base: str) -> None:
+        """The four card steps of one answered call, a few statements and a commit each."""
         now = datetime.now(UTC)
         linkedid = f"{base}.{number}"
         events, decision = _route_events(settings, now)
@@ -212,11 +214,9 @@ def _plain_call(plain: _PlainStore, settings: FlowSettings, base: str, number: i
 
 def measure_card_store(calls: int = 300, database: str = DATABASE, rounds: int = 3
                        ) -> list[Cost]:
-    """CPU and statements per call lifecycle of each variant, on a fresh database.
-
-    The variants take turns for `rounds` rounds and each keeps its least disturbed round
-    (least CPU here): on a shared machine a neighbour slows whatever runs beside it.
-    """
+    """CPU and statements per call lifecycle of each variant, on a fresh database."""
+    # The variants take turns for `rounds` rounds and each keeps its least disturbed one
+    # (least CPU here): on a shared machine a neighbour slows whatever runs beside it.
     import psycopg2
 
     url = prepare_call_database(database)
@@ -249,6 +249,7 @@ def measure_card_store(calls: int = 300, database: str = DATABASE, rounds: int =
                     best[cost.variant] = cost
     finally:
         drop_database(database)
+        shutil.rmtree(work, ignore_errors=True)
     return list(best.values())
 
 

@@ -61,11 +61,10 @@ def postgres_cpu_seconds(database: str) -> float:
 
 
 class PostgresCpuMeter:
-    """CPU that PostgreSQL spends for one database over a while, backends coming and going.
+    """CPU that PostgreSQL spends for one database over a while, backends coming and going."""
 
-    Backends are sampled every `every` seconds; one that ends between two samples loses
-    at most that much of its time, one that starts counts from zero.
-    """
+    # Backends are sampled every `every` seconds: one that ends between two samples loses at
+    # most that much of its time; one that starts counts from zero.
 
     def __init__(self, database: str, every: float = 0.5) -> None:
         self.database = database
