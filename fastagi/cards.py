@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -54,7 +54,6 @@ class CardRef:
     linkedid: str
     created: bool
     recording_path: str
-    earlier_cards: int = 0
 
 
 @dataclass(frozen=True)
@@ -369,20 +368,14 @@ class CardStore:
         self._append(session, card, [Event("hangup", ended_at, data)])
         return card
 
-    def _ref(self, session: Session, card: Call, created: bool) -> CardRef:
-        earlier = 0
-        if card.src_number and card.direction == Direction.INBOUND.value:
-            earlier = session.scalar(
-                select(func.count(Call.id)).where(
-                    Call.src_number == card.src_number, Call.id != card.id
-                )
-            ) or 0
+    @staticmethod
+    def _ref(session: Session, card: Call, created: bool) -> CardRef:
+        # The caller's history is the site's to show (screen-pop); the call need not wait for it.
         return CardRef(
             id=card.id,
             linkedid=card.linkedid,
             created=created,
             recording_path=card.recording_path or "",
-            earlier_cards=earlier,
         )
 
     def _recording_state(self, card: Call) -> str:
