@@ -21,6 +21,13 @@ class Role(StrEnum):
     ADMIN = "admin"
 
 
+class PhoneType(StrEnum):
+    """How an operator's phone reaches Asterisk (the pjsip.conf template of its endpoint)."""
+
+    WEBRTC = "webrtc"  # a browser phone over WSS
+    DESKPHONE = "deskphone"  # a desk or soft phone over UDP
+
+
 queue_supervisors = Table(
     "queue_supervisors",
     Base.metadata,
@@ -50,7 +57,10 @@ class User(Base):
     """A member of staff who signs in to the site; operators also have a phone extension."""
 
     __tablename__ = "users"
-    __table_args__ = (CheckConstraint("role IN ('operator', 'supervisor', 'admin')", name="role"),)
+    __table_args__ = (
+        CheckConstraint("role IN ('operator', 'supervisor', 'admin')", name="role"),
+        CheckConstraint("phone_type IN ('webrtc', 'deskphone')", name="phone_type"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     login: Mapped[str] = mapped_column(String(64), unique=True)
@@ -58,7 +68,13 @@ class User(Base):
     password_hash: Mapped[str] = mapped_column(String(256))
     role: Mapped[str] = mapped_column(String(16), default=Role.OPERATOR.value)
     extension: Mapped[str | None] = mapped_column(String(32), unique=True)
-    sip_endpoint: Mapped[str | None] = mapped_column(String(64))
+    # The operator's phone: the SIP endpoint named after the extension (pbx.endpoints_conf).
+    phone_type: Mapped[str] = mapped_column(String(16), default=PhoneType.WEBRTC.value,
+                                            server_default=PhoneType.WEBRTC.value)
+    # "md5:<hex>" of "<extension>:<realm>:<password>" (pjsip's password_digest), never the
+    # password; None = no phone password yet, so no endpoint.
+    sip_password_digest: Mapped[str | None] = mapped_column(String(128))
+    sip_password_set_at: Mapped[datetime | None]
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     locale: Mapped[str] = mapped_column(String(8), default="ru")
     api_token_hash: Mapped[str | None] = mapped_column(String(128), unique=True)

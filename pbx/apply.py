@@ -8,15 +8,10 @@ what it ran before, and says why.
 
 from __future__ import annotations
 
-import contextlib
 import difflib
-import fcntl
 import logging
-import os
-import tempfile
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from contextlib import AbstractContextManager
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from sqlalchemy import select
@@ -25,6 +20,7 @@ from sqlalchemy.orm import Session
 from callcards.config import Settings
 from models import Queue, QueueMember, User
 from pbx.ami import AmiClient, AmiError
+from pbx.files import include_path, locked, require_include, write_atomically
 from pbx.queue_state import (
     QueueAmi,
     RunningQueue,
@@ -42,31 +38,14 @@ from pbx.queues_conf import (
     expected_queues,
     render_queues,
 )
+from pbx.steps import ApplyResult, Steps
+
+__all__ = ["ApplyResult", "apply_queues", "pending_diff", "queue_specs"]
 
 log = logging.getLogger(__name__)
 
 #: Opens a logged-in AMI session (a context manager); tests pass a fake.
 Connect = Callable[[Settings], AbstractContextManager[QueueAmi]]
-
-
-@dataclass(frozen=True)
-class ApplyResult:
-    """Whether Asterisk now runs the queues as the database says, and what happened."""
-
-    ok: bool
-    changed: bool
-    messages: list[str] = field(default_factory=list)
-    error: str | None = None
-
-    def lines(self) -> list[str]:
-        """The result as text for a person: the steps, then the outcome."""
-        if not self.ok:
-            outcome = f"FAILED: {self.error}"
-        elif self.changed:
-            outcome = "applied: Asterisk runs the new queues"
-        else:
-            outcome = "nothing to apply: Asterisk already runs these queues"
-        return [*self.messages, outcome]
 
 
 def queue_specs(session: Session) -> tuple[list[QueueSpec], list[str]]:
@@ -121,24 +100,24 @@ def apply_queues(
     session: Session, settings: Settings, *, connect: Connect | None = None
 ) -> ApplyResult:
     """Write the queues from the database for Asterisk, reload app_queue, and check it took them."""
-    steps = _Steps()
+    steps = Steps("queues")
     try:
         live = _live_file(settings)
         specs, notes = queue_specs(session)
         text = render_queues(specs, settings.member_interface)
-        _require_include(live)
+        require_include(live, "queues.conf")
     except ValueError as error:
         return steps.failed(str(error))
     for note in notes:
         steps.note(note)
-    with _locked(live):
+    with locked(live):
         return _Apply(settings, connect or _connect, live, steps).run(text)
 
 
 class _Apply:
     """One apply of a rendered file, under the lock."""
 
-    def __init__(self, settings: Settings, connect: Connect, live: Path, steps: _Steps) -> None:
+    def __init__(self, settings: Settings, connect: Connect, live: Path, steps: Steps) -> None:
         self.settings, self.connect, self.live, self.steps = settings, connect, live, steps
 
     def run(self, text: str) -> ApplyResult:
@@ -185,8 +164,8 @@ class _Apply:
         backup = live.with_name(live.name + ".bak")
         try:
             if old is not None:
-                _write_atomically(backup, old, like=live)
-            _write_atomically(live, text, like=live)
+                write_atomically(backup, old, like=live)
+            write_atomically(live, text, like=live)
         except OSError as error:
             return steps.failed(f"cannot write {live}: {error}; nothing was changed")
         steps.note(f"wrote {live}" + (f" (the previous one is {backup.name})" if old else ""))
@@ -213,7 +192,7 @@ class _Apply:
             if old is None:
                 self.live.unlink(missing_ok=True)
             else:
-                _write_atomically(self.live, old, like=self.live)
+                write_atomically(self.live, old, like=self.live)
         except OSError as error:
             return f"and the previous {name} could not be put back ({error}): restore it by hand"
         self.steps.note(f"put the previous {name} back")
@@ -244,76 +223,11 @@ def _reload_and_read(ami: QueueAmi) -> dict[str, RunningQueue]:
     return running_queues(ami)
 
 
-class _Steps:
-    """The messages of one apply, also logged."""
-
-    def __init__(self) -> None:
-        self.messages: list[str] = []
-
-    def note(self, message: str) -> None:
-        """Log a step and keep it for the admin."""
-        log.info("apply queues: %s", message)
-        self.messages.append(message)
-
-    def done(self, *, changed: bool) -> ApplyResult:
-        """Success, with the steps so far."""
-        return ApplyResult(ok=True, changed=changed, messages=list(self.messages))
-
-    def failed(self, error: str) -> ApplyResult:
-        """Failure, with the steps so far and the reason."""
-        log.error("apply queues failed: %s", error)
-        return ApplyResult(ok=False, changed=False, messages=list(self.messages), error=error)
-
-
 def _connect(settings: Settings) -> AbstractContextManager[QueueAmi]:
     """A pyst2 AMI session from the settings."""
     return AmiClient.from_settings(settings)
 
 
 def _live_file(settings: Settings) -> Path:
-    """The include file Asterisk reads; ValueError when its folder is not configured."""
-    if settings.asterisk_etc_dir is None:
-        raise ValueError(
-            "CALLCARDS_ASTERISK_ETC is not set: the site does not know Asterisk's config folder"
-        )
-    if not settings.asterisk_etc_dir.is_dir():
-        raise ValueError(f"Asterisk's config folder {settings.asterisk_etc_dir} does not exist")
-    return settings.asterisk_etc_dir / QUEUES_INCLUDE
-
-
-def _require_include(live: Path) -> None:
-    """ValueError unless queues.conf beside `live` includes it (else nothing would read it)."""
-    queues_conf = live.with_name("queues.conf")
-    directive = f'#include "{live.name}"'
-    text = queues_conf.read_text() if queues_conf.exists() else ""
-    if not any(line.strip() == directive for line in text.splitlines()):
-        raise ValueError(f"{queues_conf} does not include the generated file: add {directive}")
-
-
-@contextlib.contextmanager
-def _locked(live: Path) -> Iterator[None]:
-    """One apply at a time on this host (several site workers may apply at once)."""
-    with open(live.with_name(f".{live.name}.lock"), "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(lock, fcntl.LOCK_UN)
-
-
-def _write_atomically(path: Path, text: str, *, like: Path) -> None:
-    """Replace `path` by `text` in one rename (Asterisk never reads half a file)."""
-    mode = like.stat().st_mode & 0o777 if like.exists() else 0o644
-    descriptor, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(descriptor, "w") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        # mkstemp makes 0600; Asterisk may run as another user than the site.
-        os.chmod(temporary, mode)
-        os.replace(temporary, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(temporary)
-        raise
+    """The queues include file Asterisk reads; ValueError when its folder is not configured."""
+    return include_path(settings, QUEUES_INCLUDE)

@@ -49,6 +49,8 @@ class SandboxInfo:
     etc_dir: Path
     log_dir: Path
     database_url: str | None = None
+    # SIP over UDP on 127.0.0.1 at this port, or None: no SIP transport.
+    sip_port: int | None = None
 
 
 def up(
@@ -59,6 +61,7 @@ def up(
     *,
     database_url: str | None = None,
     boot_timeout: float = 60.0,
+    sip_port: int | None = None,
 ) -> SandboxInfo:
     """Start the sandbox Asterisk (restarting it if it runs) and wait until AMI logins work."""
     _require_root_user()
@@ -66,7 +69,8 @@ def up(
     # Already up: restart, so the new settings and a fresh log are what runs.
     down(cache_dir)
     _require_free_port(ami_port)
-    etc = render(root, agi_address=agi_address, ami_port=ami_port, database_url=database_url)
+    etc = render(root, agi_address=agi_address, ami_port=ami_port, database_url=database_url,
+                 sip_port=sip_port)
     if database_url is not None:
         _require_record_tables(etc, database_url)
     base = sandbox_dir(root)
@@ -110,6 +114,7 @@ def up(
         etc_dir=etc,
         log_dir=base / "log",
         database_url=database_url,
+        sip_port=sip_port,
     )
     _write_state(root, info)
     return info
@@ -175,6 +180,7 @@ def reload(cache_dir: Path | None = None, *, agi_address: str | None = None) -> 
         agi_address=saved["agi_address"],
         ami_port=saved["ami_port"],
         database_url=saved["database_url"],
+        sip_port=saved.get("sip_port"),
     )
     # "dialplan reload" also resets globals (clearglobalvars=yes).
     cli("dialplan reload", cache_dir)

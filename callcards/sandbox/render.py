@@ -8,7 +8,7 @@ from collections.abc import Callable
 from pathlib import Path, PurePosixPath
 from urllib.parse import unquote, urlsplit
 
-from callcards.sandbox.conf import ConfFile
+from callcards.sandbox.conf import ConfFile, Section
 from callcards.sandbox.errors import SandboxError
 from pbx.queues_conf import QUEUES_INCLUDE
 
@@ -21,7 +21,7 @@ RECORDINGS_IN_ASTERISK = SANDBOX_DIR / "recordings"
 # setup; safe only because the sandbox's AMI listens on loopback (manager.conf).
 AMI_USER = "callcards"
 AMI_SECRET = "sandbox"  # noqa: S105 - test-only, loopback AMI
-# SIP passwords of the sandbox: no SIP transport listens in the sandbox.
+# The provider's password in the sandbox: no provider, and SIP listens on loopback at most.
 SIP_SECRET = "sandbox"  # noqa: S105 - nothing can use it
 TEST_OPERATORS = ("101", "102")
 TEST_OPERATOR_CONTEXT = "cc-test-operators"
@@ -65,8 +65,12 @@ def render(
     ami_port: int = 5038,
     database_url: str | None = None,
     source: Path | None = None,
+    sip_port: int | None = None,
 ) -> Path:
-    """Write the sandbox configuration into `root`; return the host path of its etc folder."""
+    """Write the sandbox configuration into `root`; return the host path of its etc folder.
+
+    `sip_port`: SIP over UDP on that loopback port (tests register phones); else no SIP at all.
+    """
     source = source or ETC_SOURCE
     # Neither folder is in a wheel: the sandbox runs from a checkout (pip install -e).
     for needed in (source / "extensions.conf", SANDBOX_ETC / "extensions_sandbox.conf"):
@@ -97,7 +101,7 @@ def render(
     (etc / "callcards_ami.conf").write_text(
         f"; SANDBOX ONLY (loopback AMI, test login).\nsecret = {AMI_SECRET}\n"
     )
-    _edit(etc / "pjsip.conf", _pjsip_conf)
+    _edit(etc / "pjsip.conf", lambda conf: _pjsip_conf(conf, sip_port))
     pjsip = ConfFile.parse(_read(etc / "pjsip.conf"))
     (etc / "pjsip_secrets.conf").write_text(_pjsip_secrets(pjsip))
     _edit(etc / "http.conf", _http_conf)
@@ -189,8 +193,11 @@ def _manager_conf(conf: ConfFile, ami_port: int) -> None:
     conf.section(AMI_USER)
 
 
-def _pjsip_conf(conf: ConfFile) -> None:
-    """Drop what needs the network: transports, registrations, identifies, static contacts."""
+def _pjsip_conf(conf: ConfFile, sip_port: int | None) -> None:
+    """Drop what needs the network: transports, registrations, identifies, static contacts.
+
+    With `sip_port`, one UDP transport on loopback, for the tests' phones.
+    """
     kept = []
     for section in conf.sections:
         kind = conf.type_of(section)
@@ -206,6 +213,11 @@ def _pjsip_conf(conf: ConfFile) -> None:
             section.remove("dtls_private_key")
             section.set("dtls_auto_generate_cert", "yes")
         kept.append(section)
+    if sip_port is not None:
+        transport = Section("transport-sandbox", "")
+        for line in ("type = transport", "protocol = udp", f"bind = 127.0.0.1:{sip_port}"):
+            transport.add(line)
+        kept.append(transport)
     conf.sections = kept
 
 

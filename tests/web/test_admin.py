@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import re
 from collections.abc import Callable
 
 from flask.testing import FlaskClient
@@ -130,3 +132,50 @@ def test_the_audit_log_lists_and_filters_entries(
     only = client.get("/admin/audit?action=recording.download").text
     assert "downloaded a recording" in only and "listened to a recording</td>" not in only
     assert client.get("/admin/audit?from=not-a-date").status_code == 400
+
+
+def test_admin_makes_a_phone_password_shown_once_and_kept_only_as_its_digest(
+        client: FlaskClient, sessions: sessionmaker[Session]) -> None:
+    login(client, "admin")
+    client.post("/locale", data={"locale": "en"})
+    target = user_id(sessions, "operator1")
+    before = client.get(f"/admin/users/{target}").text
+    assert "No phone password yet" in before
+    response = client.post(f"/admin/users/{target}/phone-password")
+    assert response.status_code == 200
+    assert response.headers["Cache-Control"] == "no-store"
+    password = re.search(r'id="phone-password">.*?<code>([^<]+)</code>', response.text, re.S)
+    assert password is not None and len(password[1]) >= 16
+    # This site has no Asterisk folder configured: it says the phones were not applied.
+    assert "Asterisk refused" in response.text
+    assert "CALLCARDS_ASTERISK_ETC is not set" in response.text
+    with sessions() as session:
+        user = session.get(User, target)
+        assert user is not None and user.extension == "101"
+        ha1 = f"101:callcards:{password[1]}".encode()
+        expected = hashlib.md5(ha1, usedforsecurity=False).hexdigest()
+        assert user.sip_password_digest == f"md5:{expected}"
+        assert password[1] not in str(session.scalars(select(AuditEntry.detail)).all())
+    again = client.get(f"/admin/users/{target}").text
+    assert password[1] not in again and "The phone password was made on" in again
+    # A new extension makes the digest worthless: it is dropped and the admin is told.
+    form = {"login": "operator1", "name": "Ольга Операторова", "role": "operator",
+            "extension": "111", "locale": "en", "active": "y", "phone_type": "deskphone"}
+    assert client.post(f"/admin/users/{target}", data=form).status_code == 302
+    assert "make a new phone password" in client.get("/admin/users").text
+    with sessions() as session:
+        user = session.get(User, target)
+        assert user is not None
+        assert (user.sip_password_digest, user.phone_type) == (None, "deskphone")
+
+
+def test_a_phone_password_needs_an_extension(
+        client: FlaskClient, sessions: sessionmaker[Session]) -> None:
+    login(client, "admin")
+    client.post("/locale", data={"locale": "en"})
+    target = user_id(sessions, "supervisor")
+    response = client.post(f"/admin/users/{target}/phone-password")
+    assert response.status_code == 400
+    assert "Give the user an extension first" in response.text
+    with sessions() as session:
+        assert session.get(User, target).sip_password_digest is None  # type: ignore[union-attr]

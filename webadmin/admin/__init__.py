@@ -27,6 +27,8 @@ bp.add_url_rule("/users/<int:user_id>", view_func=users.edit, endpoint="user_edi
                 methods=["GET", "POST"])
 bp.add_url_rule("/users/<int:user_id>/password", view_func=users.reset_password,
                 endpoint="user_password", methods=["POST"])
+bp.add_url_rule("/users/<int:user_id>/phone-password", view_func=users.phone_password,
+                endpoint="user_phone_password", methods=["POST"])
 bp.add_url_rule("/audit", view_func=audit.index, endpoint="audit")
 
 __all__ = ["bp"]

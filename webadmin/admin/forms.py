@@ -9,6 +9,7 @@ from wtforms.validators import DataRequired, EqualTo, Length, Optional, Regexp
 
 from webadmin.calls.forms import CheckboxesField, optional_id
 from webadmin.i18n import LANGUAGES
+from webadmin.labels import PHONE_TYPES
 
 MIN_PASSWORD = 8
 
@@ -36,6 +37,8 @@ class UserForm(FlaskForm):
     extension = StringField(_l("Extension"), validators=[
         Optional(), Length(max=32), Regexp(r"^\d+$", message=_l("Digits only.")),
     ])
+    phone_type = SelectField(_l("Phone"), default="webrtc", choices=[
+        SelectChoice(code, label) for code, label in PHONE_TYPES.items()])
     locale = SelectField(_l("Language"),
                          choices=[SelectChoice(code, name) for code, name in LANGUAGES.items()])
     served_queues = CheckboxesField(_l("Queues served (operator)"), coerce=int)
@@ -57,3 +60,7 @@ class PasswordForm(FlaskForm):
     confirm = PasswordField(_l("Repeat the password"), validators=[
         EqualTo("password", message=_l("The passwords differ.")),
     ])
+
+
+class PhonePasswordForm(FlaskForm):
+    """A new phone password, made by the site (the form only carries the CSRF token)."""

@@ -1,4 +1,4 @@
-"""Staff accounts: create, role, extension, queues, deactivate, reset password."""
+"""Staff accounts: create, role, extension, phone, queues, deactivate, reset password."""
 
 from __future__ import annotations
 
@@ -11,7 +11,8 @@ from wtforms import SelectChoice
 
 from models import AuditEntry, QueueMember, Role, User
 from models.routing import Queue
-from webadmin.admin.forms import PasswordForm, UserForm
+from webadmin.admin.forms import PasswordForm, PhonePasswordForm, UserForm
+from webadmin.admin.phones import apply_phones, flash_applied, new_phone_password, phone_setup
 from webadmin.extensions import db
 from webadmin.permissions import require
 from webadmin.staff import Staff
@@ -51,7 +52,13 @@ def _apply(form: UserForm, user: User) -> None:
     user.login = form.login.data.strip()
     user.name = form.name.data.strip()
     user.role = form.role.data
-    user.extension = form.extension.data or None
+    extension = form.extension.data or None
+    if user.extension != extension and user.sip_password_digest is not None:
+        # The digest covers the extension (the SIP user name): the old one is worthless.
+        user.sip_password_digest = user.sip_password_set_at = None
+        flash(_("The extension changed: make a new phone password for the phone."), "warning")
+    user.extension = extension
+    user.phone_type = form.phone_type.data
     user.locale = form.locale.data
     user.active = bool(form.active.data)
     queues = {queue.id: queue for queue in _queues()}
@@ -92,6 +99,8 @@ def create() -> str | Response | tuple[str, int]:
         _audit(user, "user.change", {"change": "create", "role": user.role})
         db.session.commit()
         flash(_("The account %(login)s is created.", login=user.login), "success")
+        if user.extension:
+            return redirect(url_for("admin.user_edit", user_id=user.id, _anchor="phone"))
         return redirect(url_for("admin.users"))
     status = 400 if request.method == "POST" else 200
     return render_template("admin/user_form.html", form=form, user=None), status
@@ -104,7 +113,6 @@ def edit(user_id: int) -> str | Response | tuple[str, int]:
     if user is None:
         abort(404)
     form = _user_form(user, submitted=request.method == "POST")
-    password_form = PasswordForm(formdata=None)
     if form.validate_on_submit() and not _taken(form, user):
         demoted = form.role.data != Role.ADMIN.value or not form.active.data
         if user.id == current_user.id and demoted:
@@ -112,15 +120,27 @@ def edit(user_id: int) -> str | Response | tuple[str, int]:
             form.role.errors.append(_("You cannot take away your own administrator access."))
         else:
             before = {"role": user.role, "active": user.active, "extension": user.extension}
+            phone_before, had_phone = phone_setup(user), user.sip_password_digest is not None
             _apply(form, user)
             _audit(user, "user.change", {"change": "edit", "before": before,
                                          "role": user.role, "active": user.active})
             db.session.commit()
             flash(_("The account %(login)s is saved.", login=user.login), "success")
+            if phone_setup(user) != phone_before and (had_phone or user.sip_password_digest):
+                flash_applied(apply_phones())
             return redirect(url_for("admin.users"))
     status = 400 if request.method == "POST" else 200
-    return render_template("admin/user_form.html", form=form, user=user,
-                           password_form=password_form), status
+    return _user_page(user, form, status=status)
+
+
+def _user_page(user: User, form: UserForm, *, status: int = 200,
+               password_form: PasswordForm | None = None,
+               phone_form: PhonePasswordForm | None = None, **extra: object) -> tuple[str, int]:
+    """An account's page: its form, the password reset and the phone."""
+    return render_template(
+        "admin/user_form.html", form=form, user=user,
+        password_form=password_form or PasswordForm(formdata=None),
+        phone_form=phone_form or PhonePasswordForm(formdata=None), **extra), status
 
 
 @require("admin.users")
@@ -131,9 +151,8 @@ def reset_password(user_id: int) -> str | Response | tuple[str, int]:
         abort(404)
     password_form = PasswordForm()
     if not password_form.validate_on_submit():
-        form = _user_form(user, submitted=False)
-        return render_template("admin/user_form.html", form=form, user=user,
-                               password_form=password_form), 400
+        return _user_page(user, _user_form(user, submitted=False), status=400,
+                          password_form=password_form)
     user.set_password(password_form.password.data)
     user.failed_logins = 0
     user.locked_until = None
@@ -143,3 +162,26 @@ def reset_password(user_id: int) -> str | Response | tuple[str, int]:
         login_user(Staff(user))  # keep the admin's own session valid under the new password
     flash(_("The password of %(login)s is changed.", login=user.login), "success")
     return redirect(url_for("admin.users"))
+
+
+@require("admin.users")
+def phone_password(user_id: int) -> Response | tuple[str, int]:
+    """Make a new phone password, show it once, and send the phones to Asterisk."""
+    user = db.session.get(User, user_id)
+    if user is None:
+        abort(404)
+    phone_form = PhonePasswordForm()
+    form = _user_form(user, submitted=False)
+    if not phone_form.validate_on_submit():
+        return _user_page(user, form, status=400, phone_form=phone_form)
+    if not user.extension:
+        phone_form.form_errors.append(
+            _("Give the user an extension first: the phone is named after it."))
+        return _user_page(user, form, status=400, phone_form=phone_form)
+    password = new_phone_password(user)
+    _audit(user, "user.phone_password", {"extension": user.extension})
+    db.session.commit()
+    applied = apply_phones()
+    page, _status = _user_page(user, form, phone_password=password, applied=applied)
+    # The password is on this page only: never kept by the browser's cache or a proxy.
+    return Response(page, headers={"Cache-Control": "no-store"}, mimetype="text/html")

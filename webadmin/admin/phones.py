@@ -1,0 +1,52 @@
+"""Operators' phones: their passwords' digests, and sending the phones to Asterisk.
+
+A phone password is made by the site (never chosen by hand, so never weak), shown once to
+the admin who hands it to the operator, and stored only as pjsip's digest (pbx.endpoints_conf).
+"""
+
+from __future__ import annotations
+
+import secrets
+from datetime import UTC, datetime
+
+from flask import flash
+from flask_babel import gettext as _
+
+from models import User
+from webadmin.callflow.apply import Applied, pbx_function, run_apply
+from webadmin.callflow.draft import site_settings
+from webadmin.extensions import db
+
+#: Random bytes in a new phone password (16 characters): no guessing over the network.
+PHONE_PASSWORD_BYTES = 12
+
+
+def apply_phones() -> Applied:
+    """Ask Asterisk to take the operators' phones as the users say; never raises."""
+    return run_apply(pbx_function("pbx.endpoints", "apply_endpoints"), db.session, site_settings())
+
+
+def flash_applied(applied: Applied) -> None:
+    """Tell the admin whether Asterisk took the phones."""
+    if not applied.attempted:
+        return
+    if applied.ok:
+        flash(_("Asterisk took the operators' phones."), "success")
+    else:
+        flash(_("Asterisk did not take the operators' phones: %(error)s", error=applied.error),
+              "error")
+
+
+def new_phone_password(user: User) -> str:
+    """A new phone password for the user's extension; only its digest is kept."""
+    from pbx.endpoints_conf import password_digest  # pbx is optional (see pbx_function)
+
+    password = secrets.token_urlsafe(PHONE_PASSWORD_BYTES)
+    user.sip_password_digest = password_digest(user.extension or "", password)
+    user.sip_password_set_at = datetime.now(UTC)
+    return password
+
+
+def phone_setup(user: User) -> tuple[object, ...]:
+    """What the user's phone endpoint depends on: a change means Asterisk must be told."""
+    return (user.active, user.extension, user.name, user.phone_type, user.sip_password_digest)
