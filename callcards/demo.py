@@ -91,7 +91,9 @@ def _ensure_staff(session: Session) -> None:
 def seed_demo(session: Session) -> None:
     """Load the demo data; running it again adds only what is missing."""
     _ensure_dictionaries(session)
-    if latest_version(session) is None:
+    first = latest_version(session) is None
+    if first:
         store_document(session, demo_document())
-        publish(session, user_id=None, comment="Демо: клиника (demo clinic call flow)")
     _ensure_staff(session)
+    if first:  # after the staff: the version keeps the queues' operators too
+        publish(session, user_id=None, comment="Демо: клиника (demo clinic call flow)")

@@ -1,4 +1,8 @@
-"""`callcards route`: what a call will do, step by step, by the same functions live calls use."""
+"""`callcards route`: what a call will do, step by step, by the same functions live calls use.
+
+`--queues empty,timeout` says what each queue the call reaches does (answered, empty or
+timeout; once they run out the queue answers), to see the queues' overflow.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +13,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.orm import Session
 
 from dialplan import FlowSettings, simulate
-from dialplan.explain import describe, parse_keys
+from dialplan.explain import describe, parse_keys, parse_queue_outcomes
 from models.flow import draft_document, latest_version
 
 
@@ -39,20 +43,25 @@ def run_simulation(
     when: str | None,
     keys: str,
     draft: bool,
+    queues: str = "",
     as_json: bool,
     zone: str = "Europe/Moscow",
 ) -> str:
     """The text (or JSON) the command prints."""
     settings, source = load_flow(session, draft=draft)
-    call = simulate(settings, did, caller, parse_when(when, zone), parse_keys(keys))
+    call = simulate(settings, did, caller, parse_when(when, zone), parse_keys(keys),
+                    parse_queue_outcomes(queues))
     if as_json:
         return json.dumps({
             "flow": source,
             "decision": {
                 "action": call.decision.action, "queue": call.decision.queue,
                 "reason": call.decision.reason,
+                **({"max_message_sec": call.decision.max_message_sec}
+                   if call.decision.action == "voicemail" else {}),
             },
             "ivr_path": call.ivr_path,
+            "queues": call.queues,
             "events": [{"kind": event.kind, **event.data} for event in call.events],
         }, ensure_ascii=False, indent=2)
     return "\n".join([f"call flow: {source}", *describe(call)])

@@ -9,18 +9,27 @@ GREETING = "hello"  # 0.8 s
 INVALID = "im-sorry"  # 1.0 s
 TRY_AGAIN = "please-try-again"  # 1.3 s
 GOODBYE = "vm-goodbye"  # 0.9 s
+SORRY = "im-sorry"  # 1.0 s: no operator could take the call
 DEMO_DID = "74951234567"
 
 
 def demo_document() -> dict[str, Any]:
-    """The demo clinic: one DID, a main menu, two queues, weekday hours in Moscow."""
+    """The demo clinic: one DID, a main menu, two queues, weekday hours in Moscow.
+
+    Appointments that nobody can take, or that wait too long, go to reception; reception
+    says sorry and hangs up when it cannot answer.
+    """
     return {
         "default_queue": "reception",
         "queues": [
             {"name": "appointments", "title": "Запись на приём", "max_wait_sec": 120,
-             "service_level_sec": 20},
+             "service_level_sec": 20,
+             "when_empty": {"kind": "queue", "target": "reception"},
+             "when_timeout": {"kind": "queue", "target": "reception"}},
             {"name": "reception", "title": "Регистратура", "max_wait_sec": 120,
-             "service_level_sec": 20},
+             "service_level_sec": 20,
+             "when_empty": {"kind": "hangup", "message": SORRY},
+             "when_timeout": {"kind": "hangup", "message": SORRY}},
         ],
         "menus": [
             {

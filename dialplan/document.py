@@ -81,12 +81,20 @@ class Fields:
         value: str | None = self._get(key, None, (str,), "text")
         return value or None
 
-    def number(self, key: str, default: int, minimum: int) -> int:
-        """A whole number of at least `minimum`."""
+    def number(self, key: str, default: int, minimum: int, maximum: int | None = None) -> int:
+        """A whole number of at least `minimum` (and at most `maximum`, when given)."""
         value: int = self._get(key, default, (int,), "a whole number")
         if value < minimum:
             raise SettingsError.at(self.where, f"{key} should be at least {minimum}, got {value}")
+        if maximum is not None and value > maximum:
+            raise SettingsError.at(self.where, f"{key} should be at most {maximum}, got {value}")
         return value
+
+    def optional_number(self, key: str, minimum: int) -> int | None:
+        """A whole number of at least `minimum`, or None when missing or null."""
+        if self.obj.get(key) is None:
+            return None
+        return self.number(key, minimum, minimum)
 
     def flag(self, key: str, default: bool) -> bool:
         """A true/false field."""

@@ -13,6 +13,11 @@ def parse_keys(text: str) -> list[str | None]:
     return [part.strip() or None for part in text.split(",")]
 
 
+def parse_queue_outcomes(text: str) -> list[str]:
+    """'empty, timeout' -> ['empty', 'timeout']: what each queue the call reaches does."""
+    return [part.strip().lower() for part in text.split(",") if part.strip()]
+
+
 def describe(call: SimulatedCall) -> list[str]:
     """One line per step a caller would live through."""
     lines = [
@@ -21,7 +26,8 @@ def describe(call: SimulatedCall) -> list[str]:
     ]
     if call.hours is not None:
         lines.append(f"hours: {'open' if call.hours.open else 'closed'} ({call.hours.reason})")
-    for step in call.steps:
+    overflows = iter([event.data for event in call.events if event.kind == "queue_overflow"])
+    for index, step in enumerate(call.steps):
         if isinstance(step, Collect):
             lines.append(
                 f"menu {step.menu}, try {step.attempt}: play {step.prompt}, "
@@ -35,7 +41,16 @@ def describe(call: SimulatedCall) -> list[str]:
                     f"=> queue {step.queue} (wait up to {step.queue_timeout or '-'} s) "
                     f"[{step.reason}]"
                 )
+            elif step.action == "voicemail":
+                lines.append(f"=> beep, record a message of up to {step.max_message_sec} s, "
+                             f"hang up [{step.reason}]")
             else:
                 lines.append(f"=> hang up [{step.reason}]")
+            overflow = next(overflows, None) if index < len(call.steps) - 1 else None
+            if overflow is not None:
+                lines.append(f"queue {overflow['from_queue']} gives the call back: "
+                             f"{overflow['condition']} ({overflow['queue_status']})")
     lines.append("IVR path: " + (" > ".join(call.ivr_path) or "-"))
+    if len(call.queues) > 1:
+        lines.append("queues: " + " > ".join(call.queues))
     return lines

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from dialplan import ivr
 from dialplan.dids import DidMatch, resolve_did
 from dialplan.hours import HoursCheck, check_hours
-from dialplan.settings import Action, FlowSettings, Menu
+from dialplan.overflow import QUEUE_OUTCOMES, decide_overflow
+from dialplan.settings import VOICEMAIL_GREETING, VOICEMAIL_MAX_SEC, Action, FlowSettings, Menu
 from dialplan.steps import Collect, Decision, FlowEvent, Play, Step
 
 MAX_STEPS = 100  # prompts and plays in one call before the loop guard steps in
@@ -24,6 +25,8 @@ MAX_STEPS = 100  # prompts and plays in one call before the loop guard steps in
 _QUEUE_REASONS = {"did": "did", "closed": "closed_hours_queue", "option": "ivr",
                   "default": "ivr_default"}
 _HANGUP_REASONS = {"closed": "closed_hours", "option": "ivr_hangup", "default": "ivr_default"}
+# Where a voicemail action may stand (settings allow it in closed_action only, for now).
+_VOICEMAIL_REASONS = {"closed": "closed_hours_voicemail"}
 
 
 def default_decision(settings: FlowSettings, reason: str = "fallback") -> Decision:
@@ -162,6 +165,11 @@ class CallFlow:
             steps: list[Step] = [Play(action.message)] if action.message else []
             return [*steps, Decision("hangup", None, None, action.message,
                                      _HANGUP_REASONS[origin])]
+        if kind == "voicemail" and origin in _VOICEMAIL_REASONS:
+            greeting = action.message or VOICEMAIL_GREETING
+            return [Play(greeting), Decision("voicemail", None, None, greeting,
+                                             _VOICEMAIL_REASONS[origin],
+                                             action.max_message_sec or VOICEMAIL_MAX_SEC)]
         if kind == "repeat" and origin == "option":
             return [self._collect()]
         if kind == "back" and origin == "option":
@@ -224,7 +232,10 @@ def _text(value: object) -> str:
 
 @dataclass(frozen=True)
 class SimulatedCall:
-    """A whole call run through CallFlow: every step, the decision, the timeline."""
+    """A whole call run through CallFlow: every step, the decision, the timeline.
+
+    `queues` is every queue the call reached, in order (more than one after an overflow).
+    """
 
     steps: list[Step]
     decision: Decision
@@ -232,11 +243,16 @@ class SimulatedCall:
     ivr_path: list[str]
     did: DidMatch
     hours: HoursCheck | None
+    queues: list[str] = field(default_factory=list)
 
 
 def simulate(settings: FlowSettings, dialed: str, caller: str, at: datetime,
-             keys: Sequence[str | None] = ()) -> SimulatedCall:
-    """Run a call with the given answers to its prompts; once they run out, the caller is silent."""
+             keys: Sequence[str | None] = (), queues: Sequence[str] = ()) -> SimulatedCall:
+    """Run a call with the given answers to its prompts; once they run out, the caller is silent.
+
+    `queues` says what each queue the call reaches does, in order: answered, empty or
+    timeout (QUEUE_OUTCOMES); once they run out, the queue answers.
+    """
     flow = CallFlow(settings, dialed, caller, at)
     answers = deque(keys)
     step = flow.start()
@@ -247,4 +263,20 @@ def simulate(settings: FlowSettings, dialed: str, caller: str, at: datetime,
         else:
             step = flow.played()
         steps.append(step)
-    return SimulatedCall(steps, step, flow.events, flow.ivr_path, flow.did, flow.hours)
+    events, reached = list(flow.events), []
+    outcomes = deque(queues)
+    hops = 0
+    while step.action == "queue" and step.queue:
+        reached.append(step.queue)
+        outcome = outcomes.popleft() if outcomes else "answered"
+        if outcome not in QUEUE_OUTCOMES:
+            raise ValueError(f"queue outcome {outcome!r} should be one of "
+                             f"{', '.join(QUEUE_OUTCOMES)}")
+        if outcome == "answered":
+            break
+        overflow = decide_overflow(settings, step.queue, QUEUE_OUTCOMES[outcome], hops)
+        hops += 1
+        steps.extend(overflow.steps)
+        events.extend(overflow.events)
+        step = overflow.decision
+    return SimulatedCall(steps, step, events, flow.ivr_path, flow.did, flow.hours, reached)

@@ -11,7 +11,20 @@
         {"name": "general",                        # required, the queue name in queues.conf
          "title": "Общие вопросы",                 # default: the name
          "max_wait_sec": 120,                      # default 120, > 0; the timeout given to Queue()
-         "service_level_sec": 20}                  # default 20, >= 0
+         "service_level_sec": 20,                  # default 20, >= 0
+         "when_empty": {"kind": "queue", "target": "reception"},  # default: hang up, no
+                                                   # message; no operator to take the call
+                                                   # (JOINEMPTY, LEAVEEMPTY, ..., FULL)
+         "when_timeout": {"kind": "hangup", "message": "im-sorry"},  # default: hang up;
+                                                   # max_wait_sec ran out (TIMEOUT)
+         "setup": {                                # default null: not in this version (older
+                                                   # ones); how Asterisk rings the operators,
+                                                   # applied through AMI, not read by routing
+           "strategy": "rrmemory",                 # default rrmemory; one of STRATEGIES
+           "ring_timeout_sec": 15,                 # default 15, > 0
+           "wrapup_sec": 0,                        # default 0, >= 0
+           "retention_days": null,                 # default null = keep recordings forever
+           "members": [{"login": "operator1", "penalty": 0}]}}   # default []; staff logins
       ],
       "menus": [
         {"name": "main", "prompt": "hello",        # both required; prompts are sound names
@@ -32,7 +45,8 @@
                         {"date": "2026-05-04", "ranges": []}],          # [] = closed all day
          "override": {"state": "closed", "until": "2026-06-01T09:00:00+03:00"},  # or null;
                                                    # until: ISO time with offset, or null = forever
-         "closed_action": {"kind": "hangup", "message": "vm-goodbye"}}   # required
+         "closed_action": {"kind": "hangup", "message": "vm-goodbye"}}   # required; or
+                   # {"kind": "voicemail", "message": "vm-intro", "max_message_sec": 120}
       ],
       "dids": [
         {"number": "74951234567",                  # required; any of +7 (495) 123-45-67 forms
@@ -43,16 +57,24 @@
       ]
     }
 
-An action is ``{"kind": ..., "target": ..., "message": ..., "label": ...}``: ``target``
-(a queue or menu name) belongs to kinds ``queue`` and ``menu`` only, ``message`` (a prompt
-played before hanging up, may be null) to ``hangup`` only, ``label`` (optional) says what
-the option means to a person. Kinds: a menu option may be any of queue, menu, hangup,
-repeat, back; a menu default or a closed action queue, menu or hangup; a DID entry queue
-or menu. A time range is ``"HH:MM-HH:MM"``; when the end is not after the start the range
-runs past midnight into the next day, and ``"00:00-00:00"`` is the whole day.
+An action is ``{"kind": ..., "target": ..., "message": ..., "max_message_sec": ...,
+"label": ...}``: ``target`` (a queue or menu name) belongs to kinds ``queue`` and ``menu``
+only; ``message`` to ``hangup`` (a prompt played before hanging up, may be null) and
+``voicemail`` (the greeting before the beep, default "vm-intro": "please leave your message
+after the tone"); ``max_message_sec`` (default 120, 5 to 600: the longest message a caller
+may leave) to ``voicemail`` only; ``label`` (optional) says what the option means to a
+person. A voicemail action plays the greeting, records the caller's message as the call's
+recording, then hangs up. Kinds: a menu option may be any of queue, menu, hangup, repeat,
+back; a menu default queue, menu or hangup; a closed action queue, menu, hangup or
+voicemail; a DID entry queue or menu; a queue's when_empty and when_timeout (its overflow,
+`dialplan.overflow`) queue or hangup. A time range is ``"HH:MM-HH:MM"``; when the end is
+not after the start the range runs past midnight into the next day, and ``"00:00-00:00"``
+is the whole day.
 
-Null is accepted only where shown (texts that may be absent, "override", "until").
-Unknown fields (a queue's strategy, a database id), wrong types and bad values raise
+Null is accepted only where shown (texts that may be absent, "override", "until",
+"setup", "retention_days") and for a queue's "when_empty" / "when_timeout", read as hang up
+without a message.
+Unknown fields (a queue's strategy outside "setup", a database id), wrong types and bad values raise
 `SettingsError` naming the place. Names an action or a DID refers to need not exist for
 the document to be read: a call meeting a missing one goes to the default queue. A name,
 digit or date given twice is kept once (the first). `dialplan.validation.validate`
@@ -72,11 +94,21 @@ from dialplan.document import Fields, describe
 from dialplan.document import Problem as Problem  # re-exported: settings errors name these
 from dialplan.document import SettingsError as SettingsError
 
-ACTION_KINDS = ("queue", "menu", "hangup", "repeat", "back")
-OPTION_KINDS = ACTION_KINDS
+ACTION_KINDS = ("queue", "menu", "hangup", "repeat", "back", "voicemail")
+OPTION_KINDS = ("queue", "menu", "hangup", "repeat", "back")
 DEFAULT_KINDS = ("queue", "menu", "hangup")
-CLOSED_KINDS = ("queue", "menu", "hangup")
+CLOSED_KINDS = ("queue", "menu", "hangup", "voicemail")
+MESSAGE_KINDS = ("hangup", "voicemail")  # the kinds that play a prompt of their own
+#: A voicemail action's greeting when none is set: "Please leave your message after the tone.
+#: When done, hang up, or press the pound key." (Asterisk's core sounds).
+VOICEMAIL_GREETING = "vm-intro"
+VOICEMAIL_MAX_SEC = 120
+VOICEMAIL_MAX_SEC_LIMITS = (5, 600)  # a message shorter is cut off, longer fills the disk
 ENTRY_KINDS = ("queue", "menu")
+OVERFLOW_KINDS = ("queue", "hangup")
+OVERFLOW_WHEN = ("when_empty", "when_timeout")
+STRATEGIES = ("rrmemory", "ringall", "leastrecent", "fewestcalls", "random", "linear",
+              "wrandom", "rrordered")
 MENU_DIGITS = frozenset("0123456789*#")
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 OVERRIDE_STATES = ("open", "closed")
@@ -84,12 +116,36 @@ OVERRIDE_STATES = ("open", "closed")
 
 @dataclass(frozen=True)
 class Action:
-    """What a call does next: join a queue, enter a menu, hang up, repeat or go back."""
+    """What a call does next: join a queue, enter a menu, hang up, leave a message, repeat or
+    go back."""
 
     kind: str
     target: str | None = None
-    message: str | None = None
+    message: str | None = None  # hangup: played before; voicemail: the greeting
     label: str | None = None
+    max_message_sec: int | None = None  # voicemail only
+
+
+HANG_UP = Action("hangup")
+
+
+@dataclass(frozen=True)
+class Member:
+    """An operator of a queue (a staff login) and the penalty Asterisk rings them by."""
+
+    login: str
+    penalty: int = 0
+
+
+@dataclass(frozen=True)
+class QueueSetup:
+    """How Asterisk rings a queue's operators: applied through AMI (pbx/), not read by routing."""
+
+    strategy: str = "rrmemory"
+    ring_timeout_sec: int = 15
+    wrapup_sec: int = 0
+    retention_days: int | None = None  # None: recordings are kept forever
+    members: tuple[Member, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -100,6 +156,9 @@ class Queue:
     title: str = ""
     max_wait_sec: int = 120
     service_level_sec: int = 20
+    when_empty: Action = HANG_UP  # no operator could take the call
+    when_timeout: Action = HANG_UP  # max_wait_sec ran out
+    setup: QueueSetup | None = None  # None: a version from before the setup was versioned
 
 
 @dataclass(frozen=True)
@@ -304,7 +363,7 @@ _RANGE = re.compile(r"\s*(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})\s*")
 
 
 def _read_action(obj: Any, where: str, kinds: tuple[str, ...]) -> Action:
-    fields = Fields(obj, where, ("kind",), ("target", "message", "label"))
+    fields = Fields(obj, where, ("kind",), ("target", "message", "label", "max_message_sec"))
     kind = fields.text("kind")
     if kind not in kinds:
         raise SettingsError.at(where, f"kind {kind!r} is not allowed here (use {', '.join(kinds)})")
@@ -314,16 +373,50 @@ def _read_action(obj: Any, where: str, kinds: tuple[str, ...]) -> Action:
         raise SettingsError.at(where, f"a {kind} action needs a target (the {kind} name)")
     if kind not in ("queue", "menu") and target is not None:
         raise SettingsError.at(where, f"a {kind} action takes no target")
-    if kind != "hangup" and message is not None:
-        raise SettingsError.at(where, f"a {kind} action takes no message (only hangup plays one)")
-    return Action(kind, target, message, fields.optional_text("label"))
+    if kind not in MESSAGE_KINDS and message is not None:
+        raise SettingsError.at(where, f"a {kind} action takes no message (only hangup and "
+                               "voicemail play one)")
+    label = fields.optional_text("label")
+    if kind == "voicemail":
+        low, high = VOICEMAIL_MAX_SEC_LIMITS
+        return Action(kind, None, message or VOICEMAIL_GREETING, label,
+                      fields.number("max_message_sec", VOICEMAIL_MAX_SEC, low, high))
+    if "max_message_sec" in obj:
+        raise SettingsError.at(where, f"a {kind} action takes no max_message_sec (only "
+                               "voicemail records a message)")
+    return Action(kind, target, message, label)
 
 
 def _read_queue(obj: Any, where: str) -> Queue:
-    fields = Fields(obj, where, ("name",), ("title", "max_wait_sec", "service_level_sec"))
+    fields = Fields(obj, where, ("name",),
+                    ("title", "max_wait_sec", "service_level_sec", *OVERFLOW_WHEN, "setup"))
     name = fields.text("name")
+    overflow = {key: HANG_UP if obj.get(key) is None
+                else _read_action(obj[key], f"{where}, {key}", OVERFLOW_KINDS)
+                for key in OVERFLOW_WHEN}
+    setup = None if obj.get("setup") is None else _read_setup(obj["setup"], f"{where}, setup")
     return Queue(name, fields.optional_text("title") or name,
-                 fields.number("max_wait_sec", 120, 1), fields.number("service_level_sec", 20, 0))
+                 fields.number("max_wait_sec", 120, 1), fields.number("service_level_sec", 20, 0),
+                 **overflow, setup=setup)
+
+
+def _read_setup(obj: Any, where: str) -> QueueSetup:
+    fields = Fields(obj, where, (), ("strategy", "ring_timeout_sec", "wrapup_sec",
+                                     "retention_days", "members"))
+    strategy = fields.optional_text("strategy") or "rrmemory"
+    if strategy not in STRATEGIES:
+        raise SettingsError.at(where, f"strategy {strategy!r} should be one of "
+                               f"{', '.join(STRATEGIES)}")
+    members: dict[str, Member] = {}
+    for index, item in enumerate(fields.items("members")):
+        member = Fields(item, f"{where}, members[{index}]", ("login",), ("penalty",))
+        login = member.text("login")
+        if login in members:
+            raise SettingsError.at(where, f"operator {login} is listed twice")
+        members[login] = Member(login, member.number("penalty", 0, 0))
+    return QueueSetup(strategy, fields.number("ring_timeout_sec", 15, 1),
+                      fields.number("wrapup_sec", 0, 0),
+                      fields.optional_number("retention_days", 1), tuple(members.values()))
 
 
 def _read_menu(obj: Any, where: str) -> Menu:
@@ -458,14 +551,28 @@ def _dump_action(action: Action) -> dict[str, Any]:
         doc["target"] = action.target
     if action.kind == "hangup":
         doc["message"] = action.message
+    if action.kind == "voicemail":
+        doc["message"] = action.message or VOICEMAIL_GREETING
+        doc["max_message_sec"] = action.max_message_sec or VOICEMAIL_MAX_SEC
     if action.label is not None:
         doc["label"] = action.label
     return doc
 
 
 def _dump_queue(queue: Queue) -> dict[str, Any]:
-    return {"name": queue.name, "title": queue.title, "max_wait_sec": queue.max_wait_sec,
-            "service_level_sec": queue.service_level_sec}
+    doc = {"name": queue.name, "title": queue.title, "max_wait_sec": queue.max_wait_sec,
+           "service_level_sec": queue.service_level_sec,
+           "when_empty": _dump_action(queue.when_empty),
+           "when_timeout": _dump_action(queue.when_timeout)}
+    if queue.setup is not None:  # only when kept, so older versions read back the same
+        doc["setup"] = _dump_setup(queue.setup)
+    return doc
+
+
+def _dump_setup(setup: QueueSetup) -> dict[str, Any]:
+    return {"strategy": setup.strategy, "ring_timeout_sec": setup.ring_timeout_sec,
+            "wrapup_sec": setup.wrapup_sec, "retention_days": setup.retention_days,
+            "members": [{"login": m.login, "penalty": m.penalty} for m in setup.members]}
 
 
 def _dump_menu(menu: Menu) -> dict[str, Any]:

@@ -15,8 +15,12 @@ from dialplan.settings import (
     DEFAULT_KINDS,
     ENTRY_KINDS,
     MENU_DIGITS,
+    MESSAGE_KINDS,
     OPTION_KINDS,
+    OVERFLOW_KINDS,
+    OVERFLOW_WHEN,
     OVERRIDE_STATES,
+    VOICEMAIL_MAX_SEC_LIMITS,
     WEEKDAYS,
     Action,
     FlowSettings,
@@ -24,7 +28,7 @@ from dialplan.settings import (
     read_document,
 )
 
-EXITS = ("queue", "hangup")  # actions that end the menus
+EXITS = ("queue", "hangup", "voicemail")  # actions that end the menus
 # queues.conf: "general" is the section of global options, not a queue; the dialplan
 # passes queue names through FILTER(-A-Za-z0-9_.) before Queue().
 RESERVED_QUEUE_NAMES = frozenset({"general"})
@@ -52,6 +56,7 @@ def validate(settings: FlowSettings | Mapping[str, Any],
     problems.extend(_dids(flow, broken))
     problems.extend(_digits(flow))
     problems.extend(_traps(flow))
+    problems.extend(_overflow_loops(flow))
     for schedule in flow.schedules.values():
         problems.extend(_schedule(schedule))
     if known_prompts is not None:
@@ -89,6 +94,9 @@ def _actions(flow: FlowSettings) -> Iterator[tuple[str, Action, tuple[str, ...]]
         yield f"menu {menu.name}, default", menu.default, DEFAULT_KINDS
     for schedule in flow.schedules.values():
         yield f"schedule {schedule.name}, closed_action", schedule.closed_action, CLOSED_KINDS
+    for queue in flow.queues.values():
+        for key in OVERFLOW_WHEN:
+            yield f"queue {queue.name}, {key}", getattr(queue, key), OVERFLOW_KINDS
 
 
 def _action(flow: FlowSettings, broken: set[tuple[str, str]], where: str, action: Action,
@@ -99,6 +107,11 @@ def _action(flow: FlowSettings, broken: set[tuple[str, str]], where: str, action
         names = flow.queues if action.kind == "queue" else flow.menus
         if action.target not in names and (action.kind, action.target) not in broken:
             yield Problem(where, f"{action.kind} {action.target!r} does not exist")
+    elif action.kind == "voicemail" and action.max_message_sec is not None:
+        low, high = VOICEMAIL_MAX_SEC_LIMITS
+        if not low <= action.max_message_sec <= high:
+            yield Problem(where, f"a message may last {low} to {high} s, not "
+                          f"{action.max_message_sec}")
 
 
 def _dids(flow: FlowSettings, broken: set[tuple[str, str]]) -> Iterator[Problem]:
@@ -143,6 +156,32 @@ def _traps(flow: FlowSettings) -> Iterator[Problem]:
             loop = ", ".join(sorted(_reachable_menus(flow, name)))
             yield Problem(f"menu {name}", f"no key or default leads to a queue or a hang-up, so "
                           f"callers go round menus {loop} until the loop guard queues them")
+
+
+def _overflow_loops(flow: FlowSettings) -> Iterator[Problem]:
+    """Queues whose overflow (when empty or when the wait runs out) can lead back to them."""
+    for name in flow.queues:
+        path = _overflow_cycle(flow, name, [name])
+        if path is not None and min(path) == name:  # each loop once, at its first queue
+            yield Problem(f"queue {name}", "the overflow goes round queues "
+                          f"{' > '.join(path)}; a caller would never leave them")
+
+
+def _overflow_cycle(flow: FlowSettings, start: str, path: list[str]) -> list[str] | None:
+    """A path of overflows from path[-1] back to `start`, if there is one."""
+    queue = flow.queues[path[-1]]
+    for key in OVERFLOW_WHEN:
+        action = getattr(queue, key)
+        target = action.target
+        if action.kind != "queue" or target not in flow.queues:
+            continue
+        if target == start:
+            return [*path, target]
+        if target not in path:
+            found = _overflow_cycle(flow, start, [*path, target])
+            if found is not None:
+                return found
+    return None
 
 
 def _reachable_menus(flow: FlowSettings, start: str) -> set[str]:
@@ -193,5 +232,5 @@ def _prompts(flow: FlowSettings) -> Iterator[tuple[str, str]]:
         if menu.invalid_prompt:
             yield f"menu {menu.name}, invalid_prompt", menu.invalid_prompt
     for where, action, _kinds in _actions(flow):
-        if action.kind == "hangup" and action.message:
+        if action.kind in MESSAGE_KINDS and action.message:
             yield f"{where}, message", action.message

@@ -2,6 +2,9 @@
 
 The document has the shape `dialplan.settings.FlowSettings.from_document` reads; models/
 does not import dialplan/, so this module only moves plain data between tables and JSON.
+Each queue carries its Asterisk setup (strategy, ring timeout, wrap-up, recording retention,
+members by login with penalties), so a version's diff shows it and a rollback restores it
+(the site then sends it to Asterisk again through `pbx.apply_queues`).
 """
 
 from __future__ import annotations
@@ -12,9 +15,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from models.routing import Did, FlowSetting, FlowVersion, IvrMenu, Queue, Schedule
+from models.users import QueueMember, User
 
 DEFAULT_QUEUE_KEY = "default_queue"
 ANNOUNCEMENT_KEY = "recording_announcement"
+#: A queue's overflow when none is set: hang up, as Queue() returning always did.
+HANG_UP = {"kind": "hangup", "message": None}
 
 
 def draft_document(session: Session) -> dict[str, Any]:
@@ -32,6 +38,9 @@ def draft_document(session: Session) -> dict[str, Any]:
                 "title": queue.title,
                 "max_wait_sec": queue.max_wait_sec,
                 "service_level_sec": queue.service_level_sec,
+                "when_empty": dict(queue.when_empty or HANG_UP),
+                "when_timeout": dict(queue.when_timeout or HANG_UP),
+                "setup": _setup(session, queue),
             }
             for queue in session.scalars(
                 select(Queue).where(Queue.active.is_(True)).order_by(Queue.name)
@@ -76,8 +85,47 @@ def draft_document(session: Session) -> dict[str, Any]:
     }
 
 
-def store_document(session: Session, document: dict[str, Any]) -> None:
-    """Make the draft tables say what the document says (by name; queues are kept, not deleted)."""
+def _setup(session: Session, queue: Queue) -> dict[str, Any]:
+    """How Asterisk rings the queue's operators, as the version keeps it (members by login)."""
+    members = session.execute(select(User.login, QueueMember.penalty).join(QueueMember.user)
+                              .where(QueueMember.queue_id == queue.id).order_by(User.login))
+    return {"strategy": queue.strategy, "ring_timeout_sec": queue.ring_timeout_sec,
+            "wrapup_sec": queue.wrapup_sec, "retention_days": queue.retention_days,
+            "members": [{"login": login, "penalty": penalty} for login, penalty in members]}
+
+
+def _store_setup(session: Session, queue: Queue, setup: dict[str, Any]) -> list[tuple[str, str]]:
+    """Put a version's setup back on the queue; (queue, login) of operators no longer on staff."""
+    queue.strategy = setup.get("strategy") or "rrmemory"
+    queue.ring_timeout_sec = setup.get("ring_timeout_sec", 15)
+    queue.wrapup_sec = setup.get("wrapup_sec", 0)
+    queue.retention_days = setup.get("retention_days")
+    session.flush()
+    wanted = {item["login"]: item.get("penalty", 0) for item in setup.get("members", [])}
+    users = {user.login: user for user in session.scalars(
+        select(User).where(User.login.in_(wanted)))}
+    current = {member.user_id: member for member in session.scalars(
+        select(QueueMember).where(QueueMember.queue_id == queue.id))}
+    keep = {users[login].id: penalty for login, penalty in wanted.items() if login in users}
+    for user_id, member in current.items():
+        if user_id not in keep:
+            session.delete(member)
+    for user_id, penalty in keep.items():
+        if user_id in current:
+            current[user_id].penalty = penalty
+        else:
+            session.add(QueueMember(user_id=user_id, queue_id=queue.id, penalty=penalty))
+    return [(queue.name, login) for login in wanted if login not in users]
+
+
+def store_document(session: Session, document: dict[str, Any]) -> list[tuple[str, str]]:
+    """Make the draft tables say what the document says (by name; queues are kept, not deleted).
+
+    A queue's "setup" (strategy, timeouts, retention, members) is stored only when the
+    document has one (versions from before it was versioned leave them as they are).
+    Returns (queue, login) of the members it could not restore (no longer on the staff).
+    """
+    notes: list[tuple[str, str]] = []
     _upsert_default_queue(session, document.get("default_queue", "reception"))
     _upsert(session, ANNOUNCEMENT_KEY, document.get(ANNOUNCEMENT_KEY))
     for item in document.get("queues", []):
@@ -88,7 +136,11 @@ def store_document(session: Session, document: dict[str, Any]) -> None:
         queue.title = item.get("title") or item["name"]
         queue.max_wait_sec = item.get("max_wait_sec", 120)
         queue.service_level_sec = item.get("service_level_sec", 20)
+        queue.when_empty = item.get("when_empty") or None
+        queue.when_timeout = item.get("when_timeout") or None
         queue.active = True
+        if item.get("setup") is not None:
+            notes += _store_setup(session, queue, item["setup"])
     schedules: dict[str, Schedule] = {}
     for item in document.get("schedules", []):
         schedule = session.scalar(select(Schedule).where(Schedule.name == item["name"]))
@@ -132,11 +184,15 @@ def store_document(session: Session, document: dict[str, Any]) -> None:
         )
         did.active = item.get("active", True)
     session.flush()
+    return notes
 
 
-def replace_document(session: Session, document: dict[str, Any]) -> None:
-    """Make the draft tables equal the document exactly: what it lacks goes (queues deactivate)."""
-    store_document(session, document)
+def replace_document(session: Session, document: dict[str, Any]) -> list[tuple[str, str]]:
+    """Make the draft tables equal the document exactly: what it lacks goes (queues deactivate).
+
+    Returns store_document's notes.
+    """
+    notes = store_document(session, document)
     queues = {item["name"] for item in document.get("queues", [])}
     menus = {item["name"] for item in document.get("menus", [])}
     schedules = {item["name"] for item in document.get("schedules", [])}
@@ -154,6 +210,7 @@ def replace_document(session: Session, document: dict[str, Any]) -> None:
             Schedule.name.not_in(schedules), Schedule.id.not_in(in_use))):
         session.delete(schedule)
     session.flush()
+    return notes
 
 
 def _upsert_default_queue(session: Session, queue: str) -> None:

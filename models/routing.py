@@ -32,6 +32,9 @@ class Queue(Base):
     service_level_sec: Mapped[int] = mapped_column(Integer, default=20)
     retention_days: Mapped[int | None] = mapped_column(Integer)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # Flow-document actions (queue, or hangup with a message); None: hang up.
+    when_empty: Mapped[dict[str, Any] | None] = mapped_column(JsonDocument)
+    when_timeout: Mapped[dict[str, Any] | None] = mapped_column(JsonDocument)
 
     def __repr__(self) -> str:
         return f"<Queue {self.name}>"

@@ -8,7 +8,6 @@ must agree. Queues and members are put back (and applied) afterwards for the oth
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -16,14 +15,13 @@ from flask.testing import FlaskClient
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from callcards.config import Settings, load_settings
+from callcards.config import Settings
 from callcards.sandbox import SandboxInfo
-from callcards.sandbox.render import TEST_MEMBER_INTERFACE
 from models import Queue, QueueMember, User
 from models.flow import publish
 from pbx.ami import AmiClient
 from pbx.apply import apply_queues
-from webadmin import create_app
+from tests.sandbox_site import sandbox_settings, signed_in
 
 pytestmark = pytest.mark.asterisk
 
@@ -33,28 +31,15 @@ def site_settings(asterisk_sandbox: SandboxInfo, database_url: str,
                   tmp_path_factory: pytest.TempPathFactory) -> Settings:
     """The site's settings as on a server next to this Asterisk."""
     folder: Path = tmp_path_factory.mktemp("callflow-site")
-    return replace(
-        load_settings({"DATABASE_URL": database_url}),
-        secret_key="callflow-asterisk-test",
-        recordings_dir=folder / "recordings",
-        prompts_dir=folder / "prompts",
-        ami_host=asterisk_sandbox.ami_host,
-        ami_port=asterisk_sandbox.ami_port,
-        ami_user=asterisk_sandbox.ami_user,
-        ami_secret=asterisk_sandbox.ami_secret,
-        asterisk_etc_dir=asterisk_sandbox.etc_dir,
-        member_interface=TEST_MEMBER_INTERFACE,
-    )
+    return sandbox_settings(asterisk_sandbox, database_url,
+                            secret_key="callflow-asterisk-test",
+                            recordings_dir=folder / "recordings", prompts_dir=folder / "prompts")
 
 
 @pytest.fixture
 def admin(site_settings: Settings) -> FlaskClient:
     """The demo administrator signed in on the site, in English."""
-    app = create_app(site_settings, test_config={"TESTING": True, "WTF_CSRF_ENABLED": False})
-    client = app.test_client()
-    assert client.post("/login", data={"login": "admin", "password": "admin"}).status_code == 302
-    client.post("/locale", data={"locale": "en"})
-    return client
+    return signed_in(site_settings)
 
 
 @pytest.fixture

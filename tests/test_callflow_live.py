@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -18,15 +17,14 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from callcards.config import load_settings
 from callcards.sandbox import SandboxInfo
-from callcards.sandbox.render import TEST_MEMBER_INTERFACE
 from dialplan import FlowSettings, simulate
-from models import Call, FlowVersion, IvrMenu
+from models import Call, FlowVersion, IvrMenu, Queue, QueueMember, User
 from models.flow import draft_document, latest_version
 from tests.agi_process import AgiProcess
 from tests.asterisk_driver import AsteriskDriver
-from webadmin import create_app
+from tests.queue_forms import queue_form as queue_form_fields
+from tests.sandbox_site import sandbox_settings, signed_in
 
 pytestmark = pytest.mark.asterisk
 
@@ -38,19 +36,9 @@ def admin_site(
     database_url: str, asterisk_sandbox: SandboxInfo, open_clinic: None
 ) -> Iterator[FlaskClient]:
     """The staff site on the test database, applying queues to the sandbox through AMI."""
-    settings = replace(
-        load_settings({"DATABASE_URL": database_url,
-                       "RECORDINGS_DIR": str(asterisk_sandbox.recordings_dir)}),
-        asterisk_etc_dir=Path(asterisk_sandbox.etc_dir),
-        member_interface=TEST_MEMBER_INTERFACE,
-        ami_host=asterisk_sandbox.ami_host, ami_port=int(asterisk_sandbox.ami_port),
-        ami_user=asterisk_sandbox.ami_user, ami_secret=asterisk_sandbox.ami_secret,
-    )
-    app = create_app(settings, {"TESTING": True, "WTF_CSRF_ENABLED": False})
-    client = app.test_client()
-    response = client.post("/login", data={"login": "admin", "password": "admin"})
-    assert response.status_code == 302
-    yield client
+    settings = sandbox_settings(asterisk_sandbox, database_url,
+                                recordings_dir=Path(asterisk_sandbox.recordings_dir))
+    yield signed_in(settings, locale=None)
 
 
 @pytest.fixture
@@ -136,3 +124,50 @@ async def test_a_menu_changed_on_the_site_is_what_the_next_real_call_does_and_ro
     with sessions() as session:
         newest = session.scalar(select(FlowVersion).order_by(FlowVersion.id.desc()).limit(1))
         assert newest is not None and newest.comment == f"rollback to {before.id}"
+
+
+def queue_form(sessions: sessionmaker[Session], queue_name: str,
+               drop: str) -> tuple[int, dict[str, str]]:
+    """The queue's edit form as the admin posts it, with operator `drop` (a login) unticked."""
+    with sessions() as session:
+        queue = session.scalar(select(Queue).where(Queue.name == queue_name))
+        assert queue is not None
+        members = {m.user_id for m in session.scalars(
+            select(QueueMember).where(QueueMember.queue_id == queue.id))}
+        phones = session.scalars(select(User).where(User.active.is_(True),
+                                                    User.extension.is_not(None))
+                                 .order_by(User.extension)).all()
+        data = queue_form_fields(queue, when_empty_message="im-sorry",
+                                 when_timeout_message="im-sorry")
+        for index, user in enumerate(phones):
+            data[f"members-{index}-user_id"] = str(user.id)
+            data[f"members-{index}-penalty"] = "0"
+            if user.id in members and user.login != drop:
+                data[f"members-{index}-member"] = "y"
+        return queue.id, data
+
+
+async def test_a_rollback_restores_an_operator_removed_from_a_queue_in_asterisk(
+    admin_site: FlaskClient, ami: AsteriskDriver, sessions: sessionmaker[Session]
+) -> None:
+    admin_site.post("/locale", data={"locale": "en"})
+    with sessions() as session:
+        before = latest_version(session)
+        assert before is not None
+    shown = await ami.command("queue show reception")
+    assert "Local/101@" in shown and "Local/102@" in shown
+
+    queue_id, form = queue_form(sessions, "reception", drop="operator2")
+    assert admin_site.post(f"/callflow/queues/{queue_id}", data=form).status_code == 302
+    published = admin_site.post("/callflow/publish", data={"comment": "102 off reception"},
+                                follow_redirects=True)
+    assert "Asterisk accepted the queues and operators." in published.text
+    shown = await ami.command("queue show reception")
+    assert "Local/101@" in shown and "Local/102@" not in shown
+
+    rolled = admin_site.post(f"/callflow/versions/{before.id}/rollback",
+                             data={"version": str(before.id)}, follow_redirects=True)
+    assert "Rolled back" in rolled.text
+    assert "Asterisk accepted the queues and operators." in rolled.text
+    shown = await ami.command("queue show reception")
+    assert "Local/101@" in shown and "Local/102@" in shown

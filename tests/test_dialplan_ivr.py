@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -271,6 +272,40 @@ def test_closed_hours_can_send_calls_to_a_queue() -> None:
     doc["schedules"][0]["closed_action"] = {"kind": "queue", "target": "appointments"}
     result = call(FlowSettings.from_document(doc), at=CLOSED)
     assert result.decision == Decision("queue", "appointments", 120, None, "closed_hours_queue")
+
+
+def test_closed_hours_voicemail_plays_the_greeting_then_records_a_message() -> None:
+    """A voicemail closed action: the greeting, then the message, up to its length."""
+    doc = clinic_document()
+    doc["schedules"][0]["closed_action"] = {"kind": "voicemail", "message": "vm-leavemsg",
+                                            "max_message_sec": 90}
+    result = call(FlowSettings.from_document(doc), at=CLOSED)
+    assert result.steps == [Play("vm-leavemsg"),
+                            Decision("voicemail", None, None, "vm-leavemsg",
+                                     "closed_hours_voicemail", 90)]
+    assert kinds(result) == ["did", "hours", "closed_hours"]
+    assert result.events[-1].data["action"] == "voicemail"
+    assert result.ivr_path == []
+
+
+def test_voicemail_built_in_code_without_greeting_or_length_gets_the_defaults() -> None:
+    """Settings made by hand still play "vm-intro" and allow 120 s."""
+    settings = clinic()
+    schedule = replace(settings.schedules["clinic"], closed_action=Action("voicemail"))
+    settings = replace(settings, schedules={"clinic": schedule})
+    result = call(settings, at=CLOSED)
+    assert result.steps == [Play("vm-intro"),
+                            Decision("voicemail", None, None, "vm-intro",
+                                     "closed_hours_voicemail", 120)]
+
+
+def test_voicemail_where_it_is_not_allowed_goes_to_the_default_queue() -> None:
+    """A voicemail menu key made in code (settings refuse it) queues the caller instead."""
+    settings = clinic()
+    main = settings.menus["main"]
+    menus = {**settings.menus, "main": replace(main, options={"7": Action("voicemail")})}
+    result = call(replace(settings, menus=menus), "7")
+    assert result.decision == Decision("queue", "reception", 120, None, "action_not_allowed")
 
 
 def test_closed_hours_can_enter_an_after_hours_menu() -> None:

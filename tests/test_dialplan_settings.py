@@ -12,6 +12,7 @@ import pytest
 
 from dialplan.demo import demo_document
 from dialplan.settings import (
+    VOICEMAIL_GREETING,
     Action,
     DayException,
     FlowSettings,
@@ -145,7 +146,28 @@ MALFORMED: list[tuple[str, Callable[[Doc], None], str]] = [
     ("back with target", _set("menus.0.options.0.action", {"kind": "back", "target": "main"}),
      "menu main, option 1: a back action takes no target"),
     ("message on a queue", _set("menus.0.default.message", "hello"),
-     "menu main, default: a queue action takes no message (only hangup plays one)"),
+     "menu main, default: a queue action takes no message (only hangup and voicemail play one)"),
+    ("voicemail as a menu key", _set("menus.0.options.0.action", {"kind": "voicemail"}),
+     "menu main, option 1: kind 'voicemail' is not allowed here "
+     "(use queue, menu, hangup, repeat, back)"),
+    ("voicemail as a DID entry", _set("dids.0.entry", {"kind": "voicemail"}),
+     "DID 74951234567, entry: kind 'voicemail' is not allowed here (use queue, menu)"),
+    ("voicemail of 2 s", _set("schedules.0.closed_action",
+                              {"kind": "voicemail", "max_message_sec": 2}),
+     "schedule clinic, closed_action: max_message_sec should be at least 5, got 2"),
+    ("voicemail of an hour", _set("schedules.0.closed_action",
+                                  {"kind": "voicemail", "max_message_sec": 3600}),
+     "schedule clinic, closed_action: max_message_sec should be at most 600, got 3600"),
+    ("voicemail length as text", _set("schedules.0.closed_action",
+                                      {"kind": "voicemail", "max_message_sec": "60"}),
+     "schedule clinic, closed_action: max_message_sec should be a whole number, got text"),
+    ("voicemail with a target", _set("schedules.0.closed_action",
+                                     {"kind": "voicemail", "target": "reception"}),
+     "schedule clinic, closed_action: a voicemail action takes no target"),
+    ("message length on a hang-up", _set("schedules.0.closed_action",
+                                         {"kind": "hangup", "max_message_sec": 60}),
+     "schedule clinic, closed_action: a hangup action takes no max_message_sec (only "
+     "voicemail records a message)"),
     ("repeat as default", _set("menus.0.default", {"kind": "repeat"}),
      "menu main, default: kind 'repeat' is not allowed here (use queue, menu, hangup)"),
     ("two-digit key", _set("menus.0.options.0.digit", "11"),
@@ -203,6 +225,28 @@ def test_malformed_document_is_refused_with_a_clear_message(
     assert message in str(caught.value)
 
 
+def test_closed_voicemail_reads_with_its_greeting_and_length_and_writes_back() -> None:
+    """A voicemail closed action keeps what the admin set and round-trips."""
+    doc = demo_document()
+    doc["schedules"][0]["closed_action"] = {"kind": "voicemail", "message": "vm-leavemsg",
+                                            "max_message_sec": 90}
+    settings = FlowSettings.from_document(doc)
+    assert settings.schedules["clinic"].closed_action == Action(
+        "voicemail", message="vm-leavemsg", max_message_sec=90)
+    assert settings.to_document() == doc
+
+
+def test_closed_voicemail_gets_the_documented_defaults() -> None:
+    """Without a greeting or a length: "vm-intro" and 120 s, written out in full."""
+    doc = demo_document()
+    doc["schedules"][0]["closed_action"] = {"kind": "voicemail", "message": None}
+    settings = FlowSettings.from_document(doc)
+    assert settings.schedules["clinic"].closed_action == Action(
+        "voicemail", message="vm-intro", max_message_sec=120)
+    assert settings.to_document()["schedules"][0]["closed_action"] == {
+        "kind": "voicemail", "message": "vm-intro", "max_message_sec": 120}
+
+
 def test_a_document_that_is_not_an_object_is_refused() -> None:
     """A list or text where the document should be."""
     with pytest.raises(SettingsError, match="settings: expected an object, got a list"):
@@ -225,5 +269,6 @@ def test_demo_prompts_exist_in_the_stock_asterisk_sounds() -> None:
     assert SOUNDS.is_dir(), f"{SOUNDS} is missing: scripts/test.sh builds the Asterisk root"
     doc = demo_document()
     menu, closed = doc["menus"][0], doc["schedules"][0]["closed_action"]
-    prompts = {menu["prompt"], menu["timeout_prompt"], menu["invalid_prompt"], closed["message"]}
+    prompts = {menu["prompt"], menu["timeout_prompt"], menu["invalid_prompt"], closed["message"],
+               VOICEMAIL_GREETING}
     assert all((SOUNDS / f"{prompt}.gsm").is_file() for prompt in prompts)

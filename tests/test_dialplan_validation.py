@@ -155,6 +155,8 @@ def test_missing_prompt_is_reported_when_the_sounds_are_known() -> None:
         "menu main, invalid_prompt: prompt 'im-sorry' is not among the sound files",
         "schedule clinic, closed_action, message: prompt 'vm-goodbye' is not among the sound "
         "files",
+        "queue reception, when_empty, message: prompt 'im-sorry' is not among the sound files",
+        "queue reception, when_timeout, message: prompt 'im-sorry' is not among the sound files",
     ]
 
 
@@ -165,6 +167,35 @@ def test_hangup_message_of_an_option_is_checked_as_a_prompt() -> None:
                                                                 "message": "bye-bye"}})
     assert problems(doc, DEMO_PROMPTS) == [
         "menu main, option 9, message: prompt 'bye-bye' is not among the sound files"]
+
+
+def test_voicemail_greeting_is_checked_as_a_prompt() -> None:
+    """A closed-hours greeting that is not a sound would leave callers guessing."""
+    doc = demo_document()
+    doc["schedules"][0]["closed_action"] = {"kind": "voicemail", "message": "leave-it-here"}
+    assert problems(doc, DEMO_PROMPTS) == [
+        "schedule clinic, closed_action, message: prompt 'leave-it-here' is not among the "
+        "sound files"]
+    doc["schedules"][0]["closed_action"] = {"kind": "voicemail"}
+    assert problems(doc, DEMO_PROMPTS | {"vm-intro"}) == []
+    assert problems(doc, DEMO_PROMPTS) == [
+        "schedule clinic, closed_action, message: prompt 'vm-intro' is not among the sound "
+        "files"]
+
+
+def test_voicemail_length_and_place_in_settings_built_by_hand_are_checked() -> None:
+    """A message of 3 s, or a voicemail as a menu default, made in code is reported."""
+    settings = FlowSettings.from_document(demo_document())
+    schedule = settings.schedules["clinic"]
+    schedules = {"clinic": Schedule(schedule.name, schedule.timezone,
+                                    Action("voicemail", max_message_sec=3), schedule.weekly)}
+    menus = {"main": Menu("main", "hello", Action("voicemail"))}
+    settings = FlowSettings(settings.default_queue, settings.queues, menus, schedules,
+                            settings.dids)
+    assert [str(p) for p in validate(settings)] == [
+        "menu main, default: kind 'voicemail' is not allowed here (use queue, menu, hangup)",
+        "schedule clinic, closed_action: a message may last 5 to 600 s, not 3",
+    ]
 
 
 def test_prompts_are_not_checked_without_a_list_of_sounds() -> None:

@@ -12,7 +12,9 @@ from sqlalchemy.orm import Session, sessionmaker
 from models import QueueMember, User
 from models.flow import draft_document, latest_version
 from models.routing import IvrMenu, Queue, Schedule
+from tests.queue_forms import queue_form
 from tests.web.conftest import login
+from webadmin.callflow import apply as callflow_apply
 
 
 @pytest.fixture
@@ -166,6 +168,64 @@ def test_business_hours_with_a_range_past_midnight_are_saved(
         assert schedule.closed_action == {"kind": "queue", "target": "reception"}
 
 
+def test_business_hours_can_take_a_voicemail_message_when_closed(
+        admin: FlaskClient, sessions: sessionmaker[Session]) -> None:
+    form = admin.get("/callflow/hours/new").text
+    assert '<option value="voicemail">greeting, then the caller leaves a message' in form
+    response = admin.post("/callflow/hours/new", data=schedule_form(
+        closed_action="voicemail", closed_message="vm-intro", closed_max_message_sec="90"))
+    assert response.status_code == 302, response.text
+    with sessions() as session:
+        schedule = session.scalar(select(Schedule).where(Schedule.name == "support"))
+        assert schedule is not None
+        assert schedule.closed_action == {"kind": "voicemail", "message": "vm-intro",
+                                          "max_message_sec": 90}
+        schedule_id = schedule.id
+    edit = admin.get(f"/callflow/hours/{schedule_id}").text
+    assert '<option selected value="voicemail">' in edit
+    assert 'name="closed_max_message_sec"' in edit and 'value="90"' in edit
+    listed = admin.get("/callflow/hours").text
+    assert "the caller leaves a message: <code>vm-intro</code>, up to 90 s, then hang up" in listed
+
+
+def test_voicemail_without_a_greeting_or_length_saves_the_defaults_and_publishes(
+        admin: FlaskClient, sessions: sessionmaker[Session],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(callflow_apply, "pbx_apply", lambda: None)  # Asterisk is not the point
+    with sessions() as session:
+        clinic = session.scalar(select(Schedule.id).where(Schedule.name == "clinic"))
+    response = admin.post(f"/callflow/hours/{clinic}", data=schedule_form(
+        "clinic", closed_action="voicemail", closed_message="", closed_max_message_sec=""))
+    assert response.status_code == 302, response.text
+    with sessions() as session:
+        schedule = session.get(Schedule, clinic)
+        assert schedule is not None
+        assert schedule.closed_action == {"kind": "voicemail", "message": "vm-intro",
+                                          "max_message_sec": 120}
+    published = admin.post("/callflow/publish", data={"comment": "messages at night"},
+                           follow_redirects=True)
+    assert "messages at night" in published.text
+    with sessions() as session:
+        version = latest_version(session)
+        assert version is not None
+        assert version.document["schedules"][0]["closed_action"]["kind"] == "voicemail"
+
+
+@pytest.mark.parametrize(("field", "text", "message"), [
+    ("closed_max_message_sec", "3", "Number must be between 5 and 600."),
+    ("closed_max_message_sec", "3600", "Number must be between 5 and 600."),
+    ("closed_message", "no-such-sound", "There is no sound “no-such-sound”"),
+])
+def test_bad_voicemail_settings_are_refused(admin: FlaskClient, sessions: sessionmaker[Session],
+                                            field: str, text: str, message: str) -> None:
+    response = admin.post("/callflow/hours/new", data=schedule_form(
+        **{"closed_action": "voicemail", "closed_max_message_sec": "60", field: text}))
+    assert response.status_code == 400
+    assert message in response.text
+    with sessions() as session:
+        assert session.scalar(select(Schedule).where(Schedule.name == "support")) is None
+
+
 @pytest.mark.parametrize(("field", "text", "message"), [
     ("mon", "9-18", "“9-18” is not a time range"),
     ("tue", "25:00-26:00", "“25:00-26:00” is not a time range"),
@@ -275,6 +335,82 @@ def test_a_queue_calls_are_sent_to_is_not_deactivated(
         "service_level_sec": "20"})
     assert response.status_code == 400
     assert "Calls are sent to this queue (menu main, key 1)" in response.text
+
+
+def _queue(sessions: sessionmaker[Session], name: str) -> Queue:
+    with sessions() as session:
+        queue = session.scalar(select(Queue).where(Queue.name == name))
+        assert queue is not None
+        return queue
+
+
+def test_a_queue_overflow_is_edited_published_and_shown_in_the_diff(
+        admin: FlaskClient, sessions: sessionmaker[Session]) -> None:
+    reception = _queue(sessions, "reception")
+    page = admin.get(f"/callflow/queues/{reception.id}").text
+    assert "When no operator can take the call" in page
+    assert 'value="queue:appointments"' in page and 'value="queue:reception"' not in page
+    response = admin.post(f"/callflow/queues/{reception.id}", data=queue_form(
+        reception, when_empty="queue:appointments", when_timeout="hangup",
+        when_timeout_message="vm-goodbye"))
+    assert response.status_code == 302, response.text
+    with sessions() as session:
+        queue = next(q for q in draft_document(session)["queues"] if q["name"] == "reception")
+    assert queue["when_empty"] == {"kind": "queue", "target": "appointments"}
+    assert queue["when_timeout"] == {"kind": "hangup", "message": "vm-goodbye"}
+    overview = admin.get("/callflow/").text
+    # appointments already overflows to reception: now the two would go round.
+    assert ("when they cannot answer, these queues send callers round in a circle: "
+            "appointments &gt; reception &gt; appointments") in overview
+    refused = admin.post("/callflow/publish", data={"comment": "loop"})
+    assert refused.status_code == 400
+    appointments = _queue(sessions, "appointments")
+    admin.post(f"/callflow/queues/{appointments.id}", data=queue_form(appointments))
+    published = admin.post("/callflow/publish", data={"comment": "reception overflow"},
+                           follow_redirects=True)
+    assert published.status_code == 200
+    assert "when no operator can answer" in published.text
+    assert "when the wait runs out" in published.text
+    assert "vm-goodbye" in published.text
+
+
+@pytest.mark.parametrize(("data", "message"), [
+    ({"when_empty": "queue:reception"}, "A queue cannot overflow to itself"),
+    ({"when_timeout": "queue:nowhere"}, "Queue “nowhere” does not exist or is deactivated."),
+    ({"when_empty": "menu:main"}, "Choose another queue, or a message then hang up."),
+    ({"when_timeout_message": "callcards/nope"}, "There is no sound “callcards/nope”"),
+])
+def test_a_bad_overflow_is_refused(admin: FlaskClient, sessions: sessionmaker[Session],
+                                   data: dict[str, str], message: str) -> None:
+    reception = _queue(sessions, "reception")
+    response = admin.post(f"/callflow/queues/{reception.id}",
+                          data=queue_form(reception, **data))
+    assert response.status_code == 400
+    assert message in response.text
+
+
+def test_a_form_without_the_overflow_fields_leaves_the_overflow_as_it_is(
+        admin: FlaskClient, sessions: sessionmaker[Session]) -> None:
+    appointments = _queue(sessions, "appointments")
+    data = queue_form(appointments, service_level_sec="25")
+    for key in ("when_empty", "when_empty_message", "when_timeout", "when_timeout_message"):
+        del data[key]
+    assert admin.post(f"/callflow/queues/{appointments.id}", data=data).status_code == 302
+    with sessions() as session:
+        queue = next(q for q in draft_document(session)["queues"] if q["name"] == "appointments")
+    assert queue["service_level_sec"] == 25
+    assert queue["when_empty"] == queue["when_timeout"] == {"kind": "queue",
+                                                            "target": "reception"}
+
+
+def test_a_queue_other_queues_overflow_to_is_not_deactivated(
+        admin: FlaskClient, sessions: sessionmaker[Session]) -> None:
+    reception = _queue(sessions, "reception")
+    data = queue_form(reception)
+    del data["active"]
+    response = admin.post(f"/callflow/queues/{reception.id}", data=data)
+    assert response.status_code == 400
+    assert "queue appointments, when no operator can answer" in response.text
 
 
 # --- recording ---------------------------------------------------------------------------

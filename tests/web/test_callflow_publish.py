@@ -10,7 +10,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from models import AuditEntry, User
+from models import AuditEntry, QueueMember, User
 from models.flow import draft_document, latest_version, replace_document
 from models.routing import Did, FlowVersion, IvrMenu, Queue, Schedule
 from models.session import transaction
@@ -140,6 +140,23 @@ def test_the_diff_shows_a_changed_option(admin: FlaskClient,
     assert "The draft is the same as the published flow." in admin.get("/callflow/").text
 
 
+def test_the_diff_shows_the_closed_action_turned_voicemail(
+        admin: FlaskClient, sessions: sessionmaker[Session],
+        asterisk_says: Callable[[ApplyResult], list[Any]]) -> None:
+    asterisk_says(ApplyResult(ok=True, changed=False))
+    with transaction(sessions) as session:
+        clinic = session.scalar(select(Schedule).where(Schedule.name == "clinic"))
+        assert clinic is not None
+        clinic.closed_action = {"kind": "voicemail", "message": "vm-intro",
+                                "max_message_sec": 60}
+    response = admin.post("/callflow/publish", data={"comment": "messages at night"})
+    assert response.status_code == 302
+    before, after = _change_row(admin.get(response.headers["Location"]).text,
+                                "when closed").split('class="after"')
+    assert "hang up" in before and "<code>vm-goodbye</code>" in before
+    assert "the caller leaves a message: <code>vm-intro</code>, up to 60 s" in after
+
+
 def test_rollback_restores_the_old_document_exactly_as_a_new_version(
         admin: FlaskClient, sessions: sessionmaker[Session],
         asterisk_says: Callable[[ApplyResult], list[Any]]) -> None:
@@ -195,3 +212,78 @@ def test_replace_document_removes_what_the_document_lacks(
         assert appointments is not None and not appointments.active
         replace_document(session, document)
         assert draft_document(session) == document
+
+
+def _members(sessions: sessionmaker[Session], queue: str) -> dict[str, int]:
+    """login -> penalty of the queue's operators in the draft tables."""
+    with sessions() as session:
+        rows = session.execute(select(User.login, QueueMember.penalty).join(QueueMember.user)
+                               .join(QueueMember.queue).where(Queue.name == queue))
+        return {login: penalty for login, penalty in rows}
+
+
+def test_queue_setup_is_in_the_diff_and_a_rollback_restores_and_applies_it(
+        admin: FlaskClient, sessions: sessionmaker[Session],
+        asterisk_says: Callable[[ApplyResult], list[Any]]) -> None:
+    applies = asterisk_says(ApplyResult(ok=True, changed=True))
+    with sessions() as session:
+        first = latest_version(session)
+        assert first is not None
+        first_id = first.id
+    before = _members(sessions, "reception")
+    assert before == {"operator1": 0, "operator2": 0}
+    with transaction(sessions) as session:
+        reception = session.scalar(select(Queue).where(Queue.name == "reception"))
+        assert reception is not None
+        reception.strategy, reception.wrapup_sec, reception.retention_days = "ringall", 10, 30
+        for member in session.scalars(select(QueueMember).where(
+                QueueMember.queue_id == reception.id)).all():
+            if member.user.login == "operator2":
+                session.delete(member)
+            else:
+                member.penalty = 3
+    overview = admin.get("/callflow/").text
+    before_cell, after_cell = _change_row(overview, "ring strategy").split('class="after"')
+    assert "rrmemory" in before_cell and "ringall" in after_cell
+    before_cell, after_cell = _change_row(overview, "operators (penalty)").split('class="after"')
+    assert "operator1 (0), operator2 (0)" in before_cell and "operator1 (3)" in after_cell
+    assert "∞" in _change_row(overview, "recordings kept, days").split('class="after"')[0]
+    assert admin.post("/callflow/publish", data={"comment": "ringall"}).status_code == 302
+
+    response = admin.post(f"/callflow/versions/{first_id}/rollback",
+                          data={"version": str(first_id)}, follow_redirects=True)
+    assert "Rolled back" in response.text
+    assert "Asterisk accepted the queues and operators." in response.text
+    assert len(applies) == 2  # the publish, then the rollback sent the queues again
+    assert _members(sessions, "reception") == before
+    with sessions() as session:
+        reception = session.scalar(select(Queue).where(Queue.name == "reception"))
+        assert reception is not None
+        assert (reception.strategy, reception.wrapup_sec, reception.retention_days) == (
+            "rrmemory", 0, None)
+
+
+def test_a_rollback_says_which_operators_are_no_longer_on_the_staff(
+        admin: FlaskClient, sessions: sessionmaker[Session],
+        asterisk_says: Callable[[ApplyResult], list[Any]]) -> None:
+    asterisk_says(ApplyResult(ok=True, changed=True))
+    with transaction(sessions) as session:
+        temp = User(login="temp", name="Временный", role="operator", extension="109")
+        temp.set_password("temp-password-1")
+        session.add(temp)
+        session.flush()
+        reception = session.scalar(select(Queue).where(Queue.name == "reception"))
+        assert reception is not None
+        session.add(QueueMember(user_id=temp.id, queue_id=reception.id, penalty=1))
+    assert admin.post("/callflow/publish", data={"comment": "temp"}).status_code == 302
+    with sessions() as session:
+        with_temp = latest_version(session)
+        assert with_temp is not None
+        version_id = with_temp.id
+    with transaction(sessions) as session:
+        session.delete(session.scalar(select(User).where(User.login == "temp")))
+    response = admin.post(f"/callflow/versions/{version_id}/rollback",
+                          data={"version": str(version_id)}, follow_redirects=True)
+    assert (f"Queue reception: operator temp of version {version_id} is no longer on the staff "
+            "and is left out.") in response.text
+    assert _members(sessions, "reception") == {"operator1": 0, "operator2": 0}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import re
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -14,7 +15,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from dialplan import FlowSettings, simulate
 from dialplan.explain import describe, parse_keys
 from models.flow import draft_document, latest_version
-from models.routing import IvrMenu
+from models.routing import IvrMenu, Schedule
 from models.session import transaction
 from tests.web.conftest import login
 
@@ -89,3 +90,38 @@ def test_bad_input_is_explained(admin: FlaskClient) -> None:
         "did": "74951234567", "day": "2026-03-02", "at": "10:00", "timezone": "Nowhere/City",
         "flow": "published"})
     assert "Unknown time zone" in response.text
+
+
+def test_the_page_shows_where_the_call_goes_when_queues_cannot_answer(
+        admin: FlaskClient) -> None:
+    response = admin.get("/callflow/simulator", query_string={
+        "did": "74951234567", "day": "2026-03-02", "at": "10:00", "timezone": "Europe/Moscow",
+        "keys": "1", "queues": "empty, timeout", "flow": "published"})
+    assert response.status_code == 200
+    page = html.unescape(response.text)
+    words = " ".join(re.sub(r"<[^>]+>", "", page).split())  # the text a person reads
+    assert "Queue appointments — gives the call back: no operator could take the call" in words
+    assert "Queue reception — gives the call back: the longest wait ran out" in words
+    assert "The call is hung up after im-sorry" in words
+    assert "queues: appointments > reception" in page
+
+
+def test_an_unknown_queue_outcome_is_refused(admin: FlaskClient) -> None:
+    response = admin.get("/callflow/simulator", query_string={
+        "did": "74951234567", "day": "2026-03-02", "at": "10:00", "timezone": "Europe/Moscow",
+        "keys": "1", "queues": "busy", "flow": "published"})
+    assert response.status_code == 400
+    assert "“busy” is not one of: answered, empty, timeout." in html.unescape(response.text)
+def test_a_closed_day_with_voicemail_shows_the_greeting_and_the_message(
+        admin: FlaskClient, sessions: sessionmaker[Session]) -> None:
+    with transaction(sessions) as session:
+        clinic = session.scalar(select(Schedule).where(Schedule.name == "clinic"))
+        assert clinic is not None
+        clinic.closed_action = {"kind": "voicemail", "message": "vm-intro",
+                                "max_message_sec": 45}
+    page = run(admin, "74951234567", "2026-03-07", "12:00", "", flow="draft")
+    decision = page.split('id="decision"', 1)[1].split("</p>", 1)[0]
+    assert "The caller hears <code>vm-intro</code>, leaves a message of up to 45 s" in decision
+    assert "closed: the caller leaves a message" in decision
+    assert "Beep, record the caller's message (up to 45 s), hang up" in page
+    assert "=> beep, record a message of up to 45 s, hang up [closed_hours_voicemail]" in page

@@ -1,4 +1,4 @@
-"""An action (queue, menu, hang up, repeat, back) as one select in a form, and back."""
+"""An action (queue, menu, hang up, voicemail, repeat, back) as one select in a form, and back."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from flask_babel import gettext as _
 from sqlalchemy import select
 from wtforms import SelectChoice
 
+from dialplan.settings import VOICEMAIL_GREETING, VOICEMAIL_MAX_SEC
 from models.routing import IvrMenu, Queue
 from webadmin.extensions import db
 
@@ -29,14 +30,20 @@ def action_value(action: Mapping[str, Any] | None) -> str:
     return f"{kind}:{action.get('target') or ''}" if kind in ("queue", "menu") else kind
 
 
-def action_from(value: str, message: str | None = None, label: str | None = None) -> dict[str, Any]:
-    """The document's action for a select's value (and the hang-up message, the option label)."""
+def action_from(value: str, message: str | None = None, label: str | None = None,
+                max_message_sec: int | None = None) -> dict[str, Any]:
+    """The document's action for a select's value (and the hang-up message or voicemail
+    greeting, the longest voicemail message, the option label)."""
     kind, _colon, target = value.partition(":")
     action: dict[str, Any] = {"kind": kind}
     if kind in ("queue", "menu"):
         action["target"] = target
-    if kind == "hangup":
+    if kind in ("hangup", "voicemail"):
         action["message"] = (message or "").strip() or None
+    if kind == "voicemail":
+        # Written out, so the draft (and its prompt check) names the greeting that plays.
+        action["message"] = action["message"] or VOICEMAIL_GREETING
+        action["max_message_sec"] = max_message_sec or VOICEMAIL_MAX_SEC
     if label and label.strip():
         action["label"] = label.strip()
     return action
@@ -54,10 +61,11 @@ def action_choices(kinds: Iterable[str], queues: Mapping[str, str], menus: Itera
     if "menu" in kinds:
         choices += [SelectChoice(f"menu:{name}", _("menu: %(name)s", name=name))
                     for name in menus]
-    words = {"hangup": _("message, then hang up"), "repeat": _("repeat this menu"),
-             "back": _("back to the previous menu")}
-    choices += [SelectChoice(kind, words[kind]) for kind in ("hangup", "repeat", "back")
-                if kind in kinds]
+    words = {"hangup": _("message, then hang up"),
+             "voicemail": _("greeting, then the caller leaves a message (voicemail)"),
+             "repeat": _("repeat this menu"), "back": _("back to the previous menu")}
+    choices += [SelectChoice(kind, words[kind])
+                for kind in ("hangup", "voicemail", "repeat", "back") if kind in kinds]
     offered = {choice.value for choice in choices}
     for value in current:
         if value and value not in offered:

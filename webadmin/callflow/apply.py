@@ -1,4 +1,4 @@
-"""Sending queues and their operators to Asterisk after a publish, through `pbx.apply`."""
+"""Sending what Asterisk must know (queues, operator phones) through `pbx` after a change."""
 
 from __future__ import annotations
 
@@ -40,25 +40,35 @@ class Applied:
                    detail.get("error"))
 
 
-def pbx_apply() -> Callable[..., Any] | None:
-    """`pbx.apply.apply_queues` when the pbx package is installed, else None."""
+def pbx_function(module: str, name: str) -> Callable[..., Any] | None:
+    """`module.name` (e.g. pbx.apply.apply_queues) when the pbx package is installed, else None."""
     if importlib.util.find_spec("pbx") is None:
         return None
-    apply: Callable[..., Any] = importlib.import_module("pbx.apply").apply_queues
-    return apply
+    function: Callable[..., Any] = getattr(importlib.import_module(module), name)
+    return function
 
 
-def apply_queues(session: Session | scoped_session[Any], settings: Settings) -> Applied:
-    """Ask Asterisk to take the queues and members; a failure is reported, never raised."""
+def pbx_apply() -> Callable[..., Any] | None:
+    """`pbx.apply.apply_queues` when the pbx package is installed, else None."""
+    return pbx_function("pbx.apply", "apply_queues")
+
+
+def run_apply(apply: Callable[..., Any] | None, session: Session | scoped_session[Any],
+              settings: Settings) -> Applied:
+    """Run one of pbx's applies; a failure is reported, never raised."""
     try:
-        apply = pbx_apply()
         if apply is None:
             return Applied(attempted=False, ok=False)
         result = apply(session, settings)
-    except Exception as exc:  # the publish is done; the admin must see the apply failed
-        log.exception("applying queues to Asterisk failed")
+    except Exception as exc:  # the change is saved; the admin must see the apply failed
+        log.exception("applying to Asterisk failed")
         session.rollback()
         return Applied(attempted=True, ok=False, error=f"{type(exc).__name__}: {exc}")
     return Applied(attempted=True, ok=bool(result.ok), changed=bool(result.changed),
                    messages=tuple(str(message) for message in result.messages),
                    error=result.error)
+
+
+def apply_queues(session: Session | scoped_session[Any], settings: Settings) -> Applied:
+    """Ask Asterisk to take the queues and members; a failure is reported, never raised."""
+    return run_apply(pbx_apply(), session, settings)

@@ -62,6 +62,14 @@ def _fields(section: str, item: Mapping[str, Any]) -> dict[str, Any]:
 def _flatten(section: str, item: Mapping[str, Any]) -> Iterator[tuple[str, Any]]:
     if section == "queues":
         yield from ((key, item.get(key)) for key in ("title", "max_wait_sec", "service_level_sec"))
+        for key in ("when_empty", "when_timeout"):  # versions from before them hung up
+            yield key, item.get(key) or {"kind": "hangup", "message": None}
+        setup = item.get("setup") or {}  # "-": not kept by versions from before the setup was
+        for key in ("strategy", "ring_timeout_sec", "wrapup_sec"):
+            yield key, setup.get(key, "-")
+        yield "retention_days", (setup.get("retention_days") or "∞") if setup else "-"
+        members = [f"{m['login']} ({m.get('penalty', 0)})" for m in setup.get("members", [])]
+        yield "members", (", ".join(members) or "-") if setup else "-"
     elif section == "menus":
         yield "prompt", item.get("prompt")
         for option in item.get("options", []):

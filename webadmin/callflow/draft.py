@@ -13,6 +13,7 @@ from sqlalchemy import select
 
 from callcards.config import Settings
 from dialplan import Problem, validate
+from dialplan.settings import OVERFLOW_WHEN
 from models.flow import draft_document
 from models.routing import Did, IvrMenu, Queue, Schedule
 from webadmin.callflow.sounds import PROMPT_PREFIX, installed_sounds, uploaded_prompts
@@ -35,6 +36,8 @@ def prompts_in(document: Mapping[str, Any]) -> set[str]:
         found += [action.get("message") for action in [*actions, menu.get("default") or {}]]
     for schedule in document.get("schedules", []):
         found.append((schedule.get("closed_action") or {}).get("message"))
+    for queue in document.get("queues", []):
+        found += [(queue.get(key) or {}).get("message") for key in OVERFLOW_WHEN]
     return {prompt for prompt in found if isinstance(prompt, str) and prompt}
 
 
@@ -103,6 +106,9 @@ _MESSAGES: list[tuple[re.Pattern[str], Callable[[re.Match[str]], str]]] = [
                 r"(.+) until the loop guard queues them"),
      lambda m: _("no key and no default lead to a queue or a hang-up: callers would go round "
                  "menus %(menus)s", menus=m[1])),
+    (re.compile(r"the overflow goes round queues (.+); a caller would never leave them"),
+     lambda m: _("when they cannot answer, these queues send callers round in a circle: "
+                 "%(queues)s", queues=m[1])),
     (re.compile(r"the same number as DID (.+); calls reach only one"),
      lambda m: _("the same number as DID %(number)s; calls reach only one of them",
                  number=m[1])),
@@ -171,6 +177,9 @@ def actions_in(document: Mapping[str, Any]) -> Iterator[tuple[str, Mapping[str, 
         yield f"menu {menu['name']}, default", menu.get("default") or {}
     for schedule in document.get("schedules", []):
         yield f"schedule {schedule['name']}, closed_action", schedule.get("closed_action") or {}
+    for queue in document.get("queues", []):
+        for key in OVERFLOW_WHEN:
+            yield f"queue {queue['name']}, {key}", queue.get(key) or {}
 
 
 def references(kind: str, name: str) -> list[str]:

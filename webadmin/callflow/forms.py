@@ -19,7 +19,7 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional, Regexp
 
-from dialplan.settings import WEEKDAYS
+from dialplan.settings import STRATEGIES, VOICEMAIL_MAX_SEC, VOICEMAIL_MAX_SEC_LIMITS, WEEKDAYS
 from webadmin.callflow.sounds import UPLOAD_FORMATS
 
 #: Menu and schedule names: they are keys in the flow and words in the card's IVR path.
@@ -29,8 +29,6 @@ DIGITS = ("1", "2", "3", "4", "5", "6", "7", "8", "9", "0", "*", "#")
 WEEKDAY_LABELS = {"mon": _l("Monday"), "tue": _l("Tuesday"), "wed": _l("Wednesday"),
                   "thu": _l("Thursday"), "fri": _l("Friday"), "sat": _l("Saturday"),
                   "sun": _l("Sunday")}
-STRATEGIES = ("rrmemory", "ringall", "leastrecent", "fewestcalls", "random", "linear",
-              "wrandom", "rrordered")
 PROMPT_FIELD = [Optional(), Length(max=255)]
 
 
@@ -69,8 +67,11 @@ class ScheduleForm(FlaskForm):
     override_until = StringField(_l("Until (local time; empty: until switched off)"))
     closed_action = SelectField(_l("When closed"), validate_choice=False, validators=[
         DataRequired(_l("Choose what a call does when closed."))])
-    closed_message = StringField(_l("Message played before hanging up"),
+    closed_message = StringField(_l("Message before hanging up, or the voicemail greeting"),
                                  validators=PROMPT_FIELD)
+    closed_max_message_sec = IntegerField(
+        _l("Longest voicemail message, s"), default=VOICEMAIL_MAX_SEC,
+        validators=[Optional(), NumberRange(*VOICEMAIL_MAX_SEC_LIMITS)])
 
     def weekday_fields(self) -> list[StringField]:
         """The seven day fields, Monday first."""
@@ -134,6 +135,13 @@ class QueueForm(FlaskForm):
                                   validators=[Optional(), NumberRange(1, 36500)])
     active = BooleanField(_l("Active"), default=True)
     members = FieldList(FormField(MemberForm))
+    # Not posted (an older page, a script): the queue keeps what it has (callflow/queues.py).
+    when_empty = SelectField(_l("When no operator can take the call"), validate_choice=False)
+    when_empty_message = StringField(_l("Message played before hanging up"),
+                                     validators=PROMPT_FIELD)
+    when_timeout = SelectField(_l("When the longest wait runs out"), validate_choice=False)
+    when_timeout_message = StringField(_l("Message played before hanging up"),
+                                       validators=PROMPT_FIELD)
 
 
 class DefaultQueueForm(FlaskForm):
@@ -194,6 +202,9 @@ class SimulatorForm(FlaskForm):
                            validators=[DataRequired(), Length(max=64)])
     keys = StringField(_l("Keys, one answer per prompt (comma; empty = silence)"),
                        validators=[Optional(), Length(max=200)])
+    queues = StringField(_l("What each queue does, in order (comma): answered, empty or "
+                            "timeout; then it answers"),
+                         validators=[Optional(), Length(max=200)])
     flow = SelectField(_l("Call flow"), choices=[
         SelectChoice("published", _l("published (what calls follow now)")),
         SelectChoice("draft", _l("draft (not yet published)")),

@@ -11,7 +11,13 @@ from flask_babel import gettext as _
 from sqlalchemy import select
 from werkzeug.wrappers import Response
 
-from dialplan.settings import CLOSED_KINDS, WEEKDAYS, parse_range
+from dialplan.settings import (
+    CLOSED_KINDS,
+    MESSAGE_KINDS,
+    VOICEMAIL_MAX_SEC,
+    WEEKDAYS,
+    parse_range,
+)
 from models.routing import Did, Schedule
 from webadmin.callflow.actions import (
     action_choices,
@@ -118,7 +124,7 @@ def _read(form: ScheduleForm) -> dict[str, Any] | None:
     if missing:
         form.closed_action.errors.append(missing)
     message = prompt_error(form.closed_message.data)
-    if message and form.closed_action.data == "hangup":
+    if message and form.closed_action.data in MESSAGE_KINDS:
         form.closed_message.errors.append(message)
     if any(field.errors for field in form):
         return None
@@ -129,7 +135,8 @@ def _read(form: ScheduleForm) -> dict[str, Any] | None:
         "holidays": holidays,
         "exceptions": exceptions,
         "override": {"state": state, "until": until} if state else None,
-        "closed_action": action_from(form.closed_action.data or "", form.closed_message.data),
+        "closed_action": action_from(form.closed_action.data or "", form.closed_message.data,
+                                     max_message_sec=form.closed_max_message_sec.data),
     }
 
 
@@ -159,6 +166,8 @@ def _form(schedule: Schedule | None) -> ScheduleForm:
             ZoneInfo(schedule.timezone)).strftime("%Y-%m-%dT%H:%M") if until else ""
         form.closed_action.data = action_value(schedule.closed_action)
         form.closed_message.data = (schedule.closed_action or {}).get("message") or ""
+        form.closed_max_message_sec.data = ((schedule.closed_action or {}).get("max_message_sec")
+                                            or VOICEMAIL_MAX_SEC)
     queues, menus = draft_targets()
     form.closed_action.choices = action_choices(CLOSED_KINDS, queues, menus,
                                                 [form.closed_action.data or ""])

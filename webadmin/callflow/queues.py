@@ -1,4 +1,5 @@
-"""Queues: ring strategy, timeouts, wrap-up, service level, retention, and their operators."""
+"""Queues: ring strategy, timeouts, wrap-up, service level, retention, their operators, and
+what a call does when the queue cannot answer (its overflow)."""
 
 from __future__ import annotations
 
@@ -10,10 +11,18 @@ from sqlalchemy import select
 from werkzeug.wrappers import Response
 from wtforms import SelectChoice
 
+from dialplan.settings import OVERFLOW_KINDS, OVERFLOW_WHEN
 from dialplan.validation import RESERVED_QUEUE_NAMES
 from models import QueueMember, User
-from models.flow import ANNOUNCEMENT_KEY, DEFAULT_QUEUE_KEY, draft_document
+from models.flow import ANNOUNCEMENT_KEY, DEFAULT_QUEUE_KEY, HANG_UP, draft_document
 from models.routing import FlowSetting, Queue
+from webadmin.callflow.actions import (
+    action_choices,
+    action_from,
+    action_value,
+    draft_targets,
+    missing_target,
+)
 from webadmin.callflow.audit import note_change
 from webadmin.callflow.draft import prompt_error, references
 from webadmin.callflow.forms import DefaultQueueForm, QueueForm, RecordingForm
@@ -44,21 +53,62 @@ def _members(queue: Queue | None) -> dict[int, QueueMember]:
         select(QueueMember).where(QueueMember.queue_id == queue.id))}
 
 
+def _overflow(queue: Queue | None, key: str) -> dict[str, Any]:
+    """The queue's overflow action `key` as stored; hang up when none is set."""
+    return (getattr(queue, key) if queue is not None else None) or HANG_UP
+
+
 def _form(queue: Queue | None) -> QueueForm:
     if request.method == "POST":
         form = QueueForm()
+        for key in OVERFLOW_WHEN:  # not posted (a script, an older page): left as it is
+            if key not in request.form:
+                action = _overflow(queue, key)
+                getattr(form, key).data = action_value(action)
+                getattr(form, f"{key}_message").data = action.get("message") or ""
     else:
         members = _members(queue)
         data: dict[str, Any] = {"members": [
             {"user_id": str(user.id), "member": user.id in members,
              "penalty": members[user.id].penalty if user.id in members else 0}
             for user in _phones()]}
+        for key in OVERFLOW_WHEN:
+            action = _overflow(queue, key)
+            data[key], data[f"{key}_message"] = action_value(action), action.get("message") or ""
         if queue is not None:
             data.update({name: getattr(queue, name) for name in (*SETTINGS, "name", "active")})
         form = QueueForm(formdata=None, data=data)
     if queue is not None:
         form.name.data = queue.name  # cards, reports and Asterisk know the queue by its name
+    queues, _menus = draft_targets()
+    own = queue.name if queue is not None else None
+    others = {name: title for name, title in queues.items() if name != own}
+    for key in OVERFLOW_WHEN:
+        field = getattr(form, key)
+        field.data = field.data or "hangup"
+        field.choices = [choice for choice in action_choices(OVERFLOW_KINDS, others, [],
+                                                             [field.data]) if choice.value]
     return form
+
+
+def _check_overflow(form: QueueForm, queue: Queue | None) -> None:
+    """Each overflow goes to another existing queue, or plays a sound Asterisk has."""
+    queues, _menus = draft_targets()
+    for key in OVERFLOW_WHEN:
+        field, message = getattr(form, key), getattr(form, f"{key}_message")
+        kind, _colon, target = (field.data or "").partition(":")
+        if kind not in OVERFLOW_KINDS:
+            field.errors.append(_("Choose another queue, or a message then hang up."))
+        elif kind == "queue" and target == (queue.name if queue else form.name.data):
+            field.errors.append(_("A queue cannot overflow to itself: choose another queue."))
+        elif kind == "queue":
+            missing = missing_target(field.data, queues, [])
+            if missing:
+                field.errors.append(missing)
+        else:
+            error = prompt_error(message.data)
+            if error:
+                message.errors.append(error)
 
 
 def _checked(form: QueueForm, queue: Queue | None) -> bool:
@@ -77,6 +127,7 @@ def _checked(form: QueueForm, queue: Queue | None) -> bool:
             form.active.errors.append(_("Calls are sent to this queue (%(places)s); send them "
                                         "elsewhere before deactivating it.",
                                         places="; ".join(used)))
+    _check_overflow(form, queue)
     phones = {user.id for user in _phones()}
     for row in form.members:
         user_id = str(row.form.user_id.data or "")
@@ -91,6 +142,9 @@ def _save(form: QueueForm, queue: Queue) -> None:
         setattr(queue, name, getattr(form, name).data)
     queue.title = (form.title.data or "").strip()
     queue.active = bool(form.active.data)
+    for key in OVERFLOW_WHEN:
+        setattr(queue, key, action_from(getattr(form, key).data or "",
+                                        getattr(form, f"{key}_message").data))
     members = _members(queue)
     chosen = {int(row.form.user_id.data): row.form.penalty.data or 0
               for row in form.members if row.form.member.data}

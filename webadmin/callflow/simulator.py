@@ -13,8 +13,9 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_babel.speaklater import LazyString
 
-from dialplan import Collect, FlowSettings, SettingsError, SimulatedCall, simulate
-from dialplan.explain import describe, parse_keys
+from dialplan import Collect, Decision, FlowSettings, SettingsError, SimulatedCall, simulate
+from dialplan.explain import describe, parse_keys, parse_queue_outcomes
+from dialplan.overflow import QUEUE_OUTCOMES
 from models.flow import draft_document, latest_version
 from webadmin.callflow.forms import SimulatorForm
 from webadmin.extensions import db
@@ -27,6 +28,7 @@ REASONS: dict[str, LazyString] = {
     "ivr_hangup": _l("the menu says: message, then hang up"),
     "closed_hours": _l("closed: message, then hang up"),
     "closed_hours_queue": _l("closed: the closed-hours queue"),
+    "closed_hours_voicemail": _l("closed: the caller leaves a message"),
     "unknown_did": _l("the number is not a known active DID: the default queue"),
     "unknown_queue": _l("the queue does not exist: the default queue"),
     "unknown_menu": _l("the menu does not exist: the default queue"),
@@ -34,6 +36,16 @@ REASONS: dict[str, LazyString] = {
     "action_not_allowed": _l("an action not allowed there: the default queue"),
     "loop_guard": _l("too many prompts in one call: the default queue"),
     "error": _l("an error in the flow: the default queue"),
+    "overflow_empty": _l("no operator could take the call: the queue's choice for that"),
+    "overflow_timeout": _l("the longest wait ran out: the queue's choice for that"),
+    "overflow_fallback": _l("the queue gave the call back: the default queue"),
+    "overflow_unknown_queue": _l("the overflow queue does not exist: the default queue"),
+    "overflow_limit": _l("too many queues in one call: hang up"),
+}
+OUTCOMES: dict[str, LazyString] = {
+    "empty": _l("no operator could take the call"),
+    "timeout": _l("the longest wait ran out"),
+    "unknown": _l("the queue gave the call back"),
 }
 HOURS: dict[str, LazyString] = {
     "override_open": _l("open by the manual override"),
@@ -52,6 +64,14 @@ class Answer:
 
     step: Collect
     keys: str | None
+
+
+@dataclass(frozen=True)
+class QueueReturn:
+    """A queue the call reached that gave it back unanswered, and why."""
+
+    queue: str
+    why: str
 
 
 def load_flow(draft: bool) -> tuple[FlowSettings, str]:
@@ -79,10 +99,23 @@ def _moment(form: SimulatorForm) -> datetime | None:
 
 
 def _steps(call: SimulatedCall, keys: list[str | None]) -> list[Any]:
-    """The steps with each prompt's answer next to it (the caller is silent once keys run out)."""
+    """The steps with each prompt's answer next to it (the caller is silent once keys run out).
+
+    A queue that gave the call back shows why, before where the call went next.
+    """
     answers = deque(keys)
-    return [Answer(step, answers.popleft() if answers else None) if isinstance(step, Collect)
-            else step for step in call.steps]
+    returns = deque(event.data for event in call.events if event.kind == "queue_overflow")
+    steps: list[Any] = []
+    for index, step in enumerate(call.steps):
+        if isinstance(step, Collect):
+            steps.append(Answer(step, answers.popleft() if answers else None))
+        elif isinstance(step, Decision) and index < len(call.steps) - 1 and returns:
+            back = returns.popleft()
+            steps.append(QueueReturn(back["from_queue"],
+                                     str(OUTCOMES.get(back["condition"], back["condition"]))))
+        else:
+            steps.append(step)
+    return steps
 
 
 def _defaults(form: SimulatorForm) -> None:
@@ -103,6 +136,12 @@ def index() -> tuple[str, int]:
         _defaults(form)
         return render_template("callflow/simulator.html", form=form, result=None), 200
     moment = _moment(form) if form.validate() else None
+    outcomes = parse_queue_outcomes(form.queues.data or "")
+    wrong = [outcome for outcome in outcomes if outcome not in QUEUE_OUTCOMES]
+    if wrong:
+        form.queues.errors.append(_("“%(word)s” is not one of: answered, empty, timeout.",
+                                    word=wrong[0]))
+        moment = None
     if moment is not None:
         keys = parse_keys(form.keys.data or "")
         try:
@@ -111,7 +150,7 @@ def index() -> tuple[str, int]:
             form.flow.errors.append(str(error))
         else:
             call = simulate(settings, form.did.data.strip(), (form.caller.data or "").strip(),
-                            moment, keys)
+                            moment, keys, outcomes)
             queue = settings.queues.get(call.decision.queue or "")
             result = {"call": call, "source": source, "lines": describe(call),
                       "steps": _steps(call, keys), "queue": queue,

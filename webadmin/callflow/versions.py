@@ -92,7 +92,9 @@ def rollback(version_id: int) -> Response:
     if not form.validate_on_submit() or form.version.data != str(version.id):
         flash(_("The rollback was not confirmed; nothing changed."), "error")
         return redirect(url_for("callflow.version", version_id=version.id))
-    replace_document(db.session(), version.document)
+    for queue, login in replace_document(db.session(), version.document):
+        flash(_("Queue %(queue)s: operator %(login)s of version %(id)d is no longer on the staff "
+                "and is left out.", queue=queue, login=login, id=version.id), "error")
     problems = check_document(version.document)
     if problems:
         db.session.commit()

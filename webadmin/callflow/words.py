@@ -21,6 +21,10 @@ FIELDS: dict[str, LazyString] = {
     "schedule": _l("business hours"), "source": _l("source"), "city": _l("city"),
     "active": _l("active"), "message": _l("message"), "option": _l("key"),
     "weekly": _l("weekly hours"), "holiday": _l("holiday"), "exception": _l("exception"),
+    "when_empty": _l("when no operator can answer"), "when_timeout": _l("when the wait runs out"),
+    "strategy": _l("ring strategy"), "ring_timeout_sec": _l("rings, s"),
+    "wrapup_sec": _l("wrap-up, s"), "retention_days": _l("recordings kept, days"),
+    "members": _l("operators (penalty)"),
 }
 DAYS: dict[str, LazyString] = {
     "mon": _l("Mon"), "tue": _l("Tue"), "wed": _l("Wed"), "thu": _l("Thu"), "fri": _l("Fri"),
