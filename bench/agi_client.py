@@ -1,8 +1,9 @@
 """A lean FastAGI peer playing Asterisk's part: header lines, replies, DTMF, HANGUP lines.
 
-It answers from the same channel model as tests/fake_asterisk.py (a test holds the two
-together), on a bare asyncio Protocol so that the generator spends as little of the
-machine's two cores as it can: the server under test needs them.
+`Channel` is the one model of an Asterisk channel as an AGI script sees it; the route
+tests drive our server with it too (tests/fake_asterisk.py). The load generator plays it
+on a bare asyncio Protocol so that it spends as little of the machine's two cores as it
+can: the server under test needs them.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import re
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from dialplan.demo import DEMO_DID
@@ -37,6 +39,7 @@ class Channel:
     caller_id: str = "+79161234567"
     caller_name: str = "Иванов Иван"
     channel: str | None = None
+    args: Sequence[str] = ()  # AGI(agi://host/route,arg1,...): agi_arg_1, ...
     #: Plain variables and dialplan functions by name, e.g. "CDR(duration)".
     variables: dict[str, str] = field(default_factory=dict)
     keys: list[str | None] = field(default_factory=list)  # per GET DATA: digits or None
@@ -70,6 +73,7 @@ class Channel:
             "agi_enhanced: 0.0",
             "agi_accountcode: ",
             "agi_threadid: 140000000000000",
+            *(f"agi_arg_{n}: {value}" for n, value in enumerate(self.args, start=1)),
             "",
         ]
         return [line.encode() + b"\n" for line in lines]

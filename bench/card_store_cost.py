@@ -3,15 +3,12 @@
 The four steps a lifecycle makes (open_card, route_decided, answered, hang_up) are run in
 one thread, without the event loop, through:
 
-- `as is`: the server's own JournaledCards over CardStore on a pre-pinged pool;
-- `no pre-ping`: the same store on a pool that does not ping each checkout;
-- `no lazy timeline`: also events added with session.add(), not appended to card.events
-  (which loads the card's whole timeline first), and hold time read from hold/unhold
-  events only;
+- `card store`: the server's own JournaledCards over CardStore (SQLAlchemy Core), on an
+  engine built as fastagi.app builds it;
 - `plain SQL`: the same rows written with psycopg2, a few statements per step: the floor
-  for any ORM-free card store.
+  for any card store in Python.
 
-So the report can say what each change in fastagi/ would buy. Run as
+So the report can say how far the card store is from the floor. Run as
 `python -m bench.card_store_cost [calls]`.
 """
 
@@ -29,48 +26,22 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, select
-from sqlalchemy.orm import Session, object_session
+from sqlalchemy import Engine, event, select
 
 from bench.database import drop_database, prepare_call_database
 from bench.processes import PostgresCpuMeter
 from dialplan.flow import CallFlow, Decision
 from dialplan.settings import FlowSettings
+from fastagi.app import card_engine
 from fastagi.cards import CardStore, Event, HangupReport, NewCall
 from fastagi.journal import Journal, JournaledCards
 from fastagi.routes.common import Timeline
-from models import Call, CallEvent, Direction, FlowVersion
+from models import Direction, FlowVersion
 from models.session import make_engine, make_session_factory
 from recordings import RecordingStore
 
 DATABASE = "callcards_bench_cards"
-
-
-class LeanTimeline(CardStore):
-    """CardStore adding events without loading the card's timeline (a proposed change)."""
-
-    @staticmethod
-    def _append(session: Session, card: Call, events: Any) -> None:
-        session.add_all(CallEvent(call_id=card.id, at=event.at, kind=event.kind,
-                                  channel_uniqueid=event.channel_uniqueid,
-                                  data={key: str(value) for key, value in event.data.items()})
-                        for event in events)
-
-    @staticmethod
-    def _hold_seconds(card: Call) -> int:
-        session = object_session(card)
-        assert session is not None
-        total, held_since = 0.0, None
-        for kind, at in session.execute(
-                select(CallEvent.kind, CallEvent.at)
-                .where(CallEvent.call_id == card.id, CallEvent.kind.in_(("hold", "unhold")))
-                .order_by(CallEvent.id)):
-            if kind == "hold" and held_since is None:
-                held_since = at
-            elif kind == "unhold" and held_since is not None:
-                total += (at - held_since).total_seconds()
-                held_since = None
-        return round(total)
+STORE, PLAIN = "card store", "plain SQL"
 
 
 @dataclass
@@ -139,11 +110,10 @@ def _measure(variant: str, run: Callable[[int], None], calls: int, count: list[i
                 postgres.seconds * 1000 / calls)
 
 
-def _orm_variant(url: str, store_class: type[CardStore], pre_ping: bool, settings: FlowSettings,
-                 journal: Path, base: str) -> tuple[Callable[[int], None], list[int], Engine]:
-    engine = (make_engine(url, pool_size=10, max_overflow=10) if pre_ping
-              else create_engine(url, pool_size=10, max_overflow=10))
-    store = store_class(make_session_factory(engine), RecordingStore(journal.parent))
+def _store_variant(url: str, settings: FlowSettings, journal: Path, base: str
+                   ) -> tuple[Callable[[int], None], list[int], Engine]:
+    engine = card_engine(url)
+    store = CardStore(make_session_factory(engine), RecordingStore(journal.parent))
     cards = JournaledCards(store, Journal(journal))
     return (lambda number: _lifecycle(cards, settings, number, base)), _counting(engine), engine
 
@@ -181,8 +151,6 @@ class _PlainStore:
             (linkedid, linkedid, now, f"+7916{number % 20000:07d}", "74951234567",
              "74951234567", "Иванов Иван", f"x/{linkedid}.wav", now)),
             (insert_event, (now, "call_started", '{"did": "74951234567"}', linkedid)),
-            ("SELECT count(*) FROM calls WHERE src_number = %s AND linkedid <> %s",
-             (f"+7916{number % 20000:07d}", linkedid)),
         ]))[0][0]
         self._run(iter([
             ("UPDATE calls SET queue = %s, ivr_path = %s, did_source = %s, did_city = %s, "
@@ -231,18 +199,14 @@ def measure_card_store(calls: int = 300, database: str = DATABASE, rounds: int =
         settings = FlowSettings.from_document(document or {})
         for round_number in range(rounds):
             base = f"cost{int(time.time())}r{round_number}"
-            costs = []
-            for variant, store_class, pre_ping in (("as is", CardStore, True),
-                                                   ("no pre-ping", CardStore, False),
-                                                   ("no lazy timeline", LeanTimeline, False)):
-                run, count, engine = _orm_variant(url, store_class, pre_ping, settings,
-                                                  work / f"{variant}.journal", f"{base}{variant}")
-                costs.append(_measure(variant, run, calls, count, database))
-                engine.dispose()
+            run, count, engine = _store_variant(url, settings, work / "cards.journal",
+                                                f"{base}store")
+            costs = [_measure(STORE, run, calls, count, database)]
+            engine.dispose()
             connection = psycopg2.connect(url.replace("postgresql+psycopg2", "postgresql"))
             plain = _PlainStore(connection, [0])
             run_plain = functools.partial(_plain_call, plain, settings, f"{base}plain")
-            costs.append(_measure("plain SQL", run_plain, calls, plain.count, database))
+            costs.append(_measure(PLAIN, run_plain, calls, plain.count, database))
             connection.close()
             for cost in costs:
                 if cost.variant not in best or cost.cpu_ms < best[cost.variant].cpu_ms:

@@ -23,15 +23,15 @@ DIRECT_QUEUE = "appointments"
 _NAME = re.compile(r"^[a-z0-9_]+$")
 
 
-def database_url(name: str) -> str:
-    """The URL of database `name` on the benchmarks' PostgreSQL."""
-    return normalize_database_url(ADMIN_URL.rsplit("/", 1)[0] + f"/{name}")
+def database_url(name: str, admin_url: str = ADMIN_URL) -> str:
+    """The URL of database `name` on the server of `admin_url` (the benchmarks' PostgreSQL)."""
+    return normalize_database_url(admin_url.rsplit("/", 1)[0] + f"/{name}")
 
 
-def _admin(sql: str) -> None:
+def _admin(sql: str, admin_url: str) -> None:
     from sqlalchemy import text
 
-    engine = make_engine(ADMIN_URL, isolation_level="AUTOCOMMIT")
+    engine = make_engine(admin_url, isolation_level="AUTOCOMMIT")
     try:
         with engine.connect() as connection:
             connection.execute(text(sql))
@@ -39,20 +39,18 @@ def _admin(sql: str) -> None:
         engine.dispose()
 
 
-def create_database(name: str) -> str:
+def create_database(name: str, admin_url: str = ADMIN_URL) -> str:
     """An empty database `name` (dropped first if it exists); its URL."""
-    if not _NAME.match(name):
-        raise ValueError(f"not a plain database name: {name!r}")
-    _admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    _admin(f'CREATE DATABASE "{name}"')
-    return database_url(name)
+    drop_database(name, admin_url)
+    _admin(f'CREATE DATABASE "{name}"', admin_url)
+    return database_url(name, admin_url)
 
 
-def drop_database(name: str) -> None:
+def drop_database(name: str, admin_url: str = ADMIN_URL) -> None:
     """Drop database `name`, closing whatever still holds it."""
     if not _NAME.match(name):
         raise ValueError(f"not a plain database name: {name!r}")
-    _admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    _admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)', admin_url)
 
 
 def bench_flow() -> dict[str, Any]:

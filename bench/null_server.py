@@ -33,6 +33,7 @@ _HANGUP_READS: Script = [
     ("GET VARIABLE", ("ANSWEREDTIME",)),
     ("GET VARIABLE", ("MEMBERINTERFACE",)),
     ("GET VARIABLE", ("CC_QUEUE",)),
+    ("GET VARIABLE", ("CC_ACTION",)),  # "voicemail": the hangup notes the message left
 ]
 
 

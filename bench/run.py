@@ -54,7 +54,7 @@ def run_benchmarks(
                                log=_log)
         from bench.card_store_cost import measure_card_store
 
-        _log("The card store alone (ORM as is, variants, plain SQL)")
+        _log("The card store alone, and the same rows as plain SQL")
         costs = measure_card_store(sizes.card_calls)
         blocks["agi"] = report.agi_block(result, shown, machine.started, costs)
     if "asterisk" in chosen:

@@ -25,16 +25,19 @@ from sqlalchemy import text
 from bench.database import create_database, database_url, drop_database
 from bench.history import add_staff, generate_calls
 from bench.processes import bench_environment, python_module
-from bench.site_proposals import Proposal, measure_proposals
 from bench.stats import median, percentile
 from callcards.demo import seed_demo
 from models import migrate
 from models.session import make_engine, make_session_factory, transaction
 
 DATABASE = "callcards_bench_site"
-#: The indexes migration 0004 adds (models/calls.py); the baseline runs without them.
-INDEXES_0004 = ("ix_calls_started_id_desc", "ix_calls_src_number_trgm",
-                "ix_calls_dst_number_trgm", "ix_calls_incomplete", "ix_calls_needs_callback")
+#: The indexes migrations 0004 and 0007 add (models/calls.py); the baseline runs without
+#: them, and without the daily roll-ups.
+ADDED_INDEXES = {
+    "calls": ("ix_calls_started_id_desc", "ix_calls_src_number_trgm", "ix_calls_dst_number_trgm",
+              "ix_calls_incomplete", "ix_calls_needs_callback"),
+    "call_events": ("ix_call_events_rang_at",),
+}
 ZONE = ZoneInfo("Europe/Moscow")
 #: The password of every generated member of staff (the demo staff keep theirs).
 _PASSWORD = "bench-password"  # noqa: S105 (generated bench staff only)
@@ -84,12 +87,12 @@ class SiteResult:
     cards: int
     events: int
     generated_sec: float
+    rolled_up_sec: float = 0.0
     timings: list[Timing] = field(default_factory=list)
-    #: The same requests without the indexes of migration 0004 (its baseline).
+    #: The same requests without the indexes of migrations 0004 and 0007 and the roll-ups.
     baseline: list[Timing] = field(default_factory=list)
     export: ExportResult | None = None
     indexes: list[str] = field(default_factory=list)
-    proposals: list[Proposal] = field(default_factory=list)
 
     def baseline_of(self, timing: Timing) -> Timing | None:
         """The baseline timing of the same request, if measured."""
@@ -128,6 +131,23 @@ def prepare_history(cards: int, database: str = DATABASE, log: Callable[[str], N
     finally:
         engine.dispose()
     return url, time.perf_counter() - started
+
+
+def roll_up_history(url: str, log: Callable[[str], None] = print) -> float:
+    """Roll up every past day, as the nightly `callcards reports rollup` would; seconds."""
+    from webadmin.reports.rollup import roll_up
+
+    started = time.perf_counter()
+    engine = make_engine(url)
+    try:
+        days = roll_up(make_session_factory(engine), ZONE, datetime.now(ZONE).date())
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+            connection.execute(text("VACUUM ANALYZE"))
+    finally:
+        engine.dispose()
+    seconds = time.perf_counter() - started
+    log(f"  {days} days rolled up in {seconds:.0f} s")
+    return seconds
 
 
 def _app(url: str) -> Any:
@@ -268,24 +288,30 @@ def measure_export(url: str) -> ExportResult:
 
 
 @contextmanager
-def without_new_indexes(url: str) -> Iterator[None]:
-    """The calls table as it was before migration 0004, for a while; then its indexes back."""
+def as_before(url: str) -> Iterator[None]:
+    """The site's tables as they were before migrations 0004 and 0007 for a while: without their
+    indexes, every roll-up set aside (stale); then all of it back."""
     from models import Base
 
     engine = make_engine(url)
-    calls = Base.metadata.tables["calls"]
-    added = [index for index in calls.indexes if index.name in INDEXES_0004]
+    added = [index for name, names in ADDED_INDEXES.items()
+             for index in Base.metadata.tables[name].indexes if index.name in names]
     try:
         with engine.begin() as connection:
             for index in added:
                 index.drop(connection, checkfirst=True)
-            connection.execute(text("ANALYZE calls"))
+            fresh = list(connection.scalars(text("SELECT day FROM report_days WHERE NOT stale")))
+            connection.execute(text("UPDATE report_days SET stale = true"))
+            connection.execute(text("ANALYZE calls; ANALYZE call_events"))
         yield
     finally:
         with engine.begin() as connection:
             for index in added:
                 index.create(connection, checkfirst=True)
-            connection.execute(text("ANALYZE calls"))
+            # No card changed meanwhile: the days set aside are as fresh as they were.
+            connection.execute(text("UPDATE report_days SET stale = false WHERE day = ANY(:days)"),
+                               {"days": fresh})
+            connection.execute(text("ANALYZE calls; ANALYZE call_events"))
         engine.dispose()
 
 
@@ -304,31 +330,30 @@ def call_indexes(url: str) -> list[str]:
 def run_site_bench(cards: int = 1_000_000, *, repeats: int = 7, keep: bool = False,
                    reuse: bool = False, baseline: bool = True, database: str = DATABASE,
                    log: Callable[[str], None] = print) -> SiteResult:
-    """Build (or reuse) the history, time the site with and without 0004's indexes, export."""
+    """Build (or reuse) the history and roll it up, time the site with and without the
+    indexes and roll-ups of 0004 and 0007, export."""
     if reuse:
         url, built = database_url(database), 0.0
     else:
         url, built = prepare_history(cards, database, log)
+    rolled_up = roll_up_history(url, log)  # on a reused history: the days since
     try:
         engine = make_engine(url)
         with engine.connect() as connection:
             count = int(connection.scalar(text("SELECT count(*) FROM calls")) or 0)
             events = int(connection.scalar(text("SELECT count(*) FROM call_events")) or 0)
         engine.dispose()
-        result = SiteResult(count, events, round(built, 1), indexes=call_indexes(url))
+        result = SiteResult(count, events, round(built, 1), round(rolled_up, 1),
+                            indexes=call_indexes(url))
         result.timings = measure_site(url, repeats, log)
         if baseline:
-            log("  the same without the indexes of migration 0004:")
-            with without_new_indexes(url):
+            log("  the same without the indexes of migrations 0004 and 0007 and the roll-ups:")
+            with as_before(url):
                 result.baseline = measure_site(url, repeats, log)
         result.export = measure_export(url)
         log(f"  export: {result.export.rows} rows in {result.export.seconds:.1f} s "
             f"({result.export.rows_per_sec:,.0f} rows/s), peak RSS "
             f"{result.export.peak_rss_mb:.0f} MB")
-        result.proposals = measure_proposals(url, result.export.rows_per_sec, min(repeats, 5))
-        for proposal in result.proposals:
-            log(f"  proposal: {proposal.name}: {proposal.now:,.1f} -> {proposal.proposed:,.1f} "
-                f"{proposal.unit}")
     finally:
         if not keep:
             drop_database(database)

@@ -30,6 +30,7 @@ from callcards.config import load_settings, split_host_port
 from dialplan.flow import CallFlow, Collect, Decision
 from dialplan.settings import FlowSettings
 from fastagi import variables as var
+from fastagi.app import card_engine
 from fastagi.cards import CardStore, Event, HangupReport, NewCall
 from fastagi.channels import extension_of
 from fastagi.journal import Journal, JournaledCards
@@ -41,9 +42,9 @@ from fastagi.protocol import (
     parse_reply_line,
 )
 from fastagi.routes.common import Timeline
-from fastagi.routes.incoming import default_decision_for
+from fastagi.routes.incoming import default_decision_for, route_fields
 from models import Direction, FlowVersion
-from models.session import make_engine, make_session_factory
+from models.session import make_session_factory
 from recordings import RecordingStore
 
 log = logging.getLogger(__name__)
@@ -212,26 +213,8 @@ def _store_route(
     work: Work, linkedid: str, timeline: Timeline | None, decision: Decision | None
 ) -> None:
     """The same write as fastagi.routes.incoming.store_route, without the event loop."""
-    now = work.now()
-    flow = timeline.flow if timeline else None
-    events = timeline.events() if timeline else []
-    if decision is None:
-        events.append(Event("caller_left_ivr", now))
-    else:
-        events.append(Event("route", now, {"action": decision.action,
-                                           "queue": decision.queue or "",
-                                           "reason": decision.reason}))
-    end_reason = None
-    if decision is not None and decision.action == "hangup":
-        end_reason = "closed_hours" if decision.reason.startswith("closed_hours") else "ivr_hangup"
     _safely("store the route", work.cards.route_decided, linkedid,
-            queue=decision.queue if decision else None,
-            ivr_path=" > ".join(flow.ivr_path) if flow and flow.ivr_path else None,
-            did_source=flow.did.source if flow else None,
-            did_city=flow.did.city if flow else None,
-            events=events, end_reason=end_reason,
-            queue_entered_at=now if decision and decision.action == "queue" else None,
-            recorded=decision is not None and decision.action == "queue")
+            **route_fields(timeline, decision, work.now()))
 
 
 def answered(agi: BlockingAgi, work: Work) -> None:
@@ -273,6 +256,9 @@ def hangup(agi: BlockingAgi, work: Work) -> None:
         queue=agi.get_variable(var.CC_QUEUE),
     )
     card = _safely("close the card", work.cards.hang_up, report)
+    if agi.get_variable(var.CC_ACTION) == var.ACTION_VOICEMAIL:
+        _safely("note the message", work.cards.message_left, linkedid, at=ended_at,
+                record_status=agi.get_variable(var.RECORD_STATUS) or "")
     if card is not None and card.recording_state == "pending":
         threading.Thread(target=_settle_recording, args=(work, linkedid), daemon=True).start()
 
@@ -322,9 +308,9 @@ class SessionHandler(socketserver.StreamRequestHandler):
 
 
 def build_work() -> Work:
-    """The card store and flow on DATABASE_URL, pooled as fastagi.app does (10 + 10)."""
+    """The card store and flow on DATABASE_URL, on the engine fastagi.app builds."""
     settings = load_settings()
-    engine = make_engine(settings.database_url, pool_size=10, max_overflow=10)
+    engine = card_engine(settings.database_url)
     sessions = make_session_factory(engine)
     store = CardStore(sessions, RecordingStore(settings.recordings_dir), settings.public_url)
     cards = JournaledCards(store, Journal(settings.journal_dir / "cards.journal"))

@@ -6,6 +6,9 @@ import asyncio
 import functools
 import logging
 import signal
+from concurrent.futures import ThreadPoolExecutor
+
+from sqlalchemy import Engine
 
 from callcards.config import Settings, split_host_port
 from fastagi.cards import CardStore
@@ -19,12 +22,17 @@ from recordings import RecordingStore
 log = logging.getLogger(__name__)
 
 
+def card_engine(database_url: str) -> Engine:
+    """The server's engine: no ping before each use (a dropped connection is tried again
+    once, then the change is journaled: fastagi.journal)."""
+    if database_url.startswith("sqlite"):
+        return make_engine(database_url)
+    return make_engine(database_url, pool_size=10, max_overflow=10, pool_pre_ping=False)
+
+
 def build_services(settings: Settings) -> AgiServices:
     """The card store and flow cache on the configured database."""
-    engine = make_engine(settings.database_url, pool_size=10, max_overflow=10) if not (
-        settings.is_sqlite
-    ) else make_engine(settings.database_url)
-    sessions = make_session_factory(engine)
+    sessions = make_session_factory(card_engine(settings.database_url))
     store = CardStore(sessions, RecordingStore(settings.recordings_dir), settings.public_url)
     return AgiServices(
         cards=JournaledCards(store, Journal(settings.journal_dir / "cards.journal")),
@@ -32,6 +40,7 @@ def build_services(settings: Settings) -> AgiServices:
                        saved_copy=settings.journal_dir / "flow.json"),
         default_queue=settings.default_queue,
         db_timeout=settings.db_timeout,
+        executor=ThreadPoolExecutor(max_workers=settings.db_threads, thread_name_prefix="cards"),
     )
 
 

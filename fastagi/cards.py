@@ -1,28 +1,65 @@
 """The card store: every database change a call makes, one transaction per step.
 
-Methods are synchronous (SQLAlchemy sessions); the AGI routes run them in a thread pool
-so the event loop never waits on the database. Every method is keyed on Asterisk's
-linkedid, so a call that comes back (a transfer, a second queue) finds its own card.
-Each public method is one transaction over the small `_steps` below it.
+Methods are synchronous (SQLAlchemy Core on a plain connection, no ORM unit of work);
+the AGI routes run them in a thread pool so the event loop never waits on the database.
+Every method is keyed on Asterisk's linkedid, so a call that comes back (a transfer, a
+second queue) finds its own card. A step writes only what it changes: the card is
+created with INSERT ... ON CONFLICT (linkedid) DO NOTHING, changed with one UPDATE, and
+its timeline grows by INSERTs, never by loading the timeline. The same statements run on
+PostgreSQL and on SQLite (the demo).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import (
+    Boolean,
+    Connection,
+    Engine,
+    Table,
+    and_,
+    bindparam,
+    case,
+    func,
+    insert,
+    null,
+    or_,
+    select,
+    update,
+)
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
 
 from fastagi.channels import extension_of
 from fastagi.outcome import HangupFacts, Outcome, classify
-from models import Call, CallEvent, CardOperation, Direction, RecordingState, Status, User
-from models.session import transaction
-from recordings import RecordingStore, recording_name
+from models import (
+    Call,
+    CallEvent,
+    CardOperation,
+    Direction,
+    RecordingState,
+    Status,
+    User,
+    utcnow,
+)
+from recordings import RecordingCheck, RecordingStore, recording_name
+
+CALLS: Table = Call.__table__  # type: ignore[assignment]
+EVENTS: Table = CallEvent.__table__  # type: ignore[assignment]
+OPERATIONS: Table = CardOperation.__table__  # type: ignore[assignment]
+USERS: Table = User.__table__  # type: ignore[assignment]
+
+#: What a step reads of a card before it changes it (locked until its transaction ends).
+_STATE_COLUMNS = (
+    CALLS.c.id, CALLS.c.linkedid, CALLS.c.direction, CALLS.c.started_at, CALLS.c.answered_at,
+    CALLS.c.queue_entered_at, CALLS.c.end_reason, CALLS.c.recording_path,
+    CALLS.c.recording_state, CALLS.c.wait_sec,
+)
 
 
 @dataclass(frozen=True)
@@ -100,9 +137,74 @@ def _plain_number(value: str | None) -> str | None:
     return value.strip()
 
 
+
 class AlreadyApplied(Exception):
     """A journaled change that an earlier replay already applied."""
 
+
+class _Card:
+    """A card's columns as a step read them (locked), and what the step changed."""
+
+    def __init__(self, row: Mapping[Any, Any]) -> None:
+        self.values = dict(row)
+        self.changes: dict[str, Any] = {}
+
+    def __getitem__(self, column: str) -> Any:
+        return self.values[column]
+
+    def set(self, **changes: Any) -> None:
+        """Change columns; _save writes them all in one UPDATE."""
+        self.values.update(changes)
+        self.changes.update(changes)
+
+
+_SELECT_CARD = select(*_STATE_COLUMNS).where(CALLS.c.linkedid == bindparam("linkedid"))
+_LOCK_CARD = _SELECT_CARD.with_for_update()
+_CARD_ID = select(CALLS.c.id).where(CALLS.c.linkedid == bindparam("linkedid"))
+_CARD_FILE = select(CALLS.c.id, CALLS.c.recording_path).where(
+    CALLS.c.linkedid == bindparam("linkedid"))
+_SET_URL = update(CALLS).where(CALLS.c.id == bindparam("card_id")).values(
+    recording_url=bindparam("url"))
+_OPERATOR = select(USERS.c.id, USERS.c.name).where(
+    USERS.c.extension == bindparam("extension")).limit(1)
+_INSERT_EVENTS = insert(EVENTS)
+_HOLD_EVENTS = (select(EVENTS.c.kind, EVENTS.c.at)
+                .where(EVENTS.c.call_id == bindparam("card_id"),
+                       EVENTS.c.kind.in_(("hold", "unhold")))
+                .order_by(EVENTS.c.id))
+
+
+
+def _route_decided() -> Any:
+    """route_decided's UPDATE: a value given replaces the card's, None keeps it."""
+    card = CALLS.c
+
+    def given(column: str) -> Any:
+        return func.coalesce(bindparam(f"new_{column}", type_=card[column].type), card[column])
+
+    ivr = bindparam("new_ivr_path", type_=card.ivr_path.type)
+    # Unless an operator already answered (a call that came back), a call that ends
+    # before any queue has no recording.
+    unrecorded = and_(bindparam("unrecorded", type_=Boolean()), card.answered_at.is_(None))
+    return (update(CALLS).where(card.linkedid == bindparam("card_linkedid")).values(
+        queue=given("queue"),
+        did_source=given("did_source"),
+        did_city=given("did_city"),
+        end_reason=given("end_reason"),
+        queue_entered_at=given("queue_entered_at"),
+        ivr_path=case(
+            (ivr.is_(None), card.ivr_path),
+            (or_(card.ivr_path.is_(None), card.ivr_path == ""), func.substr(ivr, 1, 255)),
+            else_=func.substr(card.ivr_path + " | " + ivr, 1, 255)),
+        recording_path=case((unrecorded, null()), else_=card.recording_path),
+        recording_url=case((unrecorded, null()), else_=card.recording_url),
+        recording_state=case((unrecorded, RecordingState.NONE.value),
+                             else_=card.recording_state),
+        updated_at=bindparam("now", type_=card.updated_at.type),
+    ).returning(card.id))
+
+
+_ROUTE_DECIDED = _route_decided()
 
 class CardStore:
     """Creates, updates and closes call cards."""
@@ -111,40 +213,43 @@ class CardStore:
         self, sessions: sessionmaker[Session], recordings: RecordingStore, public_url: str = ""
     ) -> None:
         self._sessions = sessions
+        self._engine: Engine = sessions.kw["bind"]
         self._recordings = recordings
         self._public_url = public_url
         self._applying: str | None = None
+        self._updates: dict[tuple[frozenset[str], bool], Any] = {}
+        # INSERT ... ON CONFLICT DO NOTHING is spelled the same on both, built per dialect.
+        dialect = postgresql if self._engine.dialect.name == "postgresql" else sqlite
+        self._insert_card = dialect.insert(CALLS).on_conflict_do_nothing(
+            index_elements=[CALLS.c.linkedid]).returning(CALLS.c.id, CALLS.c.recording_path)
+        self._claim = dialect.insert(OPERATIONS).on_conflict_do_nothing(
+            index_elements=[OPERATIONS.c.op_id])
 
     def applying(self, op_id: str) -> CardStore:
         """This store for replaying journaled change `op_id`: applied once, whatever happens."""
         replaying = CardStore(self._sessions, self._recordings, self._public_url)
         replaying._applying = op_id
+        replaying._updates = self._updates
         return replaying
 
     @contextmanager
-    def _transaction(self) -> Iterator[Session]:
-        with transaction(self._sessions) as session:
-            if self._applying is not None:
-                if session.get(CardOperation, self._applying) is not None:
-                    raise AlreadyApplied(self._applying)
-                session.add(CardOperation(op_id=self._applying))
-            yield session
+    def _transaction(self) -> Iterator[Connection]:
+        with self._engine.begin() as db:
+            # A replayed change claims its id; the claim commits with the change or not at all.
+            if self._applying is not None and not db.execute(
+                    self._claim, {"op_id": self._applying}).rowcount:
+                raise AlreadyApplied(self._applying)
+            yield db
 
     # -- one transaction each -----------------------------------------------------------
 
     def open_card(self, new: NewCall, events: Sequence[Event] = ()) -> CardRef:
         """Create the card for a call, or return the one its linkedid already has."""
-        try:
-            with self._transaction() as session:
-                card, created = self._open(session, new)
-                self._append(session, card, events)
-                return self._ref(session, card, created)
-        except IntegrityError:
-            # Two sessions of one call raced to create it: the other one won; use its card.
-            with self._transaction() as session:
-                card = self._require(session, new.linkedid)
-                self._append(session, card, events)
-                return self._ref(session, card, False)
+        with self._transaction() as db:
+            card_id, recording_path, created = self._open(db, new)
+            self._add_events(db, card_id, events)
+        return CardRef(id=card_id, linkedid=new.linkedid, created=created,
+                       recording_path=recording_path or "")
 
     def route_decided(
         self,
@@ -163,34 +268,34 @@ class CardStore:
 
         `recorded=False`: the call ends without reaching a queue, where recording starts.
         """
-        with self._transaction() as session:
-            card = self._require(session, linkedid)
-            if not recorded and card.answered_at is None:
-                card.recording_path = card.recording_url = None
-                card.recording_state = RecordingState.NONE.value
-            if queue is not None:
-                card.queue = queue
-            if ivr_path:
-                card.ivr_path = (
-                    ivr_path if not card.ivr_path else f"{card.ivr_path} | {ivr_path}"
-                )[:255]
-            card.did_source = did_source or card.did_source
-            card.did_city = did_city or card.did_city
-            if end_reason is not None:
-                card.end_reason = end_reason
-            if queue_entered_at is not None:
-                card.queue_entered_at = queue_entered_at
-            self._append(session, card, events)
+        with self._transaction() as db:
+            card_id = db.scalar(_ROUTE_DECIDED, {
+                "card_linkedid": linkedid,
+                "new_queue": queue,
+                "new_ivr_path": ivr_path or None,
+                "new_did_source": did_source or None,
+                "new_did_city": did_city or None,
+                "new_end_reason": end_reason or None,
+                "new_queue_entered_at": queue_entered_at,
+                "unrecorded": not recorded,
+                "now": utcnow(),
+            })
+            if card_id is None:
+                raise LookupError(f"no card for linkedid {linkedid}")
+            self._add_events(db, card_id, events)
 
     def ringing(self, linkedid: str, *, extension: str, channel: str, at: datetime) -> bool:
         """A queue member's phone starts ringing for this call: the operator's screen-pop."""
-        with self._transaction() as session:
-            card = self._find(session, linkedid)
-            if card is None or card.ended_at is not None or card.answered_at is not None:
+        with self._transaction() as db:
+            card_id = db.scalar(
+                update(CALLS)
+                .where(CALLS.c.linkedid == linkedid, CALLS.c.ended_at.is_(None),
+                       CALLS.c.answered_at.is_(None))
+                .values(ringing_extension=extension, ringing_at=at, updated_at=utcnow())
+                .returning(CALLS.c.id))
+            if card_id is None:
                 return False
-            card.ringing_extension = extension
-            card.ringing_at = at
-            self._append(session, card, [Event("operator_rang", at, {
+            self._add_events(db, card_id, [Event("operator_rang", at, {
                 "extension": extension, "channel": channel,
             })])
             return True
@@ -199,14 +304,19 @@ class CardStore:
         self, linkedid: str, *, extension: str | None, interface: str | None, at: datetime
     ) -> int | None:
         """An operator picked the call up: set answered_at, the operator, the wait."""
-        with self._transaction() as session:
-            return self._answered(session, self._require(session, linkedid),
-                                  extension, interface, at)
+        with self._transaction() as db:
+            card = self._require(db, linkedid)
+            operator_id = self._answered(db, card, extension, interface, at)
+            self._save(db, card)
+            return operator_id
 
     def add_events(self, linkedid: str, events: Sequence[Event]) -> None:
         """Append timeline entries to a call's card."""
-        with self._transaction() as session:
-            self._append(session, self._require(session, linkedid), events)
+        with self._transaction() as db:
+            card_id = db.scalar(_CARD_ID, {"linkedid": linkedid})
+            if card_id is None:
+                raise LookupError(f"no card for linkedid {linkedid}")
+            self._add_events(db, card_id, events)
 
     def close(
         self,
@@ -218,9 +328,9 @@ class CardStore:
         answered_at: datetime | None = None,
     ) -> Call:
         """Close the card with a known outcome (see hang_up for the hangup handler's case)."""
-        with self._transaction() as session:
-            return self._close(session, self._require(session, linkedid), outcome,
-                               ended_at, data, answered_at)
+        with self._transaction() as db:
+            return self._close(db, self._require(db, linkedid), outcome, ended_at, data,
+                               answered_at)
 
     def hang_up(self, report: HangupReport) -> Call:
         """The call is over: classify it from the dialplan's variables and close its card.
@@ -228,28 +338,26 @@ class CardStore:
         A call this server never saw start (it was down, the dialplan's fallback queued the
         caller) gets its card now, late but whole.
         """
-        with self._transaction() as session:
-            card = self._find(session, report.call.linkedid)
-            if card is None:
-                card = self._late_card(session, report)
-            direction = Direction(card.direction)
-            if card.answered_at is None and report.member:
+        with self._transaction() as db:
+            card = self._lock(db, report.call.linkedid) or self._late_card(db, report)
+            direction = Direction(card["direction"])
+            if card["answered_at"] is None and report.member:
                 # The `answered` step happened while this server was away.
-                self._answered(session, card, extension_of(report.member), report.member,
+                self._answered(db, card, extension_of(report.member), report.member,
                                report.member_answered_at or report.ended_at)
             outcome = classify(HangupFacts(
                 direction=direction,
-                answered=card.answered_at is not None,
+                answered=card["answered_at"] is not None,
                 queue_status=report.queue_status,
                 dial_status=report.dial_status,
                 queue_returned=report.queue_returned,
-                entered_queue=card.queue_entered_at is not None or report.queue_entered,
-                reason_so_far=card.end_reason,
+                entered_queue=card["queue_entered_at"] is not None or report.queue_entered,
+                reason_so_far=card["end_reason"],
             ))
             answered_at = None
             if direction is Direction.OUTBOUND and report.answered_seconds is not None:
                 answered_at = report.ended_at - timedelta(seconds=report.answered_seconds)
-            return self._close(session, card, outcome, report.ended_at, {
+            return self._close(db, card, outcome, report.ended_at, {
                 "queue_status": report.queue_status,
                 "dial_status": report.dial_status,
                 "hangup_source": report.hangup_source,
@@ -260,156 +368,185 @@ class CardStore:
 
     def check_recording(self, linkedid: str, *, final: bool) -> str:
         """Look at the card's file again; only a final check records it empty or missing."""
-        with self._transaction() as session:
-            card = self._require(session, linkedid)
-            if card.recording_state in {RecordingState.NONE.value, RecordingState.OK.value}:
-                return card.recording_state
-            state = self._recording_state(card)
+        with self._transaction() as db:
+            card = self._require(db, linkedid)
+            if card["recording_state"] in {RecordingState.NONE.value, RecordingState.OK.value}:
+                return str(card["recording_state"])
+            state = self._recording_state(card["recording_path"])
             if state == RecordingState.OK.value or final:
-                card.recording_state = state
-            return card.recording_state
+                card.set(recording_state=state)
+                self._save(db, card)
+            return str(card["recording_state"])
+
+    def message_left(self, linkedid: str, *, at: datetime, record_status: str) -> int:
+        """A voicemail ended: note the message and its length; one with sound needs a callback.
+
+        Returns the message's seconds. Its recording state settles as any recording does.
+        """
+        with self._transaction() as db:
+            card = self._require(db, linkedid)
+            path = card["recording_path"]
+            heard = self._recordings.check(path) is RecordingCheck.OK
+            seconds = self._recordings.seconds(path) if heard else 0
+            if heard:
+                card.set(needs_callback=True)
+                self._save(db, card)
+            self._add_events(db, card["id"], [Event(
+                "message_left" if heard else "no_message", at,
+                {"seconds": seconds, "record_status": record_status},
+            )])
+            return seconds
 
     def find(self, linkedid: str) -> Call | None:
-        """The card of a call, if it has one."""
-        with self._sessions() as session:
-            return self._find(session, linkedid)
+        """The card of a call, if it has one (detached: its columns, not its timeline)."""
+        with self._engine.connect() as db:
+            row = db.execute(select(CALLS).where(CALLS.c.linkedid == linkedid)).first()
+        return Call(**row._mapping) if row is not None else None
 
     # -- steps inside a transaction -----------------------------------------------------
 
-    def _open(self, session: Session, new: NewCall) -> tuple[Call, bool]:
-        card = self._find(session, new.linkedid)
-        if card is not None:
-            return card, False
-        operator = None
-        if new.operator_extension:
-            operator = session.scalar(
-                select(User).where(User.extension == new.operator_extension)
-            )
-        card = Call(
-            uniqueid=new.uniqueid,
-            linkedid=new.linkedid,
-            direction=new.direction.value,
-            status=Status.RINGING.value,
-            started_at=new.started_at,
-            src_number=_plain_number(new.src_number),
-            dst_number=_plain_number(new.dst_number),
-            did=new.did,
-            caller_name=_plain_number(new.caller_name),
-            operator_id=operator.id if operator else None,
-            recording_path=new.recording_path,
-            recording_state=RecordingState.PENDING.value,
-        )
-        session.add(card)
-        session.flush()
-        card.recording_url = f"{self._public_url}/api/calls/{card.id}/recording"
-        return card, True
+    def _open(self, db: Connection, new: NewCall) -> tuple[int, str | None, bool]:
+        """The card's id and file, and whether this step created it."""
+        operator = self._operator(db, new.operator_extension)
+        inserted = db.execute(self._insert_card, {
+            "uniqueid": new.uniqueid,
+            "linkedid": new.linkedid,
+            "direction": new.direction.value,
+            "status": Status.RINGING.value,
+            "started_at": new.started_at,
+            "src_number": _plain_number(new.src_number),
+            "dst_number": _plain_number(new.dst_number),
+            "did": new.did,
+            "caller_name": _plain_number(new.caller_name),
+            "operator_id": operator.id if operator is not None else None,
+            "recording_path": new.recording_path,
+            "recording_state": RecordingState.PENDING.value,
+        }).first()
+        if inserted is None:
+            # The call came back (a transfer), or another session of it won the race.
+            existing = db.execute(_CARD_FILE, {"linkedid": new.linkedid}).one()
+            return existing.id, existing.recording_path, False
+        db.execute(_SET_URL, {"card_id": inserted.id,
+                              "url": f"{self._public_url}/api/calls/{inserted.id}/recording"})
+        return inserted.id, inserted.recording_path, True
 
-    def _late_card(self, session: Session, report: HangupReport) -> Call:
-        card, _ = self._open(session, report.call)
+    def _late_card(self, db: Connection, report: HangupReport) -> _Card:
+        self._open(db, report.call)
+        card = self._require(db, report.call.linkedid)
         if report.queue_entered:
-            card.queue = report.queue
-            card.queue_entered_at = report.queue_entered_at or report.call.started_at
-        self._append(session, card, [Event(
+            card.set(queue=report.queue,
+                     queue_entered_at=report.queue_entered_at or report.call.started_at)
+        self._add_events(db, card["id"], [Event(
             report.late_event, report.ended_at, {"queue": report.queue or ""},
             report.call.uniqueid,
         )])
         return card
 
     def _answered(
-        self, session: Session, card: Call, extension: str | None, interface: str | None,
+        self, db: Connection, card: _Card, extension: str | None, interface: str | None,
         at: datetime,
     ) -> int | None:
-        operator = None
-        if extension:
-            operator = session.scalar(select(User).where(User.extension == extension))
-        if card.answered_at is None:
-            card.answered_at = at
-            card.wait_sec = _seconds(card.queue_entered_at or card.started_at, at)
-        card.status = Status.ANSWERED.value
-        card.end_reason = None
-        card.ringing_extension = extension
+        operator = self._operator(db, extension)
+        if card["answered_at"] is None:
+            card.set(answered_at=at,
+                     wait_sec=_seconds(card["queue_entered_at"] or card["started_at"], at))
+        card.set(status=Status.ANSWERED.value, end_reason=None, ringing_extension=extension)
         if operator is not None:
-            card.operator_id = operator.id
-        self._append(session, card, [Event("answered", at, {
+            card.set(operator_id=operator.id)
+        self._add_events(db, card["id"], [Event("answered", at, {
             "interface": interface or "",
             "extension": extension or "",
-            "operator": operator.name if operator else "",
+            "operator": operator.name if operator is not None else "",
         })])
-        return operator.id if operator else None
+        return operator.id if operator is not None else None
 
     def _close(
-        self, session: Session, card: Call, outcome: Outcome, ended_at: datetime,
+        self, db: Connection, card: _Card, outcome: Outcome, ended_at: datetime,
         data: dict[str, Any], answered_at: datetime | None,
     ) -> Call:
-        card.ended_at = ended_at
-        card.ringing_extension = None
-        card.duration_sec = _seconds(card.started_at, ended_at)
-        if card.answered_at is None and outcome.status is Status.ANSWERED:
-            card.answered_at = answered_at or ended_at
-        if card.answered_at is not None:
-            card.status = Status.ANSWERED.value
-            card.talk_sec = _seconds(card.answered_at, ended_at)
-            card.end_reason = outcome.end_reason
+        card.set(ended_at=ended_at, ringing_extension=None,
+                 duration_sec=_seconds(card["started_at"], ended_at))
+        if card["answered_at"] is None and outcome.status is Status.ANSWERED:
+            card.set(answered_at=answered_at or ended_at)
+        if card["answered_at"] is not None:
+            card.set(status=Status.ANSWERED.value, end_reason=outcome.end_reason,
+                     talk_sec=_seconds(card["answered_at"], ended_at))
         else:
-            card.status = outcome.status.value
             # A reason the route already knew (closed hours) beats a generic one.
-            card.end_reason = card.end_reason or outcome.end_reason
-            card.talk_sec = 0
-            if card.queue_entered_at is not None:
-                card.wait_sec = _seconds(card.queue_entered_at, ended_at)
-        card.hold_sec = self._hold_seconds(card)
-        if card.recording_state != RecordingState.NONE.value:
+            card.set(status=outcome.status.value,
+                     end_reason=card["end_reason"] or outcome.end_reason, talk_sec=0)
+            if card["queue_entered_at"] is not None:
+                card.set(wait_sec=_seconds(card["queue_entered_at"], ended_at))
+        card.set(hold_sec=self._hold_seconds(db, card["id"]))
+        if card["recording_state"] != RecordingState.NONE.value:
             # MixMonitor closes its file only after the hangup handler: a file not yet
             # written is pending, and check_recording() settles it a little later.
-            state = self._recording_state(card)
-            card.recording_state = (
-                state if state == RecordingState.OK.value else RecordingState.PENDING.value
-            )
-        self._append(session, card, [Event("hangup", ended_at, data)])
-        return card
+            state = self._recording_state(card["recording_path"])
+            card.set(recording_state=state if state == RecordingState.OK.value
+                     else RecordingState.PENDING.value)
+        self._add_events(db, card["id"], [Event("hangup", ended_at, data)])
+        row = self._save(db, card, returning=True).one()
+        return Call(**row._mapping)
 
-    @staticmethod
-    def _ref(session: Session, card: Call, created: bool) -> CardRef:
-        # The caller's history is the site's to show (screen-pop); the call need not wait for it.
-        return CardRef(
-            id=card.id,
-            linkedid=card.linkedid,
-            created=created,
-            recording_path=card.recording_path or "",
-        )
-
-    def _recording_state(self, card: Call) -> str:
+    def _recording_state(self, path: str | None) -> str:
         # RecordingCheck and RecordingState share their values (ok, empty, missing).
-        return RecordingState(self._recordings.check(card.recording_path).value).value
+        return RecordingState(self._recordings.check(path).value).value
 
     @staticmethod
-    def _hold_seconds(card: Call) -> int:
+    def _hold_seconds(db: Connection, card_id: int) -> int:
         """Seconds between each 'hold' event and the 'unhold' that follows it."""
         total, held_since = 0.0, None
-        for event in card.events:
-            if event.kind == "hold" and held_since is None:
-                held_since = event.at
-            elif event.kind == "unhold" and held_since is not None:
-                total += (event.at - held_since).total_seconds()
+        for kind, at in db.execute(_HOLD_EVENTS, {"card_id": card_id}):
+            if kind == "hold" and held_since is None:
+                held_since = at
+            elif kind == "unhold" and held_since is not None:
+                total += (at - held_since).total_seconds()
                 held_since = None
         return round(total)
 
     @staticmethod
-    def _find(session: Session, linkedid: str) -> Call | None:
-        return session.scalar(select(Call).where(Call.linkedid == linkedid))
+    def _operator(db: Connection, extension: str | None) -> Any:
+        """The user on this extension (id, name), if any."""
+        if not extension:
+            return None
+        return db.execute(_OPERATOR, {"extension": extension}).first()
 
-    def _require(self, session: Session, linkedid: str) -> Call:
-        card = self._find(session, linkedid)
+    @staticmethod
+    def _lock(db: Connection, linkedid: str) -> _Card | None:
+        row = db.execute(_LOCK_CARD, {"linkedid": linkedid}).first()
+        return _Card(row._mapping) if row is not None else None
+
+    def _require(self, db: Connection, linkedid: str) -> _Card:
+        card = self._lock(db, linkedid)
         if card is None:
             raise LookupError(f"no card for linkedid {linkedid}")
         return card
 
+    def _update(self, card: _Card, returning: bool = False) -> Any:
+        """The UPDATE of the columns a step changed, built once for each set of them."""
+        key = (frozenset(card.changes), returning)
+        statement = self._updates.get(key)
+        if statement is None:
+            values = {name: bindparam(f"new_{name}", type_=CALLS.c[name].type)
+                      for name in (*key[0], "updated_at")}
+            statement = update(CALLS).where(CALLS.c.id == bindparam("card_id")).values(values)
+            if returning:
+                statement = statement.returning(*CALLS.c)
+            self._updates[key] = statement
+        return statement
+
+    def _save(self, db: Connection, card: _Card, returning: bool = False) -> Any:
+        params = {f"new_{name}": value for name, value in card.changes.items()}
+        return db.execute(self._update(card, returning),
+                          {**params, "new_updated_at": utcnow(), "card_id": card["id"]})
+
     @staticmethod
-    def _append(session: Session, card: Call, events: Sequence[Event]) -> None:
-        for event in events:
-            card.events.append(CallEvent(
-                at=event.at,
-                kind=event.kind,
-                channel_uniqueid=event.channel_uniqueid,
-                data={key: str(value) for key, value in event.data.items()},
-            ))
+    def _add_events(db: Connection, card_id: int, events: Sequence[Event]) -> None:
+        if events:
+            db.execute(_INSERT_EVENTS, [{
+                "call_id": card_id,
+                "at": event.at,
+                "kind": event.kind,
+                "channel_uniqueid": event.channel_uniqueid,
+                "data": {key: str(value) for key, value in event.data.items()},
+            } for event in events])

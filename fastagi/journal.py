@@ -1,10 +1,13 @@
-"""A local, durable journal of card changes made while the database is away.
+"""A local, durable journal of card changes made while the database is away (or too far
+behind: fastagi.services sends changes here when the pool is full).
 
-Each change the card store would make is one JSON line, fsync'd before the call goes
-on. While the journal holds anything, every new change joins it (their order matters:
-a card must be opened before it is closed); a replayer applies them in order once the
-database answers again, each one exactly once (its id is stored in the same transaction
-as the change), then empties the journal. The file survives a restart of the server.
+Each change the card store would make is one JSON line, fsync'd before the call goes on.
+A connection the database dropped (the pool does not ping before use) is tried again
+once before a change is journaled. While the journal holds anything, every new change
+joins it (their order matters: a card must be opened before it is closed); a replayer
+applies them in order once the database answers again, each one exactly once (its id is
+stored in the same transaction as the change), then empties the journal. The file
+survives a restart of the server.
 """
 
 from __future__ import annotations
@@ -156,14 +159,26 @@ class JournaledCards:
     def _apply(self, method: str, *args: Any, **kwargs: Any) -> Any:
         operation = Operation(uuid.uuid4().hex, time.time_ns(), method, list(args), kwargs)
         if self.journal.active:
+            # Changes made while older ones wait in the journal follow them there: in order.
             self.journal.append(operation)
             return None
-        try:
-            return getattr(self.store, method)(*args, **kwargs)
-        except DATABASE_AWAY as error:
-            log.warning("database away (%s); %s goes to the journal", type(error).__name__, method)
-            self.journal.append(operation)
-            return None
+        for attempt in (1, 2):
+            try:
+                return getattr(self.store, method)(*args, **kwargs)
+            except DATABASE_AWAY as error:
+                # The pool does not ping connections before use: a connection PostgreSQL
+                # dropped (a restart) fails once, the pool discards the others, try again.
+                if attempt == 1 and getattr(error, "connection_invalidated", False):
+                    continue
+                log.warning("database away (%s); %s goes to the journal",
+                            type(error).__name__, method)
+                self.journal.append(operation)
+        return None
+
+    def journal_only(self, method: str, *args: Any, **kwargs: Any) -> None:
+        """Keep a change for the replay without trying the database (it is too far behind)."""
+        self.journal.append(Operation(uuid.uuid4().hex, time.time_ns(), method, list(args),
+                                      kwargs))
 
     def open_card(self, new: NewCall, events: Any = ()) -> Any:
         """See CardStore.open_card; None while journaled."""
@@ -190,6 +205,10 @@ class JournaledCards:
         result: Call | None = self._apply("hang_up", report)
         return result
 
+    def message_left(self, linkedid: str, **kwargs: Any) -> Any:
+        """See CardStore.message_left."""
+        return self._apply("message_left", linkedid, **kwargs)
+
     def check_recording(self, linkedid: str, *, final: bool) -> Any:
         """See CardStore.check_recording."""
         return self._apply("check_recording", linkedid, final=final)
@@ -208,9 +227,13 @@ class JournaledCards:
         """
         with self._replay_lock:
             applied = 0
+            done: set[str] = set()  # this replay's own: no need to ask the database again
             while True:
                 operations, size = self.journal.read()
                 for operation in operations:
+                    if operation.id in done:
+                        continue
+                    done.add(operation.id)
                     replaying = self.store.applying(operation.id)
                     try:
                         getattr(replaying, operation.method)(*operation.args, **operation.kwargs)

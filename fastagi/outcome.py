@@ -7,7 +7,8 @@ from dataclasses import dataclass
 from models import Direction, Status
 
 # QUEUESTATUS values Queue() leaves when it returns without an answer. (CONTINUE follows an
-# answered call whose operator hung up first, with Queue() option c.)
+# answered call whose operator hung up first, with Queue() option c.) After an overflow the
+# dialplan clears QUEUESTATUS before the next Queue(), so this is always the last queue's.
 _QUEUE_UNANSWERED = {
     "TIMEOUT": "queue_timeout",
     "FULL": "queue_full",

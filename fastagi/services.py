@@ -1,4 +1,12 @@
-"""What the AGI routes share: the card store, the published call flow, a clock."""
+"""What the AGI routes share: the card store, the published call flow, a clock.
+
+Card changes go through `change_card`: each call's changes run one after another in the
+order the routes made them (a step left behind by a call that stopped waiting still comes
+before that call's next one), at most `max_queued` at a time in front of the database
+pool (past that they go straight to the journal instead of piling up), and a route waits
+for one at most `db_timeout` seconds. Calls that stopped waiting are logged as a summary
+at most once a second, not one traceback per call.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +16,8 @@ import json
 import logging
 import os
 import time
-from collections.abc import Callable, Coroutine
+from collections import Counter
+from collections.abc import Awaitable, Callable, Coroutine
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -23,6 +32,9 @@ from fastagi.journal import DATABASE_AWAY, JournaledCards
 from models import FlowVersion
 
 log = logging.getLogger(__name__)
+
+#: Card store methods that change nothing: never journaled, even when the pool is full.
+READS = frozenset({"find"})
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -57,7 +69,7 @@ class FlowCache:
         """The id of the published version in use, if any."""
         return self._version_id
 
-    async def current(self, run: Callable[..., asyncio.Future[object]]) -> FlowSettings | None:
+    async def current(self, run: Callable[..., Awaitable[Any]]) -> FlowSettings | None:
         """The flow to route the next call by; re-checks the database at most every refresh_sec."""
         if time.monotonic() - self._checked_at < self._refresh_sec:
             return self._settings
@@ -104,6 +116,30 @@ class FlowCache:
             log.exception("the saved copy of the call flow is unreadable; ignoring it")
 
 
+class TimeoutSummary:
+    """Counts the card changes calls stopped waiting for; logs them at most once a second."""
+
+    def __init__(self, every: float = 1.0) -> None:
+        self.every = every
+        self.counts: Counter[str] = Counter()
+        self._due = False
+
+    def note(self, what: str, timeout: float) -> None:
+        """One call went on without `what` after `timeout` seconds."""
+        self.counts[what] += 1
+        if not self._due:
+            self._due = True
+            asyncio.get_running_loop().call_later(self.every, self._log, timeout)
+
+    def _log(self, timeout: float) -> None:
+        self._due = False
+        kinds = ", ".join(f"{what}: {count}" for what, count in self.counts.most_common())
+        log.warning("%d call(s) went on without a card change after %.1f s (%s); the "
+                    "changes land late, in order, or through the journal",
+                    sum(self.counts.values()), timeout, kinds)
+        self.counts.clear()
+
+
 @dataclass
 class AgiServices:
     """Dependencies of the AGI routes, built once per server."""
@@ -116,18 +152,86 @@ class AgiServices:
     db_timeout: float = 3.0
     clock: Callable[[], datetime] = _utc_now
     executor: ThreadPoolExecutor = field(
-        default_factory=lambda: ThreadPoolExecutor(max_workers=16, thread_name_prefix="cards")
+        default_factory=lambda: ThreadPoolExecutor(max_workers=4, thread_name_prefix="cards")
     )
     #: Seconds after a hangup at which the recording is looked at again: MixMonitor
     #: finishes its file when the channel is destroyed, moments after the hangup handler.
     recording_recheck_delays: tuple[float, ...] = (1.0, 3.0, 10.0)
-    background: set[asyncio.Task[None]] = field(default_factory=set)
+    background: set[asyncio.Task[Any]] = field(default_factory=set)
+    #: Card changes handed to the pool and not finished; past this they are journaled.
+    max_queued: int = 64
+    timeouts: TimeoutSummary = field(default_factory=TimeoutSummary)
+    #: One thread for the journal's fsyncs while the pool is full.
+    journal_writer: ThreadPoolExecutor = field(
+        default_factory=lambda: ThreadPoolExecutor(max_workers=1, thread_name_prefix="journal")
+    )
+    _queued: int = 0
+    _last_change: dict[str, asyncio.Task[Any]] = field(default_factory=dict)
 
     async def db(self, func: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
         """Run blocking database work in the thread pool, off the event loop, with a deadline."""
         loop = asyncio.get_running_loop()
         work = loop.run_in_executor(self.executor, functools.partial(func, *args, **kwargs))
         return await asyncio.wait_for(work, self.db_timeout)
+
+    def change_card(self, linkedid: str, method: str, *args: Any, **kwargs: Any
+                    ) -> asyncio.Task[Any]:
+        """Start `cards.<method>(*args, **kwargs)` after this call's earlier changes.
+
+        It runs in the background: it lands even if the call stops waiting for it. The task
+        gives the method's result, or None if it was journaled or failed (logged).
+        """
+        task = asyncio.get_running_loop().create_task(
+            self._change(self._last_change.get(linkedid), method, args, kwargs))
+        self._last_change[linkedid] = task
+        self.background.add(task)
+
+        def finished(done: asyncio.Task[Any]) -> None:
+            self.background.discard(done)
+            if self._last_change.get(linkedid) is done:
+                del self._last_change[linkedid]
+
+        task.add_done_callback(finished)
+        return task
+
+    async def in_time(self, what: str, change: asyncio.Task[T]) -> T | None:
+        """The change's result, or None if it takes more than db_timeout (it still lands)."""
+        try:
+            return await asyncio.wait_for(asyncio.shield(change), self.db_timeout)
+        except TimeoutError:
+            self.timeouts.note(what, self.db_timeout)
+            return None
+
+    async def card(self, what: str, linkedid: str, method: str, *args: Any, **kwargs: Any
+                   ) -> Any:
+        """Make one card change of a call and wait for it at most db_timeout seconds."""
+        return await self.in_time(what, self.change_card(linkedid, method, *args, **kwargs))
+
+    async def settled(self) -> None:
+        """Wait until every card change started so far has landed (or been journaled)."""
+        while self._last_change:
+            await asyncio.wait(set(self._last_change.values()))
+
+    async def _change(self, previous: asyncio.Task[Any] | None, method: str,
+                      args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        if previous is not None:
+            await asyncio.wait({previous})  # whatever became of it
+        loop = asyncio.get_running_loop()
+        try:
+            if self._queued >= self.max_queued and method not in READS:
+                # The pool is that far behind: keep the change for the replay instead.
+                await loop.run_in_executor(self.journal_writer, functools.partial(
+                    self.cards.journal_only, method, *args, **kwargs))
+                return None
+            self._queued += 1
+            try:
+                return await loop.run_in_executor(self.executor, functools.partial(
+                    getattr(self.cards, method), *args, **kwargs))
+            finally:
+                self._queued -= 1
+        except Exception:
+            log.exception("card change %s failed", method)
+            return None
 
     def in_background(self, work: Coroutine[Any, Any, None]) -> None:
         """Run follow-up work after a session ends (kept referenced until it finishes)."""
@@ -139,9 +243,10 @@ class AgiServices:
         """Apply journaled card changes as soon as the database answers again."""
         while True:
             if self.cards.journal.active:
-                try:
-                    await self.db(self.cards.replay)
-                except (TimeoutError, *DATABASE_AWAY):
+                try:  # no deadline: a long journal takes as long as it takes
+                    await asyncio.get_running_loop().run_in_executor(self.executor,
+                                                                     self.cards.replay)
+                except DATABASE_AWAY:
                     log.debug("database still away; %s keeps the card changes",
                               self.cards.journal.path)
                 except Exception:

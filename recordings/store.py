@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import wave
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -53,3 +54,13 @@ class RecordingStore:
             return RecordingCheck.MISSING
         # A WAV file with nothing recorded is just its 44-byte header.
         return RecordingCheck.OK if size > 44 else RecordingCheck.EMPTY
+
+    def seconds(self, relative: str | None) -> int:
+        """How long a recording plays, in whole seconds (0 when missing or unreadable)."""
+        if not relative:
+            return 0
+        try:
+            with wave.open(str(self.path_of(relative)), "rb") as audio:
+                return round(audio.getnframes() / audio.getframerate())
+        except (ValueError, OSError, EOFError, ZeroDivisionError, wave.Error):
+            return 0

@@ -44,6 +44,7 @@ def start_sandbox_for_tests(
         recordings_dir=recordings_dir,
         cache_dir=cache_dir,
         database_url=database_url,
+        sip_port=free_udp_port(),
     )
 
 
@@ -60,6 +61,13 @@ def _why_sandbox_cannot_run(cache_dir: Path | None) -> str | None:
 def free_port() -> int:
     """A TCP port on loopback that nothing listens on right now."""
     with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def free_udp_port() -> int:
+    """A UDP port on loopback that nothing is bound to right now (the sandbox's SIP)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])
 
@@ -291,6 +299,32 @@ class AsteriskDriver:
         """The caller hangs up (the ;1 half, as a phone would)."""
         reply = await self.action({"Action": "Hangup", "Channel": call.channel_id, "Cause": "16"})
         _expect_success(reply, "Hangup")
+
+    async def speak(self, call: TestCall, sound: str) -> None:
+        """The caller says `sound` (an Asterisk sound name) into the call, then hangs up.
+
+        The caller's half leaves its Wait for the sandbox's [cc-test-caller], which plays
+        the sound into the call and hangs up, as a caller leaving a message does.
+        """
+        reply = await self.action({"Action": "Redirect", "Channel": call.channel_id,
+                                   "Context": "cc-test-caller", "Exten": sound,
+                                   "Priority": "1"})
+        _expect_success(reply, f"Redirect to {sound}@cc-test-caller")
+
+    async def wait_for_application(
+        self, call: TestCall, application: str, timeout: float = 15
+    ) -> Event:
+        """The dialplan half starting a dialplan application (Newexten), e.g. Record."""
+        _, event = await self.wait_for(
+            lambda e: (
+                e.event == "Newexten"
+                and e.uniqueid == call.dialplan_id
+                and e.application == application
+            ),
+            since=call.since,
+            timeout=timeout,
+        )
+        return event
 
     async def wait_hungup(self, call: TestCall, timeout: float = 15) -> Event:
         """The Hangup event of the dialplan half (its hangup handler has run by then)."""

@@ -9,18 +9,22 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from callcards.reconcile import reconcile
 from callcards.sandbox import SandboxInfo
+from dialplan import FlowSettings, simulate
 from fastagi.cards import CardStore
-from models import Call, User
+from models import Call, Queue, User
+from models.flow import latest_version, publish
+from models.routing import Schedule
 from recordings import RecordingStore
 from tests.agi_process import AgiProcess
 from tests.asterisk_driver import AsteriskDriver, TestCall
@@ -137,22 +141,101 @@ async def test_caller_hanging_up_while_waiting_in_queue_makes_abandoned_card(
     assert card.wait_sec is not None and card.wait_sec >= 1
 
 
-async def test_all_operators_paused_makes_missed_card_with_no_operator(
+PAUSABLE = [f"Local/{ext}@cc-test-operators/n" for ext in sorted(OPERATORS)]
+
+
+async def pause_all(ami: AsteriskDriver, queues: list[str], paused: bool) -> None:
+    """Pause (or unpause) every test operator in these queues."""
+    for queue in queues:
+        for member in PAUSABLE:
+            await ami.queue_pause(queue, member, paused, "lunch" if paused else "")
+
+
+def queues_of(card: Call) -> list[str]:
+    """The queues the call reached, in order, as its timeline tells."""
+    route = next(e for e in card.events if e.kind == "route")
+    return [route.data["queue"]] + [e.data["to_queue"] for e in card.events
+                                    if e.kind == "queue_overflow" and e.data["to_queue"]]
+
+
+def simulated_queues(sessions: sessionmaker[Session], keys: str, outcomes: list[str]) -> list[str]:
+    """The queues the route simulator says such a call reaches, on the published flow."""
+    with sessions() as session:
+        version = latest_version(session)
+        assert version is not None
+        settings = FlowSettings.from_document(version.document)
+    return simulate(settings, DID, CALLER, datetime.now(UTC), [keys], outcomes).queues
+
+
+async def test_appointments_with_every_operator_paused_overflows_to_reception_which_answers(
     ami: AsteriskDriver, sessions: sessionmaker[Session]
 ) -> None:
-    members = [f"Local/{ext}@cc-test-operators/n" for ext in sorted(OPERATORS)]
-    for member in members:
-        await ami.queue_pause("appointments", member, True, "lunch")
+    await pause_all(ami, ["appointments"], True)
     try:
         call = await ami.call(DID, CALLER)
         await reach_menu_and_press(ami, call, "1")
+        await ami.wait_for_operator(call, "reception")
+        await asyncio.sleep(1.0)
+        await ami.hangup(call)
         card = await wait_card(sessions, call.linkedid)
     finally:
-        for member in members:
-            await ami.queue_pause("appointments", member, False)
-    assert (card.status, card.end_reason, card.queue) == ("missed", "no_operator", "appointments")
+        await pause_all(ami, ["appointments"], False)
+    assert (card.status, card.end_reason, card.queue) == ("answered", "caller_hangup",
+                                                          "reception")
+    assert operator_extension(sessions, card) in OPERATORS
+    assert queues_of(card) == simulated_queues(sessions, "1", ["empty"]) == [
+        "appointments", "reception"]
+    step = next(e for e in card.events if e.kind == "queue_overflow")
+    assert (step.data["queue_status"], step.data["reason"]) == ("JOINEMPTY", "overflow_empty")
+    assert len([e for e in ami.events_of(call) if e.event == "QueueCallerJoin"]) == 1
+
+
+async def test_all_operators_paused_everywhere_says_sorry_and_misses_with_no_operator(
+    ami: AsteriskDriver, sessions: sessionmaker[Session]
+) -> None:
+    await pause_all(ami, ["appointments", "reception"], True)
+    try:
+        call = await ami.call(DID, CALLER)
+        await reach_menu_and_press(ami, call, "1")
+        await ami.wait_for_agi(call, "STREAM FILE")  # reception's sorry
+        card = await wait_card(sessions, call.linkedid)
+    finally:
+        await pause_all(ami, ["appointments", "reception"], False)
+    assert (card.status, card.end_reason) == ("missed", "no_operator")
     assert card.operator_id is None
     assert [e.data.get("queue_status") for e in card.events if e.kind == "hangup"] == ["JOINEMPTY"]
+    assert [(e.data["from_queue"], e.data["to_queue"], e.data["message"])
+            for e in card.events if e.kind == "queue_overflow"] == [
+        ("appointments", "reception", ""), ("reception", "", "im-sorry")]
+
+
+async def test_a_queue_whose_wait_runs_out_says_sorry_and_misses_the_call(
+    ami: AsteriskDriver, sessions: sessionmaker[Session]
+) -> None:
+    publish_reception_wait(sessions, 3)
+    await ami.set_global("CC_TEST_ANSWER_DELAY", "60")  # operators ring, nobody answers
+    try:
+        call = await ami.call(DID, CALLER)
+        await reach_menu_and_press(ami, call, "2")
+        await ami.wait_for_queue_join("reception", call=call)
+        await ami.wait_for_agi(call, "STREAM FILE")
+        card = await wait_card(sessions, call.linkedid)
+    finally:
+        publish_reception_wait(sessions, 120)
+    assert (card.status, card.end_reason, card.queue) == ("missed", "queue_timeout", "reception")
+    assert card.wait_sec is not None and card.wait_sec >= 3
+    step = next(e for e in card.events if e.kind == "queue_overflow")
+    assert (step.data["queue_status"], step.data["action"], step.data["message"]) == (
+        "TIMEOUT", "hangup", "im-sorry")
+    assert [e.data.get("queue_status") for e in card.events if e.kind == "hangup"] == ["TIMEOUT"]
+
+
+def publish_reception_wait(sessions: sessionmaker[Session], seconds: int) -> None:
+    """Publish the flow with reception's longest wait set to `seconds`."""
+    with sessions.begin() as session:
+        session.execute(update(Queue).where(Queue.name == "reception")
+                        .values(max_wait_sec=seconds))
+        publish(session, user_id=None, comment=f"test: reception waits {seconds} s")
 
 
 async def test_call_outside_business_hours_is_closed_and_missed(
@@ -170,6 +253,77 @@ async def test_call_outside_business_hours_is_closed_and_missed(
     assert "closed_hours" in kinds(card) and "ivr_entered" not in kinds(card)
     assert not [e for e in ami.events_of(call)
                 if e.event == "AGIExecStart" and str(e.command).startswith("GET DATA")]
+
+
+def set_closed_action(sessions: sessionmaker[Session], action: dict[str, Any]) -> None:
+    """Give the demo clinic another closed-hours action and publish the flow."""
+    with sessions.begin() as session:
+        session.execute(update(Schedule).where(Schedule.name == "clinic")
+                        .values(closed_action=action))
+        publish(session, user_id=None, comment=f"test: closed action {action['kind']}")
+
+
+@pytest.fixture
+def closed_for_messages(sessions: sessionmaker[Session]) -> Iterator[None]:
+    """The clinic is closed and takes a message of up to 30 s after the greeting vm-intro."""
+    with sessions() as session:
+        before = session.scalar(select(Schedule.closed_action)
+                                .where(Schedule.name == "clinic"))
+    set_closed_action(sessions, {"kind": "voicemail", "message": "vm-intro",
+                                 "max_message_sec": 30})
+    set_override(sessions, "closed")
+    yield
+    set_closed_action(sessions, before)
+    set_override(sessions, "open")
+
+
+def message_noted(card: Call) -> bool:
+    """The card is closed, its recording settled, and the message (or its absence) noted.
+
+    The hangup route notes the message just after closing the card, in the background.
+    """
+    return (card.ended_at is not None and card.recording_state != "pending"
+            and bool({"message_left", "no_message"} & set(kinds(card))))
+
+
+async def test_caller_on_a_closed_day_leaves_a_spoken_message_that_becomes_the_card_recording(
+    ami: AsteriskDriver, sessions: sessionmaker[Session], asterisk_sandbox: SandboxInfo,
+    closed_for_messages: None,
+) -> None:
+    call = await ami.call(DID, CALLER)
+    greeting = await ami.wait_for_agi(call, "STREAM FILE")
+    await ami.wait_for_application(call, "Record")
+    await asyncio.sleep(0.5)  # Record() beeps first; words said over the beep are not kept
+    await ami.speak(call, "hello-world")  # about 1.5 s of speech, then the caller hangs up
+    await ami.wait_hungup(call)
+    card = await wait_card(sessions, call.linkedid, message_noted)
+
+    assert "vm-intro" in str(greeting.command)
+    assert (card.status, card.end_reason, card.needs_callback) == ("missed", "closed_hours", True)
+    assert (card.queue, card.queue_entered_at, card.operator_id) == ("reception", None, None)
+    assert card.recording_state == "ok"
+    recording = Path(asterisk_sandbox.recordings_dir) / (card.recording_path or "")
+    assert recording.is_file() and recording.stat().st_size > 44 + 16000  # over 1 s of sound
+    assert card.recording_path == f"{card.started_at:%Y/%m/%d}/{call.dialplan_id}.wav"
+    message = next(e for e in card.events if e.kind == "message_left")
+    assert message.data["record_status"] == "HANGUP" and int(message.data["seconds"]) >= 1
+    assert "closed_hours" in kinds(card) and "ivr_entered" not in kinds(card)
+
+
+async def test_caller_on_a_closed_day_who_hangs_up_without_a_word_leaves_an_empty_message(
+    ami: AsteriskDriver, sessions: sessionmaker[Session], closed_for_messages: None,
+) -> None:
+    call = await ami.call(DID, CALLER)
+    await ami.wait_for_application(call, "Record")
+    await asyncio.sleep(0.5)
+    await ami.hangup(call)
+    card = await wait_card(sessions, call.linkedid, message_noted)
+
+    assert (card.status, card.end_reason, card.needs_callback) == ("missed", "closed_hours",
+                                                                   False)
+    assert card.recording_state == "empty"
+    assert "message_left" not in kinds(card)
+    assert [e.data["record_status"] for e in card.events if e.kind == "no_message"] == ["HANGUP"]
 
 
 async def test_invalid_key_then_silence_retries_then_default_queue(

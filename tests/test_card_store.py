@@ -1,7 +1,9 @@
-"""The card store on PostgreSQL: one card per call, times, operator, recording check."""
+"""The card store on PostgreSQL (and the demo's SQLite): one card per call, times, operator,
+recording check."""
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -9,9 +11,11 @@ from pathlib import Path
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from fastagi.cards import CardStore, Event, NewCall
+from callcards.demo import seed_demo
+from fastagi.cards import AlreadyApplied, CardStore, Event, HangupReport, NewCall
 from fastagi.outcome import Outcome
-from models import Call, CallEvent, Direction, Status, User
+from models import Call, CallEvent, Direction, Status, User, migrate
+from models.session import make_engine, make_session_factory, transaction
 from recordings import RecordingStore
 
 T0 = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
@@ -157,3 +161,51 @@ def test_outbound_card_names_the_operator_who_dials(sessions, tmp_path) -> None:
         operator = session.get_one(User, card.operator_id)
     assert ref.created and operator.extension == "101"
     assert (card.direction, card.status, card.end_reason) == ("outbound", "busy", "busy")
+
+
+def test_a_whole_call_on_the_demo_sqlite_database_replayed_once(tmp_path) -> None:
+    url = f"sqlite:///{tmp_path / 'demo.sqlite3'}"
+    migrate.upgrade(url)
+    engine = make_engine(url)
+    sessions = make_session_factory(engine)
+    with transaction(sessions) as session:
+        seed_demo(session)
+    cards = store(sessions, tmp_path)
+    ref = cards.open_card(new_call(), [Event("call_started", T0)])
+    cards.route_decided("1700000000.1", queue="appointments", ivr_path="main > 1",
+                        did_source="Яндекс", did_city=None, events=[Event("ivr_key", T0)],
+                        queue_entered_at=T0 + timedelta(seconds=10))
+    cards.route_decided("1700000000.1", queue="reception", ivr_path="transfer",
+                        did_source=None, did_city=None, events=[])
+    assert cards.ringing("1700000000.1", extension="101", channel="PJSIP/101-1", at=T0)
+    cards.answered("1700000000.1", extension="101", interface="PJSIP/101",
+                   at=T0 + timedelta(seconds=25))
+    cards.add_events("1700000000.1", [Event("hold", T0 + timedelta(seconds=30)),
+                                      Event("unhold", T0 + timedelta(seconds=42))])
+    report = HangupReport(call=new_call(), ended_at=T0 + timedelta(seconds=85), cause="16")
+    for _ in range(2):  # a journal replayed twice lands once
+        with contextlib.suppress(AlreadyApplied):
+            cards.applying("op-hangup").hang_up(report)
+    with sessions() as session:
+        card = session.get_one(Call, ref.id)
+        kinds = [event.kind for event in card.events]
+    engine.dispose()
+    assert (card.status, card.queue, card.ivr_path) == ("answered", "reception",
+                                                        "main > 1 | transfer")
+    assert (card.duration_sec, card.talk_sec, card.wait_sec, card.hold_sec) == (85, 60, 15, 12)
+    assert card.did_source == "Яндекс" and card.operator_id is not None
+    assert card.recording_url == f"/api/calls/{ref.id}/recording"
+    assert kinds == ["call_started", "ivr_key", "operator_rang", "answered", "hold", "unhold",
+                     "hangup"]
+
+
+def test_a_call_that_never_reached_a_queue_keeps_no_recording(sessions, tmp_path) -> None:
+    cards = store(sessions, tmp_path)
+    ref = cards.open_card(new_call("ivr.left"))
+    cards.route_decided("ivr.left", queue=None, ivr_path="main", did_source=None,
+                        did_city=None, events=[Event("caller_left_ivr", T0)], recorded=False)
+    card = cards.close("ivr.left", Outcome(Status.ABANDONED, "caller_hangup_ivr"),
+                       ended_at=T0 + timedelta(seconds=9), data={})
+    assert card.id == ref.id
+    assert (card.recording_path, card.recording_url, card.recording_state) == (None, None, "none")
+    assert (card.status, card.ivr_path) == ("abandoned", "main")

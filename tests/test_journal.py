@@ -145,6 +145,19 @@ async def test_a_server_restarted_during_the_outage_routes_from_its_saved_flow_a
     assert_whole(card)
 
 
+async def test_after_a_database_restart_the_next_call_is_stored_at_once(
+    running: dict, postgres: PrivatePostgres
+) -> None:
+    server, services = await running["start"]()
+    await full_call(server, "pool.0")  # the pool now holds connections to the old server
+    postgres.stop()
+    postgres.start()
+    await full_call(server, "pool.1")
+    assert not services.cards.journal.active  # a dropped connection is tried again, once
+    [card] = cards(postgres, "pool.1")
+    assert_whole(card)
+
+
 async def test_replaying_the_same_journal_twice_changes_nothing(
     postgres: PrivatePostgres, tmp_path: Path
 ) -> None:

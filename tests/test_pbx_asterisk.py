@@ -11,16 +11,14 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import replace
 from typing import Any
 
 import pytest
 from sqlalchemy import Engine, delete, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from callcards.config import Settings, load_settings
+from callcards.config import Settings
 from callcards.sandbox import SandboxInfo
-from callcards.sandbox.render import TEST_MEMBER_INTERFACE
 from models import Call, Queue, QueueMember, Schedule, User
 from models.flow import publish
 from models.session import make_session_factory
@@ -29,6 +27,7 @@ from pbx.ami import AmiClient
 from pbx.apply import apply_queues
 from tests.agi_process import AgiProcess
 from tests.asterisk_driver import AsteriskDriver
+from tests.sandbox_site import sandbox_settings
 
 pytestmark = pytest.mark.asterisk
 
@@ -40,15 +39,7 @@ LONG_NAME = "Константин Константинович Констант�
 @pytest.fixture(scope="module")
 def pbx_settings(asterisk_sandbox: SandboxInfo, database_url: str) -> Settings:
     """Settings that apply to the sandbox: its config folder, its AMI, Local test members."""
-    return replace(
-        load_settings({"DATABASE_URL": database_url}),
-        ami_host=asterisk_sandbox.ami_host,
-        ami_port=asterisk_sandbox.ami_port,
-        ami_user=asterisk_sandbox.ami_user,
-        ami_secret=asterisk_sandbox.ami_secret,
-        asterisk_etc_dir=asterisk_sandbox.etc_dir,
-        member_interface=TEST_MEMBER_INTERFACE,
-    )
+    return sandbox_settings(asterisk_sandbox, database_url)
 
 
 @pytest.fixture

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import wave
 from collections.abc import AsyncIterator
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -48,15 +49,29 @@ async def agi(
     routes = {name: functools.partial(route, services=services) for name, route in ROUTES.items()}
     server = FastAgiServer(routes, host="127.0.0.1", port=0)
     await server.start()
+    SERVICES[server] = services
     yield server, services
     await server.stop(grace=1)
+    del SERVICES[server]
     if services.background:
         await asyncio.wait(services.background, timeout=5)
     services.executor.shutdown(wait=True)
 
 
+#: The services of each server the `agi` fixture started.
+SERVICES: dict[FastAgiServer, AgiServices] = {}
+
+
 async def run(server: FastAgiServer, channel: FakeChannel) -> dict[str, str]:
-    return await channel.run("127.0.0.1", server.port)
+    """Play one AGI session; what the dialplan was told, once the card changes it made landed.
+
+    The route stores its decision after handing it to the dialplan: the card gets it
+    moments after the session ends.
+    """
+    variables = await channel.run("127.0.0.1", server.port)
+    if server in SERVICES:
+        await SERVICES[server].settled()
+    return variables
 
 
 def card_of(sessions, linkedid: str) -> Call:
@@ -135,6 +150,70 @@ async def test_queue_timeout_makes_a_missed_card(agi, sessions) -> None:
         "QUEUESTATUS": "TIMEOUT", "CC_QUEUE_RETURNED": "1"}))
     card = card_of(sessions, "r4.1")
     assert (card.status, card.end_reason, card.queue) == ("missed", "queue_timeout", "reception")
+
+
+def played(channel: FakeChannel) -> list[str]:
+    """The sounds a route played on the channel."""
+    return [words[2] for words in channel.commands if words[:2] == ["STREAM", "FILE"]]
+
+
+def overflow_step(card: Call) -> dict[str, str]:
+    """The card's (first) queue_overflow event's data."""
+    return next(event.data for event in card.events if event.kind == "queue_overflow")
+
+
+async def queue_gives_back(server: FastAgiServer, uniqueid: str, key: str, queue: str,
+                           status: str, overflows: int = 1) -> tuple[FakeChannel, dict[str, str]]:
+    """A caller presses `key`; `queue` then returns with `status`: the overflow route's answer."""
+    first = await run(server, FakeChannel("incoming", uniqueid=uniqueid, keys=[key]))
+    channel = FakeChannel("overflow", uniqueid=uniqueid, variables={
+        "CC_QUEUE": queue, "QUEUESTATUS": status, "CC_OVERFLOWS": str(overflows),
+        "CC_RECORDING": first["CC_RECORDING"]})
+    return channel, await run(server, channel)
+
+
+async def test_an_empty_queue_overflows_and_the_second_queue_answers(agi, sessions) -> None:
+    server, _ = agi
+    channel, variables = await queue_gives_back(server, "r20.1", "1", "appointments", "JOINEMPTY")
+    overflowed = card_of(sessions, "r20.1")
+    await run(server, FakeChannel("answered", uniqueid="r20.1",
+                                  variables={"MEMBERINTERFACE": "PJSIP/102"}))
+    await run(server, FakeChannel("hangup", uniqueid="r20.1", dead=True))
+    card = card_of(sessions, "r20.1")
+
+    assert (variables["CC_ACTION"], variables["CC_QUEUE"]) == ("queue", "reception")
+    assert variables["CC_QUEUE_TIMEOUT"] == "120"
+    assert variables["CC_RECORDING"] == "2026/11/24/r20.1.wav"  # one recording, still going
+    assert played(channel) == []
+    assert overflowed.queue == "reception" and overflowed.status == "ringing"
+    assert (card.status, card.end_reason, card.queue) == ("answered", "caller_hangup",
+                                                          "reception")
+    step = overflow_step(card)
+    assert (step["from_queue"], step["to_queue"], step["queue_status"]) == (
+        "appointments", "reception", "JOINEMPTY")
+
+
+async def test_a_queue_whose_wait_runs_out_says_sorry_and_misses_the_call(agi, sessions) -> None:
+    server, _ = agi
+    channel, variables = await queue_gives_back(server, "r21.1", "2", "reception", "TIMEOUT")
+    await run(server, FakeChannel("hangup", uniqueid="r21.1", dead=True, variables={
+        "QUEUESTATUS": "TIMEOUT", "CC_QUEUE_RETURNED": "1", "CC_QUEUE_ENTERED": "1"}))
+    card = card_of(sessions, "r21.1")
+    assert variables["CC_ACTION"] == "hangup" and "CC_QUEUE_TIMEOUT" not in variables
+    assert played(channel) == ["im-sorry"]  # the demo clinic's reception: sorry, then hang up
+    assert (card.status, card.end_reason, card.queue) == ("missed", "queue_timeout", "reception")
+    step = overflow_step(card)
+    assert (step["action"], step["message"], step["reason"]) == (
+        "hangup", "im-sorry", "overflow_timeout")
+
+
+async def test_overflows_stop_after_the_cap_whatever_the_flow_says(agi, sessions) -> None:
+    server, _ = agi
+    channel, variables = await queue_gives_back(server, "r22.1", "1", "appointments",
+                                                "JOINEMPTY", overflows=4)
+    assert variables["CC_ACTION"] == "hangup"
+    assert played(channel) == []
+    assert overflow_step(card_of(sessions, "r22.1"))["reason"] == "overflow_limit"
 
 
 async def test_closed_hours_play_the_message_and_miss_the_call(agi, sessions) -> None:
@@ -222,6 +301,61 @@ async def test_a_stuck_database_step_does_not_hold_the_call(agi, sessions) -> No
     assert variables["CC_RECORDING"] == "2026/11/24/r11.1.wav"
 
 
+async def test_the_late_card_of_a_stuck_step_is_whole_and_in_order(agi, sessions, caplog) -> None:
+    server, services = agi
+    services.db_timeout = 0.2
+    services.timeouts.every = 0.05
+    real_open = services.cards.open_card
+
+    def stuck_open(*args, **kwargs):  # the database answers only after the deadline
+        import time
+
+        time.sleep(0.6)
+        return real_open(*args, **kwargs)
+
+    services.cards.open_card = stuck_open  # type: ignore[method-assign]
+    calls = [FakeChannel("incoming", uniqueid=f"r14.{n}", keys=["1"]) for n in range(3)]
+    told = await asyncio.gather(*(call.run("127.0.0.1", server.port) for call in calls))
+    # The callers went on at once; their hangups come while the cards are still being opened.
+    await asyncio.gather(*(FakeChannel("hangup", uniqueid=f"r14.{n}", dead=True).run(
+        "127.0.0.1", server.port) for n in range(3)))
+    await services.settled()
+    assert all("CC_CARD_ID" not in variables and variables["CC_QUEUE"] == "appointments"
+               for variables in told)
+    for n in range(3):
+        card = card_of(sessions, f"r14.{n}")
+        assert (card.queue, card.ivr_path, card.status) == ("appointments", "main > 1", "abandoned")
+        kinds = [event.kind for event in card.events]
+        assert kinds[0] == "call_started" and kinds.index("route") < kinds.index("hangup")
+    await asyncio.sleep(0.2)  # the summary comes at most once per `every`
+    summaries = [record.message for record in caplog.records if "went on without" in
+                 record.message]
+    # Six waits ran out (three openings, then the three hangups behind them), summed up in
+    # fewer lines than calls, with no traceback.
+    assert sum(int(line.split()[0]) for line in summaries) == 6
+    assert len(summaries) < 6 and "open the card: 3" in summaries[0]
+    assert not any(record.exc_info for record in caplog.records)
+
+
+async def test_a_full_pool_sends_card_changes_to_the_journal_not_a_queue(agi, sessions) -> None:
+    server, services = agi
+    services.max_queued = 0  # every change finds the pool full
+    variables = await run(server, FakeChannel("incoming", uniqueid="r15.1", keys=["1"]))
+    await run(server, FakeChannel("hangup", uniqueid="r15.1", dead=True))
+    assert variables["CC_QUEUE"] == "appointments"
+    assert services.cards.journal.active
+    with sessions() as session:
+        assert session.scalar(select(Call).where(Call.linkedid == "r15.1")) is None
+    await services.db(services.cards.replay)
+    card = card_of(sessions, "r15.1")
+    assert (card.queue, card.status) == ("appointments", "abandoned")
+    assert [event.kind for event in card.events][-2:] == ["route", "hangup"]
+    # Reading a card is no change to keep: a transfer still finds it with the pool full.
+    variables = await run(server, FakeChannel("transfer", uniqueid="r15.2", linkedid="r15.1",
+                                              args=["reception"]))
+    assert variables["CC_CARD_ID"] == str(card.id)
+
+
 async def test_a_call_that_started_while_the_server_was_down_gets_a_late_card(
     agi, sessions
 ) -> None:
@@ -259,3 +393,67 @@ def publish_document(session, document) -> None:  # type: ignore[no-untyped-def]
     """Publish a flow document as the site does (the draft tables, then a version)."""
     replace_document(session, document)
     publish(session, user_id=None, comment="test: recording announcement")
+
+
+def write_message(path: Path, seconds: float) -> None:
+    """A wav file as Record() leaves it: 8 kHz, 16-bit mono (0 s: the header alone)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with wave.open(str(path), "wb") as audio:
+        audio.setnchannels(1)
+        audio.setsampwidth(2)
+        audio.setframerate(8000)
+        audio.writeframes(b"\x01\x00" * int(8000 * seconds))
+
+
+async def closed_voicemail_call(  # type: ignore[no-untyped-def]
+        agi, sessions, uniqueid: str, seconds: float) -> Call:
+    """A Sunday call to a clinic that takes messages; the caller leaves `seconds` of speech."""
+    server, services = agi
+    services.clock = lambda: CLOSED_HOURS
+    with sessions() as session:
+        document = latest_version(session).document
+    schedule = {**document["schedules"][0], "closed_action": {
+        "kind": "voicemail", "message": "vm-intro", "max_message_sec": 90}}
+    with sessions.begin() as session:
+        publish_document(session, {**document, "schedules": [schedule]})
+    try:
+        channel = FakeChannel("incoming", uniqueid=uniqueid)
+        variables = await run(server, channel)
+    finally:
+        with sessions.begin() as session:
+            publish_document(session, document)
+    played = [words[2] for words in channel.commands if words[:2] == ["STREAM", "FILE"]]
+    assert played == ["vm-intro"]  # the greeting, before the dialplan beeps and records
+    assert (variables["CC_ACTION"], variables["CC_MESSAGE_MAX_SEC"]) == ("voicemail", "90")
+    assert variables["CC_RECORDING"] == f"2026/11/22/{uniqueid}.wav"
+    write_message(services.cards.store._recordings.root / variables["CC_RECORDING"], seconds)
+    await run(server, FakeChannel("hangup", uniqueid=uniqueid, dead=True, variables={
+        "CC_ACTION": "voicemail", "CC_RECORDING": variables["CC_RECORDING"],
+        "RECORD_STATUS": "HANGUP"}))
+    for _ in range(50):
+        card = card_of(sessions, uniqueid)
+        if card.recording_state != "pending":
+            return card
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"the recording of {uniqueid} never settled")
+
+
+async def test_closed_hours_voicemail_keeps_the_message_as_the_card_recording(
+        agi, sessions) -> None:
+    card = await closed_voicemail_call(agi, sessions, "r20.1", 3)
+    assert (card.status, card.end_reason, card.needs_callback) == ("missed", "closed_hours", True)
+    assert (card.recording_path, card.recording_state) == ("2026/11/22/r20.1.wav", "ok")
+    # The default queue's to call back (its staff see it), never offered: not queued.
+    assert card.queue == "reception" and card.queue_entered_at is None
+    message = [event.data for event in card.events if event.kind == "message_left"]
+    assert message == [{"seconds": "3", "record_status": "HANGUP"}]
+
+
+async def test_closed_hours_caller_who_says_nothing_leaves_an_empty_message(
+        agi, sessions) -> None:
+    card = await closed_voicemail_call(agi, sessions, "r21.1", 0)
+    assert (card.status, card.end_reason, card.needs_callback) == ("missed", "closed_hours", False)
+    assert card.recording_state == "empty"
+    assert "message_left" not in [event.kind for event in card.events]
+    assert [event.data for event in card.events if event.kind == "no_message"] == [
+        {"seconds": "0", "record_status": "HANGUP"}]

@@ -96,8 +96,15 @@ def _wait_for_file(path_glob: str, root: Path, timeout: float = 10) -> Path:
 def test_sandbox_boots_without_errors_and_loads_the_call_modules(
     asterisk_sandbox: SandboxInfo,
 ) -> None:
-    full_log = (asterisk_sandbox.log_dir / "full.log").read_text().splitlines()
-    ready = next(i for i, line in enumerate(full_log) if "Asterisk Ready." in line)
+    # The logger thread writes "Asterisk Ready." a moment after the CLI says fully booted.
+    deadline = time.monotonic() + 10
+    while True:
+        full_log = (asterisk_sandbox.log_dir / "full.log").read_text().splitlines()
+        ready = next((i for i, line in enumerate(full_log) if "Asterisk Ready." in line), None)
+        if ready is not None or time.monotonic() > deadline:
+            break
+        time.sleep(0.1)
+    assert ready is not None, "no 'Asterisk Ready.' in full.log"
     assert [line for line in full_log[:ready] if " ERROR[" in line] == []
     modules = ["chan_pjsip", "app_queue", "res_agi", "app_mixmonitor", "cdr_pgsql", "cel_pgsql"]
     for module in modules:
@@ -211,6 +218,8 @@ async def test_operator_hangup_returns_from_queue_and_caller_hangup_does_not(
     assert _var_sets(ami, by_operator, "QUEUESTATUS") == ["CONTINUE"]
     assert _var_sets(ami, by_operator, "CC_QUEUE_RETURNED") == ["1"]
     assert _var_sets(ami, by_caller, "CC_QUEUE_RETURNED") == []
+    # A caller an operator talked to is never sent on to the queue's overflow.
+    assert _var_sets(ami, by_operator, "CC_OVERFLOWS") == []
 
 
 async def test_caller_hangup_while_operators_ring_abandons_the_queue(
@@ -246,6 +255,10 @@ async def test_all_operators_paused_makes_queue_return_joinempty(ami: AsteriskDr
 
     assert _var_sets(ami, call, "QUEUESTATUS") == ["JOINEMPTY"]
     assert _var_sets(ami, call, "CC_QUEUE_RETURNED") == ["1"]
+    # The overflow step asked the (stopped) server once; the default queue had just
+    # given the caller back, so the dialplan hung up rather than queue them there again.
+    assert _var_sets(ami, call, "CC_OVERFLOWS") == ["1"]
+    assert _var_sets(ami, call, "CC_ACTION") == [""]
 
 
 async def test_outbound_call_to_a_busy_number_ends_with_dialstatus_busy(

@@ -6,6 +6,7 @@ from fastagi.routes.answered import answered
 from fastagi.routes.hangup import hangup
 from fastagi.routes.incoming import incoming
 from fastagi.routes.outbound import outbound
+from fastagi.routes.overflow import overflow
 from fastagi.routes.ringing import ringing
 from fastagi.routes.transfer import transfer
 
@@ -16,4 +17,5 @@ ROUTES = {
     "answered": answered,
     "hangup": hangup,
     "outbound": outbound,
+    "overflow": overflow,
 }

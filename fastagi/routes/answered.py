@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastagi import variables as var
 from fastagi.channels import extension_of
 from fastagi.protocol import AgiCall
-from fastagi.routes.common import caller_facts, safely
+from fastagi.routes.common import caller_facts
 from fastagi.services import AgiServices
 
 
@@ -14,15 +14,7 @@ async def answered(call: AgiCall, services: AgiServices) -> None:
     facts = await caller_facts(call)
     interface = await call.get_variable(var.MEMBERINTERFACE)
     extension = extension_of(interface)
-    await safely(
-        "mark the card answered",
-        services.db(
-            services.cards.answered,
-            facts.linkedid,
-            extension=extension,
-            interface=interface,
-            at=services.now(),
-        ),
-    )
+    await services.card("mark the card answered", facts.linkedid, "answered", facts.linkedid,
+                        extension=extension, interface=interface, at=services.now())
     if extension:
         await call.set_variable(var.CC_OPERATOR, extension)

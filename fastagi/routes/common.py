@@ -12,6 +12,7 @@ from dialplan.flow import CallFlow, Decision
 from fastagi import variables as var
 from fastagi.cards import Event, NewCall
 from fastagi.protocol import AgiCall
+from fastagi.services import AgiServices
 from models import Direction
 
 log = logging.getLogger(__name__)
@@ -94,15 +95,30 @@ class Timeline:
         ]
 
 
+def store_queue_step(
+    services: AgiServices, linkedid: str, queue: str | None, events: list[Event]
+) -> None:
+    """Note a step after the IVR (a transfer, an overflow): the new queue if any, the timeline.
+
+    In the background, after the call's earlier card changes: the caller never waits for it.
+    """
+    services.change_card(linkedid, "route_decided", linkedid, queue=queue, ivr_path=None,
+                         did_source=None, did_city=None, events=events)
+
+
 async def apply_decision(call: AgiCall, decision: Decision, recording: str) -> None:
     """Hand the decision to the dialplan; CC_ACTION goes last because the dialplan checks it.
 
-    A hangup's message was already played by the route (the flow's Play step), so the
-    dialplan only hangs up.
+    A hangup's message and a voicemail's greeting were already played by the route (the
+    flow's Play step), so the dialplan only hangs up, or beeps and records the message into
+    `recording` ([cc-voicemail]): the session is over before the caller starts speaking.
     """
     if decision.action == "queue":
         await call.set_variable(var.CC_QUEUE, decision.queue or "")
         if decision.queue_timeout:
             await call.set_variable(var.CC_QUEUE_TIMEOUT, str(decision.queue_timeout))
+    if decision.action in ("queue", "voicemail"):
         await call.set_variable(var.CC_RECORDING, recording)
+    if decision.action == "voicemail" and decision.max_message_sec:
+        await call.set_variable(var.CC_MESSAGE_MAX_SEC, str(decision.max_message_sec))
     await call.set_variable(var.CC_ACTION, decision.action)

@@ -1,4 +1,5 @@
-"""`hangup`: the call is over; close its card with times, status and reason."""
+"""`hangup`: the call is over; close its card with times, status and reason, and note a
+message the caller left."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from datetime import datetime, timedelta
 from fastagi import variables as var
 from fastagi.cards import HangupReport, NewCall
 from fastagi.protocol import AgiCall
-from fastagi.routes.common import CallerFacts, caller_facts, safely
+from fastagi.routes.common import CallerFacts, caller_facts
 from fastagi.services import AgiServices
 from models import Direction
 
@@ -50,7 +51,11 @@ async def hangup(call: AgiCall, services: AgiServices) -> None:
     ended_at = services.now()
     facts = await caller_facts(call)
     report = await read_report(call, facts, ended_at)
-    card = await safely("close the card", services.db(services.cards.hang_up, report))
+    card = await services.card("close the card", facts.linkedid, "hang_up", report)
+    if await call.get_variable(var.CC_ACTION) == var.ACTION_VOICEMAIL:
+        # Record() has closed the file by now (it ends before the hangup handler runs).
+        services.change_card(facts.linkedid, "message_left", facts.linkedid, at=ended_at,
+                             record_status=await call.get_variable(var.RECORD_STATUS) or "")
     if card is not None and card.recording_state == "pending":
         services.in_background(settle_recording(services, facts.linkedid))
 
@@ -60,8 +65,7 @@ async def settle_recording(services: AgiServices, linkedid: str) -> None:
     delays = services.recording_recheck_delays
     for attempt, delay in enumerate(delays, start=1):
         await asyncio.sleep(delay)
-        state = await safely("re-check the recording", services.db(
-            services.cards.check_recording, linkedid, final=attempt == len(delays),
-        ))
+        state = await services.card("re-check the recording", linkedid, "check_recording",
+                                    linkedid, final=attempt == len(delays))
         if state is not None and state != "pending":
             return

@@ -1,8 +1,16 @@
-"""`incoming`: a call from the trunk gets its card, walks the IVR, and is given a queue."""
+"""`incoming`: a call from the trunk gets its card, walks the IVR, and is given a queue
+(or, closed, a hang-up or a message to leave).
+
+The card is opened while the menu plays; the route waits for it only to name it
+(CC_CARD_ID), hands the decision to the dialplan, and stores the route after that, so the
+caller never waits for that write (it still lands before this call's next card change).
+"""
 
 from __future__ import annotations
 
 import logging
+from datetime import datetime
+from typing import Any
 
 from dialplan.flow import CallFlow, Collect, Decision, default_decision
 from fastagi import variables as var
@@ -20,13 +28,9 @@ async def incoming(call: AgiCall, services: AgiServices) -> None:
     facts = await caller_facts(call)
     started_at = services.now()
     card_to_be = new_call(facts, Direction.INBOUND, started_at, inbound_did=True)
-    card = await safely(
-        "open the card",
-        services.db(
-            services.cards.open_card,
-            card_to_be,
-            [Event("call_started", started_at, {"did": facts.extension}, facts.uniqueid)],
-        ),
+    opening = services.change_card(
+        facts.linkedid, "open_card", card_to_be,
+        [Event("call_started", started_at, {"did": facts.extension}, facts.uniqueid)],
     )
     settings = await safely("read the call flow", services.flow_settings())
     timeline = None
@@ -38,14 +42,15 @@ async def incoming(call: AgiCall, services: AgiServices) -> None:
         decision = await walk(call, timeline, services)
     if decision is None:
         # The caller hung up inside the IVR: store what they did; the hangup route closes.
-        await store_route(services, facts.linkedid, timeline, None)
+        store_route(services, facts.linkedid, timeline, None)
         return
+    card = await services.in_time("open the card", opening)
     if card is not None:
         await call.set_variable(var.CC_CARD_ID, str(card.id))
-    await store_route(services, facts.linkedid, timeline, decision)
     # An existing card (a call that came back) keeps the file it is already recorded to.
     recording = card.recording_path if card else card_to_be.recording_path
     await apply_decision(call, decision, recording)
+    store_route(services, facts.linkedid, timeline, decision)
 
 
 def default_decision_for(queue: str) -> Decision:
@@ -80,11 +85,18 @@ async def walk(call: AgiCall, timeline: Timeline, services: AgiServices) -> Deci
         return default_decision(flow.settings, "routing_error")
 
 
-async def store_route(
+def store_route(
     services: AgiServices, linkedid: str, timeline: Timeline | None, decision: Decision | None
 ) -> None:
-    """Write the decision and the IVR steps to the card (never fatal for the call)."""
-    now = services.now()
+    """Queue the decision and the IVR steps for the card, after its earlier changes."""
+    services.change_card(linkedid, "route_decided", linkedid,
+                         **route_fields(timeline, decision, services.now()))
+
+
+def route_fields(
+    timeline: Timeline | None, decision: Decision | None, now: datetime
+) -> dict[str, Any]:
+    """What `CardStore.route_decided` is given for the decision and the IVR steps behind it."""
     flow = timeline.flow if timeline else None
     events = timeline.events() if timeline else []
     if decision is None:
@@ -96,20 +108,20 @@ async def store_route(
             "reason": decision.reason,
         }))
     end_reason = None
-    if decision is not None and decision.action == "hangup":
+    if decision is not None and decision.action != "queue":
         end_reason = "closed_hours" if decision.reason.startswith("closed_hours") else "ivr_hangup"
-    await safely(
-        "store the route",
-        services.db(
-            services.cards.route_decided,
-            linkedid,
-            queue=decision.queue if decision else None,
-            ivr_path=" > ".join(flow.ivr_path) if flow and flow.ivr_path else None,
-            did_source=flow.did.source if flow else None,
-            did_city=flow.did.city if flow else None,
-            events=events,
-            end_reason=end_reason,
-            queue_entered_at=now if decision and decision.action == "queue" else None,
-            recorded=decision is not None and decision.action == "queue",
-        ),
-    )
+    queue = decision.queue if decision else None
+    if decision is not None and decision.action == "voicemail" and flow is not None:
+        # The message is the default queue's to call back: its staff see the card.
+        queue = flow.settings.default_queue
+    return {
+        "queue": queue,
+        "ivr_path": " > ".join(flow.ivr_path) if flow and flow.ivr_path else None,
+        "did_source": flow.did.source if flow else None,
+        "did_city": flow.did.city if flow else None,
+        "events": events,
+        "end_reason": end_reason,
+        "queue_entered_at": now if decision and decision.action == "queue" else None,
+        # A voicemail's recording is the caller's message.
+        "recorded": decision is not None and decision.action in ("queue", "voicemail"),
+    }

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from fastagi.channels import extension_of
 from fastagi.protocol import AgiCall
-from fastagi.routes.common import caller_facts, safely
+from fastagi.routes.common import caller_facts
 from fastagi.services import AgiServices
 
 
@@ -19,13 +19,5 @@ async def ringing(call: AgiCall, services: AgiServices) -> None:
     extension = extension_of(channel)
     if not extension:
         return
-    await safely(
-        "mark the ringing operator",
-        services.db(
-            services.cards.ringing,
-            facts.linkedid,
-            extension=extension,
-            channel=channel,
-            at=services.now(),
-        ),
-    )
+    await services.card("mark the ringing operator", facts.linkedid, "ringing", facts.linkedid,
+                        extension=extension, channel=channel, at=services.now())

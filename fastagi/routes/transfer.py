@@ -6,7 +6,7 @@ from dialplan.flow import Decision, decide_transfer
 from fastagi import variables as var
 from fastagi.cards import Event
 from fastagi.protocol import AgiCall
-from fastagi.routes.common import apply_decision, caller_facts, safely
+from fastagi.routes.common import apply_decision, caller_facts, safely, store_queue_step
 from fastagi.services import AgiServices
 
 
@@ -23,25 +23,17 @@ async def transfer(call: AgiCall, services: AgiServices) -> None:
     else:
         decision = decide_transfer(settings, target)
     now = services.now()
-    card = await safely("find the card", services.db(services.cards.find, facts.linkedid))
-    await safely(
-        "store the transfer",
-        services.db(
-            services.cards.route_decided,
-            facts.linkedid,
-            queue=decision.queue,
-            ivr_path=None,
-            did_source=None,
-            did_city=None,
-            events=[Event("transferred", now, {
-                "from_queue": card.queue if card and card.queue else "",
-                "to_queue": decision.queue or "",
-                "reason": decision.reason,
-            }, facts.uniqueid)],
-        ),
-    )
+    card = await services.card("find the card", facts.linkedid, "find", facts.linkedid)
     if card is not None:
         await call.set_variable(var.CC_CARD_ID, str(card.id))
     # The dialplan keeps recording to the first file (one MixMonitor per channel).
     recording = card.recording_path if card and card.recording_path else ""
     await apply_decision(call, decision, recording)
+    # Stored after the dialplan has its answer (before this call's next card change).
+    store_queue_step(services, facts.linkedid, decision.queue, [
+        Event("transferred", now, {
+            "from_queue": card.queue if card and card.queue else "",
+            "to_queue": decision.queue or "",
+            "reason": decision.reason,
+        }, facts.uniqueid),
+    ])
