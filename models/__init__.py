@@ -7,13 +7,23 @@ from models.base import Base, utcnow
 from models.calls import AuditEntry, Call, CallEvent, Direction, RecordingState, Status
 from models.dictionaries import CallCategory, CallPurpose, CallSubCategory, CallTag, call_tags
 from models.journal import CardOperation
+from models.reports import (
+    CategoryDay,
+    OperatorDay,
+    QueueDay,
+    RangDay,
+    ReportDay,
+    WaitDay,
+)
 from models.routing import Did, FlowSetting, FlowVersion, IvrMenu, Queue, Schedule
-from models.users import QueueMember, Role, User, queue_supervisors
+from models.users import PhoneType, QueueMember, Role, User, queue_supervisors
 
 __all__ = [
     "AsteriskCdr", "AsteriskCel", "AuditEntry", "Base", "Call", "CallCategory", "CallEvent",
-    "CardOperation",
+    "CardOperation", "CategoryDay", "OperatorDay", "QueueDay", "RangDay", "ReportDay",
+    "WaitDay",
     "CallPurpose", "CallSubCategory", "CallTag", "Did", "Direction", "FlowSetting",
-    "FlowVersion", "IvrMenu", "Queue", "QueueMember", "RecordingState", "Role", "Schedule",
+    "FlowVersion", "IvrMenu", "PhoneType", "Queue", "QueueMember", "RecordingState", "Role",
+    "Schedule",
     "Status", "User", "call_tags", "queue_supervisors", "utcnow",
 ]

@@ -78,10 +78,27 @@ def test_the_list_filters_and_pages(client: FlaskClient, make_call: Callable[...
     missed = make_call(operator=None, status="missed", answered_at=None, talk_sec=0)
     login(client, "admin")
     page = client.get("/api/calls?limit=2&page=2&status=answered").json
-    assert page["pagination"] == {"page": 2, "limit": 2, "total": 5, "totalPages": 3}
+    assert page["pagination"] == {"page": 2, "limit": 2, "total": 5, "totalPages": 3,
+                                  "totalExact": True, "hasNext": True}
     assert [card["id"] for card in page["data"]] == ids[2:4]  # newest first
     only = client.get("/api/calls?status=missed").json["data"]
     assert [card["id"] for card in only] == [missed]
+
+
+def test_a_long_list_gives_a_lower_bound_and_the_next_page(
+        app: Flask, client: FlaskClient, make_call: Callable[..., int],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(app.config, "CALLS_COUNT_CAP", 3)
+    for _n in range(6):
+        make_call()
+    login(client, "admin")
+    first = client.get("/api/calls?limit=2").json["pagination"]
+    assert first == {"page": 1, "limit": 2, "total": 4, "totalPages": 2, "totalExact": False,
+                     "hasNext": True}
+    last = client.get("/api/calls?limit=2&page=3").json
+    assert len(last["data"]) == 2
+    assert last["pagination"] == {"page": 3, "limit": 2, "total": 6, "totalPages": 3,
+                                  "totalExact": True, "hasNext": False}
 
 
 def test_a_card_in_json_uses_the_columns_of_calls(client: FlaskClient,

@@ -12,13 +12,13 @@ from zoneinfo import ZoneInfo
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import event, select, update
+from sqlalchemy import select, text, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from models import CallCategory, CallPurpose, CallSubCategory, CallTag, call_tags
+from models import CallCategory, CallPurpose, CallSubCategory, CallTag, User, call_tags
 from models.session import transaction
 from tests.web.conftest import login
-from webadmin.api import export
+from webadmin.api import export, export_copy
 from webadmin.api.payloads import PUBLISHED_COLUMNS
 from webadmin.extensions import db
 
@@ -127,22 +127,85 @@ def test_dictionaries_list_active_items_and_hidden_ones_for_admins(
     assert not next(item for item in everything if item["id"] == hidden_id)["active"]
 
 
-def test_the_export_reads_through_a_server_side_cursor(
-        app: Flask, client: FlaskClient, period_cards: list[int]) -> None:
-    """A million cards take one batch of memory: PostgreSQL hands rows over a named cursor."""
-    cursors: list[str | None] = []
+def test_postgresql_writes_the_export_with_copy_a_row_at_a_time(
+        app: Flask, client: FlaskClient, period_cards: list[int], sessions: sessionmaker[Session],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A million cards take a few chunks of memory: rows reach the response as they come."""
+    monkeypatch.setattr(export_copy, "CHUNK_BYTES", 1)  # a chunk per row
+    monkeypatch.setattr(export_copy, "QUEUED_CHUNKS", 1)
+    commands: list[str] = []
+    written = export_copy.copy_sql
+    monkeypatch.setattr(export_copy, "copy_sql",
+                        lambda stmt, cursor: commands.append(written(stmt, cursor)) or commands[-1])
+    login(client, "admin")
+    response = client.get("/api/export/calls.csv", buffered=False)
+    chunks = list(response.response)
+    assert len(chunks) == 1 + 7  # the header, then each card as PostgreSQL sent it
+    assert len(commands) == 1 and commands[0].startswith("COPY (SELECT")
+    # A download closed half-way ends its COPY and gives no broken connection back to the pool.
+    response = client.get("/api/export/calls.csv", buffered=False)
+    rows = iter(response.response)
+    next(rows), next(rows)
+    response.close()
+    with sessions() as session:
+        running = session.scalar(text(
+            "SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'COPY (%' "
+            "AND state = 'active' AND pid <> pg_backend_pid()"))
+    assert running == 0
+    assert len(read_csv(client.get("/api/export/calls.csv").data)) == 1 + 7
 
-    def spy(_conn: Any, cursor: Any, statement: str, *_args: Any) -> None:
-        if statement.lstrip().startswith("SELECT calls.id, calls.uniqueid"):
-            cursors.append(getattr(cursor, "name", None))
 
-    with app.app_context():
-        engine = db.engine
-    event.listen(engine, "before_cursor_execute", spy)
-    try:
-        login(client, "admin")
-        response = client.get("/api/export/calls.csv")
-        assert len(read_csv(response.data)) == 1 + 7  # the body is read only now, row by row
-    finally:
-        event.remove(engine, "before_cursor_execute", spy)
-    assert len(cursors) == 1 and cursors[0]  # psycopg2 names its server-side cursors
+def _python_export(filters: dict[str, str], user: Any) -> bytes:
+    """The export as the row-by-row writer makes it (SQLite's path) for these filters."""
+    parsed = export.CallFilters.from_args(filters)
+    rows = export.export_rows(export.export_statement(parsed, user), export.display_timezone())
+    return "".join(export.csv_lines(export.EXPORT_COLUMNS, rows)).encode()
+
+
+AWKWARD_NOTES = [
+    'Сказала: "перезвоните", потом; ушла',  # quotes and the delimiter
+    "две строки\nвторая\r\nи третья",  # newlines inside a field
+    "=1+2", "@SUM(A1)", "+7 (916) 123-45-67", "-5 минут", "- список", "\tотступ", "",
+    "запятые, и ещё, запятые", "'уже в кавычке",
+    "+٣٤٥ ١٢", "+7\u00a0916\u2003123", "-(495)\u3000x", "\rвозврат",  # Python's \d and \s
+]
+
+
+def test_the_copy_export_writes_the_same_bytes_as_the_row_writer(
+        app: Flask, client: FlaskClient, make_call: Callable[..., int],
+        sessions: sessionmaker[Session]) -> None:
+    with sessions() as session:
+        tags = list(session.scalars(select(CallTag).order_by(CallTag.position)))
+        operator2 = session.scalar(select(User).where(User.login == "operator2"))
+        assert operator2 is not None
+    made = [make_call(started_at=_day(2 + n % 4, 9 + n).replace(microsecond=456830 * (n % 3)),
+                      notes=note,
+                      caller_name="Пётр \"Петя\" Иванов", queue="appointments" if n % 2 else None,
+                      operator="operator1" if n % 3 else "operator2",
+                      src_number=note if n == 4 else "+79161234567",
+                      completed_at=_day(2, 10) if n % 2 else None,
+                      needs_callback=bool(n % 2), recording_path=None, did="")
+            for n, note in enumerate(AWKWARD_NOTES)]
+    with transaction(sessions) as session:
+        for index, call_id in enumerate(made):
+            for tag in tags[:index % 3]:
+                session.execute(call_tags.insert().values(call_id=call_id, tag_id=tag.id))
+        session.execute(update(CallTag).where(CallTag.id == tags[0].id)
+                        .values(name="=тег; с \"кавычками\""))
+    login(client, "admin")
+    for query in ({}, {"from": "2026-03-03", "to": "2026-03-04"}, {"sort": "-talk"},
+                  {"sort": "operator"}, {"q": "916"}):
+        copied = client.get("/api/export/calls.csv", query_string=query).data
+        with app.test_request_context(), sessions() as session:
+            admin = session.scalar(select(User).where(User.login == "admin"))
+            assert copied == _python_export(query, admin), query
+    assert copied.count(b"\r\n") > len(made)  # every row ends CRLF, as csv.writer ends them
+    # The role scope is the list's: an operator's export holds only their cards.
+    with app.test_request_context():
+        stmt = export.export_statement(export.CallFilters(), operator2, in_sql=True)
+        with app.app_context():
+            body = b"".join(export_copy.copy_rows(db.engine, stmt, "Europe/Moscow"))
+            expected = _python_export({}, operator2)
+    assert expected.split(b"\r\n", 1)[1] == body
+    ids = {int(row[0]) for row in read_csv(expected)[1:]}
+    assert ids == {call_id for n, call_id in enumerate(made) if n % 3 == 0}

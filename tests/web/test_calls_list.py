@@ -101,6 +101,21 @@ def test_sorting_and_pages(client: FlaskClient, make_call: Callable[..., int]) -
     assert _ids(client.get("/calls?per_page=2&page=9").text) == []
 
 
+def test_a_long_list_says_more_than_and_still_offers_the_next_page(
+        app: Flask, client: FlaskClient, make_call: Callable[..., int],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(app.config, "CALLS_COUNT_CAP", 3)
+    now = utcnow()
+    made = [make_call(started_at=now - timedelta(minutes=minutes)) for minutes in range(6)]
+    login(client, "admin")
+    first = client.get("/calls?per_page=2").text
+    assert "найдено больше 3" in first and "Страница 1 из 2 или больше" in first
+    assert _ids(first) == made[:2] and "page=2" in first
+    last = client.get("/calls?per_page=2&page=3").text
+    assert "найдено: 6" in last and "Страница 3 из 3" in last
+    assert _ids(last) == made[4:] and "page=4" not in last
+
+
 def test_each_role_sees_its_scope(app: Flask, client: FlaskClient,
                                   make_call: Callable[..., int],
                                   sessions: sessionmaker[Session]) -> None:
@@ -128,3 +143,17 @@ def test_my_calls_put_cards_to_complete_first_and_mark_them(
     page = client.get("/calls/mine")
     assert _ids(page.text) == [open_new, open_old, done_new]
     assert page.text.count('class="incomplete') == 2
+
+
+def test_my_calls_page_on_from_the_cards_to_complete_to_the_rest(
+        app: Flask, client: FlaskClient, make_call: Callable[..., int],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(app.config, "CALLS_PER_PAGE", 2)
+    now = utcnow()
+    done = [make_call(started_at=now - timedelta(minutes=minutes), completed_at=now)
+            for minutes in (1, 2)]
+    waiting = [make_call(started_at=now - timedelta(hours=hours)) for hours in (1, 2, 3)]
+    login(client, "operator1")
+    pages = [client.get(f"/calls/mine?page={number}").text for number in (1, 2, 3, 4)]
+    assert [_ids(page) for page in pages] == [waiting[:2], [waiting[2], done[0]], [done[1]], []]
+    assert "Страница 2 из 3" in pages[1]

@@ -8,7 +8,7 @@ aggregates produce is compared with a plain-Python reading of METRICS.md over th
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
@@ -18,6 +18,7 @@ import pytest
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from callcards.cli import main
 from models import (
     Base,
     Call,
@@ -26,8 +27,10 @@ from models import (
     CallPurpose,
     Queue,
     QueueMember,
+    ReportDay,
     User,
     queue_supervisors,
+    utcnow,
 )
 from models.session import make_engine, make_session_factory, transaction
 from webadmin.reports.figures import (
@@ -37,6 +40,7 @@ from webadmin.reports.figures import (
     queue_figures,
 )
 from webadmin.reports.period import Period
+from webadmin.reports.rollup import coverage, day_bounds, roll_up, roll_up_day, settled
 
 MSK = ZoneInfo("Europe/Moscow")
 FIRST_DAY = date(2026, 3, 2)  # a Monday: ISO week 2026-W10; the period runs 14 days
@@ -86,6 +90,9 @@ ROWS = [
     Row("reception", MISSED, None, "no_operator_left", 9, wait=45),  # LEAVEEMPTY: missed
     Row("reception", MISSED, None, "no_operator", 2, wait=0),  # JOINEMPTY: refused
     Row("reception", MISSED, None, "queue_full", 10, wait=0),
+    # a message left while closed: the default queue's to call back, closed, not offered
+    Row("reception", MISSED, None, "closed_hours", 6, at=time(22, 15), queued=False,
+        callback=True),
     # appointments, T = 30 s
     Row("appointments", ANSWERED, "operator2", "caller_hangup", 1, wait=28, talk=200, hold=10,
         after_call=15, category=0, purpose=0, callback=True),
@@ -306,6 +313,7 @@ def test_queue_figures_follow_the_definitions(cards: sessionmaker[Session]) -> N
     assert appointments.service_level == pytest.approx(100 * 2 / 4)  # its T is 30 s
     assert appointments.service_level_sec == 30
     assert rows[None].closed == 2 and rows[None].offered == 0
+    assert reception.closed == 1
 
 
 def test_short_abandon_threshold_is_a_parameter(cards: sessionmaker[Session]) -> None:
@@ -371,3 +379,126 @@ def test_a_supervisor_sees_only_the_queues_they_oversee(cards: sessionmaker[Sess
         assert operators[name].answered == expected["answered"]
         assert operators[name].talk_sec == expected["talk_sec"]
     assert categories["category 0"].cards == expected_categories(visible)["category 0"]["cards"]
+
+
+# -- the daily roll-ups give the figures of the cards ---------------------------------------
+
+def comparable(figures: Any) -> Any:
+    """Report rows as plain data, sums of fractional seconds to the microsecond."""
+    if isinstance(figures, list | tuple):
+        return [comparable(item) for item in figures]
+    if isinstance(figures, dict):
+        return {key: comparable(value) for key, value in figures.items()}
+    if isinstance(figures, float):
+        return round(figures, 6)
+    if hasattr(figures, "__dataclass_fields__"):
+        return comparable(asdict(figures))
+    return figures
+
+
+def rolled_up_figures(factory: sessionmaker[Session], login: str) -> Any:
+    """The figures as the site reads them: roll-ups where fresh, the cards elsewhere."""
+    with factory() as session:
+        return every_figure(session, login)
+
+
+def every_figure(session: Session, login: str) -> Any:
+    """All three reports (the queues with two short-abandon thresholds) for one user."""
+    user = staff(session, login)
+    return comparable([queue_figures(session, PERIOD, user, SHORT),
+                       queue_figures(session, PERIOD, user, short_abandon_sec=3),
+                       operator_figures(session, PERIOD, user, NO_PURPOSE),
+                       category_figures(session, PERIOD, user)])
+
+
+def from_the_cards(factory: sessionmaker[Session], login: str) -> Any:
+    """The figures with the roll-ups set aside (every day stale, for one transaction)."""
+    with factory() as session:
+        session.execute(update(ReportDay).values(stale=True))
+        figures = every_figure(session, login)
+        session.rollback()
+    return figures
+
+
+def stale_days(factory: sessionmaker[Session]) -> set[int]:
+    with factory() as session:
+        return {(day - FIRST_DAY).days for day in
+                session.scalars(select(ReportDay.day).where(ReportDay.stale.is_(True)))}
+
+
+def test_daily_rollups_give_the_figures_of_the_cards_through_edits_and_late_cards(
+        cards: sessionmaker[Session]) -> None:
+    logins = ("admin", "supervisor")
+    expected = {login: from_the_cards(cards, login) for login in logins}
+    # Days 5, 6, 11 and 12 stay unrolled: the period mixes roll-ups and cards.
+    for offset in (-1, 0, 1, 2, 3, 4, 7, 8, 9, 10, 13, 14):
+        roll_up_day(cards, FIRST_DAY + timedelta(days=offset), MSK)
+    with cards() as session:
+        assert coverage(session, PERIOD, staff(session, "admin"), [SHORT]).days
+    for login in logins:
+        assert rolled_up_figures(cards, login) == expected[login], login
+    assert stale_days(cards) == set()
+
+    with transaction(cards) as session:
+        users = {user.login: user for user in session.scalars(select(User))}
+        answered = session.scalar(select(Call).where(Call.linkedid == "test-1"))  # day 1
+        assert answered is not None
+        answered.wait_sec, answered.completed_at = 3, answered.completed_at + timedelta(hours=1)
+        moved = session.scalar(select(Call).where(Call.linkedid == "test-4"))  # day 8
+        assert moved is not None
+        moved.started_at += timedelta(days=1)  # to day 9, both days change
+        late = datetime.combine(FIRST_DAY + timedelta(days=2), time(15), MSK)  # a CEL-rebuilt card
+        session.add(Call(uniqueid="late", linkedid="late", queue="appointments",
+                         direction="inbound", status=ABANDONED, started_at=late,
+                         queue_entered_at=late, ended_at=late + timedelta(seconds=4),
+                         end_reason="caller_hangup_queue", category_id=answered.category_id))
+        session.add(CallEvent(call_id=session.scalar(
+            select(Call.id).where(Call.linkedid == "test-5")), at=utcnow(),  # day 3
+            kind="operator_rang", data={"extension": users["operator2"].extension}))
+    assert stale_days(cards) == {1, 2, 3, 8, 9}
+    for login in logins:
+        now = from_the_cards(cards, login)
+        assert now != expected[login]  # the changes show in the figures
+        assert rolled_up_figures(cards, login) == now, login
+
+    rolled = roll_up(cards, MSK, FIRST_DAY + timedelta(days=15))
+    assert rolled == 5 + 4  # the stale days and the four never rolled up
+    assert stale_days(cards) == set()
+    for login in logins:
+        assert rolled_up_figures(cards, login) == from_the_cards(cards, login), login
+
+
+def test_a_recent_day_is_not_rolled_up(cards: sessionmaker[Session]) -> None:
+    yesterday = datetime.now(MSK).date() - timedelta(days=1)
+    with pytest.raises(ValueError, match="too recent"):
+        roll_up_day(cards, yesterday, MSK)
+
+
+def test_a_rollup_made_in_another_time_zone_is_not_read(cards: sessionmaker[Session]) -> None:
+    expected = from_the_cards(cards, "admin")
+    for offset in range(14):
+        roll_up_day(cards, FIRST_DAY + timedelta(days=offset), ZoneInfo("Asia/Yekaterinburg"))
+    with cards() as session:
+        assert coverage(session, PERIOD, staff(session, "admin")).days == []
+    assert rolled_up_figures(cards, "admin") == expected
+
+
+def test_the_nightly_command_rolls_up_every_past_day(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    factory = sqlite_cards(tmp_path / "nightly.sqlite")
+    expected = from_the_cards(factory, "admin")
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'nightly.sqlite'}")
+    monkeypatch.setenv("CALLCARDS_TIMEZONE", "Europe/Moscow")
+    assert main(["reports", "rollup"]) == 0
+    first = FIRST_DAY - timedelta(days=1)  # the earliest card's day
+    # Every day from it that has been over for two days (the call path's cards are newer).
+    days = (datetime.now(MSK).date() - first).days
+    days -= sum(not settled(day_bounds(datetime.now(MSK).date() - timedelta(days=back), MSK)[1])
+                for back in range(1, 5))
+    assert capsys.readouterr().out.strip() == f"{days} day(s) rolled up"
+    with factory() as session:
+        assert coverage(session, PERIOD, staff(session, "admin")).stretches == []
+    assert rolled_up_figures(factory, "admin") == expected
+    assert main(["reports", "rollup"]) == 0
+    assert capsys.readouterr().out.strip() == "0 day(s) rolled up"

@@ -13,12 +13,12 @@ from werkzeug.wrappers import Response
 from webadmin.api.errors import api_error
 from webadmin.api.payloads import Invalid, card_form, card_json, has_card_fields, new_call
 from webadmin.calls.completion import save_card
+from webadmin.calls.paging import paginate_calls
 from webadmin.calls.queries import (
     CallFilters,
     FilterError,
     display_timezone,
     filtered_calls,
-    paginate_calls,
 )
 from webadmin.extensions import db
 from webadmin.permissions import require, visible_call
@@ -50,10 +50,10 @@ def list_calls() -> Response:
                   for name, message in error.errors.items()}
         return api_error(400, _("Some filters could not be understood."), code="bad_filter",
                          fields=fields)
-    page = paginate_calls(filtered_calls(filters, current_user), filters)
+    page = paginate_calls(filtered_calls(filters, current_user), filters.page, filters.per_page)
     return jsonify(data=[card_json(call) for call in page.items], pagination={
         "page": page.page, "limit": page.per_page, "total": page.total,
-        "totalPages": page.pages,
+        "totalPages": page.pages, "totalExact": page.exact, "hasNext": page.has_next,
     })
 
 

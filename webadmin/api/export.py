@@ -1,9 +1,14 @@
-"""Every card of a period as one CSV file, streamed so a million cards take constant memory."""
+"""Every card of a period as one CSV file, streamed so a million cards take constant memory.
+
+On PostgreSQL the rows are written by the database (export_copy.py: COPY, ten times the rate);
+on SQLite they go through Python a batch at a time. Both write the same bytes.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import datetime, tzinfo
+from itertools import chain
 from typing import Any
 
 from flask import request, stream_with_context
@@ -15,11 +20,12 @@ from werkzeug.wrappers import Response
 
 from models import Call, CallCategory, CallPurpose, CallSubCategory, CallTag, User, call_tags
 from webadmin.api.errors import api_error
+from webadmin.api.export_copy import copy_rows, with_tags
 from webadmin.api.payloads import PUBLISHED_COLUMNS
 from webadmin.calls.queries import CallFilters, FilterError, display_timezone, filtered_calls
 from webadmin.extensions import db
 from webadmin.permissions import require
-from webadmin.reports.spreadsheet import csv_lines, csv_response
+from webadmin.reports.spreadsheet import BOM, csv_line, csv_lines, csv_response
 
 #: The published columns, then the names behind their ids.
 EXPORT_COLUMNS = (*PUBLISHED_COLUMNS, "operator_name", "purpose_name", "category_name",
@@ -28,10 +34,14 @@ EXPORT_COLUMNS = (*PUBLISHED_COLUMNS, "operator_name", "purpose_name", "category
 BATCH = 1000
 
 
-def export_statement(filters: CallFilters, user: Any) -> Select[Any]:
-    """The calls list's select for these filters, as flat rows with the names joined in."""
+def export_statement(filters: CallFilters, user: Any, *, in_sql: bool = False) -> Select[Any]:
+    """The calls list's select for these filters, as flat rows with the names joined in.
+
+    in_sql: every cell already formatted as the CSV writes it, and the tags as the last column
+    (for PostgreSQL's COPY).
+    """
     operator = aliased(User)
-    return (
+    stmt = (
         filtered_calls(filters, user)
         .with_only_columns(*(getattr(Call, name) for name in PUBLISHED_COLUMNS),
                            operator.name, CallPurpose.name, CallCategory.name,
@@ -41,6 +51,10 @@ def export_statement(filters: CallFilters, user: Any) -> Select[Any]:
         .outerjoin(CallCategory, CallCategory.id == Call.category_id)
         .outerjoin(CallSubCategory, CallSubCategory.id == Call.sub_category_id)
     )
+    if not in_sql:
+        return stmt
+    narrowed = set(filters.args) - {"sort", "page", "per_page"}
+    return with_tags(stmt, every_card=not narrowed)
 
 
 def _tags(call_ids: list[int]) -> dict[int, list[str]]:
@@ -79,6 +93,13 @@ def export_calls() -> Response:
     except FilterError as error:
         return api_error(400, _("Some filters could not be understood."), code="bad_filter",
                          fields={name: [message] for name, message in error.errors.items()})
+    if db.engine.dialect.name == "postgresql":
+        stmt = export_statement(filters, current_user, in_sql=True)
+        zone = getattr(display_timezone(), "key", None) or "UTC"
+        lines = chain([(BOM + csv_line(EXPORT_COLUMNS)).encode()],
+                      copy_rows(db.engine, stmt, zone))
+        # Flask types stream_with_context for text; bytes stream the same way.
+        return csv_response(stream_with_context(lines), "calls.csv")  # type: ignore[arg-type]
     stmt = export_statement(filters, current_user)
-    lines = stream_with_context(csv_lines(EXPORT_COLUMNS, export_rows(stmt, display_timezone())))
-    return csv_response(lines, "calls.csv")
+    rows = csv_lines(EXPORT_COLUMNS, export_rows(stmt, display_timezone()))
+    return csv_response(stream_with_context(rows), "calls.csv")

@@ -9,6 +9,7 @@ from werkzeug.wrappers import Response
 
 from models import Direction, Status
 from webadmin.api.export import EXPORT_COLUMNS
+from webadmin.calls.paging import COUNT_CAP
 from webadmin.calls.queries import MAX_PER_PAGE, SORT_KEYS
 
 _STATUSES = [member.value for member in Status]
@@ -103,9 +104,18 @@ SCHEMAS: dict[str, Any] = {
         "properties": {
             "data": {"type": "array", "items": _ref("Card")},
             "pagination": {
-                "type": "object", "required": ["page", "limit", "total", "totalPages"],
-                "properties": {name: {"type": "integer"} for name in
-                               ("page", "limit", "total", "totalPages")},
+                "type": "object",
+                "required": ["page", "limit", "total", "totalPages", "totalExact", "hasNext"],
+                "properties": {
+                    "page": {"type": "integer"}, "limit": {"type": "integer"},
+                    "total": {"type": "integer", "description": (
+                        "The matching cards; when totalExact is false, at least this many "
+                        f"(counting stops {COUNT_CAP:,} cards past the page's start)")},
+                    "totalPages": {"type": "integer",
+                                   "description": "at least this many when totalExact is false"},
+                    "totalExact": {"type": "boolean"},
+                    "hasNext": {"type": "boolean", "description": "a card comes after this page"},
+                },
             },
         },
     },

@@ -14,7 +14,6 @@ from zoneinfo import ZoneInfo
 
 from flask import current_app, has_app_context
 from flask_babel import gettext as _
-from flask_sqlalchemy.pagination import Pagination
 from sqlalchemy import ColumnElement, Select, and_, or_, select
 from sqlalchemy.orm import aliased, selectinload
 
@@ -248,14 +247,6 @@ def filtered_calls(filters: CallFilters, user: Any) -> Select[tuple[Call]]:
         selectinload(Call.sub_category), selectinload(Call.tags),
     )
     return sorted_calls(stmt, filters.sort)
-
-
-def paginate_calls(stmt: Select[tuple[Call]], filters: CallFilters) -> Pagination:
-    """One page of a `filtered_calls` select (a page past the end is empty, not an error)."""
-    from webadmin.extensions import db
-
-    return db.paginate(stmt, page=filters.page, per_page=filters.per_page,
-                       max_per_page=MAX_PER_PAGE, error_out=False)
 
 
 @dataclass(frozen=True)

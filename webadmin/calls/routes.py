@@ -7,12 +7,13 @@ from typing import Any
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
-from sqlalchemy import case
+from sqlalchemy import not_
 from werkzeug.wrappers import Response
 
 from models import Call
 from webadmin.calls.completion import save_card
 from webadmin.calls.forms import CardForm
+from webadmin.calls.paging import paginate_calls, paginate_parts
 from webadmin.calls.queries import (
     CallFilters,
     FilterError,
@@ -20,7 +21,6 @@ from webadmin.calls.queries import (
     filter_options,
     filtered_calls,
     incomplete_clause,
-    paginate_calls,
 )
 from webadmin.extensions import db
 from webadmin.permissions import has_permission, require, visible_call
@@ -39,7 +39,7 @@ def calls_list() -> tuple[str, int] | str:
     except FilterError as error:
         return render_template("calls/list.html", filters=CallFilters(args=dict(request.args)),
                                page=None, options=options, errors=error.errors), 400
-    page = paginate_calls(filtered_calls(filters, current_user), filters)
+    page = paginate_calls(filtered_calls(filters, current_user), filters.page, filters.per_page)
     return render_template("calls/list.html", filters=filters, page=page, options=options,
                            errors={})
 
@@ -50,14 +50,10 @@ def mine() -> str:
     """The user's own calls: cards still waiting for completion first, then the newest."""
     page_number = request.args.get("page", 1, type=int) or 1
     filters = CallFilters(page=max(page_number, 1), per_page=current_app.config["CALLS_PER_PAGE"])
-    waiting = case((incomplete_clause(), 0), else_=1)
-    stmt = (
-        filtered_calls(filters, current_user)
-        .where(Call.operator_id == current_user.id)
-        .order_by(None)
-        .order_by(waiting, Call.started_at.desc(), Call.id.desc())
-    )
-    page = paginate_calls(stmt, filters)
+    own = filtered_calls(filters, current_user).where(Call.operator_id == current_user.id)
+    # Two sorted selects one after the other, not one sort of all the operator's cards.
+    waiting, rest = own.where(incomplete_clause()), own.where(not_(incomplete_clause()))
+    page = paginate_parts([waiting, rest], filters.page, filters.per_page)
     return render_template("calls/mine.html", page=page, filters=filters)
 
 

@@ -1,7 +1,9 @@
 """The report figures, one definition each (METRICS.md), computed by SQL aggregates.
 
 Every function takes a session, a period and the user whose scope applies, and returns plain
-dataclasses; nothing here loads cards one by one, so the reports stay fast on a million cards.
+dataclasses; nothing here loads cards one by one. The days the daily roll-ups cover are read
+from them and the rest of the period from the cards (rollup.py); every figure is a sum or
+a count, so the two add up to exactly what the cards alone would give.
 """
 
 from __future__ import annotations
@@ -11,20 +13,34 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta, tzinfo
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, case, distinct, func, not_, or_, select
+from sqlalchemy import and_, distinct, func, or_, select
 from sqlalchemy.orm import Session, scoped_session
 
-from models import Call, CallCategory, CallEvent, CallPurpose, Direction, Status, User
+from models import (
+    Call,
+    CallCategory,
+    CallEvent,
+    CallPurpose,
+    CategoryDay,
+    Direction,
+    OperatorDay,
+    QueueDay,
+    RangDay,
+    Status,
+    User,
+    WaitDay,
+)
 from models.routing import Queue
 from webadmin.permissions import calls_scope
+from webadmin.reports import outcomes as o
 from webadmin.reports.period import Period
-from webadmin.reports.sql import seconds_between, week_start
+from webadmin.reports.rollup import Coverage, coverage, rollup_scope, service_levels
+from webadmin.reports.sql import week_start
 
 #: METRICS.md: an abandon this soon after entering the queue is a short abandon (N).
 SHORT_ABANDON_SEC = 5
 #: METRICS.md: the service-level target when a queue sets none (T).
 SERVICE_LEVEL_SEC = 20
-_ANSWERED, _ABANDONED, _MISSED = Status.ANSWERED.value, Status.ABANDONED.value, Status.MISSED.value
 
 #: A plain session (tests, scripts) or Flask-SQLAlchemy's scoped one.
 DbSession = Session | scoped_session[Any]
@@ -39,21 +55,16 @@ def _ratio(part: float, whole: float) -> float | None:
     return part / whole if whole else None
 
 
-def _in_period(period: Period) -> ColumnElement[bool]:
-    return and_(Call.started_at >= period.start, Call.started_at < period.end)
-
-
 def _scoped(stmt: Any, user: Any) -> Any:
     # calls_scope is typed for one-entity selects; these select several aggregates.
     return calls_scope(stmt, user)
 
 
-def _count(condition: ColumnElement[bool]) -> Any:
-    return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
-
-
-def _total(condition: ColumnElement[bool], value: Any) -> Any:
-    return func.coalesce(func.sum(case((condition, value), else_=0)), 0)
+def _add(into: dict[Any, dict[str, Any]], key: Any, **values: Any) -> None:
+    """Add figures from one source (roll-ups or cards) to those of the other."""
+    found = into.setdefault(key, {})
+    for name, value in values.items():
+        found[name] = found.get(name, 0) + value
 
 
 # -- queues -----------------------------------------------------------------------------------
@@ -113,42 +124,73 @@ def queue_figures(session: DbSession, period: Period, user: Any,
     JOINEMPTY/JOINUNAVAIL) are counted apart, not as offered; a card that never
     entered a queue (no `queue_entered_at`) is not offered either.
     """
-    reason = func.coalesce(Call.end_reason, "")
-    closed = reason == "closed_hours"
-    refused = reason.in_(["queue_full", "no_operator"])
-    offered = and_(Call.queue_entered_at.is_not(None),
-                   Call.status.in_([_ANSWERED, _ABANDONED, _MISSED]),
-                   not_(closed), not_(refused))
-    answered = and_(offered, Call.status == _ANSWERED)
-    abandoned = and_(offered, Call.status == _ABANDONED)
+    cover = coverage(session, period, user, [short_abandon_sec, *service_levels(session)])
     target = func.coalesce(Queue.service_level_sec, SERVICE_LEVEL_SEC)
-    stmt = (
-        select(
-            Call.queue, func.max(Queue.title), func.max(target),
-            _count(offered), _count(answered), _count(abandoned),
-            _count(and_(abandoned, seconds_between(Call.queue_entered_at, Call.ended_at)
-                        <= short_abandon_sec)),
-            _count(and_(offered, Call.status == _MISSED)),
-            _count(closed), _count(refused),
-            _count(and_(answered, func.coalesce(Call.wait_sec, 0) <= target)),
-            _total(answered, func.coalesce(Call.wait_sec, 0)),
-        )
-        .select_from(Call).outerjoin(Queue, Queue.name == Call.queue)
-        .where(_in_period(period), Call.direction == Direction.INBOUND.value)
-        .group_by(Call.queue)
-        .order_by(Call.queue.nulls_last())
-    )
     names = ("offered", "answered", "abandoned", "short_abandoned", "missed", "closed", "refused",
-             "answered_within")
+             "answered_within", "answered_wait_sec")
+    found: dict[str | None, dict[str, Any]] = {}
+    if cover.stretches:
+        answered = o.offered_and(o.ANSWERED)
+        abandoned = o.offered_and(o.ABANDONED)
+        stmt = (
+            select(
+                Call.queue, o.count_of(o.offered()), o.count_of(answered),
+                o.count_of(abandoned),
+                o.count_of(and_(abandoned, o.abandon_seconds() <= short_abandon_sec)),
+                o.count_of(o.offered_and(o.MISSED)), o.count_of(o.closed()),
+                o.count_of(o.refused()),
+                o.count_of(and_(answered, o.answered_wait() <= target)),
+                o.total_of(answered, o.answered_wait()),
+            )
+            .select_from(Call).outerjoin(Queue, Queue.name == Call.queue)
+            .where(cover.raw(), Call.direction == Direction.INBOUND.value)
+            .group_by(Call.queue)
+        )
+        for name, *values in session.execute(_scoped(stmt, user)):
+            _add(found, name, **dict(zip(names, values, strict=True)))
+    if cover.days:
+        _queue_rollups(session, cover, user, short_abandon_sec, found)
+    titles = {name: (title, seconds) for name, title, seconds in
+              session.execute(select(Queue.name, Queue.title, Queue.service_level_sec))}
     rows = []
-    for name, title, sl_sec, *counts, wait in session.execute(_scoped(stmt, user)):
-        row = QueueFigures(name, title or name or "", int(sl_sec),
-                           **{key: int(value) for key, value in zip(names, counts, strict=True)},
-                           answered_wait_sec=float(wait))
+    for name in sorted(found, key=lambda queue: (queue is None, queue or "")):
+        title, sl_sec = titles.get(name or "", (None, None))
+        row = QueueFigures(name, title or name or "",
+                           SERVICE_LEVEL_SEC if sl_sec is None else int(sl_sec),
+                           **{key: int(value) for key, value in found[name].items()
+                              if key != "answered_wait_sec"},
+                           answered_wait_sec=float(found[name]["answered_wait_sec"]))
         # Cards that never reached a queue only matter when they were closed or refused.
         if name is not None or row.closed or row.refused or row.offered:
             rows.append(row)
     return rows
+
+
+def _queue_rollups(session: DbSession, cover: Coverage, user: Any, short_abandon_sec: int,
+                   found: dict[str | None, dict[str, Any]]) -> None:
+    """The queue report's figures of the rolled-up days, added to `found`."""
+    sums = [func.coalesce(func.sum(getattr(QueueDay, name)), 0) for name in (
+        "offered", "answered", "abandoned", "missed", "closed", "refused", "answered_wait_sec")]
+    for name, offered, answered, abandoned, missed, closed, refused, wait in session.execute(
+            select(QueueDay.queue, *sums)
+            .where(cover.rolled(QueueDay.day),
+                   rollup_scope(user, QueueDay.queue, QueueDay.queueless_operator_id))
+            .group_by(QueueDay.queue)):
+        _add(found, name, offered=offered, answered=answered, abandoned=abandoned, missed=missed,
+             closed=closed, refused=refused, answered_wait_sec=wait, short_abandoned=0,
+             answered_within=0)
+    target = func.coalesce(Queue.service_level_sec, SERVICE_LEVEL_SEC)
+    for name, short, within in session.execute(
+            select(WaitDay.queue,
+                   o.total_of(and_(WaitDay.outcome == o.ABANDONED,
+                                   WaitDay.seconds <= short_abandon_sec), WaitDay.calls),
+                   o.total_of(and_(WaitDay.outcome == o.ANSWERED, WaitDay.seconds <= target),
+                              WaitDay.calls))
+            .outerjoin(Queue, Queue.name == WaitDay.queue)
+            .where(cover.rolled(WaitDay.day),
+                   rollup_scope(user, WaitDay.queue, WaitDay.queueless_operator_id))
+            .group_by(WaitDay.queue)):
+        _add(found, name, short_abandoned=short, answered_within=within)
 
 
 # -- operators --------------------------------------------------------------------------------
@@ -183,12 +225,6 @@ class OperatorFigures:
         return _ratio(self.talk_sec + self.hold_sec + self.after_call_sec, self.answered)
 
 
-def _after_call_work() -> Any:
-    # A card saved during the call has no after-call work, not a negative one.
-    gap = seconds_between(Call.ended_at, Call.completed_at)
-    return case((gap < 0, 0.0), else_=gap)
-
-
 def operator_figures(session: DbSession, period: Period, user: Any,
                      no_purpose: str) -> list[OperatorFigures]:
     """Answered and missed, talk, hold, after-call work, AHT and purposes per operator.
@@ -197,46 +233,105 @@ def operator_figures(session: DbSession, period: Period, user: Any,
     connected). Missed: calls whose ringing reached the operator's extension
     (`operator_rang` events) and that the operator did not answer, each call once.
     """
-    answered = Call.status == _ANSWERED
-    saved = and_(answered, Call.completed_at.is_not(None), Call.ended_at.is_not(None))
+    cover = coverage(session, period, user)
+    found: dict[int, dict[str, Any]] = {}
+    names: dict[int, str] = {}
+    purposes: dict[int, dict[str, int]] = {}
+    if cover.stretches:
+        _operator_cards(session, cover, user, no_purpose, found, names, purposes)
+    if cover.days:
+        _operator_rollups(session, cover, user, no_purpose, found, names, purposes)
+    rows = [OperatorFigures(
+        operator_id, names[operator_id], answered=int(values.get("answered", 0)),
+        missed=int(values.get("missed", 0)), talk_sec=float(values.get("talk_sec", 0)),
+        hold_sec=float(values.get("hold_sec", 0)),
+        after_call_sec=float(values.get("after_call_sec", 0)),
+        completed=int(values.get("completed", 0)), purposes=purposes.get(operator_id, {}))
+        for operator_id, values in found.items()]
+    return sorted(rows, key=lambda row: (row.name, row.operator_id))
+
+
+def _purpose_counts(purposes: dict[int, dict[str, int]], found: dict[int, dict[str, Any]],
+                    rows: Any, no_purpose: str) -> None:
+    for operator_id, purpose, count in rows:
+        if operator_id in found and count:
+            counts = purposes.setdefault(operator_id, {})
+            counts[purpose or no_purpose] = counts.get(purpose or no_purpose, 0) + int(count)
+
+
+def _operator_cards(session: DbSession, cover: Coverage, user: Any, no_purpose: str,
+                    found: dict[int, dict[str, Any]], names: dict[int, str],
+                    purposes: dict[int, dict[str, int]]) -> None:
+    """The efficiency report's figures of the stretches read from the cards."""
+    answered = o.answered()
     stmt = (
-        select(Call.operator_id, func.max(User.name), _count(answered),
-               _total(answered, func.coalesce(Call.talk_sec, 0)),
-               _total(answered, func.coalesce(Call.hold_sec, 0)),
-               _total(saved, _after_call_work()), _count(saved))
+        select(Call.operator_id, func.max(User.name), o.count_of(answered),
+               o.total_of(answered, func.coalesce(Call.talk_sec, 0)),
+               o.total_of(answered, func.coalesce(Call.hold_sec, 0)),
+               o.total_of(o.saved(), o.after_call_work()), o.count_of(o.saved()))
         .join(User, User.id == Call.operator_id)
-        .where(_in_period(period))
+        .where(cover.raw())
         .group_by(Call.operator_id)
     )
-    found: dict[int, dict[str, Any]] = {}
     for operator_id, name, count, talk, hold, after, completed in session.execute(
             calls_scope(stmt, user)):
-        found[operator_id] = {"name": name, "answered": int(count), "talk_sec": float(talk),
-                              "hold_sec": float(hold), "after_call_sec": float(after),
-                              "completed": int(completed), "purposes": {}}
+        names[operator_id] = name
+        _add(found, operator_id, answered=count, talk_sec=talk, hold_sec=hold,
+             after_call_sec=after, completed=completed)
     extension = CallEvent.data["extension"].as_string()
     rang = (
         select(User.id, func.max(User.name), func.count(distinct(Call.id)))
         .select_from(CallEvent).join(Call, Call.id == CallEvent.call_id)
         .join(User, User.extension == extension)
-        .where(CallEvent.kind == "operator_rang", _in_period(period),
-               Call.status != Status.RINGING.value,
+        # An event never comes before its call: the bound drops nothing and lets the
+        # ringing events be read by their time (ix_call_events_rang_at).
+        .where(CallEvent.kind == "operator_rang", CallEvent.at >= cover.earliest_raw,
+               cover.raw(), Call.status != Status.RINGING.value,
                or_(Call.operator_id.is_(None), Call.operator_id != User.id))
         .group_by(User.id)
     )
     for operator_id, name, missed in session.execute(_scoped(rang, user)):
-        found.setdefault(operator_id, {"name": name, "purposes": {}})["missed"] = int(missed)
+        names[operator_id] = name
+        _add(found, operator_id, missed=missed)
     by_purpose = (
         select(Call.operator_id, func.max(CallPurpose.name), func.count())
         .outerjoin(CallPurpose, CallPurpose.id == Call.purpose_id)
-        .where(_in_period(period), answered, Call.operator_id.is_not(None))
+        .where(cover.raw(), answered, Call.operator_id.is_not(None))
         .group_by(Call.operator_id, Call.purpose_id)
     )
-    for operator_id, purpose, count in session.execute(_scoped(by_purpose, user)):
-        if operator_id in found:
-            found[operator_id]["purposes"][purpose or no_purpose] = int(count)
-    rows = [OperatorFigures(operator_id, **values) for operator_id, values in found.items()]
-    return sorted(rows, key=lambda row: (row.name, row.operator_id))
+    _purpose_counts(purposes, found, session.execute(_scoped(by_purpose, user)), no_purpose)
+
+
+def _operator_rollups(session: DbSession, cover: Coverage, user: Any, no_purpose: str,
+                      found: dict[int, dict[str, Any]], names: dict[int, str],
+                      purposes: dict[int, dict[str, int]]) -> None:
+    """The efficiency report's figures of the rolled-up days."""
+    # One pass over the rows, by operator and purpose: the purposes and, added up, the sums.
+    sums = [func.sum(getattr(OperatorDay, name)) for name in (
+        "answered", "talk_sec", "hold_sec", "after_call_sec", "saved")]
+    by_purpose = []
+    for operator_id, name, purpose, count, talk, hold, after, completed in session.execute(
+            select(OperatorDay.operator_id, func.max(User.name), func.max(CallPurpose.name),
+                   *sums)
+            .join(User, User.id == OperatorDay.operator_id)
+            .outerjoin(CallPurpose, CallPurpose.id == OperatorDay.purpose_id)
+            .where(cover.rolled(OperatorDay.day),
+                   rollup_scope(user, OperatorDay.queue, OperatorDay.operator_id))
+            .group_by(OperatorDay.operator_id, OperatorDay.purpose_id)):
+        names[operator_id] = name
+        _add(found, operator_id, answered=count, talk_sec=talk, hold_sec=hold,
+             after_call_sec=after, completed=completed)
+        by_purpose.append((operator_id, purpose, count))
+    for operator_id, name, missed in session.execute(
+            select(User.id, func.max(User.name), func.sum(RangDay.calls))
+            .join(User, User.extension == RangDay.extension)
+            .where(cover.rolled(RangDay.day),
+                   rollup_scope(user, RangDay.queue, RangDay.operator_id),
+                   or_(RangDay.operator_id.is_(None), RangDay.operator_id != User.id))
+            .group_by(User.id)):
+        names[operator_id] = name
+        _add(found, operator_id, missed=missed)
+    _purpose_counts(purposes, found, by_purpose, no_purpose)
 
 
 def operator_total(rows: Sequence[OperatorFigures], title: str) -> OperatorFigures:
@@ -290,31 +385,47 @@ def _zone_name(tz: tzinfo) -> str:
 
 def category_figures(session: DbSession, period: Period, user: Any) -> list[CategoryFigures]:
     """Cards and the needs-callback share per category, and each category's weekly counts."""
-    stmt = (
-        select(Call.category_id, func.max(CallCategory.name), func.max(CallCategory.position),
-               func.count(), _count(Call.needs_callback.is_(True)))
-        .join(CallCategory, CallCategory.id == Call.category_id)
-        .where(_in_period(period))
-        .group_by(Call.category_id)
-    )
+    cover = coverage(session, period, user)
+    found: dict[int, dict[str, Any]] = {}
+    weekly: dict[tuple[int, str], int] = {}
+    if cover.stretches:
+        stmt = (
+            select(Call.category_id, func.count(), o.count_of(Call.needs_callback.is_(True)))
+            .where(cover.raw(), Call.category_id.is_not(None))
+            .group_by(Call.category_id)
+        )
+        for category_id, cards, callbacks in session.execute(_scoped(stmt, user)):
+            _add(found, category_id, cards=cards, needs_callback=callbacks)
+        offset = period.start.astimezone(period.tz).utcoffset() or timedelta()
+        week = week_start(Call.started_at, _zone_name(period.tz),
+                          int(offset.total_seconds() // 60))
+        by_week = (
+            select(Call.category_id, week.label("week"), func.count())
+            .where(cover.raw(), Call.category_id.is_not(None))
+            .group_by(Call.category_id, "week")
+        )
+        for category_id, monday, count in session.execute(_scoped(by_week, user)):
+            day = monday if isinstance(monday, date) else date.fromisoformat(str(monday))
+            key = (category_id, iso_week(day))
+            weekly[key] = weekly.get(key, 0) + int(count)
+    if cover.days:
+        days = and_(cover.rolled(CategoryDay.day),
+                    rollup_scope(user, CategoryDay.queue, CategoryDay.queueless_operator_id))
+        for category_id, day, cards, callbacks in session.execute(
+                select(CategoryDay.category_id, CategoryDay.day, func.sum(CategoryDay.cards),
+                       func.sum(CategoryDay.needs_callback))
+                .where(days).group_by(CategoryDay.category_id, CategoryDay.day)):
+            _add(found, category_id, cards=cards, needs_callback=callbacks)
+            key = (category_id, iso_week(day))
+            weekly[key] = weekly.get(key, 0) + int(cards)
+    categories = {category.id: category for category in session.scalars(
+        select(CallCategory).where(CallCategory.id.in_(list(found))))}
     weeks = period_weeks(period)
-    found: dict[int, CategoryFigures] = {}
-    order: dict[int, tuple[int, str]] = {}
-    for category_id, name, position, cards, callbacks in session.execute(_scoped(stmt, user)):
-        found[category_id] = CategoryFigures(category_id, name, int(cards), int(callbacks),
-                                             dict.fromkeys(weeks, 0))
-        order[category_id] = (position, name)
-    offset = period.start.astimezone(period.tz).utcoffset() or timedelta()
-    week = week_start(Call.started_at, _zone_name(period.tz), int(offset.total_seconds() // 60))
-    weekly = (
-        select(Call.category_id, week.label("week"), func.count())
-        .where(_in_period(period), Call.category_id.is_not(None))
-        .group_by(Call.category_id, "week")
-    )
-    for category_id, monday, count in session.execute(_scoped(weekly, user)):
-        day = monday if isinstance(monday, date) else date.fromisoformat(str(monday))
-        found[category_id].weeks[iso_week(day)] = int(count)
-    return sorted(found.values(), key=lambda row: order[row.category_id])
+    rows = [CategoryFigures(category_id, categories[category_id].name,
+                            int(values["cards"]), int(values["needs_callback"]),
+                            {week: weekly.get((category_id, week), 0) for week in weeks})
+            for category_id, values in found.items() if category_id in categories]
+    return sorted(rows, key=lambda row: (categories[row.category_id].position, row.name))
 
 
 def category_total(rows: Sequence[CategoryFigures], title: str) -> CategoryFigures:

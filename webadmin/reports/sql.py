@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Date, Float, literal
+from sqlalchemy import Date, Float, Integer, literal
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.functions import FunctionElement
@@ -62,3 +62,25 @@ def _week_start_sqlite(element: local_week_start, compiler: SQLCompiler, **kw: A
     column, _zone, offset = (compiler.process(clause, **kw) for clause in element.clauses)
     # 'weekday 0' moves forward to Sunday (or stays on it); six days back is that week's Monday.
     return f"date({column}, {offset}, 'weekday 0', '-6 days')"
+
+
+class ceil_seconds(FunctionElement[int]):  # noqa: N801 (used like a SQL function)
+    """A number of seconds rounded up to a whole second (SQLite has no ceil() of its own)."""
+
+    type = Integer()
+    inherit_cache = True
+    name = "ceil_seconds"
+
+
+@compiles(ceil_seconds, "postgresql")
+def _ceil_postgresql(element: ceil_seconds, compiler: SQLCompiler, **kw: Any) -> str:
+    (value,) = (compiler.process(clause, **kw) for clause in element.clauses)
+    return f"CAST(CEIL({value}) AS INTEGER)"
+
+
+@compiles(ceil_seconds)
+def _ceil_sqlite(element: ceil_seconds, compiler: SQLCompiler, **kw: Any) -> str:
+    # CAST truncates towards zero: one more when something was cut off a positive number.
+    (value,) = (compiler.process(clause, **kw) for clause in element.clauses)
+    return (f"(CASE WHEN ({value}) > CAST(({value}) AS INTEGER) "
+            f"THEN CAST(({value}) AS INTEGER) + 1 ELSE CAST(({value}) AS INTEGER) END)")

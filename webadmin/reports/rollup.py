@@ -1,0 +1,265 @@
+"""Daily roll-ups (models/reports.py): rolling a day up, and which part of a period they cover.
+
+A report reads the days that are rolled up and not stale from the roll-ups, and the rest of
+its period (today, a day edited since, a day never rolled up) from the cards; both through
+the same definitions (outcomes.py), so the figures are those of the cards alone.
+
+Freshness: `callcards reports rollup` rolls up every day over for two days (SETTLED_DAYS)
+that is missing or stale (run it nightly; it is quick once the history is rolled up).
+Database triggers mark a day stale whenever one of its cards changes, so an edited, late or
+rebuilt card shows at once; cards of the last two days are never in a rolled-up day, so the
+call path's writes skip the triggers. Rolling up a day first locks its `report_days` row
+and only then reads the cards: a card written meanwhile waits for the lock and marks the day
+stale again after.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
+from typing import Any
+
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    and_,
+    case,
+    delete,
+    false,
+    func,
+    insert,
+    literal,
+    or_,
+    select,
+    true,
+    update,
+)
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+
+from models import (
+    Call,
+    CallEvent,
+    CategoryDay,
+    Direction,
+    OperatorDay,
+    Queue,
+    QueueDay,
+    RangDay,
+    ReportDay,
+    Status,
+    WaitDay,
+    utcnow,
+)
+from models.reports import SETTLED_DAYS, WAIT_CAP_SEC
+from models.session import transaction
+from webadmin.permissions import ADMIN, SUPERVISOR, account_of, supervised
+from webadmin.reports import outcomes as o
+from webadmin.reports.period import Period
+from webadmin.reports.sql import ceil_seconds
+
+#: Longer waits share one bucket; no threshold the forms allow reaches it.
+_LONGER = WAIT_CAP_SEC + 1
+
+
+def day_bounds(day: date, tz: tzinfo) -> tuple[datetime, datetime]:
+    """A local day as UTC moments: its midnight (inclusive) and the next one (exclusive)."""
+    return (datetime.combine(day, time(), tz).astimezone(UTC),
+            datetime.combine(day + timedelta(days=1), time(), tz).astimezone(UTC))
+
+
+def _runs(days: Sequence[date]) -> list[tuple[date, date]]:
+    """Consecutive days gathered as (first, last) runs."""
+    runs: list[list[date]] = []
+    for day in days:
+        if runs and runs[-1][1] + timedelta(days=1) == day:
+            runs[-1][1] = day
+        else:
+            runs.append([day, day])
+    return [(first, last) for first, last in runs]
+
+
+@dataclass(frozen=True)
+class Coverage:
+    """A period as runs of rolled-up days and the stretches left to read from the cards."""
+
+    days: list[tuple[date, date]]
+    stretches: list[tuple[datetime, datetime]]  # [start, end), UTC
+
+    def rolled(self, day: Any) -> ColumnElement[bool]:
+        """Roll-up rows of the covered days."""
+        return or_(false(), *(and_(day >= first, day <= last) for first, last in self.days))
+
+    def raw(self, started_at: Any = Call.started_at) -> ColumnElement[bool]:
+        """Cards of the stretches the roll-ups do not cover."""
+        return or_(false(), *(and_(started_at >= start, started_at < end)
+                              for start, end in self.stretches))
+
+    @property
+    def earliest_raw(self) -> datetime | None:
+        """The start of the first stretch read from the cards."""
+        return self.stretches[0][0] if self.stretches else None
+
+
+def coverage(session: Any, period: Period, user: Any, thresholds: Sequence[int] = ()
+             ) -> Coverage:
+    """Which days of the period the roll-ups give exactly, for this user and thresholds."""
+    account = account_of(user)
+    everything = Coverage([], [(period.start, period.end)])
+    if (account is None or not account.active or account.role not in (ADMIN, SUPERVISOR)
+            or any(not 0 <= value <= WAIT_CAP_SEC for value in thresholds)):
+        return everything  # the roll-ups hold no scope but queues and operators
+    rows = session.execute(
+        select(ReportDay.day, ReportDay.starts_at, ReportDay.ends_at)
+        .where(ReportDay.stale.is_(False), ReportDay.starts_at >= period.start,
+               ReportDay.ends_at <= period.end)
+        .order_by(ReportDay.day))
+    # A day rolled up under another time zone has other bounds: read from the cards.
+    fresh = [day for day, start, end in rows if (start, end) == day_bounds(day, period.tz)]
+    if not fresh:
+        return everything
+    stretches, moment = [], period.start
+    for first, last in _runs(fresh):
+        start, end = day_bounds(first, period.tz)[0], day_bounds(last, period.tz)[1]
+        if moment < start:
+            stretches.append((moment, start))
+        moment = end
+    if moment < period.end:
+        stretches.append((moment, period.end))
+    return Coverage(_runs(fresh), stretches)
+
+
+def rollup_scope(user: Any, queue: Any, operator_id: Any) -> ColumnElement[bool]:
+    """The roll-up rows this user may count (coverage() lets only admins and supervisors)."""
+    account = account_of(user)
+    if account is not None and account.role == ADMIN:
+        return true()
+    if account is not None and account.role == SUPERVISOR:
+        return supervised(account, queue, operator_id)
+    return false()
+
+
+# -- what a day's rows hold ---------------------------------------------------------------------
+
+def _inbound(where: ColumnElement[bool]) -> ColumnElement[bool]:
+    return and_(where, Call.direction == Direction.INBOUND.value)
+
+
+def _bucket(seconds: Any) -> Any:
+    """Whole seconds, the longest waits in one bucket past the cap."""
+    return case((seconds > WAIT_CAP_SEC, _LONGER), else_=seconds)
+
+
+def day_rows(where: ColumnElement[bool]) -> Iterator[tuple[type[Any], Select[Any]]]:
+    """Each roll-up table with the select of its rows (less the day) for the cards `where`."""
+    queueless = o.queueless_operator()
+    yield QueueDay, (
+        select(Call.queue, queueless, o.count_of(o.offered()),
+               o.count_of(o.offered_and(o.ANSWERED)), o.count_of(o.offered_and(o.ABANDONED)),
+               o.count_of(o.offered_and(o.MISSED)), o.count_of(o.closed()),
+               o.count_of(o.refused()), o.total_of(o.offered_and(o.ANSWERED), o.answered_wait()))
+        .where(_inbound(where)).group_by(Call.queue, queueless))
+    for outcome, seconds in ((o.ANSWERED, o.answered_wait()),
+                             (o.ABANDONED, ceil_seconds(o.abandon_seconds()))):
+        bucket = _bucket(seconds)
+        yield WaitDay, (
+            select(Call.queue, queueless, literal(outcome), bucket, func.count())
+            .where(_inbound(where), o.offered_and(outcome))
+            .group_by(Call.queue, queueless, bucket))
+    yield OperatorDay, (
+        select(Call.queue, Call.operator_id, Call.purpose_id, func.count(),
+               o.count_of(o.answered()), o.total_of(o.answered(), func.coalesce(Call.talk_sec, 0)),
+               o.total_of(o.answered(), func.coalesce(Call.hold_sec, 0)),
+               o.total_of(o.saved(), o.after_call_work()), o.count_of(o.saved()))
+        .where(where, Call.operator_id.is_not(None))
+        .group_by(Call.queue, Call.operator_id, Call.purpose_id))
+    extension = CallEvent.data["extension"].as_string()
+    yield RangDay, (
+        select(Call.queue, Call.operator_id, extension, func.count(func.distinct(Call.id)))
+        .select_from(CallEvent).join(Call, Call.id == CallEvent.call_id)
+        .where(where, CallEvent.kind == "operator_rang", Call.status != Status.RINGING.value)
+        .group_by(Call.queue, Call.operator_id, extension))
+    yield CategoryDay, (
+        select(Call.queue, queueless, Call.category_id, func.count(),
+               o.count_of(Call.needs_callback.is_(True)))
+        .where(where, Call.category_id.is_not(None))
+        .group_by(Call.queue, queueless, Call.category_id))
+
+
+_COLUMNS: dict[type[Any], tuple[str, ...]] = {
+    QueueDay: ("queue", "queueless_operator_id", "offered", "answered", "abandoned", "missed",
+               "closed", "refused", "answered_wait_sec"),
+    WaitDay: ("queue", "queueless_operator_id", "outcome", "seconds", "calls"),
+    OperatorDay: ("queue", "operator_id", "purpose_id", "cards", "answered", "talk_sec",
+                  "hold_sec", "after_call_sec", "saved"),
+    RangDay: ("queue", "operator_id", "extension", "calls"),
+    CategoryDay: ("queue", "queueless_operator_id", "category_id", "cards", "needs_callback"),
+}
+
+
+# -- rolling up -----------------------------------------------------------------------------
+
+def settled(end: datetime) -> bool:
+    """True when a day ending then is over long enough to be rolled up (SETTLED_DAYS, and an
+    hour more for a clock here ahead of the database's)."""
+    return end <= utcnow() - timedelta(days=SETTLED_DAYS, hours=1)
+
+
+def roll_up_day(sessions: sessionmaker[Session], day: date, tz: tzinfo) -> None:
+    """Rewrite one local day's roll-up rows from its cards and mark the day fresh."""
+    start, end = day_bounds(day, tz)
+    if not settled(end):
+        # The triggers leave recent cards alone: such a day's roll-up would not be kept fresh.
+        raise ValueError(f"{day} is too recent to roll up")
+    try:
+        with transaction(sessions) as session:
+            if session.get(ReportDay, day) is None:
+                # Committed on its own first, so the triggers see the day from now on.
+                session.add(ReportDay(day=day, starts_at=start, ends_at=end, stale=True))
+    except IntegrityError:
+        pass  # another roll-up added it meanwhile
+    with transaction(sessions) as session:
+        # The row lock first: a card written from now on waits, then marks the day stale.
+        session.execute(update(ReportDay).where(ReportDay.day == day).values(
+            stale=False, refreshed_at=utcnow(), starts_at=start, ends_at=end))
+        in_day = and_(Call.started_at >= start, Call.started_at < end)
+        for table in _COLUMNS:
+            session.execute(delete(table).where(table.day == day))
+        for table, rows in day_rows(in_day):
+            dated = rows.add_columns(literal(day).label("day"))
+            session.execute(insert(table).from_select([*_COLUMNS[table], "day"], dated))
+
+
+def days_to_roll_up(session: Any, tz: tzinfo, today: date) -> list[date]:
+    """Settled days with cards whose roll-up is missing, stale or made under another zone."""
+    first = session.scalar(select(func.min(Call.started_at)))
+    if first is None:
+        return []
+    known = {day: (start, end) for day, start, end, stale in session.execute(
+        select(ReportDay.day, ReportDay.starts_at, ReportDay.ends_at, ReportDay.stale))
+        if not stale}
+    day, days = first.astimezone(tz).date(), []
+    while day < today and settled(day_bounds(day, tz)[1]):
+        if known.get(day) != day_bounds(day, tz):
+            days.append(day)
+        day += timedelta(days=1)
+    return days
+
+
+def roll_up(sessions: sessionmaker[Session], tz: tzinfo, today: date,
+            progress: Callable[[date], None] | None = None) -> int:
+    """Roll up every past day that needs it; how many were."""
+    with sessions() as session:
+        days = days_to_roll_up(session, tz, today)
+    for day in days:
+        roll_up_day(sessions, day, tz)
+        if progress is not None:
+            progress(day)
+    return len(days)
+
+
+def service_levels(session: Any) -> list[int]:
+    """Every queue's service-level T (the roll-ups hold waits up to WAIT_CAP_SEC)."""
+    return [int(value) for value in session.scalars(select(Queue.service_level_sec))
+            if value is not None]
