@@ -9,8 +9,12 @@ import json
 import logging
 import sys
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from callcards.config import DEVELOPMENT_SECRET_KEY, Settings, load_settings, split_host_port
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session, sessionmaker
 
 
 def _cmd_agi(args: argparse.Namespace, settings: Settings) -> int:
@@ -52,7 +56,7 @@ def _cmd_db(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def _sessions(settings: Settings):  # type: ignore[no-untyped-def]
+def _sessions(settings: Settings) -> sessionmaker[Session]:
     from models.session import make_engine, make_session_factory
 
     return make_session_factory(make_engine(settings.database_url))
@@ -115,7 +119,7 @@ def _cmd_route(args: argparse.Namespace, settings: Settings) -> int:
         try:
             print(run_simulation(
                 session, did=args.did, caller=args.caller, when=args.at, keys=args.keys,
-                draft=args.draft, as_json=args.json, zone=args.tz,
+                queues=args.queues, draft=args.draft, as_json=args.json, zone=args.tz,
             ))
         except (LookupError, ValueError) as error:
             print(f"callcards route: {error}", file=sys.stderr)
@@ -146,12 +150,16 @@ def _cmd_recordings(args: argparse.Namespace, settings: Settings) -> int:
 
 def _cmd_asterisk(args: argparse.Namespace, settings: Settings) -> int:
     from pbx.apply import apply_queues, pending_diff
+    from pbx.endpoints import apply_endpoints
 
     with _sessions(settings)() as session:
         if args.action == "apply":
-            result = apply_queues(session, settings)
-            print("\n".join(result.lines()), file=sys.stdout if result.ok else sys.stderr)
-            return 0 if result.ok else 1
+            failed = False
+            for apply in (apply_queues, apply_endpoints):
+                result = apply(session, settings)
+                print("\n".join(result.lines()), file=sys.stdout if result.ok else sys.stderr)
+                failed = failed or not result.ok
+            return 1 if failed else 0
         try:
             diff = pending_diff(session, settings)
         except ValueError as error:
@@ -173,6 +181,20 @@ def _cmd_reconcile(args: argparse.Namespace, settings: Settings) -> int:
     with sessions() as session:
         rebuilt = reconcile(session, store, datetime.now(UTC) - timedelta(hours=args.hours))
     print(f"{len(rebuilt)} card(s) rebuilt from CEL" + "".join(f"\n  {x}" for x in rebuilt))
+    return 0
+
+
+def _cmd_reports(args: argparse.Namespace, settings: Settings) -> int:
+    import os
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    from webadmin.reports.rollup import roll_up
+
+    # The zone the site reads dates in (webadmin's BABEL_DEFAULT_TIMEZONE).
+    zone = ZoneInfo(os.environ.get("CALLCARDS_TIMEZONE", "Europe/Moscow"))
+    done = roll_up(_sessions(settings), zone, datetime.now(zone).date())
+    print(f"{done} day(s) rolled up")
     return 0
 
 
@@ -245,6 +267,8 @@ def build_parser() -> argparse.ArgumentParser:
     route.add_argument("--at", help="date and time, ISO (default now), e.g. 2026-11-24T12:00")
     route.add_argument("--tz", default="Europe/Moscow", help="zone for --at without an offset")
     route.add_argument("--keys", default="", help="answers to prompts: '9,,1' (empty = silence)")
+    route.add_argument("--queues", default="", help="what each queue reached does: "
+                       "'empty,timeout' (answered, empty or timeout; then it answers)")
     route.add_argument("--draft", action="store_true", help="the unpublished draft, not live")
     route.add_argument("--json", action="store_true", help="machine-readable output")
     route.set_defaults(run=_cmd_route)
@@ -267,10 +291,17 @@ def build_parser() -> argparse.ArgumentParser:
     sandbox.add_argument("--ami-port", type=int, default=5038)
     sandbox.set_defaults(run=_cmd_sandbox)
 
-    asterisk = commands.add_parser("asterisk", help="queues and operators, applied to Asterisk")
+    asterisk = commands.add_parser("asterisk",
+                                   help="queues and operators' phones, applied to Asterisk")
     asterisk.add_argument("action", choices=["apply", "show"],
-                          help="apply: write, reload through AMI, check; show: diff with live file")
+                          help="apply: write, reload through AMI, check (queues, then phones); "
+                          "show: the queues' diff with the live file")
     asterisk.set_defaults(run=_cmd_asterisk)
+
+    reports = commands.add_parser(
+        "reports", help="roll up past days for the reports (nightly; days edited since too)")
+    reports.add_argument("action", choices=["rollup"])
+    reports.set_defaults(run=_cmd_reports)
 
     bench = commands.add_parser("bench", help="benchmarks of issue 5, into docs/benchmarks.md")
     bench.add_argument("which", choices=["agi", "asterisk", "site", "all"])

@@ -74,6 +74,9 @@ class Settings:
     agi_command_timeout: float = 30.0
     default_queue: str = "reception"
     db_timeout: float = 3.0
+    # Threads of the FastAGI server's card store: they share the GIL with its event loop, so
+    # few is fast on a local database (docs/benchmarks.md); more for a distant one.
+    db_threads: int = 4
     settings_refresh_sec: float = 5.0
     ami_host: str = "127.0.0.1"
     ami_port: int = 5038
@@ -109,6 +112,7 @@ def load_settings(environ: os._Environ[str] | dict[str, str] | None = None) -> S
         agi_command_timeout=float(env.get("CALLCARDS_AGI_COMMAND_TIMEOUT", "30")),
         default_queue=env.get("CALLCARDS_DEFAULT_QUEUE", "reception"),
         db_timeout=float(env.get("CALLCARDS_DB_TIMEOUT", "3")),
+        db_threads=max(1, int(env.get("CALLCARDS_DB_THREADS", "4"))),
         settings_refresh_sec=float(env.get("CALLCARDS_SETTINGS_REFRESH", "5")),
         ami_host=env.get("CALLCARDS_AMI_HOST", "127.0.0.1"),
         ami_port=int(env.get("CALLCARDS_AMI_PORT", "5038")),

@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import Engine, text, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from callcards.config import normalize_database_url
+from bench import database as bench_database
 from callcards.demo import seed_demo
 from models import Schedule, migrate
 from models.flow import publish
@@ -29,20 +29,12 @@ ADMIN_URL = os.environ.get(
 
 def create_database(name: str) -> str:
     """Create an empty PostgreSQL database and return its URL."""
-    admin = make_engine(ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    admin.dispose()
-    return normalize_database_url(ADMIN_URL.rsplit("/", 1)[0] + f"/{name}")
+    return bench_database.create_database(name, ADMIN_URL)
 
 
 def drop_database(name: str) -> None:
     """Drop a test database, closing whatever still holds it."""
-    admin = make_engine(ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
+    bench_database.drop_database(name, ADMIN_URL)
 
 
 def demo_database(name: str) -> str:

@@ -11,6 +11,11 @@ ROLES: dict[str, LazyString] = {
     "admin": _l("administrator"),
 }
 
+PHONE_TYPES: dict[str, LazyString] = {
+    "webrtc": _l("browser phone (WebRTC)"),
+    "deskphone": _l("desk or soft phone (SIP over UDP)"),
+}
+
 STATUSES: dict[str, LazyString] = {
     "ringing": _l("ringing"),
     "answered": _l("answered"),
@@ -44,18 +49,37 @@ END_REASONS: dict[str, LazyString] = {
 }
 
 EVENTS: dict[str, LazyString] = {
+    "call_started": _l("call came in"),
     "created": _l("card created"),
+    "card_created_late": _l("card made at hang-up (the server missed the start)"),
+    "card_rebuilt_from_cel": _l("card rebuilt from Asterisk's records"),
+    "did": _l("number dialled"),
+    "hours": _l("business hours checked"),
+    "closed_hours": _l("outside business hours"),
     "ivr_entered": _l("entered the voice menu"),
     "ivr_prompt": _l("heard a prompt"),
     "ivr_key": _l("pressed a key"),
     "ivr_timeout": _l("pressed nothing"),
     "ivr_invalid": _l("pressed a wrong key"),
+    "ivr_back": _l("went back a menu"),
+    "ivr_retries_exhausted": _l("no choice after the retries"),
+    "ivr_hangup": _l("menu ended the call"),
+    "caller_left_ivr": _l("hung up in the voice menu"),
+    "fallback": _l("sent to the default queue"),
+    "queue_chosen": _l("queue chosen"),
+    "route": _l("route decided"),
     "queue_joined": _l("joined a queue"),
+    "queue_overflow": _l("queue could not answer"),
+    "operator_rang": _l("operator's phone rang"),
     "answered": _l("answered"),
     "transferred": _l("transferred"),
+    "hold": _l("put on hold"),
+    "unhold": _l("taken off hold"),
     "hangup": _l("hung up"),
-    "closed_hours": _l("outside business hours"),
+    "message_left": _l("left a message"),
+    "no_message": _l("left no message"),
     "outbound": _l("outbound call placed"),
+    "outbound_dial": _l("outbound call placed"),
 }
 
 AUDIT_ACTIONS: dict[str, LazyString] = {
@@ -67,6 +91,7 @@ AUDIT_ACTIONS: dict[str, LazyString] = {
     "dictionary.change": _l("changed a dictionary"),
     "user.change": _l("changed a user"),
     "user.password": _l("reset a password"),
+    "user.phone_password": _l("made a phone password"),
     "callflow.change": _l("changed the call-flow draft"),
     "callflow.publish": _l("published the call flow"),
     "callflow.rollback": _l("rolled the call flow back"),

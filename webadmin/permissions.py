@@ -9,7 +9,7 @@ from typing import Any, TypeVar
 from flask import abort, request
 from flask_babel import gettext as _
 from flask_login import current_user
-from sqlalchemy import Select, and_, false, or_, select
+from sqlalchemy import ColumnElement, Select, and_, false, or_, select
 
 from models import Call, QueueMember, Role, Status, User, queue_supervisors
 from models.routing import Queue
@@ -117,6 +117,17 @@ def overseen_queue_names(account: User) -> Select[Any]:
     )
 
 
+def supervised(account: User, queue: Any, operator_id: Any) -> ColumnElement[bool]:
+    """Rows (cards or report roll-ups) of the queues this supervisor oversees."""
+    # Outbound calls carry no queue; they belong to the queues their operator serves.
+    operators = select(QueueMember.user_id).where(
+        QueueMember.queue_id.in_(select(queue_supervisors.c.queue_id).where(
+            queue_supervisors.c.user_id == account.id))
+    )
+    return or_(queue.in_(overseen_queue_names(account)),
+               and_(queue.is_(None), operator_id.in_(operators)))
+
+
 def calls_scope(stmt: Select[Any], user: Any) -> Select[Any]:
     """Restrict a `select(Call)` to the cards this user may see."""
     account = account_of(user)
@@ -125,18 +136,14 @@ def calls_scope(stmt: Select[Any], user: Any) -> Select[Any]:
     if account.role == ADMIN:
         return stmt
     if account.role == SUPERVISOR:
-        queues = overseen_queue_names(account)
-        # Outbound calls carry no queue; they belong to the queues their operator serves.
-        operators = select(QueueMember.user_id).where(
-            QueueMember.queue_id.in_(select(queue_supervisors.c.queue_id).where(
-                queue_supervisors.c.user_id == account.id))
-        )
-        return stmt.where(or_(
-            Call.queue.in_(queues),
-            and_(Call.queue.is_(None), Call.operator_id.in_(operators)),
-        ))
+        return stmt.where(supervised(account, Call.queue, Call.operator_id))
     if account.role == OPERATOR:
-        own = Call.operator_id == account.id
+        # A callback nobody has taken yet (a message left out of hours) is for every operator
+        # of its queue.
+        served = select(Queue.name).join(QueueMember, QueueMember.queue_id == Queue.id).where(
+            QueueMember.user_id == account.id)
+        own = or_(Call.operator_id == account.id, and_(
+            Call.operator_id.is_(None), Call.needs_callback.is_(True), Call.queue.in_(served)))
         if account.extension:
             # A call still ringing at the operator's phone pops up before it has an operator.
             ringing = and_(Call.status == Status.RINGING.value,
@@ -155,6 +162,9 @@ def can_see_call(user: Any, call: Call) -> bool:
         return True
     if account.role == OPERATOR:
         return call.operator_id == account.id or (
+            call.operator_id is None and call.needs_callback
+            and call.queue in {queue.name for queue in account.served_queues}
+        ) or (
             bool(account.extension)
             and call.status == Status.RINGING.value
             and call.ringing_extension == account.extension

@@ -69,7 +69,7 @@ def _contains_nul(value: Any) -> bool:
 
 def _refuse_nul_characters() -> ResponseReturnValue | None:
     """A NUL in any input is refused with a clear 400: PostgreSQL cannot store one."""
-    values = [*request.args.values(), *request.form.values()]
+    values: list[Any] = [*request.args.values(), *request.form.values()]
     if request.is_json:
         values.append(request.get_json(silent=True))
     if any(_contains_nul(value) for value in values):

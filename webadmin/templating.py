@@ -57,6 +57,7 @@ def init_app(app: Flask) -> None:
         "directions": [member.value for member in Direction],
         "has_endpoint": has_endpoint,
         "role_label": lambda code: labels.label(labels.ROLES, code),
+        "phone_label": lambda code: labels.label(labels.PHONE_TYPES, code),
         "status_label": lambda code: labels.label(labels.STATUSES, code),
         "direction_label": lambda code: labels.label(labels.DIRECTIONS, code),
         "reason_label": lambda code: labels.label(labels.END_REASONS, code),

@@ -48,6 +48,7 @@ EXPECTED: dict[str, frozenset[str]] = {
     "admin.user_new": ADMINS,
     "admin.user_edit": ADMINS,
     "admin.user_password": ADMINS,
+    "admin.user_phone_password": ADMINS,
     "admin.audit": ADMINS,
     "reports.index": REPORTERS,
     "reports.queues": REPORTERS,
