@@ -173,6 +173,7 @@ class JournaledCards:
                 log.warning("database away (%s); %s goes to the journal",
                             type(error).__name__, method)
                 self.journal.append(operation)
+                return None
         return None
 
     def journal_only(self, method: str, *args: Any, **kwargs: Any) -> None:

@@ -10,12 +10,13 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
+from sqlalchemy.exc import OperationalError
 
 from callcards.config import load_settings
 from callcards.demo import seed_demo
 from fastagi.app import build_services
 from fastagi.cards import Event, HangupReport, NewCall
-from fastagi.journal import Journal, Operation
+from fastagi.journal import Journal, JournaledCards, Operation
 from fastagi.routes import ROUTES
 from fastagi.server import FastAgiServer
 from fastagi.services import AgiServices
@@ -195,3 +196,42 @@ def test_journal_lines_keep_every_type_and_a_torn_last_line_is_skipped(tmp_path:
     assert [operation.id for operation in operations] == ["x0", "x1"]  # in the order they happened
     assert operations[0].args[0] == new
     assert operations[1].args[0] == HangupReport(call=new, ended_at=at)
+
+
+class _FlakyStore:
+    """A card store whose database fails as given, then answers."""
+
+    def __init__(self, *failures: OperationalError) -> None:
+        self.failures = list(failures)
+        self.applied: list[str] = []
+
+    def add_events(self, linkedid: str, events: list[Event]) -> None:
+        if self.failures:
+            raise self.failures.pop(0)
+        self.applied.append(linkedid)
+
+
+def _away(invalidated: bool) -> OperationalError:
+    return OperationalError("SELECT 1", {}, Exception("server closed the connection"),
+                            connection_invalidated=invalidated)
+
+
+def test_a_change_journaled_because_the_database_is_away_is_not_also_made_at_once(
+    tmp_path: Path,
+) -> None:
+    store = _FlakyStore(_away(invalidated=False))
+    cards = JournaledCards(store, Journal(tmp_path / "cards.journal"))  # type: ignore[arg-type]
+    cards.add_events("a.1", [])
+    operations, _ = cards.journal.read()
+    assert store.applied == []  # only the replay makes it, once
+    assert [operation.method for operation in operations] == ["add_events"]
+
+
+def test_a_connection_the_database_dropped_is_tried_once_more_before_the_journal(
+    tmp_path: Path,
+) -> None:
+    store = _FlakyStore(_away(invalidated=True))
+    cards = JournaledCards(store, Journal(tmp_path / "cards.journal"))  # type: ignore[arg-type]
+    cards.add_events("a.1", [])
+    assert store.applied == ["a.1"]
+    assert cards.journal.read()[0] == []
