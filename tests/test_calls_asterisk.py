@@ -8,8 +8,7 @@ server wrote. Test operators are Local channels that answer (tests/asterisk_driv
 from __future__ import annotations
 
 import asyncio
-import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -28,6 +27,7 @@ from models.routing import Schedule
 from recordings import RecordingStore
 from tests.agi_process import AgiProcess
 from tests.asterisk_driver import AsteriskDriver, TestCall
+from tests.card_polling import wait_card
 from tests.conftest import set_override
 
 pytestmark = pytest.mark.asterisk
@@ -50,25 +50,6 @@ async def ami(
             yield driver
         finally:
             await driver.set_global("CC_TEST_ANSWER_DELAY", "0")
-
-
-async def wait_card(
-    sessions: sessionmaker[Session],
-    linkedid: str,
-    done: Callable[[Call], bool] = lambda card: card.ended_at is not None,
-    timeout: float = 20.0,
-) -> Call:
-    """Poll the database until the call's card satisfies `done`; the card with its timeline."""
-    deadline = time.monotonic() + timeout
-    card = None
-    while time.monotonic() < deadline:
-        with sessions() as session:
-            card = session.scalar(select(Call).where(Call.linkedid == linkedid))
-            if card is not None and done(card):
-                card.events  # noqa: B018 (load the timeline while the session is open)
-                return card
-        await asyncio.sleep(0.1)
-    raise AssertionError(f"card of {linkedid} not as expected in {timeout} s: {card!r}")
 
 
 def kinds(card: Call) -> list[str]:

@@ -9,7 +9,6 @@ and the demo queues back afterwards (the other sandbox tests expect them).
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
@@ -27,6 +26,7 @@ from pbx.ami import AmiClient
 from pbx.apply import apply_queues
 from tests.agi_process import AgiProcess
 from tests.asterisk_driver import AsteriskDriver
+from tests.card_polling import wait_card
 from tests.sandbox_site import sandbox_settings
 
 pytestmark = pytest.mark.asterisk
@@ -233,15 +233,3 @@ async def test_operator_added_to_a_queue_is_rung_by_the_next_call_in_it(
                                                            newcomer_id)
 
 
-async def wait_card(sessions: sessionmaker[Session], linkedid: str, done: Any,
-                    timeout: float = 20.0) -> Call:
-    """Poll until the call's card satisfies `done`."""
-    deadline = time.monotonic() + timeout
-    card = None
-    while time.monotonic() < deadline:
-        with sessions() as session:
-            card = session.scalar(select(Call).where(Call.linkedid == linkedid))
-            if card is not None and done(card):
-                return card
-        await asyncio.sleep(0.1)
-    raise AssertionError(f"card of {linkedid} not as expected in {timeout} s: {card!r}")
