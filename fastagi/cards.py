@@ -58,7 +58,7 @@ USERS: Table = User.__table__  # type: ignore[assignment]
 _STATE_COLUMNS = (
     CALLS.c.id, CALLS.c.linkedid, CALLS.c.direction, CALLS.c.started_at, CALLS.c.answered_at,
     CALLS.c.queue_entered_at, CALLS.c.end_reason, CALLS.c.recording_path,
-    CALLS.c.recording_state, CALLS.c.wait_sec,
+    CALLS.c.recording_state, CALLS.c.wait_sec, CALLS.c.queue,
 )
 
 
@@ -340,6 +340,7 @@ class CardStore:
         """
         with self._transaction() as db:
             card = self._lock(db, report.call.linkedid) or self._late_card(db, report)
+            self._follow_dialplan_queue(db, card, report)
             direction = Direction(card["direction"])
             if card["answered_at"] is None and report.member:
                 # The `answered` step happened while this server was away.
@@ -459,6 +460,19 @@ class CardStore:
             "operator": operator.name if operator is not None else "",
         })])
         return operator.id if operator is not None else None
+
+    def _follow_dialplan_queue(self, db: Connection, card: _Card, report: HangupReport) -> None:
+        """The queue the dialplan last put the caller in wins over the one the card has.
+
+        They differ when the dialplan chose without this server: its answer at an overflow or
+        transfer step never came (the dialplan then uses the default or the named queue).
+        """
+        if not report.queue_entered or not report.queue or report.queue == card["queue"]:
+            return
+        self._add_events(db, card["id"], [Event("queue_from_dialplan", report.ended_at, {
+            "queue": report.queue, "card_queue": card["queue"] or "",
+        })])
+        card.set(queue=report.queue)
 
     def _close(
         self, db: Connection, card: _Card, outcome: Outcome, ended_at: datetime,

@@ -209,3 +209,36 @@ def test_a_call_that_never_reached_a_queue_keeps_no_recording(sessions, tmp_path
     assert card.id == ref.id
     assert (card.recording_path, card.recording_url, card.recording_state) == (None, None, "none")
     assert (card.status, card.ivr_path) == ("abandoned", "main")
+
+
+def test_a_queue_the_dialplan_chose_alone_is_the_card_queue_at_hangup(sessions, tmp_path) -> None:
+    """The server's answer at an overflow step never came: Asterisk queued the caller in the
+    default queue on its own. The hangup report names that queue; the card follows it."""
+    cards = store(sessions, tmp_path)
+    cards.open_card(new_call())
+    cards.route_decided("1700000000.1", queue="appointments", ivr_path="main > 1",
+                        did_source=None, did_city=None, events=[],
+                        queue_entered_at=T0 + timedelta(seconds=5))
+    card = cards.hang_up(HangupReport(
+        call=new_call(), ended_at=T0 + timedelta(seconds=70), queue_status="TIMEOUT",
+        queue_returned=True, queue_entered=True, queue="reception"))
+    with sessions() as session:
+        moved = session.scalars(select(CallEvent).where(
+            CallEvent.call_id == card.id, CallEvent.kind == "queue_from_dialplan")).one()
+    assert card.queue == "reception"
+    assert moved.data == {"queue": "reception", "card_queue": "appointments"}
+
+
+def test_the_card_queue_stays_when_the_dialplan_agrees_or_never_queued(sessions, tmp_path) -> None:
+    cards = store(sessions, tmp_path)
+    for linkedid, queue_entered in (("same.1", True), ("ivr.1", False)):
+        cards.open_card(new_call(linkedid))
+        cards.route_decided(linkedid, queue="appointments", ivr_path=None, did_source=None,
+                            did_city=None, events=[])
+        card = cards.hang_up(HangupReport(
+            call=new_call(linkedid), ended_at=T0 + timedelta(seconds=30),
+            queue_entered=queue_entered, queue="appointments" if queue_entered else ""))
+        assert card.queue == "appointments"
+    with sessions() as session:
+        assert not session.scalars(select(CallEvent).where(
+            CallEvent.kind == "queue_from_dialplan")).all()

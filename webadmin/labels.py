@@ -70,6 +70,7 @@ EVENTS: dict[str, LazyString] = {
     "route": _l("route decided"),
     "queue_joined": _l("joined a queue"),
     "queue_overflow": _l("queue could not answer"),
+    "queue_from_dialplan": _l("queued by Asterisk without the server's answer"),
     "operator_rang": _l("operator's phone rang"),
     "answered": _l("answered"),
     "transferred": _l("transferred"),
