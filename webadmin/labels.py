@@ -93,6 +93,8 @@ AUDIT_ACTIONS: dict[str, LazyString] = {
     "user.change": _l("changed a user"),
     "user.password": _l("reset a password"),
     "user.phone_password": _l("made a phone password"),
+    "operator.pause": _l("went on a break"),
+    "operator.ready": _l("came back from a break"),
     "callflow.change": _l("changed the call-flow draft"),
     "callflow.publish": _l("published the call flow"),
     "callflow.rollback": _l("rolled the call flow back"),

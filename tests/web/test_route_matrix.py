@@ -33,6 +33,7 @@ EXPECTED: dict[str, frozenset[str]] = {
     "auth.logout": STAFF,
     "workspace.index": STAFF,
     "workspace.current": frozenset({OPERATOR, ADMIN}),
+    "workspace.set_status": frozenset({OPERATOR, ADMIN}),
     "calls.list": STAFF,
     "calls.mine": STAFF,
     "calls.card": STAFF,

@@ -5,16 +5,27 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from flask import Blueprint, current_app, jsonify, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    current_app,
+    flash,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import and_, or_, select
 from werkzeug.wrappers import Response
 
-from models import Call, Status, utcnow
+from models import AuditEntry, Call, Status, utcnow
 from webadmin.calls.queries import incomplete_clause
 from webadmin.calls.routes import card_context, card_form
 from webadmin.extensions import db
 from webadmin.permissions import has_permission, require, signed_in
+from webadmin.workspace.status import PauseForm, change_status, operator_status
 
 bp = Blueprint("workspace", __name__)
 
@@ -59,8 +70,41 @@ def index() -> str | Response:
     context: dict[str, Any] = {"call": None, "form": None}
     if call is not None:
         context = card_context(call, card_form(call, load=True))
+    status = operator_status(current_user.extension)
+    pause_form = PauseForm(paused="0" if status and status.state and status.state.paused else "1")
     return render_template("workspace/index.html", **context, pending=pending_cards(current_user),
-                           poll_ms=current_app.config["WORKSPACE_POLL_MS"])
+                           poll_ms=current_app.config["WORKSPACE_POLL_MS"], status=status,
+                           pause_form=pause_form)
+
+
+@bp.post("/workspace/status")
+@require("workspace.use")
+def set_status() -> Response:
+    """The operator steps away from the queues (with a reason) or comes back."""
+    form = PauseForm()
+    if not current_user.extension or not form.validate_on_submit():
+        flash(_("Your state was not changed: the form was not valid."), "error")
+        return redirect(url_for("workspace.index"))
+    paused = form.paused.data == "1"
+    status = change_status(current_user.extension, paused, form.reason.data or "")
+    if status is None or status.state is None:
+        flash(_("Asterisk did not take the change: %(error)s",
+                error=status.error if status else _("no connection to Asterisk is set up")),
+              "error")
+        return redirect(url_for("workspace.index"))
+    db.session.add(AuditEntry(
+        user_id=current_user.id, action="operator.pause" if paused else "operator.ready",
+        remote_addr=request.remote_addr,
+        detail={"extension": current_user.extension, "reason": form.reason.data if paused else "",
+                "queues": list(status.state.queues)}))
+    db.session.commit()
+    if not status.state.queues:
+        flash(_("Your phone is in no queue: queue calls do not reach you either way."), "error")
+    elif paused:
+        flash(_("You are on a break: queue calls do not ring your phone."), "success")
+    else:
+        flash(_("You are ready: queue calls ring your phone again."), "success")
+    return redirect(url_for("workspace.index"))
 
 
 @bp.get("/workspace/current")

@@ -1,0 +1,72 @@
+"""An operator's break: their phone paused or ready in every queue it serves (AMI).
+
+Asterisk holds the state (app_queue's member `Paused`, `PausedReason`, `LastPause`), so
+what the operator sees is what the queues do; QueuePause without a queue name pauses the
+member in all of its queues at once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from callcards.config import Settings
+from pbx.ami import AmiClient
+from pbx.queue_state import QueueAmi
+from pbx.queues_conf import member_interface
+
+
+@dataclass(frozen=True)
+class MemberState:
+    """An operator's phone as the queues see it."""
+
+    queues: tuple[str, ...]  # the queues it is a member of; empty: it takes no queue calls
+    paused: bool
+    reason: str = ""
+    since: datetime | None = None
+
+
+def member_state(ami: QueueAmi, interface: str) -> MemberState:
+    """Whether `interface` is paused, why and since when, and in which queues (QueueStatus)."""
+    entries = [event for event in ami.action_list("QueueStatus", Member=interface)
+               if event.get("Event") == "QueueMember"
+               and (event.get("Location") or event.get("Interface")) == interface]
+    if not entries:
+        return MemberState(queues=(), paused=False)
+    paused = [entry for entry in entries if entry.get("Paused") == "1"]
+    reason = next((entry.get("PausedReason", "") for entry in paused), "")
+    started = [int(entry["LastPause"]) for entry in paused
+               if entry.get("LastPause", "").isdigit() and int(entry["LastPause"]) > 0]
+    return MemberState(
+        queues=tuple(sorted({entry.get("Queue", "") for entry in entries})),
+        paused=bool(paused),
+        reason=reason,
+        since=datetime.fromtimestamp(max(started), UTC) if started else None,
+    )
+
+
+def set_paused(ami: QueueAmi, interface: str, paused: bool, reason: str = "") -> None:
+    """Pause `interface` in every queue (with `reason`), or make it ready again."""
+    fields = {"Interface": interface, "Paused": "true" if paused else "false"}
+    if paused and reason:
+        fields["Reason"] = reason
+    ami.action("QueuePause", **fields)
+
+
+#: Seconds the site waits for AMI here: the operator's page must not hang on Asterisk.
+SITE_TIMEOUT = 3.0
+
+
+def operator_state(settings: Settings, extension: str) -> MemberState:
+    """The state of the operator's phone (`extension`) in Asterisk's queues. AmiError if unknown."""
+    with AmiClient.from_settings(settings, timeout=SITE_TIMEOUT) as ami:
+        return member_state(ami, member_interface(settings.member_interface, extension))
+
+
+def pause_operator(settings: Settings, extension: str, paused: bool, reason: str = ""
+                   ) -> MemberState:
+    """Pause the operator's phone in every queue, or make it ready; the state after."""
+    interface = member_interface(settings.member_interface, extension)
+    with AmiClient.from_settings(settings, timeout=SITE_TIMEOUT) as ami:
+        set_paused(ami, interface, paused, reason)
+        return member_state(ami, interface)

@@ -1,0 +1,76 @@
+"""The operator's own state in the queues: ready for calls, or on a break (and why).
+
+Asterisk keeps the state (pbx.pause); the site asks it when the workspace opens and tells
+it when the operator steps away or comes back. Without Asterisk the page still works and
+says the state is unknown.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import HiddenField, SelectChoice, SelectField
+from wtforms.validators import AnyOf
+
+from webadmin.callflow.apply import pbx_function
+from webadmin.callflow.draft import site_settings
+
+log = logging.getLogger(__name__)
+
+#: Why an operator steps away: the word app_queue keeps (PausedReason), and its words here.
+REASONS = {
+    "break": _l("Break"),
+    "lunch": _l("Lunch"),
+    "training": _l("Training"),
+    "paperwork": _l("Paperwork"),
+}
+
+
+class PauseForm(FlaskForm):
+    """Step away (with a reason) or come back."""
+
+    paused = HiddenField(validators=[AnyOf(["1", "0"])])
+    reason = SelectField(_l("Reason"), default="break",
+                         choices=[SelectChoice(value, words) for value, words in REASONS.items()])
+
+
+@dataclass(frozen=True)
+class OperatorStatus:
+    """What the workspace shows: the state, or why it could not be read."""
+
+    state: Any | None  # pbx.pause.MemberState
+    error: str | None = None
+
+    @property
+    def reason_words(self) -> str:
+        """The pause reason in the operator's language (Asterisk's word if it is not ours)."""
+        reason = self.state.reason if self.state is not None else ""
+        return str(REASONS.get(reason, reason))
+
+
+def operator_status(extension: str) -> OperatorStatus | None:
+    """The operator's state in Asterisk's queues; None when this install has no pbx module."""
+    read = pbx_function("pbx.pause", "operator_state")
+    if read is None:
+        return None
+    try:
+        return OperatorStatus(read(site_settings(), extension))
+    except Exception as exc:  # AMI down or refusing: the page says so and goes on
+        log.warning("could not read the queue state of extension %s: %s", extension, exc)
+        return OperatorStatus(None, f"{type(exc).__name__}: {exc}")
+
+
+def change_status(extension: str, paused: bool, reason: str) -> OperatorStatus | None:
+    """Pause the operator's phone in every queue, or make it ready; the state after."""
+    change = pbx_function("pbx.pause", "pause_operator")
+    if change is None:
+        return None
+    try:
+        return OperatorStatus(change(site_settings(), extension, paused, reason))
+    except Exception as exc:
+        log.warning("could not change the queue state of extension %s: %s", extension, exc)
+        return OperatorStatus(None, f"{type(exc).__name__}: {exc}")
