@@ -54,10 +54,23 @@ def new_call(
     )
 
 
-async def caller_facts(call: AgiCall) -> CallerFacts:
-    """Read the call's identity; linkedid keys the card (falls back to the uniqueid)."""
+def dialplan_argument(call: AgiCall, number: int) -> str | None:
+    """AGI argument `number` (1-based) the dialplan passed, or None when it passed none.
+
+    The dialplan hands over what it already knows as arguments (no round trip to ask for
+    it); a dialplan from before that passes none, and the route asks as it used to
+    (a rolling upgrade deploys the dialplan and the server apart).
+    """
+    return call.args[number - 1] if len(call.args) >= number else None
+
+
+async def caller_facts(call: AgiCall, linkedid: str | None = None) -> CallerFacts:
+    """Read the call's identity; linkedid keys the card (falls back to the uniqueid).
+
+    `linkedid`: ${CHANNEL(linkedid)} as the dialplan passed it; asked for when absent.
+    """
     uniqueid = call.headers.get("agi_uniqueid", "")
-    linkedid = await call.get_full_variable(var.LINKEDID) or uniqueid
+    linkedid = linkedid or await call.get_full_variable(var.LINKEDID) or uniqueid
     return CallerFacts(
         uniqueid=uniqueid,
         linkedid=linkedid,
