@@ -109,6 +109,12 @@ class Channel:
             return ["200 result=1"]
         if name.startswith(("VERBOSE", "NOOP")):
             return ["200 result=1"]
+        if name.startswith("EXEC") and len(words) > 2 and words[1].upper() == "MSET":
+            # MSet(name=value,...), as pbx_builtin_setvar_multiple splits it.
+            for pair in (words[2] if len(words) > 2 else "").split(","):
+                variable, _, value = pair.partition("=")
+                self.variables[variable.strip()] = value.strip()
+            return ["200 result=0"]
         if self.dead:
             return ["511 Command Not Permitted on a dead channel or intercept routine"]
         if name.startswith("GET DATA"):

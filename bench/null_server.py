@@ -41,11 +41,8 @@ def _incoming(headers: dict[str, str]) -> Script:
     recording = f"{datetime.now(UTC):%Y/%m/%d}/{headers.get('agi_uniqueid', 'x')}.wav"
     return [  # the linkedid is the dialplan's first argument
         ("GET DATA", ("hello", "3000", "1")),
-        ("SET VARIABLE", ("CC_CARD_ID", "1")),
-        ("SET VARIABLE", ("CC_QUEUE", "appointments")),
-        ("SET VARIABLE", ("CC_QUEUE_TIMEOUT", "120")),
-        ("SET VARIABLE", ("CC_RECORDING", recording)),
-        ("SET VARIABLE", ("CC_ACTION", "queue")),
+        ("EXEC", ("MSet", f"CC_CARD_ID=1,CC_QUEUE=appointments,CC_QUEUE_TIMEOUT=120,"
+                          f"CC_RECORDING={recording},CC_ACTION=queue")),
     ]
 
 

@@ -39,6 +39,7 @@ from fastagi.protocol import (
     AgiHangup,
     AgiProtocolError,
     escape_argument,
+    mset_argument,
     parse_reply_line,
 )
 from fastagi.routes.common import Timeline
@@ -184,18 +185,22 @@ def incoming(agi: BlockingAgi, work: Work) -> None:
     else:
         timeline = Timeline(CallFlow(settings, did, caller or "", started_at))
         decision = _walk(agi, timeline, work)
-    if decision is not None and card is not None:
-        agi.set_variable(var.CC_CARD_ID, str(card.id))
     _store_route(work, linkedid, timeline, decision)
     if decision is None:
         return
+    values = {var.CC_CARD_ID: str(card.id)} if card is not None else {}
     if decision.action == "queue":
-        agi.set_variable(var.CC_QUEUE, decision.queue or "")
+        values[var.CC_QUEUE] = decision.queue or ""
         if decision.queue_timeout:
-            agi.set_variable(var.CC_QUEUE_TIMEOUT, str(decision.queue_timeout))
-        recording = card.recording_path if card else new_call.recording_path
-        agi.set_variable(var.CC_RECORDING, recording)
-    agi.set_variable(var.CC_ACTION, decision.action)
+            values[var.CC_QUEUE_TIMEOUT] = str(decision.queue_timeout)
+        values[var.CC_RECORDING] = card.recording_path if card else new_call.recording_path
+    values[var.CC_ACTION] = decision.action
+    pairs = mset_argument(values)
+    if pairs is not None:
+        agi.execute("EXEC", "MSet", pairs)
+        return
+    for name, value in values.items():
+        agi.set_variable(name, value)
 
 
 def _walk(agi: BlockingAgi, timeline: Timeline, work: Work) -> Decision | None:

@@ -120,6 +120,9 @@ async def test_the_dialplan_passes_what_it_knows_and_the_channel_names_the_card(
     assert asked[0].startswith("GET DATA") and asked[-1].startswith("GET")
     assert not [command for command in asked if command.startswith("GET") and (
         "linkedid" in command or "CC_ACTION" in command or "CC_CARD_ID" in command)]
+    # The decision went back in one command, which Asterisk ran (CC_CARD_ID was read above).
+    [handed] = [command for command in asked if command.startswith(("EXEC", "SET"))]
+    assert handed.startswith(f'EXEC "MSet" "CC_CARD_ID={card.id},CC_QUEUE=appointments,')
 
 
 async def test_caller_hanging_up_while_waiting_in_queue_makes_abandoned_card(

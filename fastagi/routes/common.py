@@ -119,19 +119,26 @@ def store_queue_step(
                          did_source=None, did_city=None, events=events)
 
 
-async def apply_decision(call: AgiCall, decision: Decision, recording: str) -> None:
-    """Hand the decision to the dialplan; CC_ACTION goes last because the dialplan checks it.
+async def apply_decision(
+    call: AgiCall, decision: Decision, recording: str, card_id: int | None = None
+) -> None:
+    """Hand the decision (and the card's id) to the dialplan, in one round trip if it can.
 
-    A hangup's message and a voicemail's greeting were already played by the route (the
-    flow's Play step), so the dialplan only hangs up, or beeps and records the message into
-    `recording` ([cc-voicemail]): the session is over before the caller starts speaking.
+    CC_ACTION goes last because the dialplan checks it. A hangup's message and a
+    voicemail's greeting were already played by the route (the flow's Play step), so the
+    dialplan only hangs up, or beeps and records the message into `recording`
+    ([cc-voicemail]): the session is over before the caller starts speaking.
     """
+    values: dict[str, str] = {}
+    if card_id is not None:
+        values[var.CC_CARD_ID] = str(card_id)
     if decision.action == "queue":
-        await call.set_variable(var.CC_QUEUE, decision.queue or "")
+        values[var.CC_QUEUE] = decision.queue or ""
         if decision.queue_timeout:
-            await call.set_variable(var.CC_QUEUE_TIMEOUT, str(decision.queue_timeout))
+            values[var.CC_QUEUE_TIMEOUT] = str(decision.queue_timeout)
     if decision.action in ("queue", "voicemail"):
-        await call.set_variable(var.CC_RECORDING, recording)
+        values[var.CC_RECORDING] = recording
     if decision.action == "voicemail" and decision.max_message_sec:
-        await call.set_variable(var.CC_MESSAGE_MAX_SEC, str(decision.max_message_sec))
-    await call.set_variable(var.CC_ACTION, decision.action)
+        values[var.CC_MESSAGE_MAX_SEC] = str(decision.max_message_sec)
+    values[var.CC_ACTION] = decision.action
+    await call.set_variables(values)

@@ -60,16 +60,13 @@ async def incoming(call: AgiCall, services: AgiServices) -> None:
         store_route(services, facts.linkedid, timeline, None)
         return
     if card_id is not None:
-        await call.set_variable(var.CC_CARD_ID, str(card_id))
-        await apply_decision(call, decision, card_to_be.recording_path)
+        await apply_decision(call, decision, card_to_be.recording_path, card_id)
         await name_the_card_it_has(call, opening, card_id)
     else:
         card = await services.in_time("open the card", opening)
-        if card is not None:
-            await call.set_variable(var.CC_CARD_ID, str(card.id))
         # An existing card (a call that came back) keeps the file it is already recorded to.
         recording = card.recording_path if card else card_to_be.recording_path
-        await apply_decision(call, decision, recording)
+        await apply_decision(call, decision, recording, card.id if card else None)
     store_route(services, facts.linkedid, timeline, decision)
 
 
