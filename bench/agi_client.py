@@ -39,7 +39,10 @@ class Channel:
     caller_id: str = "+79161234567"
     caller_name: str = "Иванов Иван"
     channel: str | None = None
-    args: Sequence[str] = ()  # AGI(agi://host/route,arg1,...): agi_arg_1, ...
+    #: AGI(agi://host/route,arg1,...): agi_arg_1, ...; when empty, what the dialplan passes.
+    args: Sequence[str] = ()
+    #: A dialplan from before the routes took arguments (AGI(${CC_AGI}/incoming) alone).
+    old_dialplan: bool = False
     #: Plain variables and dialplan functions by name, e.g. "CDR(duration)".
     variables: dict[str, str] = field(default_factory=dict)
     keys: list[str | None] = field(default_factory=list)  # per GET DATA: digits or None
@@ -73,10 +76,22 @@ class Channel:
             "agi_enhanced: 0.0",
             "agi_accountcode: ",
             "agi_threadid: 140000000000000",
-            *(f"agi_arg_{n}: {value}" for n, value in enumerate(self.args, start=1)),
+            *(f"agi_arg_{n}: {value}" for n, value in enumerate(self.passed_args(), start=1)),
             "",
         ]
         return [line.encode() + b"\n" for line in lines]
+
+    def passed_args(self) -> list[str]:
+        """The AGI arguments: those given, else what etc_asterisk/extensions.conf passes."""
+        if self.args or self.old_dialplan:
+            return list(self.args)
+        linkedid = self.linkedid or self.uniqueid
+        card_id = self.variables.get("CC_CARD_ID", "")
+        if self.route == "incoming":
+            return [linkedid, card_id]
+        if self.route == "hangup":
+            return [linkedid, self.variables.get("CC_ACTION", ""), card_id]
+        return []
 
     def reply(self, words: list[str]) -> list[str]:
         """Asterisk's reply lines to one command (a HANGUP line may come first)."""
@@ -94,6 +109,12 @@ class Channel:
             return ["200 result=1"]
         if name.startswith(("VERBOSE", "NOOP")):
             return ["200 result=1"]
+        if name.startswith("EXEC") and len(words) > 2 and words[1].upper() == "MSET":
+            # MSet(name=value,...), as pbx_builtin_setvar_multiple splits it.
+            for pair in (words[2] if len(words) > 2 else "").split(","):
+                variable, _, value = pair.partition("=")
+                self.variables[variable.strip()] = value.strip()
+            return ["200 result=0"]
         if self.dead:
             return ["511 Command Not Permitted on a dead channel or intercept routine"]
         if name.startswith("GET DATA"):

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
 import signal
 import sys
 from types import SimpleNamespace
@@ -22,13 +23,27 @@ from fastagi.cards import CardRef, HangupReport, NewCall
 
 
 class NoCards:
-    """The card store's methods, doing nothing (the journal is never active)."""
+    """The card store's methods, doing nothing (the journal is never active).
+
+    Card ids are reserved from a counter, as the real store reserves them from the
+    sequence, so the routes take the same path; each card is remembered until its hangup.
+    """
 
     journal = SimpleNamespace(active=False)
+    store = SimpleNamespace(reserves_ids=True)
 
-    def open_card(self, new: NewCall, events: Any = ()) -> CardRef:
+    def __init__(self) -> None:
+        self._next_id = itertools.count(1)
+        self._ids: dict[str, int] = {}
+
+    def reserve_ids(self, count: int) -> list[int]:
+        """Ids from the counter."""
+        return [next(self._next_id) for _ in range(count)]
+
+    def open_card(self, new: NewCall, events: Any = (), card_id: int | None = None) -> CardRef:
         """A card reference, as if a card was created."""
-        return CardRef(id=1, linkedid=new.linkedid, created=True,
+        card_id = self._ids.setdefault(new.linkedid, card_id or next(self._next_id))
+        return CardRef(id=card_id, linkedid=new.linkedid, created=True,
                        recording_path=new.recording_path)
 
     def route_decided(self, linkedid: str, **kwargs: Any) -> None:
@@ -46,7 +61,8 @@ class NoCards:
 
     def hang_up(self, report: HangupReport) -> Any:
         """A closed card whose recording is already there (no re-checks follow)."""
-        return SimpleNamespace(recording_state="ok")
+        card_id = self._ids.pop(report.call.linkedid, None) or next(self._next_id)
+        return SimpleNamespace(id=card_id, recording_state="ok")
 
     def journal_only(self, method: str, *args: Any, **kwargs: Any) -> None:
         """Nothing journaled."""

@@ -20,8 +20,9 @@ from fastagi.protocol import escape_argument
 #: What each route asks, in order: (command keywords, arguments) as our routes send them.
 Script = list[tuple[str, tuple[str, ...]]]
 
+#: The dialplan passes the linkedid, CC_ACTION and CC_CARD_ID as arguments (the card id
+#: is the one the channel was told, so it is not set again).
 _HANGUP_READS: Script = [
-    ("GET FULL VARIABLE", ("${CHANNEL(linkedid)}",)),
     ("GET FULL VARIABLE", ("${CDR(duration)}",)),
     ("GET VARIABLE", ("CC_RECORDING",)),
     ("GET VARIABLE", ("QUEUESTATUS",)),
@@ -33,20 +34,15 @@ _HANGUP_READS: Script = [
     ("GET VARIABLE", ("ANSWEREDTIME",)),
     ("GET VARIABLE", ("MEMBERINTERFACE",)),
     ("GET VARIABLE", ("CC_QUEUE",)),
-    ("GET VARIABLE", ("CC_ACTION",)),  # "voicemail": the hangup notes the message left
 ]
 
 
 def _incoming(headers: dict[str, str]) -> Script:
     recording = f"{datetime.now(UTC):%Y/%m/%d}/{headers.get('agi_uniqueid', 'x')}.wav"
-    return [
-        ("GET FULL VARIABLE", ("${CHANNEL(linkedid)}",)),
+    return [  # the linkedid is the dialplan's first argument
         ("GET DATA", ("hello", "3000", "1")),
-        ("SET VARIABLE", ("CC_CARD_ID", "1")),
-        ("SET VARIABLE", ("CC_QUEUE", "appointments")),
-        ("SET VARIABLE", ("CC_QUEUE_TIMEOUT", "120")),
-        ("SET VARIABLE", ("CC_RECORDING", recording)),
-        ("SET VARIABLE", ("CC_ACTION", "queue")),
+        ("EXEC", ("MSet", f"CC_CARD_ID=1,CC_QUEUE=appointments,CC_QUEUE_TIMEOUT=120,"
+                          f"CC_RECORDING={recording},CC_ACTION=queue")),
     ]
 
 

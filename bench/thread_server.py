@@ -39,6 +39,7 @@ from fastagi.protocol import (
     AgiHangup,
     AgiProtocolError,
     escape_argument,
+    mset_argument,
     parse_reply_line,
 )
 from fastagi.routes.common import Timeline
@@ -65,6 +66,10 @@ class BlockingAgi:
     def route(self) -> str:
         """The script name of agi://host/<route>."""
         return self.env.get("agi_network_script", "").split("?")[0].split("/")[0]
+
+    def argument(self, number: int) -> str | None:
+        """AGI argument `number` (1-based), None when the dialplan passed none."""
+        return self.env.get(f"agi_arg_{number}")
 
     def execute(self, keywords: str, *args: str) -> tuple[str, str | None]:
         """Send a command, wait for its reply; (result, data)."""
@@ -139,9 +144,15 @@ class Work:
         return datetime.now(UTC)
 
 
-def _linkedid(agi: BlockingAgi) -> str:
+def _linkedid(agi: BlockingAgi, passed: str | None = None) -> str:
     uniqueid = agi.env.get("agi_uniqueid", "")
-    return agi.get_full_variable(var.LINKEDID) or uniqueid
+    return passed or agi.get_full_variable(var.LINKEDID) or uniqueid
+
+
+def _asked(agi: BlockingAgi, number: int, name: str) -> str | None:
+    """AGI argument `number`, or the variable asked for when the dialplan passed none."""
+    passed = agi.argument(number)
+    return passed if passed is not None else agi.get_variable(name)
 
 
 def _known(value: str | None) -> str | None:
@@ -158,7 +169,7 @@ def _safely(what: str, work: Callable[..., Any], *args: Any, **kwargs: Any) -> A
 
 def incoming(agi: BlockingAgi, work: Work) -> None:
     """Open the card, walk the menu, store and hand over the decision."""
-    linkedid = _linkedid(agi)
+    linkedid = _linkedid(agi, agi.argument(1))
     did, caller = agi.env.get("agi_extension", ""), _known(agi.env.get("agi_callerid"))
     started_at = work.now()
     new_call = NewCall(uniqueid=agi.env.get("agi_uniqueid", ""), linkedid=linkedid,
@@ -174,18 +185,22 @@ def incoming(agi: BlockingAgi, work: Work) -> None:
     else:
         timeline = Timeline(CallFlow(settings, did, caller or "", started_at))
         decision = _walk(agi, timeline, work)
-    if decision is not None and card is not None:
-        agi.set_variable(var.CC_CARD_ID, str(card.id))
     _store_route(work, linkedid, timeline, decision)
     if decision is None:
         return
+    values = {var.CC_CARD_ID: str(card.id)} if card is not None else {}
     if decision.action == "queue":
-        agi.set_variable(var.CC_QUEUE, decision.queue or "")
+        values[var.CC_QUEUE] = decision.queue or ""
         if decision.queue_timeout:
-            agi.set_variable(var.CC_QUEUE_TIMEOUT, str(decision.queue_timeout))
-        recording = card.recording_path if card else new_call.recording_path
-        agi.set_variable(var.CC_RECORDING, recording)
-    agi.set_variable(var.CC_ACTION, decision.action)
+            values[var.CC_QUEUE_TIMEOUT] = str(decision.queue_timeout)
+        values[var.CC_RECORDING] = card.recording_path if card else new_call.recording_path
+    values[var.CC_ACTION] = decision.action
+    pairs = mset_argument(values)
+    if pairs is not None:
+        agi.execute("EXEC", "MSet", pairs)
+        return
+    for name, value in values.items():
+        agi.set_variable(name, value)
 
 
 def _walk(agi: BlockingAgi, timeline: Timeline, work: Work) -> Decision | None:
@@ -231,7 +246,7 @@ def answered(agi: BlockingAgi, work: Work) -> None:
 def hangup(agi: BlockingAgi, work: Work) -> None:
     """Read the dead channel's variables, close the card."""
     ended_at = work.now()
-    linkedid = _linkedid(agi)
+    linkedid = _linkedid(agi, agi.argument(1))
     duration = agi.get_full_variable(var.CDR_DURATION)
     report = HangupReport(
         call=NewCall(
@@ -256,7 +271,11 @@ def hangup(agi: BlockingAgi, work: Work) -> None:
         queue=agi.get_variable(var.CC_QUEUE),
     )
     card = _safely("close the card", work.cards.hang_up, report)
-    if agi.get_variable(var.CC_ACTION) == var.ACTION_VOICEMAIL:
+    if card is not None:
+        told = _asked(agi, 3, var.CC_CARD_ID)
+        if told and told != str(card.id):
+            agi.set_variable(var.CC_CARD_ID, str(card.id))
+    if _asked(agi, 2, var.CC_ACTION) == var.ACTION_VOICEMAIL:
         _safely("note the message", work.cards.message_left, linkedid, at=ended_at,
                 record_status=agi.get_variable(var.RECORD_STATUS) or "")
     if card is not None and card.recording_state == "pending":

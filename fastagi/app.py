@@ -71,6 +71,10 @@ async def serve(settings: Settings, listen: str | None = None, grace: float = 30
     await server.start()
     log.info("FastAGI listening on %s:%s", server.host, server.port)
     replayer = asyncio.create_task(services.replay_journal_forever())
+    try:
+        await services.reserve_card_ids()
+    except Exception as error:  # the database is away: the calls wait for their cards
+        log.warning("no card ids reserved at start (%s)", type(error).__name__)
     stopping = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):

@@ -168,6 +168,8 @@ _SET_URL = update(CALLS).where(CALLS.c.id == bindparam("card_id")).values(
 _OPERATOR = select(USERS.c.id, USERS.c.name).where(
     USERS.c.extension == bindparam("extension")).limit(1)
 _INSERT_EVENTS = insert(EVENTS)
+_RESERVE_IDS = select(func.nextval(func.pg_get_serial_sequence(CALLS.name, CALLS.c.id.name))
+                      ).select_from(func.generate_series(1, bindparam("count")))
 _HOLD_EVENTS = (select(EVENTS.c.kind, EVENTS.c.at)
                 .where(EVENTS.c.call_id == bindparam("card_id"),
                        EVENTS.c.kind.in_(("hold", "unhold")))
@@ -243,10 +245,29 @@ class CardStore:
 
     # -- one transaction each -----------------------------------------------------------
 
-    def open_card(self, new: NewCall, events: Sequence[Event] = ()) -> CardRef:
-        """Create the card for a call, or return the one its linkedid already has."""
+    @property
+    def reserves_ids(self) -> bool:
+        """True when card ids can be reserved ahead (PostgreSQL's sequence; not SQLite)."""
+        return self._engine.dialect.name == "postgresql"
+
+    def reserve_ids(self, count: int) -> list[int]:
+        """`count` card ids taken from the calls sequence, for cards not yet written.
+
+        Each is unique for good (a sequence never gives a number twice), so a card written
+        with one later, even from the journal after an outage, collides with no other.
+        """
+        with self._engine.begin() as db:
+            return list(db.scalars(_RESERVE_IDS, {"count": count}))
+
+    def open_card(
+        self, new: NewCall, events: Sequence[Event] = (), card_id: int | None = None
+    ) -> CardRef:
+        """Create the card for a call, or return the one its linkedid already has.
+
+        `card_id`: the id reserved for it (reserve_ids), already told to the dialplan.
+        """
         with self._transaction() as db:
-            card_id, recording_path, created = self._open(db, new)
+            card_id, recording_path, created = self._open(db, new, card_id)
             self._add_events(db, card_id, events)
         return CardRef(id=card_id, linkedid=new.linkedid, created=created,
                        recording_path=recording_path or "")
@@ -406,10 +427,13 @@ class CardStore:
 
     # -- steps inside a transaction -----------------------------------------------------
 
-    def _open(self, db: Connection, new: NewCall) -> tuple[int, str | None, bool]:
+    def _open(self, db: Connection, new: NewCall, card_id: int | None = None
+              ) -> tuple[int, str | None, bool]:
         """The card's id and file, and whether this step created it."""
         operator = self._operator(db, new.operator_extension)
+        reserved = {"id": card_id} if card_id is not None else {}
         inserted = db.execute(self._insert_card, {
+            **reserved,
             "uniqueid": new.uniqueid,
             "linkedid": new.linkedid,
             "direction": new.direction.value,

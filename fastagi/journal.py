@@ -181,9 +181,13 @@ class JournaledCards:
         self.journal.append(Operation(uuid.uuid4().hex, time.time_ns(), method, list(args),
                                       kwargs))
 
-    def open_card(self, new: NewCall, events: Any = ()) -> Any:
-        """See CardStore.open_card; None while journaled."""
-        return self._apply("open_card", new, list(events))
+    def open_card(self, new: NewCall, events: Any = (), card_id: int | None = None) -> Any:
+        """See CardStore.open_card; None while journaled (a reserved id is kept with it)."""
+        return self._apply("open_card", new, list(events), card_id=card_id)
+
+    def reserve_ids(self, count: int) -> list[int]:
+        """See CardStore.reserve_ids; never journaled (raises while the database is away)."""
+        return self.store.reserve_ids(count)
 
     def route_decided(self, linkedid: str, **kwargs: Any) -> None:
         """See CardStore.route_decided."""

@@ -16,7 +16,7 @@ import json
 import logging
 import os
 import time
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Awaitable, Callable, Coroutine
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -165,8 +165,51 @@ class AgiServices:
     journal_writer: ThreadPoolExecutor = field(
         default_factory=lambda: ThreadPoolExecutor(max_workers=1, thread_name_prefix="journal")
     )
+    #: Card ids reserved from the sequence at a time (PostgreSQL); more are reserved in
+    #: the pool's threads once half of them are used.
+    reserve_block: int = 100
     _queued: int = 0
     _last_change: dict[str, asyncio.Task[Any]] = field(default_factory=dict)
+    _card_ids: deque[int] = field(default_factory=deque)
+    _reserving: bool = False
+    _reserve_after: float = float("-inf")
+
+    def reserved_card_id(self) -> int | None:
+        """An id for a card not yet written, or None: SQLite, journal active, none at hand.
+
+        Never waits for the database: ids run short, more are reserved in the background.
+        """
+        if not self.cards.store.reserves_ids or self.cards.journal.active:
+            return None
+        card_id = self._card_ids.popleft() if self._card_ids else None
+        if len(self._card_ids) < self.reserve_block // 2:
+            self._reserve_more()
+        return card_id
+
+    async def reserve_card_ids(self) -> None:
+        """Reserve a block of card ids now (at start, so that the first calls have some)."""
+        if self.cards.store.reserves_ids:
+            self._card_ids.extend(await self.db(self.cards.reserve_ids, self.reserve_block))
+
+    def _reserve_more(self) -> None:
+        """Reserve another block of card ids in the pool, unless one is on its way."""
+        if self._reserving or time.monotonic() < self._reserve_after:
+            return
+        self._reserving = True
+        work = asyncio.get_running_loop().run_in_executor(
+            self.executor, self.cards.reserve_ids, self.reserve_block)
+
+        def reserved(done: asyncio.Future[list[int]]) -> None:
+            self._reserving = False
+            try:
+                self._card_ids.extend(done.result())
+            except Exception as error:
+                # The database is away: calls wait for their cards as before; retry later.
+                log.warning("could not reserve card ids (%s); trying again in 1 s",
+                            type(error).__name__)
+                self._reserve_after = time.monotonic() + 1.0
+
+        work.add_done_callback(reserved)
 
     async def db(self, func: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
         """Run blocking database work in the thread pool, off the event loop, with a deadline."""

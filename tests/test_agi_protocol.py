@@ -280,6 +280,44 @@ async def test_get_variable_returns_value_or_none(wire: tuple[AgiCall, FakeAster
     assert await task is None
 
 
+async def test_plain_values_are_set_in_one_round_trip(
+        wire: tuple[AgiCall, FakeAsterisk]) -> None:
+    call, asterisk = wire
+    task = asyncio.create_task(call.set_variables(
+        {"CC_CARD_ID": "42", "CC_RECORDING": "2026/11/24/1795361204.1.wav", "CC_ACTION": "queue"}))
+    assert await asterisk.expect() == (
+        'EXEC "MSet" "CC_CARD_ID=42,CC_RECORDING=2026/11/24/1795361204.1.wav,CC_ACTION=queue"')
+    await asterisk.reply("200 result=0")
+    await task
+
+
+@pytest.mark.parametrize("odd", ["a,b", 'say "hi"', "back\\slash", "two words", "",
+                                 "x)(y", "${SHELL(id)}", "k=v"])
+async def test_a_value_mset_would_misread_is_set_on_its_own_escaped(
+        wire: tuple[AgiCall, FakeAsterisk], odd: str) -> None:
+    call, asterisk = wire
+    task = asyncio.create_task(call.set_variables({"CC_QUEUE": odd, "CC_ACTION": "queue"}))
+    await answer_set_variables(asterisk, [("CC_QUEUE", odd), ("CC_ACTION", "queue")])
+    await task
+
+
+async def test_an_asterisk_without_mset_gets_one_set_variable_each(
+        wire: tuple[AgiCall, FakeAsterisk]) -> None:
+    call, asterisk = wire
+    task = asyncio.create_task(call.set_variables({"CC_QUEUE": "support", "CC_ACTION": "queue"}))
+    assert (await asterisk.expect()).startswith('EXEC "MSet"')
+    await asterisk.reply("200 result=-2")  # res_agi: no such application
+    await answer_set_variables(asterisk, [("CC_QUEUE", "support"), ("CC_ACTION", "queue")])
+    await task
+
+
+async def answer_set_variables(asterisk: FakeAsterisk, expected: list[tuple[str, str]]) -> None:
+    """Expect one SET VARIABLE per (name, value), in order, and answer each."""
+    for name, value in expected:
+        assert asterisk_split(await asterisk.expect()) == ["SET", "VARIABLE", name, value]
+        await asterisk.reply("200 result=1")
+
+
 async def test_hangup_without_pending_command_blocks_live_only_commands(
         wire: tuple[AgiCall, FakeAsterisk]) -> None:
     call, asterisk = wire

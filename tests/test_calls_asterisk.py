@@ -102,6 +102,29 @@ async def test_caller_presses_1_operator_answers_and_caller_hangs_up_makes_answe
     assert card.recording_url == f"/api/calls/{card.id}/recording"
 
 
+async def test_the_dialplan_passes_what_it_knows_and_the_channel_names_the_card(
+    ami: AsteriskDriver, sessions: sessionmaker[Session]
+) -> None:
+    await ami.set_global("CC_TEST_ANSWER_DELAY", "60")  # nobody answers: no `answered`
+    call = await ami.call(DID, CALLER)
+    await reach_menu_and_press(ami, call, "1")
+    await ami.wait_for_queue_join("appointments", call=call)
+    told = await ami.get_var(call, "CC_CARD_ID")
+    await ami.hangup(call)
+    await ami.wait_hungup(call)
+    card = await wait_card(sessions, call.linkedid, lambda c: c.ended_at is not None)
+    assert told == str(card.id)
+    asked = [str(e.command) for e in ami.events_of(call)
+             if e.event == "AGIExecStart" and e.uniqueid == call.dialplan_id]
+    # incoming and hangup were given the linkedid, CC_ACTION and CC_CARD_ID (even empty).
+    assert asked[0].startswith("GET DATA") and asked[-1].startswith("GET")
+    assert not [command for command in asked if command.startswith("GET") and (
+        "linkedid" in command or "CC_ACTION" in command or "CC_CARD_ID" in command)]
+    # The decision went back in one command, which Asterisk ran (CC_CARD_ID was read above).
+    [handed] = [command for command in asked if command.startswith(("EXEC", "SET"))]
+    assert handed.startswith(f'EXEC "MSet" "CC_CARD_ID={card.id},CC_QUEUE=appointments,')
+
+
 async def test_caller_hanging_up_while_waiting_in_queue_makes_abandoned_card(
     ami: AsteriskDriver, sessions: sessionmaker[Session]
 ) -> None:

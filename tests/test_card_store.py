@@ -69,6 +69,23 @@ def test_two_sessions_racing_for_one_call_make_one_card(sessions, tmp_path) -> N
         assert session.scalar(select(func.count(Call.id))) == 1
 
 
+def test_a_card_opened_with_a_reserved_id_has_it_and_the_sequence_goes_on(
+        sessions, tmp_path) -> None:
+    cards = store(sessions, tmp_path)
+    assert cards.reserves_ids
+    reserved = cards.reserve_ids(3)
+    assert len(set(reserved)) == 3
+    ref = cards.open_card(new_call("reserved.1"), card_id=reserved[1])
+    after = cards.open_card(new_call("reserved.2"))
+    assert (ref.id, ref.created) == (reserved[1], True)
+    assert after.id > max(reserved)
+    # The call coming back keeps its card, whatever id its other channel was told.
+    again = cards.open_card(new_call("reserved.1", uniqueid="reserved.5"), card_id=reserved[2])
+    assert (again.id, again.created) == (reserved[1], False)
+    with sessions() as session:
+        assert session.get_one(Call, ref.id).recording_url == f"/api/calls/{ref.id}/recording"
+
+
 def test_card_is_created_ringing_with_caller_and_recording_name(sessions, tmp_path) -> None:
     cards = store(sessions, tmp_path)
     ref = cards.open_card(new_call(caller_name="unknown"))
@@ -171,6 +188,7 @@ def test_a_whole_call_on_the_demo_sqlite_database_replayed_once(tmp_path) -> Non
     with transaction(sessions) as session:
         seed_demo(session)
     cards = store(sessions, tmp_path)
+    assert not cards.reserves_ids  # SQLite has no sequence: calls wait for their cards
     ref = cards.open_card(new_call(), [Event("call_started", T0)])
     cards.route_decided("1700000000.1", queue="appointments", ivr_path="main > 1",
                         did_source="Яндекс", did_city=None, events=[Event("ivr_key", T0)],

@@ -130,6 +130,29 @@ async def test_calls_during_a_database_outage_all_get_their_cards_once(
         assert_whole(card)
 
 
+async def test_an_id_told_before_the_outage_is_the_card_s_after_the_replay(
+    running: dict, postgres: PrivatePostgres
+) -> None:
+    server, services = await running["start"]()
+    await services.reserve_card_ids()
+    await full_call(server, "ids.0")
+    postgres.stop()
+    # Told a reserved id; the card itself goes to the journal with it.
+    told = await full_call(server, "ids.1")
+    # The journal is active now: the next call waits for its card, which has none yet.
+    waited = await full_call(server, "ids.2")
+    assert services.cards.journal.active
+    postgres.start()
+    await services.db(services.cards.replay)
+    await full_call(server, "ids.3")
+    before, during, after_journal, after = cards(postgres, "ids.")
+    assert told["CC_CARD_ID"] == str(during.id)
+    assert "CC_CARD_ID" not in waited
+    assert len({before.id, during.id, after_journal.id, after.id}) == 4
+    for card in (before, during, after_journal, after):
+        assert_whole(card)
+
+
 async def test_a_server_restarted_during_the_outage_routes_from_its_saved_flow_and_replays(
     running: dict, postgres: PrivatePostgres
 ) -> None:

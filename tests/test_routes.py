@@ -406,8 +406,11 @@ def write_message(path: Path, seconds: float) -> None:
 
 
 async def closed_voicemail_call(  # type: ignore[no-untyped-def]
-        agi, sessions, uniqueid: str, seconds: float) -> Call:
-    """A Sunday call to a clinic that takes messages; the caller leaves `seconds` of speech."""
+        agi, sessions, uniqueid: str, seconds: float, old_dialplan: bool = False) -> Call:
+    """A Sunday call to a clinic that takes messages; the caller leaves `seconds` of speech.
+
+    `old_dialplan`: the hangup handler passes no arguments (a dialplan from before them).
+    """
     server, services = agi
     services.clock = lambda: CLOSED_HOURS
     with sessions() as session:
@@ -427,7 +430,8 @@ async def closed_voicemail_call(  # type: ignore[no-untyped-def]
     assert (variables["CC_ACTION"], variables["CC_MESSAGE_MAX_SEC"]) == ("voicemail", "90")
     assert variables["CC_RECORDING"] == f"2026/11/22/{uniqueid}.wav"
     write_message(services.cards.store._recordings.root / variables["CC_RECORDING"], seconds)
-    await run(server, FakeChannel("hangup", uniqueid=uniqueid, dead=True, variables={
+    await run(server, FakeChannel("hangup", uniqueid=uniqueid, dead=True,
+                                  old_dialplan=old_dialplan, variables={
         "CC_ACTION": "voicemail", "CC_RECORDING": variables["CC_RECORDING"],
         "RECORD_STATUS": "HANGUP"}))
     for _ in range(50):
@@ -457,3 +461,95 @@ async def test_closed_hours_caller_who_says_nothing_leaves_an_empty_message(
     assert "message_left" not in [event.kind for event in card.events]
     assert [event.data for event in card.events if event.kind == "no_message"] == [
         {"seconds": "0", "record_status": "HANGUP"}]
+
+
+def slow_opening(services: AgiServices, seconds: float) -> None:
+    """The database writes each new card only after `seconds`."""
+    real_open = services.cards.open_card
+
+    def open_late(*args, **kwargs):  # type: ignore[no-untyped-def]
+        import time
+
+        time.sleep(seconds)
+        return real_open(*args, **kwargs)
+
+    services.cards.open_card = open_late  # type: ignore[method-assign]
+
+
+async def test_a_reserved_id_names_the_card_before_it_is_written(agi, sessions) -> None:
+    server, services = agi
+    await services.reserve_card_ids()
+    services.db_timeout = 0.2
+    slow_opening(services, 0.6)  # the call could never wait for this card
+    channel = FakeChannel("incoming", uniqueid="r30.1", keys=["1"])
+    variables = await run(server, channel)
+    card = card_of(sessions, "r30.1")
+    assert variables["CC_CARD_ID"] == str(card.id)
+    assert (variables["CC_ACTION"], variables["CC_QUEUE"]) == ("queue", "appointments")
+    assert variables["CC_RECORDING"] == card.recording_path == "2026/11/24/r30.1.wav"
+    # The dialplan passed the linkedid: nobody asked for it.
+    assert ["GET", "FULL", "VARIABLE", "${CHANNEL(linkedid)}"] not in channel.commands
+
+
+async def test_a_second_channel_of_a_carded_call_is_told_the_card_it_has(agi, sessions) -> None:
+    server, services = agi
+    await run(server, FakeChannel("incoming", uniqueid="r31.1", keys=["1"]))
+    first = card_of(sessions, "r31.1")
+    await services.reserve_card_ids()
+    # The caller takes a moment in the menu: the card is found before the session ends.
+    variables = await run(server, FakeChannel("incoming", uniqueid="r31.2", linkedid="r31.1",
+                                              keys=["1"], get_data_delay=0.3))
+    assert variables["CC_CARD_ID"] == str(first.id)
+
+
+async def test_a_channel_told_a_reserved_id_ends_naming_the_card_it_has(agi, sessions) -> None:
+    server, services = agi
+    await run(server, FakeChannel("incoming", uniqueid="r32.1", keys=["1"]))
+    first = card_of(sessions, "r32.1")
+    await services.reserve_card_ids()
+    slow_opening(services, 0.3)  # the session ends before the card is looked up
+    told = await run(server, FakeChannel("incoming", uniqueid="r32.2", linkedid="r32.1",
+                                         keys=["1"]))
+    assert told["CC_CARD_ID"] != str(first.id)
+    hangup = FakeChannel("hangup", uniqueid="r32.2", linkedid="r32.1", dead=True,
+                         variables=dict(told))
+    variables = await run(server, hangup)
+    assert variables["CC_CARD_ID"] == str(first.id)
+    assert card_of(sessions, "r32.1").id == first.id
+    with sessions() as session:
+        assert session.scalar(select(Call).where(Call.id == int(told["CC_CARD_ID"]))) is None
+
+
+async def test_a_channel_sent_back_to_incoming_keeps_its_card_and_file(agi, sessions) -> None:
+    server, services = agi
+    await services.reserve_card_ids()
+    first = await run(server, FakeChannel("incoming", uniqueid="r33.1", keys=["1"]))
+    # The same channel again (a redirect to from-trunk): it passes the card it was told.
+    services.clock = lambda: OPEN_HOURS.replace(day=25)
+    again = await run(server, FakeChannel("incoming", uniqueid="r33.1", keys=["1"],
+                                          variables=dict(first)))
+    card = card_of(sessions, "r33.1")
+    assert again["CC_CARD_ID"] == first["CC_CARD_ID"] == str(card.id)
+    assert again["CC_RECORDING"] == card.recording_path == "2026/11/24/r33.1.wav"
+
+
+async def test_a_dialplan_without_arguments_still_gets_its_answers(agi, sessions) -> None:
+    server, _ = agi
+    incoming = FakeChannel("incoming", uniqueid="r34.1", linkedid="r34.0", keys=["1"],
+                           old_dialplan=True)
+    variables = await run(server, incoming)
+    hangup = FakeChannel("hangup", uniqueid="r34.1", linkedid="r34.0", dead=True,
+                         old_dialplan=True, variables=dict(variables))
+    await run(server, hangup)
+    card = card_of(sessions, "r34.0")
+    assert variables["CC_CARD_ID"] == str(card.id) and card.status == "abandoned"
+    assert incoming.commands[0] == ["GET", "FULL", "VARIABLE", "${CHANNEL(linkedid)}"]
+    asked = [words[2] for words in hangup.commands if words[:2] == ["GET", "VARIABLE"]]
+    assert asked[-2:] == ["CC_CARD_ID", "CC_ACTION"]
+
+
+async def test_a_voicemail_told_without_arguments_still_notes_the_message(
+        agi, sessions) -> None:
+    card = await closed_voicemail_call(agi, sessions, "r35.1", 2, old_dialplan=True)
+    assert (card.needs_callback, card.recording_state) == (True, "ok")
+    assert "message_left" in [event.kind for event in card.events]

@@ -54,10 +54,23 @@ def new_call(
     )
 
 
-async def caller_facts(call: AgiCall) -> CallerFacts:
-    """Read the call's identity; linkedid keys the card (falls back to the uniqueid)."""
+def dialplan_argument(call: AgiCall, number: int) -> str | None:
+    """AGI argument `number` (1-based) the dialplan passed, or None when it passed none.
+
+    The dialplan hands over what it already knows as arguments (no round trip to ask for
+    it); a dialplan from before that passes none, and the route asks as it used to
+    (a rolling upgrade deploys the dialplan and the server apart).
+    """
+    return call.args[number - 1] if len(call.args) >= number else None
+
+
+async def caller_facts(call: AgiCall, linkedid: str | None = None) -> CallerFacts:
+    """Read the call's identity; linkedid keys the card (falls back to the uniqueid).
+
+    `linkedid`: ${CHANNEL(linkedid)} as the dialplan passed it; asked for when absent.
+    """
     uniqueid = call.headers.get("agi_uniqueid", "")
-    linkedid = await call.get_full_variable(var.LINKEDID) or uniqueid
+    linkedid = linkedid or await call.get_full_variable(var.LINKEDID) or uniqueid
     return CallerFacts(
         uniqueid=uniqueid,
         linkedid=linkedid,
@@ -106,19 +119,26 @@ def store_queue_step(
                          did_source=None, did_city=None, events=events)
 
 
-async def apply_decision(call: AgiCall, decision: Decision, recording: str) -> None:
-    """Hand the decision to the dialplan; CC_ACTION goes last because the dialplan checks it.
+async def apply_decision(
+    call: AgiCall, decision: Decision, recording: str, card_id: int | None = None
+) -> None:
+    """Hand the decision (and the card's id) to the dialplan, in one round trip if it can.
 
-    A hangup's message and a voicemail's greeting were already played by the route (the
-    flow's Play step), so the dialplan only hangs up, or beeps and records the message into
-    `recording` ([cc-voicemail]): the session is over before the caller starts speaking.
+    CC_ACTION goes last because the dialplan checks it. A hangup's message and a
+    voicemail's greeting were already played by the route (the flow's Play step), so the
+    dialplan only hangs up, or beeps and records the message into `recording`
+    ([cc-voicemail]): the session is over before the caller starts speaking.
     """
+    values: dict[str, str] = {}
+    if card_id is not None:
+        values[var.CC_CARD_ID] = str(card_id)
     if decision.action == "queue":
-        await call.set_variable(var.CC_QUEUE, decision.queue or "")
+        values[var.CC_QUEUE] = decision.queue or ""
         if decision.queue_timeout:
-            await call.set_variable(var.CC_QUEUE_TIMEOUT, str(decision.queue_timeout))
+            values[var.CC_QUEUE_TIMEOUT] = str(decision.queue_timeout)
     if decision.action in ("queue", "voicemail"):
-        await call.set_variable(var.CC_RECORDING, recording)
+        values[var.CC_RECORDING] = recording
     if decision.action == "voicemail" and decision.max_message_sec:
-        await call.set_variable(var.CC_MESSAGE_MAX_SEC, str(decision.max_message_sec))
-    await call.set_variable(var.CC_ACTION, decision.action)
+        values[var.CC_MESSAGE_MAX_SEC] = str(decision.max_message_sec)
+    values[var.CC_ACTION] = decision.action
+    await call.set_variables(values)

@@ -1,5 +1,9 @@
 """`hangup`: the call is over; close its card with times, status and reason, and note a
-message the caller left."""
+message the caller left.
+
+Dialplan: `AGI(${CC_AGI}/hangup,${CHANNEL(linkedid)},${CC_ACTION},${CC_CARD_ID})`; a
+dialplan from before these arguments gets the same asked with GET VARIABLE.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +13,7 @@ from datetime import datetime, timedelta
 from fastagi import variables as var
 from fastagi.cards import HangupReport, NewCall
 from fastagi.protocol import AgiCall
-from fastagi.routes.common import CallerFacts, caller_facts
+from fastagi.routes.common import CallerFacts, caller_facts, dialplan_argument
 from fastagi.services import AgiServices
 from models import Direction
 
@@ -49,15 +53,33 @@ async def hangup(call: AgiCall, services: AgiServices) -> None:
     """Close the card from what the channel says; settle the recording a little later."""
     call.mark_dead()  # a hangup handler's channel is dead from the start
     ended_at = services.now()
-    facts = await caller_facts(call)
+    facts = await caller_facts(call, dialplan_argument(call, 1))
     report = await read_report(call, facts, ended_at)
     card = await services.card("close the card", facts.linkedid, "hang_up", report)
-    if await call.get_variable(var.CC_ACTION) == var.ACTION_VOICEMAIL:
+    if card is not None:
+        await name_the_card(call, card.id)
+    action = dialplan_argument(call, 2)
+    if action is None:
+        action = await call.get_variable(var.CC_ACTION)
+    if action == var.ACTION_VOICEMAIL:
         # Record() has closed the file by now (it ends before the hangup handler runs).
         services.change_card(facts.linkedid, "message_left", facts.linkedid, at=ended_at,
                              record_status=await call.get_variable(var.RECORD_STATUS) or "")
     if card is not None and card.recording_state == "pending":
         services.in_background(settle_recording(services, facts.linkedid))
+
+
+async def name_the_card(call: AgiCall, card_id: int) -> None:
+    """Leave CC_CARD_ID naming the card the call really has (AMI's last events carry it).
+
+    `incoming` names a card by an id reserved ahead; a call whose linkedid already had a
+    card (opened by another channel of it) keeps that card, and its id is put right here.
+    """
+    told = dialplan_argument(call, 3)
+    if told is None:
+        told = await call.get_variable(var.CC_CARD_ID)
+    if told and told != str(card_id):
+        await call.set_variable(var.CC_CARD_ID, str(card_id))
 
 
 async def settle_recording(services: AgiServices, linkedid: str) -> None:

@@ -1,13 +1,18 @@
 """`incoming`: a call from the trunk gets its card, walks the IVR, and is given a queue
 (or, closed, a hang-up or a message to leave).
 
-The card is opened while the menu plays; the route waits for it only to name it
-(CC_CARD_ID), hands the decision to the dialplan, and stores the route after that, so the
-caller never waits for that write (it still lands before this call's next card change).
+Dialplan: `AGI(${CC_AGI}/incoming,${CHANNEL(linkedid)},${CC_CARD_ID})`. The card is
+opened while the menu plays, with an id reserved ahead from the sequence: the route names
+it (CC_CARD_ID) and hands the decision to the dialplan at once, and the card is written
+after. With no reserved id at hand (SQLite, the database away, the journal active) or a
+channel that already has a card, the route waits for the card to name it. The route is
+stored after that, so the caller never waits for that write (it still lands before this
+call's next card change).
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from datetime import datetime
 from typing import Any
@@ -16,7 +21,14 @@ from dialplan.flow import CallFlow, Collect, Decision, default_decision
 from fastagi import variables as var
 from fastagi.cards import Event
 from fastagi.protocol import AgiCall, AgiHangup
-from fastagi.routes.common import Timeline, apply_decision, caller_facts, new_call, safely
+from fastagi.routes.common import (
+    Timeline,
+    apply_decision,
+    caller_facts,
+    dialplan_argument,
+    new_call,
+    safely,
+)
 from fastagi.services import AgiServices
 from models import Direction
 
@@ -25,12 +37,15 @@ log = logging.getLogger(__name__)
 
 async def incoming(call: AgiCall, services: AgiServices) -> None:
     """Create or find the card, decide the route, hand it to the dialplan as variables."""
-    facts = await caller_facts(call)
+    facts = await caller_facts(call, dialplan_argument(call, 1))
     started_at = services.now()
     card_to_be = new_call(facts, Direction.INBOUND, started_at, inbound_did=True)
+    # A channel sent here again already has its card (and file): wait for it, as before.
+    card_id = None if dialplan_argument(call, 2) else services.reserved_card_id()
     opening = services.change_card(
         facts.linkedid, "open_card", card_to_be,
         [Event("call_started", started_at, {"did": facts.extension}, facts.uniqueid)],
+        card_id=card_id,
     )
     settings = await safely("read the call flow", services.flow_settings())
     timeline = None
@@ -44,13 +59,27 @@ async def incoming(call: AgiCall, services: AgiServices) -> None:
         # The caller hung up inside the IVR: store what they did; the hangup route closes.
         store_route(services, facts.linkedid, timeline, None)
         return
-    card = await services.in_time("open the card", opening)
-    if card is not None:
-        await call.set_variable(var.CC_CARD_ID, str(card.id))
-    # An existing card (a call that came back) keeps the file it is already recorded to.
-    recording = card.recording_path if card else card_to_be.recording_path
-    await apply_decision(call, decision, recording)
+    if card_id is not None:
+        await apply_decision(call, decision, card_to_be.recording_path, card_id)
+        await name_the_card_it_has(call, opening, card_id)
+    else:
+        card = await services.in_time("open the card", opening)
+        # An existing card (a call that came back) keeps the file it is already recorded to.
+        recording = card.recording_path if card else card_to_be.recording_path
+        await apply_decision(call, decision, recording, card.id if card else None)
     store_route(services, facts.linkedid, timeline, decision)
+
+
+async def name_the_card_it_has(call: AgiCall, opening: asyncio.Task[Any], card_id: int) -> None:
+    """Put CC_CARD_ID right if the card, already written, is an older one of this linkedid.
+
+    Another channel of the call opened it first (with several instances, perhaps on
+    another one). Checked without waiting: if it is not written yet, the hangup route
+    puts CC_CARD_ID right (it is given the channel's value).
+    """
+    card = opening.result() if opening.done() else None
+    if card is not None and card.id != card_id:
+        await call.set_variable(var.CC_CARD_ID, str(card.id))
 
 
 def default_decision_for(queue: str) -> Decision:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dialplan.flow import Decision, decide_transfer
-from fastagi import variables as var
 from fastagi.cards import Event
 from fastagi.protocol import AgiCall
 from fastagi.routes.common import apply_decision, caller_facts, safely, store_queue_step
@@ -24,11 +23,9 @@ async def transfer(call: AgiCall, services: AgiServices) -> None:
         decision = decide_transfer(settings, target)
     now = services.now()
     card = await services.card("find the card", facts.linkedid, "find", facts.linkedid)
-    if card is not None:
-        await call.set_variable(var.CC_CARD_ID, str(card.id))
     # The dialplan keeps recording to the first file (one MixMonitor per channel).
     recording = card.recording_path if card and card.recording_path else ""
-    await apply_decision(call, decision, recording)
+    await apply_decision(call, decision, recording, card.id if card else None)
     # Stored after the dialplan has its answer (before this call's next card change).
     store_queue_step(services, facts.linkedid, decision.queue, [
         Event("transferred", now, {
