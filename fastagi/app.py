@@ -11,6 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 from sqlalchemy import Engine
 
 from callcards.config import Settings, split_host_port
+from fastagi.ami_listener import ami_listener
 from fastagi.cards import CardStore
 from fastagi.journal import Journal, JournaledCards
 from fastagi.routes import ROUTES
@@ -79,11 +80,15 @@ async def serve(settings: Settings, listen: str | None = None, grace: float = 30
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stopping.set)
+    listener = ami_listener(settings, services)  # hold time; None without AMI
+    listening = asyncio.create_task(listener.run()) if listener is not None else None
     serving = asyncio.create_task(server.serve_forever())
     await stopping.wait()
     log.info("stopping: waiting up to %.0f s for calls in progress", grace)
     await server.stop(grace)
     serving.cancel()
     replayer.cancel()
+    if listening is not None:  # after the calls: their last holds still land
+        listening.cancel()
     if services.background:  # recordings still being settled after their hangups
         await asyncio.wait(services.background, timeout=min(grace, 15))

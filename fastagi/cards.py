@@ -58,7 +58,7 @@ USERS: Table = User.__table__  # type: ignore[assignment]
 _STATE_COLUMNS = (
     CALLS.c.id, CALLS.c.linkedid, CALLS.c.direction, CALLS.c.started_at, CALLS.c.answered_at,
     CALLS.c.queue_entered_at, CALLS.c.end_reason, CALLS.c.recording_path,
-    CALLS.c.recording_state, CALLS.c.wait_sec, CALLS.c.queue,
+    CALLS.c.recording_state, CALLS.c.wait_sec, CALLS.c.queue, CALLS.c.ended_at,
 )
 
 
@@ -170,10 +170,14 @@ _OPERATOR = select(USERS.c.id, USERS.c.name).where(
 _INSERT_EVENTS = insert(EVENTS)
 _RESERVE_IDS = select(func.nextval(func.pg_get_serial_sequence(CALLS.name, CALLS.c.id.name))
                       ).select_from(func.generate_series(1, bindparam("count")))
-_HOLD_EVENTS = (select(EVENTS.c.kind, EVENTS.c.at)
+_HOLD_EVENTS = (select(EVENTS.c.kind, EVENTS.c.at, EVENTS.c.channel_uniqueid)
                 .where(EVENTS.c.call_id == bindparam("card_id"),
                        EVENTS.c.kind.in_(("hold", "unhold")))
                 .order_by(EVENTS.c.id))
+_SAME_EVENT = select(EVENTS.c.id).where(
+    EVENTS.c.call_id == bindparam("card_id"), EVENTS.c.kind == bindparam("kind"),
+    EVENTS.c.at == bindparam("at", type_=EVENTS.c.at.type),
+    EVENTS.c.channel_uniqueid.is_not_distinct_from(bindparam("channel"))).limit(1)
 
 
 
@@ -338,6 +342,27 @@ class CardStore:
             if card_id is None:
                 raise LookupError(f"no card for linkedid {linkedid}")
             self._add_events(db, card_id, events)
+
+    def hold_changed(self, linkedid: str, event: Event) -> bool:
+        """A 'hold' or 'unhold' Asterisk reported: on the call's timeline; a closed card's
+        hold_sec counted again (the event came after the hangup closed it).
+
+        False when the call has no card (an operators' internal call) or already has this
+        event (another server instance heard it too, or a replay).
+        """
+        with self._transaction() as db:
+            card = self._lock(db, linkedid)
+            if card is None:
+                return False
+            if db.scalar(_SAME_EVENT, {"card_id": card["id"], "kind": event.kind,
+                                       "at": event.at, "channel": event.channel_uniqueid}):
+                return False
+            self._add_events(db, card["id"], [event])
+            if card["ended_at"] is not None:
+                card.set(hold_sec=self._hold_seconds(db, card["id"], card["answered_at"],
+                                                     card["ended_at"]))
+                self._save(db, card)
+            return True
 
     def close(
         self,
@@ -515,7 +540,7 @@ class CardStore:
                      end_reason=card["end_reason"] or outcome.end_reason, talk_sec=0)
             if card["queue_entered_at"] is not None:
                 card.set(wait_sec=_seconds(card["queue_entered_at"], ended_at))
-        card.set(hold_sec=self._hold_seconds(db, card["id"]))
+        card.set(hold_sec=self._hold_seconds(db, card["id"], card["answered_at"], ended_at))
         if card["recording_state"] != RecordingState.NONE.value:
             # MixMonitor closes its file only after the hangup handler: a file not yet
             # written is pending, and check_recording() settles it a little later.
@@ -531,15 +556,30 @@ class CardStore:
         return RecordingState(self._recordings.check(path).value).value
 
     @staticmethod
-    def _hold_seconds(db: Connection, card_id: int) -> int:
-        """Seconds between each 'hold' event and the 'unhold' that follows it."""
-        total, held_since = 0.0, None
-        for kind, at in db.execute(_HOLD_EVENTS, {"card_id": card_id}):
-            if kind == "hold" and held_since is None:
-                held_since = at
-            elif kind == "unhold" and held_since is not None:
-                total += (at - held_since).total_seconds()
-                held_since = None
+    def _hold_seconds(
+        db: Connection, card_id: int, answered_at: datetime | None, ended_at: datetime
+    ) -> int:
+        """Seconds of the answered call during which some channel of it was on hold.
+
+        Each channel's 'hold' lasts until its 'unhold', or the hangup if none came; holds
+        on both sides at once count once; nothing before the answer or after the hangup.
+        """
+        if answered_at is None:
+            return 0
+        total, since = 0.0, answered_at
+        held: set[str | None] = set()
+        for kind, at, channel in db.execute(_HOLD_EVENTS, {"card_id": card_id}):
+            at = min(max(at, answered_at), ended_at)
+            if kind == "hold":
+                if not held:
+                    since = at
+                held.add(channel)
+            elif channel in held:
+                held.discard(channel)
+                if not held:
+                    total += (at - since).total_seconds()
+        if held:
+            total += (ended_at - since).total_seconds()
         return round(total)
 
     @staticmethod

@@ -205,6 +205,10 @@ class JournaledCards:
         """See CardStore.add_events."""
         self._apply("add_events", linkedid, list(events))
 
+    def hold_changed(self, linkedid: str, event: Event) -> Any:
+        """See CardStore.hold_changed; None while journaled."""
+        return self._apply("hold_changed", linkedid, event)
+
     def hang_up(self, report: HangupReport) -> Call | None:
         """See CardStore.hang_up; None while journaled."""
         result: Call | None = self._apply("hang_up", report)

@@ -22,7 +22,8 @@ def free_port() -> int:
 class AgiProcess:
     """One `callcards agi` server process on a fixed loopback port."""
 
-    def __init__(self, database_url: str, recordings_dir: Path, port: int, log_path: Path) -> None:
+    def __init__(self, database_url: str, recordings_dir: Path, port: int, log_path: Path,
+                 extra_env: dict[str, str] | None = None) -> None:
         self.port = port
         self.address = f"127.0.0.1:{port}"
         self._log_path = log_path
@@ -32,6 +33,7 @@ class AgiProcess:
             "RECORDINGS_DIR": str(recordings_dir),
             "CALLCARDS_SETTINGS_REFRESH": "0",
             "CALLCARDS_JOURNAL_DIR": str(log_path.parent / f"journal-{port}"),
+            **(extra_env or {}),
         }
         self._process: subprocess.Popen[bytes] | None = None
         self._log: BinaryIO | None = None

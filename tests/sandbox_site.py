@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -34,3 +35,13 @@ def signed_in(settings: Settings, login: str = "admin", password: str = "admin",
     if locale is not None:
         client.post("/locale", data={"locale": locale})
     return client
+
+
+def new_phone_password(site: FlaskClient, user: Any) -> str:
+    """Press "Make a phone password" for `user` on the admin's site; the password shown."""
+    page = site.post(f"/admin/users/{user.id}/phone-password")
+    assert page.status_code == 200, page.text
+    assert "Asterisk accepted" in page.text
+    shown = re.search(r'id="phone-password">.*?<code>([^<]+)</code>', page.text, re.S)
+    assert shown is not None
+    return shown[1]

@@ -147,6 +147,76 @@ def test_hold_time_sums_hold_unhold_pairs(sessions, tmp_path) -> None:
     assert card.hold_sec == 35
 
 
+def answered_call(cards: CardStore, linkedid: str = "1700000000.1") -> None:
+    cards.open_card(new_call(linkedid))
+    cards.answered(linkedid, extension="102", interface="PJSIP/102", at=T0)
+
+
+def hold(kind: str, second: int, channel: str = "PJSIP/102-1") -> Event:
+    return Event(kind, T0 + timedelta(seconds=second), {"channel": channel}, channel)
+
+
+def hang_up_at(cards: CardStore, second: int, linkedid: str = "1700000000.1") -> Call:
+    return cards.close(linkedid, Outcome(Status.ANSWERED, "caller_hangup"),
+                       ended_at=T0 + timedelta(seconds=second), data={})
+
+
+def test_a_hold_still_on_at_hangup_counts_up_to_the_hangup(sessions, tmp_path) -> None:
+    cards = store(sessions, tmp_path)
+    answered_call(cards)
+    assert cards.hold_changed("1700000000.1", hold("hold", 20))
+    assert hang_up_at(cards, 50).hold_sec == 30
+
+
+def test_an_unhold_after_the_card_closed_still_counts(sessions, tmp_path) -> None:
+    cards = store(sessions, tmp_path)
+    answered_call(cards)
+    cards.hold_changed("1700000000.1", hold("hold", 20))
+    assert hang_up_at(cards, 50).hold_sec == 30  # what the hangup knew
+    # The Unhold happened at 30 s but reached the card after the hangup closed it.
+    assert cards.hold_changed("1700000000.1", hold("unhold", 30))
+    card = cards.find("1700000000.1")
+    assert card is not None and (card.hold_sec, card.talk_sec) == (10, 50)
+
+
+def test_a_whole_hold_heard_after_the_hangup_counts_on_the_closed_card(sessions,
+                                                                        tmp_path) -> None:
+    cards = store(sessions, tmp_path)
+    answered_call(cards)
+    assert hang_up_at(cards, 60).hold_sec == 0
+    cards.hold_changed("1700000000.1", hold("hold", 10))
+    cards.hold_changed("1700000000.1", hold("unhold", 25))
+    card = cards.find("1700000000.1")
+    assert card is not None and card.hold_sec == 15
+
+
+def test_holds_on_both_sides_at_once_count_once(sessions, tmp_path) -> None:
+    cards = store(sessions, tmp_path)
+    answered_call(cards)
+    for event in (hold("hold", 10, "PJSIP/102-1"), hold("hold", 15, "PJSIP/trunk-2"),
+                  hold("unhold", 20, "PJSIP/102-1"), hold("unhold", 30, "PJSIP/trunk-2")):
+        cards.hold_changed("1700000000.1", event)
+    assert hang_up_at(cards, 60).hold_sec == 20
+
+
+def test_the_same_hold_heard_twice_is_on_the_card_once(sessions, tmp_path) -> None:
+    cards = store(sessions, tmp_path)
+    answered_call(cards)
+    # Two FastAGI instances both listening to AMI hear every event.
+    assert cards.hold_changed("1700000000.1", hold("hold", 10))
+    assert not cards.hold_changed("1700000000.1", hold("hold", 10))
+    assert cards.hold_changed("1700000000.1", hold("unhold", 14))
+    with sessions() as session:
+        kinds = session.scalars(select(CallEvent.kind).order_by(CallEvent.id)).all()
+    assert kinds == ["answered", "hold", "unhold"]
+    assert hang_up_at(cards, 60).hold_sec == 4
+
+
+def test_a_hold_of_a_call_without_a_card_is_left_out(sessions, tmp_path) -> None:
+    cards = store(sessions, tmp_path)
+    assert not cards.hold_changed("internal.7", hold("hold", 10))
+
+
 def test_recording_state_says_ok_empty_or_missing(sessions, tmp_path) -> None:
     cards = store(sessions, tmp_path)
     for linkedid, content in (("rec.ok", b"R" * 2000), ("rec.empty", b"R" * 44)):
@@ -198,8 +268,8 @@ def test_a_whole_call_on_the_demo_sqlite_database_replayed_once(tmp_path) -> Non
     assert cards.ringing("1700000000.1", extension="101", channel="PJSIP/101-1", at=T0)
     cards.answered("1700000000.1", extension="101", interface="PJSIP/101",
                    at=T0 + timedelta(seconds=25))
-    cards.add_events("1700000000.1", [Event("hold", T0 + timedelta(seconds=30)),
-                                      Event("unhold", T0 + timedelta(seconds=42))])
+    for kind, second in (("hold", 30), ("hold", 30), ("unhold", 42)):  # one hold heard twice
+        cards.hold_changed("1700000000.1", hold(kind, second))
     report = HangupReport(call=new_call(), ended_at=T0 + timedelta(seconds=85), cause="16")
     for _ in range(2):  # a journal replayed twice lands once
         with contextlib.suppress(AlreadyApplied):

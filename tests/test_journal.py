@@ -207,6 +207,32 @@ async def test_replaying_the_same_journal_twice_changes_nothing(
     assert (card_count, event_count) == (1, 2)
 
 
+async def test_holds_heard_while_the_database_is_away_land_in_order_with_the_hangup(
+    postgres: PrivatePostgres, tmp_path: Path
+) -> None:
+    services = make_services(postgres, tmp_path / "journal")
+    at = OPEN_HOURS
+    new = NewCall("held.1", "held.1", Direction.INBOUND, at, "+79160000002", "74951234567")
+    postgres.stop()
+    try:
+        # The routes' changes and the AMI listener's, as the server makes them during a call.
+        services.change_card("held.1", "open_card", new, [Event("call_started", at)])
+        services.change_card("held.1", "answered", "held.1", extension="101",
+                             interface="PJSIP/101", at=at + timedelta(seconds=5))
+        for kind, second in (("hold", 10), ("unhold", 22), ("hold", 30)):
+            services.change_card("held.1", "hold_changed", "held.1", Event(
+                kind, at + timedelta(seconds=second), {"channel": "PJSIP/101-1"}, "op.1"))
+        services.change_card("held.1", "hang_up", HangupReport(
+            call=new, ended_at=at + timedelta(seconds=40), member="PJSIP/101"))
+        await services.settled()
+        assert services.cards.journal.active
+    finally:
+        postgres.start()
+    await services.db(services.cards.replay)
+    [card] = cards(postgres, "held.")
+    assert (card.status, card.talk_sec, card.hold_sec) == ("answered", 35, 22)  # 12 s + 10 s
+
+
 def test_journal_lines_keep_every_type_and_a_torn_last_line_is_skipped(tmp_path: Path) -> None:
     journal = Journal(tmp_path / "cards.journal")
     at = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)

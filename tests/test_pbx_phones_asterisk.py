@@ -7,7 +7,6 @@ on the sandbox, and no longer once the password is replaced or the operator deac
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -20,7 +19,7 @@ from callcards.sandbox import SandboxInfo
 from models import User
 from models.session import make_session_factory
 from pbx.endpoints import apply_endpoints
-from tests.sandbox_site import sandbox_settings, signed_in
+from tests.sandbox_site import new_phone_password, sandbox_settings, signed_in
 from tests.sip_phone import SipPhone
 
 pytestmark = pytest.mark.asterisk
@@ -61,27 +60,17 @@ def _user_form(user: User, *, active: bool) -> dict[str, object]:
     return form
 
 
-def _new_password(site: FlaskClient, user: User) -> str:
-    """Press "Make a phone password"; the password the page shows."""
-    page = site.post(f"/admin/users/{user.id}/phone-password")
-    assert page.status_code == 200, page.text
-    assert "Asterisk accepted" in page.text
-    shown = re.search(r'id="phone-password">.*?<code>([^<]+)</code>', page.text, re.S)
-    assert shown is not None
-    return shown[1]
-
-
 def test_a_phone_password_made_on_the_site_signs_the_phone_in(
         admin_site: FlaskClient, operator: User, asterisk_sandbox: SandboxInfo) -> None:
     port = asterisk_sandbox.sip_port
     assert port is not None
-    password = _new_password(admin_site, operator)
+    password = new_phone_password(admin_site, operator)
     assert SipPhone(port, "101", password).register().status == 200
     assert SipPhone(port, "101", password + "x").register().status == 401
     # Another operator has no phone password: their extension is no phone at all.
     assert SipPhone(port, "102", password).register().status == 401
 
-    replaced = _new_password(admin_site, operator)
+    replaced = new_phone_password(admin_site, operator)
     assert SipPhone(port, "101", password).register().status == 401
     assert SipPhone(port, "101", replaced).register().status == 200
 
@@ -91,7 +80,7 @@ def test_a_deactivated_operator_s_phone_is_signed_out_of_asterisk(
         engine: Engine) -> None:
     port = asterisk_sandbox.sip_port
     assert port is not None
-    password = _new_password(admin_site, operator)
+    password = new_phone_password(admin_site, operator)
     assert SipPhone(port, "101", password).register().status == 200
     with make_session_factory(engine)() as session:
         user = session.get(User, operator.id)

@@ -1,0 +1,188 @@
+"""Hold time from Asterisk: an AMI listener (panoramisk) that puts Hold/Unhold on the cards.
+
+It runs in the FastAGI server's process and event loop, so its card changes go through
+the same `AgiServices.change_card` as the routes': in order with the call's other changes,
+to the journal while the database is away. Asterisk raises `Hold`/`Unhold` on the channel
+whose phone pressed hold (an operator's phone: the operator's channel); every channel of a
+call carries the call's `Linkedid`, the card's key, so a hold on either side lands on the
+call's card. It reconnects whenever AMI goes away (an Asterisk restart) and never stops
+the server; without an AMI secret it is off.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from panoramisk import Manager
+
+from callcards.config import Settings
+from fastagi.cards import Event
+from fastagi.services import AgiServices
+
+log = logging.getLogger(__name__)
+
+#: AMI event name → the card's timeline kind (webadmin/labels.py has their words).
+HOLD_KINDS = {"Hold": "hold", "Unhold": "unhold"}
+#: Seconds between attempts while AMI is unreachable; the last repeats.
+RETRY_DELAYS = (1.0, 2.0, 5.0, 10.0, 30.0)
+
+
+@dataclass(frozen=True)
+class HoldChange:
+    """The card change one AMI event asks for."""
+
+    linkedid: str
+    event: Event
+
+
+def hold_change(message: Mapping[str, Any], received_at: datetime) -> HoldChange | None:
+    """The card change for an AMI `Hold`/`Unhold` event; None for any other or no Linkedid.
+
+    The time is Asterisk's (`Timestamp`, manager.conf `timestampevents`), the same for every
+    server instance that hears the event; the time it arrived when there is none.
+    """
+    kind = HOLD_KINDS.get(str(message.get("Event", "")))
+    linkedid = str(message.get("Linkedid", "")).strip()
+    if kind is None or not linkedid:
+        return None
+    at = _asterisk_time(message.get("Timestamp")) or received_at
+    data = {"channel": str(message.get("Channel", ""))}
+    if kind == "hold" and message.get("MusicClass"):
+        data["music_class"] = str(message["MusicClass"])
+    return HoldChange(linkedid, Event(kind, at, data, str(message.get("Uniqueid") or "") or None))
+
+
+def _asterisk_time(value: Any) -> datetime | None:
+    try:
+        return datetime.fromtimestamp(float(value), UTC) if value else None
+    except (TypeError, ValueError, OverflowError):
+        return None
+
+
+class AmiRefused(Exception):
+    """Asterisk answered the login or an action with an error."""
+
+
+class AmiListener:
+    """Keeps one AMI session open and turns its Hold/Unhold events into card changes."""
+
+    def __init__(
+        self, settings: Settings, services: AgiServices, *,
+        retry_delays: tuple[float, ...] = RETRY_DELAYS, timeout: float = 10.0,
+    ) -> None:
+        self.host, self.port = settings.ami_host, settings.ami_port
+        self.user, self._secret = settings.ami_user, settings.ami_secret
+        self.services = services
+        self.retry_delays = retry_delays
+        self.timeout = timeout
+        #: Set while logged in (tests and logs wait on it).
+        self.listening = asyncio.Event()
+
+    @property
+    def where(self) -> str:
+        """host:port, for messages."""
+        return f"{self.host}:{self.port}"
+
+    async def run(self) -> None:
+        """Listen until cancelled, connecting again after every loss; never raises."""
+        failures = 0
+        while True:
+            try:
+                await self._session()
+                reason = "the connection closed (Asterisk stopped or restarted?)"
+            except asyncio.CancelledError:
+                raise
+            except AmiRefused as error:
+                reason = str(error)
+            except (OSError, TimeoutError, EOFError) as error:
+                reason = f"unreachable ({error or type(error).__name__})"
+            except Exception as error:  # a bug here must not stop the FastAGI server
+                log.exception("AMI listener at %s failed", self.where)
+                reason = type(error).__name__
+            finally:
+                if self.listening.is_set():  # it was heard from: start the delays again
+                    failures = 0
+                self.listening.clear()
+            delay = self.retry_delays[min(failures, len(self.retry_delays) - 1)]
+            failures += 1
+            log.warning("AMI at %s: %s; hold time is not heard until it is back (trying again "
+                        "in %.0f s)", self.where, reason, delay)
+            await asyncio.sleep(delay)
+
+    async def _session(self) -> None:
+        """One connection: log in, ask for Hold/Unhold only, wait until it is lost."""
+        loop = asyncio.get_running_loop()
+        lost: asyncio.Future[None] = loop.create_future()
+        manager = _Manager(lost, host=self.host, port=self.port, loop=loop)
+        for name in HOLD_KINDS:
+            manager.register_event(name, self._on_event)
+        try:
+            await asyncio.wait_for(manager.connect(), self.timeout)
+            # Call events only (Hold/Unhold are in the "call" class), then only those two.
+            await self._action(manager, {"Action": "Login", "Username": self.user,
+                                         "Secret": self._secret, "Events": "call"},
+                               hint=" (check CALLCARDS_AMI_USER/SECRET against manager.conf)")
+            for name in HOLD_KINDS:
+                try:
+                    await self._action(manager, {"Action": "Filter", "Operation": "Add",
+                                                 "Filter": f"Event: {name}"})
+                except AmiRefused as error:  # every call event then: more to read, same result
+                    log.info("AMI at %s: %s; reading every call event", self.where, error)
+            log.info("AMI at %s: listening for Hold/Unhold (hold time on the cards)",
+                     self.where)
+            self.listening.set()
+            await lost
+        finally:
+            manager.close()
+
+    async def _action(self, manager: Manager, action: dict[str, str], hint: str = "") -> None:
+        reply = await asyncio.wait_for(manager.send_action(action, as_list=False),
+                                       self.timeout)
+        if not reply.success:
+            raise AmiRefused(f"{action['Action']} refused: "
+                             f"{reply.get('Message', 'no reason given')}{hint}")
+
+    def _on_event(self, _manager: Manager, message: Mapping[str, Any]) -> None:
+        change = hold_change(message, self.services.now())
+        if change is None:
+            return
+        log.debug("%s on %s (call %s)", change.event.kind, change.event.data["channel"],
+                  change.linkedid)
+        # In the background, after the call's earlier changes; a call with no card is left out.
+        self.services.change_card(change.linkedid, "hold_changed", change.linkedid,
+                                  change.event)
+
+
+class _Manager(Manager):
+    """panoramisk's Manager that tells `lost` instead of reconnecting on its own."""
+
+    def __init__(self, lost: asyncio.Future[None], **config: Any) -> None:
+        super().__init__(**config)
+        self._lost = lost
+
+    def connection_made(self, f: asyncio.Future[Any]) -> None:
+        """Set up the protocol; a failed connect is the awaiting session's to handle."""
+        if f.cancelled() or f.exception() is not None:
+            return
+        super().connection_made(f)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        """Asterisk went away (closed, or its Shutdown event): end the session."""
+        self._connected = False
+        self.close()  # its pinger too
+        if not self._lost.done():
+            self._lost.set_result(None)
+
+
+def ami_listener(settings: Settings, services: AgiServices) -> AmiListener | None:
+    """The listener for the configured AMI, or None (logged) when AMI is not configured."""
+    if not settings.ami_secret:
+        log.info("AMI not configured (CALLCARDS_AMI_SECRET is empty): hold time is not "
+                 "listened for; cards keep hold_sec 0")
+        return None
+    return AmiListener(settings, services)

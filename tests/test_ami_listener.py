@@ -1,0 +1,248 @@
+"""The AMI listener: Hold/Unhold events become hold changes on the call's card; it comes back
+after Asterisk restarts, never stops the FastAGI server, and is off without an AMI secret.
+
+Asterisk here is a scripted AMI peer on loopback (the protocol as Asterisk 22 speaks it);
+the real Hold from a real phone is tests/test_hold_asterisk.py.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+import socket
+import subprocess
+import sys
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from panoramisk.message import Message
+
+from callcards.config import load_settings
+from fastagi.ami_listener import AmiListener, HoldChange, ami_listener, hold_change
+from fastagi.cards import Event
+from models import migrate
+
+RECEIVED = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
+LINKEDID = "1763900000.10"
+SECRET = "s3cret"  # noqa: S105 (the scripted AMI's test login)
+
+
+def hold_message(event: str = "Hold", **headers: str) -> Message:
+    """An AMI event as panoramisk hands it over (case-insensitive headers)."""
+    values = {"Event": event, "Privilege": "call,all", "Timestamp": "1763900042.250000",
+              "Channel": "PJSIP/101-00000003", "Uniqueid": "1763900001.14",
+              "Linkedid": LINKEDID, "MusicClass": "default"}
+    values.update(headers)
+    return Message({key: value for key, value in values.items() if value})
+
+
+def test_a_hold_on_the_operator_s_channel_is_a_hold_on_the_call_s_card() -> None:
+    change = hold_change(hold_message(), RECEIVED)
+    assert change == HoldChange(LINKEDID, Event(
+        "hold", datetime(2025, 11, 23, 12, 14, 2, 250000, tzinfo=UTC),
+        {"channel": "PJSIP/101-00000003", "music_class": "default"}, "1763900001.14"))
+
+
+def test_an_unhold_is_taken_off_hold_at_asterisk_s_time() -> None:
+    change = hold_change(hold_message("Unhold", MusicClass=""), RECEIVED)
+    assert change is not None and change.event.kind == "unhold"
+    assert change.event.data == {"channel": "PJSIP/101-00000003"}
+    assert change.event.at.timestamp() == 1763900042.25
+
+
+def test_without_asterisk_s_timestamp_the_time_it_arrived_counts() -> None:
+    change = hold_change(hold_message(Timestamp=""), RECEIVED)
+    assert change is not None and change.event.at == RECEIVED
+
+
+def test_other_events_and_a_hold_with_no_linkedid_change_no_card() -> None:
+    assert hold_change(hold_message("Newchannel"), RECEIVED) is None
+    assert hold_change(hold_message("MusicOnHoldStart"), RECEIVED) is None
+    assert hold_change(hold_message(Linkedid=""), RECEIVED) is None
+
+
+@dataclass
+class RecordedServices:
+    """What the listener uses of AgiServices: the clock and the ordered card changes."""
+
+    changes: list[tuple[str, str, tuple[Any, ...]]] = field(default_factory=list)
+    changed: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def now(self) -> datetime:
+        return RECEIVED
+
+    def change_card(self, linkedid: str, method: str, *args: Any) -> None:
+        self.changes.append((linkedid, method, args))
+        self.changed.set()
+
+    async def next_change(self) -> tuple[str, str, tuple[Any, ...]]:
+        await asyncio.wait_for(self.changed.wait(), 5)
+        self.changed.clear()
+        return self.changes[-1]
+
+
+class ScriptedAmi:
+    """An AMI peer on loopback: greets, answers Login and Filter, sends what a test says."""
+
+    def __init__(self, secret: str = SECRET) -> None:
+        self.secret = secret
+        self.actions: list[dict[str, str]] = []
+        self.sessions: list[asyncio.StreamWriter] = []
+        self.server: asyncio.Server | None = None
+        self.port = 0
+
+    async def start(self, port: int = 0) -> None:
+        self.server = await asyncio.start_server(self._serve, "127.0.0.1", port)
+        self.port = self.server.sockets[0].getsockname()[1]
+
+    async def stop(self) -> None:
+        """Asterisk stops: every session closes."""
+        for writer in self.sessions:
+            writer.close()
+        if self.server is not None:
+            self.server.close()
+            await self.server.wait_closed()
+
+    def send(self, message: Message) -> None:
+        """An event to the newest session."""
+        lines = [f"{key}: {value}" for key, value in message.items()]
+        self.sessions[-1].write(("\r\n".join(lines) + "\r\n\r\n").encode())
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.sessions.append(writer)
+        writer.write(b"Asterisk Call Manager/9.0.0\r\n")
+        try:
+            while block := await reader.readuntil(b"\r\n\r\n"):
+                action = dict(line.split(": ", 1) for line in block.decode().split("\r\n") if line)
+                self.actions.append(action)
+                ok = action["Action"] != "Login" or action.get("Secret") == self.secret
+                reply = ("Response: Success\r\nMessage: Authentication accepted" if ok else
+                         "Response: Error\r\nMessage: Authentication failed")
+                writer.write(f"{reply}\r\nActionID: {action['ActionID']}\r\n\r\n".encode())
+        except (asyncio.IncompleteReadError, ConnectionError):
+            pass
+        finally:
+            writer.close()
+
+
+@pytest.fixture
+async def asterisk() -> AsyncIterator[ScriptedAmi]:
+    ami = ScriptedAmi()
+    await ami.start()
+    yield ami
+    await ami.stop()
+
+
+def listener_for(port: int, services: RecordedServices, secret: str = SECRET) -> AmiListener:
+    settings = replace(load_settings({}), ami_port=port, ami_secret=secret)
+    return AmiListener(settings, services, retry_delays=(0.05,), timeout=2)  # type: ignore[arg-type]
+
+
+async def test_holds_go_to_the_card_in_order_and_after_a_restart_too(
+        asterisk: ScriptedAmi) -> None:
+    services = RecordedServices()
+    listener = listener_for(asterisk.port, services)
+    running = asyncio.create_task(listener.run())
+    try:
+        await asyncio.wait_for(listener.listening.wait(), 5)
+        asterisk.send(hold_message())
+        expected = hold_change(hold_message(), RECEIVED)
+        assert expected is not None
+        assert await services.next_change() == (LINKEDID, "hold_changed",
+                                                (LINKEDID, expected.event))
+        asterisk.send(hold_message("Newchannel"))
+        await asterisk.stop()  # Asterisk restarts
+        await asyncio.sleep(0.2)
+        assert not listener.listening.is_set() and not running.done()
+        await asterisk.start(asterisk.port)
+        await asyncio.wait_for(listener.listening.wait(), 5)
+        asterisk.send(hold_message("Unhold"))
+        linkedid, method, (_, event) = await services.next_change()
+    finally:
+        running.cancel()
+    assert (linkedid, method, event.kind) == (LINKEDID, "hold_changed", "unhold")
+    assert len(services.changes) == 2  # the Newchannel changed nothing
+    logins = [action for action in asterisk.actions if action["Action"] == "Login"]
+    assert [login["Events"] for login in logins] == ["call", "call"]
+    filters = [action["Filter"] for action in asterisk.actions if action["Action"] == "Filter"]
+    assert filters == ["Event: Hold", "Event: Unhold"] * 2
+
+
+async def test_asterisk_not_there_yet_is_waited_for(caplog: pytest.LogCaptureFixture) -> None:
+    port = _free_port()
+    services = RecordedServices()
+    listener = listener_for(port, services)
+    running = asyncio.create_task(listener.run())
+    try:
+        with caplog.at_level(logging.WARNING, "fastagi.ami_listener"):
+            await asyncio.sleep(0.3)
+        assert not running.done()
+        assert f"AMI at 127.0.0.1:{port}: unreachable" in caplog.text
+        late = ScriptedAmi()
+        await late.start(port)  # Asterisk starts after the FastAGI server
+        await asyncio.wait_for(listener.listening.wait(), 5)
+        late.send(hold_message())
+        assert (await services.next_change())[1] == "hold_changed"
+        await late.stop()
+    finally:
+        running.cancel()
+
+
+async def test_a_wrong_secret_is_logged_with_what_to_check(
+        asterisk: ScriptedAmi, caplog: pytest.LogCaptureFixture) -> None:
+    listener = listener_for(asterisk.port, RecordedServices(), secret="wrong")
+    running = asyncio.create_task(listener.run())
+    with caplog.at_level(logging.WARNING, "fastagi.ami_listener"):
+        await asyncio.sleep(0.3)
+    running.cancel()
+    assert not listener.listening.is_set()
+    assert ("Login refused: Authentication failed (check CALLCARDS_AMI_USER/SECRET against "
+            "manager.conf)") in caplog.text
+
+
+def test_without_an_ami_secret_there_is_no_listener(caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.INFO, "fastagi.ami_listener"):
+        listener = ami_listener(load_settings({}), RecordedServices())  # type: ignore[arg-type]
+    assert listener is None
+    assert "AMI not configured (CALLCARDS_AMI_SECRET is empty)" in caplog.text
+
+
+@pytest.mark.parametrize(("ami_secret", "said"), [
+    ("", "AMI not configured"), ("s3cret", "unreachable ([Errno 111]")],
+    ids=["ami-off", "ami-unreachable"])
+def test_the_fastagi_server_serves_and_stops_whatever_ami_does(
+        tmp_path: Path, ami_secret: str, said: str) -> None:
+    url = f"sqlite:///{tmp_path / 'demo.sqlite3'}"
+    migrate.upgrade(url)
+    agi_port, ami_port = _free_port(), _free_port()
+    env = {**os.environ, "DATABASE_URL": url, "CALLCARDS_JOURNAL_DIR": str(tmp_path / "journal"),
+           "CALLCARDS_AMI_PORT": str(ami_port), "CALLCARDS_AMI_SECRET": ami_secret}
+    server = subprocess.Popen([sys.executable, "-m", "callcards.cli", "agi", "--listen",
+                               f"127.0.0.1:{agi_port}", "--grace", "1"], env=env,
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    assert server.stdout is not None
+    seen = []
+    try:
+        while line := server.stdout.readline().decode():  # until the listener has spoken
+            seen.append(line)
+            if said in line:
+                break
+        with socket.create_connection(("127.0.0.1", agi_port), timeout=5):
+            pass  # FastAGI is served
+    finally:
+        server.send_signal(signal.SIGTERM)
+        output = "".join(seen) + server.communicate(timeout=15)[0].decode()
+    assert server.returncode == 0, output
+    assert said in output and "ERROR fastagi.ami_listener" not in output
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
