@@ -42,6 +42,8 @@ class FastAgiServer:
         self.max_sessions = max_sessions
         self._server: asyncio.Server | None = None
         self._sessions: set[asyncio.Task[None]] = set()
+        # Every connection handler, sessions or not (one refused or closed at stop included).
+        self._handlers: set[asyncio.Task[None]] = set()
         self._stopped = asyncio.Event()
         self._stopping = False
 
@@ -77,6 +79,11 @@ class FastAgiServer:
             if late:
                 log.warning("FastAGI stop: cancelled %d session(s) after %s s", len(late), grace)
                 await asyncio.wait(late)
+        closing = {task for task in self._handlers if task is not asyncio.current_task()}
+        if closing:
+            # Connections accepted as the socket closed are being shut (2 s at most each):
+            # left running, the loop's end would cancel them with a traceback.
+            await asyncio.wait(closing, timeout=3.0)
         if self._server is not None:
             await self._server.wait_closed()
             self._server = None
@@ -92,6 +99,16 @@ class FastAgiServer:
         return any(address in network for network in self.allow)
 
     async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        handler = asyncio.current_task()
+        assert handler is not None
+        self._handlers.add(handler)
+        try:
+            await self._handle(reader, writer, handler)
+        finally:
+            self._handlers.discard(handler)
+
+    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
+                      task: asyncio.Task[None]) -> None:
         host, peer = _peer_address(writer.get_extra_info("peername"))
         if self._stopping:
             await _close(writer)  # accepted just before stop() closed the listening socket
@@ -104,8 +121,6 @@ class FastAgiServer:
             log.warning("FastAGI: refused %s (already %d sessions)", peer, self.max_sessions)
             await _close(writer)
             return
-        task = asyncio.current_task()
-        assert task is not None
         self._sessions.add(task)
         try:
             await self._session(reader, writer, peer)

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from fastagi import server as server_module
 from fastagi.protocol import AgiCall, AgiError
 from fastagi.server import FastAgiServer, Route
 from fastagi.variables import CC_ERROR
@@ -352,3 +353,27 @@ async def test_stop_closes_a_session_still_sending_headers(start_server: ServerF
     await wait_until(lambda: server.active_sessions == 1)
     await asyncio.wait_for(server.stop(grace=0.1), 1.0)
     await asterisk.expect_eof()
+
+
+async def test_a_connection_accepted_as_the_server_stops_is_closed_before_stop_returns(
+        start_server: ServerFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    loop_errors: list[dict[str, Any]] = []
+    asyncio.get_running_loop().set_exception_handler(lambda _, ctx: loop_errors.append(ctx))
+    server = await start_server({})
+    closing, closed = asyncio.Event(), asyncio.Event()
+    real_close = server_module._close
+
+    async def slow_close(writer: asyncio.StreamWriter) -> None:
+        closing.set()
+        await asyncio.sleep(0.2)  # a peer slow to take the close
+        await real_close(writer)
+        closed.set()
+
+    monkeypatch.setattr(server_module, "_close", slow_close)
+    server._stopping = True  # the moment between stop() starting and the socket closing
+    asterisk = await FakeAsterisk.dial(server, script=None)
+    await asyncio.wait_for(closing.wait(), 1.0)
+    await asyncio.wait_for(server.stop(grace=0.1), 2.0)
+    assert closed.is_set()  # nothing left for the loop's end to cancel
+    await asterisk.expect_eof()
+    assert loop_errors == []
