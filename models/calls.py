@@ -138,6 +138,11 @@ class Call(Base):
         return f"<Call {self.id} {self.linkedid} {self.status}>"
 
 
+#: The timeline events that move a call from one queue to another (or end it after one).
+MOVE_EVENTS = ("queue_overflow", "transferred")
+MOVES_WHERE = "kind IN ('queue_overflow', 'transferred')"
+
+
 class CallEvent(Base):
     """One step of a call's timeline: entered IVR, key pressed, joined queue, answered, ..."""
 
@@ -146,6 +151,9 @@ class CallEvent(Base):
         # The operator report's missed calls read the ringing events of a period by their time.
         Index("ix_call_events_rang_at", "at", postgresql_where=text("kind = 'operator_rang'"),
               sqlite_where=text("kind = 'operator_rang'")),
+        # The queue report reads a period's moves between queues (its calls' earlier legs).
+        Index("ix_call_events_moved_at", "at", postgresql_where=text(MOVES_WHERE),
+              sqlite_where=text(MOVES_WHERE)),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
