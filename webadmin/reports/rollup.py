@@ -6,8 +6,9 @@ the same definitions (outcomes.py), so the figures are those of the cards alone.
 
 Freshness: `callcards reports rollup` rolls up every day over for two days (SETTLED_DAYS)
 that is missing or stale (run it nightly; it is quick once the history is rolled up).
-Database triggers mark a day stale whenever one of its cards changes, so an edited, late or
-rebuilt card shows at once; cards of the last two days are never in a rolled-up day, so the
+Database triggers mark a day stale whenever one of its cards (or an event a report reads:
+ringing, answered, an overflow, a transfer) changes, so an edited, late or rebuilt card shows
+at once; cards of the last two days are never in a rolled-up day, so the
 call path's writes skip the triggers. Rolling up a day first locks its `report_days` row
 and only then reads the cards: a card written meanwhile waits for the lock and marks the day
 stale again after.
@@ -22,15 +23,19 @@ from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
+    Integer,
     Select,
     and_,
     case,
+    cast,
     delete,
     false,
     func,
     insert,
     literal,
+    null,
     or_,
+    outerjoin,
     select,
     true,
     update,
@@ -151,22 +156,34 @@ def _bucket(seconds: Any) -> Any:
     return case((seconds > WAIT_CAP_SEC, _LONGER), else_=seconds)
 
 
-def day_rows(where: ColumnElement[bool]) -> Iterator[tuple[type[Any], Select[Any]]]:
-    """Each roll-up table with the select of its rows (less the day) for the cards `where`."""
+def day_rows(where: ColumnElement[bool], since: datetime
+             ) -> Iterator[tuple[type[Any], Select[Any]]]:
+    """Each roll-up table with the select of its rows (less the day) for the cards `where`.
+
+    `since`: no event of those cards is older (the start of their day).
+    """
     queueless = o.queueless_operator()
-    yield QueueDay, (
-        select(Call.queue, queueless, o.count_of(o.offered()),
-               o.count_of(o.offered_and(o.ANSWERED)), o.count_of(o.offered_and(o.ABANDONED)),
-               o.count_of(o.offered_and(o.MISSED)), o.count_of(o.closed()),
-               o.count_of(o.refused()), o.total_of(o.offered_and(o.ANSWERED), o.answered_wait()))
-        .where(_inbound(where)).group_by(Call.queue, queueless))
-    for outcome, seconds in ((o.ANSWERED, o.answered_wait()),
-                             (o.ABANDONED, ceil_seconds(o.abandon_seconds()))):
-        bucket = _bucket(seconds)
-        yield WaitDay, (
-            select(Call.queue, queueless, literal(outcome), bucket, func.count())
-            .where(_inbound(where), o.offered_and(outcome))
-            .group_by(Call.queue, queueless, bucket))
+    moves = o.last_moves(since)
+    answers = o.answers_after(moves)
+    moved = (outerjoin(Call, moves, moves.c.call_id == Call.id)
+             .outerjoin(answers, answers.c.call_id == Call.id))
+    earlier = o.earlier_legs(where, since)
+    # Each call once (the total), then every leg: the final ones from the cards, the earlier
+    # ones from the timeline (always in a queue, never a queueless operator's).
+    for leg, counted, source, queue, operator, cards in (
+            (False, o.each_call(), Call, Call.queue, queueless, _inbound(where)),
+            (True, o.final_leg(moves, answers), moved, Call.queue, queueless, _inbound(where)),
+            (True, o.earlier_leg(earlier), earlier, earlier.c.queue, None, true())):
+        keys = [queue] if operator is None else [queue, operator]
+        columns = [queue, cast(null(), Integer()) if operator is None else operator, literal(leg)]
+        yield QueueDay, (select(*columns, *counted.counts()).select_from(source)
+                         .where(cards).group_by(*keys))
+        for outcome, seconds in ((o.ANSWERED, counted.wait),
+                                 (o.ABANDONED, ceil_seconds(counted.abandon_seconds))):
+            bucket = _bucket(seconds)
+            yield WaitDay, (
+                select(*columns, literal(outcome), bucket, func.count()).select_from(source)
+                .where(cards, counted.ended(outcome)).group_by(*keys, bucket))
     yield OperatorDay, (
         select(Call.queue, Call.operator_id, Call.purpose_id, func.count(),
                o.count_of(o.answered()), o.total_of(o.answered(), func.coalesce(Call.talk_sec, 0)),
@@ -188,9 +205,9 @@ def day_rows(where: ColumnElement[bool]) -> Iterator[tuple[type[Any], Select[Any
 
 
 _COLUMNS: dict[type[Any], tuple[str, ...]] = {
-    QueueDay: ("queue", "queueless_operator_id", "offered", "answered", "abandoned", "missed",
-               "closed", "refused", "answered_wait_sec"),
-    WaitDay: ("queue", "queueless_operator_id", "outcome", "seconds", "calls"),
+    QueueDay: ("queue", "queueless_operator_id", "leg", "offered", "answered", "abandoned",
+               "missed", "closed", "refused", "answered_wait_sec"),
+    WaitDay: ("queue", "queueless_operator_id", "leg", "outcome", "seconds", "calls"),
     OperatorDay: ("queue", "operator_id", "purpose_id", "cards", "answered", "talk_sec",
                   "hold_sec", "after_call_sec", "saved"),
     RangDay: ("queue", "operator_id", "extension", "calls"),
@@ -226,7 +243,7 @@ def roll_up_day(sessions: sessionmaker[Session], day: date, tz: tzinfo) -> None:
         in_day = and_(Call.started_at >= start, Call.started_at < end)
         for table in _COLUMNS:
             session.execute(delete(table).where(table.day == day))
-        for table, rows in day_rows(in_day):
+        for table, rows in day_rows(in_day, start):
             dated = rows.add_columns(literal(day).label("day"))
             session.execute(insert(table).from_select([*_COLUMNS[table], "day"], dated))
 
