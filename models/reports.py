@@ -100,7 +100,8 @@ class OperatorDay(_DayRow, Base):
 
 
 class RangDay(_DayRow, Base):
-    """Closed calls of a day that rang at an extension, each call once per extension."""
+    """Closed calls of a day that rang at an extension and were not answered there, each call
+    once per extension."""
 
     __tablename__ = "report_rang_days"
 

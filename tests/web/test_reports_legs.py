@@ -35,7 +35,7 @@ from tests.web.test_reports import (
     stop_supervising,
 )
 from tests.web.test_reports_pages import PERIOD_ARGS, csv_table
-from webadmin.reports.figures import QueueFigures, queue_report
+from webadmin.reports.figures import QueueFigures, operator_figures, queue_report
 from webadmin.reports.rollup import roll_up_day
 
 FIGURES = ("offered", "answered", "abandoned", "short_abandoned", "missed", "refused",
@@ -59,6 +59,11 @@ def _answer(at: datetime, operator: User) -> CallEvent:
     return CallEvent(at=at, kind="answered", data={
         "interface": f"PJSIP/{operator.extension}", "extension": operator.extension or "",
         "operator": operator.name})
+
+
+def _rang(at: datetime, operator: User) -> CallEvent:
+    return CallEvent(at=at, kind="operator_rang",
+                     data={"extension": operator.extension or "", "channel": "x"})
 
 
 def _card(session: Session, name: str, day: int, first_queue: str, last_queue: str,
@@ -87,6 +92,7 @@ def moved_calls(session: Session) -> None:
     # Waited 60 s in appointments (TIMEOUT), answered 10 s after reaching reception.
     _card(session, "overflow-timeout", 0, "appointments", "reception", "answered", end=170,
           answered=(70, "operator2"), events=[
+              (20, lambda at, users: _rang(at, users["operator1"])),  # let it ring: a miss
               (60, lambda at, _: _overflow(at, "appointments", "TIMEOUT", "reception")),
               (70, lambda at, users: _answer(at, users["operator2"]))])
     # Refused by appointments at join (nobody logged in), hung up 4 s into reception.
@@ -96,6 +102,7 @@ def moved_calls(session: Session) -> None:
     # Answered in reception after 15 s, transferred at 75 s, answered in appointments 20 s on.
     _card(session, "transfer-after-answer", 2, "reception", "appointments", "answered",
           end=195, answered=(15, "operator2"), events=[
+              (10, lambda at, users: _rang(at, users["operator1"])),
               (15, lambda at, users: _answer(at, users["operator1"])),
               (75, lambda at, _: _transfer(at, "reception", "appointments")),
               (95, lambda at, users: _answer(at, users["operator2"]))])
@@ -216,15 +223,28 @@ def test_a_supervisor_sees_the_legs_in_their_queue_of_calls_that_ended_elsewhere
     assert (total["offered"], total["answered"]) == (2, 2)
 
 
+def test_an_operator_who_answered_and_transferred_a_call_did_not_miss_it(
+        moves: sessionmaker[Session]) -> None:
+    with moves() as session:
+        rows = {row.name: row for row in
+                operator_figures(session, PERIOD, staff(session, "admin"), "-")}
+    # Olga let the first call ring out (a miss), answered the third and transferred it: the
+    # card names Ivan, who answered it in appointments, but Olga answered it too.
+    assert rows["Ольга Операторова"].missed == 1
+
+
 def rolled_up_and_raw(factory: sessionmaker[Session]) -> tuple[Any, Any]:
-    """Every figure for both users read as the site reads them, then from the cards only."""
+    """The queue and operator figures for both users read as the site reads them, then from
+    the cards only."""
     logins = ("admin", "supervisor")
     with factory() as session:
-        rolled = comparable([queue_report(session, PERIOD, staff(session, login), short)
+        rolled = comparable([(queue_report(session, PERIOD, staff(session, login), short),
+                              operator_figures(session, PERIOD, staff(session, login), "-"))
                              for login in logins for short in (SHORT, 3)])
     with factory() as session:
         session.execute(update(ReportDay).values(stale=True))
-        raw = comparable([queue_report(session, PERIOD, staff(session, login), short)
+        raw = comparable([(queue_report(session, PERIOD, staff(session, login), short),
+                           operator_figures(session, PERIOD, staff(session, login), "-"))
                           for login in logins for short in (SHORT, 3)])
         session.rollback()
     return rolled, raw

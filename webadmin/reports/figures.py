@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta, tzinfo
 from typing import Any
 
-from sqlalchemy import and_, distinct, func, null, or_, outerjoin, select
+from sqlalchemy import and_, distinct, func, not_, null, or_, outerjoin, select
 from sqlalchemy.orm import Session, scoped_session
 
 from models import (
@@ -255,7 +255,8 @@ def operator_figures(session: DbSession, period: Period, user: Any,
 
     Answered: the operator's cards with status answered (inbound answered and outbound
     connected). Missed: calls whose ringing reached the operator's extension
-    (`operator_rang` events) and that the operator did not answer, each call once.
+    (`operator_rang` events) and that the operator did not answer, each call once (an
+    operator who answered and transferred it, no longer the card's operator, did answer).
     """
     cover = coverage(session, period, user)
     found: dict[int, dict[str, Any]] = {}
@@ -311,7 +312,8 @@ def _operator_cards(session: DbSession, cover: Coverage, user: Any, no_purpose: 
         # ringing events be read by their time (ix_call_events_rang_at).
         .where(CallEvent.kind == "operator_rang", CallEvent.at >= cover.earliest_raw,
                cover.raw(), Call.status != Status.RINGING.value,
-               or_(Call.operator_id.is_(None), Call.operator_id != User.id))
+               or_(Call.operator_id.is_(None), Call.operator_id != User.id),
+               not_(o.answered_by(extension)))
         .group_by(User.id)
     )
     for operator_id, name, missed in session.execute(_scoped(rang, user)):

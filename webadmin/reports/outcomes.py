@@ -23,6 +23,7 @@ from sqlalchemy import (
     and_,
     case,
     cast,
+    exists,
     false,
     func,
     not_,
@@ -93,6 +94,14 @@ def after_call_work() -> Any:
     """Hang-up to the card saved, seconds; a card saved during the call counts 0."""
     gap = seconds_between(Call.ended_at, Call.completed_at)
     return case((gap < 0, 0.0), else_=gap)
+
+
+def answered_by(extension: Any) -> ColumnElement[bool]:
+    """The card's timeline has an answer at this extension: an operator who answered the call
+    and then transferred it (the card names the last operator only) did not miss it."""
+    answer = aliased(CallEvent)
+    return exists().where(answer.call_id == Call.id, answer.kind == "answered",
+                          answer.data["extension"].as_string() == extension)
 
 
 def queueless_operator() -> Any:

@@ -33,6 +33,7 @@ from sqlalchemy import (
     func,
     insert,
     literal,
+    not_,
     null,
     or_,
     outerjoin,
@@ -195,7 +196,8 @@ def day_rows(where: ColumnElement[bool], since: datetime
     yield RangDay, (
         select(Call.queue, Call.operator_id, extension, func.count(func.distinct(Call.id)))
         .select_from(CallEvent).join(Call, Call.id == CallEvent.call_id)
-        .where(where, CallEvent.kind == "operator_rang", Call.status != Status.RINGING.value)
+        .where(where, CallEvent.kind == "operator_rang", Call.status != Status.RINGING.value,
+               not_(o.answered_by(extension)))
         .group_by(Call.queue, Call.operator_id, extension))
     yield CategoryDay, (
         select(Call.queue, queueless, Call.category_id, func.count(),
