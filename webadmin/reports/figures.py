@@ -144,7 +144,7 @@ def queue_report(session: DbSession, period: Period, user: Any,
     legs: dict[str | None, dict[str, Any]] = {}
     calls: dict[str | None, dict[str, Any]] = {}
     if cover.stretches and cover.earliest_raw is not None:
-        moves = o.last_moves(cover.earliest_raw)
+        moves = o.last_moves(cover.raw(), cover.earliest_raw)
         answers = o.answers_after(moves)
         moved = (outerjoin(Call, moves, moves.c.call_id == Call.id)
                  .outerjoin(answers, answers.c.call_id == Call.id))

@@ -149,14 +149,15 @@ def _moving() -> ColumnElement[bool]:
                 func.coalesce(CallEvent.data["to_queue"].as_string(), "") != "")
 
 
-def last_moves(since: datetime) -> Subquery:
-    """Per card that moved between queues: when it last moved (its final leg's start).
+def last_moves(where: ColumnElement[bool], since: datetime) -> Subquery:
+    """Per card `where` that moved between queues: when it last moved (its final leg's start).
 
     `since` bounds the events read (an event never comes before its call: no card of the
-    period loses one), so they come from the moves' own index.
+    period loses one), so they may come from the moves' own index.
     """
     return (select(CallEvent.call_id, func.max(CallEvent.at).label("moved_at"))
-            .where(_moving(), CallEvent.at >= since).group_by(CallEvent.call_id)
+            .join(Call, Call.id == CallEvent.call_id)
+            .where(where, _moving(), CallEvent.at >= since).group_by(CallEvent.call_id)
             .subquery("last_moves"))
 
 

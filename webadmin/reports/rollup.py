@@ -164,7 +164,7 @@ def day_rows(where: ColumnElement[bool], since: datetime
     `since`: no event of those cards is older (the start of their day).
     """
     queueless = o.queueless_operator()
-    moves = o.last_moves(since)
+    moves = o.last_moves(where, since)
     answers = o.answers_after(moves)
     moved = (outerjoin(Call, moves, moves.c.call_id == Call.id)
              .outerjoin(answers, answers.c.call_id == Call.id))
