@@ -151,9 +151,12 @@ class CallEvent(Base):
         # The operator report's missed calls read the ringing events of a period by their time.
         Index("ix_call_events_rang_at", "at", postgresql_where=text("kind = 'operator_rang'"),
               sqlite_where=text("kind = 'operator_rang'")),
-        # The queue report reads a period's moves between queues (its calls' earlier legs).
+        # The queue report reads the moves between queues of a recent period by their time,
+        # and those of a past day's cards (its roll-up) by card.
         Index("ix_call_events_moved_at", "at", postgresql_where=text(MOVES_WHERE),
               sqlite_where=text(MOVES_WHERE)),
+        Index("ix_call_events_moves_by_call", "call_id", "at",
+              postgresql_where=text(MOVES_WHERE), sqlite_where=text(MOVES_WHERE)),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

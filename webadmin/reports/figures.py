@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta, tzinfo
 from typing import Any
 
-from sqlalchemy import and_, distinct, func, not_, null, or_, outerjoin, select
+from sqlalchemy import and_, distinct, func, not_, null, or_, select
 from sqlalchemy.orm import Session, scoped_session
 
 from models import (
@@ -144,18 +144,26 @@ def queue_report(session: DbSession, period: Period, user: Any,
     legs: dict[str | None, dict[str, Any]] = {}
     calls: dict[str | None, dict[str, Any]] = {}
     if cover.stretches and cover.earliest_raw is not None:
+        stmt = (select(Call.queue, *_queue_sums(o.each_call(), short_abandon_sec, target))
+                .outerjoin(Queue, Queue.name == Call.queue)
+                .where(cover.raw(), Call.direction == Direction.INBOUND.value)
+                .group_by(Call.queue))
+        for name, *values in session.execute(_scoped(stmt, user)):
+            _add(calls, name, **dict(zip(_QUEUE_SUMS, values, strict=True)))
+            _add(legs, name, **dict(zip(_QUEUE_SUMS, values, strict=True)))
+        # A card that never moved is its own final leg; one that moved counts from its last
+        # move on instead (a sum replaced by another: exact, and only the moved cards read).
         moves = o.last_moves(cover.raw(), cover.earliest_raw)
-        answers = o.answers_after(moves)
-        moved = (outerjoin(Call, moves, moves.c.call_id == Call.id)
-                 .outerjoin(answers, answers.c.call_id == Call.id))
-        for into, leg, source in ((calls, o.each_call(), Call),
-                                  (legs, o.final_leg(moves, answers), moved)):
-            stmt = (select(Call.queue, *_queue_sums(leg, short_abandon_sec, target))
-                    .select_from(source).outerjoin(Queue, Queue.name == Call.queue)
-                    .where(cover.raw(), Call.direction == Direction.INBOUND.value)
-                    .group_by(Call.queue))
-            for name, *values in session.execute(_scoped(stmt, user)):
-                _add(into, name, **dict(zip(_QUEUE_SUMS, values, strict=True)))
+        stmt = (select(Call.queue, *_queue_sums(o.each_call(), short_abandon_sec, target),
+                       *_queue_sums(o.final_leg(moves), short_abandon_sec, target))
+                .join(moves, moves.c.call_id == Call.id)
+                .outerjoin(Queue, Queue.name == Call.queue)
+                .where(cover.raw(), Call.direction == Direction.INBOUND.value)
+                .group_by(Call.queue))
+        width = len(_QUEUE_SUMS)
+        for name, *values in session.execute(_scoped(stmt, user)):
+            _add(legs, name, **{key: final - whole for key, whole, final in zip(
+                _QUEUE_SUMS, values[:width], values[width:], strict=True)})
         earlier = o.earlier_legs(cover.raw(), cover.earliest_raw)
         # An earlier leg is seen by whoever oversees its queue, as the roll-ups' rows are.
         for name, *values in session.execute(
@@ -200,9 +208,12 @@ def _queue_rollups(session: DbSession, cover: Coverage, user: Any, short_abandon
                 .where(cover.rolled(QueueDay.day),
                        rollup_scope(user, QueueDay.queue, QueueDay.queueless_operator_id))
                 .group_by(QueueDay.queue, QueueDay.leg))):
-        _add(legs if leg else calls, name, offered=offered, answered=answered,
-             abandoned=abandoned, missed=missed, closed=closed, refused=refused,
-             answered_wait_sec=wait, short_abandoned=0, answered_within=0)
+        # Rows of each call once count in the total and the queue rows; rows of legs only
+        # in the queue rows (what those add: earlier legs, last legs for whole calls).
+        for into in (legs,) if leg else (legs, calls):
+            _add(into, name, offered=offered, answered=answered, abandoned=abandoned,
+                 missed=missed, closed=closed, refused=refused, answered_wait_sec=wait,
+                 short_abandoned=0, answered_within=0)
     target = func.coalesce(Queue.service_level_sec, SERVICE_LEVEL_SEC)
     for name, leg, short, within in session.execute(
             select(WaitDay.queue, WaitDay.leg,
@@ -214,7 +225,8 @@ def _queue_rollups(session: DbSession, cover: Coverage, user: Any, short_abandon
             .where(cover.rolled(WaitDay.day),
                    rollup_scope(user, WaitDay.queue, WaitDay.queueless_operator_id))
             .group_by(WaitDay.queue, WaitDay.leg)):
-        _add(legs if leg else calls, name, short_abandoned=short, answered_within=within)
+        for into in (legs,) if leg else (legs, calls):
+            _add(into, name, short_abandoned=short, answered_within=within)
 
 
 # -- operators --------------------------------------------------------------------------------

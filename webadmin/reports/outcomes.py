@@ -29,6 +29,7 @@ from sqlalchemy import (
     not_,
     null,
     select,
+    true,
 )
 from sqlalchemy.orm import aliased
 
@@ -149,37 +150,39 @@ def _moving() -> ColumnElement[bool]:
                 func.coalesce(CallEvent.data["to_queue"].as_string(), "") != "")
 
 
-def last_moves(where: ColumnElement[bool], since: datetime) -> Subquery:
-    """Per card `where` that moved between queues: when it last moved (its final leg's start).
-
-    `since` bounds the events read (an event never comes before its call: no card of the
-    period loses one), so they may come from the moves' own index.
-    """
-    return (select(CallEvent.call_id, func.max(CallEvent.at).label("moved_at"))
-            .join(Call, Call.id == CallEvent.call_id)
-            .where(where, _moving(), CallEvent.at >= since).group_by(CallEvent.call_id)
-            .subquery("last_moves"))
+def _since(since: datetime | None) -> ColumnElement[bool]:
+    """Events from `since` on (an event never comes before its call, so no card of a period
+    starting then loses one): a recent period's moves read from their own index by time. A
+    past day's cards leave it out: their events are found from the cards, not by time."""
+    return true() if since is None else CallEvent.at >= since
 
 
-def answers_after(moves: Subquery) -> Subquery:
-    """Per card that moved: its first answer since the last move (in its final queue)."""
-    return (select(CallEvent.call_id, func.min(CallEvent.at).label("answered_at"))
-            .join(moves, moves.c.call_id == CallEvent.call_id)
-            .where(CallEvent.kind == "answered", CallEvent.at >= moves.c.moved_at)
-            .group_by(CallEvent.call_id).subquery("answers_after"))
+def last_moves(where: ColumnElement[bool], since: datetime | None) -> Subquery:
+    """Per card `where` that moved between queues: when it last moved (its final leg's
+    start) and its first answer after that (in its final queue), if any."""
+    moved = (select(CallEvent.call_id, func.max(CallEvent.at).label("moved_at"))
+             .join(Call, Call.id == CallEvent.call_id)
+             .where(where, _moving(), _since(since)).group_by(CallEvent.call_id)
+             .subquery("moved"))
+    answer = aliased(CallEvent)
+    # Grouped, not a scalar subquery: PostgreSQL would run one per use of the column.
+    return (select(moved.c.call_id, moved.c.moved_at, func.min(answer.at).label("answered_at"))
+            .outerjoin(answer, and_(answer.call_id == moved.c.call_id, answer.kind == "answered",
+                                    answer.at >= moved.c.moved_at))
+            .group_by(moved.c.call_id, moved.c.moved_at).subquery("last_moves"))
 
 
-def final_leg(moves: Subquery, answers: Subquery) -> Leg:
+def final_leg(moves: Subquery) -> Leg:
     """The card's last queue, from its last move on (the whole card when it never moved).
 
-    Select from `calls` outer-joined to `moves` and `answers` by card. A card answered in an
+    Select from `calls` outer-joined to `moves` (last_moves) by card. A card answered in an
     earlier queue and transferred counts as answered here only when answered again here;
     otherwise the caller hung up before this queue answered: abandoned.
     """
     moved_at = moves.c.moved_at
     answered_here = case(
         (moved_at.is_(None), Call.answered_at),
-        else_=func.coalesce(answers.c.answered_at,
+        else_=func.coalesce(moves.c.answered_at,
                             case((Call.answered_at >= moved_at, Call.answered_at))))
     status = case((and_(moved_at.is_not(None), Call.status == ANSWERED,
                         answered_here.is_(None)), ABANDONED), else_=Call.status)
@@ -189,7 +192,7 @@ def final_leg(moves: Subquery, answers: Subquery) -> Leg:
                seconds_between(func.coalesce(moved_at, Call.queue_entered_at), Call.ended_at))
 
 
-def earlier_legs(where: ColumnElement[bool], since: datetime) -> Subquery:
+def earlier_legs(where: ColumnElement[bool], since: datetime | None) -> Subquery:
     """The legs before each card's last queue, one row per move: queue, start, refused, answer.
 
     A leg starts at the move before it (the first at the card's queue entry) and ends at its
@@ -203,22 +206,23 @@ def earlier_legs(where: ColumnElement[bool], since: datetime) -> Subquery:
                CallEvent.data["queue_status"].as_string().label("queue_status"),
                func.coalesce(prior, Call.queue_entered_at, Call.started_at).label("start"))
         .join(Call, Call.id == CallEvent.call_id)
-        .where(where, Call.direction == Direction.INBOUND.value, _moving(),
-               CallEvent.at >= since)
+        .where(where, Call.direction == Direction.INBOUND.value, _moving(), _since(since))
         .subquery("moves")
     )
     answer = aliased(CallEvent)
-    first_answer = (select(func.min(answer.at))
-                    .where(answer.call_id == moves.c.call_id, answer.kind == "answered",
-                           answer.at >= moves.c.start, answer.at < moves.c.at)
-                    .scalar_subquery())
+    # Grouped, not a scalar subquery: PostgreSQL would run one per use of the column.
     return (
         select(moves.c.call_id, moves.c.queue, moves.c.start,
                and_(moves.c.kind == "queue_overflow",
                     func.coalesce(moves.c.queue_status, "").in_(REFUSED_AT_JOIN)).label("refused"),
-               case((moves.c.kind == "transferred", first_answer)).label("answered_at"))
+               func.min(answer.at).label("answered_at"))
+        .outerjoin(answer, and_(moves.c.kind == "transferred", answer.call_id == moves.c.call_id,
+                                answer.kind == "answered", answer.at >= moves.c.start,
+                                answer.at < moves.c.at))
         # A transfer from a card with no queue yet (an operator's own call) left no queue.
         .where(func.coalesce(moves.c.queue, "") != "")
+        .group_by(moves.c.call_id, moves.c.at, moves.c.queue, moves.c.start, moves.c.kind,
+                  moves.c.queue_status)
         .subquery("earlier_legs")
     )
 

@@ -32,11 +32,11 @@ from sqlalchemy import (
     false,
     func,
     insert,
+    join,
     literal,
     not_,
     null,
     or_,
-    outerjoin,
     select,
     true,
     update,
@@ -157,34 +157,42 @@ def _bucket(seconds: Any) -> Any:
     return case((seconds > WAIT_CAP_SEC, _LONGER), else_=seconds)
 
 
-def day_rows(where: ColumnElement[bool], since: datetime
-             ) -> Iterator[tuple[type[Any], Select[Any]]]:
-    """Each roll-up table with the select of its rows (less the day) for the cards `where`.
-
-    `since`: no event of those cards is older (the start of their day).
-    """
-    queueless = o.queueless_operator()
-    moves = o.last_moves(where, since)
-    answers = o.answers_after(moves)
-    moved = (outerjoin(Call, moves, moves.c.call_id == Call.id)
-             .outerjoin(answers, answers.c.call_id == Call.id))
-    earlier = o.earlier_legs(where, since)
-    # Each call once (the total), then every leg: the final ones from the cards, the earlier
-    # ones from the timeline (always in a queue, never a queueless operator's).
-    for leg, counted, source, queue, operator, cards in (
-            (False, o.each_call(), Call, Call.queue, queueless, _inbound(where)),
-            (True, o.final_leg(moves, answers), moved, Call.queue, queueless, _inbound(where)),
-            (True, o.earlier_leg(earlier), earlier, earlier.c.queue, None, true())):
-        keys = [queue] if operator is None else [queue, operator]
-        columns = [queue, cast(null(), Integer()) if operator is None else operator, literal(leg)]
-        yield QueueDay, (select(*columns, *counted.counts()).select_from(source)
-                         .where(cards).group_by(*keys))
+def _queue_rows(leg: bool, source: Any, cards: ColumnElement[bool], queue: Any, operator: Any,
+                sums: Sequence[tuple[o.Leg, int]]) -> Iterator[tuple[type[Any], Select[Any]]]:
+    """QueueDay and WaitDay rows of `source`: the legs in `sums`, each added (1) or taken
+    away (-1)."""
+    keys = [queue] if operator is None else [queue, operator]
+    columns = [queue, cast(null(), Integer()) if operator is None else operator, literal(leg)]
+    signed = [[sign * value for value in counted.counts()] for counted, sign in sums]
+    yield QueueDay, (select(*columns, *[sum(parts[1:], start=parts[0]) for parts in zip(
+        *signed, strict=True)]).select_from(source).where(cards).group_by(*keys))
+    for counted, sign in sums:
         for outcome, seconds in ((o.ANSWERED, counted.wait),
                                  (o.ABANDONED, ceil_seconds(counted.abandon_seconds))):
             bucket = _bucket(seconds)
             yield WaitDay, (
-                select(*columns, literal(outcome), bucket, func.count()).select_from(source)
-                .where(cards, counted.ended(outcome)).group_by(*keys, bucket))
+                select(*columns, literal(outcome), bucket, sign * func.count())
+                .select_from(source).where(cards, counted.ended(outcome))
+                .group_by(*keys, bucket))
+
+
+def day_rows(where: ColumnElement[bool]) -> Iterator[tuple[type[Any], Select[Any]]]:
+    """Each roll-up table with the select of its rows (less the day) for the cards `where`.
+
+    QueueDay and WaitDay: each call once (`leg` false: the total), and what the queue rows
+    add to that (`leg` true): for a call that moved, its last leg in place of the whole call
+    (counts taken away and added), and its earlier legs.
+    """
+    queueless = o.queueless_operator()
+    moves = o.last_moves(where, None)
+    earlier = o.earlier_legs(where, None)
+    yield from _queue_rows(False, Call, _inbound(where), Call.queue, queueless,
+                           [(o.each_call(), 1)])
+    yield from _queue_rows(True, join(Call, moves, moves.c.call_id == Call.id), _inbound(where),
+                           Call.queue, queueless, [(o.final_leg(moves), 1), (o.each_call(), -1)])
+    # Earlier legs are always in a queue, never a queueless operator's.
+    yield from _queue_rows(True, earlier, true(), earlier.c.queue, None,
+                           [(o.earlier_leg(earlier), 1)])
     yield OperatorDay, (
         select(Call.queue, Call.operator_id, Call.purpose_id, func.count(),
                o.count_of(o.answered()), o.total_of(o.answered(), func.coalesce(Call.talk_sec, 0)),
@@ -245,7 +253,7 @@ def roll_up_day(sessions: sessionmaker[Session], day: date, tz: tzinfo) -> None:
         in_day = and_(Call.started_at >= start, Call.started_at < end)
         for table in _COLUMNS:
             session.execute(delete(table).where(table.day == day))
-        for table, rows in day_rows(in_day, start):
+        for table, rows in day_rows(in_day):
             dated = rows.add_columns(literal(day).label("day"))
             session.execute(insert(table).from_select([*_COLUMNS[table], "day"], dated))
 
