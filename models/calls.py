@@ -138,6 +138,11 @@ class Call(Base):
         return f"<Call {self.id} {self.linkedid} {self.status}>"
 
 
+#: The timeline events that move a call from one queue to another (or end it after one).
+MOVE_EVENTS = ("queue_overflow", "transferred")
+MOVES_WHERE = "kind IN ('queue_overflow', 'transferred')"
+
+
 class CallEvent(Base):
     """One step of a call's timeline: entered IVR, key pressed, joined queue, answered, ..."""
 
@@ -146,6 +151,12 @@ class CallEvent(Base):
         # The operator report's missed calls read the ringing events of a period by their time.
         Index("ix_call_events_rang_at", "at", postgresql_where=text("kind = 'operator_rang'"),
               sqlite_where=text("kind = 'operator_rang'")),
+        # The queue report reads the moves between queues of a recent period by their time,
+        # and those of a past day's cards (its roll-up) by card.
+        Index("ix_call_events_moved_at", "at", postgresql_where=text(MOVES_WHERE),
+              sqlite_where=text(MOVES_WHERE)),
+        Index("ix_call_events_moves_by_call", "call_id", "at",
+              postgresql_where=text(MOVES_WHERE), sqlite_where=text(MOVES_WHERE)),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -6,7 +6,8 @@ service-level T) are kept apart as counts per whole second of wait (`report_wait
 
 A day is rolled up once it has been over for two days (webadmin/reports/rollup.py);
 `report_days` says which days are, and database triggers mark a day stale as soon as any
-card of it (or a ringing event of such a card) is written, edited or deleted: the card
+card of it (or an event the reports read: ringing, answered, an overflow, a transfer) is
+written, edited or deleted: the card
 store, the site, the journal's replay, reconcile and hand-written SQL alike. A stale day is
 read from the cards themselves until it is rolled up again.
 """
@@ -50,9 +51,15 @@ class _DayRow:
 
 
 class QueueDay(_DayRow, Base):
-    """Inbound cards of a day by the queue they ended in (queue report)."""
+    """Inbound calls of a day per queue (queue report): legs, or each call once."""
 
     __tablename__ = "report_queue_days"
+
+    # False: each call once, by the queue it ended in (the report's total, and the queue rows
+    # start from it). True: what the queue rows add, each queue a call entered counting it: a
+    # moved call's earlier legs, and its last leg in place of the whole call (those counts
+    # taken away, so a row may hold negative counts); only moved calls have such rows.
+    leg: Mapped[bool] = mapped_column(Boolean, default=False)
 
     # A card without a queue belongs to its operator's queues (calls_scope): kept for those only.
     queueless_operator_id: Mapped[int | None] = mapped_column(Integer)
@@ -70,6 +77,8 @@ class WaitDay(_DayRow, Base):
     up) after `seconds`: the service level and short abandons for any T and N."""
 
     __tablename__ = "report_wait_days"
+
+    leg: Mapped[bool] = mapped_column(Boolean, default=False)  # as QueueDay.leg
 
     queueless_operator_id: Mapped[int | None] = mapped_column(Integer)
     outcome: Mapped[str] = mapped_column(String(16))  # answered / abandoned
@@ -93,7 +102,8 @@ class OperatorDay(_DayRow, Base):
 
 
 class RangDay(_DayRow, Base):
-    """Closed calls of a day that rang at an extension, each call once per extension."""
+    """Closed calls of a day that rang at an extension and were not answered there, each call
+    once per extension."""
 
     __tablename__ = "report_rang_days"
 
@@ -116,32 +126,46 @@ class CategoryDay(_DayRow, Base):
 ROLLUP_TABLES = (QueueDay, WaitDay, OperatorDay, RangDay, CategoryDay)
 
 # -- the triggers that mark a day stale --------------------------------------------------------
-# Migration 0007 runs these; create_all (tests) gets them through the events below. A later
-# change to them needs a migration of its own (the functions are CREATE OR REPLACE).
+# Migrations run these (0007 with the columns and kinds it watched, 0008 with today's); create_all
+# (tests) gets today's through the events below. A later change to them needs a migration.
 
 #: The columns of a card the roll-ups read: writes that change none of them (the recording's
 #: state, the extension ringing now) leave the day fresh and cost the call path nothing.
-REPORTED_COLUMNS = (
+REPORTED_COLUMNS_0007 = (
     "started_at", "queue", "direction", "status", "end_reason", "queue_entered_at", "ended_at",
     "wait_sec", "talk_sec", "hold_sec", "operator_id", "purpose_id", "category_id",
     "completed_at", "needs_callback",
 )
-_OLD = ", ".join(f"OLD.{name}" for name in REPORTED_COLUMNS)
-_NEW = ", ".join(f"NEW.{name}" for name in REPORTED_COLUMNS)
+REPORTED_COLUMNS = (*REPORTED_COLUMNS_0007, "answered_at")
+#: The timeline events the roll-ups read: ringing (operators' missed calls), and the moves
+#: between queues with the answers around them (each queue a call entered, its legs).
+REPORTED_EVENTS_0007 = ("operator_rang",)
+REPORTED_EVENTS = (*REPORTED_EVENTS_0007, "queue_overflow", "transferred", "answered")
 
 _SETTLED = f"now() - interval '{SETTLED_DAYS} days'"
 
-#: PostgreSQL: one function marks the day holding a moment (PL/pgSQL: each connection plans
-#: its UPDATE once); the triggers call it for cards old enough to be in a rolled-up day.
-POSTGRESQL_TRIGGERS = (
-    """CREATE OR REPLACE FUNCTION report_day_changed(moment timestamptz) RETURNS void
+
+def _kinds(row: str, kinds: tuple[str, ...]) -> str:
+    return f"{row}.kind IN ({', '.join(repr(kind) for kind in kinds)})"
+
+
+def postgresql_triggers(columns: tuple[str, ...], kinds: tuple[str, ...]) -> tuple[str, ...]:
+    """PostgreSQL's triggers for cards' `columns` and events of `kinds`.
+
+    One function marks the day holding a moment (PL/pgSQL: each connection plans its UPDATE
+    once); the triggers call it for cards old enough to be in a rolled-up day.
+    """
+    old = ", ".join(f"OLD.{name}" for name in columns)
+    new = ", ".join(f"NEW.{name}" for name in columns)
+    return (
+        """CREATE OR REPLACE FUNCTION report_day_changed(moment timestamptz) RETURNS void
 LANGUAGE plpgsql AS $$
 BEGIN
   UPDATE report_days SET stale = true
   WHERE starts_at = (SELECT max(starts_at) FROM report_days WHERE starts_at <= moment)
     AND ends_at > moment;
 END $$""",
-    """CREATE OR REPLACE FUNCTION report_days_card_changed() RETURNS trigger
+        """CREATE OR REPLACE FUNCTION report_days_card_changed() RETURNS trigger
 LANGUAGE plpgsql AS $$
 BEGIN
   IF TG_OP <> 'INSERT' THEN PERFORM report_day_changed(OLD.started_at); END IF;
@@ -150,45 +174,47 @@ BEGIN
   END IF;
   RETURN NULL;
 END $$""",
-    f"""CREATE OR REPLACE FUNCTION report_days_event_changed() RETURNS trigger
+        f"""CREATE OR REPLACE FUNCTION report_days_event_changed() RETURNS trigger
 LANGUAGE plpgsql AS $$
 BEGIN
-  IF TG_OP <> 'INSERT' AND OLD.kind = 'operator_rang' THEN
+  IF TG_OP <> 'INSERT' AND {_kinds('OLD', kinds)} THEN
     PERFORM report_day_changed(started_at) FROM calls
     WHERE id = OLD.call_id AND started_at < {_SETTLED};
   END IF;
-  IF TG_OP <> 'DELETE' AND NEW.kind = 'operator_rang' THEN
+  IF TG_OP <> 'DELETE' AND {_kinds('NEW', kinds)} THEN
     PERFORM report_day_changed(started_at) FROM calls
     WHERE id = NEW.call_id AND started_at < {_SETTLED};
   END IF;
   RETURN NULL;
 END $$""",
-    # TRUNCATE fires no row trigger: every day is stale after it.
-    """CREATE OR REPLACE FUNCTION report_days_all_changed() RETURNS trigger
+        # TRUNCATE fires no row trigger: every day is stale after it.
+        """CREATE OR REPLACE FUNCTION report_days_all_changed() RETURNS trigger
 LANGUAGE plpgsql AS $$
 BEGIN
   UPDATE report_days SET stale = true;
   RETURN NULL;
 END $$""",
-    f"""CREATE TRIGGER report_days_calls AFTER INSERT ON calls
+        f"""CREATE TRIGGER report_days_calls AFTER INSERT ON calls
 FOR EACH ROW WHEN (NEW.started_at < {_SETTLED})
 EXECUTE FUNCTION report_days_card_changed()""",
-    f"""CREATE TRIGGER report_days_calls_delete AFTER DELETE ON calls
+        f"""CREATE TRIGGER report_days_calls_delete AFTER DELETE ON calls
 FOR EACH ROW WHEN (OLD.started_at < {_SETTLED})
 EXECUTE FUNCTION report_days_card_changed()""",
-    f"""CREATE TRIGGER report_days_calls_update AFTER UPDATE ON calls
+        f"""CREATE TRIGGER report_days_calls_update AFTER UPDATE ON calls
 FOR EACH ROW WHEN ((OLD.started_at < {_SETTLED} OR NEW.started_at < {_SETTLED})
-                   AND ({_OLD}) IS DISTINCT FROM ({_NEW}))
+                   AND ({old}) IS DISTINCT FROM ({new}))
 EXECUTE FUNCTION report_days_card_changed()""",
-    """CREATE TRIGGER report_days_call_events AFTER INSERT ON call_events
-FOR EACH ROW WHEN (NEW.kind = 'operator_rang') EXECUTE FUNCTION report_days_event_changed()""",
-    """CREATE TRIGGER report_days_call_events_change AFTER UPDATE OR DELETE ON call_events
+        f"""CREATE TRIGGER report_days_call_events AFTER INSERT ON call_events
+FOR EACH ROW WHEN ({_kinds('NEW', kinds)}) EXECUTE FUNCTION report_days_event_changed()""",
+        """CREATE TRIGGER report_days_call_events_change AFTER UPDATE OR DELETE ON call_events
 FOR EACH ROW EXECUTE FUNCTION report_days_event_changed()""",
-    """CREATE TRIGGER report_days_calls_truncated AFTER TRUNCATE ON calls
+        """CREATE TRIGGER report_days_calls_truncated AFTER TRUNCATE ON calls
 FOR EACH STATEMENT EXECUTE FUNCTION report_days_all_changed()""",
-    """CREATE TRIGGER report_days_call_events_truncated AFTER TRUNCATE ON call_events
+        """CREATE TRIGGER report_days_call_events_truncated AFTER TRUNCATE ON call_events
 FOR EACH STATEMENT EXECUTE FUNCTION report_days_all_changed()""",
-)
+    )
+
+
 POSTGRESQL_DROP = (
     "DROP TRIGGER IF EXISTS report_days_call_events_truncated ON call_events",
     "DROP TRIGGER IF EXISTS report_days_calls_truncated ON calls",
@@ -211,28 +237,36 @@ def _sqlite_mark(moment: str) -> str:
 
 
 _SQLITE_EVENT_MOMENT = "(SELECT started_at FROM calls WHERE id = {row}.call_id)"
-#: SQLite (timestamps are text in one format, so they compare as text).
-SQLITE_TRIGGERS = (
-    f"CREATE TRIGGER report_days_calls_insert AFTER INSERT ON calls BEGIN "
-    f"{_sqlite_mark('NEW.started_at')} END",
-    f"CREATE TRIGGER report_days_calls_update AFTER UPDATE OF {', '.join(REPORTED_COLUMNS)} "
-    f"ON calls BEGIN "
-    f"{_sqlite_mark('OLD.started_at')} {_sqlite_mark('NEW.started_at')} END",
-    f"CREATE TRIGGER report_days_calls_delete AFTER DELETE ON calls BEGIN "
-    f"{_sqlite_mark('OLD.started_at')} END",
-    f"CREATE TRIGGER report_days_events_insert AFTER INSERT ON call_events "
-    f"WHEN NEW.kind = 'operator_rang' BEGIN "
-    f"{_sqlite_mark(_SQLITE_EVENT_MOMENT.format(row='NEW'))} END",
-    f"CREATE TRIGGER report_days_events_update AFTER UPDATE ON call_events BEGIN "
-    f"{_sqlite_mark(_SQLITE_EVENT_MOMENT.format(row='OLD'))} "
-    f"{_sqlite_mark(_SQLITE_EVENT_MOMENT.format(row='NEW'))} END",
-    f"CREATE TRIGGER report_days_events_delete AFTER DELETE ON call_events "
-    f"WHEN OLD.kind = 'operator_rang' BEGIN "
-    f"{_sqlite_mark(_SQLITE_EVENT_MOMENT.format(row='OLD'))} END",
-)
+
+
+def sqlite_triggers(columns: tuple[str, ...], kinds: tuple[str, ...]) -> tuple[str, ...]:
+    """SQLite's triggers (timestamps are text in one format, so they compare as text)."""
+    return (
+        f"CREATE TRIGGER report_days_calls_insert AFTER INSERT ON calls BEGIN "
+        f"{_sqlite_mark('NEW.started_at')} END",
+        f"CREATE TRIGGER report_days_calls_update AFTER UPDATE OF {', '.join(columns)} "
+        f"ON calls BEGIN "
+        f"{_sqlite_mark('OLD.started_at')} {_sqlite_mark('NEW.started_at')} END",
+        f"CREATE TRIGGER report_days_calls_delete AFTER DELETE ON calls BEGIN "
+        f"{_sqlite_mark('OLD.started_at')} END",
+        f"CREATE TRIGGER report_days_events_insert AFTER INSERT ON call_events "
+        f"WHEN {_kinds('NEW', kinds)} BEGIN "
+        f"{_sqlite_mark(_SQLITE_EVENT_MOMENT.format(row='NEW'))} END",
+        f"CREATE TRIGGER report_days_events_update AFTER UPDATE ON call_events BEGIN "
+        f"{_sqlite_mark(_SQLITE_EVENT_MOMENT.format(row='OLD'))} "
+        f"{_sqlite_mark(_SQLITE_EVENT_MOMENT.format(row='NEW'))} END",
+        f"CREATE TRIGGER report_days_events_delete AFTER DELETE ON call_events "
+        f"WHEN {_kinds('OLD', kinds)} BEGIN "
+        f"{_sqlite_mark(_SQLITE_EVENT_MOMENT.format(row='OLD'))} END",
+    )
+
+
 SQLITE_DROP = tuple(f"DROP TRIGGER IF EXISTS {name}" for name in (
     "report_days_calls_insert", "report_days_calls_update", "report_days_calls_delete",
     "report_days_events_insert", "report_days_events_update", "report_days_events_delete"))
+
+POSTGRESQL_TRIGGERS = postgresql_triggers(REPORTED_COLUMNS, REPORTED_EVENTS)
+SQLITE_TRIGGERS = sqlite_triggers(REPORTED_COLUMNS, REPORTED_EVENTS)
 
 # After every table: the triggers refer to calls, call_events and report_days.
 for _statement in POSTGRESQL_TRIGGERS:

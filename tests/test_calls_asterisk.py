@@ -29,6 +29,8 @@ from tests.agi_process import AgiProcess
 from tests.asterisk_driver import AsteriskDriver, TestCall
 from tests.card_polling import wait_card
 from tests.conftest import set_override
+from webadmin.reports.figures import queue_report
+from webadmin.reports.period import Period
 
 pytestmark = pytest.mark.asterisk
 
@@ -171,9 +173,31 @@ def simulated_queues(sessions: sessionmaker[Session], keys: str, outcomes: list[
     return simulate(settings, DID, CALLER, datetime.now(UTC), [keys], outcomes).queues
 
 
+def queue_report_now(sessions: sessionmaker[Session]) -> dict[str | None, tuple[int, int, int]]:
+    """Offered, answered and refused per queue over the last hour, as the admin's queue report
+    gives them; "All queues" for the total."""
+    now = datetime.now(UTC)
+    with sessions() as session:
+        admin = session.scalar(select(User).where(User.login == "admin"))
+        report = queue_report(session, Period(now - timedelta(hours=1), now, UTC), admin)
+    total = report.total
+    return {**{row.queue: (row.offered, row.answered, row.refused) for row in report.rows},
+            "All queues": (total.offered, total.answered, total.refused)}
+
+
+def report_change(before: dict[str | None, tuple[int, int, int]],
+                  after: dict[str | None, tuple[int, int, int]]
+                  ) -> dict[str | None, tuple[int, ...]]:
+    """What one call added to the rows of the queue report (the rows it changed)."""
+    changes = {queue: tuple(now - then for now, then in zip(
+        figures, before.get(queue, (0, 0, 0)), strict=True)) for queue, figures in after.items()}
+    return {queue: change for queue, change in changes.items() if any(change)}
+
+
 async def test_appointments_with_every_operator_paused_overflows_to_reception_which_answers(
     ami: AsteriskDriver, sessions: sessionmaker[Session]
 ) -> None:
+    report_before = queue_report_now(sessions)
     await pause_all(ami, ["appointments"], True)
     try:
         call = await ami.call(DID, CALLER)
@@ -192,6 +216,9 @@ async def test_appointments_with_every_operator_paused_overflows_to_reception_wh
     step = next(e for e in card.events if e.kind == "queue_overflow")
     assert (step.data["queue_status"], step.data["reason"]) == ("JOINEMPTY", "overflow_empty")
     assert len([e for e in ami.events_of(call) if e.event == "QueueCallerJoin"]) == 1
+    # The queue report: refused by appointments, offered and answered in reception; one call.
+    assert report_change(report_before, queue_report_now(sessions)) == {
+        "appointments": (0, 0, 1), "reception": (1, 1, 0), "All queues": (1, 1, 0)}
 
 
 async def test_all_operators_paused_everywhere_says_sorry_and_misses_with_no_operator(

@@ -7,7 +7,7 @@ aggregates produce is compared with a plain-Python reading of METRICS.md over th
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
@@ -37,7 +37,7 @@ from webadmin.reports.figures import (
     category_figures,
     iso_week,
     operator_figures,
-    queue_figures,
+    queue_report,
 )
 from webadmin.reports.period import Period
 from webadmin.reports.rollup import coverage, day_bounds, roll_up, roll_up_day, settled
@@ -254,8 +254,9 @@ def postgresql_cards(sessions: sessionmaker[Session]) -> Iterator[sessionmaker[S
                             .values(service_level_sec=seconds))
 
 
-def sqlite_cards(path: Path) -> sessionmaker[Session]:
-    """The rows in a fresh SQLite file with the same staff and queues."""
+def sqlite_cards(path: Path, fill: Callable[[Session], None] | None = None
+                 ) -> sessionmaker[Session]:
+    """The rows (or what `fill` adds) in a fresh SQLite file with the same staff and queues."""
     engine = make_engine(f"sqlite:///{path}")
     Base.metadata.create_all(engine)  # tests only; the site itself migrates
     factory = make_session_factory(engine)
@@ -273,7 +274,10 @@ def sqlite_cards(path: Path) -> sessionmaker[Session]:
         staff[1].supervised_queues = list(queues)
         for operator in staff[2:]:
             operator.memberships = [QueueMember(queue=queue) for queue in queues]
-        insert_rows(session, ROWS)
+        if fill is None:
+            insert_rows(session, ROWS)
+        else:
+            fill(session)
     return factory
 
 
@@ -297,7 +301,7 @@ INDEXED = list(enumerate(ROWS))
 def test_queue_figures_follow_the_definitions(cards: sessionmaker[Session]) -> None:
     with cards() as session:
         rows = {row.queue: row for row in
-                queue_figures(session, PERIOD, staff(session, "admin"), SHORT)}
+                queue_report(session, PERIOD, staff(session, "admin"), SHORT).rows}
     assert set(rows) == {"reception", "appointments", None}
     for queue, row in rows.items():
         expected = expected_queue(INDEXED, queue)
@@ -319,7 +323,7 @@ def test_queue_figures_follow_the_definitions(cards: sessionmaker[Session]) -> N
 def test_short_abandon_threshold_is_a_parameter(cards: sessionmaker[Session]) -> None:
     with cards() as session:
         rows = {row.queue: row for row in
-                queue_figures(session, PERIOD, staff(session, "admin"), short_abandon_sec=3)}
+                queue_report(session, PERIOD, staff(session, "admin"), short_abandon_sec=3).rows}
     assert rows["reception"].short_abandoned == 1  # the 5-second abandon is no longer short
     assert rows["appointments"].short_abandoned == 1
 
@@ -356,16 +360,22 @@ def test_category_figures_and_weeks_follow_the_definitions(cards: sessionmaker[S
     assert rows[2].weeks == {"2026-W10": 1, "2026-W11": 1}
 
 
-def test_a_supervisor_sees_only_the_queues_they_oversee(cards: sessionmaker[Session]) -> None:
-    with transaction(cards) as session:
+def stop_supervising(factory: sessionmaker[Session], queue: str) -> None:
+    """The test supervisor no longer oversees this queue."""
+    with transaction(factory) as session:
         supervisor = staff(session, "supervisor")
-        appointments = session.scalar(select(Queue.id).where(Queue.name == "appointments"))
+        queue_id = session.scalar(select(Queue.id).where(Queue.name == queue))
         session.execute(queue_supervisors.delete().where(
             queue_supervisors.c.user_id == supervisor.id,
-            queue_supervisors.c.queue_id == appointments))
+            queue_supervisors.c.queue_id == queue_id))
+
+
+def test_a_supervisor_sees_only_the_queues_they_oversee(cards: sessionmaker[Session]) -> None:
+    stop_supervising(cards, "appointments")
     with cards() as session:
         supervisor = staff(session, "supervisor")
-        queues = {row.queue: row for row in queue_figures(session, PERIOD, supervisor, SHORT)}
+        queues = {row.queue: row for row in
+                  queue_report(session, PERIOD, supervisor, SHORT).rows}
         operators = {row.name: row for row in
                      operator_figures(session, PERIOD, supervisor, NO_PURPOSE)}
         categories = {row.name: row for row in category_figures(session, PERIOD, supervisor)}
@@ -405,8 +415,8 @@ def rolled_up_figures(factory: sessionmaker[Session], login: str) -> Any:
 def every_figure(session: Session, login: str) -> Any:
     """All three reports (the queues with two short-abandon thresholds) for one user."""
     user = staff(session, login)
-    return comparable([queue_figures(session, PERIOD, user, SHORT),
-                       queue_figures(session, PERIOD, user, short_abandon_sec=3),
+    return comparable([queue_report(session, PERIOD, user, SHORT),
+                       queue_report(session, PERIOD, user, short_abandon_sec=3),
                        operator_figures(session, PERIOD, user, NO_PURPOSE),
                        category_figures(session, PERIOD, user)])
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta, tzinfo
 from typing import Any
 
-from sqlalchemy import and_, distinct, func, or_, select
+from sqlalchemy import and_, distinct, func, not_, null, or_, select
 from sqlalchemy.orm import Session, scoped_session
 
 from models import (
@@ -107,81 +107,116 @@ class QueueFigures:
         return _ratio(self.answered_wait_sec, self.answered)
 
 
-def queue_total(rows: Sequence[QueueFigures], title: str) -> QueueFigures:
-    """The rows added up (the service level keeps each queue's own T)."""
-    sums = {name: sum(getattr(row, name) for row in rows) for name in (
-        "offered", "answered", "abandoned", "short_abandoned", "missed", "closed", "refused",
-        "answered_within", "answered_wait_sec")}
-    return QueueFigures(queue=None, title=title, service_level_sec=0, **sums)
+_QUEUE_SUMS = ("offered", "answered", "abandoned", "short_abandoned", "missed", "closed",
+               "refused", "answered_within", "answered_wait_sec")
 
 
-def queue_figures(session: DbSession, period: Period, user: Any,
-                  short_abandon_sec: int = SHORT_ABANDON_SEC) -> list[QueueFigures]:
+@dataclass(frozen=True)
+class QueueReport:
+    """The queue rows (each queue a call entered) and their total (each call once)."""
+
+    rows: list[QueueFigures]
+    total: QueueFigures
+
+
+def _queue_sums(leg: o.Leg, short_abandon_sec: int, target: Any) -> list[Any]:
+    """The aggregates of `_QUEUE_SUMS` over legs, in that order."""
+    offered, answered, abandoned, missed, closed, refused, wait = leg.counts()
+    return [offered, answered, abandoned,
+            o.count_of(and_(leg.ended(o.ABANDONED), leg.abandon_seconds <= short_abandon_sec)),
+            missed, closed, refused,
+            o.count_of(and_(leg.ended(o.ANSWERED), leg.wait <= target)), wait]
+
+
+def queue_report(session: DbSession, period: Period, user: Any,
+                 short_abandon_sec: int = SHORT_ABANDON_SEC) -> QueueReport:
     """Offered, answered, abandoned, short abandons, missed, service level, ASA per queue.
 
-    Inbound cards only, by the queue the card ended in. Calls arriving while closed
-    (`closed_hours`) and calls the queue refused at join (`queue_full`, or `no_operator`:
-    JOINEMPTY/JOINUNAVAIL) are counted apart, not as offered; a card that never
-    entered a queue (no `queue_entered_at`) is not offered either.
+    Inbound cards only. A queue's row counts every call that entered it (outcomes.py, legs):
+    one that overflowed or was transferred to another queue counts in both, with what became
+    of it in each and its wait from entering each. The total counts each call once, by the
+    queue it ended in, with its whole wait. Calls arriving while closed (`closed_hours`) and
+    calls a queue refused at join (`queue_full`, or `no_operator`: JOINEMPTY/JOINUNAVAIL) are
+    counted apart, not as offered; a card that never entered a queue is not offered either.
     """
     cover = coverage(session, period, user, [short_abandon_sec, *service_levels(session)])
     target = func.coalesce(Queue.service_level_sec, SERVICE_LEVEL_SEC)
-    names = ("offered", "answered", "abandoned", "short_abandoned", "missed", "closed", "refused",
-             "answered_within", "answered_wait_sec")
-    found: dict[str | None, dict[str, Any]] = {}
-    if cover.stretches:
-        answered = o.offered_and(o.ANSWERED)
-        abandoned = o.offered_and(o.ABANDONED)
-        stmt = (
-            select(
-                Call.queue, o.count_of(o.offered()), o.count_of(answered),
-                o.count_of(abandoned),
-                o.count_of(and_(abandoned, o.abandon_seconds() <= short_abandon_sec)),
-                o.count_of(o.offered_and(o.MISSED)), o.count_of(o.closed()),
-                o.count_of(o.refused()),
-                o.count_of(and_(answered, o.answered_wait() <= target)),
-                o.total_of(answered, o.answered_wait()),
-            )
-            .select_from(Call).outerjoin(Queue, Queue.name == Call.queue)
-            .where(cover.raw(), Call.direction == Direction.INBOUND.value)
-            .group_by(Call.queue)
-        )
+    legs: dict[str | None, dict[str, Any]] = {}
+    calls: dict[str | None, dict[str, Any]] = {}
+    if cover.stretches and cover.earliest_raw is not None:
+        stmt = (select(Call.queue, *_queue_sums(o.each_call(), short_abandon_sec, target))
+                .outerjoin(Queue, Queue.name == Call.queue)
+                .where(cover.raw(), Call.direction == Direction.INBOUND.value)
+                .group_by(Call.queue))
         for name, *values in session.execute(_scoped(stmt, user)):
-            _add(found, name, **dict(zip(names, values, strict=True)))
+            _add(calls, name, **dict(zip(_QUEUE_SUMS, values, strict=True)))
+            _add(legs, name, **dict(zip(_QUEUE_SUMS, values, strict=True)))
+        # A card that never moved is its own final leg; one that moved counts from its last
+        # move on instead (a sum replaced by another: exact, and only the moved cards read).
+        moves = o.last_moves(cover.raw(), cover.earliest_raw)
+        stmt = (select(Call.queue, *_queue_sums(o.each_call(), short_abandon_sec, target),
+                       *_queue_sums(o.final_leg(moves), short_abandon_sec, target))
+                .join(moves, moves.c.call_id == Call.id)
+                .outerjoin(Queue, Queue.name == Call.queue)
+                .where(cover.raw(), Call.direction == Direction.INBOUND.value)
+                .group_by(Call.queue))
+        width = len(_QUEUE_SUMS)
+        for name, *values in session.execute(_scoped(stmt, user)):
+            _add(legs, name, **{key: final - whole for key, whole, final in zip(
+                _QUEUE_SUMS, values[:width], values[width:], strict=True)})
+        earlier = o.earlier_legs(cover.raw(), cover.earliest_raw)
+        # An earlier leg is seen by whoever oversees its queue, as the roll-ups' rows are.
+        for name, *values in session.execute(
+                select(earlier.c.queue,
+                       *_queue_sums(o.earlier_leg(earlier), short_abandon_sec, target))
+                .select_from(earlier).outerjoin(Queue, Queue.name == earlier.c.queue)
+                .where(rollup_scope(user, earlier.c.queue, null()))
+                .group_by(earlier.c.queue)):
+            _add(legs, name, **dict(zip(_QUEUE_SUMS, values, strict=True)))
     if cover.days:
-        _queue_rollups(session, cover, user, short_abandon_sec, found)
+        _queue_rollups(session, cover, user, short_abandon_sec, legs, calls)
     titles = {name: (title, seconds) for name, title, seconds in
               session.execute(select(Queue.name, Queue.title, Queue.service_level_sec))}
     rows = []
-    for name in sorted(found, key=lambda queue: (queue is None, queue or "")):
+    for name in sorted(legs, key=lambda queue: (queue is None, queue or "")):
         title, sl_sec = titles.get(name or "", (None, None))
         row = QueueFigures(name, title or name or "",
                            SERVICE_LEVEL_SEC if sl_sec is None else int(sl_sec),
-                           **{key: int(value) for key, value in found[name].items()
-                              if key != "answered_wait_sec"},
-                           answered_wait_sec=float(found[name]["answered_wait_sec"]))
+                           **_whole(legs[name]))
         # Cards that never reached a queue only matter when they were closed or refused.
         if name is not None or row.closed or row.refused or row.offered:
             rows.append(row)
-    return rows
+    sums = {key: sum(values.get(key, 0) for values in calls.values()) for key in _QUEUE_SUMS}
+    return QueueReport(rows, QueueFigures(None, "", 0, **_whole(sums)))
+
+
+def _whole(values: dict[str, Any]) -> dict[str, Any]:
+    """Counts as ints, the total wait as a float."""
+    return {key: float(value) if key == "answered_wait_sec" else int(value)
+            for key, value in values.items()}
 
 
 def _queue_rollups(session: DbSession, cover: Coverage, user: Any, short_abandon_sec: int,
-                   found: dict[str | None, dict[str, Any]]) -> None:
-    """The queue report's figures of the rolled-up days, added to `found`."""
+                   legs: dict[str | None, dict[str, Any]],
+                   calls: dict[str | None, dict[str, Any]]) -> None:
+    """The queue report's figures of the rolled-up days, added to `legs` and `calls`."""
     sums = [func.coalesce(func.sum(getattr(QueueDay, name)), 0) for name in (
         "offered", "answered", "abandoned", "missed", "closed", "refused", "answered_wait_sec")]
-    for name, offered, answered, abandoned, missed, closed, refused, wait in session.execute(
-            select(QueueDay.queue, *sums)
-            .where(cover.rolled(QueueDay.day),
-                   rollup_scope(user, QueueDay.queue, QueueDay.queueless_operator_id))
-            .group_by(QueueDay.queue)):
-        _add(found, name, offered=offered, answered=answered, abandoned=abandoned, missed=missed,
-             closed=closed, refused=refused, answered_wait_sec=wait, short_abandoned=0,
-             answered_within=0)
+    for name, leg, offered, answered, abandoned, missed, closed, refused, wait in (
+            session.execute(
+                select(QueueDay.queue, QueueDay.leg, *sums)
+                .where(cover.rolled(QueueDay.day),
+                       rollup_scope(user, QueueDay.queue, QueueDay.queueless_operator_id))
+                .group_by(QueueDay.queue, QueueDay.leg))):
+        # Rows of each call once count in the total and the queue rows; rows of legs only
+        # in the queue rows (what those add: earlier legs, last legs for whole calls).
+        for into in (legs,) if leg else (legs, calls):
+            _add(into, name, offered=offered, answered=answered, abandoned=abandoned,
+                 missed=missed, closed=closed, refused=refused, answered_wait_sec=wait,
+                 short_abandoned=0, answered_within=0)
     target = func.coalesce(Queue.service_level_sec, SERVICE_LEVEL_SEC)
-    for name, short, within in session.execute(
-            select(WaitDay.queue,
+    for name, leg, short, within in session.execute(
+            select(WaitDay.queue, WaitDay.leg,
                    o.total_of(and_(WaitDay.outcome == o.ABANDONED,
                                    WaitDay.seconds <= short_abandon_sec), WaitDay.calls),
                    o.total_of(and_(WaitDay.outcome == o.ANSWERED, WaitDay.seconds <= target),
@@ -189,8 +224,9 @@ def _queue_rollups(session: DbSession, cover: Coverage, user: Any, short_abandon
             .outerjoin(Queue, Queue.name == WaitDay.queue)
             .where(cover.rolled(WaitDay.day),
                    rollup_scope(user, WaitDay.queue, WaitDay.queueless_operator_id))
-            .group_by(WaitDay.queue)):
-        _add(found, name, short_abandoned=short, answered_within=within)
+            .group_by(WaitDay.queue, WaitDay.leg)):
+        for into in (legs,) if leg else (legs, calls):
+            _add(into, name, short_abandoned=short, answered_within=within)
 
 
 # -- operators --------------------------------------------------------------------------------
@@ -231,7 +267,8 @@ def operator_figures(session: DbSession, period: Period, user: Any,
 
     Answered: the operator's cards with status answered (inbound answered and outbound
     connected). Missed: calls whose ringing reached the operator's extension
-    (`operator_rang` events) and that the operator did not answer, each call once.
+    (`operator_rang` events) and that the operator did not answer, each call once (an
+    operator who answered and transferred it, no longer the card's operator, did answer).
     """
     cover = coverage(session, period, user)
     found: dict[int, dict[str, Any]] = {}
@@ -287,7 +324,8 @@ def _operator_cards(session: DbSession, cover: Coverage, user: Any, no_purpose: 
         # ringing events be read by their time (ix_call_events_rang_at).
         .where(CallEvent.kind == "operator_rang", CallEvent.at >= cover.earliest_raw,
                cover.raw(), Call.status != Status.RINGING.value,
-               or_(Call.operator_id.is_(None), Call.operator_id != User.id))
+               or_(Call.operator_id.is_(None), Call.operator_id != User.id),
+               not_(o.answered_by(extension)))
         .group_by(User.id)
     )
     for operator_id, name, missed in session.execute(_scoped(rang, user)):

@@ -1,17 +1,41 @@
-"""What a card counts as in the reports (METRICS.md), as SQL over `calls`.
+"""What a card counts as in the reports (METRICS.md), as SQL over `calls` and its timeline.
 
 The report queries and the daily roll-ups (rollup.py) both use these, so a figure read from
 the roll-ups and the same figure read from the cards are one definition.
+
+A call counts once in the centre's totals, by the queue it ended in (`each_call`). The queue
+rows count every queue a call entered (its legs): a leg ends where the timeline shows the
+call moving on to another queue (a `queue_overflow` or `transferred` event with a
+`to_queue`). The earlier legs are read from those events (`earlier_legs`), the last one from
+the card, starting at its last move (`final_leg`).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, case, func, not_
+from sqlalchemy import (
+    ColumnElement,
+    Float,
+    Subquery,
+    and_,
+    case,
+    cast,
+    exists,
+    false,
+    func,
+    not_,
+    null,
+    select,
+    true,
+)
+from sqlalchemy.orm import aliased
 
-from models import Call, Status
-from webadmin.reports.sql import seconds_between
+from models import Call, CallEvent, Direction, Status
+from models.calls import MOVE_EVENTS
+from webadmin.reports.sql import ceil_seconds, seconds_between
 
 ANSWERED, ABANDONED, MISSED = Status.ANSWERED.value, Status.ABANDONED.value, Status.MISSED.value
 
@@ -73,6 +97,141 @@ def after_call_work() -> Any:
     return case((gap < 0, 0.0), else_=gap)
 
 
+def answered_by(extension: Any) -> ColumnElement[bool]:
+    """The card's timeline has an answer at this extension: an operator who answered the call
+    and then transferred it (the card names the last operator only) did not miss it."""
+    answer = aliased(CallEvent)
+    return exists().where(answer.call_id == Call.id, answer.kind == "answered",
+                          answer.data["extension"].as_string() == extension)
+
+
 def queueless_operator() -> Any:
     """The card's operator when it has no queue (whose queues it then belongs to), else NULL."""
     return case((Call.queue.is_(None), Call.operator_id), else_=None)
+
+
+# -- legs: each queue a call entered -------------------------------------------------------------
+
+#: QUEUESTATUS values of a queue that refused the caller as they arrived: not offered there.
+REFUSED_AT_JOIN = ("JOINEMPTY", "JOINUNAVAIL", "FULL")
+
+
+@dataclass(frozen=True)
+class Leg:
+    """A call in one queue as the queue report counts it: whether offered, and how it ended."""
+
+    status: Any
+    offered: ColumnElement[bool]
+    closed: ColumnElement[bool]
+    refused: ColumnElement[bool]
+    wait: Any  # entering the queue to the answer, seconds
+    abandon_seconds: Any  # entering the queue to the caller's hang-up, seconds
+
+    def ended(self, status: str) -> ColumnElement[bool]:
+        """Offered, and ended with this status in this queue."""
+        return and_(self.offered, self.status == status)
+
+    def counts(self) -> list[Any]:
+        """offered, answered, abandoned, missed, closed, refused, total wait of the answered."""
+        return [count_of(self.offered), count_of(self.ended(ANSWERED)),
+                count_of(self.ended(ABANDONED)), count_of(self.ended(MISSED)),
+                count_of(self.closed), count_of(self.refused),
+                total_of(self.ended(ANSWERED), self.wait)]
+
+
+def each_call() -> Leg:
+    """The card as one call, by the queue it ended in, its wait from its first queue."""
+    return Leg(Call.status, offered(), closed(), refused(), answered_wait(), abandon_seconds())
+
+
+def _moving() -> ColumnElement[bool]:
+    """A timeline event that sent the call on to another queue."""
+    return and_(CallEvent.kind.in_(MOVE_EVENTS),
+                func.coalesce(CallEvent.data["to_queue"].as_string(), "") != "")
+
+
+def _since(since: datetime | None) -> ColumnElement[bool]:
+    """Events from `since` on (an event never comes before its call, so no card of a period
+    starting then loses one): a recent period's moves read from their own index by time. A
+    past day's cards leave it out: their events are found from the cards, not by time."""
+    return true() if since is None else CallEvent.at >= since
+
+
+def last_moves(where: ColumnElement[bool], since: datetime | None) -> Subquery:
+    """Per card `where` that moved between queues: when it last moved (its final leg's
+    start) and its first answer after that (in its final queue), if any."""
+    moved = (select(CallEvent.call_id, func.max(CallEvent.at).label("moved_at"))
+             .join(Call, Call.id == CallEvent.call_id)
+             .where(where, _moving(), _since(since)).group_by(CallEvent.call_id)
+             .subquery("moved"))
+    answer = aliased(CallEvent)
+    # Grouped, not a scalar subquery: PostgreSQL would run one per use of the column.
+    return (select(moved.c.call_id, moved.c.moved_at, func.min(answer.at).label("answered_at"))
+            .outerjoin(answer, and_(answer.call_id == moved.c.call_id, answer.kind == "answered",
+                                    answer.at >= moved.c.moved_at))
+            .group_by(moved.c.call_id, moved.c.moved_at).subquery("last_moves"))
+
+
+def final_leg(moves: Subquery) -> Leg:
+    """The card's last queue, from its last move on (the whole card when it never moved).
+
+    Select from `calls` outer-joined to `moves` (last_moves) by card. A card answered in an
+    earlier queue and transferred counts as answered here only when answered again here;
+    otherwise the caller hung up before this queue answered: abandoned.
+    """
+    moved_at = moves.c.moved_at
+    answered_here = case(
+        (moved_at.is_(None), Call.answered_at),
+        else_=func.coalesce(moves.c.answered_at,
+                            case((Call.answered_at >= moved_at, Call.answered_at))))
+    status = case((and_(moved_at.is_not(None), Call.status == ANSWERED,
+                        answered_here.is_(None)), ABANDONED), else_=Call.status)
+    wait = case((moved_at.is_(None), answered_wait()),
+                else_=ceil_seconds(seconds_between(moved_at, answered_here)))
+    return Leg(status, offered(), closed(), refused(), wait,
+               seconds_between(func.coalesce(moved_at, Call.queue_entered_at), Call.ended_at))
+
+
+def earlier_legs(where: ColumnElement[bool], since: datetime | None) -> Subquery:
+    """The legs before each card's last queue, one row per move: queue, start, refused, answer.
+
+    A leg starts at the move before it (the first at the card's queue entry) and ends at its
+    own move; an answer between the two means an operator of that queue took the call.
+    """
+    prior = func.lag(CallEvent.at).over(partition_by=CallEvent.call_id,
+                                        order_by=(CallEvent.at, CallEvent.id))
+    moves = (
+        select(CallEvent.call_id, CallEvent.at, CallEvent.kind,
+               CallEvent.data["from_queue"].as_string().label("queue"),
+               CallEvent.data["queue_status"].as_string().label("queue_status"),
+               func.coalesce(prior, Call.queue_entered_at, Call.started_at).label("start"))
+        .join(Call, Call.id == CallEvent.call_id)
+        .where(where, Call.direction == Direction.INBOUND.value, _moving(), _since(since))
+        .subquery("moves")
+    )
+    answer = aliased(CallEvent)
+    # Grouped, not a scalar subquery: PostgreSQL would run one per use of the column.
+    return (
+        select(moves.c.call_id, moves.c.queue, moves.c.start,
+               and_(moves.c.kind == "queue_overflow",
+                    func.coalesce(moves.c.queue_status, "").in_(REFUSED_AT_JOIN)).label("refused"),
+               func.min(answer.at).label("answered_at"))
+        .outerjoin(answer, and_(moves.c.kind == "transferred", answer.call_id == moves.c.call_id,
+                                answer.kind == "answered", answer.at >= moves.c.start,
+                                answer.at < moves.c.at))
+        # A transfer from a card with no queue yet (an operator's own call) left no queue.
+        .where(func.coalesce(moves.c.queue, "") != "")
+        .group_by(moves.c.call_id, moves.c.at, moves.c.queue, moves.c.start, moves.c.kind,
+                  moves.c.queue_status)
+        .subquery("earlier_legs")
+    )
+
+
+def earlier_leg(legs: Subquery) -> Leg:
+    """A leg that ended with a move: answered there, refused at join, or missed (it left)."""
+    refused_here = legs.c.refused.is_(True)
+    return Leg(case((legs.c.answered_at.is_not(None), ANSWERED), else_=MISSED),
+               not_(refused_here), false(), refused_here,
+               ceil_seconds(seconds_between(legs.c.start, legs.c.answered_at)),
+               cast(null(), Float()))  # nobody hangs up in a queue and moves on
+

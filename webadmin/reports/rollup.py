@@ -6,8 +6,9 @@ the same definitions (outcomes.py), so the figures are those of the cards alone.
 
 Freshness: `callcards reports rollup` rolls up every day over for two days (SETTLED_DAYS)
 that is missing or stale (run it nightly; it is quick once the history is rolled up).
-Database triggers mark a day stale whenever one of its cards changes, so an edited, late or
-rebuilt card shows at once; cards of the last two days are never in a rolled-up day, so the
+Database triggers mark a day stale whenever one of its cards (or an event a report reads:
+ringing, answered, an overflow, a transfer) changes, so an edited, late or rebuilt card shows
+at once; cards of the last two days are never in a rolled-up day, so the
 call path's writes skip the triggers. Rolling up a day first locks its `report_days` row
 and only then reads the cards: a card written meanwhile waits for the lock and marks the day
 stale again after.
@@ -22,14 +23,19 @@ from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
+    Integer,
     Select,
     and_,
     case,
+    cast,
     delete,
     false,
     func,
     insert,
+    join,
     literal,
+    not_,
+    null,
     or_,
     select,
     true,
@@ -151,22 +157,42 @@ def _bucket(seconds: Any) -> Any:
     return case((seconds > WAIT_CAP_SEC, _LONGER), else_=seconds)
 
 
+def _queue_rows(leg: bool, source: Any, cards: ColumnElement[bool], queue: Any, operator: Any,
+                sums: Sequence[tuple[o.Leg, int]]) -> Iterator[tuple[type[Any], Select[Any]]]:
+    """QueueDay and WaitDay rows of `source`: the legs in `sums`, each added (1) or taken
+    away (-1)."""
+    keys = [queue] if operator is None else [queue, operator]
+    columns = [queue, cast(null(), Integer()) if operator is None else operator, literal(leg)]
+    signed = [[sign * value for value in counted.counts()] for counted, sign in sums]
+    yield QueueDay, (select(*columns, *[sum(parts[1:], start=parts[0]) for parts in zip(
+        *signed, strict=True)]).select_from(source).where(cards).group_by(*keys))
+    for counted, sign in sums:
+        for outcome, seconds in ((o.ANSWERED, counted.wait),
+                                 (o.ABANDONED, ceil_seconds(counted.abandon_seconds))):
+            bucket = _bucket(seconds)
+            yield WaitDay, (
+                select(*columns, literal(outcome), bucket, sign * func.count())
+                .select_from(source).where(cards, counted.ended(outcome))
+                .group_by(*keys, bucket))
+
+
 def day_rows(where: ColumnElement[bool]) -> Iterator[tuple[type[Any], Select[Any]]]:
-    """Each roll-up table with the select of its rows (less the day) for the cards `where`."""
+    """Each roll-up table with the select of its rows (less the day) for the cards `where`.
+
+    QueueDay and WaitDay: each call once (`leg` false: the total), and what the queue rows
+    add to that (`leg` true): for a call that moved, its last leg in place of the whole call
+    (counts taken away and added), and its earlier legs.
+    """
     queueless = o.queueless_operator()
-    yield QueueDay, (
-        select(Call.queue, queueless, o.count_of(o.offered()),
-               o.count_of(o.offered_and(o.ANSWERED)), o.count_of(o.offered_and(o.ABANDONED)),
-               o.count_of(o.offered_and(o.MISSED)), o.count_of(o.closed()),
-               o.count_of(o.refused()), o.total_of(o.offered_and(o.ANSWERED), o.answered_wait()))
-        .where(_inbound(where)).group_by(Call.queue, queueless))
-    for outcome, seconds in ((o.ANSWERED, o.answered_wait()),
-                             (o.ABANDONED, ceil_seconds(o.abandon_seconds()))):
-        bucket = _bucket(seconds)
-        yield WaitDay, (
-            select(Call.queue, queueless, literal(outcome), bucket, func.count())
-            .where(_inbound(where), o.offered_and(outcome))
-            .group_by(Call.queue, queueless, bucket))
+    moves = o.last_moves(where, None)
+    earlier = o.earlier_legs(where, None)
+    yield from _queue_rows(False, Call, _inbound(where), Call.queue, queueless,
+                           [(o.each_call(), 1)])
+    yield from _queue_rows(True, join(Call, moves, moves.c.call_id == Call.id), _inbound(where),
+                           Call.queue, queueless, [(o.final_leg(moves), 1), (o.each_call(), -1)])
+    # Earlier legs are always in a queue, never a queueless operator's.
+    yield from _queue_rows(True, earlier, true(), earlier.c.queue, None,
+                           [(o.earlier_leg(earlier), 1)])
     yield OperatorDay, (
         select(Call.queue, Call.operator_id, Call.purpose_id, func.count(),
                o.count_of(o.answered()), o.total_of(o.answered(), func.coalesce(Call.talk_sec, 0)),
@@ -178,7 +204,8 @@ def day_rows(where: ColumnElement[bool]) -> Iterator[tuple[type[Any], Select[Any
     yield RangDay, (
         select(Call.queue, Call.operator_id, extension, func.count(func.distinct(Call.id)))
         .select_from(CallEvent).join(Call, Call.id == CallEvent.call_id)
-        .where(where, CallEvent.kind == "operator_rang", Call.status != Status.RINGING.value)
+        .where(where, CallEvent.kind == "operator_rang", Call.status != Status.RINGING.value,
+               not_(o.answered_by(extension)))
         .group_by(Call.queue, Call.operator_id, extension))
     yield CategoryDay, (
         select(Call.queue, queueless, Call.category_id, func.count(),
@@ -188,9 +215,9 @@ def day_rows(where: ColumnElement[bool]) -> Iterator[tuple[type[Any], Select[Any
 
 
 _COLUMNS: dict[type[Any], tuple[str, ...]] = {
-    QueueDay: ("queue", "queueless_operator_id", "offered", "answered", "abandoned", "missed",
-               "closed", "refused", "answered_wait_sec"),
-    WaitDay: ("queue", "queueless_operator_id", "outcome", "seconds", "calls"),
+    QueueDay: ("queue", "queueless_operator_id", "leg", "offered", "answered", "abandoned",
+               "missed", "closed", "refused", "answered_wait_sec"),
+    WaitDay: ("queue", "queueless_operator_id", "leg", "outcome", "seconds", "calls"),
     OperatorDay: ("queue", "operator_id", "purpose_id", "cards", "answered", "talk_sec",
                   "hold_sec", "after_call_sec", "saved"),
     RangDay: ("queue", "operator_id", "extension", "calls"),

@@ -114,10 +114,10 @@ def queues() -> Response | str | tuple[str, int]:
     short = _short_abandon_sec(errors)
     if period is None or errors:
         return _refused("reports/queues.html", errors, short=short)
-    rows = figures.queue_figures(db.session, period, current_user, short)
+    report = figures.queue_report(db.session, period, current_user, short)
     rows = [row if row.queue is not None else replace(row, title=_("Before any queue"))
-            for row in rows]
-    table = queue_table(rows, figures.queue_total(rows, _("All queues")), short)
+            for row in report.rows]
+    table = queue_table(rows, replace(report.total, title=_("All queues")), short)
     if _wants_csv():
         return _download(table, "queues", period)
     queued = [row for row in rows if row.queue is not None]

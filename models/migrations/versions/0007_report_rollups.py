@@ -8,7 +8,7 @@ Every report figure is a sum or a count, so a period's figures are the sums of i
 rows (models/reports.py). Triggers on calls and call_events mark a rolled-up day stale when
 any of its cards (or their ringing events) change, whoever writes them; the reports read a
 stale day from the cards until `callcards reports rollup` rolls it up again. The triggers
-are the ones models/reports.py holds at this revision; changing them takes a new migration.
+are models/reports.py's, watching what they watched at this revision (below).
 The partial index serves the operator report's missed calls, now bounded by the events' time.
 """
 
@@ -20,15 +20,22 @@ from alembic import op
 import models.base
 from models.reports import (
     POSTGRESQL_DROP,
-    POSTGRESQL_TRIGGERS,
+    REPORTED_COLUMNS_0007,
+    REPORTED_EVENTS_0007,
     SQLITE_DROP,
-    SQLITE_TRIGGERS,
+    postgresql_triggers,
+    sqlite_triggers,
 )
 
 revision = "0007"
 down_revision = "0006"
 branch_labels = None
 depends_on = None
+
+# What the triggers watched at this revision (0008 added the card's answered_at and the events
+# of moves between queues).
+POSTGRESQL_TRIGGERS = postgresql_triggers(REPORTED_COLUMNS_0007, REPORTED_EVENTS_0007)
+SQLITE_TRIGGERS = sqlite_triggers(REPORTED_COLUMNS_0007, REPORTED_EVENTS_0007)
 
 TABLES = ("report_queue_days", "report_wait_days", "report_operator_days", "report_rang_days",
           "report_category_days")
