@@ -28,11 +28,22 @@ class MemberState:
 
 def member_state(ami: QueueAmi, interface: str) -> MemberState:
     """Whether `interface` is paused, why and since when, and in which queues (QueueStatus)."""
-    entries = [event for event in ami.action_list("QueueStatus", Member=interface)
-               if event.get("Event") == "QueueMember"
-               and (event.get("Location") or event.get("Interface")) == interface]
-    if not entries:
-        return MemberState(queues=(), paused=False)
+    return member_states(ami, interface).get(interface, MemberState(queues=(), paused=False))
+
+
+def member_states(ami: QueueAmi, interface: str | None = None) -> dict[str, MemberState]:
+    """Every queue member's state (or only `interface`'s), keyed by interface."""
+    fields = {"Member": interface} if interface else {}
+    entries: dict[str, list[dict[str, str]]] = {}
+    for event in ami.action_list("QueueStatus", **fields):
+        found = event.get("Location") or event.get("Interface") or ""
+        if event.get("Event") == "QueueMember" and found and found == (interface or found):
+            entries.setdefault(found, []).append(event)
+    return {found: _state(member) for found, member in entries.items()}
+
+
+def _state(entries: list[dict[str, str]]) -> MemberState:
+    """One member's state from its QueueMember entries (one per queue)."""
     paused = [entry for entry in entries if entry.get("Paused") == "1"]
     reason = next((entry.get("PausedReason", "") for entry in paused), "")
     started = [int(entry["LastPause"]) for entry in paused
@@ -70,3 +81,12 @@ def pause_operator(settings: Settings, extension: str, paused: bool, reason: str
     with AmiClient.from_settings(settings, timeout=SITE_TIMEOUT) as ami:
         set_paused(ami, interface, paused, reason)
         return member_state(ami, interface)
+
+
+def operator_states(settings: Settings, extensions: list[str]) -> dict[str, MemberState]:
+    """The state of each operator's phone (by extension) in one QueueStatus. AmiError if unknown."""
+    with AmiClient.from_settings(settings, timeout=SITE_TIMEOUT) as ami:
+        states = member_states(ami)
+    nowhere = MemberState(queues=(), paused=False)
+    return {extension: states.get(member_interface(settings.member_interface, extension),
+                                  nowhere) for extension in extensions}

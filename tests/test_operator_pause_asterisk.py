@@ -71,3 +71,15 @@ def test_an_operator_takes_a_lunch_break_and_comes_back(
             select(AuditEntry).where(AuditEntry.action.like("operator.%"))
             .order_by(AuditEntry.id))]
     assert actions[-2:] == [("operator.pause", "lunch"), ("operator.ready", "")]
+
+
+def test_a_supervisor_sees_who_is_on_a_break_now(
+        database_url: str, asterisk_sandbox: SandboxInfo, ami: AmiClient) -> None:
+    set_paused(ami, INTERFACE, True, "training")
+    supervisor = signed_in(sandbox_settings(asterisk_sandbox, database_url), "supervisor",
+                           "supervisor", locale="ru")
+    page = supervisor.get("/reports/now").text
+    row = page.split('data-extension="101"')[1].split("</tr>")[0]
+    assert "Вы на перерыве" not in row and "На перерыве: Обучение" in row
+    other = page.split('data-extension="102"')[1].split("</tr>")[0]
+    assert "Готов к звонкам" in other

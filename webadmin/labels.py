@@ -107,3 +107,16 @@ def label(table: dict[str, LazyString], code: str | None) -> str:
     if code is None:
         return ""
     return str(table[code]) if code in table else code
+
+#: Why an operator steps away: the word app_queue keeps (PausedReason), and its words here.
+PAUSE_REASONS: dict[str, LazyString] = {
+    "break": _l("Break"),
+    "lunch": _l("Lunch"),
+    "training": _l("Training"),
+    "paperwork": _l("Paperwork"),
+}
+
+
+def pause_reason(reason: str) -> str:
+    """A pause reason in the reader's language (Asterisk's word if it is not one of ours)."""
+    return str(PAUSE_REASONS.get(reason, reason))

@@ -9,7 +9,8 @@ from flask.testing import FlaskClient
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from models import AuditEntry
+from models import AuditEntry, User
+from models.session import transaction
 from tests.web.conftest import login
 
 
@@ -51,3 +52,29 @@ def test_the_break_switch_needs_the_csrf_token(csrf_app) -> None:  # type: ignor
                                        "csrf_token": token}).status_code == 302
     refused = client.post("/workspace/status", data={"paused": "1", "reason": "lunch"})
     assert refused.status_code == 400
+
+
+def test_operators_now_without_asterisk_lists_the_operators_in_an_unknown_state(
+        client: FlaskClient) -> None:
+    login(client, "supervisor")
+    page = client.get("/reports/now")
+    assert page.status_code == 200
+    assert "Операторы сейчас" in page.text
+    assert "Состояние операторов неизвестно" in page.text
+    assert 'data-extension="101"' in page.text and 'data-extension="102"' in page.text
+
+
+def test_a_supervisor_sees_only_the_operators_of_the_queues_they_oversee(
+        client: FlaskClient, sessions: sessionmaker[Session]) -> None:
+    with transaction(sessions) as session:
+        supervisor = session.scalar(select(User).where(User.login == "supervisor"))
+        operator2 = session.scalar(select(User).where(User.login == "operator2"))
+        assert supervisor is not None and operator2 is not None
+        overseen = {queue.id for queue in supervisor.supervised_queues}
+        operator2.memberships = [membership for membership in operator2.memberships
+                                 if membership.queue_id not in overseen]
+    login(client, "supervisor")
+    page = client.get("/reports/now").text
+    assert 'data-extension="101"' in page and 'data-extension="102"' not in page
+    login(client, "admin")
+    assert 'data-extension="102"' in client.get("/reports/now").text

@@ -55,6 +55,7 @@ EXPECTED: dict[str, frozenset[str]] = {
     "reports.queues": REPORTERS,
     "reports.operators": REPORTERS,
     "reports.categories": REPORTERS,
+    "reports.now": REPORTERS,
     "api.list_calls": STAFF,
     "api.create_call": frozenset({OPERATOR, ADMIN}),
     "api.get_call": STAFF,

@@ -17,6 +17,7 @@ from webadmin.calls.queries import FilterError, display_timezone
 from webadmin.extensions import db
 from webadmin.permissions import require
 from webadmin.reports import figures
+from webadmin.reports.now import operators_now
 from webadmin.reports.period import Period, report_period
 from webadmin.reports.spreadsheet import csv_lines, csv_response
 from webadmin.reports.tables import (
@@ -104,6 +105,14 @@ def _wants_csv() -> bool:
 def index() -> Response:
     """The reports start with the queues."""
     return redirect(url_for("reports.queues"))
+
+
+@bp.get("/now")
+@require("reports.view")
+def now() -> str:
+    """Operators now: ready for queue calls, or on a break (why, since when)."""
+    rows, error = operators_now()
+    return render_template("reports/now.html", rows=rows, error=error)
 
 
 @bp.get("/queues")

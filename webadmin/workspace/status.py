@@ -18,24 +18,17 @@ from wtforms.validators import AnyOf
 
 from webadmin.callflow.apply import pbx_function
 from webadmin.callflow.draft import site_settings
+from webadmin.labels import PAUSE_REASONS, pause_reason
 
 log = logging.getLogger(__name__)
-
-#: Why an operator steps away: the word app_queue keeps (PausedReason), and its words here.
-REASONS = {
-    "break": _l("Break"),
-    "lunch": _l("Lunch"),
-    "training": _l("Training"),
-    "paperwork": _l("Paperwork"),
-}
-
 
 class PauseForm(FlaskForm):
     """Step away (with a reason) or come back."""
 
     paused = HiddenField(validators=[AnyOf(["1", "0"])])
     reason = SelectField(_l("Reason"), default="break",
-                         choices=[SelectChoice(value, words) for value, words in REASONS.items()])
+                         choices=[SelectChoice(value, words)
+                                  for value, words in PAUSE_REASONS.items()])
 
 
 @dataclass(frozen=True)
@@ -48,8 +41,7 @@ class OperatorStatus:
     @property
     def reason_words(self) -> str:
         """The pause reason in the operator's language (Asterisk's word if it is not ours)."""
-        reason = self.state.reason if self.state is not None else ""
-        return str(REASONS.get(reason, reason))
+        return pause_reason(self.state.reason if self.state is not None else "")
 
 
 def operator_status(extension: str) -> OperatorStatus | None:

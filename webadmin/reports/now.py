@@ -1,0 +1,62 @@
+"""Operators now: who is ready for queue calls and who is on a break, as Asterisk has it.
+
+One AMI QueueStatus per page (pbx.pause.operator_states); a supervisor sees the operators
+of the queues they oversee, an admin every operator. Without Asterisk the page says so.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from flask_login import current_user
+from sqlalchemy import select
+
+from models import User
+from models.users import Role
+from webadmin.callflow.apply import pbx_function
+from webadmin.callflow.draft import site_settings
+from webadmin.extensions import db
+from webadmin.labels import pause_reason
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class OperatorNow:
+    """One operator's row: who, and their phone's state in the queues (None: unknown)."""
+
+    user: User
+    state: Any | None  # pbx.pause.MemberState
+
+    @property
+    def reason_words(self) -> str:
+        """The pause reason in the reader's language."""
+        return pause_reason(self.state.reason if self.state is not None else "")
+
+
+def visible_operators() -> list[User]:
+    """Active operators with a phone; for a supervisor only those of their queues."""
+    operators = db.session.scalars(
+        select(User).where(User.active.is_(True), User.role == Role.OPERATOR.value,
+                           User.extension.is_not(None)).order_by(User.extension))
+    if current_user.role != Role.SUPERVISOR.value:
+        return list(operators)
+    overseen = {queue.id for queue in current_user.supervised_queues}
+    return [user for user in operators
+            if overseen & {queue.id for queue in user.served_queues}]
+
+
+def operators_now() -> tuple[list[OperatorNow], str | None]:
+    """Each visible operator with their state, and why the states are unknown (if they are)."""
+    operators = visible_operators()
+    read = pbx_function("pbx.pause", "operator_states")
+    if read is None:
+        return [OperatorNow(user, None) for user in operators], "no pbx module"
+    try:
+        states = read(site_settings(), [user.extension for user in operators])
+    except Exception as exc:  # AMI down: the page says so
+        log.warning("could not read the operators' queue states: %s", exc)
+        return [OperatorNow(user, None) for user in operators], f"{type(exc).__name__}: {exc}"
+    return [OperatorNow(user, states.get(user.extension)) for user in operators], None
