@@ -456,7 +456,9 @@ class CardStore:
               ) -> tuple[int, str | None, bool]:
         """The card's id and file, and whether this step created it."""
         operator = self._operator(db, new.operator_extension)
-        reserved = {"id": card_id} if card_id is not None else {}
+        # A reserved id is known before the INSERT: so is the recording's URL.
+        reserved = ({"id": card_id, "recording_url": self._recording_url(card_id)}
+                    if card_id is not None else {})
         inserted = db.execute(self._insert_card, {
             **reserved,
             "uniqueid": new.uniqueid,
@@ -476,9 +478,13 @@ class CardStore:
             # The call came back (a transfer), or another session of it won the race.
             existing = db.execute(_CARD_FILE, {"linkedid": new.linkedid}).one()
             return existing.id, existing.recording_path, False
-        db.execute(_SET_URL, {"card_id": inserted.id,
-                              "url": f"{self._public_url}/api/calls/{inserted.id}/recording"})
+        if card_id is None:
+            db.execute(_SET_URL, {"card_id": inserted.id,
+                                  "url": self._recording_url(inserted.id)})
         return inserted.id, inserted.recording_path, True
+
+    def _recording_url(self, card_id: int) -> str:
+        return f"{self._public_url}/api/calls/{card_id}/recording"
 
     def _late_card(self, db: Connection, report: HangupReport) -> _Card:
         self._open(db, report.call)

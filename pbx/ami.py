@@ -13,17 +13,25 @@ import queue
 import socket
 import threading
 import time
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from types import TracebackType
 from typing import Any
 
 from asterisk.manager import Manager, ManagerException, ManagerSocketException
 
 from callcards.config import Settings
+from pbx.queue_state import QueueAmi
 
 #: Seconds to wait for the connection and for each reply.
 DEFAULT_TIMEOUT = 10.0
 _EOL = "\r\n"
 _POLL_SEC = 0.1
+
+
+#: Opens a logged-in AMI session from the settings (a context manager): AmiClient.from_settings,
+#: or a test's fake.
+Connect = Callable[[Settings], AbstractContextManager[QueueAmi]]
 
 
 class AmiError(RuntimeError):

@@ -10,8 +10,7 @@ from __future__ import annotations
 
 import difflib
 import logging
-from collections.abc import Callable, Mapping
-from contextlib import AbstractContextManager
+from collections.abc import Mapping
 from pathlib import Path
 
 from sqlalchemy import select
@@ -19,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from callcards.config import Settings
 from models import Queue, QueueMember, User
-from pbx.ami import AmiClient, AmiError
+from pbx.ami import AmiClient, AmiError, Connect
 from pbx.files import include_path, locked, require_include, write_atomically
 from pbx.queue_state import (
     QueueAmi,
@@ -44,8 +43,6 @@ __all__ = ["ApplyResult", "apply_queues", "pending_diff", "queue_specs"]
 
 log = logging.getLogger(__name__)
 
-#: Opens a logged-in AMI session (a context manager); tests pass a fake.
-Connect = Callable[[Settings], AbstractContextManager[QueueAmi]]
 
 
 def queue_specs(session: Session) -> tuple[list[QueueSpec], list[str]]:
@@ -111,7 +108,7 @@ def apply_queues(
     for note in notes:
         steps.note(note)
     with locked(live):
-        return _Apply(settings, connect or _connect, live, steps).run(text)
+        return _Apply(settings, connect or AmiClient.from_settings, live, steps).run(text)
 
 
 class _Apply:
@@ -222,10 +219,6 @@ def _reload_and_read(ami: QueueAmi) -> dict[str, RunningQueue]:
     reload_queues(ami)
     return running_queues(ami)
 
-
-def _connect(settings: Settings) -> AbstractContextManager[QueueAmi]:
-    """A pyst2 AMI session from the settings."""
-    return AmiClient.from_settings(settings)
 
 
 def _live_file(settings: Settings) -> Path:

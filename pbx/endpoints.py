@@ -8,8 +8,6 @@ failed apply leaves Asterisk running the phones it ran before, and says why.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
-from contextlib import AbstractContextManager
 from pathlib import Path
 
 from sqlalchemy import select
@@ -17,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from callcards.config import Settings
 from models import User
-from pbx.ami import AmiClient, AmiError
+from pbx.ami import AmiClient, AmiError, Connect
 from pbx.endpoints_conf import ENDPOINTS_INCLUDE, EndpointSpec, expected_endpoints, render_endpoints
 from pbx.files import include_path, locked, require_include, write_atomically
 from pbx.queue_state import QueueAmi
@@ -26,8 +24,6 @@ from pbx.steps import ApplyResult, Steps
 log = logging.getLogger(__name__)
 
 SUBJECT = "operator phones"
-#: Opens a logged-in AMI session (a context manager); tests pass a fake.
-Connect = Callable[[Settings], AbstractContextManager[QueueAmi]]
 
 
 def endpoint_specs(session: Session) -> tuple[list[EndpointSpec], list[str]]:
@@ -64,7 +60,7 @@ def apply_endpoints(
     with locked(live):
         old = live.read_text() if live.exists() else None
         try:
-            with (connect or _connect)(settings) as ami:
+            with (connect or AmiClient.from_settings)(settings) as ami:
                 return _replace(ami, live, old, text, steps)
         except AmiError as error:
             # Raised only while the file is untouched (_replace handles the rest itself).
@@ -139,7 +135,3 @@ def _restore(ami: QueueAmi, live: Path, old: str, steps: Steps) -> str:
         return f"the previous {live.name} is back, but the reload failed ({error}): apply again"
     return f"the previous {live.name} is back in place"
 
-
-def _connect(settings: Settings) -> AbstractContextManager[QueueAmi]:
-    """A pyst2 AMI session from the settings."""
-    return AmiClient.from_settings(settings)

@@ -37,8 +37,9 @@ def member_states(ami: QueueAmi, interface: str | None = None) -> dict[str, Memb
     entries: dict[str, list[dict[str, str]]] = {}
     for event in ami.action_list("QueueStatus", **fields):
         found = event.get("Location") or event.get("Interface") or ""
-        if event.get("Event") == "QueueMember" and found and found == (interface or found):
-            entries.setdefault(found, []).append(event)
+        if event.get("Event") != "QueueMember" or not found or interface not in (None, found):
+            continue
+        entries.setdefault(found, []).append(event)
     return {found: _state(member) for found, member in entries.items()}
 
 

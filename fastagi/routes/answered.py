@@ -10,11 +10,14 @@ from fastagi.services import AgiServices
 
 
 async def answered(call: AgiCall, services: AgiServices) -> None:
-    """Set answered_at, the operator and the wait on the card (runs before the bridge: be quick)."""
+    """Set answered_at, the operator and the wait on the card (runs before the bridge: be quick).
+
+    The card change runs after the call's earlier ones without holding the bridge for it.
+    """
     facts = await caller_facts(call)
     interface = await call.get_variable(var.MEMBERINTERFACE)
     extension = extension_of(interface)
-    await services.card("mark the card answered", facts.linkedid, "answered", facts.linkedid,
-                        extension=extension, interface=interface, at=services.now())
+    services.change_card(facts.linkedid, "answered", facts.linkedid,
+                         extension=extension, interface=interface, at=services.now())
     if extension:
         await call.set_variable(var.CC_OPERATOR, extension)

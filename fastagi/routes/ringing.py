@@ -13,11 +13,11 @@ from fastagi.services import AgiServices
 
 
 async def ringing(call: AgiCall, services: AgiServices) -> None:
-    """Mark the card with the extension that rings now."""
+    """Mark the card with the extension that rings now (the phone rings without waiting)."""
     facts = await caller_facts(call)
     channel = call.headers.get("agi_channel", "")
     extension = extension_of(channel)
     if not extension:
         return
-    await services.card("mark the ringing operator", facts.linkedid, "ringing", facts.linkedid,
-                        extension=extension, channel=channel, at=services.now())
+    services.change_card(facts.linkedid, "ringing", facts.linkedid,
+                         extension=extension, channel=channel, at=services.now())

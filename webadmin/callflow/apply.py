@@ -48,6 +48,22 @@ def pbx_function(module: str, name: str) -> Callable[..., Any] | None:
     return function
 
 
+def ask_pbx(what: str, module: str, name: str, *args: Any) -> tuple[Any, str | None] | None:
+    """`module.name(*args)` and no error, or None and why it failed (AMI down...); logged.
+
+    None when this install has no pbx module. Never raises: a page that asks Asterisk
+    something says it could not, and goes on.
+    """
+    function = pbx_function(module, name)
+    if function is None:
+        return None
+    try:
+        return function(*args), None
+    except Exception as exc:
+        log.warning("could not %s: %s", what, exc)
+        return None, f"{type(exc).__name__}: {exc}"
+
+
 def pbx_apply() -> Callable[..., Any] | None:
     """`pbx.apply.apply_queues` when the pbx package is installed, else None."""
     return pbx_function("pbx.apply", "apply_queues")

@@ -6,7 +6,6 @@ of the queues they oversee, an admin every operator. Without Asterisk the page s
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,12 +14,10 @@ from sqlalchemy import select
 
 from models import User
 from models.users import Role
-from webadmin.callflow.apply import pbx_function
+from webadmin.callflow.apply import ask_pbx
 from webadmin.callflow.draft import site_settings
 from webadmin.extensions import db
 from webadmin.labels import pause_reason
-
-log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -51,12 +48,8 @@ def visible_operators() -> list[User]:
 def operators_now() -> tuple[list[OperatorNow], str | None]:
     """Each visible operator with their state, and why the states are unknown (if they are)."""
     operators = visible_operators()
-    read = pbx_function("pbx.pause", "operator_states")
-    if read is None:
-        return [OperatorNow(user, None) for user in operators], "no pbx module"
-    try:
-        states = read(site_settings(), [user.extension for user in operators])
-    except Exception as exc:  # AMI down: the page says so
-        log.warning("could not read the operators' queue states: %s", exc)
-        return [OperatorNow(user, None) for user in operators], f"{type(exc).__name__}: {exc}"
-    return [OperatorNow(user, states.get(user.extension)) for user in operators], None
+    answer = ask_pbx("read the operators' queue states", "pbx.pause", "operator_states",
+                     site_settings(), [user.extension for user in operators])
+    states, error = answer if answer is not None else (None, "no pbx module")
+    return [OperatorNow(user, states.get(user.extension) if states else None)
+            for user in operators], error

@@ -7,7 +7,6 @@ says the state is unknown.
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,11 +15,10 @@ from flask_wtf import FlaskForm
 from wtforms import HiddenField, SelectChoice, SelectField
 from wtforms.validators import AnyOf
 
-from webadmin.callflow.apply import pbx_function
+from webadmin.callflow.apply import ask_pbx
 from webadmin.callflow.draft import site_settings
 from webadmin.labels import PAUSE_REASONS, pause_reason
 
-log = logging.getLogger(__name__)
 
 class PauseForm(FlaskForm):
     """Step away (with a reason) or come back."""
@@ -46,23 +44,13 @@ class OperatorStatus:
 
 def operator_status(extension: str) -> OperatorStatus | None:
     """The operator's state in Asterisk's queues; None when this install has no pbx module."""
-    read = pbx_function("pbx.pause", "operator_state")
-    if read is None:
-        return None
-    try:
-        return OperatorStatus(read(site_settings(), extension))
-    except Exception as exc:  # AMI down or refusing: the page says so and goes on
-        log.warning("could not read the queue state of extension %s: %s", extension, exc)
-        return OperatorStatus(None, f"{type(exc).__name__}: {exc}")
+    answer = ask_pbx(f"read the queue state of extension {extension}", "pbx.pause",
+                     "operator_state", site_settings(), extension)
+    return OperatorStatus(*answer) if answer is not None else None
 
 
 def change_status(extension: str, paused: bool, reason: str) -> OperatorStatus | None:
     """Pause the operator's phone in every queue, or make it ready; the state after."""
-    change = pbx_function("pbx.pause", "pause_operator")
-    if change is None:
-        return None
-    try:
-        return OperatorStatus(change(site_settings(), extension, paused, reason))
-    except Exception as exc:
-        log.warning("could not change the queue state of extension %s: %s", extension, exc)
-        return OperatorStatus(None, f"{type(exc).__name__}: {exc}")
+    answer = ask_pbx(f"change the queue state of extension {extension}", "pbx.pause",
+                     "pause_operator", site_settings(), extension, paused, reason)
+    return OperatorStatus(*answer) if answer is not None else None
