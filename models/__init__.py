@@ -16,7 +16,7 @@ from models.reports import (
     WaitDay,
 )
 from models.routing import Did, FlowSetting, FlowVersion, IvrMenu, Queue, Schedule
-from models.users import PhoneType, QueueMember, Role, User, queue_supervisors
+from models.users import PhoneType, QueueMember, Role, StaffSession, User, queue_supervisors
 
 __all__ = [
     "AsteriskCdr", "AsteriskCel", "AuditEntry", "Base", "Call", "CallCategory", "CallEvent",
@@ -24,6 +24,6 @@ __all__ = [
     "WaitDay",
     "CallPurpose", "CallSubCategory", "CallTag", "Did", "Direction", "FlowSetting",
     "FlowVersion", "IvrMenu", "PhoneType", "Queue", "QueueMember", "RecordingState", "Role",
-    "Schedule",
+    "Schedule", "StaffSession",
     "Status", "User", "call_tags", "queue_supervisors", "utcnow",
 ]

@@ -4,9 +4,21 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
+from typing import Any
 
-from sqlalchemy import Boolean, CheckConstraint, Column, ForeignKey, Integer, String, Table
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy import (
+    Boolean,
+    CheckConstraint,
+    Column,
+    ForeignKey,
+    Integer,
+    String,
+    Table,
+    delete,
+    event,
+    inspect,
+)
+from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from models.base import Base, utcnow
@@ -104,3 +116,34 @@ class User(Base):
 
     def __repr__(self) -> str:
         return f"<User {self.login} {self.role}>"
+
+
+class StaffSession(Base):
+    """One signed-in browser: its cookie names this row, and signing out deletes it."""
+
+    __tablename__ = "staff_sessions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    # sha256 of the key in the cookie: a copy of this table opens no session.
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+def _credentials_changed(user: User) -> bool:
+    """True when this flush changes the user's password or deactivates them."""
+    state = inspect(user)
+    if state.attrs.password_hash.history.has_changes():
+        return True
+    return False in state.attrs.active.history.added
+
+
+@event.listens_for(Session, "before_flush")
+def _end_sessions_of_changed_users(session: Session, _context: Any, _instances: Any) -> None:
+    """A new password or a deactivation ends every session of that user, whoever changes it."""
+    ended = [obj.id for obj in session.dirty
+             if isinstance(obj, User) and obj.id is not None and _credentials_changed(obj)]
+    if ended:
+        # Core, not ORM: a flush is starting and must not be re-entered.
+        session.connection().execute(
+            delete(StaffSession.__table__).where(StaffSession.__table__.c.user_id.in_(ended)))

@@ -10,6 +10,7 @@ from flask import abort, request
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import ColumnElement, Select, and_, false, or_, select
+from sqlalchemy.orm import object_session
 
 from models import Call, QueueMember, Role, Status, User, queue_supervisors
 from models.routing import Queue
@@ -129,7 +130,11 @@ def supervised(account: User, queue: Any, operator_id: Any) -> ColumnElement[boo
 
 
 def calls_scope(stmt: Select[Any], user: Any) -> Select[Any]:
-    """Restrict a `select(Call)` to the cards this user may see."""
+    """Restrict a `select(Call)` to the cards this user may see: the one rule, in SQL.
+
+    The calls list, the API, reports, the caller's history and every single-card check
+    (`can_see_call`) ask it, so no second copy of the rule can drift apart.
+    """
     account = account_of(user)
     if account is None or not account.active:
         return stmt.where(false())
@@ -154,29 +159,17 @@ def calls_scope(stmt: Select[Any], user: Any) -> Select[Any]:
 
 
 def can_see_call(user: Any, call: Call) -> bool:
-    """True when `calls_scope` would let this user see this card."""
+    """True when `calls_scope` lets this user see this card: the same SQL, asked of one card."""
     account = account_of(user)
     if account is None or not account.active:
         return False
     if account.role == ADMIN:
         return True
-    if account.role == OPERATOR:
-        return call.operator_id == account.id or (
-            call.operator_id is None and call.needs_callback
-            and call.queue in {queue.name for queue in account.served_queues}
-        ) or (
-            bool(account.extension)
-            and call.status == Status.RINGING.value
-            and call.ringing_extension == account.extension
-        )
-    if account.role == SUPERVISOR:
-        names = {queue.name for queue in account.supervised_queues}
-        if call.queue is not None:
-            return call.queue in names
-        if call.operator is None:
-            return False
-        return any(queue.name in names for queue in call.operator.served_queues)
-    return False
+    session = object_session(call)
+    if session is None or call.id is None:
+        return False
+    return session.scalar(
+        calls_scope(select(Call.id).where(Call.id == call.id), account)) is not None
 
 
 def visible_call(call_id: int, *, api: bool | None = None) -> Call:

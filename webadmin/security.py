@@ -1,4 +1,4 @@
-"""Response headers and CSRF policy that every page and API response shares."""
+"""Response headers, CSRF and token policy that every page and API response shares."""
 
 from __future__ import annotations
 
@@ -7,7 +7,9 @@ from typing import Any
 from flask import Flask, Response, abort, current_app, request
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
+from flask_login import current_user
 
+from webadmin.auth.identity import presents_bearer
 from webadmin.extensions import csrf
 from webadmin.json_error import json_error
 from webadmin.permissions import wants_json
@@ -27,19 +29,19 @@ CONTENT_SECURITY_POLICY = "; ".join([
 ])
 
 
-def bearer_token() -> str | None:
-    """The API token from `Authorization: Bearer <token>`, if the request carries one."""
-    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
+def _authenticate_or_protect() -> ResponseReturnValue | None:
+    """Token-authenticated requests need a valid token; cookie-authenticated ones a CSRF token."""
+    if presents_bearer():
+        # The cookie is ignored here (identity.load_user), so a bad token means no user at all.
+        if not current_user.is_authenticated:
+            response = json_error(401, _("The API token is not valid or has expired."))
+            response.headers["WWW-Authenticate"] = 'Bearer realm="callcards", error="invalid_token"'
+            return response
+        # No cookie is used, so there is nothing a third-party page could ride on.
         return None
-    return token.strip()
-
-
-def _protect_forms() -> None:
-    # A token-authenticated API call carries no cookie a third-party page could ride on.
-    if not current_app.config.get("WTF_CSRF_ENABLED", True) or bearer_token() is not None:
-        return
-    csrf.protect(apply_exemptions=True)
+    if current_app.config.get("WTF_CSRF_ENABLED", True):
+        csrf.protect(apply_exemptions=True)
+    return None
 
 
 def _headers(response: Response) -> Response:
@@ -51,10 +53,18 @@ def _headers(response: Response) -> Response:
     headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
     if current_app.config.get("SESSION_COOKIE_SECURE"):
         headers.setdefault("Strict-Transport-Security", "max-age=31536000")
-    if response.mimetype == "text/html":
-        # Pages show personal data; a shared PC's back button must not replay them.
-        headers.setdefault("Cache-Control", "no-store")
+    if _may_carry_personal_data(response):
+        # Pages and answers show personal data; a shared PC's back button or a proxy must not
+        # replay them. Set, not defaulted: send_file's "no-cache" would still store a recording.
+        headers["Cache-Control"] = "no-store"
     return response
+
+
+def _may_carry_personal_data(response: Response) -> bool:
+    """Every page, and every answer to a signed-in user except the site's own static files."""
+    if request.endpoint == "static":
+        return False
+    return response.mimetype == "text/html" or bool(current_user.is_authenticated)
 
 
 def _contains_nul(value: Any) -> bool:
@@ -85,5 +95,5 @@ def init_app(app: Flask) -> None:
     # Our hook replaces Flask-WTF's default one so token-authenticated API calls skip it.
     app.config["WTF_CSRF_CHECK_DEFAULT"] = False
     app.before_request(_refuse_nul_characters)
-    app.before_request(_protect_forms)
+    app.before_request(_authenticate_or_protect)
     app.after_request(_headers)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 from typing import Any
 
 from flask_login import UserMixin
@@ -10,16 +9,13 @@ from flask_login import UserMixin
 from models import User
 
 
-def session_fingerprint(user: User) -> str:
-    """A short digest of the password hash: changing the password ends every old session."""
-    return hashlib.sha256(user.password_hash.encode()).hexdigest()[:16]
-
-
 class Staff(UserMixin):
     """Flask-Login's user: reads fall through to the `User` row it wraps (`staff.account`)."""
 
-    def __init__(self, account: User) -> None:
+    def __init__(self, account: User, session_key: str | None = None) -> None:
         object.__setattr__(self, "account", account)
+        # The key of this browser's `StaffSession` row; None when a bearer token signed in.
+        object.__setattr__(self, "session_key", session_key)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.account, name)
@@ -32,8 +28,8 @@ class Staff(UserMixin):
         return bool(self.account.active)
 
     def get_id(self) -> str:
-        # The fingerprint makes a password reset sign the user out everywhere.
-        return f"{self.account.id}:{session_fingerprint(self.account)}"
+        # What the cookie holds: the session row's key ends the session when the row goes.
+        return f"{self.account.id}:{self.session_key or ''}"
 
     def __repr__(self) -> str:
         return f"<Staff {self.account.login} {self.account.role}>"

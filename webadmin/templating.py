@@ -10,9 +10,9 @@ from flask import Flask, current_app
 from flask_babel import format_datetime
 from flask_login import current_user
 
-from models import Call, Direction, Status, utcnow
+from models import Direction, Status, utcnow
 from webadmin import labels
-from webadmin.permissions import can_see_call, has_permission
+from webadmin.permissions import has_permission
 
 
 def can(permission: str) -> bool:
@@ -24,11 +24,6 @@ def can(permission: str) -> bool:
 def has_endpoint(endpoint: str) -> bool:
     """True when a page exists (e.g. the reports area, built separately)."""
     return endpoint in current_app.view_functions
-
-
-def can_open(call: Call) -> bool:
-    """True when the current user may open this card's page."""
-    return bool(current_user and current_user.is_authenticated and can_see_call(current_user, call))
 
 
 def moment(value: datetime | None, fmt: str = "dd.MM.yyyy HH:mm:ss") -> str:
@@ -49,7 +44,6 @@ def init_app(app: Flask) -> None:
     """Register the helpers as Jinja globals and filters."""
     helpers: dict[str, Any] = {
         "can": can,
-        "can_open": can_open,
         "now": utcnow,
         "attrgetter": attrgetter,
         "identity": lambda value: value,

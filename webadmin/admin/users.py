@@ -13,9 +13,9 @@ from models import AuditEntry, QueueMember, Role, User
 from models.routing import Queue
 from webadmin.admin.forms import PasswordForm, PhonePasswordForm, UserForm
 from webadmin.admin.phones import apply_phones, flash_applied, new_phone_password, phone_setup
+from webadmin.auth.identity import start_session
 from webadmin.extensions import db
 from webadmin.permissions import require
-from webadmin.staff import Staff
 
 
 def _queues() -> list[Queue]:
@@ -159,7 +159,9 @@ def reset_password(user_id: int) -> str | Response | tuple[str, int]:
     _audit(user, "user.password", {})
     db.session.commit()
     if user.id == current_user.id:
-        login_user(Staff(user))  # keep the admin's own session valid under the new password
+        # The new password ended every session of the user; this browser gets a fresh one.
+        login_user(start_session(user))
+        db.session.commit()
     flash(_("The password of %(login)s is changed.", login=user.login), "success")
     return redirect(url_for("admin.users"))
 

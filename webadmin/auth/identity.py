@@ -1,4 +1,8 @@
-"""How a request is tied to a member of staff: the session cookie or an API bearer token."""
+"""How a request is tied to a member of staff: a server-side session or an API bearer token.
+
+A request that carries `Authorization: Bearer …` is token-authenticated only: its cookie is
+ignored, so a bad token never falls back to the browser's session.
+"""
 
 from __future__ import annotations
 
@@ -6,19 +10,22 @@ import hashlib
 import secrets
 from datetime import timedelta
 
-from flask import Flask, Request
+from flask import Flask, Request, request
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import select
+from sqlalchemy import delete, select
 
-from models import User, utcnow
+from models import StaffSession, User, utcnow
 from webadmin.extensions import db, login_manager
-from webadmin.security import bearer_token
-from webadmin.staff import Staff, session_fingerprint
+from webadmin.staff import Staff
+
+
+def _digest(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
 
 
 def hash_api_token(token: str) -> str:
     """The digest stored in `User.api_token_hash` (the token itself is never stored)."""
-    return hashlib.sha256(token.encode()).hexdigest()
+    return _digest(token)
 
 
 def issue_api_token(user: User, valid_for: timedelta = timedelta(days=90)) -> str:
@@ -29,18 +36,50 @@ def issue_api_token(user: User, valid_for: timedelta = timedelta(days=90)) -> st
     return token
 
 
+def presents_bearer() -> bool:
+    """True when the request names a bearer token, valid or not: then only the token counts."""
+    scheme = request.headers.get("Authorization", "").strip().partition(" ")[0]
+    return scheme.lower() == "bearer"
+
+
+def bearer_token() -> str | None:
+    """The API token from `Authorization: Bearer <token>`, if the request carries one."""
+    scheme, _, token = request.headers.get("Authorization", "").strip().partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        return None
+    return token.strip()
+
+
+def start_session(user: User) -> Staff:
+    """A new server-side session for this user (the caller commits); its key goes in the cookie."""
+    key = secrets.token_urlsafe(32)
+    db.session.add(StaffSession(user_id=user.id, key_hash=_digest(key)))
+    return Staff(user, session_key=key)
+
+
+def end_session(staff: Staff) -> None:
+    """Delete this browser's session row: a copy of its cookie opens nothing any more."""
+    if staff.session_key is not None:
+        db.session.execute(delete(StaffSession).where(
+            StaffSession.key_hash == _digest(staff.session_key)))
+
+
 def load_user(user_id: str) -> Staff | None:
-    """The session's user, if still active and their password unchanged since sign-in."""
-    raw_id, _, fingerprint = user_id.partition(":")
-    if not raw_id.isdigit():
+    """The session's user, if the session still exists on the server and the user is active."""
+    if presents_bearer():
         return None
-    user = db.session.get(User, int(raw_id))
-    if user is None or not user.active or fingerprint != session_fingerprint(user):
+    raw_id, _, key = user_id.partition(":")
+    if not raw_id.isascii() or not raw_id.isdigit() or not key:
         return None
-    return Staff(user)
+    user = db.session.scalar(
+        select(User).join(StaffSession, StaffSession.user_id == User.id)
+        .where(StaffSession.key_hash == _digest(key), User.id == int(raw_id)))
+    if user is None or not user.active:
+        return None
+    return Staff(user, session_key=key)
 
 
-def load_user_from_request(request: Request) -> Staff | None:
+def load_user_from_request(_request: Request) -> Staff | None:
     """The user an `Authorization: Bearer <token>` header names, if valid and unexpired."""
     token = bearer_token()
     if token is None:

@@ -36,7 +36,10 @@ def address_is_blocked() -> bool:
 
 
 def record_failure(user: User | None, login: str) -> None:
-    """Count a wrong password; the account locks after the configured number in a row."""
+    """Count a wrong password; the account locks after the configured number in a row.
+
+    `user` is None for an unknown login and for a locked account, whose lock is not extended.
+    """
     if user is not None:
         user.failed_logins = (user.failed_logins or 0) + 1
         if user.failed_logins >= current_app.config["LOGIN_LOCK_FAILURES"]:
@@ -63,6 +66,7 @@ def _dummy_hash() -> str:
     return generate_password_hash(secrets.token_hex(16), method="scrypt")
 
 
-def spend_hash_time(password: str) -> None:
-    """Check a password against nothing, so unknown logins take as long as known ones."""
+def spend_hash_time(password: str) -> bool:
+    """Check a password against nothing, so unknown logins take as long as known ones; False."""
     check_password_hash(_dummy_hash(), password)
+    return False

@@ -13,10 +13,10 @@ from werkzeug.wrappers import Response
 from models import User
 from webadmin.auth import lockout
 from webadmin.auth.forms import LoginForm
+from webadmin.auth.identity import end_session, start_session
 from webadmin.extensions import db
 from webadmin.i18n import LANGUAGES
 from webadmin.permissions import signed_in
-from webadmin.staff import Staff
 
 bp = Blueprint("auth", __name__)
 
@@ -46,18 +46,14 @@ def login() -> str | Response | tuple[str, int]:
         ), 429
     login_name = form.login.data.strip()
     user = db.session.scalar(select(User).where(User.login == login_name))
-    if user is not None and lockout.is_locked(user):
-        lockout.spend_hash_time(form.password.data)
-        return render_template(
-            "auth/login.html", form=form,
-            error=_("The account is locked after too many wrong passwords. "
-                    "Try again in a few minutes."),
-        ), 429
     password = form.password.data
-    if user is None or not user.check_password(password):
-        if user is None:
-            lockout.spend_hash_time(password)
-        lockout.record_failure(user, login_name)
+    # The hash is checked in every case, so a locked or unknown login takes as long as a
+    # known one; a locked account then answers exactly like a wrong password.
+    matches = user.check_password(password) if user is not None else lockout.spend_hash_time(
+        password)
+    locked = user is not None and lockout.is_locked(user)
+    if user is None or locked or not matches:
+        lockout.record_failure(None if locked else user, login_name)
         db.session.commit()
         return render_template("auth/login.html", form=form,
                                error=_("Wrong login or password.")), 401
@@ -65,16 +61,18 @@ def login() -> str | Response | tuple[str, int]:
         return render_template("auth/login.html", form=form,
                                error=_("This account is deactivated.")), 403
     lockout.record_success(user)
-    db.session.commit()
     session.clear()  # a fresh session on sign-in (no fixation); the user's own language applies
-    login_user(Staff(user))
+    login_user(start_session(user))
+    db.session.commit()
     return redirect(safe_next(form.next.data) or url_for("workspace.index"))
 
 
 @bp.post("/logout")
 @signed_in
 def logout() -> Response:
-    """End the session."""
+    """End the session on the server too: a copy of the cookie opens nothing afterwards."""
+    end_session(current_user._get_current_object())
+    db.session.commit()
     logout_user()
     session.clear()
     flash(_("You have signed out."), "info")

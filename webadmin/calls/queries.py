@@ -286,16 +286,16 @@ def filter_options(session: Any, user: Any) -> FilterOptions:
     )
 
 
-def caller_history(session: Any, call: Call, limit: int = 10) -> list[Call]:
-    """The caller's earlier cards, newest first: what they called about before.
+def caller_history(session: Any, call: Call, user: Any, limit: int = 10) -> list[Call]:
+    """The caller's earlier cards this user may see, newest first: what they called about before.
 
-    Shown whoever handled them, because serving the caller needs it; only purpose, date and
-    summary are shown, and the links open only the cards in the user's own scope.
+    The calls list's rule applies (`calls_scope`): a number typed on a card logged by hand
+    shows an operator only the cards they could find in their own list.
     """
     if not call.src_number:
         return []
     stmt = (
-        select(Call)
+        calls_scope(select(Call), user)
         .where(Call.src_number == call.src_number, Call.id != call.id,
                Call.started_at <= call.started_at)
         .options(selectinload(Call.purpose), selectinload(Call.category),

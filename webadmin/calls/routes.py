@@ -71,7 +71,7 @@ def card_context(call: Call, form: CardForm | None) -> dict[str, Any]:
     return {
         "call": call,
         "form": form,
-        "history": caller_history(db.session, call),
+        "history": caller_history(db.session, call, current_user),
         "recording": recording_state(call),
         "subcategory_parents": form.sub_category_parents if form else {},
     }
