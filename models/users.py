@@ -144,6 +144,7 @@ def _end_sessions_of_changed_users(session: Session, _context: Any, _instances: 
     ended = [obj.id for obj in session.dirty
              if isinstance(obj, User) and obj.id is not None and _credentials_changed(obj)]
     if ended:
-        # Core, not ORM: a flush is starting and must not be re-entered.
+        # On the connection, not through the Session: its flush is starting and must not
+        # be re-entered.
         session.connection().execute(
-            delete(StaffSession.__table__).where(StaffSession.__table__.c.user_id.in_(ended)))
+            delete(StaffSession).where(StaffSession.user_id.in_(ended)))

@@ -27,8 +27,11 @@ def test_a_call_ringing_at_the_operators_extension_pops_up(
         purpose = session.scalar(select(CallPurpose).order_by(CallPurpose.position))
         assert purpose is not None
         purpose_id, purpose_name = purpose.id, purpose.name
-    make_call(operator="operator2", src_number="+79161112233", purpose_id=purpose_id,
+    make_call(operator="operator1", src_number="+79161112233", purpose_id=purpose_id,
               notes="Спрашивала про анализы", started_at=utcnow() - timedelta(days=3))
+    # Another operator's card is outside operator1's calls list, so outside the history too.
+    make_call(operator="operator2", src_number="+79161112233", purpose_id=purpose_id,
+              notes="Записалась к терапевту", started_at=utcnow() - timedelta(days=2))
     login(client, "operator1")
     assert client.get("/workspace/current").json == {"call_id": None}
     call_id = _ringing(make_call, src_number="+79161112233", did_source="Сайт клиники",
@@ -39,6 +42,7 @@ def test_a_call_ringing_at_the_operators_extension_pops_up(
     for shown in ("+79161112233", "Сайт клиники", "Казань", "Главное меню &gt; 2", "reception",
                   purpose_name, "Спрашивала про анализы", 'id="card-form"'):
         assert shown in html, shown
+    assert "Записалась к терапевту" not in html
     again = client.get(f"/workspace/current?have={call_id}").json
     assert again == {"call_id": call_id, "status": "ringing"}  # no HTML when nothing changed
 

@@ -240,7 +240,9 @@ DOCUMENT: dict[str, Any] = {
              "description": "Call cards as JSON. Sign in with the session cookie (unsafe "
                             "methods then need the X-CSRFToken header) or send "
                             "`Authorization: Bearer <token>` with a personal token from "
-                            "/account. Errors: {\"error\": {\"code\", \"message\"}}."},
+                            "/account; such a request is the token's alone (the cookie is "
+                            "ignored, a bad token answers 401). "
+                            "Errors: {\"error\": {\"code\", \"message\"}}."},
     "servers": [{"url": "/"}],
     "security": [{"bearerToken": []}, {"sessionCookie": []}],
     "paths": PATHS,
