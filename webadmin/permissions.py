@@ -118,15 +118,19 @@ def overseen_queue_names(account: User) -> Select[Any]:
     )
 
 
-def supervised(account: User, queue: Any, operator_id: Any) -> ColumnElement[bool]:
-    """Rows (cards or report roll-ups) of the queues this supervisor oversees."""
-    # Outbound calls carry no queue; they belong to the queues their operator serves.
-    operators = select(QueueMember.user_id).where(
+def overseen_operator_ids(account: User) -> Select[Any]:
+    """The ids of the operators serving a queue this supervisor oversees, as a subquery."""
+    return select(QueueMember.user_id).where(
         QueueMember.queue_id.in_(select(queue_supervisors.c.queue_id).where(
             queue_supervisors.c.user_id == account.id))
     )
+
+
+def supervised(account: User, queue: Any, operator_id: Any) -> ColumnElement[bool]:
+    """Rows (cards or report roll-ups) of the queues this supervisor oversees."""
+    # Outbound calls carry no queue; they belong to the queues their operator serves.
     return or_(queue.in_(overseen_queue_names(account)),
-               and_(queue.is_(None), operator_id.in_(operators)))
+               and_(queue.is_(None), operator_id.in_(overseen_operator_ids(account))))
 
 
 def calls_scope(stmt: Select[Any], user: Any) -> Select[Any]:

@@ -18,6 +18,7 @@ from webadmin.callflow.apply import ask_pbx
 from webadmin.callflow.draft import site_settings
 from webadmin.extensions import db
 from webadmin.labels import pause_reason
+from webadmin.permissions import overseen_operator_ids
 
 
 @dataclass(frozen=True)
@@ -35,14 +36,12 @@ class OperatorNow:
 
 def visible_operators() -> list[User]:
     """Active operators with a phone; for a supervisor only those of their queues."""
-    operators = db.session.scalars(
-        select(User).where(User.active.is_(True), User.role == Role.OPERATOR.value,
-                           User.extension.is_not(None)).order_by(User.extension))
-    if current_user.role != Role.SUPERVISOR.value:
-        return list(operators)
-    overseen = {queue.id for queue in current_user.supervised_queues}
-    return [user for user in operators
-            if overseen & {queue.id for queue in user.served_queues}]
+    stmt = select(User).where(User.active.is_(True), User.role == Role.OPERATOR.value,
+                              User.extension.is_not(None)).order_by(User.extension)
+    if current_user.role == Role.SUPERVISOR.value:
+        # The operators whose queue-less cards the supervisor sees (permissions.supervised).
+        stmt = stmt.where(User.id.in_(overseen_operator_ids(current_user.account)))
+    return list(db.session.scalars(stmt))
 
 
 def operators_now() -> tuple[list[OperatorNow], str | None]:
