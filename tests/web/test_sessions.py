@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from pathlib import Path
 
 from flask import Flask
 from flask.testing import FlaskClient
@@ -12,7 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from models import Call, StaffSession, User
 from models.session import transaction
-from tests.web.conftest import login, user_id
+from tests.web.conftest import login, user_id, write_tone
 from webadmin.auth.identity import issue_api_token
 
 SESSION_COOKIE = "session"
@@ -189,10 +190,15 @@ def test_a_bearer_of_one_user_beside_the_cookie_of_another_acts_as_the_token_s_u
 
 def test_answers_with_personal_data_are_never_stored(
         client: FlaskClient, make_call: Callable[..., int],
-        sessions: sessionmaker[Session]) -> None:
+        sessions: sessionmaker[Session], recordings_dir: Path) -> None:
     call_id = make_call("operator1", status="ringing", answered_at=None, ended_at=None,
                         ringing_extension="101")
+    write_tone(recordings_dir / "2026" / "03" / "03" / "1700000001.7.wav")
+    recorded = make_call("operator1", recording_path="2026/03/03/1700000001.7.wav")
     login(client, "operator1")
+    with client.get(f"/calls/{recorded}/recording", headers={"Range": "bytes=0-"}) as audio:
+        assert audio.status_code == 206
+        assert audio.headers["Cache-Control"] == "no-store"
     for path in ("/api/calls", f"/api/calls/{call_id}", "/workspace/current", "/calls",
                  "/api/dictionaries/purposes"):
         response = client.get(path)
