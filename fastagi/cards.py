@@ -35,6 +35,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
 
+from fastagi.cel import CallFacts, facts_of, read_rows
 from fastagi.channels import extension_of
 from fastagi.outcome import HangupFacts, Outcome, classify
 from models import (
@@ -48,6 +49,11 @@ from models import (
     utcnow,
 )
 from recordings import RecordingCheck, RecordingStore, recording_name
+
+#: The timeline entry of a card closed by `callcards reconcile` from Asterisk's record.
+CLOSED_FROM_CEL = "card_closed_from_cel"
+#: The end reason of a card left open that Asterisk has no record of.
+NO_ASTERISK_RECORD = "no_asterisk_record"
 
 CALLS: Table = Call.__table__  # type: ignore[assignment]
 EVENTS: Table = CallEvent.__table__  # type: ignore[assignment]
@@ -386,32 +392,77 @@ class CardStore:
         """
         with self._transaction() as db:
             card = self._lock(db, report.call.linkedid) or self._late_card(db, report)
-            self._follow_dialplan_queue(db, card, report)
-            direction = Direction(card["direction"])
-            if card["answered_at"] is None and report.member:
-                # The `answered` step happened while this server was away.
-                self._answered(db, card, extension_of(report.member), report.member,
-                               report.member_answered_at or report.ended_at)
-            outcome = classify(HangupFacts(
-                direction=direction,
-                answered=card["answered_at"] is not None,
-                queue_status=report.queue_status,
-                dial_status=report.dial_status,
-                queue_returned=report.queue_returned,
-                entered_queue=card["queue_entered_at"] is not None or report.queue_entered,
-                reason_so_far=card["end_reason"],
-            ))
-            answered_at = None
-            if direction is Direction.OUTBOUND and report.answered_seconds is not None:
-                answered_at = report.ended_at - timedelta(seconds=report.answered_seconds)
-            return self._close(db, card, outcome, report.ended_at, {
-                "queue_status": report.queue_status,
-                "dial_status": report.dial_status,
-                "hangup_source": report.hangup_source,
-                "cause": report.cause,
-                "status": outcome.status.value,
-                "reason": outcome.end_reason,
-            }, answered_at)
+            return self._hang_up(db, card, report)
+
+    def close_from_cel(self, report: HangupReport) -> Call | None:
+        """Close a card left open (its hangup never reached the server) from Asterisk's record.
+
+        None when the card is closed by now (its hangup landed meanwhile) or has gone.
+        """
+        with self._transaction() as db:
+            card = self._lock(db, report.call.linkedid)
+            if card is None or card["ended_at"] is not None:
+                return None
+            self._add_events(db, card["id"], [Event(CLOSED_FROM_CEL, utcnow())])
+            return self._hang_up(db, card, report)
+
+    def close_unexplained(self, linkedid: str, *, ended_at: datetime) -> Call | None:
+        """Close a card left open that Asterisk has no record of: `failed`, and say why.
+
+        None when the card is closed by now or has gone.
+        """
+        with self._transaction() as db:
+            card = self._lock(db, linkedid)
+            if card is None or card["ended_at"] is not None:
+                return None
+            return self._close(db, card, Outcome(Status.FAILED, NO_ASTERISK_RECORD), ended_at,
+                               {"status": Status.FAILED.value, "reason": NO_ASTERISK_RECORD},
+                               None)
+
+    def _hang_up(self, db: Connection, card: _Card, report: HangupReport) -> Call:
+        self._follow_dialplan_queue(db, card, report)
+        self._follow_dialplan_recording(db, card, report)
+        direction = Direction(card["direction"])
+        unseen_answer = card["answered_at"] is None and bool(report.member)
+        unseen_queue = card["queue_entered_at"] is None and report.queue_entered
+        cel = None
+        if (unseen_answer and report.member_answered_at is None) or (
+                unseen_queue and report.queue_entered_at is None):
+            # Steps that happened while this server was away: Asterisk's record says when,
+            # where the caller's channel does not.
+            cel = self._cel_facts(db, card["linkedid"])
+        if unseen_queue:
+            card.set(queue_entered_at=report.queue_entered_at
+                     or (cel.queue_entered_at if cel else None) or card["started_at"])
+        if unseen_answer:
+            answered_at = report.member_answered_at or (cel.answered_at if cel else None)
+            self._answered(db, card, extension_of(report.member), report.member,
+                           answered_at or report.ended_at)
+        outcome = classify(HangupFacts(
+            direction=direction,
+            answered=card["answered_at"] is not None,
+            queue_status=report.queue_status,
+            dial_status=report.dial_status,
+            queue_returned=report.queue_returned,
+            entered_queue=card["queue_entered_at"] is not None or report.queue_entered,
+            reason_so_far=card["end_reason"],
+        ))
+        answered_at = None
+        if direction is Direction.OUTBOUND and report.answered_seconds is not None:
+            answered_at = report.ended_at - timedelta(seconds=report.answered_seconds)
+        return self._close(db, card, outcome, report.ended_at, {
+            "queue_status": report.queue_status,
+            "dial_status": report.dial_status,
+            "hangup_source": report.hangup_source,
+            "cause": report.cause,
+            "status": outcome.status.value,
+            "reason": outcome.end_reason,
+        }, answered_at)
+
+    @staticmethod
+    def _cel_facts(db: Connection, linkedid: str) -> CallFacts | None:
+        """Asterisk's record of the call so far, if cel_pgsql writes to this database."""
+        return facts_of(linkedid, read_rows(db, linkedid))
 
     def check_recording(self, linkedid: str, *, final: bool) -> str:
         """Look at the card's file again; only a final check records it empty or missing."""
@@ -490,8 +541,8 @@ class CardStore:
         self._open(db, report.call)
         card = self._require(db, report.call.linkedid)
         if report.queue_entered:
-            card.set(queue=report.queue,
-                     queue_entered_at=report.queue_entered_at or report.call.started_at)
+            # queue_entered_at: _hang_up takes it from the report or Asterisk's record.
+            card.set(queue=report.queue)
         self._add_events(db, card["id"], [Event(
             report.late_event, report.ended_at, {"queue": report.queue or ""},
             report.call.uniqueid,
@@ -528,6 +579,23 @@ class CardStore:
             "queue": report.queue, "card_queue": card["queue"] or "",
         })])
         card.set(queue=report.queue)
+
+    def _follow_dialplan_recording(
+        self, db: Connection, card: _Card, report: HangupReport
+    ) -> None:
+        """The file the dialplan really recorded into wins over the name the card has.
+
+        They differ when the server went away before its answer reached the dialplan: the
+        fallback records under `fallback/` ([cc-fallback] in extensions.conf).
+        """
+        used = report.call.recording
+        if (not used or used == card["recording_path"]
+                or card["recording_state"] == RecordingState.NONE.value):
+            return
+        self._add_events(db, card["id"], [Event("recording_from_dialplan", report.ended_at, {
+            "recording": used, "card_recording": card["recording_path"] or "",
+        })])
+        card.set(recording_path=used, recording_state=RecordingState.PENDING.value)
 
     def _close(
         self, db: Connection, card: _Card, outcome: Outcome, ended_at: datetime,

@@ -46,6 +46,7 @@ END_REASONS: dict[str, LazyString] = {
     "unavailable": _l("the number was unavailable"),
     "no_answer": _l("no answer"),
     "cancelled": _l("cancelled"),
+    "no_asterisk_record": _l("closed by reconcile: no record of the call in Asterisk"),
 }
 
 EVENTS: dict[str, LazyString] = {
@@ -53,6 +54,8 @@ EVENTS: dict[str, LazyString] = {
     "created": _l("card created"),
     "card_created_late": _l("card made at hang-up (the server missed the start)"),
     "card_rebuilt_from_cel": _l("card rebuilt from Asterisk's records"),
+    "card_closed_from_cel": _l("card closed from Asterisk's records (its hang-up was missed)"),
+    "recording_from_dialplan": _l("recording file named by Asterisk without the server"),
     "did": _l("number dialled"),
     "hours": _l("business hours checked"),
     "closed_hours": _l("outside business hours"),
