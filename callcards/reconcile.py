@@ -108,7 +108,7 @@ def reconcile(session: Session, cards: CardStore, since: datetime) -> list[str]:
     """Give every finished trunk call since `since` a card; the linkedids that got one."""
     rebuilt = []
     for facts in missing_calls(session, since):
-        cards.hang_up(report_from(facts))
+        cards.hang_up(report_from(facts), settled=True)
         rebuilt.append(facts.linkedid)
     return rebuilt
 

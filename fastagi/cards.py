@@ -384,15 +384,16 @@ class CardStore:
             return self._close(db, self._require(db, linkedid), outcome, ended_at, data,
                                answered_at)
 
-    def hang_up(self, report: HangupReport) -> Call:
+    def hang_up(self, report: HangupReport, *, settled: bool = False) -> Call:
         """The call is over: classify it from the dialplan's variables and close its card.
 
         A call this server never saw start (it was down, the dialplan's fallback queued the
-        caller) gets its card now, late but whole.
+        caller) gets its card now, late but whole. `settled`: the call ended a while ago
+        (reconcile), so its recording is final now, not pending.
         """
         with self._transaction() as db:
             card = self._lock(db, report.call.linkedid) or self._late_card(db, report)
-            return self._hang_up(db, card, report)
+            return self._hang_up(db, card, report, settled)
 
     def close_from_cel(self, report: HangupReport) -> Call | None:
         """Close a card left open (its hangup never reached the server) from Asterisk's record.
@@ -404,7 +405,7 @@ class CardStore:
             if card is None or card["ended_at"] is not None:
                 return None
             self._add_events(db, card["id"], [Event(CLOSED_FROM_CEL, utcnow())])
-            return self._hang_up(db, card, report)
+            return self._hang_up(db, card, report, settled=True)
 
     def close_unexplained(self, linkedid: str, *, ended_at: datetime) -> Call | None:
         """Close a card left open that Asterisk has no record of: `failed`, and say why.
@@ -417,9 +418,11 @@ class CardStore:
                 return None
             return self._close(db, card, Outcome(Status.FAILED, NO_ASTERISK_RECORD), ended_at,
                                {"status": Status.FAILED.value, "reason": NO_ASTERISK_RECORD},
-                               None)
+                               None, settled=True)
 
-    def _hang_up(self, db: Connection, card: _Card, report: HangupReport) -> Call:
+    def _hang_up(
+        self, db: Connection, card: _Card, report: HangupReport, settled: bool = False
+    ) -> Call:
         self._follow_dialplan_queue(db, card, report)
         self._follow_dialplan_recording(db, card, report)
         direction = Direction(card["direction"])
@@ -457,7 +460,7 @@ class CardStore:
             "cause": report.cause,
             "status": outcome.status.value,
             "reason": outcome.end_reason,
-        }, answered_at)
+        }, answered_at, settled)
 
     @staticmethod
     def _cel_facts(db: Connection, linkedid: str) -> CallFacts | None:
@@ -599,7 +602,7 @@ class CardStore:
 
     def _close(
         self, db: Connection, card: _Card, outcome: Outcome, ended_at: datetime,
-        data: dict[str, Any], answered_at: datetime | None,
+        data: dict[str, Any], answered_at: datetime | None, settled: bool = False,
     ) -> Call:
         card.set(ended_at=ended_at, ringing_extension=None,
                  duration_sec=_seconds(card["started_at"], ended_at))
@@ -619,7 +622,7 @@ class CardStore:
             # MixMonitor closes its file only after the hangup handler: a file not yet
             # written is pending, and check_recording() settles it a little later.
             state = self._recording_state(card["recording_path"])
-            card.set(recording_state=state if state == RecordingState.OK.value
+            card.set(recording_state=state if state == RecordingState.OK.value or settled
                      else RecordingState.PENDING.value)
         self._add_events(db, card["id"], [Event("hangup", ended_at, data)])
         row = self._save(db, card, returning=True).one()
