@@ -63,7 +63,7 @@ def write_cel(sessions: sessionmaker[Session], linkedid: str, t0: datetime, exte
               *, answered: bool = True, over: bool = True) -> str:
     """The CEL rows of a call the fallback queued in `reception`, answered at +8 s (4 s after
     joining the queue), the caller hanging up at +19 s; the recording's name."""
-    caller, member = f"Local/74951234567@from-trunk-0001;2", f"Local/{extension}@ops-0002;1"
+    caller, member = "Local/74951234567@from-trunk-0001;2", f"Local/{extension}@ops-0002;1"
     recording = f"fallback/{t0:%Y/%m/%d}/{linkedid}-2.wav"
 
     def row(seconds: float, event: str, channel: str, **more: str) -> dict[str, object]:
