@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -392,7 +392,8 @@ class CardStore:
         (reconcile), so its recording is final now, not pending.
         """
         with self._transaction() as db:
-            card = self._lock(db, report.call.linkedid) or self._late_card(db, report)
+            card = self._lock(db, report.call.linkedid) or self._late_card(
+                db, self._as_asterisk_saw_it(db, report))
             return self._hang_up(db, card, report, settled)
 
     def close_from_cel(self, report: HangupReport) -> Call | None:
@@ -539,6 +540,21 @@ class CardStore:
 
     def _recording_url(self, card_id: int) -> str:
         return f"{self._public_url}/api/calls/{card_id}/recording"
+
+    def _as_asterisk_saw_it(self, db: Connection, report: HangupReport) -> HangupReport:
+        """The report of a call with no card, with its start and DID from Asterisk's record.
+
+        The hangup handler only estimates the start (from CDR(duration), which a bridge
+        restarts) and runs in [cc-hangup] (its extension is `s`, not the DID); CEL keeps
+        when and where the call came in.
+        """
+        cel = self._cel_facts(db, report.call.linkedid)
+        dialled = report.call.did
+        if not (dialled and dialled.lstrip("+").isdigit()):
+            dialled = cel.did if cel is not None and cel.did and cel.did.isdigit() else None
+        started_at = cel.started_at if cel is not None else report.call.started_at
+        return replace(report, call=replace(report.call, did=dialled, dst_number=dialled,
+                                            started_at=started_at))
 
     def _late_card(self, db: Connection, report: HangupReport) -> _Card:
         self._open(db, report.call)

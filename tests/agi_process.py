@@ -74,6 +74,13 @@ class AgiProcess:
         assert self._process is not None
         return self._process.wait(timeout)
 
+    def kill(self) -> None:
+        """SIGKILL, as a crash would: no calls finished, no journal flushed; wait for the end."""
+        if self._process is not None:
+            self._process.kill()
+            self._process.wait()
+        self.stop()
+
     def stop(self, timeout: float = 15.0) -> None:
         """SIGTERM, as an init system would; kill if it does not end in time."""
         if self._process is None:
