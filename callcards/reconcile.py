@@ -107,8 +107,14 @@ def missing_calls(session: Session, since: datetime) -> list[CallFacts]:
 def reconcile(session: Session, cards: CardStore, since: datetime) -> list[str]:
     """Give every finished trunk call since `since` a card; the linkedids that got one."""
     rebuilt = []
-    for facts in missing_calls(session, since):
-        cards.hang_up(report_from(facts), settled=True)
+    calls = missing_calls(session, since)
+    session.rollback()  # no read left open while the store writes (SQLite would wait on it)
+    for facts in calls:
+        try:
+            cards.hang_up(report_from(facts), settled=True)
+        except Exception:  # one call's odd record must not stop the others' repair
+            log.exception("reconcile: no card rebuilt for %s", facts.linkedid)
+            continue
         rebuilt.append(facts.linkedid)
     return rebuilt
 
@@ -123,21 +129,34 @@ def close_left_open(
         select(Call.linkedid, Call.started_at, Call.updated_at)
         .where(Call.started_at >= since, Call.ended_at.is_(None))
         .order_by(Call.started_at)).all()
+    session.rollback()
     for linkedid, started_at, updated_at in open_cards:
-        rows = read_rows(session.connection(), linkedid)
-        facts = facts_of(linkedid, rows)
-        over = next((row.eventtime for row in rows if row.eventtype == "LINKEDID_END"), None)
-        if over is not None and over > now - SETTLE:
-            continue  # its own hangup may still be on the way
-        if over is None and _aware(started_at) > now - open_limit:
-            continue  # maybe still talking: left to its hangup, or to a later run
-        if facts is not None and facts.ended_at is not None:
-            if cards.close_from_cel(report_from(facts)) is not None:
-                done.closed.append(linkedid)
-        elif cards.close_unexplained(
-                linkedid, ended_at=max(_aware(started_at), _aware(updated_at or started_at),
-                                       *(row.eventtime for row in rows))) is not None:
-            done.failed.append(linkedid)
+        try:
+            _close_if_over(session, cards, linkedid, _aware(started_at),
+                           _aware(updated_at or started_at), now, open_limit, done)
+        except Exception:  # one card's odd record must not stop the others' repair
+            log.exception("reconcile: open card %s not closed", linkedid)
+
+
+def _close_if_over(
+    session: Session, cards: CardStore, linkedid: str, started_at: datetime,
+    updated_at: datetime, now: datetime, open_limit: timedelta, done: Reconciled,
+) -> None:
+    """Close one open card from CEL if its call is over, or as failed past the limit."""
+    rows = read_rows(session.connection(), linkedid)
+    session.rollback()
+    facts = facts_of(linkedid, rows)
+    over = next((row.eventtime for row in rows if row.eventtype == "LINKEDID_END"), None)
+    if over is not None and over > now - SETTLE:
+        return  # its own hangup may still be on the way
+    if over is None and started_at > now - open_limit:
+        return  # maybe still talking: left to its hangup, or to a later run
+    if facts is not None and facts.ended_at is not None:
+        if cards.close_from_cel(report_from(facts)) is not None:
+            done.closed.append(linkedid)
+    elif cards.close_unexplained(linkedid, ended_at=max(
+            started_at, updated_at, *(row.eventtime for row in rows))) is not None:
+        done.failed.append(linkedid)
 
 
 def _aware(moment: datetime) -> datetime:
