@@ -7,8 +7,9 @@ through the card store's own hang-up path:
 
 - a finished call (LINKEDID_END) from the trunk with no card gets one;
 - a card left open (the server died before the call's hangup reached it) is closed from
-  CEL once the call is over in Asterisk (LINKEDID_END), or once it is older than any sane
-  call; one that CEL cannot explain is closed `failed`, never left ringing.
+  CEL once the call is over in Asterisk (CEL's LINKEDID_END, or, with AMI, no channel of
+  it alive in two runs in a row), or once it is older than any sane call; one that CEL
+  cannot explain is closed `failed`, never left ringing.
 
 `callcards agi` runs it every CALLCARDS_RECONCILE_EVERY seconds (reconcile_forever); on
 PostgreSQL an advisory lock lets one instance at a time do it.
@@ -19,7 +20,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -27,9 +28,11 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import Engine, func, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
+from callcards.config import Settings
 from fastagi.cards import CardStore, HangupReport, NewCall
 from fastagi.cel import CallFacts, CelRow, facts_of, read_rows, row_of
 from models import AsteriskCel, Call, Direction
+from pbx.ami import AmiClient, AmiError
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +43,10 @@ SETTLE = timedelta(seconds=10)
 _LOCK_KEY = 0x63617264  # "card"
 
 
+#: The linkedids of every channel alive in Asterisk now (AMI), or None when AMI cannot say.
+LiveCalls = Callable[[], "frozenset[str] | None"]
+
+
 @dataclass
 class Reconciled:
     """What one run fixed: linkedids of cards rebuilt, closed from CEL, closed as failed."""
@@ -47,6 +54,8 @@ class Reconciled:
     rebuilt: list[str] = field(default_factory=list)
     closed: list[str] = field(default_factory=list)
     failed: list[str] = field(default_factory=list)
+    # Open cards with no channel alive in Asterisk at this run (the next run closes them).
+    gone: frozenset[str] = frozenset()
 
     def lines(self) -> list[str]:
         """One line per kind of repair, for the log and the command's output."""
@@ -121,19 +130,25 @@ def reconcile(session: Session, cards: CardStore, since: datetime) -> list[str]:
 
 def close_left_open(
     session: Session, cards: CardStore, since: datetime, *, now: datetime,
-    open_limit: timedelta, done: Reconciled,
+    open_limit: timedelta, done: Reconciled, alive: frozenset[str] | None = None,
+    gone_before: frozenset[str] = frozenset(),
 ) -> None:
     """Close the cards since `since` still open although their call is over in Asterisk
-    (LINKEDID_END), or older than `open_limit`."""
+    (LINKEDID_END; or no channel in `alive` now nor at the run before), or older than
+    `open_limit`."""
     open_cards = session.execute(
         select(Call.linkedid, Call.started_at, Call.updated_at)
         .where(Call.started_at >= since, Call.ended_at.is_(None))
         .order_by(Call.started_at)).all()
     session.rollback()
+    if alive is not None:
+        done.gone = frozenset(linkedid for linkedid, *_ in open_cards if linkedid not in alive)
     for linkedid, started_at, updated_at in open_cards:
+        # Gone at two runs in a row: its hangup, if any, has had a whole run's time to land.
+        gone = linkedid in done.gone and linkedid in gone_before
         try:
             _close_if_over(session, cards, linkedid, _aware(started_at),
-                           _aware(updated_at or started_at), now, open_limit, done)
+                           _aware(updated_at or started_at), now, open_limit, done, gone)
         except Exception:  # one card's odd record must not stop the others' repair
             log.exception("reconcile: open card %s not closed", linkedid)
 
@@ -141,6 +156,7 @@ def close_left_open(
 def _close_if_over(
     session: Session, cards: CardStore, linkedid: str, started_at: datetime,
     updated_at: datetime, now: datetime, open_limit: timedelta, done: Reconciled,
+    gone: bool,
 ) -> None:
     """Close one open card from CEL if its call is over, or as failed past the limit."""
     rows = read_rows(session.connection(), linkedid)
@@ -149,7 +165,7 @@ def _close_if_over(
     over = next((row.eventtime for row in rows if row.eventtype == "LINKEDID_END"), None)
     if over is not None and over > now - SETTLE:
         return  # its own hangup may still be on the way
-    if over is None and started_at > now - open_limit:
+    if over is None and not gone and started_at > now - open_limit:
         return  # maybe still talking: left to its hangup, or to a later run
     if facts is not None and facts.ended_at is not None:
         if cards.close_from_cel(report_from(facts)) is not None:
@@ -166,16 +182,35 @@ def _aware(moment: datetime) -> datetime:
 
 def run_once(
     sessions: sessionmaker[Session], cards: CardStore, *, lookback: timedelta,
-    open_limit: timedelta, now: datetime | None = None,
+    open_limit: timedelta, now: datetime | None = None, live_calls: LiveCalls | None = None,
+    gone_before: frozenset[str] = frozenset(),
 ) -> Reconciled:
-    """Both repairs over the last `lookback`: cards for calls without one, open cards closed."""
+    """Both repairs over the last `lookback`: cards for calls without one, open cards closed.
+
+    `gone_before`: the open cards with no channel alive at the run before (its `gone`).
+    """
     now = now or datetime.now(UTC)
+    alive = live_calls() if live_calls is not None else None
     done = Reconciled()
     with sessions() as session:
         done.rebuilt = reconcile(session, cards, now - lookback)
         close_left_open(session, cards, now - lookback, now=now, open_limit=open_limit,
-                        done=done)
+                        done=done, alive=alive, gone_before=gone_before)
     return done
+
+
+def ami_live_calls(settings: Settings) -> frozenset[str] | None:
+    """The linkedids of the channels alive in Asterisk (AMI CoreShowChannels); None without
+    AMI or when it does not answer (then only CEL and the limit close open cards)."""
+    if not settings.ami_secret:
+        return None
+    try:
+        with AmiClient.from_settings(settings, timeout=5) as ami:
+            channels = ami.action_list("CoreShowChannels")
+    except AmiError as error:
+        log.warning("reconcile: no live channels from AMI (%s)", error)
+        return None
+    return frozenset(channel.get("Linkedid", "") for channel in channels)
 
 
 @contextmanager
@@ -199,27 +234,35 @@ def one_instance(engine: Engine) -> Iterator[bool]:
 
 
 def run_locked(sessions: sessionmaker[Session], cards: CardStore, *, lookback: timedelta,
-               open_limit: timedelta) -> Reconciled | None:
+               open_limit: timedelta, live_calls: LiveCalls | None = None,
+               gone_before: frozenset[str] = frozenset()) -> Reconciled | None:
     """run_once, unless another instance is running it now (then None)."""
     with one_instance(sessions.kw["bind"]) as held:
         if not held:
             return None
-        return run_once(sessions, cards, lookback=lookback, open_limit=open_limit)
+        return run_once(sessions, cards, lookback=lookback, open_limit=open_limit,
+                        live_calls=live_calls, gone_before=gone_before)
 
 
 async def reconcile_forever(
     sessions: sessionmaker[Session], cards: CardStore, *, every: float, open_limit: timedelta,
+    live_calls: LiveCalls | None = None,
 ) -> None:
     """Reconcile every `every` seconds in a thread, off the event loop; never raises."""
     # A day of calls besides the limit: every open card passes through the window.
     lookback = open_limit + timedelta(days=1)
+    gone: frozenset[str] = frozenset()
     while True:
         await asyncio.sleep(every)
         try:
             done = await asyncio.to_thread(run_locked, sessions, cards, lookback=lookback,
-                                           open_limit=open_limit)
+                                           open_limit=open_limit, live_calls=live_calls,
+                                           gone_before=gone)
         except Exception:  # the database away or a row we cannot read: try next time
             log.exception("reconcile failed; trying again in %.0f s", every)
             continue
-        if done is not None and (done.rebuilt or done.closed or done.failed):
+        if done is None:
+            continue  # another instance reconciles
+        gone = done.gone
+        if done.rebuilt or done.closed or done.failed:
             log.warning("reconcile: %s", "; ".join(done.lines()))

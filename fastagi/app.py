@@ -12,7 +12,7 @@ from datetime import timedelta
 from sqlalchemy import Engine
 
 from callcards.config import Settings, split_host_port
-from callcards.reconcile import reconcile_forever
+from callcards.reconcile import ami_live_calls, reconcile_forever
 from fastagi.ami_listener import ami_listener
 from fastagi.cards import CardStore
 from fastagi.journal import Journal, JournaledCards
@@ -75,7 +75,9 @@ def reconciler(settings: Settings) -> asyncio.Task[None] | None:
     store = CardStore(sessions, RecordingStore(settings.recordings_dir), settings.public_url)
     return asyncio.create_task(reconcile_forever(
         sessions, store, every=settings.reconcile_every,
-        open_limit=timedelta(seconds=settings.reconcile_open_limit)))
+        open_limit=timedelta(seconds=settings.reconcile_open_limit),
+        live_calls=functools.partial(ami_live_calls, settings) if settings.ami_secret
+        else None))
 
 
 async def serve(settings: Settings, listen: str | None = None, grace: float = 30.0) -> None:

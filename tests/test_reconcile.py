@@ -212,3 +212,24 @@ def test_only_one_instance_reconciles_at_a_time(
         assert held
         assert run_locked(sessions, cards, lookback=DAY, open_limit=LIMIT) is None
     assert run_locked(sessions, cards, lookback=DAY, open_limit=LIMIT) is not None
+
+
+def test_open_card_with_no_channel_alive_at_two_runs_is_closed_before_the_limit(
+    sessions: sessionmaker[Session], cards: CardStore, linkedid: str
+) -> None:
+    t0 = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=2)
+    talking = f"{linkedid}-talking"
+    cards.open_card(new_call(linkedid, t0))
+    cards.open_card(new_call(talking, t0))
+
+    def live_calls() -> frozenset[str]:
+        return frozenset({talking})  # what AMI's CoreShowChannels would list
+
+    first = run_once(sessions, cards, lookback=DAY, open_limit=LIMIT, live_calls=live_calls)
+    assert not first.failed and first.gone == {linkedid}  # its hangup may be in flight
+    second = run_once(sessions, cards, lookback=DAY, open_limit=LIMIT, live_calls=live_calls,
+                      gone_before=first.gone)
+
+    assert second.failed == [linkedid]
+    assert (card_of(sessions, linkedid).status, card_of(sessions, talking).status) == (
+        "failed", "ringing")
