@@ -25,6 +25,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
+from panoramisk import Manager
 from sqlalchemy import Engine, func, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -32,7 +33,6 @@ from callcards.config import Settings
 from fastagi.cards import CardStore, HangupReport, NewCall
 from fastagi.cel import CallFacts, CelRow, facts_of, read_rows, row_of
 from models import AsteriskCel, Call, Direction
-from pbx.ami import AmiClient, AmiError
 
 log = logging.getLogger(__name__)
 
@@ -201,16 +201,37 @@ def run_once(
 
 def ami_live_calls(settings: Settings) -> frozenset[str] | None:
     """The linkedids of the channels alive in Asterisk (AMI CoreShowChannels); None without
-    AMI or when it does not answer (then only CEL and the limit close open cards)."""
+    AMI or when it does not answer (then only CEL and the limit close open cards).
+
+    Called from reconcile's thread: a short panoramisk session in a loop of its own (pyst2
+    cannot read CoreShowChannel events: they carry ChanVariable headers).
+    """
     if not settings.ami_secret:
         return None
     try:
-        with AmiClient.from_settings(settings, timeout=5) as ami:
-            channels = ami.action_list("CoreShowChannels")
-    except AmiError as error:
-        log.warning("reconcile: no live channels from AMI (%s)", error)
+        return asyncio.run(_live_linkedids(settings, timeout=5.0))
+    except Exception as error:  # AMI away or refusing: this run goes without it
+        log.warning("reconcile: no live channels from AMI at %s:%s (%s)", settings.ami_host,
+                    settings.ami_port, error or type(error).__name__)
         return None
-    return frozenset(channel.get("Linkedid", "") for channel in channels)
+
+
+async def _live_linkedids(settings: Settings, *, timeout: float) -> frozenset[str]:
+    manager = Manager(host=settings.ami_host, port=settings.ami_port,
+                      loop=asyncio.get_running_loop())
+    try:
+        await asyncio.wait_for(manager.connect(), timeout)
+        login = await asyncio.wait_for(manager.send_action(
+            {"Action": "Login", "Username": settings.ami_user, "Secret": settings.ami_secret,
+             "Events": "off"}, as_list=False), timeout)
+        if not login.success:
+            raise PermissionError(f"Login refused: {login.get('Message', 'no reason given')}")
+        replies = await asyncio.wait_for(
+            manager.send_action({"Action": "CoreShowChannels"}, as_list=True), timeout)
+    finally:
+        manager.close()
+    return frozenset(str(reply.get("Linkedid", "")) for reply in replies
+                     if reply.get("Event") == "CoreShowChannel")
 
 
 @contextmanager
