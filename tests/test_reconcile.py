@@ -16,7 +16,8 @@ from sqlalchemy.orm import Session, selectinload, sessionmaker
 
 from callcards.reconcile import one_instance, run_locked, run_once
 from fastagi.cards import CardStore, HangupReport, NewCall
-from models import AsteriskCel, Call, Direction, User
+from models import AsteriskCel, Call, Direction, User, migrate
+from models.session import make_engine, make_session_factory
 from recordings import RecordingStore
 from webadmin.labels import END_REASONS
 
@@ -233,3 +234,21 @@ def test_open_card_with_no_channel_alive_at_two_runs_is_closed_before_the_limit(
     assert second.failed == [linkedid]
     assert (card_of(sessions, linkedid).status, card_of(sessions, talking).status) == (
         "failed", "ringing")
+
+
+def test_on_the_demo_sqlite_database_a_card_left_open_is_closed_failed(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'demo.sqlite3'}"
+    migrate.upgrade(url)
+    engine = make_engine(url)
+    sessions = make_session_factory(engine)
+    cards = CardStore(sessions, RecordingStore(tmp_path))
+    t0 = datetime.now(UTC).replace(microsecond=0) - LIMIT - timedelta(minutes=1)
+    cards.open_card(new_call("demo.1", t0))
+    cards.open_card(new_call("demo.2", datetime.now(UTC)))
+
+    done = run_locked(sessions, cards, lookback=DAY, open_limit=LIMIT)
+
+    assert done is not None and done.failed == ["demo.1"]
+    assert (card_of(sessions, "demo.1").end_reason, card_of(sessions, "demo.2").ended_at) == (
+        "no_asterisk_record", None)
+    engine.dispose()
