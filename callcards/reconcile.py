@@ -6,6 +6,8 @@ Asterisk's CEL rows (cel_pgsql, table asterisk_cel) keep what happened. Two repa
 through the card store's own hang-up path:
 
 - a finished call (LINKEDID_END) from the trunk with no card gets one;
+- a closed card whose answer time its hangup had to guess (CEL did not have it yet) gets
+  the answer, wait and talk time from CEL;
 - a card left open (the server died before the call's hangup reached it) is closed from
   CEL once the call is over in Asterisk (CEL's LINKEDID_END, or, with AMI, no channel of
   it alive in two runs in a row), or once it is older than any sane call; one that CEL
@@ -30,9 +32,15 @@ from sqlalchemy import Engine, func, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from callcards.config import Settings
-from fastagi.cards import CardStore, HangupReport, NewCall
+from fastagi.cards import (
+    ANSWER_FROM_CEL,
+    ANSWER_TIME_UNKNOWN,
+    CardStore,
+    HangupReport,
+    NewCall,
+)
 from fastagi.cel import CallFacts, CelRow, facts_of, read_rows, row_of
-from models import AsteriskCel, Call, Direction
+from models import AsteriskCel, Call, CallEvent, Direction
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +60,7 @@ class Reconciled:
     """What one run fixed: linkedids of cards rebuilt, closed from CEL, closed as failed."""
 
     rebuilt: list[str] = field(default_factory=list)
+    corrected: list[str] = field(default_factory=list)
     closed: list[str] = field(default_factory=list)
     failed: list[str] = field(default_factory=list)
     # Open cards with no channel alive in Asterisk at this run (the next run closes them).
@@ -60,6 +69,8 @@ class Reconciled:
     def lines(self) -> list[str]:
         """One line per kind of repair, for the log and the command's output."""
         return [f"{len(self.rebuilt)} card(s) rebuilt from CEL" + _listed(self.rebuilt),
+                f"{len(self.corrected)} answer time(s) corrected from CEL"
+                + _listed(self.corrected),
                 f"{len(self.closed)} open card(s) closed from CEL" + _listed(self.closed),
                 f"{len(self.failed)} open card(s) closed as failed: no record of the call in "
                 "Asterisk" + _listed(self.failed)]
@@ -128,6 +139,28 @@ def reconcile(session: Session, cards: CardStore, since: datetime) -> list[str]:
     return rebuilt
 
 
+def correct_guessed_answers(
+    session: Session, cards: CardStore, since: datetime, done: Reconciled
+) -> None:
+    """Closed cards since `since` whose answer time the hangup had to guess (CEL did not
+    have it yet), put right from CEL once it does."""
+    guessed = select(CallEvent.call_id).where(CallEvent.kind == ANSWER_TIME_UNKNOWN,
+                                              CallEvent.at >= since)
+    corrected = select(CallEvent.call_id).where(CallEvent.kind == ANSWER_FROM_CEL,
+                                                CallEvent.at >= since)
+    linkedids = session.scalars(select(Call.linkedid).where(
+        Call.id.in_(guessed), Call.id.not_in(corrected), Call.ended_at.is_not(None))).all()
+    session.rollback()
+    for linkedid in linkedids:
+        try:
+            facts = facts_of(linkedid, read_rows(session.connection(), linkedid))
+            session.rollback()
+            if facts is not None and cards.correct_answer(facts) is not None:
+                done.corrected.append(linkedid)
+        except Exception:  # one card's odd record must not stop the others' repair
+            log.exception("reconcile: answer of %s not corrected", linkedid)
+
+
 def close_left_open(
     session: Session, cards: CardStore, since: datetime, *, now: datetime,
     open_limit: timedelta, done: Reconciled, alive: frozenset[str] | None = None,
@@ -194,6 +227,7 @@ def run_once(
     done = Reconciled()
     with sessions() as session:
         done.rebuilt = reconcile(session, cards, now - lookback)
+        correct_guessed_answers(session, cards, now - lookback, done)
         close_left_open(session, cards, now - lookback, now=now, open_limit=open_limit,
                         done=done, alive=alive, gone_before=gone_before)
     return done
@@ -285,5 +319,5 @@ async def reconcile_forever(
         if done is None:
             continue  # another instance reconciles
         gone = done.gone
-        if done.rebuilt or done.closed or done.failed:
+        if done.rebuilt or done.corrected or done.closed or done.failed:
             log.warning("reconcile: %s", "; ".join(done.lines()))

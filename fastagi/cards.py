@@ -52,6 +52,10 @@ from recordings import RecordingCheck, RecordingStore, recording_name
 
 #: The timeline entry of a card closed by `callcards reconcile` from Asterisk's record.
 CLOSED_FROM_CEL = "card_closed_from_cel"
+#: The timeline entries of an answer the hangup could only guess (its end), and of its
+#: correction by `callcards reconcile` from CEL.
+ANSWER_TIME_UNKNOWN = "answer_time_unknown"
+ANSWER_FROM_CEL = "answer_from_cel"
 #: The end reason of a card left open that Asterisk has no record of.
 NO_ASTERISK_RECORD = "no_asterisk_record"
 
@@ -421,6 +425,29 @@ class CardStore:
                                {"status": Status.FAILED.value, "reason": NO_ASTERISK_RECORD},
                                None, settled=True)
 
+    def correct_answer(self, facts: CallFacts) -> Call | None:
+        """A closed card whose answer time the hangup had to guess, put right from CEL.
+
+        None when CEL shows no answer or the card is not closed.
+        """
+        if facts.answered_at is None:
+            return None
+        with self._transaction() as db:
+            card = self._lock(db, facts.linkedid)
+            if card is None or card["ended_at"] is None:
+                return None
+            # The hangup's guess for a queue it did not see is the call's start.
+            if facts.queue_entered_at is not None and card["queue_entered_at"] in {
+                    None, card["started_at"]}:
+                card.set(queue_entered_at=facts.queue_entered_at)
+            self._answer_at(card, facts.answered_at)
+            ended_at = card["ended_at"]
+            card.set(talk_sec=_seconds(facts.answered_at, ended_at),
+                     hold_sec=self._hold_seconds(db, card["id"], facts.answered_at, ended_at))
+            self._add_events(db, card["id"], [Event(ANSWER_FROM_CEL, facts.answered_at)])
+            row = self._save(db, card, returning=True).one()
+            return Call(**row._mapping)
+
     def _hang_up(
         self, db: Connection, card: _Card, report: HangupReport, settled: bool = False
     ) -> Call:
@@ -440,6 +467,9 @@ class CardStore:
                      or (cel.queue_entered_at if cel else None) or card["started_at"])
         if unseen_answer:
             answered_at = report.member_answered_at or (cel.answered_at if cel else None)
+            if answered_at is None:
+                # Not in CEL yet (or not written here): reconcile corrects it later.
+                self._add_events(db, card["id"], [Event(ANSWER_TIME_UNKNOWN, report.ended_at)])
             self._answered(db, card, extension_of(report.member), report.member,
                            answered_at or report.ended_at)
         outcome = classify(HangupFacts(
@@ -574,8 +604,7 @@ class CardStore:
     ) -> int | None:
         operator = self._operator(db, extension)
         if card["answered_at"] is None:
-            card.set(answered_at=at,
-                     wait_sec=_seconds(card["queue_entered_at"] or card["started_at"], at))
+            self._answer_at(card, at)
         card.set(status=Status.ANSWERED.value, end_reason=None, ringing_extension=extension)
         if operator is not None:
             card.set(operator_id=operator.id)
@@ -585,6 +614,12 @@ class CardStore:
             "operator": operator.name if operator is not None else "",
         })])
         return operator.id if operator is not None else None
+
+    @staticmethod
+    def _answer_at(card: _Card, at: datetime) -> None:
+        """The answer time and the wait before it (from the queue, or the call's start)."""
+        card.set(answered_at=at,
+                 wait_sec=_seconds(card["queue_entered_at"] or card["started_at"], at))
 
     def _follow_dialplan_queue(self, db: Connection, card: _Card, report: HangupReport) -> None:
         """The queue the dialplan last put the caller in wins over the one the card has.

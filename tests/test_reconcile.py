@@ -252,3 +252,30 @@ def test_on_the_demo_sqlite_database_a_card_left_open_is_closed_failed(tmp_path:
     assert (card_of(sessions, "demo.1").end_reason, card_of(sessions, "demo.2").ended_at) == (
         "no_asterisk_record", None)
     engine.dispose()
+
+
+def test_answer_time_the_hangup_had_to_guess_is_corrected_from_cel_later(
+    sessions: sessionmaker[Session], cards: CardStore, linkedid: str
+) -> None:
+    t0 = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=5)
+    user = operator(sessions)
+    cards.open_card(new_call(linkedid, t0))
+    ended_at = t0 + timedelta(seconds=19)
+    cards.hang_up(HangupReport(  # CEL not written yet: the answer is taken as the hangup
+        call=new_call(linkedid, t0), ended_at=ended_at, queue_entered=True, queue="reception",
+        member=f"Local/{user.extension}@ops", cause="16"))
+    guessed = card_of(sessions, linkedid)
+    assert (guessed.answered_at, guessed.talk_sec) == (ended_at, 0)
+    assert "answer_time_unknown" in [event.kind for event in guessed.events]
+    write_cel(sessions, linkedid, t0, str(user.extension))
+
+    done = run_once(sessions, cards, lookback=DAY, open_limit=LIMIT)
+
+    assert done.corrected == [linkedid]
+    card = card_of(sessions, linkedid)
+    assert (card.status, card.operator_id, card.ended_at) == ("answered", user.id, ended_at)
+    assert card.answered_at == t0 + timedelta(seconds=8)
+    assert card.queue_entered_at == t0 + timedelta(seconds=4)
+    assert (card.wait_sec, card.talk_sec, card.duration_sec) == (4, 11, 19)
+    again = run_once(sessions, cards, lookback=DAY, open_limit=LIMIT)
+    assert not again.corrected

@@ -56,6 +56,8 @@ EVENTS: dict[str, LazyString] = {
     "card_rebuilt_from_cel": _l("card rebuilt from Asterisk's records"),
     "card_closed_from_cel": _l("card closed from Asterisk's records (its hang-up was missed)"),
     "recording_from_dialplan": _l("recording file named by Asterisk without the server"),
+    "answer_time_unknown": _l("answer time not known at hang-up (taken as the hang-up)"),
+    "answer_from_cel": _l("answer time corrected from Asterisk's records"),
     "did": _l("number dialled"),
     "hours": _l("business hours checked"),
     "closed_hours": _l("outside business hours"),
