@@ -33,6 +33,9 @@ class AgiProcess:
             "RECORDINGS_DIR": str(recordings_dir),
             "CALLCARDS_SETTINGS_REFRESH": "0",
             "CALLCARDS_JOURNAL_DIR": str(log_path.parent / f"journal-{port}"),
+            # Tests empty the cards table, not Asterisk's CEL: a reconcile would rebuild
+            # earlier tests' calls under later ones. A test of reconcile turns it on.
+            "CALLCARDS_RECONCILE_EVERY": "0",
             **(extra_env or {}),
         }
         self._process: subprocess.Popen[bytes] | None = None
