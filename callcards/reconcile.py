@@ -35,6 +35,8 @@ from callcards.config import Settings
 from fastagi.cards import (
     ANSWER_FROM_CEL,
     ANSWER_TIME_UNKNOWN,
+    NO_ASTERISK_RECORD,
+    UNREADABLE_ASTERISK_RECORD,
     CardStore,
     HangupReport,
     NewCall,
@@ -72,8 +74,8 @@ class Reconciled:
                 f"{len(self.corrected)} answer time(s) corrected from CEL"
                 + _listed(self.corrected),
                 f"{len(self.closed)} open card(s) closed from CEL" + _listed(self.closed),
-                f"{len(self.failed)} open card(s) closed as failed: no record of the call in "
-                "Asterisk" + _listed(self.failed)]
+                f"{len(self.failed)} open card(s) closed as failed: no readable record of "
+                "the call in Asterisk" + _listed(self.failed)]
 
 
 def _listed(linkedids: list[str]) -> str:
@@ -203,8 +205,12 @@ def _close_if_over(
     if facts is not None and facts.ended_at is not None:
         if cards.close_from_cel(report_from(facts)) is not None:
             done.closed.append(linkedid)
-    elif cards.close_unexplained(linkedid, ended_at=max(
-            started_at, updated_at, *(row.eventtime for row in rows))) is not None:
+        return
+    # The last thing Asterisk wrote of the call, or else the server's last change of the card.
+    ended_at = max(row.eventtime for row in rows) if rows else max(started_at, updated_at)
+    if cards.close_unexplained(
+            linkedid, ended_at=max(ended_at, started_at),
+            reason=UNREADABLE_ASTERISK_RECORD if rows else NO_ASTERISK_RECORD) is not None:
         done.failed.append(linkedid)
 
 

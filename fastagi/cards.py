@@ -58,6 +58,9 @@ ANSWER_TIME_UNKNOWN = "answer_time_unknown"
 ANSWER_FROM_CEL = "answer_from_cel"
 #: The end reason of a card left open that Asterisk has no record of.
 NO_ASTERISK_RECORD = "no_asterisk_record"
+#: ... and of one whose record reconcile cannot read as a call from the trunk (an outbound
+#: call's, say): closed rather than left ringing, saying what is known.
+UNREADABLE_ASTERISK_RECORD = "unreadable_asterisk_record"
 
 CALLS: Table = Call.__table__  # type: ignore[assignment]
 EVENTS: Table = CallEvent.__table__  # type: ignore[assignment]
@@ -412,7 +415,9 @@ class CardStore:
             self._add_events(db, card["id"], [Event(CLOSED_FROM_CEL, utcnow())])
             return self._hang_up(db, card, report, settled=True)
 
-    def close_unexplained(self, linkedid: str, *, ended_at: datetime) -> Call | None:
+    def close_unexplained(
+        self, linkedid: str, *, ended_at: datetime, reason: str = NO_ASTERISK_RECORD
+    ) -> Call | None:
         """Close a card left open that Asterisk has no record of: `failed`, and say why.
 
         None when the card is closed by now or has gone.
@@ -421,8 +426,8 @@ class CardStore:
             card = self._lock(db, linkedid)
             if card is None or card["ended_at"] is not None:
                 return None
-            return self._close(db, card, Outcome(Status.FAILED, NO_ASTERISK_RECORD), ended_at,
-                               {"status": Status.FAILED.value, "reason": NO_ASTERISK_RECORD},
+            return self._close(db, card, Outcome(Status.FAILED, reason), ended_at,
+                               {"status": Status.FAILED.value, "reason": reason},
                                None, settled=True)
 
     def correct_answer(self, facts: CallFacts) -> Call | None:

@@ -279,3 +279,23 @@ def test_answer_time_the_hangup_had_to_guess_is_corrected_from_cel_later(
     assert (card.wait_sec, card.talk_sec, card.duration_sec) == (4, 11, 19)
     again = run_once(sessions, cards, lookback=DAY, open_limit=LIMIT)
     assert not again.corrected
+
+
+def test_open_card_whose_asterisk_record_is_not_a_trunk_call_is_closed_saying_so(
+    sessions: sessionmaker[Session], cards: CardStore, linkedid: str
+) -> None:
+    t0 = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=5)
+    cards.open_card(new_call(linkedid, t0))
+    phone = "PJSIP/101-00000001"  # an operator's outbound call: not our trunk dialplan
+    with sessions.begin() as session:
+        session.execute(insert(AsteriskCel), [
+            {"eventtype": event, "eventtime": t0 + timedelta(seconds=at), "channame": phone,
+             "linkedid": linkedid, "uniqueid": linkedid, "context": "from-operators"}
+            for event, at in [("CHAN_START", 0), ("HANGUP", 30), ("LINKEDID_END", 30)]])
+
+    done = run_once(sessions, cards, lookback=DAY, open_limit=LIMIT)
+
+    assert done.failed == [linkedid]
+    card = card_of(sessions, linkedid)
+    assert (card.status, card.end_reason) == ("failed", "unreadable_asterisk_record")
+    assert card.ended_at == t0 + timedelta(seconds=30)

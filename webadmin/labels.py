@@ -47,6 +47,8 @@ END_REASONS: dict[str, LazyString] = {
     "no_answer": _l("no answer"),
     "cancelled": _l("cancelled"),
     "no_asterisk_record": _l("closed by reconcile: no record of the call in Asterisk"),
+    "unreadable_asterisk_record": _l("closed by reconcile: Asterisk's record of the call "
+                                     "could not be read"),
 }
 
 EVENTS: dict[str, LazyString] = {
