@@ -170,17 +170,21 @@ def _cmd_asterisk(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _cmd_reconcile(args: argparse.Namespace, settings: Settings) -> int:
-    from datetime import UTC, datetime, timedelta
+    from datetime import timedelta
 
-    from callcards.reconcile import reconcile
+    from callcards.reconcile import run_locked
     from fastagi.cards import CardStore
     from recordings import RecordingStore
 
     sessions = _sessions(settings)
     store = CardStore(sessions, RecordingStore(settings.recordings_dir), settings.public_url)
-    with sessions() as session:
-        rebuilt = reconcile(session, store, datetime.now(UTC) - timedelta(hours=args.hours))
-    print(f"{len(rebuilt)} card(s) rebuilt from CEL" + "".join(f"\n  {x}" for x in rebuilt))
+    done = run_locked(sessions, store, lookback=timedelta(hours=args.hours),
+                      open_limit=timedelta(seconds=settings.reconcile_open_limit))
+    if done is None:
+        print("callcards reconcile: another instance is reconciling now; try again later",
+              file=sys.stderr)
+        return 1
+    print("\n".join(done.lines()))
     return 0
 
 
@@ -281,7 +285,7 @@ def build_parser() -> argparse.ArgumentParser:
     recordings.set_defaults(run=_cmd_recordings)
 
     reconcile = commands.add_parser(
-        "reconcile", help="build the cards of calls the FastAGI server missed, from CEL")
+        "reconcile", help="build or close the cards of calls the FastAGI server missed, from CEL")
     reconcile.add_argument("--hours", type=float, default=24, help="look back this many hours")
     reconcile.set_defaults(run=_cmd_reconcile)
 

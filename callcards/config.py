@@ -89,6 +89,10 @@ class Settings:
     asterisk_etc_dir: Path | None = None
     # How a queue member (an operator's phone) is dialled; {extension} is theirs.
     member_interface: str = "PJSIP/{extension}"
+    # `callcards agi` completes cards from CEL this often (seconds; 0: never), and closes
+    # an open card whose call Asterisk cannot show over once it is this old (seconds).
+    reconcile_every: float = 60.0
+    reconcile_open_limit: float = 4 * 3600.0
     extra: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -126,6 +130,9 @@ def load_settings(environ: os._Environ[str] | dict[str, str] | None = None) -> S
             Path(env["CALLCARDS_ASTERISK_ETC"]) if env.get("CALLCARDS_ASTERISK_ETC") else None
         ),
         member_interface=env.get("CALLCARDS_MEMBER_INTERFACE") or "PJSIP/{extension}",
+        reconcile_every=max(0.0, float(env.get("CALLCARDS_RECONCILE_EVERY", "60"))),
+        reconcile_open_limit=max(60.0, float(env.get("CALLCARDS_RECONCILE_OPEN_LIMIT",
+                                                     "14400"))),
     )
 
 

@@ -7,10 +7,12 @@ import functools
 import logging
 import signal
 from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
 
 from sqlalchemy import Engine
 
 from callcards.config import Settings, split_host_port
+from callcards.reconcile import ami_live_calls, reconcile_forever
 from fastagi.ami_listener import ami_listener
 from fastagi.cards import CardStore
 from fastagi.journal import Journal, JournaledCards
@@ -65,6 +67,19 @@ def server_for(
     )
 
 
+def reconciler(settings: Settings) -> asyncio.Task[None] | None:
+    """Cards completed from Asterisk's CEL every CALLCARDS_RECONCILE_EVERY s (None: off)."""
+    if not settings.reconcile_every:
+        return None
+    sessions = make_session_factory(make_engine(settings.database_url))
+    store = CardStore(sessions, RecordingStore(settings.recordings_dir), settings.public_url)
+    return asyncio.create_task(reconcile_forever(
+        sessions, store, every=settings.reconcile_every,
+        open_limit=timedelta(seconds=settings.reconcile_open_limit),
+        live_calls=functools.partial(ami_live_calls, settings) if settings.ami_secret
+        else None))
+
+
 async def serve(settings: Settings, listen: str | None = None, grace: float = 30.0) -> None:
     """Serve until SIGTERM or SIGINT, then let calls in progress finish their sessions."""
     services = build_services(settings)
@@ -81,6 +96,7 @@ async def serve(settings: Settings, listen: str | None = None, grace: float = 30
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stopping.set)
     listener = ami_listener(settings, services)  # hold time; None without AMI
+    reconciling = reconciler(settings)
     listening = asyncio.create_task(listener.run()) if listener is not None else None
     serving = asyncio.create_task(server.serve_forever())
     await stopping.wait()
@@ -88,6 +104,8 @@ async def serve(settings: Settings, listen: str | None = None, grace: float = 30
     await server.stop(grace)
     serving.cancel()
     replayer.cancel()
+    if reconciling is not None:
+        reconciling.cancel()
     if listening is not None:  # after the calls: their last holds still land
         listening.cancel()
     if services.background:  # recordings still being settled after their hangups

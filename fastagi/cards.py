@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -35,6 +35,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
 
+from fastagi.cel import CallFacts, facts_of, read_rows
 from fastagi.channels import extension_of
 from fastagi.outcome import HangupFacts, Outcome, classify
 from models import (
@@ -48,6 +49,18 @@ from models import (
     utcnow,
 )
 from recordings import RecordingCheck, RecordingStore, recording_name
+
+#: The timeline entry of a card closed by `callcards reconcile` from Asterisk's record.
+CLOSED_FROM_CEL = "card_closed_from_cel"
+#: The timeline entries of an answer the hangup could only guess (its end), and of its
+#: correction by `callcards reconcile` from CEL.
+ANSWER_TIME_UNKNOWN = "answer_time_unknown"
+ANSWER_FROM_CEL = "answer_from_cel"
+#: The end reason of a card left open that Asterisk has no record of.
+NO_ASTERISK_RECORD = "no_asterisk_record"
+#: ... and of one whose record reconcile cannot read as a call from the trunk (an outbound
+#: call's, say): closed rather than left ringing, saying what is known.
+UNREADABLE_ASTERISK_RECORD = "unreadable_asterisk_record"
 
 CALLS: Table = Call.__table__  # type: ignore[assignment]
 EVENTS: Table = CallEvent.__table__  # type: ignore[assignment]
@@ -378,40 +391,117 @@ class CardStore:
             return self._close(db, self._require(db, linkedid), outcome, ended_at, data,
                                answered_at)
 
-    def hang_up(self, report: HangupReport) -> Call:
+    def hang_up(self, report: HangupReport, *, settled: bool = False) -> Call:
         """The call is over: classify it from the dialplan's variables and close its card.
 
         A call this server never saw start (it was down, the dialplan's fallback queued the
-        caller) gets its card now, late but whole.
+        caller) gets its card now, late but whole. `settled`: the call ended a while ago
+        (reconcile), so its recording is final now, not pending.
         """
         with self._transaction() as db:
-            card = self._lock(db, report.call.linkedid) or self._late_card(db, report)
-            self._follow_dialplan_queue(db, card, report)
-            direction = Direction(card["direction"])
-            if card["answered_at"] is None and report.member:
-                # The `answered` step happened while this server was away.
-                self._answered(db, card, extension_of(report.member), report.member,
-                               report.member_answered_at or report.ended_at)
-            outcome = classify(HangupFacts(
-                direction=direction,
-                answered=card["answered_at"] is not None,
-                queue_status=report.queue_status,
-                dial_status=report.dial_status,
-                queue_returned=report.queue_returned,
-                entered_queue=card["queue_entered_at"] is not None or report.queue_entered,
-                reason_so_far=card["end_reason"],
-            ))
-            answered_at = None
-            if direction is Direction.OUTBOUND and report.answered_seconds is not None:
-                answered_at = report.ended_at - timedelta(seconds=report.answered_seconds)
-            return self._close(db, card, outcome, report.ended_at, {
-                "queue_status": report.queue_status,
-                "dial_status": report.dial_status,
-                "hangup_source": report.hangup_source,
-                "cause": report.cause,
-                "status": outcome.status.value,
-                "reason": outcome.end_reason,
-            }, answered_at)
+            card = self._lock(db, report.call.linkedid) or self._late_card(
+                db, self._as_asterisk_saw_it(db, report))
+            return self._hang_up(db, card, report, settled)
+
+    def close_from_cel(self, report: HangupReport) -> Call | None:
+        """Close a card left open (its hangup never reached the server) from Asterisk's record.
+
+        None when the card is closed by now (its hangup landed meanwhile) or has gone.
+        """
+        with self._transaction() as db:
+            card = self._lock(db, report.call.linkedid)
+            if card is None or card["ended_at"] is not None:
+                return None
+            self._add_events(db, card["id"], [Event(CLOSED_FROM_CEL, utcnow())])
+            return self._hang_up(db, card, report, settled=True)
+
+    def close_unexplained(
+        self, linkedid: str, *, ended_at: datetime, reason: str = NO_ASTERISK_RECORD
+    ) -> Call | None:
+        """Close a card left open that Asterisk has no record of: `failed`, and say why.
+
+        None when the card is closed by now or has gone.
+        """
+        with self._transaction() as db:
+            card = self._lock(db, linkedid)
+            if card is None or card["ended_at"] is not None:
+                return None
+            return self._close(db, card, Outcome(Status.FAILED, reason), ended_at,
+                               {"status": Status.FAILED.value, "reason": reason},
+                               None, settled=True)
+
+    def correct_answer(self, facts: CallFacts) -> Call | None:
+        """A closed card whose answer time the hangup had to guess, put right from CEL.
+
+        None when CEL shows no answer or the card is not closed.
+        """
+        if facts.answered_at is None:
+            return None
+        with self._transaction() as db:
+            card = self._lock(db, facts.linkedid)
+            if card is None or card["ended_at"] is None:
+                return None
+            # The hangup's guess for a queue it did not see is the call's start.
+            if facts.queue_entered_at is not None and card["queue_entered_at"] in {
+                    None, card["started_at"]}:
+                card.set(queue_entered_at=facts.queue_entered_at)
+            self._answer_at(card, facts.answered_at)
+            ended_at = card["ended_at"]
+            card.set(talk_sec=_seconds(facts.answered_at, ended_at),
+                     hold_sec=self._hold_seconds(db, card["id"], facts.answered_at, ended_at))
+            self._add_events(db, card["id"], [Event(ANSWER_FROM_CEL, facts.answered_at)])
+            row = self._save(db, card, returning=True).one()
+            return Call(**row._mapping)
+
+    def _hang_up(
+        self, db: Connection, card: _Card, report: HangupReport, settled: bool = False
+    ) -> Call:
+        self._follow_dialplan_queue(db, card, report)
+        self._follow_dialplan_recording(db, card, report)
+        direction = Direction(card["direction"])
+        unseen_answer = card["answered_at"] is None and bool(report.member)
+        unseen_queue = card["queue_entered_at"] is None and report.queue_entered
+        cel = None
+        if (unseen_answer and report.member_answered_at is None) or (
+                unseen_queue and report.queue_entered_at is None):
+            # Steps that happened while this server was away: Asterisk's record says when,
+            # where the caller's channel does not.
+            cel = self._cel_facts(db, card["linkedid"])
+        if unseen_queue:
+            card.set(queue_entered_at=report.queue_entered_at
+                     or (cel.queue_entered_at if cel else None) or card["started_at"])
+        if unseen_answer:
+            answered_at = report.member_answered_at or (cel.answered_at if cel else None)
+            if answered_at is None:
+                # Not in CEL yet (or not written here): reconcile corrects it later.
+                self._add_events(db, card["id"], [Event(ANSWER_TIME_UNKNOWN, report.ended_at)])
+            self._answered(db, card, extension_of(report.member), report.member,
+                           answered_at or report.ended_at)
+        outcome = classify(HangupFacts(
+            direction=direction,
+            answered=card["answered_at"] is not None,
+            queue_status=report.queue_status,
+            dial_status=report.dial_status,
+            queue_returned=report.queue_returned,
+            entered_queue=card["queue_entered_at"] is not None or report.queue_entered,
+            reason_so_far=card["end_reason"],
+        ))
+        answered_at = None
+        if direction is Direction.OUTBOUND and report.answered_seconds is not None:
+            answered_at = report.ended_at - timedelta(seconds=report.answered_seconds)
+        return self._close(db, card, outcome, report.ended_at, {
+            "queue_status": report.queue_status,
+            "dial_status": report.dial_status,
+            "hangup_source": report.hangup_source,
+            "cause": report.cause,
+            "status": outcome.status.value,
+            "reason": outcome.end_reason,
+        }, answered_at, settled)
+
+    @staticmethod
+    def _cel_facts(db: Connection, linkedid: str) -> CallFacts | None:
+        """Asterisk's record of the call so far, if cel_pgsql writes to this database."""
+        return facts_of(linkedid, read_rows(db, linkedid))
 
     def check_recording(self, linkedid: str, *, final: bool) -> str:
         """Look at the card's file again; only a final check records it empty or missing."""
@@ -486,12 +576,27 @@ class CardStore:
     def _recording_url(self, card_id: int) -> str:
         return f"{self._public_url}/api/calls/{card_id}/recording"
 
+    def _as_asterisk_saw_it(self, db: Connection, report: HangupReport) -> HangupReport:
+        """The report of a call with no card, with its start and DID from Asterisk's record.
+
+        The hangup handler only estimates the start (from CDR(duration), which a bridge
+        restarts) and runs in [cc-hangup] (its extension is `s`, not the DID); CEL keeps
+        when and where the call came in.
+        """
+        cel = self._cel_facts(db, report.call.linkedid)
+        dialled = report.call.did
+        if not (dialled and dialled.lstrip("+").isdigit()):
+            dialled = cel.did if cel is not None and cel.did and cel.did.isdigit() else None
+        started_at = cel.started_at if cel is not None else report.call.started_at
+        return replace(report, call=replace(report.call, did=dialled, dst_number=dialled,
+                                            started_at=started_at))
+
     def _late_card(self, db: Connection, report: HangupReport) -> _Card:
         self._open(db, report.call)
         card = self._require(db, report.call.linkedid)
         if report.queue_entered:
-            card.set(queue=report.queue,
-                     queue_entered_at=report.queue_entered_at or report.call.started_at)
+            # queue_entered_at: _hang_up takes it from the report or Asterisk's record.
+            card.set(queue=report.queue)
         self._add_events(db, card["id"], [Event(
             report.late_event, report.ended_at, {"queue": report.queue or ""},
             report.call.uniqueid,
@@ -504,8 +609,7 @@ class CardStore:
     ) -> int | None:
         operator = self._operator(db, extension)
         if card["answered_at"] is None:
-            card.set(answered_at=at,
-                     wait_sec=_seconds(card["queue_entered_at"] or card["started_at"], at))
+            self._answer_at(card, at)
         card.set(status=Status.ANSWERED.value, end_reason=None, ringing_extension=extension)
         if operator is not None:
             card.set(operator_id=operator.id)
@@ -515,6 +619,12 @@ class CardStore:
             "operator": operator.name if operator is not None else "",
         })])
         return operator.id if operator is not None else None
+
+    @staticmethod
+    def _answer_at(card: _Card, at: datetime) -> None:
+        """The answer time and the wait before it (from the queue, or the call's start)."""
+        card.set(answered_at=at,
+                 wait_sec=_seconds(card["queue_entered_at"] or card["started_at"], at))
 
     def _follow_dialplan_queue(self, db: Connection, card: _Card, report: HangupReport) -> None:
         """The queue the dialplan last put the caller in wins over the one the card has.
@@ -529,9 +639,26 @@ class CardStore:
         })])
         card.set(queue=report.queue)
 
+    def _follow_dialplan_recording(
+        self, db: Connection, card: _Card, report: HangupReport
+    ) -> None:
+        """The file the dialplan really recorded into wins over the name the card has.
+
+        They differ when the server went away before its answer reached the dialplan: the
+        fallback records under `fallback/` ([cc-fallback] in extensions.conf).
+        """
+        used = report.call.recording
+        if (not used or used == card["recording_path"]
+                or card["recording_state"] == RecordingState.NONE.value):
+            return
+        self._add_events(db, card["id"], [Event("recording_from_dialplan", report.ended_at, {
+            "recording": used, "card_recording": card["recording_path"] or "",
+        })])
+        card.set(recording_path=used, recording_state=RecordingState.PENDING.value)
+
     def _close(
         self, db: Connection, card: _Card, outcome: Outcome, ended_at: datetime,
-        data: dict[str, Any], answered_at: datetime | None,
+        data: dict[str, Any], answered_at: datetime | None, settled: bool = False,
     ) -> Call:
         card.set(ended_at=ended_at, ringing_extension=None,
                  duration_sec=_seconds(card["started_at"], ended_at))
@@ -551,7 +678,7 @@ class CardStore:
             # MixMonitor closes its file only after the hangup handler: a file not yet
             # written is pending, and check_recording() settles it a little later.
             state = self._recording_state(card["recording_path"])
-            card.set(recording_state=state if state == RecordingState.OK.value
+            card.set(recording_state=state if state == RecordingState.OK.value or settled
                      else RecordingState.PENDING.value)
         self._add_events(db, card["id"], [Event("hangup", ended_at, data)])
         row = self._save(db, card, returning=True).one()

@@ -33,6 +33,9 @@ class AgiProcess:
             "RECORDINGS_DIR": str(recordings_dir),
             "CALLCARDS_SETTINGS_REFRESH": "0",
             "CALLCARDS_JOURNAL_DIR": str(log_path.parent / f"journal-{port}"),
+            # Tests empty the cards table, not Asterisk's CEL: a reconcile would rebuild
+            # earlier tests' calls under later ones. A test of reconcile turns it on.
+            "CALLCARDS_RECONCILE_EVERY": "0",
             **(extra_env or {}),
         }
         self._process: subprocess.Popen[bytes] | None = None
@@ -73,6 +76,13 @@ class AgiProcess:
         """The exit code, once the process has ended."""
         assert self._process is not None
         return self._process.wait(timeout)
+
+    def kill(self) -> None:
+        """SIGKILL, as a crash would: no calls finished, no journal flushed; wait for the end."""
+        if self._process is not None:
+            self._process.kill()
+            self._process.wait()
+        self.stop()
 
     def stop(self, timeout: float = 15.0) -> None:
         """SIGTERM, as an init system would; kill if it does not end in time."""

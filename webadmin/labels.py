@@ -46,6 +46,9 @@ END_REASONS: dict[str, LazyString] = {
     "unavailable": _l("the number was unavailable"),
     "no_answer": _l("no answer"),
     "cancelled": _l("cancelled"),
+    "no_asterisk_record": _l("closed by reconcile: no record of the call in Asterisk"),
+    "unreadable_asterisk_record": _l("closed by reconcile: Asterisk's record of the call "
+                                     "could not be read"),
 }
 
 EVENTS: dict[str, LazyString] = {
@@ -53,6 +56,10 @@ EVENTS: dict[str, LazyString] = {
     "created": _l("card created"),
     "card_created_late": _l("card made at hang-up (the server missed the start)"),
     "card_rebuilt_from_cel": _l("card rebuilt from Asterisk's records"),
+    "card_closed_from_cel": _l("card closed from Asterisk's records (its hang-up was missed)"),
+    "recording_from_dialplan": _l("recording file named by Asterisk without the server"),
+    "answer_time_unknown": _l("answer time not known at hang-up (taken as the hang-up)"),
+    "answer_from_cel": _l("answer time corrected from Asterisk's records"),
     "did": _l("number dialled"),
     "hours": _l("business hours checked"),
     "closed_hours": _l("outside business hours"),
