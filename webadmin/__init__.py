@@ -20,7 +20,7 @@ from webadmin.auth.identity import init_login
 from webadmin.callflow import bp as callflow_bp
 from webadmin.calls import bp as calls_bp
 from webadmin.extensions import csrf, db
-from webadmin.inputs import BoundedJSONProvider, RecordIdConverter
+from webadmin.inputs import BoundedJSONProvider, RecordIdConverter, refuse_json_outside_api
 from webadmin.recordings import bp as recordings_bp
 from webadmin.reports import bp as reports_bp
 from webadmin.workspace import bp as workspace_bp
@@ -85,6 +85,7 @@ def create_app(settings: Settings | None = None,
     # Every `<int:...>` of every route is a row id from 1 to 2^63-1; JSON bodies are bounded.
     app.url_map.converters["int"] = RecordIdConverter
     app.json = BoundedJSONProvider(app)
+    app.before_request(refuse_json_outside_api)
     if app.config["TRUSTED_PROXIES"]:
         hops = app.config["TRUSTED_PROXIES"]
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)  # type: ignore[method-assign]

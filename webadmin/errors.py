@@ -21,6 +21,7 @@ def _titles() -> dict[int, str]:
         403: _("You do not have access to this page"),
         404: _("Not found"),
         405: _("This action is not allowed here"),
+        415: _("This page cannot read what was sent"),
         429: _("Too many attempts"),
         500: _("Something went wrong on our side"),
         503: _("This took too long"),

@@ -8,10 +8,13 @@ import re
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from typing import Any
 
+from flask import request
 from flask.json.provider import DefaultJSONProvider
 from flask_babel import gettext as _
-from werkzeug.exceptions import BadRequest
-from werkzeug.routing import BaseConverter, ValidationError
+from werkzeug.exceptions import BadRequest, NotFound, UnsupportedMediaType
+from werkzeug.routing import BaseConverter
+
+from webadmin.permissions import wants_json
 
 #: The largest id a BIGINT column (and SQLite's INTEGER) can hold.
 MAX_ID = 2**63 - 1
@@ -27,6 +30,7 @@ JSON_MAX_DEPTH = 32
 JSON_MAX_BYTES = 1_000_000
 
 _ASCII_DIGITS = re.compile(r"[0-9]+")
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
 
@@ -119,14 +123,16 @@ def period_too_long(start: datetime, end: datetime) -> bool:
 class RecordIdConverter(BaseConverter):
     """`<int:...>` in every route: ASCII digits from 1 to 2^63-1, anything else is a 404."""
 
-    regex = r"[0-9]{1,19}"
+    regex = r"[1-9][0-9]{0,18}"
     weight = 50
     part_isolating = True
 
     def to_python(self, value: str) -> int:
         number = record_id(value)
         if number is None:
-            raise ValidationError()
+            # Not ValidationError: Werkzeug would then answer a 405 when the address takes
+            # another method, as if the row existed.
+            raise NotFound()
         return number
 
     def to_url(self, value: Any) -> str:
@@ -178,3 +184,14 @@ def flag_argument(name: str, raw: str | None) -> bool:
         raise BadRequest(description=_("%(name)s: expected yes or no (1 or 0, true or false).",
                                        name=name))
     return value
+
+
+def refuse_json_outside_api() -> None:
+    """Pages take forms; a JSON body sent to one is a 415, not a form read from JSON.
+
+    Flask-WTF would build the form from any JSON body, and a body that is not an object of
+    strings broke every form of the site.
+    """
+    if request.is_json and request.method not in SAFE_METHODS and not wants_json():
+        raise UnsupportedMediaType(description=_(
+            "This page takes a form, not JSON; the JSON API is under /api."))
