@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TypeVar
+
 from flask import Flask, current_app, make_response, render_template
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
@@ -13,6 +15,9 @@ from werkzeug.wrappers import Response
 from webadmin.extensions import db
 from webadmin.json_error import json_error
 from webadmin.permissions import wants_json
+
+#: Flask's or Werkzeug's response, given back as it came.
+AnyResponse = TypeVar("AnyResponse", bound=Response)
 
 
 def _titles() -> dict[int, str]:
@@ -44,7 +49,7 @@ def _http_error(error: HTTPException) -> ResponseReturnValue:
     return with_allow(make_response(_render(status, message)), error)
 
 
-def with_allow(response: Response, error: HTTPException) -> Response:
+def with_allow(response: AnyResponse, error: HTTPException) -> AnyResponse:
     """A 405 names the methods the address does take (RFC 9110, 15.5.6), HTML or JSON."""
     if isinstance(error, MethodNotAllowed) and error.valid_methods:
         response.headers["Allow"] = ", ".join(sorted(error.valid_methods))

@@ -55,7 +55,7 @@ class Staff:
         if self.client.get("/account").status_code == 200:
             return
         with self.engine.begin() as connection:
-            connection.execute(update(User.__table__).where(User.id == self.row["id"])
+            connection.execute(update(User).where(User.id == self.row["id"])
                                .values(**self.row))
         assert login(self.client, self.login_name).status_code == 302, self.login_name
 
