@@ -52,8 +52,10 @@ _DAY_OR_MOMENT = {"type": "string", "pattern": (
     f"^{_YEAR}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])"
     r"(T([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9])?(Z|[+-](0[0-9]|1[0-4]):[0-5][0-9])?)?$")}
 #: The changes a cookie-signed request makes need the CSRF token (a Bearer token does not).
-_CSRF = {"400": {"description": "Signed in by the session cookie (or not at all) without the "
-                                "X-CSRFToken header: refused before anything is read",
+_CSRF = {"400": {"description": "A body that is not a JSON object (or nests deeper than "
+                                f"{JSON_MAX_DEPTH} levels); or signed in by the session cookie "
+                                "(or not at all) without the X-CSRFToken header (CSRF): "
+                                "refused before anything is read",
                  "content": {"application/json": {"schema": {"$ref": "#/components/schemas/"
                                                                      "Error"}}}}}
 _TIME = _nullable("string", format="date-time")
