@@ -109,6 +109,11 @@ def _check_year(year: int) -> None:
         raise ValueError(year)
 
 
+def within_years(day: date) -> bool:
+    """True for a date (or a moment) in the years FIRST_YEAR to LAST_YEAR."""
+    return FIRST_YEAR <= day.year <= LAST_YEAR
+
+
 def period_message() -> str:
     """Why a period was refused: it is longer than the longest one served."""
     return _("Choose a period of at most %(days)d days.", days=MAX_PERIOD_DAYS)

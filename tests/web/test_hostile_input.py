@@ -15,6 +15,7 @@ from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from models import Call, utcnow
+from models.routing import Did, Schedule
 from tests.web.conftest import login, make_settings
 from webadmin import create_app
 from webadmin.extensions import db
@@ -279,3 +280,23 @@ def test_a_statement_past_the_time_limit_answers_503_with_what_to_do(
     assert page.status_code == 503 and "Choose a shorter period" in page.get_data(as_text=True)
     assert api.status_code == 503 and api.json["error"]["code"] == "timeout"
     assert client.get("/api/openapi.json").status_code == 200  # the pool is healthy after
+
+
+@pytest.mark.parametrize("value", ["9999-12-31T23:59", "0001-01-01T00:00+14:00"])
+def test_call_flow_dates_at_the_calendar_edge_are_refused_and_the_pages_still_open(
+        client: FlaskClient, sessions: sessionmaker[Session], value: str) -> None:
+    with sessions() as session:
+        schedule_id = session.scalar(select(Schedule.id).order_by(Schedule.id))
+        did = session.scalar(select(Did.number).order_by(Did.id))
+    english(client, "admin")
+    hours = {"name": "Edge", "timezone": "Pacific/Kiritimati", "mon": "09:00-18:00",
+             "closed_action": "hangup"}
+    for extra in ({"override_state": "open", "override_until": value},
+                  {"holidays": f"{value[:10]} Edge"}):
+        saved = client.post(f"/callflow/hours/{schedule_id}", data={**hours, **extra})
+        assert saved.status_code == 400 and "2000 to 2100" in saved.get_data(as_text=True)
+        assert client.get(f"/callflow/hours/{schedule_id}").status_code == 200
+    simulated = client.get("/callflow/simulator", query_string={
+        "did": did, "day": value[:10], "at": "23:59", "timezone": "Pacific/Kiritimati",
+        "flow": "published"})
+    assert simulated.status_code == 400 and "2000 to 2100" in simulated.get_data(as_text=True)
