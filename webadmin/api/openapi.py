@@ -39,8 +39,10 @@ def _errors(*statuses: int) -> dict[str, Any]:
 
 
 def _query(name: str, description: str, **schema: Any) -> dict[str, Any]:
+    # An empty argument is one not given (an HTML form sends its empty fields); say so.
+    given = schema or {"type": "string"}
     return {"name": name, "in": "query", "required": False, "description": description,
-            "schema": schema or {"type": "string"}}
+            "schema": {"anyOf": [given, {"const": ""}]}}
 
 
 #: A row id as the site reads it: 1 to 2^63-1 (anything else in a path is a 404).
@@ -273,7 +275,8 @@ DOCUMENT: dict[str, Any] = {
                             "`Authorization: Bearer <token>` with a personal token from "
                             "/account. Errors: {\"error\": {\"code\", \"message\"}}. "
                             f"Ids run from 1 to 2^63-1, dates from {FIRST_YEAR} to "
-                            f"{LAST_YEAR}; a JSON body is at most {JSON_MAX_DEPTH} levels deep. "
+                            f"{LAST_YEAR}; a JSON body is at most {JSON_MAX_DEPTH} levels deep; "
+                            "an empty query argument is the same as one not given. "
                             "A method an address does not take is a 405 with `Allow`."},
     "servers": [{"url": "/"}],
     "security": [{"bearerToken": []}, {"sessionCookie": []}],
