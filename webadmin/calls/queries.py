@@ -30,7 +30,7 @@ from models import (
     call_tags,
 )
 from models.routing import Queue
-from webadmin.inputs import MAX_ID, MAX_PAGE, InputError, moment, whole_number
+from webadmin.inputs import MAX_ID, MAX_PAGE, InputError, flag, moment, whole_number
 from webadmin.permissions import ADMIN, OPERATOR, SUPERVISOR, account_of, calls_scope
 
 #: Query-string names the filters are read from (pages and API alike).
@@ -42,8 +42,6 @@ SORT_KEYS = ("started_at", "duration", "wait", "talk", "status", "queue", "numbe
              "completed_at")
 DEFAULT_SORT = "-started_at"
 MAX_PER_PAGE = 200
-_TRUE = {"1", "true", "yes", "on"}
-_FALSE = {"0", "false", "no", "off"}
 
 
 class FilterError(ValueError):
@@ -148,13 +146,13 @@ class _Parser:
         return raw or None
 
     def _flag(self, name: str) -> bool | None:
-        raw = (self.args.get(name) or "").lower()
+        raw = self.args.get(name)
         if not raw:
             return None
-        if raw in _TRUE or raw in _FALSE:
-            return raw in _TRUE
-        self.errors[name] = _("Expected yes or no (1 or 0).")
-        return None
+        value = flag(raw)
+        if value is None:
+            self.errors[name] = _("Expected yes or no (1 or 0).")
+        return value
 
     def _digits(self, name: str) -> str | None:
         raw = self.args.get(name)
