@@ -20,6 +20,7 @@ from webadmin.auth.identity import init_login
 from webadmin.callflow import bp as callflow_bp
 from webadmin.calls import bp as calls_bp
 from webadmin.extensions import csrf, db
+from webadmin.inputs import BoundedJSONProvider, RecordIdConverter, refuse_json_outside_api
 from webadmin.recordings import bp as recordings_bp
 from webadmin.reports import bp as reports_bp
 from webadmin.workspace import bp as workspace_bp
@@ -33,7 +34,6 @@ def _config(settings: Settings) -> dict[str, Any]:
         "SECRET_KEY": settings.secret_key,
         "CALLCARDS_SETTINGS": settings,
         "SQLALCHEMY_DATABASE_URI": normalize_database_url(settings.database_url),
-        "SQLALCHEMY_ENGINE_OPTIONS": {} if settings.is_sqlite else {"pool_pre_ping": True},
         "RECORDINGS_DIR": str(settings.recordings_dir),
         "PREFERRED_URL_SCHEME": "https" if https else "http",
         "SESSION_COOKIE_HTTPONLY": True,
@@ -54,7 +54,17 @@ def _config(settings: Settings) -> dict[str, Any]:
         "TRUSTED_PROXIES": int(os.environ.get("CALLCARDS_TRUSTED_PROXIES", "0")),
         "WORKSPACE_POLL_MS": 1000,
         "CALLS_PER_PAGE": 50,
+        # No statement of a page runs longer (PostgreSQL): a slow one answers 503, not a hang.
+        "STATEMENT_TIMEOUT_MS": 30_000,
     }
+
+
+def _engine_options(app: Flask) -> dict[str, Any]:
+    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
+        return {}
+    timeout = int(app.config["STATEMENT_TIMEOUT_MS"])
+    return {"pool_pre_ping": True,
+            "connect_args": {"options": f"-c statement_timeout={timeout}"}}
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -71,6 +81,11 @@ def create_app(settings: Settings | None = None,
     app.config.from_mapping(_config(settings))
     if test_config:
         app.config.update(test_config)
+    app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", _engine_options(app))
+    # Every `<int:...>` of every route is a row id from 1 to 2^63-1; JSON bodies are bounded.
+    app.url_map.converters["int"] = RecordIdConverter
+    app.json = BoundedJSONProvider(app)
+    app.before_request(refuse_json_outside_api)
     if app.config["TRUSTED_PROXIES"]:
         hops = app.config["TRUSTED_PROXIES"]
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)  # type: ignore[method-assign]

@@ -23,7 +23,8 @@ from werkzeug.serving import make_server
 from werkzeug.test import TestResponse
 
 from callcards.config import Settings
-from models import Base, Call, Status, User, utcnow
+from callcards.demo import seed_demo
+from models import Base, Call, Status, User, migrate, utcnow
 from models.session import make_engine, make_session_factory, transaction
 from tests.conftest import demo_database, drop_database
 from webadmin import create_app
@@ -248,3 +249,57 @@ def screenshot(page: Any, name: str) -> None:
     page.screenshot(path=str(target), full_page=True)
     if os.environ.get("CALLCARDS_UPDATE_SCREENSHOTS") == "1":
         shutil.copyfile(target, DOCS_SCREENSHOTS / target.name)
+
+
+# -- The site on PostgreSQL and on SQLite (hostile-input suites) ------------------------
+
+#: CSRF off so forms reach their parsers; failed sign-ins never lock anyone out.
+ANY_DATABASE_CONFIG = {"TESTING": True, "WTF_CSRF_ENABLED": False, "LOGIN_IP_FAILURES": 10**6,
+                       "LOGIN_LOCK_FAILURES": 10**6}
+
+
+def _with_cards(engine: Engine) -> None:
+    """An answered card of operator1 and a missed one, so card routes reach real rows."""
+    factory = make_session_factory(engine)
+    with transaction(factory) as session:
+        operator = session.scalar(select(User.id).where(User.login == "operator1"))
+        started = utcnow() - timedelta(hours=1)
+        answered, missed = (f"{uuid.uuid4().hex[:12]}.1" for _ in range(2))
+        session.add_all([
+            Call(uniqueid=answered, linkedid=answered, direction="inbound",
+                 status=Status.ANSWERED.value, queue="reception", started_at=started,
+                 answered_at=started + timedelta(seconds=5),
+                 ended_at=started + timedelta(seconds=65), operator_id=operator,
+                 src_number="+79160000001", recording_state="missing"),
+            Call(uniqueid=missed, linkedid=missed, direction="inbound",
+                 status=Status.MISSED.value, queue="reception", started_at=started,
+                 ended_at=started + timedelta(seconds=30), src_number="+79160000002",
+                 recording_state="missing"),
+        ])
+
+
+@pytest.fixture(scope="session")
+def sqlite_engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
+    """A SQLite database migrated and seeded like `callcards db upgrade` + the demo data."""
+    url = f"sqlite:///{tmp_path_factory.mktemp('hostile') / 'callcards.db'}"
+    migrate.upgrade(url)
+    engine = make_engine(url)
+    with transaction(make_session_factory(engine)) as session:
+        seed_demo(session)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture(params=["postgresql", "sqlite"])
+def site_on_each_database(request: pytest.FixtureRequest,
+                          recordings_dir: Path) -> tuple[Flask, Engine]:
+    """The site (CSRF off, so forms reach their parsers) on PostgreSQL, then on SQLite, with
+    two cards; hostile sign-ins may fail there without locking the staff out."""
+    if request.param == "postgresql":
+        engine: Engine = request.getfixturevalue("web_engine")
+    else:
+        engine = request.getfixturevalue("sqlite_engine")
+    _with_cards(engine)
+    app = create_app(make_settings(engine.url.render_as_string(hide_password=False),
+                                   recordings_dir), test_config=ANY_DATABASE_CONFIG)
+    return app, engine

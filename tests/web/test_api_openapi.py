@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from tests.web.conftest import login
 from tests.web.test_api import card_fields, dictionary_ids
+from webadmin.inputs import FIRST_YEAR, LAST_YEAR, MAX_ID, MAX_PAGE, MAX_PERIOD_DAYS
 
 METHODS = {"get", "post", "put", "patch", "delete"}
 _PARAMETER = re.compile(r"<(?:[^<>]*:)?([^<>:]+)>")  # <int:call_id>, <any(a, b):kind>
@@ -88,3 +89,28 @@ def test_real_answers_fit_the_schemas(client: FlaskClient, make_call: Callable[.
     check["Card"].validate(client.post("/api/calls", json=new).json)
     check["DictionaryList"].validate(client.get("/api/dictionaries/subcategories").json)
     check["Error"].validate(client.get("/api/export/calls.csv").json)
+
+
+def test_the_document_states_the_bounds_the_site_applies(client: FlaskClient) -> None:
+    """Ids 1 to 2^63-1, dates in the years taken, yes/no flags, a 404 for an unknown
+    dictionary and the CSRF 400 of a cookie-signed change (issue 9, item 3)."""
+    document = client.get("/api/openapi.json").json
+    paths = document["paths"]
+    call_id = paths["/api/calls/{call_id}"]["parameters"][0]["schema"]
+    assert (call_id["minimum"], call_id["maximum"]) == (1, MAX_ID)
+    filters = {parameter["name"]: parameter["schema"]["anyOf"][0]  # [1]: "" means not given
+               for parameter in paths["/api/calls"]["get"]["parameters"]}
+    for name in ("operator", "purpose", "category", "subcategory", "tag"):
+        assert (filters[name]["minimum"], filters[name]["maximum"]) == (1, MAX_ID), name
+    assert filters["page"]["maximum"] == MAX_PAGE
+    day = re.compile(filters["from"]["pattern"])
+    assert day.search(f"{FIRST_YEAR}-01-01") and day.search(f"{LAST_YEAR}-12-31T23:59+14:00")
+    assert not day.search(f"{FIRST_YEAR - 1}-12-31") and not day.search(f"{LAST_YEAR + 1}-01-01")
+    assert not re.search(filters["q"]["pattern"], "no digits")
+    download = paths["/api/calls/{call_id}/recording"]["get"]
+    assert "400" in download["responses"] and "maybe" not in download["parameters"][0][
+        "schema"]["anyOf"][0]["enum"]
+    assert "404" in paths["/api/dictionaries/{kind}"]["get"]["responses"]
+    assert "CSRF" in paths["/api/calls"]["post"]["responses"]["400"]["description"]
+    assert "CSRF" in paths["/api/calls/{call_id}"]["put"]["responses"]["400"]["description"]
+    assert str(MAX_PERIOD_DAYS) in paths["/api/export/calls.csv"]["get"]["description"]

@@ -12,6 +12,7 @@ from werkzeug.wrappers import Response
 from models import AuditEntry, utcnow
 from webadmin.auth.identity import issue_api_token
 from webadmin.extensions import db
+from webadmin.inputs import whole_number
 from webadmin.permissions import signed_in
 
 bp = Blueprint("account", __name__, url_prefix="/account")
@@ -46,7 +47,8 @@ def index() -> str:
 def create_token() -> str:
     """Issue a new token (replacing any old one) and show it this once."""
     raw = request.form.get("days", "")
-    days = int(raw) if raw.isdigit() and int(raw) in VALIDITY_DAYS else VALIDITY_DAYS[0]
+    days = whole_number(raw, 1, max(VALIDITY_DAYS))
+    days = days if days in VALIDITY_DAYS else VALIDITY_DAYS[0]
     token = issue_api_token(current_user.account, timedelta(days=days))
     _audit("api_token.create")
     db.session.commit()

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from flask import render_template, request
+from flask_babel import gettext as _
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from models import AuditEntry, User
 from webadmin.calls.queries import CallFilters, FilterError
 from webadmin.extensions import db
+from webadmin.inputs import record_id, requested_page
 from webadmin.labels import AUDIT_ACTIONS
 from webadmin.permissions import require
 
@@ -28,15 +30,21 @@ def index() -> str | tuple[str, int]:
         stmt = stmt.where(AuditEntry.at >= period.period_from)
     if period.period_to is not None:
         stmt = stmt.where(AuditEntry.at < period.period_to)
-    user_arg, action, call_arg = (request.args.get(name, "") for name in ("user", "action", "call"))
-    if user_arg.isdigit():
-        stmt = stmt.where(AuditEntry.user_id == int(user_arg))
+    action = request.args.get("action", "")
+    for name, column in (("user", AuditEntry.user_id), ("call", AuditEntry.call_id)):
+        raw = request.args.get(name, "").strip()
+        if not raw:
+            continue
+        wanted = record_id(raw)
+        if wanted is None:
+            errors[name] = _("Expected an id (a whole number).")
+        else:
+            stmt = stmt.where(column == wanted)
     if action:
         stmt = stmt.where(AuditEntry.action == action)
-    if call_arg.isdigit():
-        stmt = stmt.where(AuditEntry.call_id == int(call_arg))
     page = db.paginate(stmt.order_by(AuditEntry.at.desc(), AuditEntry.id.desc()),
-                       per_page=PER_PAGE, error_out=False)
+                       page=requested_page(request.args.get("page")), per_page=PER_PAGE,
+                       error_out=False)
     users = list(db.session.scalars(select(User).order_by(User.name)))
     args = {key: value for key, value in request.args.items() if key != "page" and value}
     return render_template("admin/audit.html", page=page, users=users, actions=AUDIT_ACTIONS,

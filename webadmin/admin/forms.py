@@ -41,8 +41,8 @@ class UserForm(FlaskForm):
         SelectChoice(code, label) for code, label in PHONE_TYPES.items()])
     locale = SelectField(_l("Language"),
                          choices=[SelectChoice(code, name) for code, name in LANGUAGES.items()])
-    served_queues = CheckboxesField(_l("Queues served (operator)"), coerce=int)
-    overseen_queues = CheckboxesField(_l("Queues overseen (supervisor)"), coerce=int)
+    served_queues = CheckboxesField(_l("Queues served (operator)"), coerce=optional_id)
+    overseen_queues = CheckboxesField(_l("Queues overseen (supervisor)"), coerce=optional_id)
     active = BooleanField(_l("Active (may sign in)"), default=True)
     password = PasswordField(_l("Password"), validators=[
         Optional(), Length(min=MIN_PASSWORD, max=256,

@@ -13,9 +13,8 @@ from werkzeug.wrappers import Response
 from models import CallSubCategory
 from webadmin.admin.dictionaries import KINDS
 from webadmin.extensions import db
+from webadmin.inputs import flag_argument
 from webadmin.permissions import has_permission, refuse, require
-
-_YES = {"1", "true", "yes"}
 
 
 def _item(item: Any) -> dict[str, Any]:
@@ -29,7 +28,7 @@ def _item(item: Any) -> dict[str, Any]:
 def dictionary(kind: str) -> Response:
     """The active items of a dictionary in their order; `?all=1` adds hidden ones (admins)."""
     model = KINDS[kind].model
-    everything = request.args.get("all", "").lower() in _YES
+    everything = flag_argument("all", request.args.get("all"))
     if everything and not has_permission(current_user, "admin.dictionaries"):
         refuse(403, _("Only administrators see hidden dictionary items."), api=True)
     stmt = select(model)

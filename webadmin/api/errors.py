@@ -5,8 +5,10 @@ from __future__ import annotations
 from flask import Blueprint, Response
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
-from werkzeug.exceptions import HTTPException, InternalServerError, MethodNotAllowed
+from sqlalchemy.exc import OperationalError
+from werkzeug.exceptions import HTTPException, InternalServerError
 
+from webadmin.errors import is_statement_timeout, timeout_message, with_allow
 from webadmin.extensions import db
 from webadmin.json_error import json_error
 
@@ -27,10 +29,14 @@ def _message(error: HTTPException) -> str:
 
 
 def _http_error(error: HTTPException) -> Response:
-    response = api_error(error.code or 500, _message(error))
-    if isinstance(error, MethodNotAllowed) and error.valid_methods:
-        response.headers["Allow"] = ", ".join(error.valid_methods)
-    return response
+    return with_allow(api_error(error.code or 500, _message(error)), error)
+
+
+def _database_error(error: OperationalError) -> Response:
+    db.session.rollback()
+    if not is_statement_timeout(error):
+        raise error
+    return api_error(503, timeout_message())
 
 
 def _csrf_error(error: CSRFError) -> Response:
@@ -50,3 +56,4 @@ def init_blueprint(bp: Blueprint) -> None:
     bp.register_error_handler(CSRFError, _csrf_error)
     bp.register_error_handler(InternalServerError, _server_error)
     bp.register_error_handler(HTTPException, _http_error)
+    bp.register_error_handler(OperationalError, _database_error)

@@ -7,7 +7,8 @@ on SQLite they go through Python a batch at a time. Both write the same bytes.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import datetime, tzinfo
+from dataclasses import replace
+from datetime import datetime, timedelta, tzinfo
 from itertools import chain
 from typing import Any
 
@@ -18,12 +19,22 @@ from sqlalchemy import Select, select
 from sqlalchemy.orm import aliased
 from werkzeug.wrappers import Response
 
-from models import Call, CallCategory, CallPurpose, CallSubCategory, CallTag, User, call_tags
+from models import (
+    Call,
+    CallCategory,
+    CallPurpose,
+    CallSubCategory,
+    CallTag,
+    User,
+    call_tags,
+    utcnow,
+)
 from webadmin.api.errors import api_error
 from webadmin.api.export_copy import copy_rows, with_tags
 from webadmin.api.payloads import PUBLISHED_COLUMNS
 from webadmin.calls.queries import CallFilters, FilterError, display_timezone, filtered_calls
 from webadmin.extensions import db
+from webadmin.inputs import MAX_PERIOD_DAYS, period_message, period_too_long
 from webadmin.permissions import require
 from webadmin.reports.spreadsheet import BOM, csv_line, csv_lines, csv_response
 
@@ -57,6 +68,18 @@ def export_statement(filters: CallFilters, user: Any, *, in_sql: bool = False) -
     return with_tags(stmt, every_card=not narrowed)
 
 
+def bounded_period(filters: CallFilters) -> CallFilters:
+    """The export's period: at most MAX_PERIOD_DAYS, ending at `to` (now when not given);
+    FilterError when the asked period is longer."""
+    end = filters.period_to or utcnow()
+    start = filters.period_from or end - timedelta(days=MAX_PERIOD_DAYS)
+    if period_too_long(start, end):
+        raise FilterError({"to": period_message()})
+    # `to` stays open when not given (a card logged by hand may start a little ahead of
+    # now); the args stay as they were: they decide the query's shape (every_card).
+    return replace(filters, period_from=start)
+
+
 def _tags(call_ids: list[int]) -> dict[int, list[str]]:
     found: dict[int, list[str]] = {}
     for call_id, name in db.session.execute(
@@ -87,9 +110,10 @@ def export_rows(stmt: Select[Any], tz: tzinfo) -> Iterator[list[Any]]:
 
 @require("export.calls")
 def export_calls() -> Response:
-    """`GET /api/export/calls.csv?from=&to=`: the cards (filtered like the list) as CSV."""
+    """`GET /api/export/calls.csv?from=&to=`: the cards (filtered like the list) as CSV, over
+    at most MAX_PERIOD_DAYS (the last ones when no period is given)."""
     try:
-        filters = CallFilters.from_args(request.args)
+        filters = bounded_period(CallFilters.from_args(request.args))
     except FilterError as error:
         return api_error(400, _("Some filters could not be understood."), code="bad_filter",
                          fields={name: [message] for name, message in error.errors.items()})

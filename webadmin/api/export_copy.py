@@ -58,6 +58,8 @@ def _formula() -> str:
 CHUNK_BYTES = 64 * 1024
 #: Chunks waiting between the COPY thread and the response.
 QUEUED_CHUNKS = 16
+#: The longest a COPY of the export may run (its period is bounded, its client may be slow).
+EXPORT_TIMEOUT_MS = 10 * 60 * 1000
 _DONE = object()
 
 
@@ -166,6 +168,9 @@ def copy_rows(engine: Any, stmt: Select[Any], zone: str) -> Iterator[bytes]:
             with connection.cursor() as cursor:
                 # Timestamps print in the call centre's zone with its offset, like isoformat().
                 cursor.execute("SELECT set_config('TimeZone', %s, true)", (zone,))
+                # A year of cards streams to a slow client for longer than a page may take.
+                cursor.execute("SELECT set_config('statement_timeout', %s, true)",
+                               (str(EXPORT_TIMEOUT_MS),))
                 cursor.copy_expert(copy_sql(stmt, cursor), sink)
             connection.rollback()
             sink.flush()

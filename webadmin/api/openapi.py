@@ -11,6 +11,7 @@ from models import Direction, Status
 from webadmin.api.export import EXPORT_COLUMNS
 from webadmin.calls.paging import COUNT_CAP
 from webadmin.calls.queries import MAX_PER_PAGE, SORT_KEYS
+from webadmin.inputs import FIRST_YEAR, JSON_MAX_DEPTH, LAST_YEAR, MAX_ID, MAX_PAGE, MAX_PERIOD_DAYS
 
 _STATUSES = [member.value for member in Status]
 _DIRECTIONS = [member.value for member in Direction]
@@ -29,18 +30,36 @@ def _json(name: str, description: str) -> dict[str, Any]:
 
 
 def _errors(*statuses: int) -> dict[str, Any]:
-    words = {400: "Bad request or filter", 401: "Not signed in (no session, bad or expired token)",
+    words = {400: "A filter or argument that cannot be understood (`fields` names it)",
+             401: "Not signed in (no session, bad or expired token)",
              403: "The role does not allow it", 404: "No such card",
-             422: "Validation failed; `fields` names each bad field"}
+             422: "Validation failed; `fields` names each bad field",
+             503: "The database stopped the request after its time limit; narrow it"}
     return {str(status): _json("Error", words[status]) for status in statuses}
 
 
 def _query(name: str, description: str, **schema: Any) -> dict[str, Any]:
+    # An empty argument is one not given (an HTML form sends its empty fields); say so.
+    given = schema or {"type": "string"}
     return {"name": name, "in": "query", "required": False, "description": description,
-            "schema": schema or {"type": "string"}}
+            "schema": {"anyOf": [given, {"const": ""}]}}
 
 
-_CALL_ID = {"name": "call_id", "in": "path", "required": True, "schema": {"type": "integer"}}
+#: A row id as the site reads it: 1 to 2^63-1 (anything else in a path is a 404).
+_ID_SCHEMA = {"type": "integer", "minimum": 1, "maximum": MAX_ID}
+_CALL_ID = {"name": "call_id", "in": "path", "required": True, "schema": _ID_SCHEMA}
+#: A day or a moment (ISO 8601) in the years the site accepts.
+_YEAR = "(20[0-9][0-9]|2100)"  # FIRST_YEAR to LAST_YEAR (a test holds them together)
+_DAY_OR_MOMENT = {"type": "string", "pattern": (
+    f"^{_YEAR}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])"
+    r"(T([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9])?(Z|[+-](0[0-9]|1[0-4]):[0-5][0-9])?)?$")}
+#: The changes a cookie-signed request makes need the CSRF token (a Bearer token does not).
+_CSRF = {"400": {"description": "A body that is not a JSON object (or nests deeper than "
+                                f"{JSON_MAX_DEPTH} levels); or signed in by the session cookie "
+                                "(or not at all) without the X-CSRFToken header (CSRF): "
+                                "refused before anything is read",
+                 "content": {"application/json": {"schema": {"$ref": "#/components/schemas/"
+                                                                     "Error"}}}}}
 _TIME = _nullable("string", format="date-time")
 _ID = _nullable("integer")
 
@@ -70,10 +89,11 @@ CARD_FIELDS_SCHEMA: dict[str, Any] = {
     "type": "object",
     "description": "The card form's fields; validated exactly as the page's form.",
     "properties": {
-        "purpose_id": {"type": "integer"}, "category_id": {"type": "integer"},
-        "sub_category_id": _nullable("integer"), "notes": {"type": "string", "maxLength": 4000},
+        "purpose_id": _ID_SCHEMA, "category_id": _ID_SCHEMA,
+        "sub_category_id": {**_ID_SCHEMA, "type": ["integer", "null"]},
+        "notes": {"type": "string", "minLength": 1, "maxLength": 4000},
         "resolved_first_call": {"type": "boolean"}, "needs_callback": {"type": "boolean"},
-        "tag_ids": {"type": "array", "items": {"type": "integer"}},
+        "tag_ids": {"type": "array", "items": _ID_SCHEMA},
     },
     "required": ["purpose_id", "category_id", "notes"],
 }
@@ -85,13 +105,16 @@ NEW_CARD_SCHEMA: dict[str, Any] = {
     "properties": {
         "direction": {"enum": _DIRECTIONS},
         "status": {"enum": [status for status in _STATUSES if status != "ringing"]},
-        "started_at": {"type": "string", "format": "date-time"},
-        "answered_at": {"type": "string", "format": "date-time"},
-        "ended_at": {"type": "string", "format": "date-time"},
-        "src_number": {"type": "string", "description": "needed for inbound calls"},
-        "dst_number": {"type": "string", "description": "needed for outbound calls"},
-        "did": {"type": "string"}, "caller_name": {"type": "string"},
-        "queue": {"type": "string"}, "operator_id": {"type": "integer"},
+        "started_at": {**_DAY_OR_MOMENT, "description": "not in the future"},
+        "answered_at": _DAY_OR_MOMENT, "ended_at": _DAY_OR_MOMENT,
+        "src_number": {"type": "string", "minLength": 1, "maxLength": 64, "pattern": r"\S",
+                       "description": "needed for inbound calls"},
+        "dst_number": {"type": "string", "minLength": 1, "maxLength": 64, "pattern": r"\S",
+                       "description": "needed for outbound calls"},
+        "did": {"type": "string", "maxLength": 32},
+        "caller_name": {"type": "string", "maxLength": 128},
+        "queue": {"type": "string", "maxLength": 64, "description": "a queue's name"},
+        "operator_id": {**_ID_SCHEMA, "description": "admins only; operators log their own"},
         **CARD_FIELDS_SCHEMA["properties"],
     },
 }
@@ -144,17 +167,20 @@ SCHEMAS: dict[str, Any] = {
 }
 
 _FILTERS = [
-    _query("from", "First day (YYYY-MM-DD, the call centre's zone) or moment (ISO 8601)"),
-    _query("to", "Last day, included (YYYY-MM-DD) or moment, excluded (ISO 8601)"),
-    _query("operator", "Operator id", type="integer"),
+    _query("from", "First day (YYYY-MM-DD, the call centre's zone) or moment (ISO 8601), "
+           f"in the years {FIRST_YEAR} to {LAST_YEAR}", **_DAY_OR_MOMENT),
+    _query("to", "Last day, included (YYYY-MM-DD) or moment, excluded (ISO 8601); after `from`",
+           **_DAY_OR_MOMENT),
+    _query("operator", "Operator id", **_ID_SCHEMA),
     _query("status", "Card status", enum=_STATUSES),
     _query("direction", "Direction", enum=_DIRECTIONS),
     _query("queue", "Queue name"),
-    _query("purpose", "Purpose id", type="integer"),
-    _query("category", "Category id", type="integer"),
-    _query("subcategory", "Subcategory id", type="integer"),
-    _query("tag", "Tag id", type="integer"),
-    _query("q", "Digits of the caller's or dialled number"),
+    _query("purpose", "Purpose id", **_ID_SCHEMA),
+    _query("category", "Category id", **_ID_SCHEMA),
+    _query("subcategory", "Subcategory id", **_ID_SCHEMA),
+    _query("tag", "Tag id", **_ID_SCHEMA),
+    _query("q", "Digits of the caller's or dialled number (other characters are ignored)",
+           type="string", pattern="[0-9]"),
     _query("needs_callback", "1 or 0", enum=["1", "0", "true", "false"]),
     _query("incomplete", "1: answered calls whose card is not saved",
            enum=["1", "0", "true", "false"]),
@@ -166,7 +192,8 @@ PATHS: dict[str, Any] = {
     "/api/calls": {
         "get": {
             "summary": "The cards the user may see, filtered and a page at a time",
-            "parameters": [*_FILTERS, _query("page", "Page number", type="integer", minimum=1),
+            "parameters": [*_FILTERS, _query("page", "Page number", type="integer", minimum=1,
+                                             maximum=MAX_PAGE),
                            _query("limit", "Cards per page", type="integer", minimum=1,
                                   maximum=MAX_PER_PAGE)],
             "responses": {"200": _json("CardList", "A page of cards"), **_errors(400, 401, 403)},
@@ -176,7 +203,7 @@ PATHS: dict[str, Any] = {
             "requestBody": {"required": True, "content": {
                 "application/json": {"schema": _ref("NewCard")}}},
             "responses": {"201": _json("Card", "The new card (Location: its URL)"),
-                          **_errors(400, 401, 403, 422)},
+                          **_errors(400, 401, 403, 422), **_CSRF},
         },
     },
     "/api/calls/{call_id}": {
@@ -188,21 +215,22 @@ PATHS: dict[str, Any] = {
             "requestBody": {"required": True, "content": {
                 "application/json": {"schema": _ref("CardFields")}}},
             "responses": {"200": _json("Card", "The saved card"),
-                          **_errors(400, 401, 403, 404, 422)},
+                          **_errors(400, 401, 403, 404, 422), **_CSRF},
         },
     },
     "/api/calls/{call_id}/recording": {
         "parameters": [_CALL_ID],
         "get": {
             "summary": "The card's recording; supports Range; each listen is audited",
-            "parameters": [_query("download", "true: as an attachment (supervisors, admins)",
-                                  enum=["true", "false", "1", "0"])],
+            "parameters": [_query("download", "true: as an attachment (supervisors, admins); "
+                                  "any other value is a 400",
+                                  enum=["true", "false", "1", "0", "yes", "no", "on", "off"])],
             "responses": {
                 "200": {"description": "The audio",
                         "content": {"audio/*": {"schema": {"type": "string",
                                                            "format": "binary"}}}},
                 "206": {"description": "The requested byte range"},
-                **_errors(401, 403, 404),
+                **_errors(400, 401, 403, 404),
             },
         },
     },
@@ -211,19 +239,24 @@ PATHS: dict[str, Any] = {
             "enum": ["purposes", "categories", "subcategories", "tags"]}}],
         "get": {
             "summary": "The active items of a dictionary, in order",
-            "parameters": [_query("all", "1: hidden items too (admins only)",
-                                  enum=["1", "0", "true", "false"])],
-            "responses": {"200": _json("DictionaryList", "The items"), **_errors(401, 403)},
+            "parameters": [_query("all", "1: hidden items too (admins only); any other value "
+                                  "than yes or no is a 400",
+                                  enum=["1", "0", "true", "false", "yes", "no", "on", "off"])],
+            "responses": {"200": _json("DictionaryList", "The items"),
+                          **_errors(400, 401, 403),
+                          "404": _json("Error", "No such dictionary")},
         },
     },
     "/api/export/calls.csv": {
         "get": {
             "summary": "Every card of the period as CSV (admins); UTF-8 with BOM, ';'-separated",
+            "description": f"The period is at most {MAX_PERIOD_DAYS} days; without `from` it is "
+                           f"the {MAX_PERIOD_DAYS} days before `to` (or before now).",
             "parameters": _FILTERS,
             "responses": {
                 "200": {"description": "Columns: " + ", ".join(EXPORT_COLUMNS),
                         "content": {"text/csv": {"schema": {"type": "string"}}}},
-                **_errors(400, 401, 403),
+                **_errors(400, 401, 403, 503),
             },
         },
     },
@@ -242,7 +275,11 @@ DOCUMENT: dict[str, Any] = {
                             "`Authorization: Bearer <token>` with a personal token from "
                             "/account; such a request is the token's alone (the cookie is "
                             "ignored, a bad token answers 401). "
-                            "Errors: {\"error\": {\"code\", \"message\"}}."},
+                            "Errors: {\"error\": {\"code\", \"message\"}}. "
+                            f"Ids run from 1 to 2^63-1, dates from {FIRST_YEAR} to "
+                            f"{LAST_YEAR}; a JSON body is at most {JSON_MAX_DEPTH} levels deep; "
+                            "an empty query argument is the same as one not given. "
+                            "A method an address does not take is a 405 with `Allow`."},
     "servers": [{"url": "/"}],
     "security": [{"bearerToken": []}, {"sessionCookie": []}],
     "paths": PATHS,

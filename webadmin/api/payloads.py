@@ -14,6 +14,7 @@ from werkzeug.datastructures import MultiDict
 from models import Call, CallEvent, Direction, RecordingState, Role, Status, User, utcnow
 from models.routing import Queue
 from webadmin.calls.forms import CardForm
+from webadmin.inputs import FIRST_YEAR, LAST_YEAR, InputError, is_record_id, moment
 
 #: The published card format (calls.py: every column up to `notes`), in that order.
 PUBLISHED_COLUMNS = (
@@ -80,12 +81,12 @@ def card_form(session: DbSession, call: Call, payload: dict[str, Any]) -> CardFo
             elif value:
                 data.add(field, "y")  # an unchecked box is simply absent from a form
         elif name == "tag_ids":
-            if not isinstance(value, list) or not all(_is_id(item) for item in value):
+            if not isinstance(value, list) or not all(is_record_id(item) for item in value):
                 errors[name] = [_("Expected a list of tag ids.")]
             else:
                 for item in value:
                     data.add(field, str(item))
-        elif not _is_id(value):
+        elif not is_record_id(value):
             errors[name] = [_("Expected an id (a whole number).")]
         else:
             data.add(field, str(value))
@@ -104,21 +105,20 @@ def has_card_fields(payload: dict[str, Any]) -> bool:
     return any(payload.get(name) is not None for name in CARD_FIELDS)
 
 
-def _is_id(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool) and value > 0
-
-
 def _moment(payload: dict[str, Any], name: str, tz: tzinfo, errors: Errors) -> datetime | None:
     raw = payload.get(name)
     if raw is None:
         return None
     try:
-        moment = datetime.fromisoformat(str(raw))
-    except ValueError:
-        errors[name] = [_("Expected a date and time in ISO 8601, e.g. 2026-03-02T10:15:00+03:00.")]
+        moment(str(raw).strip(), tz)  # the site's one reading of a time, with its years
+    except InputError:
+        errors[name] = [_("Expected a date and time in ISO 8601 in the years %(first)d to "
+                          "%(last)d, e.g. 2026-03-02T10:15:00+03:00.",
+                          first=FIRST_YEAR, last=LAST_YEAR)]
         return None
+    parsed = datetime.fromisoformat(str(raw).strip())
     # A time without an offset is read in the call centre's zone, like the filters.
-    return moment if moment.tzinfo else moment.replace(tzinfo=tz)
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=tz)
 
 
 def _text(payload: dict[str, Any], name: str, limit: int, errors: Errors) -> str | None:
@@ -192,7 +192,7 @@ def _operator(session: DbSession, raw: Any, author: User, errors: Errors) -> int
         return author.id
     if raw is None:
         return None
-    if not _is_id(raw) or session.scalar(
+    if not is_record_id(raw) or session.scalar(
             select(User.id).where(User.id == raw, User.active.is_(True))) is None:
         errors["operator_id"] = [_("No such active user.")]
         return None

@@ -30,6 +30,7 @@ from webadmin.callflow.audit import note_change
 from webadmin.callflow.draft import prompt_error
 from webadmin.callflow.forms import ConfirmForm, ScheduleForm
 from webadmin.extensions import db
+from webadmin.inputs import within_years, years_message
 from webadmin.permissions import require
 
 CLOSED_WORDS = ("closed", "закрыто", "-")
@@ -56,9 +57,12 @@ def _ranges(text: str) -> list[str]:
 
 def _day(text: str) -> str:
     try:
-        return date.fromisoformat(text).isoformat()
+        day = date.fromisoformat(text)
     except ValueError:
         raise Refused(_("“%(text)s” is not a date like 2026-01-01.", text=text)) from None
+    if not within_years(day):
+        raise Refused(years_message())
+    return day.isoformat()
 
 
 def _holidays(text: str) -> list[dict[str, Any]]:
@@ -96,6 +100,8 @@ def _until(text: str, zone: ZoneInfo) -> str | None:
     except ValueError:
         raise Refused(_("“%(text)s” is not a moment like 2026-06-01 09:00.",
                         text=text)) from None
+    if not within_years(moment):  # at the calendar's edges a zone shift overflows
+        raise Refused(years_message())
     return (moment if moment.tzinfo else moment.replace(tzinfo=zone)).isoformat()
 
 

@@ -27,6 +27,7 @@ from webadmin.callflow.audit import note_change
 from webadmin.callflow.draft import prompt_error, references
 from webadmin.callflow.forms import DefaultQueueForm, QueueForm, RecordingForm
 from webadmin.extensions import db
+from webadmin.inputs import record_id
 from webadmin.permissions import require
 
 SETTINGS = ("title", "strategy", "ring_timeout_sec", "max_wait_sec", "wrapup_sec",
@@ -130,8 +131,7 @@ def _checked(form: QueueForm, queue: Queue | None) -> bool:
     _check_overflow(form, queue)
     phones = {user.id for user in _phones()}
     for row in form.members:
-        user_id = str(row.form.user_id.data or "")
-        if not user_id.isdigit() or int(user_id) not in phones:
+        if record_id(str(row.form.user_id.data or "")) not in phones:
             row.form.member.errors.append(_("Not a member of staff with a phone."))
     return valid and not any(field.errors for field in form) and not any(
         row.form.errors for row in form.members)
@@ -146,7 +146,7 @@ def _save(form: QueueForm, queue: Queue) -> None:
         setattr(queue, key, action_from(getattr(form, key).data or "",
                                         getattr(form, f"{key}_message").data))
     members = _members(queue)
-    chosen = {int(row.form.user_id.data): row.form.penalty.data or 0
+    chosen = {int(str(row.form.user_id.data)): row.form.penalty.data or 0
               for row in form.members if row.form.member.data}
     for user_id, member in members.items():
         if user_id not in chosen:

@@ -19,6 +19,7 @@ from dialplan.overflow import QUEUE_OUTCOMES
 from models.flow import draft_document, latest_version
 from webadmin.callflow.forms import SimulatorForm
 from webadmin.extensions import db
+from webadmin.inputs import within_years, years_message
 from webadmin.permissions import require
 
 REASONS: dict[str, LazyString] = {
@@ -94,6 +95,9 @@ def _moment(form: SimulatorForm) -> datetime | None:
         moment = datetime.fromisoformat(f"{form.day.data.strip()}T{form.at.data.strip()}")
     except ValueError:
         form.at.errors.append(_("Give a date like 2026-03-02 and a time like 09:30."))
+        return None
+    if not within_years(moment):  # at the calendar's edges a zone shift overflows
+        form.day.errors.append(years_message())
         return None
     return moment.replace(tzinfo=zone)
 

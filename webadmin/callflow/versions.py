@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import abort, flash, redirect, render_template, url_for
+from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
@@ -17,6 +17,7 @@ from webadmin.callflow.draft import check_document
 from webadmin.callflow.forms import RollbackForm
 from webadmin.callflow.publish import APPLY_ACTIONS, flash_applied, publish_and_apply
 from webadmin.extensions import db
+from webadmin.inputs import requested_page
 from webadmin.permissions import require
 
 PER_PAGE = 30
@@ -51,7 +52,8 @@ def _applied(version_ids: list[int]) -> dict[int, Applied]:
 def index() -> str:
     """The versions, newest first, each with the number of changes against the one before."""
     page = db.paginate(select(FlowVersion).order_by(FlowVersion.id.desc()),
-                       per_page=PER_PAGE, error_out=False)
+                       page=requested_page(request.args.get("page")), per_page=PER_PAGE,
+                       error_out=False)
     versions = list(page.items)
     older = _previous(versions[-1]) if versions else None
     changes = {}

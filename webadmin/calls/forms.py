@@ -21,6 +21,7 @@ from wtforms.validators import DataRequired, Length, ValidationError
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from models import Call, CallCategory, CallPurpose, CallSubCategory, CallTag
+from webadmin.inputs import record_id
 
 NOTES_MAX = 4000
 
@@ -29,10 +30,16 @@ DbSession = Session | scoped_session[Any]
 
 
 def optional_id(value: Any) -> int | None:
-    """A select's value as an id, None when nothing is chosen."""
+    """A select's value as an id, None when nothing is chosen; ValueError (the field's
+    "could not coerce") when it cannot be a row's id."""
     if value in (None, "", "None"):
         return None
-    return int(value)
+    if isinstance(value, int):
+        return value
+    found = record_id(str(value))
+    if found is None:
+        raise ValueError(value)
+    return found
 
 
 class Chosen:
@@ -67,7 +74,7 @@ class CardForm(FlaskForm):
     ])
     resolved_first_call = BooleanField(_l("Resolved on first call"))
     needs_callback = BooleanField(_l("Needs a callback"))
-    tags = CheckboxesField(_l("Tags"), coerce=int)
+    tags = CheckboxesField(_l("Tags"), coerce=optional_id)
     origin = HiddenField()
 
     def validate_subcategory(self, field: Field) -> None:

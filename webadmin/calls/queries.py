@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, timedelta, tzinfo
+from datetime import UTC, datetime, tzinfo
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -30,6 +30,7 @@ from models import (
     call_tags,
 )
 from models.routing import Queue
+from webadmin.inputs import MAX_ID, MAX_PAGE, InputError, flag, moment, whole_number
 from webadmin.permissions import ADMIN, OPERATOR, SUPERVISOR, account_of, calls_scope
 
 #: Query-string names the filters are read from (pages and API alike).
@@ -41,8 +42,6 @@ SORT_KEYS = ("started_at", "duration", "wait", "talk", "status", "queue", "numbe
              "completed_at")
 DEFAULT_SORT = "-started_at"
 MAX_PER_PAGE = 200
-_TRUE = {"1", "true", "yes", "on"}
-_FALSE = {"0", "false", "no", "off"}
 
 
 class FilterError(ValueError):
@@ -118,7 +117,7 @@ class _Parser:
             "needs_callback": self._flag("needs_callback"),
             "incomplete": bool(self._flag("incomplete")),
             "sort": self._sort(),
-            "page": self._integer("page", minimum=1) or 1,
+            "page": self._integer("page", minimum=1, maximum=MAX_PAGE) or 1,
             "per_page": self._integer("per_page", minimum=1, maximum=MAX_PER_PAGE) or per_page,
         }
         start, end = values["period_from"], values["period_to"]
@@ -128,16 +127,16 @@ class _Parser:
             raise FilterError(self.errors)
         return CallFilters(**values, args=self.args)
 
-    def _integer(self, name: str, minimum: int = 1, maximum: int | None = None) -> int | None:
+    def _integer(self, name: str, minimum: int = 1, maximum: int = MAX_ID) -> int | None:
         raw = self.args.get(name)
         if not raw:
             return None
-        if not raw.isdigit() or int(raw) < minimum or (maximum and int(raw) > maximum):
+        value = whole_number(raw, minimum, maximum)
+        if value is None:
             self.errors[name] = (_("Expected a whole number from %(low)d to %(high)d.",
-                                   low=minimum, high=maximum) if maximum
-                                 else _("Expected a whole number."))
-            return None
-        return int(raw)
+                                   low=minimum, high=maximum) if maximum != MAX_ID
+                                 else _("Expected an id (a whole number)."))
+        return value
 
     def _choice(self, name: str, allowed: list[str]) -> str | None:
         raw = self.args.get(name)
@@ -147,13 +146,13 @@ class _Parser:
         return raw or None
 
     def _flag(self, name: str) -> bool | None:
-        raw = (self.args.get(name) or "").lower()
+        raw = self.args.get(name)
         if not raw:
             return None
-        if raw in _TRUE or raw in _FALSE:
-            return raw in _TRUE
-        self.errors[name] = _("Expected yes or no (1 or 0).")
-        return None
+        value = flag(raw)
+        if value is None:
+            self.errors[name] = _("Expected yes or no (1 or 0).")
+        return value
 
     def _digits(self, name: str) -> str | None:
         raw = self.args.get(name)
@@ -177,18 +176,10 @@ class _Parser:
         if not raw:
             return None
         try:
-            if len(raw) == 10:
-                day = date.fromisoformat(raw)
-                # A date alone means the whole day: `to` includes it.
-                moment = datetime.combine(day + timedelta(days=1) if end else day, time())
-            else:
-                moment = datetime.fromisoformat(raw)
-        except ValueError:
-            self.errors[name] = _("Expected a date as YYYY-MM-DD (or YYYY-MM-DDTHH:MM).")
+            return moment(raw, self.tz, end=end)
+        except InputError as error:
+            self.errors[name] = str(error)
             return None
-        if moment.tzinfo is None:
-            moment = moment.replace(tzinfo=self.tz)
-        return moment.astimezone(UTC)
 
 
 def incomplete_clause() -> ColumnElement[bool]:

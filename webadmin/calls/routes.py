@@ -23,6 +23,7 @@ from webadmin.calls.queries import (
     incomplete_clause,
 )
 from webadmin.extensions import db
+from webadmin.inputs import requested_page
 from webadmin.permissions import has_permission, require, visible_call
 from webadmin.recordings.files import recording_state
 
@@ -48,8 +49,8 @@ def calls_list() -> tuple[str, int] | str:
 @require("calls.view")
 def mine() -> str:
     """The user's own calls: cards still waiting for completion first, then the newest."""
-    page_number = request.args.get("page", 1, type=int) or 1
-    filters = CallFilters(page=max(page_number, 1), per_page=current_app.config["CALLS_PER_PAGE"])
+    filters = CallFilters(page=requested_page(request.args.get("page")),
+                          per_page=current_app.config["CALLS_PER_PAGE"])
     own = filtered_calls(filters, current_user).where(Call.operator_id == current_user.id)
     # Two sorted selects one after the other, not one sort of all the operator's cards.
     waiting, rest = own.where(incomplete_clause()), own.where(not_(incomplete_clause()))

@@ -14,6 +14,7 @@ from werkzeug.wrappers import Response
 
 from models import AuditEntry, Call, utcnow
 from webadmin.extensions import db
+from webadmin.inputs import flag_argument
 from webadmin.permissions import has_permission, refuse, require, visible_call
 from webadmin.recordings.files import recording_file
 
@@ -21,7 +22,6 @@ bp = Blueprint("recordings", __name__)
 
 #: Several Range requests make up one listen; one audit entry per user and card in this window.
 LISTEN_WINDOW = timedelta(minutes=10)
-_YES = {"1", "true", "yes"}
 
 
 def _starts_playback() -> bool:
@@ -50,7 +50,7 @@ def _audit(call: Call, action: str) -> None:
 @require("recordings.listen")
 def recording(call_id: int) -> Response:
     """The card's recording; `?download=true` as an attachment for supervisors and admins."""
-    download = request.args.get("download", "").lower() in _YES
+    download = flag_argument("download", request.args.get("download"))
     if download and not has_permission(current_user, "recordings.download"):
         refuse(403, _("Only supervisors and administrators may download recordings."))
     call = visible_call(call_id)

@@ -15,6 +15,7 @@ from werkzeug.wrappers import Response
 
 from webadmin.calls.queries import FilterError, display_timezone
 from webadmin.extensions import db
+from webadmin.inputs import FIRST_YEAR, LAST_YEAR, MAX_PERIOD_DAYS, whole_number
 from webadmin.permissions import require
 from webadmin.reports import figures
 from webadmin.reports.now import operators_now
@@ -52,7 +53,8 @@ def _figure(value: Any, kind: str) -> str:
 
 @bp.context_processor
 def _helpers() -> dict[str, Any]:
-    return {"figure": _figure}
+    return {"figure": _figure, "max_period_days": MAX_PERIOD_DAYS,
+            "first_day_allowed": f"{FIRST_YEAR}-01-01", "last_day_allowed": f"{LAST_YEAR}-12-31"}
 
 
 def _cell(value: Any, kind: str, decimal: str) -> Any:
@@ -84,11 +86,12 @@ def _short_abandon_sec(errors: dict[str, str]) -> int:
     raw = request.args.get("short", "").strip()
     if not raw:
         return default
-    if not raw.isdigit() or int(raw) > MAX_SHORT_ABANDON_SEC:
+    value = whole_number(raw, 0, MAX_SHORT_ABANDON_SEC)
+    if value is None:
         errors["short"] = _("Expected a whole number from %(low)d to %(high)d.",
                             low=0, high=MAX_SHORT_ABANDON_SEC)
         return default
-    return int(raw)
+    return value
 
 
 def _refused(template: str, errors: dict[str, str], **context: Any) -> tuple[str, int]:
