@@ -43,8 +43,8 @@ class FakeChannel(Channel):
                         await self.key_when.wait()
                     if self.get_data_delay:
                         await asyncio.sleep(self.get_data_delay)
-                for line in self.reply(words):
-                    writer.write(line.encode() + b"\n")
+                for answer in self.reply(words):
+                    writer.write(answer.encode() + b"\n")
                 await writer.drain()
         finally:
             writer.close()

@@ -431,12 +431,9 @@ async def closed_voicemail_call(  # type: ignore[no-untyped-def]
                                   old_dialplan=old_dialplan, variables={
         "CC_ACTION": "voicemail", "CC_RECORDING": variables["CC_RECORDING"],
         "RECORD_STATUS": "HANGUP"}))
-    for _ in range(50):
-        card = card_of(sessions, uniqueid)
-        if card.recording_state != "pending":
-            return card
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"the recording of {uniqueid} never settled")
+    await eventually(lambda: card_of(sessions, uniqueid).recording_state != "pending",
+                     what=f"the recording of {uniqueid} settling", every=0.05)
+    return card_of(sessions, uniqueid)
 
 
 async def test_closed_hours_voicemail_keeps_the_message_as_the_card_recording(
