@@ -157,7 +157,8 @@ def test_postgresql_writes_the_export_with_copy_a_row_at_a_time(
     assert len(backends) == 2
     # The cut COPY's backend goes away (its connection was closed, not pooled); the first
     # export's connection went back to the pool idle.
-    wait_until(lambda: copying(sessions, backends[1]) is None)
+    wait_until(lambda: copying(sessions, backends[1]) is None,
+               what="the cut export's backend closing")
     assert copying(sessions, backends[0]) in {None, "idle"}
     assert len(read_csv(client.get("/api/export/calls.csv").data)) == 1 + 7
 
