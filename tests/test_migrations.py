@@ -75,8 +75,10 @@ def schema(url: str) -> dict[str, Any]:
             if name == "alembic_version":
                 continue
             tables[name] = {
-                "columns": [(column["name"], str(column["type"]), column["nullable"],
-                             str(column.get("default"))) for column in seen.get_columns(name)],
+                # By name: a column a downgrade adds back comes last, which changes nothing.
+                "columns": sorted((column["name"], str(column["type"]), column["nullable"],
+                                   str(column.get("default")))
+                                  for column in seen.get_columns(name)),
                 "primary key": seen.get_pk_constraint(name)["constrained_columns"],
                 "indexes": sorted((index["name"], tuple(index["column_names"]),
                                    bool(index["unique"]))
