@@ -21,6 +21,8 @@ class FakeChannel(Channel):
     uniqueid: str = "1763800000.1"
     commands: list[list[str]] | None = field(default_factory=list)
     get_data_delay: float = 0.0  # seconds the caller takes before each key (or timeout)
+    at_menu: asyncio.Event | None = None  # set when the server asks the caller for a key
+    key_when: asyncio.Event | None = None  # the caller answers a menu only once this is set
 
     async def run(self, host: str, port: int, timeout: float = 10.0) -> dict[str, str]:
         """Connect, send the headers, answer commands until the server closes; the variables."""
@@ -34,10 +36,15 @@ class FakeChannel(Channel):
                 if not raw:
                     break
                 words = split_command(raw.decode().rstrip("\n"))
-                if words[:2] == ["GET", "DATA"] and self.get_data_delay:
-                    await asyncio.sleep(self.get_data_delay)
-                for line in self.reply(words):
-                    writer.write(line.encode() + b"\n")
+                if words[:2] == ["GET", "DATA"]:
+                    if self.at_menu is not None:
+                        self.at_menu.set()
+                    if self.key_when is not None:
+                        await self.key_when.wait()
+                    if self.get_data_delay:
+                        await asyncio.sleep(self.get_data_delay)
+                for answer in self.reply(words):
+                    writer.write(answer.encode() + b"\n")
                 await writer.drain()
         finally:
             writer.close()

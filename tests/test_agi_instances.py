@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import socket
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,6 +14,13 @@ from models import Call
 from tests.agi_process import AgiProcess, free_port
 from tests.conftest import ARTIFACTS
 from tests.fake_asterisk import FakeChannel
+from tests.waiting import DEADLINE, eventually
+
+
+def accepting(port: int) -> bool:
+    """Whether something listens on the loopback port."""
+    with socket.socket() as probe:
+        return probe.connect_ex(("127.0.0.1", port)) == 0
 
 
 @pytest.fixture
@@ -37,14 +45,15 @@ async def test_sigterm_lets_the_call_in_progress_finish_and_refuses_new_ones(
     start_agi, sessions
 ) -> None:
     server = start_agi()
-    # The caller takes 1.5 s to press a key: the server is told to stop meanwhile.
-    slow = FakeChannel("incoming", uniqueid="term.1", keys=["1"], get_data_delay=1.5)
-    call = asyncio.create_task(slow.run("127.0.0.1", server.port))
-    await asyncio.sleep(0.5)
+    # The caller is in the menu, and presses a key only after the server was told to stop.
+    at_menu, key_when = asyncio.Event(), asyncio.Event()
+    slow = FakeChannel("incoming", uniqueid="term.1", keys=["1"], at_menu=at_menu,
+                       key_when=key_when)
+    call = asyncio.create_task(slow.run("127.0.0.1", server.port, timeout=DEADLINE))
+    await asyncio.wait_for(at_menu.wait(), DEADLINE)
     server.terminate()
-    await asyncio.sleep(0.3)
-    with pytest.raises(OSError):
-        await asyncio.open_connection("127.0.0.1", server.port)
+    await eventually(lambda: not accepting(server.port), what="the listener closing")
+    key_when.set()
     variables = await call
     assert (variables["CC_ACTION"], variables["CC_QUEUE"]) == ("queue", "appointments")
     assert await asyncio.to_thread(server.wait, 20) == 0

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import socket
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
@@ -13,6 +14,14 @@ from fastagi import server as server_module
 from fastagi.protocol import AgiCall, AgiError
 from fastagi.server import FastAgiServer, Route
 from fastagi.variables import CC_ERROR
+from tests.waiting import DEADLINE
+from tests.waiting import eventually as wait_until
+
+
+def accepting(port: int) -> bool:
+    """Whether something listens on the loopback port."""
+    with socket.socket() as probe:
+        return probe.connect_ex(("127.0.0.1", port)) == 0
 
 ServerFactory = Callable[..., Awaitable[FastAgiServer]]
 
@@ -68,10 +77,10 @@ class FakeAsterisk:
 
     async def expect(self) -> str:
         """The next command line the server sent."""
-        raw = await asyncio.wait_for(self.reader.readuntil(b"\n"), 2.0)
+        raw = await asyncio.wait_for(self.reader.readuntil(b"\n"), DEADLINE)
         return raw.decode().rstrip("\n")
 
-    async def expect_eof(self, within: float = 2.0) -> None:
+    async def expect_eof(self, within: float = DEADLINE) -> None:
         """The server closed the socket."""
         try:
             data = await asyncio.wait_for(self.reader.read(), within)
@@ -102,13 +111,6 @@ async def start_server() -> AsyncIterator[ServerFactory]:
         await FakeAsterisk.dialled.pop().hang_up()
     for server in servers:
         await server.stop(grace=1.0)
-
-
-async def wait_until(condition: Callable[[], bool], within: float = 1.0) -> None:
-    """Poll a condition the server reaches on its own."""
-    async with asyncio.timeout(within):
-        while not condition():
-            await asyncio.sleep(0.005)
 
 
 async def test_route_gets_the_call_and_its_commands_are_answered(
@@ -219,7 +221,7 @@ async def test_peer_outside_the_allowed_networks_is_closed_at_once(
 
     server = await start_server({"incoming": incoming}, allow=("10.0.0.0/8",))
     asterisk = await FakeAsterisk.dial(server, script=None)
-    await asterisk.expect_eof(within=0.5)
+    await asterisk.expect_eof()
     assert called == []
     assert "not in the allowed networks" in caplog.text
 
@@ -249,8 +251,8 @@ async def test_slow_header_block_is_cut_off(start_server: ServerFactory) -> None
     for _ in range(3):
         await asterisk.send(b"agi_x: y\n")
         await asyncio.sleep(0.03)
-    await asterisk.expect_eof(within=1.0)
-    assert server.active_sessions == 0
+    await asterisk.expect_eof()
+    await wait_until(lambda: server.active_sessions == 0)
 
 
 async def test_binary_garbage_is_closed_without_a_route(
@@ -279,7 +281,7 @@ async def test_connection_over_max_sessions_is_closed_at_once(
     first = await FakeAsterisk.dial(server, "slow")
     await wait_until(lambda: server.active_sessions == 1)
     second = await FakeAsterisk.dial(server, script=None)
-    await second.expect_eof(within=0.5)
+    await second.expect_eof()
     assert "already 1 sessions" in caplog.text
     release.set()
     await first.expect_eof()
@@ -298,16 +300,16 @@ async def test_stop_waits_for_a_session_in_progress(start_server: ServerFactory)
     serving = asyncio.create_task(server.serve_forever())
     asterisk = await FakeAsterisk.dial(server, "slow")
     await wait_until(lambda: server.active_sessions == 1)
-    stopping = asyncio.create_task(server.stop(grace=5.0))
-    await asyncio.sleep(0.05)
-    assert not stopping.done()
+    stopping = asyncio.create_task(server.stop(grace=DEADLINE))
+    await wait_until(lambda: not accepting(server.port))  # stop() is under way
+    assert not stopping.done()  # and waits for the session
     with pytest.raises(OSError):
         await FakeAsterisk.dial(server, script=None)  # no longer accepting
     release.set()
     assert await asterisk.expect() == 'SET VARIABLE "CC_ACTION" "queue"'
     await asterisk.reply("200 result=1")
-    await asyncio.wait_for(stopping, 2.0)
-    await asyncio.wait_for(serving, 1.0)
+    await asyncio.wait_for(stopping, DEADLINE)
+    await asyncio.wait_for(serving, DEADLINE)
     assert finished == ["slow"]
     await asterisk.expect_eof()
 
@@ -326,7 +328,7 @@ async def test_stop_cancels_sessions_still_running_after_grace(
     server = await start_server({"stuck": stuck})
     asterisk = await FakeAsterisk.dial(server, "stuck")
     await wait_until(lambda: server.active_sessions == 1)
-    await asyncio.wait_for(server.stop(grace=0.1), 1.0)
+    await asyncio.wait_for(server.stop(grace=0.1), DEADLINE)
     assert cancelled == [True]
     assert server.active_sessions == 0
     await asterisk.expect_eof()
@@ -351,7 +353,7 @@ async def test_stop_closes_a_session_still_sending_headers(start_server: ServerF
     asterisk = await FakeAsterisk.dial(server, script=None)
     await asterisk.send(b"agi_network: yes\n")
     await wait_until(lambda: server.active_sessions == 1)
-    await asyncio.wait_for(server.stop(grace=0.1), 1.0)
+    await asyncio.wait_for(server.stop(grace=0.1), DEADLINE)
     await asterisk.expect_eof()
 
 
@@ -372,8 +374,8 @@ async def test_a_connection_accepted_as_the_server_stops_is_closed_before_stop_r
     monkeypatch.setattr(server_module, "_close", slow_close)
     server._stopping = True  # the moment between stop() starting and the socket closing
     asterisk = await FakeAsterisk.dial(server, script=None)
-    await asyncio.wait_for(closing.wait(), 1.0)
-    await asyncio.wait_for(server.stop(grace=0.1), 2.0)
+    await asyncio.wait_for(closing.wait(), DEADLINE)
+    await asyncio.wait_for(server.stop(grace=0.1), DEADLINE)
     assert closed.is_set()  # nothing left for the loop's end to cancel
     await asterisk.expect_eof()
     assert loop_errors == []

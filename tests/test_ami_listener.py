@@ -27,6 +27,7 @@ from callcards.config import load_settings
 from fastagi.ami_listener import AmiListener, HoldChange, ami_listener, hold_change
 from fastagi.cards import Event
 from models import migrate
+from tests.waiting import eventually
 
 RECEIVED = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 LINKEDID = "1763900000.10"
@@ -158,8 +159,8 @@ async def test_holds_go_to_the_card_in_order_and_after_a_restart_too(
                                                 (LINKEDID, expected.event))
         asterisk.send(hold_message("Newchannel"))
         await asterisk.stop()  # Asterisk restarts
-        await asyncio.sleep(0.2)
-        assert not listener.listening.is_set() and not running.done()
+        await eventually(lambda: not listener.listening.is_set(), what="the listener noticing")
+        assert not running.done()
         await asterisk.start(asterisk.port)
         await asyncio.wait_for(listener.listening.wait(), 5)
         asterisk.send(hold_message("Unhold"))
@@ -181,9 +182,9 @@ async def test_asterisk_not_there_yet_is_waited_for(caplog: pytest.LogCaptureFix
     running = asyncio.create_task(listener.run())
     try:
         with caplog.at_level(logging.WARNING, "fastagi.ami_listener"):
-            await asyncio.sleep(0.3)
+            await eventually(lambda: f"AMI at 127.0.0.1:{port}: unreachable" in caplog.text,
+                             what="the unreachable AMI logged")
         assert not running.done()
-        assert f"AMI at 127.0.0.1:{port}: unreachable" in caplog.text
         late = ScriptedAmi()
         await late.start(port)  # Asterisk starts after the FastAGI server
         await asyncio.wait_for(listener.listening.wait(), 5)
@@ -199,7 +200,7 @@ async def test_a_wrong_secret_is_logged_with_what_to_check(
     listener = listener_for(asterisk.port, RecordedServices(), secret="wrong")
     running = asyncio.create_task(listener.run())
     with caplog.at_level(logging.WARNING, "fastagi.ami_listener"):
-        await asyncio.sleep(0.3)
+        await eventually(lambda: "Login refused" in caplog.text, what="the refusal logged")
     running.cancel()
     assert not listener.listening.is_set()
     assert ("Login refused: Authentication failed (check CALLCARDS_AMI_USER/SECRET against "

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import threading
 import wave
 from collections.abc import AsyncIterator
 from dataclasses import replace
@@ -26,6 +27,7 @@ from fastagi.services import AgiServices
 from models import Call, User
 from models.flow import latest_version, publish, replace_document
 from tests.fake_asterisk import FakeChannel
+from tests.waiting import DEADLINE, eventually
 
 # Tuesday 2026-11-24 12:00 Moscow: the demo clinic is open.
 OPEN_HOURS = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)
@@ -285,17 +287,13 @@ async def test_with_the_database_gone_the_call_still_gets_a_queue(tmp_path) -> N
 
 async def test_a_stuck_database_step_does_not_hold_the_call(agi, sessions) -> None:
     server, services = agi
-    services.db_timeout = 0.2
-    real_open = services.cards.open_card
-
-    def stuck_open(*args, **kwargs):  # the database answers only after the deadline
-        import time
-
-        time.sleep(1.0)
-        return real_open(*args, **kwargs)
-
-    services.cards.open_card = stuck_open  # type: ignore[method-assign]
-    variables = await run(server, FakeChannel("incoming", uniqueid="r11.1", keys=["1"]))
+    services.db_timeout = STEP_DEADLINE
+    release = held_opening(services)  # the database answers only after the call went on
+    variables = await FakeChannel("incoming", uniqueid="r11.1", keys=["1"]).run(
+        "127.0.0.1", server.port)
+    release.set()
+    await services.settled()
+    assert card_of(sessions, "r11.1").queue == "appointments"
     assert (variables["CC_ACTION"], variables["CC_QUEUE"]) == ("queue", "appointments")
     # The file name does not wait for the database: the card, written late, names it too.
     assert variables["CC_RECORDING"] == "2026/11/24/r11.1.wav"
@@ -303,22 +301,15 @@ async def test_a_stuck_database_step_does_not_hold_the_call(agi, sessions) -> No
 
 async def test_the_late_card_of_a_stuck_step_is_whole_and_in_order(agi, sessions, caplog) -> None:
     server, services = agi
-    services.db_timeout = 0.2
+    services.db_timeout = STEP_DEADLINE
     services.timeouts.every = 0.05
-    real_open = services.cards.open_card
-
-    def stuck_open(*args, **kwargs):  # the database answers only after the deadline
-        import time
-
-        time.sleep(0.6)
-        return real_open(*args, **kwargs)
-
-    services.cards.open_card = stuck_open  # type: ignore[method-assign]
+    release = held_opening(services)  # the database answers only after the hangups
     calls = [FakeChannel("incoming", uniqueid=f"r14.{n}", keys=["1"]) for n in range(3)]
     told = await asyncio.gather(*(call.run("127.0.0.1", server.port) for call in calls))
     # The callers went on at once; their hangups come while the cards are still being opened.
     await asyncio.gather(*(FakeChannel("hangup", uniqueid=f"r14.{n}", dead=True).run(
         "127.0.0.1", server.port) for n in range(3)))
+    release.set()
     await services.settled()
     assert all("CC_CARD_ID" not in variables and variables["CC_QUEUE"] == "appointments"
                for variables in told)
@@ -327,9 +318,15 @@ async def test_the_late_card_of_a_stuck_step_is_whole_and_in_order(agi, sessions
         assert (card.queue, card.ivr_path, card.status) == ("appointments", "main > 1", "abandoned")
         kinds = [event.kind for event in card.events]
         assert kinds[0] == "call_started" and kinds.index("route") < kinds.index("hangup")
-    await asyncio.sleep(0.2)  # the summary comes at most once per `every`
-    summaries = [record.message for record in caplog.records if "went on without" in
-                 record.message]
+    # The summary comes at most once per `every`: wait for it to count all six.
+    summaries: list[str] = []
+
+    def summed_up() -> bool:
+        summaries[:] = [record.message for record in caplog.records
+                        if "went on without" in record.message]
+        return sum(int(line.split()[0]) for line in summaries) >= 6
+
+    await eventually(summed_up, what="the summary of the waits that ran out")
     # Six waits ran out (three openings, then the three hangups behind them), summed up in
     # fewer lines than calls, with no traceback.
     assert sum(int(line.split()[0]) for line in summaries) == 6
@@ -434,12 +431,9 @@ async def closed_voicemail_call(  # type: ignore[no-untyped-def]
                                   old_dialplan=old_dialplan, variables={
         "CC_ACTION": "voicemail", "CC_RECORDING": variables["CC_RECORDING"],
         "RECORD_STATUS": "HANGUP"}))
-    for _ in range(50):
-        card = card_of(sessions, uniqueid)
-        if card.recording_state != "pending":
-            return card
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"the recording of {uniqueid} never settled")
+    await eventually(lambda: card_of(sessions, uniqueid).recording_state != "pending",
+                     what=f"the recording of {uniqueid} settling", every=0.05)
+    return card_of(sessions, uniqueid)
 
 
 async def test_closed_hours_voicemail_keeps_the_message_as_the_card_recording(
@@ -463,26 +457,48 @@ async def test_closed_hours_caller_who_says_nothing_leaves_an_empty_message(
         {"seconds": "0", "record_status": "HANGUP"}]
 
 
-def slow_opening(services: AgiServices, seconds: float) -> None:
-    """The database writes each new card only after `seconds`."""
+#: How long a route waits for a database step in the tests of a stuck step: long enough
+#: for every step that is not held to land on a busy machine.
+STEP_DEADLINE = 2.0
+
+
+def held_opening(services: AgiServices) -> threading.Event:
+    """The database writes each new card only once the test sets the event it returns."""
+    release = threading.Event()
     real_open = services.cards.open_card
 
     def open_late(*args, **kwargs):  # type: ignore[no-untyped-def]
-        import time
-
-        time.sleep(seconds)
+        release.wait(DEADLINE)
         return real_open(*args, **kwargs)
 
     services.cards.open_card = open_late  # type: ignore[method-assign]
+    return release
+
+
+def noted_opening(services: AgiServices) -> threading.Event:
+    """An event set once a card lookup or opening has come back from the database."""
+    opened = threading.Event()
+    real_open = services.cards.open_card
+
+    def open_and_note(*args, **kwargs):  # type: ignore[no-untyped-def]
+        try:
+            return real_open(*args, **kwargs)
+        finally:
+            opened.set()
+
+    services.cards.open_card = open_and_note  # type: ignore[method-assign]
+    return opened
 
 
 async def test_a_reserved_id_names_the_card_before_it_is_written(agi, sessions) -> None:
     server, services = agi
     await services.reserve_card_ids()
-    services.db_timeout = 0.2
-    slow_opening(services, 0.6)  # the call could never wait for this card
+    services.db_timeout = STEP_DEADLINE
+    release = held_opening(services)  # the call could never wait for this card
     channel = FakeChannel("incoming", uniqueid="r30.1", keys=["1"])
-    variables = await run(server, channel)
+    variables = await channel.run("127.0.0.1", server.port)
+    release.set()
+    await services.settled()
     card = card_of(sessions, "r30.1")
     assert variables["CC_CARD_ID"] == str(card.id)
     assert (variables["CC_ACTION"], variables["CC_QUEUE"]) == ("queue", "appointments")
@@ -496,9 +512,15 @@ async def test_a_second_channel_of_a_carded_call_is_told_the_card_it_has(agi, se
     await run(server, FakeChannel("incoming", uniqueid="r31.1", keys=["1"]))
     first = card_of(sessions, "r31.1")
     await services.reserve_card_ids()
-    # The caller takes a moment in the menu: the card is found before the session ends.
-    variables = await run(server, FakeChannel("incoming", uniqueid="r31.2", linkedid="r31.1",
-                                              keys=["1"], get_data_delay=0.3))
+    opened = noted_opening(services)
+    # The caller is still in the menu when the card is found: it is known before the end.
+    key_when = asyncio.Event()
+    channel = FakeChannel("incoming", uniqueid="r31.2", linkedid="r31.1", keys=["1"],
+                          key_when=key_when)
+    session = asyncio.create_task(run(server, channel))
+    await asyncio.to_thread(opened.wait, DEADLINE)
+    key_when.set()
+    variables = await session
     assert variables["CC_CARD_ID"] == str(first.id)
 
 
@@ -507,9 +529,11 @@ async def test_a_channel_told_a_reserved_id_ends_naming_the_card_it_has(agi, ses
     await run(server, FakeChannel("incoming", uniqueid="r32.1", keys=["1"]))
     first = card_of(sessions, "r32.1")
     await services.reserve_card_ids()
-    slow_opening(services, 0.3)  # the session ends before the card is looked up
-    told = await run(server, FakeChannel("incoming", uniqueid="r32.2", linkedid="r32.1",
-                                         keys=["1"]))
+    release = held_opening(services)  # the session ends before the card is looked up
+    told = await FakeChannel("incoming", uniqueid="r32.2", linkedid="r32.1",
+                             keys=["1"]).run("127.0.0.1", server.port)
+    release.set()
+    await services.settled()
     assert told["CC_CARD_ID"] != str(first.id)
     hangup = FakeChannel("hangup", uniqueid="r32.2", linkedid="r32.1", dead=True,
                          variables=dict(told))

@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 from flask import Flask
@@ -303,3 +304,34 @@ def site_on_each_database(request: pytest.FixtureRequest,
     app = create_app(make_settings(engine.url.render_as_string(hide_password=False),
                                    recordings_dir), test_config=ANY_DATABASE_CONFIG)
     return app, engine
+
+
+def visit(page: Any, path: str) -> Any:
+    """Open a page and insist it answered 2xx: Playwright itself does not fail on a 500."""
+    response = page.goto(path)
+    assert response is not None, f"{path}: no response"
+    assert response.ok, f"{path} answered {response.status}"
+    return response
+
+
+def console_errors(page: Any) -> list[str]:
+    """The page's script errors, console errors and failed requests, collected as they come.
+
+    A failed request is named by status and path (Chromium's own console line for it does
+    not say which); a test that expects one (a form answered 400) removes it by hand.
+    """
+    errors: list[str] = []
+
+    def on_console(message: Any) -> None:
+        if message.type == "error" and not message.text.startswith("Failed to load resource"):
+            errors.append(f"console: {message.text}")
+
+    def on_response(response: Any) -> None:
+        if response.status >= 400:
+            errors.append(f"{response.status} {response.request.method} "
+                          f"{urlsplit(response.url).path}")
+
+    page.on("console", on_console)
+    page.on("pageerror", lambda error: errors.append(f"script: {error}"))
+    page.on("response", on_response)
+    return errors

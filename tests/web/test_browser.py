@@ -11,14 +11,24 @@ import tempfile
 from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from models import AuditEntry, Call, CallCategory, CallEvent, CallPurpose, CallTag, utcnow
+from models import (
+    AuditEntry,
+    Call,
+    CallCategory,
+    CallEvent,
+    CallPurpose,
+    CallSubCategory,
+    CallTag,
+    utcnow,
+)
 from models.session import transaction
-from tests.web.conftest import screenshot, sign_in, user_id, write_tone
+from tests.web.conftest import console_errors, screenshot, sign_in, user_id, visit, write_tone
 
 pytestmark = [pytest.mark.browser]
 
@@ -97,7 +107,15 @@ def test_operator_sees_the_ringing_card_pop_up_and_saves_it(
         assert call.sub_category_id is not None and call.resolved_first_call
         assert [tag.name for tag in call.tags] == [session.scalar(
             select(CallTag.name).order_by(CallTag.position))]
-    page.goto("/calls/mine")  # type: ignore[attr-defined]
+    visit(page, "/calls/mine")
+    assert page.inner_text("h1") == "Мои звонки"  # type: ignore[attr-defined]
+    # The operator's own calls are on the list, and only those.
+    links = page.eval_on_selector_all(  # type: ignore[attr-defined]
+        "main a", "links => links.map(link => new URL(link.href).pathname)")
+    with sessions() as session:
+        mine = session.scalars(select(Call.id).where(
+            Call.operator_id == user_id(sessions, "operator1")))
+        assert sorted(links) == sorted(f"/calls/{card_id}" for card_id in mine)
     screenshot(page, "my-calls")
 
 
@@ -132,9 +150,12 @@ def test_supervisor_plays_seeks_and_downloads_a_recording(
     call_id = _recorded_call(make_call, sessions, recordings_dir)
     page = new_page()
     sign_in(page, "supervisor")
-    page.goto("/calls")  # type: ignore[attr-defined]
+    visit(page, "/calls")
+    assert page.inner_text("h1").startswith("Звонки")  # type: ignore[attr-defined]
+    assert "+79857654321" in page.inner_text("main")  # type: ignore[attr-defined]
     screenshot(page, "calls-list")
-    page.goto(f"/calls/{call_id}")  # type: ignore[attr-defined]
+    visit(page, f"/calls/{call_id}")
+    assert "Жалоба на ожидание" in page.inner_text("main")  # type: ignore[attr-defined]
     page.click("h1")  # type: ignore[attr-defined]  # a user gesture, so play() is allowed
     playing = page.evaluate("""() => new Promise((resolve, reject) => {
         const player = document.getElementById('player');
@@ -168,7 +189,7 @@ def test_an_operator_listens_but_cannot_download(
     call_id = _recorded_call(make_call, sessions, recordings_dir)
     page = new_page()
     sign_in(page, "operator1")
-    page.goto(f"/calls/{call_id}")  # type: ignore[attr-defined]
+    visit(page, f"/calls/{call_id}")
     assert page.query_selector("#player") is not None  # type: ignore[attr-defined]
     assert page.query_selector("#download") is None  # type: ignore[attr-defined]
     response = page.request.get(f"/calls/{call_id}/recording?download=true")  # type: ignore[attr-defined]
@@ -190,22 +211,64 @@ def test_admin_pages_look_right(new_page: Callable[[], object], make_call: Calla
             AuditEntry(user_id=None, action="auth.login_failed", remote_addr="10.0.0.99",
                        detail={"login": "operator7"}),
         ])
-    page = new_page()
+    page: Any = new_page()
+    errors = console_errors(page)
     sign_in(page, "admin")
-    page.goto("/admin/dictionaries/subcategories")  # type: ignore[attr-defined]
+    visit(page, "/admin/dictionaries/subcategories")
+    assert page.inner_text("h1") == "Справочники"
+    with sessions() as session:
+        sub_names = set(session.scalars(select(CallSubCategory.name)))
+    shown = page.eval_on_selector_all("table.dictionary input[name=name]",
+                                      "inputs => inputs.map(input => input.value)")
+    assert set(shown) == sub_names and len(shown) == len(sub_names)
     screenshot(page, "admin-dictionaries")
-    page.goto("/admin/users")  # type: ignore[attr-defined]
+    visit(page, "/admin/users")
+    assert page.inner_text("h1") == "Пользователи"
+    assert {"operator1", "operator2", "supervisor"} <= set(page.inner_text("main").split())
     screenshot(page, "admin-users")
-    page.click("#new-user")  # type: ignore[attr-defined]
-    page.fill("#login", "operator3")  # type: ignore[attr-defined]
-    page.click("form button.primary")  # type: ignore[attr-defined]  # name and password missing
-    page.wait_for_selector(".field-error")  # type: ignore[attr-defined]
+    page.click("#new-user")
+    page.wait_for_url(lambda url: url.endswith("/admin/users/new"))
+    assert page.inner_text("h1") == "Новый пользователь"
+    page.fill("#login", "operator3")
+    with page.expect_response(lambda answer: answer.request.method == "POST") as posted:
+        page.click("form button.primary")  # name and password missing
+    assert posted.value.status == 400  # the form again, with what to fix, never a 500
+    errors.remove("400 POST /admin/users/new")
+    page.wait_for_selector(".field-error")
+    assert page.input_value("#login") == "operator3"
     screenshot(page, "admin-user-form")
-    page.goto("/admin/audit")  # type: ignore[attr-defined]
+    visit(page, "/admin/audit")
+    assert page.inner_text("h1") == "Журнал аудита"
+    for action in ("recording-listen", "recording-download", "card-complete",
+                   "auth-login_failed"):
+        assert page.query_selector(f"tr.action-{action}") is not None, action
+    assert "10.0.0.99" in page.inner_text("tr.action-auth-login_failed")
+    assert f"#{listened}" in page.inner_text("tr.action-recording-download")
     screenshot(page, "admin-audit")
+    assert errors == []
 
 
 def test_sign_in_page(new_page: Callable[[], object]) -> None:
-    page = new_page()
-    page.goto("/login")  # type: ignore[attr-defined]
+    page: Any = new_page()
+    errors = console_errors(page)
+    response = visit(page, "/login")
+    assert response.status == 200
+    assert page.title().startswith("Войти")
+    assert page.inner_text("h1") == "Войти"
+    assert page.is_visible("#login") and page.is_visible("#password")
+    assert page.inner_text("button.primary") == "Войти"
     screenshot(page, "sign-in")
+    # A wrong password gets the form again with a message, not an error page.
+    page.fill("#login", "operator1")
+    page.fill("#password", "not-the-password")
+    with page.expect_response(lambda answer: answer.request.method == "POST") as posted:
+        page.click("button.primary")
+    assert posted.value.status < 500
+    errors.remove(f"{posted.value.status} POST /login")
+    page.wait_for_selector("p.error[role=alert]")
+    assert page.inner_text("h1") == "Войти"
+    # The right one signs in: a page of the site, not the sign-in form again.
+    sign_in(page, "operator1")
+    assert page.get_attribute("span.who", "title") == "operator1"
+    assert page.query_selector("#login") is None
+    assert errors == []

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from models.flow import latest_version
 from pbx.apply import ApplyResult
-from tests.web.conftest import screenshot
+from tests.web.conftest import console_errors, screenshot, visit
 from webadmin.callflow import apply as callflow_apply
 
 pytestmark = [pytest.mark.browser]
@@ -42,13 +42,15 @@ def asterisk_accepts(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
 
 def test_admin_sends_key_1_elsewhere_publishes_and_the_simulator_follows(
         page: Any, sessions: sessionmaker[Session], asterisk_accepts: list[Any]) -> None:
-    page.goto("/login")
+    errors = console_errors(page)
+    visit(page, "/login")
     page.fill("#login", "admin")
     page.fill("#password", "admin")
     page.click("button.primary")
     page.wait_for_url(lambda url: "/login" not in url)
 
-    page.goto("/callflow/menus")
+    visit(page, "/callflow/menus")
+    assert page.inner_text("h1") == "Голосовые меню"
     screenshot(page, "callflow-menus")
     page.click("#menu-main a")
     page.wait_for_selector("#menu-form")
@@ -60,7 +62,8 @@ def test_admin_sends_key_1_elsewhere_publishes_and_the_simulator_follows(
     page.click("#save-menu")
     page.wait_for_url(lambda url: url.endswith("/callflow/menus"))
 
-    page.goto("/callflow/")
+    visit(page, "/callflow/")
+    assert page.inner_text("h1").startswith("Схема звонков")
     assert "reception" in page.inner_text("table.changes")
     page.fill("#comment", "Клавиша 1 — в регистратуру")
     screenshot(page, "callflow-overview")
@@ -74,7 +77,8 @@ def test_admin_sends_key_1_elsewhere_publishes_and_the_simulator_follows(
         main = next(m for m in version.document["menus"] if m["name"] == "main")
         assert main["options"][0]["action"]["target"] == "reception"
 
-    page.goto("/callflow/simulator")
+    visit(page, "/callflow/simulator")
+    assert page.inner_text("h1") == "Симулятор маршрута"
     page.fill("#did", "74951234567")
     page.fill("#day", "2026-03-02")
     page.fill("#at", "10:00")
@@ -86,7 +90,9 @@ def test_admin_sends_key_1_elsewhere_publishes_and_the_simulator_follows(
     assert "Регистратура" in page.inner_text("#simulation")
     screenshot(page, "callflow-simulator")
 
-    page.goto("/callflow/versions")
+    visit(page, "/callflow/versions")
+    assert page.inner_text("h1") == "Опубликованные версии"
     assert "Клавиша 1" in page.inner_text("#versions")
     screenshot(page, "callflow-versions")
+    assert errors == []
 

@@ -106,9 +106,45 @@ def test_a_missing_or_empty_file_is_said_plainly(
     assert "no recording" in response.text
 
 
+@pytest.fixture
+def file_outside(recordings_dir: Path) -> Path:
+    """A real recording beside the recordings folder, where no card may reach."""
+    return write_tone(recordings_dir.parent / "outside" / "secret.wav")
+
+
+@pytest.mark.parametrize("kind", ["dot-dot", "absolute", "symlink"])
+def test_a_card_naming_a_file_outside_the_folder_gets_no_file(
+        client: FlaskClient, make_call: Callable[..., int], recordings_dir: Path,
+        file_outside: Path, kind: str) -> None:
+    if kind == "dot-dot":
+        name = f"../{file_outside.parent.name}/{file_outside.name}"
+    elif kind == "absolute":
+        name = str(file_outside)
+    else:
+        link = recordings_dir / "2026" / "03" / "04" / "link.wav"
+        link.parent.mkdir(parents=True, exist_ok=True)
+        link.unlink(missing_ok=True)
+        link.symlink_to(file_outside)
+        name = "2026/03/04/link.wav"
+    # The target is real: without the guard the site would stream it.
+    assert (recordings_dir / name).resolve() == file_outside.resolve()
+    call_id = make_call(recording_path=name)
+    login(client, "admin")
+    client.post("/locale", data={"locale": "en"})
+    for query in ("", "?download=true"):
+        response = client.get(f"/calls/{call_id}/recording{query}")
+        assert response.status_code == 404
+        assert response.data != file_outside.read_bytes()
+    assert "<audio" not in client.get(f"/calls/{call_id}").text
+
+
 def test_the_file_comes_from_the_card_never_from_the_request(
-        client: FlaskClient, make_call: Callable[..., int]) -> None:
-    call_id = make_call(recording_path="../../etc/passwd")
+        client: FlaskClient, make_call: Callable[..., int], file_outside: Path) -> None:
+    call_id = make_call(recording_path="2026/03/05/gone.wav")
     login(client, "admin")
     assert client.get(f"/calls/{call_id}/recording").status_code == 404
-    assert client.get(f"/calls/{call_id}/recording?path=/etc/passwd").status_code == 404
+    for query in (f"path={file_outside}", "path=../outside/secret.wav",
+                  f"file={file_outside}", f"recording_path={file_outside}"):
+        response = client.get(f"/calls/{call_id}/recording?{query}")
+        assert response.status_code == 404
+        assert response.data != file_outside.read_bytes()
