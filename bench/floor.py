@@ -52,6 +52,8 @@ class FloorLevel:
 
     operators: int
     seconds: float
+    #: False: measured without the open-card indexes of migration 0010 (the poll as before).
+    open_indexes: bool = True
     polls_ms: list[float] = field(default_factory=list)
     reports_ms: list[float] = field(default_factory=list)
     ring_ms: list[float] = field(default_factory=list)
@@ -75,8 +77,8 @@ class FloorResult:
 
     @property
     def baseline(self) -> FloorLevel | None:
-        """The level with the fewest operators."""
-        return min(self.levels, key=lambda level: level.operators) if self.levels else None
+        """The first level (the fewest operators, with every index)."""
+        return self.levels[0] if self.levels else None
 
 
 class SiteClient:
@@ -302,12 +304,38 @@ def _supervisor(port: int, login: str, password: str, paths: list[str], level: F
 def report_paths(today: datetime) -> list[str]:
     """The reports supervisors open on the floor: each kind over 7 and 30 days."""
     end = today.date().isoformat()
-    paths = []
+    paths: list[str] = []
     for days in (7, 30):
         start = (today - timedelta(days=days - 1)).date().isoformat()
         paths.extend(f"/reports/{kind}?from={start}&to={end}"
                      for kind in ("queues", "operators", "categories"))
     return paths
+
+
+#: The indexes of migration 0010 (models/calls.py).
+OPEN_INDEXES = ("ix_calls_open_ringing", "ix_calls_open_operator")
+
+
+@contextmanager
+def without_open_indexes(url: str) -> Iterator[None]:
+    """The cards without the open-card indexes for a while (the screen-pop as before 0010)."""
+    from models import Base
+
+    indexes = [index for index in Base.metadata.tables["calls"].indexes
+               if index.name in OPEN_INDEXES]
+    engine = make_engine(url)
+    try:
+        with engine.begin() as connection:
+            for index in indexes:
+                index.drop(connection, checkfirst=True)
+            connection.execute(text("ANALYZE calls"))
+        yield
+    finally:
+        with engine.begin() as connection:
+            for index in indexes:
+                index.create(connection, checkfirst=True)
+            connection.execute(text("ANALYZE calls"))
+        engine.dispose()
 
 
 def run_level(port: int, url: str, floor: list[tuple[str, str]], password: str,
@@ -369,9 +397,10 @@ def run_level(port: int, url: str, floor: list[tuple[str, str]], password: str,
 
 
 def run_floor(url: str, levels: tuple[int, ...], *, seconds: float, password: str,
-              password_hash: str, ring_every: float = 0.5,
+              password_hash: str, ring_every: float = 0.5, before: int | None = None,
               log: Callable[[str], None] = print) -> FloorResult:
-    """Every level (operators polling) against gunicorn on the history at `url`."""
+    """Every level (operators polling) against gunicorn on the history at `url`; then, if
+    `before`, that many operators without the open-card indexes."""
     from bench.site_history import ZONE
 
     floor = add_floor_operators(url, max(levels), password_hash)
@@ -379,11 +408,20 @@ def run_floor(url: str, levels: tuple[int, ...], *, seconds: float, password: st
     today = datetime.now(ZONE)
     result = FloorResult()
     with production_site(url, Path(mkdtemp(prefix="callcards-floor-"))) as port:
-        for operators in levels:
-            level = run_level(port, url, floor, password, supervisors, operators, seconds,
-                              ring_every, today)
+        runs = [(operators, True) for operators in levels]
+        runs += [(before, False)] if before else []
+        for operators, indexed in runs:
+            if indexed:
+                level = run_level(port, url, floor, password, supervisors, operators, seconds,
+                                  ring_every, today)
+            else:
+                with without_open_indexes(url):
+                    level = run_level(port, url, floor, password, supervisors, operators,
+                                      seconds, ring_every, today)
+                level.open_indexes = False
             result.levels.append(level)
-            log(f"  floor {operators:>3} operators: poll p50 {median(level.polls_ms):6.1f} ms "
+            log(f"  {'' if indexed else 'without the indexes of 0010: '}"
+                f"floor {operators:>3} operators: poll p50 {median(level.polls_ms):6.1f} ms "
                 f"p95 {percentile(level.polls_ms, 0.95):7.1f} ms ({level.polls_per_sec:.0f}/s);"
                 f" reports p95 {percentile(level.reports_ms, 0.95):7.1f} ms; ring to screen "
                 f"p95 {percentile(level.ring_ms, 0.95):7.1f} ms ({len(level.ring_ms)} rings, "

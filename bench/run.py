@@ -29,10 +29,12 @@ class Sizes:
     #: Operators polling the screen-pop at once (the first, one operator, is the baseline).
     floor: tuple[int, ...] = (1, 50, 100)
     floor_sec: float = 30.0
+    #: Operators polling once more without the open-card indexes (the poll before 0010).
+    floor_before: int | None = 50
 
 
 QUICK = Sizes(levels=(10, 50), duration=2.0, warmup=0.5, calls=3, cards=20_000, repeats=2,
-              card_calls=20, floor=(1, 5), floor_sec=3.0)
+              card_calls=20, floor=(1, 5), floor_sec=3.0, floor_before=None)
 
 
 def _log(line: str) -> None:
@@ -74,6 +76,7 @@ def run_benchmarks(
         load = load_average()
         site = run_site_bench(sizes.cards, repeats=sizes.repeats, keep=keep_history,
                               reuse=reuse_history, floor=sizes.floor, floor_sec=sizes.floor_sec,
+                              floor_before=sizes.floor_before,
                               database=history_database or DATABASE, log=_log)
         blocks["site"] = report.site_block(site, shown, machine.started, load)
     report.update_document(output, blocks)

@@ -204,7 +204,12 @@ def list_requests(today: datetime, operator_id: int) -> list[tuple[str, str, str
         ("admin", "page 20", "/calls?page=20"),
         ("admin", "longest calls first, 7 days", f"/calls?from={week}&sort=-duration"),
         ("supervisor2", "supervisor's queues, no filter", "/calls"),
+        ("supervisor2", "supervisor: missed calls", "/calls?status=missed"),
+        ("supervisor2", "supervisor: last 7 days", f"/calls?from={week}"),
         ("operator1", "operator's own calls", "/calls"),
+        ("operator1", "operator: missed calls", "/calls?status=missed"),
+        ("operator1", "operator: last 7 days", f"/calls?from={week}"),
+        ("operator1", "operator: callbacks", "/calls?needs_callback=1"),
         ("operator1", "operator: my calls", "/calls/mine"),
         ("admin", "API: 7 days, 100 per page", f"/api/calls?from={week}&limit=100"),
     ]
@@ -333,10 +338,12 @@ def call_indexes(url: str) -> list[str]:
 def run_site_bench(cards: int = 1_000_000, *, repeats: int = 7, keep: bool = False,
                    reuse: bool = False, baseline: bool = True, database: str = DATABASE,
                    floor: tuple[int, ...] = (), floor_sec: float = 30.0,
+                   floor_before: int | None = None,
                    log: Callable[[str], None] = print) -> SiteResult:
     """Build (or reuse) the history and roll it up, time the site with and without the
     indexes and roll-ups of 0004 and 0007, export; then the floor's load at each number of
-    operators in `floor` (the first is the baseline), `floor_sec` seconds each."""
+    operators in `floor` (the first is the baseline), `floor_sec` seconds each, and
+    `floor_before` operators without the open-card indexes of 0010."""
     if reuse:
         url, built = database_url(database), 0.0
     else:
@@ -366,7 +373,7 @@ def run_site_bench(cards: int = 1_000_000, *, repeats: int = 7, keep: bool = Fal
             result.floor = run_floor(url, floor, seconds=floor_sec, password=_PASSWORD,
                                      password_hash=generate_password_hash(_PASSWORD,
                                                                           method="scrypt"),
-                                     log=log)
+                                     before=floor_before, log=log)
     finally:
         if not keep:
             drop_database(database)
