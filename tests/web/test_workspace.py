@@ -4,16 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import timedelta
-from typing import Any
 
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import Engine, event, select, text
+from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from models import Call, CallCategory, CallPurpose, utcnow
 from tests.web.conftest import login, user_id
-from webadmin.extensions import db
+from tests.web.query_plans import add_history, plans_of_request
 
 
 def _ringing(make_call: Callable[..., int], extension: str = "101", **fields: object) -> int:
@@ -90,56 +89,14 @@ def test_saving_from_the_workspace_comes_back_to_it(
         assert session.get(Call, call_id).completed_at is not None  # type: ignore[union-attr]
 
 
-def _history_of(web_engine: Engine, operator_id: int, cards: int) -> None:
-    """`cards` ended calls the operator answered over the past weeks, as a year on the floor."""
-    with web_engine.begin() as connection:
-        connection.execute(text(
-            "INSERT INTO calls (uniqueid, linkedid, queue, direction, status, started_at, "
-            "answered_at, ended_at, operator_id, resolved_first_call, needs_callback, "
-            "recording_state, updated_at) "
-            "SELECT 'past.' || g, 'past.' || g, 'reception', 'inbound', 'answered', "
-            "now() - g * interval '1 minute', now() - g * interval '1 minute' + interval '5 s', "
-            "now() - g * interval '1 minute' + interval '50 s', :operator, false, false, 'ok', "
-            "now() FROM generate_series(1, :cards) AS g"), {"operator": operator_id,
-                                                            "cards": cards})
-        connection.execute(text("ANALYZE calls"))
-
-
-def _plans_of_polls(app: Flask, client: FlaskClient) -> tuple[Any, list[str]]:
-    """The answer of one poll, and PostgreSQL's plan of each query on calls it ran."""
-    with app.app_context():
-        engine = db.engine
-    seen: list[tuple[str, Any]] = []
-
-    def capture(_conn: Any, _cursor: Any, statement: str, parameters: Any, *_: Any) -> None:
-        if "FROM calls" in statement:
-            seen.append((statement, parameters))
-
-    event.listen(engine, "before_cursor_execute", capture)
-    try:
-        answer = client.get("/workspace/current").json
-    finally:
-        event.remove(engine, "before_cursor_execute", capture)
-    plans = []
-    raw = engine.raw_connection()
-    try:
-        cursor = raw.cursor()
-        for statement, parameters in seen:
-            cursor.execute("EXPLAIN " + statement, parameters)
-            plans.append("\n".join(row[0] for row in cursor.fetchall()))
-    finally:
-        raw.close()
-    return answer, plans
-
-
 def test_the_poll_reads_only_the_open_cards_not_the_operators_history(
         app: Flask, client: FlaskClient, make_call: Callable[..., int],
         sessions: sessionmaker[Session], web_engine: Engine) -> None:
     operator = user_id(sessions, "operator1")
-    _history_of(web_engine, operator, 20_000)
+    add_history(web_engine, operator, 20_000)
     login(client, "operator1")
-    answer, plans = _plans_of_polls(app, client)
-    assert answer == {"call_id": None}
+    response, plans = plans_of_request(app, client, "/workspace/current")
+    assert response.json == {"call_id": None}
     [plan] = plans
     # The open cards only: no scan of the 20,000 the operator had, nor of the table.
     assert "ix_calls_open_operator" in plan, plan
@@ -147,6 +104,6 @@ def test_the_poll_reads_only_the_open_cards_not_the_operators_history(
 
     in_talk = make_call(ended_at=None, started_at=utcnow() - timedelta(minutes=1),
                         answered_at=utcnow() - timedelta(seconds=40))
-    answer, plans = _plans_of_polls(app, client)
-    assert answer is not None and answer["call_id"] == in_talk
+    response, plans = plans_of_request(app, client, "/workspace/current")
+    assert response.json["call_id"] == in_talk
     assert "ix_calls_open_operator" in plans[0] and "Seq Scan" not in plans[0], plans[0]
