@@ -121,8 +121,10 @@ class SiteClient:
             raise RuntimeError(f"cannot sign in as {login}: HTTP {status}")
 
 
-def add_floor_operators(url: str, count: int, password_hash: str) -> list[tuple[str, str]]:
-    """Operators with extensions 101.. up to `count` (made if missing); (login, extension)."""
+def add_floor_operators(url: str, count: int, password_hash: str
+                        ) -> list[tuple[str, str, str | None]]:
+    """Operators with extensions 101.. up to `count` (made if missing with the bench's
+    password); (login, extension, password: None for the bench's, else the demo's own)."""
     engine = make_engine(url)
     try:
         with transaction(make_session_factory(engine)) as session:
@@ -140,9 +142,10 @@ def add_floor_operators(url: str, count: int, password_hash: str) -> list[tuple[
                     user.memberships.append(QueueMember(queue=queues[number % len(queues)],
                                                         penalty=0))
                     session.add(user)
-                else:
-                    user.password_hash = password_hash
-                floor.append((user.login, extension))
+                # The demo's operators keep their password (their login): the site's timings
+                # sign in with it.
+                floor.append((user.login, extension,
+                              user.login if user.check_password(user.login) else None))
             return floor
     finally:
         engine.dispose()
@@ -338,7 +341,7 @@ def without_open_indexes(url: str) -> Iterator[None]:
         engine.dispose()
 
 
-def run_level(port: int, url: str, floor: list[tuple[str, str]], password: str,
+def run_level(port: int, url: str, floor: list[tuple[str, str, str | None]], password: str,
               supervisors: list[tuple[str, str]], operators: int, seconds: float,
               ring_every: float, today: datetime) -> FloorLevel:
     """`operators` polling and the supervisors reading for `seconds`, rings meanwhile."""
@@ -349,8 +352,8 @@ def run_level(port: int, url: str, floor: list[tuple[str, str]], password: str,
     ready = [threading.Event() for _ in range(operators + len(supervisors))]
     # Polls spread over the interval, as operators who opened the page at different times.
     threads = [threading.Thread(target=_operator, daemon=True, args=(
-        port, login, password, extension, ringer, level, stop, ready[index],
-        POLL_SEC * index / operators)) for index, (login, extension) in enumerate(chosen)]
+        port, login, own or password, extension, ringer, level, stop, ready[index],
+        POLL_SEC * index / operators)) for index, (login, extension, own) in enumerate(chosen)]
     paths = report_paths(today)
     threads += [threading.Thread(target=_supervisor, daemon=True, args=(
         port, login, secret, paths[index::len(supervisors)] + paths, level, stop,
@@ -366,7 +369,7 @@ def run_level(port: int, url: str, floor: list[tuple[str, str]], password: str,
         stop.wait(3 * POLL_SEC)
         level.polls_ms.clear()
         level.reports_ms.clear()
-        extensions = [extension for _login, extension in chosen]
+        extensions = [extension for _login, extension, _own in chosen]
         rng = random.Random(operators)
         started = time.monotonic()
         end = started + seconds
