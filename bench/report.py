@@ -272,13 +272,14 @@ def floor_lines(floor: FloorResult) -> list[str]:
         "| target | measured | verdict |", "|---|---|---|",
     ]
     for level in (level for level in floor.levels if level.open_indexes):
+        who = f"{level.operators} operator{'' if level.operators == 1 else 's'}"
         worst = percentile(level.ring_ms, 0.95)
         met = worst < TARGET_RING_TO_SCREEN_MS and not level.rings_not_shown and level.ring_ms
         lines.append(f"| card on screen < {TARGET_RING_TO_SCREEN_MS / 1000:g} s after the ring, "
-                     f"{level.operators} operators | p95 {worst:.0f} ms, "
+                     f"{who} | p95 {worst:.0f} ms, "
                      f"{level.rings_not_shown} not shown | {_verdict(bool(met))} |")
         reports = percentile(level.reports_ms, 0.95)
-        lines.append(f"| each report < {TARGET_REPORT_MS:g} ms, {level.operators} operators "
-                     f"polling | p95 {reports:.0f} ms | "
+        lines.append(f"| each report < {TARGET_REPORT_MS:g} ms, {who} polling | p95 "
+                     f"{reports:.0f} ms | "
                      f"{_verdict(reports < TARGET_REPORT_MS)} |")
     return lines
