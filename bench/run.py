@@ -26,10 +26,15 @@ class Sizes:
     cards: int = 1_000_000
     repeats: int = 7
     card_calls: int = 300
+    #: Operators polling the screen-pop at once (the first, one operator, is the baseline).
+    floor: tuple[int, ...] = (1, 50, 100)
+    floor_sec: float = 30.0
+    #: Operators polling once more without the open-card indexes (the poll before 0010).
+    floor_before: int | None = 50
 
 
 QUICK = Sizes(levels=(10, 50), duration=2.0, warmup=0.5, calls=3, cards=20_000, repeats=2,
-              card_calls=20)
+              card_calls=20, floor=(1, 5), floor_sec=3.0, floor_before=None)
 
 
 def _log(line: str) -> None:
@@ -38,7 +43,7 @@ def _log(line: str) -> None:
 
 def run_benchmarks(
     which: str, *, sizes: Sizes, output: Path, command: Sequence[str],
-    keep_history: bool = False, reuse_history: bool = False,
+    keep_history: bool = False, reuse_history: bool = False, history_database: str | None = None,
 ) -> int:
     """Run `which` ("all" or one of BENCHMARKS) and write its blocks into `output`."""
     chosen = BENCHMARKS if which == "all" else (which,)
@@ -65,12 +70,14 @@ def run_benchmarks(
         setup = run_asterisk_bench(sizes.calls, log=_log)
         blocks["asterisk"] = report.asterisk_block(setup, shown, machine.started, load)
     if "site" in chosen:
-        from bench.site_history import run_site_bench
+        from bench.site_history import DATABASE, run_site_bench
 
         _log(f"The site on {sizes.cards:,} cards")
         load = load_average()
         site = run_site_bench(sizes.cards, repeats=sizes.repeats, keep=keep_history,
-                              reuse=reuse_history, log=_log)
+                              reuse=reuse_history, floor=sizes.floor, floor_sec=sizes.floor_sec,
+                              floor_before=sizes.floor_before,
+                              database=history_database or DATABASE, log=_log)
         blocks["site"] = report.site_block(site, shown, machine.started, load)
     report.update_document(output, blocks)
     _log(f"written: {output}")

@@ -23,6 +23,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import text
 
 from bench.database import create_database, database_url, drop_database
+from bench.floor import FloorResult, run_floor
 from bench.history import add_staff, generate_calls
 from bench.processes import bench_environment, python_module
 from bench.stats import median, percentile
@@ -93,6 +94,8 @@ class SiteResult:
     baseline: list[Timing] = field(default_factory=list)
     export: ExportResult | None = None
     indexes: list[str] = field(default_factory=list)
+    #: The floor's load on the production command (bench/floor.py), if run.
+    floor: FloorResult | None = None
 
     def baseline_of(self, timing: Timing) -> Timing | None:
         """The baseline timing of the same request, if measured."""
@@ -201,7 +204,12 @@ def list_requests(today: datetime, operator_id: int) -> list[tuple[str, str, str
         ("admin", "page 20", "/calls?page=20"),
         ("admin", "longest calls first, 7 days", f"/calls?from={week}&sort=-duration"),
         ("supervisor2", "supervisor's queues, no filter", "/calls"),
+        ("supervisor2", "supervisor: missed calls", "/calls?status=missed"),
+        ("supervisor2", "supervisor: last 7 days", f"/calls?from={week}"),
         ("operator1", "operator's own calls", "/calls"),
+        ("operator1", "operator: missed calls", "/calls?status=missed"),
+        ("operator1", "operator: last 7 days", f"/calls?from={week}"),
+        ("operator1", "operator: callbacks", "/calls?needs_callback=1"),
         ("operator1", "operator: my calls", "/calls/mine"),
         ("admin", "API: 7 days, 100 per page", f"/api/calls?from={week}&limit=100"),
     ]
@@ -329,9 +337,13 @@ def call_indexes(url: str) -> list[str]:
 
 def run_site_bench(cards: int = 1_000_000, *, repeats: int = 7, keep: bool = False,
                    reuse: bool = False, baseline: bool = True, database: str = DATABASE,
+                   floor: tuple[int, ...] = (), floor_sec: float = 30.0,
+                   floor_before: int | None = None,
                    log: Callable[[str], None] = print) -> SiteResult:
     """Build (or reuse) the history and roll it up, time the site with and without the
-    indexes and roll-ups of 0004 and 0007, export."""
+    indexes and roll-ups of 0004 and 0007, export; then the floor's load at each number of
+    operators in `floor` (the first is the baseline), `floor_sec` seconds each, and
+    `floor_before` operators without the open-card indexes of 0010."""
     if reuse:
         url, built = database_url(database), 0.0
     else:
@@ -354,6 +366,14 @@ def run_site_bench(cards: int = 1_000_000, *, repeats: int = 7, keep: bool = Fal
         log(f"  export: {result.export.rows} rows in {result.export.seconds:.1f} s "
             f"({result.export.rows_per_sec:,.0f} rows/s), peak RSS "
             f"{result.export.peak_rss_mb:.0f} MB")
+        if floor:
+            from werkzeug.security import generate_password_hash
+
+            log(f"  the floor's load on gunicorn -w 4: {', '.join(map(str, floor))} operators")
+            result.floor = run_floor(url, floor, seconds=floor_sec, password=_PASSWORD,
+                                     password_hash=generate_password_hash(_PASSWORD,
+                                                                          method="scrypt"),
+                                     before=floor_before, log=log)
     finally:
         if not keep:
             drop_database(database)

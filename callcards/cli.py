@@ -215,12 +215,13 @@ def _cmd_bench(args: argparse.Namespace, settings: Settings) -> int:
 
     sizes = QUICK if args.quick else Sizes()
     changes = {"levels": tuple(args.levels) if args.levels else None, "duration": args.duration,
-               "calls": args.calls, "cards": args.cards}
+               "calls": args.calls, "cards": args.cards,
+               "floor": tuple(args.floor) if args.floor else None, "floor_sec": args.floor_sec}
     sizes = replace(sizes, **{key: value for key, value in changes.items() if value is not None})
     output = Path(args.output) if args.output else REPO_ROOT / "docs" / "benchmarks.md"
     return run_benchmarks(args.which, sizes=sizes, output=output,
                           command=command_line(), keep_history=args.keep_history,
-                          reuse_history=args.reuse_history)
+                          reuse_history=args.reuse_history, history_database=args.history_db)
 
 
 def _jsonable(value: object) -> object:
@@ -318,6 +319,11 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--keep-history", action="store_true", help="site: keep the database")
     bench.add_argument("--reuse-history", action="store_true",
                        help="site: time the database a --keep-history run left")
+    bench.add_argument("--history-db", help="site: the history's database name "
+                       "(default callcards_bench_site)")
+    bench.add_argument("--floor", type=int, nargs="+",
+                       help="site: operators polling the screen-pop at once, per run (1 50 100)")
+    bench.add_argument("--floor-sec", type=float, help="site: seconds measured per floor run")
     bench.set_defaults(run=_cmd_bench)
     return parser
 

@@ -47,6 +47,10 @@ def _quoted(values: type[StrEnum]) -> str:
     return ", ".join(f"'{member.value}'" for member in values)
 
 
+#: A card still open: the call has not ended (the partial indexes of the screen-pop).
+OPEN_CARD = text("ended_at IS NULL")
+#: A callback nobody has taken yet (the operators' scope, webadmin/permissions.py).
+CALLBACK_UNTAKEN = text("needs_callback AND operator_id IS NULL")
 #: The calls list's order: PostgreSQL uses an index for it only when declared the same way.
 _NEWEST_FIRST = (text("started_at DESC NULLS LAST"), text("id DESC"))
 
@@ -76,6 +80,16 @@ class Call(Base):
             "status = 'answered' AND completed_at IS NULL")).ddl_if(dialect="postgresql"),
         Index("ix_calls_needs_callback", *_NEWEST_FIRST,
               postgresql_where=text("needs_callback")).ddl_if(dialect="postgresql"),
+        # The screen-pop, polled every second by every operator, looks only at the few cards
+        # still open (migration 0010): ringing at an extension, or in talk with an operator.
+        Index("ix_calls_open_ringing", "ringing_extension",
+              postgresql_where=OPEN_CARD, sqlite_where=OPEN_CARD),
+        Index("ix_calls_open_operator", "operator_id",
+              postgresql_where=OPEN_CARD, sqlite_where=OPEN_CARD),
+        # An operator's list includes the callbacks nobody has taken in their queues: a few
+        # cards, found here rather than among every card needing a callback (migration 0010).
+        Index("ix_calls_callbacks_untaken", "queue",
+              postgresql_where=CALLBACK_UNTAKEN, sqlite_where=CALLBACK_UNTAKEN),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -173,7 +173,7 @@ def test_agi_bench_counts_every_call_of_its_smallest_run(tmp_path: Path) -> None
 
 def test_site_bench_times_every_page_and_exports_every_card() -> None:
     result = run_site_bench(2000, repeats=1, database=f"callcards_bench_smoke_site_{os.getpid()}",
-                            log=_quiet)
+                            floor=(1, 3), floor_sec=2.0, log=_quiet)
     assert result.cards == 2000 and result.events > result.cards
     assert result.group("list") and result.group("report")
     assert all(len(timing.ms) == 1 and timing.ms[0] > 0 for timing in result.timings)
@@ -188,6 +188,14 @@ def test_site_bench_times_every_page_and_exports_every_card() -> None:
     assert {timing.name for timing in result.baseline} == {t.name for t in result.timings}
     assert any("ix_call_events_rang_at" in index for index in result.indexes)
     assert result.rolled_up_sec > 0 and "rolled up" in block
+    assert result.floor is not None
+    assert [level.operators for level in result.floor.levels] == [1, 3]
+    for level in result.floor.levels:
+        assert level.errors == [] and level.polls_ms and level.reports_ms
+        # Every ring is either on its operator's screen or counted as not shown.
+        assert level.rings > 0 and len(level.ring_ms) + level.rings_not_shown == level.rings
+        assert level.ring_ms
+    assert "ring to screen" in block and "card on screen < 2 s after the ring, 3 operators" in block
 
 
 @pytest.fixture

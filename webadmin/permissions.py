@@ -151,8 +151,10 @@ def calls_scope(stmt: Select[Any], user: Any) -> Select[Any]:
         # of its queue.
         served = select(Queue.name).join(QueueMember, QueueMember.queue_id == Queue.id).where(
             QueueMember.user_id == account.id)
+        # Written as ix_calls_callbacks_untaken's own condition (`needs_callback`, not `IS
+        # TRUE`), so the list reads that index: otherwise its count scanned every card.
         own = or_(Call.operator_id == account.id, and_(
-            Call.operator_id.is_(None), Call.needs_callback.is_(True), Call.queue.in_(served)))
+            Call.needs_callback, Call.operator_id.is_(None), Call.queue.in_(served)))
         if account.extension:
             # A call still ringing at the operator's phone pops up before it has an operator.
             ringing = and_(Call.status == Status.RINGING.value,

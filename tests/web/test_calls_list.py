@@ -9,12 +9,13 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import select
+from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from models import CallCategory, CallPurpose, CallTag, call_tags, utcnow
 from models.session import transaction
 from tests.web.conftest import login, user_id
+from tests.web.query_plans import add_history, plans_of_request
 from webadmin.calls.queries import CallFilters, FilterError, display_timezone
 
 
@@ -159,3 +160,22 @@ def test_my_calls_page_on_from_the_cards_to_complete_to_the_rest(
     pages = [client.get(f"/calls/mine?page={number}").text for number in (1, 2, 3, 4)]
     assert [_ids(page) for page in pages] == [waiting[:2], [waiting[2], done[0]], [done[1]], []]
     assert "Страница 2 из 3" in pages[1]
+
+
+def test_an_operators_list_reads_indexes_not_every_card(
+        app: Flask, client: FlaskClient, make_call: Callable[..., int],
+        sessions: sessionmaker[Session], web_engine: Engine) -> None:
+    add_history(web_engine, user_id(sessions, "operator2"), 20_000)
+    add_history(web_engine, user_id(sessions, "operator1"), 80)
+    untaken = make_call(operator=None, status="missed", answered_at=None, needs_callback=True,
+                        queue="reception", started_at=utcnow())
+    login(client, "operator1")
+    response, plans = plans_of_request(app, client, "/calls")
+    assert response.status_code == 200
+    shown = [int(found) for found in re.findall(r'<a href="/calls/(\d+)"', response.text)]
+    assert shown[0] == untaken and len(set(shown)) == 50
+    # The page and its capped count (81 cards: more than a page): each branch of the
+    # operator's scope through an index of its own, never a scan of every card.
+    assert len(plans) == 2 and any("count(" in plan or "Aggregate" in plan for plan in plans)
+    assert all("Seq Scan on calls" not in plan for plan in plans), plans
+    assert all("ix_calls_callbacks_untaken" in plan for plan in plans), plans

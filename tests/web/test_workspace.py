@@ -5,12 +5,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import timedelta
 
+from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import select
+from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from models import Call, CallCategory, CallPurpose, utcnow
-from tests.web.conftest import login
+from tests.web.conftest import login, user_id
+from tests.web.query_plans import add_history, plans_of_request
 
 
 def _ringing(make_call: Callable[..., int], extension: str = "101", **fields: object) -> int:
@@ -89,3 +91,23 @@ def test_saving_from_the_workspace_comes_back_to_it(
     assert saved.headers["Location"] == "/"
     with sessions() as session:
         assert session.get(Call, call_id).completed_at is not None  # type: ignore[union-attr]
+
+
+def test_the_poll_reads_only_the_open_cards_not_the_operators_history(
+        app: Flask, client: FlaskClient, make_call: Callable[..., int],
+        sessions: sessionmaker[Session], web_engine: Engine) -> None:
+    operator = user_id(sessions, "operator1")
+    add_history(web_engine, operator, 20_000)
+    login(client, "operator1")
+    response, plans = plans_of_request(app, client, "/workspace/current")
+    assert response.json == {"call_id": None}
+    [plan] = plans
+    # The open cards only: no scan of the 20,000 the operator had, nor of the table.
+    assert "ix_calls_open_operator" in plan, plan
+    assert "ix_calls_operator_started" not in plan and "Seq Scan" not in plan, plan
+
+    in_talk = make_call(ended_at=None, started_at=utcnow() - timedelta(minutes=1),
+                        answered_at=utcnow() - timedelta(seconds=40))
+    response, plans = plans_of_request(app, client, "/workspace/current")
+    assert response.json["call_id"] == in_talk
+    assert "ix_calls_open_operator" in plans[0] and "Seq Scan" not in plans[0], plans[0]

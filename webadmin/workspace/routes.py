@@ -45,12 +45,15 @@ def current_call(user: Any) -> Call | None:
     talking = and_(
         Call.status == Status.ANSWERED.value,
         Call.operator_id == user.id,
-        Call.ended_at.is_(None),
         Call.answered_at > now - TALK_FRESH,
     )
     where = or_(ringing, talking) if ringing is not None else talking
+    # Both are open cards (a ring is never set on an ended call, the hang-up clears it): said
+    # once, outside the OR, it lets the planner read only the partial indexes on open cards
+    # (ix_calls_open_ringing, ix_calls_open_operator) instead of every card the operator had.
     return db.session.scalar(
-        select(Call).where(where).order_by(Call.started_at.desc(), Call.id.desc()).limit(1))
+        select(Call).where(Call.ended_at.is_(None), where)
+        .order_by(Call.started_at.desc(), Call.id.desc()).limit(1))
 
 
 def pending_cards(user: Any, limit: int = 20) -> list[Call]:
