@@ -1,7 +1,7 @@
 """calls: partial indexes on the open cards (the screen-pop) and the untaken callbacks
 
 Revision ID: 0010
-Revises: 0008
+Revises: 0009
 Create Date: 2026-12-07 03:00:00
 
 The workspace asks once a second per operator for the card ringing at their extension or in
