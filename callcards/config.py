@@ -11,6 +11,9 @@ DEVELOPMENT_SECRET_KEY = "development-only-not-secret"  # noqa: S105 (a marker, 
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
+#: METRICS.md: a number calling again within this many days was not resolved at first call.
+FCR_REPEAT_DAYS = 7
+
 
 def _instance_dir() -> Path:
     return Path(os.environ.get("CALLCARDS_INSTANCE_DIR", REPO_ROOT / "instance"))
@@ -89,6 +92,7 @@ class Settings:
     asterisk_etc_dir: Path | None = None
     # How a queue member (an operator's phone) is dialled; {extension} is theirs.
     member_interface: str = "PJSIP/{extension}"
+    fcr_repeat_days: int = FCR_REPEAT_DAYS  # CALLCARDS_FCR_REPEAT_DAYS
     extra: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -126,6 +130,7 @@ def load_settings(environ: os._Environ[str] | dict[str, str] | None = None) -> S
             Path(env["CALLCARDS_ASTERISK_ETC"]) if env.get("CALLCARDS_ASTERISK_ETC") else None
         ),
         member_interface=env.get("CALLCARDS_MEMBER_INTERFACE") or "PJSIP/{extension}",
+        fcr_repeat_days=max(1, int(env.get("CALLCARDS_FCR_REPEAT_DAYS") or FCR_REPEAT_DAYS)),
     )
 
 
