@@ -279,8 +279,12 @@ def first_calls(session: DbSession, period: Period, user: Any, key: Any,
     whatever the user may see: the caller called again.
     """
     known = o.known_number()
+    # A call near the period's end may be repeated after it: the next calls are read past it.
+    following = o.next_calls(period.start, period.end + timedelta(days=repeat_days))
+    again = o.called_again(following, repeat_days)
     stmt = (select(key, func.count(), o.count_of(Call.resolved_first_call.is_(True)),
-                   o.count_of(known), o.count_of(and_(known, not_(o.called_again(repeat_days)))))
+                   o.count_of(known), o.count_of(and_(known, not_(again))))
+            .outerjoin(following, following.c.call_id == Call.id)
             .where(Call.started_at >= period.start, Call.started_at < period.end,
                    o.inbound_answered(), key.is_not(None))
             .group_by(key))

@@ -126,13 +126,28 @@ def known_number() -> ColumnElement[bool]:
     return func.coalesce(Call.src_number, "") != ""
 
 
-def called_again(days: int) -> ColumnElement[bool]:
-    """The card's number called in again within `days` days after this call started."""
-    later = aliased(Call)
-    return exists().where(later.src_number == Call.src_number,
-                          later.direction == Direction.INBOUND.value,
-                          later.started_at > Call.started_at,
-                          within_days(Call.started_at, later.started_at, literal(days)))
+def next_calls(start: datetime, end: datetime) -> Subquery:
+    """Per inbound card from a known number started in [start, end): when that number next
+    called in, up to `end` (NULL: not again by then).
+
+    One sort of the period's inbound cards by number, not a look-up per card: over a year
+    of history that is several times faster.
+    """
+    later = func.lead(Call.started_at).over(partition_by=Call.src_number,
+                                            order_by=(Call.started_at, Call.id))
+    return (select(Call.id.label("call_id"), later.label("next_at"))
+            .where(Call.direction == Direction.INBOUND.value, known_number(),
+                   Call.started_at >= start, Call.started_at < end)
+            .subquery("next_calls"))
+
+
+def called_again(following: Subquery, days: int) -> ColumnElement[bool]:
+    """The card's number called in again within `days` days after this call started.
+
+    Select from `calls` outer-joined to `following` (next_calls) by card.
+    """
+    return and_(following.c.next_at.is_not(None),
+                within_days(Call.started_at, following.c.next_at, literal(days)))
 
 
 # -- legs: each queue a call entered -------------------------------------------------------------
