@@ -131,7 +131,7 @@ def next_calls(start: datetime, end: datetime) -> Subquery:
     called in, up to `end` (NULL: not again by then).
 
     One sort of the period's inbound cards by number, not a look-up per card: over a year
-    of history that is several times faster.
+    of generated history it took about half the time.
     """
     later = func.lead(Call.started_at).over(partition_by=Call.src_number,
                                             order_by=(Call.started_at, Call.id))
