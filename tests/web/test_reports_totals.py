@@ -175,6 +175,21 @@ def test_a_caller_who_hung_up_in_the_overflow_queue_after_a_timeout_abandoned(
     assert (total["offered"], total["abandoned"], total["missed"]) == (1, 1, 0)
 
 
+def test_a_call_still_waiting_in_the_overflow_queue_counts_in_the_total_once_it_ends(
+        crossing: sessionmaker[Session]) -> None:
+    with transaction(crossing) as session:
+        _card(session, "still-waiting", 8, "appointments", "reception", "answered", end=40,
+              events=[(30, lambda at, _: _overflow(at, "appointments", "TIMEOUT",
+                                                    "reception"))])
+        session.flush()
+        session.execute(update(Call).where(Call.linkedid == "still-waiting").values(
+            status="ringing", ended_at=None, end_reason=None, wait_sec=None, talk_sec=None))
+    rows, total = report(crossing)
+    assert total == CENTRE
+    # Appointments' wait ran out: that leg is over, and counted there.
+    assert (rows["appointments"]["offered"], rows["appointments"]["missed"]) == (3, 3)
+
+
 def test_daily_rollups_give_the_callers_view_as_the_cards_do(
         crossing: sessionmaker[Session]) -> None:
     for offset in (4, 5, 7):  # day 6 stays unrolled: the period mixes roll-ups and cards

@@ -296,10 +296,10 @@ def callers_view(taken: Subquery) -> Leg:
     the call; when its own last queue did not (refused at the door, say, after waiting in
     another queue), it ended as its last stint in a queue did: answered there, or missed
     (it moved on). Closed or refused only when no queue ever took it. Its wait runs from its
-    first queue, as the card's.
+    first queue, as the card's. A call still going on counts once it has ended, as any card.
     """
     here = offered()
-    earlier = taken.c.taken_at.is_not(None)
+    earlier = and_(taken.c.taken_at.is_not(None), Call.status != Status.RINGING.value)
     status = case((here, Call.status),
                   (and_(earlier, taken.c.answered_leg_at == taken.c.taken_at), ANSWERED),
                   (earlier, MISSED), else_=Call.status)
