@@ -276,7 +276,6 @@ def earlier_leg(legs: Subquery) -> Leg:
                cast(null(), Float()))  # nobody hangs up in a queue and moves on
 
 
-
 def taken_earlier(where: ColumnElement[bool], since: datetime | None) -> Subquery:
     """Per card `where` with earlier legs: when the last of them that took the call (not
     refused at join) started, and when the last of those answered there started."""

@@ -181,7 +181,7 @@ def day_rows(where: ColumnElement[bool]) -> Iterator[tuple[type[Any], Select[Any
 
     QueueDay and WaitDay: each call once from the caller's view (`leg` false: the total), and
     what the queue rows add to that (`leg` true): for a call that moved, its last leg in place
-    of the whole call (counts taken away and added), and its earlier legs.
+    of the caller's view (counts taken away and added), and its earlier legs.
     """
     queueless = o.queueless_operator()
     moves = o.last_moves(where, None)

@@ -96,7 +96,6 @@ class within_days(FunctionElement[bool]):  # noqa: N801 (used like a SQL functio
 
 @compiles(within_days, "postgresql")
 def _within_days_postgresql(element: within_days, compiler: SQLCompiler, **kw: Any) -> str:
-    # The later moment alone on one side: an index on it (by number and time) serves the test.
     earlier, later, days = (compiler.process(clause, **kw) for clause in element.clauses)
     return f"({later} <= {earlier} + make_interval(days => CAST({days} AS INTEGER)))"
 
