@@ -11,6 +11,9 @@ DEVELOPMENT_SECRET_KEY = "development-only-not-secret"  # noqa: S105 (a marker, 
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
+#: METRICS.md: a number calling again within this many days was not resolved at first call.
+FCR_REPEAT_DAYS = 7
+
 
 def _instance_dir() -> Path:
     return Path(os.environ.get("CALLCARDS_INSTANCE_DIR", REPO_ROOT / "instance"))
@@ -93,6 +96,7 @@ class Settings:
     # an open card whose call Asterisk cannot show over once it is this old (seconds).
     reconcile_every: float = 60.0
     reconcile_open_limit: float = 4 * 3600.0
+    fcr_repeat_days: int = FCR_REPEAT_DAYS  # CALLCARDS_FCR_REPEAT_DAYS
     extra: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -133,6 +137,7 @@ def load_settings(environ: os._Environ[str] | dict[str, str] | None = None) -> S
         reconcile_every=max(0.0, float(env.get("CALLCARDS_RECONCILE_EVERY", "60"))),
         reconcile_open_limit=max(60.0, float(env.get("CALLCARDS_RECONCILE_OPEN_LIMIT",
                                                      "14400"))),
+        fcr_repeat_days=max(1, int(env.get("CALLCARDS_FCR_REPEAT_DAYS") or FCR_REPEAT_DAYS)),
     )
 
 

@@ -55,10 +55,11 @@ class QueueDay(_DayRow, Base):
 
     __tablename__ = "report_queue_days"
 
-    # False: each call once, by the queue it ended in (the report's total, and the queue rows
-    # start from it). True: what the queue rows add, each queue a call entered counting it: a
-    # moved call's earlier legs, and its last leg in place of the whole call (those counts
-    # taken away, so a row may hold negative counts); only moved calls have such rows.
+    # False: each call once, by the queue it ended in, from the caller's view across every
+    # queue it entered (the report's total, and the queue rows start from it). True: what the
+    # queue rows add, each queue a call entered counting it: a moved call's earlier legs, and
+    # its last leg in place of the caller's view (those counts taken away, so a row may hold
+    # negative counts); only moved calls have such rows.
     leg: Mapped[bool] = mapped_column(Boolean, default=False)
 
     # A card without a queue belongs to its operator's queues (calls_scope): kept for those only.

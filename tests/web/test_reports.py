@@ -35,8 +35,10 @@ from models import (
 from models.session import make_engine, make_session_factory, transaction
 from webadmin.reports.figures import (
     category_figures,
+    category_total,
     iso_week,
     operator_figures,
+    operator_total,
     queue_report,
 )
 from webadmin.reports.period import Period
@@ -51,6 +53,10 @@ SERVICE_LEVEL = {"reception": 20, "appointments": 30}  # appointments' T differs
 SHORT = 5
 NO_PURPOSE = "no purpose"
 ANSWERED, ABANDONED, MISSED, RINGING = "answered", "abandoned", "missed", "ringing"
+ANONYMOUS = "anonymous"
+#: Callers who call more than once (first-call resolution, measured, over 7 days).
+AGAIN_SAME_DAY, BEFORE_AND_TEN_DAYS_ON = "+79160000100", "+79160000200"
+NEARLY_A_WEEK, LATER_OUTSIDE = "+79160000300", "+79160000500"
 
 
 @dataclass(frozen=True)
@@ -73,17 +79,23 @@ class Row:
     callback: bool = False
     direction: str = "inbound"
     rang: tuple[str, ...] = ()  # operators whose phone rang (operator_rang events)
+    resolved: bool = False  # the operator marked the card resolved at first call
+    caller: str = ""  # the caller's number: "" a number of its own, ANONYMOUS none
 
 
 ROWS = [
     # reception, T = 20 s
     Row("reception", ANSWERED, "operator1", "caller_hangup", 0, wait=10, talk=120,
-        after_call=30, category=0, purpose=0, rang=("operator2", "operator1")),
+        after_call=30, category=0, purpose=0, rang=("operator2", "operator1"), resolved=True,
+        caller=AGAIN_SAME_DAY),
     Row("reception", ANSWERED, "operator1", "operator_hangup", 1, wait=25, talk=300, hold=20,
-        after_call=60, category=1, purpose=1, callback=True),
-    Row("reception", ANSWERED, "operator2", "caller_hangup", 2, wait=20, talk=60),
-    Row("reception", ABANDONED, None, "caller_hangup_queue", 0, wait=3, rang=("operator1",)),
-    Row("reception", ABANDONED, None, "caller_hangup_queue", 8, wait=5),
+        after_call=60, category=1, purpose=1, callback=True, caller=BEFORE_AND_TEN_DAYS_ON),
+    Row("reception", ANSWERED, "operator2", "caller_hangup", 2, wait=20, talk=60,
+        caller=ANONYMOUS),
+    Row("reception", ABANDONED, None, "caller_hangup_queue", 0, wait=3, rang=("operator1",),
+        caller=AGAIN_SAME_DAY),  # three minutes after the first: called again
+    Row("reception", ABANDONED, None, "caller_hangup_queue", 8, wait=5,
+        caller=NEARLY_A_WEEK),  # 6 days 23 h 53 min after the first: called again
     Row("reception", ABANDONED, None, "caller_hangup_queue", 3, wait=40),
     Row("reception", MISSED, None, "queue_timeout", 4, wait=120,
         rang=("operator1", "operator1", "operator2")),
@@ -95,26 +107,28 @@ ROWS = [
         callback=True),
     # appointments, T = 30 s
     Row("appointments", ANSWERED, "operator2", "caller_hangup", 1, wait=28, talk=200, hold=10,
-        after_call=15, category=0, purpose=0, callback=True),
+        after_call=15, category=0, purpose=0, callback=True, resolved=True, caller=NEARLY_A_WEEK),
     Row("appointments", ANSWERED, "operator1", "caller_hangup", 7, at=time(1, 0), wait=35,
         talk=90, after_call=-20, category=2, purpose=2),  # saved during the call
     Row("appointments", ABANDONED, None, "caller_hangup_queue", 9, wait=2),
-    Row("appointments", MISSED, None, "queue_timeout", 11, wait=120),
+    Row("appointments", MISSED, None, "queue_timeout", 11, wait=120,
+        caller=BEFORE_AND_TEN_DAYS_ON),  # ten days on: not again within 7
     Row("appointments", ANSWERED, "operator2", "caller_hangup", 12, wait=5, talk=45,
-        after_call=400, category=1, purpose=0),
+        after_call=400, category=1, purpose=0, resolved=True, caller=LATER_OUTSIDE),
     # before any queue
     Row(None, MISSED, None, "closed_hours", 0, at=time(0, 30), queued=False),
     Row(None, MISSED, None, "closed_hours", 13, at=time(23, 50), queued=False),
     Row(None, ABANDONED, None, "caller_hangup_ivr", 6, queued=False),
     # an operator's outbound calls
     Row(None, ANSWERED, "operator1", "answered", 3, queued=False, talk=100, after_call=10,
-        category=2, purpose=3, direction="outbound"),
+        category=2, purpose=3, direction="outbound", resolved=True),  # not a caller's call
     Row(None, MISSED, "operator2", "no_answer", 4, queued=False, direction="outbound"),
     # outside the period, or still going on
     Row("reception", ANSWERED, "operator2", "caller_hangup", -1, at=time(23, 30), wait=1,
-        talk=10, after_call=5, category=0, purpose=0, rang=("operator2",)),
+        talk=10, after_call=5, category=0, purpose=0, rang=("operator2",), resolved=True,
+        caller=BEFORE_AND_TEN_DAYS_ON),  # a call before: not a repeat of the later ones
     Row("reception", ANSWERED, "operator1", "caller_hangup", 14, wait=1, talk=10,
-        category=1, purpose=1),
+        category=1, purpose=1, caller=LATER_OUTSIDE),  # after the period, still a repeat
     Row("reception", RINGING, None, None, 5, wait=None, rang=("operator1",)),
 ]
 
@@ -183,6 +197,39 @@ def expected_operator(rows: list[tuple[int, Row]], login: str) -> dict[str, Any]
     }
 
 
+def _number(index: int, row: Row) -> str | None:
+    """The card's src_number."""
+    if row.caller == ANONYMOUS:
+        return None
+    return row.caller or f"+7916000{index:04d}"
+
+
+def expected_first_call(rows: list[tuple[int, Row]], key: Callable[[Row], Any],
+                        days: int = 7) -> dict[Any, dict[str, float | None]]:
+    """METRICS.md's first-call resolution, declared and measured, per `key`, by hand."""
+    found: dict[Any, dict[str, int]] = {}
+    for index, row in rows:
+        if (row.direction != "inbound" or row.status != ANSWERED or key(row) is None
+                or not in_period(row, index)):
+            continue
+        counts = found.setdefault(key(row), {"answered": 0, "declared": 0, "known": 0,
+                                             "not_again": 0})
+        counts["answered"] += 1
+        counts["declared"] += int(row.resolved)
+        number = _number(index, row)
+        if number is None:
+            continue
+        counts["known"] += 1
+        start = started_at(index, row)
+        again = [other for other_index, other in rows if other.direction == "inbound"
+                 and _number(other_index, other) == number
+                 and start < started_at(other_index, other) <= start + timedelta(days=days)]
+        counts["not_again"] += int(not again)
+    return {name: {"declared": share(counts["declared"], counts["answered"]),
+                   "measured": share(counts["not_again"], counts["known"])}
+            for name, counts in found.items()}
+
+
 def expected_categories(rows: list[tuple[int, Row]]) -> dict[str, dict[str, Any]]:
     """Cards, callbacks and weekly counts per category, by hand (weeks in Moscow time)."""
     found: dict[str, dict[str, Any]] = {}
@@ -220,7 +267,8 @@ def insert_rows(session: Session, rows: list[Row]) -> None:
             uniqueid=f"test-{index}", linkedid=f"test-{index}", queue=row.queue,
             direction=row.direction, status=row.status, started_at=start, answered_at=answered,
             ended_at=ended, queue_entered_at=entered, wait_sec=row.wait, talk_sec=row.talk,
-            hold_sec=row.hold, end_reason=row.end_reason, src_number=f"+7916000{index:04d}",
+            hold_sec=row.hold, end_reason=row.end_reason, src_number=_number(index, row),
+            resolved_first_call=row.resolved,
             operator_id=users[row.operator].id if row.operator else None,
             completed_at=(ended + timedelta(seconds=row.after_call)
                           if ended and row.after_call is not None else None),
@@ -358,6 +406,51 @@ def test_category_figures_and_weeks_follow_the_definitions(cards: sessionmaker[S
         assert set(row.weeks) == {"2026-W10", "2026-W11"}
     # 01:00 on Monday 9 March in Moscow is still Sunday in UTC: the week is the local one.
     assert rows[2].weeks == {"2026-W10": 1, "2026-W11": 1}
+
+
+def _rates(row: Any) -> dict[str, float | None]:
+    return {"declared": row.first_call.declared_rate, "measured": row.first_call.measured_rate}
+
+
+def _rounded(rates: dict[Any, dict[str, float | None]]) -> dict[Any, dict[str, float | None]]:
+    return {key: {name: None if value is None else round(value, 6)
+                  for name, value in values.items()} for key, values in rates.items()}
+
+
+def test_first_call_resolution_declared_and_measured_per_operator_and_category(
+        cards: sessionmaker[Session]) -> None:
+    with cards() as session:
+        admin = staff(session, "admin")
+        operators = operator_figures(session, PERIOD, admin, NO_PURPOSE)
+        categories = category_figures(session, PERIOD, admin)
+    names = {"Ольга Операторова": "operator1", "Иван Петров": "operator2"}
+    expected = expected_first_call(INDEXED, lambda row: row.operator)
+    assert _rounded({names[row.name]: _rates(row) for row in operators}) == _rounded(expected)
+    expected = expected_first_call(
+        INDEXED, lambda row: None if row.category is None else f"category {row.category}")
+    assert _rounded({row.name: _rates(row) for row in categories}) == _rounded(expected)
+    # By hand. Olga answered three calls from callers: one marked resolved; the first caller
+    # called again three minutes later, the other two not within 7 days (one ten days on).
+    by_name = {row.name: row for row in operators}
+    assert _rates(by_name["Ольга Операторова"]) == pytest.approx(
+        {"declared": 100 / 3, "measured": 200 / 3})
+    # Ivan: two of three marked; of the two known numbers (one caller was anonymous) both
+    # called again, one 6 days 23 h on, one after the period: measured 0 %.
+    assert _rates(by_name["Иван Петров"]) == pytest.approx({"declared": 200 / 3, "measured": 0})
+    total = operator_total(operators, "all")
+    assert _rates(total) == pytest.approx({"declared": 50.0, "measured": 40.0})
+    # Categories: five calls from callers (the outbound card of category 2 is not one).
+    assert _rates(category_total(categories, "all")) == pytest.approx(
+        {"declared": 60.0, "measured": 40.0})
+
+
+def test_the_first_call_window_is_a_parameter(cards: sessionmaker[Session]) -> None:
+    with cards() as session:
+        rows = {row.name: row for row in operator_figures(
+            session, PERIOD, staff(session, "admin"), NO_PURPOSE, repeat_days=11)}
+    # Eleven days: Olga's caller of ten days on counts as calling again.
+    assert rows["Ольга Операторова"].first_call.measured_rate == pytest.approx(100 / 3)
+    assert rows["Иван Петров"].first_call.measured_rate == 0
 
 
 def stop_supervising(factory: sessionmaker[Session], queue: str) -> None:

@@ -7,7 +7,9 @@ import io
 import json
 import re
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import datetime, timedelta
+from pathlib import Path
 
 import pytest
 from flask.testing import FlaskClient
@@ -16,11 +18,12 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from models import Queue, queue_supervisors, utcnow
 from models.session import transaction
-from tests.web.conftest import login, user_id
+from tests.web.conftest import login, make_settings, user_id
 from tests.web.test_reports import (  # noqa: F401 (a fixture, used by name)
     MSK,
     postgresql_cards,
 )
+from webadmin import create_app
 
 PERIOD_ARGS = "from=2026-03-02&to=2026-03-15"
 BOM = "\ufeff"
@@ -115,7 +118,49 @@ def test_category_report_counts_per_iso_week(client: FlaskClient) -> None:
     table = csv_table(client.get(f"/reports/categories?{PERIOD_ARGS}&format=csv").data)
     assert table[0][-2:] == ["2026-W10", "2026-W11"]
     rows = {row[0]: row for row in table[1:]}
-    assert rows["category 0"][1:] == ["2", "1", "50,0", "2", "0"]
+    # cards, callbacks, their share, FCR declared and measured, then the weeks
+    assert rows["category 0"][1:] == ["2", "1", "50,0", "100,0", "0,0", "2", "0"]
+
+
+@pytest.mark.usefixtures("postgresql_cards")
+def test_first_call_resolution_columns_carry_their_formulas_and_go_into_the_csv(
+        client: FlaskClient) -> None:
+    login(client, "admin")
+    page = client.get(f"/reports/operators?{PERIOD_ARGS}").text
+    assert "Решено с первого звонка (измерено), %" in page
+    assert "с которого не звонили снова в течение N дней (N = 7)" in page
+    assert "анонимные номера не учитываются ни там, ни там" in page
+    table = csv_table(client.get(f"/reports/operators?{PERIOD_ARGS}&format=csv").data)
+    rows = {row[0]: dict(zip(table[0], row, strict=True)) for row in table[1:]}
+    declared = "Решено с первого звонка (отмечено), %"
+    measured = "Решено с первого звонка (измерено), %"
+    # tests/web/test_reports.py: the oracle and the hand count of these cards.
+    assert (rows["Ольга Операторова"][declared], rows["Ольга Операторова"][measured]) == (
+        "33,3", "66,7")
+    assert (rows["Все операторы"][declared], rows["Все операторы"][measured]) == (
+        "50,0", "40,0")
+    categories = csv_table(client.get(f"/reports/categories?{PERIOD_ARGS}&format=csv").data)
+    assert declared in categories[0] and measured in categories[0]
+    client.post("/locale", data={"locale": "en"},
+                headers={"Referer": "http://localhost/reports/categories"})
+    page = client.get(f"/reports/categories?{PERIOD_ARGS}").text
+    assert "FCR declared, %" in page and "FCR measured, %" in page
+    assert "did not call again within N days (N = 7)" in page
+
+
+@pytest.mark.usefixtures("postgresql_cards")
+def test_the_first_call_window_comes_from_the_settings(
+        web_database_url: str, recordings_dir: Path) -> None:
+    settings = replace(make_settings(web_database_url, recordings_dir), fcr_repeat_days=11)
+    client = create_app(settings, test_config={"TESTING": True, "WTF_CSRF_ENABLED": False}
+                        ).test_client()
+    login(client, "admin")
+    assert "(N = 11)" in client.get(f"/reports/operators?{PERIOD_ARGS}").text
+    table = csv_table(client.get(f"/reports/operators?{PERIOD_ARGS}&format=csv").data)
+    olga = {row[0]: dict(zip(table[0], row, strict=True)) for row in table[1:]}[
+        "Ольга Операторова"]
+    # Her caller of ten days on now counts as calling again.
+    assert olga["Решено с первого звонка (измерено), %"] == "33,3"
 
 
 def test_the_default_period_is_the_last_seven_days(client: FlaskClient,

@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import and_, distinct, func, not_, null, or_, select
 from sqlalchemy.orm import Session, scoped_session
 
+from callcards.config import FCR_REPEAT_DAYS
 from models import (
     Call,
     CallCategory,
@@ -134,10 +135,11 @@ def queue_report(session: DbSession, period: Period, user: Any,
 
     Inbound cards only. A queue's row counts every call that entered it (outcomes.py, legs):
     one that overflowed or was transferred to another queue counts in both, with what became
-    of it in each and its wait from entering each. The total counts each call once, by the
-    queue it ended in, with its whole wait. Calls arriving while closed (`closed_hours`) and
-    calls a queue refused at join (`queue_full`, or `no_operator`: JOINEMPTY/JOINUNAVAIL) are
-    counted apart, not as offered; a card that never entered a queue is not offered either.
+    of it in each and its wait from entering each. The total counts each call once, from the
+    caller's view across every queue it entered (outcomes.callers_view), with its whole
+    wait. Calls arriving while closed (`closed_hours`) and calls a queue refused at join
+    (`queue_full`, or `no_operator`: JOINEMPTY/JOINUNAVAIL) are counted apart, not as
+    offered; a card that never entered a queue is not offered either.
     """
     cover = coverage(session, period, user, [short_abandon_sec, *service_levels(session)])
     target = func.coalesce(Queue.service_level_sec, SERVICE_LEVEL_SEC)
@@ -163,6 +165,18 @@ def queue_report(session: DbSession, period: Period, user: Any,
         width = len(_QUEUE_SUMS)
         for name, *values in session.execute(_scoped(stmt, user)):
             _add(legs, name, **{key: final - whole for key, whole, final in zip(
+                _QUEUE_SUMS, values[:width], values[width:], strict=True)})
+        # The total takes the caller's view of a call that moved: a sum replaced by another
+        # again, over the cards with earlier legs only.
+        taken = o.taken_earlier(cover.raw(), cover.earliest_raw)
+        stmt = (select(Call.queue, *_queue_sums(o.each_call(), short_abandon_sec, target),
+                       *_queue_sums(o.callers_view(taken), short_abandon_sec, target))
+                .join(taken, taken.c.call_id == Call.id)
+                .outerjoin(Queue, Queue.name == Call.queue)
+                .where(cover.raw(), Call.direction == Direction.INBOUND.value)
+                .group_by(Call.queue))
+        for name, *values in session.execute(_scoped(stmt, user)):
+            _add(calls, name, **{key: view - whole for key, whole, view in zip(
                 _QUEUE_SUMS, values[:width], values[width:], strict=True)})
         earlier = o.earlier_legs(cover.raw(), cover.earliest_raw)
         # An earlier leg is seen by whoever oversees its queue, as the roll-ups' rows are.
@@ -229,6 +243,56 @@ def _queue_rollups(session: DbSession, cover: Coverage, user: Any, short_abandon
             _add(into, name, short_abandoned=short, answered_within=within)
 
 
+# -- first-call resolution --------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class FirstCall:
+    """First-call resolution of some answered inbound calls, declared and measured."""
+
+    answered: int = 0  # inbound calls answered
+    declared: int = 0  # of those, cards the operator marked resolved at first call
+    known: int = 0  # of those, from a known number (anonymous callers left out)
+    not_again: int = 0  # of the known, whose number did not call again within the window
+
+    def __add__(self, other: FirstCall) -> FirstCall:
+        return FirstCall(self.answered + other.answered, self.declared + other.declared,
+                         self.known + other.known, self.not_again + other.not_again)
+
+    @property
+    def declared_rate(self) -> float | None:
+        """Cards marked resolved at first call / answered calls × 100."""
+        return _share(self.declared, self.answered)
+
+    @property
+    def measured_rate(self) -> float | None:
+        """Answered calls whose number did not call again / answered calls × 100, both from
+        known numbers only."""
+        return _share(self.not_again, self.known)
+
+
+def first_calls(session: DbSession, period: Period, user: Any, key: Any,
+                repeat_days: int = FCR_REPEAT_DAYS) -> dict[int, FirstCall]:
+    """First-call resolution per `key` (a card's operator or category), from the cards.
+
+    Always read from the cards, not the roll-ups: a call is resolved or not by calls that
+    may come days after its own day was rolled up. A repeat call counts whoever took it and
+    whatever the user may see: the caller called again.
+    """
+    known = o.known_number()
+    # A call near the period's end may be repeated after it: the next calls are read past it.
+    following = o.next_calls(period.start, period.end + timedelta(days=repeat_days))
+    again = o.called_again(following, repeat_days)
+    stmt = (select(key, func.count(), o.count_of(Call.resolved_first_call.is_(True)),
+                   o.count_of(known), o.count_of(and_(known, not_(again))))
+            .outerjoin(following, following.c.call_id == Call.id)
+            .where(Call.started_at >= period.start, Call.started_at < period.end,
+                   o.inbound_answered(), key.is_not(None))
+            .group_by(key))
+    return {found: FirstCall(int(answered), int(declared), int(known_count), int(not_again))
+            for found, answered, declared, known_count, not_again
+            in session.execute(_scoped(stmt, user))}
+
+
 # -- operators --------------------------------------------------------------------------------
 
 @dataclass(frozen=True)
@@ -244,6 +308,7 @@ class OperatorFigures:
     after_call_sec: float = 0
     completed: int = 0  # answered cards with a saved card (after-call work is known)
     purposes: dict[str, int] = field(default_factory=dict)
+    first_call: FirstCall = field(default_factory=FirstCall)
 
     @property
     def talk_avg(self) -> float | None:
@@ -261,9 +326,10 @@ class OperatorFigures:
         return _ratio(self.talk_sec + self.hold_sec + self.after_call_sec, self.answered)
 
 
-def operator_figures(session: DbSession, period: Period, user: Any,
-                     no_purpose: str) -> list[OperatorFigures]:
-    """Answered and missed, talk, hold, after-call work, AHT and purposes per operator.
+def operator_figures(session: DbSession, period: Period, user: Any, no_purpose: str,
+                     repeat_days: int = FCR_REPEAT_DAYS) -> list[OperatorFigures]:
+    """Answered and missed, talk, hold, after-call work, AHT, purposes and first-call
+    resolution per operator.
 
     Answered: the operator's cards with status answered (inbound answered and outbound
     connected). Missed: calls whose ringing reached the operator's extension
@@ -278,12 +344,14 @@ def operator_figures(session: DbSession, period: Period, user: Any,
         _operator_cards(session, cover, user, no_purpose, found, names, purposes)
     if cover.days:
         _operator_rollups(session, cover, user, no_purpose, found, names, purposes)
+    resolved = first_calls(session, period, user, Call.operator_id, repeat_days)
     rows = [OperatorFigures(
         operator_id, names[operator_id], answered=int(values.get("answered", 0)),
         missed=int(values.get("missed", 0)), talk_sec=float(values.get("talk_sec", 0)),
         hold_sec=float(values.get("hold_sec", 0)),
         after_call_sec=float(values.get("after_call_sec", 0)),
-        completed=int(values.get("completed", 0)), purposes=purposes.get(operator_id, {}))
+        completed=int(values.get("completed", 0)), purposes=purposes.get(operator_id, {}),
+        first_call=resolved.get(operator_id, FirstCall()))
         for operator_id, values in found.items()]
     return sorted(rows, key=lambda row: (row.name, row.operator_id))
 
@@ -380,7 +448,8 @@ def operator_total(rows: Sequence[OperatorFigures], title: str) -> OperatorFigur
             purposes[name] = purposes.get(name, 0) + count
     sums = {name: sum(getattr(row, name) for row in rows) for name in (
         "answered", "missed", "talk_sec", "hold_sec", "after_call_sec", "completed")}
-    return OperatorFigures(0, title, **sums, purposes=purposes)
+    return OperatorFigures(0, title, **sums, purposes=purposes,
+                           first_call=sum((row.first_call for row in rows), FirstCall()))
 
 
 # -- categories -------------------------------------------------------------------------------
@@ -394,6 +463,7 @@ class CategoryFigures:
     cards: int = 0
     needs_callback: int = 0
     weeks: dict[str, int] = field(default_factory=dict)
+    first_call: FirstCall = field(default_factory=FirstCall)
 
     @property
     def callback_share(self) -> float | None:
@@ -421,8 +491,10 @@ def _zone_name(tz: tzinfo) -> str:
     return str(getattr(tz, "key", None) or tz.tzname(None) or "UTC")
 
 
-def category_figures(session: DbSession, period: Period, user: Any) -> list[CategoryFigures]:
-    """Cards and the needs-callback share per category, and each category's weekly counts."""
+def category_figures(session: DbSession, period: Period, user: Any,
+                     repeat_days: int = FCR_REPEAT_DAYS) -> list[CategoryFigures]:
+    """Cards, the needs-callback share and first-call resolution per category, and each
+    category's weekly counts."""
     cover = coverage(session, period, user)
     found: dict[int, dict[str, Any]] = {}
     weekly: dict[tuple[int, str], int] = {}
@@ -459,9 +531,11 @@ def category_figures(session: DbSession, period: Period, user: Any) -> list[Cate
     categories = {category.id: category for category in session.scalars(
         select(CallCategory).where(CallCategory.id.in_(list(found))))}
     weeks = period_weeks(period)
+    resolved = first_calls(session, period, user, Call.category_id, repeat_days)
     rows = [CategoryFigures(category_id, categories[category_id].name,
                             int(values["cards"]), int(values["needs_callback"]),
-                            {week: weekly.get((category_id, week), 0) for week in weeks})
+                            {week: weekly.get((category_id, week), 0) for week in weeks},
+                            resolved.get(category_id, FirstCall()))
             for category_id, values in found.items() if category_id in categories]
     return sorted(rows, key=lambda row: (categories[row.category_id].position, row.name))
 
@@ -473,4 +547,5 @@ def category_total(rows: Sequence[CategoryFigures], title: str) -> CategoryFigur
         for week, count in row.weeks.items():
             weeks[week] = weeks.get(week, 0) + count
     return CategoryFigures(0, title, sum(row.cards for row in rows),
-                           sum(row.needs_callback for row in rows), weeks)
+                           sum(row.needs_callback for row in rows), weeks,
+                           sum((row.first_call for row in rows), FirstCall()))

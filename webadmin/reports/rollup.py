@@ -179,9 +179,9 @@ def _queue_rows(leg: bool, source: Any, cards: ColumnElement[bool], queue: Any, 
 def day_rows(where: ColumnElement[bool]) -> Iterator[tuple[type[Any], Select[Any]]]:
     """Each roll-up table with the select of its rows (less the day) for the cards `where`.
 
-    QueueDay and WaitDay: each call once (`leg` false: the total), and what the queue rows
-    add to that (`leg` true): for a call that moved, its last leg in place of the whole call
-    (counts taken away and added), and its earlier legs.
+    QueueDay and WaitDay: each call once from the caller's view (`leg` false: the total), and
+    what the queue rows add to that (`leg` true): for a call that moved, its last leg in place
+    of the caller's view (counts taken away and added), and its earlier legs.
     """
     queueless = o.queueless_operator()
     moves = o.last_moves(where, None)
@@ -190,6 +190,14 @@ def day_rows(where: ColumnElement[bool]) -> Iterator[tuple[type[Any], Select[Any
                            [(o.each_call(), 1)])
     yield from _queue_rows(True, join(Call, moves, moves.c.call_id == Call.id), _inbound(where),
                            Call.queue, queueless, [(o.final_leg(moves), 1), (o.each_call(), -1)])
+    # A call with earlier legs counts in the total from the caller's view (leg false), and
+    # the queue rows take that back for the card as a whole call (leg true).
+    taken = o.taken_earlier(where, None)
+    view = join(Call, taken, taken.c.call_id == Call.id)
+    yield from _queue_rows(False, view, _inbound(where), Call.queue, queueless,
+                           [(o.callers_view(taken), 1), (o.each_call(), -1)])
+    yield from _queue_rows(True, view, _inbound(where), Call.queue, queueless,
+                           [(o.each_call(), 1), (o.callers_view(taken), -1)])
     # Earlier legs are always in a queue, never a queueless operator's.
     yield from _queue_rows(True, earlier, true(), earlier.c.queue, None,
                            [(o.earlier_leg(earlier), 1)])

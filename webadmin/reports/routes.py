@@ -94,6 +94,11 @@ def _short_abandon_sec(errors: dict[str, str]) -> int:
     return value
 
 
+def _repeat_days() -> int:
+    """The first-call resolution window in days (Settings.fcr_repeat_days)."""
+    return int(current_app.config["CALLCARDS_SETTINGS"].fcr_repeat_days)
+
+
 def _refused(template: str, errors: dict[str, str], **context: Any) -> tuple[str, int]:
     return render_template(template, errors=errors, period=None, table=None, charts={},
                            **context), 400
@@ -158,11 +163,12 @@ def operators() -> Response | str | tuple[str, int]:
     period, errors = _period()
     if period is None:
         return _refused("reports/operators.html", errors, purposes=None)
-    rows = figures.operator_figures(db.session, period, current_user, _("No purpose yet"))
+    days = _repeat_days()
+    rows = figures.operator_figures(db.session, period, current_user, _("No purpose yet"), days)
     total = figures.operator_total(rows, _("All operators"))
     purposes = sorted(total.purposes, key=lambda name: -total.purposes[name])
     if _wants_csv():
-        return _download(operator_table(rows, total, purposes), "operators", period)
+        return _download(operator_table(rows, total, purposes, days), "operators", period)
     charts = {
         "operators": {"type": "bar", "stacked": False, "labels": [row.name for row in rows],
                       "datasets": [
@@ -176,7 +182,7 @@ def operators() -> Response | str | tuple[str, int]:
                                   for name in purposes]},
     }
     return render_template("reports/operators.html", errors={}, period=period,
-                           table=operator_table(rows, total), charts=charts,
+                           table=operator_table(rows, total, repeat_days=days), charts=charts,
                            purposes=purpose_table(rows, purposes))
 
 
@@ -187,9 +193,11 @@ def categories() -> Response | str | tuple[str, int]:
     period, errors = _period()
     if period is None:
         return _refused("reports/categories.html", errors, weeks=[])
-    rows = figures.category_figures(db.session, period, current_user)
+    days = _repeat_days()
+    rows = figures.category_figures(db.session, period, current_user, days)
     weeks = figures.period_weeks(period)
-    table = category_table(rows, figures.category_total(rows, _("All categories")), weeks)
+    table = category_table(rows, figures.category_total(rows, _("All categories")), weeks,
+                           days)
     if _wants_csv():
         return _download(table, "categories", period)
     charts = {

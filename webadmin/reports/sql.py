@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Date, Float, Integer, literal
+from sqlalchemy import Boolean, Date, Float, Integer, literal
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.functions import FunctionElement
@@ -84,3 +84,23 @@ def _ceil_sqlite(element: ceil_seconds, compiler: SQLCompiler, **kw: Any) -> str
     (value,) = (compiler.process(clause, **kw) for clause in element.clauses)
     return (f"(CASE WHEN ({value}) > CAST(({value}) AS INTEGER) "
             f"THEN CAST(({value}) AS INTEGER) + 1 ELSE CAST(({value}) AS INTEGER) END)")
+
+
+class within_days(FunctionElement[bool]):  # noqa: N801 (used like a SQL function)
+    """True when the second timestamp is no more than `days` days after the first."""
+
+    type = Boolean()
+    inherit_cache = True
+    name = "within_days"
+
+
+@compiles(within_days, "postgresql")
+def _within_days_postgresql(element: within_days, compiler: SQLCompiler, **kw: Any) -> str:
+    earlier, later, days = (compiler.process(clause, **kw) for clause in element.clauses)
+    return f"({later} <= {earlier} + make_interval(days => CAST({days} AS INTEGER)))"
+
+
+@compiles(within_days)
+def _within_days_sqlite(element: within_days, compiler: SQLCompiler, **kw: Any) -> str:
+    earlier, later, days = (compiler.process(clause, **kw) for clause in element.clauses)
+    return f"(julianday({later}) <= julianday({earlier}) + {days})"

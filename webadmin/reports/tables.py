@@ -12,6 +12,7 @@ from typing import Any
 
 from flask_babel import gettext as _
 
+from callcards.config import FCR_REPEAT_DAYS
 from webadmin.reports.figures import (
     SERVICE_LEVEL_SEC,
     CategoryFigures,
@@ -48,6 +49,19 @@ class Table:
         """Each row (then the total) as raw values: numbers stay numbers, missing is None."""
         for row in [*self.rows, *([self.total] if self.total is not None else [])]:
             yield [column.value(row) for column in self.columns]
+
+
+def _first_call_columns(repeat_days: int) -> list[Column]:
+    """First-call resolution as the operator and the category reports show it."""
+    return [
+        Column(_("FCR declared, %"), PERCENT, lambda row: row.first_call.declared_rate,
+               _("First-call resolution, declared: cards marked resolved at first call / "
+                 "inbound calls answered × 100.")),
+        Column(_("FCR measured, %"), PERCENT, lambda row: row.first_call.measured_rate,
+               _("First-call resolution, measured: inbound calls answered from a number "
+                 "that did not call again within N days (N = %(days)d) / inbound calls "
+                 "answered × 100; anonymous numbers left out of both.", days=repeat_days)),
+    ]
 
 
 def _purpose_count(name: str) -> Callable[[OperatorFigures], int]:
@@ -98,7 +112,7 @@ def queue_table(rows: Sequence[QueueFigures], total: QueueFigures, short_sec: in
 
 
 def operator_table(rows: Sequence[OperatorFigures], total: OperatorFigures,
-                   purposes: Sequence[str] = ()) -> Table:
+                   purposes: Sequence[str] = (), repeat_days: int = FCR_REPEAT_DAYS) -> Table:
     """The efficiency report; with `purposes`, one more column per purpose (for the CSV)."""
     columns = [
         Column(_("Operator"), TEXT, lambda row: row.name),
@@ -121,6 +135,7 @@ def operator_table(rows: Sequence[OperatorFigures], total: OperatorFigures,
                _("Average handling time: (talk + hold + after-call work) / calls handled.")),
         Column(_("Cards saved"), COUNT, lambda row: row.completed,
                _("Answered calls whose card the operator has saved.")),
+        *_first_call_columns(repeat_days),
     ]
     columns += [Column(name, COUNT, _purpose_count(name)) for name in purposes]
     return Table(columns, rows, total)
@@ -134,7 +149,7 @@ def purpose_table(rows: Sequence[OperatorFigures], purposes: Sequence[str]) -> T
 
 
 def category_table(rows: Sequence[CategoryFigures], total: CategoryFigures,
-                   weeks: Sequence[str]) -> Table:
+                   weeks: Sequence[str], repeat_days: int = FCR_REPEAT_DAYS) -> Table:
     """Cards and callbacks per category, then one column per ISO week."""
     return Table([
         Column(_("Category"), TEXT, lambda row: row.name),
@@ -144,4 +159,5 @@ def category_table(rows: Sequence[CategoryFigures], total: CategoryFigures,
                _("Cards of this category marked as needing a callback.")),
         Column(_("Callback share, %"), PERCENT, lambda row: row.callback_share,
                _("cards with needs callback / cards × 100, per category")),
+        *_first_call_columns(repeat_days),
     ] + [Column(week, COUNT, _week_count(week)) for week in weeks], rows, total)
