@@ -69,6 +69,12 @@ def _cmd_seed_demo(args: argparse.Namespace, settings: Settings) -> int:
     with transaction(_sessions(settings)) as session:
         seed_demo(session)
     print("demo data loaded: logins admin, supervisor, operator1, operator2 (password = login)")
+    if args.week:
+        from callcards.demo_week import seed_demo_week
+
+        made = seed_demo_week(settings)
+        print(f"demo week: {made} calls made through the FastAGI routes" if made
+              else "demo week: already there")
     return 0
 
 
@@ -250,6 +256,8 @@ def build_parser() -> argparse.ArgumentParser:
     db.set_defaults(run=_cmd_db)
 
     seed = commands.add_parser("seed-demo", help="load demo dictionaries, staff and call flow")
+    seed.add_argument("--week", action="store_true",
+                      help="also a week of calls through the FastAGI routes, cards completed")
     seed.set_defaults(run=_cmd_seed_demo)
 
     user = commands.add_parser("user-add", help="create a member of staff")
