@@ -31,7 +31,6 @@ from models.flow import latest_version, publish, replace_document
 from models.session import make_engine, make_session_factory, transaction
 
 if TYPE_CHECKING:
-    from bench.agi_client import Channel
     from fastagi.services import AgiServices
 
 #: Every demo call's linkedid starts so: a second run sees the week is there.
@@ -264,9 +263,9 @@ class _Caller:
             await self.hold(call, answered + call.hold[0], "hold")
             await self.hold(call, answered + call.hold[0] + call.hold[1], "unhold")
         write_recording(self.recordings / recording, int(end - entered), (220.0, 330.0))
+        last = call.extra.get("transferred_to", call.operator)
         await self.session("hangup", call, end, dead=True, variables={
-            **variables, "MEMBERINTERFACE": f"PJSIP/{call.extra.get('transferred_to', call.operator)}",
-            "CC_QUEUE_ENTERED": "1"})
+            **variables, "MEMBERINTERFACE": f"PJSIP/{last}", "CC_QUEUE_ENTERED": "1"})
 
     async def _answer(self, call: DemoCall, rang: float, at: float, extension: str) -> None:
         await self.session("ringing", call, rang, uniqueid=f"{call.linkedid}.{extension}",
@@ -375,7 +374,7 @@ def _use_the_site(settings: Settings, calls: list[DemoCall], rng: random.Random)
         if call.listened:
             clients["supervisor"][0].get(f"/calls/{card.id}/recording").close()
         wrap_up = timedelta(seconds=rng.randint(15, 150))
-        later = timedelta(hours=rng.randint(1, 20))
+        later = timedelta(minutes=rng.randint(10, 180))  # the supervisor's review
         moments.append((card.id, _utc(card.ended_at) + wrap_up, _utc(card.ended_at) + later))
     with transaction(sessions) as session:
         for card_id, completed, listened in moments:
