@@ -155,7 +155,7 @@ def table(client: Any, url: str) -> dict[str, dict[str, str]]:
 
 def test_the_calls_list_shows_the_week(week: Week) -> None:
     text = page(signed_in(week, "admin"), "/calls")
-    assert f"найдено: {week.made}" in text
+    assert f"{week.made} звонк" in text  # "найдено 64 звонка" (ngettext)
     newest = max(cards(week), key=lambda card: card.started_at)
     assert newest.src_number and newest.src_number in text
 

@@ -73,7 +73,7 @@ def test_publish_is_refused_with_the_problems_linked_to_their_forms(
     before = _version_count(sessions)
     response = admin.post("/callflow/publish", data={"comment": "try"})
     assert response.status_code == 400
-    assert "Not published: 1 problem(s) would break calls." in response.text
+    assert "Not published: 1 problem would break calls." in response.text
     assert (f'<a href="/callflow/dids/{did_id}">DID 74951234567, entry</a>: menu “ghost” does '
             "not exist") in response.text
     assert _version_count(sessions) == before
