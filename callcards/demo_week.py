@@ -182,11 +182,11 @@ class _Caller:
                           **fields)
         reader, writer = await asyncio.open_connection("127.0.0.1", self.port)
         try:
-            for line in channel.header_lines():
-                writer.write(line)
+            for header in channel.header_lines():
+                writer.write(header)
             while raw := await reader.readline():
-                for line in channel.reply(split_command(raw.decode().rstrip("\n"))):
-                    writer.write(line.encode() + b"\n")
+                for reply in channel.reply(split_command(raw.decode().rstrip("\n"))):
+                    writer.write(reply.encode() + b"\n")
                 await writer.drain()
         finally:
             writer.close()

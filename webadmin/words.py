@@ -66,14 +66,14 @@ def flow_names() -> FlowNames:
     if not has_app_context():
         return FlowNames()
     if "flow_names" not in g:
-        version = latest_version(db.session)
-        operators = {extension: name for extension, name in db.session.execute(
+        version = latest_version(db.session())
+        operators = {str(extension): name for extension, name in db.session.execute(
             select(User.extension, User.name).where(User.extension.is_not(None)))}
-        names = read_flow_names(version.document if version else None, operators)
+        published = read_flow_names(version.document if version else None, operators)
         # The queues as they are now (a queue made since the last publication has a title too).
         titles = {name: title for name, title in db.session.execute(
             select(Queue.name, Queue.title)) if title}
-        g.flow_names = replace(names, queues={**names.queues, **titles})
+        g.flow_names = replace(published, queues={**published.queues, **titles})
     names: FlowNames = g.flow_names
     return names
 
