@@ -114,7 +114,8 @@ def _call_at(at: datetime, rng: random.Random, *, open_hours: bool) -> DemoCall:
         return DemoCall("voicemail", at, caller, key=None, talk=rng.randint(6, 25))
     kind = rng.choices([k for k, _ in _KINDS], [w for _, w in _KINDS])[0]
     call = DemoCall(kind, at, caller, key=rng.choice(["1", "1", "2", "3", "0", None]),
-                    wait=rng.randint(4, 55), talk=rng.randint(30, 150),
+                    # Most callers are answered within the 20 s service level, a few wait long.
+                    wait=min(90, 3 + int(rng.expovariate(1 / 14))), talk=rng.randint(30, 150),
                     operator=rng.choice(list(OPERATORS)))
     if kind in ("transfer", "overflow"):
         call.key = "1"
