@@ -12,6 +12,7 @@ from __future__ import annotations
 import array
 import asyncio
 import functools
+import importlib
 import math
 import random
 import re
@@ -293,9 +294,6 @@ async def _make_calls(settings: Settings, calls: list[DemoCall]) -> None:
     """Run our FastAGI server on a free loopback port and make every call of the week."""
     from fastagi.app import build_services, server_for
 
-    # bench/ is not in the wheel: like the sandbox, the demo runs from a checkout.
-    if str(REPO_ROOT) not in sys.path:
-        sys.path.insert(0, str(REPO_ROOT))
     services = build_services(replace(settings, settings_refresh_sec=0.0))
     services.recording_recheck_delays = (0.0,)
     server = server_for(services, replace(settings, agi_allow=("127.0.0.1/32",)),
@@ -437,6 +435,11 @@ def seed_demo_week(settings: Settings, *, today: date | None = None, seed: int =
     with sessions() as session:
         if session.scalar(select(Call.id).where(Call.linkedid.like(f"{MARK}%")).limit(1)):
             return 0
+    # bench/ (the AGI peer) is not in the wheel: like the sandbox, the demo runs from a
+    # checkout. Found before anything is written.
+    if str(REPO_ROOT) not in sys.path:
+        sys.path.insert(0, str(REPO_ROOT))
+    importlib.import_module("bench.agi_client")
     with transaction(sessions) as session:
         _take_messages_after_hours(session)
     rng = random.Random(seed)
