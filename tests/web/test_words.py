@@ -200,3 +200,21 @@ def test_dates_on_the_calls_list_read_day_month_year(
     page = client.get("/calls" if login_name != "operator1" else "/calls/mine").text
     assert re.search(r">\d\d\.\d\d\.\d{4} \d\d:\d\d<", page)
     assert not re.search(r">\d\d\.\d\d\.\d\d \d\d:\d\d<", page)
+
+
+def test_a_version_s_changes_name_the_strategy(app: Flask) -> None:
+    from webadmin.callflow.diff import Change
+
+    with app.test_request_context(), force_locale("ru"):
+        template = app.jinja_env.from_string(
+            '{% from "callflow/_macros.html" import changes_table with context %}'
+            '{{ changes_table(changes, "") }}')
+        # The call-flow blueprint's helpers, as its pages get them.
+        helpers = app.blueprints["callflow"]
+        context: dict[str, Any] = {}
+        for processor in app.template_context_processors[helpers.name]:
+            context.update(processor())
+        html = template.render(changes=[Change("queues", "reception", "strategy", "rrmemory",
+                                               "ringall")], **context)
+    assert "по очереди, с того, кому звонили последним" in html
+    assert "всем операторам сразу" in html and "ringall" not in html
