@@ -244,7 +244,8 @@ def test_queue_setup_is_in_the_diff_and_a_rollback_restores_and_applies_it(
                 member.penalty = 3
     overview = admin.get("/callflow/").text
     before_cell, after_cell = _change_row(overview, "ring strategy").split('class="after"')
-    assert "rrmemory" in before_cell and "ringall" in after_cell
+    assert "in turn, remembering who was rung last" in before_cell  # rrmemory, by its name
+    assert "all operators at once" in after_cell  # ringall
     before_cell, after_cell = _change_row(overview, "operators (penalty)").split('class="after"')
     assert "operator1 (0), operator2 (0)" in before_cell and "operator1 (3)" in after_cell
     assert "∞" in _change_row(overview, "recordings kept, days").split('class="after"')[0]
