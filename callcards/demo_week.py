@@ -40,6 +40,7 @@ ZONE = ZoneInfo("Europe/Moscow")
 DID = "74951234567"
 OPERATORS = {"101": "operator1", "102": "operator2"}
 RATE = 8000  # Asterisk's recordings: 8 kHz, 16-bit mono
+PROMPT = timedelta(seconds=3)  # a menu prompt, or the wait for a key after it
 
 CALLERS = [
     ("+79161234567", "Иванов Иван"), ("+79035550101", "Петрова Мария"),
@@ -187,7 +188,10 @@ class _Caller:
             for header in channel.header_lines():
                 writer.write(header)
             while raw := await reader.readline():
-                for reply in channel.reply(split_command(raw.decode().rstrip("\n"))):
+                words = split_command(raw.decode().rstrip("\n"))
+                if words[:2] in (["GET", "DATA"], ["STREAM", "FILE"]):
+                    self.now += PROMPT  # the caller hears the prompt out before the next step
+                for reply in channel.reply(words):
                     writer.write(reply.encode() + b"\n")
                 await writer.drain()
         finally:
@@ -221,12 +225,12 @@ class _Caller:
             await self.session("hangup", call, 4, dead=True)
             return
         recording = told.get("CC_RECORDING", "")
-        entered = 6.0
+        entered = (self.now - call.started_at).total_seconds() + 1  # after the menu
         variables = {"CC_RECORDING": recording, "CC_QUEUE": told.get("CC_QUEUE", ""),
                      "CC_ACTION": told.get("CC_ACTION", "")}
         if call.kind == "voicemail":
             write_recording(self.recordings / recording, call.talk, (310.0,))
-            await self.session("hangup", call, 8 + call.talk, dead=True, variables={
+            await self.session("hangup", call, entered + 1 + call.talk, dead=True, variables={
                 **variables, "RECORD_STATUS": "HANGUP"})
             return
         queue = told.get("CC_QUEUE", "")
