@@ -80,6 +80,7 @@ def init_app(app: Flask) -> None:
         "event_label": lambda code: labels.label(labels.EVENTS, code),
         "event_sentence": lambda event: words.event_sentence(event.kind, event.data),
         "ivr_words": words.ivr_words,
+        "audit_details": words.audit_details,
         "queue_title": lambda name: words.flow_names().queue(name),
         "queue_titles": lambda names: ", ".join(words.flow_names().queue(name)
                                                 for name in names),

@@ -211,3 +211,62 @@ def event_sentence(kind: str, data: Mapping[str, Any] | None,
     if sentence is None:
         return labels.label(labels.EVENTS, kind)
     return sentence(data or {}, names or flow_names())
+
+
+# -- the audit log's details -------------------------------------------------------------
+
+#: The card fields a `card.edit` entry names (webadmin/calls/completion.py), as the form says.
+CARD_FIELDS = {"purpose_id": "Purpose", "category_id": "Category",
+               "sub_category_id": "Subcategory", "notes": "Summary",
+               "resolved_first_call": "Resolved on first call",
+               "needs_callback": "Needs a callback", "tags": "Tags"}
+
+
+def _dictionary_change(detail: Mapping[str, Any]) -> str:
+    change, name = str(detail.get("change") or ""), _quoted(str(detail.get("name") or ""))
+    if change.startswith("rename from "):
+        return _("%(name)s, renamed from %(old)s", name=name,
+                 old=_quoted(change.removeprefix("rename from ")))
+    words = {"create": _("added"), "move": _("moved"), "activate": _("shown again"),
+             "deactivate": _("hidden"), "delete": _("deleted")}
+    return f"{name}: {words.get(change, change)}" if change else name
+
+
+def _version(detail: Mapping[str, Any]) -> str:
+    version = detail.get("version")
+    text = _("version %(id)s", id=version) if version else ""
+    comment = str(detail.get("comment") or "")
+    return f"{text} · {_quoted(comment)}" if comment and text else text
+
+
+def audit_details(action: str, detail: Mapping[str, Any] | None) -> str:
+    """An audit entry's details in words; an action new to the site shows its fields."""
+    detail = detail or {}
+    names = flow_names()
+    if action.startswith("recording.") or action == "card.complete":
+        return ""  # the card's link says it all (a Range header is no one's business here)
+    if action == "card.edit":
+        fields = [_(CARD_FIELDS[name]) if name in CARD_FIELDS else name
+                  for name in dict(detail.get("changed") or {})]
+        return _("Changed: %(fields)s", fields=", ".join(fields))
+    if action == "auth.login_failed":
+        return _("Login tried: %(login)s", login=detail.get("login") or "—")
+    if action.startswith("user."):
+        extension = detail.get("extension")
+        who = _("user %(login)s", login=detail.get("login") or "—")
+        return f"{who}, {names.operator(str(extension))}" if extension else who
+    if action == "dictionary.change":
+        return _dictionary_change(detail)
+    if action in ("operator.pause", "operator.ready"):
+        queues = ", ".join(names.queue(str(queue)) for queue in detail.get("queues") or [])
+        reason = labels.pause_reason(str(detail["reason"])) if detail.get("reason") else ""
+        return " · ".join(part for part in (reason, queues) if part)
+    if action in ("callflow.publish", "callflow.rollback", "callflow.apply"):
+        return _version(detail)
+    if action == "callflow.change":
+        from webadmin.callflow.words import PARTS
+
+        part = str(detail.get("part") or "")
+        return " ".join(text for text in (str(PARTS[part]) if part in PARTS else part,
+                                          _quoted(str(detail.get("name") or ""))) if text)
+    return "; ".join(f"{key}: {value}" for key, value in detail.items() if value)

@@ -218,3 +218,33 @@ def test_a_version_s_changes_name_the_strategy(app: Flask) -> None:
                                                "ringall")], **context)
     assert "по очереди, с того, кому звонили последним" in html
     assert "всем операторам сразу" in html and "ringall" not in html
+
+
+def test_the_audit_log_s_details_are_in_words(
+        client: FlaskClient, make_call: Callable[..., int],
+        sessions: sessionmaker[Session]) -> None:
+    from models import AuditEntry
+    from tests.web.conftest import user_id
+
+    call_id = make_call()
+    operator = user_id(sessions, "operator1")
+    with transaction(sessions) as session:
+        session.add_all([
+            AuditEntry(user_id=operator, action="recording.listen", call_id=call_id,
+                       detail={"range": "bytes=0-"}),
+            AuditEntry(user_id=operator, action="card.edit", call_id=call_id,
+                       detail={"changed": {"purpose_id": [1, 2], "notes": ["a", "b"]}}),
+            AuditEntry(user_id=None, action="auth.login_failed",
+                       detail={"login": "operatr1"}),
+            AuditEntry(user_id=operator, action="operator.pause",
+                       detail={"extension": "101", "reason": "lunch",
+                               "queues": ["appointments", "reception"]}),
+        ])
+    login(client, "admin")
+    page = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", client.get("/admin/audit").text))
+    changed = re.search(r"Изменено: ([^#]+?) \d\d\.", page)
+    assert changed and set(changed.group(1).split(", ")) == {"Цель обращения", "Суть обращения"}
+    assert "Вводили логин: operatr1" in page
+    assert "Обед · Запись на приём, Регистратура" in page
+    for internal in ("range:", "bytes=0-", "changed:", "purpose_id", "reason:", "queues:"):
+        assert internal not in page, internal
