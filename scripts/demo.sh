@@ -5,7 +5,7 @@ cd "$(dirname "$0")/.."
 scripts/setup.sh
 export CALLCARDS_DEVELOPMENT=1
 .venv/bin/callcards db upgrade
-.venv/bin/callcards seed-demo
+.venv/bin/callcards seed-demo --week
 .venv/bin/callcards agi --listen "${CALLCARDS_AGI_LISTEN:-127.0.0.1:4573}" &
 agi_pid=$!
 trap 'kill $agi_pid 2>/dev/null || true' EXIT INT TERM

@@ -90,12 +90,24 @@ EVENTS: dict[str, LazyString] = {
     "outbound_dial": _l("outbound call placed"),
 }
 
+#: Asterisk's queue strategies (dialplan.settings.STRATEGIES), as an admin reads them.
+STRATEGIES: dict[str, LazyString] = {
+    "rrmemory": _l("in turn, remembering who was rung last"),
+    "ringall": _l("all operators at once"),
+    "leastrecent": _l("the operator who finished a call longest ago"),
+    "fewestcalls": _l("the operator with the fewest calls"),
+    "random": _l("an operator at random"),
+    "linear": _l("in the listed order, always from the first"),
+    "wrandom": _l("at random, weighted by penalty"),
+    "rrordered": _l("in turn, in the listed order"),
+}
+
 AUDIT_ACTIONS: dict[str, LazyString] = {
     "recording.listen": _l("listened to a recording"),
     "recording.download": _l("downloaded a recording"),
     "card.complete": _l("completed a card"),
     "card.edit": _l("edited a completed card"),
-    "auth.login_failed": _l("failed sign-in"),
+    "auth.login_failed": _l("failed to sign in"),
     "dictionary.change": _l("changed a dictionary"),
     "user.change": _l("changed a user"),
     "user.password": _l("reset a password"),

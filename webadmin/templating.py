@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from operator import attrgetter
 from typing import Any
 
 from flask import Flask, current_app
-from flask_babel import format_datetime
+from flask_babel import format_date, format_datetime
 from flask_login import current_user
 
 from models import Direction, Status, utcnow
-from webadmin import labels
+from webadmin import labels, words
 from webadmin.permissions import has_permission
 
 
@@ -26,9 +26,25 @@ def has_endpoint(endpoint: str) -> bool:
     return endpoint in current_app.view_functions
 
 
-def moment(value: datetime | None, fmt: str = "dd.MM.yyyy HH:mm:ss") -> str:
-    """A timestamp in the call centre's zone."""
-    return format_datetime(value, fmt) if value is not None else ""
+#: The site's one way to write a date (dd.MM.yyyy), and the times that go with it; a page
+#: names a style, never a pattern of its own.
+DAY = "dd.MM.yyyy"
+MOMENT_STYLES = {
+    "second": f"{DAY} HH:mm:ss",
+    "minute": f"{DAY} HH:mm",
+    "time": "HH:mm:ss",  # a step of a call, under the call's own date
+    "clock": "HH:mm",  # today's time (since when an operator is on a break)
+}
+
+
+def moment(value: datetime | None, style: str = "second") -> str:
+    """A timestamp in the call centre's zone, in one of the site's styles."""
+    return format_datetime(value, MOMENT_STYLES[style]) if value is not None else ""
+
+
+def day(value: date | None) -> str:
+    """A calendar day in the site's date format."""
+    return format_date(value, DAY) if value is not None else ""
 
 
 def seconds(value: int | None) -> str:
@@ -56,8 +72,16 @@ def init_app(app: Flask) -> None:
         "direction_label": lambda code: labels.label(labels.DIRECTIONS, code),
         "reason_label": lambda code: labels.label(labels.END_REASONS, code),
         "event_label": lambda code: labels.label(labels.EVENTS, code),
+        "event_sentence": lambda event: words.event_sentence(event.kind, event.data),
+        "ivr_words": words.ivr_words,
+        "audit_details": words.audit_details,
+        "queue_title": lambda name: words.flow_names().queue(name),
+        "queue_titles": lambda names: ", ".join(words.flow_names().queue(name)
+                                                for name in names),
+        "strategy_label": lambda code: labels.label(labels.STRATEGIES, code),
         "audit_label": lambda code: labels.label(labels.AUDIT_ACTIONS, code),
     }
     app.jinja_env.globals.update(helpers)
     app.jinja_env.filters["moment"] = moment
+    app.jinja_env.filters["day"] = day
     app.jinja_env.filters["seconds"] = seconds

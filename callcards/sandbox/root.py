@@ -45,7 +45,7 @@ def ensure_root(cache_dir: Path | None = None) -> Path:
     if shutil.which("debootstrap") is None:
         raise SandboxError(
             "debootstrap is not installed, and the sandbox needs it once to build "
-            f"{root} (about 500 MB, a minute): run `apt-get install debootstrap` as root"
+            f"{root} (about 500 MB, two to four minutes): run `apt-get install debootstrap` as root"
         )
     if os.geteuid() != 0:
         raise SandboxError(f"building {root} needs root (debootstrap and chroot): run as root")

@@ -77,7 +77,7 @@ def test_operator_sees_the_ringing_card_pop_up_and_saves_it(
     call_id = make_call(operator=None, status="ringing", answered_at=None, ended_at=None,
                         talk_sec=None, duration_sec=None, src_number="+79161112233",
                         did_source="Яндекс Директ", did_city="Москва",
-                        ivr_path="Главное меню > 1 Запись на приём", queue="appointments",
+                        ivr_path="main > 1", queue="appointments",
                         started_at=utcnow(), ringing_extension="101", ringing_at=utcnow())
     # The promise: the card is on screen within 2 seconds, without a reload.
     page.wait_for_selector(f'#popped-card[data-call-id="{call_id}"]',  # type: ignore[attr-defined]
@@ -124,7 +124,7 @@ def _recorded_call(make_call: Callable[..., int], sessions: sessionmaker[Session
     name = f"2026/03/02/browser-{operator}.wav"
     write_tone(recordings_dir / name, seconds=6.0)
     call_id = make_call(operator=operator, recording_path=name, notes="Жалоба на ожидание",
-                        ivr_path="Главное меню > 2")
+                        ivr_path="main > 2")
     with transaction(sessions) as session:
         call = session.get(Call, call_id)
         assert call is not None
@@ -132,13 +132,15 @@ def _recorded_call(make_call: Callable[..., int], sessions: sessionmaker[Session
         session.add_all([
             CallEvent(call_id=call_id, at=start, kind="ivr_entered", data={"menu": "main"}),
             CallEvent(call_id=call_id, at=start + timedelta(seconds=6), kind="ivr_key",
-                      data={"digit": "2"}),
+                      data={"menu": "main", "digits": "2", "action": "queue",
+                            "target": "reception"}),
             CallEvent(call_id=call_id, at=start + timedelta(seconds=7), kind="queue_joined",
                       data={"queue": "reception"}),
             CallEvent(call_id=call_id, at=start + timedelta(seconds=15), kind="answered",
-                      data={"operator": "101"}),
+                      data={"interface": "PJSIP/101", "extension": "101",
+                            "operator": "Ольга Операторова"}),
             CallEvent(call_id=call_id, at=start + timedelta(seconds=135), kind="hangup",
-                      data={"by": "caller"}),
+                      data={"status": "answered", "reason": "caller_hangup"}),
         ])
     return call_id
 

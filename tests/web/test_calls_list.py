@@ -115,7 +115,7 @@ def test_a_long_list_says_more_than_and_still_offers_the_next_page(
     assert "найдено больше 3" in first and "Страница 1 из 2 или больше" in first
     assert _ids(first) == made[:2] and "page=2" in first
     last = client.get("/calls?per_page=2&page=3").text
-    assert "найдено: 6" in last and "Страница 3 из 3" in last
+    assert "найдено 6 звонков" in last and "Страница 3 из 3" in last
     assert _ids(last) == made[4:] and "page=4" not in last
 
 

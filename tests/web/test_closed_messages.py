@@ -39,7 +39,7 @@ def test_operators_of_the_queue_find_the_message_among_their_callbacks_and_play_
     assert f'href="/calls/{message_card}"' in listed
     card = client.get(f"/calls/{message_card}").text
     assert '<audio id="player"' in card
-    assert "left a message" in card and "seconds: 3" in card
+    assert "Left a message of 3 seconds" in card
     assert "outside business hours" in card
     with client.get(f"/calls/{message_card}/recording") as recording:
         assert recording.status_code == 200 and recording.mimetype in {"audio/wav", "audio/x-wav"}

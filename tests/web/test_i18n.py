@@ -25,21 +25,37 @@ def _source_strings() -> set[str]:
     return found
 
 
+def _key(message_id: str | tuple[str, ...] | list[str]) -> str:
+    """A message by its singular: a plural (ngettext) entry's id is (singular, plural)."""
+    return message_id if isinstance(message_id, str) else message_id[0]
+
+
+def _forms(string: str | tuple[str, ...] | list[str]) -> tuple[str, ...]:
+    return (string,) if isinstance(string, str) else tuple(string)
+
+
 def test_every_string_of_the_site_has_a_russian_translation() -> None:
     with (CATALOGUE / "messages.po").open("rb") as handle:
         catalogue = read_po(handle, locale="ru")
-    translated = {message.id: message.string for message in catalogue if message.id}
+    translated = {_key(message.id): _forms(message.string)
+                  for message in catalogue if message.id}
     fuzzy = [message.id for message in catalogue if message.id and message.fuzzy]
     assert fuzzy == []
-    assert [text for text, russian in translated.items() if not russian] == []
+    # Every form of a plural too: Russian has three (1 звонок, 2 звонка, 5 звонков).
+    assert [text for text, russian in translated.items()
+            if not russian or not all(russian)] == []
+    plurals = [forms for forms in translated.values() if len(forms) > 1]
+    assert plurals and all(len(forms) == 3 for forms in plurals)
     assert _source_strings() - set(translated) == set(), "run pybabel extract/update"
 
 
 def test_the_compiled_catalogue_matches_the_po_file() -> None:
     with (CATALOGUE / "messages.po").open("rb") as handle:
-        source = {message.id: message.string for message in read_po(handle) if message.id}
+        source = {_key(message.id): _forms(message.string)
+                  for message in read_po(handle) if message.id}
     with (CATALOGUE / "messages.mo").open("rb") as handle:
-        compiled = {message.id: message.string for message in read_mo(handle) if message.id}
+        compiled = {_key(message.id): _forms(message.string)
+                    for message in read_mo(handle) if message.id}
     assert compiled == source, "run pybabel compile -d webadmin/translations"
 
 

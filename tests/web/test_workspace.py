@@ -37,11 +37,13 @@ def test_a_call_ringing_at_the_operators_extension_pops_up(
     login(client, "operator1")
     assert client.get("/workspace/current").json == {"call_id": None}
     call_id = _ringing(make_call, src_number="+79161112233", did_source="Сайт клиники",
-                       did_city="Казань", ivr_path="Главное меню > 2", queue="reception")
+                       did_city="Казань", ivr_path="main > 2", queue="reception")
     popped = client.get("/workspace/current").json
     assert popped["call_id"] == call_id and popped["status"] == "ringing"
     html = popped["html"]
-    for shown in ("+79161112233", "Сайт клиники", "Казань", "Главное меню &gt; 2", "reception",
+    # The menu choice and the queue in words: what key 2 means, the queue's title.
+    for shown in ("+79161112233", "Сайт клиники", "Казань", "2 — Результаты анализов",
+                  "Регистратура",
                   purpose_name, "Спрашивала про анализы", 'id="card-form"'):
         assert shown in html, shown
     assert "Записалась к терапевту" not in html

@@ -21,6 +21,7 @@ from wtforms.validators import DataRequired, InputRequired, Length, NumberRange,
 
 from dialplan.settings import STRATEGIES, VOICEMAIL_MAX_SEC, VOICEMAIL_MAX_SEC_LIMITS, WEEKDAYS
 from webadmin.callflow.sounds import UPLOAD_FORMATS
+from webadmin.labels import STRATEGIES as STRATEGY_WORDS
 
 #: Menu and schedule names: they are keys in the flow and words in the card's IVR path.
 NAME_RULE = Regexp(r"^[A-Za-z0-9_.-]{1,64}$",
@@ -121,8 +122,8 @@ class QueueForm(FlaskForm):
         DataRequired(), Regexp(r"^[A-Za-z0-9_.-]{1,64}$",
                                message=_l("Latin letters, digits, dot, dash, underscore."))])
     title = StringField(_l("Title"), validators=[DataRequired(), Length(max=128)])
-    strategy = SelectField(_l("Ring strategy"),
-                           choices=[SelectChoice(name, name) for name in STRATEGIES])
+    strategy = SelectField(_l("Ring strategy"), choices=[
+        SelectChoice(name, STRATEGY_WORDS[name]) for name in STRATEGIES])
     ring_timeout_sec = IntegerField(_l("Seconds an operator's phone rings"), default=15,
                                     validators=[InputRequired(), NumberRange(1, 300)])
     max_wait_sec = IntegerField(_l("Longest wait in the queue, seconds"), default=120,

@@ -6,6 +6,7 @@ from typing import Any
 
 from flask import flash, redirect, render_template, url_for
 from flask_babel import gettext as _
+from flask_babel import ngettext
 from flask_login import current_user
 from sqlalchemy import func, select
 from werkzeug.wrappers import Response
@@ -92,8 +93,9 @@ def publish_draft() -> Response | tuple[str, int]:
         return _overview(form, 400)
     _document, problems = check_draft()
     if problems:
-        flash(_("Not published: %(n)d problem(s) would break calls. Fix them below.",
-                n=len(problems)), "error")
+        flash(ngettext("Not published: %(num)d problem would break calls. Fix it below.",
+                       "Not published: %(num)d problems would break calls. Fix them below.",
+                       len(problems)), "error")
         return _overview(form, 400)
     version, applied = publish_and_apply(form.comment.data.strip(), "callflow.publish")
     flash(_("Version %(id)d is published: the next call follows it.", id=version.id), "success")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from flask_babel import ngettext
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 from werkzeug.wrappers import Response
@@ -100,9 +101,12 @@ def rollback(version_id: int) -> Response:
     problems = check_document(version.document)
     if problems:
         db.session.commit()
-        flash(_("The draft is now version %(id)d, but it is not published: %(n)d problem(s) "
-                "would break calls today (a deleted prompt?). Fix them below and publish.",
-                id=version.id, n=len(problems)), "error")
+        flash(ngettext("The draft is now version %(id)d, but it is not published: %(num)d "
+                       "problem would break calls today (a deleted prompt?). Fix it below and "
+                       "publish.",
+                       "The draft is now version %(id)d, but it is not published: %(num)d "
+                       "problems would break calls today (a deleted prompt?). Fix them below "
+                       "and publish.", len(problems), id=version.id), "error")
         return redirect(url_for("callflow.index"))
     new, applied = publish_and_apply(f"rollback to {version.id}", "callflow.rollback",
                                      to=version.id)
