@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
@@ -45,13 +44,12 @@ def _config(settings: Settings) -> dict[str, Any]:
         # A workspace stays open all shift; the token lives as long as the session.
         "WTF_CSRF_TIME_LIMIT": None,
         "BABEL_DEFAULT_LOCALE": "ru",
-        "BABEL_DEFAULT_TIMEZONE": os.environ.get("CALLCARDS_TIMEZONE", "Europe/Moscow"),
+        "BABEL_DEFAULT_TIMEZONE": settings.timezone,
         "BABEL_TRANSLATION_DIRECTORIES": str(PACKAGE_DIR / "translations"),
         "LOGIN_LOCK_FAILURES": 5,
         "LOGIN_LOCK_SECONDS": 300,
-        # A call centre behind one NAT address shares this budget; raise it there.
-        "LOGIN_IP_FAILURES": int(os.environ.get("CALLCARDS_LOGIN_IP_FAILURES", "20")),
-        "TRUSTED_PROXIES": int(os.environ.get("CALLCARDS_TRUSTED_PROXIES", "0")),
+        "LOGIN_IP_FAILURES": settings.login_ip_failures,
+        "TRUSTED_PROXIES": settings.trusted_proxies,
         "WORKSPACE_POLL_MS": 1000,
         "CALLS_PER_PAGE": 50,
         # No statement of a page runs longer (PostgreSQL): a slow one answers 503, not a hang.

@@ -13,13 +13,14 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from werkzeug.wrappers import Response
 
+from reports import figures
+from reports.period import Period
 from webadmin.calls.queries import FilterError, display_timezone
 from webadmin.extensions import db
 from webadmin.inputs import FIRST_YEAR, LAST_YEAR, MAX_PERIOD_DAYS, whole_number
 from webadmin.permissions import require
-from webadmin.reports import figures
 from webadmin.reports.now import operators_now
-from webadmin.reports.period import Period, report_period
+from webadmin.reports.period import report_period
 from webadmin.reports.spreadsheet import csv_lines, csv_response
 from webadmin.reports.tables import (
     COUNT,

@@ -60,10 +60,10 @@ from models import (
 )
 from models.reports import SETTLED_DAYS, WAIT_CAP_SEC
 from models.session import transaction
-from webadmin.permissions import ADMIN, SUPERVISOR, account_of, supervised
-from webadmin.reports import outcomes as o
-from webadmin.reports.period import Period
-from webadmin.reports.sql import ceil_seconds
+from models.visibility import ADMIN, SUPERVISOR, account_of
+from reports import outcomes as o
+from reports.period import Period
+from reports.sql import ceil_seconds
 
 #: Longer waits share one bucket; no threshold the forms allow reaches it.
 _LONGER = WAIT_CAP_SEC + 1
@@ -134,16 +134,6 @@ def coverage(session: Any, period: Period, user: Any, thresholds: Sequence[int] 
     if moment < period.end:
         stretches.append((moment, period.end))
     return Coverage(_runs(fresh), stretches)
-
-
-def rollup_scope(user: Any, queue: Any, operator_id: Any) -> ColumnElement[bool]:
-    """The roll-up rows this user may count (coverage() lets only admins and supervisors)."""
-    account = account_of(user)
-    if account is not None and account.role == ADMIN:
-        return true()
-    if account is not None and account.role == SUPERVISOR:
-        return supervised(account, queue, operator_id)
-    return false()
 
 
 # -- what a day's rows hold ---------------------------------------------------------------------
