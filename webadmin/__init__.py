@@ -10,6 +10,7 @@ from sqlalchemy import event
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from callcards.config import Settings, load_settings, normalize_database_url
+from pbx.client import PbxClient
 from webadmin import errors, i18n, security, templating
 from webadmin.account import bp as account_bp
 from webadmin.admin import bp as admin_bp
@@ -92,6 +93,8 @@ def create_app(settings: Settings | None = None,
     if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
         with app.app_context():
             event.listen(db.engine, "connect", _sqlite_pragmas)
+    # Decided once: with no AMI secret the site does not reach Asterisk, and pages say so.
+    app.extensions["pbx"] = PbxClient(settings) if settings.ami_secret else None
     csrf.init_app(app)
     init_login(app)
     i18n.init_app(app)

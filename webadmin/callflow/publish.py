@@ -63,7 +63,7 @@ def publish_and_apply(comment: str, action: str, **detail: Any) -> tuple[FlowVer
     """Publish the draft as a new version, then send the queues to Asterisk; both are traced."""
     version = publish(db.session(), user_id=current_user.id, comment=comment)
     db.session.commit()  # the next call follows the new version, whatever Asterisk says next
-    applied = apply_queues(db.session, site_settings())
+    applied = apply_queues()
     note(action, version=version.id, comment=comment, apply=applied.detail(), **detail)
     db.session.commit()
     return version, applied
@@ -72,7 +72,7 @@ def publish_and_apply(comment: str, action: str, **detail: Any) -> tuple[FlowVer
 def flash_applied(applied: Applied) -> None:
     """Tell the admin whether Asterisk took the queues; a failure is an error, not a footnote."""
     if not applied.attempted:
-        flash(_("Queues are not sent to Asterisk from this site (no pbx module installed): "
+        flash(_("Queues are not sent to Asterisk from this site (AMI is not set up): "
                 "keep queues.conf in step by hand."), "info")
     elif applied.ok:
         flash(_("Asterisk accepted the queues and operators.") if applied.changed
@@ -106,7 +106,7 @@ def apply_again() -> Response:
     """Send the queues to Asterisk again (after a failed apply, or Asterisk was restarted)."""
     if ConfirmForm().validate_on_submit():
         version = latest_version(db.session())
-        applied = apply_queues(db.session, site_settings())
+        applied = apply_queues()
         note("callflow.apply", version=version.id if version else None, apply=applied.detail())
         db.session.commit()
         flash_applied(applied)

@@ -15,6 +15,7 @@ from werkzeug.wrappers import Response
 
 from reports import figures
 from reports.period import Period
+from webadmin.callflow.apply import site_pbx
 from webadmin.calls.queries import FilterError, display_timezone
 from webadmin.extensions import db
 from webadmin.inputs import FIRST_YEAR, LAST_YEAR, MAX_PERIOD_DAYS, whole_number
@@ -121,7 +122,8 @@ def index() -> Response:
 def now() -> str:
     """Operators now: ready for queue calls, or on a break (why, since when)."""
     rows, error = operators_now()
-    return render_template("reports/now.html", rows=rows, error=error)
+    return render_template("reports/now.html", rows=rows, error=error,
+                           ami=site_pbx() is not None)
 
 
 @bp.get("/queues")
