@@ -271,6 +271,8 @@ SQLITE_TRIGGERS = sqlite_triggers(REPORTED_COLUMNS, REPORTED_EVENTS)
 
 # After every table: the triggers refer to calls, call_events and report_days.
 for _statement in POSTGRESQL_TRIGGERS:
-    event.listen(Base.metadata, "after_create", DDL(_statement).execute_if(dialect="postgresql"))
+    event.listen(Base.metadata, "after_create",
+                 DDL(_statement).execute_if(dialect="postgresql"))  # type: ignore[no-untyped-call]
 for _statement in SQLITE_TRIGGERS:
-    event.listen(Base.metadata, "after_create", DDL(_statement).execute_if(dialect="sqlite"))
+    event.listen(Base.metadata, "after_create",
+                 DDL(_statement).execute_if(dialect="sqlite"))  # type: ignore[no-untyped-call]
