@@ -10,6 +10,7 @@ from flask_login import current_user
 from sqlalchemy import func, select
 from werkzeug.wrappers import Response
 
+from dialplan.document import stored_document
 from models import AuditEntry
 from models.flow import latest_version, publish
 from models.routing import Did, FlowVersion, IvrMenu, Queue, Schedule
@@ -44,7 +45,8 @@ def _counts() -> dict[str, int]:
 def _overview(form: PublishForm, status: int = 200) -> tuple[str, int]:
     document, problems = check_draft()
     version = latest_version(db.session())
-    changes = document_changes(version.document if version else None, document)
+    changes = document_changes(stored_document(version.document) if version else None,
+                               document)
     entry, applied = last_apply()
     return render_template(
         "callflow/index.html", form=form, problems=shown(problems), version=version,
