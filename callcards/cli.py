@@ -333,7 +333,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         level=logging.DEBUG if args.verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
-    return int(args.run(args, load_settings()))
+    try:
+        settings = load_settings()
+    except ValueError as error:  # a setting that cannot be read: say which, not a traceback
+        print(f"callcards: {error}", file=sys.stderr)
+        return 2
+    return int(args.run(args, settings))
 
 
 if __name__ == "__main__":

@@ -51,20 +51,26 @@ def supervised(account: User, queue: Any, operator_id: Any) -> ColumnElement[boo
                and_(queue.is_(None), operator_id.in_(overseen_operator_ids(account))))
 
 
+def report_reader(user: Any) -> User | None:
+    """The account behind `user` when it may read reports (an active admin or supervisor)."""
+    account = account_of(user)
+    if account is None or not account.active or account.role not in (ADMIN, SUPERVISOR):
+        return None
+    return account
+
+
 def rows_seen(user: Any, queue: Any, operator_id: Any) -> ColumnElement[bool]:
     """The condition on (queue, operator) columns under which a report's rows are visible.
 
     Reports are for supervisors and admins: an admin sees every row, a supervisor the rows
     `supervised` gives them, anyone else none. The roll-ups and the cards both ask it.
     """
-    account = account_of(user)
-    if account is None or not account.active:
+    account = report_reader(user)
+    if account is None:
         return false()
     if account.role == ADMIN:
         return true()
-    if account.role == SUPERVISOR:
-        return supervised(account, queue, operator_id)
-    return false()
+    return supervised(account, queue, operator_id)
 
 
 def calls_scope(stmt: Select[Any], user: Any) -> Select[Any]:
@@ -115,8 +121,8 @@ def can_see_call(user: Any, call: Call) -> bool:
 def visible_operators(session: Session, user: Any) -> list[User]:
     """Active operators with a phone this user oversees: every one for an admin, for a
     supervisor those whose queue-less cards `supervised` shows them, none for anyone else."""
-    account = account_of(user)
-    if account is None or not account.active or account.role not in (ADMIN, SUPERVISOR):
+    account = report_reader(user)
+    if account is None:
         return []
     stmt = select(User).where(User.active.is_(True), User.role == OPERATOR,
                               User.extension.is_not(None)).order_by(User.extension)

@@ -2,8 +2,17 @@
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
+import sys
+from dataclasses import replace
 from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from callcards.config import load_settings
+from webadmin import create_app
+from webadmin.calls.queries import display_timezone
 
 REPO = Path(__file__).resolve().parent.parent
 #: The shipped packages; tests/ and bench/ are harnesses and may set up their own environment.
@@ -43,3 +52,23 @@ def test_every_variable_config_reads_is_in_the_readmes_table() -> None:
                      and not (name.startswith("CALLCARDS_AMI_")
                               and f"`_{name.removeprefix('CALLCARDS_AMI_')}`" in documented))
     assert missing == []
+
+
+def test_the_call_centres_zone_defaults_to_moscow_once_and_the_site_reads_it(
+        tmp_path: Path) -> None:
+    assert load_settings({}).timezone == "Europe/Moscow"
+    settings = replace(load_settings({"CALLCARDS_TIMEZONE": "Asia/Yekaterinburg"}),
+                       database_url=f"sqlite:///{tmp_path / 'zone.sqlite3'}")
+    app = create_app(settings, {"TESTING": True})
+    with app.app_context():
+        assert display_timezone() == ZoneInfo("Asia/Yekaterinburg")
+    assert display_timezone() == ZoneInfo("Europe/Moscow")  # outside a site: the default
+
+
+def test_a_zone_that_is_not_one_stops_the_command_with_a_message() -> None:
+    done = subprocess.run([sys.executable, "-m", "callcards.cli", "db", "current"], cwd=REPO,
+                          env={**os.environ, "CALLCARDS_TIMEZONE": "Mars/Olympus"},
+                          capture_output=True, text=True, timeout=60, check=False)
+    assert done.returncode == 2
+    assert "CALLCARDS_TIMEZONE='Mars/Olympus' is not a time zone" in done.stderr
+    assert "Traceback" not in done.stderr
