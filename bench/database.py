@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import os
 import re
-from typing import Any
 
 from callcards.config import normalize_database_url
 from callcards.demo import seed_demo
 from dialplan.demo import demo_document
+from dialplan.document import FlowDocument
 from models import migrate
 from models.flow import publish, store_document
 from models.session import make_engine, make_session_factory, transaction
@@ -53,7 +53,7 @@ def drop_database(name: str, admin_url: str = ADMIN_URL) -> None:
     _admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)', admin_url)
 
 
-def bench_flow() -> dict[str, Any]:
+def bench_flow() -> FlowDocument:
     """The demo clinic's flow, open whatever the hour, plus a DID straight to a queue."""
     document = demo_document()
     for schedule in document["schedules"]:

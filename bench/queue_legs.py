@@ -21,8 +21,8 @@ from bench.database import database_url, drop_database
 from bench.site_history import ZONE, prepare_history, roll_up_history
 from models import ReportDay, User
 from models.session import make_engine, make_session_factory
-from webadmin.reports import figures
-from webadmin.reports.period import Period
+from reports import figures
+from reports.period import Period
 
 DATABASE = "callcards_bench_legs"
 OVERFLOWS = """

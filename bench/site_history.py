@@ -138,7 +138,7 @@ def prepare_history(cards: int, database: str = DATABASE, log: Callable[[str], N
 
 def roll_up_history(url: str, log: Callable[[str], None] = print) -> float:
     """Roll up every past day, as the nightly `callcards reports rollup` would; seconds."""
-    from webadmin.reports.rollup import roll_up
+    from reports.rollup import roll_up
 
     started = time.perf_counter()
     engine = make_engine(url)

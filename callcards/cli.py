@@ -199,14 +199,12 @@ def _cmd_reconcile(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _cmd_reports(args: argparse.Namespace, settings: Settings) -> int:
-    import os
     from datetime import datetime
-    from zoneinfo import ZoneInfo
 
-    from webadmin.reports.rollup import roll_up
+    from reports.rollup import roll_up
 
-    # The zone the site reads dates in (webadmin's BABEL_DEFAULT_TIMEZONE).
-    zone = ZoneInfo(os.environ.get("CALLCARDS_TIMEZONE", "Europe/Moscow"))
+    # The zone the site reads dates in too (webadmin's BABEL_DEFAULT_TIMEZONE).
+    zone = settings.zone
     done = roll_up(_sessions(settings), zone, datetime.now(zone).date())
     print(f"{done} day(s) rolled up")
     return 0
@@ -347,7 +345,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         level=logging.DEBUG if args.verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
-    return int(args.run(args, load_settings()))
+    try:
+        settings = load_settings()
+    except ValueError as error:  # a setting that cannot be read: say which, not a traceback
+        print(f"callcards: {error}", file=sys.stderr)
+        return 2
+    return int(args.run(args, settings))
 
 
 if __name__ == "__main__":

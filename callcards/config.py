@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 #: The value a developer's machine runs with; `callcards web --production` and gunicorn refuse it.
 DEVELOPMENT_SECRET_KEY = "development-only-not-secret"  # noqa: S105 (a marker, refused in production)
@@ -14,16 +15,32 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 #: METRICS.md: a number calling again within this many days was not resolved at first call.
 FCR_REPEAT_DAYS = 7
 
+#: The call centre's time zone unless CALLCARDS_TIMEZONE says otherwise: the one default.
+DEFAULT_TIMEZONE = "Europe/Moscow"
+
+#: Where the Asterisk sandbox's Debian packages come from unless CALLCARDS_DEBIAN_MIRROR says.
+DEFAULT_DEBIAN_MIRROR = "http://deb.debian.org/debian"
+
+_TRUE = {"1", "true", "yes", "on"}
+
 
 def _instance_dir() -> Path:
     return Path(os.environ.get("CALLCARDS_INSTANCE_DIR", REPO_ROOT / "instance"))
 
 
-def _cache_dir() -> Path:
-    # The same folder callcards.sandbox builds its Asterisk root in.
+def cache_dir() -> Path:
+    """$CALLCARDS_CACHE_DIR, else $XDG_CACHE_HOME/callcards, else ~/.cache/callcards.
+
+    The Asterisk sandbox builds its root here, before any Settings exist (a test harness).
+    """
     if os.environ.get("CALLCARDS_CACHE_DIR"):
         return Path(os.environ["CALLCARDS_CACHE_DIR"])
     return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "callcards"
+
+
+def debian_mirror() -> str:
+    """The Debian mirror the sandbox root is built from ($CALLCARDS_DEBIAN_MIRROR)."""
+    return os.environ.get("CALLCARDS_DEBIAN_MIRROR") or DEFAULT_DEBIAN_MIRROR
 
 
 def inside_root(root: Path, path: str) -> Path:
@@ -54,7 +71,7 @@ def inside_root(root: Path, path: str) -> Path:
 
 def default_sounds_dir() -> Path | None:
     """Asterisk's sounds/en in the sandbox root, when one has been built on this host."""
-    root = _cache_dir() / "asterisk-root"
+    root = cache_dir() / "asterisk-root"
     # In Debian's package sounds/en is a link to /etc/alternatives/..., absolute inside the root.
     sounds = inside_root(root, "usr/share/asterisk/sounds/en")
     return sounds if root.is_dir() and sounds.is_dir() else None
@@ -97,12 +114,26 @@ class Settings:
     reconcile_every: float = 60.0
     reconcile_open_limit: float = 4 * 3600.0
     fcr_repeat_days: int = FCR_REPEAT_DAYS  # CALLCARDS_FCR_REPEAT_DAYS
+    # The call centre's zone: dates on the site, report days and their roll-ups.
+    timezone: str = DEFAULT_TIMEZONE
+    # Failed sign-ins one address may make before it waits (a call centre behind one NAT
+    # address shares this budget; raise it there).
+    login_ip_failures: int = 20
+    # Reverse proxies in front of the site whose X-Forwarded-* headers are believed.
+    trusted_proxies: int = 0
+    # CALLCARDS_DEVELOPMENT or FLASK_DEBUG: the production start accepts the default secret.
+    development: bool = False
     extra: dict[str, str] = field(default_factory=dict)
 
     @property
     def is_sqlite(self) -> bool:
         """True when the cards live in the embedded SQLite file."""
         return self.database_url.startswith("sqlite")
+
+    @property
+    def zone(self) -> ZoneInfo:
+        """The call centre's time zone."""
+        return ZoneInfo(self.timezone)
 
 
 def load_settings(environ: os._Environ[str] | dict[str, str] | None = None) -> Settings:
@@ -138,7 +169,22 @@ def load_settings(environ: os._Environ[str] | dict[str, str] | None = None) -> S
         reconcile_open_limit=max(60.0, float(env.get("CALLCARDS_RECONCILE_OPEN_LIMIT",
                                                      "14400"))),
         fcr_repeat_days=max(1, int(env.get("CALLCARDS_FCR_REPEAT_DAYS") or FCR_REPEAT_DAYS)),
+        timezone=_zone_name(env.get("CALLCARDS_TIMEZONE") or DEFAULT_TIMEZONE),
+        login_ip_failures=max(1, int(env.get("CALLCARDS_LOGIN_IP_FAILURES") or 20)),
+        trusted_proxies=max(0, int(env.get("CALLCARDS_TRUSTED_PROXIES") or 0)),
+        development=any(env.get(name, "").lower() in _TRUE
+                        for name in ("CALLCARDS_DEVELOPMENT", "FLASK_DEBUG")),
     )
+
+
+def _zone_name(name: str) -> str:
+    """`name` when it is a time zone this host knows; a clear ValueError otherwise."""
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError) as error:
+        raise ValueError(f"CALLCARDS_TIMEZONE={name!r} is not a time zone (e.g. Europe/Moscow)"
+                         ) from error
+    return name
 
 
 def normalize_database_url(url: str) -> str:

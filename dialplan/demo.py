@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from dialplan.document import ActionDoc, FlowDocument
 
 # Stock prompts from asterisk-core-sounds-en, the shortest that fit (GSM, 8 kHz).
 GREETING = "hello"  # 0.8 s
@@ -13,7 +13,7 @@ SORRY = "im-sorry"  # 1.0 s: no operator could take the call
 DEMO_DID = "74951234567"
 
 
-def demo_document() -> dict[str, Any]:
+def demo_document() -> FlowDocument:
     """The demo clinic: one DID, a main menu, two queues, weekday hours in Moscow.
 
     Appointments that nobody can take, or that wait too long, go to reception; reception
@@ -67,5 +67,5 @@ def demo_document() -> dict[str, Any]:
     }
 
 
-def _queue(name: str, label: str) -> dict[str, Any]:
+def _queue(name: str, label: str) -> ActionDoc:
     return {"kind": "queue", "target": name, "label": label}

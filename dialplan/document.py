@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
-from typing import Any
+from typing import Any, TypedDict, cast
 
 
 @dataclass(frozen=True)
@@ -119,3 +119,173 @@ class Fields:
         except ValueError:
             raise SettingsError.at(self.where, f"{key} {value!r} should be a date like "
                                    "2026-01-01") from None
+
+
+# -- the call-flow document's shape (dialplan.settings documents each field) ------------------
+# One definition, used where the document is built (models.flow), read (dialplan.settings)
+# and compared (webadmin.callflow.diff). Each part is a base of its required keys and a
+# total=False subclass of its optional ones, so the keys can be read back at run time
+# (`keys_of`) for the reader's "unknown field" and "is missing" checks.
+
+
+class _ActionRequired(TypedDict):
+    kind: str
+
+
+class ActionDoc(_ActionRequired, total=False):
+    """An action: queue, menu, hangup, repeat, back or voicemail, with what it needs."""
+
+    target: str | None
+    message: str | None
+    label: str | None
+    max_message_sec: int | None
+
+
+class _MemberRequired(TypedDict):
+    login: str
+
+
+class MemberDoc(_MemberRequired, total=False):
+    """A queue member by staff login, with a penalty."""
+
+    penalty: int
+
+
+class QueueSetupDoc(TypedDict, total=False):
+    """How Asterisk rings a queue's operators (versions since the setup was kept)."""
+
+    strategy: str | None
+    ring_timeout_sec: int
+    wrapup_sec: int
+    retention_days: int | None
+    members: list[MemberDoc]
+
+
+class _QueueRequired(TypedDict):
+    name: str
+
+
+class QueueDoc(_QueueRequired, total=False):
+    """A queue, its overflow and its Asterisk setup."""
+
+    title: str | None
+    max_wait_sec: int
+    service_level_sec: int
+    when_empty: ActionDoc | None
+    when_timeout: ActionDoc | None
+    setup: QueueSetupDoc | None
+
+
+class OptionDoc(TypedDict):
+    """A menu key and what it does."""
+
+    digit: str
+    action: ActionDoc
+
+
+class _MenuRequired(TypedDict):
+    name: str
+    prompt: str
+    default: ActionDoc
+
+
+class MenuDoc(_MenuRequired, total=False):
+    """An IVR menu."""
+
+    options: list[OptionDoc]
+    timeout_sec: int
+    retries: int
+    timeout_prompt: str | None
+    invalid_prompt: str | None
+
+
+class _DayRequired(TypedDict):
+    date: str
+
+
+class HolidayDoc(_DayRequired, total=False):
+    """A day closed all day."""
+
+    name: str | None
+
+
+class ExceptionDoc(_DayRequired, total=False):
+    """A day with hours of its own ([] ranges: closed)."""
+
+    ranges: list[str]
+    name: str | None
+
+
+class _OverrideRequired(TypedDict):
+    state: str
+
+
+class OverrideDoc(_OverrideRequired, total=False):
+    """Open or closed by hand, until a moment or for good."""
+
+    until: str | None
+
+
+class _ScheduleRequired(TypedDict):
+    name: str
+    timezone: str
+    closed_action: ActionDoc
+
+
+class ScheduleDoc(_ScheduleRequired, total=False):
+    """Business hours."""
+
+    weekly: dict[str, list[str]]
+    holidays: list[HolidayDoc]
+    exceptions: list[ExceptionDoc]
+    override: OverrideDoc | None
+
+
+class _DidRequired(TypedDict):
+    number: str
+    entry: ActionDoc
+
+
+class DidDoc(_DidRequired, total=False):
+    """A dialled number and where its calls go."""
+
+    source: str | None
+    city: str | None
+    schedule: str | None
+    active: bool
+
+
+class _FlowRequired(TypedDict):
+    default_queue: str
+
+
+class FlowDocument(_FlowRequired, total=False):
+    """The whole call flow: what a version stores and routing reads."""
+
+    queues: list[QueueDoc]
+    menus: list[MenuDoc]
+    schedules: list[ScheduleDoc]
+    dids: list[DidDoc]
+    recording_announcement: str | None
+
+
+#: The document's lists: the key, the part each item is (as a person reads it), and the key
+#: that names an item.
+SECTIONS: tuple[tuple[str, str, str], ...] = (
+    ("queues", "queue", "name"), ("menus", "menu", "name"),
+    ("schedules", "schedule", "name"), ("dids", "DID", "number"),
+)
+
+
+def keys_of(shape: Any) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """A part's required keys and optional keys, in the order the shape lists them."""
+    names = tuple(shape.__annotations__)
+    required: frozenset[str] = shape.__required_keys__
+    return (tuple(name for name in names if name in required),
+            tuple(name for name in names if name not in required))
+
+
+def stored_document(stored: Mapping[str, Any]) -> FlowDocument:
+    """A document as stored (a version's JSON): the shape draft_document wrote, which
+    FlowSettings.from_document checks field by field when it reads it."""
+    return cast(FlowDocument, stored)

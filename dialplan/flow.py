@@ -20,6 +20,10 @@ from dialplan.overflow import QUEUE_OUTCOMES, decide_overflow
 from dialplan.settings import VOICEMAIL_GREETING, VOICEMAIL_MAX_SEC, Action, FlowSettings, Menu
 from dialplan.steps import Collect, Decision, FlowEvent, Play, Step
 
+# The steps a route reads off a flow are part of this module's face (fastagi imports them here).
+__all__ = ["MAX_STEPS", "CallFlow", "Collect", "Decision", "SimulatedCall", "decide_transfer",
+           "default_decision", "simulate"]
+
 MAX_STEPS = 100  # prompts and plays in one call before the loop guard steps in
 
 _QUEUE_REASONS = {"did": "did", "closed": "closed_hours_queue", "option": "ivr",

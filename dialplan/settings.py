@@ -1,7 +1,8 @@
 """The call-flow settings routing reads: queues, IVR menus, business hours, DIDs.
 
 `FlowSettings.from_document(doc)` builds them from a plain JSON-able document and
-`FlowSettings.to_document()` gives the same document back. The document::
+`FlowSettings.to_document()` gives the same document back. The document (typed once as
+`dialplan.document.FlowDocument`, whose parts also give the reader its field names)::
 
     {
       "default_queue": "general",                  # required; where unknown or broken calls go
@@ -90,7 +91,24 @@ from datetime import date, datetime, time
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from dialplan.document import Fields, describe
+from dialplan.document import (
+    SECTIONS,
+    ActionDoc,
+    DidDoc,
+    ExceptionDoc,
+    Fields,
+    FlowDocument,
+    HolidayDoc,
+    MemberDoc,
+    MenuDoc,
+    OptionDoc,
+    OverrideDoc,
+    QueueDoc,
+    QueueSetupDoc,
+    ScheduleDoc,
+    describe,
+    keys_of,
+)
 from dialplan.document import Problem as Problem  # re-exported: settings errors name these
 from dialplan.document import SettingsError as SettingsError
 
@@ -263,7 +281,7 @@ class FlowSettings:
     recording_announcement: str | None = None
 
     @classmethod
-    def from_document(cls, doc: Mapping[str, Any]) -> FlowSettings:
+    def from_document(cls, doc: FlowDocument | Mapping[str, Any]) -> FlowSettings:
         """Build the settings from a document; SettingsError if any part is malformed."""
         read = read_document(doc)
         if read.errors:
@@ -274,9 +292,9 @@ class FlowSettings:
             raise SettingsError(message, read.errors)
         return read.settings
 
-    def to_document(self) -> dict[str, Any]:
+    def to_document(self) -> FlowDocument:
         """The settings as a JSON-able document that from_document reads back."""
-        doc: dict[str, Any] = {
+        doc: FlowDocument = {
             "default_queue": self.default_queue,
             "queues": [_dump_queue(q) for q in self.queues.values()],
             "menus": [_dump_menu(m) for m in self.menus.values()],
@@ -303,8 +321,8 @@ def read_document(doc: Any) -> ReadDocument:
     """Read as much of a document as is well formed, collecting the problems."""
     read = ReadDocument(FlowSettings(default_queue=""), [], [], set())
     try:
-        tables = ("queues", "menus", "schedules", "dids")
-        fields = Fields(doc, "settings", ("default_queue",), (*tables, "recording_announcement"))
+        tables = tuple(key for key, _label, _name in SECTIONS)
+        fields = Fields(doc, "settings", *keys_of(FlowDocument))
         default_queue = fields.text("default_queue")
         announcement = fields.optional_text("recording_announcement")
         pieces = {key: fields.items(key) for key in tables}
@@ -312,14 +330,11 @@ def read_document(doc: Any) -> ReadDocument:
         read.errors.extend(exc.problems)
         read.readable = False
         return read
-    readers: list[tuple[str, str, str, Any]] = [
-        ("queues", "queue", "name", _read_queue),
-        ("menus", "menu", "name", _read_menu),
-        ("schedules", "schedule", "name", _read_schedule),
-        ("dids", "DID", "number", _read_did),
-    ]
+    readers: dict[str, Any] = {"queues": _read_queue, "menus": _read_menu,
+                               "schedules": _read_schedule, "dids": _read_did}
     found: dict[str, dict[str, Any]] = {}
-    for key, label, name_key, reader in readers:
+    for key, label, name_key in SECTIONS:
+        reader = readers[key]
         found[key] = {}
         for index, item in enumerate(pieces[key]):
             given = item.get(name_key) if isinstance(item, Mapping) else None
@@ -363,7 +378,7 @@ _RANGE = re.compile(r"\s*(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})\s*")
 
 
 def _read_action(obj: Any, where: str, kinds: tuple[str, ...]) -> Action:
-    fields = Fields(obj, where, ("kind",), ("target", "message", "label", "max_message_sec"))
+    fields = Fields(obj, where, *keys_of(ActionDoc))
     kind = fields.text("kind")
     if kind not in kinds:
         raise SettingsError.at(where, f"kind {kind!r} is not allowed here (use {', '.join(kinds)})")
@@ -388,8 +403,7 @@ def _read_action(obj: Any, where: str, kinds: tuple[str, ...]) -> Action:
 
 
 def _read_queue(obj: Any, where: str) -> Queue:
-    fields = Fields(obj, where, ("name",),
-                    ("title", "max_wait_sec", "service_level_sec", *OVERFLOW_WHEN, "setup"))
+    fields = Fields(obj, where, *keys_of(QueueDoc))
     name = fields.text("name")
     overflow = {key: HANG_UP if obj.get(key) is None
                 else _read_action(obj[key], f"{where}, {key}", OVERFLOW_KINDS)
@@ -401,15 +415,14 @@ def _read_queue(obj: Any, where: str) -> Queue:
 
 
 def _read_setup(obj: Any, where: str) -> QueueSetup:
-    fields = Fields(obj, where, (), ("strategy", "ring_timeout_sec", "wrapup_sec",
-                                     "retention_days", "members"))
+    fields = Fields(obj, where, *keys_of(QueueSetupDoc))
     strategy = fields.optional_text("strategy") or "rrmemory"
     if strategy not in STRATEGIES:
         raise SettingsError.at(where, f"strategy {strategy!r} should be one of "
                                f"{', '.join(STRATEGIES)}")
     members: dict[str, Member] = {}
     for index, item in enumerate(fields.items("members")):
-        member = Fields(item, f"{where}, members[{index}]", ("login",), ("penalty",))
+        member = Fields(item, f"{where}, members[{index}]", *keys_of(MemberDoc))
         login = member.text("login")
         if login in members:
             raise SettingsError.at(where, f"operator {login} is listed twice")
@@ -420,12 +433,11 @@ def _read_setup(obj: Any, where: str) -> QueueSetup:
 
 
 def _read_menu(obj: Any, where: str) -> Menu:
-    fields = Fields(obj, where, ("name", "prompt", "default"),
-                     ("options", "timeout_sec", "retries", "timeout_prompt", "invalid_prompt"))
+    fields = Fields(obj, where, *keys_of(MenuDoc))
     options: dict[str, Action] = {}
     for index, item in enumerate(fields.items("options")):
         place = f"{where}, options[{index}]"
-        option = Fields(item, place, ("digit", "action"))
+        option = Fields(item, place, *keys_of(OptionDoc))
         digit = option.text("digit")
         if digit not in MENU_DIGITS:
             raise SettingsError.at(place, f"digit {digit!r} should be one of 0-9, * or #")
@@ -453,8 +465,7 @@ def _read_ranges(items: Any, where: str) -> tuple[TimeRange, ...]:
 
 
 def _read_schedule(obj: Any, where: str) -> Schedule:
-    fields = Fields(obj, where, ("name", "timezone", "closed_action"),
-                     ("weekly", "holidays", "exceptions", "override"))
+    fields = Fields(obj, where, *keys_of(ScheduleDoc))
     timezone = fields.text("timezone")
     try:
         ZoneInfo(timezone)
@@ -468,11 +479,11 @@ def _read_schedule(obj: Any, where: str) -> Schedule:
                                    f"(use {', '.join(WEEKDAYS)})")
     holidays = []
     for index, item in enumerate(fields.items("holidays")):
-        holiday = Fields(item, f"{where}, holidays[{index}]", ("date",), ("name",))
+        holiday = Fields(item, f"{where}, holidays[{index}]", *keys_of(HolidayDoc))
         holidays.append(Holiday(holiday.when("date"), holiday.optional_text("name")))
     exceptions: dict[date, DayException] = {}
     for index, item in enumerate(fields.items("exceptions")):
-        exception = Fields(item, f"{where}, exceptions[{index}]", ("date",), ("ranges", "name"))
+        exception = Fields(item, f"{where}, exceptions[{index}]", *keys_of(ExceptionDoc))
         day = exception.when("date")
         ranges = _read_ranges(exception.items("ranges"), f"{where}, exception {day}")
         exceptions.setdefault(day, DayException(day, ranges, exception.optional_text("name")))
@@ -491,7 +502,7 @@ def _read_schedule(obj: Any, where: str) -> Schedule:
 def _read_override(obj: Any, where: str) -> Override | None:
     if obj is None:
         return None
-    fields = Fields(obj, where, ("state",), ("until",))
+    fields = Fields(obj, where, *keys_of(OverrideDoc))
     state = fields.text("state")
     if state not in OVERRIDE_STATES:
         raise SettingsError.at(where, f"state {state!r} should be open or closed")
@@ -510,7 +521,7 @@ def _read_override(obj: Any, where: str) -> Override | None:
 
 
 def _read_did(obj: Any, where: str) -> Did:
-    fields = Fields(obj, where, ("number", "entry"), ("source", "city", "schedule", "active"))
+    fields = Fields(obj, where, *keys_of(DidDoc))
     number = fields.text("number")
     if not any(char.isdigit() for char in number):
         raise SettingsError.at(where, f"number {number!r} has no digits")
@@ -545,8 +556,8 @@ def _read_duplicates(pieces: Mapping[str, list[Any]]) -> list[Problem]:
     return problems
 
 
-def _dump_action(action: Action) -> dict[str, Any]:
-    doc: dict[str, Any] = {"kind": action.kind}
+def _dump_action(action: Action) -> ActionDoc:
+    doc: ActionDoc = {"kind": action.kind}
     if action.kind in ("queue", "menu"):
         doc["target"] = action.target
     if action.kind == "hangup":
@@ -559,8 +570,8 @@ def _dump_action(action: Action) -> dict[str, Any]:
     return doc
 
 
-def _dump_queue(queue: Queue) -> dict[str, Any]:
-    doc = {"name": queue.name, "title": queue.title, "max_wait_sec": queue.max_wait_sec,
+def _dump_queue(queue: Queue) -> QueueDoc:
+    doc: QueueDoc = {"name": queue.name, "title": queue.title, "max_wait_sec": queue.max_wait_sec,
            "service_level_sec": queue.service_level_sec,
            "when_empty": _dump_action(queue.when_empty),
            "when_timeout": _dump_action(queue.when_timeout)}
@@ -569,13 +580,13 @@ def _dump_queue(queue: Queue) -> dict[str, Any]:
     return doc
 
 
-def _dump_setup(setup: QueueSetup) -> dict[str, Any]:
+def _dump_setup(setup: QueueSetup) -> QueueSetupDoc:
     return {"strategy": setup.strategy, "ring_timeout_sec": setup.ring_timeout_sec,
             "wrapup_sec": setup.wrapup_sec, "retention_days": setup.retention_days,
             "members": [{"login": m.login, "penalty": m.penalty} for m in setup.members]}
 
 
-def _dump_menu(menu: Menu) -> dict[str, Any]:
+def _dump_menu(menu: Menu) -> MenuDoc:
     return {
         "name": menu.name,
         "prompt": menu.prompt,
@@ -589,7 +600,7 @@ def _dump_menu(menu: Menu) -> dict[str, Any]:
     }
 
 
-def _dump_schedule(schedule: Schedule) -> dict[str, Any]:
+def _dump_schedule(schedule: Schedule) -> ScheduleDoc:
     override = schedule.override
     return {
         "name": schedule.name,
@@ -607,6 +618,6 @@ def _dump_schedule(schedule: Schedule) -> dict[str, Any]:
     }
 
 
-def _dump_did(did: Did) -> dict[str, Any]:
+def _dump_did(did: Did) -> DidDoc:
     return {"number": did.number, "entry": _dump_action(did.entry), "source": did.source,
             "city": did.city, "schedule": did.schedule, "active": did.active}

@@ -49,7 +49,7 @@ def _quoted(values: type[StrEnum]) -> str:
 
 #: A card still open: the call has not ended (the partial indexes of the screen-pop).
 OPEN_CARD = text("ended_at IS NULL")
-#: A callback nobody has taken yet (the operators' scope, webadmin/permissions.py).
+#: A callback nobody has taken yet (the operators' scope, models/visibility.py).
 CALLBACK_UNTAKEN = text("needs_callback AND operator_id IS NULL")
 #: The calls list's order: PostgreSQL uses an index for it only when declared the same way.
 _NEWEST_FIRST = (text("started_at DESC NULLS LAST"), text("id DESC"))

@@ -1,7 +1,8 @@
 """The call flow as one document: built from the draft tables, written back, published.
 
-The document has the shape `dialplan.settings.FlowSettings.from_document` reads; models/
-does not import dialplan/, so this module only moves plain data between tables and JSON.
+The document has the one shape `dialplan.document.FlowDocument` (what
+`dialplan.settings.FlowSettings.from_document` reads); models/ imports only that pure module
+of dialplan/, so this module only moves plain data between tables and JSON.
 Each queue carries its Asterisk setup (strategy, ring timeout, wrap-up, recording retention,
 members by login with penalties), so a version's diff shows it and a rollback restores it
 (the site then sends it to Asterisk again through `pbx.apply_queues`).
@@ -9,37 +10,49 @@ members by login with penalties), so a version's diff shows it and a rollback re
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Mapping
+from typing import Any, cast
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from dialplan.document import (
+    ActionDoc,
+    ExceptionDoc,
+    FlowDocument,
+    HolidayDoc,
+    OptionDoc,
+    OverrideDoc,
+    QueueSetupDoc,
+)
 from models.routing import Did, FlowSetting, FlowVersion, IvrMenu, Queue, Schedule
 from models.users import QueueMember, User
 
 DEFAULT_QUEUE_KEY = "default_queue"
 ANNOUNCEMENT_KEY = "recording_announcement"
 #: A queue's overflow when none is set: hang up, as Queue() returning always did.
-HANG_UP = {"kind": "hangup", "message": None}
+HANG_UP: ActionDoc = {"kind": "hangup", "message": None}
 
 
-def draft_document(session: Session) -> dict[str, Any]:
+def _action(stored: Mapping[str, Any] | None, default: ActionDoc | None = None) -> ActionDoc:
+    """An action as a table keeps it (JSON in the flow document's shape)."""
+    return cast(ActionDoc, dict(stored or default or {}))
+
+
+def draft_document(session: Session) -> FlowDocument:
     """The call flow as the admin has edited it so far (not yet what calls follow)."""
     default = session.get(FlowSetting, DEFAULT_QUEUE_KEY)
     announcement = session.get(FlowSetting, ANNOUNCEMENT_KEY)
-    # Only when set, so documents from before the announcement existed read the same.
-    extra = {ANNOUNCEMENT_KEY: announcement.value} if announcement and announcement.value else {}
-    return {
+    document: FlowDocument = {
         "default_queue": default.value if default else "reception",
-        **extra,
         "queues": [
             {
                 "name": queue.name,
                 "title": queue.title,
                 "max_wait_sec": queue.max_wait_sec,
                 "service_level_sec": queue.service_level_sec,
-                "when_empty": dict(queue.when_empty or HANG_UP),
-                "when_timeout": dict(queue.when_timeout or HANG_UP),
+                "when_empty": _action(queue.when_empty, HANG_UP),
+                "when_timeout": _action(queue.when_timeout, HANG_UP),
                 "setup": _setup(session, queue),
             }
             for queue in session.scalars(
@@ -50,12 +63,12 @@ def draft_document(session: Session) -> dict[str, Any]:
             {
                 "name": menu.name,
                 "prompt": menu.prompt,
-                "options": list(menu.options or []),
+                "options": cast(list[OptionDoc], list(menu.options or [])),
                 "timeout_sec": menu.timeout_sec,
                 "retries": menu.retries,
                 "timeout_prompt": menu.timeout_prompt,
                 "invalid_prompt": menu.invalid_prompt,
-                "default": dict(menu.default_action or {}),
+                "default": _action(menu.default_action),
             }
             for menu in session.scalars(select(IvrMenu).order_by(IvrMenu.name))
         ],
@@ -64,17 +77,17 @@ def draft_document(session: Session) -> dict[str, Any]:
                 "name": schedule.name,
                 "timezone": schedule.timezone,
                 "weekly": dict(schedule.weekly or {}),
-                "holidays": list(schedule.holidays or []),
-                "exceptions": list(schedule.exceptions or []),
-                "override": schedule.override,
-                "closed_action": dict(schedule.closed_action or {}),
+                "holidays": cast(list[HolidayDoc], list(schedule.holidays or [])),
+                "exceptions": cast(list[ExceptionDoc], list(schedule.exceptions or [])),
+                "override": cast(OverrideDoc | None, schedule.override),
+                "closed_action": _action(schedule.closed_action),
             }
             for schedule in session.scalars(select(Schedule).order_by(Schedule.name))
         ],
         "dids": [
             {
                 "number": did.number,
-                "entry": dict(did.entry or {}),
+                "entry": _action(did.entry),
                 "source": did.source,
                 "city": did.city,
                 "schedule": did.schedule.name if did.schedule else None,
@@ -83,9 +96,13 @@ def draft_document(session: Session) -> dict[str, Any]:
             for did in session.scalars(select(Did).order_by(Did.number))
         ],
     }
+    if announcement and announcement.value:
+        # Only when set, so documents from before the announcement existed read the same.
+        document["recording_announcement"] = announcement.value
+    return document
 
 
-def _setup(session: Session, queue: Queue) -> dict[str, Any]:
+def _setup(session: Session, queue: Queue) -> QueueSetupDoc:
     """How Asterisk rings the queue's operators, as the version keeps it (members by login)."""
     members = session.execute(select(User.login, QueueMember.penalty).join(QueueMember.user)
                               .where(QueueMember.queue_id == queue.id).order_by(User.login))
@@ -94,7 +111,7 @@ def _setup(session: Session, queue: Queue) -> dict[str, Any]:
             "members": [{"login": login, "penalty": penalty} for login, penalty in members]}
 
 
-def _store_setup(session: Session, queue: Queue, setup: dict[str, Any]) -> list[tuple[str, str]]:
+def _store_setup(session: Session, queue: Queue, setup: QueueSetupDoc) -> list[tuple[str, str]]:
     """Put a version's setup back on the queue; (queue, login) of operators no longer on staff."""
     queue.strategy = setup.get("strategy") or "rrmemory"
     queue.ring_timeout_sec = setup.get("ring_timeout_sec", 15)
@@ -118,7 +135,7 @@ def _store_setup(session: Session, queue: Queue, setup: dict[str, Any]) -> list[
     return [(queue.name, login) for login in wanted if login not in users]
 
 
-def store_document(session: Session, document: dict[str, Any]) -> list[tuple[str, str]]:
+def store_document(session: Session, document: FlowDocument) -> list[tuple[str, str]]:
     """Make the draft tables say what the document says (by name; queues are kept, not deleted).
 
     A queue's "setup" (strategy, timeouts, retention, members) is stored only when the
@@ -127,67 +144,74 @@ def store_document(session: Session, document: dict[str, Any]) -> list[tuple[str
     """
     notes: list[tuple[str, str]] = []
     _upsert_default_queue(session, document.get("default_queue", "reception"))
-    _upsert(session, ANNOUNCEMENT_KEY, document.get(ANNOUNCEMENT_KEY))
-    for item in document.get("queues", []):
-        queue = session.scalar(select(Queue).where(Queue.name == item["name"]))
+    _upsert(session, ANNOUNCEMENT_KEY, document.get("recording_announcement"))
+    for queue_doc in document.get("queues", []):
+        name = queue_doc["name"]
+        queue = session.scalar(select(Queue).where(Queue.name == name))
         if queue is None:
-            queue = Queue(name=item["name"], title=item.get("title") or item["name"])
+            queue = Queue(name=name, title=queue_doc.get("title") or name)
             session.add(queue)
-        queue.title = item.get("title") or item["name"]
-        queue.max_wait_sec = item.get("max_wait_sec", 120)
-        queue.service_level_sec = item.get("service_level_sec", 20)
-        queue.when_empty = item.get("when_empty") or None
-        queue.when_timeout = item.get("when_timeout") or None
+        queue.title = queue_doc.get("title") or name
+        queue.max_wait_sec = queue_doc.get("max_wait_sec", 120)
+        queue.service_level_sec = queue_doc.get("service_level_sec", 20)
+        queue.when_empty = _json(queue_doc.get("when_empty"))
+        queue.when_timeout = _json(queue_doc.get("when_timeout"))
         queue.active = True
-        if item.get("setup") is not None:
-            notes += _store_setup(session, queue, item["setup"])
+        setup = queue_doc.get("setup")
+        if setup is not None:
+            notes += _store_setup(session, queue, setup)
     schedules: dict[str, Schedule] = {}
-    for item in document.get("schedules", []):
-        schedule = session.scalar(select(Schedule).where(Schedule.name == item["name"]))
+    for schedule_doc in document.get("schedules", []):
+        schedule = session.scalar(select(Schedule).where(Schedule.name == schedule_doc["name"]))
         if schedule is None:
-            schedule = Schedule(name=item["name"])
+            schedule = Schedule(name=schedule_doc["name"])
             session.add(schedule)
-        schedule.timezone = item["timezone"]
-        schedule.weekly = item.get("weekly", {})
-        schedule.holidays = item.get("holidays", [])
-        schedule.exceptions = item.get("exceptions", [])
-        schedule.override = item.get("override")
-        schedule.closed_action = item["closed_action"]
+        schedule.timezone = schedule_doc["timezone"]
+        schedule.weekly = dict(schedule_doc.get("weekly", {}))
+        schedule.holidays = [dict(day) for day in schedule_doc.get("holidays", [])]
+        schedule.exceptions = [dict(day) for day in schedule_doc.get("exceptions", [])]
+        schedule.override = _json(schedule_doc.get("override"))
+        schedule.closed_action = dict(schedule_doc["closed_action"])
         schedules[schedule.name] = schedule
-    for item in document.get("menus", []):
-        menu = session.scalar(select(IvrMenu).where(IvrMenu.name == item["name"]))
+    for menu_doc in document.get("menus", []):
+        menu = session.scalar(select(IvrMenu).where(IvrMenu.name == menu_doc["name"]))
         if menu is None:
-            menu = IvrMenu(name=item["name"], prompt=item["prompt"])
+            menu = IvrMenu(name=menu_doc["name"], prompt=menu_doc["prompt"])
             session.add(menu)
-        menu.prompt = item["prompt"]
-        menu.options = item.get("options", [])
-        menu.timeout_sec = item.get("timeout_sec", 5)
-        menu.retries = item.get("retries", 2)
-        menu.timeout_prompt = item.get("timeout_prompt")
-        menu.invalid_prompt = item.get("invalid_prompt")
-        menu.default_action = item["default"]
+        menu.prompt = menu_doc["prompt"]
+        menu.options = [dict(option) for option in menu_doc.get("options", [])]
+        menu.timeout_sec = menu_doc.get("timeout_sec", 5)
+        menu.retries = menu_doc.get("retries", 2)
+        menu.timeout_prompt = menu_doc.get("timeout_prompt")
+        menu.invalid_prompt = menu_doc.get("invalid_prompt")
+        menu.default_action = dict(menu_doc["default"])
     session.flush()
-    for item in document.get("dids", []):
-        did = session.scalar(select(Did).where(Did.number == item["number"]))
+    for did_doc in document.get("dids", []):
+        did = session.scalar(select(Did).where(Did.number == did_doc["number"]))
         if did is None:
-            did = Did(number=item["number"])
+            did = Did(number=did_doc["number"])
             session.add(did)
-        did.entry = item["entry"]
-        did.source = item.get("source")
-        did.city = item.get("city")
-        schedule_name = item.get("schedule")
+        did.entry = dict(did_doc["entry"])
+        did.source = did_doc.get("source")
+        did.city = did_doc.get("city")
+        schedule_name = did_doc.get("schedule")
         did.schedule = (
             schedules.get(schedule_name)
             or session.scalar(select(Schedule).where(Schedule.name == schedule_name))
             if schedule_name
             else None
         )
-        did.active = item.get("active", True)
+        did.active = did_doc.get("active", True)
     session.flush()
     return notes
 
 
-def replace_document(session: Session, document: dict[str, Any]) -> list[tuple[str, str]]:
+def _json(part: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    """A part of the document as its table's JSON column keeps it (empty or null: None)."""
+    return dict(part) if part else None
+
+
+def replace_document(session: Session, document: FlowDocument) -> list[tuple[str, str]]:
     """Make the draft tables equal the document exactly: what it lacks goes (queues deactivate).
 
     Returns store_document's notes.

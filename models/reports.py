@@ -4,7 +4,7 @@ Every report figure (METRICS.md) is a sum or a count, so a period's figure is th
 days' rows, exactly. Thresholds chosen at report time (the short-abandon N, each queue's
 service-level T) are kept apart as counts per whole second of wait (`report_wait_days`).
 
-A day is rolled up once it has been over for two days (webadmin/reports/rollup.py);
+A day is rolled up once it has been over for two days (reports/rollup.py);
 `report_days` says which days are, and database triggers mark a day stale as soon as any
 card of it (or an event the reports read: ringing, answered, an overflow, a transfer) is
 written, edited or deleted: the card
@@ -271,6 +271,8 @@ SQLITE_TRIGGERS = sqlite_triggers(REPORTED_COLUMNS, REPORTED_EVENTS)
 
 # After every table: the triggers refer to calls, call_events and report_days.
 for _statement in POSTGRESQL_TRIGGERS:
-    event.listen(Base.metadata, "after_create", DDL(_statement).execute_if(dialect="postgresql"))
+    event.listen(Base.metadata, "after_create",
+                 DDL(_statement).execute_if(dialect="postgresql"))  # type: ignore[no-untyped-call]
 for _statement in SQLITE_TRIGGERS:
-    event.listen(Base.metadata, "after_create", DDL(_statement).execute_if(dialect="sqlite"))
+    event.listen(Base.metadata, "after_create",
+                 DDL(_statement).execute_if(dialect="sqlite"))  # type: ignore[no-untyped-call]

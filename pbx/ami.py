@@ -182,7 +182,7 @@ class AmiClient:
             raise AmiError(f"AMI {action} at {self.where} failed: {_reason(error)}") from error
 
 
-class _TimedManager(Manager):
+class _TimedManager(Manager):  # type: ignore[misc]  # pyst2 ships no types
     """pyst2's Manager with a connect timeout, a deadline on every reply, a close that ends."""
 
     def __init__(self, timeout: float) -> None:

@@ -1,7 +1,7 @@
 """Apply the queues and their operators to Asterisk: write the include file, reload, check.
 
-The file is replaced atomically with a backup beside it; app_queue reloads it through AMI;
-AMI QueueStatus must then show every active queue with exactly its operators. Anything
+The file is replaced by pbx.replace (with a backup beside it); app_queue reloads it through
+AMI; AMI QueueStatus must then show every active queue with exactly its operators. Anything
 else puts the previous file back and reloads it, so a failed apply leaves Asterisk running
 what it ran before, and says why.
 """
@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from callcards.config import Settings
 from models import Queue, QueueMember, User
 from pbx.ami import AmiClient, AmiError, Connect
-from pbx.files import include_path, locked, require_include, write_atomically
+from pbx.files import include_path, locked, require_include
 from pbx.queue_state import (
     QueueAmi,
     RunningQueue,
@@ -37,12 +37,12 @@ from pbx.queues_conf import (
     expected_queues,
     render_queues,
 )
+from pbx.replace import Reload, replace_file
 from pbx.steps import ApplyResult, Steps
 
 __all__ = ["ApplyResult", "apply_queues", "pending_diff", "queue_specs"]
 
 log = logging.getLogger(__name__)
-
 
 
 def queue_specs(session: Session) -> tuple[list[QueueSpec], list[str]]:
@@ -156,43 +156,23 @@ class _Apply:
         gone: set[str],
     ) -> ApplyResult:
         """Write the new file, reload, check; on any failure put the old file back."""
-        steps, live = self.steps, self.live
         before = running_queues(ami)
-        backup = live.with_name(live.name + ".bak")
-        try:
-            if old is not None:
-                write_atomically(backup, old, like=live)
-            write_atomically(live, text, like=live)
-        except OSError as error:
-            return steps.failed(f"cannot write {live}: {error}; nothing was changed")
-        steps.note(f"wrote {live}" + (f" (the previous one is {backup.name})" if old else ""))
-        try:
-            reload_queues(ami)
-            steps.note("asked Asterisk to reload its queues (AMI QueueReload)")
-            problems = mismatches(expected, running_queues(ami), gone)
-        except AmiError as error:
-            problems = [str(error)]
-        except Exception as error:  # anything at all: the old file must go back
-            log.exception("apply queues: checking the reload failed")
-            problems = [f"checking the reload failed: {error!r}"]
-        if not problems:
-            steps.note("Asterisk runs: " + "; ".join(describe(expected)))
-            return steps.done(changed=True)
-        reason = "Asterisk did not take the new queues: " + "; ".join(problems)
-        steps.note(reason)
-        return steps.failed(f"{reason}; {self.restore(ami, old, before)}")
 
-    def restore(self, ami: QueueAmi, old: str | None, before: Mapping[str, RunningQueue]) -> str:
-        """Put the previous file back and reload it; what became of Asterisk, for the error."""
+        def check_new() -> list[str]:
+            reload_queues(ami)
+            return mismatches(expected, running_queues(ami), gone)
+
+        return replace_file(self.live, old, text, self.steps, Reload(
+            check_new=check_new,
+            reload_old=lambda: self.reload_old(ami, before),
+            asked="asked Asterisk to reload its queues (AMI QueueReload)",
+            took="Asterisk runs: " + "; ".join(describe(expected)),
+            what="the new queues",
+        ))
+
+    def reload_old(self, ami: QueueAmi, before: Mapping[str, RunningQueue]) -> str:
+        """Reload the previous file, back in place; what became of Asterisk, for the error."""
         name = self.live.name
-        try:
-            if old is None:
-                self.live.unlink(missing_ok=True)
-            else:
-                write_atomically(self.live, old, like=self.live)
-        except OSError as error:
-            return f"and the previous {name} could not be put back ({error}): restore it by hand"
-        self.steps.note(f"put the previous {name} back")
         try:
             after = _reload_and_read(ami)
         except AmiError as first:
@@ -218,7 +198,6 @@ def _reload_and_read(ami: QueueAmi) -> dict[str, RunningQueue]:
     """Reload app_queue; what it runs then."""
     reload_queues(ami)
     return running_queues(ami)
-
 
 
 def _live_file(settings: Settings) -> Path:

@@ -1,8 +1,9 @@
 """Apply the operators' phones to Asterisk: write pjsip_callcards.conf, reload res_pjsip, check.
 
-Like the queues (pbx.apply): the file is replaced atomically; AMI then must list exactly the
-operator endpoints it defines. Anything else puts the previous file back and reloads it, so a
-failed apply leaves Asterisk running the phones it ran before, and says why.
+Like the queues (pbx.apply), through the same pbx.replace: the file is replaced atomically;
+AMI then must list exactly the operator endpoints it defines. Anything else (any error at
+all) puts the previous file back and reloads it, so a failed apply leaves Asterisk running the
+phones it ran before, and says why.
 """
 
 from __future__ import annotations
@@ -17,8 +18,9 @@ from callcards.config import Settings
 from models import User
 from pbx.ami import AmiClient, AmiError, Connect
 from pbx.endpoints_conf import ENDPOINTS_INCLUDE, EndpointSpec, expected_endpoints, render_endpoints
-from pbx.files import include_path, locked, require_include, write_atomically
+from pbx.files import include_path, locked, require_include
 from pbx.queue_state import QueueAmi
+from pbx.replace import Reload, replace_file
 from pbx.steps import ApplyResult, Steps
 
 log = logging.getLogger(__name__)
@@ -101,37 +103,22 @@ def _replace(ami: QueueAmi, live: Path, old: str | None, text: str, steps: Steps
         if not problems:
             return steps.done(changed=False)
         steps.note("Asterisk runs something else (" + "; ".join(problems) + "): reloading")
-    else:
         try:
-            write_atomically(live, text, like=live)
-        except OSError as error:
-            return steps.failed(f"cannot write {live}: {error}; nothing was changed")
-        steps.note(f"wrote {live}")
-    try:
-        problems = _mismatches(_reload(ami), wanted, gone)
-        steps.note("asked Asterisk to reload res_pjsip (AMI ModuleLoad reload)")
-    except AmiError as error:
-        problems = [str(error)]
-    if not problems:
-        steps.note("Asterisk runs the phones: " + (", ".join(sorted(wanted)) or "none"))
+            problems = _mismatches(_reload(ami), wanted, gone)
+        except AmiError as error:
+            problems = [str(error)]
+        if problems:
+            return steps.failed("Asterisk did not take the phones: " + "; ".join(problems))
         return steps.done(changed=True)
-    reason = "Asterisk did not take the phones: " + "; ".join(problems)
-    steps.note(reason)
-    if old is None or old == text:
-        return steps.failed(reason)
-    return steps.failed(f"{reason}; {_restore(ami, live, old, steps)}")
 
-
-def _restore(ami: QueueAmi, live: Path, old: str, steps: Steps) -> str:
-    """Put the previous file back and reload it; what became of Asterisk, for the error."""
-    try:
-        write_atomically(live, old, like=live)
-    except OSError as error:
-        return f"and the previous {live.name} could not be put back ({error}): restore it by hand"
-    steps.note(f"put the previous {live.name} back")
-    try:
+    def reload_old() -> str:
         _reload(ami)
-    except AmiError as error:
-        return f"the previous {live.name} is back, but the reload failed ({error}): apply again"
-    return f"the previous {live.name} is back in place"
+        return f"the previous {live.name} is back in place"
 
+    return replace_file(live, old, text, steps, Reload(
+        check_new=lambda: _mismatches(_reload(ami), wanted, gone),
+        reload_old=reload_old,
+        asked="asked Asterisk to reload res_pjsip (AMI ModuleLoad reload)",
+        took="Asterisk runs the phones: " + (", ".join(sorted(wanted)) or "none"),
+        what="the phones",
+    ))

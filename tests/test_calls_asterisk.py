@@ -25,12 +25,12 @@ from models import Call, Queue, User
 from models.flow import latest_version, publish
 from models.routing import Schedule
 from recordings import RecordingStore
+from reports.figures import queue_report
+from reports.period import Period
 from tests.agi_process import AgiProcess
 from tests.asterisk_driver import AsteriskDriver, TestCall
 from tests.card_polling import wait_card
 from tests.conftest import set_override
-from webadmin.reports.figures import queue_report
-from webadmin.reports.period import Period
 
 pytestmark = pytest.mark.asterisk
 

@@ -72,6 +72,8 @@ class FakePjsip:
         self.running: set[str] = set()
         self.ignore_reloads = False
         self.refuse_reloads = False
+        #: The endpoint list comes back garbled once: an error that is not AMI's.
+        self.garble_next_list = False
         self.reloads = 0
 
     def connect(self, _settings: Settings) -> FakePjsip:
@@ -95,6 +97,9 @@ class FakePjsip:
 
     def action_list(self, action: str, **fields: str) -> list[dict[str, str]]:
         assert action == "PJSIPShowEndpoints"
+        if self.garble_next_list:
+            self.garble_next_list = False
+            return [{"Event": "EndpointList"}]  # no ObjectName: a KeyError in the check
         if not self.running:
             raise AmiError("AMI PJSIPShowEndpoints at 127.0.0.1:5038 failed: No endpoints found")
         return [{"Event": "EndpointList", "ObjectName": name} for name in sorted(self.running)]
@@ -147,6 +152,22 @@ def test_a_refused_apply_puts_the_previous_phones_back(
     assert "phone 101" in result.error or "Could not reload" in result.error
     assert (etc / ENDPOINTS_INCLUDE).read_text() == before
     assert "put the previous pjsip_callcards.conf back" in result.messages
+
+
+def test_an_error_that_is_not_amis_puts_the_previous_phones_back_too(
+        etc: Path, with_phone: None, sessions: sessionmaker[Session]) -> None:
+    pjsip = FakePjsip(etc)
+    before = (etc / ENDPOINTS_INCLUDE).read_text()
+    pjsip.garble_next_list = True
+    with sessions() as session:
+        result = apply_endpoints(session, _settings(etc), connect=pjsip.connect)
+    assert not result.ok and result.error is not None
+    assert "checking the reload failed: KeyError('ObjectName')" in result.error
+    assert (etc / ENDPOINTS_INCLUDE).read_text() == before
+    assert "put the previous pjsip_callcards.conf back" in result.messages
+    # Asterisk was asked to reload the previous file, and runs its phones again.
+    assert pjsip.reloads == 2
+    assert pjsip.running == expected_endpoints(before)
 
 
 def test_a_pjsip_conf_without_the_include_is_refused_untouched(

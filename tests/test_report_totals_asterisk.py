@@ -28,12 +28,12 @@ from sqlalchemy.orm import Session, sessionmaker
 from callcards.sandbox import SandboxInfo
 from models import Queue, User
 from models.flow import publish
+from reports.figures import QueueFigures, queue_report
+from reports.period import Period
 from tests.agi_process import AgiProcess
 from tests.asterisk_driver import AsteriskDriver, TestCall
 from tests.card_polling import wait_card
 from tests.web.test_reports_totals import callers_view
-from webadmin.reports.figures import QueueFigures, queue_report
-from webadmin.reports.period import Period
 
 pytestmark = pytest.mark.asterisk
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +10,7 @@ from sqlalchemy import event
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from callcards.config import Settings, load_settings, normalize_database_url
+from pbx.client import PbxClient
 from webadmin import errors, i18n, security, templating
 from webadmin.account import bp as account_bp
 from webadmin.admin import bp as admin_bp
@@ -45,13 +45,12 @@ def _config(settings: Settings) -> dict[str, Any]:
         # A workspace stays open all shift; the token lives as long as the session.
         "WTF_CSRF_TIME_LIMIT": None,
         "BABEL_DEFAULT_LOCALE": "ru",
-        "BABEL_DEFAULT_TIMEZONE": os.environ.get("CALLCARDS_TIMEZONE", "Europe/Moscow"),
+        "BABEL_DEFAULT_TIMEZONE": settings.timezone,
         "BABEL_TRANSLATION_DIRECTORIES": str(PACKAGE_DIR / "translations"),
         "LOGIN_LOCK_FAILURES": 5,
         "LOGIN_LOCK_SECONDS": 300,
-        # A call centre behind one NAT address shares this budget; raise it there.
-        "LOGIN_IP_FAILURES": int(os.environ.get("CALLCARDS_LOGIN_IP_FAILURES", "20")),
-        "TRUSTED_PROXIES": int(os.environ.get("CALLCARDS_TRUSTED_PROXIES", "0")),
+        "LOGIN_IP_FAILURES": settings.login_ip_failures,
+        "TRUSTED_PROXIES": settings.trusted_proxies,
         "WORKSPACE_POLL_MS": 1000,
         "CALLS_PER_PAGE": 50,
         # No statement of a page runs longer (PostgreSQL): a slow one answers 503, not a hang.
@@ -94,6 +93,8 @@ def create_app(settings: Settings | None = None,
     if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
         with app.app_context():
             event.listen(db.engine, "connect", _sqlite_pragmas)
+    # Decided once: with no AMI secret the site does not reach Asterisk, and pages say so.
+    app.extensions["pbx"] = PbxClient(settings) if settings.ami_secret else None
     csrf.init_app(app)
     init_login(app)
     i18n.init_app(app)

@@ -9,14 +9,25 @@ from typing import Any, TypeVar
 from flask import abort, request
 from flask_babel import gettext as _
 from flask_login import current_user
-from sqlalchemy import ColumnElement, Select, and_, false, or_, select
-from sqlalchemy.orm import object_session
 
-from models import Call, QueueMember, Role, Status, User, queue_supervisors
-from models.routing import Queue
+from models import Call
+from models.visibility import (
+    ADMIN,
+    OPERATOR,
+    SUPERVISOR,
+    account_of,
+    calls_scope,
+    can_see_call,
+)
 from webadmin.json_error import json_error
 
-OPERATOR, SUPERVISOR, ADMIN = Role.OPERATOR.value, Role.SUPERVISOR.value, Role.ADMIN.value
+# The visibility rule itself lives in models/visibility.py, where the reports and the CLI
+# reach it without Flask; these names are re-exported for the site's views.
+__all__ = [
+    "ADMIN", "OPERATOR", "PERMISSIONS", "SUPERVISOR", "account_of", "calls_scope",
+    "can_see_call", "has_permission", "refuse", "require", "signed_in", "visible_call",
+    "wants_json",
+]
 
 #: Named permissions and the roles that hold them (the issue's roles table).
 PERMISSIONS: dict[str, frozenset[str]] = {
@@ -34,14 +45,6 @@ PERMISSIONS: dict[str, frozenset[str]] = {
 }
 
 F = TypeVar("F", bound=Callable[..., Any])
-
-
-def account_of(user: Any) -> User | None:
-    """The `models.User` behind a signed-in user (Flask-Login's wrapper or the row itself)."""
-    if isinstance(user, User):
-        return user
-    account = getattr(user, "account", None)
-    return account if isinstance(account, User) else None
 
 
 def has_permission(user: Any, permission: str) -> bool:
@@ -107,75 +110,6 @@ def signed_in(view: F) -> F:
         return view(*args, **kwargs)
 
     return guarded  # type: ignore[return-value]
-
-
-def overseen_queue_names(account: User) -> Select[Any]:
-    """The names of the queues a supervisor oversees, as a subquery."""
-    return (
-        select(Queue.name)
-        .join(queue_supervisors, queue_supervisors.c.queue_id == Queue.id)
-        .where(queue_supervisors.c.user_id == account.id)
-    )
-
-
-def overseen_operator_ids(account: User) -> Select[Any]:
-    """The ids of the operators serving a queue this supervisor oversees, as a subquery."""
-    return select(QueueMember.user_id).where(
-        QueueMember.queue_id.in_(select(queue_supervisors.c.queue_id).where(
-            queue_supervisors.c.user_id == account.id))
-    )
-
-
-def supervised(account: User, queue: Any, operator_id: Any) -> ColumnElement[bool]:
-    """Rows (cards or report roll-ups) of the queues this supervisor oversees."""
-    # Outbound calls carry no queue; they belong to the queues their operator serves.
-    return or_(queue.in_(overseen_queue_names(account)),
-               and_(queue.is_(None), operator_id.in_(overseen_operator_ids(account))))
-
-
-def calls_scope(stmt: Select[Any], user: Any) -> Select[Any]:
-    """Restrict a `select(Call)` to the cards this user may see: the one rule, in SQL.
-
-    The calls list, the API, reports, the caller's history and every single-card check
-    (`can_see_call`) ask it, so no second copy of the rule can drift apart.
-    """
-    account = account_of(user)
-    if account is None or not account.active:
-        return stmt.where(false())
-    if account.role == ADMIN:
-        return stmt
-    if account.role == SUPERVISOR:
-        return stmt.where(supervised(account, Call.queue, Call.operator_id))
-    if account.role == OPERATOR:
-        # A callback nobody has taken yet (a message left out of hours) is for every operator
-        # of its queue.
-        served = select(Queue.name).join(QueueMember, QueueMember.queue_id == Queue.id).where(
-            QueueMember.user_id == account.id)
-        # Written as ix_calls_callbacks_untaken's own condition (`needs_callback`, not `IS
-        # TRUE`), so the list reads that index: otherwise its count scanned every card.
-        own = or_(Call.operator_id == account.id, and_(
-            Call.needs_callback, Call.operator_id.is_(None), Call.queue.in_(served)))
-        if account.extension:
-            # A call still ringing at the operator's phone pops up before it has an operator.
-            ringing = and_(Call.status == Status.RINGING.value,
-                           Call.ringing_extension == account.extension)
-            return stmt.where(or_(own, ringing))
-        return stmt.where(own)
-    return stmt.where(false())
-
-
-def can_see_call(user: Any, call: Call) -> bool:
-    """True when `calls_scope` lets this user see this card: the same SQL, asked of one card."""
-    account = account_of(user)
-    if account is None or not account.active:
-        return False
-    if account.role == ADMIN:
-        return True
-    session = object_session(call)
-    if session is None or call.id is None:
-        return False
-    return session.scalar(
-        calls_scope(select(Call.id).where(Call.id == call.id), account)) is not None
 
 
 def visible_call(call_id: int, *, api: bool | None = None) -> Call:

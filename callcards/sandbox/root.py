@@ -9,22 +9,19 @@ import subprocess
 import tempfile
 from pathlib import Path
 
+from callcards import config
 from callcards.sandbox.errors import SandboxError
 
 ROOT_NAME = "asterisk-root"
 PACKAGES = ("asterisk", "asterisk-modules", "asterisk-core-sounds-en")
 # Debian 12 has no asterisk package; sid has 22 LTS (see docs: ASTERISK.md).
 SUITE = "sid"
-DEFAULT_MIRROR = "http://deb.debian.org/debian"
 BUILD_TIMEOUT_SEC = 1800
 
 
 def default_cache_dir() -> Path:
     """$CALLCARDS_CACHE_DIR, else $XDG_CACHE_HOME/callcards, else ~/.cache/callcards."""
-    if os.environ.get("CALLCARDS_CACHE_DIR"):
-        return Path(os.environ["CALLCARDS_CACHE_DIR"])
-    xdg = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(xdg) / "callcards"
+    return config.cache_dir()
 
 
 def is_complete(root: Path) -> bool:
@@ -61,7 +58,7 @@ def ensure_root(cache_dir: Path | None = None) -> Path:
 
 def _build(root: Path) -> None:
     """debootstrap into a temporary folder beside `root`, then rename it into place."""
-    mirror = os.environ.get("CALLCARDS_DEBIAN_MIRROR", DEFAULT_MIRROR)
+    mirror = config.debian_mirror()
     building = Path(tempfile.mkdtemp(prefix=f"{ROOT_NAME}.building.", dir=root.parent))
     command = [
         "debootstrap",

@@ -27,6 +27,8 @@ from callcards.config import Settings
 from callcards.demo import seed_demo
 from models import Base, Call, Status, User, migrate, utcnow
 from models.session import make_engine, make_session_factory, transaction
+from pbx.client import PbxClient
+from pbx.steps import ApplyResult
 from tests.conftest import demo_database, drop_database
 from webadmin import create_app
 
@@ -90,6 +92,22 @@ def _restore_seed(web_engine: Engine,
 def recordings_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The RECORDINGS_DIR the test app reads."""
     return tmp_path_factory.mktemp("recordings")
+
+
+def asterisk_answers(monkeypatch: pytest.MonkeyPatch, app: Flask, result: ApplyResult
+                     ) -> list[Session]:
+    """Give `app` a pbx whose queue applies answer `result` (Asterisk is not the point of the
+    test); the sessions it was asked with."""
+    asked: list[Session] = []
+
+    class AsteriskAnswers(PbxClient):
+        def apply_queues(self, session: Session) -> ApplyResult:
+            asked.append(session)
+            return result
+
+    monkeypatch.setitem(app.extensions, "pbx",
+                        AsteriskAnswers(app.config["CALLCARDS_SETTINGS"]))
+    return asked
 
 
 def make_settings(url: str, recordings: Path) -> Settings:

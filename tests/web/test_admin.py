@@ -6,11 +6,14 @@ import hashlib
 import re
 from collections.abc import Callable
 
+import pytest
+from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from models import AuditEntry, CallCategory, CallPurpose, CallSubCategory, User
+from pbx.client import PbxClient
 from tests.web.conftest import login, user_id
 
 
@@ -135,7 +138,10 @@ def test_the_audit_log_lists_and_filters_entries(
 
 
 def test_admin_makes_a_phone_password_shown_once_and_kept_only_as_its_digest(
-        client: FlaskClient, sessions: sessionmaker[Session]) -> None:
+        client: FlaskClient, sessions: sessionmaker[Session], app: Flask,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # AMI is set up, Asterisk's config folder is not.
+    monkeypatch.setitem(app.extensions, "pbx", PbxClient(app.config["CALLCARDS_SETTINGS"]))
     login(client, "admin")
     client.post("/locale", data={"locale": "en"})
     target = user_id(sessions, "operator1")

@@ -11,12 +11,12 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from flask import Flask
 from sqlalchemy.orm import Session, sessionmaker
 
 from models.flow import latest_version
 from pbx.apply import ApplyResult
-from tests.web.conftest import console_errors, screenshot, visit
-from webadmin.callflow import apply as callflow_apply
+from tests.web.conftest import asterisk_answers, console_errors, screenshot, visit
 
 pytestmark = [pytest.mark.browser]
 
@@ -28,20 +28,13 @@ def page(new_page: Callable[[], Any]) -> Any:
 
 
 @pytest.fixture
-def asterisk_accepts(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
-    """pbx.apply answers as a healthy Asterisk would (Asterisk is not what this test is about)."""
-    calls: list[Any] = []
-
-    def apply_queues(session: Any, settings: Any) -> ApplyResult:
-        calls.append(settings)
-        return ApplyResult(ok=True, changed=True)
-
-    monkeypatch.setattr(callflow_apply, "pbx_apply", lambda: apply_queues)
-    return calls
+def asterisk_accepts(monkeypatch: pytest.MonkeyPatch, csrf_app: Flask) -> list[Session]:
+    """The queues' apply answers as a healthy Asterisk would (not what this test is about)."""
+    return asterisk_answers(monkeypatch, csrf_app, ApplyResult(ok=True, changed=True))
 
 
 def test_admin_sends_key_1_elsewhere_publishes_and_the_simulator_follows(
-        page: Any, sessions: sessionmaker[Session], asterisk_accepts: list[Any]) -> None:
+        page: Any, sessions: sessionmaker[Session], asterisk_accepts: list[Session]) -> None:
     errors = console_errors(page)
     visit(page, "/login")
     page.fill("#login", "admin")

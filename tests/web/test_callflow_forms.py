@@ -14,7 +14,6 @@ from models.flow import draft_document, latest_version
 from models.routing import IvrMenu, Queue, Schedule
 from tests.queue_forms import queue_form
 from tests.web.conftest import login
-from webadmin.callflow import apply as callflow_apply
 
 
 @pytest.fixture
@@ -189,9 +188,8 @@ def test_business_hours_can_take_a_voicemail_message_when_closed(
 
 
 def test_voicemail_without_a_greeting_or_length_saves_the_defaults_and_publishes(
-        admin: FlaskClient, sessions: sessionmaker[Session],
-        monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(callflow_apply, "pbx_apply", lambda: None)  # Asterisk is not the point
+        admin: FlaskClient, sessions: sessionmaker[Session]) -> None:
+    # Asterisk is not the point: the test site has no AMI set up (its pbx is None).
     with sessions() as session:
         clinic = session.scalar(select(Schedule.id).where(Schedule.name == "clinic"))
     response = admin.post(f"/callflow/hours/{clinic}", data=schedule_form(

@@ -6,6 +6,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
@@ -15,8 +16,8 @@ from models.flow import draft_document, latest_version, replace_document
 from models.routing import Did, FlowVersion, IvrMenu, Queue, Schedule
 from models.session import transaction
 from pbx.apply import ApplyResult
-from tests.web.conftest import login
-from webadmin.callflow import apply as callflow_apply
+from pbx.client import PbxClient
+from tests.web.conftest import asterisk_answers, login
 
 
 @pytest.fixture
@@ -28,18 +29,12 @@ def admin(client: FlaskClient) -> FlaskClient:
 
 
 @pytest.fixture
-def asterisk_says(monkeypatch: pytest.MonkeyPatch) -> Callable[[ApplyResult], list[Any]]:
-    """Stand in for pbx.apply.apply_queues (Asterisk is not what these tests are about)."""
+def asterisk_says(monkeypatch: pytest.MonkeyPatch, app: Flask
+                  ) -> Callable[[ApplyResult], list[Session]]:
+    """Stand in for the queues' apply (Asterisk is not what these tests are about)."""
 
-    def answer(result: ApplyResult) -> list[Any]:
-        calls: list[Any] = []
-
-        def apply_queues(session: Any, settings: Any) -> ApplyResult:
-            calls.append(settings)
-            return result
-
-        monkeypatch.setattr(callflow_apply, "pbx_apply", lambda: apply_queues)
-        return calls
+    def answer(result: ApplyResult) -> list[Session]:
+        return asterisk_answers(monkeypatch, app, result)
 
     return answer
 
@@ -111,8 +106,10 @@ def test_publish_makes_a_version_of_the_draft_and_applies_the_queues(
 
 
 def test_a_failed_apply_is_shown_and_the_version_stays_published(
-        admin: FlaskClient, sessions: sessionmaker[Session]) -> None:
-    # The real pbx.apply, with no Asterisk config folder set: Asterisk cannot take the queues.
+        admin: FlaskClient, sessions: sessionmaker[Session], app: Flask,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # The real pbx, with no Asterisk config folder set: Asterisk cannot take the queues.
+    monkeypatch.setitem(app.extensions, "pbx", PbxClient(app.config["CALLCARDS_SETTINGS"]))
     before = _version_count(sessions)
     response = admin.post("/callflow/publish", data={"comment": "same again"},
                           follow_redirects=True)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from flask import Flask
@@ -12,6 +13,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from callcards.config import DEFAULT_TIMEZONE
 from models import CallCategory, CallPurpose, CallTag, call_tags, utcnow
 from models.session import transaction
 from tests.web.conftest import login, user_id
@@ -27,8 +29,10 @@ def _ids(page: str) -> list[int]:
 def test_filters_parse_and_bad_values_are_named() -> None:
     filters = CallFilters.from_args({"from": "2026-03-01", "to": "2026-03-01", "status": "missed",
                                      "q": "+7 (916) 12", "needs_callback": "1", "sort": "wait"})
-    assert filters.period_from == datetime(2026, 3, 1, tzinfo=UTC)
-    assert filters.period_to == datetime(2026, 3, 2, tzinfo=UTC)  # a date means the whole day
+    # Outside a site, dates are read in the one default zone (Settings: Europe/Moscow).
+    moscow = ZoneInfo(DEFAULT_TIMEZONE)
+    assert filters.period_from == datetime(2026, 3, 1, tzinfo=moscow)
+    assert filters.period_to == datetime(2026, 3, 2, tzinfo=moscow)  # a date: the whole day
     assert (filters.status, filters.q, filters.needs_callback) == ("missed", "791612", True)
     with pytest.raises(FilterError) as caught:
         CallFilters.from_args({"from": "yesterday", "operator": "x", "status": "lost",

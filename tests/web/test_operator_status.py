@@ -1,17 +1,35 @@
-"""The operator's break switch on the workspace when Asterisk cannot be reached.
+"""The operator's break switch and "Operators now" when Asterisk cannot be reached.
 
 (With the real Asterisk: tests/test_operator_pause_asterisk.py.)
 """
 
 from __future__ import annotations
 
+import socket
+from collections.abc import Iterator
+from dataclasses import replace
+
+import pytest
+from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from models import AuditEntry, User
 from models.session import transaction
+from pbx.client import PbxClient
 from tests.web.conftest import login
+
+
+@pytest.fixture
+def ami_down(app: Flask, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """The site has AMI set up, at a local port where nothing listens (Asterisk is down)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    settings = replace(app.config["CALLCARDS_SETTINGS"], ami_secret="secret", ami_port=port)
+    monkeypatch.setitem(app.extensions, "pbx", PbxClient(settings))
+    yield
 
 
 def _breaks(sessions: sessionmaker[Session]) -> int:
@@ -21,7 +39,7 @@ def _breaks(sessions: sessionmaker[Session]) -> int:
 
 
 def test_without_asterisk_the_workspace_says_the_state_is_unknown_and_changes_nothing(
-        client: FlaskClient, sessions: sessionmaker[Session]) -> None:
+        client: FlaskClient, sessions: sessionmaker[Session], ami_down: None) -> None:
     login(client, "operator1")
     page = client.get("/")
     assert page.status_code == 200
@@ -55,13 +73,29 @@ def test_the_break_switch_needs_the_csrf_token(csrf_app) -> None:  # type: ignor
 
 
 def test_operators_now_without_asterisk_lists_the_operators_in_an_unknown_state(
-        client: FlaskClient) -> None:
+        client: FlaskClient, ami_down: None) -> None:
     login(client, "supervisor")
     page = client.get("/reports/now")
     assert page.status_code == 200
     assert "Операторы сейчас" in page.text
-    assert "Состояние операторов неизвестно" in page.text
+    assert "Состояние операторов неизвестно: Asterisk не ответил." in page.text
     assert 'data-extension="101"' in page.text and 'data-extension="102"' in page.text
+
+
+def test_a_site_without_ami_says_so_and_offers_no_break_switch(
+        client: FlaskClient, sessions: sessionmaker[Session]) -> None:
+    # The test site has no CALLCARDS_AMI_SECRET: the factory gave it no pbx.
+    login(client, "supervisor")
+    now = client.get("/reports/now").text
+    assert "связь этого сайта с Asterisk (AMI) не настроена" in now
+    assert 'data-extension="101"' in now
+    login(client, "operator1")
+    workspace = client.get("/").text
+    assert "Уйти на перерыв" not in workspace
+    tried = client.post("/workspace/status", data={"paused": "1", "reason": "lunch"},
+                        follow_redirects=True)
+    assert "подключение к Asterisk не настроено" in tried.text
+    assert _breaks(sessions) == 0
 
 
 def test_a_supervisor_sees_only_the_operators_of_the_queues_they_oversee(

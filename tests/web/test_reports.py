@@ -33,7 +33,7 @@ from models import (
     utcnow,
 )
 from models.session import make_engine, make_session_factory, transaction
-from webadmin.reports.figures import (
+from reports.figures import (
     category_figures,
     category_total,
     iso_week,
@@ -41,8 +41,8 @@ from webadmin.reports.figures import (
     operator_total,
     queue_report,
 )
-from webadmin.reports.period import Period
-from webadmin.reports.rollup import coverage, day_bounds, roll_up, roll_up_day, settled
+from reports.period import Period
+from reports.rollup import coverage, day_bounds, roll_up, roll_up_day, settled
 
 MSK = ZoneInfo("Europe/Moscow")
 FIRST_DAY = date(2026, 3, 2)  # a Monday: ISO week 2026-W10; the period runs 14 days

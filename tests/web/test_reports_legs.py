@@ -21,6 +21,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from models import Call, CallEvent, Queue, ReportDay, User
 from models.session import transaction
+from reports.figures import QueueFigures, operator_figures, queue_report
+from reports.rollup import roll_up_day
 from tests.web.conftest import login
 from tests.web.test_reports import (
     FIRST_DAY,
@@ -35,8 +37,6 @@ from tests.web.test_reports import (
     stop_supervising,
 )
 from tests.web.test_reports_pages import PERIOD_ARGS, csv_table
-from webadmin.reports.figures import QueueFigures, operator_figures, queue_report
-from webadmin.reports.rollup import roll_up_day
 
 FIGURES = ("offered", "answered", "abandoned", "short_abandoned", "missed", "refused",
            "answered_within", "answered_wait_sec")

@@ -22,6 +22,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from models import Call, Queue, ReportDay
 from models.session import transaction
+from reports.figures import queue_report
+from reports.rollup import roll_up_day
 from tests.web.conftest import login
 from tests.web.test_reports import (
     FIRST_DAY,
@@ -35,8 +37,6 @@ from tests.web.test_reports import (
 )
 from tests.web.test_reports_legs import FIGURES, _answer, _card, _overflow, figures_of
 from tests.web.test_reports_pages import PERIOD_ARGS, csv_table
-from webadmin.reports.figures import queue_report
-from webadmin.reports.rollup import roll_up_day
 
 #: Each call's stints in the queues it entered, in order: the queue and how it ended there.
 JOURNEYS = {

@@ -13,9 +13,8 @@ from flask import flash
 from flask_babel import gettext as _
 
 from models import User
-from webadmin.callflow.apply import Applied, pbx_function, run_apply
-from webadmin.callflow.draft import site_settings
-from webadmin.extensions import db
+from pbx.endpoints_conf import password_digest
+from webadmin.callflow.apply import Applied, run_apply
 
 #: Random bytes in a new phone password (16 characters): no guessing over the network.
 PHONE_PASSWORD_BYTES = 12
@@ -23,7 +22,7 @@ PHONE_PASSWORD_BYTES = 12
 
 def apply_phones() -> Applied:
     """Ask Asterisk to take the operators' phones as the users say; never raises."""
-    return run_apply(pbx_function("pbx.endpoints", "apply_endpoints"), db.session, site_settings())
+    return run_apply(lambda pbx, session: pbx.apply_phones(session))
 
 
 def flash_applied(applied: Applied) -> None:
@@ -39,8 +38,6 @@ def flash_applied(applied: Applied) -> None:
 
 def new_phone_password(user: User) -> str:
     """A new phone password for the user's extension; only its digest is kept."""
-    from pbx.endpoints_conf import password_digest  # pbx is optional (see pbx_function)
-
     password = secrets.token_urlsafe(PHONE_PASSWORD_BYTES)
     user.sip_password_digest = password_digest(user.extension or "", password)
     user.sip_password_set_at = datetime.now(UTC)

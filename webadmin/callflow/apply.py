@@ -2,25 +2,28 @@
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
 import logging
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Any, Generic, TypeVar
 
-from sqlalchemy.orm import Session, scoped_session
+from flask import current_app
+from sqlalchemy.orm import Session
 
-from callcards.config import Settings
+from pbx.client import PbxClient
+from pbx.steps import ApplyResult
+from webadmin.extensions import db
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
 class Applied:
     """What became of sending the queues to Asterisk, as the admin is shown it."""
 
-    attempted: bool  # False when this install has no pbx module (queues.conf is edited by hand)
+    attempted: bool  # False when the site has no AMI set up (queues.conf is edited by hand)
     ok: bool
     changed: bool = False
     messages: tuple[str, ...] = ()
@@ -40,51 +43,51 @@ class Applied:
                    detail.get("error"))
 
 
-def pbx_function(module: str, name: str) -> Callable[..., Any] | None:
-    """`module.name` (e.g. pbx.apply.apply_queues) when the pbx package is installed, else None."""
-    if importlib.util.find_spec("pbx") is None:
-        return None
-    function: Callable[..., Any] = getattr(importlib.import_module(module), name)
-    return function
+def site_pbx() -> PbxClient | None:
+    """The site's way to Asterisk, made once by the app factory; None when AMI is not set up."""
+    pbx: PbxClient | None = current_app.extensions.get("pbx")
+    return pbx
 
 
-def ask_pbx(what: str, module: str, name: str, *args: Any) -> tuple[Any, str | None] | None:
-    """`module.name(*args)` and no error, or None and why it failed (AMI down...); logged.
+@dataclass(frozen=True)
+class PbxAnswer(Generic[T]):
+    """What Asterisk answered, or why it could not (`value` is None then)."""
 
-    None when this install has no pbx module. Never raises: a page that asks Asterisk
+    value: T | None
+    error: str | None = None
+
+
+def ask_pbx(what: str, question: Callable[[PbxClient], T]) -> PbxAnswer[T] | None:
+    """Ask Asterisk `question`; its answer, or why it failed (AMI down...), logged.
+
+    None when the site has no AMI set up. Never raises: a page that asks Asterisk
     something says it could not, and goes on.
     """
-    function = pbx_function(module, name)
-    if function is None:
+    pbx = site_pbx()
+    if pbx is None:
         return None
     try:
-        return function(*args), None
+        return PbxAnswer(question(pbx))
     except Exception as exc:
         log.warning("could not %s: %s", what, exc)
-        return None, f"{type(exc).__name__}: {exc}"
+        return PbxAnswer(None, f"{type(exc).__name__}: {exc}")
 
 
-def pbx_apply() -> Callable[..., Any] | None:
-    """`pbx.apply.apply_queues` when the pbx package is installed, else None."""
-    return pbx_function("pbx.apply", "apply_queues")
-
-
-def run_apply(apply: Callable[..., Any] | None, session: Session | scoped_session[Any],
-              settings: Settings) -> Applied:
-    """Run one of pbx's applies; a failure is reported, never raised."""
+def run_apply(apply: Callable[[PbxClient, Session], ApplyResult]) -> Applied:
+    """Run one of pbx's applies on the site's session; a failure is reported, never raised."""
+    pbx, session = site_pbx(), db.session()
+    if pbx is None:
+        return Applied(attempted=False, ok=False)
     try:
-        if apply is None:
-            return Applied(attempted=False, ok=False)
-        result = apply(session, settings)
+        result = apply(pbx, session)
     except Exception as exc:  # the change is saved; the admin must see the apply failed
         log.exception("applying to Asterisk failed")
         session.rollback()
         return Applied(attempted=True, ok=False, error=f"{type(exc).__name__}: {exc}")
-    return Applied(attempted=True, ok=bool(result.ok), changed=bool(result.changed),
-                   messages=tuple(str(message) for message in result.messages),
-                   error=result.error)
+    return Applied(attempted=True, ok=result.ok, changed=result.changed,
+                   messages=tuple(result.messages), error=result.error)
 
 
-def apply_queues(session: Session | scoped_session[Any], settings: Settings) -> Applied:
+def apply_queues() -> Applied:
     """Ask Asterisk to take the queues and members; a failure is reported, never raised."""
-    return run_apply(pbx_apply(), session, settings)
+    return run_apply(lambda pbx, session: pbx.apply_queues(session))

@@ -6,9 +6,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-#: The document's lists, the part each item is, and the key that names it.
-SECTIONS = (("queues", "queue", "name"), ("menus", "menu", "name"),
-            ("schedules", "schedule", "name"), ("dids", "DID", "number"))
+from dialplan.document import SECTIONS, FlowDocument
 
 
 @dataclass(frozen=True)
@@ -35,17 +33,20 @@ class Change:
         return "changed"
 
 
-def document_changes(old: Mapping[str, Any] | None, new: Mapping[str, Any]) -> list[Change]:
+def document_changes(old: FlowDocument | None, new: FlowDocument) -> list[Change]:
     """Every field that differs between two documents (all of `new` when `old` is None)."""
-    old = old or {}
+    # Read as plain mappings: a stored version may predate a field (its default applies).
+    before_doc: Mapping[str, Any] = old or {}
+    after_doc: Mapping[str, Any] = new
     changes = []
     for key in ("default_queue", "recording_announcement"):
-        if old.get(key) != new.get(key):
+        if before_doc.get(key) != after_doc.get(key):
             # "-" for none: None in a Change means the part itself was added or removed.
-            changes.append(Change("settings", "", key, old.get(key) or "-", new.get(key) or "-"))
+            changes.append(Change("settings", "", key, before_doc.get(key) or "-",
+                                  after_doc.get(key) or "-"))
     for section, part, key in SECTIONS:
-        before = {item[key]: _fields(section, item) for item in old.get(section, [])}
-        after = {item[key]: _fields(section, item) for item in new.get(section, [])}
+        before = {item[key]: _fields(section, item) for item in before_doc.get(section, [])}
+        after = {item[key]: _fields(section, item) for item in after_doc.get(section, [])}
         for name in sorted(set(before) | set(after), key=lambda n: (n not in before, n)):
             was, now = before.get(name, {}), after.get(name, {})
             for field in [*was, *(f for f in now if f not in was)]:

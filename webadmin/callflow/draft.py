@@ -13,6 +13,7 @@ from sqlalchemy import select
 
 from callcards.config import Settings
 from dialplan import Problem, validate
+from dialplan.document import FlowDocument
 from dialplan.settings import OVERFLOW_WHEN
 from models.flow import draft_document
 from models.routing import Did, IvrMenu, Queue, Schedule
@@ -75,7 +76,7 @@ def check_document(document: Mapping[str, Any]) -> list[Problem]:
     return validate(document, known_prompts=known_prompts(document))
 
 
-def check_draft() -> tuple[dict[str, Any], list[Problem]]:
+def check_draft() -> tuple[FlowDocument, list[Problem]]:
     """The draft document and what would break a call in it."""
     document = draft_document(db.session())
     return document, check_document(document)

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from sqlalchemy import select
 from werkzeug.wrappers import Response
 
+from dialplan.document import MenuDoc
 from dialplan.settings import DEFAULT_KINDS, OPTION_KINDS
 from models.flow import draft_document
 from models.routing import IvrMenu
@@ -124,10 +125,11 @@ def _check_action(action: Any, message: Any, queues: dict[str, str], menus: list
             message.errors.append(error)
 
 
-def _flow_errors(item: dict[str, Any]) -> list[str]:
+def _flow_errors(item: MenuDoc) -> list[str]:
     """What the whole flow says about this menu once saved: e.g. a loop with no way out."""
     document = draft_document(db.session())
-    document["menus"] = [m for m in document["menus"] if m["name"] != item["name"]] + [item]
+    menus = [menu for menu in document.get("menus", []) if menu["name"] != item["name"]]
+    document["menus"] = [*menus, item]
     return [f"{place_text(p.where)}: {problem_text(p)}"
             for p in problems_at(check_document(document), f"menu {item['name']}")]
 
@@ -143,7 +145,8 @@ def _save(form: MenuForm, menu: IvrMenu | None) -> tuple[IvrMenu | None, list[st
     item = _read(form)
     if item is None:
         return None, []
-    errors = _flow_errors(item)
+    # The form reads into the document's shape; the flow check below reads it field by field.
+    errors = _flow_errors(cast(MenuDoc, item))
     if errors:
         return None, errors
     if menu is None:

@@ -11,6 +11,7 @@ from flask_login import current_user
 from sqlalchemy import func, select
 from werkzeug.wrappers import Response
 
+from dialplan.document import stored_document
 from models import AuditEntry
 from models.flow import latest_version, publish
 from models.routing import Did, FlowVersion, IvrMenu, Queue, Schedule
@@ -45,7 +46,8 @@ def _counts() -> dict[str, int]:
 def _overview(form: PublishForm, status: int = 200) -> tuple[str, int]:
     document, problems = check_draft()
     version = latest_version(db.session())
-    changes = document_changes(version.document if version else None, document)
+    changes = document_changes(stored_document(version.document) if version else None,
+                               document)
     entry, applied = last_apply()
     return render_template(
         "callflow/index.html", form=form, problems=shown(problems), version=version,
@@ -64,7 +66,7 @@ def publish_and_apply(comment: str, action: str, **detail: Any) -> tuple[FlowVer
     """Publish the draft as a new version, then send the queues to Asterisk; both are traced."""
     version = publish(db.session(), user_id=current_user.id, comment=comment)
     db.session.commit()  # the next call follows the new version, whatever Asterisk says next
-    applied = apply_queues(db.session, site_settings())
+    applied = apply_queues()
     note(action, version=version.id, comment=comment, apply=applied.detail(), **detail)
     db.session.commit()
     return version, applied
@@ -73,7 +75,7 @@ def publish_and_apply(comment: str, action: str, **detail: Any) -> tuple[FlowVer
 def flash_applied(applied: Applied) -> None:
     """Tell the admin whether Asterisk took the queues; a failure is an error, not a footnote."""
     if not applied.attempted:
-        flash(_("Queues are not sent to Asterisk from this site (no pbx module installed): "
+        flash(_("Queues are not sent to Asterisk from this site (AMI is not set up): "
                 "keep queues.conf in step by hand."), "info")
     elif applied.ok:
         flash(_("Asterisk accepted the queues and operators.") if applied.changed
@@ -108,7 +110,7 @@ def apply_again() -> Response:
     """Send the queues to Asterisk again (after a failed apply, or Asterisk was restarted)."""
     if ConfirmForm().validate_on_submit():
         version = latest_version(db.session())
-        applied = apply_queues(db.session, site_settings())
+        applied = apply_queues()
         note("callflow.apply", version=version.id if version else None, apply=applied.detail())
         db.session.commit()
         flash_applied(applied)

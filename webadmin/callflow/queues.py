@@ -56,7 +56,7 @@ def _members(queue: Queue | None) -> dict[int, QueueMember]:
 
 def _overflow(queue: Queue | None, key: str) -> dict[str, Any]:
     """The queue's overflow action `key` as stored; hang up when none is set."""
-    return (getattr(queue, key) if queue is not None else None) or HANG_UP
+    return dict((getattr(queue, key) if queue is not None else None) or HANG_UP)
 
 
 def _form(queue: Queue | None) -> QueueForm:

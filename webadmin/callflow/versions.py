@@ -9,6 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 from werkzeug.wrappers import Response
 
+from dialplan.document import stored_document
 from models import AuditEntry, User
 from models.flow import replace_document
 from models.routing import FlowVersion
@@ -59,8 +60,9 @@ def index() -> str:
     older = _previous(versions[-1]) if versions else None
     changes = {}
     for version, before in zip(versions, [*versions[1:], older], strict=True):
-        changes[version.id] = document_changes(before.document if before else None,
-                                               version.document)
+        changes[version.id] = document_changes(
+            stored_document(before.document) if before else None,
+            stored_document(version.document))
     authors = {user.id: user for user in db.session.scalars(select(User).where(
         User.id.in_({v.created_by_id for v in versions if v.created_by_id})))}
     return render_template("callflow/versions.html", page=page, versions=versions,
@@ -81,7 +83,8 @@ def show(version_id: int) -> str:
     trace = [entry for entry in trace if entry.detail.get("version") == version.id]
     return render_template(
         "callflow/version.html", version=version, previous=previous, author=author,
-        changes=document_changes(previous.document if previous else None, version.document),
+        changes=document_changes(stored_document(previous.document) if previous else None,
+                                 stored_document(version.document)),
         trace=[(entry, Applied.from_detail(entry.detail.get("apply"))) for entry in trace],
         form=RollbackForm(formdata=None, version=str(version.id)),
     )
@@ -95,7 +98,7 @@ def rollback(version_id: int) -> Response:
     if not form.validate_on_submit() or form.version.data != str(version.id):
         flash(_("The rollback was not confirmed; nothing changed."), "error")
         return redirect(url_for("callflow.version", version_id=version.id))
-    for queue, login in replace_document(db.session(), version.document):
+    for queue, login in replace_document(db.session(), stored_document(version.document)):
         flash(_("Queue %(queue)s: operator %(login)s of version %(id)d is no longer on the staff "
                 "and is left out.", queue=queue, login=login, id=version.id), "error")
     problems = check_document(version.document)

@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, tzinfo
+from datetime import datetime, tzinfo
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -17,6 +17,7 @@ from flask_babel import gettext as _
 from sqlalchemy import ColumnElement, Select, and_, or_, select
 from sqlalchemy.orm import aliased, selectinload
 
+from callcards.config import DEFAULT_TIMEZONE
 from models import (
     Call,
     CallCategory,
@@ -89,8 +90,8 @@ class CallFilters:
 def display_timezone() -> tzinfo:
     """The call centre's time zone: dates in filters and on pages are read in it."""
     if has_app_context():
-        return ZoneInfo(current_app.config.get("BABEL_DEFAULT_TIMEZONE", "UTC"))
-    return UTC
+        return ZoneInfo(current_app.config.get("BABEL_DEFAULT_TIMEZONE", DEFAULT_TIMEZONE))
+    return ZoneInfo(DEFAULT_TIMEZONE)
 
 
 class _Parser:

@@ -1,34 +1,15 @@
-"""The period a report covers: whole days in the call centre's zone, the last 7 by default."""
+"""Reading a report's period from the page's `from`/`to`: the last 7 days by default."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
-from datetime import date, datetime, timedelta, tzinfo
+from datetime import date, timedelta, tzinfo
 
+from reports.period import Period
 from webadmin.calls.queries import CallFilters, FilterError
 from webadmin.inputs import period_message, period_too_long
 
 DEFAULT_DAYS = 7
-
-
-@dataclass(frozen=True)
-class Period:
-    """Whole days in the call centre's zone: `start` inclusive, `end` exclusive, both UTC."""
-
-    start: datetime
-    end: datetime
-    tz: tzinfo
-
-    @property
-    def first_day(self) -> date:
-        """The first day of the period, in the call centre's zone."""
-        return self.start.astimezone(self.tz).date()
-
-    @property
-    def last_day(self) -> date:
-        """The last day of the period (inclusive), in the call centre's zone."""
-        return (self.end - timedelta(microseconds=1)).astimezone(self.tz).date()
 
 
 def report_period(args: Mapping[str, str], tz: tzinfo, today: date) -> Period:

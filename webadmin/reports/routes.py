@@ -13,13 +13,15 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from werkzeug.wrappers import Response
 
+from reports import figures
+from reports.period import Period
+from webadmin.callflow.apply import site_pbx
 from webadmin.calls.queries import FilterError, display_timezone
 from webadmin.extensions import db
 from webadmin.inputs import FIRST_YEAR, LAST_YEAR, MAX_PERIOD_DAYS, whole_number
 from webadmin.permissions import require
-from webadmin.reports import figures
 from webadmin.reports.now import operators_now
-from webadmin.reports.period import Period, report_period
+from webadmin.reports.period import report_period
 from webadmin.reports.spreadsheet import csv_lines, csv_response
 from webadmin.reports.tables import (
     COUNT,
@@ -120,7 +122,8 @@ def index() -> Response:
 def now() -> str:
     """Operators now: ready for queue calls, or on a break (why, since when)."""
     rows, error = operators_now()
-    return render_template("reports/now.html", rows=rows, error=error)
+    return render_template("reports/now.html", rows=rows, error=error,
+                           ami=site_pbx() is not None)
 
 
 @bp.get("/queues")

@@ -13,7 +13,7 @@ from typing import Any
 from flask_babel import gettext as _
 
 from callcards.config import FCR_REPEAT_DAYS
-from webadmin.reports.figures import (
+from reports.figures import (
     SERVICE_LEVEL_SEC,
     CategoryFigures,
     OperatorFigures,

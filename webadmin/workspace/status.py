@@ -8,15 +8,14 @@ says the state is unknown.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import HiddenField, SelectChoice, SelectField
 from wtforms.validators import AnyOf
 
+from pbx.pause import MemberState
 from webadmin.callflow.apply import ask_pbx
-from webadmin.callflow.draft import site_settings
 from webadmin.labels import PAUSE_REASONS, pause_reason
 
 
@@ -33,7 +32,7 @@ class PauseForm(FlaskForm):
 class OperatorStatus:
     """What the workspace shows: the state, or why it could not be read."""
 
-    state: Any | None  # pbx.pause.MemberState
+    state: MemberState | None
     error: str | None = None
 
     @property
@@ -43,14 +42,14 @@ class OperatorStatus:
 
 
 def operator_status(extension: str) -> OperatorStatus | None:
-    """The operator's state in Asterisk's queues; None when this install has no pbx module."""
-    answer = ask_pbx(f"read the queue state of extension {extension}", "pbx.pause",
-                     "operator_state", site_settings(), extension)
-    return OperatorStatus(*answer) if answer is not None else None
+    """The operator's state in Asterisk's queues; None when the site has no AMI set up."""
+    answer = ask_pbx(f"read the queue state of extension {extension}",
+                     lambda pbx: pbx.operator_state(extension))
+    return OperatorStatus(answer.value, answer.error) if answer is not None else None
 
 
 def change_status(extension: str, paused: bool, reason: str) -> OperatorStatus | None:
     """Pause the operator's phone in every queue, or make it ready; the state after."""
-    answer = ask_pbx(f"change the queue state of extension {extension}", "pbx.pause",
-                     "pause_operator", site_settings(), extension, paused, reason)
-    return OperatorStatus(*answer) if answer is not None else None
+    answer = ask_pbx(f"change the queue state of extension {extension}",
+                     lambda pbx: pbx.pause_operator(extension, paused, reason))
+    return OperatorStatus(answer.value, answer.error) if answer is not None else None

@@ -14,6 +14,8 @@ The partial index serves the operator report's missed calls, now bounded by the 
 
 from __future__ import annotations
 
+from typing import Any
+
 import sqlalchemy as sa
 from alembic import op
 
@@ -41,7 +43,7 @@ TABLES = ("report_queue_days", "report_wait_days", "report_operator_days", "repo
           "report_category_days")
 
 
-def _rollup_table(name: str, *columns: sa.Column) -> None:
+def _rollup_table(name: str, *columns: sa.Column[Any]) -> None:
     op.create_table(
         name,
         sa.Column("id", sa.Integer(), nullable=False),
@@ -53,7 +55,7 @@ def _rollup_table(name: str, *columns: sa.Column) -> None:
     op.create_index(op.f(f"ix_{name}_day"), name, ["day"], unique=False)
 
 
-def _counts(*names: str) -> list[sa.Column]:
+def _counts(*names: str) -> list[sa.Column[int]]:
     return [sa.Column(name, sa.Integer(), nullable=False) for name in names]
 
 

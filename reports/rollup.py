@@ -60,10 +60,10 @@ from models import (
 )
 from models.reports import SETTLED_DAYS, WAIT_CAP_SEC
 from models.session import transaction
-from webadmin.permissions import ADMIN, SUPERVISOR, account_of, supervised
-from webadmin.reports import outcomes as o
-from webadmin.reports.period import Period
-from webadmin.reports.sql import ceil_seconds
+from models.visibility import report_reader
+from reports import outcomes as o
+from reports.period import Period
+from reports.sql import ceil_seconds
 
 #: Longer waits share one bucket; no threshold the forms allow reaches it.
 _LONGER = WAIT_CAP_SEC + 1
@@ -111,9 +111,8 @@ class Coverage:
 def coverage(session: Any, period: Period, user: Any, thresholds: Sequence[int] = ()
              ) -> Coverage:
     """Which days of the period the roll-ups give exactly, for this user and thresholds."""
-    account = account_of(user)
     everything = Coverage([], [(period.start, period.end)])
-    if (account is None or not account.active or account.role not in (ADMIN, SUPERVISOR)
+    if (report_reader(user) is None
             or any(not 0 <= value <= WAIT_CAP_SEC for value in thresholds)):
         return everything  # the roll-ups hold no scope but queues and operators
     rows = session.execute(
@@ -134,16 +133,6 @@ def coverage(session: Any, period: Period, user: Any, thresholds: Sequence[int] 
     if moment < period.end:
         stretches.append((moment, period.end))
     return Coverage(_runs(fresh), stretches)
-
-
-def rollup_scope(user: Any, queue: Any, operator_id: Any) -> ColumnElement[bool]:
-    """The roll-up rows this user may count (coverage() lets only admins and supervisors)."""
-    account = account_of(user)
-    if account is not None and account.role == ADMIN:
-        return true()
-    if account is not None and account.role == SUPERVISOR:
-        return supervised(account, queue, operator_id)
-    return false()
 
 
 # -- what a day's rows hold ---------------------------------------------------------------------

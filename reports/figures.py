@@ -32,11 +32,11 @@ from models import (
     WaitDay,
 )
 from models.routing import Queue
-from webadmin.permissions import calls_scope
-from webadmin.reports import outcomes as o
-from webadmin.reports.period import Period
-from webadmin.reports.rollup import Coverage, coverage, rollup_scope, service_levels
-from webadmin.reports.sql import week_start
+from models.visibility import calls_scope, rows_seen
+from reports import outcomes as o
+from reports.period import Period
+from reports.rollup import Coverage, coverage, service_levels
+from reports.sql import week_start
 
 #: METRICS.md: an abandon this soon after entering the queue is a short abandon (N).
 SHORT_ABANDON_SEC = 5
@@ -184,7 +184,7 @@ def queue_report(session: DbSession, period: Period, user: Any,
                 select(earlier.c.queue,
                        *_queue_sums(o.earlier_leg(earlier), short_abandon_sec, target))
                 .select_from(earlier).outerjoin(Queue, Queue.name == earlier.c.queue)
-                .where(rollup_scope(user, earlier.c.queue, null()))
+                .where(rows_seen(user, earlier.c.queue, null()))
                 .group_by(earlier.c.queue)):
             _add(legs, name, **dict(zip(_QUEUE_SUMS, values, strict=True)))
     if cover.days:
@@ -220,7 +220,7 @@ def _queue_rollups(session: DbSession, cover: Coverage, user: Any, short_abandon
             session.execute(
                 select(QueueDay.queue, QueueDay.leg, *sums)
                 .where(cover.rolled(QueueDay.day),
-                       rollup_scope(user, QueueDay.queue, QueueDay.queueless_operator_id))
+                       rows_seen(user, QueueDay.queue, QueueDay.queueless_operator_id))
                 .group_by(QueueDay.queue, QueueDay.leg))):
         # Rows of each call once count in the total and the queue rows; rows of legs only
         # in the queue rows (what those add: earlier legs, last legs for whole calls).
@@ -237,7 +237,7 @@ def _queue_rollups(session: DbSession, cover: Coverage, user: Any, short_abandon
                               WaitDay.calls))
             .outerjoin(Queue, Queue.name == WaitDay.queue)
             .where(cover.rolled(WaitDay.day),
-                   rollup_scope(user, WaitDay.queue, WaitDay.queueless_operator_id))
+                   rows_seen(user, WaitDay.queue, WaitDay.queueless_operator_id))
             .group_by(WaitDay.queue, WaitDay.leg)):
         for into in (legs,) if leg else (legs, calls):
             _add(into, name, short_abandoned=short, answered_within=within)
@@ -422,7 +422,7 @@ def _operator_rollups(session: DbSession, cover: Coverage, user: Any, no_purpose
             .join(User, User.id == OperatorDay.operator_id)
             .outerjoin(CallPurpose, CallPurpose.id == OperatorDay.purpose_id)
             .where(cover.rolled(OperatorDay.day),
-                   rollup_scope(user, OperatorDay.queue, OperatorDay.operator_id))
+                   rows_seen(user, OperatorDay.queue, OperatorDay.operator_id))
             .group_by(OperatorDay.operator_id, OperatorDay.purpose_id)):
         names[operator_id] = name
         _add(found, operator_id, answered=count, talk_sec=talk, hold_sec=hold,
@@ -432,7 +432,7 @@ def _operator_rollups(session: DbSession, cover: Coverage, user: Any, no_purpose
             select(User.id, func.max(User.name), func.sum(RangDay.calls))
             .join(User, User.extension == RangDay.extension)
             .where(cover.rolled(RangDay.day),
-                   rollup_scope(user, RangDay.queue, RangDay.operator_id),
+                   rows_seen(user, RangDay.queue, RangDay.operator_id),
                    or_(RangDay.operator_id.is_(None), RangDay.operator_id != User.id))
             .group_by(User.id)):
         names[operator_id] = name
@@ -520,7 +520,7 @@ def category_figures(session: DbSession, period: Period, user: Any,
             weekly[key] = weekly.get(key, 0) + int(count)
     if cover.days:
         days = and_(cover.rolled(CategoryDay.day),
-                    rollup_scope(user, CategoryDay.queue, CategoryDay.queueless_operator_id))
+                    rows_seen(user, CategoryDay.queue, CategoryDay.queueless_operator_id))
         for category_id, day, cards, callbacks in session.execute(
                 select(CategoryDay.category_id, CategoryDay.day, func.sum(CategoryDay.cards),
                        func.sum(CategoryDay.needs_callback))

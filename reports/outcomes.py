@@ -39,7 +39,7 @@ from sqlalchemy.orm import aliased
 
 from models import Call, CallEvent, Direction, Status
 from models.calls import MOVE_EVENTS
-from webadmin.reports.sql import ceil_seconds, seconds_between, within_days
+from reports.sql import ceil_seconds, seconds_between, within_days
 
 ANSWERED, ABANDONED, MISSED = Status.ANSWERED.value, Status.ABANDONED.value, Status.MISSED.value
 

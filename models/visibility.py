@@ -1,0 +1,131 @@
+"""Who may see which card and which operator: the one visibility rule, in SQL, without Flask.
+
+The calls list, the API, the card page, the caller's history box, the reports (from the cards
+and from the roll-ups), the export and "Operators now" all ask these functions, so no second
+copy of the rule can drift apart.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import ColumnElement, Select, and_, false, or_, select, true
+from sqlalchemy.orm import Session, object_session
+
+from models.calls import Call, Status
+from models.routing import Queue
+from models.users import QueueMember, Role, User, queue_supervisors
+
+OPERATOR, SUPERVISOR, ADMIN = Role.OPERATOR.value, Role.SUPERVISOR.value, Role.ADMIN.value
+
+
+def account_of(user: Any) -> User | None:
+    """The `models.User` behind a signed-in user (Flask-Login's wrapper or the row itself)."""
+    if isinstance(user, User):
+        return user
+    account = getattr(user, "account", None)
+    return account if isinstance(account, User) else None
+
+
+def overseen_queue_names(account: User) -> Select[Any]:
+    """The names of the queues a supervisor oversees, as a subquery."""
+    return (
+        select(Queue.name)
+        .join(queue_supervisors, queue_supervisors.c.queue_id == Queue.id)
+        .where(queue_supervisors.c.user_id == account.id)
+    )
+
+
+def overseen_operator_ids(account: User) -> Select[Any]:
+    """The ids of the operators serving a queue this supervisor oversees, as a subquery."""
+    return select(QueueMember.user_id).where(
+        QueueMember.queue_id.in_(select(queue_supervisors.c.queue_id).where(
+            queue_supervisors.c.user_id == account.id))
+    )
+
+
+def supervised(account: User, queue: Any, operator_id: Any) -> ColumnElement[bool]:
+    """Rows (cards or report roll-ups) of the queues this supervisor oversees."""
+    # Outbound calls carry no queue; they belong to the queues their operator serves.
+    return or_(queue.in_(overseen_queue_names(account)),
+               and_(queue.is_(None), operator_id.in_(overseen_operator_ids(account))))
+
+
+def report_reader(user: Any) -> User | None:
+    """The account behind `user` when it may read reports (an active admin or supervisor)."""
+    account = account_of(user)
+    if account is None or not account.active or account.role not in (ADMIN, SUPERVISOR):
+        return None
+    return account
+
+
+def rows_seen(user: Any, queue: Any, operator_id: Any) -> ColumnElement[bool]:
+    """The condition on (queue, operator) columns under which a report's rows are visible.
+
+    Reports are for supervisors and admins: an admin sees every row, a supervisor the rows
+    `supervised` gives them, anyone else none. The roll-ups and the cards both ask it.
+    """
+    account = report_reader(user)
+    if account is None:
+        return false()
+    if account.role == ADMIN:
+        return true()
+    return supervised(account, queue, operator_id)
+
+
+def calls_scope(stmt: Select[Any], user: Any) -> Select[Any]:
+    """Restrict a `select(Call)` to the cards this user may see: the one rule, in SQL.
+
+    The calls list, the API, reports, the caller's history and every single-card check
+    (`can_see_call`) ask it, so no second copy of the rule can drift apart.
+    """
+    account = account_of(user)
+    if account is None or not account.active:
+        return stmt.where(false())
+    if account.role == ADMIN:
+        return stmt
+    if account.role == SUPERVISOR:
+        return stmt.where(supervised(account, Call.queue, Call.operator_id))
+    if account.role == OPERATOR:
+        # A callback nobody has taken yet (a message left out of hours) is for every operator
+        # of its queue.
+        served = select(Queue.name).join(QueueMember, QueueMember.queue_id == Queue.id).where(
+            QueueMember.user_id == account.id)
+        # Written as ix_calls_callbacks_untaken's own condition (`needs_callback`, not `IS
+        # TRUE`), so the list reads that index: otherwise its count scanned every card.
+        own = or_(Call.operator_id == account.id, and_(
+            Call.needs_callback, Call.operator_id.is_(None), Call.queue.in_(served)))
+        if account.extension:
+            # A call still ringing at the operator's phone pops up before it has an operator.
+            ringing = and_(Call.status == Status.RINGING.value,
+                           Call.ringing_extension == account.extension)
+            return stmt.where(or_(own, ringing))
+        return stmt.where(own)
+    return stmt.where(false())
+
+
+def can_see_call(user: Any, call: Call) -> bool:
+    """True when `calls_scope` lets this user see this card: the same SQL, asked of one card."""
+    account = account_of(user)
+    if account is None or not account.active:
+        return False
+    if account.role == ADMIN:
+        return True
+    session = object_session(call)
+    if session is None or call.id is None:
+        return False
+    return session.scalar(
+        calls_scope(select(Call.id).where(Call.id == call.id), account)) is not None
+
+
+def visible_operators(session: Session, user: Any) -> list[User]:
+    """Active operators with a phone this user oversees: every one for an admin, for a
+    supervisor those whose queue-less cards `supervised` shows them, none for anyone else."""
+    account = report_reader(user)
+    if account is None:
+        return []
+    stmt = select(User).where(User.active.is_(True), User.role == OPERATOR,
+                              User.extension.is_not(None)).order_by(User.extension)
+    if account.role == SUPERVISOR:
+        stmt = stmt.where(User.id.in_(overseen_operator_ids(account)))
+    return list(session.scalars(stmt))
