@@ -21,12 +21,13 @@ import wave
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select, update
 
 from callcards.config import REPO_ROOT, Settings
+from dialplan.document import FlowDocument
 from models import AuditEntry, Call, CallCategory, CallPurpose, CallTag, User
 from models.flow import latest_version, publish, replace_document
 from models.session import make_engine, make_session_factory, transaction
@@ -428,7 +429,7 @@ def _take_messages_after_hours(session: Any) -> None:
     if schedules == document["schedules"]:
         return
     admin = session.scalar(select(User.id).where(User.login == "admin"))
-    replace_document(session, {**document, "schedules": schedules})
+    replace_document(session, cast(FlowDocument, {**document, "schedules": schedules}))
     publish(session, user_id=admin,
             comment="Демо: в нерабочее время — голосовая почта (demo: voicemail after hours)")
 

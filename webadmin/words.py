@@ -189,6 +189,11 @@ SENTENCES: dict[str, Sentence] = {
     "transferred": lambda d, n: _("Transferred from %(source)s to %(target)s",
                                   source=_quoted(n.queue(d.get("from_queue"))) or "—",
                                   target=_quoted(n.queue(d.get("to_queue"))) or "—"),
+    "recording_from_dialplan": lambda d, n: _(
+        "Asterisk recorded the call under its own name, without the server"),
+    "answer_time_unknown": lambda d, n: _(
+        "The answer was not seen: its time is taken as the hang-up until Asterisk's records "
+        "give it"),
     "hold": lambda d, n: _("The caller was put on hold"),
     "unhold": lambda d, n: _("The caller was taken off hold"),
     "hangup": lambda d, n: (
