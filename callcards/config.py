@@ -89,6 +89,12 @@ class Settings:
     asterisk_etc_dir: Path | None = None
     # How a queue member (an operator's phone) is dialled; {extension} is theirs.
     member_interface: str = "PJSIP/{extension}"
+    # Browser phones: Asterisk's SIP WebSocket (wss://pbx.example:8089/ws; ws:// on loopback
+    # only) and the STUN/TURN servers the browser may use ("" and () = off).
+    phone_wss_url: str = ""
+    phone_ice_servers: tuple[str, ...] = ()
+    phone_turn_username: str = ""
+    phone_turn_password: str = ""
     extra: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -126,6 +132,10 @@ def load_settings(environ: os._Environ[str] | dict[str, str] | None = None) -> S
             Path(env["CALLCARDS_ASTERISK_ETC"]) if env.get("CALLCARDS_ASTERISK_ETC") else None
         ),
         member_interface=env.get("CALLCARDS_MEMBER_INTERFACE") or "PJSIP/{extension}",
+        phone_wss_url=env.get("CALLCARDS_PHONE_WSS_URL", "").strip(),
+        phone_ice_servers=_split(env.get("CALLCARDS_PHONE_ICE_SERVERS", "")),
+        phone_turn_username=env.get("CALLCARDS_PHONE_TURN_USERNAME", ""),
+        phone_turn_password=env.get("CALLCARDS_PHONE_TURN_PASSWORD", ""),
     )
 
 

@@ -8,7 +8,9 @@ holds the password's digest (pjsip `password_digest`), never the password.
 
 from __future__ import annotations
 
+import base64
 import hashlib
+import hmac
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -43,6 +45,17 @@ def password_digest(extension: str, password: str) -> str:
     """
     ha1 = hashlib.md5(f"{extension}:{SIP_REALM}:{password}".encode(), usedforsecurity=False)
     return f"md5:{ha1.hexdigest()}"
+
+
+def browser_phone_password(secret_key: str, user_id: int, generation: int) -> str:
+    """The SIP password of a user's browser phone: HMAC-SHA256(SECRET_KEY, id + generation).
+
+    Derived, not stored: the site can give it to the operator's signed-in page while Asterisk
+    (and the database) keep only its digest; a new generation retires the old password.
+    """
+    mac = hmac.new(secret_key.encode(), f"callcards-phone:{user_id}:{generation}".encode(),
+                   hashlib.sha256)
+    return base64.urlsafe_b64encode(mac.digest()[:18]).decode()
 
 
 def check_endpoint(spec: EndpointSpec) -> None:

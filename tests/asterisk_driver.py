@@ -45,6 +45,7 @@ def start_sandbox_for_tests(
         cache_dir=cache_dir,
         database_url=database_url,
         sip_port=free_udp_port(),
+        ws_port=free_port(),
     )
 
 

@@ -51,6 +51,13 @@ class SandboxInfo:
     database_url: str | None = None
     # SIP over UDP on 127.0.0.1 at this port, or None: no SIP transport.
     sip_port: int | None = None
+    # SIP over WebSocket (browser phones) at ws://127.0.0.1:<ws_port>/ws, or None.
+    ws_port: int | None = None
+
+    @property
+    def ws_url(self) -> str | None:
+        """The WebSocket URL browser phones register over, if the sandbox has one."""
+        return None if self.ws_port is None else f"ws://127.0.0.1:{self.ws_port}/ws"
 
 
 def up(
@@ -62,6 +69,7 @@ def up(
     database_url: str | None = None,
     boot_timeout: float = 60.0,
     sip_port: int | None = None,
+    ws_port: int | None = None,
 ) -> SandboxInfo:
     """Start the sandbox Asterisk (restarting it if it runs) and wait until AMI logins work."""
     _require_root_user()
@@ -70,7 +78,7 @@ def up(
     down(cache_dir)
     _require_free_port(ami_port)
     etc = render(root, agi_address=agi_address, ami_port=ami_port, database_url=database_url,
-                 sip_port=sip_port)
+                 sip_port=sip_port, ws_port=ws_port)
     if database_url is not None:
         _require_record_tables(etc, database_url)
     base = sandbox_dir(root)
@@ -115,6 +123,7 @@ def up(
         log_dir=base / "log",
         database_url=database_url,
         sip_port=sip_port,
+        ws_port=ws_port,
     )
     _write_state(root, info)
     return info
@@ -181,6 +190,7 @@ def reload(cache_dir: Path | None = None, *, agi_address: str | None = None) -> 
         ami_port=saved["ami_port"],
         database_url=saved["database_url"],
         sip_port=saved.get("sip_port"),
+        ws_port=saved.get("ws_port"),
     )
     # "dialplan reload" also resets globals (clearglobalvars=yes).
     cli("dialplan reload", cache_dir)

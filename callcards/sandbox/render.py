@@ -66,10 +66,13 @@ def render(
     database_url: str | None = None,
     source: Path | None = None,
     sip_port: int | None = None,
+    ws_port: int | None = None,
 ) -> Path:
     """Write the sandbox configuration into `root`; return the host path of its etc folder.
 
     `sip_port`: SIP over UDP on that loopback port (tests register phones); else no SIP at all.
+    `ws_port`: SIP over plain WebSocket (ws://127.0.0.1:<port>/ws) for browser phones, with
+    their ICE and RTP kept on loopback; else no HTTP server at all.
     """
     source = source or ETC_SOURCE
     # Neither folder is in a wheel: the sandbox runs from a checkout (pip install -e).
@@ -101,10 +104,11 @@ def render(
     (etc / "callcards_ami.conf").write_text(
         f"; SANDBOX ONLY (loopback AMI, test login).\nsecret = {AMI_SECRET}\n"
     )
-    _edit(etc / "pjsip.conf", lambda conf: _pjsip_conf(conf, sip_port))
+    _edit(etc / "pjsip.conf", lambda conf: _pjsip_conf(conf, sip_port, ws_port))
     pjsip = ConfFile.parse(_read(etc / "pjsip.conf"))
     (etc / "pjsip_secrets.conf").write_text(_pjsip_secrets(pjsip))
-    _edit(etc / "http.conf", _http_conf)
+    _edit(etc / "http.conf", lambda conf: _http_conf(conf, ws_port))
+    _edit(etc / "rtp.conf", _rtp_conf)
     _edit(etc / "musiconhold.conf", _musiconhold_conf)
     _copy_moh(root, base / "moh")
     _edit(etc / "modules.conf", lambda conf: _modules_conf(conf, database_url is not None))
@@ -193,10 +197,11 @@ def _manager_conf(conf: ConfFile, ami_port: int) -> None:
     conf.section(AMI_USER)
 
 
-def _pjsip_conf(conf: ConfFile, sip_port: int | None) -> None:
+def _pjsip_conf(conf: ConfFile, sip_port: int | None, ws_port: int | None = None) -> None:
     """Drop what needs the network: transports, registrations, identifies, static contacts.
 
-    With `sip_port`, one UDP transport on loopback, for the tests' phones.
+    With `sip_port`, one UDP transport on loopback, for the tests' phones; with `ws_port`, a
+    plain WebSocket transport (http.conf's loopback server) for browser phones.
     """
     kept = []
     for section in conf.sections:
@@ -212,12 +217,21 @@ def _pjsip_conf(conf: ConfFile, sip_port: int | None) -> None:
             section.remove("dtls_cert_file")
             section.remove("dtls_private_key")
             section.set("dtls_auto_generate_cert", "yes")
+            # Media on loopback only: the RTP socket and the SDP's address are 127.0.0.1.
+            section.set("media_address", "127.0.0.1")
+            section.set("bind_rtp_to_media_address", "yes")
         kept.append(section)
     if sip_port is not None:
         transport = Section("transport-sandbox", "")
         for line in ("type = transport", "protocol = udp", f"bind = 127.0.0.1:{sip_port}"):
             transport.add(line)
         kept.append(transport)
+    if ws_port is not None:
+        # The socket is http.conf's server; a WS transport's bind is required but unused.
+        websocket = Section("transport-sandbox-ws", "")
+        for line in ("type = transport", "protocol = ws", "bind = 127.0.0.1"):
+            websocket.add(line)
+        kept.append(websocket)
     conf.sections = kept
 
 
@@ -230,11 +244,30 @@ def _pjsip_secrets(conf: ConfFile) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _http_conf(conf: ConfFile) -> None:
-    """No HTTP/WSS server: it needs certificates and ports the sandbox has no use for."""
+def _http_conf(conf: ConfFile, ws_port: int | None) -> None:
+    """No TLS (no certificates here); plain HTTP/WS on a loopback port only with `ws_port`."""
     general = conf.section("general")
-    general.set("enabled", "no")
     general.set("tlsenable", "no")
+    general.remove("tlsbindaddr")
+    general.remove("tlscertfile")
+    general.remove("tlsprivatekey")
+    if ws_port is None:
+        general.set("enabled", "no")
+        return
+    general.set("enabled", "yes")
+    general.set("bindaddr", "127.0.0.1")
+    general.set("bindport", str(ws_port))
+
+
+def _rtp_conf(conf: ConfFile) -> None:
+    """ICE offers 127.0.0.1 only and asks no STUN/TURN server: tests send to loopback only."""
+    general = conf.section("general")
+    for key in ("stunaddr", "turnaddr", "turnusername", "turnpassword"):
+        general.remove(key)
+    general.set("icesupport", "yes")
+    # rtp.conf's ice_deny/ice_permit: which local addresses become host candidates.
+    general.set("ice_deny", "0.0.0.0/0")
+    general.set("ice_permit", "127.0.0.1/32")
 
 
 def _musiconhold_conf(conf: ConfFile) -> None:
