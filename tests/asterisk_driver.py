@@ -312,6 +312,13 @@ class AsteriskDriver:
                                    "Priority": "1"})
         _expect_success(reply, f"Redirect to {sound}@cc-test-caller")
 
+    async def talk(self, call: TestCall, sound: str) -> None:
+        """The caller says `sound` into the call and stays on the line (cc-test-caller-talks)."""
+        reply = await self.action({"Action": "Redirect", "Channel": call.channel_id,
+                                   "Context": "cc-test-caller-talks", "Exten": sound,
+                                   "Priority": "1"})
+        _expect_success(reply, f"Redirect to {sound}@cc-test-caller-talks")
+
     async def wait_for_application(
         self, call: TestCall, application: str, timeout: float = 15
     ) -> Event:

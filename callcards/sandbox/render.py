@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import shutil
+import subprocess
 from collections.abc import Callable
 from pathlib import Path, PurePosixPath
 from urllib.parse import unquote, urlsplit
@@ -139,6 +140,9 @@ def _asterisk_conf(conf: ConfFile) -> None:
     # The chroot's files belong to the host user that runs the tests.
     options.remove("runuser")
     options.remove("rungroup")
+    # A test machine's load says nothing about the sandbox's few calls; at maxload Asterisk
+    # refuses every new channel ("Maximum loadavg limit ... exceeded").
+    options.remove("maxload")
 
 
 def _extensions_conf(conf: ConfFile, agi_address: str) -> None:
@@ -260,14 +264,41 @@ def _http_conf(conf: ConfFile, ws_port: int | None) -> None:
 
 
 def _rtp_conf(conf: ConfFile) -> None:
-    """ICE offers 127.0.0.1 only and asks no STUN/TURN server: tests send to loopback only."""
+    """ICE offers 127.0.0.1 only and asks no STUN/TURN server: tests send to loopback only.
+
+    Asterisk makes its host candidates from the machine's interfaces, never from loopback
+    (pjlib's pj_enum_ip_interface skips it), so an ice_deny/ice_permit rule alone leaves
+    none; [ice_host_candidates] advertises 127.0.0.1 in place of every local address, and
+    the RTP socket itself is bound to 127.0.0.1 (pjsip.conf, bind_rtp_to_media_address).
+    """
     general = conf.section("general")
-    for key in ("stunaddr", "turnaddr", "turnusername", "turnpassword"):
+    for key in ("stunaddr", "turnaddr", "turnusername", "turnpassword", "ice_deny",
+                "ice_permit", "ice_blacklist", "ice_acl"):
         general.remove(key)
     general.set("icesupport", "yes")
-    # rtp.conf's ice_deny/ice_permit: which local addresses become host candidates.
-    general.set("ice_deny", "0.0.0.0/0")
-    general.set("ice_permit", "127.0.0.1/32")
+    conf.sections = [section for section in conf.sections
+                     if section.name != "ice_host_candidates"]
+    candidates = Section("ice_host_candidates", "")
+    for address in _local_ipv4_addresses():
+        candidates.add(f"{address} => 127.0.0.1")
+    conf.sections.append(candidates)
+
+
+def _local_ipv4_addresses() -> list[str]:
+    """This machine's IPv4 addresses other than loopback (`ip -o -4 addr show`)."""
+    try:
+        shown = subprocess.run(["ip", "-o", "-4", "addr", "show"], capture_output=True,
+                               text=True, timeout=10, check=True).stdout
+    except (OSError, subprocess.SubprocessError) as error:
+        raise SandboxError(f"cannot list this machine's addresses (ip addr): {error}") from error
+    addresses = []
+    for line in shown.splitlines():
+        words = line.split()
+        if "inet" in words:
+            address = words[words.index("inet") + 1].split("/")[0]
+            if not address.startswith("127."):
+                addresses.append(address)
+    return sorted(set(addresses))
 
 
 def _musiconhold_conf(conf: ConfFile) -> None:

@@ -1,0 +1,196 @@
+"""The browser is the operator's phone: Chromium registers over WS and takes real queue calls.
+
+operator1 (extension 101, phone type "browser") gets a phone password on the staff site; the
+queues ring PJSIP/101. Chromium signs in to the workspace, whose phone (static/phone.js,
+JsSIP) registers with the sandbox Asterisk over ws://127.0.0.1; a call placed through the
+trunk context rings the page, the operator answers there, and the card, the recording and
+the page's own RTCPeerConnection say what happened. Media stays on 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask.testing import FlaskClient
+from sqlalchemy import select
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from callcards.config import Settings
+from callcards.sandbox import SandboxInfo
+from models import PhoneType, User
+from models.session import make_session_factory
+from pbx.apply import apply_queues
+from pbx.endpoints import apply_endpoints
+from tests.agi_process import AgiProcess
+from tests.asterisk_driver import AsteriskDriver, TestCall
+from tests.card_polling import wait_card
+from tests.sandbox_site import new_phone_password, sandbox_settings
+from tests.softphone import CHROMIUM, CHROMIUM_ARGS, LOOPBACK_ONLY, call_stats, rms, serve
+from tests.softphone import write_mic_tone
+from tests.test_calls_asterisk import CALLER, DID, reach_menu_and_press
+from webadmin import create_app
+
+pytestmark = [pytest.mark.asterisk, pytest.mark.browser]
+
+SECRET_KEY = "softphone-tests-secret"  # noqa: S105 - the test site's own
+#: sox RMS amplitude above which a stretch of the recording is sound, not silence.
+SOUND_FLOOR = 0.01
+#: Seconds cut from each side of a measured stretch (the marks are taken over AMI and CDP).
+MARGIN = 0.4
+
+
+@pytest.fixture
+def phone_settings(database_url: str, asterisk_sandbox: SandboxInfo) -> Settings:
+    """The site next to the sandbox, with the browser phone on its WebSocket."""
+    assert asterisk_sandbox.ws_url is not None
+    return sandbox_settings(asterisk_sandbox, database_url, secret_key=SECRET_KEY,
+                            phone_wss_url=asterisk_sandbox.ws_url,
+                            recordings_dir=Path(asterisk_sandbox.recordings_dir))
+
+
+@pytest.fixture
+def admin_site(phone_settings: Settings) -> FlaskClient:
+    """The admin's site (a test client, no CSRF) on the same settings."""
+    app = create_app(phone_settings, {"TESTING": True, "WTF_CSRF_ENABLED": False})
+    client = app.test_client()
+    assert client.post("/login", data={"login": "admin", "password": "admin"}).status_code == 302
+    client.post("/locale", data={"locale": "en"})
+    return client
+
+
+@pytest.fixture
+def site_url(phone_settings: Settings) -> Iterator[str]:
+    """The site as the operator's Chromium sees it (CSRF on, as in production)."""
+    with serve(create_app(phone_settings, {"TESTING": True})) as url:
+        yield url
+
+
+@pytest.fixture
+def browser_phone(engine: Engine, admin_site: FlaskClient, phone_settings: Settings) -> Iterator[
+        User]:
+    """operator1 with a browser phone the queues ring; afterwards as the other tests expect."""
+    sessions = make_session_factory(engine)
+    with sessions() as session:
+        user = session.scalar(select(User).where(User.login == "operator1"))
+        assert user is not None and user.extension == "101"
+        user.phone_type = PhoneType.WEBRTC.value
+        session.commit()
+        new_phone_password(admin_site, user)
+        ringing_phones = replace(phone_settings, member_interface="PJSIP/{extension}")
+        assert apply_queues(session, ringing_phones).ok
+        session.expunge(user)
+    yield user
+    with sessions() as session:
+        back = session.get_one(User, user.id)
+        back.sip_password_digest, back.sip_password_set_at = None, None
+        session.commit()
+        assert apply_endpoints(session, phone_settings).ok
+        assert apply_queues(session, phone_settings).ok  # Local test operators again
+
+
+@pytest.fixture
+async def ami(asterisk_sandbox: SandboxInfo, agi_server: AgiProcess,
+              open_clinic: None) -> AsyncIterator[AsteriskDriver]:
+    """An AMI session on the sandbox with the FastAGI server (and its listener) up."""
+    agi_server.start()
+    async with AsteriskDriver.for_sandbox(asterisk_sandbox) as driver:
+        await driver.set_global("CC_TEST_TALK_TIME", "600")
+        yield driver
+
+
+@pytest.fixture
+async def chromium(tmp_path: Path) -> AsyncIterator[Any]:
+    """Debian's Chromium with a fake microphone playing a steady tone, WebRTC on loopback."""
+    if not CHROMIUM.exists():
+        pytest.fail("Chromium is missing: run scripts/test.sh (apt-get install -y chromium)")
+    from playwright.async_api import async_playwright
+
+    tone = write_mic_tone(tmp_path / "mic.wav")
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(
+            executable_path=str(CHROMIUM),
+            args=[*CHROMIUM_ARGS, f"--use-file-for-fake-audio-capture={tone}"])
+        yield browser
+        await browser.close()
+
+
+async def operator_page(chromium: Any, site_url: str, login: str = "operator1") -> Any:
+    """A new browser (context) signed in to the workspace as `login`, in English."""
+    context = await chromium.new_context(base_url=site_url, locale="en-GB")
+    await context.add_init_script(LOOPBACK_ONLY)
+    page = await context.new_page()
+    await page.goto("/login")
+    await page.fill("#login", login)
+    await page.fill("#password", login)
+    await page.click("button.primary")
+    await page.wait_for_selector("#phone")
+    return page
+
+
+async def phone_state(page: Any, state: str, timeout: float = 15) -> None:
+    """Wait until the page's phone is in `state` (its data-state)."""
+    await page.wait_for_selector(f'#phone[data-state="{state}"]', timeout=timeout * 1000)
+
+
+async def test_operator_answers_a_queue_call_in_the_browser_with_sound_both_ways(
+        ami: AsteriskDriver, browser_phone: User, chromium: Any, site_url: str,
+        sessions: sessionmaker[Session], asterisk_sandbox: SandboxInfo) -> None:
+    page = await operator_page(chromium, site_url)
+    await phone_state(page, "registered")
+    assert "101" in await page.inner_text("#phone-state")
+
+    call = await ami.call(DID, CALLER)
+    await reach_menu_and_press(ami, call, "1")
+    await ami.wait_for_application(call, "MixMonitor")
+    recording_started = time.monotonic()
+    await phone_state(page, "ringing")
+    # The ring pops the call's card on the same page.
+    await page.wait_for_selector("#popped-card", timeout=5000)
+    await page.click("#phone-answer")
+    await phone_state(page, "incall")
+    await ami.wait_for_operator(call, "appointments")
+
+    # The operator speaks (the fake microphone's tone); the caller is silent.
+    operator_from = time.monotonic() - recording_started
+    await asyncio.sleep(2.5)
+    operator_to = time.monotonic() - recording_started
+    heard_before = await call_stats(page)
+    # The caller speaks while the operator is muted.
+    await page.click("#phone-mute")
+    await page.wait_for_selector('#phone-mute:has-text("Unmute")')
+    since = len(ami.events)
+    await ami.talk(call, "tt-monkeys")
+    await ami.wait_for(lambda e: e.event == "Newexten" and e.uniqueid == call.channel_id
+                       and e.application == "Playback", since=since)
+    caller_from = time.monotonic() - recording_started
+    await asyncio.sleep(2.5)
+    caller_to = time.monotonic() - recording_started
+    heard = await call_stats(page)
+    await page.click("#phone-hangup")
+    card = await wait_card(sessions, call.linkedid)
+    await phone_state(page, "registered")
+
+    # Media went between 127.0.0.1 and 127.0.0.1, in Opus or G.711.
+    assert (heard.local, heard.remote) == ("127.0.0.1", "127.0.0.1"), heard
+    assert heard.codec in ("audio/opus", "audio/PCMA", "audio/PCMU")
+    # The page heard the caller: more audio energy came in while the caller spoke.
+    assert heard.energy > heard_before.energy
+    # The card is a desk phone's card.
+    assert (card.status, card.end_reason, card.queue) == ("answered", "operator_hangup",
+                                                          "appointments")
+    assert card.operator_id == browser_phone.id
+    assert card.talk_sec is not None and card.talk_sec >= 5
+    assert card.recording_state == "ok" and card.recording_path
+    recording = Path(asterisk_sandbox.recordings_dir) / card.recording_path
+    # Both sides are in the recording: the operator's tone, then the caller's sound.
+    operator_rms = rms(recording, operator_from + MARGIN, operator_to - operator_from - 2 * MARGIN)
+    caller_rms = rms(recording, caller_from + MARGIN, caller_to - caller_from - 2 * MARGIN)
+    assert operator_rms > SOUND_FLOOR, f"operator side silent (RMS {operator_rms})"
+    assert caller_rms > SOUND_FLOOR, f"caller side silent (RMS {caller_rms})"
