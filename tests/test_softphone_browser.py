@@ -29,11 +29,18 @@ from models.session import make_session_factory
 from pbx.apply import apply_queues
 from pbx.endpoints import apply_endpoints
 from tests.agi_process import AgiProcess
-from tests.asterisk_driver import AsteriskDriver, TestCall
+from tests.asterisk_driver import AsteriskDriver
 from tests.card_polling import wait_card
 from tests.sandbox_site import new_phone_password, sandbox_settings
-from tests.softphone import CHROMIUM, CHROMIUM_ARGS, LOOPBACK_ONLY, call_stats, rms, serve
-from tests.softphone import write_mic_tone
+from tests.softphone import (
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    LOOPBACK_ONLY,
+    call_stats,
+    rms,
+    serve,
+    write_mic_tone,
+)
 from tests.test_calls_asterisk import CALLER, DID, reach_menu_and_press
 from webadmin import create_app
 
