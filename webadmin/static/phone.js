@@ -67,7 +67,7 @@
         return;
       }
       stop(function () {
-        say("unavailable", data && data.message ? data.message : words.unavailable);
+        say("unavailable", data && data.error ? data.error.message : words.unavailable);
       });
     };
     request.onerror = request.ontimeout = function () {
