@@ -24,6 +24,8 @@ SIP_REALM = "callcards"
 #: pjsip.conf's endpoint template for each kind of phone (models.PhoneType).
 ENDPOINT_TEMPLATES = {"webrtc": "operator-webrtc", "deskphone": "operator-deskphone"}
 AOR_TEMPLATE, AUTH_TEMPLATE = "operator-aor", "operator-auth"
+#: pjsip.conf's AOR template for each kind of phone: a browser phone takes one tab only.
+AOR_TEMPLATES = {"webrtc": "operator-webrtc-aor", "deskphone": AOR_TEMPLATE}
 _DIGEST = re.compile(r"^md5:[0-9a-f]{32}$")
 _ENDPOINT_HEADER = re.compile(r"^\[(?P<name>[^\]]+)\]\((?P<template>[^)]*)\)")
 
@@ -86,7 +88,7 @@ def render_endpoints(endpoints: Iterable[EndpointSpec]) -> str:
             f"auth = {extension}-auth",
             f"aors = {extension}",
             f'callerid = "{name}" <{extension}>',
-            f"[{extension}]({AOR_TEMPLATE})",
+            f"[{extension}]({AOR_TEMPLATES[spec.phone_type]})",
             f"[{extension}-auth]({AUTH_TEMPLATE})",
             f"username = {extension}",
             f"realm = {SIP_REALM}",

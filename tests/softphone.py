@@ -133,3 +133,43 @@ def serve(app: Flask) -> Iterator[str]:
     finally:
         server.shutdown()
         thread.join(timeout=5)
+
+
+def send_on_sip_websocket(url: str, payload: bytes) -> bytes:
+    """Open Asterisk's SIP WebSocket (subprotocol "sip"), send `payload` as one text frame.
+
+    What Asterisk answers first ('' when it just closes): a hostile client's view.
+    """
+    import base64
+    import os
+    import socket
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    host, port = parts.hostname or "127.0.0.1", parts.port or 80
+    key = base64.b64encode(os.urandom(16)).decode()
+    with socket.create_connection((host, port), timeout=5) as sock:
+        sock.sendall((f"GET {parts.path} HTTP/1.1\r\nHost: {host}:{port}\r\n"
+                      "Upgrade: websocket\r\nConnection: Upgrade\r\n"
+                      f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n"
+                      "Sec-WebSocket-Protocol: sip\r\n\r\n").encode())
+        handshake = b""
+        while b"\r\n\r\n" not in handshake:
+            chunk = sock.recv(4096)
+            if not chunk:
+                raise AssertionError(f"no WebSocket handshake: {handshake!r}")
+            handshake += chunk
+        assert handshake.startswith(b"HTTP/1.1 101"), handshake
+        mask = os.urandom(4)
+        masked = bytes(byte ^ mask[index % 4] for index, byte in enumerate(payload))
+        length = len(payload)
+        header = bytes([0x81])  # FIN, text
+        if length < 126:
+            header += bytes([0x80 | length])
+        else:
+            header += bytes([0x80 | 126]) + length.to_bytes(2, "big")
+        sock.sendall(header + mask + masked)
+        try:
+            return sock.recv(4096)
+        except TimeoutError:
+            return b""

@@ -29,7 +29,7 @@ from models.session import make_session_factory
 from pbx.apply import apply_queues
 from pbx.endpoints import apply_endpoints
 from tests.agi_process import AgiProcess
-from tests.asterisk_driver import AsteriskDriver
+from tests.asterisk_driver import AsteriskDriver, TestCall
 from tests.card_polling import wait_card
 from tests.sandbox_site import new_phone_password, sandbox_settings
 from tests.softphone import (
@@ -38,10 +38,11 @@ from tests.softphone import (
     LOOPBACK_ONLY,
     call_stats,
     rms,
+    send_on_sip_websocket,
     serve,
     write_mic_tone,
 )
-from tests.test_calls_asterisk import CALLER, DID, reach_menu_and_press
+from tests.test_calls_asterisk import CALLER, DID, kinds, reach_menu_and_press
 from webadmin import create_app
 
 pytestmark = [pytest.mark.asterisk, pytest.mark.browser]
@@ -110,6 +111,8 @@ async def ami(asterisk_sandbox: SandboxInfo, agi_server: AgiProcess,
     async with AsteriskDriver.for_sandbox(asterisk_sandbox) as driver:
         await driver.set_global("CC_TEST_TALK_TIME", "600")
         yield driver
+        # A test that failed mid-call leaves no channel behind to keep 101 busy.
+        await driver.command("channel request hangup all")
 
 
 @pytest.fixture
@@ -171,7 +174,7 @@ async def test_operator_answers_a_queue_call_in_the_browser_with_sound_both_ways
     heard_before = await call_stats(page)
     # The caller speaks while the operator is muted.
     await page.click("#phone-mute")
-    await page.wait_for_selector('#phone-mute:has-text("Unmute")')
+    await page.wait_for_selector('#phone-mute[aria-pressed="true"]')
     since = len(ami.events)
     await ami.talk(call, "tt-monkeys")
     await ami.wait_for(lambda e: e.event == "Newexten" and e.uniqueid == call.channel_id
@@ -201,3 +204,128 @@ async def test_operator_answers_a_queue_call_in_the_browser_with_sound_both_ways
     caller_rms = rms(recording, caller_from + MARGIN, caller_to - caller_from - 2 * MARGIN)
     assert operator_rms > SOUND_FLOOR, f"operator side silent (RMS {operator_rms})"
     assert caller_rms > SOUND_FLOOR, f"caller side silent (RMS {caller_rms})"
+
+
+async def registered_contacts(ami: AsteriskDriver, extension: str) -> list[str]:
+    """The contacts Asterisk holds for `extension` now (pjsip show contacts)."""
+    shown = await ami.command("pjsip show contacts")
+    return [line.split()[1] for line in shown.splitlines()
+            if line.strip().startswith("Contact:") and line.split()[1].startswith(f"{extension}/")]
+
+
+async def wait_contacts(ami: AsteriskDriver, extension: str, count: int,
+                        timeout: float = 15) -> None:
+    """Until Asterisk holds `count` contacts for `extension`."""
+    deadline = time.monotonic() + timeout
+    while len(found := await registered_contacts(ami, extension)) != count:
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{extension} has contacts {found}, not {count}")
+        await asyncio.sleep(0.2)
+
+
+async def answered_in_browser(ami: AsteriskDriver, page: Any) -> TestCall:
+    """A caller presses 1 for appointments; the browser rings and the operator answers there."""
+    call = await ami.call(DID, CALLER)
+    await reach_menu_and_press(ami, call, "1")
+    await phone_state(page, "ringing")
+    await page.click("#phone-answer")
+    await phone_state(page, "incall")
+    await ami.wait_for_operator(call, "appointments")
+    return call
+
+
+async def test_operator_holds_resumes_and_sends_dtmf_from_the_browser(
+        ami: AsteriskDriver, browser_phone: User, chromium: Any, site_url: str,
+        sessions: sessionmaker[Session]) -> None:
+    page = await operator_page(chromium, site_url)
+    await phone_state(page, "registered")
+    call = await answered_in_browser(ami, page)
+
+    since = len(ami.events)
+    await page.click('#phone-dtmf button[data-digit="5"]')
+    await ami.wait_for(lambda e: e.event == "DTMFEnd" and e.digit == "5"
+                       and str(e.channel).startswith("PJSIP/101-"), since=since)
+
+    await page.click("#phone-hold")
+    await phone_state(page, "held")
+    await wait_card(sessions, call.linkedid, lambda card: "hold" in kinds(card))
+    await asyncio.sleep(2.0)  # the caller hears music on hold
+    await page.click("#phone-hold")
+    await phone_state(page, "incall")
+    await wait_card(sessions, call.linkedid, lambda card: "unhold" in kinds(card))
+    await page.click("#phone-hangup")
+    card = await wait_card(sessions, call.linkedid)
+
+    assert (card.status, card.end_reason) == ("answered", "operator_hangup")
+    assert card.hold_sec is not None and 1 <= card.hold_sec <= 4
+    holds = [event for event in card.events if event.kind in ("hold", "unhold")]
+    assert all(event.data["channel"].startswith("PJSIP/101-") for event in holds)
+
+
+async def test_a_page_left_open_after_sign_out_ends_its_registration(
+        ami: AsteriskDriver, browser_phone: User, chromium: Any, site_url: str) -> None:
+    page = await operator_page(chromium, site_url)
+    await phone_state(page, "registered")
+    await wait_contacts(ami, "101", 1)
+    # The operator signs out in another tab of the same browser.
+    other = await page.context.new_page()
+    await other.goto("/")
+    await other.click("form[action$='/logout'] button")
+    await other.wait_for_selector("#login")
+    await wait_contacts(ami, "101", 0)
+    await page.wait_for_selector("#login")  # the open page shows the sign-in page too
+
+
+async def test_a_second_browser_is_told_the_phone_is_open_elsewhere(
+        ami: AsteriskDriver, browser_phone: User, chromium: Any, site_url: str) -> None:
+    first = await operator_page(chromium, site_url)
+    await phone_state(first, "registered")
+    second = await operator_page(chromium, site_url)
+    await phone_state(second, "failed")
+    # In the operator's language (operator1 reads Russian).
+    assert "уже открыт в другом браузере" in await second.inner_text("#phone-state")
+    await wait_contacts(ami, "101", 1)
+    await phone_state(first, "registered")  # the first keeps the calls
+    # Once the first browser is closed, the second takes over after a reload.
+    await first.context.close()
+    await wait_contacts(ami, "101", 0)
+    await second.reload()
+    await phone_state(second, "registered")
+
+
+async def test_a_wrong_password_is_said_on_the_page(
+        ami: AsteriskDriver, browser_phone: User, chromium: Any, site_url: str) -> None:
+    context = await chromium.new_context(base_url=site_url, locale="en-GB")
+    await context.add_init_script(LOOPBACK_ONLY)
+    page = await context.new_page()
+
+    async def stale_password(route: Any) -> None:
+        # What a page holding a retired password would send: the site's answer, one letter off.
+        answer = await route.fetch()
+        phone = await answer.json()
+        phone["password"] = phone["password"][:-1] + ("x" if phone["password"][-1] != "x" else "y")
+        await route.fulfill(response=answer, json=phone)
+
+    await page.route("**/workspace/phone", stale_password)
+    await page.goto("/login")
+    await page.fill("#login", "operator1")
+    await page.fill("#password", "operator1")
+    await page.click("button.primary")
+    await phone_state(page, "failed")
+    assert "не принял пароль телефона" in await page.inner_text("#phone-state")
+    assert await registered_contacts(ami, "101") == []
+
+
+async def test_a_malformed_sip_message_leaves_asterisk_and_the_phone_working(
+        ami: AsteriskDriver, browser_phone: User, chromium: Any, site_url: str,
+        asterisk_sandbox: SandboxInfo) -> None:
+    page = await operator_page(chromium, site_url)
+    await phone_state(page, "registered")
+    assert asterisk_sandbox.ws_url is not None
+    for garbage in (b"REGISTER\r\n\r\n", b"\x00\xff not sip at all",
+                    b"INVITE sip:101@127.0.0.1 SIP/2.0\r\nContent-Length: 99999\r\n\r\nv=0"):
+        await asyncio.to_thread(send_on_sip_websocket, asterisk_sandbox.ws_url, garbage)
+    assert "uptime" in (await ami.command("core show uptime")).lower()
+    await answered_in_browser(ami, page)
+    await page.click("#phone-hangup")
+    await phone_state(page, "registered")

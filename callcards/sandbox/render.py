@@ -198,7 +198,11 @@ def _manager_conf(conf: ConfFile, ami_port: int) -> None:
     general = conf.section("general")
     general.set("port", str(ami_port))
     general.set("bindaddr", "127.0.0.1")
-    conf.section(AMI_USER)
+    user = conf.section(AMI_USER)
+    # Tests also watch the keys a phone sends (DTMFBegin/DTMFEnd, class "dtmf").
+    read = user.get("read")
+    if read is not None and "dtmf" not in read.split(","):
+        user.set("read", f"{read},dtmf")
 
 
 def _pjsip_conf(conf: ConfFile, sip_port: int | None, ws_port: int | None = None) -> None:

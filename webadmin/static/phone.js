@@ -37,6 +37,11 @@
     $("phone-hold").textContent = state === "held" ? words.resume : words.hold;
   }
 
+  function pressed(button, on, label) {
+    button.setAttribute("aria-pressed", on ? "true" : "false");
+    button.textContent = label;
+  }
+
   function peerOf(session) {
     var identity = session.remote_identity;
     var number = identity && identity.uri ? identity.uri.user : "";
@@ -184,8 +189,8 @@
         say("incall", fill(words.in_call, { peer: peerOf(session) }));
       }
     });
-    session.on("muted", function () { $("phone-mute").textContent = words.unmute; });
-    session.on("unmuted", function () { $("phone-mute").textContent = words.mute; });
+    session.on("muted", function () { pressed($("phone-mute"), true, words.unmute); });
+    session.on("unmuted", function () { pressed($("phone-mute"), false, words.mute); });
     var end = function (event) {
       if (session === consult) {
         consult = null;
@@ -194,7 +199,7 @@
       }
       current = null;
       peerText.textContent = "";
-      $("phone-mute").textContent = words.mute;
+      pressed($("phone-mute"), false, words.mute);
       var failed = event && event.originator && event.cause &&
         event.cause !== window.JsSIP.C.causes.BYE && event.cause !== window.JsSIP.C.causes.CANCELED;
       if (outgoing && failed) {
