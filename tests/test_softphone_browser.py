@@ -10,6 +10,7 @@ the page's own RTCPeerConnection say what happened. Media stays on 127.0.0.1.
 from __future__ import annotations
 
 import asyncio
+import subprocess
 import time
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import replace
@@ -83,21 +84,31 @@ def site_url(phone_settings: Settings) -> Iterator[str]:
 @pytest.fixture
 def browser_phone(engine: Engine, admin_site: FlaskClient, phone_settings: Settings) -> Iterator[
         User]:
-    """operator1 with a browser phone the queues ring; afterwards as the other tests expect."""
+    """operator1 (101) and operator2 (102) with browser phones the queues ring; operator1.
+
+    Afterwards both without a phone, and the queues' members Local test operators again.
+    """
     sessions = make_session_factory(engine)
     with sessions() as session:
-        user = session.scalar(select(User).where(User.login == "operator1"))
-        assert user is not None and user.extension == "101"
-        user.phone_type = PhoneType.WEBRTC.value
-        session.commit()
-        new_phone_password(admin_site, user)
+        users = [session.scalar(select(User).where(User.login == login))
+                 for login in ("operator1", "operator2")]
+        assert [user.extension if user else None for user in users] == ["101", "102"]
+        for user in users:
+            assert user is not None
+            user.phone_type = PhoneType.WEBRTC.value
+            session.commit()
+            new_phone_password(admin_site, user)
         ringing_phones = replace(phone_settings, member_interface="PJSIP/{extension}")
         assert apply_queues(session, ringing_phones).ok
-        session.expunge(user)
-    yield user
+        first = users[0]
+        assert first is not None
+        session.expunge(first)
+    yield first
     with sessions() as session:
-        back = session.get_one(User, user.id)
-        back.sip_password_digest, back.sip_password_set_at = None, None
+        for login in ("operator1", "operator2"):
+            back = session.scalar(select(User).where(User.login == login))
+            assert back is not None
+            back.sip_password_digest, back.sip_password_set_at = None, None
         session.commit()
         assert apply_endpoints(session, phone_settings).ok
         assert apply_queues(session, phone_settings).ok  # Local test operators again
@@ -329,3 +340,99 @@ async def test_a_malformed_sip_message_leaves_asterisk_and_the_phone_working(
     await answered_in_browser(ami, page)
     await page.click("#phone-hangup")
     await phone_state(page, "registered")
+
+
+async def test_blind_transfer_from_one_browser_to_a_colleague_s_browser(
+        ami: AsteriskDriver, browser_phone: User, chromium: Any, site_url: str,
+        sessions: sessionmaker[Session]) -> None:
+    first = await operator_page(chromium, site_url, "operator1")
+    colleague = await operator_page(chromium, site_url, "operator2")
+    await phone_state(first, "registered")
+    await phone_state(colleague, "registered")
+    # Only operator1 serves the queue now: the call must ring the first browser.
+    await ami.queue_pause("appointments", "PJSIP/102", True, "test")
+    try:
+        call = await answered_in_browser(ami, first)
+    finally:
+        await ami.queue_pause("appointments", "PJSIP/102", False)
+    await first.fill("#phone-transfer-to", "102")
+    await first.click("#phone-blind-transfer")
+    await phone_state(colleague, "ringing")
+    await colleague.click("#phone-answer")
+    await phone_state(colleague, "incall")
+    await phone_state(first, "registered")  # the first operator is free again
+    stats = await call_stats(colleague)
+    assert (stats.local, stats.remote) == ("127.0.0.1", "127.0.0.1"), stats
+    await ami.hangup(call)
+    card = await wait_card(sessions, call.linkedid)
+    await phone_state(colleague, "registered")
+    assert (card.status, card.end_reason) == ("answered", "caller_hangup")
+    assert card.operator_id == browser_phone.id  # the card keeps the first operator
+
+
+async def test_attended_transfer_after_talking_to_the_colleague_first(
+        ami: AsteriskDriver, browser_phone: User, chromium: Any, site_url: str,
+        sessions: sessionmaker[Session]) -> None:
+    first = await operator_page(chromium, site_url, "operator1")
+    colleague = await operator_page(chromium, site_url, "operator2")
+    await phone_state(first, "registered")
+    await phone_state(colleague, "registered")
+    await ami.queue_pause("appointments", "PJSIP/102", True, "test")
+    try:
+        call = await answered_in_browser(ami, first)
+    finally:
+        await ami.queue_pause("appointments", "PJSIP/102", False)
+    await first.fill("#phone-transfer-to", "102")
+    await first.click("#phone-attended-start")
+    await phone_state(first, "held")
+    await phone_state(colleague, "ringing")
+    await colleague.click("#phone-answer")
+    await phone_state(colleague, "incall")
+    await first.wait_for_selector("#phone-attended-complete:not([hidden])")
+    await first.click("#phone-attended-complete")
+    await phone_state(first, "registered")  # both of the first operator's calls ended
+    await phone_state(colleague, "incall")  # now with the caller
+    stats = await call_stats(colleague)
+    assert (stats.local, stats.remote) == ("127.0.0.1", "127.0.0.1"), stats
+    await ami.hangup(call)
+    card = await wait_card(sessions, call.linkedid)
+    await phone_state(colleague, "registered")
+    assert (card.status, card.end_reason) == ("answered", "caller_hangup")
+
+
+def _fully_booted() -> bool:
+    """Whether the sandbox Asterisk answers its CLI as fully booted (False while it restarts)."""
+    from callcards import sandbox
+
+    try:
+        return "fully booted" in sandbox.cli("core waitfullybooted", timeout=10).lower()
+    except (sandbox.SandboxError, subprocess.TimeoutExpired):
+        return False
+
+
+async def test_the_phone_registers_again_by_itself_after_asterisk_restarts(
+        asterisk_sandbox: SandboxInfo, agi_server: AgiProcess, open_clinic: None,
+        browser_phone: User, chromium: Any, site_url: str) -> None:
+    from callcards import sandbox
+
+    page = await operator_page(chromium, site_url)
+    await phone_state(page, "registered")
+    await page.evaluate("""() => {
+      window.phoneStates = [];
+      new MutationObserver(() => window.phoneStates.push(
+        document.getElementById('phone').getAttribute('data-state')))
+        .observe(document.getElementById('phone'), {attributes: true});
+    }""")
+    await asyncio.to_thread(sandbox.cli, "core restart now")
+    deadline = time.monotonic() + 60
+    while not await asyncio.to_thread(_fully_booted):
+        assert time.monotonic() < deadline, "the sandbox Asterisk did not come back"
+        await asyncio.sleep(0.5)
+    await page.wait_for_function("window.phoneStates.includes('reconnecting')", timeout=30000)
+    await phone_state(page, "registered", timeout=30)
+    # Registered for real: a call after the restart rings this page.
+    agi_server.start()
+    async with AsteriskDriver.for_sandbox(asterisk_sandbox) as ami:
+        await answered_in_browser(ami, page)
+        await page.click("#phone-hangup")
+        await phone_state(page, "registered")

@@ -248,6 +248,19 @@
     say("calling", fill(words.calling, { peer: target }));
   }
 
+  // The transferor hangs up its own legs once Asterisk says the transfer took (NOTIFY 2xx,
+  // RFC 5589); a refused one leaves the caller with the operator, still on hold.
+  function follow(subscriber, legs) {
+    subscriber.on("accepted", function () {
+      legs.forEach(function (leg) {
+        if (!leg.isEnded()) { try { leg.terminate(); } catch (ignored) { /* gone */ } }
+      });
+    });
+    subscriber.on("failed", function () {
+      if (current) { say(current.isOnHold().local ? "held" : "incall", words.transfer_failed); }
+    });
+  }
+
   function transferTarget() {
     return String($("phone-transfer-to").value || "").trim().replace(/[^0-9a-z._-]/g, "");
   }
@@ -278,7 +291,8 @@
   $("phone-blind-transfer").addEventListener("click", function () {
     var target = transferTarget();
     if (!current || !target) { return; }
-    current.refer("sip:" + target + "@" + new URL(config.socket).hostname);
+    var transferred = current;
+    follow(current.refer("sip:" + target + "@" + new URL(config.socket).hostname), [transferred]);
     say("transferring", fill(words.transferring, { peer: target }));
   });
   $("phone-attended-start").addEventListener("click", function () {
@@ -296,7 +310,7 @@
   $("phone-attended-complete").addEventListener("click", function () {
     if (!current || !consult) { return; }
     // REFER with Replaces: Asterisk joins the caller to the colleague we are talking to.
-    current.refer(consult.remote_identity.uri, { replaces: consult });
+    follow(current.refer(consult.remote_identity.uri, { replaces: consult }), [current, consult]);
     say("transferring", words.transferring_attended);
   });
   $("phone-dial-form").addEventListener("submit", function (event) {

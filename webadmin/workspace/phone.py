@@ -110,6 +110,7 @@ def phone_words() -> dict[str, str]:
         "consulting": _("The caller is on hold; talking to %(peer)s."),
         "transferring": _("Transferring the call to %(peer)s…"),
         "transferring_attended": _("Joining the caller to your colleague…"),
+        "transfer_failed": _("The transfer did not go through: the caller is still with you."),
         "call_failed": _("The call did not go through: %(reason)s."),
         "wrong_password": _("Asterisk refused the phone's password: reload the page; if it "
                             "happens again, ask your administrator for a new phone password."),
