@@ -233,11 +233,16 @@ def _cmd_bench(args: argparse.Namespace, settings: Settings) -> int:
         sys.path.insert(0, str(REPO_ROOT))
     from bench.run import QUICK, Sizes, command_line, run_benchmarks
 
+    output = Path(args.output) if args.output else REPO_ROOT / "docs" / "benchmarks.md"
+    if args.which == "softphone":
+        from bench.softphone import run_softphone_bench
+
+        return run_softphone_bench(args.calls or (5 if args.quick else 20), output,
+                                   command_line())
     sizes = QUICK if args.quick else Sizes()
     changes = {"levels": tuple(args.levels) if args.levels else None, "duration": args.duration,
                "calls": args.calls, "cards": args.cards}
     sizes = replace(sizes, **{key: value for key, value in changes.items() if value is not None})
-    output = Path(args.output) if args.output else REPO_ROOT / "docs" / "benchmarks.md"
     return run_benchmarks(args.which, sizes=sizes, output=output,
                           command=command_line(), keep_history=args.keep_history,
                           reuse_history=args.reuse_history)
@@ -340,12 +345,14 @@ def build_parser() -> argparse.ArgumentParser:
     reports.set_defaults(run=_cmd_reports)
 
     bench = commands.add_parser("bench", help="benchmarks of issue 5, into docs/benchmarks.md")
-    bench.add_argument("which", choices=["agi", "asterisk", "site", "all"])
+    bench.add_argument("which", choices=["agi", "asterisk", "site", "softphone", "all"],
+                       help="softphone: the browser phone in Chromium (not part of all)")
     bench.add_argument("--quick", action="store_true", help="small sizes: a smoke test")
     bench.add_argument("--output", help="the Markdown file to update (default docs/benchmarks.md)")
     bench.add_argument("--levels", type=int, nargs="+", help="agi: calls in flight per run")
     bench.add_argument("--duration", type=float, help="agi: seconds measured per level")
-    bench.add_argument("--calls", type=int, help="asterisk: calls through each route")
+    bench.add_argument("--calls", type=int,
+                       help="asterisk: calls through each route; softphone: calls answered")
     bench.add_argument("--cards", type=int, help="site: cards of history to generate")
     bench.add_argument("--keep-history", action="store_true", help="site: keep the database")
     bench.add_argument("--reuse-history", action="store_true",
