@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from callcards.config import Settings
 from callcards.sandbox import SandboxInfo
-from models import PhoneType, User
+from models import Call, PhoneType, User
 from models.session import make_session_factory
 from pbx.apply import apply_queues
 from pbx.endpoints import apply_endpoints
@@ -428,7 +428,8 @@ async def test_the_phone_registers_again_by_itself_after_asterisk_restarts(
     while not await asyncio.to_thread(_fully_booted):
         assert time.monotonic() < deadline, "the sandbox Asterisk did not come back"
         await asyncio.sleep(0.5)
-    await page.wait_for_function("window.phoneStates.includes('reconnecting')", timeout=30000)
+    await page.wait_for_function("() => window.phoneStates.includes('reconnecting')",
+                                 timeout=30000)
     await phone_state(page, "registered", timeout=30)
     # Registered for real: a call after the restart rings this page.
     agi_server.start()
@@ -436,3 +437,55 @@ async def test_the_phone_registers_again_by_itself_after_asterisk_restarts(
         await answered_in_browser(ami, page)
         await page.click("#phone-hangup")
         await phone_state(page, "registered")
+
+
+async def test_operator_dials_out_from_the_browser_and_a_number_outside_the_plan_is_refused(
+        ami: AsteriskDriver, browser_phone: User, chromium: Any, site_url: str,
+        sessions: sessionmaker[Session]) -> None:
+    page = await operator_page(chromium, site_url)
+    await phone_state(page, "registered")
+    # One digit is no number operators may dial ([from-operators] has no such extension).
+    await page.fill("#phone-number", "5")
+    await page.click("#phone-dial")
+    await page.wait_for_function(
+        "() => document.getElementById('phone').dataset.state === 'registered'"
+        " && document.getElementById('phone-state').textContent.includes('Звонок не прошёл')")
+
+    number = "84951112233"
+    await page.fill("#phone-number", number)
+    await page.click("#phone-dial")
+    await phone_state(page, "incall")  # the test PSTN answers
+    stats = await call_stats(page)
+    assert (stats.local, stats.remote) == ("127.0.0.1", "127.0.0.1"), stats
+    await page.click("#phone-hangup")
+    await phone_state(page, "registered")
+    deadline = time.monotonic() + 20
+    while True:
+        with sessions() as session:
+            card = session.scalar(select(Call).where(Call.dst_number == number,
+                                                     Call.direction == "outbound"))
+            if card is not None and card.ended_at is not None:
+                break
+        assert time.monotonic() < deadline, "no closed outbound card"
+        await asyncio.sleep(0.2)
+    assert card.operator_id == browser_phone.id
+    assert card.status == "answered" and card.recording_path
+
+
+async def test_a_refused_microphone_keeps_the_phone_off_and_says_why(
+        ami: AsteriskDriver, browser_phone: User, chromium: Any, site_url: str) -> None:
+    context = await chromium.new_context(base_url=site_url, locale="en-GB")
+    # As when the operator answers "Block" to the browser's microphone question.
+    await context.add_init_script("""
+      navigator.mediaDevices.getUserMedia = () =>
+        Promise.reject(new DOMException('Permission denied', 'NotAllowedError'));
+    """)
+    page = await context.new_page()
+    await page.goto("/login")
+    await page.fill("#login", "operator1")
+    await page.fill("#password", "operator1")
+    await page.click("button.primary")
+    await phone_state(page, "mic-failed")
+    said = await page.inner_text("#phone-state")
+    assert "Микрофон недоступен" in said and "NotAllowedError" in said
+    assert await registered_contacts(ami, "101") == []
