@@ -198,6 +198,39 @@ def reload(cache_dir: Path | None = None, *, agi_address: str | None = None) -> 
     state.write_text(json.dumps(saved, indent=2))
 
 
+def restart(cache_dir: Path | None = None, *, timeout: float = 60.0) -> int:
+    """Stop the running sandbox Asterisk and start it again on the same configuration.
+
+    As a server's restart does: the process ends (its sockets close, so phones see the
+    connection drop), the rendered config, ports and recordings mount stay. The new pid.
+    """
+    root = _root_path(cache_dir)
+    state = sandbox_dir(root) / STATE_FILE
+    pid = _running_pid(root)
+    if pid is None or not state.is_file():
+        raise SandboxError("the sandbox Asterisk is not running: start it with up()")
+    saved = json.loads(state.read_text())
+    _asterisk_rx(root, "core stop now", timeout=timeout, check=False)
+    if not _wait_gone(pid, timeout):
+        os.kill(pid, signal.SIGKILL)
+        _wait_gone(pid, 5.0)
+    started = subprocess.run(
+        ["chroot", str(root), "asterisk", "-C", str(ASTERISK_CONF)],
+        stdin=subprocess.DEVNULL, capture_output=True, timeout=30, check=False,
+        env=asterisk_environment(),
+    )
+    if started.returncode != 0:
+        raise SandboxError(f"asterisk did not start again (exit {started.returncode})")
+    _wait_fully_booted(root, timeout)
+    _wait_ami_login(int(saved["ami_port"]), timeout)
+    new_pid = _running_pid(root)
+    if new_pid is None:
+        raise SandboxError("asterisk started again but its pid file is missing")
+    saved["pid"] = new_pid
+    state.write_text(json.dumps(saved, indent=2))
+    return new_pid
+
+
 def asterisk_environment() -> dict[str, str]:
     """The environment the sandbox Asterisk runs with.
 

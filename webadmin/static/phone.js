@@ -118,21 +118,32 @@
     });
     data.password = null; // JsSIP keeps it; nothing else needs it
     say("registering", words.registering);
-    ua.on("connecting", function () {
-      if (!ua.isRegistered()) { say("registering", words.registering); }
+    var mine = ua, refusals = 0;
+    // Events of a phone being replaced (a new password) say nothing about this one.
+    var on = function (name, handler) {
+      mine.on(name, function (event) { if (ua === mine) { handler(event); } });
+    };
+    on("connecting", function () {
+      if (!mine.isRegistered()) { say("registering", words.registering); }
     });
-    ua.on("disconnected", function () {
+    on("disconnected", function () {
       if (!stopped) { say("reconnecting", words.reconnecting); }
     });
-    ua.on("registered", function () {
+    on("registered", function () {
+      refusals = 0;
       if (!current) { say("registered", fill(words.ready, { ext: data.extension })); }
     });
-    ua.on("unregistered", function () {
+    on("unregistered", function () {
       if (!stopped) { say("registering", words.registering); }
     });
-    ua.on("registrationFailed", function (event) {
+    on("registrationFailed", function (event) {
       var status = event.response ? event.response.status_code : 0;
-      if (status === 403) {
+      if (status === 403 && refusals < 2) {
+        // Asterisk may not have let go of this browser's previous contact yet (a page
+        // reloaded, a new password): ask again before saying the phone is open elsewhere.
+        refusals += 1;
+        window.setTimeout(function () { if (ua === mine) { mine.register(); } }, 2000);
+      } else if (status === 403) {
         say("failed", words.elsewhere);
       } else if (event.cause === window.JsSIP.C.causes.AUTHENTICATION_ERROR || status === 401) {
         say("failed", words.wrong_password);
@@ -140,7 +151,7 @@
         say("reconnecting", words.reconnecting);
       }
     });
-    ua.on("newRTCSession", function (event) {
+    on("newRTCSession", function (event) {
       if (event.originator === "remote") { incoming(event.session); }
     });
     ua.start();
@@ -158,15 +169,11 @@
       finished = true;
       if (done) { done(); }
     };
-    stopping.on("unregistered", function () { stopping.stop(); finish(); });
-    stopping.on("registrationFailed", function () { stopping.stop(); finish(); });
-    if (stopping.isRegistered()) {
-      stopping.unregister({ all: false });
-      window.setTimeout(function () { stopping.stop(); finish(); }, 3000); // no answer: go
-    } else {
-      stopping.stop();
-      finish();
-    }
+    // JsSIP's stop() unregisters, then closes the WebSocket; Asterisk drops the contact with
+    // it. Only then may a new phone register (its AOR takes one contact).
+    stopping.on("disconnected", finish);
+    stopping.stop();
+    window.setTimeout(finish, 4000); // no answer from Asterisk: go on
   }
 
   // --- calls -------------------------------------------------------------------------------

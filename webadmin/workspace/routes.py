@@ -77,7 +77,8 @@ def index() -> str | Response:
                            poll_ms=current_app.config["WORKSPACE_POLL_MS"], status=status,
                            pause_form=pause_form,
                            phone_words=phone_words()
-                           if current_user.phone_type == PhoneType.WEBRTC.value else None)
+                           if current_user.phone_type == PhoneType.WEBRTC.value else None,
+                           phone_check_ms=current_app.config.get("PHONE_CHECK_MS", 30000))
 
 
 @bp.post("/workspace/status")
