@@ -13,18 +13,19 @@ import asyncio
 import time
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import replace
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 from flask.testing import FlaskClient
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from callcards.config import Settings
 from callcards.sandbox import SandboxInfo
-from models import Call, PhoneType, User
+from models import Call, PhoneType, User, utcnow
 from models.session import make_session_factory
 from pbx.apply import apply_queues
 from pbx.endpoints import apply_endpoints
@@ -501,3 +502,38 @@ async def test_a_new_phone_password_moves_the_open_page_to_it(
     await answered_in_browser(ami, page)
     await page.click("#phone-hangup")
     await phone_state(page, "registered")
+
+
+async def test_click_to_call_from_a_card_to_complete_dials_the_caller_back(
+        ami: AsteriskDriver, browser_phone: User, chromium: Any, site_url: str,
+        sessions: sessionmaker[Session]) -> None:
+    caller = "84957770011"
+    with sessions() as session:
+        # An earlier answered call of operator1's whose card is not saved yet.
+        started = utcnow() - timedelta(minutes=30)
+        session.add(Call(uniqueid="cb-test.1", linkedid="cb-test.1", direction="inbound",
+                         status="answered", operator_id=browser_phone.id, src_number=caller,
+                         started_at=started, answered_at=started + timedelta(seconds=5),
+                         ended_at=started + timedelta(seconds=65), queue="appointments"))
+        session.commit()
+    try:
+        page = await operator_page(chromium, site_url)
+        await phone_state(page, "registered")
+        await page.click(f'[data-phone-dial="{caller}"]')
+        await phone_state(page, "incall")  # the test PSTN answers
+        await page.click("#phone-hangup")
+        await phone_state(page, "registered")
+        deadline = time.monotonic() + 20
+        while True:
+            with sessions() as session:
+                card = session.scalar(select(Call).where(Call.dst_number == caller,
+                                                         Call.direction == "outbound"))
+                if card is not None and card.ended_at is not None:
+                    break
+            assert time.monotonic() < deadline, "no closed outbound card for the call back"
+            await asyncio.sleep(0.2)
+        assert card.operator_id == browser_phone.id
+    finally:
+        with sessions() as session:
+            session.execute(delete(Call).where(Call.linkedid == "cb-test.1"))
+            session.commit()
