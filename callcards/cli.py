@@ -112,6 +112,8 @@ def _cmd_sandbox(args: argparse.Namespace, settings: Settings) -> int:
             recordings_dir=settings.recordings_dir,
             # CDR/CEL go to PostgreSQL; the embedded SQLite demo keeps none.
             database_url=None if settings.is_sqlite else settings.database_url,
+            # Browser phones: ws://127.0.0.1:<port>/ws (plain WS, loopback only).
+            ws_port=args.ws_port,
         )
         print(json.dumps(_jsonable(info), indent=2, ensure_ascii=False))
     elif args.action == "down":
@@ -119,6 +121,28 @@ def _cmd_sandbox(args: argparse.Namespace, settings: Settings) -> int:
         print("sandbox stopped")
     else:
         print(json.dumps(_jsonable(sandbox.status()), indent=2, ensure_ascii=False))
+    return 0
+
+
+def _cmd_phone_cert(args: argparse.Namespace, settings: Settings) -> int:
+    from pathlib import Path
+
+    from pbx.phone_cert import install_own, write_self_signed
+
+    keys = Path(args.keys_dir)
+    try:
+        if args.cert or args.key:
+            if not (args.cert and args.key):
+                print("give both --cert and --key (your own pair), or neither", file=sys.stderr)
+                return 2
+            written = install_own(keys, Path(args.cert), Path(args.key))
+        else:
+            written = write_self_signed(keys, args.host)
+    except (OSError, ValueError) as error:
+        print(f"no certificate written: {error}", file=sys.stderr)
+        return 1
+    print(f"wrote {written.cert} and {written.key}; reload Asterisk (module reload http, "
+          "res_pjsip) to use them")
     return 0
 
 
@@ -221,12 +245,17 @@ def _cmd_bench(args: argparse.Namespace, settings: Settings) -> int:
         sys.path.insert(0, str(REPO_ROOT))
     from bench.run import QUICK, Sizes, command_line, run_benchmarks
 
+    output = Path(args.output) if args.output else REPO_ROOT / "docs" / "benchmarks.md"
+    if args.which == "softphone":
+        from bench.softphone import run_softphone_bench
+
+        return run_softphone_bench(args.calls or (5 if args.quick else 20), output,
+                                   command_line())
     sizes = QUICK if args.quick else Sizes()
     changes = {"levels": tuple(args.levels) if args.levels else None, "duration": args.duration,
                "calls": args.calls, "cards": args.cards,
                "floor": tuple(args.floor) if args.floor else None, "floor_sec": args.floor_sec}
     sizes = replace(sizes, **{key: value for key, value in changes.items() if value is not None})
-    output = Path(args.output) if args.output else REPO_ROOT / "docs" / "benchmarks.md"
     return run_benchmarks(args.which, sizes=sizes, output=output,
                           command=command_line(), keep_history=args.keep_history,
                           reuse_history=args.reuse_history, history_database=args.history_db)
@@ -304,7 +333,19 @@ def build_parser() -> argparse.ArgumentParser:
     sandbox.add_argument("action", choices=["up", "down", "status"])
     sandbox.add_argument("--agi", help="FastAGI address the sandbox calls (default: agi listen)")
     sandbox.add_argument("--ami-port", type=int, default=5038)
+    sandbox.add_argument("--ws-port", type=int, default=8088,
+                         help="browser phones: SIP over ws://127.0.0.1:<port>/ws")
     sandbox.set_defaults(run=_cmd_sandbox)
+
+    cert = commands.add_parser(
+        "phone-cert", help="the browser phones' certificate (WSS and DTLS-SRTP) for Asterisk")
+    cert.add_argument("--host", default="localhost",
+                      help="self-signed: the name or address browsers use for Asterisk")
+    cert.add_argument("--cert", help="your own certificate (PEM) instead of a self-signed one")
+    cert.add_argument("--key", help="its unencrypted private key (PEM)")
+    cert.add_argument("--keys-dir", default="/etc/asterisk/keys",
+                      help="where http.conf and pjsip.conf read asterisk.crt/asterisk.key")
+    cert.set_defaults(run=_cmd_phone_cert)
 
     asterisk = commands.add_parser("asterisk",
                                    help="queues and operators' phones, applied to Asterisk")
@@ -319,12 +360,14 @@ def build_parser() -> argparse.ArgumentParser:
     reports.set_defaults(run=_cmd_reports)
 
     bench = commands.add_parser("bench", help="benchmarks of issue 5, into docs/benchmarks.md")
-    bench.add_argument("which", choices=["agi", "asterisk", "site", "all"])
+    bench.add_argument("which", choices=["agi", "asterisk", "site", "softphone", "all"],
+                       help="softphone: the browser phone in Chromium (not part of all)")
     bench.add_argument("--quick", action="store_true", help="small sizes: a smoke test")
     bench.add_argument("--output", help="the Markdown file to update (default docs/benchmarks.md)")
     bench.add_argument("--levels", type=int, nargs="+", help="agi: calls in flight per run")
     bench.add_argument("--duration", type=float, help="agi: seconds measured per level")
-    bench.add_argument("--calls", type=int, help="asterisk: calls through each route")
+    bench.add_argument("--calls", type=int,
+                       help="asterisk: calls through each route; softphone: calls answered")
     bench.add_argument("--cards", type=int, help="site: cards of history to generate")
     bench.add_argument("--keep-history", action="store_true", help="site: keep the database")
     bench.add_argument("--reuse-history", action="store_true",

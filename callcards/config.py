@@ -123,6 +123,12 @@ class Settings:
     trusted_proxies: int = 0
     # CALLCARDS_DEVELOPMENT or FLASK_DEBUG: the production start accepts the default secret.
     development: bool = False
+    # Browser phones: Asterisk's SIP WebSocket (wss://pbx.example:8089/ws; ws:// on loopback
+    # only) and the STUN/TURN servers the browser may use ("" and () = off).
+    phone_wss_url: str = ""
+    phone_ice_servers: tuple[str, ...] = ()
+    phone_turn_username: str = ""
+    phone_turn_password: str = ""
     extra: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -174,6 +180,10 @@ def load_settings(environ: os._Environ[str] | dict[str, str] | None = None) -> S
         trusted_proxies=max(0, int(env.get("CALLCARDS_TRUSTED_PROXIES") or 0)),
         development=any(env.get(name, "").lower() in _TRUE
                         for name in ("CALLCARDS_DEVELOPMENT", "FLASK_DEBUG")),
+        phone_wss_url=env.get("CALLCARDS_PHONE_WSS_URL", "").strip(),
+        phone_ice_servers=_split(env.get("CALLCARDS_PHONE_ICE_SERVERS", "")),
+        phone_turn_username=env.get("CALLCARDS_PHONE_TURN_USERNAME", ""),
+        phone_turn_password=env.get("CALLCARDS_PHONE_TURN_PASSWORD", ""),
     )
 
 

@@ -87,6 +87,9 @@ class User(Base):
     # password; None = no phone password yet, so no endpoint.
     sip_password_digest: Mapped[str | None] = mapped_column(String(128))
     sip_password_set_at: Mapped[datetime | None]
+    # Bumped by each new phone password: a browser phone's password is derived from it
+    # (pbx.endpoints_conf.browser_phone_password), so the old one stops working.
+    phone_generation: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     locale: Mapped[str] = mapped_column(String(8), default="ru")
     api_token_hash: Mapped[str | None] = mapped_column(String(128), unique=True)

@@ -8,7 +8,9 @@ holds the password's digest (pjsip `password_digest`), never the password.
 
 from __future__ import annotations
 
+import base64
 import hashlib
+import hmac
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -22,6 +24,8 @@ SIP_REALM = "callcards"
 #: pjsip.conf's endpoint template for each kind of phone (models.PhoneType).
 ENDPOINT_TEMPLATES = {"webrtc": "operator-webrtc", "deskphone": "operator-deskphone"}
 AOR_TEMPLATE, AUTH_TEMPLATE = "operator-aor", "operator-auth"
+#: pjsip.conf's AOR template for each kind of phone: a browser phone takes one tab only.
+AOR_TEMPLATES = {"webrtc": "operator-webrtc-aor", "deskphone": AOR_TEMPLATE}
 _DIGEST = re.compile(r"^md5:[0-9a-f]{32}$")
 _ENDPOINT_HEADER = re.compile(r"^\[(?P<name>[^\]]+)\]\((?P<template>[^)]*)\)")
 
@@ -43,6 +47,17 @@ def password_digest(extension: str, password: str) -> str:
     """
     ha1 = hashlib.md5(f"{extension}:{SIP_REALM}:{password}".encode(), usedforsecurity=False)
     return f"md5:{ha1.hexdigest()}"
+
+
+def browser_phone_password(secret_key: str, user_id: int, generation: int) -> str:
+    """The SIP password of a user's browser phone: HMAC-SHA256(SECRET_KEY, id + generation).
+
+    Derived, not stored: the site can give it to the operator's signed-in page while Asterisk
+    (and the database) keep only its digest; a new generation retires the old password.
+    """
+    mac = hmac.new(secret_key.encode(), f"callcards-phone:{user_id}:{generation}".encode(),
+                   hashlib.sha256)
+    return base64.urlsafe_b64encode(mac.digest()[:18]).decode()
 
 
 def check_endpoint(spec: EndpointSpec) -> None:
@@ -73,7 +88,7 @@ def render_endpoints(endpoints: Iterable[EndpointSpec]) -> str:
             f"auth = {extension}-auth",
             f"aors = {extension}",
             f'callerid = "{name}" <{extension}>',
-            f"[{extension}]({AOR_TEMPLATE})",
+            f"[{extension}]({AOR_TEMPLATES[spec.phone_type]})",
             f"[{extension}-auth]({AUTH_TEMPLATE})",
             f"username = {extension}",
             f"realm = {SIP_REALM}",

@@ -45,6 +45,7 @@ def start_sandbox_for_tests(
         cache_dir=cache_dir,
         database_url=database_url,
         sip_port=free_udp_port(),
+        ws_port=free_port(),
     )
 
 
@@ -310,6 +311,13 @@ class AsteriskDriver:
                                    "Context": "cc-test-caller", "Exten": sound,
                                    "Priority": "1"})
         _expect_success(reply, f"Redirect to {sound}@cc-test-caller")
+
+    async def talk(self, call: TestCall, sound: str) -> None:
+        """The caller says `sound` into the call and stays on the line (cc-test-caller-talks)."""
+        reply = await self.action({"Action": "Redirect", "Channel": call.channel_id,
+                                   "Context": "cc-test-caller-talks", "Exten": sound,
+                                   "Priority": "1"})
+        _expect_success(reply, f"Redirect to {sound}@cc-test-caller-talks")
 
     async def wait_for_application(
         self, call: TestCall, application: str, timeout: float = 15

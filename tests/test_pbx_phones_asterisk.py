@@ -16,7 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.engine import Engine
 
 from callcards.sandbox import SandboxInfo
-from models import User
+from models import PhoneType, User
 from models.session import make_session_factory
 from pbx.endpoints import apply_endpoints
 from tests.sandbox_site import new_phone_password, sandbox_settings, signed_in
@@ -33,17 +33,24 @@ def admin_site(database_url: str, asterisk_sandbox: SandboxInfo) -> Iterator[Fla
 
 @pytest.fixture
 def operator(engine: Engine, admin_site: FlaskClient) -> Iterator[User]:
-    """operator1 (extension 101); afterwards active again, with no phone, and applied so."""
+    """operator1 (extension 101) with a desk phone; afterwards as seeded, and applied so.
+
+    A desk phone: these phones register over UDP, and a browser phone's AOR refuses a
+    second contact (tests/test_softphone_browser.py) where a desk phone's replaces it.
+    """
     sessions = make_session_factory(engine)
     with sessions() as session:
         user = session.scalar(select(User).where(User.login == "operator1"))
         assert user is not None and user.extension == "101"
+        user.phone_type = PhoneType.DESKPHONE.value
+        session.commit()
         session.expunge(user)
     yield user
     with sessions() as session:
         back = session.get(User, user.id)
         assert back is not None
         back.active, back.sip_password_digest, back.sip_password_set_at = True, None, None
+        back.phone_type = PhoneType.WEBRTC.value
         session.commit()
         assert apply_endpoints(session, admin_site.application.config["CALLCARDS_SETTINGS"]).ok
 

@@ -14,19 +14,31 @@ from webadmin.extensions import csrf
 from webadmin.json_error import json_error
 from webadmin.permissions import wants_json
 
-#: Only our own scripts, styles and media; nothing may frame the site.
-CONTENT_SECURITY_POLICY = "; ".join([
+#: Only our own scripts, styles and media; nothing may frame the site. {connect} is 'self'
+#: plus the browser phone's WebSocket origin when one is set (CALLCARDS_PHONE_WSS_URL).
+CONTENT_SECURITY_POLICY_TEMPLATE = "; ".join([
     "default-src 'self'",
     "script-src 'self'",
     "style-src 'self'",
     "img-src 'self' data:",
     "media-src 'self'",
-    "connect-src 'self'",
+    "connect-src {connect}",
     "object-src 'none'",
     "base-uri 'self'",
     "form-action 'self'",
     "frame-ancestors 'none'",
 ])
+CONTENT_SECURITY_POLICY = CONTENT_SECURITY_POLICY_TEMPLATE.format(connect="'self'")
+
+
+def content_security_policy(app: Flask) -> str:
+    """The site's CSP: connect-src allows exactly the phone's socket origin besides 'self'."""
+    from webadmin.workspace.phone import phone_socket_origin
+
+    settings = app.config.get("CALLCARDS_SETTINGS")
+    origin = phone_socket_origin(settings) if settings is not None else None
+    return CONTENT_SECURITY_POLICY_TEMPLATE.format(
+        connect="'self'" if origin is None else f"'self' {origin}")
 
 
 def _authenticate_or_protect() -> ResponseReturnValue | None:
@@ -46,7 +58,7 @@ def _authenticate_or_protect() -> ResponseReturnValue | None:
 
 def _headers(response: Response) -> Response:
     headers = response.headers
-    headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+    headers.setdefault("Content-Security-Policy", current_app.config["CONTENT_SECURITY_POLICY"])
     headers.setdefault("X-Frame-Options", "DENY")
     headers.setdefault("X-Content-Type-Options", "nosniff")
     headers.setdefault("Referrer-Policy", "same-origin")
@@ -94,6 +106,7 @@ def init_app(app: Flask) -> None:
     """Check CSRF on every unsafe request ourselves and add the security headers."""
     # Our hook replaces Flask-WTF's default one so token-authenticated API calls skip it.
     app.config["WTF_CSRF_CHECK_DEFAULT"] = False
+    app.config["CONTENT_SECURITY_POLICY"] = content_security_policy(app)
     app.before_request(_refuse_nul_characters)
     app.before_request(_authenticate_or_protect)
     app.after_request(_headers)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from callcards.sandbox.errors import SandboxError
-from callcards.sandbox.process import SandboxInfo, cli, down, reload, status, up
+from callcards.sandbox.process import SandboxInfo, cli, down, reload, restart, status, up
 from callcards.sandbox.render import (
     AMI_SECRET,
     AMI_USER,
@@ -28,6 +28,7 @@ __all__ = [
     "ensure_root",
     "reload",
     "render",
+    "restart",
     "status",
     "up",
 ]

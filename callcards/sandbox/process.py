@@ -51,6 +51,13 @@ class SandboxInfo:
     database_url: str | None = None
     # SIP over UDP on 127.0.0.1 at this port, or None: no SIP transport.
     sip_port: int | None = None
+    # SIP over WebSocket (browser phones) at ws://127.0.0.1:<ws_port>/ws, or None.
+    ws_port: int | None = None
+
+    @property
+    def ws_url(self) -> str | None:
+        """The WebSocket URL browser phones register over, if the sandbox has one."""
+        return None if self.ws_port is None else f"ws://127.0.0.1:{self.ws_port}/ws"
 
 
 def up(
@@ -62,6 +69,7 @@ def up(
     database_url: str | None = None,
     boot_timeout: float = 60.0,
     sip_port: int | None = None,
+    ws_port: int | None = None,
 ) -> SandboxInfo:
     """Start the sandbox Asterisk (restarting it if it runs) and wait until AMI logins work."""
     _require_root_user()
@@ -70,7 +78,7 @@ def up(
     down(cache_dir)
     _require_free_port(ami_port)
     etc = render(root, agi_address=agi_address, ami_port=ami_port, database_url=database_url,
-                 sip_port=sip_port)
+                 sip_port=sip_port, ws_port=ws_port)
     if database_url is not None:
         _require_record_tables(etc, database_url)
     base = sandbox_dir(root)
@@ -115,6 +123,7 @@ def up(
         log_dir=base / "log",
         database_url=database_url,
         sip_port=sip_port,
+        ws_port=ws_port,
     )
     _write_state(root, info)
     return info
@@ -181,11 +190,45 @@ def reload(cache_dir: Path | None = None, *, agi_address: str | None = None) -> 
         ami_port=saved["ami_port"],
         database_url=saved["database_url"],
         sip_port=saved.get("sip_port"),
+        ws_port=saved.get("ws_port"),
     )
     # "dialplan reload" also resets globals (clearglobalvars=yes).
     cli("dialplan reload", cache_dir)
     cli("queue reload all", cache_dir)
     state.write_text(json.dumps(saved, indent=2))
+
+
+def restart(cache_dir: Path | None = None, *, timeout: float = 60.0) -> int:
+    """Stop the running sandbox Asterisk and start it again on the same configuration.
+
+    As a server's restart does: the process ends (its sockets close, so phones see the
+    connection drop), the rendered config, ports and recordings mount stay. The new pid.
+    """
+    root = _root_path(cache_dir)
+    state = sandbox_dir(root) / STATE_FILE
+    pid = _running_pid(root)
+    if pid is None or not state.is_file():
+        raise SandboxError("the sandbox Asterisk is not running: start it with up()")
+    saved = json.loads(state.read_text())
+    _asterisk_rx(root, "core stop now", timeout=timeout, check=False)
+    if not _wait_gone(pid, timeout):
+        os.kill(pid, signal.SIGKILL)
+        _wait_gone(pid, 5.0)
+    started = subprocess.run(
+        ["chroot", str(root), "asterisk", "-C", str(ASTERISK_CONF)],
+        stdin=subprocess.DEVNULL, capture_output=True, timeout=30, check=False,
+        env=asterisk_environment(),
+    )
+    if started.returncode != 0:
+        raise SandboxError(f"asterisk did not start again (exit {started.returncode})")
+    _wait_fully_booted(root, timeout)
+    _wait_ami_login(int(saved["ami_port"]), timeout)
+    new_pid = _running_pid(root)
+    if new_pid is None:
+        raise SandboxError("asterisk started again but its pid file is missing")
+    saved["pid"] = new_pid
+    state.write_text(json.dumps(saved, indent=2))
+    return new_pid
 
 
 def asterisk_environment() -> dict[str, str]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import shutil
+import subprocess
 from collections.abc import Callable
 from pathlib import Path, PurePosixPath
 from urllib.parse import unquote, urlsplit
@@ -66,10 +67,13 @@ def render(
     database_url: str | None = None,
     source: Path | None = None,
     sip_port: int | None = None,
+    ws_port: int | None = None,
 ) -> Path:
     """Write the sandbox configuration into `root`; return the host path of its etc folder.
 
     `sip_port`: SIP over UDP on that loopback port (tests register phones); else no SIP at all.
+    `ws_port`: SIP over plain WebSocket (ws://127.0.0.1:<port>/ws) for browser phones, with
+    their ICE and RTP kept on loopback; else no HTTP server at all.
     """
     source = source or ETC_SOURCE
     # Neither folder is in a wheel: the sandbox runs from a checkout (pip install -e).
@@ -101,10 +105,11 @@ def render(
     (etc / "callcards_ami.conf").write_text(
         f"; SANDBOX ONLY (loopback AMI, test login).\nsecret = {AMI_SECRET}\n"
     )
-    _edit(etc / "pjsip.conf", lambda conf: _pjsip_conf(conf, sip_port))
+    _edit(etc / "pjsip.conf", lambda conf: _pjsip_conf(conf, sip_port, ws_port))
     pjsip = ConfFile.parse(_read(etc / "pjsip.conf"))
     (etc / "pjsip_secrets.conf").write_text(_pjsip_secrets(pjsip))
-    _edit(etc / "http.conf", _http_conf)
+    _edit(etc / "http.conf", lambda conf: _http_conf(conf, ws_port))
+    _edit(etc / "rtp.conf", _rtp_conf)
     _edit(etc / "musiconhold.conf", _musiconhold_conf)
     _copy_moh(root, base / "moh")
     _edit(etc / "modules.conf", lambda conf: _modules_conf(conf, database_url is not None))
@@ -194,13 +199,18 @@ def _manager_conf(conf: ConfFile, ami_port: int) -> None:
     general = conf.section("general")
     general.set("port", str(ami_port))
     general.set("bindaddr", "127.0.0.1")
-    conf.section(AMI_USER)
+    user = conf.section(AMI_USER)
+    # Tests also watch the keys a phone sends (DTMFBegin/DTMFEnd, class "dtmf").
+    read = user.get("read")
+    if read is not None and "dtmf" not in read.split(","):
+        user.set("read", f"{read},dtmf")
 
 
-def _pjsip_conf(conf: ConfFile, sip_port: int | None) -> None:
+def _pjsip_conf(conf: ConfFile, sip_port: int | None, ws_port: int | None = None) -> None:
     """Drop what needs the network: transports, registrations, identifies, static contacts.
 
-    With `sip_port`, one UDP transport on loopback, for the tests' phones.
+    With `sip_port`, one UDP transport on loopback, for the tests' phones; with `ws_port`, a
+    plain WebSocket transport (http.conf's loopback server) for browser phones.
     """
     kept = []
     for section in conf.sections:
@@ -216,12 +226,21 @@ def _pjsip_conf(conf: ConfFile, sip_port: int | None) -> None:
             section.remove("dtls_cert_file")
             section.remove("dtls_private_key")
             section.set("dtls_auto_generate_cert", "yes")
+            # Media on loopback only: the RTP socket and the SDP's address are 127.0.0.1.
+            section.set("media_address", "127.0.0.1")
+            section.set("bind_rtp_to_media_address", "yes")
         kept.append(section)
     if sip_port is not None:
         transport = Section("transport-sandbox", "")
         for line in ("type = transport", "protocol = udp", f"bind = 127.0.0.1:{sip_port}"):
             transport.add(line)
         kept.append(transport)
+    if ws_port is not None:
+        # The socket is http.conf's server; a WS transport's bind is required but unused.
+        websocket = Section("transport-sandbox-ws", "")
+        for line in ("type = transport", "protocol = ws", "bind = 127.0.0.1"):
+            websocket.add(line)
+        kept.append(websocket)
     conf.sections = kept
 
 
@@ -234,11 +253,57 @@ def _pjsip_secrets(conf: ConfFile) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _http_conf(conf: ConfFile) -> None:
-    """No HTTP/WSS server: it needs certificates and ports the sandbox has no use for."""
+def _http_conf(conf: ConfFile, ws_port: int | None) -> None:
+    """No TLS (no certificates here); plain HTTP/WS on a loopback port only with `ws_port`."""
     general = conf.section("general")
-    general.set("enabled", "no")
     general.set("tlsenable", "no")
+    general.remove("tlsbindaddr")
+    general.remove("tlscertfile")
+    general.remove("tlsprivatekey")
+    if ws_port is None:
+        general.set("enabled", "no")
+        return
+    general.set("enabled", "yes")
+    general.set("bindaddr", "127.0.0.1")
+    general.set("bindport", str(ws_port))
+
+
+def _rtp_conf(conf: ConfFile) -> None:
+    """ICE offers 127.0.0.1 only and asks no STUN/TURN server: tests send to loopback only.
+
+    Asterisk makes its host candidates from the machine's interfaces, never from loopback
+    (pjlib's pj_enum_ip_interface skips it), so an ice_deny/ice_permit rule alone leaves
+    none; [ice_host_candidates] advertises 127.0.0.1 in place of every local address, and
+    the RTP socket itself is bound to 127.0.0.1 (pjsip.conf, bind_rtp_to_media_address).
+    """
+    general = conf.section("general")
+    for key in ("stunaddr", "turnaddr", "turnusername", "turnpassword", "ice_deny",
+                "ice_permit", "ice_blacklist", "ice_acl"):
+        general.remove(key)
+    general.set("icesupport", "yes")
+    conf.sections = [section for section in conf.sections
+                     if section.name != "ice_host_candidates"]
+    candidates = Section("ice_host_candidates", "")
+    for address in _local_ipv4_addresses():
+        candidates.add(f"{address} => 127.0.0.1")
+    conf.sections.append(candidates)
+
+
+def _local_ipv4_addresses() -> list[str]:
+    """This machine's IPv4 addresses other than loopback (`ip -o -4 addr show`)."""
+    try:
+        shown = subprocess.run(["ip", "-o", "-4", "addr", "show"], capture_output=True,
+                               text=True, timeout=10, check=True).stdout
+    except (OSError, subprocess.SubprocessError) as error:
+        raise SandboxError(f"cannot list this machine's addresses (ip addr): {error}") from error
+    addresses = []
+    for line in shown.splitlines():
+        words = line.split()
+        if "inet" in words:
+            address = words[words.index("inet") + 1].split("/")[0]
+            if not address.startswith("127."):
+                addresses.append(address)
+    return sorted(set(addresses))
 
 
 def _musiconhold_conf(conf: ConfFile) -> None:

@@ -2,6 +2,8 @@
 
 A phone password is made by the site (never chosen by hand, so never weak), shown once to
 the admin who hands it to the operator, and stored only as pjsip's digest (pbx.endpoints_conf).
+A browser phone's password is derived from SECRET_KEY and the user's phone generation, so the
+workspace can give it to the operator's own page (webadmin.workspace.phone).
 """
 
 from __future__ import annotations
@@ -12,9 +14,10 @@ from datetime import UTC, datetime
 from flask import flash
 from flask_babel import gettext as _
 
-from models import User
-from pbx.endpoints_conf import password_digest
+from models import PhoneType, User
+from pbx.endpoints_conf import browser_phone_password, password_digest
 from webadmin.callflow.apply import Applied, run_apply
+from webadmin.callflow.draft import site_settings
 
 #: Random bytes in a new phone password (16 characters): no guessing over the network.
 PHONE_PASSWORD_BYTES = 12
@@ -38,7 +41,12 @@ def flash_applied(applied: Applied) -> None:
 
 def new_phone_password(user: User) -> str:
     """A new phone password for the user's extension; only its digest is kept."""
-    password = secrets.token_urlsafe(PHONE_PASSWORD_BYTES)
+    user.phone_generation = (user.phone_generation or 0) + 1
+    if user.phone_type == PhoneType.WEBRTC.value:
+        password = browser_phone_password(site_settings().secret_key, user.id,
+                                          user.phone_generation)
+    else:
+        password = secrets.token_urlsafe(PHONE_PASSWORD_BYTES)
     user.sip_password_digest = password_digest(user.extension or "", password)
     user.sip_password_set_at = datetime.now(UTC)
     return password

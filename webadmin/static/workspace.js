@@ -50,18 +50,29 @@
           if (card && String(data.call_id) === have) { card.className = "popped popped-" + data.status; }
         }
       } else if (request.status === 401 || request.status === 403) {
-        window.location.reload(); // the session ended: show the sign-in page
+        // The session ended: end the phone's registration, then show the sign-in page.
+        var reload = function () { window.location.reload(); };
+        if (window.callcardsPhone) { window.callcardsPhone.stop(reload); } else { reload(); }
         return;
       }
-      window.setTimeout(poll, every);
+      later(every);
     };
-    request.onerror = request.ontimeout = function () { window.setTimeout(poll, every * 3); };
+    request.onerror = request.ontimeout = function () { later(every * 3); };
     request.send();
   }
+
+  var timer = null;
+  function later(ms) {
+    window.clearTimeout(timer);
+    timer = window.setTimeout(poll, ms);
+  }
+
+  // The browser phone rings: pop the card now, not at the next poll.
+  window.callcardsPollNow = function () { later(0); };
 
   document.getElementById("show-new-call").addEventListener("click", function () {
     if (waiting) { show(waiting); }
   });
   show(slot.innerHTML);
-  window.setTimeout(poll, every);
+  later(every);
 }());

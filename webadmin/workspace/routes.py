@@ -20,11 +20,12 @@ from flask_login import current_user
 from sqlalchemy import and_, or_, select
 from werkzeug.wrappers import Response
 
-from models import AuditEntry, Call, Status, utcnow
+from models import AuditEntry, Call, PhoneType, Status, utcnow
 from webadmin.calls.queries import incomplete_clause
 from webadmin.calls.routes import card_context, card_form
 from webadmin.extensions import db
 from webadmin.permissions import has_permission, require, signed_in
+from webadmin.workspace.phone import phone_words
 from webadmin.workspace.status import PauseForm, change_status, operator_status
 
 bp = Blueprint("workspace", __name__)
@@ -77,7 +78,10 @@ def index() -> str | Response:
     pause_form = PauseForm(paused="0" if status and status.state and status.state.paused else "1")
     return render_template("workspace/index.html", **context, pending=pending_cards(current_user),
                            poll_ms=current_app.config["WORKSPACE_POLL_MS"], status=status,
-                           pause_form=pause_form)
+                           pause_form=pause_form,
+                           phone_words=phone_words()
+                           if current_user.phone_type == PhoneType.WEBRTC.value else None,
+                           phone_check_ms=current_app.config.get("PHONE_CHECK_MS", 30000))
 
 
 @bp.post("/workspace/status")

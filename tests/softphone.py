@@ -1,0 +1,175 @@
+"""The browser phone under test: the site served next to the sandbox, Chromium on loopback only.
+
+Chromium gets a fake microphone playing a steady tone (so the recording can tell the
+operator's side from silence), `--allow-loopback-in-peer-connection`, and a page script that
+offers Asterisk only its 127.0.0.1 ICE candidates: this machine may send packets to
+127.0.0.0/8 only, and Chromium gathers candidates on every interface.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+from werkzeug.serving import make_server
+
+CHROMIUM = Path("/usr/bin/chromium")
+
+#: Chromium's WebRTC, kept on loopback with fake media devices and no permission prompt.
+CHROMIUM_ARGS = [
+    "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+    "--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream",
+    "--allow-loopback-in-peer-connection", "--autoplay-policy=no-user-gesture-required",
+]
+
+#: The page's SDP offers/answers carry only 127.0.0.1 candidates (and address), so Asterisk
+#: never learns, nor sends to, another address of this machine.
+LOOPBACK_ONLY = r"""
+(() => {
+  const described = Object.getOwnPropertyDescriptor(RTCPeerConnection.prototype,
+                                                     'localDescription');
+  Object.defineProperty(RTCPeerConnection.prototype, 'localDescription', {
+    configurable: true,
+    get() {
+      const description = described.get.call(this);
+      if (!description || !description.sdp) { return description; }
+      const sdp = description.sdp.split('\r\n')
+        .filter(line => !line.startsWith('a=candidate:') || / 127\.0\.0\.1 /.test(line))
+        .map(line => line.startsWith('c=IN IP4 ') ? 'c=IN IP4 127.0.0.1' : line)
+        .map(line => line.startsWith('a=rtcp:') ? line.replace(/IN IP4 \S+/, 'IN IP4 127.0.0.1')
+                                                : line)
+        .join('\r\n');
+      return new RTCSessionDescription({type: description.type, sdp});
+    },
+  });
+})();
+"""
+
+#: In the page: the selected ICE pair's two addresses, the codec, and the audio heard so far.
+CALL_STATS = r"""
+async () => {
+  const pc = window.callcardsPhone.connection();
+  if (!pc) { return null; }
+  const stats = await pc.getStats();
+  let pair = null, inbound = null, codec = null;
+  stats.forEach(report => {
+    if (report.type === 'transport' && report.selectedCandidatePairId) {
+      pair = stats.get(report.selectedCandidatePairId);
+    }
+    if (report.type === 'inbound-rtp' && report.kind === 'audio') { inbound = report; }
+  });
+  if (!pair) {
+    // Chromium without selectedCandidatePairId: the nominated pair that works.
+    stats.forEach(report => {
+      if (report.type === 'candidate-pair' && report.nominated && report.state === 'succeeded') {
+        pair = report;
+      }
+    });
+  }
+  if (inbound && inbound.codecId) { codec = stats.get(inbound.codecId); }
+  const local = pair ? stats.get(pair.localCandidateId) : null;
+  const remote = pair ? stats.get(pair.remoteCandidateId) : null;
+  return {
+    local: local ? (local.address || local.ip) : null,
+    remote: remote ? (remote.address || remote.ip) : null,
+    codec: codec ? codec.mimeType : null,
+    energy: inbound ? (inbound.totalAudioEnergy || 0) : 0,
+    reports: pair ? [] : Array.from(stats.values()).map(r => r.type + ':' + (r.state || '')),
+  };
+}
+"""
+
+
+@dataclass(frozen=True)
+class CallStats:
+    """What the page's RTCPeerConnection says about the call."""
+
+    local: str | None
+    remote: str | None
+    codec: str | None
+    energy: float
+    # Every report's type, when no pair was found (for the assertion's message).
+    reports: list[str]
+
+
+async def call_stats(page: Any) -> CallStats:
+    """The page's call: the selected candidate pair, the codec and the energy heard."""
+    found = await page.evaluate(CALL_STATS)
+    assert found is not None, "the page has no call"
+    return CallStats(**found)
+
+
+def write_mic_tone(path: Path, seconds: int = 120) -> Path:
+    """A steady 440 Hz tone for Chromium's fake microphone (48 kHz WAV, written by sox)."""
+    subprocess.run(["sox", "-n", "-r", "48000", "-c", "1", "-b", "16", str(path),
+                    "synth", str(seconds), "sine", "440", "vol", "0.5"], check=True)
+    return path
+
+
+def rms(path: Path, start: float, length: float) -> float:
+    """sox's RMS amplitude of `length` seconds of `path` from `start` (0 = silence, 1 = full)."""
+    result = subprocess.run(["sox", str(path), "-n", "trim", f"{start:.2f}", f"{length:.2f}",
+                             "stat"], capture_output=True, text=True, check=True)
+    for line in result.stderr.splitlines():
+        if line.startswith("RMS     amplitude:"):
+            return float(line.split(":")[1])
+    raise AssertionError(f"sox stat said no RMS for {path}:\n{result.stderr}")
+
+
+@contextmanager
+def serve(app: Flask) -> Iterator[str]:
+    """The site on a free loopback port, for Chromium; stopped afterwards."""
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        thread.join(timeout=5)
+
+
+def send_on_sip_websocket(url: str, payload: bytes) -> bytes:
+    """Open Asterisk's SIP WebSocket (subprotocol "sip"), send `payload` as one text frame.
+
+    What Asterisk answers first ('' when it just closes): a hostile client's view.
+    """
+    import base64
+    import os
+    import socket
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    host, port = parts.hostname or "127.0.0.1", parts.port or 80
+    key = base64.b64encode(os.urandom(16)).decode()
+    with socket.create_connection((host, port), timeout=5) as sock:
+        sock.sendall((f"GET {parts.path} HTTP/1.1\r\nHost: {host}:{port}\r\n"
+                      "Upgrade: websocket\r\nConnection: Upgrade\r\n"
+                      f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n"
+                      "Sec-WebSocket-Protocol: sip\r\n\r\n").encode())
+        handshake = b""
+        while b"\r\n\r\n" not in handshake:
+            chunk = sock.recv(4096)
+            if not chunk:
+                raise AssertionError(f"no WebSocket handshake: {handshake!r}")
+            handshake += chunk
+        assert handshake.startswith(b"HTTP/1.1 101"), handshake
+        mask = os.urandom(4)
+        masked = bytes(byte ^ mask[index % 4] for index, byte in enumerate(payload))
+        length = len(payload)
+        header = bytes([0x81])  # FIN, text
+        if length < 126:
+            header += bytes([0x80 | length])
+        else:
+            header += bytes([0x80 | 126]) + length.to_bytes(2, "big")
+        sock.sendall(header + mask + masked)
+        try:
+            return sock.recv(4096)
+        except TimeoutError:
+            return b""
