@@ -104,6 +104,7 @@ async def our_server(database_url: str, sessions: Any, tmp_path: Path
     await server.start()
     yield server
     await server.stop(grace=1)
+    await services.writer.close()
     services.executor.shutdown(wait=True)
 
 

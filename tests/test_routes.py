@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import time
 import wave
 from collections.abc import AsyncIterator
 from dataclasses import replace
@@ -16,10 +17,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import Connection, select
 
 from callcards.config import load_settings
 from fastagi.app import build_services
+from fastagi.cards import CardRef, CardStore
+from fastagi.changes import OpenCard
 from fastagi.routes import ROUTES
 from fastagi.server import FastAgiServer
 from fastagi.services import AgiServices
@@ -55,6 +58,7 @@ async def agi(
     del SERVICES[server]
     if services.background:
         await asyncio.wait(services.background, timeout=5)
+    await services.writer.close()
     services.executor.shutdown(wait=True)
 
 
@@ -283,37 +287,22 @@ async def test_with_the_database_gone_the_call_still_gets_a_queue(tmp_path) -> N
     assert variables["CC_RECORDING"].endswith("/r9.1.wav")
 
 
-async def test_a_stuck_database_step_does_not_hold_the_call(agi, sessions) -> None:
+async def test_a_stuck_database_step_does_not_hold_the_call(agi, sessions, monkeypatch) -> None:
     server, services = agi
     services.db_timeout = 0.2
-    real_open = services.cards.open_card
-
-    def stuck_open(*args, **kwargs):  # the database answers only after the deadline
-        import time
-
-        time.sleep(1.0)
-        return real_open(*args, **kwargs)
-
-    services.cards.open_card = stuck_open  # type: ignore[method-assign]
+    slow_opening(monkeypatch, 1.0)  # the database answers only after the deadline
     variables = await run(server, FakeChannel("incoming", uniqueid="r11.1", keys=["1"]))
     assert (variables["CC_ACTION"], variables["CC_QUEUE"]) == ("queue", "appointments")
     # The file name does not wait for the database: the card, written late, names it too.
     assert variables["CC_RECORDING"] == "2026/11/24/r11.1.wav"
 
 
-async def test_the_late_card_of_a_stuck_step_is_whole_and_in_order(agi, sessions, caplog) -> None:
+async def test_the_late_card_of_a_stuck_step_is_whole_and_in_order(
+        agi, sessions, caplog, monkeypatch) -> None:
     server, services = agi
     services.db_timeout = 0.2
     services.timeouts.every = 0.05
-    real_open = services.cards.open_card
-
-    def stuck_open(*args, **kwargs):  # the database answers only after the deadline
-        import time
-
-        time.sleep(0.6)
-        return real_open(*args, **kwargs)
-
-    services.cards.open_card = stuck_open  # type: ignore[method-assign]
+    slow_opening(monkeypatch, 0.6)  # the database answers only after the deadline
     calls = [FakeChannel("incoming", uniqueid=f"r14.{n}", keys=["1"]) for n in range(3)]
     told = await asyncio.gather(*(call.run("127.0.0.1", server.port) for call in calls))
     # The callers went on at once; their hangups come while the cards are still being opened.
@@ -463,24 +452,23 @@ async def test_closed_hours_caller_who_says_nothing_leaves_an_empty_message(
         {"seconds": "0", "record_status": "HANGUP"}]
 
 
-def slow_opening(services: AgiServices, seconds: float) -> None:
+def slow_opening(monkeypatch: pytest.MonkeyPatch, seconds: float) -> None:
     """The database writes each new card only after `seconds`."""
-    real_open = services.cards.open_card
+    real_apply = OpenCard.apply
 
-    def open_late(*args, **kwargs):  # type: ignore[no-untyped-def]
-        import time
+    def open_late(self: OpenCard, store: CardStore, db: Connection) -> CardRef:
+        time.sleep(seconds)  # stands for a slow database, in the writer's thread
+        return real_apply(self, store, db)
 
-        time.sleep(seconds)
-        return real_open(*args, **kwargs)
-
-    services.cards.open_card = open_late  # type: ignore[method-assign]
+    monkeypatch.setattr(OpenCard, "apply", open_late)
 
 
-async def test_a_reserved_id_names_the_card_before_it_is_written(agi, sessions) -> None:
+async def test_a_reserved_id_names_the_card_before_it_is_written(
+        agi, sessions, monkeypatch) -> None:
     server, services = agi
     await services.reserve_card_ids()
     services.db_timeout = 0.2
-    slow_opening(services, 0.6)  # the call could never wait for this card
+    slow_opening(monkeypatch, 0.6)  # the call could never wait for this card
     channel = FakeChannel("incoming", uniqueid="r30.1", keys=["1"])
     variables = await run(server, channel)
     card = card_of(sessions, "r30.1")
@@ -502,12 +490,13 @@ async def test_a_second_channel_of_a_carded_call_is_told_the_card_it_has(agi, se
     assert variables["CC_CARD_ID"] == str(first.id)
 
 
-async def test_a_channel_told_a_reserved_id_ends_naming_the_card_it_has(agi, sessions) -> None:
+async def test_a_channel_told_a_reserved_id_ends_naming_the_card_it_has(
+        agi, sessions, monkeypatch) -> None:
     server, services = agi
     await run(server, FakeChannel("incoming", uniqueid="r32.1", keys=["1"]))
     first = card_of(sessions, "r32.1")
     await services.reserve_card_ids()
-    slow_opening(services, 0.3)  # the session ends before the card is looked up
+    slow_opening(monkeypatch, 0.3)  # the session ends before the card is looked up
     told = await run(server, FakeChannel("incoming", uniqueid="r32.2", linkedid="r32.1",
                                          keys=["1"]))
     assert told["CC_CARD_ID"] != str(first.id)
