@@ -305,6 +305,7 @@ class JournaledCards:
                 break
         for position in range(cut, len(batch)):
             change = batch[position].change
+            results[position] = None  # what a rolled-back attempt gave is not on any card
             if change.reads:
                 results[position] = self.apply(change)
             else:
@@ -312,6 +313,8 @@ class JournaledCards:
         return results
 
     def _write(self, batch: Sequence[Queued], written: list[int], results: list[Any]) -> None:
+        if not written:
+            return
         with self.store.engine.begin() as db:
             for position in written:
                 try:
