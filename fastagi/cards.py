@@ -442,7 +442,7 @@ class CardStore:
         card.set(hold_sec=self.hold_seconds(db, card["id"], card["answered_at"], ended_at))
         if card["recording_state"] != RecordingState.NONE.value:
             # MixMonitor closes its file only after the hangup handler: a file not yet
-            # written is pending, and check_recording() settles it a little later.
+            # written is pending, and RecordingChecked settles it a little later.
             state = self.recording_state(card["recording_path"])
             card.set(recording_state=state if state == RecordingState.OK.value or settled
                      else RecordingState.PENDING.value)

@@ -158,8 +158,8 @@ class AgiServices:
     #: finishes its file when the channel is destroyed, moments after the hangup handler.
     recording_recheck_delays: tuple[float, ...] = (1.0, 3.0, 10.0)
     background: set[asyncio.Task[Any]] = field(default_factory=set)
-    #: Writes card changes in batches; built from `cards` unless given.
-    writer: CardWriter = field(default=None)  # type: ignore[assignment]
+    #: Writes card changes in batches (built from `cards`).
+    writer: CardWriter = field(init=False)
     timeouts: TimeoutSummary = field(default_factory=TimeoutSummary)
     #: Card ids reserved from the sequence at a time (PostgreSQL); more are reserved in
     #: the pool's threads once half of them are used.
@@ -169,8 +169,7 @@ class AgiServices:
     _reserve_after: float = float("-inf")
 
     def __post_init__(self) -> None:
-        if self.writer is None:
-            self.writer = CardWriter(self.cards)
+        self.writer = CardWriter(self.cards)
 
     @property
     def max_queued(self) -> int:
