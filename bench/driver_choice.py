@@ -10,7 +10,7 @@ first timeline entry, route, answer, hangup), for many calls at once, written
   entries, one UPDATE … FROM (VALUES …)-like statement (unnest of arrays) per step.
 
 Each driver runs the same SQL in the same process; the figures are this process's CPU
-and the wall time per call. Needs `pip install asyncpg 'psycopg[binary]'`. Run as
+and the wall time per call. Needs `pip install -e '.[drivers]'`. Run as
 `python -m bench.driver_choice [calls] [batch]`.
 """
 
