@@ -16,6 +16,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from sqlalchemy import text
+
 from bench.agi_load import LoadResult
 from bench.database import drop_database, prepare_call_database
 from bench.processes import (
@@ -26,12 +28,25 @@ from bench.processes import (
     free_port,
     python_module,
 )
+from models.session import make_engine
 
 DATABASE = "callcards_bench_agi"
 LEVELS = (10, 100, 200, 500)
 #: Server names, in the order the tables show them.
 OURS, NODB, THREADS, NULL = ("callcards agi", "callcards agi, no card writes",
                              "thread per connection", "null server")
+
+
+@dataclass
+class CardCheck:
+    """The cards of one run's calls: how many closed, how many as the calls ended, how late."""
+
+    calls: int
+    closed: int
+    correct: int
+    #: Seconds from the generator's last call end until every card was closed (an upper
+    #: bound: the generator's exit and this check's first look are in it); None: never.
+    late_sec: float | None
 
 
 @dataclass
@@ -43,6 +58,7 @@ class LevelResult:
     server_cpu_sec: float
     postgres_cpu_sec: float
     load_average: float = 0.0  # 1 minute, just before the run
+    cards: CardCheck | None = None  # our server's cards, checked after the run
 
     def cpu_ms_per_call(self, seconds: float) -> float:
         """Server CPU milliseconds per lifecycle measured."""
@@ -134,19 +150,54 @@ def run_agi_bench(
                                          recordings=work / "recordings", max_calls=max_calls)
                 # CPU over warm-up and window alike, scaled to the window's share of it.
                 share = load.seconds / (load.seconds + (0 if max_calls else warmup))
+                cards = check_cards(url, load) if server.name == OURS else None
                 result.levels_run.append(LevelResult(
                     server.name, load, round((cpu_seconds(server.pid) - cpu) * share, 2),
-                    round(postgres.seconds * share, 2), one))
+                    round(postgres.seconds * share, 2), one, cards))
                 log(f"  {server.name:>29} @ {level:>3}: {load.lifecycles_per_sec:7.1f} calls/s"
                     f"  session p50/p99 {load.session_p50_ms:.1f}/{load.session_p99_ms:.1f} ms"
                     f"  command p50/p99 {load.command_p50_ms:.2f}/{load.command_p99_ms:.2f} ms"
-                    f"  failed {load.failed}  load {one:.2f}")
+                    f"  failed {load.failed}  load {one:.2f}"
+                    + (f"  cards {cards.closed}/{cards.calls} closed, {cards.correct} correct,"
+                       f" last {cards.late_sec} s after the calls" if cards else ""))
     finally:
         for server in running:
             server.stop()
         drop_database(database)
         shutil.rmtree(work, ignore_errors=True)
     return result
+
+
+_CARDS = text("""
+SELECT count(*) FILTER (WHERE ended_at IS NOT NULL),
+       count(*) FILTER (WHERE ended_at IS NOT NULL AND status = 'answered'
+                               AND answered_at IS NOT NULL AND operator_id IS NOT NULL
+                               AND queue IS NOT NULL),
+       count(*) FILTER (WHERE ended_at IS NOT NULL AND status = 'abandoned')
+FROM calls WHERE linkedid LIKE :prefix""")
+
+
+def check_cards(url: str, load: LoadResult, limit: float = 30.0) -> CardCheck:
+    """Wait for every call's card to be closed (at most `limit` s); how many are as the calls
+    ended: an answered call answered, with its operator and queue; an abandoned one abandoned.
+    """
+    engine = make_engine(url)
+    closed = correct = 0
+    late: float | None = None
+    try:
+        deadline = time.monotonic() + limit
+        while time.monotonic() < deadline:
+            with engine.connect() as db:
+                closed, answered, abandoned = db.execute(
+                    _CARDS, {"prefix": f"{load.base}.%"}).one()
+            correct = min(answered, load.calls - load.abandoned) + min(abandoned, load.abandoned)
+            if closed >= load.calls:
+                late = round(time.time() - load.ended_at, 2)
+                break
+            time.sleep(0.05)
+    finally:
+        engine.dispose()
+    return CardCheck(load.calls, closed, correct, late)
 
 
 def _wait_idle(servers: Sequence[ServerProcess], limit: float = 60.0) -> None:

@@ -58,6 +58,14 @@ class LoadResult:
     command_p99_ms: float
     generator_cpu_sec: float
     errors: list[str] = field(default_factory=list)
+    #: The `incoming` sessions' p99 alone: the caller's silence before the menu.
+    incoming_p99_ms: float = 0.0
+    #: Every call played (warm-up included), how many of them hung up in the menu, the
+    #: linkedids' prefix and the wall-clock time the last one ended: the card check's.
+    calls: int = 0
+    abandoned: int = 0
+    base: str = ""
+    ended_at: float = 0.0
 
 
 class Recordings:
@@ -158,6 +166,8 @@ async def run_load(
     commands = [latency for session in good for latency in session.command_latencies]
     seconds = max(end - window_start, 1e-9)
     errors = sorted({life.error for life in measured if life.error})
+    incoming = [session.latency for session in good if session.route == "incoming"]
+    played = len(done)
     return LoadResult(
         concurrency=concurrency,
         seconds=round(seconds, 3),
@@ -172,6 +182,12 @@ async def run_load(
         command_p99_ms=round(percentile(commands, 0.99) * 1000, 3),
         generator_cpu_sec=round(time.process_time() - cpu_before, 2),
         errors=errors[:5],
+        incoming_p99_ms=round(percentile(incoming, 0.99) * 1000, 3),
+        calls=played,
+        abandoned=sum(1 for number in range(played)
+                      if abandon_every > 0 and number % abandon_every == abandon_every - 1),
+        base=base,
+        ended_at=time.time(),
     )
 
 

@@ -34,6 +34,7 @@ from dialplan.flow import CallFlow, Decision
 from dialplan.settings import FlowSettings
 from fastagi.app import card_engine
 from fastagi.cards import CardStore, Event, HangupReport, NewCall
+from fastagi.changes import Answered, HungUp, OpenCard, RouteDecided
 from fastagi.journal import Journal, JournaledCards
 from fastagi.routes.common import Timeline
 from models import Direction, FlowVersion
@@ -75,15 +76,15 @@ def _lifecycle(cards: Any, settings: FlowSettings, number: int, base: str) -> No
     new = NewCall(uniqueid=linkedid, linkedid=linkedid, direction=Direction.INBOUND,
                   started_at=now, src_number=f"+7916{number % 20000:07d}",
                   dst_number="74951234567", did="74951234567", caller_name="Иванов Иван")
-    cards.open_card(new, [Event("call_started", now, {"did": "74951234567"}, linkedid)])
+    cards.apply(OpenCard(new, [Event("call_started", now, {"did": "74951234567"}, linkedid)]))
     events, decision = _route_events(settings, now)
-    cards.route_decided(linkedid, queue=decision.queue, ivr_path="main > 1",
-                        did_source="Яндекс.Директ", did_city="Москва", events=events,
-                        end_reason=None, queue_entered_at=now, recorded=True)
-    cards.answered(linkedid, extension="101", interface="PJSIP/101", at=now)
-    cards.hang_up(HangupReport(call=new, ended_at=now + timedelta(seconds=95),
-                               queue_entered=True, hangup_source="PJSIP/trunk-1", cause="16",
-                               member="PJSIP/101", queue=decision.queue))
+    cards.apply(RouteDecided(linkedid, queue=decision.queue, ivr_path="main > 1",
+                             did_source="Яндекс.Директ", did_city="Москва", events=events,
+                             end_reason=None, queue_entered_at=now, recorded=True))
+    cards.apply(Answered(linkedid, extension="101", interface="PJSIP/101", at=now))
+    cards.apply(HungUp(HangupReport(call=new, ended_at=now + timedelta(seconds=95),
+                                    queue_entered=True, hangup_source="PJSIP/trunk-1",
+                                    cause="16", member="PJSIP/101", queue=decision.queue)))
 
 
 def _counting(engine: Engine) -> list[int]:

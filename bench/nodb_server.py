@@ -14,16 +14,20 @@ import asyncio
 import itertools
 import signal
 import sys
+from collections.abc import Sequence
 from types import SimpleNamespace
 from typing import Any
 
 from callcards.config import load_settings
 from fastagi.app import build_services, server_for
-from fastagi.cards import CardRef, HangupReport, NewCall
+from fastagi.cards import CardRef
+from fastagi.changes import CardChange, HoldChanged, HungUp, OpenCard, RecordingChecked, Ringing
+from fastagi.journal import Queued
+from fastagi.writer import CardWriter
 
 
 class NoCards:
-    """The card store's methods, doing nothing (the journal is never active).
+    """The journaled card store's batch, doing nothing (the journal is never active).
 
     Card ids are reserved from a counter, as the real store reserves them from the
     sequence, so the routes take the same path; each card is remembered until its hangup.
@@ -40,39 +44,23 @@ class NoCards:
         """Ids from the counter."""
         return [next(self._next_id) for _ in range(count)]
 
-    def open_card(self, new: NewCall, events: Any = (), card_id: int | None = None) -> CardRef:
-        """A card reference, as if a card was created."""
-        card_id = self._ids.setdefault(new.linkedid, card_id or next(self._next_id))
-        return CardRef(id=card_id, linkedid=new.linkedid, created=True,
-                       recording_path=new.recording_path)
+    def apply_batch(self, batch: Sequence[Queued]) -> list[Any]:
+        """What each change would give, written nowhere."""
+        return [self._answer(queued.change) for queued in batch]
 
-    def route_decided(self, linkedid: str, **kwargs: Any) -> None:
-        """Nothing stored."""
-
-    def ringing(self, linkedid: str, **kwargs: Any) -> bool:
-        """Nothing stored."""
-        return True
-
-    def answered(self, linkedid: str, **kwargs: Any) -> None:
-        """Nothing stored."""
-
-    def add_events(self, linkedid: str, events: Any) -> None:
-        """Nothing stored."""
-
-    def hang_up(self, report: HangupReport) -> Any:
-        """A closed card whose recording is already there (no re-checks follow)."""
-        card_id = self._ids.pop(report.call.linkedid, None) or next(self._next_id)
-        return SimpleNamespace(id=card_id, recording_state="ok")
-
-    def journal_only(self, method: str, *args: Any, **kwargs: Any) -> None:
-        """Nothing journaled."""
-
-    def check_recording(self, linkedid: str, *, final: bool) -> str:
-        """The recording is there."""
-        return "ok"
-
-    def find(self, linkedid: str) -> None:
-        """No card."""
+    def _answer(self, change: CardChange[Any]) -> Any:
+        if isinstance(change, OpenCard):
+            new = change.new
+            card_id = self._ids.setdefault(new.linkedid, change.card_id or next(self._next_id))
+            return CardRef(id=card_id, linkedid=new.linkedid, created=True,
+                           recording_path=new.recording_path)
+        if isinstance(change, HungUp):
+            # A closed card whose recording is already there (no re-checks follow).
+            card_id = self._ids.pop(change.report.call.linkedid, 0) or next(self._next_id)
+            return SimpleNamespace(id=card_id, recording_state="ok")
+        if isinstance(change, RecordingChecked):
+            return "ok"
+        return True if isinstance(change, Ringing | HoldChanged) else None
 
 
 async def serve(listen: str) -> None:
@@ -80,6 +68,7 @@ async def serve(listen: str) -> None:
     settings = load_settings()
     services = build_services(settings)
     services.cards = NoCards()  # type: ignore[assignment]
+    services.writer = CardWriter(services.cards)
     server = server_for(services, settings, listen)
     await server.start()
     stopping = asyncio.Event()

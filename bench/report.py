@@ -18,6 +18,9 @@ from bench.stats import median, percentile
 TARGET_CALLS_PER_SEC = 1000
 TARGET_P99_MS_AT_200 = 10.0
 TARGET_SHARE_OF_NULL = 0.40
+TARGET_SHARE_OF_BARE = 0.50
+TARGET_INCOMING_P99_OF_BARE = 2.0
+TARGET_CARDS_LATE_SEC = 1.0
 TARGET_EXTRA_SETUP_MS = 5.0
 TARGET_LIST_P95_MS = 100.0
 TARGET_REPORT_MS = 500.0
@@ -146,6 +149,29 @@ def agi_block(result: AgiBenchResult, command: str, started: str,
             lines.append(f"| ≥ {TARGET_SHARE_OF_NULL:.0%} of the null server's rate | "
                          f"{min(shares):.0%} (worst level) to {max(shares):.0%} | "
                          f"{_verdict(min(shares) >= TARGET_SHARE_OF_NULL)} |")
+            lines.append(f"| ≥ {TARGET_SHARE_OF_BARE:.0%} of the bare (null) server's rate at "
+                         "every level (issue 10) | "
+                         f"{min(shares):.0%} (worst level) to {max(shares):.0%} | "
+                         f"{_verdict(min(shares) >= TARGET_SHARE_OF_BARE)} |")
+        null_200 = result.of(NULL, 200)
+        if at_200 is not None and null_200 is not None and null_200.load.incoming_p99_ms:
+            ratio = at_200.load.incoming_p99_ms / null_200.load.incoming_p99_ms
+            lines.append(f"| `incoming` p99 ≤ {TARGET_INCOMING_P99_OF_BARE:g} × the bare "
+                         "server's at 200 in flight (issue 10) | "
+                         f"{at_200.load.incoming_p99_ms:,.1f} ms against "
+                         f"{null_200.load.incoming_p99_ms:,.1f} ms ({ratio:.1f} ×) | "
+                         f"{_verdict(ratio <= TARGET_INCOMING_P99_OF_BARE)} |")
+        for run in ours_runs:
+            cards = run.cards
+            if cards is None:
+                continue
+            late = "never" if cards.late_sec is None else f"{cards.late_sec:g} s"
+            met = (cards.closed == cards.correct == cards.calls and cards.late_sec is not None
+                   and cards.late_sec <= TARGET_CARDS_LATE_SEC)
+            lines.append(f"| every card closed and correct within {TARGET_CARDS_LATE_SEC:g} s "
+                         f"of the last call, {run.load.concurrency} in flight (issue 10) | "
+                         f"{cards.correct} of {cards.calls} cards closed and correct, the "
+                         f"last {late} after the last call | {_verdict(met)} |")
     if costs:
         lines += [
             "", "The card store alone, one thread, no event loop (bench/card_store_cost.py): "

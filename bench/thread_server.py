@@ -32,6 +32,7 @@ from dialplan.settings import FlowSettings
 from fastagi import variables as var
 from fastagi.app import card_engine
 from fastagi.cards import CardStore, Event, HangupReport, NewCall
+from fastagi.changes import Answered, HungUp, MessageLeft, OpenCard, RecordingChecked
 from fastagi.channels import extension_of
 from fastagi.journal import Journal, JournaledCards
 from fastagi.protocol import (
@@ -43,7 +44,7 @@ from fastagi.protocol import (
     parse_reply_line,
 )
 from fastagi.routes.common import Timeline
-from fastagi.routes.incoming import default_decision_for, route_fields
+from fastagi.routes.incoming import default_decision_for, route_decided
 from models import Direction, FlowVersion
 from models.session import make_session_factory
 from recordings import RecordingStore
@@ -176,8 +177,8 @@ def incoming(agi: BlockingAgi, work: Work) -> None:
                        direction=Direction.INBOUND, started_at=started_at, src_number=caller,
                        dst_number=did, did=did,
                        caller_name=_known(agi.env.get("agi_calleridname")))
-    card = _safely("open the card", work.cards.open_card, new_call,
-                   [Event("call_started", started_at, {"did": did}, new_call.uniqueid)])
+    card = _safely("open the card", work.cards.apply, OpenCard(
+        new_call, [Event("call_started", started_at, {"did": did}, new_call.uniqueid)]))
     settings = work.flow.current()
     timeline = None
     if settings is None:
@@ -228,8 +229,8 @@ def _store_route(
     work: Work, linkedid: str, timeline: Timeline | None, decision: Decision | None
 ) -> None:
     """The same write as fastagi.routes.incoming.store_route, without the event loop."""
-    _safely("store the route", work.cards.route_decided, linkedid,
-            **route_fields(timeline, decision, work.now()))
+    _safely("store the route", work.cards.apply,
+            route_decided(linkedid, timeline, decision, work.now()))
 
 
 def answered(agi: BlockingAgi, work: Work) -> None:
@@ -237,8 +238,8 @@ def answered(agi: BlockingAgi, work: Work) -> None:
     linkedid = _linkedid(agi)
     interface = agi.get_variable(var.MEMBERINTERFACE)
     extension = extension_of(interface)
-    _safely("mark the card answered", work.cards.answered, linkedid, extension=extension,
-            interface=interface, at=work.now())
+    _safely("mark the card answered", work.cards.apply, Answered(
+        linkedid, extension=extension, interface=interface, at=work.now()))
     if extension:
         agi.set_variable(var.CC_OPERATOR, extension)
 
@@ -270,14 +271,14 @@ def hangup(agi: BlockingAgi, work: Work) -> None:
         member=agi.get_variable(var.MEMBERINTERFACE),
         queue=agi.get_variable(var.CC_QUEUE),
     )
-    card = _safely("close the card", work.cards.hang_up, report)
+    card = _safely("close the card", work.cards.apply, HungUp(report))
     if card is not None:
         told = _asked(agi, 3, var.CC_CARD_ID)
         if told and told != str(card.id):
             agi.set_variable(var.CC_CARD_ID, str(card.id))
     if _asked(agi, 2, var.CC_ACTION) == var.ACTION_VOICEMAIL:
-        _safely("note the message", work.cards.message_left, linkedid, at=ended_at,
-                record_status=agi.get_variable(var.RECORD_STATUS) or "")
+        _safely("note the message", work.cards.apply, MessageLeft(
+            linkedid, at=ended_at, record_status=agi.get_variable(var.RECORD_STATUS) or ""))
     if card is not None and card.recording_state == "pending":
         threading.Thread(target=_settle_recording, args=(work, linkedid), daemon=True).start()
 
@@ -285,8 +286,8 @@ def hangup(agi: BlockingAgi, work: Work) -> None:
 def _settle_recording(work: Work, linkedid: str, delays: tuple[float, ...] = (1, 3, 10)) -> None:
     for attempt, delay in enumerate(delays, start=1):
         time.sleep(delay)
-        state = _safely("re-check the recording", work.cards.check_recording, linkedid,
-                        final=attempt == len(delays))
+        state = _safely("re-check the recording", work.cards.apply, RecordingChecked(
+            linkedid, final=attempt == len(delays)))
         if state is not None and state != "pending":
             return
 

@@ -204,6 +204,7 @@ class _Caller:
     async def hold(self, call: DemoCall, offset: float, kind: str) -> None:
         """The operator's phone puts the caller on hold (or back): an AMI Hold/Unhold event."""
         from fastagi.ami_listener import hold_change
+        from fastagi.changes import HoldChanged
 
         self.now = call.started_at + timedelta(seconds=offset)
         change = hold_change({
@@ -213,8 +214,7 @@ class _Caller:
             "Timestamp": f"{self.now.timestamp():.6f}",
         }, self.now)
         assert change is not None
-        self.services.change_card(change.linkedid, "hold_changed", change.linkedid,
-                                  change.event)
+        self.services.change_card(change.linkedid, HoldChanged(change.linkedid, change.event))
         await self.services.settled()
 
     async def inbound(self, call: DemoCall) -> None:
@@ -315,8 +315,8 @@ async def _make_calls(settings: Settings, calls: list[DemoCall]) -> None:
         await server.stop(grace=1)
         if services.background:
             await asyncio.wait(services.background, timeout=10)
+        await services.writer.close()
         services.executor.shutdown(wait=True)
-        services.journal_writer.shutdown(wait=True)
 
 
 # -- the site: operators complete cards, the supervisor listens ---------------------------

@@ -42,6 +42,7 @@ from fastagi.cards import (
     NewCall,
 )
 from fastagi.cel import CallFacts, CelRow, facts_of, read_rows, row_of
+from fastagi.changes import AnswerCorrected, ClosedFromCel, ClosedUnexplained, HungUp
 from models import AsteriskCel, Call, CallEvent, Direction
 
 log = logging.getLogger(__name__)
@@ -133,7 +134,7 @@ def reconcile(session: Session, cards: CardStore, since: datetime) -> list[str]:
     session.rollback()  # no read left open while the store writes (SQLite would wait on it)
     for facts in calls:
         try:
-            cards.hang_up(report_from(facts), settled=True)
+            cards.apply(HungUp(report_from(facts), settled=True))
         except Exception:  # one call's odd record must not stop the others' repair
             log.exception("reconcile: no card rebuilt for %s", facts.linkedid)
             continue
@@ -157,7 +158,7 @@ def correct_guessed_answers(
         try:
             facts = facts_of(linkedid, read_rows(session.connection(), linkedid))
             session.rollback()
-            if facts is not None and cards.correct_answer(facts) is not None:
+            if facts is not None and cards.apply(AnswerCorrected(facts)) is not None:
                 done.corrected.append(linkedid)
         except Exception:  # one card's odd record must not stop the others' repair
             log.exception("reconcile: answer of %s not corrected", linkedid)
@@ -203,14 +204,14 @@ def _close_if_over(
     if over is None and not gone and started_at > now - open_limit:
         return  # maybe still talking: left to its hangup, or to a later run
     if facts is not None and facts.ended_at is not None:
-        if cards.close_from_cel(report_from(facts)) is not None:
+        if cards.apply(ClosedFromCel(report_from(facts))) is not None:
             done.closed.append(linkedid)
         return
     # The last thing Asterisk wrote of the call, or else the server's last change of the card.
     ended_at = max(row.eventtime for row in rows) if rows else max(started_at, updated_at)
-    if cards.close_unexplained(
+    if cards.apply(ClosedUnexplained(
             linkedid, ended_at=max(ended_at, started_at),
-            reason=UNREADABLE_ASTERISK_RECORD if rows else NO_ASTERISK_RECORD) is not None:
+            reason=UNREADABLE_ASTERISK_RECORD if rows else NO_ASTERISK_RECORD)) is not None:
         done.failed.append(linkedid)
 
 

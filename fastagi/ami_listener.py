@@ -22,6 +22,7 @@ from panoramisk import Manager
 
 from callcards.config import Settings
 from fastagi.cards import Event
+from fastagi.changes import HoldChanged
 from fastagi.services import AgiServices
 
 log = logging.getLogger(__name__)
@@ -154,8 +155,7 @@ class AmiListener:
         log.debug("%s on %s (call %s)", change.event.kind, change.event.data["channel"],
                   change.linkedid)
         # In the background, after the call's earlier changes; a call with no card is left out.
-        self.services.change_card(change.linkedid, "hold_changed", change.linkedid,
-                                  change.event)
+        self.services.change_card(change.linkedid, HoldChanged(change.linkedid, change.event))
 
 
 class _Manager(Manager):

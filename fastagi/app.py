@@ -110,3 +110,7 @@ async def serve(settings: Settings, listen: str | None = None, grace: float = 30
         listening.cancel()
     if services.background:  # recordings still being settled after their hangups
         await asyncio.wait(services.background, timeout=min(grace, 15))
+    try:  # the card changes handed to the writer so far land (or are journaled)
+        await asyncio.wait_for(services.writer.close(), timeout=min(grace, 15))
+    except TimeoutError:
+        log.warning("stopping: card changes still being written after %.0f s", min(grace, 15))

@@ -1,7 +1,7 @@
-"""The card store: every database change a call makes, one transaction per step.
+"""The card store: the steps every card change (fastagi.changes) is made of.
 
-Methods are synchronous (SQLAlchemy Core on a plain connection, no ORM unit of work);
-the AGI routes run them in a thread pool so the event loop never waits on the database.
+Steps are synchronous (SQLAlchemy Core on a plain connection, no ORM unit of work);
+the card writer (fastagi.writer) runs them off the event loop, many calls in one transaction.
 Every method is keyed on Asterisk's linkedid, so a call that comes back (a transfer, a
 second queue) finds its own card. A step writes only what it changes: the card is
 created with INSERT ... ON CONFLICT (linkedid) DO NOTHING, changed with one UPDATE, and
@@ -11,24 +11,18 @@ PostgreSQL and on SQLite (the demo).
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlalchemy import (
-    Boolean,
     Connection,
     Engine,
     Table,
-    and_,
     bindparam,
-    case,
     func,
     insert,
-    null,
-    or_,
     select,
     update,
 )
@@ -48,7 +42,12 @@ from models import (
     User,
     utcnow,
 )
-from recordings import RecordingCheck, RecordingStore, recording_name
+from recordings import RecordingStore, recording_name
+
+if TYPE_CHECKING:
+    from fastagi.changes import CardChange
+
+R = TypeVar("R")
 
 #: The timeline entry of a card closed by `callcards reconcile` from Asterisk's record.
 CLOSED_FROM_CEL = "card_closed_from_cel"
@@ -137,7 +136,8 @@ class HangupReport:
     late_event: str = "card_created_late"
 
 
-def _seconds(start: datetime | None, end: datetime | None) -> int | None:
+def seconds_between(start: datetime | None, end: datetime | None) -> int | None:
+    """Whole seconds from start to end (never negative), None if either is unknown."""
     if start is None or end is None:
         return None
     return max(0, round((end - start).total_seconds()))
@@ -155,7 +155,7 @@ class AlreadyApplied(Exception):
     """A journaled change that an earlier replay already applied."""
 
 
-class _Card:
+class LockedCard:
     """A card's columns as a step read them (locked), and what the step changed."""
 
     def __init__(self, row: Mapping[Any, Any]) -> None:
@@ -173,7 +173,6 @@ class _Card:
 
 _SELECT_CARD = select(*_STATE_COLUMNS).where(CALLS.c.linkedid == bindparam("linkedid"))
 _LOCK_CARD = _SELECT_CARD.with_for_update()
-_CARD_ID = select(CALLS.c.id).where(CALLS.c.linkedid == bindparam("linkedid"))
 _CARD_FILE = select(CALLS.c.id, CALLS.c.recording_path).where(
     CALLS.c.linkedid == bindparam("linkedid"))
 _SET_URL = update(CALLS).where(CALLS.c.id == bindparam("card_id")).values(
@@ -187,43 +186,8 @@ _HOLD_EVENTS = (select(EVENTS.c.kind, EVENTS.c.at, EVENTS.c.channel_uniqueid)
                 .where(EVENTS.c.call_id == bindparam("card_id"),
                        EVENTS.c.kind.in_(("hold", "unhold")))
                 .order_by(EVENTS.c.id))
-_SAME_EVENT = select(EVENTS.c.id).where(
-    EVENTS.c.call_id == bindparam("card_id"), EVENTS.c.kind == bindparam("kind"),
-    EVENTS.c.at == bindparam("at", type_=EVENTS.c.at.type),
-    EVENTS.c.channel_uniqueid.is_not_distinct_from(bindparam("channel"))).limit(1)
 
 
-
-def _route_decided() -> Any:
-    """route_decided's UPDATE: a value given replaces the card's, None keeps it."""
-    card = CALLS.c
-
-    def given(column: str) -> Any:
-        return func.coalesce(bindparam(f"new_{column}", type_=card[column].type), card[column])
-
-    ivr = bindparam("new_ivr_path", type_=card.ivr_path.type)
-    # Unless an operator already answered (a call that came back), a call that ends
-    # before any queue has no recording.
-    unrecorded = and_(bindparam("unrecorded", type_=Boolean()), card.answered_at.is_(None))
-    return (update(CALLS).where(card.linkedid == bindparam("card_linkedid")).values(
-        queue=given("queue"),
-        did_source=given("did_source"),
-        did_city=given("did_city"),
-        end_reason=given("end_reason"),
-        queue_entered_at=given("queue_entered_at"),
-        ivr_path=case(
-            (ivr.is_(None), card.ivr_path),
-            (or_(card.ivr_path.is_(None), card.ivr_path == ""), func.substr(ivr, 1, 255)),
-            else_=func.substr(card.ivr_path + " | " + ivr, 1, 255)),
-        recording_path=case((unrecorded, null()), else_=card.recording_path),
-        recording_url=case((unrecorded, null()), else_=card.recording_url),
-        recording_state=case((unrecorded, RecordingState.NONE.value),
-                             else_=card.recording_state),
-        updated_at=bindparam("now", type_=card.updated_at.type),
-    ).returning(card.id))
-
-
-_ROUTE_DECIDED = _route_decided()
 
 class CardStore:
     """Creates, updates and closes call cards."""
@@ -235,7 +199,6 @@ class CardStore:
         self._engine: Engine = sessions.kw["bind"]
         self._recordings = recordings
         self._public_url = public_url
-        self._applying: str | None = None
         self._updates: dict[tuple[frozenset[str], bool], Any] = {}
         # INSERT ... ON CONFLICT DO NOTHING is spelled the same on both, built per dialect.
         dialect = postgresql if self._engine.dialect.name == "postgresql" else sqlite
@@ -244,23 +207,37 @@ class CardStore:
         self._claim = dialect.insert(OPERATIONS).on_conflict_do_nothing(
             index_elements=[OPERATIONS.c.op_id])
 
-    def applying(self, op_id: str) -> CardStore:
-        """This store for replaying journaled change `op_id`: applied once, whatever happens."""
-        replaying = CardStore(self._sessions, self._recordings, self._public_url)
-        replaying._applying = op_id
-        replaying._updates = self._updates
-        return replaying
 
-    @contextmanager
-    def _transaction(self) -> Iterator[Connection]:
+    def claim(self, db: Connection, op_id: str) -> None:
+        """Claim journaled change `op_id` in this transaction: it commits with the change.
+
+        Raises AlreadyApplied when an earlier replay already applied it.
+        """
+        if not db.execute(self._claim, {"op_id": op_id}).rowcount:
+            raise AlreadyApplied(op_id)
+
+    def apply(self, change: CardChange[R], op_id: str | None = None) -> R:
+        """Make one card change in a transaction of its own (`op_id`: a journaled one's)."""
         with self._engine.begin() as db:
-            # A replayed change claims its id; the claim commits with the change or not at all.
-            if self._applying is not None and not db.execute(
-                    self._claim, {"op_id": self._applying}).rowcount:
-                raise AlreadyApplied(self._applying)
-            yield db
+            if op_id is not None:
+                self.claim(db, op_id)
+            return change.apply(self, db)
 
-    # -- one transaction each -----------------------------------------------------------
+    @property
+    def engine(self) -> Engine:
+        """The database the cards are in."""
+        return self._engine
+
+    @property
+    def recordings(self) -> RecordingStore:
+        """Where the calls' recordings are."""
+        return self._recordings
+
+    def read_card(self, db: Connection, linkedid: str) -> Call | None:
+        """The card of a call, if it has one (detached: its columns, not its timeline)."""
+        row = db.execute(select(CALLS).where(CALLS.c.linkedid == linkedid)).first()
+        return Call(**row._mapping) if row is not None else None
+
 
     @property
     def reserves_ids(self) -> bool:
@@ -276,188 +253,14 @@ class CardStore:
         with self._engine.begin() as db:
             return list(db.scalars(_RESERVE_IDS, {"count": count}))
 
-    def open_card(
-        self, new: NewCall, events: Sequence[Event] = (), card_id: int | None = None
-    ) -> CardRef:
-        """Create the card for a call, or return the one its linkedid already has.
+    # -- steps inside a transaction (the changes in fastagi.changes use them) ----------
 
-        `card_id`: the id reserved for it (reserve_ids), already told to the dialplan.
-        """
-        with self._transaction() as db:
-            card_id, recording_path, created = self._open(db, new, card_id)
-            self._add_events(db, card_id, events)
-        return CardRef(id=card_id, linkedid=new.linkedid, created=created,
-                       recording_path=recording_path or "")
-
-    def route_decided(
-        self,
-        linkedid: str,
-        *,
-        queue: str | None,
-        ivr_path: str | None,
-        did_source: str | None,
-        did_city: str | None,
-        events: Sequence[Event],
-        end_reason: str | None = None,
-        queue_entered_at: datetime | None = None,
-        recorded: bool = True,
-    ) -> None:
-        """Store where the call was sent and the IVR steps that led there.
-
-        `recorded=False`: the call ends without reaching a queue, where recording starts.
-        """
-        with self._transaction() as db:
-            card_id = db.scalar(_ROUTE_DECIDED, {
-                "card_linkedid": linkedid,
-                "new_queue": queue,
-                "new_ivr_path": ivr_path or None,
-                "new_did_source": did_source or None,
-                "new_did_city": did_city or None,
-                "new_end_reason": end_reason or None,
-                "new_queue_entered_at": queue_entered_at,
-                "unrecorded": not recorded,
-                "now": utcnow(),
-            })
-            if card_id is None:
-                raise LookupError(f"no card for linkedid {linkedid}")
-            self._add_events(db, card_id, events)
-
-    def ringing(self, linkedid: str, *, extension: str, channel: str, at: datetime) -> bool:
-        """A queue member's phone starts ringing for this call: the operator's screen-pop."""
-        with self._transaction() as db:
-            card_id = db.scalar(
-                update(CALLS)
-                .where(CALLS.c.linkedid == linkedid, CALLS.c.ended_at.is_(None),
-                       CALLS.c.answered_at.is_(None))
-                .values(ringing_extension=extension, ringing_at=at, updated_at=utcnow())
-                .returning(CALLS.c.id))
-            if card_id is None:
-                return False
-            self._add_events(db, card_id, [Event("operator_rang", at, {
-                "extension": extension, "channel": channel,
-            })])
-            return True
-
-    def answered(
-        self, linkedid: str, *, extension: str | None, interface: str | None, at: datetime
-    ) -> int | None:
-        """An operator picked the call up: set answered_at, the operator, the wait."""
-        with self._transaction() as db:
-            card = self._require(db, linkedid)
-            operator_id = self._answered(db, card, extension, interface, at)
-            self._save(db, card)
-            return operator_id
-
-    def add_events(self, linkedid: str, events: Sequence[Event]) -> None:
-        """Append timeline entries to a call's card."""
-        with self._transaction() as db:
-            card_id = db.scalar(_CARD_ID, {"linkedid": linkedid})
-            if card_id is None:
-                raise LookupError(f"no card for linkedid {linkedid}")
-            self._add_events(db, card_id, events)
-
-    def hold_changed(self, linkedid: str, event: Event) -> bool:
-        """A 'hold' or 'unhold' Asterisk reported: on the call's timeline; a closed card's
-        hold_sec counted again (the event came after the hangup closed it).
-
-        False when the call has no card (an operators' internal call) or already has this
-        event (another server instance heard it too, or a replay).
-        """
-        with self._transaction() as db:
-            card = self._lock(db, linkedid)
-            if card is None:
-                return False
-            if db.scalar(_SAME_EVENT, {"card_id": card["id"], "kind": event.kind,
-                                       "at": event.at, "channel": event.channel_uniqueid}):
-                return False
-            self._add_events(db, card["id"], [event])
-            if card["ended_at"] is not None:
-                card.set(hold_sec=self._hold_seconds(db, card["id"], card["answered_at"],
-                                                     card["ended_at"]))
-                self._save(db, card)
-            return True
-
-    def close(
-        self,
-        linkedid: str,
-        outcome: Outcome,
-        *,
-        ended_at: datetime,
-        data: dict[str, Any],
-        answered_at: datetime | None = None,
+    def hang_up(
+        self, db: Connection, card: LockedCard, report: HangupReport, settled: bool = False
     ) -> Call:
-        """Close the card with a known outcome (see hang_up for the hangup handler's case)."""
-        with self._transaction() as db:
-            return self._close(db, self._require(db, linkedid), outcome, ended_at, data,
-                               answered_at)
-
-    def hang_up(self, report: HangupReport, *, settled: bool = False) -> Call:
-        """The call is over: classify it from the dialplan's variables and close its card.
-
-        A call this server never saw start (it was down, the dialplan's fallback queued the
-        caller) gets its card now, late but whole. `settled`: the call ended a while ago
-        (reconcile), so its recording is final now, not pending.
-        """
-        with self._transaction() as db:
-            card = self._lock(db, report.call.linkedid) or self._late_card(
-                db, self._as_asterisk_saw_it(db, report))
-            return self._hang_up(db, card, report, settled)
-
-    def close_from_cel(self, report: HangupReport) -> Call | None:
-        """Close a card left open (its hangup never reached the server) from Asterisk's record.
-
-        None when the card is closed by now (its hangup landed meanwhile) or has gone.
-        """
-        with self._transaction() as db:
-            card = self._lock(db, report.call.linkedid)
-            if card is None or card["ended_at"] is not None:
-                return None
-            self._add_events(db, card["id"], [Event(CLOSED_FROM_CEL, utcnow())])
-            return self._hang_up(db, card, report, settled=True)
-
-    def close_unexplained(
-        self, linkedid: str, *, ended_at: datetime, reason: str = NO_ASTERISK_RECORD
-    ) -> Call | None:
-        """Close a card left open that Asterisk has no record of: `failed`, and say why.
-
-        None when the card is closed by now or has gone.
-        """
-        with self._transaction() as db:
-            card = self._lock(db, linkedid)
-            if card is None or card["ended_at"] is not None:
-                return None
-            return self._close(db, card, Outcome(Status.FAILED, reason), ended_at,
-                               {"status": Status.FAILED.value, "reason": reason},
-                               None, settled=True)
-
-    def correct_answer(self, facts: CallFacts) -> Call | None:
-        """A closed card whose answer time the hangup had to guess, put right from CEL.
-
-        None when CEL shows no answer or the card is not closed.
-        """
-        if facts.answered_at is None:
-            return None
-        with self._transaction() as db:
-            card = self._lock(db, facts.linkedid)
-            if card is None or card["ended_at"] is None:
-                return None
-            # The hangup's guess for a queue it did not see is the call's start.
-            if facts.queue_entered_at is not None and card["queue_entered_at"] in {
-                    None, card["started_at"]}:
-                card.set(queue_entered_at=facts.queue_entered_at)
-            self._answer_at(card, facts.answered_at)
-            ended_at = card["ended_at"]
-            card.set(talk_sec=_seconds(facts.answered_at, ended_at),
-                     hold_sec=self._hold_seconds(db, card["id"], facts.answered_at, ended_at))
-            self._add_events(db, card["id"], [Event(ANSWER_FROM_CEL, facts.answered_at)])
-            row = self._save(db, card, returning=True).one()
-            return Call(**row._mapping)
-
-    def _hang_up(
-        self, db: Connection, card: _Card, report: HangupReport, settled: bool = False
-    ) -> Call:
-        self._follow_dialplan_queue(db, card, report)
-        self._follow_dialplan_recording(db, card, report)
+        """Classify the call from the hangup report and close its locked card."""
+        self.follow_dialplan_queue(db, card, report)
+        self.follow_dialplan_recording(db, card, report)
         direction = Direction(card["direction"])
         unseen_answer = card["answered_at"] is None and bool(report.member)
         unseen_queue = card["queue_entered_at"] is None and report.queue_entered
@@ -466,7 +269,7 @@ class CardStore:
                 unseen_queue and report.queue_entered_at is None):
             # Steps that happened while this server was away: Asterisk's record says when,
             # where the caller's channel does not.
-            cel = self._cel_facts(db, card["linkedid"])
+            cel = self.cel_facts(db, card["linkedid"])
         if unseen_queue:
             card.set(queue_entered_at=report.queue_entered_at
                      or (cel.queue_entered_at if cel else None) or card["started_at"])
@@ -474,8 +277,8 @@ class CardStore:
             answered_at = report.member_answered_at or (cel.answered_at if cel else None)
             if answered_at is None:
                 # Not in CEL yet (or not written here): reconcile corrects it later.
-                self._add_events(db, card["id"], [Event(ANSWER_TIME_UNKNOWN, report.ended_at)])
-            self._answered(db, card, extension_of(report.member), report.member,
+                self.add_events(db, card["id"], [Event(ANSWER_TIME_UNKNOWN, report.ended_at)])
+            self.mark_answered(db, card, extension_of(report.member), report.member,
                            answered_at or report.ended_at)
         outcome = classify(HangupFacts(
             direction=direction,
@@ -489,7 +292,7 @@ class CardStore:
         answered_at = None
         if direction is Direction.OUTBOUND and report.answered_seconds is not None:
             answered_at = report.ended_at - timedelta(seconds=report.answered_seconds)
-        return self._close(db, card, outcome, report.ended_at, {
+        return self.close(db, card, outcome, report.ended_at, {
             "queue_status": report.queue_status,
             "dial_status": report.dial_status,
             "hangup_source": report.hangup_source,
@@ -499,50 +302,13 @@ class CardStore:
         }, answered_at, settled)
 
     @staticmethod
-    def _cel_facts(db: Connection, linkedid: str) -> CallFacts | None:
+    def cel_facts(db: Connection, linkedid: str) -> CallFacts | None:
         """Asterisk's record of the call so far, if cel_pgsql writes to this database."""
         return facts_of(linkedid, read_rows(db, linkedid))
 
-    def check_recording(self, linkedid: str, *, final: bool) -> str:
-        """Look at the card's file again; only a final check records it empty or missing."""
-        with self._transaction() as db:
-            card = self._require(db, linkedid)
-            if card["recording_state"] in {RecordingState.NONE.value, RecordingState.OK.value}:
-                return str(card["recording_state"])
-            state = self._recording_state(card["recording_path"])
-            if state == RecordingState.OK.value or final:
-                card.set(recording_state=state)
-                self._save(db, card)
-            return str(card["recording_state"])
 
-    def message_left(self, linkedid: str, *, at: datetime, record_status: str) -> int:
-        """A voicemail ended: note the message and its length; one with sound needs a callback.
 
-        Returns the message's seconds. Its recording state settles as any recording does.
-        """
-        with self._transaction() as db:
-            card = self._require(db, linkedid)
-            path = card["recording_path"]
-            heard = self._recordings.check(path) is RecordingCheck.OK
-            seconds = self._recordings.seconds(path) if heard else 0
-            if heard:
-                card.set(needs_callback=True)
-                self._save(db, card)
-            self._add_events(db, card["id"], [Event(
-                "message_left" if heard else "no_message", at,
-                {"seconds": seconds, "record_status": record_status},
-            )])
-            return seconds
-
-    def find(self, linkedid: str) -> Call | None:
-        """The card of a call, if it has one (detached: its columns, not its timeline)."""
-        with self._engine.connect() as db:
-            row = db.execute(select(CALLS).where(CALLS.c.linkedid == linkedid)).first()
-        return Call(**row._mapping) if row is not None else None
-
-    # -- steps inside a transaction -----------------------------------------------------
-
-    def _open(self, db: Connection, new: NewCall, card_id: int | None = None
+    def open_row(self, db: Connection, new: NewCall, card_id: int | None = None
               ) -> tuple[int, str | None, bool]:
         """The card's id and file, and whether this step created it."""
         operator = self._operator(db, new.operator_extension)
@@ -576,14 +342,14 @@ class CardStore:
     def _recording_url(self, card_id: int) -> str:
         return f"{self._public_url}/api/calls/{card_id}/recording"
 
-    def _as_asterisk_saw_it(self, db: Connection, report: HangupReport) -> HangupReport:
+    def as_asterisk_saw_it(self, db: Connection, report: HangupReport) -> HangupReport:
         """The report of a call with no card, with its start and DID from Asterisk's record.
 
         The hangup handler only estimates the start (from CDR(duration), which a bridge
         restarts) and runs in [cc-hangup] (its extension is `s`, not the DID); CEL keeps
         when and where the call came in.
         """
-        cel = self._cel_facts(db, report.call.linkedid)
+        cel = self.cel_facts(db, report.call.linkedid)
         dialled = report.call.did
         if not (dialled and dialled.lstrip("+").isdigit()):
             dialled = cel.did if cel is not None and cel.did and cel.did.isdigit() else None
@@ -591,29 +357,29 @@ class CardStore:
         return replace(report, call=replace(report.call, did=dialled, dst_number=dialled,
                                             started_at=started_at))
 
-    def _late_card(self, db: Connection, report: HangupReport) -> _Card:
-        self._open(db, report.call)
-        card = self._require(db, report.call.linkedid)
+    def late_card(self, db: Connection, report: HangupReport) -> LockedCard:
+        self.open_row(db, report.call)
+        card = self.require(db, report.call.linkedid)
         if report.queue_entered:
             # queue_entered_at: _hang_up takes it from the report or Asterisk's record.
             card.set(queue=report.queue)
-        self._add_events(db, card["id"], [Event(
+        self.add_events(db, card["id"], [Event(
             report.late_event, report.ended_at, {"queue": report.queue or ""},
             report.call.uniqueid,
         )])
         return card
 
-    def _answered(
-        self, db: Connection, card: _Card, extension: str | None, interface: str | None,
+    def mark_answered(
+        self, db: Connection, card: LockedCard, extension: str | None, interface: str | None,
         at: datetime,
     ) -> int | None:
         operator = self._operator(db, extension)
         if card["answered_at"] is None:
-            self._answer_at(card, at)
+            self.answer_at(card, at)
         card.set(status=Status.ANSWERED.value, end_reason=None, ringing_extension=extension)
         if operator is not None:
             card.set(operator_id=operator.id)
-        self._add_events(db, card["id"], [Event("answered", at, {
+        self.add_events(db, card["id"], [Event("answered", at, {
             "interface": interface or "",
             "extension": extension or "",
             "operator": operator.name if operator is not None else "",
@@ -621,12 +387,12 @@ class CardStore:
         return operator.id if operator is not None else None
 
     @staticmethod
-    def _answer_at(card: _Card, at: datetime) -> None:
+    def answer_at(card: LockedCard, at: datetime) -> None:
         """The answer time and the wait before it (from the queue, or the call's start)."""
         card.set(answered_at=at,
-                 wait_sec=_seconds(card["queue_entered_at"] or card["started_at"], at))
+                 wait_sec=seconds_between(card["queue_entered_at"] or card["started_at"], at))
 
-    def _follow_dialplan_queue(self, db: Connection, card: _Card, report: HangupReport) -> None:
+    def follow_dialplan_queue(self, db: Connection, card: LockedCard, report: HangupReport) -> None:
         """The queue the dialplan last put the caller in wins over the one the card has.
 
         They differ when the dialplan chose without this server: its answer at an overflow or
@@ -634,13 +400,13 @@ class CardStore:
         """
         if not report.queue_entered or not report.queue or report.queue == card["queue"]:
             return
-        self._add_events(db, card["id"], [Event("queue_from_dialplan", report.ended_at, {
+        self.add_events(db, card["id"], [Event("queue_from_dialplan", report.ended_at, {
             "queue": report.queue, "card_queue": card["queue"] or "",
         })])
         card.set(queue=report.queue)
 
-    def _follow_dialplan_recording(
-        self, db: Connection, card: _Card, report: HangupReport
+    def follow_dialplan_recording(
+        self, db: Connection, card: LockedCard, report: HangupReport
     ) -> None:
         """The file the dialplan really recorded into wins over the name the card has.
 
@@ -651,45 +417,45 @@ class CardStore:
         if (not used or used == card["recording_path"]
                 or card["recording_state"] == RecordingState.NONE.value):
             return
-        self._add_events(db, card["id"], [Event("recording_from_dialplan", report.ended_at, {
+        self.add_events(db, card["id"], [Event("recording_from_dialplan", report.ended_at, {
             "recording": used, "card_recording": card["recording_path"] or "",
         })])
         card.set(recording_path=used, recording_state=RecordingState.PENDING.value)
 
-    def _close(
-        self, db: Connection, card: _Card, outcome: Outcome, ended_at: datetime,
+    def close(
+        self, db: Connection, card: LockedCard, outcome: Outcome, ended_at: datetime,
         data: dict[str, Any], answered_at: datetime | None, settled: bool = False,
     ) -> Call:
         card.set(ended_at=ended_at, ringing_extension=None,
-                 duration_sec=_seconds(card["started_at"], ended_at))
+                 duration_sec=seconds_between(card["started_at"], ended_at))
         if card["answered_at"] is None and outcome.status is Status.ANSWERED:
             card.set(answered_at=answered_at or ended_at)
         if card["answered_at"] is not None:
             card.set(status=Status.ANSWERED.value, end_reason=outcome.end_reason,
-                     talk_sec=_seconds(card["answered_at"], ended_at))
+                     talk_sec=seconds_between(card["answered_at"], ended_at))
         else:
             # A reason the route already knew (closed hours) beats a generic one.
             card.set(status=outcome.status.value,
                      end_reason=card["end_reason"] or outcome.end_reason, talk_sec=0)
             if card["queue_entered_at"] is not None:
-                card.set(wait_sec=_seconds(card["queue_entered_at"], ended_at))
-        card.set(hold_sec=self._hold_seconds(db, card["id"], card["answered_at"], ended_at))
+                card.set(wait_sec=seconds_between(card["queue_entered_at"], ended_at))
+        card.set(hold_sec=self.hold_seconds(db, card["id"], card["answered_at"], ended_at))
         if card["recording_state"] != RecordingState.NONE.value:
             # MixMonitor closes its file only after the hangup handler: a file not yet
-            # written is pending, and check_recording() settles it a little later.
-            state = self._recording_state(card["recording_path"])
+            # written is pending, and RecordingChecked settles it a little later.
+            state = self.recording_state(card["recording_path"])
             card.set(recording_state=state if state == RecordingState.OK.value or settled
                      else RecordingState.PENDING.value)
-        self._add_events(db, card["id"], [Event("hangup", ended_at, data)])
-        row = self._save(db, card, returning=True).one()
+        self.add_events(db, card["id"], [Event("hangup", ended_at, data)])
+        row = self.save(db, card, returning=True).one()
         return Call(**row._mapping)
 
-    def _recording_state(self, path: str | None) -> str:
+    def recording_state(self, path: str | None) -> str:
         # RecordingCheck and RecordingState share their values (ok, empty, missing).
         return RecordingState(self._recordings.check(path).value).value
 
     @staticmethod
-    def _hold_seconds(
+    def hold_seconds(
         db: Connection, card_id: int, answered_at: datetime | None, ended_at: datetime
     ) -> int:
         """Seconds of the answered call during which some channel of it was on hold.
@@ -723,17 +489,17 @@ class CardStore:
         return db.execute(_OPERATOR, {"extension": extension}).first()
 
     @staticmethod
-    def _lock(db: Connection, linkedid: str) -> _Card | None:
+    def lock(db: Connection, linkedid: str) -> LockedCard | None:
         row = db.execute(_LOCK_CARD, {"linkedid": linkedid}).first()
-        return _Card(row._mapping) if row is not None else None
+        return LockedCard(row._mapping) if row is not None else None
 
-    def _require(self, db: Connection, linkedid: str) -> _Card:
-        card = self._lock(db, linkedid)
+    def require(self, db: Connection, linkedid: str) -> LockedCard:
+        card = self.lock(db, linkedid)
         if card is None:
             raise LookupError(f"no card for linkedid {linkedid}")
         return card
 
-    def _update(self, card: _Card, returning: bool = False) -> Any:
+    def _update(self, card: LockedCard, returning: bool = False) -> Any:
         """The UPDATE of the columns a step changed, built once for each set of them."""
         key = (frozenset(card.changes), returning)
         statement = self._updates.get(key)
@@ -746,13 +512,13 @@ class CardStore:
             self._updates[key] = statement
         return statement
 
-    def _save(self, db: Connection, card: _Card, returning: bool = False) -> Any:
+    def save(self, db: Connection, card: LockedCard, returning: bool = False) -> Any:
         params = {f"new_{name}": value for name, value in card.changes.items()}
         return db.execute(self._update(card, returning),
                           {**params, "new_updated_at": utcnow(), "card_id": card["id"]})
 
     @staticmethod
-    def _add_events(db: Connection, card_id: int, events: Sequence[Event]) -> None:
+    def add_events(db: Connection, card_id: int, events: Sequence[Event]) -> None:
         if events:
             db.execute(_INSERT_EVENTS, [{
                 "call_id": card_id,

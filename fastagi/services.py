@@ -1,10 +1,10 @@
 """What the AGI routes share: the card store, the published call flow, a clock.
 
-Card changes go through `change_card`: each call's changes run one after another in the
-order the routes made them (a step left behind by a call that stopped waiting still comes
-before that call's next one), at most `max_queued` at a time in front of the database
-pool (past that they go straight to the journal instead of piling up), and a route waits
-for one at most `db_timeout` seconds. Calls that stopped waiting are logged as a summary
+Card changes (fastagi.changes) go through `change_card` to the card writer, which writes
+them in batches in the order the routes made them (a step left behind by a call that
+stopped waiting still comes before that call's next one); past `max_queued` waiting they
+go straight to the journal instead of piling up, and a route waits for one at most
+`db_timeout` seconds. Calls that stopped waiting are logged as a summary
 at most once a second, not one traceback per call.
 """
 
@@ -28,15 +28,15 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from dialplan.settings import FlowSettings
+from fastagi.changes import CardChange
 from fastagi.journal import DATABASE_AWAY, JournaledCards
+from fastagi.writer import CardWriter
 from models import FlowVersion
 
 log = logging.getLogger(__name__)
 
-#: Card store methods that change nothing: never journaled, even when the pool is full.
-READS = frozenset({"find"})
-
 P = ParamSpec("P")
+R = TypeVar("R")
 T = TypeVar("T")
 
 
@@ -158,21 +158,27 @@ class AgiServices:
     #: finishes its file when the channel is destroyed, moments after the hangup handler.
     recording_recheck_delays: tuple[float, ...] = (1.0, 3.0, 10.0)
     background: set[asyncio.Task[Any]] = field(default_factory=set)
-    #: Card changes handed to the pool and not finished; past this they are journaled.
-    max_queued: int = 64
+    #: Writes card changes in batches (built from `cards`).
+    writer: CardWriter = field(init=False)
     timeouts: TimeoutSummary = field(default_factory=TimeoutSummary)
-    #: One thread for the journal's fsyncs while the pool is full.
-    journal_writer: ThreadPoolExecutor = field(
-        default_factory=lambda: ThreadPoolExecutor(max_workers=1, thread_name_prefix="journal")
-    )
     #: Card ids reserved from the sequence at a time (PostgreSQL); more are reserved in
     #: the pool's threads once half of them are used.
     reserve_block: int = 100
-    _queued: int = 0
-    _last_change: dict[str, asyncio.Task[Any]] = field(default_factory=dict)
     _card_ids: deque[int] = field(default_factory=deque)
     _reserving: bool = False
     _reserve_after: float = float("-inf")
+
+    def __post_init__(self) -> None:
+        self.writer = CardWriter(self.cards)
+
+    @property
+    def max_queued(self) -> int:
+        """Card changes waiting for the writer past which new ones go to the journal."""
+        return self.writer.max_queued
+
+    @max_queued.setter
+    def max_queued(self, count: int) -> None:
+        self.writer.max_queued = count
 
     def reserved_card_id(self) -> int | None:
         """An id for a card not yet written, or None: SQLite, journal active, none at hand.
@@ -217,27 +223,16 @@ class AgiServices:
         work = loop.run_in_executor(self.executor, functools.partial(func, *args, **kwargs))
         return await asyncio.wait_for(work, self.db_timeout)
 
-    def change_card(self, linkedid: str, method: str, *args: Any, **kwargs: Any
-                    ) -> asyncio.Task[Any]:
-        """Start `cards.<method>(*args, **kwargs)` after this call's earlier changes.
+    def change_card(self, linkedid: str, change: CardChange[R]) -> asyncio.Future[R | None]:
+        """Hand a change of call `linkedid`'s card to the writer, after the call's earlier ones.
 
-        It runs in the background: it lands even if the call stops waiting for it. The task
-        gives the method's result, or None if it was journaled or failed (logged).
+        It lands even if the call stops waiting for it. The future gives the change's
+        result, or None if it was journaled or failed (logged).
         """
-        task = asyncio.get_running_loop().create_task(
-            self._change(self._last_change.get(linkedid), method, args, kwargs))
-        self._last_change[linkedid] = task
-        self.background.add(task)
+        del linkedid  # the writer keeps every change in order: a call's too
+        return self.writer.submit(change)
 
-        def finished(done: asyncio.Task[Any]) -> None:
-            self.background.discard(done)
-            if self._last_change.get(linkedid) is done:
-                del self._last_change[linkedid]
-
-        task.add_done_callback(finished)
-        return task
-
-    async def in_time(self, what: str, change: asyncio.Task[T]) -> T | None:
+    async def in_time(self, what: str, change: Awaitable[T]) -> T | None:
         """The change's result, or None if it takes more than db_timeout (it still lands)."""
         try:
             return await asyncio.wait_for(asyncio.shield(change), self.db_timeout)
@@ -245,36 +240,14 @@ class AgiServices:
             self.timeouts.note(what, self.db_timeout)
             return None
 
-    async def card(self, what: str, linkedid: str, method: str, *args: Any, **kwargs: Any
-                   ) -> Any:
+    async def card(self, what: str, linkedid: str, change: CardChange[R]) -> R | None:
         """Make one card change of a call and wait for it at most db_timeout seconds."""
-        return await self.in_time(what, self.change_card(linkedid, method, *args, **kwargs))
+        done = self.change_card(linkedid, change)
+        return await self.in_time(what, done)
 
     async def settled(self) -> None:
         """Wait until every card change started so far has landed (or been journaled)."""
-        while self._last_change:
-            await asyncio.wait(set(self._last_change.values()))
-
-    async def _change(self, previous: asyncio.Task[Any] | None, method: str,
-                      args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-        if previous is not None:
-            await asyncio.wait({previous})  # whatever became of it
-        loop = asyncio.get_running_loop()
-        try:
-            if self._queued >= self.max_queued and method not in READS:
-                # The pool is that far behind: keep the change for the replay instead.
-                await loop.run_in_executor(self.journal_writer, functools.partial(
-                    self.cards.journal_only, method, *args, **kwargs))
-                return None
-            self._queued += 1
-            try:
-                return await loop.run_in_executor(self.executor, functools.partial(
-                    getattr(self.cards, method), *args, **kwargs))
-            finally:
-                self._queued -= 1
-        except Exception:
-            log.exception("card change %s failed", method)
-            return None
+        await self.writer.settled()
 
     def in_background(self, work: Coroutine[Any, Any, None]) -> None:
         """Run follow-up work after a session ends (kept referenced until it finishes)."""

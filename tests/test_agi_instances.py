@@ -12,6 +12,7 @@ from sqlalchemy import func, select
 
 from models import Call
 from tests.agi_process import AgiProcess, free_port
+from tests.card_polling import wait_card
 from tests.conftest import ARTIFACTS
 from tests.fake_asterisk import FakeChannel
 from tests.waiting import DEADLINE, eventually
@@ -76,6 +77,8 @@ async def test_two_instances_sharing_the_database_make_one_card_per_call(
         )
         await FakeChannel("answered", uniqueid=linkedid,
                           variables={"MEMBERINTERFACE": "PJSIP/102"}).run("127.0.0.1", second.port)
+        # The two talk before the hangup: the answer has landed by then, on either instance.
+        await wait_card(sessions, linkedid, lambda card: card.answered_at is not None)
         await FakeChannel("hangup", uniqueid=linkedid, dead=True).run("127.0.0.1", first.port)
     with sessions() as session:
         count = session.scalar(select(func.count()).where(Call.linkedid.like("pair.%")))

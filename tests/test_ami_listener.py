@@ -26,6 +26,7 @@ from panoramisk.message import Message
 from callcards.config import load_settings
 from fastagi.ami_listener import AmiListener, HoldChange, ami_listener, hold_change
 from fastagi.cards import Event
+from fastagi.changes import CardChange, HoldChanged
 from models import migrate
 from tests.waiting import eventually
 
@@ -72,17 +73,17 @@ def test_other_events_and_a_hold_with_no_linkedid_change_no_card() -> None:
 class RecordedServices:
     """What the listener uses of AgiServices: the clock and the ordered card changes."""
 
-    changes: list[tuple[str, str, tuple[Any, ...]]] = field(default_factory=list)
+    changes: list[tuple[str, CardChange[Any]]] = field(default_factory=list)
     changed: asyncio.Event = field(default_factory=asyncio.Event)
 
     def now(self) -> datetime:
         return RECEIVED
 
-    def change_card(self, linkedid: str, method: str, *args: Any) -> None:
-        self.changes.append((linkedid, method, args))
+    def change_card(self, linkedid: str, change: CardChange[Any]) -> None:
+        self.changes.append((linkedid, change))
         self.changed.set()
 
-    async def next_change(self) -> tuple[str, str, tuple[Any, ...]]:
+    async def next_change(self) -> tuple[str, CardChange[Any]]:
         await asyncio.wait_for(self.changed.wait(), 5)
         self.changed.clear()
         return self.changes[-1]
@@ -155,8 +156,7 @@ async def test_holds_go_to_the_card_in_order_and_after_a_restart_too(
         asterisk.send(hold_message())
         expected = hold_change(hold_message(), RECEIVED)
         assert expected is not None
-        assert await services.next_change() == (LINKEDID, "hold_changed",
-                                                (LINKEDID, expected.event))
+        assert await services.next_change() == (LINKEDID, HoldChanged(LINKEDID, expected.event))
         asterisk.send(hold_message("Newchannel"))
         await asterisk.stop()  # Asterisk restarts
         await eventually(lambda: not listener.listening.is_set(), what="the listener noticing")
@@ -164,10 +164,11 @@ async def test_holds_go_to_the_card_in_order_and_after_a_restart_too(
         await asterisk.start(asterisk.port)
         await asyncio.wait_for(listener.listening.wait(), 5)
         asterisk.send(hold_message("Unhold"))
-        linkedid, method, (_, event) = await services.next_change()
+        linkedid, change = await services.next_change()
     finally:
         running.cancel()
-    assert (linkedid, method, event.kind) == (LINKEDID, "hold_changed", "unhold")
+    assert isinstance(change, HoldChanged)
+    assert (linkedid, change.linkedid, change.event.kind) == (LINKEDID, LINKEDID, "unhold")
     assert len(services.changes) == 2  # the Newchannel changed nothing
     logins = [action for action in asterisk.actions if action["Action"] == "Login"]
     assert [login["Events"] for login in logins] == ["call", "call"]
@@ -189,7 +190,7 @@ async def test_asterisk_not_there_yet_is_waited_for(caplog: pytest.LogCaptureFix
         await late.start(port)  # Asterisk starts after the FastAGI server
         await asyncio.wait_for(listener.listening.wait(), 5)
         late.send(hold_message())
-        assert (await services.next_change())[1] == "hold_changed"
+        assert isinstance((await services.next_change())[1], HoldChanged)
         await late.stop()
     finally:
         running.cancel()

@@ -104,6 +104,7 @@ async def our_server(database_url: str, sessions: Any, tmp_path: Path
     await server.start()
     yield server
     await server.stop(grace=1)
+    await services.writer.close()
     services.executor.shutdown(wait=True)
 
 
@@ -160,12 +161,18 @@ def test_agi_bench_counts_every_call_of_its_smallest_run(tmp_path: Path) -> None
         assert 0 < load.session_p50_ms <= load.session_p99_ms
         assert 0 < load.command_p50_ms <= load.command_p99_ms
         assert run.server_cpu_sec >= 0 and run.postgres_cpu_sec >= 0
+        assert load.incoming_p99_ms > 0 and load.calls == CALLS
+    cards = result.of(OURS, 2).cards  # type: ignore[union-attr]
+    assert cards is not None and (cards.calls, cards.closed, cards.correct) == (
+        CALLS, CALLS, CALLS)
+    assert cards.late_sec is not None
     costs = measure_card_store(5, database=f"callcards_bench_smoke_cards_{os.getpid()}",
                                rounds=1)
     assert [cost.variant for cost in costs] == ["card store", "plain SQL"]
     assert all(cost.cpu_ms > 0 and cost.statements > 0 and cost.wall_ms > 0 for cost in costs)
     block = report.agi_block(result, "callcards bench agi --quick", "now", costs)
     assert OURS in block and "vs null" in block and "100%" in block and "plain SQL" in block
+    assert f"{CALLS} of {CALLS} cards closed and correct" in block
     document = tmp_path / "benchmarks.md"
     report.update_document(document, {"agi": block})
     assert block in document.read_text() and "<!-- /bench:site -->" in document.read_text()

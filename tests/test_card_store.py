@@ -13,6 +13,18 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from callcards.demo import seed_demo
 from fastagi.cards import AlreadyApplied, CardStore, Event, HangupReport, NewCall
+from fastagi.changes import (
+    Answered,
+    CardRead,
+    Closed,
+    EventsAdded,
+    HoldChanged,
+    HungUp,
+    OpenCard,
+    RecordingChecked,
+    Ringing,
+    RouteDecided,
+)
 from fastagi.outcome import Outcome
 from models import Call, CallEvent, Direction, Status, User, migrate
 from models.session import make_engine, make_session_factory, transaction
@@ -42,8 +54,8 @@ def store(sessions: sessionmaker[Session], tmp_path: Path) -> CardStore:
 
 def test_the_same_linkedid_coming_back_finds_the_same_card(sessions, tmp_path) -> None:
     cards = store(sessions, tmp_path)
-    first = cards.open_card(new_call())
-    again = cards.open_card(new_call(uniqueid="1700000000.5"))
+    first = cards.apply(OpenCard(new_call()))
+    again = cards.apply(OpenCard(new_call(uniqueid="1700000000.5")))
     assert first.created and not again.created
     assert first.id == again.id
     with sessions() as session:
@@ -57,7 +69,7 @@ def test_two_sessions_racing_for_one_call_make_one_card(sessions, tmp_path) -> N
 
     def open_one() -> None:
         barrier.wait()
-        ids.append(cards.open_card(new_call("race.1")).id)
+        ids.append(cards.apply(OpenCard(new_call("race.1"))).id)
 
     threads = [threading.Thread(target=open_one) for _ in range(6)]
     for thread in threads:
@@ -75,12 +87,13 @@ def test_a_card_opened_with_a_reserved_id_has_it_and_the_sequence_goes_on(
     assert cards.reserves_ids
     reserved = cards.reserve_ids(3)
     assert len(set(reserved)) == 3
-    ref = cards.open_card(new_call("reserved.1"), card_id=reserved[1])
-    after = cards.open_card(new_call("reserved.2"))
+    ref = cards.apply(OpenCard(new_call("reserved.1"), card_id=reserved[1]))
+    after = cards.apply(OpenCard(new_call("reserved.2")))
     assert (ref.id, ref.created) == (reserved[1], True)
     assert after.id > max(reserved)
     # The call coming back keeps its card, whatever id its other channel was told.
-    again = cards.open_card(new_call("reserved.1", uniqueid="reserved.5"), card_id=reserved[2])
+    again = cards.apply(OpenCard(new_call("reserved.1", uniqueid="reserved.5"),
+                                 card_id=reserved[2]))
     assert (again.id, again.created) == (reserved[1], False)
     with sessions() as session:
         assert session.get_one(Call, ref.id).recording_url == f"/api/calls/{ref.id}/recording"
@@ -88,7 +101,7 @@ def test_a_card_opened_with_a_reserved_id_has_it_and_the_sequence_goes_on(
 
 def test_card_is_created_ringing_with_caller_and_recording_name(sessions, tmp_path) -> None:
     cards = store(sessions, tmp_path)
-    ref = cards.open_card(new_call(caller_name="unknown"))
+    ref = cards.apply(OpenCard(new_call(caller_name="unknown")))
     with sessions() as session:
         card = session.get_one(Call, ref.id)
         assert card.status == "ringing"
@@ -101,16 +114,16 @@ def test_card_is_created_ringing_with_caller_and_recording_name(sessions, tmp_pa
 
 def test_answered_then_caller_hangs_up_gives_times_and_operator(sessions, tmp_path) -> None:
     cards = store(sessions, tmp_path)
-    cards.open_card(new_call())
-    cards.route_decided(
+    cards.apply(OpenCard(new_call()))
+    cards.apply(RouteDecided(
         "1700000000.1", queue="appointments", ivr_path="main > 1", did_source="Яндекс",
         did_city="Москва", events=[Event("ivr_key", T0, {"digits": "1"})],
         queue_entered_at=T0 + timedelta(seconds=10),
-    )
-    cards.answered("1700000000.1", extension="101", interface="PJSIP/101",
-                   at=T0 + timedelta(seconds=25))
-    card = cards.close("1700000000.1", Outcome(Status.ANSWERED, "caller_hangup"),
-                       ended_at=T0 + timedelta(seconds=85), data={})
+    ))
+    cards.apply(Answered("1700000000.1", extension="101", interface="PJSIP/101",
+                         at=T0 + timedelta(seconds=25)))
+    card = cards.apply(Closed("1700000000.1", Outcome(Status.ANSWERED, "caller_hangup"),
+                              ended_at=T0 + timedelta(seconds=85), data={}))
     with sessions() as session:
         card = session.get_one(Call, card.id)
         operator = session.get_one(User, card.operator_id)
@@ -126,30 +139,30 @@ def test_answered_then_caller_hangs_up_gives_times_and_operator(sessions, tmp_pa
 
 def test_unanswered_close_keeps_a_reason_known_earlier(sessions, tmp_path) -> None:
     cards = store(sessions, tmp_path)
-    cards.open_card(new_call())
-    cards.route_decided("1700000000.1", queue=None, ivr_path=None, did_source=None,
-                        did_city=None, events=[], end_reason="closed_hours")
-    card = cards.close("1700000000.1", Outcome(Status.MISSED, "closed_hours"),
-                       ended_at=T0 + timedelta(seconds=7), data={})
+    cards.apply(OpenCard(new_call()))
+    cards.apply(RouteDecided("1700000000.1", queue=None, ivr_path=None, did_source=None,
+                             did_city=None, events=[], end_reason="closed_hours"))
+    card = cards.apply(Closed("1700000000.1", Outcome(Status.MISSED, "closed_hours"),
+                              ended_at=T0 + timedelta(seconds=7), data={}))
     assert (card.status, card.end_reason, card.talk_sec) == ("missed", "closed_hours", 0)
 
 
 def test_hold_time_sums_hold_unhold_pairs(sessions, tmp_path) -> None:
     cards = store(sessions, tmp_path)
-    cards.open_card(new_call())
-    cards.answered("1700000000.1", extension="102", interface="PJSIP/102", at=T0)
-    cards.add_events("1700000000.1", [
+    cards.apply(OpenCard(new_call()))
+    cards.apply(Answered("1700000000.1", extension="102", interface="PJSIP/102", at=T0))
+    cards.apply(EventsAdded("1700000000.1", [
         Event("hold", T0 + timedelta(seconds=10)), Event("unhold", T0 + timedelta(seconds=40)),
         Event("hold", T0 + timedelta(seconds=50)), Event("unhold", T0 + timedelta(seconds=55)),
-    ])
-    card = cards.close("1700000000.1", Outcome(Status.ANSWERED, "caller_hangup"),
-                       ended_at=T0 + timedelta(seconds=90), data={})
+    ]))
+    card = cards.apply(Closed("1700000000.1", Outcome(Status.ANSWERED, "caller_hangup"),
+                              ended_at=T0 + timedelta(seconds=90), data={}))
     assert card.hold_sec == 35
 
 
 def answered_call(cards: CardStore, linkedid: str = "1700000000.1") -> None:
-    cards.open_card(new_call(linkedid))
-    cards.answered(linkedid, extension="102", interface="PJSIP/102", at=T0)
+    cards.apply(OpenCard(new_call(linkedid)))
+    cards.apply(Answered(linkedid, extension="102", interface="PJSIP/102", at=T0))
 
 
 def hold(kind: str, second: int, channel: str = "PJSIP/102-1") -> Event:
@@ -157,25 +170,25 @@ def hold(kind: str, second: int, channel: str = "PJSIP/102-1") -> Event:
 
 
 def hang_up_at(cards: CardStore, second: int, linkedid: str = "1700000000.1") -> Call:
-    return cards.close(linkedid, Outcome(Status.ANSWERED, "caller_hangup"),
-                       ended_at=T0 + timedelta(seconds=second), data={})
+    return cards.apply(Closed(linkedid, Outcome(Status.ANSWERED, "caller_hangup"),
+                              ended_at=T0 + timedelta(seconds=second), data={}))
 
 
 def test_a_hold_still_on_at_hangup_counts_up_to_the_hangup(sessions, tmp_path) -> None:
     cards = store(sessions, tmp_path)
     answered_call(cards)
-    assert cards.hold_changed("1700000000.1", hold("hold", 20))
+    assert cards.apply(HoldChanged("1700000000.1", hold("hold", 20)))
     assert hang_up_at(cards, 50).hold_sec == 30
 
 
 def test_an_unhold_after_the_card_closed_still_counts(sessions, tmp_path) -> None:
     cards = store(sessions, tmp_path)
     answered_call(cards)
-    cards.hold_changed("1700000000.1", hold("hold", 20))
+    cards.apply(HoldChanged("1700000000.1", hold("hold", 20)))
     assert hang_up_at(cards, 50).hold_sec == 30  # what the hangup knew
     # The Unhold happened at 30 s but reached the card after the hangup closed it.
-    assert cards.hold_changed("1700000000.1", hold("unhold", 30))
-    card = cards.find("1700000000.1")
+    assert cards.apply(HoldChanged("1700000000.1", hold("unhold", 30)))
+    card = cards.apply(CardRead("1700000000.1"))
     assert card is not None and (card.hold_sec, card.talk_sec) == (10, 50)
 
 
@@ -184,9 +197,9 @@ def test_a_whole_hold_heard_after_the_hangup_counts_on_the_closed_card(sessions,
     cards = store(sessions, tmp_path)
     answered_call(cards)
     assert hang_up_at(cards, 60).hold_sec == 0
-    cards.hold_changed("1700000000.1", hold("hold", 10))
-    cards.hold_changed("1700000000.1", hold("unhold", 25))
-    card = cards.find("1700000000.1")
+    cards.apply(HoldChanged("1700000000.1", hold("hold", 10)))
+    cards.apply(HoldChanged("1700000000.1", hold("unhold", 25)))
+    card = cards.apply(CardRead("1700000000.1"))
     assert card is not None and card.hold_sec == 15
 
 
@@ -195,7 +208,7 @@ def test_holds_on_both_sides_at_once_count_once(sessions, tmp_path) -> None:
     answered_call(cards)
     for event in (hold("hold", 10, "PJSIP/102-1"), hold("hold", 15, "PJSIP/trunk-2"),
                   hold("unhold", 20, "PJSIP/102-1"), hold("unhold", 30, "PJSIP/trunk-2")):
-        cards.hold_changed("1700000000.1", event)
+        cards.apply(HoldChanged("1700000000.1", event))
     assert hang_up_at(cards, 60).hold_sec == 20
 
 
@@ -203,9 +216,9 @@ def test_the_same_hold_heard_twice_is_on_the_card_once(sessions, tmp_path) -> No
     cards = store(sessions, tmp_path)
     answered_call(cards)
     # Two FastAGI instances both listening to AMI hear every event.
-    assert cards.hold_changed("1700000000.1", hold("hold", 10))
-    assert not cards.hold_changed("1700000000.1", hold("hold", 10))
-    assert cards.hold_changed("1700000000.1", hold("unhold", 14))
+    assert cards.apply(HoldChanged("1700000000.1", hold("hold", 10)))
+    assert not cards.apply(HoldChanged("1700000000.1", hold("hold", 10)))
+    assert cards.apply(HoldChanged("1700000000.1", hold("unhold", 14)))
     with sessions() as session:
         kinds = session.scalars(select(CallEvent.kind).order_by(CallEvent.id)).all()
     assert kinds == ["answered", "hold", "unhold"]
@@ -214,25 +227,27 @@ def test_the_same_hold_heard_twice_is_on_the_card_once(sessions, tmp_path) -> No
 
 def test_a_hold_of_a_call_without_a_card_is_left_out(sessions, tmp_path) -> None:
     cards = store(sessions, tmp_path)
-    assert not cards.hold_changed("internal.7", hold("hold", 10))
+    assert not cards.apply(HoldChanged("internal.7", hold("hold", 10)))
 
 
 def test_recording_state_says_ok_empty_or_missing(sessions, tmp_path) -> None:
     cards = store(sessions, tmp_path)
     for linkedid, content in (("rec.ok", b"R" * 2000), ("rec.empty", b"R" * 44)):
-        ref = cards.open_card(new_call(linkedid))
+        ref = cards.apply(OpenCard(new_call(linkedid)))
         path = tmp_path / ref.recording_path
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(content)
-    cards.open_card(new_call("rec.missing"))
+    cards.apply(OpenCard(new_call("rec.missing")))
     linkedids = ("rec.ok", "rec.empty", "rec.missing")
     at_hangup = {
-        linkedid: cards.close(linkedid, Outcome(Status.ABANDONED, "caller_hangup_ivr"),
-                              ended_at=T0 + timedelta(seconds=3), data={}).recording_state
+        linkedid: cards.apply(Closed(linkedid, Outcome(Status.ABANDONED, "caller_hangup_ivr"),
+                                     ended_at=T0 + timedelta(seconds=3), data={})).recording_state
         for linkedid in linkedids
     }
-    not_final = {linkedid: cards.check_recording(linkedid, final=False) for linkedid in linkedids}
-    final = {linkedid: cards.check_recording(linkedid, final=True) for linkedid in linkedids}
+    not_final = {linkedid: cards.apply(RecordingChecked(linkedid, final=False))
+                 for linkedid in linkedids}
+    final = {linkedid: cards.apply(RecordingChecked(linkedid, final=True))
+             for linkedid in linkedids}
     assert at_hangup == not_final == {"rec.ok": "ok", "rec.empty": "pending",
                                       "rec.missing": "pending"}
     assert final == {"rec.ok": "ok", "rec.empty": "empty", "rec.missing": "missing"}
@@ -240,10 +255,10 @@ def test_recording_state_says_ok_empty_or_missing(sessions, tmp_path) -> None:
 
 def test_outbound_card_names_the_operator_who_dials(sessions, tmp_path) -> None:
     cards = store(sessions, tmp_path)
-    ref = cards.open_card(new_call("out.1", direction=Direction.OUTBOUND, src_number="101",
-                                   dst_number="84951112233", did=None, operator_extension="101"))
-    card = cards.close("out.1", Outcome(Status.BUSY, "busy"), ended_at=T0 + timedelta(seconds=4),
-                       data={})
+    ref = cards.apply(OpenCard(new_call("out.1", direction=Direction.OUTBOUND, src_number="101",
+                                   dst_number="84951112233", did=None, operator_extension="101")))
+    card = cards.apply(Closed("out.1", Outcome(Status.BUSY, "busy"),
+                              ended_at=T0 + timedelta(seconds=4), data={}))
     with sessions() as session:
         operator = session.get_one(User, card.operator_id)
     assert ref.created and operator.extension == "101"
@@ -259,21 +274,21 @@ def test_a_whole_call_on_the_demo_sqlite_database_replayed_once(tmp_path) -> Non
         seed_demo(session)
     cards = store(sessions, tmp_path)
     assert not cards.reserves_ids  # SQLite has no sequence: calls wait for their cards
-    ref = cards.open_card(new_call(), [Event("call_started", T0)])
-    cards.route_decided("1700000000.1", queue="appointments", ivr_path="main > 1",
-                        did_source="Яндекс", did_city=None, events=[Event("ivr_key", T0)],
-                        queue_entered_at=T0 + timedelta(seconds=10))
-    cards.route_decided("1700000000.1", queue="reception", ivr_path="transfer",
-                        did_source=None, did_city=None, events=[])
-    assert cards.ringing("1700000000.1", extension="101", channel="PJSIP/101-1", at=T0)
-    cards.answered("1700000000.1", extension="101", interface="PJSIP/101",
-                   at=T0 + timedelta(seconds=25))
+    ref = cards.apply(OpenCard(new_call(), [Event("call_started", T0)]))
+    cards.apply(RouteDecided("1700000000.1", queue="appointments", ivr_path="main > 1",
+                             did_source="Яндекс", did_city=None, events=[Event("ivr_key", T0)],
+                             queue_entered_at=T0 + timedelta(seconds=10)))
+    cards.apply(RouteDecided("1700000000.1", queue="reception", ivr_path="transfer",
+                             did_source=None, did_city=None, events=[]))
+    assert cards.apply(Ringing("1700000000.1", extension="101", channel="PJSIP/101-1", at=T0))
+    cards.apply(Answered("1700000000.1", extension="101", interface="PJSIP/101",
+                         at=T0 + timedelta(seconds=25)))
     for kind, second in (("hold", 30), ("hold", 30), ("unhold", 42)):  # one hold heard twice
-        cards.hold_changed("1700000000.1", hold(kind, second))
+        cards.apply(HoldChanged("1700000000.1", hold(kind, second)))
     report = HangupReport(call=new_call(), ended_at=T0 + timedelta(seconds=85), cause="16")
     for _ in range(2):  # a journal replayed twice lands once
         with contextlib.suppress(AlreadyApplied):
-            cards.applying("op-hangup").hang_up(report)
+            cards.apply(HungUp(report), op_id="op-hangup")
     with sessions() as session:
         card = session.get_one(Call, ref.id)
         kinds = [event.kind for event in card.events]
@@ -289,11 +304,11 @@ def test_a_whole_call_on_the_demo_sqlite_database_replayed_once(tmp_path) -> Non
 
 def test_a_call_that_never_reached_a_queue_keeps_no_recording(sessions, tmp_path) -> None:
     cards = store(sessions, tmp_path)
-    ref = cards.open_card(new_call("ivr.left"))
-    cards.route_decided("ivr.left", queue=None, ivr_path="main", did_source=None,
-                        did_city=None, events=[Event("caller_left_ivr", T0)], recorded=False)
-    card = cards.close("ivr.left", Outcome(Status.ABANDONED, "caller_hangup_ivr"),
-                       ended_at=T0 + timedelta(seconds=9), data={})
+    ref = cards.apply(OpenCard(new_call("ivr.left")))
+    cards.apply(RouteDecided("ivr.left", queue=None, ivr_path="main", did_source=None,
+                             did_city=None, events=[Event("caller_left_ivr", T0)], recorded=False))
+    card = cards.apply(Closed("ivr.left", Outcome(Status.ABANDONED, "caller_hangup_ivr"),
+                              ended_at=T0 + timedelta(seconds=9), data={}))
     assert card.id == ref.id
     assert (card.recording_path, card.recording_url, card.recording_state) == (None, None, "none")
     assert (card.status, card.ivr_path) == ("abandoned", "main")
@@ -303,13 +318,13 @@ def test_a_queue_the_dialplan_chose_alone_is_the_card_queue_at_hangup(sessions, 
     """The server's answer at an overflow step never came: Asterisk queued the caller in the
     default queue on its own. The hangup report names that queue; the card follows it."""
     cards = store(sessions, tmp_path)
-    cards.open_card(new_call())
-    cards.route_decided("1700000000.1", queue="appointments", ivr_path="main > 1",
-                        did_source=None, did_city=None, events=[],
-                        queue_entered_at=T0 + timedelta(seconds=5))
-    card = cards.hang_up(HangupReport(
+    cards.apply(OpenCard(new_call()))
+    cards.apply(RouteDecided("1700000000.1", queue="appointments", ivr_path="main > 1",
+                             did_source=None, did_city=None, events=[],
+                             queue_entered_at=T0 + timedelta(seconds=5)))
+    card = cards.apply(HungUp(HangupReport(
         call=new_call(), ended_at=T0 + timedelta(seconds=70), queue_status="TIMEOUT",
-        queue_returned=True, queue_entered=True, queue="reception"))
+        queue_returned=True, queue_entered=True, queue="reception")))
     with sessions() as session:
         moved = session.scalars(select(CallEvent).where(
             CallEvent.call_id == card.id, CallEvent.kind == "queue_from_dialplan")).one()
@@ -320,12 +335,12 @@ def test_a_queue_the_dialplan_chose_alone_is_the_card_queue_at_hangup(sessions, 
 def test_the_card_queue_stays_when_the_dialplan_agrees_or_never_queued(sessions, tmp_path) -> None:
     cards = store(sessions, tmp_path)
     for linkedid, queue_entered in (("same.1", True), ("ivr.1", False)):
-        cards.open_card(new_call(linkedid))
-        cards.route_decided(linkedid, queue="appointments", ivr_path=None, did_source=None,
-                            did_city=None, events=[])
-        card = cards.hang_up(HangupReport(
+        cards.apply(OpenCard(new_call(linkedid)))
+        cards.apply(RouteDecided(linkedid, queue="appointments", ivr_path=None, did_source=None,
+                                 did_city=None, events=[]))
+        card = cards.apply(HungUp(HangupReport(
             call=new_call(linkedid), ended_at=T0 + timedelta(seconds=30),
-            queue_entered=queue_entered, queue="appointments" if queue_entered else ""))
+            queue_entered=queue_entered, queue="appointments" if queue_entered else "")))
         assert card.queue == "appointments"
     with sessions() as session:
         assert not session.scalars(select(CallEvent).where(

@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator, Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import func, select
@@ -16,6 +17,7 @@ from callcards.config import load_settings
 from callcards.demo import seed_demo
 from fastagi.app import build_services
 from fastagi.cards import Event, HangupReport, NewCall
+from fastagi.changes import Answered, CardChange, EventsAdded, HoldChanged, HungUp, OpenCard
 from fastagi.journal import Journal, JournaledCards, Operation
 from fastagi.routes import ROUTES
 from fastagi.server import FastAgiServer
@@ -72,6 +74,7 @@ async def running(postgres: PrivatePostgres, tmp_path: Path) -> AsyncIterator[di
     yield started
     for server, services in started.get("all", []):
         await server.stop(grace=1)
+        await services.writer.close()
         services.executor.shutdown(wait=False)
     if not (postgres.data / "postmaster.pid").exists():  # a test failed mid-outage
         postgres.start()
@@ -190,9 +193,9 @@ async def test_replaying_the_same_journal_twice_changes_nothing(
     at = OPEN_HOURS
     new = NewCall("twice.1", "twice.1", Direction.INBOUND, at, "+79160000001", "74951234567")
     operations = [
-        Operation("op-open-twice", 1, "open_card", [new, [Event("call_started", at)]], {}),
-        Operation("op-hangup-twice", 2, "hang_up",
-                  [HangupReport(call=new, ended_at=at + timedelta(seconds=30))], {}),
+        Operation("op-open-twice", 1, OpenCard(new, [Event("call_started", at)])),
+        Operation("op-hangup-twice", 2,
+                  HungUp(HangupReport(call=new, ended_at=at + timedelta(seconds=30)))),
     ]
     for _ in range(2):  # a crash after applying, before the journal was emptied
         for operation in operations:
@@ -216,14 +219,15 @@ async def test_holds_heard_while_the_database_is_away_land_in_order_with_the_han
     postgres.stop()
     try:
         # The routes' changes and the AMI listener's, as the server makes them during a call.
-        services.change_card("held.1", "open_card", new, [Event("call_started", at)])
-        services.change_card("held.1", "answered", "held.1", extension="101",
-                             interface="PJSIP/101", at=at + timedelta(seconds=5))
+        services.change_card("held.1", OpenCard(new, [Event("call_started", at)]))
+        services.change_card("held.1", Answered("held.1", extension="101",
+                                                interface="PJSIP/101",
+                                                at=at + timedelta(seconds=5)))
         for kind, second in (("hold", 10), ("unhold", 22), ("hold", 30)):
-            services.change_card("held.1", "hold_changed", "held.1", Event(
-                kind, at + timedelta(seconds=second), {"channel": "PJSIP/101-1"}, "op.1"))
-        services.change_card("held.1", "hang_up", HangupReport(
-            call=new, ended_at=at + timedelta(seconds=40), member="PJSIP/101"))
+            services.change_card("held.1", HoldChanged("held.1", Event(
+                kind, at + timedelta(seconds=second), {"channel": "PJSIP/101-1"}, "op.1")))
+        services.change_card("held.1", HungUp(HangupReport(
+            call=new, ended_at=at + timedelta(seconds=40), member="PJSIP/101")))
         await services.settled()
         assert services.cards.journal.active
     finally:
@@ -237,14 +241,14 @@ def test_journal_lines_keep_every_type_and_a_torn_last_line_is_skipped(tmp_path:
     journal = Journal(tmp_path / "cards.journal")
     at = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)
     new = NewCall("a.1", "a.1", Direction.OUTBOUND, at, "101", "8495", operator_extension="101")
-    journal.append(Operation("x1", 2, "hang_up", [HangupReport(call=new, ended_at=at)], {}))
-    journal.append(Operation("x0", 1, "open_card", [new, []], {}))
+    journal.append(Operation("x1", 2, HungUp(HangupReport(call=new, ended_at=at))))
+    journal.append(Operation("x0", 1, OpenCard(new, [])))
     with (tmp_path / "cards.journal").open("ab") as torn:
         torn.write(b'{"id": "x2", "seq": 3, "meth')  # the crash came mid-line
     operations, _ = journal.read()
     assert [operation.id for operation in operations] == ["x0", "x1"]  # in the order they happened
-    assert operations[0].args[0] == new
-    assert operations[1].args[0] == HangupReport(call=new, ended_at=at)
+    assert operations[0].change == OpenCard(new, [])
+    assert operations[1].change == HungUp(HangupReport(call=new, ended_at=at))
 
 
 class _FlakyStore:
@@ -252,12 +256,12 @@ class _FlakyStore:
 
     def __init__(self, *failures: OperationalError) -> None:
         self.failures = list(failures)
-        self.applied: list[str] = []
+        self.applied: list[CardChange[Any]] = []
 
-    def add_events(self, linkedid: str, events: list[Event]) -> None:
+    def apply(self, change: CardChange[Any]) -> None:
         if self.failures:
             raise self.failures.pop(0)
-        self.applied.append(linkedid)
+        self.applied.append(change)
 
 
 def _away(invalidated: bool) -> OperationalError:
@@ -270,10 +274,10 @@ def test_a_change_journaled_because_the_database_is_away_is_not_also_made_at_onc
 ) -> None:
     store = _FlakyStore(_away(invalidated=False))
     cards = JournaledCards(store, Journal(tmp_path / "cards.journal"))  # type: ignore[arg-type]
-    cards.add_events("a.1", [])
+    cards.apply(EventsAdded("a.1", []))
     operations, _ = cards.journal.read()
     assert store.applied == []  # only the replay makes it, once
-    assert [operation.method for operation in operations] == ["add_events"]
+    assert [operation.change for operation in operations] == [EventsAdded("a.1", [])]
 
 
 def test_a_connection_the_database_dropped_is_tried_once_more_before_the_journal(
@@ -281,6 +285,6 @@ def test_a_connection_the_database_dropped_is_tried_once_more_before_the_journal
 ) -> None:
     store = _FlakyStore(_away(invalidated=True))
     cards = JournaledCards(store, Journal(tmp_path / "cards.journal"))  # type: ignore[arg-type]
-    cards.add_events("a.1", [])
-    assert store.applied == ["a.1"]
+    cards.apply(EventsAdded("a.1", []))
+    assert store.applied == [EventsAdded("a.1", [])]
     assert cards.journal.read()[0] == []

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session, selectinload, sessionmaker
 
 from callcards.reconcile import one_instance, run_locked, run_once
 from fastagi.cards import CardStore, HangupReport, NewCall
+from fastagi.changes import HungUp, OpenCard, RouteDecided
 from models import AsteriskCel, Call, Direction, User, migrate
 from models.session import make_engine, make_session_factory
 from recordings import RecordingStore
@@ -102,9 +103,9 @@ def test_open_card_whose_call_ended_in_asterisk_is_closed_from_cel(
 ) -> None:
     t0 = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=5)
     user = operator(sessions)
-    cards.open_card(new_call(linkedid, t0))
-    cards.route_decided(linkedid, queue="reception", ivr_path=None, did_source=None,
-                        did_city=None, events=[], queue_entered_at=t0 + timedelta(seconds=4))
+    cards.apply(OpenCard(new_call(linkedid, t0)))
+    cards.apply(RouteDecided(linkedid, queue="reception", ivr_path=None, did_source=None,
+                             did_city=None, events=[], queue_entered_at=t0 + timedelta(seconds=4)))
     recording = write_cel(sessions, linkedid, t0, str(user.extension))
 
     done = run_once(sessions, cards, lookback=DAY, open_limit=LIMIT)
@@ -127,7 +128,7 @@ def test_open_card_caller_left_the_queue_unanswered_is_abandoned_with_its_wait(
     sessions: sessionmaker[Session], cards: CardStore, linkedid: str
 ) -> None:
     t0 = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=5)
-    cards.open_card(new_call(linkedid, t0))
+    cards.apply(OpenCard(new_call(linkedid, t0)))
     write_cel(sessions, linkedid, t0, "101", answered=False)
 
     run_once(sessions, cards, lookback=DAY, open_limit=LIMIT)
@@ -143,7 +144,7 @@ def test_open_card_asterisk_has_no_record_of_is_closed_failed_past_the_limit(
     sessions: sessionmaker[Session], cards: CardStore, linkedid: str
 ) -> None:
     t0 = datetime.now(UTC).replace(microsecond=0) - LIMIT - timedelta(minutes=1)
-    cards.open_card(new_call(linkedid, t0))
+    cards.apply(OpenCard(new_call(linkedid, t0)))
 
     done = run_once(sessions, cards, lookback=DAY, open_limit=LIMIT)
 
@@ -160,7 +161,7 @@ def test_open_card_within_the_limit_without_a_call_end_is_left_open(
     sessions: sessionmaker[Session], cards: CardStore, linkedid: str
 ) -> None:
     t0 = datetime.now(UTC).replace(microsecond=0) - LIMIT + timedelta(minutes=5)
-    cards.open_card(new_call(linkedid, t0))
+    cards.apply(OpenCard(new_call(linkedid, t0)))
     write_cel(sessions, linkedid, t0, "101", over=False)  # a channel of it is still up
 
     done = run_once(sessions, cards, lookback=DAY, open_limit=LIMIT)
@@ -174,7 +175,7 @@ def test_call_that_ended_seconds_ago_is_left_to_its_own_hangup(
     sessions: sessionmaker[Session], cards: CardStore, linkedid: str
 ) -> None:
     t0 = datetime.now(UTC) - timedelta(seconds=20)  # LINKEDID_END 1 s ago
-    cards.open_card(new_call(linkedid, t0))
+    cards.apply(OpenCard(new_call(linkedid, t0)))
     write_cel(sessions, linkedid, t0, "101")
 
     done = run_once(sessions, cards, lookback=DAY, open_limit=LIMIT)
@@ -188,14 +189,14 @@ def test_hangup_of_a_card_whose_answer_the_server_missed_takes_it_from_cel(
 ) -> None:
     t0 = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=5)
     user = operator(sessions)
-    cards.open_card(new_call(linkedid, t0))  # the server died in the menu
+    cards.apply(OpenCard(new_call(linkedid, t0)))  # the server died in the menu
     recording = write_cel(sessions, linkedid, t0, str(user.extension))
     ended_at = t0 + timedelta(seconds=19)
 
-    cards.hang_up(HangupReport(
+    cards.apply(HungUp(HangupReport(
         call=new_call(linkedid, t0, recording=recording), ended_at=ended_at,
         queue_entered=True, queue="reception", member=f"Local/{user.extension}@ops",
-        hangup_source="Local/74951234567@from-trunk-0001;2", cause="16"))
+        hangup_source="Local/74951234567@from-trunk-0001;2", cause="16")))
 
     card = card_of(sessions, linkedid)
     assert (card.status, card.operator_id, card.queue) == ("answered", user.id, "reception")
@@ -220,8 +221,8 @@ def test_open_card_with_no_channel_alive_at_two_runs_is_closed_before_the_limit(
 ) -> None:
     t0 = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=2)
     talking = f"{linkedid}-talking"
-    cards.open_card(new_call(linkedid, t0))
-    cards.open_card(new_call(talking, t0))
+    cards.apply(OpenCard(new_call(linkedid, t0)))
+    cards.apply(OpenCard(new_call(talking, t0)))
 
     def live_calls() -> frozenset[str]:
         return frozenset({talking})  # what AMI's CoreShowChannels would list
@@ -243,8 +244,8 @@ def test_on_the_demo_sqlite_database_a_card_left_open_is_closed_failed(tmp_path:
     sessions = make_session_factory(engine)
     cards = CardStore(sessions, RecordingStore(tmp_path))
     t0 = datetime.now(UTC).replace(microsecond=0) - LIMIT - timedelta(minutes=1)
-    cards.open_card(new_call("demo.1", t0))
-    cards.open_card(new_call("demo.2", datetime.now(UTC)))
+    cards.apply(OpenCard(new_call("demo.1", t0)))
+    cards.apply(OpenCard(new_call("demo.2", datetime.now(UTC))))
 
     done = run_locked(sessions, cards, lookback=DAY, open_limit=LIMIT)
 
@@ -259,11 +260,11 @@ def test_answer_time_the_hangup_had_to_guess_is_corrected_from_cel_later(
 ) -> None:
     t0 = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=5)
     user = operator(sessions)
-    cards.open_card(new_call(linkedid, t0))
+    cards.apply(OpenCard(new_call(linkedid, t0)))
     ended_at = t0 + timedelta(seconds=19)
-    cards.hang_up(HangupReport(  # CEL not written yet: the answer is taken as the hangup
+    cards.apply(HungUp(HangupReport(  # CEL not written yet: the answer is taken as the hangup
         call=new_call(linkedid, t0), ended_at=ended_at, queue_entered=True, queue="reception",
-        member=f"Local/{user.extension}@ops", cause="16"))
+        member=f"Local/{user.extension}@ops", cause="16")))
     guessed = card_of(sessions, linkedid)
     assert (guessed.answered_at, guessed.talk_sec) == (ended_at, 0)
     assert "answer_time_unknown" in [event.kind for event in guessed.events]
@@ -285,7 +286,7 @@ def test_open_card_whose_asterisk_record_is_not_a_trunk_call_is_closed_saying_so
     sessions: sessionmaker[Session], cards: CardStore, linkedid: str
 ) -> None:
     t0 = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=5)
-    cards.open_card(new_call(linkedid, t0))
+    cards.apply(OpenCard(new_call(linkedid, t0)))
     phone = "PJSIP/101-00000001"  # an operator's outbound call: not our trunk dialplan
     with sessions.begin() as session:
         session.execute(insert(AsteriskCel), [

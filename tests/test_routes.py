@@ -17,10 +17,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import Connection, select
 
 from callcards.config import load_settings
 from fastagi.app import build_services
+from fastagi.cards import CardRef, CardStore
+from fastagi.changes import OpenCard
 from fastagi.routes import ROUTES
 from fastagi.server import FastAgiServer
 from fastagi.services import AgiServices
@@ -57,6 +59,7 @@ async def agi(
     del SERVICES[server]
     if services.background:
         await asyncio.wait(services.background, timeout=5)
+    await services.writer.close()
     services.executor.shutdown(wait=True)
 
 
@@ -285,10 +288,10 @@ async def test_with_the_database_gone_the_call_still_gets_a_queue(tmp_path) -> N
     assert variables["CC_RECORDING"].endswith("/r9.1.wav")
 
 
-async def test_a_stuck_database_step_does_not_hold_the_call(agi, sessions) -> None:
+async def test_a_stuck_database_step_does_not_hold_the_call(agi, sessions, monkeypatch) -> None:
     server, services = agi
     services.db_timeout = STEP_DEADLINE
-    release = held_opening(services)  # the database answers only after the call went on
+    release = held_opening(monkeypatch)  # the database answers only after the call went on
     variables = await FakeChannel("incoming", uniqueid="r11.1", keys=["1"]).run(
         "127.0.0.1", server.port)
     release.set()
@@ -299,11 +302,12 @@ async def test_a_stuck_database_step_does_not_hold_the_call(agi, sessions) -> No
     assert variables["CC_RECORDING"] == "2026/11/24/r11.1.wav"
 
 
-async def test_the_late_card_of_a_stuck_step_is_whole_and_in_order(agi, sessions, caplog) -> None:
+async def test_the_late_card_of_a_stuck_step_is_whole_and_in_order(
+        agi, sessions, caplog, monkeypatch) -> None:
     server, services = agi
     services.db_timeout = STEP_DEADLINE
     services.timeouts.every = 0.05
-    release = held_opening(services)  # the database answers only after the hangups
+    release = held_opening(monkeypatch)  # the database answers only after the hangups
     calls = [FakeChannel("incoming", uniqueid=f"r14.{n}", keys=["1"]) for n in range(3)]
     told = await asyncio.gather(*(call.run("127.0.0.1", server.port) for call in calls))
     # The callers went on at once; their hangups come while the cards are still being opened.
@@ -354,6 +358,7 @@ async def test_a_full_pool_sends_card_changes_to_the_journal_not_a_queue(agi, se
 
 
 async def test_a_call_that_started_while_the_server_was_down_gets_a_late_card(
+
     agi, sessions
 ) -> None:
     server, _ = agi
@@ -437,6 +442,7 @@ async def closed_voicemail_call(  # type: ignore[no-untyped-def]
 
 
 async def test_closed_hours_voicemail_keeps_the_message_as_the_card_recording(
+
         agi, sessions) -> None:
     card = await closed_voicemail_call(agi, sessions, "r20.1", 3)
     assert (card.status, card.end_reason, card.needs_callback) == ("missed", "closed_hours", True)
@@ -448,6 +454,7 @@ async def test_closed_hours_voicemail_keeps_the_message_as_the_card_recording(
 
 
 async def test_closed_hours_caller_who_says_nothing_leaves_an_empty_message(
+
         agi, sessions) -> None:
     card = await closed_voicemail_call(agi, sessions, "r21.1", 0)
     assert (card.status, card.end_reason, card.needs_callback) == ("missed", "closed_hours", False)
@@ -462,39 +469,40 @@ async def test_closed_hours_caller_who_says_nothing_leaves_an_empty_message(
 STEP_DEADLINE = 2.0
 
 
-def held_opening(services: AgiServices) -> threading.Event:
+def held_opening(monkeypatch: pytest.MonkeyPatch) -> threading.Event:
     """The database writes each new card only once the test sets the event it returns."""
     release = threading.Event()
-    real_open = services.cards.open_card
+    real_apply = OpenCard.apply
 
-    def open_late(*args, **kwargs):  # type: ignore[no-untyped-def]
-        release.wait(DEADLINE)
-        return real_open(*args, **kwargs)
+    def open_late(self: OpenCard, store: CardStore, db: Connection) -> CardRef:
+        release.wait(DEADLINE)  # stands for a database that does not answer, in the writer
+        return real_apply(self, store, db)
 
-    services.cards.open_card = open_late  # type: ignore[method-assign]
+    monkeypatch.setattr(OpenCard, "apply", open_late)
     return release
 
 
-def noted_opening(services: AgiServices) -> threading.Event:
+def noted_opening(monkeypatch: pytest.MonkeyPatch) -> threading.Event:
     """An event set once a card lookup or opening has come back from the database."""
     opened = threading.Event()
-    real_open = services.cards.open_card
+    real_apply = OpenCard.apply
 
-    def open_and_note(*args, **kwargs):  # type: ignore[no-untyped-def]
+    def open_and_note(self: OpenCard, store: CardStore, db: Connection) -> CardRef:
         try:
-            return real_open(*args, **kwargs)
+            return real_apply(self, store, db)
         finally:
             opened.set()
 
-    services.cards.open_card = open_and_note  # type: ignore[method-assign]
+    monkeypatch.setattr(OpenCard, "apply", open_and_note)
     return opened
 
 
-async def test_a_reserved_id_names_the_card_before_it_is_written(agi, sessions) -> None:
+async def test_a_reserved_id_names_the_card_before_it_is_written(
+        agi, sessions, monkeypatch) -> None:
     server, services = agi
     await services.reserve_card_ids()
     services.db_timeout = STEP_DEADLINE
-    release = held_opening(services)  # the call could never wait for this card
+    release = held_opening(monkeypatch)  # the call could never wait for this card
     channel = FakeChannel("incoming", uniqueid="r30.1", keys=["1"])
     variables = await channel.run("127.0.0.1", server.port)
     release.set()
@@ -507,29 +515,32 @@ async def test_a_reserved_id_names_the_card_before_it_is_written(agi, sessions) 
     assert ["GET", "FULL", "VARIABLE", "${CHANNEL(linkedid)}"] not in channel.commands
 
 
-async def test_a_second_channel_of_a_carded_call_is_told_the_card_it_has(agi, sessions) -> None:
+async def test_a_second_channel_of_a_carded_call_is_told_the_card_it_has(
+        agi, sessions, monkeypatch) -> None:
     server, services = agi
     await run(server, FakeChannel("incoming", uniqueid="r31.1", keys=["1"]))
     first = card_of(sessions, "r31.1")
     await services.reserve_card_ids()
-    opened = noted_opening(services)
+    opened = noted_opening(monkeypatch)
     # The caller is still in the menu when the card is found: it is known before the end.
     key_when = asyncio.Event()
     channel = FakeChannel("incoming", uniqueid="r31.2", linkedid="r31.1", keys=["1"],
                           key_when=key_when)
     session = asyncio.create_task(run(server, channel))
     await asyncio.to_thread(opened.wait, DEADLINE)
+    await services.settled()  # the writer has handed the found card back to the route
     key_when.set()
     variables = await session
     assert variables["CC_CARD_ID"] == str(first.id)
 
 
-async def test_a_channel_told_a_reserved_id_ends_naming_the_card_it_has(agi, sessions) -> None:
+async def test_a_channel_told_a_reserved_id_ends_naming_the_card_it_has(
+        agi, sessions, monkeypatch) -> None:
     server, services = agi
     await run(server, FakeChannel("incoming", uniqueid="r32.1", keys=["1"]))
     first = card_of(sessions, "r32.1")
     await services.reserve_card_ids()
-    release = held_opening(services)  # the session ends before the card is looked up
+    release = held_opening(monkeypatch)  # the session ends before the card is looked up
     told = await FakeChannel("incoming", uniqueid="r32.2", linkedid="r32.1",
                              keys=["1"]).run("127.0.0.1", server.port)
     release.set()
@@ -573,6 +584,7 @@ async def test_a_dialplan_without_arguments_still_gets_its_answers(agi, sessions
 
 
 async def test_a_voicemail_told_without_arguments_still_notes_the_message(
+
         agi, sessions) -> None:
     card = await closed_voicemail_call(agi, sessions, "r35.1", 2, old_dialplan=True)
     assert (card.needs_callback, card.recording_state) == (True, "ok")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from fastagi import variables as var
+from fastagi.changes import Answered
 from fastagi.channels import extension_of
 from fastagi.protocol import AgiCall
 from fastagi.routes.common import caller_facts
@@ -17,7 +18,7 @@ async def answered(call: AgiCall, services: AgiServices) -> None:
     facts = await caller_facts(call)
     interface = await call.get_variable(var.MEMBERINTERFACE)
     extension = extension_of(interface)
-    services.change_card(facts.linkedid, "answered", facts.linkedid,
-                         extension=extension, interface=interface, at=services.now())
+    services.change_card(facts.linkedid, Answered(
+        facts.linkedid, extension=extension, interface=interface, at=services.now()))
     if extension:
         await call.set_variable(var.CC_OPERATOR, extension)

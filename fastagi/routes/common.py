@@ -11,6 +11,7 @@ from typing import TypeVar
 from dialplan.flow import CallFlow, Decision
 from fastagi import variables as var
 from fastagi.cards import Event, NewCall
+from fastagi.changes import RouteDecided
 from fastagi.protocol import AgiCall
 from fastagi.services import AgiServices
 from models import Direction
@@ -115,8 +116,9 @@ def store_queue_step(
 
     In the background, after the call's earlier card changes: the caller never waits for it.
     """
-    services.change_card(linkedid, "route_decided", linkedid, queue=queue, ivr_path=None,
-                         did_source=None, did_city=None, events=events)
+    services.change_card(linkedid, RouteDecided(linkedid, queue=queue, ivr_path=None,
+                                                 did_source=None, did_city=None,
+                                                 events=events))
 
 
 async def apply_decision(

@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 
 from fastagi import variables as var
 from fastagi.cards import HangupReport, NewCall
+from fastagi.changes import HungUp, MessageLeft, RecordingChecked
 from fastagi.protocol import AgiCall
 from fastagi.routes.common import CallerFacts, caller_facts, dialplan_argument
 from fastagi.services import AgiServices
@@ -55,7 +56,7 @@ async def hangup(call: AgiCall, services: AgiServices) -> None:
     ended_at = services.now()
     facts = await caller_facts(call, dialplan_argument(call, 1))
     report = await read_report(call, facts, ended_at)
-    card = await services.card("close the card", facts.linkedid, "hang_up", report)
+    card = await services.card("close the card", facts.linkedid, HungUp(report))
     if card is not None:
         await name_the_card(call, card.id)
     action = dialplan_argument(call, 2)
@@ -63,8 +64,9 @@ async def hangup(call: AgiCall, services: AgiServices) -> None:
         action = await call.get_variable(var.CC_ACTION)
     if action == var.ACTION_VOICEMAIL:
         # Record() has closed the file by now (it ends before the hangup handler runs).
-        services.change_card(facts.linkedid, "message_left", facts.linkedid, at=ended_at,
-                             record_status=await call.get_variable(var.RECORD_STATUS) or "")
+        services.change_card(facts.linkedid, MessageLeft(
+            facts.linkedid, at=ended_at,
+            record_status=await call.get_variable(var.RECORD_STATUS) or ""))
     if card is not None and card.recording_state == "pending":
         services.in_background(settle_recording(services, facts.linkedid))
 
@@ -87,7 +89,7 @@ async def settle_recording(services: AgiServices, linkedid: str) -> None:
     delays = services.recording_recheck_delays
     for attempt, delay in enumerate(delays, start=1):
         await asyncio.sleep(delay)
-        state = await services.card("re-check the recording", linkedid, "check_recording",
-                                    linkedid, final=attempt == len(delays))
+        state = await services.card("re-check the recording", linkedid, RecordingChecked(
+            linkedid, final=attempt == len(delays)))
         if state is not None and state != "pending":
             return

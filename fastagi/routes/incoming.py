@@ -15,11 +15,11 @@ from __future__ import annotations
 import asyncio
 import logging
 from datetime import datetime
-from typing import Any
 
 from dialplan.flow import CallFlow, Collect, Decision, default_decision
 from fastagi import variables as var
-from fastagi.cards import Event
+from fastagi.cards import CardRef, Event
+from fastagi.changes import OpenCard, RouteDecided
 from fastagi.protocol import AgiCall, AgiHangup
 from fastagi.routes.common import (
     Timeline,
@@ -42,11 +42,11 @@ async def incoming(call: AgiCall, services: AgiServices) -> None:
     card_to_be = new_call(facts, Direction.INBOUND, started_at, inbound_did=True)
     # A channel sent here again already has its card (and file): wait for it, as before.
     card_id = None if dialplan_argument(call, 2) else services.reserved_card_id()
-    opening = services.change_card(
-        facts.linkedid, "open_card", card_to_be,
+    opening = services.change_card(facts.linkedid, OpenCard(
+        card_to_be,
         [Event("call_started", started_at, {"did": facts.extension}, facts.uniqueid)],
         card_id=card_id,
-    )
+    ))
     settings = await safely("read the call flow", services.flow_settings())
     timeline = None
     if settings is None:
@@ -70,7 +70,9 @@ async def incoming(call: AgiCall, services: AgiServices) -> None:
     store_route(services, facts.linkedid, timeline, decision)
 
 
-async def name_the_card_it_has(call: AgiCall, opening: asyncio.Task[Any], card_id: int) -> None:
+async def name_the_card_it_has(
+    call: AgiCall, opening: asyncio.Future[CardRef | None], card_id: int
+) -> None:
     """Put CC_CARD_ID right if the card, already written, is an older one of this linkedid.
 
     Another channel of the call opened it first (with several instances, perhaps on
@@ -118,14 +120,13 @@ def store_route(
     services: AgiServices, linkedid: str, timeline: Timeline | None, decision: Decision | None
 ) -> None:
     """Queue the decision and the IVR steps for the card, after its earlier changes."""
-    services.change_card(linkedid, "route_decided", linkedid,
-                         **route_fields(timeline, decision, services.now()))
+    services.change_card(linkedid, route_decided(linkedid, timeline, decision, services.now()))
 
 
-def route_fields(
-    timeline: Timeline | None, decision: Decision | None, now: datetime
-) -> dict[str, Any]:
-    """What `CardStore.route_decided` is given for the decision and the IVR steps behind it."""
+def route_decided(
+    linkedid: str, timeline: Timeline | None, decision: Decision | None, now: datetime
+) -> RouteDecided:
+    """The card change for the decision and the IVR steps behind it."""
     flow = timeline.flow if timeline else None
     events = timeline.events() if timeline else []
     if decision is None:
@@ -143,14 +144,15 @@ def route_fields(
     if decision is not None and decision.action == "voicemail" and flow is not None:
         # The message is the default queue's to call back: its staff see the card.
         queue = flow.settings.default_queue
-    return {
-        "queue": queue,
-        "ivr_path": " > ".join(flow.ivr_path) if flow and flow.ivr_path else None,
-        "did_source": flow.did.source if flow else None,
-        "did_city": flow.did.city if flow else None,
-        "events": events,
-        "end_reason": end_reason,
-        "queue_entered_at": now if decision and decision.action == "queue" else None,
+    return RouteDecided(
+        linkedid,
+        queue=queue,
+        ivr_path=" > ".join(flow.ivr_path) if flow and flow.ivr_path else None,
+        did_source=flow.did.source if flow else None,
+        did_city=flow.did.city if flow else None,
+        events=events,
+        end_reason=end_reason,
+        queue_entered_at=now if decision and decision.action == "queue" else None,
         # A voicemail's recording is the caller's message.
-        "recorded": decision is not None and decision.action in ("queue", "voicemail"),
-    }
+        recorded=decision is not None and decision.action in ("queue", "voicemail"),
+    )

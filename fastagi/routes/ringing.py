@@ -6,6 +6,7 @@ rings, so it must be quick and must never stop the member from being rung.
 
 from __future__ import annotations
 
+from fastagi.changes import Ringing
 from fastagi.channels import extension_of
 from fastagi.protocol import AgiCall
 from fastagi.routes.common import caller_facts
@@ -19,5 +20,5 @@ async def ringing(call: AgiCall, services: AgiServices) -> None:
     extension = extension_of(channel)
     if not extension:
         return
-    services.change_card(facts.linkedid, "ringing", facts.linkedid,
-                         extension=extension, channel=channel, at=services.now())
+    services.change_card(facts.linkedid, Ringing(
+        facts.linkedid, extension=extension, channel=channel, at=services.now()))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dialplan.flow import Decision, decide_transfer
 from fastagi.cards import Event
+from fastagi.changes import CardRead
 from fastagi.protocol import AgiCall
 from fastagi.routes.common import apply_decision, caller_facts, safely, store_queue_step
 from fastagi.services import AgiServices
@@ -22,7 +23,7 @@ async def transfer(call: AgiCall, services: AgiServices) -> None:
     else:
         decision = decide_transfer(settings, target)
     now = services.now()
-    card = await services.card("find the card", facts.linkedid, "find", facts.linkedid)
+    card = await services.card("find the card", facts.linkedid, CardRead(facts.linkedid))
     # The dialplan keeps recording to the first file (one MixMonitor per channel).
     recording = card.recording_path if card and card.recording_path else ""
     await apply_decision(call, decision, recording, card.id if card else None)

@@ -1,0 +1,422 @@
+"""Card changes: one frozen dataclass per thing that happens to a call's card.
+
+A change applies itself to the card store inside a transaction it is given
+(`apply(store, db)`), so the card writer can put many in one transaction and the journal
+can keep and replay the very same objects. `CardChange[R]` is generic in what the change
+gives back, so `services.change_card(linkedid, Answered(...))` is a typed task, and a
+misspelt change or keyword fails in mypy or at import. Each class registers itself by its
+name (`__init_subclass__`): a new change is one class here and its test.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, ClassVar, Generic, TypeVar
+
+from sqlalchemy import Boolean, Connection, and_, bindparam, case, func, null, or_, select, update
+
+from fastagi.cards import (
+    ANSWER_FROM_CEL,
+    CALLS,
+    CLOSED_FROM_CEL,
+    EVENTS,
+    NO_ASTERISK_RECORD,
+    CardRef,
+    CardStore,
+    Event,
+    HangupReport,
+    NewCall,
+    seconds_between,
+)
+from fastagi.cel import CallFacts
+from fastagi.outcome import Outcome
+from models import Call, RecordingState, Status, utcnow
+from recordings import RecordingCheck
+
+R = TypeVar("R")
+
+#: Every change class by its name, as the journal writes it.
+CHANGES: dict[str, type[CardChange[Any]]] = {}
+#: The same classes by the card-store method name journals of the previous version wrote.
+LEGACY_NAMES: dict[str, type[CardChange[Any]]] = {}
+
+
+class CardChange(Generic[R]):
+    """Something that happened to a call's card, able to write itself to the store."""
+
+    #: The CardStore method name this change had before it was a class (old journals).
+    legacy_name: ClassVar[str] = ""
+    #: True for a read: it changes nothing, so it is never journaled.
+    reads: ClassVar[bool] = False
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if cls.__name__ in CHANGES:
+            raise TypeError(f"two card changes are called {cls.__name__}")
+        CHANGES[cls.__name__] = cls
+        if cls.legacy_name:
+            LEGACY_NAMES[cls.legacy_name] = cls
+
+    def apply(self, store: CardStore, db: Connection) -> R:
+        """Write the change in transaction `db`; what it gives back."""
+        raise NotImplementedError
+
+
+@dataclass(frozen=True)
+class OpenCard(CardChange[CardRef]):
+    """A call starts: create its card, or find the one its linkedid already has.
+
+    `card_id`: the id reserved for it (CardStore.reserve_ids), already told to the dialplan.
+    """
+
+    legacy_name: ClassVar[str] = "open_card"
+    new: NewCall
+    events: Sequence[Event] = ()
+    card_id: int | None = None
+
+    def apply(self, store: CardStore, db: Connection) -> CardRef:
+        """Insert the card (or find it) and its first timeline entries."""
+        card_id, recording_path, created = store.open_row(db, self.new, self.card_id)
+        store.add_events(db, card_id, self.events)
+        return CardRef(id=card_id, linkedid=self.new.linkedid, created=created,
+                       recording_path=recording_path or "")
+
+
+def _route_decided() -> Any:
+    """RouteDecided's UPDATE: a value given replaces the card's, None keeps it."""
+    card = CALLS.c
+
+    def given(column: str) -> Any:
+        return func.coalesce(bindparam(f"new_{column}", type_=card[column].type), card[column])
+
+    ivr = bindparam("new_ivr_path", type_=card.ivr_path.type)
+    # Unless an operator already answered (a call that came back), a call that ends
+    # before any queue has no recording.
+    unrecorded = and_(bindparam("unrecorded", type_=Boolean()), card.answered_at.is_(None))
+    return (update(CALLS).where(card.linkedid == bindparam("card_linkedid")).values(
+        queue=given("queue"),
+        did_source=given("did_source"),
+        did_city=given("did_city"),
+        end_reason=given("end_reason"),
+        queue_entered_at=given("queue_entered_at"),
+        ivr_path=case(
+            (ivr.is_(None), card.ivr_path),
+            (or_(card.ivr_path.is_(None), card.ivr_path == ""), func.substr(ivr, 1, 255)),
+            else_=func.substr(card.ivr_path + " | " + ivr, 1, 255)),
+        recording_path=case((unrecorded, null()), else_=card.recording_path),
+        recording_url=case((unrecorded, null()), else_=card.recording_url),
+        recording_state=case((unrecorded, RecordingState.NONE.value),
+                             else_=card.recording_state),
+        updated_at=bindparam("now", type_=card.updated_at.type),
+    ).returning(card.id))
+
+
+_ROUTE_DECIDED = _route_decided()
+_CARD_ID = select(CALLS.c.id).where(CALLS.c.linkedid == bindparam("linkedid"))
+_SAME_EVENT = select(EVENTS.c.id).where(
+    EVENTS.c.call_id == bindparam("card_id"), EVENTS.c.kind == bindparam("kind"),
+    EVENTS.c.at == bindparam("at", type_=EVENTS.c.at.type),
+    EVENTS.c.channel_uniqueid.is_not_distinct_from(bindparam("channel"))).limit(1)
+
+
+@dataclass(frozen=True)
+class RouteDecided(CardChange[None]):
+    """Where the call was sent (a queue, or none) and the IVR steps that led there.
+
+    `recorded=False`: the call ends without reaching a queue, where recording starts.
+    """
+
+    legacy_name: ClassVar[str] = "route_decided"
+    linkedid: str
+    queue: str | None
+    ivr_path: str | None
+    did_source: str | None
+    did_city: str | None
+    events: Sequence[Event]
+    end_reason: str | None = None
+    queue_entered_at: datetime | None = None
+    recorded: bool = True
+
+    def apply(self, store: CardStore, db: Connection) -> None:
+        """One UPDATE of the card, then its timeline entries."""
+        card_id = db.scalar(_ROUTE_DECIDED, {
+            "card_linkedid": self.linkedid,
+            "new_queue": self.queue,
+            "new_ivr_path": self.ivr_path or None,
+            "new_did_source": self.did_source or None,
+            "new_did_city": self.did_city or None,
+            "new_end_reason": self.end_reason or None,
+            "new_queue_entered_at": self.queue_entered_at,
+            "unrecorded": not self.recorded,
+            "now": utcnow(),
+        })
+        if card_id is None:
+            raise LookupError(f"no card for linkedid {self.linkedid}")
+        store.add_events(db, card_id, self.events)
+
+
+@dataclass(frozen=True)
+class Ringing(CardChange[bool]):
+    """A queue member's phone starts ringing for this call: the operator's screen-pop.
+
+    False when the card is closed or answered already (or the call has none).
+    """
+
+    legacy_name: ClassVar[str] = "ringing"
+    linkedid: str
+    extension: str
+    channel: str
+    at: datetime
+
+    def apply(self, store: CardStore, db: Connection) -> bool:
+        """Set the ringing extension on an open, unanswered card."""
+        card_id = db.scalar(
+            update(CALLS)
+            .where(CALLS.c.linkedid == self.linkedid, CALLS.c.ended_at.is_(None),
+                   CALLS.c.answered_at.is_(None))
+            .values(ringing_extension=self.extension, ringing_at=self.at, updated_at=utcnow())
+            .returning(CALLS.c.id))
+        if card_id is None:
+            return False
+        store.add_events(db, card_id, [Event("operator_rang", self.at, {
+            "extension": self.extension, "channel": self.channel,
+        })])
+        return True
+
+
+@dataclass(frozen=True)
+class Answered(CardChange[int | None]):
+    """An operator picked the call up; gives the operator's user id, if one is known."""
+
+    legacy_name: ClassVar[str] = "answered"
+    linkedid: str
+    extension: str | None
+    interface: str | None
+    at: datetime
+
+    def apply(self, store: CardStore, db: Connection) -> int | None:
+        """Set answered_at, the operator and the wait."""
+        card = store.require(db, self.linkedid)
+        operator_id = store.mark_answered(db, card, self.extension, self.interface, self.at)
+        store.save(db, card)
+        return operator_id
+
+
+@dataclass(frozen=True)
+class EventsAdded(CardChange[None]):
+    """Timeline entries for a call's card."""
+
+    legacy_name: ClassVar[str] = "add_events"
+    linkedid: str
+    events: Sequence[Event]
+
+    def apply(self, store: CardStore, db: Connection) -> None:
+        """Append the entries."""
+        card_id = db.scalar(_CARD_ID, {"linkedid": self.linkedid})
+        if card_id is None:
+            raise LookupError(f"no card for linkedid {self.linkedid}")
+        store.add_events(db, card_id, self.events)
+
+
+@dataclass(frozen=True)
+class HoldChanged(CardChange[bool]):
+    """A 'hold' or 'unhold' Asterisk reported, on the call's timeline.
+
+    A closed card's hold_sec is counted again (the event came after the hangup closed it).
+    False when the call has no card (an operators' internal call) or already has this
+    event (another server instance heard it too, or a replay).
+    """
+
+    legacy_name: ClassVar[str] = "hold_changed"
+    linkedid: str
+    event: Event
+
+    def apply(self, store: CardStore, db: Connection) -> bool:
+        """Add the event unless it is there; recount a closed card's hold."""
+        card = store.lock(db, self.linkedid)
+        if card is None:
+            return False
+        if db.scalar(_SAME_EVENT, {"card_id": card["id"], "kind": self.event.kind,
+                                   "at": self.event.at, "channel": self.event.channel_uniqueid}):
+            return False
+        store.add_events(db, card["id"], [self.event])
+        if card["ended_at"] is not None:
+            card.set(hold_sec=store.hold_seconds(db, card["id"], card["answered_at"],
+                                                 card["ended_at"]))
+            store.save(db, card)
+        return True
+
+
+@dataclass(frozen=True)
+class HungUp(CardChange[Call]):
+    """The call is over: classify it from the dialplan's variables and close its card.
+
+    A call this server never saw start (it was down, the dialplan's fallback queued the
+    caller) gets its card now, late but whole. `settled`: the call ended a while ago
+    (reconcile), so its recording is final now, not pending.
+    """
+
+    legacy_name: ClassVar[str] = "hang_up"
+    report: HangupReport
+    settled: bool = False
+
+    def apply(self, store: CardStore, db: Connection) -> Call:
+        """Close the card (opening a late one first if there is none)."""
+        card = store.lock(db, self.report.call.linkedid) or store.late_card(
+            db, store.as_asterisk_saw_it(db, self.report))
+        return store.hang_up(db, card, self.report, self.settled)
+
+
+@dataclass(frozen=True)
+class Closed(CardChange[Call]):
+    """The card closed with an outcome already known (HungUp classifies one itself)."""
+
+    legacy_name: ClassVar[str] = "close"
+    linkedid: str
+    outcome: Outcome
+    ended_at: datetime
+    data: dict[str, Any]
+    answered_at: datetime | None = None
+
+    def apply(self, store: CardStore, db: Connection) -> Call:
+        """Close the card: times, status, hold, recording, the hangup entry."""
+        return store.close(db, store.require(db, self.linkedid), self.outcome, self.ended_at,
+                           self.data, self.answered_at)
+
+
+@dataclass(frozen=True)
+class MessageLeft(CardChange[int]):
+    """A voicemail ended: its length; a message with sound needs a callback.
+
+    Gives the message's seconds. Its recording state settles as any recording does.
+    """
+
+    legacy_name: ClassVar[str] = "message_left"
+    linkedid: str
+    at: datetime
+    record_status: str
+
+    def apply(self, store: CardStore, db: Connection) -> int:
+        """Note the message (or its absence) on the card and its timeline."""
+        card = store.require(db, self.linkedid)
+        path = card["recording_path"]
+        heard = store.recordings.check(path) is RecordingCheck.OK
+        seconds = store.recordings.seconds(path) if heard else 0
+        if heard:
+            card.set(needs_callback=True)
+            store.save(db, card)
+        store.add_events(db, card["id"], [Event(
+            "message_left" if heard else "no_message", self.at,
+            {"seconds": seconds, "record_status": self.record_status},
+        )])
+        return seconds
+
+
+@dataclass(frozen=True)
+class RecordingChecked(CardChange[str]):
+    """The card's file looked at again; only a final check records it empty or missing.
+
+    Gives the recording state the card has now.
+    """
+
+    legacy_name: ClassVar[str] = "check_recording"
+    linkedid: str
+    final: bool
+
+    def apply(self, store: CardStore, db: Connection) -> str:
+        """Settle a pending recording state when the file says so."""
+        card = store.require(db, self.linkedid)
+        if card["recording_state"] in {RecordingState.NONE.value, RecordingState.OK.value}:
+            return str(card["recording_state"])
+        state = store.recording_state(card["recording_path"])
+        if state == RecordingState.OK.value or self.final:
+            card.set(recording_state=state)
+            store.save(db, card)
+        return str(card["recording_state"])
+
+
+@dataclass(frozen=True)
+class CardRead(CardChange[Call | None]):
+    """The card as it is after the call's earlier changes (a read: never journaled)."""
+
+    legacy_name: ClassVar[str] = "find"
+    reads: ClassVar[bool] = True
+    linkedid: str
+
+    def apply(self, store: CardStore, db: Connection) -> Call | None:
+        """The card's columns, if the call has a card."""
+        return store.read_card(db, self.linkedid)
+
+
+@dataclass(frozen=True)
+class ClosedFromCel(CardChange[Call | None]):
+    """A card left open (its hangup never reached the server) closed from Asterisk's record.
+
+    None when the card is closed by now (its hangup landed meanwhile) or has gone.
+    """
+
+    legacy_name: ClassVar[str] = "close_from_cel"
+    report: HangupReport
+
+    def apply(self, store: CardStore, db: Connection) -> Call | None:
+        """Close it as the hangup would have, noting where the facts came from."""
+        card = store.lock(db, self.report.call.linkedid)
+        if card is None or card["ended_at"] is not None:
+            return None
+        store.add_events(db, card["id"], [Event(CLOSED_FROM_CEL, utcnow())])
+        return store.hang_up(db, card, self.report, settled=True)
+
+
+@dataclass(frozen=True)
+class ClosedUnexplained(CardChange[Call | None]):
+    """A card left open that Asterisk has no record of: closed `failed`, saying why.
+
+    None when the card is closed by now or has gone.
+    """
+
+    legacy_name: ClassVar[str] = "close_unexplained"
+    linkedid: str
+    ended_at: datetime
+    reason: str = NO_ASTERISK_RECORD
+
+    def apply(self, store: CardStore, db: Connection) -> Call | None:
+        """Close the card as failed at `ended_at`."""
+        card = store.lock(db, self.linkedid)
+        if card is None or card["ended_at"] is not None:
+            return None
+        return store.close(db, card, Outcome(Status.FAILED, self.reason), self.ended_at,
+                           {"status": Status.FAILED.value, "reason": self.reason},
+                           None, settled=True)
+
+
+@dataclass(frozen=True)
+class AnswerCorrected(CardChange[Call | None]):
+    """A closed card whose answer time the hangup had to guess, put right from CEL.
+
+    None when CEL shows no answer or the card is not closed.
+    """
+
+    legacy_name: ClassVar[str] = "correct_answer"
+    facts: CallFacts
+
+    def apply(self, store: CardStore, db: Connection) -> Call | None:
+        """Answer, wait, talk and hold from Asterisk's record; marked on the timeline."""
+        facts = self.facts
+        if facts.answered_at is None:
+            return None
+        card = store.lock(db, facts.linkedid)
+        if card is None or card["ended_at"] is None:
+            return None
+        # The hangup's guess for a queue it did not see is the call's start.
+        if facts.queue_entered_at is not None and card["queue_entered_at"] in {
+                None, card["started_at"]}:
+            card.set(queue_entered_at=facts.queue_entered_at)
+        store.answer_at(card, facts.answered_at)
+        ended_at = card["ended_at"]
+        card.set(talk_sec=seconds_between(facts.answered_at, ended_at),
+                 hold_sec=store.hold_seconds(db, card["id"], facts.answered_at, ended_at))
+        store.add_events(db, card["id"], [Event(ANSWER_FROM_CEL, facts.answered_at)])
+        row = store.save(db, card, returning=True).one()
+        return Call(**row._mapping)
