@@ -352,13 +352,13 @@ def test_a_caller_the_card_saw_queued_who_hangs_up_is_abandoned_in_the_queue(
     """The card knows the caller was queued even when the channel does not say so (a hangup
     before the dialplan set CC_QUEUE_ENTERED, or a dialplan from before that variable)."""
     cards = store(sessions, tmp_path)
-    cards.open_card(new_call("queued.1"))
-    cards.route_decided("queued.1", queue="appointments", ivr_path="main > 1",
-                        did_source=None, did_city=None, events=[],
-                        queue_entered_at=T0 + timedelta(seconds=12))
-    card = cards.hang_up(HangupReport(
+    cards.apply(OpenCard(new_call("queued.1")))
+    cards.apply(RouteDecided("queued.1", queue="appointments", ivr_path="main > 1",
+                             did_source=None, did_city=None, events=[],
+                             queue_entered_at=T0 + timedelta(seconds=12)))
+    card = cards.apply(HungUp(HangupReport(
         call=new_call("queued.1"), ended_at=T0 + timedelta(seconds=52), queue_entered=False,
-        hangup_source="PJSIP/trunk-00000001", cause="16"))
+        hangup_source="PJSIP/trunk-00000001", cause="16")))
     assert (card.status, card.end_reason) == ("abandoned", "caller_hangup_queue")
     # Waited from entering the queue, not from the first ring of the call.
     assert (card.duration_sec, card.wait_sec, card.talk_sec) == (52, 40, 0)
