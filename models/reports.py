@@ -130,9 +130,9 @@ class CategoryDay(_DayRow, Base):
 
 
 class FirstCallDay(_DayRow, Base):
-    """Answered inbound calls of a day per queue, operator and category, and how many were
-    resolved at first call, declared and measured (whether the number called again within
-    the day's `ReportDay.fcr_repeat_days`)."""
+    """Answered inbound calls of a day per queue and operator (category NULL) or per queue and
+    category (operator NULL), and how many were resolved at first call, declared and measured
+    (the number did not call again within the day's `ReportDay.fcr_repeat_days`)."""
 
     __tablename__ = "report_first_call_days"
 

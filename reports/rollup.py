@@ -250,17 +250,25 @@ def day_rows(where: ColumnElement[bool]) -> Iterator[tuple[type[Any], Select[Any
 
 
 def first_call_rows(cards: ColumnElement[bool], window: ColumnElement[bool], repeat_days: int
-                    ) -> Select[Any]:
+                    ) -> Iterator[Select[Any]]:
     """FirstCallDay's rows (less the day) of the answered inbound cards `cards`, their repeat
     calls looked for among the cards `window` (from the first of `cards` to `repeat_days`
-    after the last)."""
+    after the last): one set per operator (category NULL), one per category (operator NULL).
+
+    Two small sets, not one per operator and category: a year's report sums a few times
+    fewer rows.
+    """
     following = o.next_calls(window)
     queueless = o.queueless_operator()
-    keys = (Call.queue, queueless, Call.operator_id, Call.category_id)
-    return (select(*keys, *o.first_call_counts(following, repeat_days))
-            .outerjoin(following, following.c.call_id == Call.id)
-            .where(cards, o.inbound_answered())
-            .group_by(*keys))
+    nothing = cast(null(), Integer())
+    for key, columns in ((Call.operator_id, (Call.operator_id, nothing)),
+                         (Call.category_id, (nothing, Call.category_id))):
+        keys = [Call.queue, queueless, key]
+        yield (select(Call.queue, queueless, *columns,
+                      *o.first_call_counts(following, repeat_days))
+               .outerjoin(following, following.c.call_id == Call.id)
+               .where(cards, o.inbound_answered(), key.is_not(None))
+               .group_by(*keys))
 
 
 _FIRST_CALL_COLUMNS = ("queue", "queueless_operator_id", "operator_id", "category_id",
@@ -333,11 +341,12 @@ def roll_up_first_calls(session: Any, day: date, tz: tzinfo, repeat_days: int,
     """Recount one rolled-up day's FCR rows with this window, as of `at`."""
     start, end = day_bounds(day, tz)
     session.execute(delete(FirstCallDay).where(FirstCallDay.day == day))
-    rows = first_call_rows(
-        and_(Call.started_at >= start, Call.started_at < end),
-        and_(Call.started_at >= start, Call.started_at < end + timedelta(days=repeat_days)),
-        repeat_days).add_columns(literal(day).label("day"))
-    session.execute(insert(FirstCallDay).from_select([*_FIRST_CALL_COLUMNS, "day"], rows))
+    for rows in first_call_rows(
+            and_(Call.started_at >= start, Call.started_at < end),
+            and_(Call.started_at >= start, Call.started_at < end + timedelta(days=repeat_days)),
+            repeat_days):
+        dated = rows.add_columns(literal(day).label("day"))
+        session.execute(insert(FirstCallDay).from_select([*_FIRST_CALL_COLUMNS, "day"], dated))
     session.execute(update(ReportDay).where(ReportDay.day == day).values(
         fcr_repeat_days=repeat_days, fcr_at=at))
 
