@@ -373,8 +373,8 @@ def roll_up(sessions: sessionmaker[Session], tz: tzinfo, today: date,
     """Roll up every past day that needs it; how many were.
 
     The FCR rows are recounted once at the end, for every rolled-up day whose repeat calls
-    the days rolled up may hold, not once per day rolled (that was the window's length
-    times the work)."""
+    the days rolled up may hold (not once per day rolled: the window's length times the
+    work), and for the days counted with another window."""
     with sessions() as session:
         days = days_to_roll_up(session, tz, today)
     for day in days:
@@ -382,8 +382,14 @@ def roll_up(sessions: sessionmaker[Session], tz: tzinfo, today: date,
         if progress is not None:
             progress(day)
     with sessions() as session:
-        recount = _first_call_days(session, days, tz, repeat_days) if days else []
-    for day in recount:
+        recount = set(_first_call_days(session, days, tz, repeat_days) if days else [])
+        # Days counted with another window (CALLCARDS_FCR_REPEAT_DAYS changed), or never.
+        recount.update(day for day, start, end in session.execute(
+            select(ReportDay.day, ReportDay.starts_at, ReportDay.ends_at)
+            .where(ReportDay.stale.is_(False), or_(
+                ReportDay.fcr_repeat_days.is_(None), ReportDay.fcr_repeat_days != repeat_days)))
+            if (start, end) == day_bounds(day, tz))
+    for day in sorted(recount):
         with transaction(sessions) as session:
             roll_up_first_calls(session, day, tz, repeat_days, utcnow())
     return len(days)

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from models import Call, FirstCallDay, ReportDay
 from models.session import transaction
 from reports.figures import category_figures, operator_figures
-from reports.rollup import first_call_coverage, roll_up_day
+from reports.rollup import first_call_coverage, roll_up, roll_up_day
 from tests.web import test_reports
 from tests.web.test_reports import (
     ANSWERED,
@@ -135,8 +135,9 @@ def test_another_repeat_window_reads_the_cards(cards: sessionmaker[Session]) -> 
     # Eleven days: Olga's caller of ten days on counts as calling again.
     assert rates(eleven)["operator1"]["measured"] == pytest.approx(100 / 3)
     assert eleven == fcr_from_the_cards(cards, "admin", repeat_days=11)
-    # Rolled up with the eleven-day window, the roll-ups serve it, not the seven-day one.
-    roll_up_every_day(cards, repeat_days=11)
+    # The nightly command under an eleven-day window: no day to roll up, but every day's
+    # FCR recounted with it; the roll-ups serve it now, not the seven-day one.
+    assert roll_up(cards, MSK, FIRST_DAY + timedelta(days=21), repeat_days=11) == 0
     assert rolled_fcr_days(cards, "admin", repeat_days=11) == set(range(9))
     assert rolled_fcr_days(cards, "admin", repeat_days=7) == set()
     with cards() as session:
