@@ -229,7 +229,8 @@ def _cmd_reports(args: argparse.Namespace, settings: Settings) -> int:
 
     # The zone the site reads dates in too (webadmin's BABEL_DEFAULT_TIMEZONE).
     zone = settings.zone
-    done = roll_up(_sessions(settings), zone, datetime.now(zone).date())
+    done = roll_up(_sessions(settings), zone, datetime.now(zone).date(),
+                   repeat_days=settings.fcr_repeat_days)
     print(f"{done} day(s) rolled up")
     return 0
 

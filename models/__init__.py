@@ -9,6 +9,7 @@ from models.dictionaries import CallCategory, CallPurpose, CallSubCategory, Call
 from models.journal import CardOperation
 from models.reports import (
     CategoryDay,
+    FirstCallDay,
     OperatorDay,
     QueueDay,
     RangDay,
@@ -20,8 +21,8 @@ from models.users import PhoneType, QueueMember, Role, StaffSession, User, queue
 
 __all__ = [
     "AsteriskCdr", "AsteriskCel", "AuditEntry", "Base", "Call", "CallCategory", "CallEvent",
-    "CardOperation", "CategoryDay", "OperatorDay", "QueueDay", "RangDay", "ReportDay",
-    "WaitDay",
+    "CardOperation", "CategoryDay", "FirstCallDay", "OperatorDay", "QueueDay", "RangDay",
+    "ReportDay", "WaitDay",
     "CallPurpose", "CallSubCategory", "CallTag", "Did", "Direction", "FlowSetting",
     "FlowVersion", "IvrMenu", "PhoneType", "Queue", "QueueMember", "RecordingState", "Role",
     "Schedule", "StaffSession",

@@ -40,6 +40,11 @@ class ReportDay(Base):
     ends_at: Mapped[datetime]
     stale: Mapped[bool] = mapped_column(Boolean, default=True)
     refreshed_at: Mapped[datetime | None]
+    # First-call resolution rows (FirstCallDay) of this day: the window they were counted
+    # with and when. They are exact while this day and the fcr_span_days(window) days after it
+    # are fresh and none of those was rolled up after them (reports/rollup.py).
+    fcr_repeat_days: Mapped[int | None] = mapped_column(Integer)
+    fcr_at: Mapped[datetime | None]
 
 
 class _DayRow:
@@ -124,7 +129,29 @@ class CategoryDay(_DayRow, Base):
     needs_callback: Mapped[int] = mapped_column(Integer)
 
 
-ROLLUP_TABLES = (QueueDay, WaitDay, OperatorDay, RangDay, CategoryDay)
+class FirstCallDay(_DayRow, Base):
+    """Answered inbound calls of a day per queue and operator (category NULL) or per queue and
+    category (operator NULL), and how many were resolved at first call, declared and measured
+    (the number did not call again within the day's `ReportDay.fcr_repeat_days`)."""
+
+    __tablename__ = "report_first_call_days"
+
+    queueless_operator_id: Mapped[int | None] = mapped_column(Integer)  # as CategoryDay's
+    operator_id: Mapped[int | None] = mapped_column(Integer)
+    category_id: Mapped[int | None] = mapped_column(Integer)
+    answered: Mapped[int] = mapped_column(Integer)
+    declared: Mapped[int] = mapped_column(Integer)
+    known: Mapped[int] = mapped_column(Integer)
+    not_again: Mapped[int] = mapped_column(Integer)
+
+
+def fcr_span_days(repeat_days: int) -> int:
+    """How many days after a day its first-call rows read: a repeat call up to `repeat_days`
+    days after the day's last moment, and one day more for a clock change in between."""
+    return repeat_days + 1
+
+
+ROLLUP_TABLES = (QueueDay, WaitDay, OperatorDay, RangDay, CategoryDay, FirstCallDay)
 
 # -- the triggers that mark a day stale --------------------------------------------------------
 # Migrations run these (0007 with the columns and kinds it watched, 0008 with today's); create_all
@@ -137,7 +164,9 @@ REPORTED_COLUMNS_0007 = (
     "wait_sec", "talk_sec", "hold_sec", "operator_id", "purpose_id", "category_id",
     "completed_at", "needs_callback",
 )
-REPORTED_COLUMNS = (*REPORTED_COLUMNS_0007, "answered_at")
+REPORTED_COLUMNS_0008 = (*REPORTED_COLUMNS_0007, "answered_at")
+#: 0014: first-call resolution reads the caller's number and the operator's "resolved" mark.
+REPORTED_COLUMNS = (*REPORTED_COLUMNS_0008, "src_number", "resolved_first_call")
 #: The timeline events the roll-ups read: ringing (operators' missed calls), and the moves
 #: between queues with the answers around them (each queue a call entered, its legs).
 REPORTED_EVENTS_0007 = ("operator_rang",)

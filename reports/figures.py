@@ -24,6 +24,7 @@ from models import (
     CallPurpose,
     CategoryDay,
     Direction,
+    FirstCallDay,
     OperatorDay,
     QueueDay,
     RangDay,
@@ -35,7 +36,7 @@ from models.routing import Queue
 from models.visibility import calls_scope, rows_seen
 from reports import outcomes as o
 from reports.period import Period
-from reports.rollup import Coverage, coverage, service_levels
+from reports.rollup import Coverage, coverage, first_call_coverage, service_levels
 from reports.sql import week_start
 
 #: METRICS.md: an abandon this soon after entering the queue is a short abandon (N).
@@ -270,27 +271,39 @@ class FirstCall:
         return _share(self.not_again, self.known)
 
 
-def first_calls(session: DbSession, period: Period, user: Any, key: Any,
+def first_calls(session: DbSession, period: Period, user: Any, key: str,
                 repeat_days: int = FCR_REPEAT_DAYS) -> dict[int, FirstCall]:
-    """First-call resolution per `key` (a card's operator or category), from the cards.
+    """First-call resolution per `key` ("operator_id" or "category_id" of a card).
 
-    Always read from the cards, not the roll-ups: a call is resolved or not by calls that
-    may come days after its own day was rolled up. A repeat call counts whoever took it and
-    whatever the user may see: the caller called again.
+    The days whose FCR roll-ups are exact (rollup.first_call_coverage: the day and the days
+    its repeat calls may come on rolled up, fresh, counted with this window) are read from
+    them, the rest from the cards. A repeat call counts whoever took it and whatever the
+    user may see: the caller called again.
     """
-    known = o.known_number()
-    # A call near the period's end may be repeated after it: the next calls are read past it.
-    following = o.next_calls(period.start, period.end + timedelta(days=repeat_days))
-    again = o.called_again(following, repeat_days)
-    stmt = (select(key, func.count(), o.count_of(Call.resolved_first_call.is_(True)),
-                   o.count_of(known), o.count_of(and_(known, not_(again))))
-            .outerjoin(following, following.c.call_id == Call.id)
-            .where(Call.started_at >= period.start, Call.started_at < period.end,
-                   o.inbound_answered(), key.is_not(None))
-            .group_by(key))
-    return {found: FirstCall(int(answered), int(declared), int(known_count), int(not_again))
-            for found, answered, declared, known_count, not_again
-            in session.execute(_scoped(stmt, user))}
+    cover = first_call_coverage(session, period, user, repeat_days)
+    found: dict[int, FirstCall] = {}
+    if cover.stretches:
+        # A call near a stretch's end may be repeated after it: the next calls are read past it.
+        following = o.next_calls(cover.raw(after=timedelta(days=repeat_days)))
+        column = getattr(Call, key)
+        stmt = (select(column, *o.first_call_counts(following, repeat_days))
+                .outerjoin(following, following.c.call_id == Call.id)
+                .where(cover.raw(), o.inbound_answered(), column.is_not(None))
+                .group_by(column))
+        for found_key, *counts in session.execute(_scoped(stmt, user)):
+            found[found_key] = found.get(found_key, FirstCall()) + FirstCall(
+                *(int(count) for count in counts))
+    if cover.days:
+        column = getattr(FirstCallDay, key)
+        for found_key, *counts in session.execute(
+                select(column, *(func.sum(getattr(FirstCallDay, name)) for name in (
+                    "answered", "declared", "known", "not_again")))
+                .where(cover.rolled(FirstCallDay.day), column.is_not(None),
+                       rows_seen(user, FirstCallDay.queue, FirstCallDay.queueless_operator_id))
+                .group_by(column)):
+            found[found_key] = found.get(found_key, FirstCall()) + FirstCall(
+                *(int(count) for count in counts))
+    return found
 
 
 # -- operators --------------------------------------------------------------------------------
@@ -344,7 +357,7 @@ def operator_figures(session: DbSession, period: Period, user: Any, no_purpose: 
         _operator_cards(session, cover, user, no_purpose, found, names, purposes)
     if cover.days:
         _operator_rollups(session, cover, user, no_purpose, found, names, purposes)
-    resolved = first_calls(session, period, user, Call.operator_id, repeat_days)
+    resolved = first_calls(session, period, user, "operator_id", repeat_days)
     rows = [OperatorFigures(
         operator_id, names[operator_id], answered=int(values.get("answered", 0)),
         missed=int(values.get("missed", 0)), talk_sec=float(values.get("talk_sec", 0)),
@@ -531,7 +544,7 @@ def category_figures(session: DbSession, period: Period, user: Any,
     categories = {category.id: category for category in session.scalars(
         select(CallCategory).where(CallCategory.id.in_(list(found))))}
     weeks = period_weeks(period)
-    resolved = first_calls(session, period, user, Call.category_id, repeat_days)
+    resolved = first_calls(session, period, user, "category_id", repeat_days)
     rows = [CategoryFigures(category_id, categories[category_id].name,
                             int(values["cards"]), int(values["needs_callback"]),
                             {week: weekly.get((category_id, week), 0) for week in weeks},

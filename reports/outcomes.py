@@ -126,18 +126,18 @@ def known_number() -> ColumnElement[bool]:
     return func.coalesce(Call.src_number, "") != ""
 
 
-def next_calls(start: datetime, end: datetime) -> Subquery:
-    """Per inbound card from a known number started in [start, end): when that number next
-    called in, up to `end` (NULL: not again by then).
+def next_calls(window: ColumnElement[bool]) -> Subquery:
+    """Per inbound card from a known number among the cards `window` (a condition on when
+    cards started): when that number next called in among them (NULL: not again there).
 
-    One sort of the period's inbound cards by number, not a look-up per card: over a year
-    of generated history it took about half the time.
+    Exact for a card when the window holds every card from it to `days` after it (the
+    `called_again` read). One sort of the window's inbound cards by number, not a look-up
+    per card: over a year of generated history it took about half the time.
     """
     later = func.lead(Call.started_at).over(partition_by=Call.src_number,
                                             order_by=(Call.started_at, Call.id))
     return (select(Call.id.label("call_id"), later.label("next_at"))
-            .where(Call.direction == Direction.INBOUND.value, known_number(),
-                   Call.started_at >= start, Call.started_at < end)
+            .where(Call.direction == Direction.INBOUND.value, known_number(), window)
             .subquery("next_calls"))
 
 
@@ -148,6 +148,14 @@ def called_again(following: Subquery, days: int) -> ColumnElement[bool]:
     """
     return and_(following.c.next_at.is_not(None),
                 within_days(Call.started_at, following.c.next_at, literal(days)))
+
+
+def first_call_counts(following: Subquery, days: int) -> list[Any]:
+    """FCR's four aggregates over answered inbound cards joined to `following`: calls,
+    declared resolved, from a known number, and of those not called again within `days`."""
+    known = known_number()
+    return [func.count(), count_of(Call.resolved_first_call.is_(True)), count_of(known),
+            count_of(and_(known, not_(called_again(following, days))))]
 
 
 # -- legs: each queue a call entered -------------------------------------------------------------

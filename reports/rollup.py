@@ -44,11 +44,13 @@ from sqlalchemy import (
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
+from callcards.config import FCR_REPEAT_DAYS
 from models import (
     Call,
     CallEvent,
     CategoryDay,
     Direction,
+    FirstCallDay,
     OperatorDay,
     Queue,
     QueueDay,
@@ -58,7 +60,7 @@ from models import (
     WaitDay,
     utcnow,
 )
-from models.reports import SETTLED_DAYS, WAIT_CAP_SEC
+from models.reports import SETTLED_DAYS, WAIT_CAP_SEC, fcr_span_days
 from models.session import transaction
 from models.visibility import report_reader
 from reports import outcomes as o
@@ -97,9 +99,10 @@ class Coverage:
         """Roll-up rows of the covered days."""
         return or_(false(), *(and_(day >= first, day <= last) for first, last in self.days))
 
-    def raw(self, started_at: Any = Call.started_at) -> ColumnElement[bool]:
-        """Cards of the stretches the roll-ups do not cover."""
-        return or_(false(), *(and_(started_at >= start, started_at < end)
+    def raw(self, started_at: Any = Call.started_at, after: timedelta = timedelta()
+            ) -> ColumnElement[bool]:
+        """Cards of the stretches the roll-ups do not cover (each stretch `after` longer)."""
+        return or_(false(), *(and_(started_at >= start, started_at < end + after)
                               for start, end in self.stretches))
 
     @property
@@ -111,19 +114,54 @@ class Coverage:
 def coverage(session: Any, period: Period, user: Any, thresholds: Sequence[int] = ()
              ) -> Coverage:
     """Which days of the period the roll-ups give exactly, for this user and thresholds."""
-    everything = Coverage([], [(period.start, period.end)])
     if (report_reader(user) is None
             or any(not 0 <= value <= WAIT_CAP_SEC for value in thresholds)):
-        return everything  # the roll-ups hold no scope but queues and operators
+        # The roll-ups hold no scope but queues and operators.
+        return _covering(period, [])
     rows = session.execute(
         select(ReportDay.day, ReportDay.starts_at, ReportDay.ends_at)
         .where(ReportDay.stale.is_(False), ReportDay.starts_at >= period.start,
                ReportDay.ends_at <= period.end)
         .order_by(ReportDay.day))
     # A day rolled up under another time zone has other bounds: read from the cards.
-    fresh = [day for day, start, end in rows if (start, end) == day_bounds(day, period.tz)]
+    return _covering(period, [day for day, start, end in rows
+                              if (start, end) == day_bounds(day, period.tz)])
+
+
+def first_call_coverage(session: Any, period: Period, user: Any, repeat_days: int
+                        ) -> Coverage:
+    """Which days of the period the first-call roll-ups give exactly.
+
+    A day's FCR rows depend on the calls of the fcr_span_days after it too: they are read
+    only when the day and every one of those is rolled up and fresh, and the rows were
+    counted with this window after the last of those days was rolled up (rolling a day up
+    recounts the days before it, `roll_up_day`). Any other day is read from the cards.
+    """
+    if report_reader(user) is None:
+        return _covering(period, [])
+    span = fcr_span_days(repeat_days)
+    days = {day: (refreshed, fcr_days, fcr_at) for day, start, end, refreshed, fcr_days, fcr_at
+            in session.execute(
+                select(ReportDay.day, ReportDay.starts_at, ReportDay.ends_at,
+                       ReportDay.refreshed_at, ReportDay.fcr_repeat_days, ReportDay.fcr_at)
+                .where(ReportDay.stale.is_(False), ReportDay.starts_at >= period.start,
+                       ReportDay.starts_at < period.end + timedelta(days=span + 1)))
+            if (start, end) == day_bounds(day, period.tz) and refreshed is not None}
+
+    def exact(day: date) -> bool:
+        _refreshed, fcr_days, fcr_at = days[day]
+        if fcr_days != repeat_days or fcr_at is None or day_bounds(day, period.tz)[1] > period.end:
+            return False
+        after = [day + timedelta(days=offset) for offset in range(span + 1)]
+        return all(later in days and days[later][0] <= fcr_at for later in after)
+
+    return _covering(period, [day for day in sorted(days) if exact(day)])
+
+
+def _covering(period: Period, fresh: Sequence[date]) -> Coverage:
+    """The period as the runs of these days and the stretches between them."""
     if not fresh:
-        return everything
+        return Coverage([], [(period.start, period.end)])
     stretches, moment = [], period.start
     for first, last in _runs(fresh):
         start, end = day_bounds(first, period.tz)[0], day_bounds(last, period.tz)[1]
@@ -211,6 +249,31 @@ def day_rows(where: ColumnElement[bool]) -> Iterator[tuple[type[Any], Select[Any
         .group_by(Call.queue, queueless, Call.category_id))
 
 
+def first_call_rows(cards: ColumnElement[bool], window: ColumnElement[bool], repeat_days: int
+                    ) -> Iterator[Select[Any]]:
+    """FirstCallDay's rows (less the day) of the answered inbound cards `cards`, their repeat
+    calls looked for among the cards `window` (from the first of `cards` to `repeat_days`
+    after the last): one set per operator (category NULL), one per category (operator NULL).
+
+    Two small sets, not one per operator and category: a year's report sums a few times
+    fewer rows.
+    """
+    following = o.next_calls(window)
+    queueless = o.queueless_operator()
+    nothing = cast(null(), Integer())
+    for key, columns in ((Call.operator_id, (Call.operator_id, nothing)),
+                         (Call.category_id, (nothing, Call.category_id))):
+        keys = [Call.queue, queueless, key]
+        yield (select(Call.queue, queueless, *columns,
+                      *o.first_call_counts(following, repeat_days))
+               .outerjoin(following, following.c.call_id == Call.id)
+               .where(cards, o.inbound_answered(), key.is_not(None))
+               .group_by(*keys))
+
+
+_FIRST_CALL_COLUMNS = ("queue", "queueless_operator_id", "operator_id", "category_id",
+                       "answered", "declared", "known", "not_again")
+
 _COLUMNS: dict[type[Any], tuple[str, ...]] = {
     QueueDay: ("queue", "queueless_operator_id", "leg", "offered", "answered", "abandoned",
                "missed", "closed", "refused", "answered_wait_sec"),
@@ -230,8 +293,11 @@ def settled(end: datetime) -> bool:
     return end <= utcnow() - timedelta(days=SETTLED_DAYS, hours=1)
 
 
-def roll_up_day(sessions: sessionmaker[Session], day: date, tz: tzinfo) -> None:
-    """Rewrite one local day's roll-up rows from its cards and mark the day fresh."""
+def roll_up_day(sessions: sessionmaker[Session], day: date, tz: tzinfo,
+                repeat_days: int = FCR_REPEAT_DAYS, first_calls: bool = True) -> None:
+    """Rewrite one local day's roll-up rows from its cards and mark the day fresh; with
+    `first_calls`, recount the FCR rows of the day and of the rolled-up days whose repeat
+    calls it may hold (the fcr_span_days before it)."""
     start, end = day_bounds(day, tz)
     if not settled(end):
         # The triggers leave recent cards alone: such a day's roll-up would not be kept fresh.
@@ -244,15 +310,45 @@ def roll_up_day(sessions: sessionmaker[Session], day: date, tz: tzinfo) -> None:
     except IntegrityError:
         pass  # another roll-up added it meanwhile
     with transaction(sessions) as session:
+        now = utcnow()
         # The row lock first: a card written from now on waits, then marks the day stale.
         session.execute(update(ReportDay).where(ReportDay.day == day).values(
-            stale=False, refreshed_at=utcnow(), starts_at=start, ends_at=end))
+            stale=False, refreshed_at=now, starts_at=start, ends_at=end))
         in_day = and_(Call.started_at >= start, Call.started_at < end)
         for table in _COLUMNS:
             session.execute(delete(table).where(table.day == day))
         for table, rows in day_rows(in_day):
             dated = rows.add_columns(literal(day).label("day"))
             session.execute(insert(table).from_select([*_COLUMNS[table], "day"], dated))
+        if first_calls:
+            for earlier in _first_call_days(session, [day], tz, repeat_days):
+                roll_up_first_calls(session, earlier, tz, repeat_days, now)
+
+
+def _first_call_days(session: Any, rolled: Sequence[date], tz: tzinfo, repeat_days: int
+                     ) -> list[date]:
+    """The rolled-up days whose FCR rows may read calls of the `rolled` days."""
+    span = fcr_span_days(repeat_days)
+    wanted = {day - timedelta(days=back) for day in rolled for back in range(span + 1)}
+    return sorted(day for day, start, end in session.execute(
+        select(ReportDay.day, ReportDay.starts_at, ReportDay.ends_at)
+        .where(ReportDay.day.in_(sorted(wanted))))
+        if (start, end) == day_bounds(day, tz))
+
+
+def roll_up_first_calls(session: Any, day: date, tz: tzinfo, repeat_days: int,
+                        at: datetime) -> None:
+    """Recount one rolled-up day's FCR rows with this window, as of `at`."""
+    start, end = day_bounds(day, tz)
+    session.execute(delete(FirstCallDay).where(FirstCallDay.day == day))
+    for rows in first_call_rows(
+            and_(Call.started_at >= start, Call.started_at < end),
+            and_(Call.started_at >= start, Call.started_at < end + timedelta(days=repeat_days)),
+            repeat_days):
+        dated = rows.add_columns(literal(day).label("day"))
+        session.execute(insert(FirstCallDay).from_select([*_FIRST_CALL_COLUMNS, "day"], dated))
+    session.execute(update(ReportDay).where(ReportDay.day == day).values(
+        fcr_repeat_days=repeat_days, fcr_at=at))
 
 
 def days_to_roll_up(session: Any, tz: tzinfo, today: date) -> list[date]:
@@ -272,14 +368,30 @@ def days_to_roll_up(session: Any, tz: tzinfo, today: date) -> list[date]:
 
 
 def roll_up(sessions: sessionmaker[Session], tz: tzinfo, today: date,
-            progress: Callable[[date], None] | None = None) -> int:
-    """Roll up every past day that needs it; how many were."""
+            progress: Callable[[date], None] | None = None,
+            repeat_days: int = FCR_REPEAT_DAYS) -> int:
+    """Roll up every past day that needs it; how many were.
+
+    The FCR rows are recounted once at the end, for every rolled-up day whose repeat calls
+    the days rolled up may hold (not once per day rolled: the window's length times the
+    work), and for the days counted with another window."""
     with sessions() as session:
         days = days_to_roll_up(session, tz, today)
     for day in days:
-        roll_up_day(sessions, day, tz)
+        roll_up_day(sessions, day, tz, repeat_days, first_calls=False)
         if progress is not None:
             progress(day)
+    with sessions() as session:
+        recount = set(_first_call_days(session, days, tz, repeat_days) if days else [])
+        # Days counted with another window (CALLCARDS_FCR_REPEAT_DAYS changed), or never.
+        recount.update(day for day, start, end in session.execute(
+            select(ReportDay.day, ReportDay.starts_at, ReportDay.ends_at)
+            .where(ReportDay.stale.is_(False), or_(
+                ReportDay.fcr_repeat_days.is_(None), ReportDay.fcr_repeat_days != repeat_days)))
+            if (start, end) == day_bounds(day, tz))
+    for day in sorted(recount):
+        with transaction(sessions) as session:
+            roll_up_first_calls(session, day, tz, repeat_days, utcnow())
     return len(days)
 
 
