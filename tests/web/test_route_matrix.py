@@ -34,6 +34,7 @@ EXPECTED: dict[str, frozenset[str]] = {
     "workspace.index": STAFF,
     "workspace.current": frozenset({OPERATOR, ADMIN}),
     "workspace.set_status": frozenset({OPERATOR, ADMIN}),
+    "workspace.phone.credentials": frozenset({OPERATOR, ADMIN}),
     "calls.list": STAFF,
     "calls.mine": STAFF,
     "calls.card": STAFF,

@@ -18,6 +18,7 @@ from werkzeug.wrappers import Response
 
 from callcards.config import Settings
 from models import PhoneType
+from pbx.endpoints_conf import browser_phone_password, password_digest
 from webadmin.auth.identity import presents_bearer
 from webadmin.callflow.draft import site_settings
 from webadmin.json_error import json_error
@@ -71,8 +72,6 @@ def _ice_servers(settings: Settings) -> list[dict[str, Any]]:
 @require("workspace.use", api=True)
 def credentials() -> Response:
     """The operator's browser phone: where to register and with what; 409 when it can't."""
-    from pbx.endpoints_conf import browser_phone_password, password_digest
-
     if presents_bearer():
         # An API token is for scripts; the phone's secret is for the operator's own page.
         return json_error(403, _("The browser phone is given only to a signed-in page."),
