@@ -33,8 +33,12 @@ from models.session import make_engine
 DATABASE = "callcards_bench_agi"
 LEVELS = (10, 100, 200, 500)
 #: Server names, in the order the tables show them.
-OURS, NODB, THREADS, NULL = ("callcards agi", "callcards agi, no card writes",
-                             "thread per connection", "null server")
+OURS, NODB, THREADS, NULL = (
+    "callcards agi",
+    "callcards agi, no card writes",
+    "thread per connection",
+    "null server",
+)
 
 
 @dataclass
@@ -83,19 +87,42 @@ class AgiBenchResult:
         return None
 
 
-def run_generator(port: int, concurrency: int, *, duration: float, warmup: float,
-                  recordings: Path | None, max_calls: int | None = None,
-                  abandon_every: int = 10) -> LoadResult:
+def run_generator(
+    port: int,
+    concurrency: int,
+    *,
+    duration: float,
+    warmup: float,
+    recordings: Path | None,
+    max_calls: int | None = None,
+    abandon_every: int = 10,
+) -> LoadResult:
     """One run of bench.agi_load in its own process; its figures."""
-    command = python_module("bench.agi_load", "--port", str(port),
-                            "--concurrency", str(concurrency), "--duration", str(duration),
-                            "--warmup", str(warmup), "--abandon-every", str(abandon_every))
+    command = python_module(
+        "bench.agi_load",
+        "--port",
+        str(port),
+        "--concurrency",
+        str(concurrency),
+        "--duration",
+        str(duration),
+        "--warmup",
+        str(warmup),
+        "--abandon-every",
+        str(abandon_every),
+    )
     if recordings is not None:
         command += ["--recordings", str(recordings)]
     if max_calls is not None:
         command += ["--max-calls", str(max_calls)]
-    done = subprocess.run(command, env=bench_environment(), capture_output=True, text=True,
-                          timeout=duration + warmup + 300, check=False)
+    done = subprocess.run(
+        command,
+        env=bench_environment(),
+        capture_output=True,
+        text=True,
+        timeout=duration + warmup + 300,
+        check=False,
+    )
     if done.returncode != 0:
         raise RuntimeError(f"the load generator failed:\n{done.stderr[-2000:]}")
     return LoadResult(**json.loads(done.stdout))
@@ -103,14 +130,18 @@ def run_generator(port: int, concurrency: int, *, duration: float, warmup: float
 
 def _servers(url: str, work: Path, settings_refresh: str) -> list[ServerProcess]:
     env = bench_environment(
-        DATABASE_URL=url, RECORDINGS_DIR=str(work / "recordings"),
-        CALLCARDS_JOURNAL_DIR=str(work / "journal"), CALLCARDS_SETTINGS_REFRESH=settings_refresh,
+        DATABASE_URL=url,
+        RECORDINGS_DIR=str(work / "recordings"),
+        CALLCARDS_JOURNAL_DIR=str(work / "journal"),
+        CALLCARDS_SETTINGS_REFRESH=settings_refresh,
     )
     servers = []
-    for name, module, extra in ((OURS, "callcards.cli", ["agi", "--grace", "5"]),
-                                (NODB, "bench.nodb_server", []),
-                                (THREADS, "bench.thread_server", []),
-                                (NULL, "bench.null_server", [])):
+    for name, module, extra in (
+        (OURS, "callcards.cli", ["agi", "--grace", "5"]),
+        (NODB, "bench.nodb_server", []),
+        (THREADS, "bench.thread_server", []),
+        (NULL, "bench.null_server", []),
+    ):
         port = free_port()
         args = [*extra, "--listen", f"127.0.0.1:{port}"]
         log = work / f"{module}.log"
@@ -135,8 +166,7 @@ def run_agi_bench(
     result = AgiBenchResult(list(levels), duration, warmup, settings_refresh)
     work = Path(tempfile.mkdtemp(prefix="callcards-bench-agi-"))
     url = prepare_call_database(database)
-    running = [server for server in _servers(url, work, settings_refresh)
-               if server.name in servers]
+    running = [server for server in _servers(url, work, settings_refresh) if server.name in servers]
     try:
         for server in running:
             server.start()
@@ -146,20 +176,39 @@ def run_agi_bench(
                 one = os.getloadavg()[0]
                 cpu = cpu_seconds(server.pid)
                 with PostgresCpuMeter(database) as postgres:
-                    load = run_generator(server.port, level, duration=duration, warmup=warmup,
-                                         recordings=work / "recordings", max_calls=max_calls)
+                    load = run_generator(
+                        server.port,
+                        level,
+                        duration=duration,
+                        warmup=warmup,
+                        recordings=work / "recordings",
+                        max_calls=max_calls,
+                    )
                 # CPU over warm-up and window alike, scaled to the window's share of it.
                 share = load.seconds / (load.seconds + (0 if max_calls else warmup))
                 cards = check_cards(url, load) if server.name == OURS else None
-                result.levels_run.append(LevelResult(
-                    server.name, load, round((cpu_seconds(server.pid) - cpu) * share, 2),
-                    round(postgres.seconds * share, 2), one, cards))
-                log(f"  {server.name:>29} @ {level:>3}: {load.lifecycles_per_sec:7.1f} calls/s"
+                result.levels_run.append(
+                    LevelResult(
+                        server.name,
+                        load,
+                        round((cpu_seconds(server.pid) - cpu) * share, 2),
+                        round(postgres.seconds * share, 2),
+                        one,
+                        cards,
+                    )
+                )
+                log(
+                    f"  {server.name:>29} @ {level:>3}: {load.lifecycles_per_sec:7.1f} calls/s"
                     f"  session p50/p99 {load.session_p50_ms:.1f}/{load.session_p99_ms:.1f} ms"
                     f"  command p50/p99 {load.command_p50_ms:.2f}/{load.command_p99_ms:.2f} ms"
                     f"  failed {load.failed}  load {one:.2f}"
-                    + (f"  cards {cards.closed}/{cards.calls} closed, {cards.correct} correct,"
-                       f" last {cards.late_sec} s after the calls" if cards else ""))
+                    + (
+                        f"  cards {cards.closed}/{cards.calls} closed, {cards.correct} correct,"
+                        f" last {cards.late_sec} s after the calls"
+                        if cards
+                        else ""
+                    )
+                )
     finally:
         for server in running:
             server.stop()
@@ -188,8 +237,7 @@ def check_cards(url: str, load: LoadResult, limit: float = 30.0) -> CardCheck:
         deadline = time.monotonic() + limit
         while time.monotonic() < deadline:
             with engine.connect() as db:
-                closed, answered, abandoned = db.execute(
-                    _CARDS, {"prefix": f"{load.base}.%"}).one()
+                closed, answered, abandoned = db.execute(_CARDS, {"prefix": f"{load.base}.%"}).one()
             correct = min(answered, load.calls - load.abandoned) + min(abandoned, load.abandoned)
             if closed >= load.calls:
                 late = round(time.time() - load.ended_at, 2)

@@ -24,8 +24,7 @@ _UNQUOTE = re.compile(r'\\(.)|"')
 
 def split_command(line: str) -> list[str]:
     """Split a command line into words as Asterisk does (spaces, "quotes", \\ escapes)."""
-    return [_UNQUOTE.sub(lambda match: match.group(1) or "", word)
-            for word in _WORD.findall(line)]
+    return [_UNQUOTE.sub(lambda match: match.group(1) or "", word) for word in _WORD.findall(line)]
 
 
 @dataclass
@@ -197,9 +196,7 @@ class _Peer(asyncio.Protocol):
             self.done.set_result(None)
 
 
-async def run_session(
-    channel: Channel, host: str, port: int, timeout: float = 30.0
-) -> Session:
+async def run_session(channel: Channel, host: str, port: int, timeout: float = 30.0) -> Session:
     """Play one AGI session to its end; the session's timings (error set on failure)."""
     loop = asyncio.get_running_loop()
     session = Session(channel.route, time.perf_counter())
@@ -208,7 +205,8 @@ async def run_session(
     try:
         async with asyncio.timeout(timeout):
             transport, _ = await loop.create_connection(
-                lambda: _Peer(channel, session, done), host, port)
+                lambda: _Peer(channel, session, done), host, port
+            )
             await done
     except (OSError, TimeoutError) as error:
         session.error = f"{type(error).__name__}: {error}"

@@ -89,8 +89,9 @@ class Recordings:
 def incoming_channel(number: int, base: str) -> Channel:
     """The `incoming` channel of call `number`: a caller from a pool of 20,000, a menu key."""
     caller = f"+7916{(number * 7919) % 20000:07d}"
-    return Channel("incoming", f"{base}.{number}", caller_id=caller,
-                   keys=[MENU_KEYS[number % len(MENU_KEYS)]])
+    return Channel(
+        "incoming", f"{base}.{number}", caller_id=caller, keys=[MENU_KEYS[number % len(MENU_KEYS)]]
+    )
 
 
 async def lifecycle(
@@ -110,16 +111,29 @@ async def lifecycle(
             life.error = f"incoming: CC_ACTION={incoming.variables.get('CC_ACTION')!r}"
         recordings.write(incoming.variables.get("CC_RECORDING"))
         member = OPERATORS[number % len(OPERATORS)]
-        answered = Channel("answered", incoming.uniqueid, caller_id=incoming.caller_id,
-                           variables={**incoming.variables, "MEMBERINTERFACE": member})
+        answered = Channel(
+            "answered",
+            incoming.uniqueid,
+            caller_id=incoming.caller_id,
+            variables={**incoming.variables, "MEMBERINTERFACE": member},
+        )
         second = await run_session(answered, host, port)
         life.sessions.append(second)
         if second.error is None and answered.variables.get("CC_OPERATOR") != member[-3:]:
             life.error = f"answered: CC_OPERATOR={answered.variables.get('CC_OPERATOR')!r}"
         answered_vars = {**answered.variables, "CC_QUEUE_ENTERED": "1"}
-    hangup = Channel("hangup", incoming.uniqueid, caller_id=incoming.caller_id, dead=True,
-                     variables={**answered_vars, "HANGUPCAUSE": "16", "CDR(duration)": "95",
-                                "CHANNEL(hangupsource)": "PJSIP/trunk-00000001"})
+    hangup = Channel(
+        "hangup",
+        incoming.uniqueid,
+        caller_id=incoming.caller_id,
+        dead=True,
+        variables={
+            **answered_vars,
+            "HANGUPCAUSE": "16",
+            "CDR(duration)": "95",
+            "CHANNEL(hangupsource)": "PJSIP/trunk-00000001",
+        },
+    )
     life.sessions.append(await run_session(hangup, host, port))
     life.ended = time.perf_counter()
     failures = [session.error for session in life.sessions if session.error]
@@ -184,8 +198,11 @@ async def run_load(
         errors=errors[:5],
         incoming_p99_ms=round(percentile(incoming, 0.99) * 1000, 3),
         calls=played,
-        abandoned=sum(1 for number in range(played)
-                      if abandon_every > 0 and number % abandon_every == abandon_every - 1),
+        abandoned=sum(
+            1
+            for number in range(played)
+            if abandon_every > 0 and number % abandon_every == abandon_every - 1
+        ),
         base=base,
         ended_at=time.time(),
     )
@@ -201,14 +218,25 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--warmup", type=float, default=2.0)
     parser.add_argument("--max-calls", type=int, help="stop after this many calls")
     parser.add_argument("--recordings", type=Path, help="where MixMonitor's files go")
-    parser.add_argument("--abandon-every", type=int, default=10,
-                        help="every Nth caller hangs up in the menu (0: none)")
+    parser.add_argument(
+        "--abandon-every",
+        type=int,
+        default=10,
+        help="every Nth caller hangs up in the menu (0: none)",
+    )
     args = parser.parse_args(argv)
-    result = asyncio.run(run_load(
-        args.host, args.port, concurrency=args.concurrency, duration=args.duration,
-        warmup=args.warmup, recordings=args.recordings, abandon_every=args.abandon_every,
-        max_calls=args.max_calls,
-    ))
+    result = asyncio.run(
+        run_load(
+            args.host,
+            args.port,
+            concurrency=args.concurrency,
+            duration=args.duration,
+            warmup=args.warmup,
+            recordings=args.recordings,
+            abandon_every=args.abandon_every,
+            max_calls=args.max_calls,
+        )
+    )
     json.dump(asdict(result), sys.stdout)
     return 0
 

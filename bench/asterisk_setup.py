@@ -77,11 +77,17 @@ def _stamp(event: Any) -> float:
 async def _add_plain_context(driver: Any) -> None:
     for priority, step in enumerate(PLAIN_DIALPLAN, start=1):
         application, _, data = step.partition("(")
-        reply = await driver.action({
-            "Action": "DialplanExtensionAdd", "Context": PLAIN_CONTEXT, "Extension": "_X.",
-            "Priority": str(priority), "Application": application,
-            "ApplicationData": data.removesuffix(")"), "Replace": "yes",
-        })
+        reply = await driver.action(
+            {
+                "Action": "DialplanExtensionAdd",
+                "Context": PLAIN_CONTEXT,
+                "Extension": "_X.",
+                "Priority": str(priority),
+                "Application": application,
+                "ApplicationData": data.removesuffix(")"),
+                "Replace": "yes",
+            }
+        )
         if reply.response != "Success":
             raise RuntimeError(f"DialplanExtensionAdd {step}: {reply.message}")
 
@@ -90,11 +96,15 @@ async def _one_call(driver: Any, context: str, caller: str) -> tuple[float, floa
     """Place one call into `context`; (setup ms, route ms)."""
     call = await driver.call(DIRECT_DID, caller, context)
     _, created = await driver.wait_for(
-        lambda e: e.event == "Newchannel" and e.uniqueid == call.dialplan_id, since=call.since)
+        lambda e: e.event == "Newchannel" and e.uniqueid == call.dialplan_id, since=call.since
+    )
     joined = await driver.wait_for_queue_join(DIRECT_QUEUE, call=call)
     route_app = "AGI" if context == "from-trunk" else "Set"
-    steps = [e for e in driver.events_of(call)
-             if e.event == "Newexten" and e.uniqueid == call.dialplan_id]
+    steps = [
+        e
+        for e in driver.events_of(call)
+        if e.event == "Newexten" and e.uniqueid == call.dialplan_id
+    ]
     first = next(i for i, e in enumerate(steps) if e.application == route_app)
     after = next(i for i, e in enumerate(steps) if i > first and e.application != route_app)
     await driver.hangup(call)
@@ -103,8 +113,9 @@ async def _one_call(driver: Any, context: str, caller: str) -> tuple[float, floa
     return setup, (_stamp(steps[after]) - _stamp(steps[first])) * 1000
 
 
-async def measure_setup(driver: Any, calls: int, log: Callable[[str], None] = print,
-                        warmup_calls: int = 2) -> SetupResult:
+async def measure_setup(
+    driver: Any, calls: int, log: Callable[[str], None] = print, warmup_calls: int = 2
+) -> SetupResult:
     """Place `calls` calls each way through a connected AsteriskDriver; their times."""
     # from-trunk must reach a FastAGI server whose published flow has DIRECT_DID (bench_flow).
     result = SetupResult(calls, {ROUTED: [], PLAIN: []}, {ROUTED: [], PLAIN: []})
@@ -139,7 +150,10 @@ async def _measure(info: Any, calls: int, log: Callable[[str], None]) -> SetupRe
 
 
 def run_asterisk_bench(
-    calls: int = 50, *, cache_dir: Path | None = None, database: str = DATABASE,
+    calls: int = 50,
+    *,
+    cache_dir: Path | None = None,
+    database: str = DATABASE,
     log: Callable[[str], None] = print,
 ) -> SetupResult:
     """Bring the sandbox up with our server, place the calls, bring everything down."""
@@ -148,16 +162,27 @@ def run_asterisk_bench(
     work = Path(tempfile.mkdtemp(prefix="callcards-bench-asterisk-"))
     url = prepare_call_database(database)
     port = free_port()
-    env = bench_environment(DATABASE_URL=url, RECORDINGS_DIR=str(work / "recordings"),
-                            CALLCARDS_JOURNAL_DIR=str(work / "journal"))
-    server = ServerProcess("callcards agi", python_module(
-        "callcards.cli", "agi", "--listen", f"127.0.0.1:{port}", "--grace", "5"),
-        port, work / "agi.log", env)
+    env = bench_environment(
+        DATABASE_URL=url,
+        RECORDINGS_DIR=str(work / "recordings"),
+        CALLCARDS_JOURNAL_DIR=str(work / "journal"),
+    )
+    server = ServerProcess(
+        "callcards agi",
+        python_module("callcards.cli", "agi", "--listen", f"127.0.0.1:{port}", "--grace", "5"),
+        port,
+        work / "agi.log",
+        env,
+    )
     server.start()
     try:
         (work / "recordings").mkdir(exist_ok=True)
-        info = sandbox.up(agi_address=f"127.0.0.1:{port}", ami_port=free_port(),
-                          recordings_dir=work / "recordings", cache_dir=cache_dir)
+        info = sandbox.up(
+            agi_address=f"127.0.0.1:{port}",
+            ami_port=free_port(),
+            recordings_dir=work / "recordings",
+            cache_dir=cache_dir,
+        )
         try:
             result = asyncio.run(_measure(info, calls, log))
         finally:
@@ -166,6 +191,8 @@ def run_asterisk_bench(
         server.stop()
         drop_database(database)
         shutil.rmtree(work, ignore_errors=True)
-    log(f"  setup median: {ROUTED} {result.median_setup(ROUTED):.1f} ms, "
-        f"{PLAIN} {result.median_setup(PLAIN):.1f} ms; extra {result.extra_ms:.1f} ms")
+    log(
+        f"  setup median: {ROUTED} {result.median_setup(ROUTED):.1f} ms, "
+        f"{PLAIN} {result.median_setup(PLAIN):.1f} ms; extra {result.extra_ms:.1f} ms"
+    )
     return result

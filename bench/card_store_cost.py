@@ -65,26 +65,55 @@ def _route_events(settings: FlowSettings, at: datetime) -> tuple[list[Event], De
     while not isinstance(step, Decision):
         step = flow.keys("1")
         timeline.stamp(at)
-    return [*timeline.events(), Event("route", at, {"action": "queue", "queue": step.queue or "",
-                                                    "reason": step.reason})], step
+    return [
+        *timeline.events(),
+        Event("route", at, {"action": "queue", "queue": step.queue or "", "reason": step.reason}),
+    ], step
 
 
 def _lifecycle(cards: Any, settings: FlowSettings, number: int, base: str) -> None:
     """The four card steps of one answered call, as the routes make them."""
     now = datetime.now(UTC)
     linkedid = f"{base}.{number}"
-    new = NewCall(uniqueid=linkedid, linkedid=linkedid, direction=Direction.INBOUND,
-                  started_at=now, src_number=f"+7916{number % 20000:07d}",
-                  dst_number="74951234567", did="74951234567", caller_name="Иванов Иван")
+    new = NewCall(
+        uniqueid=linkedid,
+        linkedid=linkedid,
+        direction=Direction.INBOUND,
+        started_at=now,
+        src_number=f"+7916{number % 20000:07d}",
+        dst_number="74951234567",
+        did="74951234567",
+        caller_name="Иванов Иван",
+    )
     cards.apply(OpenCard(new, [Event("call_started", now, {"did": "74951234567"}, linkedid)]))
     events, decision = _route_events(settings, now)
-    cards.apply(RouteDecided(linkedid, queue=decision.queue, ivr_path="main > 1",
-                             did_source="Яндекс.Директ", did_city="Москва", events=events,
-                             end_reason=None, queue_entered_at=now, recorded=True))
+    cards.apply(
+        RouteDecided(
+            linkedid,
+            queue=decision.queue,
+            ivr_path="main > 1",
+            did_source="Яндекс.Директ",
+            did_city="Москва",
+            events=events,
+            end_reason=None,
+            queue_entered_at=now,
+            recorded=True,
+        )
+    )
     cards.apply(Answered(linkedid, extension="101", interface="PJSIP/101", at=now))
-    cards.apply(HungUp(HangupReport(call=new, ended_at=now + timedelta(seconds=95),
-                                    queue_entered=True, hangup_source="PJSIP/trunk-1",
-                                    cause="16", member="PJSIP/101", queue=decision.queue)))
+    cards.apply(
+        HungUp(
+            HangupReport(
+                call=new,
+                ended_at=now + timedelta(seconds=95),
+                queue_entered=True,
+                hangup_source="PJSIP/trunk-1",
+                cause="16",
+                member="PJSIP/101",
+                queue=decision.queue,
+            )
+        )
+    )
 
 
 def _counting(engine: Engine) -> list[int]:
@@ -97,8 +126,9 @@ def _counting(engine: Engine) -> list[int]:
     return count
 
 
-def _measure(variant: str, run: Callable[[int], None], calls: int, count: list[int],
-             database: str) -> Cost:
+def _measure(
+    variant: str, run: Callable[[int], None], calls: int, count: list[int], database: str
+) -> Cost:
     for number in range(20):  # warm caches, pools, compiled statements
         run(-1 - number)
     count[0] = 0
@@ -106,13 +136,19 @@ def _measure(variant: str, run: Callable[[int], None], calls: int, count: list[i
     with PostgresCpuMeter(database, every=1.0) as postgres:  # few samples: this process
         for number in range(calls):
             run(number)
-    return Cost(variant, calls, (time.process_time() - cpu) * 1000 / calls,
-                count[0] / calls, (time.perf_counter() - wall) * 1000 / calls,
-                postgres.seconds * 1000 / calls)
+    return Cost(
+        variant,
+        calls,
+        (time.process_time() - cpu) * 1000 / calls,
+        count[0] / calls,
+        (time.perf_counter() - wall) * 1000 / calls,
+        postgres.seconds * 1000 / calls,
+    )
 
 
-def _store_variant(url: str, settings: FlowSettings, journal: Path, base: str
-                   ) -> tuple[Callable[[int], None], list[int], Engine]:
+def _store_variant(
+    url: str, settings: FlowSettings, journal: Path, base: str
+) -> tuple[Callable[[int], None], list[int], Engine]:
     engine = card_engine(url)
     store = CardStore(make_session_factory(engine), RecordingStore(journal.parent))
     cards = JournaledCards(store, Journal(journal))
@@ -142,47 +178,99 @@ class _PlainStore:
         now = datetime.now(UTC)
         linkedid = f"{base}.{number}"
         events, decision = _route_events(settings, now)
-        insert_event = ("INSERT INTO call_events (call_id, at, kind, channel_uniqueid, data) "
-                        "SELECT id, %s, %s, NULL, %s::jsonb FROM calls WHERE linkedid = %s")
-        card_id = self._run(iter([(
-            "INSERT INTO calls (uniqueid, linkedid, direction, status, started_at, src_number, "
-            "dst_number, did, caller_name, recording_path, recording_state, resolved_first_call,"
-            " needs_callback, updated_at) VALUES (%s, %s, 'inbound', 'ringing', %s, %s, %s, %s,"
-            " %s, %s, 'pending', false, false, %s) RETURNING id",
-            (linkedid, linkedid, now, f"+7916{number % 20000:07d}", "74951234567",
-             "74951234567", "Иванов Иван", f"x/{linkedid}.wav", now)),
-            (insert_event, (now, "call_started", '{"did": "74951234567"}', linkedid)),
-        ]))[0][0]
-        self._run(iter([
-            ("UPDATE calls SET queue = %s, ivr_path = %s, did_source = %s, did_city = %s, "
-             "queue_entered_at = %s, updated_at = %s WHERE id = %s",
-             (decision.queue, "main > 1", "Яндекс.Директ", "Москва", now, now, card_id)),
-            *((insert_event, (event.at, event.kind, json.dumps(
-                {key: str(value) for key, value in event.data.items()}), linkedid))
-              for event in events),
-        ]))
-        self._run(iter([
-            ("UPDATE calls SET status = 'answered', answered_at = %s, wait_sec = 0, "
-             "operator_id = (SELECT id FROM users WHERE extension = '101'), "
-             "ringing_extension = '101', updated_at = %s WHERE id = %s", (now, now, card_id)),
-            (insert_event, (now, "answered", '{"extension": "101"}', linkedid)),
-        ]))
-        self._run(iter([
-            ("SELECT status, answered_at, queue_entered_at FROM calls WHERE id = %s FOR UPDATE",
-             (card_id,)),
-            ("UPDATE calls SET ended_at = %s, duration_sec = 95, talk_sec = 95, hold_sec = 0, "
-             "end_reason = 'caller_hangup', updated_at = %s WHERE id = %s",
-             (now, now, card_id)),
-            (insert_event, (now, "hangup", '{"cause": "16"}', linkedid)),
-        ]))
+        insert_event = (
+            "INSERT INTO call_events (call_id, at, kind, channel_uniqueid, data) "
+            "SELECT id, %s, %s, NULL, %s::jsonb FROM calls WHERE linkedid = %s"
+        )
+        card_id = self._run(
+            iter(
+                [
+                    (
+                        "INSERT INTO calls (uniqueid, linkedid, direction, status, started_at, "
+                        "src_number, "
+                        "dst_number, did, caller_name, recording_path, recording_state, "
+                        "resolved_first_call,"
+                        " needs_callback, updated_at) VALUES (%s, %s, 'inbound', 'ringing', %s, "
+                        "%s, %s, %s,"
+                        " %s, %s, 'pending', false, false, %s) RETURNING id",
+                        (
+                            linkedid,
+                            linkedid,
+                            now,
+                            f"+7916{number % 20000:07d}",
+                            "74951234567",
+                            "74951234567",
+                            "Иванов Иван",
+                            f"x/{linkedid}.wav",
+                            now,
+                        ),
+                    ),
+                    (insert_event, (now, "call_started", '{"did": "74951234567"}', linkedid)),
+                ]
+            )
+        )[0][0]
+        self._run(
+            iter(
+                [
+                    (
+                        "UPDATE calls SET queue = %s, ivr_path = %s, did_source = %s, did_city = "
+                        "%s, "
+                        "queue_entered_at = %s, updated_at = %s WHERE id = %s",
+                        (decision.queue, "main > 1", "Яндекс.Директ", "Москва", now, now, card_id),
+                    ),
+                    *(
+                        (
+                            insert_event,
+                            (
+                                event.at,
+                                event.kind,
+                                json.dumps({key: str(value) for key, value in event.data.items()}),
+                                linkedid,
+                            ),
+                        )
+                        for event in events
+                    ),
+                ]
+            )
+        )
+        self._run(
+            iter(
+                [
+                    (
+                        "UPDATE calls SET status = 'answered', answered_at = %s, wait_sec = 0, "
+                        "operator_id = (SELECT id FROM users WHERE extension = '101'), "
+                        "ringing_extension = '101', updated_at = %s WHERE id = %s",
+                        (now, now, card_id),
+                    ),
+                    (insert_event, (now, "answered", '{"extension": "101"}', linkedid)),
+                ]
+            )
+        )
+        self._run(
+            iter(
+                [
+                    (
+                        "SELECT status, answered_at, queue_entered_at FROM calls WHERE id = %s "
+                        "FOR UPDATE",
+                        (card_id,),
+                    ),
+                    (
+                        "UPDATE calls SET ended_at = %s, duration_sec = 95, talk_sec = 95, "
+                        "hold_sec = 0, "
+                        "end_reason = 'caller_hangup', updated_at = %s WHERE id = %s",
+                        (now, now, card_id),
+                    ),
+                    (insert_event, (now, "hangup", '{"cause": "16"}', linkedid)),
+                ]
+            )
+        )
 
 
 def _plain_call(plain: _PlainStore, settings: FlowSettings, base: str, number: int) -> None:
     plain.lifecycle(settings, number, base)
 
 
-def measure_card_store(calls: int = 300, database: str = DATABASE, rounds: int = 3
-                       ) -> list[Cost]:
+def measure_card_store(calls: int = 300, database: str = DATABASE, rounds: int = 3) -> list[Cost]:
     """CPU and statements per call lifecycle of each variant, on a fresh database."""
     # The variants take turns for `rounds` rounds and each keeps its least disturbed one
     # (least CPU here): on a shared machine a neighbour slows whatever runs beside it.
@@ -194,14 +282,16 @@ def measure_card_store(calls: int = 300, database: str = DATABASE, rounds: int =
     try:
         engine = make_engine(url)
         with engine.connect() as connection:
-            document = connection.scalar(select(FlowVersion.document)
-                                         .order_by(FlowVersion.id.desc()).limit(1))
+            document = connection.scalar(
+                select(FlowVersion.document).order_by(FlowVersion.id.desc()).limit(1)
+            )
         engine.dispose()
         settings = FlowSettings.from_document(document or {})
         for round_number in range(rounds):
             base = f"cost{int(time.time())}r{round_number}"
-            run, count, engine = _store_variant(url, settings, work / "cards.journal",
-                                                f"{base}store")
+            run, count, engine = _store_variant(
+                url, settings, work / "cards.journal", f"{base}store"
+            )
             costs = [_measure(STORE, run, calls, count, database)]
             engine.dispose()
             connection = psycopg2.connect(url.replace("postgresql+psycopg2", "postgresql"))
@@ -222,9 +312,11 @@ def main(argv: list[str] | None = None) -> int:
     """Print each variant's cost per call lifecycle."""
     args = sys.argv[1:] if argv is None else argv
     for cost in measure_card_store(int(args[0]) if args else 300):
-        print(f"{cost.variant:>18}: {cost.cpu_ms:6.2f} ms CPU here, {cost.postgres_cpu_ms:6.2f} ms"
-              f" in PostgreSQL, {cost.statements:5.1f} statements, {cost.wall_ms:6.2f} ms wall"
-              " per call")
+        print(
+            f"{cost.variant:>18}: {cost.cpu_ms:6.2f} ms CPU here, {cost.postgres_cpu_ms:6.2f} ms"
+            f" in PostgreSQL, {cost.statements:5.1f} statements, {cost.wall_ms:6.2f} ms wall"
+            " per call"
+        )
     return 0
 
 

@@ -59,10 +59,16 @@ def bench_flow() -> FlowDocument:
     for schedule in document["schedules"]:
         # Otherwise a run at night or on a Sunday measures only "closed" calls.
         schedule["override"] = {"state": "open", "until": None}
-    document["dids"].append({
-        "number": DIRECT_DID, "entry": {"kind": "queue", "target": DIRECT_QUEUE},
-        "source": "bench", "city": None, "schedule": "clinic", "active": True,
-    })
+    document["dids"].append(
+        {
+            "number": DIRECT_DID,
+            "entry": {"kind": "queue", "target": DIRECT_QUEUE},
+            "source": "bench",
+            "city": None,
+            "schedule": "clinic",
+            "active": True,
+        }
+    )
     return document
 
 

@@ -99,7 +99,8 @@ class _Psycopg:
         import psycopg
 
         self.db = await psycopg.AsyncConnection.connect(
-            url.replace("postgresql+psycopg2", "postgresql"), prepare_threshold=0)
+            url.replace("postgresql+psycopg2", "postgresql"), prepare_threshold=0
+        )
 
     async def transaction(self, work: Callable[[], Awaitable[None]]) -> None:
         async with self.db.transaction():
@@ -126,7 +127,7 @@ async def _calls(driver: Any, names: list[str], batch: int) -> None:
     """The four changes of each call, `batch` calls to a transaction (1: one per change)."""
     now = datetime.now(UTC)
     for start in range(0, len(names), batch):
-        group = names[start:start + batch]
+        group = names[start : start + batch]
         at = [now] * len(group)
         if batch == 1:
             for name in group:  # one transaction per change, as the card store did
@@ -137,10 +138,11 @@ async def _calls(driver: Any, names: list[str], batch: int) -> None:
                     await driver.run(_EVENTS, opened, [now], ["call_started"])
 
                 await driver.transaction(open_one)
-                for sql, kind in ((_ROUTE, "route"), (_ANSWER, "answered"),
-                                  (_HANGUP, "hangup")):
-                    async def step(sql: str = sql, kind: str = kind,
-                                   opened: list[int] = opened) -> None:
+                for sql, kind in ((_ROUTE, "route"), (_ANSWER, "answered"), (_HANGUP, "hangup")):
+
+                    async def step(
+                        sql: str = sql, kind: str = kind, opened: list[int] = opened
+                    ) -> None:
                         await driver.run(sql, opened, [now])
                         await driver.run(_EVENTS, opened, [now], [kind])
 
@@ -153,8 +155,9 @@ async def _calls(driver: Any, names: list[str], batch: int) -> None:
             for sql in (_ROUTE, _ANSWER, _HANGUP):
                 await driver.run(sql, ids, later)
             kinds = ["call_started", "route", "answered", "hangup"]
-            await driver.run(_EVENTS, [card for card in ids for _ in kinds], later * 4,
-                             kinds * len(ids))
+            await driver.run(
+                _EVENTS, [card for card in ids for _ in kinds], later * 4, kinds * len(ids)
+            )
 
         await driver.transaction(whole)
 
@@ -171,8 +174,14 @@ async def _measure(driver: Any, url: str, calls: int, batch: int, tag: str) -> D
         await driver.close()
     mode = "one transaction per change" if batch == 1 else f"batched, {batch} calls"
     commits = 4.0 if batch == 1 else 1 / batch
-    return DriverCost(driver.name, mode, calls, round(cpu * 1000 / calls, 3),
-                      round(wall * 1000 / calls, 3), commits)
+    return DriverCost(
+        driver.name,
+        mode,
+        calls,
+        round(cpu * 1000 / calls, 3),
+        round(wall * 1000 / calls, 3),
+        commits,
+    )
 
 
 async def measure(url: str, calls: int, batch: int) -> list[DriverCost]:
@@ -181,8 +190,7 @@ async def measure(url: str, calls: int, batch: int) -> list[DriverCost]:
     for size in (1, batch):
         for driver in (_Psycopg(), _Asyncpg()):
             tag = f"{driver.name.split()[0]}.{size}"
-            costs.append(await _measure(driver, url, calls if size > 1 else calls // 4,
-                                        size, tag))
+            costs.append(await _measure(driver, url, calls if size > 1 else calls // 4, size, tag))
     return costs
 
 

@@ -51,8 +51,10 @@ def explain_requests(database: str, requests: list[str], analyze: bool) -> None:
                 times.append((time.perf_counter() - started) * 1000)
                 if response.status_code != 200:
                     raise RuntimeError(f"{path}: HTTP {response.status_code}")
-        print(f"{login} {path}: {' '.join(f'{ms:.0f}' for ms in times)} ms; queries "
-              f"{' '.join(f'{ms:.0f}' for ms, _, _ in ran)} ms")
+        print(
+            f"{login} {path}: {' '.join(f'{ms:.0f}' for ms in times)} ms; queries "
+            f"{' '.join(f'{ms:.0f}' for ms, _, _ in ran)} ms"
+        )
         if analyze:
             raw = engine.raw_connection()
             try:

@@ -89,8 +89,13 @@ class SiteClient:
         self.port = port
         self.cookies: dict[str, str] = {}
 
-    def request(self, method: str, path: str, body: bytes | None = None,
-                headers: dict[str, str] | None = None) -> tuple[int, bytes]:
+    def request(
+        self,
+        method: str,
+        path: str,
+        body: bytes | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> tuple[int, bytes]:
         """Send one request; its status and body (cookies kept)."""
         connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=60)
         try:
@@ -113,39 +118,50 @@ class SiteClient:
         token = _CSRF.search(page)
         if status != 200 or token is None:
             raise RuntimeError(f"no sign-in form: HTTP {status}")
-        body = urlencode({"login": login, "password": password,
-                          "csrf_token": token.group(1).decode()}).encode()
-        status, _ = self.request("POST", "/login", body,
-                                 {"Content-Type": "application/x-www-form-urlencoded"})
+        body = urlencode(
+            {"login": login, "password": password, "csrf_token": token.group(1).decode()}
+        ).encode()
+        status, _ = self.request(
+            "POST", "/login", body, {"Content-Type": "application/x-www-form-urlencoded"}
+        )
         if status != 302:
             raise RuntimeError(f"cannot sign in as {login}: HTTP {status}")
 
 
-def add_floor_operators(url: str, count: int, password_hash: str
-                        ) -> list[tuple[str, str, str | None]]:
+def add_floor_operators(
+    url: str, count: int, password_hash: str
+) -> list[tuple[str, str, str | None]]:
     """Operators with extensions 101.. up to `count` (made if missing with the bench's
     password); (login, extension, password: None for the bench's, else the demo's own)."""
     engine = make_engine(url)
     try:
         with transaction(make_session_factory(engine)) as session:
             queues = list(session.scalars(select(Queue).order_by(Queue.id)))
-            existing = {user.extension: user for user in session.scalars(
-                select(User).where(User.role == Role.OPERATOR.value))}
+            existing = {
+                user.extension: user
+                for user in session.scalars(select(User).where(User.role == Role.OPERATOR.value))
+            }
             floor = []
             for number in range(count):
                 extension = str(101 + number)
                 user = existing.get(extension)
                 if user is None:
-                    user = User(login=f"op{extension}", name=f"Оператор {extension}",
-                                role=Role.OPERATOR.value, extension=extension,
-                                password_hash=password_hash)
-                    user.memberships.append(QueueMember(queue=queues[number % len(queues)],
-                                                        penalty=0))
+                    user = User(
+                        login=f"op{extension}",
+                        name=f"Оператор {extension}",
+                        role=Role.OPERATOR.value,
+                        extension=extension,
+                        password_hash=password_hash,
+                    )
+                    user.memberships.append(
+                        QueueMember(queue=queues[number % len(queues)], penalty=0)
+                    )
                     session.add(user)
                 # The demo's operators keep their password (their login): the site's timings
                 # sign in with it.
-                floor.append((user.login, extension,
-                              user.login if user.check_password(user.login) else None))
+                floor.append(
+                    (user.login, extension, user.login if user.check_password(user.login) else None)
+                )
             return floor
     finally:
         engine.dispose()
@@ -155,13 +171,27 @@ def add_floor_operators(url: str, count: int, password_hash: str
 def production_site(url: str, log_dir: Path) -> Iterator[int]:
     """`gunicorn -w 4` on the history's database for a while; its port."""
     port = free_port()
-    env = bench_environment(DATABASE_URL=url, SECRET_KEY="bench-floor-secret-key",  # noqa: S106
-                            RECORDINGS_DIR=str(log_dir / "recordings"))
+    env = bench_environment(
+        DATABASE_URL=url,
+        SECRET_KEY="bench-floor-secret-key",  # noqa: S106
+        RECORDINGS_DIR=str(log_dir / "recordings"),
+    )
     server = ServerProcess(
         "gunicorn",
-        python_module("gunicorn", "-w", str(WORKERS), "-k", "sync", "-b", f"127.0.0.1:{port}",
-                      "webadmin.wsgi:app"),
-        port, log_dir / "gunicorn.log", env)
+        python_module(
+            "gunicorn",
+            "-w",
+            str(WORKERS),
+            "-k",
+            "sync",
+            "-b",
+            f"127.0.0.1:{port}",
+            "webadmin.wsgi:app",
+        ),
+        port,
+        log_dir / "gunicorn.log",
+        env,
+    )
     server.start(timeout=60)
     try:
         deadline = time.monotonic() + 60
@@ -191,17 +221,24 @@ class Ringer:
         linkedid = f"{RING_PREFIX}{time.time():.6f}.{self.serial}"
         now = datetime.now(UTC)
         with self.engine.begin() as connection:
-            card_id = connection.scalar(text(
-                "INSERT INTO calls (uniqueid, linkedid, direction, status, started_at, "
-                "src_number, dst_number, queue, resolved_first_call, needs_callback, "
-                "recording_state, updated_at) VALUES (:id, :id, 'inbound', 'ringing', :now, "
-                "'+79160000000', '74951234567', 'appointments', false, false, 'pending', :now) "
-                "RETURNING id"), {"id": linkedid, "now": now})
+            card_id = connection.scalar(
+                text(
+                    "INSERT INTO calls (uniqueid, linkedid, direction, status, started_at, "
+                    "src_number, dst_number, queue, resolved_first_call, needs_callback, "
+                    "recording_state, updated_at) VALUES (:id, :id, 'inbound', 'ringing', :now, "
+                    "'+79160000000', '74951234567', 'appointments', false, false, 'pending', :now) "
+                    "RETURNING id"
+                ),
+                {"id": linkedid, "now": now},
+            )
         with self.engine.begin() as connection:
-            connection.execute(text(
-                "UPDATE calls SET ringing_extension = :extension, ringing_at = :now, "
-                "updated_at = :now WHERE id = :card AND ended_at IS NULL"),
-                {"extension": extension, "now": datetime.now(UTC), "card": card_id})
+            connection.execute(
+                text(
+                    "UPDATE calls SET ringing_extension = :extension, ringing_at = :now, "
+                    "updated_at = :now WHERE id = :card AND ended_at IS NULL"
+                ),
+                {"extension": extension, "now": datetime.now(UTC), "card": card_id},
+            )
         with self.lock:
             self.ringing[extension] = (int(card_id), time.perf_counter())
 
@@ -219,8 +256,11 @@ class Ringer:
         """Rings past the deadline count as not shown and are hung up."""
         now = time.perf_counter()
         with self.lock:
-            late = [(extension, ring) for extension, ring in self.ringing.items()
-                    if now - ring[1] > RING_DEADLINE_SEC]
+            late = [
+                (extension, ring)
+                for extension, ring in self.ringing.items()
+                if now - ring[1] > RING_DEADLINE_SEC
+            ]
             for extension, _ring in late:
                 del self.ringing[extension]
             self.not_shown += len(late)
@@ -230,10 +270,14 @@ class Ringer:
     def hang_up(self, card_id: int) -> None:
         """The caller gave up: the card ends, as the hang-up route would close it."""
         with self.engine.begin() as connection:
-            connection.execute(text(
-                "UPDATE calls SET status = 'missed', ended_at = :now, ringing_extension = NULL, "
-                "end_reason = 'caller_hangup_queue', recording_state = 'none' WHERE id = :card"),
-                {"now": datetime.now(UTC), "card": card_id})
+            connection.execute(
+                text(
+                    "UPDATE calls SET status = 'missed', ended_at = :now, ringing_extension = "
+                    "NULL, "
+                    "end_reason = 'caller_hangup_queue', recording_state = 'none' WHERE id = :card"
+                ),
+                {"now": datetime.now(UTC), "card": card_id},
+            )
 
     def idle(self, extensions: list[str]) -> list[str]:
         """The extensions with nothing ringing now."""
@@ -243,13 +287,15 @@ class Ringer:
     def remove_cards(self) -> None:
         """Delete every card the ringer made (the history stays as it was)."""
         with self.engine.begin() as connection:
-            connection.execute(text("DELETE FROM calls WHERE linkedid LIKE :prefix"),
-                               {"prefix": f"{RING_PREFIX}%"})
+            connection.execute(
+                text("DELETE FROM calls WHERE linkedid LIKE :prefix"), {"prefix": f"{RING_PREFIX}%"}
+            )
         self.engine.dispose()
 
 
-def _signed_in(client: SiteClient, login: str, password: str, level: FloorLevel,
-               ready: threading.Event) -> bool:
+def _signed_in(
+    client: SiteClient, login: str, password: str, level: FloorLevel, ready: threading.Event
+) -> bool:
     """Sign in; a failure is the level's error, not a thread's traceback."""
     try:
         client.sign_in(login, password)
@@ -261,9 +307,17 @@ def _signed_in(client: SiteClient, login: str, password: str, level: FloorLevel,
         ready.set()
 
 
-def _operator(port: int, login: str, password: str, extension: str, ringer: Ringer,
-              level: FloorLevel, stop: threading.Event, ready: threading.Event,
-              start_in: float) -> None:
+def _operator(
+    port: int,
+    login: str,
+    password: str,
+    extension: str,
+    ringer: Ringer,
+    level: FloorLevel,
+    stop: threading.Event,
+    ready: threading.Event,
+    start_in: float,
+) -> None:
     """One operator's workspace: poll, wait the interval after each answer, until `stop`."""
     client = SiteClient(port)
     if not _signed_in(client, login, password, level, ready) or stop.wait(start_in):
@@ -284,8 +338,15 @@ def _operator(port: int, login: str, password: str, extension: str, ringer: Ring
         stop.wait(POLL_SEC)
 
 
-def _supervisor(port: int, login: str, password: str, paths: list[str], level: FloorLevel,
-                stop: threading.Event, ready: threading.Event) -> None:
+def _supervisor(
+    port: int,
+    login: str,
+    password: str,
+    paths: list[str],
+    level: FloorLevel,
+    stop: threading.Event,
+    ready: threading.Event,
+) -> None:
     """A supervisor opening the reports one after another, looking at each a while."""
     client = SiteClient(port)
     if not _signed_in(client, login, password, level, ready):
@@ -310,8 +371,10 @@ def report_paths(today: datetime) -> list[str]:
     paths: list[str] = []
     for days in (7, 30):
         start = (today - timedelta(days=days - 1)).date().isoformat()
-        paths.extend(f"/reports/{kind}?from={start}&to={end}"
-                     for kind in ("queues", "operators", "categories"))
+        paths.extend(
+            f"/reports/{kind}?from={start}&to={end}"
+            for kind in ("queues", "operators", "categories")
+        )
     return paths
 
 
@@ -324,8 +387,9 @@ def without_open_indexes(url: str) -> Iterator[None]:
     """The cards without the open-card indexes for a while (the screen-pop as before 0010)."""
     from models import Base
 
-    indexes = [index for index in Base.metadata.tables["calls"].indexes
-               if index.name in OPEN_INDEXES]
+    indexes = [
+        index for index in Base.metadata.tables["calls"].indexes if index.name in OPEN_INDEXES
+    ]
     engine = make_engine(url)
     try:
         with engine.begin() as connection:
@@ -341,9 +405,17 @@ def without_open_indexes(url: str) -> Iterator[None]:
         engine.dispose()
 
 
-def run_level(port: int, url: str, floor: list[tuple[str, str, str | None]], password: str,
-              supervisors: list[tuple[str, str]], operators: int, seconds: float,
-              ring_every: float, today: datetime) -> FloorLevel:
+def run_level(
+    port: int,
+    url: str,
+    floor: list[tuple[str, str, str | None]],
+    password: str,
+    supervisors: list[tuple[str, str]],
+    operators: int,
+    seconds: float,
+    ring_every: float,
+    today: datetime,
+) -> FloorLevel:
     """`operators` polling and the supervisors reading for `seconds`, rings meanwhile."""
     level = FloorLevel(operators, seconds)
     ringer = Ringer(url)
@@ -351,13 +423,41 @@ def run_level(port: int, url: str, floor: list[tuple[str, str, str | None]], pas
     chosen = floor[:operators]
     ready = [threading.Event() for _ in range(operators + len(supervisors))]
     # Polls spread over the interval, as operators who opened the page at different times.
-    threads = [threading.Thread(target=_operator, daemon=True, args=(
-        port, login, own or password, extension, ringer, level, stop, ready[index],
-        POLL_SEC * index / operators)) for index, (login, extension, own) in enumerate(chosen)]
+    threads = [
+        threading.Thread(
+            target=_operator,
+            daemon=True,
+            args=(
+                port,
+                login,
+                own or password,
+                extension,
+                ringer,
+                level,
+                stop,
+                ready[index],
+                POLL_SEC * index / operators,
+            ),
+        )
+        for index, (login, extension, own) in enumerate(chosen)
+    ]
     paths = report_paths(today)
-    threads += [threading.Thread(target=_supervisor, daemon=True, args=(
-        port, login, secret, paths[index::len(supervisors)] + paths, level, stop,
-        ready[operators + index])) for index, (login, secret) in enumerate(supervisors)]
+    threads += [
+        threading.Thread(
+            target=_supervisor,
+            daemon=True,
+            args=(
+                port,
+                login,
+                secret,
+                paths[index :: len(supervisors)] + paths,
+                level,
+                stop,
+                ready[operators + index],
+            ),
+        )
+        for index, (login, secret) in enumerate(supervisors)
+    ]
     try:
         for thread in threads:
             thread.start()
@@ -399,9 +499,17 @@ def run_level(port: int, url: str, floor: list[tuple[str, str, str | None]], pas
     return level
 
 
-def run_floor(url: str, levels: tuple[int, ...], *, seconds: float, password: str,
-              password_hash: str, ring_every: float = 0.5, before: int | None = None,
-              log: Callable[[str], None] = print) -> FloorResult:
+def run_floor(
+    url: str,
+    levels: tuple[int, ...],
+    *,
+    seconds: float,
+    password: str,
+    password_hash: str,
+    ring_every: float = 0.5,
+    before: int | None = None,
+    log: Callable[[str], None] = print,
+) -> FloorResult:
     """Every level (operators polling) against gunicorn on the history at `url`; then, if
     `before`, that many operators without the open-card indexes."""
     from bench.site_history import ZONE
@@ -415,19 +523,31 @@ def run_floor(url: str, levels: tuple[int, ...], *, seconds: float, password: st
         runs += [(before, False)] if before else []
         for operators, indexed in runs:
             if indexed:
-                level = run_level(port, url, floor, password, supervisors, operators, seconds,
-                                  ring_every, today)
+                level = run_level(
+                    port, url, floor, password, supervisors, operators, seconds, ring_every, today
+                )
             else:
                 with without_open_indexes(url):
-                    level = run_level(port, url, floor, password, supervisors, operators,
-                                      seconds, ring_every, today)
+                    level = run_level(
+                        port,
+                        url,
+                        floor,
+                        password,
+                        supervisors,
+                        operators,
+                        seconds,
+                        ring_every,
+                        today,
+                    )
                 level.open_indexes = False
             result.levels.append(level)
-            log(f"  {'' if indexed else 'without the indexes of 0010: '}"
+            log(
+                f"  {'' if indexed else 'without the indexes of 0010: '}"
                 f"floor {operators:>3} operators: poll p50 {median(level.polls_ms):6.1f} ms "
                 f"p95 {percentile(level.polls_ms, 0.95):7.1f} ms ({level.polls_per_sec:.0f}/s);"
                 f" reports p95 {percentile(level.reports_ms, 0.95):7.1f} ms; ring to screen "
                 f"p95 {percentile(level.ring_ms, 0.95):7.1f} ms ({len(level.ring_ms)} rings, "
                 f"{level.rings_not_shown} not shown); errors {len(level.errors)}; "
-                f"load {level.load}")
+                f"load {level.load}"
+            )
     return result

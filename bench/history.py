@@ -30,8 +30,32 @@ QUEUES = (
 OPERATORS = 40
 #: Relative call volume by ISO weekday (Mon..Sun) and by hour of the day (0..23).
 WEEKDAY_WEIGHTS = (1.15, 1.05, 1.0, 1.0, 0.95, 0.35, 0.15)
-HOUR_WEIGHTS = (0.02, 0.01, 0.01, 0.01, 0.01, 0.02, 0.05, 0.2, 0.8, 1.0, 1.0, 0.95, 0.85,
-                0.8, 0.9, 0.9, 0.85, 0.75, 0.55, 0.35, 0.2, 0.1, 0.05, 0.03)
+HOUR_WEIGHTS = (
+    0.02,
+    0.01,
+    0.01,
+    0.01,
+    0.01,
+    0.02,
+    0.05,
+    0.2,
+    0.8,
+    1.0,
+    1.0,
+    0.95,
+    0.85,
+    0.8,
+    0.9,
+    0.9,
+    0.85,
+    0.75,
+    0.55,
+    0.35,
+    0.2,
+    0.1,
+    0.05,
+    0.03,
+)
 #: A call outside the clinic's hours (08-20 Moscow time on weekdays) meets the closed message;
 #: slot hours are Moscow's (UTC+3).
 CLOSED = "(s.direction = 'inbound' AND (s.hour < 8 OR s.hour >= 20 OR s.dow >= 5))"
@@ -52,27 +76,41 @@ def add_staff(session: Session, password_hash: str) -> None:
         extension = str(101 + number)
         user = existing.get(extension)
         if user is None:
-            user = User(login=f"op{extension}", name=f"Оператор {extension}",
-                        role=Role.OPERATOR.value, extension=extension,
-                        password_hash=password_hash)
+            user = User(
+                login=f"op{extension}",
+                name=f"Оператор {extension}",
+                role=Role.OPERATOR.value,
+                extension=extension,
+                password_hash=password_hash,
+            )
             session.add(user)
             session.flush()
         served = {ordered[number % len(ordered)], ordered[(number + 1) % len(ordered)]}
         have = {member.queue_id for member in user.memberships}
-        user.memberships.extend(QueueMember(queue=queue, penalty=0) for queue in served
-                                if queue.id not in have)
-    supervisor = User(login="supervisor2", name="Супервайзер двух очередей",
-                      role=Role.SUPERVISOR.value, password_hash=password_hash)
+        user.memberships.extend(
+            QueueMember(queue=queue, penalty=0) for queue in served if queue.id not in have
+        )
+    supervisor = User(
+        login="supervisor2",
+        name="Супервайзер двух очередей",
+        role=Role.SUPERVISOR.value,
+        password_hash=password_hash,
+    )
     session.add(supervisor)
     session.flush()
-    session.execute(queue_supervisors.insert(), [
-        {"user_id": supervisor.id, "queue_id": queues[name].id} for name in ("lab", "billing")])
+    session.execute(
+        queue_supervisors.insert(),
+        [{"user_id": supervisor.id, "queue_id": queues[name].id} for name in ("lab", "billing")],
+    )
 
 
 def _slots_sql() -> str:
     """VALUES of (weekday 0..6, hour, cumulative low, cumulative high) for picking a slot."""
-    weights = [(day, hour, WEEKDAY_WEIGHTS[day] * HOUR_WEIGHTS[hour])
-               for day in range(7) for hour in range(24)]
+    weights = [
+        (day, hour, WEEKDAY_WEIGHTS[day] * HOUR_WEIGHTS[hour])
+        for day in range(7)
+        for hour in range(24)
+    ]
     total = sum(weight for _, _, weight in weights)
     rows, low = [], 0.0
     for day, hour, weight in weights:
@@ -241,15 +279,19 @@ def generate_calls(connection: Connection, count: int, now: datetime | None = No
     this_monday = now.date() - timedelta(days=now.weekday())
     monday = datetime.combine(this_monday - timedelta(weeks=52), datetime.min.time(), tzinfo=UTC)
     connection.execute(text("SELECT setseed(0.42)"))
-    script = CALLS_SQL.format(slots=_slots_sql(), queue_case=_queue_case("r_queue"),
-                              closed=CLOSED,
-                              dids="[" + ", ".join(f"'{did}'" for did in DIDS) + "]",
-                              did_count=len(DIDS))
+    script = CALLS_SQL.format(
+        slots=_slots_sql(),
+        queue_case=_queue_case("r_queue"),
+        closed=CLOSED,
+        dids="[" + ", ".join(f"'{did}'" for did in DIDS) + "]",
+        did_count=len(DIDS),
+    )
     # Draws past `now` are dropped, then the surplus at random: ask for a little more.
     draw = int(count * 1.05) + 10
     for statement in _statements(script):
-        connection.execute(text(statement), {"n": draw, "monday": monday, "now": now,
-                                             "count": count})
+        connection.execute(
+            text(statement), {"n": draw, "monday": monday, "now": now, "count": count}
+        )
     for statement in _statements(EVENTS_SQL):
         connection.execute(text(statement))
     return int(connection.scalar(text("SELECT count(*) FROM calls")) or 0)

@@ -52,8 +52,9 @@ class NoCards:
         if isinstance(change, OpenCard):
             new = change.new
             card_id = self._ids.setdefault(new.linkedid, change.card_id or next(self._next_id))
-            return CardRef(id=card_id, linkedid=new.linkedid, created=True,
-                           recording_path=new.recording_path)
+            return CardRef(
+                id=card_id, linkedid=new.linkedid, created=True, recording_path=new.recording_path
+            )
         if isinstance(change, HungUp):
             # A closed card whose recording is already there (no re-checks follow).
             card_id = self._ids.pop(change.report.call.linkedid, 0) or next(self._next_id)

@@ -41,8 +41,14 @@ def _incoming(headers: dict[str, str]) -> Script:
     recording = f"{datetime.now(UTC):%Y/%m/%d}/{headers.get('agi_uniqueid', 'x')}.wav"
     return [  # the linkedid is the dialplan's first argument
         ("GET DATA", ("hello", "3000", "1")),
-        ("EXEC", ("MSet", f"CC_CARD_ID=1,CC_QUEUE=appointments,CC_QUEUE_TIMEOUT=120,"
-                          f"CC_RECORDING={recording},CC_ACTION=queue")),
+        (
+            "EXEC",
+            (
+                "MSet",
+                f"CC_CARD_ID=1,CC_QUEUE=appointments,CC_QUEUE_TIMEOUT=120,"
+                f"CC_RECORDING={recording},CC_ACTION=queue",
+            ),
+        ),
     ]
 
 
@@ -102,7 +108,7 @@ class NullSession(asyncio.Protocol):
         if keywords == "GET DATA" and "result=-1" in line:
             self.script = []  # the caller left in the menu: nothing more to ask
         if keywords == "GET VARIABLE" and _args == ("MEMBERINTERFACE",) and "(" in line:
-            self.member = line[line.index("(") + 1:line.rindex(")")].rpartition("/")[2]
+            self.member = line[line.index("(") + 1 : line.rindex(")")].rpartition("/")[2]
         self._next()
 
     def _next(self) -> None:

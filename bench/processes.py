@@ -27,8 +27,11 @@ def free_port() -> int:
 def bench_environment(**extra: str) -> dict[str, str]:
     """The environment for a bench process: this one, bench/ importable, plus `extra`."""
     path = os.environ.get("PYTHONPATH", "")
-    return {**os.environ, "PYTHONPATH": f"{REPO_ROOT}{os.pathsep}{path}" if path
-            else str(REPO_ROOT), **extra}
+    return {
+        **os.environ,
+        "PYTHONPATH": f"{REPO_ROOT}{os.pathsep}{path}" if path else str(REPO_ROOT),
+        **extra,
+    }
 
 
 def cpu_seconds(pid: int) -> float:
@@ -100,8 +103,9 @@ class PostgresCpuMeter:
 class ServerProcess:
     """A server started with a command line, listening on a loopback port."""
 
-    def __init__(self, name: str, command: list[str], port: int, log_path: Path,
-                 env: dict[str, str]) -> None:
+    def __init__(
+        self, name: str, command: list[str], port: int, log_path: Path, env: dict[str, str]
+    ) -> None:
         self.name = name
         self.command = command
         self.port = port
@@ -119,8 +123,9 @@ class ServerProcess:
     def start(self, timeout: float = 30.0) -> None:
         """Start and wait until the port accepts connections."""
         self._log = self.log_path.open("ab")
-        self.process = subprocess.Popen(self.command, env=self.env, cwd=REPO_ROOT,
-                                        stdout=self._log, stderr=subprocess.STDOUT)
+        self.process = subprocess.Popen(
+            self.command, env=self.env, cwd=REPO_ROOT, stdout=self._log, stderr=subprocess.STDOUT
+        )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:

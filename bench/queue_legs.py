@@ -59,8 +59,11 @@ def build() -> None:
 def _period(days: int) -> Period:
     today = datetime.now(ZONE).date()
     first = today - timedelta(days=days - 1)
-    return Period(datetime.combine(first, datetime.min.time(), ZONE),
-                  datetime.combine(today + timedelta(days=1), datetime.min.time(), ZONE), ZONE)
+    return Period(
+        datetime.combine(first, datetime.min.time(), ZONE),
+        datetime.combine(today + timedelta(days=1), datetime.min.time(), ZONE),
+        ZONE,
+    )
 
 
 def measure() -> None:
@@ -90,10 +93,12 @@ def measure() -> None:
 
     with open("/proc/loadavg") as load:
         average = load.read().split()[0]
-    print(f"roll-up {rolled:.0f} s; queue report median ms: "
-          + ", ".join(f"{days} d {timed(days, False)}" for days in (7, 30, 365))
-          + f"; from the cards only: 7 d {timed(7, True)}, 30 d {timed(30, True)}"
-          + f"; load {average}")
+    print(
+        f"roll-up {rolled:.0f} s; queue report median ms: "
+        + ", ".join(f"{days} d {timed(days, False)}" for days in (7, 30, 365))
+        + f"; from the cards only: 7 d {timed(7, True)}, 30 d {timed(30, True)}"
+        + f"; load {average}"
+    )
     engine.dispose()
 
 

@@ -33,8 +33,18 @@ class Sizes:
     floor_before: int | None = 50
 
 
-QUICK = Sizes(levels=(10, 50), duration=2.0, warmup=0.5, calls=3, cards=20_000, repeats=2,
-              card_calls=20, floor=(1, 5), floor_sec=3.0, floor_before=None)
+QUICK = Sizes(
+    levels=(10, 50),
+    duration=2.0,
+    warmup=0.5,
+    calls=3,
+    cards=20_000,
+    repeats=2,
+    card_calls=20,
+    floor=(1, 5),
+    floor_sec=3.0,
+    floor_before=None,
+)
 
 
 def _log(line: str) -> None:
@@ -42,8 +52,14 @@ def _log(line: str) -> None:
 
 
 def run_benchmarks(
-    which: str, *, sizes: Sizes, output: Path, command: Sequence[str],
-    keep_history: bool = False, reuse_history: bool = False, history_database: str | None = None,
+    which: str,
+    *,
+    sizes: Sizes,
+    output: Path,
+    command: Sequence[str],
+    keep_history: bool = False,
+    reuse_history: bool = False,
+    history_database: str | None = None,
 ) -> int:
     """Run `which` ("all" or one of BENCHMARKS) and write its blocks into `output`."""
     chosen = BENCHMARKS if which == "all" else (which,)
@@ -55,8 +71,7 @@ def run_benchmarks(
         from bench.agi_bench import run_agi_bench
 
         _log("FastAGI under load (our server, null server, thread per connection)")
-        result = run_agi_bench(sizes.levels, duration=sizes.duration, warmup=sizes.warmup,
-                               log=_log)
+        result = run_agi_bench(sizes.levels, duration=sizes.duration, warmup=sizes.warmup, log=_log)
         from bench.card_store_cost import measure_card_store
 
         _log("The card store alone, and the same rows as plain SQL")
@@ -74,10 +89,17 @@ def run_benchmarks(
 
         _log(f"The site on {sizes.cards:,} cards")
         load = load_average()
-        site = run_site_bench(sizes.cards, repeats=sizes.repeats, keep=keep_history,
-                              reuse=reuse_history, floor=sizes.floor, floor_sec=sizes.floor_sec,
-                              floor_before=sizes.floor_before,
-                              database=history_database or DATABASE, log=_log)
+        site = run_site_bench(
+            sizes.cards,
+            repeats=sizes.repeats,
+            keep=keep_history,
+            reuse=reuse_history,
+            floor=sizes.floor,
+            floor_sec=sizes.floor_sec,
+            floor_before=sizes.floor_before,
+            database=history_database or DATABASE,
+            log=_log,
+        )
         blocks["site"] = report.site_block(site, shown, machine.started, load)
     report.update_document(output, blocks)
     _log(f"written: {output}")
@@ -89,6 +111,9 @@ def command_line() -> list[str]:
     name = Path(sys.argv[0]).name
     args = sys.argv[1:]
     prefix = ["callcards"] if name in ("callcards", "cli.py", "__main__.py") else [name]
-    env = [f"CALLCARDS_CACHE_DIR={os.environ['CALLCARDS_CACHE_DIR']}"] if (
-        "asterisk" in args or "all" in args) and os.environ.get("CALLCARDS_CACHE_DIR") else []
+    env = (
+        [f"CALLCARDS_CACHE_DIR={os.environ['CALLCARDS_CACHE_DIR']}"]
+        if ("asterisk" in args or "all" in args) and os.environ.get("CALLCARDS_CACHE_DIR")
+        else []
+    )
     return [*env, *prefix, *args]

@@ -35,8 +35,13 @@ DATABASE = "callcards_bench_site"
 #: The indexes migrations 0004 and 0007 add (models/calls.py); the baseline runs without
 #: them, and without the daily roll-ups.
 ADDED_INDEXES = {
-    "calls": ("ix_calls_started_id_desc", "ix_calls_src_number_trgm", "ix_calls_dst_number_trgm",
-              "ix_calls_incomplete", "ix_calls_needs_callback"),
+    "calls": (
+        "ix_calls_started_id_desc",
+        "ix_calls_src_number_trgm",
+        "ix_calls_dst_number_trgm",
+        "ix_calls_incomplete",
+        "ix_calls_needs_callback",
+    ),
     "call_events": ("ix_call_events_rang_at",),
 }
 ZONE = ZoneInfo("Europe/Moscow")
@@ -110,8 +115,9 @@ class SiteResult:
         return percentile([ms for timing in self.group(group) for ms in timing.ms], 0.95)
 
 
-def prepare_history(cards: int, database: str = DATABASE, log: Callable[[str], None] = print
-                    ) -> tuple[str, float]:
+def prepare_history(
+    cards: int, database: str = DATABASE, log: Callable[[str], None] = print
+) -> tuple[str, float]:
     """A fresh database with staff and `cards` cards of history; its URL and build seconds."""
     from werkzeug.security import generate_password_hash
 
@@ -157,8 +163,11 @@ def _app(url: str) -> Any:
     from callcards.config import Settings
     from webadmin import create_app
 
-    settings = Settings(database_url=url, recordings_dir=Path("/nonexistent-recordings"),
-                        secret_key="bench-only-secret")  # noqa: S106 (in-process only)
+    settings = Settings(
+        database_url=url,
+        recordings_dir=Path("/nonexistent-recordings"),
+        secret_key="bench-only-secret",  # noqa: S106 (in-process only)
+    )
     return create_app(settings, test_config={"TESTING": True, "WTF_CSRF_ENABLED": False})
 
 
@@ -222,16 +231,17 @@ def report_requests(today: datetime) -> list[tuple[str, str, str, str]]:
         start = (today - timedelta(days=days - 1)).date().isoformat()
         end = today.date().isoformat()
         for report in ("queues", "operators", "categories"):
-            requests.append(("admin", f"{report}, {label}",
-                             f"/reports/{report}?from={start}&to={end}", label))
+            requests.append(
+                ("admin", f"{report}, {label}", f"/reports/{report}?from={start}&to={end}", label)
+            )
     start = (today - timedelta(days=29)).date().isoformat()
-    requests.append(("supervisor2", "queues, 30 days, supervisor",
-                     f"/reports/queues?from={start}", "30 days"))
+    requests.append(
+        ("supervisor2", "queues, 30 days, supervisor", f"/reports/queues?from={start}", "30 days")
+    )
     return requests
 
 
-def measure_site(url: str, repeats: int = 7, log: Callable[[str], None] = print
-                 ) -> list[Timing]:
+def measure_site(url: str, repeats: int = 7, log: Callable[[str], None] = print) -> list[Timing]:
     """Time every calls-list and report request."""
     app = _app(url)
     today = datetime.now(ZONE)
@@ -239,17 +249,16 @@ def measure_site(url: str, repeats: int = 7, log: Callable[[str], None] = print
         from models import User
         from webadmin.extensions import db
 
-        operator = db.session.scalar(
-            db.select(User).where(User.extension == "101"))
+        operator = db.session.scalar(db.select(User).where(User.extension == "101"))
         operator_id = operator.id if operator else 1
     timings: list[Timing] = []
-    plan = ([("list", *request, "") for request in list_requests(today, operator_id)]
-            + [("report", *request) for request in report_requests(today)])
+    plan = [("list", *request, "") for request in list_requests(today, operator_id)] + [
+        ("report", *request) for request in report_requests(today)
+    ]
     for group, who, name, path, period in plan:
         password = _PASSWORD if who == "supervisor2" else None
         with signed_in(app, who, password) as client:
-            timing = _time(client, Timing(f"{name} ({who})", group, path, period=period),
-                           repeats)
+            timing = _time(client, Timing(f"{name} ({who})", group, path, period=period), repeats)
         timings.append(timing)
         log(f"  {group:>6} {timing.name:<45} p50 {timing.p50:7.1f} ms  p95 {timing.p95:7.1f} ms")
     return timings
@@ -281,15 +290,25 @@ def export_in_process(url: str, query: str = "") -> dict[str, Any]:
         seconds = time.perf_counter() - started
         response.close()
         peak = _memory_mb("VmHWM")
-    return {"rows": max(lines - 1, 0), "seconds": seconds, "bytes": size,
-            "rss_before_mb": rss_before, "peak_rss_mb": peak}
+    return {
+        "rows": max(lines - 1, 0),
+        "seconds": seconds,
+        "bytes": size,
+        "rss_before_mb": rss_before,
+        "peak_rss_mb": peak,
+    }
 
 
 def measure_export(url: str) -> ExportResult:
     """Run export_in_process in a fresh process, so its memory is measured alone."""
-    done = subprocess.run(python_module("bench.site_history", "export", url),
-                          env=bench_environment(), capture_output=True, text=True, check=False,
-                          timeout=3600)
+    done = subprocess.run(
+        python_module("bench.site_history", "export", url),
+        env=bench_environment(),
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=3600,
+    )
     if done.returncode != 0:
         raise RuntimeError(f"the export run failed:\n{done.stderr[-2000:]}")
     return ExportResult(**json.loads(done.stdout.strip().splitlines()[-1]))
@@ -302,8 +321,12 @@ def as_before(url: str) -> Iterator[None]:
     from models import Base
 
     engine = make_engine(url)
-    added = [index for name, names in ADDED_INDEXES.items()
-             for index in Base.metadata.tables[name].indexes if index.name in names]
+    added = [
+        index
+        for name, names in ADDED_INDEXES.items()
+        for index in Base.metadata.tables[name].indexes
+        if index.name in names
+    ]
     try:
         with engine.begin() as connection:
             for index in added:
@@ -317,8 +340,9 @@ def as_before(url: str) -> Iterator[None]:
             for index in added:
                 index.create(connection, checkfirst=True)
             # No card changed meanwhile: the days set aside are as fresh as they were.
-            connection.execute(text("UPDATE report_days SET stale = false WHERE day = ANY(:days)"),
-                               {"days": fresh})
+            connection.execute(
+                text("UPDATE report_days SET stale = false WHERE day = ANY(:days)"), {"days": fresh}
+            )
             connection.execute(text("ANALYZE calls; ANALYZE call_events"))
         engine.dispose()
 
@@ -328,18 +352,32 @@ def call_indexes(url: str) -> list[str]:
     engine = make_engine(url)
     try:
         with engine.connect() as connection:
-            return [row[0] for row in connection.execute(text(
-                "SELECT indexdef FROM pg_indexes WHERE tablename IN "
-                "('calls', 'call_events', 'call_tags') ORDER BY tablename, indexname"))]
+            return [
+                row[0]
+                for row in connection.execute(
+                    text(
+                        "SELECT indexdef FROM pg_indexes WHERE tablename IN "
+                        "('calls', 'call_events', 'call_tags') ORDER BY tablename, indexname"
+                    )
+                )
+            ]
     finally:
         engine.dispose()
 
 
-def run_site_bench(cards: int = 1_000_000, *, repeats: int = 7, keep: bool = False,
-                   reuse: bool = False, baseline: bool = True, database: str = DATABASE,
-                   floor: tuple[int, ...] = (), floor_sec: float = 30.0,
-                   floor_before: int | None = None,
-                   log: Callable[[str], None] = print) -> SiteResult:
+def run_site_bench(
+    cards: int = 1_000_000,
+    *,
+    repeats: int = 7,
+    keep: bool = False,
+    reuse: bool = False,
+    baseline: bool = True,
+    database: str = DATABASE,
+    floor: tuple[int, ...] = (),
+    floor_sec: float = 30.0,
+    floor_before: int | None = None,
+    log: Callable[[str], None] = print,
+) -> SiteResult:
     """Build (or reuse) the history and roll it up, time the site with and without the
     indexes and roll-ups of 0004 and 0007, export; then the floor's load at each number of
     operators in `floor` (the first is the baseline), `floor_sec` seconds each, and
@@ -355,25 +393,33 @@ def run_site_bench(cards: int = 1_000_000, *, repeats: int = 7, keep: bool = Fal
             count = int(connection.scalar(text("SELECT count(*) FROM calls")) or 0)
             events = int(connection.scalar(text("SELECT count(*) FROM call_events")) or 0)
         engine.dispose()
-        result = SiteResult(count, events, round(built, 1), round(rolled_up, 1),
-                            indexes=call_indexes(url))
+        result = SiteResult(
+            count, events, round(built, 1), round(rolled_up, 1), indexes=call_indexes(url)
+        )
         result.timings = measure_site(url, repeats, log)
         if baseline:
             log("  the same without the indexes of migrations 0004 and 0007 and the roll-ups:")
             with as_before(url):
                 result.baseline = measure_site(url, repeats, log)
         result.export = measure_export(url)
-        log(f"  export: {result.export.rows} rows in {result.export.seconds:.1f} s "
+        log(
+            f"  export: {result.export.rows} rows in {result.export.seconds:.1f} s "
             f"({result.export.rows_per_sec:,.0f} rows/s), peak RSS "
-            f"{result.export.peak_rss_mb:.0f} MB")
+            f"{result.export.peak_rss_mb:.0f} MB"
+        )
         if floor:
             from werkzeug.security import generate_password_hash
 
             log(f"  the floor's load on gunicorn -w 4: {', '.join(map(str, floor))} operators")
-            result.floor = run_floor(url, floor, seconds=floor_sec, password=_PASSWORD,
-                                     password_hash=generate_password_hash(_PASSWORD,
-                                                                          method="scrypt"),
-                                     before=floor_before, log=log)
+            result.floor = run_floor(
+                url,
+                floor,
+                seconds=floor_sec,
+                password=_PASSWORD,
+                password_hash=generate_password_hash(_PASSWORD, method="scrypt"),
+                before=floor_before,
+                log=log,
+            )
     finally:
         if not keep:
             drop_database(database)
@@ -392,4 +438,3 @@ def main(argv: list[str] | None = None) -> int:
 
 if __name__ == "__main__":
     sys.exit(main())
-

@@ -30,18 +30,32 @@ def run_softphone_bench(calls: int, output: Path, command: Sequence[str]) -> int
     load = " ".join(f"{value:.2f}" for value in os.getloadavg())
     with tempfile.TemporaryDirectory() as folder:
         samples = Path(folder) / "softphone.json"
-        env = {**os.environ, "CALLCARDS_BENCH_SOFTPHONE_JSON": str(samples),
-               "CALLCARDS_BENCH_SOFTPHONE_CALLS": str(calls)}
-        ran = subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q",
-                              str(REPO / "tests" / "bench_softphone.py")], env=env, cwd=REPO,
-                             check=False)
+        env = {
+            **os.environ,
+            "CALLCARDS_BENCH_SOFTPHONE_JSON": str(samples),
+            "CALLCARDS_BENCH_SOFTPHONE_CALLS": str(calls),
+        }
+        ran = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "pytest",
+                "-p",
+                "no:cacheprovider",
+                "-q",
+                str(REPO / "tests" / "bench_softphone.py"),
+            ],
+            env=env,
+            cwd=REPO,
+            check=False,
+        )
         if ran.returncode != 0 or not samples.exists():
-            print("the browser phone benchmark failed (see pytest's output above)",
-                  file=sys.stderr)
+            print("the browser phone benchmark failed (see pytest's output above)", file=sys.stderr)
             return 1
         figures = json.loads(samples.read_text())
-    update_document(output, {"softphone": softphone_block(figures, " ".join(command),
-                                                          started, load)})
+    update_document(
+        output, {"softphone": softphone_block(figures, " ".join(command), started, load)}
+    )
     return 0
 
 
@@ -52,22 +66,39 @@ def softphone_block(figures: dict[str, Any], command: str, started: str, load: s
     missing = len(figures["answer_to_audio_ms"]) - len(audio)
     ring_p95, audio_p95 = percentile(ring, 0.95), percentile(audio, 0.95)
     rows = [
-        ("Queue() rings PJSIP/101 (AMI AgentCalled) → the page's ring event",
-         f"{percentile(ring, 0.5):.0f}", f"{ring_p95:.0f}", f"{max(ring):.0f}",
-         f"≤ {RING_TARGET_MS}", "**met**" if ring_p95 <= RING_TARGET_MS else "**not met**"),
-        ("click on Answer → audio both ways (caller's sound played out, ours sent)",
-         f"{percentile(audio, 0.5):.0f}", f"{audio_p95:.0f}", f"{max(audio):.0f}",
-         f"≤ {AUDIO_TARGET_MS}", "**met**" if audio_p95 <= AUDIO_TARGET_MS else "**not met**"),
+        (
+            "Queue() rings PJSIP/101 (AMI AgentCalled) → the page's ring event",
+            f"{percentile(ring, 0.5):.0f}",
+            f"{ring_p95:.0f}",
+            f"{max(ring):.0f}",
+            f"≤ {RING_TARGET_MS}",
+            "**met**" if ring_p95 <= RING_TARGET_MS else "**not met**",
+        ),
+        (
+            "click on Answer → audio both ways (caller's sound played out, ours sent)",
+            f"{percentile(audio, 0.5):.0f}",
+            f"{audio_p95:.0f}",
+            f"{max(audio):.0f}",
+            f"≤ {AUDIO_TARGET_MS}",
+            "**met**" if audio_p95 <= AUDIO_TARGET_MS else "**not met**",
+        ),
     ]
-    lines = [f"`{command}`, {started}, {figures['calls']} calls, load average {load}.", "",
-             "| ms | median | p95 | max | target | |", "|---|---|---|---|---|---|"]
+    lines = [
+        f"`{command}`, {started}, {figures['calls']} calls, load average {load}.",
+        "",
+        "| ms | median | p95 | max | target | |",
+        "|---|---|---|---|---|---|",
+    ]
     lines += ["| " + " | ".join(row) + " |" for row in rows]
     if missing:
         lines.append(f"\n{missing} call(s) had no two-way audio within 10 s.")
-    lines += ["", f"One registered, idle tab over {figures['idle_sec']} s: its renderer's main "
-              f"thread busy {figures['idle_main_thread_cpu_pct']:.2f} % of the time (CDP "
-              f"TaskDuration), JS heap {figures['idle_js_heap_mb']:.1f} MB; the whole headless "
-              f"Chromium (browser, zygote, GPU, network, renderer processes) "
-              f"{figures['browser_rss_mb']:.0f} MB resident (RSS summed over its processes, so "
-              "pages they share count more than once: an upper bound)."]
+    lines += [
+        "",
+        f"One registered, idle tab over {figures['idle_sec']} s: its renderer's main "
+        f"thread busy {figures['idle_main_thread_cpu_pct']:.2f} % of the time (CDP "
+        f"TaskDuration), JS heap {figures['idle_js_heap_mb']:.1f} MB; the whole headless "
+        f"Chromium (browser, zygote, GPU, network, renderer processes) "
+        f"{figures['browser_rss_mb']:.0f} MB resident (RSS summed over its processes, so "
+        "pages they share count more than once: an upper bound).",
+    ]
     return "\n".join(lines)

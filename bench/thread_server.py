@@ -124,8 +124,9 @@ class FlowReader:
         with self._lock:
             if time.monotonic() - self._checked_at >= self._refresh_sec:
                 with self._sessions() as session:
-                    document = session.scalar(select(FlowVersion.document)
-                                              .order_by(FlowVersion.id.desc()).limit(1))
+                    document = session.scalar(
+                        select(FlowVersion.document).order_by(FlowVersion.id.desc()).limit(1)
+                    )
                 if document is not None:
                     self._settings = FlowSettings.from_document(document)
                 self._checked_at = time.monotonic()
@@ -173,12 +174,21 @@ def incoming(agi: BlockingAgi, work: Work) -> None:
     linkedid = _linkedid(agi, agi.argument(1))
     did, caller = agi.env.get("agi_extension", ""), _known(agi.env.get("agi_callerid"))
     started_at = work.now()
-    new_call = NewCall(uniqueid=agi.env.get("agi_uniqueid", ""), linkedid=linkedid,
-                       direction=Direction.INBOUND, started_at=started_at, src_number=caller,
-                       dst_number=did, did=did,
-                       caller_name=_known(agi.env.get("agi_calleridname")))
-    card = _safely("open the card", work.cards.apply, OpenCard(
-        new_call, [Event("call_started", started_at, {"did": did}, new_call.uniqueid)]))
+    new_call = NewCall(
+        uniqueid=agi.env.get("agi_uniqueid", ""),
+        linkedid=linkedid,
+        direction=Direction.INBOUND,
+        started_at=started_at,
+        src_number=caller,
+        dst_number=did,
+        did=did,
+        caller_name=_known(agi.env.get("agi_calleridname")),
+    )
+    card = _safely(
+        "open the card",
+        work.cards.apply,
+        OpenCard(new_call, [Event("call_started", started_at, {"did": did}, new_call.uniqueid)]),
+    )
     settings = work.flow.current()
     timeline = None
     if settings is None:
@@ -211,8 +221,9 @@ def _walk(agi: BlockingAgi, timeline: Timeline, work: Work) -> Decision | None:
         timeline.stamp(work.now())
         while not isinstance(step, Decision):
             if isinstance(step, Collect):
-                result, data = agi.execute("GET DATA", step.prompt, str(step.timeout_ms),
-                                           str(step.max_digits))
+                result, data = agi.execute(
+                    "GET DATA", step.prompt, str(step.timeout_ms), str(step.max_digits)
+                )
                 if result == "-1":
                     return None
                 step = flow.keys(result or None)
@@ -229,8 +240,9 @@ def _store_route(
     work: Work, linkedid: str, timeline: Timeline | None, decision: Decision | None
 ) -> None:
     """The same write as fastagi.routes.incoming.store_route, without the event loop."""
-    _safely("store the route", work.cards.apply,
-            route_decided(linkedid, timeline, decision, work.now()))
+    _safely(
+        "store the route", work.cards.apply, route_decided(linkedid, timeline, decision, work.now())
+    )
 
 
 def answered(agi: BlockingAgi, work: Work) -> None:
@@ -238,8 +250,11 @@ def answered(agi: BlockingAgi, work: Work) -> None:
     linkedid = _linkedid(agi)
     interface = agi.get_variable(var.MEMBERINTERFACE)
     extension = extension_of(interface)
-    _safely("mark the card answered", work.cards.apply, Answered(
-        linkedid, extension=extension, interface=interface, at=work.now()))
+    _safely(
+        "mark the card answered",
+        work.cards.apply,
+        Answered(linkedid, extension=extension, interface=interface, at=work.now()),
+    )
     if extension:
         agi.set_variable(var.CC_OPERATOR, extension)
 
@@ -251,11 +266,13 @@ def hangup(agi: BlockingAgi, work: Work) -> None:
     duration = agi.get_full_variable(var.CDR_DURATION)
     report = HangupReport(
         call=NewCall(
-            uniqueid=agi.env.get("agi_uniqueid", ""), linkedid=linkedid,
+            uniqueid=agi.env.get("agi_uniqueid", ""),
+            linkedid=linkedid,
             direction=Direction.INBOUND,
             started_at=ended_at - timedelta(seconds=int(float(duration or 0))),
             src_number=_known(agi.env.get("agi_callerid")),
-            dst_number=agi.env.get("agi_extension"), did=agi.env.get("agi_extension"),
+            dst_number=agi.env.get("agi_extension"),
+            did=agi.env.get("agi_extension"),
             caller_name=_known(agi.env.get("agi_calleridname")),
             recording=agi.get_variable(var.CC_RECORDING),
         ),
@@ -266,7 +283,8 @@ def hangup(agi: BlockingAgi, work: Work) -> None:
         queue_entered=bool(agi.get_variable(var.CC_QUEUE_ENTERED)),
         hangup_source=agi.get_full_variable(var.HANGUPSOURCE) or "",
         cause=agi.get_variable(var.HANGUPCAUSE) or "",
-        answered_seconds=None if not (seconds := agi.get_variable(var.ANSWEREDTIME))
+        answered_seconds=None
+        if not (seconds := agi.get_variable(var.ANSWEREDTIME))
         else int(float(seconds)),
         member=agi.get_variable(var.MEMBERINTERFACE),
         queue=agi.get_variable(var.CC_QUEUE),
@@ -277,8 +295,13 @@ def hangup(agi: BlockingAgi, work: Work) -> None:
         if told and told != str(card.id):
             agi.set_variable(var.CC_CARD_ID, str(card.id))
     if _asked(agi, 2, var.CC_ACTION) == var.ACTION_VOICEMAIL:
-        _safely("note the message", work.cards.apply, MessageLeft(
-            linkedid, at=ended_at, record_status=agi.get_variable(var.RECORD_STATUS) or ""))
+        _safely(
+            "note the message",
+            work.cards.apply,
+            MessageLeft(
+                linkedid, at=ended_at, record_status=agi.get_variable(var.RECORD_STATUS) or ""
+            ),
+        )
     if card is not None and card.recording_state == "pending":
         threading.Thread(target=_settle_recording, args=(work, linkedid), daemon=True).start()
 
@@ -286,14 +309,19 @@ def hangup(agi: BlockingAgi, work: Work) -> None:
 def _settle_recording(work: Work, linkedid: str, delays: tuple[float, ...] = (1, 3, 10)) -> None:
     for attempt, delay in enumerate(delays, start=1):
         time.sleep(delay)
-        state = _safely("re-check the recording", work.cards.apply, RecordingChecked(
-            linkedid, final=attempt == len(delays)))
+        state = _safely(
+            "re-check the recording",
+            work.cards.apply,
+            RecordingChecked(linkedid, final=attempt == len(delays)),
+        )
         if state is not None and state != "pending":
             return
 
 
 ROUTES: dict[str, Callable[[BlockingAgi, Work], None]] = {
-    "incoming": incoming, "answered": answered, "hangup": hangup,
+    "incoming": incoming,
+    "answered": answered,
+    "hangup": hangup,
 }
 
 
@@ -334,8 +362,7 @@ def build_work() -> Work:
     sessions = make_session_factory(engine)
     store = CardStore(sessions, RecordingStore(settings.recordings_dir), settings.public_url)
     cards = JournaledCards(store, Journal(settings.journal_dir / "cards.journal"))
-    return Work(cards, FlowReader(sessions, settings.settings_refresh_sec),
-                settings.default_queue)
+    return Work(cards, FlowReader(sessions, settings.settings_refresh_sec), settings.default_queue)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -77,8 +77,11 @@ def _cmd_seed_demo(args: argparse.Namespace, settings: Settings) -> int:
         except ModuleNotFoundError as error:  # bench/ (its AGI peer) is not in an install
             print(f"the demo week runs from a checkout: {error}", file=sys.stderr)
             return 2
-        print(f"demo week: {made} calls made through the FastAGI routes" if made
-              else "demo week: already there")
+        print(
+            f"demo week: {made} calls made through the FastAGI routes"
+            if made
+            else "demo week: already there"
+        )
     return 0
 
 
@@ -92,7 +95,9 @@ def _cmd_user_add(args: argparse.Namespace, settings: Settings) -> int:
         return 2
     with transaction(_sessions(settings)) as session:
         user = User(
-            login=args.login, name=args.name or args.login, role=Role(args.role).value,
+            login=args.login,
+            name=args.name or args.login,
+            role=Role(args.role).value,
             extension=args.extension,
         )
         user.set_password(password)
@@ -141,8 +146,10 @@ def _cmd_phone_cert(args: argparse.Namespace, settings: Settings) -> int:
     except (OSError, ValueError) as error:
         print(f"no certificate written: {error}", file=sys.stderr)
         return 1
-    print(f"wrote {written.cert} and {written.key}; reload Asterisk (module reload http, "
-          "res_pjsip) to use them")
+    print(
+        f"wrote {written.cert} and {written.key}; reload Asterisk (module reload http, "
+        "res_pjsip) to use them"
+    )
     return 0
 
 
@@ -151,10 +158,19 @@ def _cmd_route(args: argparse.Namespace, settings: Settings) -> int:
 
     with _sessions(settings)() as session:
         try:
-            print(run_simulation(
-                session, did=args.did, caller=args.caller, when=args.at, keys=args.keys,
-                queues=args.queues, draft=args.draft, as_json=args.json, zone=args.tz,
-            ))
+            print(
+                run_simulation(
+                    session,
+                    did=args.did,
+                    caller=args.caller,
+                    when=args.at,
+                    keys=args.keys,
+                    queues=args.queues,
+                    draft=args.draft,
+                    as_json=args.json,
+                    zone=args.tz,
+                )
+            )
         except (LookupError, ValueError) as error:
             print(f"callcards route: {error}", file=sys.stderr)
             return 2
@@ -177,8 +193,10 @@ def _cmd_recordings(args: argparse.Namespace, settings: Settings) -> int:
             print("\n".join(report.lines()) + suffix)
         else:
             counts = recheck_recordings(session, store, now - timedelta(days=args.days))
-            print(", ".join(f"{state}: {count}" for state, count in sorted(counts.items()))
-                  or "no recordings in that period")
+            print(
+                ", ".join(f"{state}: {count}" for state, count in sorted(counts.items()))
+                or "no recordings in that period"
+            )
     return 0
 
 
@@ -212,11 +230,17 @@ def _cmd_reconcile(args: argparse.Namespace, settings: Settings) -> int:
 
     sessions = _sessions(settings)
     store = CardStore(sessions, RecordingStore(settings.recordings_dir), settings.public_url)
-    done = run_locked(sessions, store, lookback=timedelta(hours=args.hours),
-                      open_limit=timedelta(seconds=settings.reconcile_open_limit))
+    done = run_locked(
+        sessions,
+        store,
+        lookback=timedelta(hours=args.hours),
+        open_limit=timedelta(seconds=settings.reconcile_open_limit),
+    )
     if done is None:
-        print("callcards reconcile: another instance is reconciling now; try again later",
-              file=sys.stderr)
+        print(
+            "callcards reconcile: another instance is reconciling now; try again later",
+            file=sys.stderr,
+        )
         return 1
     print("\n".join(done.lines()))
     return 0
@@ -229,8 +253,9 @@ def _cmd_reports(args: argparse.Namespace, settings: Settings) -> int:
 
     # The zone the site reads dates in too (webadmin's BABEL_DEFAULT_TIMEZONE).
     zone = settings.zone
-    done = roll_up(_sessions(settings), zone, datetime.now(zone).date(),
-                   repeat_days=settings.fcr_repeat_days)
+    done = roll_up(
+        _sessions(settings), zone, datetime.now(zone).date(), repeat_days=settings.fcr_repeat_days
+    )
     print(f"{done} day(s) rolled up")
     return 0
 
@@ -250,16 +275,26 @@ def _cmd_bench(args: argparse.Namespace, settings: Settings) -> int:
     if args.which == "softphone":
         from bench.softphone import run_softphone_bench
 
-        return run_softphone_bench(args.calls or (5 if args.quick else 20), output,
-                                   command_line())
+        return run_softphone_bench(args.calls or (5 if args.quick else 20), output, command_line())
     sizes = QUICK if args.quick else Sizes()
-    changes = {"levels": tuple(args.levels) if args.levels else None, "duration": args.duration,
-               "calls": args.calls, "cards": args.cards,
-               "floor": tuple(args.floor) if args.floor else None, "floor_sec": args.floor_sec}
+    changes = {
+        "levels": tuple(args.levels) if args.levels else None,
+        "duration": args.duration,
+        "calls": args.calls,
+        "cards": args.cards,
+        "floor": tuple(args.floor) if args.floor else None,
+        "floor_sec": args.floor_sec,
+    }
     sizes = replace(sizes, **{key: value for key, value in changes.items() if value is not None})
-    return run_benchmarks(args.which, sizes=sizes, output=output,
-                          command=command_line(), keep_history=args.keep_history,
-                          reuse_history=args.reuse_history, history_database=args.history_db)
+    return run_benchmarks(
+        args.which,
+        sizes=sizes,
+        output=output,
+        command=command_line(),
+        keep_history=args.keep_history,
+        reuse_history=args.reuse_history,
+        history_database=args.history_db,
+    )
 
 
 def _jsonable(value: object) -> object:
@@ -278,8 +313,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     agi = commands.add_parser("agi", help="serve FastAGI for Asterisk's dialplan")
     agi.add_argument("--listen", help="HOST:PORT (default CALLCARDS_AGI_LISTEN or 127.0.0.1:4573)")
-    agi.add_argument("--grace", type=float, default=30.0,
-                     help="seconds calls in progress get to finish on SIGTERM")
+    agi.add_argument(
+        "--grace",
+        type=float,
+        default=30.0,
+        help="seconds calls in progress get to finish on SIGTERM",
+    )
     agi.set_defaults(run=_cmd_agi)
 
     web = commands.add_parser("web", help="serve the staff site (development server)")
@@ -293,14 +332,18 @@ def build_parser() -> argparse.ArgumentParser:
     db.set_defaults(run=_cmd_db)
 
     seed = commands.add_parser("seed-demo", help="load demo dictionaries, staff and call flow")
-    seed.add_argument("--week", action="store_true",
-                      help="also a week of calls through the FastAGI routes, cards completed")
+    seed.add_argument(
+        "--week",
+        action="store_true",
+        help="also a week of calls through the FastAGI routes, cards completed",
+    )
     seed.set_defaults(run=_cmd_seed_demo)
 
     user = commands.add_parser("user-add", help="create a member of staff")
     user.add_argument("login")
-    user.add_argument("--role", choices=[role.value for role in __import__("models").Role],
-                      default="operator")
+    user.add_argument(
+        "--role", choices=[role.value for role in __import__("models").Role], default="operator"
+    )
     user.add_argument("--name")
     user.add_argument("--extension")
     user.add_argument("--password", help="(default: asked for)")
@@ -312,21 +355,29 @@ def build_parser() -> argparse.ArgumentParser:
     route.add_argument("--at", help="date and time, ISO (default now), e.g. 2026-11-24T12:00")
     route.add_argument("--tz", default="Europe/Moscow", help="zone for --at without an offset")
     route.add_argument("--keys", default="", help="answers to prompts: '9,,1' (empty = silence)")
-    route.add_argument("--queues", default="", help="what each queue reached does: "
-                       "'empty,timeout' (answered, empty or timeout; then it answers)")
+    route.add_argument(
+        "--queues",
+        default="",
+        help="what each queue reached does: "
+        "'empty,timeout' (answered, empty or timeout; then it answers)",
+    )
     route.add_argument("--draft", action="store_true", help="the unpublished draft, not live")
     route.add_argument("--json", action="store_true", help="machine-readable output")
     route.set_defaults(run=_cmd_route)
 
     recordings = commands.add_parser("recordings", help="retention clean-up and file checks")
-    recordings.add_argument("action", choices=["clean", "check"],
-                            help="clean: apply each queue's retention_days; check: re-check files")
+    recordings.add_argument(
+        "action",
+        choices=["clean", "check"],
+        help="clean: apply each queue's retention_days; check: re-check files",
+    )
     recordings.add_argument("--dry-run", action="store_true", help="clean: only report")
     recordings.add_argument("--days", type=int, default=1, help="check: cards ended in N days")
     recordings.set_defaults(run=_cmd_recordings)
 
     reconcile = commands.add_parser(
-        "reconcile", help="build or close the cards of calls the FastAGI server missed, from CEL")
+        "reconcile", help="build or close the cards of calls the FastAGI server missed, from CEL"
+    )
     reconcile.add_argument("--hours", type=float, default=24, help="look back this many hours")
     reconcile.set_defaults(run=_cmd_reconcile)
 
@@ -334,49 +385,77 @@ def build_parser() -> argparse.ArgumentParser:
     sandbox.add_argument("action", choices=["up", "down", "status"])
     sandbox.add_argument("--agi", help="FastAGI address the sandbox calls (default: agi listen)")
     sandbox.add_argument("--ami-port", type=int, default=5038)
-    sandbox.add_argument("--ws-port", type=int, default=8088,
-                         help="browser phones: SIP over ws://127.0.0.1:<port>/ws")
+    sandbox.add_argument(
+        "--ws-port",
+        type=int,
+        default=8088,
+        help="browser phones: SIP over ws://127.0.0.1:<port>/ws",
+    )
     sandbox.set_defaults(run=_cmd_sandbox)
 
     cert = commands.add_parser(
-        "phone-cert", help="the browser phones' certificate (WSS and DTLS-SRTP) for Asterisk")
-    cert.add_argument("--host", default="localhost",
-                      help="self-signed: the name or address browsers use for Asterisk")
+        "phone-cert", help="the browser phones' certificate (WSS and DTLS-SRTP) for Asterisk"
+    )
+    cert.add_argument(
+        "--host",
+        default="localhost",
+        help="self-signed: the name or address browsers use for Asterisk",
+    )
     cert.add_argument("--cert", help="your own certificate (PEM) instead of a self-signed one")
     cert.add_argument("--key", help="its unencrypted private key (PEM)")
-    cert.add_argument("--keys-dir", default="/etc/asterisk/keys",
-                      help="where http.conf and pjsip.conf read asterisk.crt/asterisk.key")
+    cert.add_argument(
+        "--keys-dir",
+        default="/etc/asterisk/keys",
+        help="where http.conf and pjsip.conf read asterisk.crt/asterisk.key",
+    )
     cert.set_defaults(run=_cmd_phone_cert)
 
-    asterisk = commands.add_parser("asterisk",
-                                   help="queues and operators' phones, applied to Asterisk")
-    asterisk.add_argument("action", choices=["apply", "show"],
-                          help="apply: write, reload through AMI, check (queues, then phones); "
-                          "show: the queues' diff with the live file")
+    asterisk = commands.add_parser(
+        "asterisk", help="queues and operators' phones, applied to Asterisk"
+    )
+    asterisk.add_argument(
+        "action",
+        choices=["apply", "show"],
+        help="apply: write, reload through AMI, check (queues, then phones); "
+        "show: the queues' diff with the live file",
+    )
     asterisk.set_defaults(run=_cmd_asterisk)
 
     reports = commands.add_parser(
-        "reports", help="roll up past days for the reports (nightly; days edited since too)")
+        "reports", help="roll up past days for the reports (nightly; days edited since too)"
+    )
     reports.add_argument("action", choices=["rollup"])
     reports.set_defaults(run=_cmd_reports)
 
     bench = commands.add_parser("bench", help="benchmarks of issue 5, into docs/benchmarks.md")
-    bench.add_argument("which", choices=["agi", "asterisk", "site", "softphone", "all"],
-                       help="softphone: the browser phone in Chromium (not part of all)")
+    bench.add_argument(
+        "which",
+        choices=["agi", "asterisk", "site", "softphone", "all"],
+        help="softphone: the browser phone in Chromium (not part of all)",
+    )
     bench.add_argument("--quick", action="store_true", help="small sizes: a smoke test")
     bench.add_argument("--output", help="the Markdown file to update (default docs/benchmarks.md)")
     bench.add_argument("--levels", type=int, nargs="+", help="agi: calls in flight per run")
     bench.add_argument("--duration", type=float, help="agi: seconds measured per level")
-    bench.add_argument("--calls", type=int,
-                       help="asterisk: calls through each route; softphone: calls answered")
+    bench.add_argument(
+        "--calls", type=int, help="asterisk: calls through each route; softphone: calls answered"
+    )
     bench.add_argument("--cards", type=int, help="site: cards of history to generate")
     bench.add_argument("--keep-history", action="store_true", help="site: keep the database")
-    bench.add_argument("--reuse-history", action="store_true",
-                       help="site: time the database a --keep-history run left")
-    bench.add_argument("--history-db", help="site: the history's database name "
-                       "(default callcards_bench_site)")
-    bench.add_argument("--floor", type=int, nargs="+",
-                       help="site: operators polling the screen-pop at once, per run (1 50 100)")
+    bench.add_argument(
+        "--reuse-history",
+        action="store_true",
+        help="site: time the database a --keep-history run left",
+    )
+    bench.add_argument(
+        "--history-db", help="site: the history's database name (default callcards_bench_site)"
+    )
+    bench.add_argument(
+        "--floor",
+        type=int,
+        nargs="+",
+        help="site: operators polling the screen-pop at once, per run (1 50 100)",
+    )
     bench.add_argument("--floor-sec", type=float, help="site: seconds measured per floor run")
     bench.set_defaults(run=_cmd_bench)
     return parser

@@ -57,7 +57,7 @@ def inside_root(root: Path, path: str) -> Path:
                 current = step
                 continue
             target = str(step.readlink())
-            rest = parts[index + 1:]
+            rest = parts[index + 1 :]
             if target.startswith("/"):
                 current, parts = root, [*target.split("/"), *rest]
             else:
@@ -165,21 +165,22 @@ def load_settings(environ: os._Environ[str] | dict[str, str] | None = None) -> S
         ami_secret=env.get("CALLCARDS_AMI_SECRET", ""),
         public_url=env.get("CALLCARDS_PUBLIC_URL", "").rstrip("/"),
         prompts_dir=Path(env.get("CALLCARDS_PROMPTS_DIR") or instance / "prompts"),
-        sounds_dir=Path(env["CALLCARDS_SOUNDS_DIR"]) if env.get("CALLCARDS_SOUNDS_DIR")
+        sounds_dir=Path(env["CALLCARDS_SOUNDS_DIR"])
+        if env.get("CALLCARDS_SOUNDS_DIR")
         else default_sounds_dir(),
         asterisk_etc_dir=(
             Path(env["CALLCARDS_ASTERISK_ETC"]) if env.get("CALLCARDS_ASTERISK_ETC") else None
         ),
         member_interface=env.get("CALLCARDS_MEMBER_INTERFACE") or "PJSIP/{extension}",
         reconcile_every=max(0.0, float(env.get("CALLCARDS_RECONCILE_EVERY", "60"))),
-        reconcile_open_limit=max(60.0, float(env.get("CALLCARDS_RECONCILE_OPEN_LIMIT",
-                                                     "14400"))),
+        reconcile_open_limit=max(60.0, float(env.get("CALLCARDS_RECONCILE_OPEN_LIMIT", "14400"))),
         fcr_repeat_days=max(1, int(env.get("CALLCARDS_FCR_REPEAT_DAYS") or FCR_REPEAT_DAYS)),
         timezone=_zone_name(env.get("CALLCARDS_TIMEZONE") or DEFAULT_TIMEZONE),
         login_ip_failures=max(1, int(env.get("CALLCARDS_LOGIN_IP_FAILURES") or 20)),
         trusted_proxies=max(0, int(env.get("CALLCARDS_TRUSTED_PROXIES") or 0)),
-        development=any(env.get(name, "").lower() in _TRUE
-                        for name in ("CALLCARDS_DEVELOPMENT", "FLASK_DEBUG")),
+        development=any(
+            env.get(name, "").lower() in _TRUE for name in ("CALLCARDS_DEVELOPMENT", "FLASK_DEBUG")
+        ),
         phone_wss_url=env.get("CALLCARDS_PHONE_WSS_URL", "").strip(),
         phone_ice_servers=_split(env.get("CALLCARDS_PHONE_ICE_SERVERS", "")),
         phone_turn_username=env.get("CALLCARDS_PHONE_TURN_USERNAME", ""),
@@ -192,8 +193,9 @@ def _zone_name(name: str) -> str:
     try:
         ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError) as error:
-        raise ValueError(f"CALLCARDS_TIMEZONE={name!r} is not a time zone (e.g. Europe/Moscow)"
-                         ) from error
+        raise ValueError(
+            f"CALLCARDS_TIMEZONE={name!r} is not a time zone (e.g. Europe/Moscow)"
+        ) from error
     return name
 
 
@@ -201,7 +203,7 @@ def normalize_database_url(url: str) -> str:
     """Name psycopg2 as the PostgreSQL driver (SQLAlchemy 2.1 would pick psycopg 3)."""
     for prefix in ("postgres://", "postgresql://"):
         if url.startswith(prefix):
-            return "postgresql+psycopg2://" + url[len(prefix):]
+            return "postgresql+psycopg2://" + url[len(prefix) :]
     return url
 
 

@@ -63,9 +63,11 @@ def _ensure_dictionaries(session: Session) -> None:
             session.add(category)
             session.flush()
         for sub_position, sub in enumerate(subs):
-            exists = session.scalar(select(CallSubCategory).where(
-                CallSubCategory.category_id == category.id, CallSubCategory.name == sub
-            ))
+            exists = session.scalar(
+                select(CallSubCategory).where(
+                    CallSubCategory.category_id == category.id, CallSubCategory.name == sub
+                )
+            )
             if exists is None:
                 session.add(CallSubCategory(name=sub, position=sub_position, category=category))
     for position, name in enumerate(TAGS):

@@ -44,13 +44,20 @@ RATE = 8000  # Asterisk's recordings: 8 kHz, 16-bit mono
 PROMPT = timedelta(seconds=3)  # a menu prompt, or the wait for a key after it
 
 CALLERS = [
-    ("+79161234567", "Иванов Иван"), ("+79035550101", "Петрова Мария"),
-    ("+79267771212", "Сидоров Алексей"), ("+74957654321", "ООО Ромашка"),
-    ("+79851112233", "Кузнецова Елена"), ("+79169990011", "Смирнов Павел"),
-    ("+79057778899", "Орлова Анна"), ("+79254443322", "Волков Дмитрий"),
-    ("+79112223344", "Морозова Ольга"), ("+79998887766", ""),
-    ("+79031234000", "Лебедев Игорь"), ("+79265556677", "Новикова Татьяна"),
-    ("+79171110022", "Фёдоров Никита"), ("+79680001122", ""),
+    ("+79161234567", "Иванов Иван"),
+    ("+79035550101", "Петрова Мария"),
+    ("+79267771212", "Сидоров Алексей"),
+    ("+74957654321", "ООО Ромашка"),
+    ("+79851112233", "Кузнецова Елена"),
+    ("+79169990011", "Смирнов Павел"),
+    ("+79057778899", "Орлова Анна"),
+    ("+79254443322", "Волков Дмитрий"),
+    ("+79112223344", "Морозова Ольга"),
+    ("+79998887766", ""),
+    ("+79031234000", "Лебедев Игорь"),
+    ("+79265556677", "Новикова Татьяна"),
+    ("+79171110022", "Фёдоров Никита"),
+    ("+79680001122", ""),
 ]
 
 SUMMARIES = [
@@ -107,8 +114,15 @@ def _moment(day: date, rng: random.Random, first_hour: int, last_hour: int) -> d
     return local.astimezone(UTC)
 
 
-_KINDS = [("answered", 52), ("transfer", 7), ("overflow", 5), ("missed", 10),
-          ("abandoned", 12), ("ivr_hangup", 5), ("callback", 9)]
+_KINDS = [
+    ("answered", 52),
+    ("transfer", 7),
+    ("overflow", 5),
+    ("missed", 10),
+    ("abandoned", 12),
+    ("ivr_hangup", 5),
+    ("callback", 9),
+]
 
 
 def _call_at(at: datetime, rng: random.Random, *, open_hours: bool) -> DemoCall:
@@ -116,10 +130,16 @@ def _call_at(at: datetime, rng: random.Random, *, open_hours: bool) -> DemoCall:
     if not open_hours:
         return DemoCall("voicemail", at, caller, key=None, talk=rng.randint(6, 25))
     kind = rng.choices([k for k, _ in _KINDS], [w for _, w in _KINDS])[0]
-    call = DemoCall(kind, at, caller, key=rng.choice(["1", "1", "2", "3", "0", None]),
-                    # Most callers are answered within the 20 s service level, a few wait long.
-                    wait=min(90, 3 + int(rng.expovariate(1 / 14))), talk=rng.randint(30, 150),
-                    operator=rng.choice(list(OPERATORS)))
+    call = DemoCall(
+        kind,
+        at,
+        caller,
+        key=rng.choice(["1", "1", "2", "3", "0", None]),
+        # Most callers are answered within the 20 s service level, a few wait long.
+        wait=min(90, 3 + int(rng.expovariate(1 / 14))),
+        talk=rng.randint(30, 150),
+        operator=rng.choice(list(OPERATORS)),
+    )
     if kind in ("transfer", "overflow"):
         call.key = "1"
     if kind == "missed":
@@ -136,13 +156,22 @@ def _call_at(at: datetime, rng: random.Random, *, open_hours: bool) -> DemoCall:
 
 # -- sound ------------------------------------------------------------------------------
 
+
 @functools.cache
 def _second_of_tone(frequency: float, loudness: float) -> bytes:
     """One second of a tone, a syllable-like swell four times a second."""
-    samples = array.array("h", (
-        int(loudness * 32767 * math.sin(2 * math.pi * frequency * n / RATE)
-            * (0.55 + 0.45 * math.sin(2 * math.pi * 4 * n / RATE)))
-        for n in range(RATE)))
+    samples = array.array(
+        "h",
+        (
+            int(
+                loudness
+                * 32767
+                * math.sin(2 * math.pi * frequency * n / RATE)
+                * (0.55 + 0.45 * math.sin(2 * math.pi * 4 * n / RATE))
+            )
+            for n in range(RATE)
+        ),
+    )
     return samples.tobytes()
 
 
@@ -158,10 +187,11 @@ def write_recording(path: Path, seconds: int, voices: tuple[float, ...]) -> None
             voice = voices[(second // 3) % len(voices)]
             chunk = _second_of_tone(voice, 0.3)
             # A short breath at each turn, as people pause between phrases.
-            audio.writeframes(silence + chunk[len(silence):] if second % 3 == 0 else chunk)
+            audio.writeframes(silence + chunk[len(silence) :] if second % 3 == 0 else chunk)
 
 
 # -- the calls, through the FastAGI routes ------------------------------------------------
+
 
 class _Caller:
     """Plays Asterisk's side of each AGI session of the week against our server."""
@@ -173,17 +203,29 @@ class _Caller:
         self.now = datetime.now(UTC)
         services.clock = lambda: self.now
 
-    async def session(self, route: str, call: DemoCall, offset: float, *,
-                      uniqueid: str | None = None, **fields: Any) -> dict[str, str]:
+    async def session(
+        self,
+        route: str,
+        call: DemoCall,
+        offset: float,
+        *,
+        uniqueid: str | None = None,
+        **fields: Any,
+    ) -> dict[str, str]:
         """One AGI session of `route` at `offset` seconds into the call; the variables set."""
         from bench.agi_client import Channel, split_command
 
         self.now = call.started_at + timedelta(seconds=offset)
         number, name = call.caller
-        channel = Channel(route=route, uniqueid=uniqueid or call.linkedid,
-                          linkedid=call.linkedid, extension=fields.pop("extension", DID),
-                          caller_id=fields.pop("caller_id", number), caller_name=name,
-                          **fields)
+        channel = Channel(
+            route=route,
+            uniqueid=uniqueid or call.linkedid,
+            linkedid=call.linkedid,
+            extension=fields.pop("extension", DID),
+            caller_id=fields.pop("caller_id", number),
+            caller_name=name,
+            **fields,
+        )
         reader, writer = await asyncio.open_connection("127.0.0.1", self.port)
         try:
             for header in channel.header_lines():
@@ -207,12 +249,17 @@ class _Caller:
         from fastagi.changes import HoldChanged
 
         self.now = call.started_at + timedelta(seconds=offset)
-        change = hold_change({
-            "Event": "Hold" if kind == "hold" else "Unhold", "Linkedid": call.linkedid,
-            "Channel": f"PJSIP/{call.operator}-0000{call.number:04x}",
-            "Uniqueid": f"{call.linkedid}.op", "MusicClass": "default",
-            "Timestamp": f"{self.now.timestamp():.6f}",
-        }, self.now)
+        change = hold_change(
+            {
+                "Event": "Hold" if kind == "hold" else "Unhold",
+                "Linkedid": call.linkedid,
+                "Channel": f"PJSIP/{call.operator}-0000{call.number:04x}",
+                "Uniqueid": f"{call.linkedid}.op",
+                "MusicClass": "default",
+                "Timestamp": f"{self.now.timestamp():.6f}",
+            },
+            self.now,
+        )
         assert change is not None
         self.services.change_card(change.linkedid, HoldChanged(change.linkedid, change.event))
         await self.services.settled()
@@ -227,32 +274,67 @@ class _Caller:
             return
         recording = told.get("CC_RECORDING", "")
         entered = (self.now - call.started_at).total_seconds() + 1  # after the menu
-        variables = {"CC_RECORDING": recording, "CC_QUEUE": told.get("CC_QUEUE", ""),
-                     "CC_ACTION": told.get("CC_ACTION", "")}
+        variables = {
+            "CC_RECORDING": recording,
+            "CC_QUEUE": told.get("CC_QUEUE", ""),
+            "CC_ACTION": told.get("CC_ACTION", ""),
+        }
         if call.kind == "voicemail":
             write_recording(self.recordings / recording, call.talk, (310.0,))
-            await self.session("hangup", call, entered + 1 + call.talk, dead=True, variables={
-                **variables, "RECORD_STATUS": "HANGUP"})
+            await self.session(
+                "hangup",
+                call,
+                entered + 1 + call.talk,
+                dead=True,
+                variables={**variables, "RECORD_STATUS": "HANGUP"},
+            )
             return
         queue = told.get("CC_QUEUE", "")
         if call.kind == "overflow":
-            told = await self.session("overflow", call, entered + 1, variables={
-                **variables, "QUEUESTATUS": "JOINEMPTY", "CC_OVERFLOWS": "1"})
+            told = await self.session(
+                "overflow",
+                call,
+                entered + 1,
+                variables={**variables, "QUEUESTATUS": "JOINEMPTY", "CC_OVERFLOWS": "1"},
+            )
             queue = variables["CC_QUEUE"] = told.get("CC_QUEUE", queue)
         if call.kind == "missed":
-            await self.session("ringing", call, entered + 2, uniqueid=f"{call.linkedid}.r",
-                               channel=f"PJSIP/{call.operator}-0000{call.number:04x}")
-            told = await self.session("overflow", call, entered + call.wait, variables={
-                **variables, "QUEUESTATUS": "TIMEOUT", "CC_OVERFLOWS": "1"})
+            await self.session(
+                "ringing",
+                call,
+                entered + 2,
+                uniqueid=f"{call.linkedid}.r",
+                channel=f"PJSIP/{call.operator}-0000{call.number:04x}",
+            )
+            told = await self.session(
+                "overflow",
+                call,
+                entered + call.wait,
+                variables={**variables, "QUEUESTATUS": "TIMEOUT", "CC_OVERFLOWS": "1"},
+            )
             write_recording(self.recordings / recording, call.wait, (196.0, 247.0))
-            await self.session("hangup", call, entered + call.wait + 2, dead=True, variables={
-                **variables, "QUEUESTATUS": "TIMEOUT", "CC_QUEUE_RETURNED": "1",
-                "CC_QUEUE_ENTERED": "1"})
+            await self.session(
+                "hangup",
+                call,
+                entered + call.wait + 2,
+                dead=True,
+                variables={
+                    **variables,
+                    "QUEUESTATUS": "TIMEOUT",
+                    "CC_QUEUE_RETURNED": "1",
+                    "CC_QUEUE_ENTERED": "1",
+                },
+            )
             return
         if call.kind == "abandoned":
             write_recording(self.recordings / recording, call.wait, (196.0, 247.0))
-            await self.session("hangup", call, entered + call.wait, dead=True, variables={
-                **variables, "CC_QUEUE_ENTERED": "1"})
+            await self.session(
+                "hangup",
+                call,
+                entered + call.wait,
+                dead=True,
+                variables={**variables, "CC_QUEUE_ENTERED": "1"},
+            )
             return
         answered = entered + call.wait
         await self._answer(call, answered - 3, answered, call.operator)
@@ -260,8 +342,9 @@ class _Caller:
         if call.kind == "transfer":
             other = "102" if call.operator == "101" else "101"
             moved = answered + call.talk // 2
-            told = await self.session("transfer", call, moved, uniqueid=f"{call.linkedid}.t",
-                                      args=["reception"])
+            told = await self.session(
+                "transfer", call, moved, uniqueid=f"{call.linkedid}.t", args=["reception"]
+            )
             variables["CC_QUEUE"] = told.get("CC_QUEUE", "reception")
             await self._answer(call, moved + 5, moved + 8, other)
             call.extra["transferred_to"] = other
@@ -271,28 +354,50 @@ class _Caller:
             await self.hold(call, answered + call.hold[0] + call.hold[1], "unhold")
         write_recording(self.recordings / recording, int(end - entered), (220.0, 330.0))
         last = call.extra.get("transferred_to", call.operator)
-        await self.session("hangup", call, end, dead=True, variables={
-            **variables, "MEMBERINTERFACE": f"PJSIP/{last}", "CC_QUEUE_ENTERED": "1"})
+        await self.session(
+            "hangup",
+            call,
+            end,
+            dead=True,
+            variables={**variables, "MEMBERINTERFACE": f"PJSIP/{last}", "CC_QUEUE_ENTERED": "1"},
+        )
 
     async def _answer(self, call: DemoCall, rang: float, at: float, extension: str) -> None:
-        await self.session("ringing", call, rang, uniqueid=f"{call.linkedid}.{extension}",
-                           channel=f"PJSIP/{extension}-0000{call.number:04x}")
-        await self.session("answered", call, at,
-                           variables={"MEMBERINTERFACE": f"PJSIP/{extension}"})
+        await self.session(
+            "ringing",
+            call,
+            rang,
+            uniqueid=f"{call.linkedid}.{extension}",
+            channel=f"PJSIP/{extension}-0000{call.number:04x}",
+        )
+        await self.session(
+            "answered", call, at, variables={"MEMBERINTERFACE": f"PJSIP/{extension}"}
+        )
 
     async def callback(self, call: DemoCall) -> None:
         """An operator calls a patient back: answered, or nobody picks up."""
-        told = await self.session("outbound", call, 0, caller_id=call.operator,
-                                  extension=call.caller[0].lstrip("+"))
+        told = await self.session(
+            "outbound", call, 0, caller_id=call.operator, extension=call.caller[0].lstrip("+")
+        )
         picked_up = call.number % 3 != 0
         # MixMonitor records the operator's channel from the dial: ringback, then the talk.
-        write_recording(self.recordings / told.get("CC_RECORDING", ""),
-                        call.talk if picked_up else 30, (220.0, 330.0) if picked_up else (425.0,))
-        await self.session("hangup", call, 10 + (call.talk if picked_up else 30), dead=True,
-                           caller_id=call.operator, variables={
-            "CC_RECORDING": told.get("CC_RECORDING", ""),
-            "DIALSTATUS": "ANSWER" if picked_up else "NOANSWER",
-            **({"ANSWEREDTIME": str(call.talk)} if picked_up else {})})
+        write_recording(
+            self.recordings / told.get("CC_RECORDING", ""),
+            call.talk if picked_up else 30,
+            (220.0, 330.0) if picked_up else (425.0,),
+        )
+        await self.session(
+            "hangup",
+            call,
+            10 + (call.talk if picked_up else 30),
+            dead=True,
+            caller_id=call.operator,
+            variables={
+                "CC_RECORDING": told.get("CC_RECORDING", ""),
+                "DIALSTATUS": "ANSWER" if picked_up else "NOANSWER",
+                **({"ANSWEREDTIME": str(call.talk)} if picked_up else {}),
+            },
+        )
 
 
 async def _make_calls(settings: Settings, calls: list[DemoCall]) -> None:
@@ -301,8 +406,7 @@ async def _make_calls(settings: Settings, calls: list[DemoCall]) -> None:
 
     services = build_services(replace(settings, settings_refresh_sec=0.0))
     services.recording_recheck_delays = (0.0,)
-    server = server_for(services, replace(settings, agi_allow=("127.0.0.1/32",)),
-                        "127.0.0.1:0")
+    server = server_for(services, replace(settings, agi_allow=("127.0.0.1/32",)), "127.0.0.1:0")
     await server.start()
     caller = _Caller(services, server.port, settings.recordings_dir)
     try:
@@ -340,8 +444,10 @@ class _Choices:
 def _choices(session: Any) -> _Choices:
     return _Choices(
         purposes=list(session.scalars(select(CallPurpose.id).order_by(CallPurpose.position))),
-        categories=[(category.id, [sub.id for sub in category.sub_categories])
-                    for category in session.scalars(select(CallCategory))],
+        categories=[
+            (category.id, [sub.id for sub in category.sub_categories])
+            for category in session.scalars(select(CallCategory))
+        ],
         tags=list(session.scalars(select(CallTag.id))),
     )
 
@@ -350,8 +456,9 @@ def _signed_in(app: Any, login: str) -> tuple[Any, str]:
     """A browser signed in as `login`, and its session's CSRF token (the same on every form)."""
     client = app.test_client()
     page = client.get("/login").get_data(as_text=True)
-    answer = client.post("/login", data={"login": login, "password": login,
-                                         "csrf_token": _csrf(page)})
+    answer = client.post(
+        "/login", data={"login": login, "password": login, "csrf_token": _csrf(page)}
+    )
     assert answer.status_code in (302, 303), f"{login} could not sign in"
     return client, _csrf(client.get("/account").get_data(as_text=True))
 
@@ -360,8 +467,10 @@ def _use_the_site(settings: Settings, calls: list[DemoCall], rng: random.Random)
     """Complete cards as their operators and listen as the supervisor; stamp the week's times."""
     sessions = make_session_factory(make_engine(settings.database_url))
     with sessions() as session:
-        cards = {card.linkedid: card for card in session.scalars(
-            select(Call).where(Call.linkedid.like(f"{MARK}%")))}
+        cards = {
+            card.linkedid: card
+            for card in session.scalars(select(Call).where(Call.linkedid.like(f"{MARK}%")))
+        }
         choices = _choices(session)
     from webadmin import create_app
 
@@ -383,18 +492,26 @@ def _use_the_site(settings: Settings, calls: list[DemoCall], rng: random.Random)
     with transaction(sessions) as session:
         for card_id, completed, listened in moments:
             # The site stamps its own clock: move each trace to the week's moment.
-            session.execute(update(Call).where(Call.id == card_id, Call.completed_at.is_not(None))
-                            .values(completed_at=completed))
-            session.execute(update(AuditEntry).where(
-                AuditEntry.call_id == card_id, AuditEntry.action == "card.complete")
-                .values(at=completed))
-            session.execute(update(AuditEntry).where(
-                AuditEntry.call_id == card_id, AuditEntry.action.like("recording.%"))
-                .values(at=listened))
+            session.execute(
+                update(Call)
+                .where(Call.id == card_id, Call.completed_at.is_not(None))
+                .values(completed_at=completed)
+            )
+            session.execute(
+                update(AuditEntry)
+                .where(AuditEntry.call_id == card_id, AuditEntry.action == "card.complete")
+                .values(at=completed)
+            )
+            session.execute(
+                update(AuditEntry)
+                .where(AuditEntry.call_id == card_id, AuditEntry.action.like("recording.%"))
+                .values(at=listened)
+            )
 
 
-def _complete(browser: tuple[Any, str], card_id: int, choices: _Choices,
-              rng: random.Random) -> None:
+def _complete(
+    browser: tuple[Any, str], card_id: int, choices: _Choices, rng: random.Random
+) -> None:
     client, token = browser
     category, subcategories = rng.choice(choices.categories)
     form = {
@@ -417,21 +534,29 @@ def _utc(moment: datetime) -> datetime:
 
 # -- the whole week -----------------------------------------------------------------------
 
+
 def _take_messages_after_hours(session: Any) -> None:
     """Publish the clinic's flow with voicemail when closed (a real publication, by admin)."""
     version = latest_version(session)
     if version is None:
         return
     document = version.document
-    schedules = [{**schedule, "closed_action": {
-        "kind": "voicemail", "message": "vm-intro", "max_message_sec": 120}}
-        for schedule in document["schedules"]]
+    schedules = [
+        {
+            **schedule,
+            "closed_action": {"kind": "voicemail", "message": "vm-intro", "max_message_sec": 120},
+        }
+        for schedule in document["schedules"]
+    ]
     if schedules == document["schedules"]:
         return
     admin = session.scalar(select(User.id).where(User.login == "admin"))
     replace_document(session, cast(FlowDocument, {**document, "schedules": schedules}))
-    publish(session, user_id=admin,
-            comment="Демо: в нерабочее время — голосовая почта (demo: voicemail after hours)")
+    publish(
+        session,
+        user_id=admin,
+        comment="Демо: в нерабочее время — голосовая почта (demo: voicemail after hours)",
+    )
 
 
 def seed_demo_week(settings: Settings, *, today: date | None = None, seed: int = 9) -> int:
@@ -452,4 +577,3 @@ def seed_demo_week(settings: Settings, *, today: date | None = None, seed: int =
     asyncio.run(_make_calls(settings, calls))
     _use_the_site(settings, calls, rng)
     return len(calls)
-

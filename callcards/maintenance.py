@@ -23,8 +23,10 @@ class RetentionReport:
     def lines(self) -> list[str]:
         """A human summary, one line per card, then the totals."""
         return [
-            *(f"card {card}: {path}" for card, path in
-              zip(self.unlinked_cards, self.removed_files, strict=False)),
+            *(
+                f"card {card}: {path}"
+                for card, path in zip(self.unlinked_cards, self.removed_files, strict=False)
+            ),
             f"{len(self.unlinked_cards)} card(s), {len(self.removed_files)} file(s), "
             f"{self.bytes_freed / 1_048_576:.1f} MiB",
         ]

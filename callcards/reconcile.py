@@ -71,12 +71,13 @@ class Reconciled:
 
     def lines(self) -> list[str]:
         """One line per kind of repair, for the log and the command's output."""
-        return [f"{len(self.rebuilt)} card(s) rebuilt from CEL" + _listed(self.rebuilt),
-                f"{len(self.corrected)} answer time(s) corrected from CEL"
-                + _listed(self.corrected),
-                f"{len(self.closed)} open card(s) closed from CEL" + _listed(self.closed),
-                f"{len(self.failed)} open card(s) closed as failed: no readable record of "
-                "the call in Asterisk" + _listed(self.failed)]
+        return [
+            f"{len(self.rebuilt)} card(s) rebuilt from CEL" + _listed(self.rebuilt),
+            f"{len(self.corrected)} answer time(s) corrected from CEL" + _listed(self.corrected),
+            f"{len(self.closed)} open card(s) closed from CEL" + _listed(self.closed),
+            f"{len(self.failed)} open card(s) closed as failed: no readable record of "
+            "the call in Asterisk" + _listed(self.failed),
+        ]
 
 
 def _listed(linkedids: list[str]) -> str:
@@ -89,14 +90,18 @@ def report_from(facts: CallFacts, late_event: str = "card_rebuilt_from_cel") -> 
         raise ValueError(f"call {facts.linkedid} has not ended in Asterisk")
     return HangupReport(
         call=NewCall(
-            uniqueid=facts.uniqueid, linkedid=facts.linkedid, direction=Direction.INBOUND,
-            started_at=facts.started_at, src_number=facts.caller_number,
-            dst_number=facts.did, did=facts.did, caller_name=facts.caller_name,
+            uniqueid=facts.uniqueid,
+            linkedid=facts.linkedid,
+            direction=Direction.INBOUND,
+            started_at=facts.started_at,
+            src_number=facts.caller_number,
+            dst_number=facts.did,
+            did=facts.did,
+            caller_name=facts.caller_name,
             recording=facts.recording,
         ),
         ended_at=facts.ended_at,
-        queue_status="TIMEOUT" if facts.queue and not facts.member and facts.dialplan_ended
-        else "",
+        queue_status="TIMEOUT" if facts.queue and not facts.member and facts.dialplan_ended else "",
         queue_returned=facts.dialplan_ended,
         queue_entered=facts.queue_entered_at is not None,
         hangup_source=facts.hangup_source,
@@ -147,12 +152,17 @@ def correct_guessed_answers(
 ) -> None:
     """Closed cards since `since` whose answer time the hangup had to guess (CEL did not
     have it yet), put right from CEL once it does."""
-    guessed = select(CallEvent.call_id).where(CallEvent.kind == ANSWER_TIME_UNKNOWN,
-                                              CallEvent.at >= since)
-    corrected = select(CallEvent.call_id).where(CallEvent.kind == ANSWER_FROM_CEL,
-                                                CallEvent.at >= since)
-    linkedids = session.scalars(select(Call.linkedid).where(
-        Call.id.in_(guessed), Call.id.not_in(corrected), Call.ended_at.is_not(None))).all()
+    guessed = select(CallEvent.call_id).where(
+        CallEvent.kind == ANSWER_TIME_UNKNOWN, CallEvent.at >= since
+    )
+    corrected = select(CallEvent.call_id).where(
+        CallEvent.kind == ANSWER_FROM_CEL, CallEvent.at >= since
+    )
+    linkedids = session.scalars(
+        select(Call.linkedid).where(
+            Call.id.in_(guessed), Call.id.not_in(corrected), Call.ended_at.is_not(None)
+        )
+    ).all()
     session.rollback()
     for linkedid in linkedids:
         try:
@@ -165,8 +175,14 @@ def correct_guessed_answers(
 
 
 def close_left_open(
-    session: Session, cards: CardStore, since: datetime, *, now: datetime,
-    open_limit: timedelta, done: Reconciled, alive: frozenset[str] | None = None,
+    session: Session,
+    cards: CardStore,
+    since: datetime,
+    *,
+    now: datetime,
+    open_limit: timedelta,
+    done: Reconciled,
+    alive: frozenset[str] | None = None,
     gone_before: frozenset[str] = frozenset(),
 ) -> None:
     """Close the cards since `since` still open although their call is over in Asterisk
@@ -175,7 +191,8 @@ def close_left_open(
     open_cards = session.execute(
         select(Call.linkedid, Call.started_at, Call.updated_at)
         .where(Call.started_at >= since, Call.ended_at.is_(None))
-        .order_by(Call.started_at)).all()
+        .order_by(Call.started_at)
+    ).all()
     session.rollback()
     if alive is not None:
         done.gone = frozenset(linkedid for linkedid, *_ in open_cards if linkedid not in alive)
@@ -183,15 +200,30 @@ def close_left_open(
         # Gone at two runs in a row: its hangup, if any, has had a whole run's time to land.
         gone = linkedid in done.gone and linkedid in gone_before
         try:
-            _close_if_over(session, cards, linkedid, _aware(started_at),
-                           _aware(updated_at or started_at), now, open_limit, done, gone)
+            _close_if_over(
+                session,
+                cards,
+                linkedid,
+                _aware(started_at),
+                _aware(updated_at or started_at),
+                now,
+                open_limit,
+                done,
+                gone,
+            )
         except Exception:  # one card's odd record must not stop the others' repair
             log.exception("reconcile: open card %s not closed", linkedid)
 
 
 def _close_if_over(
-    session: Session, cards: CardStore, linkedid: str, started_at: datetime,
-    updated_at: datetime, now: datetime, open_limit: timedelta, done: Reconciled,
+    session: Session,
+    cards: CardStore,
+    linkedid: str,
+    started_at: datetime,
+    updated_at: datetime,
+    now: datetime,
+    open_limit: timedelta,
+    done: Reconciled,
     gone: bool,
 ) -> None:
     """Close one open card from CEL if its call is over, or as failed past the limit."""
@@ -209,9 +241,16 @@ def _close_if_over(
         return
     # The last thing Asterisk wrote of the call, or else the server's last change of the card.
     ended_at = max(row.eventtime for row in rows) if rows else max(started_at, updated_at)
-    if cards.apply(ClosedUnexplained(
-            linkedid, ended_at=max(ended_at, started_at),
-            reason=UNREADABLE_ASTERISK_RECORD if rows else NO_ASTERISK_RECORD)) is not None:
+    if (
+        cards.apply(
+            ClosedUnexplained(
+                linkedid,
+                ended_at=max(ended_at, started_at),
+                reason=UNREADABLE_ASTERISK_RECORD if rows else NO_ASTERISK_RECORD,
+            )
+        )
+        is not None
+    ):
         done.failed.append(linkedid)
 
 
@@ -221,8 +260,13 @@ def _aware(moment: datetime) -> datetime:
 
 
 def run_once(
-    sessions: sessionmaker[Session], cards: CardStore, *, lookback: timedelta,
-    open_limit: timedelta, now: datetime | None = None, live_calls: LiveCalls | None = None,
+    sessions: sessionmaker[Session],
+    cards: CardStore,
+    *,
+    lookback: timedelta,
+    open_limit: timedelta,
+    now: datetime | None = None,
+    live_calls: LiveCalls | None = None,
     gone_before: frozenset[str] = frozenset(),
 ) -> Reconciled:
     """Both repairs over the last `lookback`: cards for calls without one, open cards closed.
@@ -235,8 +279,16 @@ def run_once(
     with sessions() as session:
         done.rebuilt = reconcile(session, cards, now - lookback)
         correct_guessed_answers(session, cards, now - lookback, done)
-        close_left_open(session, cards, now - lookback, now=now, open_limit=open_limit,
-                        done=done, alive=alive, gone_before=gone_before)
+        close_left_open(
+            session,
+            cards,
+            now - lookback,
+            now=now,
+            open_limit=open_limit,
+            done=done,
+            alive=alive,
+            gone_before=gone_before,
+        )
     return done
 
 
@@ -252,27 +304,45 @@ def ami_live_calls(settings: Settings) -> frozenset[str] | None:
     try:
         return asyncio.run(_live_linkedids(settings, timeout=5.0))
     except Exception as error:  # AMI away or refusing: this run goes without it
-        log.warning("reconcile: no live channels from AMI at %s:%s (%s)", settings.ami_host,
-                    settings.ami_port, error or type(error).__name__)
+        log.warning(
+            "reconcile: no live channels from AMI at %s:%s (%s)",
+            settings.ami_host,
+            settings.ami_port,
+            error or type(error).__name__,
+        )
         return None
 
 
 async def _live_linkedids(settings: Settings, *, timeout: float) -> frozenset[str]:
-    manager = Manager(host=settings.ami_host, port=settings.ami_port,
-                      loop=asyncio.get_running_loop())
+    manager = Manager(
+        host=settings.ami_host, port=settings.ami_port, loop=asyncio.get_running_loop()
+    )
     try:
         await asyncio.wait_for(manager.connect(), timeout)
-        login = await asyncio.wait_for(manager.send_action(
-            {"Action": "Login", "Username": settings.ami_user, "Secret": settings.ami_secret,
-             "Events": "off"}, as_list=False), timeout)
+        login = await asyncio.wait_for(
+            manager.send_action(
+                {
+                    "Action": "Login",
+                    "Username": settings.ami_user,
+                    "Secret": settings.ami_secret,
+                    "Events": "off",
+                },
+                as_list=False,
+            ),
+            timeout,
+        )
         if not login.success:
             raise PermissionError(f"Login refused: {login.get('Message', 'no reason given')}")
         replies = await asyncio.wait_for(
-            manager.send_action({"Action": "CoreShowChannels"}, as_list=True), timeout)
+            manager.send_action({"Action": "CoreShowChannels"}, as_list=True), timeout
+        )
     finally:
         manager.close()
-    return frozenset(str(reply.get("Linkedid", "")) for reply in replies
-                     if reply.get("Event") == "CoreShowChannel")
+    return frozenset(
+        str(reply.get("Linkedid", ""))
+        for reply in replies
+        if reply.get("Event") == "CoreShowChannel"
+    )
 
 
 @contextmanager
@@ -295,19 +365,35 @@ def one_instance(engine: Engine) -> Iterator[bool]:
             db.commit()
 
 
-def run_locked(sessions: sessionmaker[Session], cards: CardStore, *, lookback: timedelta,
-               open_limit: timedelta, live_calls: LiveCalls | None = None,
-               gone_before: frozenset[str] = frozenset()) -> Reconciled | None:
+def run_locked(
+    sessions: sessionmaker[Session],
+    cards: CardStore,
+    *,
+    lookback: timedelta,
+    open_limit: timedelta,
+    live_calls: LiveCalls | None = None,
+    gone_before: frozenset[str] = frozenset(),
+) -> Reconciled | None:
     """run_once, unless another instance is running it now (then None)."""
     with one_instance(sessions.kw["bind"]) as held:
         if not held:
             return None
-        return run_once(sessions, cards, lookback=lookback, open_limit=open_limit,
-                        live_calls=live_calls, gone_before=gone_before)
+        return run_once(
+            sessions,
+            cards,
+            lookback=lookback,
+            open_limit=open_limit,
+            live_calls=live_calls,
+            gone_before=gone_before,
+        )
 
 
 async def reconcile_forever(
-    sessions: sessionmaker[Session], cards: CardStore, *, every: float, open_limit: timedelta,
+    sessions: sessionmaker[Session],
+    cards: CardStore,
+    *,
+    every: float,
+    open_limit: timedelta,
     live_calls: LiveCalls | None = None,
 ) -> None:
     """Reconcile every `every` seconds in a thread, off the event loop; never raises."""
@@ -317,9 +403,15 @@ async def reconcile_forever(
     while True:
         await asyncio.sleep(every)
         try:
-            done = await asyncio.to_thread(run_locked, sessions, cards, lookback=lookback,
-                                           open_limit=open_limit, live_calls=live_calls,
-                                           gone_before=gone)
+            done = await asyncio.to_thread(
+                run_locked,
+                sessions,
+                cards,
+                lookback=lookback,
+                open_limit=open_limit,
+                live_calls=live_calls,
+                gone_before=gone,
+            )
         except Exception:  # the database away or a row we cannot read: try next time
             log.exception("reconcile failed; trying again in %.0f s", every)
             continue

@@ -49,19 +49,33 @@ def run_simulation(
 ) -> str:
     """The text (or JSON) the command prints."""
     settings, source = load_flow(session, draft=draft)
-    call = simulate(settings, did, caller, parse_when(when, zone), parse_keys(keys),
-                    parse_queue_outcomes(queues))
+    call = simulate(
+        settings,
+        did,
+        caller,
+        parse_when(when, zone),
+        parse_keys(keys),
+        parse_queue_outcomes(queues),
+    )
     if as_json:
-        return json.dumps({
-            "flow": source,
-            "decision": {
-                "action": call.decision.action, "queue": call.decision.queue,
-                "reason": call.decision.reason,
-                **({"max_message_sec": call.decision.max_message_sec}
-                   if call.decision.action == "voicemail" else {}),
+        return json.dumps(
+            {
+                "flow": source,
+                "decision": {
+                    "action": call.decision.action,
+                    "queue": call.decision.queue,
+                    "reason": call.decision.reason,
+                    **(
+                        {"max_message_sec": call.decision.max_message_sec}
+                        if call.decision.action == "voicemail"
+                        else {}
+                    ),
+                },
+                "ivr_path": call.ivr_path,
+                "queues": call.queues,
+                "events": [{"kind": event.kind, **event.data} for event in call.events],
             },
-            "ivr_path": call.ivr_path,
-            "queues": call.queues,
-            "events": [{"kind": event.kind, **event.data} for event in call.events],
-        }, ensure_ascii=False, indent=2)
+            ensure_ascii=False,
+            indent=2,
+        )
     return "\n".join([f"call flow: {source}", *describe(call)])

@@ -22,14 +22,22 @@ def demo_document() -> FlowDocument:
     return {
         "default_queue": "reception",
         "queues": [
-            {"name": "appointments", "title": "Запись на приём", "max_wait_sec": 120,
-             "service_level_sec": 20,
-             "when_empty": {"kind": "queue", "target": "reception"},
-             "when_timeout": {"kind": "queue", "target": "reception"}},
-            {"name": "reception", "title": "Регистратура", "max_wait_sec": 120,
-             "service_level_sec": 20,
-             "when_empty": {"kind": "hangup", "message": SORRY},
-             "when_timeout": {"kind": "hangup", "message": SORRY}},
+            {
+                "name": "appointments",
+                "title": "Запись на приём",
+                "max_wait_sec": 120,
+                "service_level_sec": 20,
+                "when_empty": {"kind": "queue", "target": "reception"},
+                "when_timeout": {"kind": "queue", "target": "reception"},
+            },
+            {
+                "name": "reception",
+                "title": "Регистратура",
+                "max_wait_sec": 120,
+                "service_level_sec": 20,
+                "when_empty": {"kind": "hangup", "message": SORRY},
+                "when_timeout": {"kind": "hangup", "message": SORRY},
+            },
         ],
         "menus": [
             {
@@ -52,8 +60,11 @@ def demo_document() -> FlowDocument:
             {
                 "name": "clinic",
                 "timezone": "Europe/Moscow",
-                "weekly": {**{day: ["08:00-20:00"] for day in ("mon", "tue", "wed", "thu", "fri")},
-                           "sat": [], "sun": []},
+                "weekly": {
+                    **{day: ["08:00-20:00"] for day in ("mon", "tue", "wed", "thu", "fri")},
+                    "sat": [],
+                    "sun": [],
+                },
                 "holidays": [],
                 "exceptions": [],
                 "override": None,
@@ -61,8 +72,14 @@ def demo_document() -> FlowDocument:
             }
         ],
         "dids": [
-            {"number": DEMO_DID, "entry": {"kind": "menu", "target": "main"},
-             "source": "Яндекс.Директ", "city": "Москва", "schedule": "clinic", "active": True},
+            {
+                "number": DEMO_DID,
+                "entry": {"kind": "menu", "target": "main"},
+                "source": "Яндекс.Директ",
+                "city": "Москва",
+                "schedule": "clinic",
+                "active": True,
+            },
         ],
     }
 

@@ -38,16 +38,24 @@ MISSING: Any = object()  # no default: the field is required
 
 def describe(value: Any) -> str:
     """How a value looks to a person: an object, a list, text..."""
-    names = {dict: "an object", list: "a list", str: "text", bool: "true/false",
-             int: "a number", float: "a decimal number", type(None): "null"}
+    names = {
+        dict: "an object",
+        list: "a list",
+        str: "text",
+        bool: "true/false",
+        int: "a number",
+        float: "a decimal number",
+        type(None): "null",
+    }
     return names.get(type(value), type(value).__name__)
 
 
 class Fields:
     """One object of a document, read field by field, each error naming its place."""
 
-    def __init__(self, obj: Any, where: str, required: tuple[str, ...],
-                 optional: tuple[str, ...] = ()) -> None:
+    def __init__(
+        self, obj: Any, where: str, required: tuple[str, ...], optional: tuple[str, ...] = ()
+    ) -> None:
         if not isinstance(obj, Mapping):
             raise SettingsError.at(where, f"expected an object, got {describe(obj)}")
         unknown = [key for key in obj if key not in required and key not in optional]
@@ -117,8 +125,9 @@ class Fields:
         try:
             return date.fromisoformat(value)
         except ValueError:
-            raise SettingsError.at(self.where, f"{key} {value!r} should be a date like "
-                                   "2026-01-01") from None
+            raise SettingsError.at(
+                self.where, f"{key} {value!r} should be a date like 2026-01-01"
+            ) from None
 
 
 # -- the call-flow document's shape (dialplan.settings documents each field) ------------------
@@ -272,8 +281,10 @@ class FlowDocument(_FlowRequired, total=False):
 #: The document's lists: the key, the part each item is (as a person reads it), and the key
 #: that names an item.
 SECTIONS: tuple[tuple[str, str, str], ...] = (
-    ("queues", "queue", "name"), ("menus", "menu", "name"),
-    ("schedules", "schedule", "name"), ("dids", "DID", "number"),
+    ("queues", "queue", "name"),
+    ("menus", "menu", "name"),
+    ("schedules", "schedule", "name"),
+    ("dids", "DID", "number"),
 )
 
 
@@ -281,8 +292,10 @@ def keys_of(shape: Any) -> tuple[tuple[str, ...], tuple[str, ...]]:
     """A part's required keys and optional keys, in the order the shape lists them."""
     names = tuple(shape.__annotations__)
     required: frozenset[str] = shape.__required_keys__
-    return (tuple(name for name in names if name in required),
-            tuple(name for name in names if name not in required))
+    return (
+        tuple(name for name in names if name in required),
+        tuple(name for name in names if name not in required),
+    )
 
 
 def stored_document(stored: Mapping[str, Any]) -> FlowDocument:

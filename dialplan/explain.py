@@ -42,14 +42,18 @@ def describe(call: SimulatedCall) -> list[str]:
                     f"[{step.reason}]"
                 )
             elif step.action == "voicemail":
-                lines.append(f"=> beep, record a message of up to {step.max_message_sec} s, "
-                             f"hang up [{step.reason}]")
+                lines.append(
+                    f"=> beep, record a message of up to {step.max_message_sec} s, "
+                    f"hang up [{step.reason}]"
+                )
             else:
                 lines.append(f"=> hang up [{step.reason}]")
             overflow = next(overflows, None) if index < len(call.steps) - 1 else None
             if overflow is not None:
-                lines.append(f"queue {overflow['from_queue']} gives the call back: "
-                             f"{overflow['condition']} ({overflow['queue_status']})")
+                lines.append(
+                    f"queue {overflow['from_queue']} gives the call back: "
+                    f"{overflow['condition']} ({overflow['queue_status']})"
+                )
     lines.append("IVR path: " + (" > ".join(call.ivr_path) or "-"))
     if len(call.queues) > 1:
         lines.append("queues: " + " > ".join(call.queues))

@@ -21,13 +21,25 @@ from dialplan.settings import VOICEMAIL_GREETING, VOICEMAIL_MAX_SEC, Action, Flo
 from dialplan.steps import Collect, Decision, FlowEvent, Play, Step
 
 # The steps a route reads off a flow are part of this module's face (fastagi imports them here).
-__all__ = ["MAX_STEPS", "CallFlow", "Collect", "Decision", "SimulatedCall", "decide_transfer",
-           "default_decision", "simulate"]
+__all__ = [
+    "MAX_STEPS",
+    "CallFlow",
+    "Collect",
+    "Decision",
+    "SimulatedCall",
+    "decide_transfer",
+    "default_decision",
+    "simulate",
+]
 
 MAX_STEPS = 100  # prompts and plays in one call before the loop guard steps in
 
-_QUEUE_REASONS = {"did": "did", "closed": "closed_hours_queue", "option": "ivr",
-                  "default": "ivr_default"}
+_QUEUE_REASONS = {
+    "did": "did",
+    "closed": "closed_hours_queue",
+    "option": "ivr",
+    "default": "ivr_default",
+}
 _HANGUP_REASONS = {"closed": "closed_hours", "option": "ivr_hangup", "default": "ivr_default"}
 # Where a voicemail action may stand (settings allow it in closed_action only, for now).
 _VOICEMAIL_REASONS = {"closed": "closed_hours_voicemail"}
@@ -36,8 +48,9 @@ _VOICEMAIL_REASONS = {"closed": "closed_hours_voicemail"}
 def default_decision(settings: FlowSettings, reason: str = "fallback") -> Decision:
     """Send the call to the default queue."""
     queue = settings.queues.get(settings.default_queue)
-    return Decision("queue", settings.default_queue, queue.max_wait_sec if queue else None,
-                    None, reason)
+    return Decision(
+        "queue", settings.default_queue, queue.max_wait_sec if queue else None, None, reason
+    )
 
 
 def decide_transfer(settings: FlowSettings, queue: str) -> Decision:
@@ -51,8 +64,15 @@ def decide_transfer(settings: FlowSettings, queue: str) -> Decision:
 class CallFlow:
     """The step machine for one call: start(), then keys() or played() until a Decision."""
 
-    def __init__(self, settings: FlowSettings, dialed: str, caller: str, at: datetime, *,
-                 max_steps: int = MAX_STEPS) -> None:
+    def __init__(
+        self,
+        settings: FlowSettings,
+        dialed: str,
+        caller: str,
+        at: datetime,
+        *,
+        max_steps: int = MAX_STEPS,
+    ) -> None:
         if at.tzinfo is None or at.utcoffset() is None:
             raise ValueError(f"CallFlow needs a time with a time zone, got {at.isoformat()}")
         self.settings, self.dialed, self.caller, self.at = settings, dialed, caller, at
@@ -87,8 +107,9 @@ class CallFlow:
     def _expect(self, kind: type, call: str) -> None:
         if self.decision is None and not isinstance(self._current, kind):
             current = type(self._current).__name__ if self._current else "nothing (call start())"
-            raise RuntimeError(f"{call} answers a {kind.__name__} step; the current step is "
-                               f"{current}")
+            raise RuntimeError(
+                f"{call} answers a {kind.__name__} step; the current step is {current}"
+            )
 
     def _advance(self, compute: Callable[[], list[Step]]) -> Step:
         if self.decision is not None:
@@ -104,8 +125,7 @@ class CallFlow:
             if self._steps > self._max_steps:
                 step = self._fallback("loop_guard", steps=self._max_steps)
             elif isinstance(step, Collect):
-                self._event("ivr_prompt", menu=step.menu, prompt=step.prompt,
-                            attempt=step.attempt)
+                self._event("ivr_prompt", menu=step.menu, prompt=step.prompt, attempt=step.attempt)
         if isinstance(step, Decision):
             self.decision = step
             self._pending.clear()
@@ -119,9 +139,17 @@ class CallFlow:
 
     def _route(self) -> list[Step]:
         did = self.did
-        self._event("did", dialed=self.dialed, digits=did.digits, caller=self.caller,
-                    known=did.known, match=did.match, did=did.did.number if did.did else None,
-                    source=did.source, city=did.city)
+        self._event(
+            "did",
+            dialed=self.dialed,
+            digits=did.digits,
+            caller=self.caller,
+            known=did.known,
+            match=did.match,
+            did=did.did.number if did.did else None,
+            source=did.source,
+            city=did.city,
+        )
         if not did.known or did.did is None:
             return [self._default("unknown_did")]
         if did.did.schedule is not None:
@@ -129,13 +157,22 @@ class CallFlow:
             if schedule is None:
                 return [self._fallback("unknown_schedule", schedule=did.did.schedule)]
             self.hours = check_hours(schedule, self.at)
-            self._event("hours", schedule=schedule.name, open=self.hours.open,
-                        reason=self.hours.reason,
-                        local=self.at.astimezone(schedule.zone).isoformat(timespec="seconds"))
+            self._event(
+                "hours",
+                schedule=schedule.name,
+                open=self.hours.open,
+                reason=self.hours.reason,
+                local=self.at.astimezone(schedule.zone).isoformat(timespec="seconds"),
+            )
             if not self.hours.open:
                 action = schedule.closed_action
-                self._event("closed_hours", schedule=schedule.name, reason=self.hours.reason,
-                            action=action.kind, target=action.target)
+                self._event(
+                    "closed_hours",
+                    schedule=schedule.name,
+                    reason=self.hours.reason,
+                    action=action.kind,
+                    target=action.target,
+                )
                 return self._follow(action, "closed")
         return self._follow(did.entry, "did")
 
@@ -144,8 +181,13 @@ class CallFlow:
         result = ivr.answer(menu, digits, self._attempt)
         self.ivr_path.append(result.path)
         if result.kind == "option" and result.action is not None:
-            self._event("ivr_key", menu=menu.name, digits=result.path,
-                        action=result.action.kind, target=result.action.target)
+            self._event(
+                "ivr_key",
+                menu=menu.name,
+                digits=result.path,
+                action=result.action.kind,
+                target=result.action.target,
+            )
             return self._follow(result.action, "option")
         self._event(f"ivr_{result.kind}", menu=menu.name, digits=digits, attempt=self._attempt)
         steps: list[Step] = [Play(result.prompt)] if result.prompt else []
@@ -167,13 +209,20 @@ class CallFlow:
             if origin != "closed":
                 self._event("ivr_hangup", menu=self._menus[-1], message=action.message)
             steps: list[Step] = [Play(action.message)] if action.message else []
-            return [*steps, Decision("hangup", None, None, action.message,
-                                     _HANGUP_REASONS[origin])]
+            return [*steps, Decision("hangup", None, None, action.message, _HANGUP_REASONS[origin])]
         if kind == "voicemail" and origin in _VOICEMAIL_REASONS:
             greeting = action.message or VOICEMAIL_GREETING
-            return [Play(greeting), Decision("voicemail", None, None, greeting,
-                                             _VOICEMAIL_REASONS[origin],
-                                             action.max_message_sec or VOICEMAIL_MAX_SEC)]
+            return [
+                Play(greeting),
+                Decision(
+                    "voicemail",
+                    None,
+                    None,
+                    greeting,
+                    _VOICEMAIL_REASONS[origin],
+                    action.max_message_sec or VOICEMAIL_MAX_SEC,
+                ),
+            ]
         if kind == "repeat" and origin == "option":
             return [self._collect()]
         if kind == "back" and origin == "option":
@@ -184,8 +233,9 @@ class CallFlow:
         menu = self.settings.menus.get(name or "")
         if menu is None:
             return [self._fallback("unknown_menu", menu=name)]
-        self._event("ivr_entered", menu=menu.name,
-                    previous=self._menus[-1] if self._menus else None)
+        self._event(
+            "ivr_entered", menu=menu.name, previous=self._menus[-1] if self._menus else None
+        )
         self._menus.append(menu.name)
         self._attempt = 1
         self.ivr_path.append(menu.name)
@@ -250,8 +300,14 @@ class SimulatedCall:
     queues: list[str] = field(default_factory=list)
 
 
-def simulate(settings: FlowSettings, dialed: str, caller: str, at: datetime,
-             keys: Sequence[str | None] = (), queues: Sequence[str] = ()) -> SimulatedCall:
+def simulate(
+    settings: FlowSettings,
+    dialed: str,
+    caller: str,
+    at: datetime,
+    keys: Sequence[str | None] = (),
+    queues: Sequence[str] = (),
+) -> SimulatedCall:
     """Run a call with the given answers to its prompts; once they run out, the caller is silent.
 
     `queues` says what each queue the call reaches does, in order: answered, empty or
@@ -274,8 +330,9 @@ def simulate(settings: FlowSettings, dialed: str, caller: str, at: datetime,
         reached.append(step.queue)
         outcome = outcomes.popleft() if outcomes else "answered"
         if outcome not in QUEUE_OUTCOMES:
-            raise ValueError(f"queue outcome {outcome!r} should be one of "
-                             f"{', '.join(QUEUE_OUTCOMES)}")
+            raise ValueError(
+                f"queue outcome {outcome!r} should be one of {', '.join(QUEUE_OUTCOMES)}"
+            )
         if outcome == "answered":
             break
         overflow = decide_overflow(settings, step.queue, QUEUE_OUTCOMES[outcome], hops)

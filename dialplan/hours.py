@@ -15,8 +15,15 @@ from typing import Literal
 
 from dialplan.settings import Schedule, TimeRange
 
-HoursReason = Literal["override_open", "override_closed", "exception_closed", "exception_hours",
-                      "holiday", "weekly", "outside_weekly"]
+HoursReason = Literal[
+    "override_open",
+    "override_closed",
+    "exception_closed",
+    "exception_hours",
+    "holiday",
+    "weekly",
+    "outside_weekly",
+]
 
 
 @dataclass(frozen=True)
@@ -33,8 +40,10 @@ def check_hours(schedule: Schedule, at: datetime) -> HoursCheck:
         raise ValueError(f"check_hours needs a time with a time zone, got {at.isoformat()}")
     override = schedule.override
     if override is not None and (override.until is None or at < override.until):
-        return HoursCheck(override.state == "open",
-                          "override_open" if override.state == "open" else "override_closed")
+        return HoursCheck(
+            override.state == "open",
+            "override_open" if override.state == "open" else "override_closed",
+        )
     local = at.astimezone(schedule.zone)
     today, now = local.date(), local.time()
     exception = schedule.exceptions.get(today)

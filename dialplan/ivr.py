@@ -40,10 +40,20 @@ def answer(menu: Menu, digits: str | None, attempt: int) -> MenuAnswer:
     exhausted = attempt >= attempts_allowed(menu)
     keys = (digits or "").strip()
     if not keys:
-        return MenuAnswer("timeout", "timeout", menu.default if exhausted else None,
-                          None if exhausted else menu.timeout_prompt, exhausted)
+        return MenuAnswer(
+            "timeout",
+            "timeout",
+            menu.default if exhausted else None,
+            None if exhausted else menu.timeout_prompt,
+            exhausted,
+        )
     option = menu.options.get(keys)
     if option is not None:
         return MenuAnswer("option", keys, option, None)
-    return MenuAnswer("invalid", f"{keys}:invalid", menu.default if exhausted else None,
-                      menu.invalid_prompt, exhausted)
+    return MenuAnswer(
+        "invalid",
+        f"{keys}:invalid",
+        menu.default if exhausted else None,
+        menu.invalid_prompt,
+        exhausted,
+    )

@@ -60,12 +60,17 @@ def condition_of(queue_status: str) -> str:
     return "unknown"
 
 
-def decide_overflow(settings: FlowSettings, queue: str, queue_status: str,
-                    hops: int = 0) -> Overflow:
+def decide_overflow(
+    settings: FlowSettings, queue: str, queue_status: str, hops: int = 0
+) -> Overflow:
     """What the call does after `queue` returned with `queue_status`, `hops` overflows so far."""
     condition = condition_of(queue_status)
-    data = {"from_queue": queue, "queue_status": queue_status.strip().upper(),
-            "condition": condition, "hop": str(hops + 1)}
+    data = {
+        "from_queue": queue,
+        "queue_status": queue_status.strip().upper(),
+        "condition": condition,
+        "hop": str(hops + 1),
+    }
     if condition == "answered":
         return _hangup(HANG_UP, "answered", data)
     if hops >= MAX_OVERFLOWS:
@@ -79,20 +84,22 @@ def decide_overflow(settings: FlowSettings, queue: str, queue_status: str,
         return _hangup(action, reason, data)
     target = settings.queues.get(action.target or "")
     if target is None or target.name == queue:
-        return _to_default(settings, queue, "overflow_unknown_queue",
-                           {**data, "missing": action.target or ""})
+        return _to_default(
+            settings, queue, "overflow_unknown_queue", {**data, "missing": action.target or ""}
+        )
     return _queue(target.name, target.max_wait_sec, reason, data)
 
 
 def _queue(name: str, timeout: int | None, reason: str, data: dict[str, str]) -> Overflow:
     decision = Decision("queue", name, timeout, None, reason)
-    event = FlowEvent("queue_overflow", {**data, "action": "queue", "to_queue": name,
-                                         "message": "", "reason": reason})
+    event = FlowEvent(
+        "queue_overflow",
+        {**data, "action": "queue", "to_queue": name, "message": "", "reason": reason},
+    )
     return Overflow((decision,), (event,))
 
 
-def _to_default(settings: FlowSettings, queue: str, reason: str,
-                data: dict[str, str]) -> Overflow:
+def _to_default(settings: FlowSettings, queue: str, reason: str, data: dict[str, str]) -> Overflow:
     default = settings.queues.get(settings.default_queue)
     if settings.default_queue == queue or not settings.default_queue:
         return _hangup(HANG_UP, reason, data)
@@ -101,7 +108,15 @@ def _to_default(settings: FlowSettings, queue: str, reason: str,
 
 def _hangup(action: Action, reason: str, data: dict[str, str]) -> Overflow:
     decision = Decision("hangup", None, None, action.message, reason)
-    event = FlowEvent("queue_overflow", {**data, "action": "hangup", "to_queue": "",
-                                         "message": action.message or "", "reason": reason})
+    event = FlowEvent(
+        "queue_overflow",
+        {
+            **data,
+            "action": "hangup",
+            "to_queue": "",
+            "message": action.message or "",
+            "reason": reason,
+        },
+    )
     steps: tuple[Step, ...] = (Play(action.message), decision) if action.message else (decision,)
     return Overflow(steps, (event,))

@@ -125,8 +125,16 @@ VOICEMAIL_MAX_SEC_LIMITS = (5, 600)  # a message shorter is cut off, longer fill
 ENTRY_KINDS = ("queue", "menu")
 OVERFLOW_KINDS = ("queue", "hangup")
 OVERFLOW_WHEN = ("when_empty", "when_timeout")
-STRATEGIES = ("rrmemory", "ringall", "leastrecent", "fewestcalls", "random", "linear",
-              "wrandom", "rrordered")
+STRATEGIES = (
+    "rrmemory",
+    "ringall",
+    "leastrecent",
+    "fewestcalls",
+    "random",
+    "linear",
+    "wrandom",
+    "rrordered",
+)
 MENU_DIGITS = frozenset("0123456789*#")
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 OVERRIDE_STATES = ("open", "closed")
@@ -330,8 +338,12 @@ def read_document(doc: Any) -> ReadDocument:
         read.errors.extend(exc.problems)
         read.readable = False
         return read
-    readers: dict[str, Any] = {"queues": _read_queue, "menus": _read_menu,
-                               "schedules": _read_schedule, "dids": _read_did}
+    readers: dict[str, Any] = {
+        "queues": _read_queue,
+        "menus": _read_menu,
+        "schedules": _read_schedule,
+        "dids": _read_did,
+    }
     found: dict[str, dict[str, Any]] = {}
     for key, label, name_key in SECTIONS:
         reader = readers[key]
@@ -351,8 +363,14 @@ def read_document(doc: Any) -> ReadDocument:
                 read.duplicates.append(Problem(where, f"{label} {name} is listed twice"))
                 continue
             found[key][name] = piece
-    read.settings = FlowSettings(default_queue, found["queues"], found["menus"],
-                                 found["schedules"], found["dids"], announcement)
+    read.settings = FlowSettings(
+        default_queue,
+        found["queues"],
+        found["menus"],
+        found["schedules"],
+        found["dids"],
+        announcement,
+    )
     if read.errors:
         return read
     read.duplicates.extend(_read_duplicates(pieces))
@@ -363,14 +381,16 @@ def parse_range(text: str) -> TimeRange:
     """A TimeRange from "HH:MM-HH:MM"; ValueError with a person's message otherwise."""
     match = _RANGE.fullmatch(text) if isinstance(text, str) else None
     if match is None:
-        raise ValueError(f"time range {text!r} should look like \"08:00-20:00\"")
+        raise ValueError(f'time range {text!r} should look like "08:00-20:00"')
     hh1, mm1, hh2, mm2 = (int(part) for part in match.groups())
     if hh1 > 23 or hh2 > 23 or mm1 > 59 or mm2 > 59:
         raise ValueError(f"time range {text!r}: hours go 00:00 to 23:59 (write 00:00 for midnight)")
     start, end = time(hh1, mm1), time(hh2, mm2)
     if start == end and start != time(0):
-        raise ValueError(f"time range {text!r} starts and ends at the same time "
-                         "(use 00:00-00:00 for the whole day)")
+        raise ValueError(
+            f"time range {text!r} starts and ends at the same time "
+            "(use 00:00-00:00 for the whole day)"
+        )
     return TimeRange(start, end)
 
 
@@ -389,37 +409,53 @@ def _read_action(obj: Any, where: str, kinds: tuple[str, ...]) -> Action:
     if kind not in ("queue", "menu") and target is not None:
         raise SettingsError.at(where, f"a {kind} action takes no target")
     if kind not in MESSAGE_KINDS and message is not None:
-        raise SettingsError.at(where, f"a {kind} action takes no message (only hangup and "
-                               "voicemail play one)")
+        raise SettingsError.at(
+            where, f"a {kind} action takes no message (only hangup and voicemail play one)"
+        )
     label = fields.optional_text("label")
     if kind == "voicemail":
         low, high = VOICEMAIL_MAX_SEC_LIMITS
-        return Action(kind, None, message or VOICEMAIL_GREETING, label,
-                      fields.number("max_message_sec", VOICEMAIL_MAX_SEC, low, high))
+        return Action(
+            kind,
+            None,
+            message or VOICEMAIL_GREETING,
+            label,
+            fields.number("max_message_sec", VOICEMAIL_MAX_SEC, low, high),
+        )
     if "max_message_sec" in obj:
-        raise SettingsError.at(where, f"a {kind} action takes no max_message_sec (only "
-                               "voicemail records a message)")
+        raise SettingsError.at(
+            where, f"a {kind} action takes no max_message_sec (only voicemail records a message)"
+        )
     return Action(kind, target, message, label)
 
 
 def _read_queue(obj: Any, where: str) -> Queue:
     fields = Fields(obj, where, *keys_of(QueueDoc))
     name = fields.text("name")
-    overflow = {key: HANG_UP if obj.get(key) is None
-                else _read_action(obj[key], f"{where}, {key}", OVERFLOW_KINDS)
-                for key in OVERFLOW_WHEN}
+    overflow = {
+        key: HANG_UP
+        if obj.get(key) is None
+        else _read_action(obj[key], f"{where}, {key}", OVERFLOW_KINDS)
+        for key in OVERFLOW_WHEN
+    }
     setup = None if obj.get("setup") is None else _read_setup(obj["setup"], f"{where}, setup")
-    return Queue(name, fields.optional_text("title") or name,
-                 fields.number("max_wait_sec", 120, 1), fields.number("service_level_sec", 20, 0),
-                 **overflow, setup=setup)
+    return Queue(
+        name,
+        fields.optional_text("title") or name,
+        fields.number("max_wait_sec", 120, 1),
+        fields.number("service_level_sec", 20, 0),
+        **overflow,
+        setup=setup,
+    )
 
 
 def _read_setup(obj: Any, where: str) -> QueueSetup:
     fields = Fields(obj, where, *keys_of(QueueSetupDoc))
     strategy = fields.optional_text("strategy") or "rrmemory"
     if strategy not in STRATEGIES:
-        raise SettingsError.at(where, f"strategy {strategy!r} should be one of "
-                               f"{', '.join(STRATEGIES)}")
+        raise SettingsError.at(
+            where, f"strategy {strategy!r} should be one of {', '.join(STRATEGIES)}"
+        )
     members: dict[str, Member] = {}
     for index, item in enumerate(fields.items("members")):
         member = Fields(item, f"{where}, members[{index}]", *keys_of(MemberDoc))
@@ -427,9 +463,13 @@ def _read_setup(obj: Any, where: str) -> QueueSetup:
         if login in members:
             raise SettingsError.at(where, f"operator {login} is listed twice")
         members[login] = Member(login, member.number("penalty", 0, 0))
-    return QueueSetup(strategy, fields.number("ring_timeout_sec", 15, 1),
-                      fields.number("wrapup_sec", 0, 0),
-                      fields.optional_number("retention_days", 1), tuple(members.values()))
+    return QueueSetup(
+        strategy,
+        fields.number("ring_timeout_sec", 15, 1),
+        fields.number("wrapup_sec", 0, 0),
+        fields.optional_number("retention_days", 1),
+        tuple(members.values()),
+    )
 
 
 def _read_menu(obj: Any, where: str) -> Menu:
@@ -441,8 +481,9 @@ def _read_menu(obj: Any, where: str) -> Menu:
         digit = option.text("digit")
         if digit not in MENU_DIGITS:
             raise SettingsError.at(place, f"digit {digit!r} should be one of 0-9, * or #")
-        options.setdefault(digit, _read_action(item["action"], f"{where}, option {digit}",
-                                               OPTION_KINDS))
+        options.setdefault(
+            digit, _read_action(item["action"], f"{where}, option {digit}", OPTION_KINDS)
+        )
     return Menu(
         name=fields.text("name"),
         prompt=fields.text("prompt"),
@@ -457,7 +498,7 @@ def _read_menu(obj: Any, where: str) -> Menu:
 
 def _read_ranges(items: Any, where: str) -> tuple[TimeRange, ...]:
     if not isinstance(items, list):
-        raise SettingsError.at(where, f"expected a list of \"HH:MM-HH:MM\", got {describe(items)}")
+        raise SettingsError.at(where, f'expected a list of "HH:MM-HH:MM", got {describe(items)}')
     try:
         return tuple(parse_range(item) for item in items)
     except ValueError as exc:
@@ -470,13 +511,15 @@ def _read_schedule(obj: Any, where: str) -> Schedule:
     try:
         ZoneInfo(timezone)
     except (ZoneInfoNotFoundError, ValueError):
-        raise SettingsError.at(where, f"unknown time zone {timezone!r} "
-                               "(use an IANA name like Europe/Moscow)") from None
+        raise SettingsError.at(
+            where, f"unknown time zone {timezone!r} (use an IANA name like Europe/Moscow)"
+        ) from None
     weekly = fields.mapping("weekly")
     for weekday in weekly:
         if weekday not in WEEKDAYS:
-            raise SettingsError.at(f"{where}, weekly", f"unknown day {weekday!r} "
-                                   f"(use {', '.join(WEEKDAYS)})")
+            raise SettingsError.at(
+                f"{where}, weekly", f"unknown day {weekday!r} (use {', '.join(WEEKDAYS)})"
+            )
     holidays = []
     for index, item in enumerate(fields.items("holidays")):
         holiday = Fields(item, f"{where}, holidays[{index}]", *keys_of(HolidayDoc))
@@ -491,8 +534,9 @@ def _read_schedule(obj: Any, where: str) -> Schedule:
         name=fields.text("name"),
         timezone=timezone,
         closed_action=_read_action(obj["closed_action"], f"{where}, closed_action", CLOSED_KINDS),
-        weekly=tuple(_read_ranges(weekly.get(day, []), f"{where}, weekly {day}")
-                     for day in WEEKDAYS),
+        weekly=tuple(
+            _read_ranges(weekly.get(day, []), f"{where}, weekly {day}") for day in WEEKDAYS
+        ),
         holidays=tuple(holidays),
         exceptions=exceptions,
         override=_read_override(obj.get("override"), f"{where}, override"),
@@ -512,11 +556,13 @@ def _read_override(obj: Any, where: str) -> Override | None:
     try:
         until = datetime.fromisoformat(until_text)
     except ValueError:
-        raise SettingsError.at(where, f"until {until_text!r} should be a time like "
-                               "2026-06-01T09:00:00+03:00") from None
+        raise SettingsError.at(
+            where, f"until {until_text!r} should be a time like 2026-06-01T09:00:00+03:00"
+        ) from None
     if until.utcoffset() is None:
-        raise SettingsError.at(where, f"until {until_text!r} needs a UTC offset, "
-                               "like 2026-06-01T09:00:00+03:00")
+        raise SettingsError.at(
+            where, f"until {until_text!r} needs a UTC offset, like 2026-06-01T09:00:00+03:00"
+        )
     return Override(state, until)
 
 
@@ -542,16 +588,24 @@ def _read_duplicates(pieces: Mapping[str, list[Any]]) -> list[Problem]:
         seen: set[str] = set()
         for option in menu.get("options", []):
             if option["digit"] in seen:
-                problems.append(Problem(f"menu {menu['name']}, option {option['digit']}",
-                                        f"digit {option['digit']} is used twice"))
+                problems.append(
+                    Problem(
+                        f"menu {menu['name']}, option {option['digit']}",
+                        f"digit {option['digit']} is used twice",
+                    )
+                )
             seen.add(option["digit"])
     for schedule in pieces["schedules"]:
         days: set[str] = set()
         for exception in schedule.get("exceptions", []):
             day = date.fromisoformat(exception["date"]).isoformat()
             if day in days:
-                problems.append(Problem(f"schedule {schedule['name']}, exception {day}",
-                                        f"date {day} has two exceptions"))
+                problems.append(
+                    Problem(
+                        f"schedule {schedule['name']}, exception {day}",
+                        f"date {day} has two exceptions",
+                    )
+                )
             days.add(day)
     return problems
 
@@ -571,27 +625,37 @@ def _dump_action(action: Action) -> ActionDoc:
 
 
 def _dump_queue(queue: Queue) -> QueueDoc:
-    doc: QueueDoc = {"name": queue.name, "title": queue.title, "max_wait_sec": queue.max_wait_sec,
-           "service_level_sec": queue.service_level_sec,
-           "when_empty": _dump_action(queue.when_empty),
-           "when_timeout": _dump_action(queue.when_timeout)}
+    doc: QueueDoc = {
+        "name": queue.name,
+        "title": queue.title,
+        "max_wait_sec": queue.max_wait_sec,
+        "service_level_sec": queue.service_level_sec,
+        "when_empty": _dump_action(queue.when_empty),
+        "when_timeout": _dump_action(queue.when_timeout),
+    }
     if queue.setup is not None:  # only when kept, so older versions read back the same
         doc["setup"] = _dump_setup(queue.setup)
     return doc
 
 
 def _dump_setup(setup: QueueSetup) -> QueueSetupDoc:
-    return {"strategy": setup.strategy, "ring_timeout_sec": setup.ring_timeout_sec,
-            "wrapup_sec": setup.wrapup_sec, "retention_days": setup.retention_days,
-            "members": [{"login": m.login, "penalty": m.penalty} for m in setup.members]}
+    return {
+        "strategy": setup.strategy,
+        "ring_timeout_sec": setup.ring_timeout_sec,
+        "wrapup_sec": setup.wrapup_sec,
+        "retention_days": setup.retention_days,
+        "members": [{"login": m.login, "penalty": m.penalty} for m in setup.members],
+    }
 
 
 def _dump_menu(menu: Menu) -> MenuDoc:
     return {
         "name": menu.name,
         "prompt": menu.prompt,
-        "options": [{"digit": digit, "action": _dump_action(action)}
-                    for digit, action in menu.options.items()],
+        "options": [
+            {"digit": digit, "action": _dump_action(action)}
+            for digit, action in menu.options.items()
+        ],
         "timeout_sec": menu.timeout_sec,
         "retries": menu.retries,
         "timeout_prompt": menu.timeout_prompt,
@@ -605,12 +669,18 @@ def _dump_schedule(schedule: Schedule) -> ScheduleDoc:
     return {
         "name": schedule.name,
         "timezone": schedule.timezone,
-        "weekly": {day: [str(r) for r in ranges] for day, ranges in zip(WEEKDAYS, schedule.weekly,
-                                                                          strict=True)},
+        "weekly": {
+            day: [str(r) for r in ranges]
+            for day, ranges in zip(WEEKDAYS, schedule.weekly, strict=True)
+        },
         "holidays": [{"date": h.date.isoformat(), "name": h.name} for h in schedule.holidays],
-        "exceptions": [{"date": e.date.isoformat(), "ranges": [str(r) for r in e.ranges],
-                        "name": e.name} for e in schedule.exceptions.values()],
-        "override": None if override is None else {
+        "exceptions": [
+            {"date": e.date.isoformat(), "ranges": [str(r) for r in e.ranges], "name": e.name}
+            for e in schedule.exceptions.values()
+        ],
+        "override": None
+        if override is None
+        else {
             "state": override.state,
             "until": None if override.until is None else override.until.isoformat(),
         },
@@ -619,5 +689,11 @@ def _dump_schedule(schedule: Schedule) -> ScheduleDoc:
 
 
 def _dump_did(did: Did) -> DidDoc:
-    return {"number": did.number, "entry": _dump_action(did.entry), "source": did.source,
-            "city": did.city, "schedule": did.schedule, "active": did.active}
+    return {
+        "number": did.number,
+        "entry": _dump_action(did.entry),
+        "source": did.source,
+        "city": did.city,
+        "schedule": did.schedule,
+        "active": did.active,
+    }

@@ -35,8 +35,9 @@ RESERVED_QUEUE_NAMES = frozenset({"general"})
 QUEUE_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 
 
-def validate(settings: FlowSettings | Mapping[str, Any],
-             known_prompts: Collection[str] | None = None) -> list[Problem]:
+def validate(
+    settings: FlowSettings | Mapping[str, Any], known_prompts: Collection[str] | None = None
+) -> list[Problem]:
     """Every problem that would break a call; [] means safe to publish.
 
     Given a document rather than settings, also reports malformed parts and names,
@@ -61,25 +62,30 @@ def validate(settings: FlowSettings | Mapping[str, Any],
         problems.extend(_schedule(schedule))
     if known_prompts is not None:
         known = set(known_prompts)
-        problems.extend(Problem(where, f"prompt {prompt!r} is not among the sound files")
-                        for where, prompt in _prompts(flow) if prompt not in known)
+        problems.extend(
+            Problem(where, f"prompt {prompt!r} is not among the sound files")
+            for where, prompt in _prompts(flow)
+            if prompt not in known
+        )
     return problems
 
 
 def _default_queue(flow: FlowSettings, broken: set[tuple[str, str]]) -> Iterator[Problem]:
     if not flow.default_queue:
-        yield Problem("default_queue", "no default queue is set; unknown or broken calls "
-                      "need one")
+        yield Problem("default_queue", "no default queue is set; unknown or broken calls need one")
     elif flow.default_queue not in flow.queues and ("queue", flow.default_queue) not in broken:
-        yield Problem("default_queue", f"queue {flow.default_queue!r} does not exist; unknown "
-                      "or broken calls go there")
+        yield Problem(
+            "default_queue",
+            f"queue {flow.default_queue!r} does not exist; unknown or broken calls go there",
+        )
 
 
 def _queue_names(flow: FlowSettings) -> Iterator[Problem]:
     for name in flow.queues:
         if name.lower() in RESERVED_QUEUE_NAMES:
-            yield Problem(f"queue {name}",
-                          f"{name!r} is reserved in queues.conf; pick another name")
+            yield Problem(
+                f"queue {name}", f"{name!r} is reserved in queues.conf; pick another name"
+            )
         elif not QUEUE_NAME.match(name):
             yield Problem(f"queue {name}", "use only Latin letters, digits, '_', '.' and '-'")
 
@@ -99,8 +105,13 @@ def _actions(flow: FlowSettings) -> Iterator[tuple[str, Action, tuple[str, ...]]
             yield f"queue {queue.name}, {key}", getattr(queue, key), OVERFLOW_KINDS
 
 
-def _action(flow: FlowSettings, broken: set[tuple[str, str]], where: str, action: Action,
-            kinds: tuple[str, ...]) -> Iterator[Problem]:
+def _action(
+    flow: FlowSettings,
+    broken: set[tuple[str, str]],
+    where: str,
+    action: Action,
+    kinds: tuple[str, ...],
+) -> Iterator[Problem]:
     if action.kind not in kinds:
         yield Problem(where, f"kind {action.kind!r} is not allowed here (use {', '.join(kinds)})")
     elif action.kind in ("queue", "menu"):
@@ -110,8 +121,9 @@ def _action(flow: FlowSettings, broken: set[tuple[str, str]], where: str, action
     elif action.kind == "voicemail" and action.max_message_sec is not None:
         low, high = VOICEMAIL_MAX_SEC_LIMITS
         if not low <= action.max_message_sec <= high:
-            yield Problem(where, f"a message may last {low} to {high} s, not "
-                          f"{action.max_message_sec}")
+            yield Problem(
+                where, f"a message may last {low} to {high} s, not {action.max_message_sec}"
+            )
 
 
 def _dids(flow: FlowSettings, broken: set[tuple[str, str]]) -> Iterator[Problem]:
@@ -124,8 +136,11 @@ def _dids(flow: FlowSettings, broken: set[tuple[str, str]]) -> Iterator[Problem]
         elif digits in seen:
             yield Problem(where, f"the same number as DID {seen[digits]}; calls reach only one")
         seen.setdefault(digits, did.number)
-        if (did.schedule is not None and did.schedule not in flow.schedules
-                and ("schedule", did.schedule) not in broken):
+        if (
+            did.schedule is not None
+            and did.schedule not in flow.schedules
+            and ("schedule", did.schedule) not in broken
+        ):
             yield Problem(where, f"schedule {did.schedule!r} does not exist")
 
 
@@ -133,8 +148,10 @@ def _digits(flow: FlowSettings) -> Iterator[Problem]:
     for menu in flow.menus.values():
         for digit in menu.options:
             if digit not in MENU_DIGITS:
-                yield Problem(f"menu {menu.name}, option {digit}",
-                              f"digit {digit!r} should be one of 0-9, * or #")
+                yield Problem(
+                    f"menu {menu.name}, option {digit}",
+                    f"digit {digit!r} should be one of 0-9, * or #",
+                )
 
 
 def _traps(flow: FlowSettings) -> Iterator[Problem]:
@@ -145,8 +162,11 @@ def _traps(flow: FlowSettings) -> Iterator[Problem]:
         changed = False
         for name, menu in flow.menus.items():
             if name not in escapes and any(
-                action.kind in EXITS or (action.kind == "menu" and (
-                    action.target in escapes or action.target not in flow.menus))
+                action.kind in EXITS
+                or (
+                    action.kind == "menu"
+                    and (action.target in escapes or action.target not in flow.menus)
+                )
                 for action in (*menu.options.values(), menu.default)
             ):
                 escapes.add(name)
@@ -154,8 +174,11 @@ def _traps(flow: FlowSettings) -> Iterator[Problem]:
     for name in flow.menus:
         if name not in escapes:
             loop = ", ".join(sorted(_reachable_menus(flow, name)))
-            yield Problem(f"menu {name}", f"no key or default leads to a queue or a hang-up, so "
-                          f"callers go round menus {loop} until the loop guard queues them")
+            yield Problem(
+                f"menu {name}",
+                f"no key or default leads to a queue or a hang-up, so "
+                f"callers go round menus {loop} until the loop guard queues them",
+            )
 
 
 def _overflow_loops(flow: FlowSettings) -> Iterator[Problem]:
@@ -163,8 +186,11 @@ def _overflow_loops(flow: FlowSettings) -> Iterator[Problem]:
     for name in flow.queues:
         path = _overflow_cycle(flow, name, [name])
         if path is not None and min(path) == name:  # each loop once, at its first queue
-            yield Problem(f"queue {name}", "the overflow goes round queues "
-                          f"{' > '.join(path)}; a caller would never leave them")
+            yield Problem(
+                f"queue {name}",
+                "the overflow goes round queues "
+                f"{' > '.join(path)}; a caller would never leave them",
+            )
 
 
 def _overflow_cycle(flow: FlowSettings, start: str, path: list[str]) -> list[str] | None:
@@ -204,19 +230,24 @@ def _schedule(schedule: Schedule) -> Iterator[Problem]:
         yield Problem(where, f"unknown time zone {schedule.timezone!r}")
     if len(schedule.weekly) != len(WEEKDAYS):
         yield Problem(f"{where}, weekly", f"needs hours for 7 days, got {len(schedule.weekly)}")
-    days = [(f"weekly {day}", ranges) for day, ranges in zip(WEEKDAYS, schedule.weekly,
-                                                               strict=False)]
+    days = [
+        (f"weekly {day}", ranges) for day, ranges in zip(WEEKDAYS, schedule.weekly, strict=False)
+    ]
     days += [(f"exception {e.date}", e.ranges) for e in schedule.exceptions.values()]
     for day, ranges in days:
         for hours in ranges:
             if hours.start == hours.end and hours.start != time(0):
-                yield Problem(f"{where}, {day}", f"time range {hours} starts and ends at the "
-                              "same time (use 00:00-00:00 for the whole day)")
+                yield Problem(
+                    f"{where}, {day}",
+                    f"time range {hours} starts and ends at the "
+                    "same time (use 00:00-00:00 for the whole day)",
+                )
     override = schedule.override
     if override is not None:
         if override.state not in OVERRIDE_STATES:
-            yield Problem(f"{where}, override", f"state {override.state!r} should be open or "
-                          "closed")
+            yield Problem(
+                f"{where}, override", f"state {override.state!r} should be open or closed"
+            )
         if override.until is not None and override.until.utcoffset() is None:
             yield Problem(f"{where}, override", "until needs a UTC offset")
 

@@ -73,8 +73,12 @@ class AmiListener:
     """Keeps one AMI session open and turns its Hold/Unhold events into card changes."""
 
     def __init__(
-        self, settings: Settings, services: AgiServices, *,
-        retry_delays: tuple[float, ...] = RETRY_DELAYS, timeout: float = 10.0,
+        self,
+        settings: Settings,
+        services: AgiServices,
+        *,
+        retry_delays: tuple[float, ...] = RETRY_DELAYS,
+        timeout: float = 10.0,
     ) -> None:
         self.host, self.port = settings.ami_host, settings.ami_port
         self.user, self._secret = settings.ami_user, settings.ami_secret
@@ -111,8 +115,12 @@ class AmiListener:
                 self.listening.clear()
             delay = self.retry_delays[min(failures, len(self.retry_delays) - 1)]
             failures += 1
-            log.warning("AMI at %s: %s; hold time is not heard until it is back (trying again "
-                        "in %.0f s)", self.where, reason, delay)
+            log.warning(
+                "AMI at %s: %s; hold time is not heard until it is back (trying again in %.0f s)",
+                self.where,
+                reason,
+                delay,
+            )
             await asyncio.sleep(delay)
 
     async def _session(self) -> None:
@@ -125,35 +133,44 @@ class AmiListener:
         try:
             await asyncio.wait_for(manager.connect(), self.timeout)
             # Call events only (Hold/Unhold are in the "call" class), then only those two.
-            await self._action(manager, {"Action": "Login", "Username": self.user,
-                                         "Secret": self._secret, "Events": "call"},
-                               hint=" (check CALLCARDS_AMI_USER/SECRET against manager.conf)")
+            await self._action(
+                manager,
+                {
+                    "Action": "Login",
+                    "Username": self.user,
+                    "Secret": self._secret,
+                    "Events": "call",
+                },
+                hint=" (check CALLCARDS_AMI_USER/SECRET against manager.conf)",
+            )
             for name in HOLD_KINDS:
                 try:
-                    await self._action(manager, {"Action": "Filter", "Operation": "Add",
-                                                 "Filter": f"Event: {name}"})
+                    await self._action(
+                        manager,
+                        {"Action": "Filter", "Operation": "Add", "Filter": f"Event: {name}"},
+                    )
                 except AmiRefused as error:  # every call event then: more to read, same result
                     log.info("AMI at %s: %s; reading every call event", self.where, error)
-            log.info("AMI at %s: listening for Hold/Unhold (hold time on the cards)",
-                     self.where)
+            log.info("AMI at %s: listening for Hold/Unhold (hold time on the cards)", self.where)
             self.listening.set()
             await lost
         finally:
             manager.close()
 
     async def _action(self, manager: Manager, action: dict[str, str], hint: str = "") -> None:
-        reply = await asyncio.wait_for(manager.send_action(action, as_list=False),
-                                       self.timeout)
+        reply = await asyncio.wait_for(manager.send_action(action, as_list=False), self.timeout)
         if not reply.success:
-            raise AmiRefused(f"{action['Action']} refused: "
-                             f"{reply.get('Message', 'no reason given')}{hint}")
+            raise AmiRefused(
+                f"{action['Action']} refused: {reply.get('Message', 'no reason given')}{hint}"
+            )
 
     def _on_event(self, _manager: Manager, message: Mapping[str, Any]) -> None:
         change = hold_change(message, self.services.now())
         if change is None:
             return
-        log.debug("%s on %s (call %s)", change.event.kind, change.event.data["channel"],
-                  change.linkedid)
+        log.debug(
+            "%s on %s (call %s)", change.event.kind, change.event.data["channel"], change.linkedid
+        )
         # In the background, after the call's earlier changes; a call with no card is left out.
         self.services.change_card(change.linkedid, HoldChanged(change.linkedid, change.event))
 
@@ -182,7 +199,9 @@ class _Manager(Manager):
 def ami_listener(settings: Settings, services: AgiServices) -> AmiListener | None:
     """The listener for the configured AMI, or None (logged) when AMI is not configured."""
     if not settings.ami_secret:
-        log.info("AMI not configured (CALLCARDS_AMI_SECRET is empty): hold time is not "
-                 "listened for; cards keep hold_sec 0")
+        log.info(
+            "AMI not configured (CALLCARDS_AMI_SECRET is empty): hold time is not "
+            "listened for; cards keep hold_sec 0"
+        )
         return None
     return AmiListener(settings, services)

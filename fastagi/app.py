@@ -39,8 +39,9 @@ def build_services(settings: Settings) -> AgiServices:
     store = CardStore(sessions, RecordingStore(settings.recordings_dir), settings.public_url)
     return AgiServices(
         cards=JournaledCards(store, Journal(settings.journal_dir / "cards.journal")),
-        flow=FlowCache(sessions, settings.settings_refresh_sec,
-                       saved_copy=settings.journal_dir / "flow.json"),
+        flow=FlowCache(
+            sessions, settings.settings_refresh_sec, saved_copy=settings.journal_dir / "flow.json"
+        ),
         default_queue=settings.default_queue,
         db_timeout=settings.db_timeout,
         executor=ThreadPoolExecutor(max_workers=settings.db_threads, thread_name_prefix="cards"),
@@ -73,11 +74,15 @@ def reconciler(settings: Settings) -> asyncio.Task[None] | None:
         return None
     sessions = make_session_factory(make_engine(settings.database_url))
     store = CardStore(sessions, RecordingStore(settings.recordings_dir), settings.public_url)
-    return asyncio.create_task(reconcile_forever(
-        sessions, store, every=settings.reconcile_every,
-        open_limit=timedelta(seconds=settings.reconcile_open_limit),
-        live_calls=functools.partial(ami_live_calls, settings) if settings.ami_secret
-        else None))
+    return asyncio.create_task(
+        reconcile_forever(
+            sessions,
+            store,
+            every=settings.reconcile_every,
+            open_limit=timedelta(seconds=settings.reconcile_open_limit),
+            live_calls=functools.partial(ami_live_calls, settings) if settings.ami_secret else None,
+        )
+    )
 
 
 async def serve(settings: Settings, listen: str | None = None, grace: float = 30.0) -> None:

@@ -68,9 +68,18 @@ USERS: Table = User.__table__  # type: ignore[assignment]
 
 #: What a step reads of a card before it changes it (locked until its transaction ends).
 _STATE_COLUMNS = (
-    CALLS.c.id, CALLS.c.linkedid, CALLS.c.direction, CALLS.c.started_at, CALLS.c.answered_at,
-    CALLS.c.queue_entered_at, CALLS.c.end_reason, CALLS.c.recording_path,
-    CALLS.c.recording_state, CALLS.c.wait_sec, CALLS.c.queue, CALLS.c.ended_at,
+    CALLS.c.id,
+    CALLS.c.linkedid,
+    CALLS.c.direction,
+    CALLS.c.started_at,
+    CALLS.c.answered_at,
+    CALLS.c.queue_entered_at,
+    CALLS.c.end_reason,
+    CALLS.c.recording_path,
+    CALLS.c.recording_state,
+    CALLS.c.wait_sec,
+    CALLS.c.queue,
+    CALLS.c.ended_at,
 )
 
 
@@ -150,7 +159,6 @@ def _plain_number(value: str | None) -> str | None:
     return value.strip()
 
 
-
 class AlreadyApplied(Exception):
     """A journaled change that an earlier replay already applied."""
 
@@ -174,19 +182,23 @@ class LockedCard:
 _SELECT_CARD = select(*_STATE_COLUMNS).where(CALLS.c.linkedid == bindparam("linkedid"))
 _LOCK_CARD = _SELECT_CARD.with_for_update()
 _CARD_FILE = select(CALLS.c.id, CALLS.c.recording_path).where(
-    CALLS.c.linkedid == bindparam("linkedid"))
-_SET_URL = update(CALLS).where(CALLS.c.id == bindparam("card_id")).values(
-    recording_url=bindparam("url"))
-_OPERATOR = select(USERS.c.id, USERS.c.name).where(
-    USERS.c.extension == bindparam("extension")).limit(1)
+    CALLS.c.linkedid == bindparam("linkedid")
+)
+_SET_URL = (
+    update(CALLS).where(CALLS.c.id == bindparam("card_id")).values(recording_url=bindparam("url"))
+)
+_OPERATOR = (
+    select(USERS.c.id, USERS.c.name).where(USERS.c.extension == bindparam("extension")).limit(1)
+)
 _INSERT_EVENTS = insert(EVENTS)
-_RESERVE_IDS = select(func.nextval(func.pg_get_serial_sequence(CALLS.name, CALLS.c.id.name))
-                      ).select_from(func.generate_series(1, bindparam("count")))
-_HOLD_EVENTS = (select(EVENTS.c.kind, EVENTS.c.at, EVENTS.c.channel_uniqueid)
-                .where(EVENTS.c.call_id == bindparam("card_id"),
-                       EVENTS.c.kind.in_(("hold", "unhold")))
-                .order_by(EVENTS.c.id))
-
+_RESERVE_IDS = select(
+    func.nextval(func.pg_get_serial_sequence(CALLS.name, CALLS.c.id.name))
+).select_from(func.generate_series(1, bindparam("count")))
+_HOLD_EVENTS = (
+    select(EVENTS.c.kind, EVENTS.c.at, EVENTS.c.channel_uniqueid)
+    .where(EVENTS.c.call_id == bindparam("card_id"), EVENTS.c.kind.in_(("hold", "unhold")))
+    .order_by(EVENTS.c.id)
+)
 
 
 class CardStore:
@@ -202,11 +214,14 @@ class CardStore:
         self._updates: dict[tuple[frozenset[str], bool], Any] = {}
         # INSERT ... ON CONFLICT DO NOTHING is spelled the same on both, built per dialect.
         dialect = postgresql if self._engine.dialect.name == "postgresql" else sqlite
-        self._insert_card = dialect.insert(CALLS).on_conflict_do_nothing(
-            index_elements=[CALLS.c.linkedid]).returning(CALLS.c.id, CALLS.c.recording_path)
+        self._insert_card = (
+            dialect.insert(CALLS)
+            .on_conflict_do_nothing(index_elements=[CALLS.c.linkedid])
+            .returning(CALLS.c.id, CALLS.c.recording_path)
+        )
         self._claim = dialect.insert(OPERATIONS).on_conflict_do_nothing(
-            index_elements=[OPERATIONS.c.op_id])
-
+            index_elements=[OPERATIONS.c.op_id]
+        )
 
     def claim(self, db: Connection, op_id: str) -> None:
         """Claim journaled change `op_id` in this transaction: it commits with the change.
@@ -238,7 +253,6 @@ class CardStore:
         row = db.execute(select(CALLS).where(CALLS.c.linkedid == linkedid)).first()
         return Call(**row._mapping) if row is not None else None
 
-
     @property
     def reserves_ids(self) -> bool:
         """True when card ids can be reserved ahead (PostgreSQL's sequence; not SQLite)."""
@@ -266,77 +280,96 @@ class CardStore:
         unseen_queue = card["queue_entered_at"] is None and report.queue_entered
         cel = None
         if (unseen_answer and report.member_answered_at is None) or (
-                unseen_queue and report.queue_entered_at is None):
+            unseen_queue and report.queue_entered_at is None
+        ):
             # Steps that happened while this server was away: Asterisk's record says when,
             # where the caller's channel does not.
             cel = self.cel_facts(db, card["linkedid"])
         if unseen_queue:
-            card.set(queue_entered_at=report.queue_entered_at
-                     or (cel.queue_entered_at if cel else None) or card["started_at"])
+            card.set(
+                queue_entered_at=report.queue_entered_at
+                or (cel.queue_entered_at if cel else None)
+                or card["started_at"]
+            )
         if unseen_answer:
             answered_at = report.member_answered_at or (cel.answered_at if cel else None)
             if answered_at is None:
                 # Not in CEL yet (or not written here): reconcile corrects it later.
                 self.add_events(db, card["id"], [Event(ANSWER_TIME_UNKNOWN, report.ended_at)])
-            self.mark_answered(db, card, extension_of(report.member), report.member,
-                           answered_at or report.ended_at)
-        outcome = classify(HangupFacts(
-            direction=direction,
-            answered=card["answered_at"] is not None,
-            queue_status=report.queue_status,
-            dial_status=report.dial_status,
-            queue_returned=report.queue_returned,
-            entered_queue=card["queue_entered_at"] is not None or report.queue_entered,
-            reason_so_far=card["end_reason"],
-        ))
+            self.mark_answered(
+                db, card, extension_of(report.member), report.member, answered_at or report.ended_at
+            )
+        outcome = classify(
+            HangupFacts(
+                direction=direction,
+                answered=card["answered_at"] is not None,
+                queue_status=report.queue_status,
+                dial_status=report.dial_status,
+                queue_returned=report.queue_returned,
+                entered_queue=card["queue_entered_at"] is not None or report.queue_entered,
+                reason_so_far=card["end_reason"],
+            )
+        )
         answered_at = None
         if direction is Direction.OUTBOUND and report.answered_seconds is not None:
             answered_at = report.ended_at - timedelta(seconds=report.answered_seconds)
-        return self.close(db, card, outcome, report.ended_at, {
-            "queue_status": report.queue_status,
-            "dial_status": report.dial_status,
-            "hangup_source": report.hangup_source,
-            "cause": report.cause,
-            "status": outcome.status.value,
-            "reason": outcome.end_reason,
-        }, answered_at, settled)
+        return self.close(
+            db,
+            card,
+            outcome,
+            report.ended_at,
+            {
+                "queue_status": report.queue_status,
+                "dial_status": report.dial_status,
+                "hangup_source": report.hangup_source,
+                "cause": report.cause,
+                "status": outcome.status.value,
+                "reason": outcome.end_reason,
+            },
+            answered_at,
+            settled,
+        )
 
     @staticmethod
     def cel_facts(db: Connection, linkedid: str) -> CallFacts | None:
         """Asterisk's record of the call so far, if cel_pgsql writes to this database."""
         return facts_of(linkedid, read_rows(db, linkedid))
 
-
-
-    def open_row(self, db: Connection, new: NewCall, card_id: int | None = None
-              ) -> tuple[int, str | None, bool]:
+    def open_row(
+        self, db: Connection, new: NewCall, card_id: int | None = None
+    ) -> tuple[int, str | None, bool]:
         """The card's id and file, and whether this step created it."""
         operator = self._operator(db, new.operator_extension)
         # A reserved id is known before the INSERT: so is the recording's URL.
-        reserved = ({"id": card_id, "recording_url": self._recording_url(card_id)}
-                    if card_id is not None else {})
-        inserted = db.execute(self._insert_card, {
-            **reserved,
-            "uniqueid": new.uniqueid,
-            "linkedid": new.linkedid,
-            "direction": new.direction.value,
-            "status": Status.RINGING.value,
-            "started_at": new.started_at,
-            "src_number": _plain_number(new.src_number),
-            "dst_number": _plain_number(new.dst_number),
-            "did": new.did,
-            "caller_name": _plain_number(new.caller_name),
-            "operator_id": operator.id if operator is not None else None,
-            "recording_path": new.recording_path,
-            "recording_state": RecordingState.PENDING.value,
-        }).first()
+        reserved = (
+            {"id": card_id, "recording_url": self._recording_url(card_id)}
+            if card_id is not None
+            else {}
+        )
+        inserted = db.execute(
+            self._insert_card,
+            {
+                **reserved,
+                "uniqueid": new.uniqueid,
+                "linkedid": new.linkedid,
+                "direction": new.direction.value,
+                "status": Status.RINGING.value,
+                "started_at": new.started_at,
+                "src_number": _plain_number(new.src_number),
+                "dst_number": _plain_number(new.dst_number),
+                "did": new.did,
+                "caller_name": _plain_number(new.caller_name),
+                "operator_id": operator.id if operator is not None else None,
+                "recording_path": new.recording_path,
+                "recording_state": RecordingState.PENDING.value,
+            },
+        ).first()
         if inserted is None:
             # The call came back (a transfer), or another session of it won the race.
             existing = db.execute(_CARD_FILE, {"linkedid": new.linkedid}).one()
             return existing.id, existing.recording_path, False
         if card_id is None:
-            db.execute(_SET_URL, {"card_id": inserted.id,
-                                  "url": self._recording_url(inserted.id)})
+            db.execute(_SET_URL, {"card_id": inserted.id, "url": self._recording_url(inserted.id)})
         return inserted.id, inserted.recording_path, True
 
     def _recording_url(self, card_id: int) -> str:
@@ -354,8 +387,10 @@ class CardStore:
         if not (dialled and dialled.lstrip("+").isdigit()):
             dialled = cel.did if cel is not None and cel.did and cel.did.isdigit() else None
         started_at = cel.started_at if cel is not None else report.call.started_at
-        return replace(report, call=replace(report.call, did=dialled, dst_number=dialled,
-                                            started_at=started_at))
+        return replace(
+            report,
+            call=replace(report.call, did=dialled, dst_number=dialled, started_at=started_at),
+        )
 
     def late_card(self, db: Connection, report: HangupReport) -> LockedCard:
         self.open_row(db, report.call)
@@ -363,14 +398,26 @@ class CardStore:
         if report.queue_entered:
             # queue_entered_at: _hang_up takes it from the report or Asterisk's record.
             card.set(queue=report.queue)
-        self.add_events(db, card["id"], [Event(
-            report.late_event, report.ended_at, {"queue": report.queue or ""},
-            report.call.uniqueid,
-        )])
+        self.add_events(
+            db,
+            card["id"],
+            [
+                Event(
+                    report.late_event,
+                    report.ended_at,
+                    {"queue": report.queue or ""},
+                    report.call.uniqueid,
+                )
+            ],
+        )
         return card
 
     def mark_answered(
-        self, db: Connection, card: LockedCard, extension: str | None, interface: str | None,
+        self,
+        db: Connection,
+        card: LockedCard,
+        extension: str | None,
+        interface: str | None,
         at: datetime,
     ) -> int | None:
         operator = self._operator(db, extension)
@@ -379,18 +426,30 @@ class CardStore:
         card.set(status=Status.ANSWERED.value, end_reason=None, ringing_extension=extension)
         if operator is not None:
             card.set(operator_id=operator.id)
-        self.add_events(db, card["id"], [Event("answered", at, {
-            "interface": interface or "",
-            "extension": extension or "",
-            "operator": operator.name if operator is not None else "",
-        })])
+        self.add_events(
+            db,
+            card["id"],
+            [
+                Event(
+                    "answered",
+                    at,
+                    {
+                        "interface": interface or "",
+                        "extension": extension or "",
+                        "operator": operator.name if operator is not None else "",
+                    },
+                )
+            ],
+        )
         return operator.id if operator is not None else None
 
     @staticmethod
     def answer_at(card: LockedCard, at: datetime) -> None:
         """The answer time and the wait before it (from the queue, or the call's start)."""
-        card.set(answered_at=at,
-                 wait_sec=seconds_between(card["queue_entered_at"] or card["started_at"], at))
+        card.set(
+            answered_at=at,
+            wait_sec=seconds_between(card["queue_entered_at"] or card["started_at"], at),
+        )
 
     def follow_dialplan_queue(self, db: Connection, card: LockedCard, report: HangupReport) -> None:
         """The queue the dialplan last put the caller in wins over the one the card has.
@@ -400,9 +459,20 @@ class CardStore:
         """
         if not report.queue_entered or not report.queue or report.queue == card["queue"]:
             return
-        self.add_events(db, card["id"], [Event("queue_from_dialplan", report.ended_at, {
-            "queue": report.queue, "card_queue": card["queue"] or "",
-        })])
+        self.add_events(
+            db,
+            card["id"],
+            [
+                Event(
+                    "queue_from_dialplan",
+                    report.ended_at,
+                    {
+                        "queue": report.queue,
+                        "card_queue": card["queue"] or "",
+                    },
+                )
+            ],
+        )
         card.set(queue=report.queue)
 
     def follow_dialplan_recording(
@@ -414,29 +484,58 @@ class CardStore:
         fallback records under `fallback/` ([cc-fallback] in extensions.conf).
         """
         used = report.call.recording
-        if (not used or used == card["recording_path"]
-                or card["recording_state"] == RecordingState.NONE.value):
+        if (
+            not used
+            or used == card["recording_path"]
+            or card["recording_state"] == RecordingState.NONE.value
+        ):
             return
-        self.add_events(db, card["id"], [Event("recording_from_dialplan", report.ended_at, {
-            "recording": used, "card_recording": card["recording_path"] or "",
-        })])
+        self.add_events(
+            db,
+            card["id"],
+            [
+                Event(
+                    "recording_from_dialplan",
+                    report.ended_at,
+                    {
+                        "recording": used,
+                        "card_recording": card["recording_path"] or "",
+                    },
+                )
+            ],
+        )
         card.set(recording_path=used, recording_state=RecordingState.PENDING.value)
 
     def close(
-        self, db: Connection, card: LockedCard, outcome: Outcome, ended_at: datetime,
-        data: dict[str, Any], answered_at: datetime | None, settled: bool = False,
+        self,
+        db: Connection,
+        card: LockedCard,
+        outcome: Outcome,
+        ended_at: datetime,
+        data: dict[str, Any],
+        answered_at: datetime | None,
+        settled: bool = False,
     ) -> Call:
-        card.set(ended_at=ended_at, ringing_extension=None,
-                 duration_sec=seconds_between(card["started_at"], ended_at))
+        card.set(
+            ended_at=ended_at,
+            ringing_extension=None,
+            duration_sec=seconds_between(card["started_at"], ended_at),
+        )
         if card["answered_at"] is None and outcome.status is Status.ANSWERED:
             card.set(answered_at=answered_at or ended_at)
         if card["answered_at"] is not None:
-            card.set(status=Status.ANSWERED.value, end_reason=outcome.end_reason,
-                     talk_sec=seconds_between(card["answered_at"], ended_at))
+            card.set(
+                status=Status.ANSWERED.value,
+                end_reason=outcome.end_reason,
+                talk_sec=seconds_between(card["answered_at"], ended_at),
+            )
         else:
             # A reason the route already knew (closed hours) beats a generic one.
-            card.set(status=outcome.status.value,
-                     end_reason=card["end_reason"] or outcome.end_reason, talk_sec=0)
+            card.set(
+                status=outcome.status.value,
+                end_reason=card["end_reason"] or outcome.end_reason,
+                talk_sec=0,
+            )
             if card["queue_entered_at"] is not None:
                 card.set(wait_sec=seconds_between(card["queue_entered_at"], ended_at))
         card.set(hold_sec=self.hold_seconds(db, card["id"], card["answered_at"], ended_at))
@@ -444,8 +543,11 @@ class CardStore:
             # MixMonitor closes its file only after the hangup handler: a file not yet
             # written is pending, and RecordingChecked settles it a little later.
             state = self.recording_state(card["recording_path"])
-            card.set(recording_state=state if state == RecordingState.OK.value or settled
-                     else RecordingState.PENDING.value)
+            card.set(
+                recording_state=state
+                if state == RecordingState.OK.value or settled
+                else RecordingState.PENDING.value
+            )
         self.add_events(db, card["id"], [Event("hangup", ended_at, data)])
         row = self.save(db, card, returning=True).one()
         return Call(**row._mapping)
@@ -504,8 +606,10 @@ class CardStore:
         key = (frozenset(card.changes), returning)
         statement = self._updates.get(key)
         if statement is None:
-            values = {name: bindparam(f"new_{name}", type_=CALLS.c[name].type)
-                      for name in (*key[0], "updated_at")}
+            values = {
+                name: bindparam(f"new_{name}", type_=CALLS.c[name].type)
+                for name in (*key[0], "updated_at")
+            }
             statement = update(CALLS).where(CALLS.c.id == bindparam("card_id")).values(values)
             if returning:
                 statement = statement.returning(*CALLS.c)
@@ -514,16 +618,24 @@ class CardStore:
 
     def save(self, db: Connection, card: LockedCard, returning: bool = False) -> Any:
         params = {f"new_{name}": value for name, value in card.changes.items()}
-        return db.execute(self._update(card, returning),
-                          {**params, "new_updated_at": utcnow(), "card_id": card["id"]})
+        return db.execute(
+            self._update(card, returning),
+            {**params, "new_updated_at": utcnow(), "card_id": card["id"]},
+        )
 
     @staticmethod
     def add_events(db: Connection, card_id: int, events: Sequence[Event]) -> None:
         if events:
-            db.execute(_INSERT_EVENTS, [{
-                "call_id": card_id,
-                "at": event.at,
-                "kind": event.kind,
-                "channel_uniqueid": event.channel_uniqueid,
-                "data": {key: str(value) for key, value in event.data.items()},
-            } for event in events])
+            db.execute(
+                _INSERT_EVENTS,
+                [
+                    {
+                        "call_id": card_id,
+                        "at": event.at,
+                        "kind": event.kind,
+                        "channel_uniqueid": event.channel_uniqueid,
+                        "data": {key: str(value) for key, value in event.data.items()},
+                    }
+                    for event in events
+                ],
+            )

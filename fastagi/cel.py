@@ -89,26 +89,38 @@ def row_of(cel: Any) -> CelRow:
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=datetime.now().astimezone().tzinfo)
     return CelRow(
-        eventtype=cel.eventtype or "", eventtime=moment, channame=cel.channame or "",
-        uniqueid=cel.uniqueid or "", linkedid=cel.linkedid or "", appname=cel.appname or "",
-        appdata=cel.appdata or "", context=cel.context or "", exten=cel.exten or "",
-        cid_num=cel.cid_num or "", cid_name=cel.cid_name or "", peer=cel.peer or "",
+        eventtype=cel.eventtype or "",
+        eventtime=moment,
+        channame=cel.channame or "",
+        uniqueid=cel.uniqueid or "",
+        linkedid=cel.linkedid or "",
+        appname=cel.appname or "",
+        appdata=cel.appdata or "",
+        context=cel.context or "",
+        exten=cel.exten or "",
+        cid_num=cel.cid_num or "",
+        cid_name=cel.cid_name or "",
+        peer=cel.peer or "",
         extra=cel.extra or "",
     )
 
 
 def read_rows(db: Connection, linkedid: str) -> list[CelRow]:
     """The CEL rows of one call, in the order Asterisk wrote them."""
-    rows = db.execute(select(CEL).where(CEL.c.linkedid == linkedid)
-                      .order_by(CEL.c.eventtime, CEL.c.id))
+    rows = db.execute(
+        select(CEL).where(CEL.c.linkedid == linkedid).order_by(CEL.c.eventtime, CEL.c.id)
+    )
     return [row_of(row) for row in rows]
 
 
 def caller_channel(rows: Iterable[CelRow]) -> str | None:
     """The channel that ran our dialplan from the trunk (it answered and queued)."""
     for row in rows:
-        if row.eventtype == "APP_START" and row.appname in {"Queue", "AGI", "Answer"} and (
-                row.context in _CALLER_CONTEXTS):
+        if (
+            row.eventtype == "APP_START"
+            and row.appname in {"Queue", "AGI", "Answer"}
+            and (row.context in _CALLER_CONTEXTS)
+        ):
             return row.channame
     return None
 
@@ -129,16 +141,25 @@ def facts_of(linkedid: str, rows: list[CelRow]) -> CallFacts | None:
     member = _member(rows, channel, bridge) if bridge is not None else None
     if member is None:
         bridge = None  # a bridge with nobody else in it is no answer
-    monitor = next((row for row in own if row.eventtype == "APP_START"
-                    and row.appname in {"MixMonitor", "Record"}), None)
+    monitor = next(
+        (
+            row
+            for row in own
+            if row.eventtype == "APP_START" and row.appname in {"MixMonitor", "Record"}
+        ),
+        None,
+    )
     recording = _RECORDING.search(monitor.appdata) if monitor else None
     hangup = next((row for row in own if row.eventtype == "HANGUP"), None)
     end = hangup or next((row for row in own if row.eventtype == "CHAN_END"), None)
     extra = hangup.extra_json() if hangup else {}
     return CallFacts(
-        linkedid=linkedid, uniqueid=start.uniqueid or linkedid, started_at=start.eventtime,
+        linkedid=linkedid,
+        uniqueid=start.uniqueid or linkedid,
+        started_at=start.eventtime,
         caller_number=next((row.cid_num for row in own if row.cid_num), None),
-        caller_name=start.cid_name or None, did=start.exten or None,
+        caller_name=start.cid_name or None,
+        did=start.exten or None,
         queue=queues[-1].appdata.split(",")[0] if queues else None,
         queue_entered_at=queues[0].eventtime if queues else None,
         answered_at=bridge.eventtime if bridge else None,
@@ -156,6 +177,14 @@ def _member(rows: list[CelRow], caller: str, bridge: CelRow) -> str | None:
     if bridge.peer:
         return bridge.peer.split(",")[0]
     bridge_id = _bridge_id(bridge)
-    return next((row.channame for row in rows if row.eventtype == "BRIDGE_ENTER"
-                 and row.channame != caller and bridge_id and _bridge_id(row) == bridge_id),
-                None)
+    return next(
+        (
+            row.channame
+            for row in rows
+            if row.eventtype == "BRIDGE_ENTER"
+            and row.channame != caller
+            and bridge_id
+            and _bridge_id(row) == bridge_id
+        ),
+        None,
+    )

@@ -80,8 +80,12 @@ class OpenCard(CardChange[CardRef]):
         """Insert the card (or find it) and its first timeline entries."""
         card_id, recording_path, created = store.open_row(db, self.new, self.card_id)
         store.add_events(db, card_id, self.events)
-        return CardRef(id=card_id, linkedid=self.new.linkedid, created=created,
-                       recording_path=recording_path or "")
+        return CardRef(
+            id=card_id,
+            linkedid=self.new.linkedid,
+            created=created,
+            recording_path=recording_path or "",
+        )
 
 
 def _route_decided() -> Any:
@@ -95,30 +99,43 @@ def _route_decided() -> Any:
     # Unless an operator already answered (a call that came back), a call that ends
     # before any queue has no recording.
     unrecorded = and_(bindparam("unrecorded", type_=Boolean()), card.answered_at.is_(None))
-    return (update(CALLS).where(card.linkedid == bindparam("card_linkedid")).values(
-        queue=given("queue"),
-        did_source=given("did_source"),
-        did_city=given("did_city"),
-        end_reason=given("end_reason"),
-        queue_entered_at=given("queue_entered_at"),
-        ivr_path=case(
-            (ivr.is_(None), card.ivr_path),
-            (or_(card.ivr_path.is_(None), card.ivr_path == ""), func.substr(ivr, 1, 255)),
-            else_=func.substr(card.ivr_path + " | " + ivr, 1, 255)),
-        recording_path=case((unrecorded, null()), else_=card.recording_path),
-        recording_url=case((unrecorded, null()), else_=card.recording_url),
-        recording_state=case((unrecorded, RecordingState.NONE.value),
-                             else_=card.recording_state),
-        updated_at=bindparam("now", type_=card.updated_at.type),
-    ).returning(card.id))
+    return (
+        update(CALLS)
+        .where(card.linkedid == bindparam("card_linkedid"))
+        .values(
+            queue=given("queue"),
+            did_source=given("did_source"),
+            did_city=given("did_city"),
+            end_reason=given("end_reason"),
+            queue_entered_at=given("queue_entered_at"),
+            ivr_path=case(
+                (ivr.is_(None), card.ivr_path),
+                (or_(card.ivr_path.is_(None), card.ivr_path == ""), func.substr(ivr, 1, 255)),
+                else_=func.substr(card.ivr_path + " | " + ivr, 1, 255),
+            ),
+            recording_path=case((unrecorded, null()), else_=card.recording_path),
+            recording_url=case((unrecorded, null()), else_=card.recording_url),
+            recording_state=case(
+                (unrecorded, RecordingState.NONE.value), else_=card.recording_state
+            ),
+            updated_at=bindparam("now", type_=card.updated_at.type),
+        )
+        .returning(card.id)
+    )
 
 
 _ROUTE_DECIDED = _route_decided()
 _CARD_ID = select(CALLS.c.id).where(CALLS.c.linkedid == bindparam("linkedid"))
-_SAME_EVENT = select(EVENTS.c.id).where(
-    EVENTS.c.call_id == bindparam("card_id"), EVENTS.c.kind == bindparam("kind"),
-    EVENTS.c.at == bindparam("at", type_=EVENTS.c.at.type),
-    EVENTS.c.channel_uniqueid.is_not_distinct_from(bindparam("channel"))).limit(1)
+_SAME_EVENT = (
+    select(EVENTS.c.id)
+    .where(
+        EVENTS.c.call_id == bindparam("card_id"),
+        EVENTS.c.kind == bindparam("kind"),
+        EVENTS.c.at == bindparam("at", type_=EVENTS.c.at.type),
+        EVENTS.c.channel_uniqueid.is_not_distinct_from(bindparam("channel")),
+    )
+    .limit(1)
+)
 
 
 @dataclass(frozen=True)
@@ -141,17 +158,20 @@ class RouteDecided(CardChange[None]):
 
     def apply(self, store: CardStore, db: Connection) -> None:
         """One UPDATE of the card, then its timeline entries."""
-        card_id = db.scalar(_ROUTE_DECIDED, {
-            "card_linkedid": self.linkedid,
-            "new_queue": self.queue,
-            "new_ivr_path": self.ivr_path or None,
-            "new_did_source": self.did_source or None,
-            "new_did_city": self.did_city or None,
-            "new_end_reason": self.end_reason or None,
-            "new_queue_entered_at": self.queue_entered_at,
-            "unrecorded": not self.recorded,
-            "now": utcnow(),
-        })
+        card_id = db.scalar(
+            _ROUTE_DECIDED,
+            {
+                "card_linkedid": self.linkedid,
+                "new_queue": self.queue,
+                "new_ivr_path": self.ivr_path or None,
+                "new_did_source": self.did_source or None,
+                "new_did_city": self.did_city or None,
+                "new_end_reason": self.end_reason or None,
+                "new_queue_entered_at": self.queue_entered_at,
+                "unrecorded": not self.recorded,
+                "now": utcnow(),
+            },
+        )
         if card_id is None:
             raise LookupError(f"no card for linkedid {self.linkedid}")
         store.add_events(db, card_id, self.events)
@@ -174,15 +194,30 @@ class Ringing(CardChange[bool]):
         """Set the ringing extension on an open, unanswered card."""
         card_id = db.scalar(
             update(CALLS)
-            .where(CALLS.c.linkedid == self.linkedid, CALLS.c.ended_at.is_(None),
-                   CALLS.c.answered_at.is_(None))
+            .where(
+                CALLS.c.linkedid == self.linkedid,
+                CALLS.c.ended_at.is_(None),
+                CALLS.c.answered_at.is_(None),
+            )
             .values(ringing_extension=self.extension, ringing_at=self.at, updated_at=utcnow())
-            .returning(CALLS.c.id))
+            .returning(CALLS.c.id)
+        )
         if card_id is None:
             return False
-        store.add_events(db, card_id, [Event("operator_rang", self.at, {
-            "extension": self.extension, "channel": self.channel,
-        })])
+        store.add_events(
+            db,
+            card_id,
+            [
+                Event(
+                    "operator_rang",
+                    self.at,
+                    {
+                        "extension": self.extension,
+                        "channel": self.channel,
+                    },
+                )
+            ],
+        )
         return True
 
 
@@ -238,13 +273,21 @@ class HoldChanged(CardChange[bool]):
         card = store.lock(db, self.linkedid)
         if card is None:
             return False
-        if db.scalar(_SAME_EVENT, {"card_id": card["id"], "kind": self.event.kind,
-                                   "at": self.event.at, "channel": self.event.channel_uniqueid}):
+        if db.scalar(
+            _SAME_EVENT,
+            {
+                "card_id": card["id"],
+                "kind": self.event.kind,
+                "at": self.event.at,
+                "channel": self.event.channel_uniqueid,
+            },
+        ):
             return False
         store.add_events(db, card["id"], [self.event])
         if card["ended_at"] is not None:
-            card.set(hold_sec=store.hold_seconds(db, card["id"], card["answered_at"],
-                                                 card["ended_at"]))
+            card.set(
+                hold_sec=store.hold_seconds(db, card["id"], card["answered_at"], card["ended_at"])
+            )
             store.save(db, card)
         return True
 
@@ -265,7 +308,8 @@ class HungUp(CardChange[Call]):
     def apply(self, store: CardStore, db: Connection) -> Call:
         """Close the card (opening a late one first if there is none)."""
         card = store.lock(db, self.report.call.linkedid) or store.late_card(
-            db, store.as_asterisk_saw_it(db, self.report))
+            db, store.as_asterisk_saw_it(db, self.report)
+        )
         return store.hang_up(db, card, self.report, self.settled)
 
 
@@ -282,8 +326,14 @@ class Closed(CardChange[Call]):
 
     def apply(self, store: CardStore, db: Connection) -> Call:
         """Close the card: times, status, hold, recording, the hangup entry."""
-        return store.close(db, store.require(db, self.linkedid), self.outcome, self.ended_at,
-                           self.data, self.answered_at)
+        return store.close(
+            db,
+            store.require(db, self.linkedid),
+            self.outcome,
+            self.ended_at,
+            self.data,
+            self.answered_at,
+        )
 
 
 @dataclass(frozen=True)
@@ -307,10 +357,17 @@ class MessageLeft(CardChange[int]):
         if heard:
             card.set(needs_callback=True)
             store.save(db, card)
-        store.add_events(db, card["id"], [Event(
-            "message_left" if heard else "no_message", self.at,
-            {"seconds": seconds, "record_status": self.record_status},
-        )])
+        store.add_events(
+            db,
+            card["id"],
+            [
+                Event(
+                    "message_left" if heard else "no_message",
+                    self.at,
+                    {"seconds": seconds, "record_status": self.record_status},
+                )
+            ],
+        )
         return seconds
 
 
@@ -386,9 +443,15 @@ class ClosedUnexplained(CardChange[Call | None]):
         card = store.lock(db, self.linkedid)
         if card is None or card["ended_at"] is not None:
             return None
-        return store.close(db, card, Outcome(Status.FAILED, self.reason), self.ended_at,
-                           {"status": Status.FAILED.value, "reason": self.reason},
-                           None, settled=True)
+        return store.close(
+            db,
+            card,
+            Outcome(Status.FAILED, self.reason),
+            self.ended_at,
+            {"status": Status.FAILED.value, "reason": self.reason},
+            None,
+            settled=True,
+        )
 
 
 @dataclass(frozen=True)
@@ -411,12 +474,16 @@ class AnswerCorrected(CardChange[Call | None]):
             return None
         # The hangup's guess for a queue it did not see is the call's start.
         if facts.queue_entered_at is not None and card["queue_entered_at"] in {
-                None, card["started_at"]}:
+            None,
+            card["started_at"],
+        }:
             card.set(queue_entered_at=facts.queue_entered_at)
         store.answer_at(card, facts.answered_at)
         ended_at = card["ended_at"]
-        card.set(talk_sec=seconds_between(facts.answered_at, ended_at),
-                 hold_sec=store.hold_seconds(db, card["id"], facts.answered_at, ended_at))
+        card.set(
+            talk_sec=seconds_between(facts.answered_at, ended_at),
+            hold_sec=store.hold_seconds(db, card["id"], facts.answered_at, ended_at),
+        )
         store.add_events(db, card["id"], [Event(ANSWER_FROM_CEL, facts.answered_at)])
         row = store.save(db, card, returning=True).one()
         return Call(**row._mapping)

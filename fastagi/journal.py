@@ -54,6 +54,7 @@ def _conflict(error: Exception) -> bool:
     """True when PostgreSQL rolled the transaction back for a conflict, not an outage."""
     return getattr(getattr(error, "orig", None), "pgcode", None) in _CONFLICT_CODES
 
+
 def _encode(value: Any) -> Any:
     """A value as JSON: what it is comes back from the field's type (see _decode)."""
     if isinstance(value, datetime):
@@ -93,16 +94,21 @@ def _decode(value: Any, hint: Any) -> Any:
 def _from_fields(cls: type[T], fields: dict[str, Any]) -> T:
     """A dataclass from its encoded fields (missing ones take their defaults)."""
     hints = get_type_hints(cls)
-    return cls(**{f.name: _decode(fields[f.name], hints[f.name])
-                  for f in dataclasses.fields(cls) if f.name in fields})  # type: ignore[arg-type]
+    known = dataclasses.fields(cls)  # type: ignore[arg-type]
+    return cls(
+        **{f.name: _decode(fields[f.name], hints[f.name]) for f in known if f.name in fields}
+    )
 
 
 def _types_in(hint: Any, found: dict[str, type]) -> None:
     """Every dataclass and enum reachable from `hint`, by name (for the old line format)."""
     for arg in get_args(hint):
         _types_in(arg, found)
-    if isinstance(hint, type) and hint.__name__ not in found and (
-            issubclass(hint, Enum) or dataclasses.is_dataclass(hint)):
+    if (
+        isinstance(hint, type)
+        and hint.__name__ not in found
+        and (issubclass(hint, Enum) or dataclasses.is_dataclass(hint))
+    ):
         found[hint.__name__] = hint
         if dataclasses.is_dataclass(hint):
             for field_hint in get_type_hints(hint).values():
@@ -147,8 +153,12 @@ class Operation:
 
     def to_line(self) -> bytes:
         """The operation as one JSON line: the change's class name and its fields."""
-        record = {"id": self.id, "seq": self.seq, "change": type(self.change).__name__,
-                  "fields": _encode(self.change)}
+        record = {
+            "id": self.id,
+            "seq": self.seq,
+            "change": type(self.change).__name__,
+            "fields": _encode(self.change),
+        }
         return json.dumps(record, ensure_ascii=False).encode() + b"\n"
 
     @classmethod
@@ -261,8 +271,11 @@ class JournaledCards:
                     continue
                 if change.reads:
                     return None
-                log.warning("database away (%s); %s goes to the journal",
-                            type(error).__name__, type(change).__name__)
+                log.warning(
+                    "database away (%s); %s goes to the journal",
+                    type(error).__name__,
+                    type(change).__name__,
+                )
                 self.journal_only(change)
                 return None
         return None
@@ -299,8 +312,11 @@ class JournaledCards:
                     # round: PostgreSQL rolled this one back; it goes again, whole.
                     conflicts += 1
                     continue
-                log.warning("database away (%s); %d card change(s) go to the journal",
-                            type(error).__name__, len(written))
+                log.warning(
+                    "database away (%s); %d card change(s) go to the journal",
+                    type(error).__name__,
+                    len(written),
+                )
                 cut = 0
                 break
         for position in range(cut, len(batch)):
@@ -352,8 +368,11 @@ class JournaledCards:
                         continue
                     except Exception:
                         # Broken for good: never block the rest on it.
-                        log.exception("journal: %s %s not applied",
-                                      type(operation.change).__name__, operation.id)
+                        log.exception(
+                            "journal: %s %s not applied",
+                            type(operation.change).__name__,
+                            operation.id,
+                        )
                 if self.journal.clear_if_unchanged(size):
                     if applied:
                         log.info("journal: %d card change(s) replayed", applied)

@@ -21,22 +21,72 @@ _PLAIN_VALUE = re.compile(r"[-A-Za-z0-9_./:+@]+")
 _MAX_PENDING_LINES = 64
 
 #: Every AGI command of Asterisk 22, so command() can tell keywords from arguments.
-AGI_COMMANDS = frozenset({
-    "ANSWER", "ASYNCAGI BREAK", "CHANNEL STATUS", "CONTROL STREAM FILE", "DATABASE DEL",
-    "DATABASE DELTREE", "DATABASE GET", "DATABASE PUT", "EXEC", "GET DATA", "GET FULL VARIABLE",
-    "GET OPTION", "GET VARIABLE", "GOSUB", "HANGUP", "NOOP", "RECEIVE CHAR", "RECEIVE TEXT",
-    "RECORD FILE", "SAY ALPHA", "SAY DATE", "SAY DATETIME", "SAY DIGITS", "SAY NUMBER",
-    "SAY PHONETIC", "SAY TIME", "SEND IMAGE", "SEND TEXT", "SET AUTOHANGUP", "SET CALLERID",
-    "SET CONTEXT", "SET EXTENSION", "SET MUSIC", "SET PRIORITY", "SET VARIABLE",
-    "SPEECH ACTIVATE GRAMMAR", "SPEECH CREATE", "SPEECH DEACTIVATE GRAMMAR", "SPEECH DESTROY",
-    "SPEECH LOAD GRAMMAR", "SPEECH RECOGNIZE", "SPEECH SET", "SPEECH UNLOAD GRAMMAR",
-    "STREAM FILE", "TDD MODE", "VERBOSE", "WAIT FOR DIGIT",
-})
+AGI_COMMANDS = frozenset(
+    {
+        "ANSWER",
+        "ASYNCAGI BREAK",
+        "CHANNEL STATUS",
+        "CONTROL STREAM FILE",
+        "DATABASE DEL",
+        "DATABASE DELTREE",
+        "DATABASE GET",
+        "DATABASE PUT",
+        "EXEC",
+        "GET DATA",
+        "GET FULL VARIABLE",
+        "GET OPTION",
+        "GET VARIABLE",
+        "GOSUB",
+        "HANGUP",
+        "NOOP",
+        "RECEIVE CHAR",
+        "RECEIVE TEXT",
+        "RECORD FILE",
+        "SAY ALPHA",
+        "SAY DATE",
+        "SAY DATETIME",
+        "SAY DIGITS",
+        "SAY NUMBER",
+        "SAY PHONETIC",
+        "SAY TIME",
+        "SEND IMAGE",
+        "SEND TEXT",
+        "SET AUTOHANGUP",
+        "SET CALLERID",
+        "SET CONTEXT",
+        "SET EXTENSION",
+        "SET MUSIC",
+        "SET PRIORITY",
+        "SET VARIABLE",
+        "SPEECH ACTIVATE GRAMMAR",
+        "SPEECH CREATE",
+        "SPEECH DEACTIVATE GRAMMAR",
+        "SPEECH DESTROY",
+        "SPEECH LOAD GRAMMAR",
+        "SPEECH RECOGNIZE",
+        "SPEECH SET",
+        "SPEECH UNLOAD GRAMMAR",
+        "STREAM FILE",
+        "TDD MODE",
+        "VERBOSE",
+        "WAIT FOR DIGIT",
+    }
+)
 #: Commands Asterisk still runs once the channel is dead; the rest get 511.
-DEAD_CHANNEL_COMMANDS = frozenset({
-    "GET VARIABLE", "GET FULL VARIABLE", "SET VARIABLE", "VERBOSE", "EXEC", "NOOP",
-    "DATABASE GET", "DATABASE PUT", "DATABASE DEL", "DATABASE DELTREE",
-})
+DEAD_CHANNEL_COMMANDS = frozenset(
+    {
+        "GET VARIABLE",
+        "GET FULL VARIABLE",
+        "SET VARIABLE",
+        "VERBOSE",
+        "EXEC",
+        "NOOP",
+        "DATABASE GET",
+        "DATABASE PUT",
+        "DATABASE DEL",
+        "DATABASE DELTREE",
+    }
+)
 
 
 class AgiError(Exception):
@@ -341,8 +391,9 @@ class AgiCall:
         reply = await self.command("GET DATA", prompt, str(timeout_ms), str(max_digits))
         if reply.result == "-1":
             # res_agi.c answers -1 both on hangup and on a missing prompt file.
-            log.warning("AGI %s: GET DATA %s gave -1 (hangup or missing prompt)",
-                        self.uniqueid, prompt)
+            log.warning(
+                "AGI %s: GET DATA %s gave -1 (hangup or missing prompt)", self.uniqueid, prompt
+            )
             return GetDataResult("", timed_out=False, hungup=True)
         return GetDataResult(reply.result, timed_out=reply.data == "timeout", hungup=False)
 

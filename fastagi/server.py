@@ -107,8 +107,9 @@ class FastAgiServer:
         finally:
             self._handlers.discard(handler)
 
-    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
-                      task: asyncio.Task[None]) -> None:
+    async def _handle(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, task: asyncio.Task[None]
+    ) -> None:
         host, peer = _peer_address(writer.get_extra_info("peername"))
         if self._stopping:
             await _close(writer)  # accepted just before stop() closed the listening socket
@@ -138,8 +139,7 @@ class FastAgiServer:
             except AgiError as exc:
                 log.warning("FastAGI %s: bad session start: %s", peer, exc)
                 return
-            call = AgiCall(reader, writer, headers, peer=peer,
-                           command_timeout=self.command_timeout)
+            call = AgiCall(reader, writer, headers, peer=peer, command_timeout=self.command_timeout)
             await self._dispatch(call)
         finally:
             await (call.close() if call is not None else _close(writer))
@@ -147,8 +147,9 @@ class FastAgiServer:
     async def _dispatch(self, call: AgiCall) -> None:
         route = self.routes.get(call.route)
         if route is None:
-            log.warning("FastAGI %s: unknown route %r from %s",
-                        call.uniqueid, call.route, call.peer)
+            log.warning(
+                "FastAGI %s: unknown route %r from %s", call.uniqueid, call.route, call.peer
+            )
             await _report(call, "VERBOSE", f"callcards: unknown AGI route {call.route!r}", "1")
             return
         try:

@@ -134,9 +134,13 @@ class TimeoutSummary:
     def _log(self, timeout: float) -> None:
         self._due = False
         kinds = ", ".join(f"{what}: {count}" for what, count in self.counts.most_common())
-        log.warning("%d call(s) went on without a card change after %.1f s (%s); the "
-                    "changes land late, in order, or through the journal",
-                    sum(self.counts.values()), timeout, kinds)
+        log.warning(
+            "%d call(s) went on without a card change after %.1f s (%s); the "
+            "changes land late, in order, or through the journal",
+            sum(self.counts.values()),
+            timeout,
+            kinds,
+        )
         self.counts.clear()
 
 
@@ -203,7 +207,8 @@ class AgiServices:
             return
         self._reserving = True
         work = asyncio.get_running_loop().run_in_executor(
-            self.executor, self.cards.reserve_ids, self.reserve_block)
+            self.executor, self.cards.reserve_ids, self.reserve_block
+        )
 
         def reserved(done: asyncio.Future[list[int]]) -> None:
             self._reserving = False
@@ -211,8 +216,9 @@ class AgiServices:
                 self._card_ids.extend(done.result())
             except Exception as error:
                 # The database is away: calls wait for their cards as before; retry later.
-                log.warning("could not reserve card ids (%s); trying again in 1 s",
-                            type(error).__name__)
+                log.warning(
+                    "could not reserve card ids (%s); trying again in 1 s", type(error).__name__
+                )
                 self._reserve_after = time.monotonic() + 1.0
 
         work.add_done_callback(reserved)
@@ -260,11 +266,13 @@ class AgiServices:
         while True:
             if self.cards.journal.active:
                 try:  # no deadline: a long journal takes as long as it takes
-                    await asyncio.get_running_loop().run_in_executor(self.executor,
-                                                                     self.cards.replay)
+                    await asyncio.get_running_loop().run_in_executor(
+                        self.executor, self.cards.replay
+                    )
                 except DATABASE_AWAY:
-                    log.debug("database still away; %s keeps the card changes",
-                              self.cards.journal.path)
+                    log.debug(
+                        "database still away; %s keeps the card changes", self.cards.journal.path
+                    )
                 except Exception:
                     log.exception("journal replay failed; trying again")
             await asyncio.sleep(every)

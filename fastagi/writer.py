@@ -63,12 +63,14 @@ class CardWriter:
             await self._wakeup.wait()
             self._wakeup.clear()
             while self._waiting:
-                taken = [self._waiting.popleft()
-                         for _ in range(min(len(self._waiting), self.max_batch))]
+                taken = [
+                    self._waiting.popleft() for _ in range(min(len(self._waiting), self.max_batch))
+                ]
                 self._writing = len(taken)
                 try:
                     results = await loop.run_in_executor(
-                        self._thread, self.cards.apply_batch, [queued for queued, _ in taken])
+                        self._thread, self.cards.apply_batch, [queued for queued, _ in taken]
+                    )
                 except Exception:
                     log.exception("a batch of %d card change(s) failed", len(taken))
                     results = [None] * len(taken)
@@ -76,8 +78,12 @@ class CardWriter:
                     self._writing = 0
                 for (queued, done), result in zip(taken, results, strict=True):
                     if isinstance(result, Exception):
-                        log.error("card change %s failed: %s: %s", type(queued.change).__name__,
-                                  type(result).__name__, result)
+                        log.error(
+                            "card change %s failed: %s: %s",
+                            type(queued.change).__name__,
+                            type(result).__name__,
+                            result,
+                        )
                         result = None
                     if not done.done():
                         done.set_result(result)

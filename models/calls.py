@@ -72,24 +72,48 @@ class Call(Base):
         # PostgreSQL: the calls list's order, its phone filter and its rare filters
         # (migration 0004; bench/site_history.py measures them on a million cards).
         Index("ix_calls_started_id_desc", *_NEWEST_FIRST).ddl_if(dialect="postgresql"),
-        Index("ix_calls_src_number_trgm", "src_number", postgresql_using="gin",
-              postgresql_ops={"src_number": "gin_trgm_ops"}).ddl_if(dialect="postgresql"),
-        Index("ix_calls_dst_number_trgm", "dst_number", postgresql_using="gin",
-              postgresql_ops={"dst_number": "gin_trgm_ops"}).ddl_if(dialect="postgresql"),
-        Index("ix_calls_incomplete", *_NEWEST_FIRST, postgresql_where=text(
-            "status = 'answered' AND completed_at IS NULL")).ddl_if(dialect="postgresql"),
-        Index("ix_calls_needs_callback", *_NEWEST_FIRST,
-              postgresql_where=text("needs_callback")).ddl_if(dialect="postgresql"),
+        Index(
+            "ix_calls_src_number_trgm",
+            "src_number",
+            postgresql_using="gin",
+            postgresql_ops={"src_number": "gin_trgm_ops"},
+        ).ddl_if(dialect="postgresql"),
+        Index(
+            "ix_calls_dst_number_trgm",
+            "dst_number",
+            postgresql_using="gin",
+            postgresql_ops={"dst_number": "gin_trgm_ops"},
+        ).ddl_if(dialect="postgresql"),
+        Index(
+            "ix_calls_incomplete",
+            *_NEWEST_FIRST,
+            postgresql_where=text("status = 'answered' AND completed_at IS NULL"),
+        ).ddl_if(dialect="postgresql"),
+        Index(
+            "ix_calls_needs_callback", *_NEWEST_FIRST, postgresql_where=text("needs_callback")
+        ).ddl_if(dialect="postgresql"),
         # The screen-pop, polled every second by every operator, looks only at the few cards
         # still open (migration 0010): ringing at an extension, or in talk with an operator.
-        Index("ix_calls_open_ringing", "ringing_extension",
-              postgresql_where=OPEN_CARD, sqlite_where=OPEN_CARD),
-        Index("ix_calls_open_operator", "operator_id",
-              postgresql_where=OPEN_CARD, sqlite_where=OPEN_CARD),
+        Index(
+            "ix_calls_open_ringing",
+            "ringing_extension",
+            postgresql_where=OPEN_CARD,
+            sqlite_where=OPEN_CARD,
+        ),
+        Index(
+            "ix_calls_open_operator",
+            "operator_id",
+            postgresql_where=OPEN_CARD,
+            sqlite_where=OPEN_CARD,
+        ),
         # An operator's list includes the callbacks nobody has taken in their queues: a few
         # cards, found here rather than among every card needing a callback (migration 0010).
-        Index("ix_calls_callbacks_untaken", "queue",
-              postgresql_where=CALLBACK_UNTAKEN, sqlite_where=CALLBACK_UNTAKEN),
+        Index(
+            "ix_calls_callbacks_untaken",
+            "queue",
+            postgresql_where=CALLBACK_UNTAKEN,
+            sqlite_where=CALLBACK_UNTAKEN,
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -163,14 +187,27 @@ class CallEvent(Base):
     __tablename__ = "call_events"
     __table_args__ = (
         # The operator report's missed calls read the ringing events of a period by their time.
-        Index("ix_call_events_rang_at", "at", postgresql_where=text("kind = 'operator_rang'"),
-              sqlite_where=text("kind = 'operator_rang'")),
+        Index(
+            "ix_call_events_rang_at",
+            "at",
+            postgresql_where=text("kind = 'operator_rang'"),
+            sqlite_where=text("kind = 'operator_rang'"),
+        ),
         # The queue report reads the moves between queues of a recent period by their time,
         # and those of a past day's cards (its roll-up) by card.
-        Index("ix_call_events_moved_at", "at", postgresql_where=text(MOVES_WHERE),
-              sqlite_where=text(MOVES_WHERE)),
-        Index("ix_call_events_moves_by_call", "call_id", "at",
-              postgresql_where=text(MOVES_WHERE), sqlite_where=text(MOVES_WHERE)),
+        Index(
+            "ix_call_events_moved_at",
+            "at",
+            postgresql_where=text(MOVES_WHERE),
+            sqlite_where=text(MOVES_WHERE),
+        ),
+        Index(
+            "ix_call_events_moves_by_call",
+            "call_id",
+            "at",
+            postgresql_where=text(MOVES_WHERE),
+            sqlite_where=text(MOVES_WHERE),
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

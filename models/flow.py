@@ -104,11 +104,19 @@ def draft_document(session: Session) -> FlowDocument:
 
 def _setup(session: Session, queue: Queue) -> QueueSetupDoc:
     """How Asterisk rings the queue's operators, as the version keeps it (members by login)."""
-    members = session.execute(select(User.login, QueueMember.penalty).join(QueueMember.user)
-                              .where(QueueMember.queue_id == queue.id).order_by(User.login))
-    return {"strategy": queue.strategy, "ring_timeout_sec": queue.ring_timeout_sec,
-            "wrapup_sec": queue.wrapup_sec, "retention_days": queue.retention_days,
-            "members": [{"login": login, "penalty": penalty} for login, penalty in members]}
+    members = session.execute(
+        select(User.login, QueueMember.penalty)
+        .join(QueueMember.user)
+        .where(QueueMember.queue_id == queue.id)
+        .order_by(User.login)
+    )
+    return {
+        "strategy": queue.strategy,
+        "ring_timeout_sec": queue.ring_timeout_sec,
+        "wrapup_sec": queue.wrapup_sec,
+        "retention_days": queue.retention_days,
+        "members": [{"login": login, "penalty": penalty} for login, penalty in members],
+    }
 
 
 def _store_setup(session: Session, queue: Queue, setup: QueueSetupDoc) -> list[tuple[str, str]]:
@@ -119,10 +127,13 @@ def _store_setup(session: Session, queue: Queue, setup: QueueSetupDoc) -> list[t
     queue.retention_days = setup.get("retention_days")
     session.flush()
     wanted = {item["login"]: item.get("penalty", 0) for item in setup.get("members", [])}
-    users = {user.login: user for user in session.scalars(
-        select(User).where(User.login.in_(wanted)))}
-    current = {member.user_id: member for member in session.scalars(
-        select(QueueMember).where(QueueMember.queue_id == queue.id))}
+    users = {
+        user.login: user for user in session.scalars(select(User).where(User.login.in_(wanted)))
+    }
+    current = {
+        member.user_id: member
+        for member in session.scalars(select(QueueMember).where(QueueMember.queue_id == queue.id))
+    }
     keep = {users[login].id: penalty for login, penalty in wanted.items() if login in users}
     for user_id, member in current.items():
         if user_id not in keep:
@@ -230,8 +241,9 @@ def replace_document(session: Session, document: FlowDocument) -> list[tuple[str
         session.delete(did)
     session.flush()
     in_use = select(Did.schedule_id).where(Did.schedule_id.is_not(None))
-    for schedule in session.scalars(select(Schedule).where(
-            Schedule.name.not_in(schedules), Schedule.id.not_in(in_use))):
+    for schedule in session.scalars(
+        select(Schedule).where(Schedule.name.not_in(schedules), Schedule.id.not_in(in_use))
+    ):
         session.delete(schedule)
     session.flush()
     return notes

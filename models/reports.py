@@ -160,9 +160,21 @@ ROLLUP_TABLES = (QueueDay, WaitDay, OperatorDay, RangDay, CategoryDay, FirstCall
 #: The columns of a card the roll-ups read: writes that change none of them (the recording's
 #: state, the extension ringing now) leave the day fresh and cost the call path nothing.
 REPORTED_COLUMNS_0007 = (
-    "started_at", "queue", "direction", "status", "end_reason", "queue_entered_at", "ended_at",
-    "wait_sec", "talk_sec", "hold_sec", "operator_id", "purpose_id", "category_id",
-    "completed_at", "needs_callback",
+    "started_at",
+    "queue",
+    "direction",
+    "status",
+    "end_reason",
+    "queue_entered_at",
+    "ended_at",
+    "wait_sec",
+    "talk_sec",
+    "hold_sec",
+    "operator_id",
+    "purpose_id",
+    "category_id",
+    "completed_at",
+    "needs_callback",
 )
 REPORTED_COLUMNS_0008 = (*REPORTED_COLUMNS_0007, "answered_at")
 #: 0014: first-call resolution reads the caller's number and the operator's "resolved" mark.
@@ -207,11 +219,11 @@ END $$""",
         f"""CREATE OR REPLACE FUNCTION report_days_event_changed() RETURNS trigger
 LANGUAGE plpgsql AS $$
 BEGIN
-  IF TG_OP <> 'INSERT' AND {_kinds('OLD', kinds)} THEN
+  IF TG_OP <> 'INSERT' AND {_kinds("OLD", kinds)} THEN
     PERFORM report_day_changed(started_at) FROM calls
     WHERE id = OLD.call_id AND started_at < {_SETTLED};
   END IF;
-  IF TG_OP <> 'DELETE' AND {_kinds('NEW', kinds)} THEN
+  IF TG_OP <> 'DELETE' AND {_kinds("NEW", kinds)} THEN
     PERFORM report_day_changed(started_at) FROM calls
     WHERE id = NEW.call_id AND started_at < {_SETTLED};
   END IF;
@@ -235,7 +247,7 @@ FOR EACH ROW WHEN ((OLD.started_at < {_SETTLED} OR NEW.started_at < {_SETTLED})
                    AND ({old}) IS DISTINCT FROM ({new}))
 EXECUTE FUNCTION report_days_card_changed()""",
         f"""CREATE TRIGGER report_days_call_events AFTER INSERT ON call_events
-FOR EACH ROW WHEN ({_kinds('NEW', kinds)}) EXECUTE FUNCTION report_days_event_changed()""",
+FOR EACH ROW WHEN ({_kinds("NEW", kinds)}) EXECUTE FUNCTION report_days_event_changed()""",
         """CREATE TRIGGER report_days_call_events_change AFTER UPDATE OR DELETE ON call_events
 FOR EACH ROW EXECUTE FUNCTION report_days_event_changed()""",
         """CREATE TRIGGER report_days_calls_truncated AFTER TRUNCATE ON calls
@@ -262,8 +274,10 @@ POSTGRESQL_DROP = (
 
 def _sqlite_mark(moment: str) -> str:
     # noqa below: `moment` is one of the constant expressions in this module, never input.
-    return (f"UPDATE report_days SET stale = 1 "  # noqa: S608
-            f"WHERE starts_at <= {moment} AND ends_at > {moment};")
+    return (
+        f"UPDATE report_days SET stale = 1 "  # noqa: S608
+        f"WHERE starts_at <= {moment} AND ends_at > {moment};"
+    )
 
 
 _SQLITE_EVENT_MOMENT = "(SELECT started_at FROM calls WHERE id = {row}.call_id)"
@@ -291,17 +305,23 @@ def sqlite_triggers(columns: tuple[str, ...], kinds: tuple[str, ...]) -> tuple[s
     )
 
 
-SQLITE_DROP = tuple(f"DROP TRIGGER IF EXISTS {name}" for name in (
-    "report_days_calls_insert", "report_days_calls_update", "report_days_calls_delete",
-    "report_days_events_insert", "report_days_events_update", "report_days_events_delete"))
+SQLITE_DROP = tuple(
+    f"DROP TRIGGER IF EXISTS {name}"
+    for name in (
+        "report_days_calls_insert",
+        "report_days_calls_update",
+        "report_days_calls_delete",
+        "report_days_events_insert",
+        "report_days_events_update",
+        "report_days_events_delete",
+    )
+)
 
 POSTGRESQL_TRIGGERS = postgresql_triggers(REPORTED_COLUMNS, REPORTED_EVENTS)
 SQLITE_TRIGGERS = sqlite_triggers(REPORTED_COLUMNS, REPORTED_EVENTS)
 
 # After every table: the triggers refer to calls, call_events and report_days.
 for _statement in POSTGRESQL_TRIGGERS:
-    event.listen(Base.metadata, "after_create",
-                 DDL(_statement).execute_if(dialect="postgresql"))  # type: ignore[no-untyped-call]
+    event.listen(Base.metadata, "after_create", DDL(_statement).execute_if(dialect="postgresql"))  # type: ignore[no-untyped-call]
 for _statement in SQLITE_TRIGGERS:
-    event.listen(Base.metadata, "after_create",
-                 DDL(_statement).execute_if(dialect="sqlite"))  # type: ignore[no-untyped-call]
+    event.listen(Base.metadata, "after_create", DDL(_statement).execute_if(dialect="sqlite"))  # type: ignore[no-untyped-call]

@@ -81,8 +81,9 @@ class User(Base):
     role: Mapped[str] = mapped_column(String(16), default=Role.OPERATOR.value)
     extension: Mapped[str | None] = mapped_column(String(32), unique=True)
     # The operator's phone: the SIP endpoint named after the extension (pbx.endpoints_conf).
-    phone_type: Mapped[str] = mapped_column(String(16), default=PhoneType.WEBRTC.value,
-                                            server_default=PhoneType.WEBRTC.value)
+    phone_type: Mapped[str] = mapped_column(
+        String(16), default=PhoneType.WEBRTC.value, server_default=PhoneType.WEBRTC.value
+    )
     # "md5:<hex>" of "<extension>:<realm>:<password>" (pjsip's password_digest), never the
     # password; None = no phone password yet, so no endpoint.
     sip_password_digest: Mapped[str | None] = mapped_column(String(128))
@@ -144,10 +145,12 @@ def _credentials_changed(user: User) -> bool:
 @event.listens_for(Session, "before_flush")
 def _end_sessions_of_changed_users(session: Session, _context: Any, _instances: Any) -> None:
     """A new password or a deactivation ends every session of that user, whoever changes it."""
-    ended = [obj.id for obj in session.dirty
-             if isinstance(obj, User) and obj.id is not None and _credentials_changed(obj)]
+    ended = [
+        obj.id
+        for obj in session.dirty
+        if isinstance(obj, User) and obj.id is not None and _credentials_changed(obj)
+    ]
     if ended:
         # On the connection, not through the Session: its flush is starting and must not
         # be re-entered.
-        session.connection().execute(
-            delete(StaffSession).where(StaffSession.user_id.in_(ended)))
+        session.connection().execute(delete(StaffSession).where(StaffSession.user_id.in_(ended)))

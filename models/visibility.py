@@ -39,16 +39,19 @@ def overseen_queue_names(account: User) -> Select[Any]:
 def overseen_operator_ids(account: User) -> Select[Any]:
     """The ids of the operators serving a queue this supervisor oversees, as a subquery."""
     return select(QueueMember.user_id).where(
-        QueueMember.queue_id.in_(select(queue_supervisors.c.queue_id).where(
-            queue_supervisors.c.user_id == account.id))
+        QueueMember.queue_id.in_(
+            select(queue_supervisors.c.queue_id).where(queue_supervisors.c.user_id == account.id)
+        )
     )
 
 
 def supervised(account: User, queue: Any, operator_id: Any) -> ColumnElement[bool]:
     """Rows (cards or report roll-ups) of the queues this supervisor oversees."""
     # Outbound calls carry no queue; they belong to the queues their operator serves.
-    return or_(queue.in_(overseen_queue_names(account)),
-               and_(queue.is_(None), operator_id.in_(overseen_operator_ids(account))))
+    return or_(
+        queue.in_(overseen_queue_names(account)),
+        and_(queue.is_(None), operator_id.in_(overseen_operator_ids(account))),
+    )
 
 
 def report_reader(user: Any) -> User | None:
@@ -89,16 +92,22 @@ def calls_scope(stmt: Select[Any], user: Any) -> Select[Any]:
     if account.role == OPERATOR:
         # A callback nobody has taken yet (a message left out of hours) is for every operator
         # of its queue.
-        served = select(Queue.name).join(QueueMember, QueueMember.queue_id == Queue.id).where(
-            QueueMember.user_id == account.id)
+        served = (
+            select(Queue.name)
+            .join(QueueMember, QueueMember.queue_id == Queue.id)
+            .where(QueueMember.user_id == account.id)
+        )
         # Written as ix_calls_callbacks_untaken's own condition (`needs_callback`, not `IS
         # TRUE`), so the list reads that index: otherwise its count scanned every card.
-        own = or_(Call.operator_id == account.id, and_(
-            Call.needs_callback, Call.operator_id.is_(None), Call.queue.in_(served)))
+        own = or_(
+            Call.operator_id == account.id,
+            and_(Call.needs_callback, Call.operator_id.is_(None), Call.queue.in_(served)),
+        )
         if account.extension:
             # A call still ringing at the operator's phone pops up before it has an operator.
-            ringing = and_(Call.status == Status.RINGING.value,
-                           Call.ringing_extension == account.extension)
+            ringing = and_(
+                Call.status == Status.RINGING.value, Call.ringing_extension == account.extension
+            )
             return stmt.where(or_(own, ringing))
         return stmt.where(own)
     return stmt.where(false())
@@ -114,8 +123,9 @@ def can_see_call(user: Any, call: Call) -> bool:
     session = object_session(call)
     if session is None or call.id is None:
         return False
-    return session.scalar(
-        calls_scope(select(Call.id).where(Call.id == call.id), account)) is not None
+    return (
+        session.scalar(calls_scope(select(Call.id).where(Call.id == call.id), account)) is not None
+    )
 
 
 def visible_operators(session: Session, user: Any) -> list[User]:
@@ -124,8 +134,11 @@ def visible_operators(session: Session, user: Any) -> list[User]:
     account = report_reader(user)
     if account is None:
         return []
-    stmt = select(User).where(User.active.is_(True), User.role == OPERATOR,
-                              User.extension.is_not(None)).order_by(User.extension)
+    stmt = (
+        select(User)
+        .where(User.active.is_(True), User.role == OPERATOR, User.extension.is_not(None))
+        .order_by(User.extension)
+    )
     if account.role == SUPERVISOR:
         stmt = stmt.where(User.id.in_(overseen_operator_ids(account)))
     return list(session.scalars(stmt))

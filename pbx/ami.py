@@ -52,7 +52,10 @@ class AmiClient:
     def from_settings(cls, settings: Settings, *, timeout: float = DEFAULT_TIMEOUT) -> AmiClient:
         """A client for the AMI in CALLCARDS_AMI_HOST/PORT/USER/SECRET."""
         return cls(
-            settings.ami_host, settings.ami_port, settings.ami_user, settings.ami_secret,
+            settings.ami_host,
+            settings.ami_port,
+            settings.ami_user,
+            settings.ami_secret,
             timeout=timeout,
         )
 
@@ -82,8 +85,7 @@ class AmiClient:
             manager.connect(self.host, self.port)
             # Events: off, or every call on the system would be queued for nobody to read.
             reply = manager.send_action(
-                {"Action": "Login", "Username": self.user, "Secret": self.secret,
-                 "Events": "off"}
+                {"Action": "Login", "Username": self.user, "Secret": self.secret, "Events": "off"}
             )
         except ManagerException as error:
             manager.close()
@@ -161,7 +163,7 @@ class AmiClient:
             )
         # One "Output:" header per line; pyst2's header dict keeps only the last one.
         return "\n".join(
-            line.rstrip(_EOL)[len("Output:"):].removeprefix(" ")
+            line.rstrip(_EOL)[len("Output:") :].removeprefix(" ")
             for line in reply.response
             if line.startswith("Output:")
         )
@@ -238,9 +240,7 @@ class _TimedManager(Manager):  # type: ignore[misc]  # pyst2 ships no types
                         reply = False
                 elif time.monotonic() > deadline:
                     self.broken = True
-                    raise ManagerSocketException(
-                        0, f"no reply within {self.timeout:g} s"
-                    ) from None
+                    raise ManagerSocketException(0, f"no reply within {self.timeout:g} s") from None
         if not reply:
             self.broken = True
             raise ManagerSocketException(0, "Asterisk closed the connection")

@@ -162,13 +162,19 @@ class _Apply:
             reload_queues(ami)
             return mismatches(expected, running_queues(ami), gone)
 
-        return replace_file(self.live, old, text, self.steps, Reload(
-            check_new=check_new,
-            reload_old=lambda: self.reload_old(ami, before),
-            asked="asked Asterisk to reload its queues (AMI QueueReload)",
-            took="Asterisk runs: " + "; ".join(describe(expected)),
-            what="the new queues",
-        ))
+        return replace_file(
+            self.live,
+            old,
+            text,
+            self.steps,
+            Reload(
+                check_new=check_new,
+                reload_old=lambda: self.reload_old(ami, before),
+                asked="asked Asterisk to reload its queues (AMI QueueReload)",
+                took="Asterisk runs: " + "; ".join(describe(expected)),
+                what="the new queues",
+            ),
+        )
 
     def reload_old(self, ami: QueueAmi, before: Mapping[str, RunningQueue]) -> str:
         """Reload the previous file, back in place; what became of Asterisk, for the error."""

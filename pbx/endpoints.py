@@ -32,16 +32,22 @@ def endpoint_specs(session: Session) -> tuple[list[EndpointSpec], list[str]]:
     """The phones of active users with an extension and a phone password; notes on the rest."""
     specs, notes = [], []
     users = session.scalars(
-        select(User).where(User.extension.is_not(None)).order_by(User.extension))
+        select(User).where(User.extension.is_not(None)).order_by(User.extension)
+    )
     for user in users:
         if not user.active:
             continue
         if user.sip_password_digest is None:
             notes.append(f"{user.name} ({user.extension}) has no phone password yet: no phone")
             continue
-        specs.append(EndpointSpec(extension=user.extension or "", name=user.name,
-                                  phone_type=user.phone_type,
-                                  password_digest=user.sip_password_digest))
+        specs.append(
+            EndpointSpec(
+                extension=user.extension or "",
+                name=user.name,
+                phone_type=user.phone_type,
+                password_digest=user.sip_password_digest,
+            )
+        )
     return specs, notes
 
 
@@ -88,8 +94,9 @@ def _reload(ami: QueueAmi) -> set[str]:
 
 def _mismatches(running: set[str], wanted: set[str], gone: set[str]) -> list[str]:
     problems = [f"phone {name}: Asterisk has no such endpoint" for name in sorted(wanted - running)]
-    problems += [f"phone {name}: still in Asterisk, though it was removed"
-                 for name in sorted(gone & running)]
+    problems += [
+        f"phone {name}: still in Asterisk, though it was removed" for name in sorted(gone & running)
+    ]
     return problems
 
 
@@ -115,10 +122,16 @@ def _replace(ami: QueueAmi, live: Path, old: str | None, text: str, steps: Steps
         _reload(ami)
         return f"the previous {live.name} is back in place"
 
-    return replace_file(live, old, text, steps, Reload(
-        check_new=lambda: _mismatches(_reload(ami), wanted, gone),
-        reload_old=reload_old,
-        asked="asked Asterisk to reload res_pjsip (AMI ModuleLoad reload)",
-        took="Asterisk runs the phones: " + (", ".join(sorted(wanted)) or "none"),
-        what="the phones",
-    ))
+    return replace_file(
+        live,
+        old,
+        text,
+        steps,
+        Reload(
+            check_new=lambda: _mismatches(_reload(ami), wanted, gone),
+            reload_old=reload_old,
+            asked="asked Asterisk to reload res_pjsip (AMI ModuleLoad reload)",
+            took="Asterisk runs the phones: " + (", ".join(sorted(wanted)) or "none"),
+            what="the phones",
+        ),
+    )

@@ -55,8 +55,9 @@ def browser_phone_password(secret_key: str, user_id: int, generation: int) -> st
     Derived, not stored: the site can give it to the operator's signed-in page while Asterisk
     (and the database) keep only its digest; a new generation retires the old password.
     """
-    mac = hmac.new(secret_key.encode(), f"callcards-phone:{user_id}:{generation}".encode(),
-                   hashlib.sha256)
+    mac = hmac.new(
+        secret_key.encode(), f"callcards-phone:{user_id}:{generation}".encode(), hashlib.sha256
+    )
     return base64.urlsafe_b64encode(mac.digest()[:18]).decode()
 
 

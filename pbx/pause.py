@@ -47,8 +47,11 @@ def _state(entries: list[dict[str, str]]) -> MemberState:
     """One member's state from its QueueMember entries (one per queue)."""
     paused = [entry for entry in entries if entry.get("Paused") == "1"]
     reason = next((entry.get("PausedReason", "") for entry in paused), "")
-    started = [int(entry["LastPause"]) for entry in paused
-               if entry.get("LastPause", "").isdigit() and int(entry["LastPause"]) > 0]
+    started = [
+        int(entry["LastPause"])
+        for entry in paused
+        if entry.get("LastPause", "").isdigit() and int(entry["LastPause"]) > 0
+    ]
     return MemberState(
         queues=tuple(sorted({entry.get("Queue", "") for entry in entries})),
         paused=bool(paused),
@@ -75,8 +78,9 @@ def operator_state(settings: Settings, extension: str) -> MemberState:
         return member_state(ami, member_interface(settings.member_interface, extension))
 
 
-def pause_operator(settings: Settings, extension: str, paused: bool, reason: str = ""
-                   ) -> MemberState:
+def pause_operator(
+    settings: Settings, extension: str, paused: bool, reason: str = ""
+) -> MemberState:
     """Pause the operator's phone in every queue, or make it ready; the state after."""
     interface = member_interface(settings.member_interface, extension)
     with AmiClient.from_settings(settings, timeout=SITE_TIMEOUT) as ami:
@@ -89,5 +93,7 @@ def operator_states(settings: Settings, extensions: list[str]) -> dict[str, Memb
     with AmiClient.from_settings(settings, timeout=SITE_TIMEOUT) as ami:
         states = member_states(ami)
     nowhere = MemberState(queues=(), paused=False)
-    return {extension: states.get(member_interface(settings.member_interface, extension),
-                                  nowhere) for extension in extensions}
+    return {
+        extension: states.get(member_interface(settings.member_interface, extension), nowhere)
+        for extension in extensions
+    }

@@ -45,9 +45,26 @@ def write_self_signed(keys_dir: Path, host: str, *, days: int = VALID_DAYS) -> P
         alt = f"DNS:{host}"
     with tempfile.TemporaryDirectory() as folder:
         cert, key = Path(folder) / CERT_NAME, Path(folder) / KEY_NAME
-        _openssl("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
-                 "-nodes", "-sha256", "-days", str(days), "-subj", f"/CN={host}",
-                 "-addext", f"subjectAltName={alt}", "-keyout", str(key), "-out", str(cert))
+        _openssl(
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+            "-nodes",
+            "-sha256",
+            "-days",
+            str(days),
+            "-subj",
+            f"/CN={host}",
+            "-addext",
+            f"subjectAltName={alt}",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+        )
         return _install(keys_dir, cert.read_bytes(), key.read_bytes())
 
 
@@ -63,8 +80,9 @@ def install_own(keys_dir: Path, cert_file: Path, key_file: Path) -> PhoneCert:
 def _openssl(*args: str) -> str:
     """Run Debian's openssl; ValueError with its message when it refuses."""
     try:
-        done = subprocess.run(["openssl", *args], capture_output=True, text=True, timeout=60,
-                              check=False)
+        done = subprocess.run(
+            ["openssl", *args], capture_output=True, text=True, timeout=60, check=False
+        )
     except FileNotFoundError as error:
         raise ValueError("openssl is not installed (apt-get install openssl)") from error
     if done.returncode != 0:

@@ -133,7 +133,8 @@ def same_setup(before: Mapping[str, RunningQueue], after: Mapping[str, RunningQu
     """Whether two readings show the same queues, strategies, levels and static members."""
 
     def setup(queues: Mapping[str, RunningQueue]) -> set[tuple[object, ...]]:
-        return {(q.name, q.strategy, q.service_level_sec, q.static_members)
-                for q in queues.values()}
+        return {
+            (q.name, q.strategy, q.service_level_sec, q.static_members) for q in queues.values()
+        }
 
     return setup(before) == setup(after)

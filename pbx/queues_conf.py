@@ -20,8 +20,16 @@ DEFAULT_MEMBER_INTERFACE = "PJSIP/{extension}"
 
 # app_queue's strategy names (app_queue.c, strategies[]).
 STRATEGIES = frozenset(
-    {"ringall", "leastrecent", "fewestcalls", "random", "rrmemory", "rrordered", "linear",
-     "wrandom"}
+    {
+        "ringall",
+        "leastrecent",
+        "fewestcalls",
+        "random",
+        "rrmemory",
+        "rrordered",
+        "linear",
+        "wrandom",
+    }
 )
 # [general] is app_queue's global options, never a queue (app_queue.c, reload_queues); the
 # dialplan passes queue names through FILTER(-A-Za-z0-9_.) before Queue().
@@ -90,9 +98,7 @@ def check_queue_name(name: str) -> None:
     if name.lower() in RESERVED_QUEUE_NAMES:
         raise ValueError(f"queue name {name!r} is reserved in queues.conf; pick another name")
     if not QUEUE_NAME.match(name):
-        raise ValueError(
-            f"queue name {name!r}: use 1-64 Latin letters, digits, '_', '.', '-' only"
-        )
+        raise ValueError(f"queue name {name!r}: use 1-64 Latin letters, digits, '_', '.', '-' only")
 
 
 def member_interface(template: str, extension: str) -> str:
@@ -148,9 +154,11 @@ def _render_queue(queue: QueueSpec, interface_template: str) -> list[str]:
             f"queue {queue.name!r}: when_empty {queue.when_empty!r} is not one of "
             + ", ".join(WHEN_EMPTY)
         )
-    for label, value in (("ring timeout", queue.ring_timeout_sec),
-                         ("wrap-up time", queue.wrapup_sec),
-                         ("service level", queue.service_level_sec)):
+    for label, value in (
+        ("ring timeout", queue.ring_timeout_sec),
+        ("wrap-up time", queue.wrapup_sec),
+        ("service level", queue.service_level_sec),
+    ):
         if value < 0:
             raise ValueError(f"queue {queue.name!r}: {label} {value} is negative")
     title = " ".join(queue.title.split())

@@ -36,8 +36,9 @@ class Reload:
     what: str
 
 
-def replace_file(live: Path, old: str | None, text: str, steps: Steps, reload: Reload
-                 ) -> ApplyResult:
+def replace_file(
+    live: Path, old: str | None, text: str, steps: Steps, reload: Reload
+) -> ApplyResult:
     """Write `text` to `live` (the old one kept as .bak), reload, check; any failure: restore."""
     backup = live.with_name(live.name + ".bak")
     try:

@@ -44,11 +44,13 @@ class Steps:
 
     def done(self, *, changed: bool) -> ApplyResult:
         """Success, with the steps so far."""
-        return ApplyResult(ok=True, changed=changed, messages=list(self.messages),
-                           subject=self.subject)
+        return ApplyResult(
+            ok=True, changed=changed, messages=list(self.messages), subject=self.subject
+        )
 
     def failed(self, error: str) -> ApplyResult:
         """Failure, with the steps so far and the reason."""
         log.error("apply %s failed: %s", self.subject, error)
-        return ApplyResult(ok=False, changed=False, messages=list(self.messages), error=error,
-                           subject=self.subject)
+        return ApplyResult(
+            ok=False, changed=False, messages=list(self.messages), error=error, subject=self.subject
+        )

@@ -66,8 +66,12 @@ def refused() -> ColumnElement[bool]:
 
 def offered() -> ColumnElement[bool]:
     """Entered a queue and ended answered, abandoned or missed there."""
-    return and_(Call.queue_entered_at.is_not(None),
-                Call.status.in_([ANSWERED, ABANDONED, MISSED]), not_(closed()), not_(refused()))
+    return and_(
+        Call.queue_entered_at.is_not(None),
+        Call.status.in_([ANSWERED, ABANDONED, MISSED]),
+        not_(closed()),
+        not_(refused()),
+    )
 
 
 def offered_and(status: str) -> ColumnElement[bool]:
@@ -105,8 +109,11 @@ def answered_by(extension: Any) -> ColumnElement[bool]:
     """The card's timeline has an answer at this extension: an operator who answered the call
     and then transferred it (the card names the last operator only) did not miss it."""
     answer = aliased(CallEvent)
-    return exists().where(answer.call_id == Call.id, answer.kind == "answered",
-                          answer.data["extension"].as_string() == extension)
+    return exists().where(
+        answer.call_id == Call.id,
+        answer.kind == "answered",
+        answer.data["extension"].as_string() == extension,
+    )
 
 
 def queueless_operator() -> Any:
@@ -115,6 +122,7 @@ def queueless_operator() -> Any:
 
 
 # -- first-call resolution ----------------------------------------------------------------------
+
 
 def inbound_answered() -> ColumnElement[bool]:
     """An inbound call an operator answered: what first-call resolution is a share of."""
@@ -134,11 +142,14 @@ def next_calls(window: ColumnElement[bool]) -> Subquery:
     `called_again` read). One sort of the window's inbound cards by number, not a look-up
     per card: over a year of generated history it took about half the time.
     """
-    later = func.lead(Call.started_at).over(partition_by=Call.src_number,
-                                            order_by=(Call.started_at, Call.id))
-    return (select(Call.id.label("call_id"), later.label("next_at"))
-            .where(Call.direction == Direction.INBOUND.value, known_number(), window)
-            .subquery("next_calls"))
+    later = func.lead(Call.started_at).over(
+        partition_by=Call.src_number, order_by=(Call.started_at, Call.id)
+    )
+    return (
+        select(Call.id.label("call_id"), later.label("next_at"))
+        .where(Call.direction == Direction.INBOUND.value, known_number(), window)
+        .subquery("next_calls")
+    )
 
 
 def called_again(following: Subquery, days: int) -> ColumnElement[bool]:
@@ -146,16 +157,22 @@ def called_again(following: Subquery, days: int) -> ColumnElement[bool]:
 
     Select from `calls` outer-joined to `following` (next_calls) by card.
     """
-    return and_(following.c.next_at.is_not(None),
-                within_days(Call.started_at, following.c.next_at, literal(days)))
+    return and_(
+        following.c.next_at.is_not(None),
+        within_days(Call.started_at, following.c.next_at, literal(days)),
+    )
 
 
 def first_call_counts(following: Subquery, days: int) -> list[Any]:
     """FCR's four aggregates over answered inbound cards joined to `following`: calls,
     declared resolved, from a known number, and of those not called again within `days`."""
     known = known_number()
-    return [func.count(), count_of(Call.resolved_first_call.is_(True)), count_of(known),
-            count_of(and_(known, not_(called_again(following, days))))]
+    return [
+        func.count(),
+        count_of(Call.resolved_first_call.is_(True)),
+        count_of(known),
+        count_of(and_(known, not_(called_again(following, days)))),
+    ]
 
 
 # -- legs: each queue a call entered -------------------------------------------------------------
@@ -181,10 +198,15 @@ class Leg:
 
     def counts(self) -> list[Any]:
         """offered, answered, abandoned, missed, closed, refused, total wait of the answered."""
-        return [count_of(self.offered), count_of(self.ended(ANSWERED)),
-                count_of(self.ended(ABANDONED)), count_of(self.ended(MISSED)),
-                count_of(self.closed), count_of(self.refused),
-                total_of(self.ended(ANSWERED), self.wait)]
+        return [
+            count_of(self.offered),
+            count_of(self.ended(ANSWERED)),
+            count_of(self.ended(ABANDONED)),
+            count_of(self.ended(MISSED)),
+            count_of(self.closed),
+            count_of(self.refused),
+            total_of(self.ended(ANSWERED), self.wait),
+        ]
 
 
 def each_call() -> Leg:
@@ -194,8 +216,10 @@ def each_call() -> Leg:
 
 def _moving() -> ColumnElement[bool]:
     """A timeline event that sent the call on to another queue."""
-    return and_(CallEvent.kind.in_(MOVE_EVENTS),
-                func.coalesce(CallEvent.data["to_queue"].as_string(), "") != "")
+    return and_(
+        CallEvent.kind.in_(MOVE_EVENTS),
+        func.coalesce(CallEvent.data["to_queue"].as_string(), "") != "",
+    )
 
 
 def _since(since: datetime | None) -> ColumnElement[bool]:
@@ -208,16 +232,28 @@ def _since(since: datetime | None) -> ColumnElement[bool]:
 def last_moves(where: ColumnElement[bool], since: datetime | None) -> Subquery:
     """Per card `where` that moved between queues: when it last moved (its final leg's
     start) and its first answer after that (in its final queue), if any."""
-    moved = (select(CallEvent.call_id, func.max(CallEvent.at).label("moved_at"))
-             .join(Call, Call.id == CallEvent.call_id)
-             .where(where, _moving(), _since(since)).group_by(CallEvent.call_id)
-             .subquery("moved"))
+    moved = (
+        select(CallEvent.call_id, func.max(CallEvent.at).label("moved_at"))
+        .join(Call, Call.id == CallEvent.call_id)
+        .where(where, _moving(), _since(since))
+        .group_by(CallEvent.call_id)
+        .subquery("moved")
+    )
     answer = aliased(CallEvent)
     # Grouped, not a scalar subquery: PostgreSQL would run one per use of the column.
-    return (select(moved.c.call_id, moved.c.moved_at, func.min(answer.at).label("answered_at"))
-            .outerjoin(answer, and_(answer.call_id == moved.c.call_id, answer.kind == "answered",
-                                    answer.at >= moved.c.moved_at))
-            .group_by(moved.c.call_id, moved.c.moved_at).subquery("last_moves"))
+    return (
+        select(moved.c.call_id, moved.c.moved_at, func.min(answer.at).label("answered_at"))
+        .outerjoin(
+            answer,
+            and_(
+                answer.call_id == moved.c.call_id,
+                answer.kind == "answered",
+                answer.at >= moved.c.moved_at,
+            ),
+        )
+        .group_by(moved.c.call_id, moved.c.moved_at)
+        .subquery("last_moves")
+    )
 
 
 def final_leg(moves: Subquery) -> Leg:
@@ -230,14 +266,26 @@ def final_leg(moves: Subquery) -> Leg:
     moved_at = moves.c.moved_at
     answered_here = case(
         (moved_at.is_(None), Call.answered_at),
-        else_=func.coalesce(moves.c.answered_at,
-                            case((Call.answered_at >= moved_at, Call.answered_at))))
-    status = case((and_(moved_at.is_not(None), Call.status == ANSWERED,
-                        answered_here.is_(None)), ABANDONED), else_=Call.status)
-    wait = case((moved_at.is_(None), answered_wait()),
-                else_=ceil_seconds(seconds_between(moved_at, answered_here)))
-    return Leg(status, offered(), closed(), refused(), wait,
-               seconds_between(func.coalesce(moved_at, Call.queue_entered_at), Call.ended_at))
+        else_=func.coalesce(
+            moves.c.answered_at, case((Call.answered_at >= moved_at, Call.answered_at))
+        ),
+    )
+    status = case(
+        (and_(moved_at.is_not(None), Call.status == ANSWERED, answered_here.is_(None)), ABANDONED),
+        else_=Call.status,
+    )
+    wait = case(
+        (moved_at.is_(None), answered_wait()),
+        else_=ceil_seconds(seconds_between(moved_at, answered_here)),
+    )
+    return Leg(
+        status,
+        offered(),
+        closed(),
+        refused(),
+        wait,
+        seconds_between(func.coalesce(moved_at, Call.queue_entered_at), Call.ended_at),
+    )
 
 
 def earlier_legs(where: ColumnElement[bool], since: datetime | None) -> Subquery:
@@ -246,13 +294,18 @@ def earlier_legs(where: ColumnElement[bool], since: datetime | None) -> Subquery
     A leg starts at the move before it (the first at the card's queue entry) and ends at its
     own move; an answer between the two means an operator of that queue took the call.
     """
-    prior = func.lag(CallEvent.at).over(partition_by=CallEvent.call_id,
-                                        order_by=(CallEvent.at, CallEvent.id))
+    prior = func.lag(CallEvent.at).over(
+        partition_by=CallEvent.call_id, order_by=(CallEvent.at, CallEvent.id)
+    )
     moves = (
-        select(CallEvent.call_id, CallEvent.at, CallEvent.kind,
-               CallEvent.data["from_queue"].as_string().label("queue"),
-               CallEvent.data["queue_status"].as_string().label("queue_status"),
-               func.coalesce(prior, Call.queue_entered_at, Call.started_at).label("start"))
+        select(
+            CallEvent.call_id,
+            CallEvent.at,
+            CallEvent.kind,
+            CallEvent.data["from_queue"].as_string().label("queue"),
+            CallEvent.data["queue_status"].as_string().label("queue_status"),
+            func.coalesce(prior, Call.queue_entered_at, Call.started_at).label("start"),
+        )
         .join(Call, Call.id == CallEvent.call_id)
         .where(where, Call.direction == Direction.INBOUND.value, _moving(), _since(since))
         .subquery("moves")
@@ -260,17 +313,36 @@ def earlier_legs(where: ColumnElement[bool], since: datetime | None) -> Subquery
     answer = aliased(CallEvent)
     # Grouped, not a scalar subquery: PostgreSQL would run one per use of the column.
     return (
-        select(moves.c.call_id, moves.c.queue, moves.c.start,
-               and_(moves.c.kind == "queue_overflow",
-                    func.coalesce(moves.c.queue_status, "").in_(REFUSED_AT_JOIN)).label("refused"),
-               func.min(answer.at).label("answered_at"))
-        .outerjoin(answer, and_(moves.c.kind == "transferred", answer.call_id == moves.c.call_id,
-                                answer.kind == "answered", answer.at >= moves.c.start,
-                                answer.at < moves.c.at))
+        select(
+            moves.c.call_id,
+            moves.c.queue,
+            moves.c.start,
+            and_(
+                moves.c.kind == "queue_overflow",
+                func.coalesce(moves.c.queue_status, "").in_(REFUSED_AT_JOIN),
+            ).label("refused"),
+            func.min(answer.at).label("answered_at"),
+        )
+        .outerjoin(
+            answer,
+            and_(
+                moves.c.kind == "transferred",
+                answer.call_id == moves.c.call_id,
+                answer.kind == "answered",
+                answer.at >= moves.c.start,
+                answer.at < moves.c.at,
+            ),
+        )
         # A transfer from a card with no queue yet (an operator's own call) left no queue.
         .where(func.coalesce(moves.c.queue, "") != "")
-        .group_by(moves.c.call_id, moves.c.at, moves.c.queue, moves.c.start, moves.c.kind,
-                  moves.c.queue_status)
+        .group_by(
+            moves.c.call_id,
+            moves.c.at,
+            moves.c.queue,
+            moves.c.start,
+            moves.c.kind,
+            moves.c.queue_status,
+        )
         .subquery("earlier_legs")
     )
 
@@ -278,10 +350,14 @@ def earlier_legs(where: ColumnElement[bool], since: datetime | None) -> Subquery
 def earlier_leg(legs: Subquery) -> Leg:
     """A leg that ended with a move: answered there, refused at join, or missed (it left)."""
     refused_here = legs.c.refused.is_(True)
-    return Leg(case((legs.c.answered_at.is_not(None), ANSWERED), else_=MISSED),
-               not_(refused_here), false(), refused_here,
-               ceil_seconds(seconds_between(legs.c.start, legs.c.answered_at)),
-               cast(null(), Float()))  # nobody hangs up in a queue and moves on
+    return Leg(
+        case((legs.c.answered_at.is_not(None), ANSWERED), else_=MISSED),
+        not_(refused_here),
+        false(),
+        refused_here,
+        ceil_seconds(seconds_between(legs.c.start, legs.c.answered_at)),
+        cast(null(), Float()),
+    )  # nobody hangs up in a queue and moves on
 
 
 def taken_earlier(where: ColumnElement[bool], since: datetime | None) -> Subquery:
@@ -289,11 +365,17 @@ def taken_earlier(where: ColumnElement[bool], since: datetime | None) -> Subquer
     refused at join) started, and when the last of those answered there started."""
     legs = earlier_legs(where, since)
     taken = not_(func.coalesce(legs.c.refused, False))
-    return (select(legs.c.call_id,
-                   func.max(case((taken, legs.c.start))).label("taken_at"),
-                   func.max(case((and_(taken, legs.c.answered_at.is_not(None)),
-                                  legs.c.start))).label("answered_leg_at"))
-            .group_by(legs.c.call_id).subquery("taken_earlier"))
+    return (
+        select(
+            legs.c.call_id,
+            func.max(case((taken, legs.c.start))).label("taken_at"),
+            func.max(case((and_(taken, legs.c.answered_at.is_not(None)), legs.c.start))).label(
+                "answered_leg_at"
+            ),
+        )
+        .group_by(legs.c.call_id)
+        .subquery("taken_earlier")
+    )
 
 
 def callers_view(taken: Subquery) -> Leg:
@@ -307,8 +389,17 @@ def callers_view(taken: Subquery) -> Leg:
     """
     here = offered()
     earlier = and_(taken.c.taken_at.is_not(None), Call.status != Status.RINGING.value)
-    status = case((here, Call.status),
-                  (and_(earlier, taken.c.answered_leg_at == taken.c.taken_at), ANSWERED),
-                  (earlier, MISSED), else_=Call.status)
-    return Leg(status, or_(here, earlier), and_(closed(), not_(earlier)),
-               and_(refused(), not_(earlier)), answered_wait(), abandon_seconds())
+    status = case(
+        (here, Call.status),
+        (and_(earlier, taken.c.answered_leg_at == taken.c.taken_at), ANSWERED),
+        (earlier, MISSED),
+        else_=Call.status,
+    )
+    return Leg(
+        status,
+        or_(here, earlier),
+        and_(closed(), not_(earlier)),
+        and_(refused(), not_(earlier)),
+        answered_wait(),
+        abandon_seconds(),
+    )

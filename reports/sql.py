@@ -19,8 +19,7 @@ class seconds_between(FunctionElement[float]):  # noqa: N801 (used like a SQL fu
 
 
 @compiles(seconds_between, "postgresql")
-def _seconds_between_postgresql(element: seconds_between, compiler: SQLCompiler,
-                                **kw: Any) -> str:
+def _seconds_between_postgresql(element: seconds_between, compiler: SQLCompiler, **kw: Any) -> str:
     start, end = (compiler.process(clause, **kw) for clause in element.clauses)
     return f"EXTRACT(EPOCH FROM ({end} - {start}))"
 
@@ -82,8 +81,10 @@ def _ceil_postgresql(element: ceil_seconds, compiler: SQLCompiler, **kw: Any) ->
 def _ceil_sqlite(element: ceil_seconds, compiler: SQLCompiler, **kw: Any) -> str:
     # CAST truncates towards zero: one more when something was cut off a positive number.
     (value,) = (compiler.process(clause, **kw) for clause in element.clauses)
-    return (f"(CASE WHEN ({value}) > CAST(({value}) AS INTEGER) "
-            f"THEN CAST(({value}) AS INTEGER) + 1 ELSE CAST(({value}) AS INTEGER) END)")
+    return (
+        f"(CASE WHEN ({value}) > CAST(({value}) AS INTEGER) "
+        f"THEN CAST(({value}) AS INTEGER) + 1 ELSE CAST(({value}) AS INTEGER) END)"
+    )
 
 
 class within_days(FunctionElement[bool]):  # noqa: N801 (used like a SQL function)

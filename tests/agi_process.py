@@ -22,8 +22,14 @@ def free_port() -> int:
 class AgiProcess:
     """One `callcards agi` server process on a fixed loopback port."""
 
-    def __init__(self, database_url: str, recordings_dir: Path, port: int, log_path: Path,
-                 extra_env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        database_url: str,
+        recordings_dir: Path,
+        port: int,
+        log_path: Path,
+        extra_env: dict[str, str] | None = None,
+    ) -> None:
         self.port = port
         self.address = f"127.0.0.1:{port}"
         self._log_path = log_path
@@ -52,9 +58,19 @@ class AgiProcess:
             return
         self._log = self._log_path.open("ab")
         self._process = subprocess.Popen(
-            [sys.executable, "-m", "callcards.cli", "agi", "--listen", self.address,
-             "--grace", "5"],
-            env=self._env, stdout=self._log, stderr=subprocess.STDOUT,
+            [
+                sys.executable,
+                "-m",
+                "callcards.cli",
+                "agi",
+                "--listen",
+                self.address,
+                "--grace",
+                "5",
+            ],
+            env=self._env,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
         )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:

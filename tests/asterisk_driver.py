@@ -307,16 +307,28 @@ class AsteriskDriver:
         The caller's half leaves its Wait for the sandbox's [cc-test-caller], which plays
         the sound into the call and hangs up, as a caller leaving a message does.
         """
-        reply = await self.action({"Action": "Redirect", "Channel": call.channel_id,
-                                   "Context": "cc-test-caller", "Exten": sound,
-                                   "Priority": "1"})
+        reply = await self.action(
+            {
+                "Action": "Redirect",
+                "Channel": call.channel_id,
+                "Context": "cc-test-caller",
+                "Exten": sound,
+                "Priority": "1",
+            }
+        )
         _expect_success(reply, f"Redirect to {sound}@cc-test-caller")
 
     async def talk(self, call: TestCall, sound: str) -> None:
         """The caller says `sound` into the call and stays on the line (cc-test-caller-talks)."""
-        reply = await self.action({"Action": "Redirect", "Channel": call.channel_id,
-                                   "Context": "cc-test-caller-talks", "Exten": sound,
-                                   "Priority": "1"})
+        reply = await self.action(
+            {
+                "Action": "Redirect",
+                "Channel": call.channel_id,
+                "Context": "cc-test-caller-talks",
+                "Exten": sound,
+                "Priority": "1",
+            }
+        )
         _expect_success(reply, f"Redirect to {sound}@cc-test-caller-talks")
 
     async def wait_for_application(

@@ -62,8 +62,12 @@ RANG_AT = "() => performance.timeOrigin + window.callcardsPhone.marks.ringing"
 IDLE_SEC = 30
 
 
-async def test_softphone_figures(ami: AsteriskDriver, browser_phone: User,  # noqa: F811
-                                 chromium: Any, site_url: str) -> None:  # noqa: F811
+async def test_softphone_figures(
+    ami: AsteriskDriver,  # noqa: F811
+    browser_phone: User,  # noqa: F811
+    chromium: Any,  # noqa: F811
+    site_url: str,  # noqa: F811
+) -> None:
     out = Path(os.environ.get("CALLCARDS_BENCH_SOFTPHONE_JSON", "softphone.json"))
     calls = int(os.environ.get("CALLCARDS_BENCH_SOFTPHONE_CALLS", "20"))
     page = await operator_page(chromium, site_url)
@@ -75,8 +79,8 @@ async def test_softphone_figures(ami: AsteriskDriver, browser_phone: User,  # no
         # The caller speaks from before the answer, so the first audio is there to hear.
         await ami.talk(call, "tt-monkeys")
         _, called = await ami.wait_for(
-            lambda e: e.event == "AgentCalled" and str(e.interface) == "PJSIP/101",
-            since=call.since)
+            lambda e: e.event == "AgentCalled" and str(e.interface) == "PJSIP/101", since=call.since
+        )
         await phone_state(page, "ringing")
         ring_ms.append(await page.evaluate(RANG_AT) - float(called.timestamp) * 1000)
         audio_ms.append(await page.evaluate(ANSWER_TO_AUDIO))
@@ -92,13 +96,22 @@ async def test_softphone_figures(ami: AsteriskDriver, browser_phone: User,  # no
     await asyncio.sleep(IDLE_SEC)  # the measured idle period itself
     after = await _metrics(cdp)
     wall = time.monotonic() - started
-    out.write_text(json.dumps({
-        "calls": calls, "ring_ms": ring_ms, "answer_to_audio_ms": audio_ms,
-        "idle_sec": round(wall, 1),
-        "idle_main_thread_cpu_pct": 100 * (after["TaskDuration"] - before["TaskDuration"]) / wall,
-        "idle_js_heap_mb": after["JSHeapUsedSize"] / 2**20,
-        "browser_rss_mb": _chromium_rss_mb(),
-    }, indent=2))
+    out.write_text(
+        json.dumps(
+            {
+                "calls": calls,
+                "ring_ms": ring_ms,
+                "answer_to_audio_ms": audio_ms,
+                "idle_sec": round(wall, 1),
+                "idle_main_thread_cpu_pct": 100
+                * (after["TaskDuration"] - before["TaskDuration"])
+                / wall,
+                "idle_js_heap_mb": after["JSHeapUsedSize"] / 2**20,
+                "browser_rss_mb": _chromium_rss_mb(),
+            },
+            indent=2,
+        )
+    )
 
 
 async def _metrics(cdp: Any) -> dict[str, float]:
@@ -122,8 +135,9 @@ def _chromium_rss_mb() -> float:
             continue
         pid = int(proc.name)
         parents[pid] = int(stat[1])
-        rss[pid] = next((int(line.split()[1]) for line in status.splitlines()
-                         if line.startswith("VmRSS:")), 0)
+        rss[pid] = next(
+            (int(line.split()[1]) for line in status.splitlines() if line.startswith("VmRSS:")), 0
+        )
         if b"--use-file-for-fake-audio-capture" in cmdline and b"chromium" in cmdline:
             ours.add(pid)
     family = set(ours)

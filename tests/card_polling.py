@@ -33,8 +33,9 @@ async def wait_card(
     while time.monotonic() < deadline:
         with sessions() as session:
             session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
-            card = session.scalar(select(Call).options(selectinload(Call.events))
-                                  .where(Call.linkedid == linkedid))
+            card = session.scalar(
+                select(Call).options(selectinload(Call.events)).where(Call.linkedid == linkedid)
+            )
             if card is not None and done(card):
                 return card
         await asyncio.sleep(0.1)

@@ -113,8 +113,12 @@ def asterisk_sandbox(database_url: str, agi_port: int) -> Iterator[SandboxInfo]:
 
 def sandbox_ami_env(info: SandboxInfo) -> dict[str, str]:
     """The environment that points a `callcards` process at the sandbox's AMI."""
-    return {"CALLCARDS_AMI_HOST": info.ami_host, "CALLCARDS_AMI_PORT": str(info.ami_port),
-            "CALLCARDS_AMI_USER": info.ami_user, "CALLCARDS_AMI_SECRET": info.ami_secret}
+    return {
+        "CALLCARDS_AMI_HOST": info.ami_host,
+        "CALLCARDS_AMI_PORT": str(info.ami_port),
+        "CALLCARDS_AMI_USER": info.ami_user,
+        "CALLCARDS_AMI_SECRET": info.ami_secret,
+    }
 
 
 @pytest.fixture(scope="session")
@@ -127,8 +131,13 @@ def agi_server(
 
     log = ARTIFACTS / "callcards-agi.log"
     log.parent.mkdir(parents=True, exist_ok=True)
-    server = AgiProcess(database_url, Path(asterisk_sandbox.recordings_dir), agi_port, log,
-                        extra_env=sandbox_ami_env(asterisk_sandbox))
+    server = AgiProcess(
+        database_url,
+        Path(asterisk_sandbox.recordings_dir),
+        agi_port,
+        log,
+        extra_env=sandbox_ami_env(asterisk_sandbox),
+    )
     server.start()
     yield server
     server.stop()

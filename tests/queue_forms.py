@@ -7,11 +7,19 @@ from models.routing import Queue
 
 def queue_form(queue: Queue, **extra: str) -> dict[str, str]:
     """The queue's settings as form fields, without members, with `extra` changed."""
-    data = {"name": queue.name, "title": queue.title, "strategy": queue.strategy,
-            "ring_timeout_sec": str(queue.ring_timeout_sec),
-            "max_wait_sec": str(queue.max_wait_sec), "wrapup_sec": str(queue.wrapup_sec),
-            "service_level_sec": str(queue.service_level_sec), "active": "y",
-            "when_empty": "hangup", "when_empty_message": "",
-            "when_timeout": "hangup", "when_timeout_message": ""}
+    data = {
+        "name": queue.name,
+        "title": queue.title,
+        "strategy": queue.strategy,
+        "ring_timeout_sec": str(queue.ring_timeout_sec),
+        "max_wait_sec": str(queue.max_wait_sec),
+        "wrapup_sec": str(queue.wrapup_sec),
+        "service_level_sec": str(queue.service_level_sec),
+        "active": "y",
+        "when_empty": "hangup",
+        "when_empty_message": "",
+        "when_timeout": "hangup",
+        "when_timeout_message": "",
+    }
     data.update(extra)
     return data

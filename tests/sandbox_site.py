@@ -19,15 +19,23 @@ def sandbox_settings(info: SandboxInfo, database_url: str, **changes: Any) -> Se
     """Settings that apply to the sandbox: its config folder, its AMI, Local test members."""
     return replace(
         load_settings({"DATABASE_URL": database_url}),
-        asterisk_etc_dir=Path(info.etc_dir), member_interface=TEST_MEMBER_INTERFACE,
-        ami_host=info.ami_host, ami_port=int(info.ami_port),
-        ami_user=info.ami_user, ami_secret=info.ami_secret,
+        asterisk_etc_dir=Path(info.etc_dir),
+        member_interface=TEST_MEMBER_INTERFACE,
+        ami_host=info.ami_host,
+        ami_port=int(info.ami_port),
+        ami_user=info.ami_user,
+        ami_secret=info.ami_secret,
         **changes,
     )
 
 
-def signed_in(settings: Settings, login: str = "admin", password: str = "admin",  # noqa: S107
-              *, locale: str | None = "en") -> FlaskClient:
+def signed_in(
+    settings: Settings,
+    login: str = "admin",
+    password: str = "admin",  # noqa: S107
+    *,
+    locale: str | None = "en",
+) -> FlaskClient:
     """A test client of the site on `settings` (no CSRF), signed in, in `locale` if given."""
     app = create_app(settings, {"TESTING": True, "WTF_CSRF_ENABLED": False})
     client = app.test_client()

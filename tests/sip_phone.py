@@ -21,8 +21,15 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
 _CHALLENGE_PARAM = re.compile(r'(\w+)=(?:"([^"]*)"|([^,\s]+))')
-_COMPACT = {"v": "via", "i": "call-id", "f": "from", "t": "to", "m": "contact",
-            "l": "content-length", "c": "content-type"}
+_COMPACT = {
+    "v": "via",
+    "i": "call-id",
+    "f": "from",
+    "t": "to",
+    "m": "contact",
+    "l": "content-length",
+    "c": "content-type",
+}
 #: Codecs the phone answers with, by RTP payload type (static ones need no rtpmap).
 _CODECS = {"0": "PCMU/8000", "8": "PCMA/8000"}
 
@@ -112,7 +119,8 @@ class SipPhone:
             registered = line.register(300)
             if registered.status != 200:
                 raise AssertionError(
-                    f"{self.extension} could not register: {registered.first_line}")
+                    f"{self.extension} could not register: {registered.first_line}"
+                )
             try:
                 yield line
             finally:
@@ -184,8 +192,10 @@ class PhoneLine:
         for _attempt in (1, 2):
             self._register_cseq += 1
             headers = [
-                f"From: <{aor}>;tag={self.tag}", f"To: <{aor}>",
-                f"Call-ID: {self.call_id}@127.0.0.1", f"CSeq: {self._register_cseq} REGISTER",
+                f"From: <{aor}>;tag={self.tag}",
+                f"To: <{aor}>",
+                f"Call-ID: {self.call_id}@127.0.0.1",
+                f"CSeq: {self._register_cseq} REGISTER",
                 f"Contact: <sip:{self.phone.extension}@127.0.0.1:{self.port}>",
                 f"Expires: {expires}",
             ]
@@ -211,10 +221,16 @@ class PhoneLine:
         if codec is None:
             raise AssertionError(f"no PCMU/PCMA in Asterisk's offer:\n{invite.body}")
         self.dialog = dialog = _Dialog(invite, self.tag, codec)
-        ok = self._reply(invite, 200, "OK",
-                         extra=[f"Contact: <sip:{self.phone.extension}@127.0.0.1:{self.port}>",
-                                "Content-Type: application/sdp"],
-                         body=self._sdp("sendrecv"))
+        ok = self._reply(
+            invite,
+            200,
+            "OK",
+            extra=[
+                f"Contact: <sip:{self.phone.extension}@127.0.0.1:{self.port}>",
+                "Content-Type: application/sdp",
+            ],
+            body=self._sdp("sendrecv"),
+        )
         self._answers[dialog.call_id] = ok
         for _resend in range(8):  # T1 = 0.5 s: well within Asterisk's 32 s
             if dialog.acked.wait(0.5):
@@ -245,14 +261,20 @@ class PhoneLine:
         dialog = self._dialog()
         dialog.sdp_version += 1
         dialog.direction = direction
-        response = self._in_dialog("INVITE", [
-            f"Contact: <sip:{self.phone.extension}@127.0.0.1:{self.port}>",
-            "Content-Type: application/sdp"], self._sdp(direction))
+        response = self._in_dialog(
+            "INVITE",
+            [
+                f"Contact: <sip:{self.phone.extension}@127.0.0.1:{self.port}>",
+                "Content-Type: application/sdp",
+            ],
+            self._sdp(direction),
+        )
         if response.status != 200:
             raise AssertionError(f"re-INVITE ({direction}) answered {response.first_line}")
         # The ACK of a 2xx is a transaction of its own, with the INVITE's CSeq number.
-        self._send("ACK", dialog.remote_target,
-                   [*self._dialog_headers(dialog), f"CSeq: {dialog.cseq} ACK"])
+        self._send(
+            "ACK", dialog.remote_target, [*self._dialog_headers(dialog), f"CSeq: {dialog.cseq} ACK"]
+        )
         return response
 
     def _in_dialog(self, method: str, extra: list[str], body: str = "") -> SipMessage:
@@ -268,8 +290,11 @@ class PhoneLine:
             if response.status not in (401, 407) or not challenge or authorization:
                 return response
             if method == "INVITE":
-                self._send("ACK", dialog.remote_target,
-                           [*self._dialog_headers(dialog), f"CSeq: {dialog.cseq} ACK"])
+                self._send(
+                    "ACK",
+                    dialog.remote_target,
+                    [*self._dialog_headers(dialog), f"CSeq: {dialog.cseq} ACK"],
+                )
             name = "Authorization" if response.status == 401 else "Proxy-Authorization"
             authorization = f"{name}: {self._digest(challenge, method, dialog.remote_target)}"
         return response
@@ -281,18 +306,28 @@ class PhoneLine:
 
     def _dialog_headers(self, dialog: _Dialog) -> list[str]:
         # We are the called party: our From is the INVITE's To (with our tag), and back.
-        return [f"From: {dialog.invite.get('to')};tag={dialog.local_tag}",
-                f"To: {dialog.invite.get('from')}", f"Call-ID: {dialog.call_id}"]
+        return [
+            f"From: {dialog.invite.get('to')};tag={dialog.local_tag}",
+            f"To: {dialog.invite.get('from')}",
+            f"Call-ID: {dialog.call_id}",
+        ]
 
     def _sdp(self, direction: str) -> str:
         dialog = self._dialog()
         codec = dialog.codec
-        return "\r\n".join([
-            "v=0", f"o=- 4242 {dialog.sdp_version} IN IP4 127.0.0.1", "s=callcards test phone",
-            "c=IN IP4 127.0.0.1", "t=0 0",
-            f"m=audio {self.media.getsockname()[1]} RTP/AVP {codec}",
-            f"a=rtpmap:{codec} {_CODECS[codec]}", f"a={direction}", "",
-        ])
+        return "\r\n".join(
+            [
+                "v=0",
+                f"o=- 4242 {dialog.sdp_version} IN IP4 127.0.0.1",
+                "s=callcards test phone",
+                "c=IN IP4 127.0.0.1",
+                "t=0 0",
+                f"m=audio {self.media.getsockname()[1]} RTP/AVP {codec}",
+                f"a=rtpmap:{codec} {_CODECS[codec]}",
+                f"a={direction}",
+                "",
+            ]
+        )
 
     # -- the wire -----------------------------------------------------------------------
 
@@ -301,13 +336,18 @@ class PhoneLine:
         params = {m[1]: m[2] or m[3] for m in _CHALLENGE_PARAM.finditer(challenge)}
         ha1 = _md5(f"{self.phone.extension}:{params['realm']}:{self.phone.password}")
         ha2 = _md5(f"{method}:{uri}")
-        fields = {"username": self.phone.extension, "realm": params["realm"],
-                  "nonce": params["nonce"], "uri": uri, "algorithm": "MD5"}
+        fields = {
+            "username": self.phone.extension,
+            "realm": params["realm"],
+            "nonce": params["nonce"],
+            "uri": uri,
+            "algorithm": "MD5",
+        }
         if "auth" in params.get("qop", "").split(","):
             cnonce, count = secrets.token_hex(8), "00000001"
             fields["response"] = _md5(f"{ha1}:{params['nonce']}:{count}:{cnonce}:auth:{ha2}")
             quoted = ", ".join(f'{key}="{value}"' for key, value in fields.items())
-            answer = f"Digest {quoted}, qop=auth, nc={count}, cnonce=\"{cnonce}\""
+            answer = f'Digest {quoted}, qop=auth, nc={count}, cnonce="{cnonce}"'
         else:
             fields["response"] = _md5(f"{ha1}:{params['nonce']}:{ha2}")
             answer = "Digest " + ", ".join(f'{key}="{value}"' for key, value in fields.items())
@@ -318,15 +358,20 @@ class PhoneLine:
     def _send(self, method: str, uri: str, headers: list[str], body: str = "") -> str:
         """Send a request; its Via branch."""
         branch = f"z9hG4bK{secrets.token_hex(8)}"
-        lines = [f"{method} {uri} SIP/2.0",
-                 f"Via: SIP/2.0/UDP 127.0.0.1:{self.port};rport;branch={branch}",
-                 "Max-Forwards: 70", *headers, "User-Agent: callcards-test-phone",
-                 f"Content-Length: {len(body.encode())}", "", body]
+        lines = [
+            f"{method} {uri} SIP/2.0",
+            f"Via: SIP/2.0/UDP 127.0.0.1:{self.port};rport;branch={branch}",
+            "Max-Forwards: 70",
+            *headers,
+            "User-Agent: callcards-test-phone",
+            f"Content-Length: {len(body.encode())}",
+            "",
+            body,
+        ]
         self.sock.sendto("\r\n".join(lines).encode(), self.phone.server)
         return branch
 
-    def _transaction(self, method: str, uri: str, headers: list[str], body: str = ""
-                     ) -> SipMessage:
+    def _transaction(self, method: str, uri: str, headers: list[str], body: str = "") -> SipMessage:
         """Send a request; its final response (1xx skipped, sent again after T1 while silent)."""
         cseq = next(h for h in headers if h.startswith("CSeq:")).split()[1]
         for _resend in range(int(self.phone.timeout / 0.5)):
@@ -349,15 +394,30 @@ class PhoneLine:
             if response.get("cseq") == f"{cseq} {method}" and response.status >= 200:
                 return response
 
-    def _reply(self, request: SipMessage, status: int, reason: str, *,
-               extra: Sequence[str] = (), body: str = "") -> bytes:
+    def _reply(
+        self,
+        request: SipMessage,
+        status: int,
+        reason: str,
+        *,
+        extra: Sequence[str] = (),
+        body: str = "",
+    ) -> bytes:
         to = request.get("to")
         if status > 100 and ";tag=" not in to:
             to += f";tag={self.tag}"
-        lines = [f"SIP/2.0 {status} {reason}", *(f"Via: {via}" for via in request.every("via")),
-                 f"From: {request.get('from')}", f"To: {to}",
-                 f"Call-ID: {request.get('call-id')}", f"CSeq: {request.get('cseq')}",
-                 *extra, f"Content-Length: {len(body.encode())}", "", body]
+        lines = [
+            f"SIP/2.0 {status} {reason}",
+            *(f"Via: {via}" for via in request.every("via")),
+            f"From: {request.get('from')}",
+            f"To: {to}",
+            f"Call-ID: {request.get('call-id')}",
+            f"CSeq: {request.get('cseq')}",
+            *extra,
+            f"Content-Length: {len(body.encode())}",
+            "",
+            body,
+        ]
         data = "\r\n".join(lines).encode()
         self.sock.sendto(data, self.phone.server)
         return data
@@ -390,9 +450,16 @@ class PhoneLine:
                 self._reply(request, 180, "Ringing")
                 self._invites.put(request)
         elif method == "INVITE" and dialog is not None:  # Asterisk's re-INVITE: as we are
-            self._reply(request, 200, "OK", body=self._sdp(dialog.direction), extra=[
-                f"Contact: <sip:{self.phone.extension}@127.0.0.1:{self.port}>",
-                "Content-Type: application/sdp"])
+            self._reply(
+                request,
+                200,
+                "OK",
+                body=self._sdp(dialog.direction),
+                extra=[
+                    f"Contact: <sip:{self.phone.extension}@127.0.0.1:{self.port}>",
+                    "Content-Type: application/sdp",
+                ],
+            )
         elif method == "ACK":
             if dialog is not None:
                 dialog.acked.set()

@@ -23,9 +23,13 @@ CHROMIUM = Path("/usr/bin/chromium")
 
 #: Chromium's WebRTC, kept on loopback with fake media devices and no permission prompt.
 CHROMIUM_ARGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-    "--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream",
-    "--allow-loopback-in-peer-connection", "--autoplay-policy=no-user-gesture-required",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--use-fake-device-for-media-stream",
+    "--use-fake-ui-for-media-stream",
+    "--allow-loopback-in-peer-connection",
+    "--autoplay-policy=no-user-gesture-required",
 ]
 
 #: The page's SDP offers/answers carry only 127.0.0.1 candidates (and address), so Asterisk
@@ -107,15 +111,37 @@ async def call_stats(page: Any) -> CallStats:
 
 def write_mic_tone(path: Path, seconds: int = 120) -> Path:
     """A steady 440 Hz tone for Chromium's fake microphone (48 kHz WAV, written by sox)."""
-    subprocess.run(["sox", "-n", "-r", "48000", "-c", "1", "-b", "16", str(path),
-                    "synth", str(seconds), "sine", "440", "vol", "0.5"], check=True)
+    subprocess.run(
+        [
+            "sox",
+            "-n",
+            "-r",
+            "48000",
+            "-c",
+            "1",
+            "-b",
+            "16",
+            str(path),
+            "synth",
+            str(seconds),
+            "sine",
+            "440",
+            "vol",
+            "0.5",
+        ],
+        check=True,
+    )
     return path
 
 
 def rms(path: Path, start: float, length: float) -> float:
     """sox's RMS amplitude of `length` seconds of `path` from `start` (0 = silence, 1 = full)."""
-    result = subprocess.run(["sox", str(path), "-n", "trim", f"{start:.2f}", f"{length:.2f}",
-                             "stat"], capture_output=True, text=True, check=True)
+    result = subprocess.run(
+        ["sox", str(path), "-n", "trim", f"{start:.2f}", f"{length:.2f}", "stat"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     for line in result.stderr.splitlines():
         if line.startswith("RMS     amplitude:"):
             return float(line.split(":")[1])
@@ -149,10 +175,14 @@ def send_on_sip_websocket(url: str, payload: bytes) -> bytes:
     host, port = parts.hostname or "127.0.0.1", parts.port or 80
     key = base64.b64encode(os.urandom(16)).decode()
     with socket.create_connection((host, port), timeout=5) as sock:
-        sock.sendall((f"GET {parts.path} HTTP/1.1\r\nHost: {host}:{port}\r\n"
-                      "Upgrade: websocket\r\nConnection: Upgrade\r\n"
-                      f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n"
-                      "Sec-WebSocket-Protocol: sip\r\n\r\n").encode())
+        sock.sendall(
+            (
+                f"GET {parts.path} HTTP/1.1\r\nHost: {host}:{port}\r\n"
+                "Upgrade: websocket\r\nConnection: Upgrade\r\n"
+                f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n"
+                "Sec-WebSocket-Protocol: sip\r\n\r\n"
+            ).encode()
+        )
         handshake = b""
         while b"\r\n\r\n" not in handshake:
             chunk = sock.recv(4096)

@@ -17,8 +17,17 @@ from tests.waiting import DEADLINE, eventually
 HEADER_LINES = st.lists(
     st.one_of(
         st.binary(max_size=80),
-        st.sampled_from([b"agi_network: yes", b"agi_uniqueid: 1.1", b"agi_arg_1: x",
-                         b"agi_callerid: \xd0\x98\xd0", b"", b"agi_extension:", b":::"]),
+        st.sampled_from(
+            [
+                b"agi_network: yes",
+                b"agi_uniqueid: 1.1",
+                b"agi_arg_1: x",
+                b"agi_callerid: \xd0\x98\xd0",
+                b"",
+                b"agi_extension:",
+                b":::",
+            ]
+        ),
     ),
     max_size=12,
 )
@@ -58,8 +67,7 @@ async def answer_route(call: AgiCall) -> None:
 
 @pytest.fixture
 async def server() -> AsyncIterator[FastAgiServer]:
-    agi = FastAgiServer({"incoming": answer_route}, port=0, header_timeout=2.0,
-                        max_sessions=3000)
+    agi = FastAgiServer({"incoming": answer_route}, port=0, header_timeout=2.0, max_sessions=3000)
     await agi.start()
     yield agi
     await agi.stop(grace=1)
@@ -70,7 +78,8 @@ async def test_two_thousand_idle_sockets_do_not_stop_a_real_call(server: FastAgi
     for _ in range(2000):  # never send a header (slow-loris)
         idle.append(await asyncio.open_connection("127.0.0.1", server.port))
     variables = await asyncio.wait_for(
-        FakeChannel("incoming", uniqueid="busy.1").run("127.0.0.1", server.port), 5)
+        FakeChannel("incoming", uniqueid="busy.1").run("127.0.0.1", server.port), 5
+    )
     assert variables["CC_ACTION"] == "queue"
     # The header timeout cuts every idle socket: each read ends once the server closes it.
     closed = sum(await asyncio.gather(*(closed_by_server(reader) for reader, _ in idle)))
@@ -88,8 +97,12 @@ async def closed_by_server(reader: asyncio.StreamReader) -> bool:
         return True
 
 
-@settings(max_examples=60, deadline=None, database=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=60,
+    deadline=None,
+    database=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
 @given(garbage=st.binary(min_size=1, max_size=2048))
 async def test_random_bytes_never_stop_the_server(server: FastAgiServer, garbage: bytes) -> None:
     reader, writer = await asyncio.open_connection("127.0.0.1", server.port)

@@ -48,8 +48,9 @@ async def test_sigterm_lets_the_call_in_progress_finish_and_refuses_new_ones(
     server = start_agi()
     # The caller is in the menu, and presses a key only after the server was told to stop.
     at_menu, key_when = asyncio.Event(), asyncio.Event()
-    slow = FakeChannel("incoming", uniqueid="term.1", keys=["1"], at_menu=at_menu,
-                       key_when=key_when)
+    slow = FakeChannel(
+        "incoming", uniqueid="term.1", keys=["1"], at_menu=at_menu, key_when=key_when
+    )
     call = asyncio.create_task(slow.run("127.0.0.1", server.port, timeout=DEADLINE))
     await asyncio.wait_for(at_menu.wait(), DEADLINE)
     server.terminate()
@@ -72,11 +73,13 @@ async def test_two_instances_sharing_the_database_make_one_card_per_call(
         # Asterisk's hagi:// may send each step of one call to either instance.
         await asyncio.gather(
             FakeChannel("incoming", uniqueid=linkedid, keys=["1"]).run("127.0.0.1", first.port),
-            FakeChannel("incoming", uniqueid=f"{linkedid}.b", linkedid=linkedid,
-                        keys=["1"]).run("127.0.0.1", second.port),
+            FakeChannel("incoming", uniqueid=f"{linkedid}.b", linkedid=linkedid, keys=["1"]).run(
+                "127.0.0.1", second.port
+            ),
         )
-        await FakeChannel("answered", uniqueid=linkedid,
-                          variables={"MEMBERINTERFACE": "PJSIP/102"}).run("127.0.0.1", second.port)
+        await FakeChannel(
+            "answered", uniqueid=linkedid, variables={"MEMBERINTERFACE": "PJSIP/102"}
+        ).run("127.0.0.1", second.port)
         # The two talk before the hangup: the answer has landed by then, on either instance.
         await wait_card(sessions, linkedid, lambda card: card.answered_at is not None)
         await FakeChannel("hangup", uniqueid=linkedid, dead=True).run("127.0.0.1", first.port)

@@ -110,39 +110,52 @@ async def wire() -> AsyncIterator[tuple[AgiCall, FakeAsterisk]]:
         await peer_writer.wait_closed()
 
 
-def feed_later(reader: asyncio.StreamReader, *pieces: bytes, pause: float = 0.002,
-               eof: bool = False) -> asyncio.Task[None]:
+def feed_later(
+    reader: asyncio.StreamReader, *pieces: bytes, pause: float = 0.002, eof: bool = False
+) -> asyncio.Task[None]:
     """Feed a StreamReader piece by piece, as one write per line arrives."""
+
     async def run() -> None:
         for piece in pieces:
             reader.feed_data(piece)
             await asyncio.sleep(pause)
         if eof:
             reader.feed_eof()
+
     return asyncio.get_running_loop().create_task(run())
 
 
 # --- reply lines ---------------------------------------------------------------------------
 
-@pytest.mark.parametrize(("line", "expected"), [
-    ("200 result=1 (1795361204.1)", AgiReply(200, "1", "1795361204.1", None, "")),
-    ("200 result=1 (a (b) c)", AgiReply(200, "1", "a (b) c", None, "")),
-    ("200 result=1 (with spaces)", AgiReply(200, "1", "with spaces", None, "")),
-    ("200 result=0", AgiReply(200, "0", None, None, "")),
-    ("200 result=0 endpos=12345", AgiReply(200, "0", None, 12345, "")),
-    ("200 result=-1 endpos=0", AgiReply(200, "-1", None, 0, "")),
-    ("200 result= (timeout)", AgiReply(200, "", "timeout", None, "")),
-    ("200 result=12 (timeout)", AgiReply(200, "12", "timeout", None, "")),
-    ("200 result=1 (dtmf) endpos=800", AgiReply(200, "1", "dtmf", 800, "")),
-    ("200 result=1 ()", AgiReply(200, "1", "", None, "")),
-    ("510 Invalid or unknown command", AgiReply(510, "", None, None, "")),
-    ("511 Command Not Permitted on a dead channel or intercept routine",
-     AgiReply(511, "", None, None, "")),
-])
+
+@pytest.mark.parametrize(
+    ("line", "expected"),
+    [
+        ("200 result=1 (1795361204.1)", AgiReply(200, "1", "1795361204.1", None, "")),
+        ("200 result=1 (a (b) c)", AgiReply(200, "1", "a (b) c", None, "")),
+        ("200 result=1 (with spaces)", AgiReply(200, "1", "with spaces", None, "")),
+        ("200 result=0", AgiReply(200, "0", None, None, "")),
+        ("200 result=0 endpos=12345", AgiReply(200, "0", None, 12345, "")),
+        ("200 result=-1 endpos=0", AgiReply(200, "-1", None, 0, "")),
+        ("200 result= (timeout)", AgiReply(200, "", "timeout", None, "")),
+        ("200 result=12 (timeout)", AgiReply(200, "12", "timeout", None, "")),
+        ("200 result=1 (dtmf) endpos=800", AgiReply(200, "1", "dtmf", 800, "")),
+        ("200 result=1 ()", AgiReply(200, "1", "", None, "")),
+        ("510 Invalid or unknown command", AgiReply(510, "", None, None, "")),
+        (
+            "511 Command Not Permitted on a dead channel or intercept routine",
+            AgiReply(511, "", None, None, ""),
+        ),
+    ],
+)
 def test_reply_line_parses_result_data_and_endpos(line: str, expected: AgiReply) -> None:
     reply = parse_reply_line(line)
     assert (reply.code, reply.result, reply.data, reply.endpos) == (
-        expected.code, expected.result, expected.data, expected.endpos)
+        expected.code,
+        expected.result,
+        expected.data,
+        expected.endpos,
+    )
     assert reply.text == line
 
 
@@ -154,13 +167,17 @@ def test_garbage_reply_line_is_a_protocol_error(line: str) -> None:
 
 # --- escaping ------------------------------------------------------------------------------
 
-@pytest.mark.parametrize(("value", "escaped"), [
-    ("", '""'),
-    ("plain", '"plain"'),
-    ('say "hi"', r'"say \"hi\""'),
-    ("back\\slash", r'"back\\slash"'),
-    ("two\r\nlines", '"two  lines"'),
-])
+
+@pytest.mark.parametrize(
+    ("value", "escaped"),
+    [
+        ("", '""'),
+        ("plain", '"plain"'),
+        ('say "hi"', r'"say \"hi\""'),
+        ("back\\slash", r'"back\\slash"'),
+        ("two\r\nlines", '"two  lines"'),
+    ],
+)
 def test_escape_argument_quotes_and_flattens(value: str, escaped: str) -> None:
     assert escape_argument(value) == escaped
 
@@ -175,7 +192,8 @@ def test_escaped_argument_splits_back_into_the_one_original_value(value: str) ->
 
 
 async def test_caller_name_cannot_smuggle_a_second_command(
-        wire: tuple[AgiCall, FakeAsterisk]) -> None:
+    wire: tuple[AgiCall, FakeAsterisk],
+) -> None:
     call, asterisk = wire
     setting = asyncio.create_task(call.set_variable("CC_NAME", 'x"\nEXEC System "rm'))
     line = await asterisk.expect()
@@ -187,16 +205,19 @@ async def test_caller_name_cannot_smuggle_a_second_command(
 
 # --- header block --------------------------------------------------------------------------
 
+
 async def test_headers_arrive_fragmented_and_decode_a_cut_utf8_name() -> None:
     reader = asyncio.StreamReader()
     name = "Jürgen Mü".encode()[:-1]  # Asterisk cut the name inside the bytes of 'ü'
     feeding = feed_later(
         reader,
         b"agi_network: yes\n",
-        b"agi_network_script: incom", b"ing?x=1\n",
+        b"agi_network_script: incom",
+        b"ing?x=1\n",
         b"agi_calleridname: " + name + b"\n",
         b"agi_accountcode: \n",
-        b"agi_callerid: unkn", b"own\r\n",
+        b"agi_callerid: unkn",
+        b"own\r\n",
         b"\n",
         b"HANGUP\n",  # belongs to the session, must stay unread
     )
@@ -227,10 +248,13 @@ async def test_slow_header_block_times_out() -> None:
     feeding.cancel()
 
 
-@pytest.mark.parametrize("block", [
-    b"".join(b"agi_arg_%d: %s\n" % (n, b"x" * 100) for n in range(200)) + b"\n",
-    b"agi_calleridname: " + b"x" * 70000,
-])
+@pytest.mark.parametrize(
+    "block",
+    [
+        b"".join(b"agi_arg_%d: %s\n" % (n, b"x" * 100) for n in range(200)) + b"\n",
+        b"agi_calleridname: " + b"x" * 70000,
+    ],
+)
 async def test_oversized_header_block_is_refused(block: bytes) -> None:
     reader = asyncio.StreamReader()
     reader.feed_data(block)
@@ -238,13 +262,16 @@ async def test_oversized_header_block_is_refused(block: bytes) -> None:
         await read_headers(reader, timeout=1.0)
 
 
-@pytest.mark.parametrize("block", [
-    b"GET / HTTP/1.1\r\nHost: x\r\n\r\n",
-    b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03\n\n",
-    b"agi_network yes\n\n",
-    b"agi_uniqueid: 1\nagi_calleridname: x\nagi_uniqueid: 2\n\n",  # LF smuggled into a name
-    b"agi_uniqueid: 1\nagi_calleridname: x\nEXEC System\n\n",
-])
+@pytest.mark.parametrize(
+    "block",
+    [
+        b"GET / HTTP/1.1\r\nHost: x\r\n\r\n",
+        b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03\n\n",
+        b"agi_network yes\n\n",
+        b"agi_uniqueid: 1\nagi_calleridname: x\nagi_uniqueid: 2\n\n",  # LF smuggled into a name
+        b"agi_uniqueid: 1\nagi_calleridname: x\nEXEC System\n\n",
+    ],
+)
 async def test_non_agi_header_block_is_refused(block: bytes) -> None:
     reader = asyncio.StreamReader()
     reader.feed_data(block)
@@ -253,6 +280,7 @@ async def test_non_agi_header_block_is_refused(block: bytes) -> None:
 
 
 # --- the call ------------------------------------------------------------------------------
+
 
 async def test_call_exposes_route_query_args_and_peer(wire: tuple[AgiCall, FakeAsterisk]) -> None:
     call, _ = wire
@@ -280,21 +308,30 @@ async def test_get_variable_returns_value_or_none(wire: tuple[AgiCall, FakeAster
     assert await task is None
 
 
-async def test_plain_values_are_set_in_one_round_trip(
-        wire: tuple[AgiCall, FakeAsterisk]) -> None:
+async def test_plain_values_are_set_in_one_round_trip(wire: tuple[AgiCall, FakeAsterisk]) -> None:
     call, asterisk = wire
-    task = asyncio.create_task(call.set_variables(
-        {"CC_CARD_ID": "42", "CC_RECORDING": "2026/11/24/1795361204.1.wav", "CC_ACTION": "queue"}))
+    task = asyncio.create_task(
+        call.set_variables(
+            {
+                "CC_CARD_ID": "42",
+                "CC_RECORDING": "2026/11/24/1795361204.1.wav",
+                "CC_ACTION": "queue",
+            }
+        )
+    )
     assert await asterisk.expect() == (
-        'EXEC "MSet" "CC_CARD_ID=42,CC_RECORDING=2026/11/24/1795361204.1.wav,CC_ACTION=queue"')
+        'EXEC "MSet" "CC_CARD_ID=42,CC_RECORDING=2026/11/24/1795361204.1.wav,CC_ACTION=queue"'
+    )
     await asterisk.reply("200 result=0")
     await task
 
 
-@pytest.mark.parametrize("odd", ["a,b", 'say "hi"', "back\\slash", "two words", "",
-                                 "x)(y", "${SHELL(id)}", "k=v"])
+@pytest.mark.parametrize(
+    "odd", ["a,b", 'say "hi"', "back\\slash", "two words", "", "x)(y", "${SHELL(id)}", "k=v"]
+)
 async def test_a_value_mset_would_misread_is_set_on_its_own_escaped(
-        wire: tuple[AgiCall, FakeAsterisk], odd: str) -> None:
+    wire: tuple[AgiCall, FakeAsterisk], odd: str
+) -> None:
     call, asterisk = wire
     task = asyncio.create_task(call.set_variables({"CC_QUEUE": odd, "CC_ACTION": "queue"}))
     await answer_set_variables(asterisk, [("CC_QUEUE", odd), ("CC_ACTION", "queue")])
@@ -302,7 +339,8 @@ async def test_a_value_mset_would_misread_is_set_on_its_own_escaped(
 
 
 async def test_an_asterisk_without_mset_gets_one_set_variable_each(
-        wire: tuple[AgiCall, FakeAsterisk]) -> None:
+    wire: tuple[AgiCall, FakeAsterisk],
+) -> None:
     call, asterisk = wire
     task = asyncio.create_task(call.set_variables({"CC_QUEUE": "support", "CC_ACTION": "queue"}))
     assert (await asterisk.expect()).startswith('EXEC "MSet"')
@@ -319,7 +357,8 @@ async def answer_set_variables(asterisk: FakeAsterisk, expected: list[tuple[str,
 
 
 async def test_hangup_without_pending_command_blocks_live_only_commands(
-        wire: tuple[AgiCall, FakeAsterisk]) -> None:
+    wire: tuple[AgiCall, FakeAsterisk],
+) -> None:
     call, asterisk = wire
     await asterisk.send(b"HAN", b"GUP\n")
     await asyncio.sleep(0.01)
@@ -339,7 +378,8 @@ async def test_hangup_without_pending_command_blocks_live_only_commands(
 
 
 async def test_hangup_twice_between_command_and_reply_is_not_the_reply(
-        wire: tuple[AgiCall, FakeAsterisk]) -> None:
+    wire: tuple[AgiCall, FakeAsterisk],
+) -> None:
     call, asterisk = wire
     task = asyncio.create_task(call.stream_file("welcome", "12"))
     assert await asterisk.expect() == 'STREAM FILE "welcome" "12"'
@@ -353,7 +393,8 @@ async def test_hangup_twice_between_command_and_reply_is_not_the_reply(
 
 
 async def test_511_raises_hangup_and_marks_the_channel_dead(
-        wire: tuple[AgiCall, FakeAsterisk]) -> None:
+    wire: tuple[AgiCall, FakeAsterisk],
+) -> None:
     call, asterisk = wire
     task = asyncio.create_task(call.answer())
     await asterisk.expect()
@@ -364,7 +405,8 @@ async def test_511_raises_hangup_and_marks_the_channel_dead(
 
 
 async def test_510_raises_command_error_and_keeps_replies_in_step(
-        wire: tuple[AgiCall, FakeAsterisk]) -> None:
+    wire: tuple[AgiCall, FakeAsterisk],
+) -> None:
     call, asterisk = wire
     noop = asyncio.create_task(call.command("NOOP"))
     await asterisk.expect()
@@ -414,7 +456,8 @@ async def test_one_line_520_is_a_command_error(wire: tuple[AgiCall, FakeAsterisk
 
 
 async def test_no_reply_in_time_raises_timeout_and_closes_the_session(
-        wire: tuple[AgiCall, FakeAsterisk]) -> None:
+    wire: tuple[AgiCall, FakeAsterisk],
+) -> None:
     call, asterisk = wire
     with pytest.raises(AgiTimeout):
         await call.command("NOOP", timeout=0.05)
@@ -438,8 +481,9 @@ async def test_peer_closing_mid_command_raises_hangup(wire: tuple[AgiCall, FakeA
         await call.set_variable("CC_X", "1")
 
 
-async def test_get_data_results(wire: tuple[AgiCall, FakeAsterisk],
-                                caplog: pytest.LogCaptureFixture) -> None:
+async def test_get_data_results(
+    wire: tuple[AgiCall, FakeAsterisk], caplog: pytest.LogCaptureFixture
+) -> None:
     call, asterisk = wire
     cases = [
         ("200 result=123", GetDataResult("123", timed_out=False, hungup=False)),
@@ -455,13 +499,17 @@ async def test_get_data_results(wire: tuple[AgiCall, FakeAsterisk],
     assert "cc/menu" in caplog.text
 
 
-@pytest.mark.parametrize(("reply", "digit"), [
-    ("200 result=0 endpos=16000", None),
-    ("200 result=35 endpos=100", "#"),
-    ("200 result=-1 endpos=0", None),
-])
+@pytest.mark.parametrize(
+    ("reply", "digit"),
+    [
+        ("200 result=0 endpos=16000", None),
+        ("200 result=35 endpos=100", "#"),
+        ("200 result=-1 endpos=0", None),
+    ],
+)
 async def test_stream_file_returns_the_digit_pressed(
-        wire: tuple[AgiCall, FakeAsterisk], reply: str, digit: str | None) -> None:
+    wire: tuple[AgiCall, FakeAsterisk], reply: str, digit: str | None
+) -> None:
     call, asterisk = wire
     task = asyncio.create_task(call.stream_file("cc/closed"))
     assert await asterisk.expect() == 'STREAM FILE "cc/closed" ""'
@@ -482,7 +530,8 @@ async def test_commands_run_one_at_a_time(wire: tuple[AgiCall, FakeAsterisk]) ->
 
 
 async def test_unsolicited_line_is_never_taken_as_a_reply(
-        wire: tuple[AgiCall, FakeAsterisk], caplog: pytest.LogCaptureFixture) -> None:
+    wire: tuple[AgiCall, FakeAsterisk], caplog: pytest.LogCaptureFixture
+) -> None:
     call, asterisk = wire
     await asterisk.reply("200 result=1 (stale)")
     await asyncio.sleep(0.01)
@@ -494,7 +543,8 @@ async def test_unsolicited_line_is_never_taken_as_a_reply(
 
 
 async def test_mark_dead_lets_only_dead_channel_commands_through(
-        wire: tuple[AgiCall, FakeAsterisk]) -> None:
+    wire: tuple[AgiCall, FakeAsterisk],
+) -> None:
     call, asterisk = wire
     call.mark_dead()
     with pytest.raises(AgiHangup):
@@ -505,14 +555,18 @@ async def test_mark_dead_lets_only_dead_channel_commands_through(
     await task
 
 
-@pytest.mark.parametrize("words", [
-    ("SET VARIABLE", "X", "y" * 8200),
-    ("EXEC", "Log", *["a"] * 126),
-    ("RUN", "x"),
-    ("SET", "x"),
-])
+@pytest.mark.parametrize(
+    "words",
+    [
+        ("SET VARIABLE", "X", "y" * 8200),
+        ("EXEC", "Log", *["a"] * 126),
+        ("RUN", "x"),
+        ("SET", "x"),
+    ],
+)
 async def test_invalid_command_is_refused_before_sending(
-        wire: tuple[AgiCall, FakeAsterisk], words: tuple[str, ...]) -> None:
+    wire: tuple[AgiCall, FakeAsterisk], words: tuple[str, ...]
+) -> None:
     call, asterisk = wire
     with pytest.raises(ValueError):
         await call.command(*words)
@@ -520,7 +574,8 @@ async def test_invalid_command_is_refused_before_sending(
 
 
 async def test_command_keywords_may_be_given_word_by_word(
-        wire: tuple[AgiCall, FakeAsterisk]) -> None:
+    wire: tuple[AgiCall, FakeAsterisk],
+) -> None:
     call, asterisk = wire
     task = asyncio.create_task(call.command("get", "full", "variable", "${X}"))
     assert await asterisk.expect() == 'GET FULL VARIABLE "${X}"'
@@ -529,7 +584,8 @@ async def test_command_keywords_may_be_given_word_by_word(
 
 
 async def test_clean_session_logs_no_warning(
-        wire: tuple[AgiCall, FakeAsterisk], caplog: pytest.LogCaptureFixture) -> None:
+    wire: tuple[AgiCall, FakeAsterisk], caplog: pytest.LogCaptureFixture
+) -> None:
     call, asterisk = wire
     with caplog.at_level(logging.WARNING):
         task = asyncio.create_task(call.command("NOOP"))

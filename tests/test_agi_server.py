@@ -23,6 +23,7 @@ def accepting(port: int) -> bool:
     with socket.socket() as probe:
         return probe.connect_ex(("127.0.0.1", port)) == 0
 
+
 ServerFactory = Callable[..., Awaitable[FastAgiServer]]
 
 
@@ -53,8 +54,9 @@ class FakeAsterisk:
         self.dialled.append(self)
 
     @classmethod
-    async def dial(cls, server: FastAgiServer, script: str | None = "incoming",
-                   uniqueid: str = "1795361204.1") -> FakeAsterisk:
+    async def dial(
+        cls, server: FastAgiServer, script: str | None = "incoming", uniqueid: str = "1795361204.1"
+    ) -> FakeAsterisk:
         """Connect and, unless script is None, send the header block line by line."""
         reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
         asterisk = cls(reader, writer)
@@ -114,7 +116,8 @@ async def start_server() -> AsyncIterator[ServerFactory]:
 
 
 async def test_route_gets_the_call_and_its_commands_are_answered(
-        start_server: ServerFactory) -> None:
+    start_server: ServerFactory,
+) -> None:
     seen: list[AgiCall] = []
 
     async def incoming(call: AgiCall) -> None:
@@ -137,7 +140,8 @@ async def test_route_gets_the_call_and_its_commands_are_answered(
 
 
 async def test_unknown_route_gets_a_verbose_line_and_is_closed(
-        start_server: ServerFactory, caplog: pytest.LogCaptureFixture) -> None:
+    start_server: ServerFactory, caplog: pytest.LogCaptureFixture
+) -> None:
     server = await start_server({})
     asterisk = await FakeAsterisk.dial(server, "nosuch")
     assert await asterisk.expect() == 'VERBOSE "callcards: unknown AGI route \'nosuch\'" "1"'
@@ -147,7 +151,8 @@ async def test_unknown_route_gets_a_verbose_line_and_is_closed(
 
 
 async def test_failing_route_reports_and_leaves_a_concurrent_call_alone(
-        start_server: ServerFactory, caplog: pytest.LogCaptureFixture) -> None:
+    start_server: ServerFactory, caplog: pytest.LogCaptureFixture
+) -> None:
     release = asyncio.Event()
 
     async def slow(call: AgiCall) -> None:
@@ -172,8 +177,7 @@ async def test_failing_route_reports_and_leaves_a_concurrent_call_alone(
     await healthy.expect_eof()
 
 
-async def test_failure_report_to_a_vanished_peer_is_ignored(
-        start_server: ServerFactory) -> None:
+async def test_failure_report_to_a_vanished_peer_is_ignored(start_server: ServerFactory) -> None:
     async def broken(call: AgiCall) -> None:
         await asyncio.sleep(0.05)
         raise RuntimeError("late failure")
@@ -187,7 +191,8 @@ async def test_failure_report_to_a_vanished_peer_is_ignored(
 
 
 async def test_hangup_during_a_route_is_not_reported_as_failure(
-        start_server: ServerFactory, caplog: pytest.LogCaptureFixture) -> None:
+    start_server: ServerFactory, caplog: pytest.LogCaptureFixture
+) -> None:
     async def ivr(call: AgiCall) -> None:
         await call.stream_file("cc/welcome")
         await call.get_data("cc/menu", 3000, 1)
@@ -213,7 +218,8 @@ async def test_command_timeout_ends_the_session(start_server: ServerFactory) -> 
 
 
 async def test_peer_outside_the_allowed_networks_is_closed_at_once(
-        start_server: ServerFactory, caplog: pytest.LogCaptureFixture) -> None:
+    start_server: ServerFactory, caplog: pytest.LogCaptureFixture
+) -> None:
     called: list[AgiCall] = []
 
     async def incoming(call: AgiCall) -> None:
@@ -226,17 +232,24 @@ async def test_peer_outside_the_allowed_networks_is_closed_at_once(
     assert "not in the allowed networks" in caplog.text
 
 
-@pytest.mark.parametrize(("address", "allowed"), [
-    ("127.0.0.1", True), ("::1", True), ("::ffff:127.0.0.1", True),
-    ("192.0.2.7", False), ("not-an-ip", False),
-])
+@pytest.mark.parametrize(
+    ("address", "allowed"),
+    [
+        ("127.0.0.1", True),
+        ("::1", True),
+        ("::ffff:127.0.0.1", True),
+        ("192.0.2.7", False),
+        ("not-an-ip", False),
+    ],
+)
 def test_allowlist_matches_addresses(address: str, allowed: bool) -> None:
     server = FastAgiServer({}, port=0)
     assert server._allowed(address) is allowed
 
 
 async def test_peer_closing_before_the_header_end_ends_the_session(
-        start_server: ServerFactory) -> None:
+    start_server: ServerFactory,
+) -> None:
     server = await start_server({})
     asterisk = await FakeAsterisk.dial(server, script=None)
     await asterisk.send(b"agi_network: yes\n", b"agi_network_scr")
@@ -256,7 +269,8 @@ async def test_slow_header_block_is_cut_off(start_server: ServerFactory) -> None
 
 
 async def test_binary_garbage_is_closed_without_a_route(
-        start_server: ServerFactory, caplog: pytest.LogCaptureFixture) -> None:
+    start_server: ServerFactory, caplog: pytest.LogCaptureFixture
+) -> None:
     called: list[AgiCall] = []
 
     async def incoming(call: AgiCall) -> None:
@@ -271,7 +285,8 @@ async def test_binary_garbage_is_closed_without_a_route(
 
 
 async def test_connection_over_max_sessions_is_closed_at_once(
-        start_server: ServerFactory, caplog: pytest.LogCaptureFixture) -> None:
+    start_server: ServerFactory, caplog: pytest.LogCaptureFixture
+) -> None:
     release = asyncio.Event()
 
     async def slow(call: AgiCall) -> None:
@@ -314,8 +329,7 @@ async def test_stop_waits_for_a_session_in_progress(start_server: ServerFactory)
     await asterisk.expect_eof()
 
 
-async def test_stop_cancels_sessions_still_running_after_grace(
-        start_server: ServerFactory) -> None:
+async def test_stop_cancels_sessions_still_running_after_grace(start_server: ServerFactory) -> None:
     cancelled: list[bool] = []
 
     async def stuck(call: AgiCall) -> None:
@@ -358,7 +372,8 @@ async def test_stop_closes_a_session_still_sending_headers(start_server: ServerF
 
 
 async def test_a_connection_accepted_as_the_server_stops_is_closed_before_stop_returns(
-        start_server: ServerFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    start_server: ServerFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
     loop_errors: list[dict[str, Any]] = []
     asyncio.get_running_loop().set_exception_handler(lambda _, ctx: loop_errors.append(ctx))
     server = await start_server({})

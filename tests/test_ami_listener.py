@@ -37,18 +37,30 @@ SECRET = "s3cret"  # noqa: S105 (the scripted AMI's test login)
 
 def hold_message(event: str = "Hold", **headers: str) -> Message:
     """An AMI event as panoramisk hands it over (case-insensitive headers)."""
-    values = {"Event": event, "Privilege": "call,all", "Timestamp": "1763900042.250000",
-              "Channel": "PJSIP/101-00000003", "Uniqueid": "1763900001.14",
-              "Linkedid": LINKEDID, "MusicClass": "default"}
+    values = {
+        "Event": event,
+        "Privilege": "call,all",
+        "Timestamp": "1763900042.250000",
+        "Channel": "PJSIP/101-00000003",
+        "Uniqueid": "1763900001.14",
+        "Linkedid": LINKEDID,
+        "MusicClass": "default",
+    }
     values.update(headers)
     return Message({key: value for key, value in values.items() if value})
 
 
 def test_a_hold_on_the_operator_s_channel_is_a_hold_on_the_call_s_card() -> None:
     change = hold_change(hold_message(), RECEIVED)
-    assert change == HoldChange(LINKEDID, Event(
-        "hold", datetime(2025, 11, 23, 12, 14, 2, 250000, tzinfo=UTC),
-        {"channel": "PJSIP/101-00000003", "music_class": "default"}, "1763900001.14"))
+    assert change == HoldChange(
+        LINKEDID,
+        Event(
+            "hold",
+            datetime(2025, 11, 23, 12, 14, 2, 250000, tzinfo=UTC),
+            {"channel": "PJSIP/101-00000003", "music_class": "default"},
+            "1763900001.14",
+        ),
+    )
 
 
 def test_an_unhold_is_taken_off_hold_at_asterisk_s_time() -> None:
@@ -124,8 +136,11 @@ class ScriptedAmi:
                 action = dict(line.split(": ", 1) for line in block.decode().split("\r\n") if line)
                 self.actions.append(action)
                 ok = action["Action"] != "Login" or action.get("Secret") == self.secret
-                reply = ("Response: Success\r\nMessage: Authentication accepted" if ok else
-                         "Response: Error\r\nMessage: Authentication failed")
+                reply = (
+                    "Response: Success\r\nMessage: Authentication accepted"
+                    if ok
+                    else "Response: Error\r\nMessage: Authentication failed"
+                )
                 writer.write(f"{reply}\r\nActionID: {action['ActionID']}\r\n\r\n".encode())
         except (asyncio.IncompleteReadError, ConnectionError):
             pass
@@ -146,8 +161,7 @@ def listener_for(port: int, services: RecordedServices, secret: str = SECRET) ->
     return AmiListener(settings, services, retry_delays=(0.05,), timeout=2)  # type: ignore[arg-type]
 
 
-async def test_holds_go_to_the_card_in_order_and_after_a_restart_too(
-        asterisk: ScriptedAmi) -> None:
+async def test_holds_go_to_the_card_in_order_and_after_a_restart_too(asterisk: ScriptedAmi) -> None:
     services = RecordedServices()
     listener = listener_for(asterisk.port, services)
     running = asyncio.create_task(listener.run())
@@ -183,8 +197,10 @@ async def test_asterisk_not_there_yet_is_waited_for(caplog: pytest.LogCaptureFix
     running = asyncio.create_task(listener.run())
     try:
         with caplog.at_level(logging.WARNING, "fastagi.ami_listener"):
-            await eventually(lambda: f"AMI at 127.0.0.1:{port}: unreachable" in caplog.text,
-                             what="the unreachable AMI logged")
+            await eventually(
+                lambda: f"AMI at 127.0.0.1:{port}: unreachable" in caplog.text,
+                what="the unreachable AMI logged",
+            )
         assert not running.done()
         late = ScriptedAmi()
         await late.start(port)  # Asterisk starts after the FastAGI server
@@ -197,15 +213,18 @@ async def test_asterisk_not_there_yet_is_waited_for(caplog: pytest.LogCaptureFix
 
 
 async def test_a_wrong_secret_is_logged_with_what_to_check(
-        asterisk: ScriptedAmi, caplog: pytest.LogCaptureFixture) -> None:
+    asterisk: ScriptedAmi, caplog: pytest.LogCaptureFixture
+) -> None:
     listener = listener_for(asterisk.port, RecordedServices(), secret="wrong")
     running = asyncio.create_task(listener.run())
     with caplog.at_level(logging.WARNING, "fastagi.ami_listener"):
         await eventually(lambda: "Login refused" in caplog.text, what="the refusal logged")
     running.cancel()
     assert not listener.listening.is_set()
-    assert ("Login refused: Authentication failed (check CALLCARDS_AMI_USER/SECRET against "
-            "manager.conf)") in caplog.text
+    assert (
+        "Login refused: Authentication failed (check CALLCARDS_AMI_USER/SECRET against "
+        "manager.conf)"
+    ) in caplog.text
 
 
 def test_without_an_ami_secret_there_is_no_listener(caplog: pytest.LogCaptureFixture) -> None:
@@ -215,19 +234,39 @@ def test_without_an_ami_secret_there_is_no_listener(caplog: pytest.LogCaptureFix
     assert "AMI not configured (CALLCARDS_AMI_SECRET is empty)" in caplog.text
 
 
-@pytest.mark.parametrize(("ami_secret", "said"), [
-    ("", "AMI not configured"), ("s3cret", "unreachable ([Errno 111]")],
-    ids=["ami-off", "ami-unreachable"])
+@pytest.mark.parametrize(
+    ("ami_secret", "said"),
+    [("", "AMI not configured"), ("s3cret", "unreachable ([Errno 111]")],
+    ids=["ami-off", "ami-unreachable"],
+)
 def test_the_fastagi_server_serves_and_stops_whatever_ami_does(
-        tmp_path: Path, ami_secret: str, said: str) -> None:
+    tmp_path: Path, ami_secret: str, said: str
+) -> None:
     url = f"sqlite:///{tmp_path / 'demo.sqlite3'}"
     migrate.upgrade(url)
     agi_port, ami_port = _free_port(), _free_port()
-    env = {**os.environ, "DATABASE_URL": url, "CALLCARDS_JOURNAL_DIR": str(tmp_path / "journal"),
-           "CALLCARDS_AMI_PORT": str(ami_port), "CALLCARDS_AMI_SECRET": ami_secret}
-    server = subprocess.Popen([sys.executable, "-m", "callcards.cli", "agi", "--listen",
-                               f"127.0.0.1:{agi_port}", "--grace", "1"], env=env,
-                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    env = {
+        **os.environ,
+        "DATABASE_URL": url,
+        "CALLCARDS_JOURNAL_DIR": str(tmp_path / "journal"),
+        "CALLCARDS_AMI_PORT": str(ami_port),
+        "CALLCARDS_AMI_SECRET": ami_secret,
+    }
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "callcards.cli",
+            "agi",
+            "--listen",
+            f"127.0.0.1:{agi_port}",
+            "--grace",
+            "1",
+        ],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
     assert server.stdout is not None
     seen = []
     try:

@@ -67,36 +67,58 @@ def test_the_channel_splits_command_lines_as_res_agi_does() -> None:
 
 
 def test_the_channel_answers_each_command_as_asterisk_does() -> None:
-    channel = Channel("transfer", "u.1", variables={"MEMBERINTERFACE": "PJSIP/101"},
-                      keys=["1", None], args=["reception"])
+    channel = Channel(
+        "transfer",
+        "u.1",
+        variables={"MEMBERINTERFACE": "PJSIP/101"},
+        keys=["1", None],
+        args=["reception"],
+    )
     replies = [channel.reply(split_command(line)) for line in COMMAND_LINES]
-    assert replies == [["200 result=1 (u.1)"], ["200 result=1"], ["200 result=1"],
-                       ["200 result=1"], ["200 result=1 (PJSIP/101)"],
-                       ["200 result=0 endpos=8000"], ["200 result=0"], ["200 result=1"],
-                       ["510 Invalid or unknown command"]]
-    assert channel.reply(split_command('GET DATA "hello" "3000" "1"')) == [
-        "200 result= (timeout)"]
+    assert replies == [
+        ["200 result=1 (u.1)"],
+        ["200 result=1"],
+        ["200 result=1"],
+        ["200 result=1"],
+        ["200 result=1 (PJSIP/101)"],
+        ["200 result=0 endpos=8000"],
+        ["200 result=0"],
+        ["200 result=1"],
+        ["510 Invalid or unknown command"],
+    ]
+    assert channel.reply(split_command('GET DATA "hello" "3000" "1"')) == ["200 result= (timeout)"]
     assert channel.variables["CC_MESSAGE"] == 'say "hi" \\ bye'
     headers = [line.decode() for line in channel.header_lines()]
     assert headers[1] == "agi_network_script: transfer\n" and headers[-2:] == [
-        "agi_arg_1: reception\n", "\n"]
+        "agi_arg_1: reception\n",
+        "\n",
+    ]
 
 
 def test_a_caller_leaving_in_the_menu_gets_hangup_then_minus_one() -> None:
     channel = Channel("incoming", "u.2", hang_up_at_get_data=0)
     assert channel.reply(split_command('GET DATA "hello" "3000" "1"')) == [
-        "HANGUP", "200 result=-1"]
+        "HANGUP",
+        "200 result=-1",
+    ]
     assert channel.reply(split_command('STREAM FILE "x" ""'))[0].startswith("511")
 
 
 @pytest.fixture
-async def our_server(database_url: str, sessions: Any, tmp_path: Path
-                     ) -> AsyncIterator[FastAgiServer]:
+async def our_server(
+    database_url: str, sessions: Any, tmp_path: Path
+) -> AsyncIterator[FastAgiServer]:
     """Our FastAGI server in-process on the test database, its clock in open hours."""
-    settings = replace(load_settings({"DATABASE_URL": database_url,
-                                      "RECORDINGS_DIR": str(tmp_path),
-                                      "CALLCARDS_JOURNAL_DIR": str(tmp_path / "journal")}),
-                       settings_refresh_sec=0.0)
+    settings = replace(
+        load_settings(
+            {
+                "DATABASE_URL": database_url,
+                "RECORDINGS_DIR": str(tmp_path),
+                "CALLCARDS_JOURNAL_DIR": str(tmp_path / "journal"),
+            }
+        ),
+        settings_refresh_sec=0.0,
+    )
     services = build_services(settings)
     services.clock = lambda: OPEN_HOURS
     routes = {name: functools.partial(route, services=services) for name, route in ROUTES.items()}
@@ -111,13 +133,18 @@ async def our_server(database_url: str, sessions: Any, tmp_path: Path
 async def _commands_of_a_call(port: int, uniqueid: str, abandon: bool) -> list[list[str]]:
     """Every command a server sends for one call (incoming, answered, hangup)."""
     seen: list[list[str]] = []
-    incoming = Channel("incoming", uniqueid, keys=["1"], commands=seen,
-                       hang_up_at_get_data=0 if abandon else None)
+    incoming = Channel(
+        "incoming", uniqueid, keys=["1"], commands=seen, hang_up_at_get_data=0 if abandon else None
+    )
     await run_session(incoming, "127.0.0.1", port)
     variables = {}
     if not abandon:
-        answered = Channel("answered", uniqueid, commands=seen,
-                           variables={**incoming.variables, "MEMBERINTERFACE": "PJSIP/101"})
+        answered = Channel(
+            "answered",
+            uniqueid,
+            commands=seen,
+            variables={**incoming.variables, "MEMBERINTERFACE": "PJSIP/101"},
+        )
         await run_session(answered, "127.0.0.1", port)
         variables = {**answered.variables, "CC_QUEUE_ENTERED": "1"}
     hangup = Channel("hangup", uniqueid, dead=True, commands=seen, variables=variables)
@@ -126,8 +153,9 @@ async def _commands_of_a_call(port: int, uniqueid: str, abandon: bool) -> list[l
 
 
 @pytest.mark.parametrize("abandon", [False, True])
-async def test_null_server_asks_what_our_server_asks(our_server: FastAgiServer,
-                                                     abandon: bool) -> None:
+async def test_null_server_asks_what_our_server_asks(
+    our_server: FastAgiServer, abandon: bool
+) -> None:
     null = await asyncio.get_running_loop().create_server(NullSession, "127.0.0.1", 0)
     null_port = null.sockets[0].getsockname()[1]
     try:
@@ -139,18 +167,28 @@ async def test_null_server_asks_what_our_server_asks(our_server: FastAgiServer,
 
     def shape(commands: list[list[str]]) -> list[tuple[str, ...]]:
         # Values differ (card ids); what is asked, of which variable, must not.
-        return [tuple(words[:4]) if words[0] == "GET"
-                else ("EXEC", words[1], *(pair.partition("=")[0] for pair in words[2].split(",")))
-                if words[0] == "EXEC" else tuple(words[:3])
-                for words in commands]
+        return [
+            tuple(words[:4])
+            if words[0] == "GET"
+            else ("EXEC", words[1], *(pair.partition("=")[0] for pair in words[2].split(",")))
+            if words[0] == "EXEC"
+            else tuple(words[:3])
+            for words in commands
+        ]
 
     assert shape(theirs) == shape(ours)
     assert len(ours) == (1 + 11 if abandon else 2 + 3 + 11)
 
 
 def test_agi_bench_counts_every_call_of_its_smallest_run(tmp_path: Path) -> None:
-    result = run_agi_bench([2], duration=120, warmup=0.2, max_calls=CALLS,
-                           database=f"callcards_bench_smoke_agi_{os.getpid()}", log=_quiet)
+    result = run_agi_bench(
+        [2],
+        duration=120,
+        warmup=0.2,
+        max_calls=CALLS,
+        database=f"callcards_bench_smoke_agi_{os.getpid()}",
+        log=_quiet,
+    )
     for server in (OURS, NODB, THREADS, NULL):
         run = result.of(server, 2)
         assert run is not None, server
@@ -163,11 +201,9 @@ def test_agi_bench_counts_every_call_of_its_smallest_run(tmp_path: Path) -> None
         assert run.server_cpu_sec >= 0 and run.postgres_cpu_sec >= 0
         assert load.incoming_p99_ms > 0 and load.calls == CALLS
     cards = result.of(OURS, 2).cards  # type: ignore[union-attr]
-    assert cards is not None and (cards.calls, cards.closed, cards.correct) == (
-        CALLS, CALLS, CALLS)
+    assert cards is not None and (cards.calls, cards.closed, cards.correct) == (CALLS, CALLS, CALLS)
     assert cards.late_sec is not None
-    costs = measure_card_store(5, database=f"callcards_bench_smoke_cards_{os.getpid()}",
-                               rounds=1)
+    costs = measure_card_store(5, database=f"callcards_bench_smoke_cards_{os.getpid()}", rounds=1)
     assert [cost.variant for cost in costs] == ["card store", "plain SQL"]
     assert all(cost.cpu_ms > 0 and cost.statements > 0 and cost.wall_ms > 0 for cost in costs)
     block = report.agi_block(result, "callcards bench agi --quick", "now", costs)
@@ -179,8 +215,14 @@ def test_agi_bench_counts_every_call_of_its_smallest_run(tmp_path: Path) -> None
 
 
 def test_site_bench_times_every_page_and_exports_every_card() -> None:
-    result = run_site_bench(2000, repeats=1, database=f"callcards_bench_smoke_site_{os.getpid()}",
-                            floor=(1, 3), floor_sec=2.0, log=_quiet)
+    result = run_site_bench(
+        2000,
+        repeats=1,
+        database=f"callcards_bench_smoke_site_{os.getpid()}",
+        floor=(1, 3),
+        floor_sec=2.0,
+        log=_quiet,
+    )
     assert result.cards == 2000 and result.events > result.cards
     assert result.group("list") and result.group("report")
     assert all(len(timing.ms) == 1 and timing.ms[0] > 0 for timing in result.timings)

@@ -27,13 +27,18 @@ pytestmark = pytest.mark.asterisk
 
 
 @pytest.fixture(scope="module")
-def site_settings(asterisk_sandbox: SandboxInfo, database_url: str,
-                  tmp_path_factory: pytest.TempPathFactory) -> Settings:
+def site_settings(
+    asterisk_sandbox: SandboxInfo, database_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> Settings:
     """The site's settings as on a server next to this Asterisk."""
     folder: Path = tmp_path_factory.mktemp("callflow-site")
-    return sandbox_settings(asterisk_sandbox, database_url,
-                            secret_key="callflow-asterisk-test",
-                            recordings_dir=folder / "recordings", prompts_dir=folder / "prompts")
+    return sandbox_settings(
+        asterisk_sandbox,
+        database_url,
+        secret_key="callflow-asterisk-test",
+        recordings_dir=folder / "recordings",
+        prompts_dir=folder / "prompts",
+    )
 
 
 @pytest.fixture
@@ -51,11 +56,14 @@ def queues_back(sessions: sessionmaker[Session], site_settings: Settings) -> Ite
     yield
     with sessions.begin() as session:
         session.execute(delete(QueueMember))
-        session.add_all(QueueMember(user_id=user_id, queue_id=queue_id, penalty=penalty)
-                        for user_id, queue_id, penalty in members)
+        session.add_all(
+            QueueMember(user_id=user_id, queue_id=queue_id, penalty=penalty)
+            for user_id, queue_id, penalty in members
+        )
         for queue_id, level in levels.items():
-            session.execute(update(Queue).where(Queue.id == queue_id)
-                            .values(service_level_sec=level))
+            session.execute(
+                update(Queue).where(Queue.id == queue_id).values(service_level_sec=level)
+            )
         publish(session, user_id=None, comment="test: callflow, queues back")
     with sessions() as session:
         result = apply_queues(session, site_settings)
@@ -63,18 +71,29 @@ def queues_back(sessions: sessionmaker[Session], site_settings: Settings) -> Ite
 
 
 def test_a_penalty_published_on_the_site_is_what_asterisk_runs(
-        admin: FlaskClient, sessions: sessionmaker[Session], site_settings: Settings,
-        queues_back: None) -> None:
+    admin: FlaskClient, sessions: sessionmaker[Session], site_settings: Settings, queues_back: None
+) -> None:
     with sessions() as session:
         queue = session.scalars(select(Queue).where(Queue.name == "appointments")).one()
-        phones = list(session.scalars(select(User).where(User.extension.is_not(None))
-                                      .order_by(User.extension)))
-        members = {m.user_id for m in session.scalars(
-            select(QueueMember).where(QueueMember.queue_id == queue.id))}
-        form = {"name": queue.name, "title": queue.title, "strategy": queue.strategy,
-                "ring_timeout_sec": str(queue.ring_timeout_sec),
-                "max_wait_sec": str(queue.max_wait_sec), "wrapup_sec": str(queue.wrapup_sec),
-                "service_level_sec": "35", "active": "y"}
+        phones = list(
+            session.scalars(
+                select(User).where(User.extension.is_not(None)).order_by(User.extension)
+            )
+        )
+        members = {
+            m.user_id
+            for m in session.scalars(select(QueueMember).where(QueueMember.queue_id == queue.id))
+        }
+        form = {
+            "name": queue.name,
+            "title": queue.title,
+            "strategy": queue.strategy,
+            "ring_timeout_sec": str(queue.ring_timeout_sec),
+            "max_wait_sec": str(queue.max_wait_sec),
+            "wrapup_sec": str(queue.wrapup_sec),
+            "service_level_sec": "35",
+            "active": "y",
+        }
     for index, user in enumerate(phones):
         form[f"members-{index}-user_id"] = str(user.id)
         form[f"members-{index}-penalty"] = "4" if user.login == "operator2" else "0"
@@ -82,8 +101,9 @@ def test_a_penalty_published_on_the_site_is_what_asterisk_runs(
             form[f"members-{index}-member"] = "y"
     assert admin.post(f"/callflow/queues/{queue.id}", data=form).status_code == 302
 
-    published = admin.post("/callflow/publish", data={"comment": "operator2 second"},
-                           follow_redirects=True)
+    published = admin.post(
+        "/callflow/publish", data={"comment": "operator2 second"}, follow_redirects=True
+    )
 
     assert "Asterisk accepted the queues and operators." in published.text
     with AmiClient.from_settings(site_settings) as ami:

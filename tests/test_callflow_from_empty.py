@@ -52,8 +52,9 @@ class EmptyInstall:
 
 
 @pytest.fixture
-def empty_install(asterisk_sandbox: SandboxInfo, engine: Engine,
-                  tmp_path: Path) -> Iterator[EmptyInstall]:
+def empty_install(
+    asterisk_sandbox: SandboxInfo, engine: Engine, tmp_path: Path
+) -> Iterator[EmptyInstall]:
     """A migrated, empty database with one admin, and the site on it applying to the sandbox.
 
     Uploaded prompts go where the sandbox Asterisk plays `callcards/<name>` from. Afterwards
@@ -69,8 +70,12 @@ def empty_install(asterisk_sandbox: SandboxInfo, engine: Engine,
         admin.set_password("first-admin-pass")
         session.add(admin)
     prompts = Path(asterisk_sandbox.root) / "usr/share/asterisk/sounds/callcards"
-    settings = sandbox_settings(asterisk_sandbox, url, prompts_dir=prompts,
-                                recordings_dir=Path(asterisk_sandbox.recordings_dir))
+    settings = sandbox_settings(
+        asterisk_sandbox,
+        url,
+        prompts_dir=prompts,
+        recordings_dir=Path(asterisk_sandbox.recordings_dir),
+    )
     site = signed_in(settings, "boss", "first-admin-pass")
     yield EmptyInstall(url, sessions, site, settings)
     shutil.rmtree(prompts, ignore_errors=True)
@@ -81,12 +86,17 @@ def empty_install(asterisk_sandbox: SandboxInfo, engine: Engine,
 
 
 @pytest.fixture
-async def server_on_empty(empty_install: EmptyInstall, agi_server: AgiProcess,
-                          asterisk_sandbox: SandboxInfo) -> AsyncIterator[AsteriskDriver]:
+async def server_on_empty(
+    empty_install: EmptyInstall, agi_server: AgiProcess, asterisk_sandbox: SandboxInfo
+) -> AsyncIterator[AsteriskDriver]:
     """The sandbox's FastAGI port served from the new install's database, then given back."""
     agi_server.stop()
-    ours = AgiProcess(empty_install.url, Path(asterisk_sandbox.recordings_dir), agi_server.port,
-                      ARTIFACTS / "callcards-agi-empty-install.log")
+    ours = AgiProcess(
+        empty_install.url,
+        Path(asterisk_sandbox.recordings_dir),
+        agi_server.port,
+        ARTIFACTS / "callcards-agi-empty-install.log",
+    )
     ours.start()
     try:
         async with AsteriskDriver.for_sandbox(asterisk_sandbox) as driver:
@@ -104,61 +114,131 @@ def _ok(response: object, what: str) -> None:
 
 def _build_the_clinic(site: FlaskClient, sessions: sessionmaker[Session]) -> None:
     """Everything the demo clinic's call flow needs, made through the site's forms."""
-    for login, name, extension in (("olga", "Ольга Операторова", "101"),
-                                   ("ivan", "Иван Петров", "102")):
-        _ok(site.post("/admin/users/new", data={
-            "login": login, "name": name, "role": "operator", "extension": extension,
-            "phone_type": "webrtc", "locale": "ru", "active": "y",
-            "password": f"{login}-first-pass"}), f"operator {login}")
+    for login, name, extension in (
+        ("olga", "Ольга Операторова", "101"),
+        ("ivan", "Иван Петров", "102"),
+    ):
+        _ok(
+            site.post(
+                "/admin/users/new",
+                data={
+                    "login": login,
+                    "name": name,
+                    "role": "operator",
+                    "extension": extension,
+                    "phone_type": "webrtc",
+                    "locale": "ru",
+                    "active": "y",
+                    "password": f"{login}-first-pass",
+                },
+            ),
+            f"operator {login}",
+        )
     with sessions() as session:
-        operators = list(session.scalars(select(User).where(User.role == "operator")
-                                         .order_by(User.extension)))
-    for queue, title, members in (("reception", "Регистратура", operators),
-                                  ("appointments", "Запись на приём", operators[:1])):
-        form = {"name": queue, "title": title, "strategy": "rrmemory", "ring_timeout_sec": "15",
-                "max_wait_sec": "120", "wrapup_sec": "0", "service_level_sec": "20",
-                "retention_days": "", "active": "y", "when_empty": "hangup",
-                "when_empty_message": "im-sorry", "when_timeout": "hangup",
-                "when_timeout_message": "im-sorry"}
+        operators = list(
+            session.scalars(select(User).where(User.role == "operator").order_by(User.extension))
+        )
+    for queue, title, members in (
+        ("reception", "Регистратура", operators),
+        ("appointments", "Запись на приём", operators[:1]),
+    ):
+        form = {
+            "name": queue,
+            "title": title,
+            "strategy": "rrmemory",
+            "ring_timeout_sec": "15",
+            "max_wait_sec": "120",
+            "wrapup_sec": "0",
+            "service_level_sec": "20",
+            "retention_days": "",
+            "active": "y",
+            "when_empty": "hangup",
+            "when_empty_message": "im-sorry",
+            "when_timeout": "hangup",
+            "when_timeout_message": "im-sorry",
+        }
         for index, user in enumerate(operators):
             form[f"members-{index}-user_id"] = str(user.id)
             form[f"members-{index}-penalty"] = "0"
             if user in members:
                 form[f"members-{index}-member"] = "y"
         _ok(site.post("/callflow/queues/new", data=form), f"queue {queue}")
-    _ok(site.post("/callflow/queues/default", data={"default_queue": "reception"}),
-        "default queue")
+    _ok(site.post("/callflow/queues/default", data={"default_queue": "reception"}), "default queue")
     tone = write_tone(Path("/tmp") / f"welcome-{os.getpid()}.wav", seconds=1.0, rate=16000)
-    _ok(site.post("/callflow/prompts", content_type="multipart/form-data", data={
-        "audio": (io.BytesIO(tone.read_bytes()), "welcome.wav"), "name": "welcome"}),
-        "prompt upload")
+    _ok(
+        site.post(
+            "/callflow/prompts",
+            content_type="multipart/form-data",
+            data={"audio": (io.BytesIO(tone.read_bytes()), "welcome.wav"), "name": "welcome"},
+        ),
+        "prompt upload",
+    )
     tone.unlink()
-    _ok(site.post("/callflow/menus/new", data={
-        "name": "main", "prompt": "callcards/welcome", "timeout_sec": "5", "retries": "2",
-        "timeout_prompt": "", "invalid_prompt": "im-sorry", "default_action": "queue:reception",
-        "default_message": "",
-        "options-0-digit": "1", "options-0-action": "queue:appointments",
-        "options-0-message": "", "options-0-label": "запись на приём",
-        "options-1-digit": "2", "options-1-action": "queue:reception",
-        "options-1-message": "", "options-1-label": "регистратура"}), "menu main")
-    _ok(site.post("/callflow/hours/new", data={
-        "name": "clinic", "timezone": "Europe/Moscow", "holidays": "", "exceptions": "",
-        "override_state": "", "override_until": "", "closed_action": "hangup",
-        "closed_message": "vm-goodbye",
-        **{day: WHOLE_DAY for day in ("mon", "tue", "wed", "thu", "fri", "sat", "sun")}}),
-        "business hours")
-    _ok(site.post("/callflow/dids/new", data={
-        "number": f"+{DID}", "entry": "menu:main", "source": "Сайт клиники", "city": "Москва",
-        "schedule": "clinic", "active": "y"}), "DID")
+    _ok(
+        site.post(
+            "/callflow/menus/new",
+            data={
+                "name": "main",
+                "prompt": "callcards/welcome",
+                "timeout_sec": "5",
+                "retries": "2",
+                "timeout_prompt": "",
+                "invalid_prompt": "im-sorry",
+                "default_action": "queue:reception",
+                "default_message": "",
+                "options-0-digit": "1",
+                "options-0-action": "queue:appointments",
+                "options-0-message": "",
+                "options-0-label": "запись на приём",
+                "options-1-digit": "2",
+                "options-1-action": "queue:reception",
+                "options-1-message": "",
+                "options-1-label": "регистратура",
+            },
+        ),
+        "menu main",
+    )
+    _ok(
+        site.post(
+            "/callflow/hours/new",
+            data={
+                "name": "clinic",
+                "timezone": "Europe/Moscow",
+                "holidays": "",
+                "exceptions": "",
+                "override_state": "",
+                "override_until": "",
+                "closed_action": "hangup",
+                "closed_message": "vm-goodbye",
+                **{day: WHOLE_DAY for day in ("mon", "tue", "wed", "thu", "fri", "sat", "sun")},
+            },
+        ),
+        "business hours",
+    )
+    _ok(
+        site.post(
+            "/callflow/dids/new",
+            data={
+                "number": f"+{DID}",
+                "entry": "menu:main",
+                "source": "Сайт клиники",
+                "city": "Москва",
+                "schedule": "clinic",
+                "active": "y",
+            },
+        ),
+        "DID",
+    )
 
 
 async def test_an_admin_builds_the_call_flow_from_nothing_and_a_real_call_follows_it(
-        empty_install: EmptyInstall, server_on_empty: AsteriskDriver,
-        asterisk_sandbox: SandboxInfo) -> None:
+    empty_install: EmptyInstall, server_on_empty: AsteriskDriver, asterisk_sandbox: SandboxInfo
+) -> None:
     site, sessions = empty_install.site, empty_install.sessions
     _build_the_clinic(site, sessions)
-    published = site.post("/callflow/publish", data={"comment": "the clinic, first version"},
-                          follow_redirects=True)
+    published = site.post(
+        "/callflow/publish", data={"comment": "the clinic, first version"}, follow_redirects=True
+    )
     assert published.status_code == 200
     assert "Asterisk accepted the queues and operators." in published.text
     with sessions() as session:

@@ -36,8 +36,9 @@ def admin_site(
     database_url: str, asterisk_sandbox: SandboxInfo, open_clinic: None
 ) -> Iterator[FlaskClient]:
     """The staff site on the test database, applying queues to the sandbox through AMI."""
-    settings = sandbox_settings(asterisk_sandbox, database_url,
-                                recordings_dir=Path(asterisk_sandbox.recordings_dir))
+    settings = sandbox_settings(
+        asterisk_sandbox, database_url, recordings_dir=Path(asterisk_sandbox.recordings_dir)
+    )
     yield signed_in(settings, locale=None)
 
 
@@ -54,10 +55,16 @@ async def ami(
 
 def menu_form(menu: dict, option_1: str) -> dict[str, str]:
     """The main menu's edit form as the admin posts it, with option 1 sent to `option_1`."""
-    data = {"name": menu["name"], "prompt": menu["prompt"], "timeout_sec": str(menu["timeout_sec"]),
-            "retries": str(menu["retries"]), "timeout_prompt": menu["timeout_prompt"] or "",
-            "invalid_prompt": menu["invalid_prompt"] or "",
-            "default_action": f"queue:{menu['default']['target']}", "default_message": ""}
+    data = {
+        "name": menu["name"],
+        "prompt": menu["prompt"],
+        "timeout_sec": str(menu["timeout_sec"]),
+        "retries": str(menu["retries"]),
+        "timeout_prompt": menu["timeout_prompt"] or "",
+        "invalid_prompt": menu["invalid_prompt"] or "",
+        "default_action": f"queue:{menu['default']['target']}",
+        "default_message": "",
+    }
     for index, option in enumerate(menu["options"]):
         target = option_1 if option["digit"] == "1" else option["action"]["target"]
         data[f"options-{index}-digit"] = option["digit"]
@@ -103,42 +110,56 @@ async def test_a_menu_changed_on_the_site_is_what_the_next_real_call_does_and_ro
         main = next(m for m in draft_document(session)["menus"] if m["name"] == "main")
         menu_id = session.scalar(select(IvrMenu.id).where(IvrMenu.name == "main"))
     first = await call_pressing(ami, sessions, "1")
-    assert (first.queue, first.ivr_path) == simulated_path(sessions, "1") == (
-        "appointments", "main > 1")
+    assert (
+        (first.queue, first.ivr_path)
+        == simulated_path(sessions, "1")
+        == ("appointments", "main > 1")
+    )
 
     edit = admin_site.post(f"/callflow/menus/{menu_id}", data=menu_form(main, "reception"))
     assert edit.status_code == 302, edit.text[:2000]
-    published = admin_site.post("/callflow/publish", data={"comment": "key 1 to reception"},
-                                follow_redirects=True)
+    published = admin_site.post(
+        "/callflow/publish", data={"comment": "key 1 to reception"}, follow_redirects=True
+    )
     assert published.status_code == 200
     changed = await call_pressing(ami, sessions, "1")
     assert (changed.queue, changed.ivr_path) == simulated_path(sessions, "1")
     assert changed.queue == "reception"
 
-    rollback = admin_site.post(f"/callflow/versions/{before.id}/rollback",
-                               data={"version": str(before.id)})
+    rollback = admin_site.post(
+        f"/callflow/versions/{before.id}/rollback", data={"version": str(before.id)}
+    )
     assert rollback.status_code == 302
     restored = await call_pressing(ami, sessions, "1")
-    assert (restored.queue, restored.ivr_path) == simulated_path(sessions, "1") == (
-        "appointments", "main > 1")
+    assert (
+        (restored.queue, restored.ivr_path)
+        == simulated_path(sessions, "1")
+        == ("appointments", "main > 1")
+    )
     with sessions() as session:
         newest = session.scalar(select(FlowVersion).order_by(FlowVersion.id.desc()).limit(1))
         assert newest is not None and newest.comment == f"rollback to {before.id}"
 
 
-def queue_form(sessions: sessionmaker[Session], queue_name: str,
-               drop: str) -> tuple[int, dict[str, str]]:
+def queue_form(
+    sessions: sessionmaker[Session], queue_name: str, drop: str
+) -> tuple[int, dict[str, str]]:
     """The queue's edit form as the admin posts it, with operator `drop` (a login) unticked."""
     with sessions() as session:
         queue = session.scalar(select(Queue).where(Queue.name == queue_name))
         assert queue is not None
-        members = {m.user_id for m in session.scalars(
-            select(QueueMember).where(QueueMember.queue_id == queue.id))}
-        phones = session.scalars(select(User).where(User.active.is_(True),
-                                                    User.extension.is_not(None))
-                                 .order_by(User.extension)).all()
-        data = queue_form_fields(queue, when_empty_message="im-sorry",
-                                 when_timeout_message="im-sorry")
+        members = {
+            m.user_id
+            for m in session.scalars(select(QueueMember).where(QueueMember.queue_id == queue.id))
+        }
+        phones = session.scalars(
+            select(User)
+            .where(User.active.is_(True), User.extension.is_not(None))
+            .order_by(User.extension)
+        ).all()
+        data = queue_form_fields(
+            queue, when_empty_message="im-sorry", when_timeout_message="im-sorry"
+        )
         for index, user in enumerate(phones):
             data[f"members-{index}-user_id"] = str(user.id)
             data[f"members-{index}-penalty"] = "0"
@@ -159,14 +180,18 @@ async def test_a_rollback_restores_an_operator_removed_from_a_queue_in_asterisk(
 
     queue_id, form = queue_form(sessions, "reception", drop="operator2")
     assert admin_site.post(f"/callflow/queues/{queue_id}", data=form).status_code == 302
-    published = admin_site.post("/callflow/publish", data={"comment": "102 off reception"},
-                                follow_redirects=True)
+    published = admin_site.post(
+        "/callflow/publish", data={"comment": "102 off reception"}, follow_redirects=True
+    )
     assert "Asterisk accepted the queues and operators." in published.text
     shown = await ami.command("queue show reception")
     assert "Local/101@" in shown and "Local/102@" not in shown
 
-    rolled = admin_site.post(f"/callflow/versions/{before.id}/rollback",
-                             data={"version": str(before.id)}, follow_redirects=True)
+    rolled = admin_site.post(
+        f"/callflow/versions/{before.id}/rollback",
+        data={"version": str(before.id)},
+        follow_redirects=True,
+    )
     assert "Rolled back" in rolled.text
     assert "Asterisk accepted the queues and operators." in rolled.text
     shown = await ami.command("queue show reception")

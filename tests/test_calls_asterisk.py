@@ -83,8 +83,11 @@ async def test_caller_presses_1_operator_answers_and_caller_hangs_up_makes_answe
     await ami.wait_hungup(call)
     card = await wait_card(sessions, call.linkedid)
 
-    assert (card.status, card.end_reason, card.direction) == ("answered", "caller_hangup",
-                                                              "inbound")
+    assert (card.status, card.end_reason, card.direction) == (
+        "answered",
+        "caller_hangup",
+        "inbound",
+    )
     assert card.queue == "appointments" and card.ivr_path == "main > 1"
     assert (card.src_number, card.did, card.uniqueid) == (CALLER, DID, call.dialplan_id)
     assert card.did_source == "Яндекс.Директ" and card.did_city == "Москва"
@@ -94,8 +97,15 @@ async def test_caller_presses_1_operator_answers_and_caller_hangs_up_makes_answe
     assert card.talk_sec is not None and card.talk_sec >= 2
     assert card.duration_sec is not None and card.duration_sec >= card.talk_sec
     assert card.wait_sec is not None and card.hold_sec == 0
-    for expected in ("call_started", "ivr_entered", "ivr_key", "route", "operator_rang",
-                     "answered", "hangup"):
+    for expected in (
+        "call_started",
+        "ivr_entered",
+        "ivr_key",
+        "route",
+        "operator_rang",
+        "answered",
+        "hangup",
+    ):
         assert expected in kinds(card), (expected, kinds(card))
     recording = Path(asterisk_sandbox.recordings_dir) / (card.recording_path or "")
     assert card.recording_path and recording.is_file() and recording.stat().st_size > 1000
@@ -116,12 +126,19 @@ async def test_the_dialplan_passes_what_it_knows_and_the_channel_names_the_card(
     await ami.wait_hungup(call)
     card = await wait_card(sessions, call.linkedid, lambda c: c.ended_at is not None)
     assert told == str(card.id)
-    asked = [str(e.command) for e in ami.events_of(call)
-             if e.event == "AGIExecStart" and e.uniqueid == call.dialplan_id]
+    asked = [
+        str(e.command)
+        for e in ami.events_of(call)
+        if e.event == "AGIExecStart" and e.uniqueid == call.dialplan_id
+    ]
     # incoming and hangup were given the linkedid, CC_ACTION and CC_CARD_ID (even empty).
     assert asked[0].startswith("GET DATA") and asked[-1].startswith("GET")
-    assert not [command for command in asked if command.startswith("GET") and (
-        "linkedid" in command or "CC_ACTION" in command or "CC_CARD_ID" in command)]
+    assert not [
+        command
+        for command in asked
+        if command.startswith("GET")
+        and ("linkedid" in command or "CC_ACTION" in command or "CC_CARD_ID" in command)
+    ]
     # The decision went back in one command, which Asterisk ran (CC_CARD_ID was read above).
     [handed] = [command for command in asked if command.startswith(("EXEC", "SET"))]
     assert handed.startswith(f'EXEC "MSet" "CC_CARD_ID={card.id},CC_QUEUE=appointments,')
@@ -134,8 +151,9 @@ async def test_caller_hanging_up_while_waiting_in_queue_makes_abandoned_card(
     call = await ami.call(DID, CALLER)
     await reach_menu_and_press(ami, call, "1")
     await ami.wait_for_queue_join("appointments", call=call)
-    ringing = await wait_card(sessions, call.linkedid,
-                              lambda card: card.ringing_extension is not None)
+    ringing = await wait_card(
+        sessions, call.linkedid, lambda card: card.ringing_extension is not None
+    )
     await asyncio.sleep(1.0)
     await ami.hangup(call)
     card = await wait_card(sessions, call.linkedid)
@@ -160,8 +178,9 @@ async def pause_all(ami: AsteriskDriver, queues: list[str], paused: bool) -> Non
 def queues_of(card: Call) -> list[str]:
     """The queues the call reached, in order, as its timeline tells."""
     route = next(e for e in card.events if e.kind == "route")
-    return [route.data["queue"]] + [e.data["to_queue"] for e in card.events
-                                    if e.kind == "queue_overflow" and e.data["to_queue"]]
+    return [route.data["queue"]] + [
+        e.data["to_queue"] for e in card.events if e.kind == "queue_overflow" and e.data["to_queue"]
+    ]
 
 
 def simulated_queues(sessions: sessionmaker[Session], keys: str, outcomes: list[str]) -> list[str]:
@@ -181,16 +200,22 @@ def queue_report_now(sessions: sessionmaker[Session]) -> dict[str | None, tuple[
         admin = session.scalar(select(User).where(User.login == "admin"))
         report = queue_report(session, Period(now - timedelta(hours=1), now, UTC), admin)
     total = report.total
-    return {**{row.queue: (row.offered, row.answered, row.refused) for row in report.rows},
-            "All queues": (total.offered, total.answered, total.refused)}
+    return {
+        **{row.queue: (row.offered, row.answered, row.refused) for row in report.rows},
+        "All queues": (total.offered, total.answered, total.refused),
+    }
 
 
-def report_change(before: dict[str | None, tuple[int, int, int]],
-                  after: dict[str | None, tuple[int, int, int]]
-                  ) -> dict[str | None, tuple[int, ...]]:
+def report_change(
+    before: dict[str | None, tuple[int, int, int]], after: dict[str | None, tuple[int, int, int]]
+) -> dict[str | None, tuple[int, ...]]:
     """What one call added to the rows of the queue report (the rows it changed)."""
-    changes = {queue: tuple(now - then for now, then in zip(
-        figures, before.get(queue, (0, 0, 0)), strict=True)) for queue, figures in after.items()}
+    changes = {
+        queue: tuple(
+            now - then for now, then in zip(figures, before.get(queue, (0, 0, 0)), strict=True)
+        )
+        for queue, figures in after.items()
+    }
     return {queue: change for queue, change in changes.items() if any(change)}
 
 
@@ -208,17 +233,22 @@ async def test_appointments_with_every_operator_paused_overflows_to_reception_wh
         card = await wait_card(sessions, call.linkedid)
     finally:
         await pause_all(ami, ["appointments"], False)
-    assert (card.status, card.end_reason, card.queue) == ("answered", "caller_hangup",
-                                                          "reception")
+    assert (card.status, card.end_reason, card.queue) == ("answered", "caller_hangup", "reception")
     assert operator_extension(sessions, card) in OPERATORS
-    assert queues_of(card) == simulated_queues(sessions, "1", ["empty"]) == [
-        "appointments", "reception"]
+    assert (
+        queues_of(card)
+        == simulated_queues(sessions, "1", ["empty"])
+        == ["appointments", "reception"]
+    )
     step = next(e for e in card.events if e.kind == "queue_overflow")
     assert (step.data["queue_status"], step.data["reason"]) == ("JOINEMPTY", "overflow_empty")
     assert len([e for e in ami.events_of(call) if e.event == "QueueCallerJoin"]) == 1
     # The queue report: refused by appointments, offered and answered in reception; one call.
     assert report_change(report_before, queue_report_now(sessions)) == {
-        "appointments": (0, 0, 1), "reception": (1, 1, 0), "All queues": (1, 1, 0)}
+        "appointments": (0, 0, 1),
+        "reception": (1, 1, 0),
+        "All queues": (1, 1, 0),
+    }
 
 
 async def test_all_operators_paused_everywhere_says_sorry_and_misses_with_no_operator(
@@ -235,9 +265,11 @@ async def test_all_operators_paused_everywhere_says_sorry_and_misses_with_no_ope
     assert (card.status, card.end_reason) == ("missed", "no_operator")
     assert card.operator_id is None
     assert [e.data.get("queue_status") for e in card.events if e.kind == "hangup"] == ["JOINEMPTY"]
-    assert [(e.data["from_queue"], e.data["to_queue"], e.data["message"])
-            for e in card.events if e.kind == "queue_overflow"] == [
-        ("appointments", "reception", ""), ("reception", "", "im-sorry")]
+    assert [
+        (e.data["from_queue"], e.data["to_queue"], e.data["message"])
+        for e in card.events
+        if e.kind == "queue_overflow"
+    ] == [("appointments", "reception", ""), ("reception", "", "im-sorry")]
 
 
 async def test_a_queue_whose_wait_runs_out_says_sorry_and_misses_the_call(
@@ -257,15 +289,17 @@ async def test_a_queue_whose_wait_runs_out_says_sorry_and_misses_the_call(
     assert card.wait_sec is not None and card.wait_sec >= 3
     step = next(e for e in card.events if e.kind == "queue_overflow")
     assert (step.data["queue_status"], step.data["action"], step.data["message"]) == (
-        "TIMEOUT", "hangup", "im-sorry")
+        "TIMEOUT",
+        "hangup",
+        "im-sorry",
+    )
     assert [e.data.get("queue_status") for e in card.events if e.kind == "hangup"] == ["TIMEOUT"]
 
 
 def publish_reception_wait(sessions: sessionmaker[Session], seconds: int) -> None:
     """Publish the flow with reception's longest wait set to `seconds`."""
     with sessions.begin() as session:
-        session.execute(update(Queue).where(Queue.name == "reception")
-                        .values(max_wait_sec=seconds))
+        session.execute(update(Queue).where(Queue.name == "reception").values(max_wait_sec=seconds))
         publish(session, user_id=None, comment=f"test: reception waits {seconds} s")
 
 
@@ -282,15 +316,19 @@ async def test_call_outside_business_hours_is_closed_and_missed(
     assert (card.status, card.end_reason) == ("missed", "closed_hours")
     assert card.queue is None and card.queue_entered_at is None
     assert "closed_hours" in kinds(card) and "ivr_entered" not in kinds(card)
-    assert not [e for e in ami.events_of(call)
-                if e.event == "AGIExecStart" and str(e.command).startswith("GET DATA")]
+    assert not [
+        e
+        for e in ami.events_of(call)
+        if e.event == "AGIExecStart" and str(e.command).startswith("GET DATA")
+    ]
 
 
 def set_closed_action(sessions: sessionmaker[Session], action: dict[str, Any]) -> None:
     """Give the demo clinic another closed-hours action and publish the flow."""
     with sessions.begin() as session:
-        session.execute(update(Schedule).where(Schedule.name == "clinic")
-                        .values(closed_action=action))
+        session.execute(
+            update(Schedule).where(Schedule.name == "clinic").values(closed_action=action)
+        )
         publish(session, user_id=None, comment=f"test: closed action {action['kind']}")
 
 
@@ -298,10 +336,8 @@ def set_closed_action(sessions: sessionmaker[Session], action: dict[str, Any]) -
 def closed_for_messages(sessions: sessionmaker[Session]) -> Iterator[None]:
     """The clinic is closed and takes a message of up to 30 s after the greeting vm-intro."""
     with sessions() as session:
-        before = session.scalar(select(Schedule.closed_action)
-                                .where(Schedule.name == "clinic"))
-    set_closed_action(sessions, {"kind": "voicemail", "message": "vm-intro",
-                                 "max_message_sec": 30})
+        before = session.scalar(select(Schedule.closed_action).where(Schedule.name == "clinic"))
+    set_closed_action(sessions, {"kind": "voicemail", "message": "vm-intro", "max_message_sec": 30})
     set_override(sessions, "closed")
     yield
     set_closed_action(sessions, before)
@@ -313,12 +349,17 @@ def message_noted(card: Call) -> bool:
 
     The hangup route notes the message just after closing the card, in the background.
     """
-    return (card.ended_at is not None and card.recording_state != "pending"
-            and bool({"message_left", "no_message"} & set(kinds(card))))
+    return (
+        card.ended_at is not None
+        and card.recording_state != "pending"
+        and bool({"message_left", "no_message"} & set(kinds(card)))
+    )
 
 
 async def test_caller_on_a_closed_day_leaves_a_spoken_message_that_becomes_the_card_recording(
-    ami: AsteriskDriver, sessions: sessionmaker[Session], asterisk_sandbox: SandboxInfo,
+    ami: AsteriskDriver,
+    sessions: sessionmaker[Session],
+    asterisk_sandbox: SandboxInfo,
     closed_for_messages: None,
 ) -> None:
     call = await ami.call(DID, CALLER)
@@ -342,7 +383,9 @@ async def test_caller_on_a_closed_day_leaves_a_spoken_message_that_becomes_the_c
 
 
 async def test_caller_on_a_closed_day_who_hangs_up_without_a_word_leaves_an_empty_message(
-    ami: AsteriskDriver, sessions: sessionmaker[Session], closed_for_messages: None,
+    ami: AsteriskDriver,
+    sessions: sessionmaker[Session],
+    closed_for_messages: None,
 ) -> None:
     call = await ami.call(DID, CALLER)
     await ami.wait_for_application(call, "Record")
@@ -350,8 +393,7 @@ async def test_caller_on_a_closed_day_who_hangs_up_without_a_word_leaves_an_empt
     await ami.hangup(call)
     card = await wait_card(sessions, call.linkedid, message_noted)
 
-    assert (card.status, card.end_reason, card.needs_callback) == ("missed", "closed_hours",
-                                                                   False)
+    assert (card.status, card.end_reason, card.needs_callback) == ("missed", "closed_hours", False)
     assert card.recording_state == "empty"
     assert "message_left" not in kinds(card)
     assert [e.data["record_status"] for e in card.events if e.kind == "no_message"] == ["HANGUP"]
@@ -377,7 +419,9 @@ async def test_invalid_key_then_silence_retries_then_default_queue(
 
 
 async def test_with_the_fastagi_server_stopped_the_call_still_reaches_the_default_queue(
-    ami: AsteriskDriver, sessions: sessionmaker[Session], agi_server: AgiProcess,
+    ami: AsteriskDriver,
+    sessions: sessionmaker[Session],
+    agi_server: AgiProcess,
     asterisk_sandbox: SandboxInfo,
 ) -> None:
     agi_server.stop()
@@ -414,28 +458,35 @@ async def test_call_transferred_to_a_second_queue_keeps_one_card(
     card = await wait_card(sessions, call.linkedid)
 
     with sessions() as session:
-        cards = session.scalars(select(Call).where(Call.src_number == CALLER,
-                                                   Call.started_at >= card.started_at)).all()
+        cards = session.scalars(
+            select(Call).where(Call.src_number == CALLER, Call.started_at >= card.started_at)
+        ).all()
     assert [c.id for c in cards] == [card.id]
     assert (card.status, card.queue) == ("answered", "reception")
     transfer = next(e for e in card.events if e.kind == "transferred")
-    assert (transfer.data["from_queue"], transfer.data["to_queue"]) == ("appointments",
-                                                                         "reception")
+    assert (transfer.data["from_queue"], transfer.data["to_queue"]) == ("appointments", "reception")
     assert kinds(card).count("answered") == 2  # one operator, then the next
 
 
 @pytest.mark.parametrize(
     ("number", "status", "reason"),
-    [("84951112231", "answered", "answered"), ("84951112237", "busy", "busy"),
-     ("84951112238", "failed", "congestion")],
+    [
+        ("84951112231", "answered", "answered"),
+        ("84951112237", "busy", "busy"),
+        ("84951112238", "failed", "congestion"),
+    ],
 )
 async def test_operator_outbound_call_gets_a_card(
     ami: AsteriskDriver, sessions: sessionmaker[Session], number: str, status: str, reason: str
 ) -> None:
     call = await ami.outbound("101", number)
     if status == "answered":
-        await ami.wait_for(lambda e: e.event == "DialEnd" and e.uniqueid == call.dialplan_id
-                           and e.dialstatus == "ANSWER", since=call.since)
+        await ami.wait_for(
+            lambda e: (
+                e.event == "DialEnd" and e.uniqueid == call.dialplan_id and e.dialstatus == "ANSWER"
+            ),
+            since=call.since,
+        )
         await asyncio.sleep(1.0)
         await ami.hangup(call)
     card = await wait_card(sessions, call.linkedid)
@@ -445,7 +496,9 @@ async def test_operator_outbound_call_gets_a_card(
 
 
 async def test_a_call_the_server_never_saw_gets_its_card_from_cel(
-    ami: AsteriskDriver, sessions: sessionmaker[Session], agi_server: AgiProcess,
+    ami: AsteriskDriver,
+    sessions: sessionmaker[Session],
+    agi_server: AgiProcess,
     asterisk_sandbox: SandboxInfo,
 ) -> None:
     agi_server.stop()
@@ -466,7 +519,11 @@ async def test_a_call_the_server_never_saw_gets_its_card_from_cel(
     assert call.linkedid in rebuilt and call.linkedid not in again
     card = await wait_card(sessions, call.linkedid)
     assert (card.status, card.queue, card.src_number, card.did) == (
-        "answered", "reception", CALLER, DID)
+        "answered",
+        "reception",
+        CALLER,
+        DID,
+    )
     assert operator_extension(sessions, card) in OPERATORS
     assert card.queue_entered_at <= card.answered_at < card.ended_at
     assert card.talk_sec is not None and card.talk_sec >= 1

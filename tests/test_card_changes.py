@@ -46,24 +46,58 @@ T0 = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 
 
 def new_call(linkedid: str) -> NewCall:
-    return NewCall(linkedid, linkedid, Direction.INBOUND, T0, "+79161234567", "74951234567",
-                   did="74951234567", caller_name="Иванов")
+    return NewCall(
+        linkedid,
+        linkedid,
+        Direction.INBOUND,
+        T0,
+        "+79161234567",
+        "74951234567",
+        did="74951234567",
+        caller_name="Иванов",
+    )
 
 
 def one_of_each() -> dict[str, CardChange[Any]]:
     """A change of every class, with every kind of field set."""
     new = new_call("each.1")
-    report = HangupReport(call=new, ended_at=T0 + timedelta(seconds=80), cause="16",
-                          member="PJSIP/101", member_answered_at=T0 + timedelta(seconds=20))
-    facts = CallFacts("each.1", "each.1", T0, "+79161234567", None, "74951234567",
-                      "appointments", T0 + timedelta(seconds=5), T0 + timedelta(seconds=20),
-                      "PJSIP/101-1", T0 + timedelta(seconds=80), "PJSIP/trunk", "16",
-                      "2026/11/23/each.1.wav", True)
+    report = HangupReport(
+        call=new,
+        ended_at=T0 + timedelta(seconds=80),
+        cause="16",
+        member="PJSIP/101",
+        member_answered_at=T0 + timedelta(seconds=20),
+    )
+    facts = CallFacts(
+        "each.1",
+        "each.1",
+        T0,
+        "+79161234567",
+        None,
+        "74951234567",
+        "appointments",
+        T0 + timedelta(seconds=5),
+        T0 + timedelta(seconds=20),
+        "PJSIP/101-1",
+        T0 + timedelta(seconds=80),
+        "PJSIP/trunk",
+        "16",
+        "2026/11/23/each.1.wav",
+        True,
+    )
     changes: list[CardChange[Any]] = [
         OpenCard(new, [Event("call_started", T0, {"did": "74951234567"}, "each.1")], card_id=7),
-        RouteDecided("each.1", queue="appointments", ivr_path="main > 1", did_source="Яндекс",
-                     did_city=None, events=[Event("ivr_key", T0, {"digits": "1"})],
-                     end_reason=None, queue_entered_at=T0, recorded=True),
+        RouteDecided(
+            "each.1",
+            queue="appointments",
+            ivr_path="main > 1",
+            did_source="Яндекс",
+            did_city=None,
+            events=[Event("ivr_key", T0, {"digits": "1"})],
+            end_reason=None,
+            queue_entered_at=T0,
+            recorded=True,
+        ),
         Ringing("each.1", extension="101", channel="PJSIP/101-1", at=T0),
         Answered("each.1", extension=None, interface="PJSIP/101", at=T0),
         EventsAdded("each.1", [Event("transferred", T0, {"to_queue": "reception"})]),
@@ -111,10 +145,16 @@ def test_mypy_rejects_a_misspelt_change_and_a_result_used_as_the_wrong_type(
         " at=datetime.now()))\n"
         "    operator: str | None = await services.card('x', 'a.1', Answered("
         "'a.1', extension=None, interface=None, at=datetime.now()))\n"
-        "    services.change_card('a.1', 'answered')\n")
+        "    services.change_card('a.1', 'answered')\n"
+    )
     checked = subprocess.run(
         [sys.executable, "-m", "mypy", "--cache-dir", str(tmp_path / "cache"), str(code)],
-        cwd=REPO, capture_output=True, text=True, timeout=240, check=False)
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=240,
+        check=False,
+    )
     errors = checked.stdout
     assert 'Module "fastagi.changes" has no attribute "Answerd"' in errors
     assert 'Unexpected keyword argument "chanel" for "Ringing"' in errors
@@ -133,22 +173,31 @@ def test_a_journal_written_by_the_previous_version_replays_after_the_upgrade(
     assert cards.replay() == 8
     assert not cards.journal.active
     with sessions() as session:
-        card = session.scalar(select(Call).options(selectinload(Call.events))
-                              .where(Call.linkedid == "old.1"))
+        card = session.scalar(
+            select(Call).options(selectinload(Call.events)).where(Call.linkedid == "old.1")
+        )
     assert card is not None
     assert (card.status, card.queue, card.ivr_path) == ("answered", "appointments", "main > 1")
     assert (card.wait_sec, card.talk_sec, card.hold_sec, card.duration_sec) == (10, 60, 10, 80)
     assert card.ringing_extension is None and card.operator_id is not None
     assert card.recording_state == "missing"  # the final check: no file was ever written
     assert [event.kind for event in card.events] == [
-        "call_started", "ivr_key", "operator_rang", "answered", "hold", "unhold", "hangup"]
+        "call_started",
+        "ivr_key",
+        "operator_rang",
+        "answered",
+        "hold",
+        "unhold",
+        "hangup",
+    ]
 
 
 def test_a_change_that_fails_alone_does_not_sink_its_batch(
     sessions: sessionmaker[Session], tmp_path: Path
 ) -> None:
-    cards = JournaledCards(CardStore(sessions, RecordingStore(tmp_path)),
-                           Journal(tmp_path / "cards.journal"))
+    cards = JournaledCards(
+        CardStore(sessions, RecordingStore(tmp_path)), Journal(tmp_path / "cards.journal")
+    )
     batch = [
         Queued(OpenCard(new_call("batch.1"))),
         Queued(Answered("no-such-call", extension="101", interface="PJSIP/101", at=T0)),
@@ -173,12 +222,22 @@ async def test_the_writer_commits_many_calls_changes_together_each_call_in_order
 
     event.listen(store.engine, "commit", committed)
     try:
-        results = [writer.submit(change) for n in range(50) for change in (
-            OpenCard(new_call(f"group.{n}")),
-            Answered(f"group.{n}", extension="101", interface="PJSIP/101",
-                     at=T0 + timedelta(seconds=9)),
-            HungUp(HangupReport(call=new_call(f"group.{n}"),
-                                ended_at=T0 + timedelta(seconds=30))))]
+        results = [
+            writer.submit(change)
+            for n in range(50)
+            for change in (
+                OpenCard(new_call(f"group.{n}")),
+                Answered(
+                    f"group.{n}",
+                    extension="101",
+                    interface="PJSIP/101",
+                    at=T0 + timedelta(seconds=9),
+                ),
+                HungUp(
+                    HangupReport(call=new_call(f"group.{n}"), ended_at=T0 + timedelta(seconds=30))
+                ),
+            )
+        ]
         await asyncio.gather(*results)
         await writer.close()
     finally:
@@ -187,5 +246,4 @@ async def test_the_writer_commits_many_calls_changes_together_each_call_in_order
     with sessions() as session:
         cards = session.scalars(select(Call).where(Call.linkedid.like("group.%"))).all()
     assert len(cards) == 50
-    assert {(card.status, card.wait_sec, card.talk_sec) for card in cards} == {
-        ("answered", 9, 21)}
+    assert {(card.status, card.wait_sec, card.talk_sec) for card in cards} == {("answered", 9, 21)}

@@ -82,7 +82,8 @@ def test_two_sessions_racing_for_one_call_make_one_card(sessions, tmp_path) -> N
 
 
 def test_a_card_opened_with_a_reserved_id_has_it_and_the_sequence_goes_on(
-        sessions, tmp_path) -> None:
+    sessions, tmp_path
+) -> None:
     cards = store(sessions, tmp_path)
     assert cards.reserves_ids
     reserved = cards.reserve_ids(3)
@@ -92,8 +93,9 @@ def test_a_card_opened_with_a_reserved_id_has_it_and_the_sequence_goes_on(
     assert (ref.id, ref.created) == (reserved[1], True)
     assert after.id > max(reserved)
     # The call coming back keeps its card, whatever id its other channel was told.
-    again = cards.apply(OpenCard(new_call("reserved.1", uniqueid="reserved.5"),
-                                 card_id=reserved[2]))
+    again = cards.apply(
+        OpenCard(new_call("reserved.1", uniqueid="reserved.5"), card_id=reserved[2])
+    )
     assert (again.id, again.created) == (reserved[1], False)
     with sessions() as session:
         assert session.get_one(Call, ref.id).recording_url == f"/api/calls/{ref.id}/recording"
@@ -115,20 +117,39 @@ def test_card_is_created_ringing_with_caller_and_recording_name(sessions, tmp_pa
 def test_answered_then_caller_hangs_up_gives_times_and_operator(sessions, tmp_path) -> None:
     cards = store(sessions, tmp_path)
     cards.apply(OpenCard(new_call()))
-    cards.apply(RouteDecided(
-        "1700000000.1", queue="appointments", ivr_path="main > 1", did_source="Яндекс",
-        did_city="Москва", events=[Event("ivr_key", T0, {"digits": "1"})],
-        queue_entered_at=T0 + timedelta(seconds=10),
-    ))
-    cards.apply(Answered("1700000000.1", extension="101", interface="PJSIP/101",
-                         at=T0 + timedelta(seconds=25)))
-    card = cards.apply(Closed("1700000000.1", Outcome(Status.ANSWERED, "caller_hangup"),
-                              ended_at=T0 + timedelta(seconds=85), data={}))
+    cards.apply(
+        RouteDecided(
+            "1700000000.1",
+            queue="appointments",
+            ivr_path="main > 1",
+            did_source="Яндекс",
+            did_city="Москва",
+            events=[Event("ivr_key", T0, {"digits": "1"})],
+            queue_entered_at=T0 + timedelta(seconds=10),
+        )
+    )
+    cards.apply(
+        Answered(
+            "1700000000.1", extension="101", interface="PJSIP/101", at=T0 + timedelta(seconds=25)
+        )
+    )
+    card = cards.apply(
+        Closed(
+            "1700000000.1",
+            Outcome(Status.ANSWERED, "caller_hangup"),
+            ended_at=T0 + timedelta(seconds=85),
+            data={},
+        )
+    )
     with sessions() as session:
         card = session.get_one(Call, card.id)
         operator = session.get_one(User, card.operator_id)
-        kinds = [event.kind for event in session.scalars(
-            select(CallEvent).where(CallEvent.call_id == card.id).order_by(CallEvent.id))]
+        kinds = [
+            event.kind
+            for event in session.scalars(
+                select(CallEvent).where(CallEvent.call_id == card.id).order_by(CallEvent.id)
+            )
+        ]
     assert operator.extension == "101"
     assert (card.status, card.end_reason) == ("answered", "caller_hangup")
     assert (card.duration_sec, card.talk_sec, card.wait_sec, card.hold_sec) == (85, 60, 15, 0)
@@ -140,10 +161,25 @@ def test_answered_then_caller_hangs_up_gives_times_and_operator(sessions, tmp_pa
 def test_unanswered_close_keeps_a_reason_known_earlier(sessions, tmp_path) -> None:
     cards = store(sessions, tmp_path)
     cards.apply(OpenCard(new_call()))
-    cards.apply(RouteDecided("1700000000.1", queue=None, ivr_path=None, did_source=None,
-                             did_city=None, events=[], end_reason="closed_hours"))
-    card = cards.apply(Closed("1700000000.1", Outcome(Status.MISSED, "closed_hours"),
-                              ended_at=T0 + timedelta(seconds=7), data={}))
+    cards.apply(
+        RouteDecided(
+            "1700000000.1",
+            queue=None,
+            ivr_path=None,
+            did_source=None,
+            did_city=None,
+            events=[],
+            end_reason="closed_hours",
+        )
+    )
+    card = cards.apply(
+        Closed(
+            "1700000000.1",
+            Outcome(Status.MISSED, "closed_hours"),
+            ended_at=T0 + timedelta(seconds=7),
+            data={},
+        )
+    )
     assert (card.status, card.end_reason, card.talk_sec) == ("missed", "closed_hours", 0)
 
 
@@ -151,12 +187,25 @@ def test_hold_time_sums_hold_unhold_pairs(sessions, tmp_path) -> None:
     cards = store(sessions, tmp_path)
     cards.apply(OpenCard(new_call()))
     cards.apply(Answered("1700000000.1", extension="102", interface="PJSIP/102", at=T0))
-    cards.apply(EventsAdded("1700000000.1", [
-        Event("hold", T0 + timedelta(seconds=10)), Event("unhold", T0 + timedelta(seconds=40)),
-        Event("hold", T0 + timedelta(seconds=50)), Event("unhold", T0 + timedelta(seconds=55)),
-    ]))
-    card = cards.apply(Closed("1700000000.1", Outcome(Status.ANSWERED, "caller_hangup"),
-                              ended_at=T0 + timedelta(seconds=90), data={}))
+    cards.apply(
+        EventsAdded(
+            "1700000000.1",
+            [
+                Event("hold", T0 + timedelta(seconds=10)),
+                Event("unhold", T0 + timedelta(seconds=40)),
+                Event("hold", T0 + timedelta(seconds=50)),
+                Event("unhold", T0 + timedelta(seconds=55)),
+            ],
+        )
+    )
+    card = cards.apply(
+        Closed(
+            "1700000000.1",
+            Outcome(Status.ANSWERED, "caller_hangup"),
+            ended_at=T0 + timedelta(seconds=90),
+            data={},
+        )
+    )
     assert card.hold_sec == 35
 
 
@@ -170,8 +219,14 @@ def hold(kind: str, second: int, channel: str = "PJSIP/102-1") -> Event:
 
 
 def hang_up_at(cards: CardStore, second: int, linkedid: str = "1700000000.1") -> Call:
-    return cards.apply(Closed(linkedid, Outcome(Status.ANSWERED, "caller_hangup"),
-                              ended_at=T0 + timedelta(seconds=second), data={}))
+    return cards.apply(
+        Closed(
+            linkedid,
+            Outcome(Status.ANSWERED, "caller_hangup"),
+            ended_at=T0 + timedelta(seconds=second),
+            data={},
+        )
+    )
 
 
 def test_a_hold_still_on_at_hangup_counts_up_to_the_hangup(sessions, tmp_path) -> None:
@@ -192,8 +247,7 @@ def test_an_unhold_after_the_card_closed_still_counts(sessions, tmp_path) -> Non
     assert card is not None and (card.hold_sec, card.talk_sec) == (10, 50)
 
 
-def test_a_whole_hold_heard_after_the_hangup_counts_on_the_closed_card(sessions,
-                                                                        tmp_path) -> None:
+def test_a_whole_hold_heard_after_the_hangup_counts_on_the_closed_card(sessions, tmp_path) -> None:
     cards = store(sessions, tmp_path)
     answered_call(cards)
     assert hang_up_at(cards, 60).hold_sec == 0
@@ -206,8 +260,12 @@ def test_a_whole_hold_heard_after_the_hangup_counts_on_the_closed_card(sessions,
 def test_holds_on_both_sides_at_once_count_once(sessions, tmp_path) -> None:
     cards = store(sessions, tmp_path)
     answered_call(cards)
-    for event in (hold("hold", 10, "PJSIP/102-1"), hold("hold", 15, "PJSIP/trunk-2"),
-                  hold("unhold", 20, "PJSIP/102-1"), hold("unhold", 30, "PJSIP/trunk-2")):
+    for event in (
+        hold("hold", 10, "PJSIP/102-1"),
+        hold("hold", 15, "PJSIP/trunk-2"),
+        hold("unhold", 20, "PJSIP/102-1"),
+        hold("unhold", 30, "PJSIP/trunk-2"),
+    ):
         cards.apply(HoldChanged("1700000000.1", event))
     assert hang_up_at(cards, 60).hold_sec == 20
 
@@ -240,25 +298,45 @@ def test_recording_state_says_ok_empty_or_missing(sessions, tmp_path) -> None:
     cards.apply(OpenCard(new_call("rec.missing")))
     linkedids = ("rec.ok", "rec.empty", "rec.missing")
     at_hangup = {
-        linkedid: cards.apply(Closed(linkedid, Outcome(Status.ABANDONED, "caller_hangup_ivr"),
-                                     ended_at=T0 + timedelta(seconds=3), data={})).recording_state
+        linkedid: cards.apply(
+            Closed(
+                linkedid,
+                Outcome(Status.ABANDONED, "caller_hangup_ivr"),
+                ended_at=T0 + timedelta(seconds=3),
+                data={},
+            )
+        ).recording_state
         for linkedid in linkedids
     }
-    not_final = {linkedid: cards.apply(RecordingChecked(linkedid, final=False))
-                 for linkedid in linkedids}
-    final = {linkedid: cards.apply(RecordingChecked(linkedid, final=True))
-             for linkedid in linkedids}
-    assert at_hangup == not_final == {"rec.ok": "ok", "rec.empty": "pending",
-                                      "rec.missing": "pending"}
+    not_final = {
+        linkedid: cards.apply(RecordingChecked(linkedid, final=False)) for linkedid in linkedids
+    }
+    final = {
+        linkedid: cards.apply(RecordingChecked(linkedid, final=True)) for linkedid in linkedids
+    }
+    assert (
+        at_hangup == not_final == {"rec.ok": "ok", "rec.empty": "pending", "rec.missing": "pending"}
+    )
     assert final == {"rec.ok": "ok", "rec.empty": "empty", "rec.missing": "missing"}
 
 
 def test_outbound_card_names_the_operator_who_dials(sessions, tmp_path) -> None:
     cards = store(sessions, tmp_path)
-    ref = cards.apply(OpenCard(new_call("out.1", direction=Direction.OUTBOUND, src_number="101",
-                                   dst_number="84951112233", did=None, operator_extension="101")))
-    card = cards.apply(Closed("out.1", Outcome(Status.BUSY, "busy"),
-                              ended_at=T0 + timedelta(seconds=4), data={}))
+    ref = cards.apply(
+        OpenCard(
+            new_call(
+                "out.1",
+                direction=Direction.OUTBOUND,
+                src_number="101",
+                dst_number="84951112233",
+                did=None,
+                operator_extension="101",
+            )
+        )
+    )
+    card = cards.apply(
+        Closed("out.1", Outcome(Status.BUSY, "busy"), ended_at=T0 + timedelta(seconds=4), data={})
+    )
     with sessions() as session:
         operator = session.get_one(User, card.operator_id)
     assert ref.created and operator.extension == "101"
@@ -275,14 +353,33 @@ def test_a_whole_call_on_the_demo_sqlite_database_replayed_once(tmp_path) -> Non
     cards = store(sessions, tmp_path)
     assert not cards.reserves_ids  # SQLite has no sequence: calls wait for their cards
     ref = cards.apply(OpenCard(new_call(), [Event("call_started", T0)]))
-    cards.apply(RouteDecided("1700000000.1", queue="appointments", ivr_path="main > 1",
-                             did_source="Яндекс", did_city=None, events=[Event("ivr_key", T0)],
-                             queue_entered_at=T0 + timedelta(seconds=10)))
-    cards.apply(RouteDecided("1700000000.1", queue="reception", ivr_path="transfer",
-                             did_source=None, did_city=None, events=[]))
+    cards.apply(
+        RouteDecided(
+            "1700000000.1",
+            queue="appointments",
+            ivr_path="main > 1",
+            did_source="Яндекс",
+            did_city=None,
+            events=[Event("ivr_key", T0)],
+            queue_entered_at=T0 + timedelta(seconds=10),
+        )
+    )
+    cards.apply(
+        RouteDecided(
+            "1700000000.1",
+            queue="reception",
+            ivr_path="transfer",
+            did_source=None,
+            did_city=None,
+            events=[],
+        )
+    )
     assert cards.apply(Ringing("1700000000.1", extension="101", channel="PJSIP/101-1", at=T0))
-    cards.apply(Answered("1700000000.1", extension="101", interface="PJSIP/101",
-                         at=T0 + timedelta(seconds=25)))
+    cards.apply(
+        Answered(
+            "1700000000.1", extension="101", interface="PJSIP/101", at=T0 + timedelta(seconds=25)
+        )
+    )
     for kind, second in (("hold", 30), ("hold", 30), ("unhold", 42)):  # one hold heard twice
         cards.apply(HoldChanged("1700000000.1", hold(kind, second)))
     report = HangupReport(call=new_call(), ended_at=T0 + timedelta(seconds=85), cause="16")
@@ -293,22 +390,47 @@ def test_a_whole_call_on_the_demo_sqlite_database_replayed_once(tmp_path) -> Non
         card = session.get_one(Call, ref.id)
         kinds = [event.kind for event in card.events]
     engine.dispose()
-    assert (card.status, card.queue, card.ivr_path) == ("answered", "reception",
-                                                        "main > 1 | transfer")
+    assert (card.status, card.queue, card.ivr_path) == (
+        "answered",
+        "reception",
+        "main > 1 | transfer",
+    )
     assert (card.duration_sec, card.talk_sec, card.wait_sec, card.hold_sec) == (85, 60, 15, 12)
     assert card.did_source == "Яндекс" and card.operator_id is not None
     assert card.recording_url == f"/api/calls/{ref.id}/recording"
-    assert kinds == ["call_started", "ivr_key", "operator_rang", "answered", "hold", "unhold",
-                     "hangup"]
+    assert kinds == [
+        "call_started",
+        "ivr_key",
+        "operator_rang",
+        "answered",
+        "hold",
+        "unhold",
+        "hangup",
+    ]
 
 
 def test_a_call_that_never_reached_a_queue_keeps_no_recording(sessions, tmp_path) -> None:
     cards = store(sessions, tmp_path)
     ref = cards.apply(OpenCard(new_call("ivr.left")))
-    cards.apply(RouteDecided("ivr.left", queue=None, ivr_path="main", did_source=None,
-                             did_city=None, events=[Event("caller_left_ivr", T0)], recorded=False))
-    card = cards.apply(Closed("ivr.left", Outcome(Status.ABANDONED, "caller_hangup_ivr"),
-                              ended_at=T0 + timedelta(seconds=9), data={}))
+    cards.apply(
+        RouteDecided(
+            "ivr.left",
+            queue=None,
+            ivr_path="main",
+            did_source=None,
+            did_city=None,
+            events=[Event("caller_left_ivr", T0)],
+            recorded=False,
+        )
+    )
+    card = cards.apply(
+        Closed(
+            "ivr.left",
+            Outcome(Status.ABANDONED, "caller_hangup_ivr"),
+            ended_at=T0 + timedelta(seconds=9),
+            data={},
+        )
+    )
     assert card.id == ref.id
     assert (card.recording_path, card.recording_url, card.recording_state) == (None, None, "none")
     assert (card.status, card.ivr_path) == ("abandoned", "main")
@@ -319,15 +441,35 @@ def test_a_queue_the_dialplan_chose_alone_is_the_card_queue_at_hangup(sessions, 
     default queue on its own. The hangup report names that queue; the card follows it."""
     cards = store(sessions, tmp_path)
     cards.apply(OpenCard(new_call()))
-    cards.apply(RouteDecided("1700000000.1", queue="appointments", ivr_path="main > 1",
-                             did_source=None, did_city=None, events=[],
-                             queue_entered_at=T0 + timedelta(seconds=5)))
-    card = cards.apply(HungUp(HangupReport(
-        call=new_call(), ended_at=T0 + timedelta(seconds=70), queue_status="TIMEOUT",
-        queue_returned=True, queue_entered=True, queue="reception")))
+    cards.apply(
+        RouteDecided(
+            "1700000000.1",
+            queue="appointments",
+            ivr_path="main > 1",
+            did_source=None,
+            did_city=None,
+            events=[],
+            queue_entered_at=T0 + timedelta(seconds=5),
+        )
+    )
+    card = cards.apply(
+        HungUp(
+            HangupReport(
+                call=new_call(),
+                ended_at=T0 + timedelta(seconds=70),
+                queue_status="TIMEOUT",
+                queue_returned=True,
+                queue_entered=True,
+                queue="reception",
+            )
+        )
+    )
     with sessions() as session:
-        moved = session.scalars(select(CallEvent).where(
-            CallEvent.call_id == card.id, CallEvent.kind == "queue_from_dialplan")).one()
+        moved = session.scalars(
+            select(CallEvent).where(
+                CallEvent.call_id == card.id, CallEvent.kind == "queue_from_dialplan"
+            )
+        ).one()
     assert card.queue == "reception"
     assert moved.data == {"queue": "reception", "card_queue": "appointments"}
 
@@ -336,29 +478,62 @@ def test_the_card_queue_stays_when_the_dialplan_agrees_or_never_queued(sessions,
     cards = store(sessions, tmp_path)
     for linkedid, queue_entered in (("same.1", True), ("ivr.1", False)):
         cards.apply(OpenCard(new_call(linkedid)))
-        cards.apply(RouteDecided(linkedid, queue="appointments", ivr_path=None, did_source=None,
-                                 did_city=None, events=[]))
-        card = cards.apply(HungUp(HangupReport(
-            call=new_call(linkedid), ended_at=T0 + timedelta(seconds=30),
-            queue_entered=queue_entered, queue="appointments" if queue_entered else "")))
+        cards.apply(
+            RouteDecided(
+                linkedid,
+                queue="appointments",
+                ivr_path=None,
+                did_source=None,
+                did_city=None,
+                events=[],
+            )
+        )
+        card = cards.apply(
+            HungUp(
+                HangupReport(
+                    call=new_call(linkedid),
+                    ended_at=T0 + timedelta(seconds=30),
+                    queue_entered=queue_entered,
+                    queue="appointments" if queue_entered else "",
+                )
+            )
+        )
         assert card.queue == "appointments"
     with sessions() as session:
-        assert not session.scalars(select(CallEvent).where(
-            CallEvent.kind == "queue_from_dialplan")).all()
+        assert not session.scalars(
+            select(CallEvent).where(CallEvent.kind == "queue_from_dialplan")
+        ).all()
 
 
 def test_a_caller_the_card_saw_queued_who_hangs_up_is_abandoned_in_the_queue(
-        sessions, tmp_path) -> None:
+    sessions, tmp_path
+) -> None:
     """The card knows the caller was queued even when the channel does not say so (a hangup
     before the dialplan set CC_QUEUE_ENTERED, or a dialplan from before that variable)."""
     cards = store(sessions, tmp_path)
     cards.apply(OpenCard(new_call("queued.1")))
-    cards.apply(RouteDecided("queued.1", queue="appointments", ivr_path="main > 1",
-                             did_source=None, did_city=None, events=[],
-                             queue_entered_at=T0 + timedelta(seconds=12)))
-    card = cards.apply(HungUp(HangupReport(
-        call=new_call("queued.1"), ended_at=T0 + timedelta(seconds=52), queue_entered=False,
-        hangup_source="PJSIP/trunk-00000001", cause="16")))
+    cards.apply(
+        RouteDecided(
+            "queued.1",
+            queue="appointments",
+            ivr_path="main > 1",
+            did_source=None,
+            did_city=None,
+            events=[],
+            queue_entered_at=T0 + timedelta(seconds=12),
+        )
+    )
+    card = cards.apply(
+        HungUp(
+            HangupReport(
+                call=new_call("queued.1"),
+                ended_at=T0 + timedelta(seconds=52),
+                queue_entered=False,
+                hangup_source="PJSIP/trunk-00000001",
+                cause="16",
+            )
+        )
+    )
     assert (card.status, card.end_reason) == ("abandoned", "caller_hangup_queue")
     # Waited from entering the queue, not from the first ring of the call.
     assert (card.duration_sec, card.wait_sec, card.talk_sec) == (52, 40, 0)

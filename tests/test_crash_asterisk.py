@@ -49,9 +49,12 @@ def crashing_server(
     """
     agi_server.stop()
     server = AgiProcess(
-        database_url, Path(Path(asterisk_sandbox.recordings_dir)), agi_port,
+        database_url,
+        Path(Path(asterisk_sandbox.recordings_dir)),
+        agi_port,
         ARTIFACTS / "callcards-agi-crash.log",
-        extra_env={**sandbox_ami_env(asterisk_sandbox), "CALLCARDS_RECONCILE_EVERY": "1"})
+        extra_env={**sandbox_ami_env(asterisk_sandbox), "CALLCARDS_RECONCILE_EVERY": "1"},
+    )
     server.start()
     try:
         yield server
@@ -93,10 +96,14 @@ async def asterisk_record(sessions: sessionmaker[Session], call: TestCall) -> As
     deadline = time.monotonic() + 20
     while True:
         with sessions() as session:
-            rows = session.scalars(select(AsteriskCel).where(AsteriskCel.linkedid == call.linkedid)
-                                   .order_by(AsteriskCel.eventtime, AsteriskCel.id)).all()
-            cdr = session.scalar(select(AsteriskCdr).where(
-                AsteriskCdr.uniqueid == call.dialplan_id))
+            rows = session.scalars(
+                select(AsteriskCel)
+                .where(AsteriskCel.linkedid == call.linkedid)
+                .order_by(AsteriskCel.eventtime, AsteriskCel.id)
+            ).all()
+            cdr = session.scalar(
+                select(AsteriskCdr).where(AsteriskCdr.uniqueid == call.dialplan_id)
+            )
         if cdr is not None and any(row.eventtype == "LINKEDID_END" for row in rows):
             break
         assert time.monotonic() < deadline, f"no CEL/CDR end of {call.linkedid}"
@@ -104,21 +111,33 @@ async def asterisk_record(sessions: sessionmaker[Session], call: TestCall) -> As
     own = [row for row in rows if row.uniqueid == call.dialplan_id]
 
     def first(event: str, app: str | None = None) -> AsteriskCel:
-        return next(row for row in own if row.eventtype == event
-                    and (app is None or row.appname == app))
+        return next(
+            row for row in own if row.eventtype == event and (app is None or row.appname == app)
+        )
 
     bridge = first("BRIDGE_ENTER")
-    operator = next(row for row in rows if row.eventtype == "BRIDGE_ENTER"
-                    and _OPERATOR_CHANNEL.match(row.channame or ""))
+    operator = next(
+        row
+        for row in rows
+        if row.eventtype == "BRIDGE_ENTER" and _OPERATOR_CHANNEL.match(row.channame or "")
+    )
     extension = _OPERATOR_CHANNEL.match(operator.channame or "")
     assert extension is not None and cdr.duration is not None
-    moments = [first("CHAN_START"), first("APP_START", "Queue"), bridge,
-               first("BRIDGE_EXIT"), first("HANGUP")]
+    moments = [
+        first("CHAN_START"),
+        first("APP_START", "Queue"),
+        bridge,
+        first("BRIDGE_EXIT"),
+        first("HANGUP"),
+    ]
     assert all(row.eventtime is not None for row in moments)
     started, queued, answered, talk_ended, ended = (row.eventtime for row in moments)
     return AsteriskRecord(
-        started_at=started, queue_entered_at=queued, answered_at=answered,  # type: ignore[arg-type]
-        talk_ended_at=talk_ended, ended_at=ended,  # type: ignore[arg-type]
+        started_at=started,
+        queue_entered_at=queued,
+        answered_at=answered,  # type: ignore[arg-type]
+        talk_ended_at=talk_ended,
+        ended_at=ended,  # type: ignore[arg-type]
         operator_extension=extension.group(1),
         recording_arguments=first("APP_START", "MixMonitor").appdata or "",
         cdr_duration=cdr.duration,
@@ -172,7 +191,9 @@ async def talk_and_hang_up(ami: AsteriskDriver, call: TestCall) -> None:
 
 
 async def test_call_in_the_menu_when_the_server_is_killed_gets_its_answer_and_recording(
-    ami: AsteriskDriver, sessions: sessionmaker[Session], crashing_server: AgiProcess,
+    ami: AsteriskDriver,
+    sessions: sessionmaker[Session],
+    crashing_server: AgiProcess,
     asterisk_sandbox: SandboxInfo,
 ) -> None:
     call = await ami.call(DID, CALLER)
@@ -183,9 +204,11 @@ async def test_call_in_the_menu_when_the_server_is_killed_gets_its_answer_and_re
     crashing_server.start()  # back while the caller talks
     await talk_and_hang_up(ami, call)
 
-    card = await wait_card(sessions, call.linkedid,
-                           lambda card: card.ended_at is not None
-                           and card.recording_state != "pending")
+    card = await wait_card(
+        sessions,
+        call.linkedid,
+        lambda card: card.ended_at is not None and card.recording_state != "pending",
+    )
     told = await asterisk_record(sessions, call)
     assert card.id == opened.id
     assert (card.recording_path or "").startswith("fallback/")
@@ -195,7 +218,9 @@ async def test_call_in_the_menu_when_the_server_is_killed_gets_its_answer_and_re
 
 
 async def test_call_waiting_in_a_queue_when_the_server_is_killed_is_closed_by_reconcile(
-    ami: AsteriskDriver, sessions: sessionmaker[Session], crashing_server: AgiProcess,
+    ami: AsteriskDriver,
+    sessions: sessionmaker[Session],
+    crashing_server: AgiProcess,
     asterisk_sandbox: SandboxInfo,
 ) -> None:
     call = await ami.call(DID, CALLER)
@@ -223,7 +248,9 @@ async def test_call_waiting_in_a_queue_when_the_server_is_killed_is_closed_by_re
 
 
 async def test_call_arriving_while_the_server_is_down_gets_a_whole_card_at_its_hangup(
-    ami: AsteriskDriver, sessions: sessionmaker[Session], crashing_server: AgiProcess,
+    ami: AsteriskDriver,
+    sessions: sessionmaker[Session],
+    crashing_server: AgiProcess,
     asterisk_sandbox: SandboxInfo,
 ) -> None:
     crashing_server.kill()
@@ -232,9 +259,11 @@ async def test_call_arriving_while_the_server_is_down_gets_a_whole_card_at_its_h
     crashing_server.start()
     await talk_and_hang_up(ami, call)
 
-    card = await wait_card(sessions, call.linkedid,
-                           lambda card: card.ended_at is not None
-                           and card.recording_state != "pending")
+    card = await wait_card(
+        sessions,
+        call.linkedid,
+        lambda card: card.ended_at is not None and card.recording_state != "pending",
+    )
     told = await asterisk_record(sessions, call)
     assert (card.queue, card.src_number, card.did) == ("reception", CALLER, DID)
     assert (card.recording_path or "").startswith("fallback/")
@@ -243,5 +272,6 @@ async def test_call_arriving_while_the_server_is_down_gets_a_whole_card_at_its_h
     assert_card_tells_what_asterisk_did(sessions, card, told, Path(asterisk_sandbox.recordings_dir))
     assert "card_created_late" in [event.kind for event in card.events]
     with sessions() as session:
-        assert len(session.scalars(select(Call.id).where(
-            Call.linkedid == call.linkedid)).all()) == 1
+        assert (
+            len(session.scalars(select(Call.id).where(Call.linkedid == call.linkedid)).all()) == 1
+        )

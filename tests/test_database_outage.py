@@ -51,42 +51,58 @@ def agi(postgres: PrivatePostgres, tmp_path: Path) -> Iterator[AgiProcess]:
 async def full_call(port: int, linkedid: str) -> dict[str, str]:
     """incoming (key 1) -> answered by 101 -> caller hangs up: what the dialplan was told."""
     variables = await FakeChannel("incoming", uniqueid=linkedid, keys=["1"]).run(
-        "127.0.0.1", port, timeout=DEADLINE)
-    await FakeChannel("answered", uniqueid=linkedid, variables={
-        "MEMBERINTERFACE": "PJSIP/101"}).run("127.0.0.1", port, timeout=DEADLINE)
+        "127.0.0.1", port, timeout=DEADLINE
+    )
+    await FakeChannel(
+        "answered", uniqueid=linkedid, variables={"MEMBERINTERFACE": "PJSIP/101"}
+    ).run("127.0.0.1", port, timeout=DEADLINE)
     await FakeChannel("hangup", uniqueid=linkedid, dead=True).run(
-        "127.0.0.1", port, timeout=DEADLINE)
+        "127.0.0.1", port, timeout=DEADLINE
+    )
     return variables
 
 
 def cards_of(sessions: sessionmaker[Session], prefix: str) -> list[Call]:
     """The cards whose linkedid starts with `prefix`, with their timelines."""
     with sessions() as session:
-        return list(session.scalars(
-            select(Call).options(selectinload(Call.events))
-            .where(Call.linkedid.like(f"{prefix}%")).order_by(Call.linkedid)))
+        return list(
+            session.scalars(
+                select(Call)
+                .options(selectinload(Call.events))
+                .where(Call.linkedid.like(f"{prefix}%"))
+                .order_by(Call.linkedid)
+            )
+        )
 
 
 def whole(card: Call, operator_101: int) -> bool:
     """An answered card with every step of a call through the menu, each once."""
     kinds = [event.kind for event in card.events]
-    return ((card.status, card.queue, card.ivr_path) == ("answered", "appointments", "main > 1")
-            and card.operator_id == operator_101 and card.answered_at is not None
-            and card.ended_at is not None and card.talk_sec is not None
-            and all(kinds.count(kind) == 1
-                    for kind in ("call_started", "ivr_key", "route", "answered", "hangup")))
+    return (
+        (card.status, card.queue, card.ivr_path) == ("answered", "appointments", "main > 1")
+        and card.operator_id == operator_101
+        and card.answered_at is not None
+        and card.ended_at is not None
+        and card.talk_sec is not None
+        and all(
+            kinds.count(kind) == 1
+            for kind in ("call_started", "ivr_key", "route", "answered", "hangup")
+        )
+    )
 
 
 async def test_cards_of_calls_made_while_the_database_was_away_land_by_themselves(
-        postgres: PrivatePostgres, agi: AgiProcess) -> None:
+    postgres: PrivatePostgres, agi: AgiProcess
+) -> None:
     for n in range(2):
         await full_call(agi.port, f"before.{n}")
     postgres.stop()
     try:
         during = [await full_call(agi.port, f"during.{n}") for n in range(4)]
         # Routing went on from the saved call flow while the cards waited in the journal.
-        assert all((told["CC_ACTION"], told["CC_QUEUE"]) == ("queue", "appointments")
-                   for told in during)
+        assert all(
+            (told["CC_ACTION"], told["CC_QUEUE"]) == ("queue", "appointments") for told in during
+        )
     finally:
         postgres.start()
     engine = make_engine(postgres.url)
@@ -101,11 +117,14 @@ async def test_cards_of_calls_made_while_the_database_was_away_land_by_themselve
             return len(cards) == 4 and all(whole(card, operator_101) for card in cards)
 
         # Nobody calls replay: the server's own loop must notice the database is back.
-        await eventually(landed, timeout=3 * DEADLINE, what="the journaled cards landing",
-                         every=0.2)
+        await eventually(
+            landed, timeout=3 * DEADLINE, what="the journaled cards landing", every=0.2
+        )
         cards = cards_of(sessions, "during.") + cards_of(sessions, "before.")
         assert [card.linkedid for card in cards] == [
-            *(f"during.{n}" for n in range(4)), *(f"before.{n}" for n in range(2))]
+            *(f"during.{n}" for n in range(4)),
+            *(f"before.{n}" for n in range(2)),
+        ]
         assert all(whole(card, operator_101) for card in cards)
         with sessions() as session:
             assert session.scalar(select(func.count(Call.id))) == 6  # once each, no double

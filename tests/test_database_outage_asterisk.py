@@ -34,8 +34,9 @@ SLACK_SEC = 2.0
 
 
 @pytest.fixture
-def private_agi(asterisk_sandbox: SandboxInfo, agi_server: AgiProcess, agi_port: int,
-                tmp_path: Path) -> Iterator[tuple[AgiProcess, PrivatePostgres]]:
+def private_agi(
+    asterisk_sandbox: SandboxInfo, agi_server: AgiProcess, agi_port: int, tmp_path: Path
+) -> Iterator[tuple[AgiProcess, PrivatePostgres]]:
     """`callcards agi` on the sandbox's AGI port, on a PostgreSQL of this test's own that it
     stops and starts (the session's server steps aside meanwhile; CEL stays where it was)."""
     agi_server.stop()
@@ -49,8 +50,13 @@ def private_agi(asterisk_sandbox: SandboxInfo, agi_server: AgiProcess, agi_port:
         set_override(make_session_factory(engine), "open")
         engine.dispose()
         log = ARTIFACTS / "callcards-agi-outage-asterisk.log"
-        server = AgiProcess(postgres.url, Path(asterisk_sandbox.recordings_dir), agi_port, log,
-                            extra_env=sandbox_ami_env(asterisk_sandbox))
+        server = AgiProcess(
+            postgres.url,
+            Path(asterisk_sandbox.recordings_dir),
+            agi_port,
+            log,
+            extra_env=sandbox_ami_env(asterisk_sandbox),
+        )
         server.start()
         try:
             yield server, postgres
@@ -71,9 +77,13 @@ async def reach_menu_and_press(ami: AsteriskDriver, call: TestCall, keys: str) -
 def cel_rows(sessions: sessionmaker[Session], call: TestCall) -> list[AsteriskCel]:
     """Asterisk's channel events of the call, in order."""
     with sessions() as session:
-        return list(session.scalars(select(AsteriskCel).where(
-            AsteriskCel.linkedid == call.linkedid).order_by(AsteriskCel.eventtime,
-                                                             AsteriskCel.id)))
+        return list(
+            session.scalars(
+                select(AsteriskCel)
+                .where(AsteriskCel.linkedid == call.linkedid)
+                .order_by(AsteriskCel.eventtime, AsteriskCel.id)
+            )
+        )
 
 
 def first(rows: list[AsteriskCel], channel: str, kind: str) -> AsteriskCel:
@@ -87,15 +97,19 @@ def seconds_apart(one: datetime | None, other: datetime | None) -> float:
     return abs((one - other).total_seconds())
 
 
-def assert_agrees_with_cel(card: Call, operator_extension: str | None,
-                           rows: list[AsteriskCel], call: TestCall) -> None:
+def assert_agrees_with_cel(
+    card: Call, operator_extension: str | None, rows: list[AsteriskCel], call: TestCall
+) -> None:
     """Status, operator, answer and end times, talk time and recording, as CEL has them."""
     caller = call.dialplan_id  # the half that ran our dialplan, queued, talked
     bridged = first(rows, caller, "BRIDGE_ENTER")
     hung_up = first(rows, caller, "HANGUP")
     monitor = first(rows, caller, "APP_START")
-    monitors = [row for row in rows if row.uniqueid == caller and row.appname == "MixMonitor"
-                and row.eventtype == "APP_START"]
+    monitors = [
+        row
+        for row in rows
+        if row.uniqueid == caller and row.appname == "MixMonitor" and row.eventtype == "APP_START"
+    ]
     assert monitor is not None and len(monitors) == 1
     assert card.status == "answered" and card.end_reason == "caller_hangup"
     assert operator_extension in OPERATORS
@@ -111,8 +125,10 @@ def assert_agrees_with_cel(card: Call, operator_extension: str | None,
 
 
 async def test_calls_while_the_database_is_away_get_true_cards_from_the_background_replay(
-        private_agi: tuple[AgiProcess, PrivatePostgres], asterisk_sandbox: SandboxInfo,
-        sessions: sessionmaker[Session]) -> None:
+    private_agi: tuple[AgiProcess, PrivatePostgres],
+    asterisk_sandbox: SandboxInfo,
+    sessions: sessionmaker[Session],
+) -> None:
     _, postgres = private_agi
     async with AsteriskDriver.for_sandbox(asterisk_sandbox) as ami:
         await ami.set_global("CC_TEST_ANSWER_DELAY", "0")
@@ -141,22 +157,37 @@ async def test_calls_while_the_database_is_away_get_true_cards_from_the_backgrou
     engine = make_engine(postgres.url)
     cards = make_session_factory(engine)
     try:
-        landed = {call.linkedid: await wait_card(
-            cards, call.linkedid, lambda card: card.ended_at is not None
-            and card.recording_state != "pending", timeout=3 * DEADLINE) for call in (a, b)}
+        landed = {
+            call.linkedid: await wait_card(
+                cards,
+                call.linkedid,
+                lambda card: card.ended_at is not None and card.recording_state != "pending",
+                timeout=3 * DEADLINE,
+            )
+            for call in (a, b)
+        }
         with cards() as session:
             for call in (a, b):
-                assert session.scalar(select(func.count(Call.id)).where(
-                    Call.linkedid == call.linkedid)) == 1
-            extensions = {linkedid: session.scalar(select(User.extension).where(
-                User.id == card.operator_id)) for linkedid, card in landed.items()}
+                assert (
+                    session.scalar(
+                        select(func.count(Call.id)).where(Call.linkedid == call.linkedid)
+                    )
+                    == 1
+                )
+            extensions = {
+                linkedid: session.scalar(select(User.extension).where(User.id == card.operator_id))
+                for linkedid, card in landed.items()
+            }
         for call in (a, b):
-            await eventually(lambda call=call: any(  # type: ignore[misc]
-                row.eventtype == "LINKEDID_END" for row in cel_rows(sessions, call)),
-                what="CEL's end of the call", every=0.1)
+            await eventually(
+                lambda call=call: any(  # type: ignore[misc]
+                    row.eventtype == "LINKEDID_END" for row in cel_rows(sessions, call)
+                ),
+                what="CEL's end of the call",
+                every=0.1,
+            )
             card = landed[call.linkedid]
-            assert_agrees_with_cel(card, extensions[call.linkedid], cel_rows(sessions, call),
-                                   call)
+            assert_agrees_with_cel(card, extensions[call.linkedid], cel_rows(sessions, call), call)
             recording = Path(asterisk_sandbox.recordings_dir) / (card.recording_path or "")
             assert recording.stat().st_size > 44 and card.recording_state == "ok"
     finally:

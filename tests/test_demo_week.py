@@ -40,11 +40,13 @@ class Week:
 @pytest.fixture(scope="module")
 def week(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Week]:
     folder = tmp_path_factory.mktemp("demo")
-    settings = load_settings({
-        "DATABASE_URL": f"sqlite:///{folder / 'callcards.sqlite3'}",
-        "RECORDINGS_DIR": str(folder / "recordings"),
-        "CALLCARDS_JOURNAL_DIR": str(folder / "journal"),
-    })
+    settings = load_settings(
+        {
+            "DATABASE_URL": f"sqlite:///{folder / 'callcards.sqlite3'}",
+            "RECORDINGS_DIR": str(folder / "recordings"),
+            "CALLCARDS_JOURNAL_DIR": str(folder / "journal"),
+        }
+    )
     migrate.upgrade(settings.database_url)
     engine = make_engine(settings.database_url)
     sessions = make_session_factory(engine)
@@ -69,13 +71,23 @@ def test_the_week_has_every_kind_of_call(week: Week) -> None:
     made = cards(week)
     assert len(made) == week.made > 40
     ends = {(card.direction, card.status, card.end_reason) for card in made}
-    assert {("inbound", "answered", "caller_hangup"), ("inbound", "missed", "queue_timeout"),
-            ("inbound", "abandoned", "caller_hangup_queue"),
-            ("inbound", "abandoned", "caller_hangup_ivr"),
-            ("inbound", "missed", "closed_hours")} <= ends
+    assert {
+        ("inbound", "answered", "caller_hangup"),
+        ("inbound", "missed", "queue_timeout"),
+        ("inbound", "abandoned", "caller_hangup_queue"),
+        ("inbound", "abandoned", "caller_hangup_ivr"),
+        ("inbound", "missed", "closed_hours"),
+    } <= ends
     assert {card.direction for card in made} == {"inbound", "outbound"}
-    assert {"transferred", "queue_overflow", "hold", "unhold", "message_left",
-            "operator_rang", "ivr_key"} <= kinds_of_events(week)
+    assert {
+        "transferred",
+        "queue_overflow",
+        "hold",
+        "unhold",
+        "message_left",
+        "operator_rang",
+        "ivr_key",
+    } <= kinds_of_events(week)
     answered = [card for card in made if card.status == "answered"]
     assert any(card.hold_sec for card in answered)
     assert any(card.completed_at for card in answered)
@@ -108,8 +120,11 @@ def test_recordings_are_wav_files_with_sound(week: Week) -> None:
     with wave.open(str(week.settings.recordings_dir / message.recording_path), "rb") as audio:
         spoken = audio.getnframes() // 8000
     with week.sessions() as session:
-        left = session.scalar(select(CallEvent).where(
-            CallEvent.call_id == message.id, CallEvent.kind == "message_left"))
+        left = session.scalar(
+            select(CallEvent).where(
+                CallEvent.call_id == message.id, CallEvent.kind == "message_left"
+            )
+        )
         assert left is not None and int(left.data["seconds"]) == spoken
 
 
@@ -131,8 +146,9 @@ def signed_in(week: Week, login: str) -> Any:
     client = app.test_client()
     token = _CSRF.search(client.get("/login").get_data(as_text=True))
     assert token is not None
-    answer = client.post("/login", data={"login": login, "password": login,
-                                         "csrf_token": token.group(1)})
+    answer = client.post(
+        "/login", data={"login": login, "password": login, "csrf_token": token.group(1)}
+    )
     assert answer.status_code == 302
     return client
 
@@ -148,8 +164,9 @@ def table(client: Any, url: str) -> dict[str, dict[str, str]]:
     """A report's CSV download: rows by their first cell, cells by the header."""
     answer = client.get(url)
     assert answer.status_code == 200, url
-    rows = list(csv.reader(io.StringIO(answer.get_data(as_text=True).lstrip("\ufeff")),
-                           delimiter=";"))
+    rows = list(
+        csv.reader(io.StringIO(answer.get_data(as_text=True).lstrip("\ufeff")), delimiter=";")
+    )
     return {row[0]: dict(zip(rows[0], row, strict=True)) for row in rows[1:] if row}
 
 
@@ -162,8 +179,9 @@ def test_the_calls_list_shows_the_week(week: Week) -> None:
 
 def test_a_transferred_card_names_both_operators(week: Week) -> None:
     with week.sessions() as session:
-        card_id = session.scalar(select(CallEvent.call_id).where(
-            CallEvent.kind == "transferred").limit(1))
+        card_id = session.scalar(
+            select(CallEvent.call_id).where(CallEvent.kind == "transferred").limit(1)
+        )
         names = set(session.scalars(select(User.name).where(User.extension.in_(["101", "102"]))))
     text = page(signed_in(week, "supervisor"), f"/calls/{card_id}")
     assert all(name in text for name in names)
@@ -177,11 +195,13 @@ def test_the_reports_agree_with_the_cards(week: Week) -> None:
     assert int(total["Отвечено"]) == sum(card.status == "answered" for card in made) > 20
     assert int(total["Пропущено"]) == sum(card.end_reason == "queue_timeout" for card in made)
     assert int(total["Брошено"]) == sum(card.end_reason == "caller_hangup_queue" for card in made)
-    assert int(total["В нерабочее время"]) == sum(card.end_reason == "closed_hours"
-                                                  for card in made)
+    assert int(total["В нерабочее время"]) == sum(
+        card.end_reason == "closed_hours" for card in made
+    )
     operators = table(client, f"/reports/operators?{query}")["Все операторы"]
-    assert int(operators["Отвечено"]) == sum(card.status == "answered" and card.operator_id
-                                             is not None for card in cards(week))
+    assert int(operators["Отвечено"]) == sum(
+        card.status == "answered" and card.operator_id is not None for card in cards(week)
+    )
     completed = sum(card.completed_at is not None for card in cards(week))
     assert int(operators["Карточек сохранено"]) == completed > 10
     categories = table(client, f"/reports/categories?{query}")["Все категории"]
@@ -206,8 +226,13 @@ def test_the_workspace_lists_the_operator_s_cards_to_complete(week: Week) -> Non
     with week.sessions() as session:
         operator = session.scalar(select(User).where(User.login == "operator1"))
         assert operator is not None
-        waiting = [card for card in cards(week) if card.operator_id == operator.id
-                   and card.status == "answered" and card.completed_at is None]
+        waiting = [
+            card
+            for card in cards(week)
+            if card.operator_id == operator.id
+            and card.status == "answered"
+            and card.completed_at is None
+        ]
     assert waiting
     text = page(signed_in(week, "operator1"), "/")
     assert all(card.src_number and card.src_number in text for card in waiting)

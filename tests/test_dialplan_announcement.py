@@ -44,8 +44,13 @@ def test_the_announcement_plays_on_closed_hours_and_unknown_numbers_too() -> Non
 
 
 def test_a_missing_announcement_prompt_is_reported() -> None:
-    problems = validate(announced("callcards/never-uploaded"),
-                        known_prompts={"hello", "im-sorry", "please-try-again", "vm-goodbye"})
-    assert [(p.where, p.message) for p in problems] == [(
-        "recording_announcement", "prompt 'callcards/never-uploaded' is not among the sound files",
-    )]
+    problems = validate(
+        announced("callcards/never-uploaded"),
+        known_prompts={"hello", "im-sorry", "please-try-again", "vm-goodbye"},
+    )
+    assert [(p.where, p.message) for p in problems] == [
+        (
+            "recording_announcement",
+            "prompt 'callcards/never-uploaded' is not among the sound files",
+        )
+    ]

@@ -59,8 +59,9 @@ def test_did_stored_with_formatting_matches_plain_digits() -> None:
 
 def test_exact_match_wins_over_the_last_ten_digits() -> None:
     """Two DIDs sharing the last 10 digits: the exactly dialled one is chosen."""
-    settings = settings_with_dids(did("74951234567", source="seven"),
-                                  did("84951234567", source="eight"))
+    settings = settings_with_dids(
+        did("74951234567", source="seven"), did("84951234567", source="eight")
+    )
     assert resolve_did(settings, "84951234567").source == "eight"
     assert resolve_did(settings, "+7 495 123 45 67").source == "seven"
 
@@ -98,7 +99,8 @@ def test_inactive_did_routes_like_an_unknown_one() -> None:
 
 def test_active_did_by_last_digits_wins_over_an_inactive_exact_one() -> None:
     """An active DID is preferred to an inactive one that matches more exactly."""
-    settings = settings_with_dids(did("84951234567", active=False),
-                                  did("74951234567", source="live"))
+    settings = settings_with_dids(
+        did("84951234567", active=False), did("74951234567", source="live")
+    )
     match = resolve_did(settings, "84951234567")
     assert (match.known, match.match, match.source) == (True, "last_digits", "live")

@@ -127,8 +127,9 @@ def test_holiday_eve_night_hours_do_not_carry_over() -> None:
 
 def test_exception_hours_replace_the_weekly_hours() -> None:
     """A short day 10:00-14:00 is closed at 09:00 and 15:00 and open at 11:00."""
-    schedule = make_schedule(weekly=WEEKDAYS_8_TO_20,
-                             exceptions=[{"date": "2026-11-23", "ranges": ["10:00-14:00"]}])
+    schedule = make_schedule(
+        weekly=WEEKDAYS_8_TO_20, exceptions=[{"date": "2026-11-23", "ranges": ["10:00-14:00"]}]
+    )
     before = check_hours(schedule, moscow(2026, 11, 23, 9, 0))
     during = check_hours(schedule, moscow(2026, 11, 23, 11, 0))
     after = check_hours(schedule, moscow(2026, 11, 23, 15, 0))
@@ -139,39 +140,45 @@ def test_exception_hours_replace_the_weekly_hours() -> None:
 
 def test_exception_can_open_a_weekend_day() -> None:
     """A working Saturday is open by its exception."""
-    schedule = make_schedule(weekly=WEEKDAYS_8_TO_20,
-                             exceptions=[{"date": "2026-11-28", "ranges": ["09:00-15:00"]}])
+    schedule = make_schedule(
+        weekly=WEEKDAYS_8_TO_20, exceptions=[{"date": "2026-11-28", "ranges": ["09:00-15:00"]}]
+    )
     assert check_hours(schedule, moscow(2026, 11, 28, 12, 0)).open
 
 
 def test_exception_without_ranges_closes_the_day() -> None:
     """An exception with no ranges closes a working day."""
-    schedule = make_schedule(weekly=WEEKDAYS_8_TO_20,
-                             exceptions=[{"date": "2026-11-23", "ranges": []}])
+    schedule = make_schedule(
+        weekly=WEEKDAYS_8_TO_20, exceptions=[{"date": "2026-11-23", "ranges": []}]
+    )
     check = check_hours(schedule, moscow(2026, 11, 23, 10, 0))
     assert (check.open, check.reason) == (False, "exception_closed")
 
 
 def test_exception_wins_over_a_holiday_on_the_same_date() -> None:
     """An exception is more specific than a holiday."""
-    schedule = make_schedule(holidays=[{"date": "2026-11-23", "name": "День"}],
-                             exceptions=[{"date": "2026-11-23", "ranges": ["10:00-12:00"]}])
+    schedule = make_schedule(
+        holidays=[{"date": "2026-11-23", "name": "День"}],
+        exceptions=[{"date": "2026-11-23", "ranges": ["10:00-12:00"]}],
+    )
     check = check_hours(schedule, moscow(2026, 11, 23, 11, 0))
     assert (check.open, check.reason) == (True, "exception_hours")
 
 
 def test_exception_night_hours_run_into_the_next_ordinary_day() -> None:
     """New Year's Eve 20:00-02:00 is open at 01:00 on January 1st."""
-    schedule = make_schedule(weekly=WEEKDAYS_8_TO_20,
-                             exceptions=[{"date": "2026-12-31", "ranges": ["20:00-02:00"]}])
+    schedule = make_schedule(
+        weekly=WEEKDAYS_8_TO_20, exceptions=[{"date": "2026-12-31", "ranges": ["20:00-02:00"]}]
+    )
     check = check_hours(schedule, moscow(2027, 1, 1, 1, 0))
     assert (check.open, check.reason) == (True, "exception_hours")
 
 
 def test_override_open_wins_over_a_holiday() -> None:
     """An override is stronger than everything else."""
-    schedule = make_schedule(holidays=[{"date": "2026-11-23"}],
-                             override={"state": "open", "until": None})
+    schedule = make_schedule(
+        holidays=[{"date": "2026-11-23"}], override={"state": "open", "until": None}
+    )
     check = check_hours(schedule, moscow(2026, 11, 23, 3, 0))
     assert (check.open, check.reason) == (True, "override_open")
 
@@ -185,8 +192,9 @@ def test_override_closed_wins_over_weekly_hours() -> None:
 
 def test_override_expires_at_its_until_time() -> None:
     """Until 12:00 the override applies; from 12:00 the weekly hours are back."""
-    schedule = make_schedule(weekly=WEEKDAYS_8_TO_20, override={
-        "state": "closed", "until": "2026-11-23T12:00:00+03:00"})
+    schedule = make_schedule(
+        weekly=WEEKDAYS_8_TO_20, override={"state": "closed", "until": "2026-11-23T12:00:00+03:00"}
+    )
     assert check_hours(schedule, moscow(2026, 11, 23, 11, 59)).reason == "override_closed"
     back = check_hours(schedule, moscow(2026, 11, 23, 12, 0))
     assert (back.open, back.reason) == (True, "weekly")
@@ -194,8 +202,9 @@ def test_override_expires_at_its_until_time() -> None:
 
 def test_override_until_in_another_zone_compares_the_same_instant() -> None:
     """An until written in UTC expires at that instant, whatever the schedule's zone."""
-    schedule = make_schedule(weekly=WEEKDAYS_8_TO_20, override={
-        "state": "closed", "until": "2026-11-23T09:00:00Z"})
+    schedule = make_schedule(
+        weekly=WEEKDAYS_8_TO_20, override={"state": "closed", "until": "2026-11-23T09:00:00Z"}
+    )
     assert check_hours(schedule, moscow(2026, 11, 23, 11, 59)).reason == "override_closed"
     assert check_hours(schedule, moscow(2026, 11, 23, 12, 0)).reason == "weekly"
 
@@ -256,8 +265,10 @@ def test_repeated_hour_at_fall_back_is_open_both_times() -> None:
 
 def test_new_york_opening_moves_an_hour_in_utc_with_dst() -> None:
     """09:00 New York is 14:00 UTC before 2026-03-08 and 13:00 UTC after."""
-    schedule = make_schedule("America/New_York", weekly={
-        day: ["09:00-17:00"] for day in ("mon", "tue", "wed", "thu", "fri")})
+    schedule = make_schedule(
+        "America/New_York",
+        weekly={day: ["09:00-17:00"] for day in ("mon", "tue", "wed", "thu", "fri")},
+    )
     assert not check_hours(schedule, utc(2026, 3, 6, 13, 30)).open
     assert check_hours(schedule, utc(2026, 3, 6, 14, 0)).open
     assert check_hours(schedule, utc(2026, 3, 9, 13, 30)).open

@@ -29,16 +29,21 @@ def clinic_document() -> dict[str, Any]:
         {"digit": "*", "action": {"kind": "back"}},
         {"digit": "9", "action": {"kind": "hangup", "message": "vm-goodbye"}},
     ]
-    doc["menus"].append({
-        "name": "lab", "prompt": "vm-press", "timeout_sec": 5, "retries": 1,
-        "options": [
-            {"digit": "1", "action": {"kind": "queue", "target": "reception"}},
-            {"digit": "*", "action": {"kind": "back"}},
-            {"digit": "#", "action": {"kind": "repeat"}},
-            {"digit": "8", "action": {"kind": "hangup"}},
-        ],
-        "default": {"kind": "queue", "target": "appointments"},
-    })
+    doc["menus"].append(
+        {
+            "name": "lab",
+            "prompt": "vm-press",
+            "timeout_sec": 5,
+            "retries": 1,
+            "options": [
+                {"digit": "1", "action": {"kind": "queue", "target": "reception"}},
+                {"digit": "*", "action": {"kind": "back"}},
+                {"digit": "#", "action": {"kind": "repeat"}},
+                {"digit": "8", "action": {"kind": "hangup"}},
+            ],
+            "default": {"kind": "queue", "target": "appointments"},
+        }
+    )
     return doc
 
 
@@ -49,8 +54,9 @@ def clinic(**main_changes: Any) -> FlowSettings:
     return FlowSettings.from_document(doc)
 
 
-def call(settings: FlowSettings, *keys: str | None, at: datetime = OPEN,
-         dialed: str = DEMO_DID) -> Any:
+def call(
+    settings: FlowSettings, *keys: str | None, at: datetime = OPEN, dialed: str = DEMO_DID
+) -> Any:
     """Simulate a call pressing the given keys."""
     return simulate(settings, dialed, CALLER, at, keys)
 
@@ -78,8 +84,7 @@ def test_key_one_goes_to_appointments_with_its_wait_limit() -> None:
 def test_events_tell_the_whole_call() -> None:
     """The timeline: DID, hours, menu, prompt, key, queue."""
     result = call(clinic(), "2")
-    assert kinds(result) == ["did", "hours", "ivr_entered", "ivr_prompt", "ivr_key",
-                             "queue_chosen"]
+    assert kinds(result) == ["did", "hours", "ivr_entered", "ivr_prompt", "ivr_key", "queue_chosen"]
     did, hours = result.events[0].data, result.events[1].data
     assert (did["known"], did["source"], did["caller"]) == ("true", "Яндекс.Директ", CALLER)
     assert (hours["open"], hours["reason"]) == ("true", "weekly")
@@ -111,12 +116,14 @@ def test_path_with_one_retry_reads_timeout_invalid_default() -> None:
 def test_wrong_key_on_the_last_try_still_plays_the_invalid_prompt() -> None:
     """The caller hears why the menu ended."""
     result = call(clinic(retries=0), "7")
-    assert result.steps[1:] == [Play("im-sorry"),
-                                Decision("queue", "reception", 120, None, "ivr_default")]
+    assert result.steps[1:] == [
+        Play("im-sorry"),
+        Decision("queue", "reception", 120, None, "ivr_default"),
+    ]
 
 
 def test_silence_on_the_last_try_plays_no_timeout_prompt() -> None:
-    """"Please try again" would be wrong when there is no next try."""
+    """ "Please try again" would be wrong when there is no next try."""
     result = call(clinic(retries=0), None)
     assert [type(step) for step in result.steps] == [Collect, Decision]
 
@@ -184,8 +191,10 @@ def test_back_in_the_top_menu_plays_it_again() -> None:
 def test_hangup_key_plays_its_message_then_hangs_up() -> None:
     """9 says goodbye and ends the call."""
     result = call(clinic(), "9")
-    assert result.steps[1:] == [Play("vm-goodbye"),
-                                Decision("hangup", None, None, "vm-goodbye", "ivr_hangup")]
+    assert result.steps[1:] == [
+        Play("vm-goodbye"),
+        Decision("hangup", None, None, "vm-goodbye", "ivr_hangup"),
+    ]
     assert "ivr_hangup" in kinds(result)
 
 
@@ -259,8 +268,10 @@ def test_loop_guard_ends_menus_that_send_callers_round() -> None:
 def test_closed_hours_play_the_message_then_hang_up() -> None:
     """The demo clinic on Saturday says goodbye."""
     result = call(clinic(), at=CLOSED)
-    assert result.steps == [Play("vm-goodbye"),
-                            Decision("hangup", None, None, "vm-goodbye", "closed_hours")]
+    assert result.steps == [
+        Play("vm-goodbye"),
+        Decision("hangup", None, None, "vm-goodbye", "closed_hours"),
+    ]
     assert kinds(result) == ["did", "hours", "closed_hours"]
     assert result.hours is not None and result.hours.reason == "outside_weekly"
     assert result.ivr_path == []
@@ -277,12 +288,16 @@ def test_closed_hours_can_send_calls_to_a_queue() -> None:
 def test_closed_hours_voicemail_plays_the_greeting_then_records_a_message() -> None:
     """A voicemail closed action: the greeting, then the message, up to its length."""
     doc = clinic_document()
-    doc["schedules"][0]["closed_action"] = {"kind": "voicemail", "message": "vm-leavemsg",
-                                            "max_message_sec": 90}
+    doc["schedules"][0]["closed_action"] = {
+        "kind": "voicemail",
+        "message": "vm-leavemsg",
+        "max_message_sec": 90,
+    }
     result = call(FlowSettings.from_document(doc), at=CLOSED)
-    assert result.steps == [Play("vm-leavemsg"),
-                            Decision("voicemail", None, None, "vm-leavemsg",
-                                     "closed_hours_voicemail", 90)]
+    assert result.steps == [
+        Play("vm-leavemsg"),
+        Decision("voicemail", None, None, "vm-leavemsg", "closed_hours_voicemail", 90),
+    ]
     assert kinds(result) == ["did", "hours", "closed_hours"]
     assert result.events[-1].data["action"] == "voicemail"
     assert result.ivr_path == []
@@ -294,9 +309,10 @@ def test_voicemail_built_in_code_without_greeting_or_length_gets_the_defaults() 
     schedule = replace(settings.schedules["clinic"], closed_action=Action("voicemail"))
     settings = replace(settings, schedules={"clinic": schedule})
     result = call(settings, at=CLOSED)
-    assert result.steps == [Play("vm-intro"),
-                            Decision("voicemail", None, None, "vm-intro",
-                                     "closed_hours_voicemail", 120)]
+    assert result.steps == [
+        Play("vm-intro"),
+        Decision("voicemail", None, None, "vm-intro", "closed_hours_voicemail", 120),
+    ]
 
 
 def test_voicemail_where_it_is_not_allowed_goes_to_the_default_queue() -> None:
@@ -363,8 +379,9 @@ def test_broken_time_zone_does_not_stop_the_call() -> None:
     """An error while deciding becomes a fallback to the default queue."""
     settings = clinic()
     broken = Schedule("clinic", "Mars/Olympus", Action("hangup"))
-    settings = FlowSettings(settings.default_queue, settings.queues, settings.menus,
-                            {"clinic": broken}, settings.dids)
+    settings = FlowSettings(
+        settings.default_queue, settings.queues, settings.menus, {"clinic": broken}, settings.dids
+    )
     result = call(settings)
     assert result.decision.reason == "error"
     fallback = result.events[-2]
@@ -376,8 +393,9 @@ def test_action_not_allowed_at_its_place_goes_to_the_default_queue() -> None:
     settings = clinic()
     menus = dict(settings.menus)
     menus["main"] = Menu("main", "hello", Action("repeat"), retries=0)
-    settings = FlowSettings(settings.default_queue, settings.queues, menus,
-                            settings.schedules, settings.dids)
+    settings = FlowSettings(
+        settings.default_queue, settings.queues, menus, settings.schedules, settings.dids
+    )
     assert call(settings).decision.reason == "action_not_allowed"
 
 
@@ -414,13 +432,15 @@ def test_naive_time_is_refused() -> None:
 def test_transfer_to_a_known_queue_uses_its_wait_limit() -> None:
     """A transfer names the queue it goes to."""
     assert decide_transfer(clinic(), "appointments") == Decision(
-        "queue", "appointments", 120, None, "transfer")
+        "queue", "appointments", 120, None, "transfer"
+    )
 
 
 def test_transfer_to_an_unknown_queue_goes_to_the_default_queue() -> None:
     """An operator's typo still reaches someone."""
     assert decide_transfer(clinic(), "sales") == Decision(
-        "queue", "reception", 120, None, "transfer_unknown_queue")
+        "queue", "reception", 120, None, "transfer_unknown_queue"
+    )
 
 
 def test_default_decision_is_the_default_queue() -> None:

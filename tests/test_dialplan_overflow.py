@@ -42,8 +42,7 @@ def test_overflow_actions_are_read_and_dumped_back() -> None:
     assert appointments.when_empty == Action("queue", "reception")
     assert reception.when_timeout == Action("hangup", message=SORRY)
     assert FlowSettings.from_document(settings.to_document()) == settings
-    assert settings.to_document()["queues"][1]["when_empty"] == {"kind": "hangup",
-                                                                 "message": SORRY}
+    assert settings.to_document()["queues"][1]["when_empty"] == {"kind": "hangup", "message": SORRY}
 
 
 def test_a_queue_without_overflow_hangs_up_as_before() -> None:
@@ -60,8 +59,9 @@ def test_a_queue_without_overflow_hangs_up_as_before() -> None:
 def test_a_menu_is_not_an_overflow() -> None:
     doc = demo_document()
     queue_of(doc, "reception")["when_empty"] = {"kind": "menu", "target": "main"}
-    with pytest.raises(SettingsError, match="queue reception, when_empty: kind 'menu' is not "
-                       "allowed here"):
+    with pytest.raises(
+        SettingsError, match="queue reception, when_empty: kind 'menu' is not allowed here"
+    ):
         FlowSettings.from_document(doc)
 
 
@@ -77,54 +77,72 @@ def test_an_overflow_to_a_missing_queue_is_reported() -> None:
 def test_an_overflow_loop_is_reported_once() -> None:
     doc = demo_document()
     queue_of(doc, "reception")["when_timeout"] = {"kind": "queue", "target": "appointments"}
-    assert problems(doc) == ["queue appointments: the overflow goes round queues appointments > "
-                             "reception > appointments; a caller would never leave them"]
+    assert problems(doc) == [
+        "queue appointments: the overflow goes round queues appointments > "
+        "reception > appointments; a caller would never leave them"
+    ]
 
 
 def test_a_queue_overflowing_to_itself_is_a_loop() -> None:
     doc = demo_document()
     queue_of(doc, "reception")["when_empty"] = {"kind": "queue", "target": "reception"}
-    assert problems(doc) == ["queue reception: the overflow goes round queues reception > "
-                             "reception; a caller would never leave them"]
+    assert problems(doc) == [
+        "queue reception: the overflow goes round queues reception > "
+        "reception; a caller would never leave them"
+    ]
 
 
 def test_a_longer_loop_is_found() -> None:
     doc = demo_document()
-    doc["queues"].append({"name": "billing", "when_empty": {"kind": "queue",
-                                                            "target": "appointments"}})
+    doc["queues"].append(
+        {"name": "billing", "when_empty": {"kind": "queue", "target": "appointments"}}
+    )
     queue_of(doc, "reception")["when_empty"] = {"kind": "queue", "target": "billing"}
-    assert problems(doc) == ["queue appointments: the overflow goes round queues appointments > "
-                             "reception > billing > appointments; a caller would never leave "
-                             "them"]
+    assert problems(doc) == [
+        "queue appointments: the overflow goes round queues appointments > "
+        "reception > billing > appointments; a caller would never leave "
+        "them"
+    ]
 
 
 def test_a_chain_without_a_loop_is_fine() -> None:
     doc = demo_document()
-    doc["queues"].append({"name": "billing", "when_empty": {"kind": "queue",
-                                                            "target": "appointments"}})
+    doc["queues"].append(
+        {"name": "billing", "when_empty": {"kind": "queue", "target": "appointments"}}
+    )
     assert problems(doc) == []
 
 
 # -- the decision after Queue() returns ---------------------------------------------------
 
 
-@pytest.mark.parametrize("status", ["JOINEMPTY", "LEAVEEMPTY", "JOINUNAVAIL", "LEAVEUNAVAIL",
-                                    "FULL", "joinempty "])
+@pytest.mark.parametrize(
+    "status", ["JOINEMPTY", "LEAVEEMPTY", "JOINUNAVAIL", "LEAVEUNAVAIL", "FULL", "joinempty "]
+)
 def test_an_empty_queue_sends_the_caller_to_its_when_empty_queue(status: str) -> None:
     result = decide_overflow(settings_with(), "appointments", status)
     decision = result.decision
     assert (decision.action, decision.queue, decision.queue_timeout, decision.reason) == (
-        "queue", "reception", 120, "overflow_empty")
+        "queue",
+        "reception",
+        120,
+        "overflow_empty",
+    )
     assert result.steps == (decision,)
-    assert [(e.kind, e.data["from_queue"], e.data["to_queue"], e.data["condition"])
-            for e in result.events] == [("queue_overflow", "appointments", "reception", "empty")]
+    assert [
+        (e.kind, e.data["from_queue"], e.data["to_queue"], e.data["condition"])
+        for e in result.events
+    ] == [("queue_overflow", "appointments", "reception", "empty")]
 
 
 def test_a_timed_out_queue_plays_its_message_then_hangs_up() -> None:
     result = decide_overflow(settings_with(), "reception", "TIMEOUT")
     assert result.steps[0] == Play(SORRY)
     assert (result.decision.action, result.decision.message, result.decision.reason) == (
-        "hangup", SORRY, "overflow_timeout")
+        "hangup",
+        SORRY,
+        "overflow_timeout",
+    )
     assert result.events[0].data["message"] == SORRY
 
 
@@ -136,8 +154,10 @@ def test_an_answered_call_is_never_overflowed() -> None:
 
 def test_the_hops_are_capped_whatever_the_document_says() -> None:
     settings = settings_with()
-    assert decide_overflow(settings, "appointments", "JOINEMPTY",
-                           MAX_OVERFLOWS - 1).decision.queue == "reception"
+    assert (
+        decide_overflow(settings, "appointments", "JOINEMPTY", MAX_OVERFLOWS - 1).decision.queue
+        == "reception"
+    )
     capped = decide_overflow(settings, "appointments", "JOINEMPTY", MAX_OVERFLOWS)
     assert (capped.decision.action, capped.decision.reason) == ("hangup", "overflow_limit")
 
@@ -145,7 +165,10 @@ def test_the_hops_are_capped_whatever_the_document_says() -> None:
 def test_a_queue_the_flow_does_not_know_overflows_to_the_default_queue() -> None:
     result = decide_overflow(settings_with(), "old-queue", "TIMEOUT")
     assert (result.decision.action, result.decision.queue, result.decision.reason) == (
-        "queue", "reception", "overflow_fallback")
+        "queue",
+        "reception",
+        "overflow_fallback",
+    )
 
 
 def test_the_default_queue_giving_the_caller_back_is_never_asked_again() -> None:
@@ -158,8 +181,10 @@ def test_the_default_queue_giving_the_caller_back_is_never_asked_again() -> None
 def test_a_target_that_vanished_means_the_default_queue() -> None:
     settings = settings_with(appointments={"when_empty": {"kind": "queue", "target": "gone"}})
     result = decide_overflow(settings, "appointments", "LEAVEEMPTY")
-    assert (result.decision.queue, result.decision.reason) == ("reception",
-                                                               "overflow_unknown_queue")
+    assert (result.decision.queue, result.decision.reason) == (
+        "reception",
+        "overflow_unknown_queue",
+    )
     assert result.events[0].data["missing"] == "gone"
 
 

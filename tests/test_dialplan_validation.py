@@ -37,8 +37,9 @@ def test_demo_settings_object_is_valid() -> None:
 def test_digit_used_twice_is_reported() -> None:
     """Two options on key 1: the second would never be reached."""
     doc = demo_document()
-    doc["menus"][0]["options"].append({"digit": "1", "action": {"kind": "queue",
-                                                                "target": "reception"}})
+    doc["menus"][0]["options"].append(
+        {"digit": "1", "action": {"kind": "queue", "target": "reception"}}
+    )
     assert problems(doc) == ["menu main, option 1: digit 1 is used twice"]
 
 
@@ -52,10 +53,13 @@ def test_name_listed_twice_is_reported() -> None:
 def test_exception_date_given_twice_is_reported() -> None:
     """Two exceptions for one date contradict each other."""
     doc = demo_document()
-    doc["schedules"][0]["exceptions"] = [{"date": "2026-12-31", "ranges": []},
-                                         {"date": "2026-12-31", "ranges": ["10:00-12:00"]}]
-    assert problems(doc) == ["schedule clinic, exception 2026-12-31: "
-                             "date 2026-12-31 has two exceptions"]
+    doc["schedules"][0]["exceptions"] = [
+        {"date": "2026-12-31", "ranges": []},
+        {"date": "2026-12-31", "ranges": ["10:00-12:00"]},
+    ]
+    assert problems(doc) == [
+        "schedule clinic, exception 2026-12-31: date 2026-12-31 has two exceptions"
+    ]
 
 
 def test_option_to_a_missing_queue_is_reported() -> None:
@@ -96,18 +100,21 @@ def test_did_with_an_unknown_schedule_is_reported() -> None:
 def test_same_did_written_two_ways_is_reported() -> None:
     """+7 (495) 123-45-67 is the demo DID again; only one of them would get calls."""
     doc = demo_document()
-    doc["dids"].append({"number": "+7 (495) 123-45-67",
-                        "entry": {"kind": "queue", "target": "reception"}})
-    assert problems(doc) == ["DID +7 (495) 123-45-67: the same number as DID 74951234567; "
-                             "calls reach only one"]
+    doc["dids"].append(
+        {"number": "+7 (495) 123-45-67", "entry": {"kind": "queue", "target": "reception"}}
+    )
+    assert problems(doc) == [
+        "DID +7 (495) 123-45-67: the same number as DID 74951234567; calls reach only one"
+    ]
 
 
 def test_missing_default_queue_is_reported() -> None:
     """Unknown and broken calls need somewhere to go."""
     doc = demo_document()
     doc["default_queue"] = "front-desk"
-    assert problems(doc) == ["default_queue: queue 'front-desk' does not exist; unknown or "
-                             "broken calls go there"]
+    assert problems(doc) == [
+        "default_queue: queue 'front-desk' does not exist; unknown or broken calls go there"
+    ]
 
 
 def test_closed_action_to_a_missing_queue_is_reported() -> None:
@@ -122,11 +129,21 @@ def _trap_document() -> dict[str, Any]:
     doc = demo_document()
     doc["menus"][0]["options"].append({"digit": "4", "action": {"kind": "menu", "target": "a"}})
     doc["menus"] += [
-        {"name": "a", "prompt": "hello", "default": {"kind": "menu", "target": "b"},
-         "options": [{"digit": "1", "action": {"kind": "menu", "target": "b"}},
-                     {"digit": "#", "action": {"kind": "repeat"}}]},
-        {"name": "b", "prompt": "hello", "default": {"kind": "menu", "target": "a"},
-         "options": [{"digit": "*", "action": {"kind": "back"}}]},
+        {
+            "name": "a",
+            "prompt": "hello",
+            "default": {"kind": "menu", "target": "b"},
+            "options": [
+                {"digit": "1", "action": {"kind": "menu", "target": "b"}},
+                {"digit": "#", "action": {"kind": "repeat"}},
+            ],
+        },
+        {
+            "name": "b",
+            "prompt": "hello",
+            "default": {"kind": "menu", "target": "a"},
+            "options": [{"digit": "*", "action": {"kind": "back"}}],
+        },
     ]
     return doc
 
@@ -153,8 +170,7 @@ def test_missing_prompt_is_reported_when_the_sounds_are_known() -> None:
     """A prompt that is not among the sound files would play silence."""
     assert problems(demo_document(), DEMO_PROMPTS - {"im-sorry", "vm-goodbye"}) == [
         "menu main, invalid_prompt: prompt 'im-sorry' is not among the sound files",
-        "schedule clinic, closed_action, message: prompt 'vm-goodbye' is not among the sound "
-        "files",
+        "schedule clinic, closed_action, message: prompt 'vm-goodbye' is not among the sound files",
         "queue reception, when_empty, message: prompt 'im-sorry' is not among the sound files",
         "queue reception, when_timeout, message: prompt 'im-sorry' is not among the sound files",
     ]
@@ -163,10 +179,12 @@ def test_missing_prompt_is_reported_when_the_sounds_are_known() -> None:
 def test_hangup_message_of_an_option_is_checked_as_a_prompt() -> None:
     """Messages played before hanging up are prompts too."""
     doc = demo_document()
-    doc["menus"][0]["options"].append({"digit": "9", "action": {"kind": "hangup",
-                                                                "message": "bye-bye"}})
+    doc["menus"][0]["options"].append(
+        {"digit": "9", "action": {"kind": "hangup", "message": "bye-bye"}}
+    )
     assert problems(doc, DEMO_PROMPTS) == [
-        "menu main, option 9, message: prompt 'bye-bye' is not among the sound files"]
+        "menu main, option 9, message: prompt 'bye-bye' is not among the sound files"
+    ]
 
 
 def test_voicemail_greeting_is_checked_as_a_prompt() -> None:
@@ -175,23 +193,31 @@ def test_voicemail_greeting_is_checked_as_a_prompt() -> None:
     doc["schedules"][0]["closed_action"] = {"kind": "voicemail", "message": "leave-it-here"}
     assert problems(doc, DEMO_PROMPTS) == [
         "schedule clinic, closed_action, message: prompt 'leave-it-here' is not among the "
-        "sound files"]
+        "sound files"
+    ]
     doc["schedules"][0]["closed_action"] = {"kind": "voicemail"}
     assert problems(doc, DEMO_PROMPTS | {"vm-intro"}) == []
     assert problems(doc, DEMO_PROMPTS) == [
-        "schedule clinic, closed_action, message: prompt 'vm-intro' is not among the sound "
-        "files"]
+        "schedule clinic, closed_action, message: prompt 'vm-intro' is not among the sound files"
+    ]
 
 
 def test_voicemail_length_and_place_in_settings_built_by_hand_are_checked() -> None:
     """A message of 3 s, or a voicemail as a menu default, made in code is reported."""
     settings = FlowSettings.from_document(demo_document())
     schedule = settings.schedules["clinic"]
-    schedules = {"clinic": Schedule(schedule.name, schedule.timezone,
-                                    Action("voicemail", max_message_sec=3), schedule.weekly)}
+    schedules = {
+        "clinic": Schedule(
+            schedule.name,
+            schedule.timezone,
+            Action("voicemail", max_message_sec=3),
+            schedule.weekly,
+        )
+    }
     menus = {"main": Menu("main", "hello", Action("voicemail"))}
-    settings = FlowSettings(settings.default_queue, settings.queues, menus, schedules,
-                            settings.dids)
+    settings = FlowSettings(
+        settings.default_queue, settings.queues, menus, schedules, settings.dids
+    )
     assert [str(p) for p in validate(settings)] == [
         "menu main, default: kind 'voicemail' is not allowed here (use queue, menu, hangup)",
         "schedule clinic, closed_action: a message may last 5 to 600 s, not 3",
@@ -209,16 +235,19 @@ def test_bad_time_range_in_a_document_is_reported() -> None:
     """Malformed parts come back as problems instead of an exception."""
     doc = demo_document()
     doc["schedules"][0]["weekly"]["mon"] = ["08:00-24:00"]
-    assert problems(doc) == ["schedule clinic, weekly mon: time range '08:00-24:00': hours go "
-                             "00:00 to 23:59 (write 00:00 for midnight)"]
+    assert problems(doc) == [
+        "schedule clinic, weekly mon: time range '08:00-24:00': hours go "
+        "00:00 to 23:59 (write 00:00 for midnight)"
+    ]
 
 
 def test_unknown_time_zone_in_a_document_is_reported_once() -> None:
     """The broken schedule is left out without DIDs reporting it missing."""
     doc = demo_document()
     doc["schedules"][0]["timezone"] = "Moscow"
-    assert problems(doc) == ["schedule clinic: unknown time zone 'Moscow' "
-                             "(use an IANA name like Europe/Moscow)"]
+    assert problems(doc) == [
+        "schedule clinic: unknown time zone 'Moscow' (use an IANA name like Europe/Moscow)"
+    ]
 
 
 def test_broken_menu_is_reported_once_not_again_as_missing() -> None:
@@ -243,15 +272,20 @@ def test_a_document_that_is_not_an_object_is_one_problem() -> None:
 
 def _settings_with_schedule(schedule: Schedule) -> FlowSettings:
     settings = FlowSettings.from_document(demo_document())
-    return FlowSettings(settings.default_queue, settings.queues, settings.menus,
-                        {"clinic": schedule}, settings.dids)
+    return FlowSettings(
+        settings.default_queue, settings.queues, settings.menus, {"clinic": schedule}, settings.dids
+    )
 
 
 def test_bad_zone_and_ranges_in_settings_built_by_hand_are_reported() -> None:
     """Settings made in code get the same schedule checks as documents."""
-    schedule = Schedule("clinic", "Nowhere/Town", Action("hangup"),
-                        weekly=((TimeRange(time(9), time(9)),),),
-                        override=Override("maybe", datetime(2026, 12, 1, 9)))
+    schedule = Schedule(
+        "clinic",
+        "Nowhere/Town",
+        Action("hangup"),
+        weekly=((TimeRange(time(9), time(9)),),),
+        override=Override("maybe", datetime(2026, 12, 1, 9)),
+    )
     assert [str(p) for p in validate(_settings_with_schedule(schedule))] == [
         "schedule clinic: unknown time zone 'Nowhere/Town'",
         "schedule clinic, weekly: needs hours for 7 days, got 1",
@@ -265,10 +299,12 @@ def test_bad_zone_and_ranges_in_settings_built_by_hand_are_reported() -> None:
 def test_action_kinds_in_settings_built_by_hand_are_checked() -> None:
     """A menu default of "back" or a two-digit key made in code is reported."""
     settings = FlowSettings.from_document(demo_document())
-    menus = {"main": Menu("main", "hello", Action("back"),
-                          options={"12": Action("queue", "reception")})}
-    settings = FlowSettings(settings.default_queue, settings.queues, menus,
-                            settings.schedules, settings.dids)
+    menus = {
+        "main": Menu("main", "hello", Action("back"), options={"12": Action("queue", "reception")})
+    }
+    settings = FlowSettings(
+        settings.default_queue, settings.queues, menus, settings.schedules, settings.dids
+    )
     assert [str(p) for p in validate(settings)] == [
         "menu main, default: kind 'back' is not allowed here (use queue, menu, hangup)",
         "menu main, option 12: digit '12' should be one of 0-9, * or #",

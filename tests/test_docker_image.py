@@ -60,8 +60,9 @@ def build_image_tree(target: Path) -> Path:
             path = REPO / source
             assert path.exists(), f"the Dockerfile copies {source}, which is not in the repo"
             if path.is_dir():
-                shutil.copytree(path, into, dirs_exist_ok=True,
-                                ignore=shutil.ignore_patterns("__pycache__"))
+                shutil.copytree(
+                    path, into, dirs_exist_ok=True, ignore=shutil.ignore_patterns("__pycache__")
+                )
             elif destination.endswith("/"):
                 into.mkdir(parents=True, exist_ok=True)
                 shutil.copy2(path, into / path.name)
@@ -116,8 +117,15 @@ def _image_python(tree: Path, instance: Path, *args: str) -> subprocess.Complete
         # What compose mounts for the web service: the repo's etc_asterisk.
         "CALLCARDS_ASTERISK_ETC": str(instance / "asterisk-etc"),
     }
-    return subprocess.run([sys.executable, "-S", *args], cwd=tree, env=environ,
-                          capture_output=True, text=True, timeout=240, check=False)
+    return subprocess.run(
+        [sys.executable, "-S", *args],
+        cwd=tree,
+        env=environ,
+        capture_output=True,
+        text=True,
+        timeout=240,
+        check=False,
+    )
 
 
 def test_every_package_of_setup_cfg_imports_from_the_image(
@@ -125,8 +133,9 @@ def test_every_package_of_setup_cfg_imports_from_the_image(
 ) -> None:
     packages = _packages()
     assert "pbx" in packages
-    result = _image_python(image_tree, tmp_path, "-c", _IMPORT_ALL, str(image_tree),
-                           json.dumps(packages))
+    result = _image_python(
+        image_tree, tmp_path, "-c", _IMPORT_ALL, str(image_tree), json.dumps(packages)
+    )
     assert result.returncode == 0, result.stderr
     imported = json.loads(result.stdout)
     assert {"pbx.apply", "pbx.endpoints", "webadmin", "fastagi", "callcards.cli"} <= set(imported)
@@ -134,8 +143,7 @@ def test_every_package_of_setup_cfg_imports_from_the_image(
 
 def test_every_entry_point_answers_help_from_the_image(image_tree: Path, tmp_path: Path) -> None:
     for name, target in _entry_points().items():
-        result = _image_python(image_tree, tmp_path, "-c", _RUN_ENTRY_POINT, target, name,
-                               "--help")
+        result = _image_python(image_tree, tmp_path, "-c", _RUN_ENTRY_POINT, target, name, "--help")
         assert result.returncode == 0, f"{name} --help: {result.stderr}"
         assert f"usage: {name}" in result.stdout
 
@@ -144,8 +152,9 @@ def test_callcards_asterisk_show_works_in_the_image(image_tree: Path, tmp_path: 
     shutil.copytree(REPO / "etc_asterisk", tmp_path / "asterisk-etc")
     target = _entry_points()["callcards"]
     for command in (["db", "upgrade"], ["seed-demo"], ["asterisk", "show"]):
-        result = _image_python(image_tree, tmp_path, "-c", _RUN_ENTRY_POINT, target,
-                               "callcards", *command)
+        result = _image_python(
+            image_tree, tmp_path, "-c", _RUN_ENTRY_POINT, target, "callcards", *command
+        )
         assert result.returncode == 0, f"callcards {' '.join(command)}: {result.stderr}"
     assert "ModuleNotFoundError" not in result.stderr
     # The demo's published queues, compared with the repo's queues_callcards.conf.
@@ -156,8 +165,7 @@ def test_an_image_without_pbx_is_noticed(tmp_path: Path) -> None:
     """The check above fails on the image the issue found (a Dockerfile without pbx/)."""
     tree = build_image_tree(tmp_path / "app").resolve()
     shutil.rmtree(tree / "pbx")
-    result = _image_python(tree, tmp_path, "-c", _IMPORT_ALL, str(tree),
-                           json.dumps(_packages()))
+    result = _image_python(tree, tmp_path, "-c", _IMPORT_ALL, str(tree), json.dumps(_packages()))
     assert result.returncode != 0
     assert "No module named 'pbx'" in result.stderr
 
@@ -179,8 +187,9 @@ def test_the_compose_file_is_valid_compose() -> None:
 
 def test_a_misspelt_compose_key_is_refused() -> None:
     """The validator is strict: a key compose does not know fails, so the test above can fail."""
-    text = COMPOSE.read_text().replace("    network_mode: service:asterisk",
-                                       "    network_mod: service:asterisk", 1)
+    text = COMPOSE.read_text().replace(
+        "    network_mode: service:asterisk", "    network_mod: service:asterisk", 1
+    )
     with pytest.raises(ValueError, match="network_mod"):
         PyOptions(apply_merge=True).from_yaml(text).validate()
 

@@ -41,8 +41,9 @@ def admin_site(database_url: str, asterisk_sandbox: SandboxInfo) -> FlaskClient:
 
 
 @pytest.fixture
-def desk_phone(engine: Engine, admin_site: FlaskClient,
-               asterisk_sandbox: SandboxInfo) -> Iterator[SipPhone]:
+def desk_phone(
+    engine: Engine, admin_site: FlaskClient, asterisk_sandbox: SandboxInfo
+) -> Iterator[SipPhone]:
     """operator1's desk phone, the one the queues ring; afterwards as the other tests expect."""
     settings = admin_site.application.config["CALLCARDS_SETTINGS"]
     sessions = make_session_factory(engine)
@@ -59,23 +60,28 @@ def desk_phone(engine: Engine, admin_site: FlaskClient,
     with sessions() as session:
         back = session.get_one(User, user.id)
         back.phone_type, back.sip_password_digest, back.sip_password_set_at = (
-            PhoneType.WEBRTC.value, None, None)
+            PhoneType.WEBRTC.value,
+            None,
+            None,
+        )
         session.commit()
         assert apply_endpoints(session, settings).ok
         assert apply_queues(session, settings).ok  # Local test operators again
 
 
 @pytest.fixture
-async def ami(asterisk_sandbox: SandboxInfo, agi_server: AgiProcess,
-              open_clinic: None) -> AsyncIterator[AsteriskDriver]:
+async def ami(
+    asterisk_sandbox: SandboxInfo, agi_server: AgiProcess, open_clinic: None
+) -> AsyncIterator[AsteriskDriver]:
     """An AMI session on the sandbox with the FastAGI server (and its listener) up."""
     agi_server.start()
     async with AsteriskDriver.for_sandbox(asterisk_sandbox) as driver:
         yield driver
 
 
-async def answered_call(ami: AsteriskDriver, phone: PhoneLine,
-                        sessions: sessionmaker[Session]) -> TestCall:
+async def answered_call(
+    ami: AsteriskDriver, phone: PhoneLine, sessions: sessionmaker[Session]
+) -> TestCall:
     """A caller presses 1 for appointments; the desk phone rings and answers."""
     call = await ami.call(DID, CALLER)
     await reach_menu_and_press(ami, call, "1")
@@ -86,8 +92,8 @@ async def answered_call(ami: AsteriskDriver, phone: PhoneLine,
 
 
 async def test_operator_holds_the_caller_for_two_seconds_the_card_says_so(
-        ami: AsteriskDriver, desk_phone: SipPhone,
-        sessions: sessionmaker[Session]) -> None:
+    ami: AsteriskDriver, desk_phone: SipPhone, sessions: sessionmaker[Session]
+) -> None:
     with desk_phone.online() as phone:
         call = await answered_call(ami, phone, sessions)
         await asyncio.sleep(1.0)  # they talk
@@ -102,8 +108,11 @@ async def test_operator_holds_the_caller_for_two_seconds_the_card_says_so(
 
     assert (held.status, resumed.status, bye.status) == (200, 200, 200)
     assert "a=recvonly" in held.body  # Asterisk took the hold
-    assert (card.status, card.end_reason, card.queue) == ("answered", "operator_hangup",
-                                                          "appointments")
+    assert (card.status, card.end_reason, card.queue) == (
+        "answered",
+        "operator_hangup",
+        "appointments",
+    )
     holds = [event for event in card.events if event.kind in ("hold", "unhold")]
     assert [event.kind for event in holds] == ["hold", "unhold"]
     assert all(event.data["channel"].startswith("PJSIP/101-") for event in holds)
@@ -116,8 +125,8 @@ async def test_operator_holds_the_caller_for_two_seconds_the_card_says_so(
 
 
 async def test_a_caller_who_hangs_up_on_hold_was_on_hold_until_the_hangup(
-        ami: AsteriskDriver, desk_phone: SipPhone,
-        sessions: sessionmaker[Session]) -> None:
+    ami: AsteriskDriver, desk_phone: SipPhone, sessions: sessionmaker[Session]
+) -> None:
     with desk_phone.online() as phone:
         call = await answered_call(ami, phone, sessions)
         await asyncio.to_thread(phone.hold)

@@ -46,9 +46,15 @@ def postgres() -> Iterator[PrivatePostgres]:
 
 def make_services(postgres: PrivatePostgres, journal_dir: Path) -> AgiServices:
     settings = replace(
-        load_settings({"DATABASE_URL": postgres.url, "RECORDINGS_DIR": str(journal_dir),
-                       "CALLCARDS_JOURNAL_DIR": str(journal_dir)}),
-        settings_refresh_sec=0.0, db_timeout=5.0,
+        load_settings(
+            {
+                "DATABASE_URL": postgres.url,
+                "RECORDINGS_DIR": str(journal_dir),
+                "CALLCARDS_JOURNAL_DIR": str(journal_dir),
+            }
+        ),
+        settings_refresh_sec=0.0,
+        db_timeout=5.0,
     )
     services = build_services(settings)
     services.clock = lambda: OPEN_HOURS
@@ -63,8 +69,9 @@ async def running(postgres: PrivatePostgres, tmp_path: Path) -> AsyncIterator[di
 
     async def start() -> tuple[FastAgiServer, AgiServices]:
         services = make_services(postgres, tmp_path / "journal")
-        routes = {name: functools.partial(route, services=services)
-                  for name, route in ROUTES.items()}
+        routes = {
+            name: functools.partial(route, services=services) for name, route in ROUTES.items()
+        }
         server = FastAgiServer(routes, host="127.0.0.1", port=0)
         await server.start()
         started.setdefault("all", []).append((server, services))
@@ -83,9 +90,11 @@ async def running(postgres: PrivatePostgres, tmp_path: Path) -> AsyncIterator[di
 async def full_call(server: FastAgiServer, linkedid: str) -> dict[str, str]:
     """incoming (key 1) -> answered by 101 -> caller hangs up: what the dialplan was told."""
     variables = await FakeChannel("incoming", uniqueid=linkedid, keys=["1"]).run(
-        "127.0.0.1", server.port)
-    await FakeChannel("answered", uniqueid=linkedid,
-                      variables={"MEMBERINTERFACE": "PJSIP/101"}).run("127.0.0.1", server.port)
+        "127.0.0.1", server.port
+    )
+    await FakeChannel(
+        "answered", uniqueid=linkedid, variables={"MEMBERINTERFACE": "PJSIP/101"}
+    ).run("127.0.0.1", server.port)
     await FakeChannel("hangup", uniqueid=linkedid, dead=True).run("127.0.0.1", server.port)
     return variables
 
@@ -93,8 +102,11 @@ async def full_call(server: FastAgiServer, linkedid: str) -> dict[str, str]:
 def cards(postgres: PrivatePostgres, prefix: str) -> list[Call]:
     engine = make_engine(postgres.url)
     with make_session_factory(engine)() as session:
-        found = list(session.scalars(
-            select(Call).where(Call.linkedid.like(f"{prefix}%")).order_by(Call.linkedid)))
+        found = list(
+            session.scalars(
+                select(Call).where(Call.linkedid.like(f"{prefix}%")).order_by(Call.linkedid)
+            )
+        )
         for card in found:
             card.events  # noqa: B018 (load the timeline)
         operator_101 = session.scalar(select(User.id).where(User.extension == "101"))
@@ -194,8 +206,11 @@ async def test_replaying_the_same_journal_twice_changes_nothing(
     new = NewCall("twice.1", "twice.1", Direction.INBOUND, at, "+79160000001", "74951234567")
     operations = [
         Operation("op-open-twice", 1, OpenCard(new, [Event("call_started", at)])),
-        Operation("op-hangup-twice", 2,
-                  HungUp(HangupReport(call=new, ended_at=at + timedelta(seconds=30)))),
+        Operation(
+            "op-hangup-twice",
+            2,
+            HungUp(HangupReport(call=new, ended_at=at + timedelta(seconds=30))),
+        ),
     ]
     for _ in range(2):  # a crash after applying, before the journal was emptied
         for operation in operations:
@@ -204,8 +219,9 @@ async def test_replaying_the_same_journal_twice_changes_nothing(
     engine = make_engine(postgres.url)
     with make_session_factory(engine)() as session:
         card_count = session.scalar(select(func.count()).where(Call.linkedid == "twice.1"))
-        event_count = session.scalar(select(func.count()).select_from(CallEvent).join(Call)
-                                     .where(Call.linkedid == "twice.1"))
+        event_count = session.scalar(
+            select(func.count()).select_from(CallEvent).join(Call).where(Call.linkedid == "twice.1")
+        )
     engine.dispose()
     assert (card_count, event_count) == (1, 2)
 
@@ -220,14 +236,24 @@ async def test_holds_heard_while_the_database_is_away_land_in_order_with_the_han
     try:
         # The routes' changes and the AMI listener's, as the server makes them during a call.
         services.change_card("held.1", OpenCard(new, [Event("call_started", at)]))
-        services.change_card("held.1", Answered("held.1", extension="101",
-                                                interface="PJSIP/101",
-                                                at=at + timedelta(seconds=5)))
+        services.change_card(
+            "held.1",
+            Answered(
+                "held.1", extension="101", interface="PJSIP/101", at=at + timedelta(seconds=5)
+            ),
+        )
         for kind, second in (("hold", 10), ("unhold", 22), ("hold", 30)):
-            services.change_card("held.1", HoldChanged("held.1", Event(
-                kind, at + timedelta(seconds=second), {"channel": "PJSIP/101-1"}, "op.1")))
-        services.change_card("held.1", HungUp(HangupReport(
-            call=new, ended_at=at + timedelta(seconds=40), member="PJSIP/101")))
+            services.change_card(
+                "held.1",
+                HoldChanged(
+                    "held.1",
+                    Event(kind, at + timedelta(seconds=second), {"channel": "PJSIP/101-1"}, "op.1"),
+                ),
+            )
+        services.change_card(
+            "held.1",
+            HungUp(HangupReport(call=new, ended_at=at + timedelta(seconds=40), member="PJSIP/101")),
+        )
         await services.settled()
         assert services.cards.journal.active
     finally:
@@ -265,8 +291,12 @@ class _FlakyStore:
 
 
 def _away(invalidated: bool) -> OperationalError:
-    return OperationalError("SELECT 1", {}, Exception("server closed the connection"),
-                            connection_invalidated=invalidated)
+    return OperationalError(
+        "SELECT 1",
+        {},
+        Exception("server closed the connection"),
+        connection_invalidated=invalidated,
+    )
 
 
 def test_a_change_journaled_because_the_database_is_away_is_not_also_made_at_once(

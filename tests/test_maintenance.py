@@ -13,12 +13,19 @@ from recordings import RecordingStore
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
 
 
-def add_card(session, store: RecordingStore, linkedid: str, queue: str, age_days: int,
-             audio: bytes | None) -> Call:
+def add_card(
+    session, store: RecordingStore, linkedid: str, queue: str, age_days: int, audio: bytes | None
+) -> Call:
     ended = NOW - timedelta(days=age_days)
-    card = Call(uniqueid=linkedid, linkedid=linkedid, queue=queue, started_at=ended,
-                ended_at=ended, recording_path=f"2026/{linkedid}.wav",
-                recording_url="/api/calls/x/recording")
+    card = Call(
+        uniqueid=linkedid,
+        linkedid=linkedid,
+        queue=queue,
+        started_at=ended,
+        ended_at=ended,
+        recording_path=f"2026/{linkedid}.wav",
+        recording_url="/api/calls/x/recording",
+    )
     session.add(card)
     if audio is not None:
         path = store.root / card.recording_path

@@ -23,8 +23,10 @@ from tests.conftest import create_database, drop_database
 #: only on PostgreSQL (pg_trgm; `ddl_if(dialect="postgresql")` in the models).
 EXPECTED = {
     "postgresql": set(),
-    "sqlite": {("add_index", "ix_calls_src_number_trgm"),
-               ("add_index", "ix_calls_dst_number_trgm")},
+    "sqlite": {
+        ("add_index", "ix_calls_src_number_trgm"),
+        ("add_index", "ix_calls_dst_number_trgm"),
+    },
 }
 
 
@@ -32,12 +34,16 @@ def unexpected(url: str) -> list[Any]:
     """The differences between the database and the models that EXPECTED does not excuse."""
     dialect = "sqlite" if url.startswith("sqlite") else "postgresql"
     found = differences(url)
-    named = {(diff[0], getattr(diff[1], "name", None)) for diff in found
-             if isinstance(diff, tuple)}
+    named = {(diff[0], getattr(diff[1], "name", None)) for diff in found if isinstance(diff, tuple)}
     assert EXPECTED[dialect] <= named, "an expected difference is gone: update EXPECTED"
-    return [diff for diff in found
-            if not (isinstance(diff, tuple)
-                    and (diff[0], getattr(diff[1], "name", None)) in EXPECTED[dialect])]
+    return [
+        diff
+        for diff in found
+        if not (
+            isinstance(diff, tuple)
+            and (diff[0], getattr(diff[1], "name", None)) in EXPECTED[dialect]
+        )
+    ]
 
 
 def differences(url: str) -> list[Any]:
@@ -48,11 +54,17 @@ def differences(url: str) -> list[Any]:
         with engine.connect() as connection, warnings.catch_warnings():
             # SQLite cannot reflect expression indexes (ix_calls_started_id_desc): schema()
             # compares their definitions from sqlite_master instead.
-            warnings.filterwarnings("ignore", "autogenerate skipping metadata-specified "
-                                    "expression-based index", UserWarning)
-            return list(compare_metadata(
-                MigrationContext.configure(connection, opts={"compare_type": True}),
-                Base.metadata))
+            warnings.filterwarnings(
+                "ignore",
+                "autogenerate skipping metadata-specified expression-based index",
+                UserWarning,
+            )
+            return list(
+                compare_metadata(
+                    MigrationContext.configure(connection, opts={"compare_type": True}),
+                    Base.metadata,
+                )
+            )
     finally:
         engine.dispose()
 
@@ -60,7 +72,7 @@ def differences(url: str) -> list[Any]:
 #: Every index as the database itself writes it down, expression indexes included.
 INDEX_DEFINITIONS = {
     "postgresql": "SELECT tablename, indexdef FROM pg_indexes WHERE schemaname = 'public' "
-                  "AND tablename <> 'alembic_version'",
+    "AND tablename <> 'alembic_version'",
     "sqlite": "SELECT tbl_name, sql FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL",
 }
 
@@ -76,26 +88,44 @@ def schema(url: str) -> dict[str, Any]:
                 continue
             tables[name] = {
                 # By name: a column a downgrade adds back comes last, which changes nothing.
-                "columns": sorted((column["name"], str(column["type"]), column["nullable"],
-                                   str(column.get("default")))
-                                  for column in seen.get_columns(name)),
+                "columns": sorted(
+                    (
+                        column["name"],
+                        str(column["type"]),
+                        column["nullable"],
+                        str(column.get("default")),
+                    )
+                    for column in seen.get_columns(name)
+                ),
                 "primary key": seen.get_pk_constraint(name)["constrained_columns"],
-                "indexes": sorted((index["name"], tuple(index["column_names"]),
-                                   bool(index["unique"]))
-                                  for index in seen.get_indexes(name)),
-                "unique": sorted((constraint["name"], tuple(constraint["column_names"]))
-                                 for constraint in seen.get_unique_constraints(name)),
+                "indexes": sorted(
+                    (index["name"], tuple(index["column_names"]), bool(index["unique"]))
+                    for index in seen.get_indexes(name)
+                ),
+                "unique": sorted(
+                    (constraint["name"], tuple(constraint["column_names"]))
+                    for constraint in seen.get_unique_constraints(name)
+                ),
                 "foreign keys": sorted(
-                    (key["name"] or "", tuple(key["constrained_columns"]), key["referred_table"],
-                     tuple(key["referred_columns"]), str(key.get("options")))
-                    for key in seen.get_foreign_keys(name)),
-                "checks": sorted((check["name"] or "", check["sqltext"])
-                                 for check in seen.get_check_constraints(name)),
+                    (
+                        key["name"] or "",
+                        tuple(key["constrained_columns"]),
+                        key["referred_table"],
+                        tuple(key["referred_columns"]),
+                        str(key.get("options")),
+                    )
+                    for key in seen.get_foreign_keys(name)
+                ),
+                "checks": sorted(
+                    (check["name"] or "", check["sqltext"])
+                    for check in seen.get_check_constraints(name)
+                ),
             }
         with engine.connect() as connection:
             tables["index definitions"] = sorted(
-                tuple(row) for row in connection.exec_driver_sql(
-                    INDEX_DEFINITIONS[engine.dialect.name]))
+                tuple(row)
+                for row in connection.exec_driver_sql(INDEX_DEFINITIONS[engine.dialect.name])
+            )
         return tables
     finally:
         engine.dispose()
@@ -124,7 +154,8 @@ def empty_database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[s
 
 def test_models_and_migrations_agree_on_postgresql(database_url: str) -> None:
     assert differences(database_url) == [], (
-        "a model changed without its migration (alembic revision -m ...)")
+        "a model changed without its migration (alembic revision -m ...)"
+    )
 
 
 def test_migrations_go_down_to_nothing_and_up_again_to_the_models(empty_database: str) -> None:
@@ -142,8 +173,7 @@ def test_migrations_go_down_to_nothing_and_up_again_to_the_models(empty_database
     assert schema(empty_database) == built
 
 
-def test_each_migration_goes_down_to_the_schema_before_it_and_up_again(
-        empty_database: str) -> None:
+def test_each_migration_goes_down_to_the_schema_before_it_and_up_again(empty_database: str) -> None:
     steps = revisions()
     assert len(steps) >= 8
     before = schema(empty_database)

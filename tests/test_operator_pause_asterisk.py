@@ -27,22 +27,27 @@ INTERFACE = "Local/101@cc-test-operators/n"  # operator1's phone as the sandbox'
 
 @pytest.fixture
 def ami(asterisk_sandbox: SandboxInfo) -> Iterator[AmiClient]:
-    with AmiClient(asterisk_sandbox.ami_host, int(asterisk_sandbox.ami_port),
-                   asterisk_sandbox.ami_user, asterisk_sandbox.ami_secret) as client:
+    with AmiClient(
+        asterisk_sandbox.ami_host,
+        int(asterisk_sandbox.ami_port),
+        asterisk_sandbox.ami_user,
+        asterisk_sandbox.ami_secret,
+    ) as client:
         yield client
         set_paused(client, INTERFACE, False)
 
 
 @pytest.fixture
-def operator_site(database_url: str, asterisk_sandbox: SandboxInfo,
-                  ami: AmiClient) -> FlaskClient:
+def operator_site(database_url: str, asterisk_sandbox: SandboxInfo, ami: AmiClient) -> FlaskClient:
     """operator1 (extension 101) signed in to the site next to the sandbox, in Russian."""
-    return signed_in(sandbox_settings(asterisk_sandbox, database_url), "operator1", "operator1",
-                     locale="ru")
+    return signed_in(
+        sandbox_settings(asterisk_sandbox, database_url), "operator1", "operator1", locale="ru"
+    )
 
 
 def test_an_operator_takes_a_lunch_break_and_comes_back(
-        operator_site: FlaskClient, ami: AmiClient, engine: Engine) -> None:
+    operator_site: FlaskClient, ami: AmiClient, engine: Engine
+) -> None:
     before = member_state(ami, INTERFACE)
     assert before.queues and not before.paused
 
@@ -53,34 +58,44 @@ def test_an_operator_takes_a_lunch_break_and_comes_back(
         titles = {name: title for name, title in session.execute(select(Queue.name, Queue.title))}
     assert all(titles[queue] in page.text for queue in before.queues)
 
-    done = operator_site.post("/workspace/status", data={"paused": "1", "reason": "lunch"},
-                              follow_redirects=True)
+    done = operator_site.post(
+        "/workspace/status", data={"paused": "1", "reason": "lunch"}, follow_redirects=True
+    )
     assert "Вы на перерыве" in done.text and "Обед" in done.text
     paused = member_state(ami, INTERFACE)
     assert (paused.paused, paused.reason, paused.queues) == (True, "lunch", before.queues)
     assert paused.since is not None
     shown = ami.command("queue show " + before.queues[0])
-    line = next(line for line in shown.splitlines() if "cc-test-operators" in line
-                and "101" in line)
+    line = next(
+        line for line in shown.splitlines() if "cc-test-operators" in line and "101" in line
+    )
     assert "paused:lunch" in line.replace(" ", "").lower()
 
-    back = operator_site.post("/workspace/status", data={"paused": "0", "reason": "break"},
-                              follow_redirects=True)
+    back = operator_site.post(
+        "/workspace/status", data={"paused": "0", "reason": "break"}, follow_redirects=True
+    )
     assert "Готов к звонкам" in back.text
     assert not member_state(ami, INTERFACE).paused
 
     with make_session_factory(engine)() as session:
-        actions = [(entry.action, entry.detail.get("reason")) for entry in session.scalars(
-            select(AuditEntry).where(AuditEntry.action.like("operator.%"))
-            .order_by(AuditEntry.id))]
+        actions = [
+            (entry.action, entry.detail.get("reason"))
+            for entry in session.scalars(
+                select(AuditEntry)
+                .where(AuditEntry.action.like("operator.%"))
+                .order_by(AuditEntry.id)
+            )
+        ]
     assert actions[-2:] == [("operator.pause", "lunch"), ("operator.ready", "")]
 
 
 def test_a_supervisor_sees_who_is_on_a_break_now(
-        database_url: str, asterisk_sandbox: SandboxInfo, ami: AmiClient) -> None:
+    database_url: str, asterisk_sandbox: SandboxInfo, ami: AmiClient
+) -> None:
     set_paused(ami, INTERFACE, True, "training")
-    supervisor = signed_in(sandbox_settings(asterisk_sandbox, database_url), "supervisor",
-                           "supervisor", locale="ru")
+    supervisor = signed_in(
+        sandbox_settings(asterisk_sandbox, database_url), "supervisor", "supervisor", locale="ru"
+    )
     page = supervisor.get("/reports/now").text
     row = page.split('data-extension="101"')[1].split("</tr>")[0]
     assert "Вы на перерыве" not in row and "На перерыве: Обучение" in row

@@ -51,8 +51,9 @@ class FakeAsterisk:
         live = self.etc / QUEUES_INCLUDE
         text = live.read_text() if live.exists() else ""
         self.running = {
-            name: RunningQueue(name, queue.strategy or "ringall", queue.service_level_sec,
-                               queue.members)
+            name: RunningQueue(
+                name, queue.strategy or "ringall", queue.service_level_sec, queue.members
+            )
             for name, queue in expected_queues(text).items()
         }
 
@@ -79,7 +80,8 @@ class FakeSession:
 
     def action(self, action: str, **fields: str) -> dict[str, str]:
         assert (action, fields) == (
-            "QueueReload", {"Members": "yes", "Rules": "yes", "Parameters": "yes"}
+            "QueueReload",
+            {"Members": "yes", "Rules": "yes", "Parameters": "yes"},
         )
         asterisk = self._alive()
         if asterisk.drop_before_reload:
@@ -99,12 +101,25 @@ class FakeSession:
         assert action == "QueueStatus"
         events = []
         for queue in self._alive().running.values():
-            events.append({"Event": "QueueParams", "Queue": queue.name, "Strategy": queue.strategy,
-                           "ServiceLevel": str(queue.service_level_sec or 0)})
+            events.append(
+                {
+                    "Event": "QueueParams",
+                    "Queue": queue.name,
+                    "Strategy": queue.strategy,
+                    "ServiceLevel": str(queue.service_level_sec or 0),
+                }
+            )
             for member in queue.static_members:
-                events.append({"Event": "QueueMember", "Queue": queue.name,
-                               "Name": member.name, "Location": member.interface,
-                               "Penalty": str(member.penalty), "Membership": "static"})
+                events.append(
+                    {
+                        "Event": "QueueMember",
+                        "Queue": queue.name,
+                        "Name": member.name,
+                        "Location": member.interface,
+                        "Penalty": str(member.penalty),
+                        "Membership": "static",
+                    }
+                )
         return events
 
     def _alive(self) -> FakeAsterisk:
@@ -215,8 +230,10 @@ def test_reload_asterisk_ignores_puts_the_previous_file_back(
 
     assert not result.ok
     assert result.error is not None
-    assert result.error.startswith("Asterisk did not take the new queues: queue appointments: "
-                                   "operator Local/101@cc-test-operators/n is missing; ")
+    assert result.error.startswith(
+        "Asterisk did not take the new queues: queue appointments: "
+        "operator Local/101@cc-test-operators/n is missing; "
+    )
     assert "operator PJSIP/101 should not be a member" in result.error
     assert result.error.endswith("the previous queues are back in place")
     assert (etc / QUEUES_INCLUDE).read_text() == committed()
@@ -309,8 +326,7 @@ def test_operators_without_an_extension_or_inactive_are_left_out_with_a_note(
 ) -> None:
     appointments = session.scalars(select(Queue).where(Queue.name == "appointments")).one()
     for login, extension, active in (("pbx-noext", None, True), ("pbx-gone", "109", False)):
-        user = User(login=login, name=login, password_hash="x", extension=extension,
-                    active=active)
+        user = User(login=login, name=login, password_hash="x", extension=extension, active=active)
         user.memberships = [QueueMember(queue=appointments, penalty=1)]
         session.add(user)
     session.flush()
@@ -340,8 +356,9 @@ def test_queue_name_asterisk_cannot_take_fails_before_anything_is_touched(
 def test_without_the_config_folder_setting_apply_says_what_to_set(
     session: Session, settings: Settings, asterisk: FakeAsterisk
 ) -> None:
-    result = apply_queues(session, replace(settings, asterisk_etc_dir=None),
-                          connect=asterisk.connect)
+    result = apply_queues(
+        session, replace(settings, asterisk_etc_dir=None), connect=asterisk.connect
+    )
 
     assert not result.ok
     assert (result.error or "").startswith("CALLCARDS_ASTERISK_ETC is not set")
@@ -381,7 +398,9 @@ def test_pending_diff_shows_what_apply_would_change(
 
 
 def test_cli_show_prints_the_diff_and_apply_fails_without_ami(
-    database_url: str, etc: Path, monkeypatch: pytest.MonkeyPatch,
+    database_url: str,
+    etc: Path,
+    monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     monkeypatch.setenv("DATABASE_URL", database_url)

@@ -72,9 +72,13 @@ def demo_queues_back(factory: sessionmaker[Session], pbx_settings: Settings) -> 
 
 
 def _queue_settings(queue: Queue) -> dict[str, Any]:
-    return {"strategy": queue.strategy, "ring_timeout_sec": queue.ring_timeout_sec,
-            "wrapup_sec": queue.wrapup_sec, "service_level_sec": queue.service_level_sec,
-            "active": queue.active}
+    return {
+        "strategy": queue.strategy,
+        "ring_timeout_sec": queue.ring_timeout_sec,
+        "wrapup_sec": queue.wrapup_sec,
+        "service_level_sec": queue.service_level_sec,
+        "active": queue.active,
+    }
 
 
 def queue_show(settings: Settings, name: str) -> str:
@@ -112,11 +116,16 @@ def test_applied_member_set_strategy_and_level_are_what_queue_show_says(
         reception = queue_named(session, "reception")
         appointments = queue_named(session, "appointments")
         operator1 = session.scalars(select(User).where(User.login == "operator1")).one()
-        session.execute(delete(QueueMember).where(QueueMember.queue_id == reception.id,
-                                                  QueueMember.user_id == operator1.id))
-        session.execute(update(QueueMember).where(QueueMember.queue_id == appointments.id,
-                                                  QueueMember.user_id != operator1.id)
-                        .values(penalty=3))
+        session.execute(
+            delete(QueueMember).where(
+                QueueMember.queue_id == reception.id, QueueMember.user_id == operator1.id
+            )
+        )
+        session.execute(
+            update(QueueMember)
+            .where(QueueMember.queue_id == appointments.id, QueueMember.user_id != operator1.id)
+            .values(penalty=3)
+        )
         newcomer = add_operator(session, "pbx-long-name", LONG_NAME, "104")
         session.add(QueueMember(user_id=newcomer.id, queue_id=reception.id, penalty=1))
         # A strategy change takes a reload only without a strategy in the template.
@@ -141,7 +150,9 @@ def test_applied_member_set_strategy_and_level_are_what_queue_show_says(
 
 
 def test_change_asterisk_keeps_otherwise_is_rolled_back_on_the_real_asterisk(
-    factory: sessionmaker[Session], pbx_settings: Settings, demo_queues_back: None,
+    factory: sessionmaker[Session],
+    pbx_settings: Settings,
+    demo_queues_back: None,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     before = queue_show(pbx_settings, "reception")
@@ -168,8 +179,9 @@ def test_change_asterisk_keeps_otherwise_is_rolled_back_on_the_real_asterisk(
 
 def _members(shown: str) -> list[str]:
     """The member lines of `queue show`, without their changing call counts."""
-    return sorted(line.split(" has taken")[0] for line in shown.splitlines()
-                  if "@cc-test-operators" in line)
+    return sorted(
+        line.split(" has taken")[0] for line in shown.splitlines() if "@cc-test-operators" in line
+    )
 
 
 # -- the issue's acceptance test: an operator added to a queue is rung by the next call --
@@ -183,11 +195,11 @@ def clinic_open(factory: sessionmaker[Session], agi_server: AgiProcess) -> Itera
     _set_clinic(factory, None, "test: pbx, clinic by its hours")
 
 
-def _set_clinic(factory: sessionmaker[Session], override: dict[str, Any] | None,
-                comment: str) -> None:
+def _set_clinic(
+    factory: sessionmaker[Session], override: dict[str, Any] | None, comment: str
+) -> None:
     with factory.begin() as session:
-        session.execute(update(Schedule).where(Schedule.name == "clinic")
-                        .values(override=override))
+        session.execute(update(Schedule).where(Schedule.name == "clinic").values(override=override))
         publish(session, user_id=None, comment=comment)
 
 
@@ -204,8 +216,12 @@ async def ami(
 
 
 async def test_operator_added_to_a_queue_is_rung_by_the_next_call_in_it(
-    ami: AsteriskDriver, sessions: sessionmaker[Session], factory: sessionmaker[Session],
-    pbx_settings: Settings, demo_queues_back: None, clinic_open: None,
+    ami: AsteriskDriver,
+    sessions: sessionmaker[Session],
+    factory: sessionmaker[Session],
+    pbx_settings: Settings,
+    demo_queues_back: None,
+    clinic_open: None,
 ) -> None:
     with factory.begin() as session:
         appointments = queue_named(session, "appointments")
@@ -229,7 +245,4 @@ async def test_operator_added_to_a_queue_is_rung_by_the_next_call_in_it(
 
     assert connect.interface == "Local/103@cc-test-operators/n"
     assert answered.operator_id == newcomer_id
-    assert (card.status, card.queue, card.operator_id) == ("answered", "appointments",
-                                                           newcomer_id)
-
-
+    assert (card.status, card.queue, card.operator_id) == ("answered", "appointments", newcomer_id)

@@ -40,10 +40,12 @@ def test_the_digest_is_pjsips_md5_of_user_realm_and_password() -> None:
 
 
 def test_each_phone_gets_an_endpoint_aor_and_auth_with_only_the_digest() -> None:
-    text = render_endpoints([
-        EndpointSpec("102", "Иван Петров", "deskphone", password_digest("102", "x" * 16)),
-        EndpointSpec("101", 'Ольга "О"; [x]\nПётр', "webrtc", DIGEST),
-    ])
+    text = render_endpoints(
+        [
+            EndpointSpec("102", "Иван Петров", "deskphone", password_digest("102", "x" * 16)),
+            EndpointSpec("101", 'Ольга "О"; [x]\nПётр', "webrtc", DIGEST),
+        ]
+    )
     assert "[101](operator-webrtc)\nauth = 101-auth\naors = 101\n" in text
     assert 'callerid = "Ольга О x Пётр" <101>' in text  # no quote, ";" or line break
     assert "[101-auth](operator-auth)\nusername = 101\nrealm = callcards\n" in text
@@ -53,12 +55,15 @@ def test_each_phone_gets_an_endpoint_aor_and_auth_with_only_the_digest() -> None
     assert expected_endpoints(text) == {"101", "102"}
 
 
-@pytest.mark.parametrize(("spec", "problem"), [
-    (EndpointSpec("10;1", "A", "webrtc", DIGEST), "extension"),
-    (EndpointSpec("101\n[evil]", "A", "webrtc", DIGEST), "extension"),
-    (EndpointSpec("101", "A", "fax", DIGEST), "phone type"),
-    (EndpointSpec("101", "A", "webrtc", "md5:plain-password"), "digest"),
-])
+@pytest.mark.parametrize(
+    ("spec", "problem"),
+    [
+        (EndpointSpec("10;1", "A", "webrtc", DIGEST), "extension"),
+        (EndpointSpec("101\n[evil]", "A", "webrtc", DIGEST), "extension"),
+        (EndpointSpec("101", "A", "fax", DIGEST), "phone type"),
+        (EndpointSpec("101", "A", "webrtc", "md5:plain-password"), "digest"),
+    ],
+)
 def test_what_cannot_be_written_safely_is_refused(spec: EndpointSpec, problem: str) -> None:
     with pytest.raises(ValueError, match=problem):
         render_endpoints([spec])
@@ -82,8 +87,9 @@ class FakePjsip:
     def __enter__(self) -> FakePjsip:
         return self
 
-    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
         return None
 
     def action(self, action: str, **fields: str) -> dict[str, str]:
@@ -129,7 +135,8 @@ def _settings(etc: Path) -> Settings:
 
 
 def test_an_apply_writes_the_phones_reloads_and_checks(
-        etc: Path, with_phone: None, sessions: sessionmaker[Session]) -> None:
+    etc: Path, with_phone: None, sessions: sessionmaker[Session]
+) -> None:
     pjsip = FakePjsip(etc)
     with sessions() as session:
         result = apply_endpoints(session, _settings(etc), connect=pjsip.connect)
@@ -142,7 +149,8 @@ def test_an_apply_writes_the_phones_reloads_and_checks(
 
 @pytest.mark.parametrize("failure", ["ignore_reloads", "refuse_reloads"])
 def test_a_refused_apply_puts_the_previous_phones_back(
-        etc: Path, with_phone: None, sessions: sessionmaker[Session], failure: str) -> None:
+    etc: Path, with_phone: None, sessions: sessionmaker[Session], failure: str
+) -> None:
     pjsip = FakePjsip(etc)
     before = (etc / ENDPOINTS_INCLUDE).read_text()
     setattr(pjsip, failure, True)
@@ -155,7 +163,8 @@ def test_a_refused_apply_puts_the_previous_phones_back(
 
 
 def test_an_error_that_is_not_amis_puts_the_previous_phones_back_too(
-        etc: Path, with_phone: None, sessions: sessionmaker[Session]) -> None:
+    etc: Path, with_phone: None, sessions: sessionmaker[Session]
+) -> None:
     pjsip = FakePjsip(etc)
     before = (etc / ENDPOINTS_INCLUDE).read_text()
     pjsip.garble_next_list = True
@@ -171,7 +180,8 @@ def test_an_error_that_is_not_amis_puts_the_previous_phones_back_too(
 
 
 def test_a_pjsip_conf_without_the_include_is_refused_untouched(
-        etc: Path, with_phone: None, sessions: sessionmaker[Session]) -> None:
+    etc: Path, with_phone: None, sessions: sessionmaker[Session]
+) -> None:
     (etc / "pjsip.conf").write_text("[global]\ntype = global\n")
     with sessions() as session:
         result = apply_endpoints(session, _settings(etc), connect=FakePjsip(etc).connect)
@@ -179,7 +189,8 @@ def test_a_pjsip_conf_without_the_include_is_refused_untouched(
 
 
 def test_inactive_users_and_users_without_extension_get_no_phone(
-        with_phone: None, sessions: sessionmaker[Session]) -> None:
+    with_phone: None, sessions: sessionmaker[Session]
+) -> None:
     with sessions() as session:
         user = session.scalar(select(User).where(User.login == "operator1"))
         assert user is not None

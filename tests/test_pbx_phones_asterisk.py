@@ -58,8 +58,12 @@ def operator(engine: Engine, admin_site: FlaskClient) -> Iterator[User]:
 def _user_form(user: User, *, active: bool) -> dict[str, object]:
     """The account form as the admin posts it, unchanged but for `active`."""
     form: dict[str, object] = {
-        "login": user.login, "name": user.name, "role": user.role, "locale": user.locale,
-        "extension": user.extension or "", "phone_type": user.phone_type,
+        "login": user.login,
+        "name": user.name,
+        "role": user.role,
+        "locale": user.locale,
+        "extension": user.extension or "",
+        "phone_type": user.phone_type,
         "served_queues": [str(queue.id) for queue in user.served_queues],
     }
     if active:
@@ -68,7 +72,8 @@ def _user_form(user: User, *, active: bool) -> dict[str, object]:
 
 
 def test_a_phone_password_made_on_the_site_signs_the_phone_in(
-        admin_site: FlaskClient, operator: User, asterisk_sandbox: SandboxInfo) -> None:
+    admin_site: FlaskClient, operator: User, asterisk_sandbox: SandboxInfo
+) -> None:
     port = asterisk_sandbox.sip_port
     assert port is not None
     password = new_phone_password(admin_site, operator)
@@ -83,8 +88,8 @@ def test_a_phone_password_made_on_the_site_signs_the_phone_in(
 
 
 def test_a_deactivated_operator_s_phone_is_signed_out_of_asterisk(
-        admin_site: FlaskClient, operator: User, asterisk_sandbox: SandboxInfo,
-        engine: Engine) -> None:
+    admin_site: FlaskClient, operator: User, asterisk_sandbox: SandboxInfo, engine: Engine
+) -> None:
     port = asterisk_sandbox.sip_port
     assert port is not None
     password = new_phone_password(admin_site, operator)

@@ -93,8 +93,9 @@ def test_same_queues_in_another_order_render_the_same_text() -> None:
     assert render_queues([APPOINTMENTS, reception]) == render_queues([reception, shuffled])
 
 
-@pytest.mark.parametrize("name", ["general", "General", "", "two words", "a,b", "x;y", "q[1]",
-                                  "о", "a" * 65])
+@pytest.mark.parametrize(
+    "name", ["general", "General", "", "two words", "a,b", "x;y", "q[1]", "о", "a" * 65]
+)
 def test_reserved_and_unsafe_queue_names_are_refused(name: str) -> None:
     with pytest.raises(ValueError, match="queue name"):
         render_queues([QueueSpec(name=name)])
@@ -130,9 +131,7 @@ def test_same_queue_twice_is_refused() -> None:
 
 
 def test_member_names_lose_what_would_split_the_member_line() -> None:
-    assert member_name('Иванов, Иван; "старший" (смена [1]) \\ ') == (
-        "Иванов Иван старший смена 1"
-    )
+    assert member_name('Иванов, Иван; "старший" (смена [1]) \\ ') == ("Иванов Иван старший смена 1")
     assert member_name("  Ольга\n\tОператорова ") == "Ольга Операторова"
 
 

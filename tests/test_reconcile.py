@@ -49,47 +49,89 @@ def operator(sessions: sessionmaker[Session]) -> User:
 
 def card_of(sessions: sessionmaker[Session], linkedid: str) -> Call:
     with sessions() as session:
-        card = session.scalar(select(Call).options(selectinload(Call.events))
-                              .where(Call.linkedid == linkedid))
+        card = session.scalar(
+            select(Call).options(selectinload(Call.events)).where(Call.linkedid == linkedid)
+        )
         assert card is not None
         return card
 
 
 def new_call(linkedid: str, started_at: datetime, recording: str | None = None) -> NewCall:
-    return NewCall(uniqueid=f"{linkedid}-2", linkedid=linkedid, direction=Direction.INBOUND,
-                   started_at=started_at, src_number="79161234567", dst_number="74951234567",
-                   did="74951234567", recording=recording)
+    return NewCall(
+        uniqueid=f"{linkedid}-2",
+        linkedid=linkedid,
+        direction=Direction.INBOUND,
+        started_at=started_at,
+        src_number="79161234567",
+        dst_number="74951234567",
+        did="74951234567",
+        recording=recording,
+    )
 
 
-def write_cel(sessions: sessionmaker[Session], linkedid: str, t0: datetime, extension: str,
-              *, answered: bool = True, over: bool = True) -> str:
+def write_cel(
+    sessions: sessionmaker[Session],
+    linkedid: str,
+    t0: datetime,
+    extension: str,
+    *,
+    answered: bool = True,
+    over: bool = True,
+) -> str:
     """The CEL rows of a call the fallback queued in `reception`, answered at +8 s (4 s after
     joining the queue), the caller hanging up at +19 s; the recording's name."""
     caller, member = "Local/74951234567@from-trunk-0001;2", f"Local/{extension}@ops-0002;1"
     recording = f"fallback/{t0:%Y/%m/%d}/{linkedid}-2.wav"
 
     def row(seconds: float, event: str, channel: str, **more: str) -> dict[str, object]:
-        return {"eventtype": event, "eventtime": t0 + timedelta(seconds=seconds),
-                "channame": channel, "linkedid": linkedid, "cid_num": "79161234567",
-                "uniqueid": f"{linkedid}-2" if channel == caller else f"{linkedid}-9",
-                "context": "from-trunk", "exten": "74951234567", **more}
+        return {
+            "eventtype": event,
+            "eventtime": t0 + timedelta(seconds=seconds),
+            "channame": channel,
+            "linkedid": linkedid,
+            "cid_num": "79161234567",
+            "uniqueid": f"{linkedid}-2" if channel == caller else f"{linkedid}-9",
+            "context": "from-trunk",
+            "exten": "74951234567",
+            **more,
+        }
 
     rows = [
         row(0, "CHAN_START", caller),
         row(0.1, "APP_START", caller, appname="AGI", appdata="agi://127.0.0.1/incoming"),
-        row(3.5, "APP_START", caller, context="cc-queue", appname="MixMonitor",
-            appdata=f"/var/spool/asterisk/callcards/{recording},i(CC_MIXMONITOR_ID)"),
-        row(4, "APP_START", caller, context="cc-queue", appname="Queue",
-            appdata="reception,ctb(cc-member-ringing^s^1),,,300"),
+        row(
+            3.5,
+            "APP_START",
+            caller,
+            context="cc-queue",
+            appname="MixMonitor",
+            appdata=f"/var/spool/asterisk/callcards/{recording},i(CC_MIXMONITOR_ID)",
+        ),
+        row(
+            4,
+            "APP_START",
+            caller,
+            context="cc-queue",
+            appname="Queue",
+            appdata="reception,ctb(cc-member-ringing^s^1),,,300",
+        ),
     ]
     bridge = json.dumps({"bridge_id": "b-1"})
     if answered:
-        rows += [row(8, "BRIDGE_ENTER", member, context="ops", extra=bridge),
-                 row(8, "BRIDGE_ENTER", caller, context="cc-queue", peer=member,
-                     extra=bridge),
-                 row(19, "BRIDGE_EXIT", caller, context="cc-queue", extra=bridge)]
-    rows.append(row(19, "HANGUP", caller, context="cc-queue", extra=json.dumps(
-        {"hangupcause": 16, "hangupsource": caller, "dialstatus": ""})))
+        rows += [
+            row(8, "BRIDGE_ENTER", member, context="ops", extra=bridge),
+            row(8, "BRIDGE_ENTER", caller, context="cc-queue", peer=member, extra=bridge),
+            row(19, "BRIDGE_EXIT", caller, context="cc-queue", extra=bridge),
+        ]
+    rows.append(
+        row(
+            19,
+            "HANGUP",
+            caller,
+            context="cc-queue",
+            extra=json.dumps({"hangupcause": 16, "hangupsource": caller, "dialstatus": ""}),
+        )
+    )
     rows.append(row(19, "CHAN_END", caller, context="cc-queue"))
     if over:
         rows.append(row(19.2, "LINKEDID_END", caller, context="cc-queue"))
@@ -104,8 +146,17 @@ def test_open_card_whose_call_ended_in_asterisk_is_closed_from_cel(
     t0 = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=5)
     user = operator(sessions)
     cards.apply(OpenCard(new_call(linkedid, t0)))
-    cards.apply(RouteDecided(linkedid, queue="reception", ivr_path=None, did_source=None,
-                             did_city=None, events=[], queue_entered_at=t0 + timedelta(seconds=4)))
+    cards.apply(
+        RouteDecided(
+            linkedid,
+            queue="reception",
+            ivr_path=None,
+            did_source=None,
+            did_city=None,
+            events=[],
+            queue_entered_at=t0 + timedelta(seconds=4),
+        )
+    )
     recording = write_cel(sessions, linkedid, t0, str(user.extension))
 
     done = run_once(sessions, cards, lookback=DAY, open_limit=LIMIT)
@@ -113,7 +164,10 @@ def test_open_card_whose_call_ended_in_asterisk_is_closed_from_cel(
     assert done.closed == [linkedid] and not done.failed and linkedid not in done.rebuilt
     card = card_of(sessions, linkedid)
     assert (card.status, card.end_reason, card.operator_id) == (
-        "answered", "caller_hangup", user.id)
+        "answered",
+        "caller_hangup",
+        user.id,
+    )
     assert card.answered_at == t0 + timedelta(seconds=8)
     assert card.ended_at == t0 + timedelta(seconds=19)
     assert (card.wait_sec, card.talk_sec, card.duration_sec) == (4, 11, 19)
@@ -135,7 +189,11 @@ def test_open_card_caller_left_the_queue_unanswered_is_abandoned_with_its_wait(
 
     card = card_of(sessions, linkedid)
     assert (card.status, card.end_reason, card.answered_at, card.operator_id) == (
-        "abandoned", "caller_hangup_queue", None, None)
+        "abandoned",
+        "caller_hangup_queue",
+        None,
+        None,
+    )
     assert (card.queue, card.queue_entered_at) == ("reception", t0 + timedelta(seconds=4))
     assert (card.wait_sec, card.talk_sec, card.duration_sec) == (15, 0, 19)
 
@@ -154,7 +212,8 @@ def test_open_card_asterisk_has_no_record_of_is_closed_failed_past_the_limit(
     assert card.ended_at is not None and card.ended_at >= card.started_at
     assert card.answered_at is None and card.talk_sec == 0
     assert str(END_REASONS["no_asterisk_record"]) == (
-        "closed by reconcile: no record of the call in Asterisk")
+        "closed by reconcile: no record of the call in Asterisk"
+    )
 
 
 def test_open_card_within_the_limit_without_a_call_end_is_left_open(
@@ -193,10 +252,19 @@ def test_hangup_of_a_card_whose_answer_the_server_missed_takes_it_from_cel(
     recording = write_cel(sessions, linkedid, t0, str(user.extension))
     ended_at = t0 + timedelta(seconds=19)
 
-    cards.apply(HungUp(HangupReport(
-        call=new_call(linkedid, t0, recording=recording), ended_at=ended_at,
-        queue_entered=True, queue="reception", member=f"Local/{user.extension}@ops",
-        hangup_source="Local/74951234567@from-trunk-0001;2", cause="16")))
+    cards.apply(
+        HungUp(
+            HangupReport(
+                call=new_call(linkedid, t0, recording=recording),
+                ended_at=ended_at,
+                queue_entered=True,
+                queue="reception",
+                member=f"Local/{user.extension}@ops",
+                hangup_source="Local/74951234567@from-trunk-0001;2",
+                cause="16",
+            )
+        )
+    )
 
     card = card_of(sessions, linkedid)
     assert (card.status, card.operator_id, card.queue) == ("answered", user.id, "reception")
@@ -229,12 +297,20 @@ def test_open_card_with_no_channel_alive_at_two_runs_is_closed_before_the_limit(
 
     first = run_once(sessions, cards, lookback=DAY, open_limit=LIMIT, live_calls=live_calls)
     assert not first.failed and first.gone == {linkedid}  # its hangup may be in flight
-    second = run_once(sessions, cards, lookback=DAY, open_limit=LIMIT, live_calls=live_calls,
-                      gone_before=first.gone)
+    second = run_once(
+        sessions,
+        cards,
+        lookback=DAY,
+        open_limit=LIMIT,
+        live_calls=live_calls,
+        gone_before=first.gone,
+    )
 
     assert second.failed == [linkedid]
     assert (card_of(sessions, linkedid).status, card_of(sessions, talking).status) == (
-        "failed", "ringing")
+        "failed",
+        "ringing",
+    )
 
 
 def test_on_the_demo_sqlite_database_a_card_left_open_is_closed_failed(tmp_path: Path) -> None:
@@ -251,7 +327,9 @@ def test_on_the_demo_sqlite_database_a_card_left_open_is_closed_failed(tmp_path:
 
     assert done is not None and done.failed == ["demo.1"]
     assert (card_of(sessions, "demo.1").end_reason, card_of(sessions, "demo.2").ended_at) == (
-        "no_asterisk_record", None)
+        "no_asterisk_record",
+        None,
+    )
     engine.dispose()
 
 
@@ -262,9 +340,18 @@ def test_answer_time_the_hangup_had_to_guess_is_corrected_from_cel_later(
     user = operator(sessions)
     cards.apply(OpenCard(new_call(linkedid, t0)))
     ended_at = t0 + timedelta(seconds=19)
-    cards.apply(HungUp(HangupReport(  # CEL not written yet: the answer is taken as the hangup
-        call=new_call(linkedid, t0), ended_at=ended_at, queue_entered=True, queue="reception",
-        member=f"Local/{user.extension}@ops", cause="16")))
+    cards.apply(
+        HungUp(
+            HangupReport(  # CEL not written yet: the answer is taken as the hangup
+                call=new_call(linkedid, t0),
+                ended_at=ended_at,
+                queue_entered=True,
+                queue="reception",
+                member=f"Local/{user.extension}@ops",
+                cause="16",
+            )
+        )
+    )
     guessed = card_of(sessions, linkedid)
     assert (guessed.answered_at, guessed.talk_sec) == (ended_at, 0)
     assert "answer_time_unknown" in [event.kind for event in guessed.events]
@@ -289,10 +376,20 @@ def test_open_card_whose_asterisk_record_is_not_a_trunk_call_is_closed_saying_so
     cards.apply(OpenCard(new_call(linkedid, t0)))
     phone = "PJSIP/101-00000001"  # an operator's outbound call: not our trunk dialplan
     with sessions.begin() as session:
-        session.execute(insert(AsteriskCel), [
-            {"eventtype": event, "eventtime": t0 + timedelta(seconds=at), "channame": phone,
-             "linkedid": linkedid, "uniqueid": linkedid, "context": "from-operators"}
-            for event, at in [("CHAN_START", 0), ("HANGUP", 30), ("LINKEDID_END", 30)]])
+        session.execute(
+            insert(AsteriskCel),
+            [
+                {
+                    "eventtype": event,
+                    "eventtime": t0 + timedelta(seconds=at),
+                    "channame": phone,
+                    "linkedid": linkedid,
+                    "uniqueid": linkedid,
+                    "context": "from-operators",
+                }
+                for event, at in [("CHAN_START", 0), ("HANGUP", 30), ("LINKEDID_END", 30)]
+            ],
+        )
 
     done = run_once(sessions, cards, lookback=DAY, open_limit=LIMIT)
 

@@ -40,13 +40,19 @@ pytestmark = pytest.mark.asterisk
 DID = "74951234567"
 PAUSABLE = [f"Local/{ext}@cc-test-operators/n" for ext in ("101", "102")]
 #: How queue_log says a caller left a queue (Asterisk's app_queue), as a report outcome.
-LEFT = {"CONNECT": "answered", "ABANDON": "abandoned", "EXITEMPTY": "missed",
-        "EXITWITHTIMEOUT": "missed", "EXITWITHKEY": "missed"}
+LEFT = {
+    "CONNECT": "answered",
+    "ABANDON": "abandoned",
+    "EXITEMPTY": "missed",
+    "EXITWITHTIMEOUT": "missed",
+    "EXITWITHKEY": "missed",
+}
 
 
 @pytest.fixture
-async def ami(asterisk_sandbox: SandboxInfo, agi_server: AgiProcess, open_clinic: None
-              ) -> AsyncIterator[AsteriskDriver]:
+async def ami(
+    asterisk_sandbox: SandboxInfo, agi_server: AgiProcess, open_clinic: None
+) -> AsyncIterator[AsteriskDriver]:
     """An AMI session on the sandbox, with the FastAGI server up."""
     agi_server.start()
     async with AsteriskDriver.for_sandbox(asterisk_sandbox) as driver:
@@ -76,12 +82,14 @@ async def reach_menu_and_press(ami: AsteriskDriver, call: TestCall, keys: str) -
 def publish_appointments_wait(sessions: sessionmaker[Session], seconds: int) -> None:
     """Publish the flow with appointments' longest wait set to `seconds`."""
     with sessions.begin() as session:
-        session.execute(update(Queue).where(Queue.name == "appointments")
-                        .values(max_wait_sec=seconds))
+        session.execute(
+            update(Queue).where(Queue.name == "appointments").values(max_wait_sec=seconds)
+        )
         publish(session, user_id=None, comment=f"test: appointments waits {seconds} s")
 
 
 # -- the four calls ---------------------------------------------------------------------------
+
 
 async def waited_then_refused(ami: AsteriskDriver, sessions: sessionmaker[Session]) -> TestCall:
     """Waits in appointments while its operators ring, until all are paused; reception,
@@ -100,8 +108,7 @@ async def waited_then_refused(ami: AsteriskDriver, sessions: sessionmaker[Sessio
     return call
 
 
-async def refused_then_answered(ami: AsteriskDriver, sessions: sessionmaker[Session]
-                                ) -> TestCall:
+async def refused_then_answered(ami: AsteriskDriver, sessions: sessionmaker[Session]) -> TestCall:
     """Appointments refuses it at the door (all paused); reception answers."""
     await pause_all(ami, ["appointments"], True)
     try:
@@ -127,8 +134,7 @@ async def refused_everywhere(ami: AsteriskDriver, sessions: sessionmaker[Session
     return call
 
 
-async def timeout_then_abandoned(ami: AsteriskDriver, sessions: sessionmaker[Session]
-                                 ) -> TestCall:
+async def timeout_then_abandoned(ami: AsteriskDriver, sessions: sessionmaker[Session]) -> TestCall:
     """Appointments' 3 s run out while operators ring; the caller hangs up in reception."""
     publish_appointments_wait(sessions, 3)
     await ami.set_global("CC_TEST_ANSWER_DELAY", "60")
@@ -146,6 +152,7 @@ async def timeout_then_abandoned(ami: AsteriskDriver, sessions: sessionmaker[Ses
 
 
 # -- queue_log ----------------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class Stint:
@@ -180,8 +187,9 @@ def stints_of(log: Path, callids: set[str]) -> dict[str, list[Stint]]:
     return found
 
 
-async def read_stints(log: Path, callids: set[str], timeout: float = 10.0
-                      ) -> dict[str, list[Stint]]:
+async def read_stints(
+    log: Path, callids: set[str], timeout: float = 10.0
+) -> dict[str, list[Stint]]:
     """The stints once queue_log holds how every one ended (Asterisk writes it as it goes)."""
     deadline = time.monotonic() + timeout
     while True:
@@ -193,19 +201,23 @@ async def read_stints(log: Path, callids: set[str], timeout: float = 10.0
             await asyncio.sleep(0.2)
 
 
-def from_queue_log(stints: dict[str, list[Stint]]) -> tuple[dict[str, dict[str, int]],
-                                                            dict[str, int]]:
+def from_queue_log(
+    stints: dict[str, list[Stint]],
+) -> tuple[dict[str, dict[str, int]], dict[str, int]]:
     """The queue rows (every stint) and the total (each call once, the caller's view)."""
     rows: dict[str, dict[str, int]] = {}
     for stint in (stint for calls in stints.values() for stint in calls):
-        row = rows.setdefault(stint.queue, {"offered": 0, "answered": 0, "abandoned": 0,
-                                            "missed": 0})
+        row = rows.setdefault(
+            stint.queue, {"offered": 0, "answered": 0, "abandoned": 0, "missed": 0}
+        )
         row["offered"] += 1
         row[stint.outcome] += 1
-    views = [callers_view([(stint.queue, stint.outcome) for stint in calls])
-             for calls in stints.values()]
-    total = {outcome: views.count(outcome)
-             for outcome in ("answered", "abandoned", "missed", "refused")}
+    views = [
+        callers_view([(stint.queue, stint.outcome) for stint in calls]) for calls in stints.values()
+    ]
+    total = {
+        outcome: views.count(outcome) for outcome in ("answered", "abandoned", "missed", "refused")
+    }
     return rows, {"offered": len(views) - total["refused"], **total}
 
 
@@ -217,33 +229,51 @@ async def test_the_all_queues_row_agrees_with_queue_log_on_calls_that_cross_queu
     ami: AsteriskDriver, sessions: sessionmaker[Session], asterisk_sandbox: SandboxInfo
 ) -> None:
     start = datetime.now(UTC) - timedelta(seconds=5)
-    calls = [await waited_then_refused(ami, sessions),
-             await refused_then_answered(ami, sessions),
-             await refused_everywhere(ami, sessions),
-             await timeout_then_abandoned(ami, sessions)]
-    stints = await read_stints(asterisk_sandbox.log_dir / "queue_log",
-                               {call.dialplan_id for call in calls})
-    by_call = [[(stint.queue, stint.outcome) for stint in stints[call.dialplan_id]]
-               for call in calls]
+    calls = [
+        await waited_then_refused(ami, sessions),
+        await refused_then_answered(ami, sessions),
+        await refused_everywhere(ami, sessions),
+        await timeout_then_abandoned(ami, sessions),
+    ]
+    stints = await read_stints(
+        asterisk_sandbox.log_dir / "queue_log", {call.dialplan_id for call in calls}
+    )
+    by_call = [
+        [(stint.queue, stint.outcome) for stint in stints[call.dialplan_id]] for call in calls
+    ]
     # What Asterisk did, as queue_log tells it: a refusal at the door leaves no line.
-    assert by_call == [[("appointments", "missed")], [("reception", "answered")], [],
-                       [("appointments", "missed"), ("reception", "abandoned")]]
+    assert by_call == [
+        [("appointments", "missed")],
+        [("reception", "answered")],
+        [],
+        [("appointments", "missed"), ("reception", "abandoned")],
+    ]
     # No abandon was short (≤ 5 s), in the queue or overall: the abandon rate counts it.
-    assert all(stint.seconds > 5 for calls in stints.values() for stint in calls
-               if stint.outcome == "abandoned")
+    assert all(
+        stint.seconds > 5
+        for calls in stints.values()
+        for stint in calls
+        if stint.outcome == "abandoned"
+    )
     log_rows, log_total = from_queue_log(stints)
 
     with sessions() as session:
         admin = session.scalar(select(User).where(User.login == "admin"))
-        report = queue_report(session, Period(start, datetime.now(UTC) + timedelta(seconds=5),
-                                              UTC), admin)
+        report = queue_report(
+            session, Period(start, datetime.now(UTC) + timedelta(seconds=5), UTC), admin
+        )
     names = ("offered", "answered", "abandoned", "missed")
     assert {row.queue: counts(row, names) for row in report.rows if row.queue} == log_rows
-    assert counts(report.total, (*names, "refused")) == log_total == {
-        "offered": 3, "answered": 1, "abandoned": 1, "missed": 1, "refused": 1}
+    assert (
+        counts(report.total, (*names, "refused"))
+        == log_total
+        == {"offered": 3, "answered": 1, "abandoned": 1, "missed": 1, "refused": 1}
+    )
     assert report.total.short_abandoned == 0
     assert report.total.answer_rate == pytest.approx(100 * log_total["answered"] / 3)
     assert report.total.abandon_rate == pytest.approx(100 * log_total["abandoned"] / 3)
     # The refusals queue_log cannot show: at appointments' door twice, at reception's twice.
     assert {row.queue: row.refused for row in report.rows if row.queue} == {
-        "appointments": 2, "reception": 2}
+        "appointments": 2,
+        "reception": 2,
+    }

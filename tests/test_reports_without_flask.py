@@ -38,10 +38,19 @@ def history_url() -> Iterator[str]:
     engine = make_engine(url)
     started = datetime.now(UTC) - timedelta(days=5)
     with transaction(make_session_factory(engine)) as session:
-        session.add(Call(uniqueid="old-1", linkedid="old-1", queue="reception",
-                         direction="inbound", status="abandoned", started_at=started,
-                         queue_entered_at=started, ended_at=started + timedelta(seconds=9),
-                         end_reason="caller_hangup_queue"))
+        session.add(
+            Call(
+                uniqueid="old-1",
+                linkedid="old-1",
+                queue="reception",
+                direction="inbound",
+                status="abandoned",
+                started_at=started,
+                queue_entered_at=started,
+                ended_at=started + timedelta(seconds=9),
+                end_reason="caller_hangup_queue",
+            )
+        )
     engine.dispose()
     yield url
     drop_database(name)
@@ -49,8 +58,15 @@ def history_url() -> Iterator[str]:
 
 def test_the_roll_up_command_rolls_up_without_loading_flask(history_url: str) -> None:
     env = {**os.environ, "DATABASE_URL": history_url, "CALLCARDS_TIMEZONE": "Europe/Moscow"}
-    done = subprocess.run([sys.executable, "-c", ROLL_UP], cwd=REPO, env=env,
-                          capture_output=True, text=True, timeout=120, check=False)
+    done = subprocess.run(
+        [sys.executable, "-c", ROLL_UP],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
     assert done.returncode == 0, done.stderr
     assert "LOADED: \n" in done.stdout, done.stdout
     assert "day(s) rolled up" in done.stdout
@@ -59,7 +75,9 @@ def test_the_roll_up_command_rolls_up_without_loading_flask(history_url: str) ->
         with make_session_factory(engine)() as session:
             # The card's day, and the days after it that are settled, are rolled up.
             assert session.scalar(select(func.count()).select_from(ReportDay)) >= 1
-            assert session.scalar(select(func.sum(QueueDay.abandoned)).where(
-                QueueDay.leg.is_(False))) == 1
+            assert (
+                session.scalar(select(func.sum(QueueDay.abandoned)).where(QueueDay.leg.is_(False)))
+                == 1
+            )
     finally:
         engine.dispose()

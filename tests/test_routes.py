@@ -44,8 +44,13 @@ async def agi(
 ) -> AsyncIterator[tuple[FastAgiServer, AgiServices]]:
     """Our FastAGI server with its real routes, on the test database, clock at OPEN_HOURS."""
     settings = replace(
-        load_settings({"DATABASE_URL": database_url, "RECORDINGS_DIR": str(tmp_path),
-                       "CALLCARDS_JOURNAL_DIR": str(tmp_path / "journal")}),
+        load_settings(
+            {
+                "DATABASE_URL": database_url,
+                "RECORDINGS_DIR": str(tmp_path),
+                "CALLCARDS_JOURNAL_DIR": str(tmp_path / "journal"),
+            }
+        ),
         settings_refresh_sec=0.0,
     )
     services = build_services(settings)
@@ -108,11 +113,15 @@ async def test_caller_presses_1_gets_appointments_queue_and_a_ringing_card(agi, 
 async def test_ringing_operator_is_marked_for_the_screen_pop(agi, sessions) -> None:
     server, _ = agi
     await run(server, FakeChannel("incoming", uniqueid="r10.1", keys=["1"]))
-    await run(server, FakeChannel("ringing", uniqueid="r10.2", linkedid="r10.1",
-                                  channel="PJSIP/102-0000002a"))
+    await run(
+        server,
+        FakeChannel("ringing", uniqueid="r10.2", linkedid="r10.1", channel="PJSIP/102-0000002a"),
+    )
     ringing = card_of(sessions, "r10.1")
-    await run(server, FakeChannel("answered", uniqueid="r10.1",
-                                  variables={"MEMBERINTERFACE": "PJSIP/102"}))
+    await run(
+        server,
+        FakeChannel("answered", uniqueid="r10.1", variables={"MEMBERINTERFACE": "PJSIP/102"}),
+    )
     await run(server, FakeChannel("hangup", uniqueid="r10.1", dead=True))
     closed = card_of(sessions, "r10.1")
     assert (ringing.ringing_extension, ringing.ringing_at) == ("102", OPEN_HOURS)
@@ -123,9 +132,14 @@ async def test_ringing_operator_is_marked_for_the_screen_pop(agi, sessions) -> N
 async def test_full_life_answered_by_operator_then_caller_hangs_up(agi, sessions) -> None:
     server, services = agi
     await run(server, FakeChannel("incoming", uniqueid="r2.1", keys=["1"]))
-    variables = await run(server, FakeChannel(
-        "answered", uniqueid="r2.1", variables={"MEMBERINTERFACE": "Local/101@cc-test-operators/n"}
-    ))
+    variables = await run(
+        server,
+        FakeChannel(
+            "answered",
+            uniqueid="r2.1",
+            variables={"MEMBERINTERFACE": "Local/101@cc-test-operators/n"},
+        ),
+    )
     services.clock = lambda: OPEN_HOURS.replace(minute=2)
     await run(server, FakeChannel("hangup", uniqueid="r2.1", dead=True))
     card = card_of(sessions, "r2.1")
@@ -152,8 +166,15 @@ async def test_caller_hanging_up_in_the_menu_makes_an_abandoned_card(agi, sessio
 async def test_queue_timeout_makes_a_missed_card(agi, sessions) -> None:
     server, _ = agi
     await run(server, FakeChannel("incoming", uniqueid="r4.1", keys=["2"]))
-    await run(server, FakeChannel("hangup", uniqueid="r4.1", dead=True, variables={
-        "QUEUESTATUS": "TIMEOUT", "CC_QUEUE_RETURNED": "1"}))
+    await run(
+        server,
+        FakeChannel(
+            "hangup",
+            uniqueid="r4.1",
+            dead=True,
+            variables={"QUEUESTATUS": "TIMEOUT", "CC_QUEUE_RETURNED": "1"},
+        ),
+    )
     card = card_of(sessions, "r4.1")
     assert (card.status, card.end_reason, card.queue) == ("missed", "queue_timeout", "reception")
 
@@ -168,13 +189,21 @@ def overflow_step(card: Call) -> dict[str, str]:
     return next(event.data for event in card.events if event.kind == "queue_overflow")
 
 
-async def queue_gives_back(server: FastAgiServer, uniqueid: str, key: str, queue: str,
-                           status: str, overflows: int = 1) -> tuple[FakeChannel, dict[str, str]]:
+async def queue_gives_back(
+    server: FastAgiServer, uniqueid: str, key: str, queue: str, status: str, overflows: int = 1
+) -> tuple[FakeChannel, dict[str, str]]:
     """A caller presses `key`; `queue` then returns with `status`: the overflow route's answer."""
     first = await run(server, FakeChannel("incoming", uniqueid=uniqueid, keys=[key]))
-    channel = FakeChannel("overflow", uniqueid=uniqueid, variables={
-        "CC_QUEUE": queue, "QUEUESTATUS": status, "CC_OVERFLOWS": str(overflows),
-        "CC_RECORDING": first["CC_RECORDING"]})
+    channel = FakeChannel(
+        "overflow",
+        uniqueid=uniqueid,
+        variables={
+            "CC_QUEUE": queue,
+            "QUEUESTATUS": status,
+            "CC_OVERFLOWS": str(overflows),
+            "CC_RECORDING": first["CC_RECORDING"],
+        },
+    )
     return channel, await run(server, channel)
 
 
@@ -182,8 +211,10 @@ async def test_an_empty_queue_overflows_and_the_second_queue_answers(agi, sessio
     server, _ = agi
     channel, variables = await queue_gives_back(server, "r20.1", "1", "appointments", "JOINEMPTY")
     overflowed = card_of(sessions, "r20.1")
-    await run(server, FakeChannel("answered", uniqueid="r20.1",
-                                  variables={"MEMBERINTERFACE": "PJSIP/102"}))
+    await run(
+        server,
+        FakeChannel("answered", uniqueid="r20.1", variables={"MEMBERINTERFACE": "PJSIP/102"}),
+    )
     await run(server, FakeChannel("hangup", uniqueid="r20.1", dead=True))
     card = card_of(sessions, "r20.1")
 
@@ -192,31 +223,44 @@ async def test_an_empty_queue_overflows_and_the_second_queue_answers(agi, sessio
     assert variables["CC_RECORDING"] == "2026/11/24/r20.1.wav"  # one recording, still going
     assert played(channel) == []
     assert overflowed.queue == "reception" and overflowed.status == "ringing"
-    assert (card.status, card.end_reason, card.queue) == ("answered", "caller_hangup",
-                                                          "reception")
+    assert (card.status, card.end_reason, card.queue) == ("answered", "caller_hangup", "reception")
     step = overflow_step(card)
     assert (step["from_queue"], step["to_queue"], step["queue_status"]) == (
-        "appointments", "reception", "JOINEMPTY")
+        "appointments",
+        "reception",
+        "JOINEMPTY",
+    )
 
 
 async def test_a_queue_whose_wait_runs_out_says_sorry_and_misses_the_call(agi, sessions) -> None:
     server, _ = agi
     channel, variables = await queue_gives_back(server, "r21.1", "2", "reception", "TIMEOUT")
-    await run(server, FakeChannel("hangup", uniqueid="r21.1", dead=True, variables={
-        "QUEUESTATUS": "TIMEOUT", "CC_QUEUE_RETURNED": "1", "CC_QUEUE_ENTERED": "1"}))
+    await run(
+        server,
+        FakeChannel(
+            "hangup",
+            uniqueid="r21.1",
+            dead=True,
+            variables={"QUEUESTATUS": "TIMEOUT", "CC_QUEUE_RETURNED": "1", "CC_QUEUE_ENTERED": "1"},
+        ),
+    )
     card = card_of(sessions, "r21.1")
     assert variables["CC_ACTION"] == "hangup" and "CC_QUEUE_TIMEOUT" not in variables
     assert played(channel) == ["im-sorry"]  # the demo clinic's reception: sorry, then hang up
     assert (card.status, card.end_reason, card.queue) == ("missed", "queue_timeout", "reception")
     step = overflow_step(card)
     assert (step["action"], step["message"], step["reason"]) == (
-        "hangup", "im-sorry", "overflow_timeout")
+        "hangup",
+        "im-sorry",
+        "overflow_timeout",
+    )
 
 
 async def test_overflows_stop_after_the_cap_whatever_the_flow_says(agi, sessions) -> None:
     server, _ = agi
-    channel, variables = await queue_gives_back(server, "r22.1", "1", "appointments",
-                                                "JOINEMPTY", overflows=4)
+    channel, variables = await queue_gives_back(
+        server, "r22.1", "1", "appointments", "JOINEMPTY", overflows=4
+    )
     assert variables["CC_ACTION"] == "hangup"
     assert played(channel) == []
     assert overflow_step(card_of(sessions, "r22.1"))["reason"] == "overflow_limit"
@@ -249,10 +293,12 @@ async def test_unknown_did_goes_to_the_default_queue(agi, sessions) -> None:
 async def test_transfer_to_a_second_queue_keeps_one_card(agi, sessions) -> None:
     server, _ = agi
     await run(server, FakeChannel("incoming", uniqueid="r7.1", keys=["1"]))
-    await run(server, FakeChannel("answered", uniqueid="r7.1",
-                                  variables={"MEMBERINTERFACE": "PJSIP/101"}))
-    variables = await run(server, FakeChannel("transfer", uniqueid="r7.9", linkedid="r7.1",
-                                              args=["reception"]))
+    await run(
+        server, FakeChannel("answered", uniqueid="r7.1", variables={"MEMBERINTERFACE": "PJSIP/101"})
+    )
+    variables = await run(
+        server, FakeChannel("transfer", uniqueid="r7.9", linkedid="r7.1", args=["reception"])
+    )
     card = card_of(sessions, "r7.1")
     assert (variables["CC_ACTION"], variables["CC_QUEUE"]) == ("queue", "reception")
     assert variables["CC_CARD_ID"] == str(card.id)
@@ -263,20 +309,25 @@ async def test_transfer_to_a_second_queue_keeps_one_card(agi, sessions) -> None:
 
 async def test_outbound_call_gets_a_card_with_its_operator(agi, sessions) -> None:
     server, _ = agi
-    variables = await run(server, FakeChannel("outbound", uniqueid="r8.1", caller_id="102",
-                                              extension="84951112233"))
-    await run(server, FakeChannel("hangup", uniqueid="r8.1", dead=True,
-                                  variables={"DIALSTATUS": "BUSY"}))
+    variables = await run(
+        server, FakeChannel("outbound", uniqueid="r8.1", caller_id="102", extension="84951112233")
+    )
+    await run(
+        server, FakeChannel("hangup", uniqueid="r8.1", dead=True, variables={"DIALSTATUS": "BUSY"})
+    )
     card = card_of(sessions, "r8.1")
     assert variables["CC_RECORDING"] == card.recording_path
     assert (card.direction, card.status, card.dst_number) == ("outbound", "busy", "84951112233")
 
 
 async def test_with_the_database_gone_the_call_still_gets_a_queue(tmp_path) -> None:
-    settings = load_settings({
-        "DATABASE_URL": "postgresql://nobody@127.0.0.1:1/none", "RECORDINGS_DIR": str(tmp_path),
-        "CALLCARDS_JOURNAL_DIR": str(tmp_path / "journal"),
-    })
+    settings = load_settings(
+        {
+            "DATABASE_URL": "postgresql://nobody@127.0.0.1:1/none",
+            "RECORDINGS_DIR": str(tmp_path),
+            "CALLCARDS_JOURNAL_DIR": str(tmp_path / "journal"),
+        }
+    )
     services = build_services(settings)
     routes = {name: functools.partial(route, services=services) for name, route in ROUTES.items()}
     server = FastAgiServer(routes, host="127.0.0.1", port=0)
@@ -294,7 +345,8 @@ async def test_a_stuck_database_step_does_not_hold_the_call(agi, sessions, monke
     services.db_timeout = STEP_DEADLINE
     release = held_opening(monkeypatch)  # the database answers only after the call went on
     variables = await FakeChannel("incoming", uniqueid="r11.1", keys=["1"]).run(
-        "127.0.0.1", server.port)
+        "127.0.0.1", server.port
+    )
     release.set()
     await services.settled()
     assert card_of(sessions, "r11.1").queue == "appointments"
@@ -304,7 +356,8 @@ async def test_a_stuck_database_step_does_not_hold_the_call(agi, sessions, monke
 
 
 async def test_the_late_card_of_a_stuck_step_is_whole_and_in_order(
-        agi, sessions, caplog, monkeypatch) -> None:
+    agi, sessions, caplog, monkeypatch
+) -> None:
     server, services = agi
     services.db_timeout = STEP_DEADLINE
     services.timeouts.every = 0.05
@@ -312,12 +365,18 @@ async def test_the_late_card_of_a_stuck_step_is_whole_and_in_order(
     calls = [FakeChannel("incoming", uniqueid=f"r14.{n}", keys=["1"]) for n in range(3)]
     told = await asyncio.gather(*(call.run("127.0.0.1", server.port) for call in calls))
     # The callers went on at once; their hangups come while the cards are still being opened.
-    await asyncio.gather(*(FakeChannel("hangup", uniqueid=f"r14.{n}", dead=True).run(
-        "127.0.0.1", server.port) for n in range(3)))
+    await asyncio.gather(
+        *(
+            FakeChannel("hangup", uniqueid=f"r14.{n}", dead=True).run("127.0.0.1", server.port)
+            for n in range(3)
+        )
+    )
     release.set()
     await services.settled()
-    assert all("CC_CARD_ID" not in variables and variables["CC_QUEUE"] == "appointments"
-               for variables in told)
+    assert all(
+        "CC_CARD_ID" not in variables and variables["CC_QUEUE"] == "appointments"
+        for variables in told
+    )
     for n in range(3):
         card = card_of(sessions, f"r14.{n}")
         assert (card.queue, card.ivr_path, card.status) == ("appointments", "main > 1", "abandoned")
@@ -327,8 +386,9 @@ async def test_the_late_card_of_a_stuck_step_is_whole_and_in_order(
     summaries: list[str] = []
 
     def summed_up() -> bool:
-        summaries[:] = [record.message for record in caplog.records
-                        if "went on without" in record.message]
+        summaries[:] = [
+            record.message for record in caplog.records if "went on without" in record.message
+        ]
         return sum(int(line.split()[0]) for line in summaries) >= 6
 
     await eventually(summed_up, what="the summary of the waits that ran out")
@@ -359,24 +419,38 @@ async def test_a_full_pool_sends_card_changes_to_the_journal_not_a_queue(agi, se
     assert (card.queue, card.status) == ("appointments", "abandoned")
     assert [event.kind for event in card.events][-2:] == ["route", "hangup"]
     # Reading a card is no change to keep: a transfer still finds it with the pool full.
-    variables = await run(server, FakeChannel("transfer", uniqueid="r15.2", linkedid="r15.1",
-                                              args=["reception"]))
+    variables = await run(
+        server, FakeChannel("transfer", uniqueid="r15.2", linkedid="r15.1", args=["reception"])
+    )
     assert variables["CC_CARD_ID"] == str(card.id)
 
 
 async def test_a_call_that_started_while_the_server_was_down_gets_a_late_card(
-
     agi, sessions
 ) -> None:
     server, _ = agi
-    await run(server, FakeChannel("hangup", uniqueid="r12.1", dead=True, variables={
-        "QUEUESTATUS": "CONTINUE", "CC_QUEUE_ENTERED": "1", "CC_QUEUE": "reception",
-        "MEMBERINTERFACE": "Local/102@cc-test-operators/n",
-        "CC_RECORDING": "fallback/2026/11/24/r12.1.wav", "CDR(duration)": "95",
-    }))
+    await run(
+        server,
+        FakeChannel(
+            "hangup",
+            uniqueid="r12.1",
+            dead=True,
+            variables={
+                "QUEUESTATUS": "CONTINUE",
+                "CC_QUEUE_ENTERED": "1",
+                "CC_QUEUE": "reception",
+                "MEMBERINTERFACE": "Local/102@cc-test-operators/n",
+                "CC_RECORDING": "fallback/2026/11/24/r12.1.wav",
+                "CDR(duration)": "95",
+            },
+        ),
+    )
     card = card_of(sessions, "r12.1")
     assert (card.status, card.queue, card.recording_path) == (
-        "answered", "reception", "fallback/2026/11/24/r12.1.wav")
+        "answered",
+        "reception",
+        "fallback/2026/11/24/r12.1.wav",
+    )
     assert card.duration_sec == 95 and card.operator_id is not None
     assert "card_created_late" in [event.kind for event in card.events]
 
@@ -392,8 +466,11 @@ async def test_the_recording_announcement_is_played_before_the_menu(agi, session
     finally:
         with sessions.begin() as session:
             publish_document(session, document)
-    commands = [words[:3] for words in channel.commands if words[:2] in (
-        ["STREAM", "FILE"], ["GET", "DATA"])]
+    commands = [
+        words[:3]
+        for words in channel.commands
+        if words[:2] in (["STREAM", "FILE"], ["GET", "DATA"])
+    ]
     assert commands[:2] == [["STREAM", "FILE", "callcards/recorded"], ["GET", "DATA", "hello"]]
     assert (variables["CC_ACTION"], variables["CC_QUEUE"]) == ("queue", "appointments")
 
@@ -415,7 +492,8 @@ def write_message(path: Path, seconds: float) -> None:
 
 
 async def closed_voicemail_call(  # type: ignore[no-untyped-def]
-        agi, sessions, uniqueid: str, seconds: float, old_dialplan: bool = False) -> Call:
+    agi, sessions, uniqueid: str, seconds: float, old_dialplan: bool = False
+) -> Call:
     """A Sunday call to a clinic that takes messages; the caller leaves `seconds` of speech.
 
     `old_dialplan`: the hangup handler passes no arguments (a dialplan from before them).
@@ -424,8 +502,10 @@ async def closed_voicemail_call(  # type: ignore[no-untyped-def]
     services.clock = lambda: CLOSED_HOURS
     with sessions() as session:
         document = latest_version(session).document
-    schedule = {**document["schedules"][0], "closed_action": {
-        "kind": "voicemail", "message": "vm-intro", "max_message_sec": 90}}
+    schedule = {
+        **document["schedules"][0],
+        "closed_action": {"kind": "voicemail", "message": "vm-intro", "max_message_sec": 90},
+    }
     with sessions.begin() as session:
         publish_document(session, {**document, "schedules": [schedule]})
     try:
@@ -439,18 +519,31 @@ async def closed_voicemail_call(  # type: ignore[no-untyped-def]
     assert (variables["CC_ACTION"], variables["CC_MESSAGE_MAX_SEC"]) == ("voicemail", "90")
     assert variables["CC_RECORDING"] == f"2026/11/22/{uniqueid}.wav"
     write_message(services.cards.store._recordings.root / variables["CC_RECORDING"], seconds)
-    await run(server, FakeChannel("hangup", uniqueid=uniqueid, dead=True,
-                                  old_dialplan=old_dialplan, variables={
-        "CC_ACTION": "voicemail", "CC_RECORDING": variables["CC_RECORDING"],
-        "RECORD_STATUS": "HANGUP"}))
-    await eventually(lambda: card_of(sessions, uniqueid).recording_state != "pending",
-                     what=f"the recording of {uniqueid} settling", every=0.05)
+    await run(
+        server,
+        FakeChannel(
+            "hangup",
+            uniqueid=uniqueid,
+            dead=True,
+            old_dialplan=old_dialplan,
+            variables={
+                "CC_ACTION": "voicemail",
+                "CC_RECORDING": variables["CC_RECORDING"],
+                "RECORD_STATUS": "HANGUP",
+            },
+        ),
+    )
+    await eventually(
+        lambda: card_of(sessions, uniqueid).recording_state != "pending",
+        what=f"the recording of {uniqueid} settling",
+        every=0.05,
+    )
     return card_of(sessions, uniqueid)
 
 
 async def test_closed_hours_voicemail_keeps_the_message_as_the_card_recording(
-
-        agi, sessions) -> None:
+    agi, sessions
+) -> None:
     card = await closed_voicemail_call(agi, sessions, "r20.1", 3)
     assert (card.status, card.end_reason, card.needs_callback) == ("missed", "closed_hours", True)
     assert (card.recording_path, card.recording_state) == ("2026/11/22/r20.1.wav", "ok")
@@ -460,15 +553,14 @@ async def test_closed_hours_voicemail_keeps_the_message_as_the_card_recording(
     assert message == [{"seconds": "3", "record_status": "HANGUP"}]
 
 
-async def test_closed_hours_caller_who_says_nothing_leaves_an_empty_message(
-
-        agi, sessions) -> None:
+async def test_closed_hours_caller_who_says_nothing_leaves_an_empty_message(agi, sessions) -> None:
     card = await closed_voicemail_call(agi, sessions, "r21.1", 0)
     assert (card.status, card.end_reason, card.needs_callback) == ("missed", "closed_hours", False)
     assert card.recording_state == "empty"
     assert "message_left" not in [event.kind for event in card.events]
     assert [event.data for event in card.events if event.kind == "no_message"] == [
-        {"seconds": "0", "record_status": "HANGUP"}]
+        {"seconds": "0", "record_status": "HANGUP"}
+    ]
 
 
 #: How long a route waits for a database step in the tests of a stuck step: long enough
@@ -505,7 +597,8 @@ def noted_opening(monkeypatch: pytest.MonkeyPatch) -> threading.Event:
 
 
 async def test_a_reserved_id_names_the_card_before_it_is_written(
-        agi, sessions, monkeypatch) -> None:
+    agi, sessions, monkeypatch
+) -> None:
     server, services = agi
     await services.reserve_card_ids()
     services.db_timeout = STEP_DEADLINE
@@ -523,7 +616,8 @@ async def test_a_reserved_id_names_the_card_before_it_is_written(
 
 
 async def test_a_second_channel_of_a_carded_call_is_told_the_card_it_has(
-        agi, sessions, monkeypatch) -> None:
+    agi, sessions, monkeypatch
+) -> None:
     server, services = agi
     await run(server, FakeChannel("incoming", uniqueid="r31.1", keys=["1"]))
     first = card_of(sessions, "r31.1")
@@ -531,8 +625,9 @@ async def test_a_second_channel_of_a_carded_call_is_told_the_card_it_has(
     opened = noted_opening(monkeypatch)
     # The caller is still in the menu when the card is found: it is known before the end.
     key_when = asyncio.Event()
-    channel = FakeChannel("incoming", uniqueid="r31.2", linkedid="r31.1", keys=["1"],
-                          key_when=key_when)
+    channel = FakeChannel(
+        "incoming", uniqueid="r31.2", linkedid="r31.1", keys=["1"], key_when=key_when
+    )
     session = asyncio.create_task(run(server, channel))
     await asyncio.to_thread(opened.wait, DEADLINE)
     await services.settled()  # the writer has handed the found card back to the route
@@ -542,19 +637,22 @@ async def test_a_second_channel_of_a_carded_call_is_told_the_card_it_has(
 
 
 async def test_a_channel_told_a_reserved_id_ends_naming_the_card_it_has(
-        agi, sessions, monkeypatch) -> None:
+    agi, sessions, monkeypatch
+) -> None:
     server, services = agi
     await run(server, FakeChannel("incoming", uniqueid="r32.1", keys=["1"]))
     first = card_of(sessions, "r32.1")
     await services.reserve_card_ids()
     release = held_opening(monkeypatch)  # the session ends before the card is looked up
-    told = await FakeChannel("incoming", uniqueid="r32.2", linkedid="r32.1",
-                             keys=["1"]).run("127.0.0.1", server.port)
+    told = await FakeChannel("incoming", uniqueid="r32.2", linkedid="r32.1", keys=["1"]).run(
+        "127.0.0.1", server.port
+    )
     release.set()
     await services.settled()
     assert told["CC_CARD_ID"] != str(first.id)
-    hangup = FakeChannel("hangup", uniqueid="r32.2", linkedid="r32.1", dead=True,
-                         variables=dict(told))
+    hangup = FakeChannel(
+        "hangup", uniqueid="r32.2", linkedid="r32.1", dead=True, variables=dict(told)
+    )
     variables = await run(server, hangup)
     assert variables["CC_CARD_ID"] == str(first.id)
     assert card_of(sessions, "r32.1").id == first.id
@@ -568,8 +666,9 @@ async def test_a_channel_sent_back_to_incoming_keeps_its_card_and_file(agi, sess
     first = await run(server, FakeChannel("incoming", uniqueid="r33.1", keys=["1"]))
     # The same channel again (a redirect to from-trunk): it passes the card it was told.
     services.clock = lambda: OPEN_HOURS.replace(day=25)
-    again = await run(server, FakeChannel("incoming", uniqueid="r33.1", keys=["1"],
-                                          variables=dict(first)))
+    again = await run(
+        server, FakeChannel("incoming", uniqueid="r33.1", keys=["1"], variables=dict(first))
+    )
     card = card_of(sessions, "r33.1")
     assert again["CC_CARD_ID"] == first["CC_CARD_ID"] == str(card.id)
     assert again["CC_RECORDING"] == card.recording_path == "2026/11/24/r33.1.wav"
@@ -577,11 +676,18 @@ async def test_a_channel_sent_back_to_incoming_keeps_its_card_and_file(agi, sess
 
 async def test_a_dialplan_without_arguments_still_gets_its_answers(agi, sessions) -> None:
     server, _ = agi
-    incoming = FakeChannel("incoming", uniqueid="r34.1", linkedid="r34.0", keys=["1"],
-                           old_dialplan=True)
+    incoming = FakeChannel(
+        "incoming", uniqueid="r34.1", linkedid="r34.0", keys=["1"], old_dialplan=True
+    )
     variables = await run(server, incoming)
-    hangup = FakeChannel("hangup", uniqueid="r34.1", linkedid="r34.0", dead=True,
-                         old_dialplan=True, variables=dict(variables))
+    hangup = FakeChannel(
+        "hangup",
+        uniqueid="r34.1",
+        linkedid="r34.0",
+        dead=True,
+        old_dialplan=True,
+        variables=dict(variables),
+    )
     await run(server, hangup)
     card = card_of(sessions, "r34.0")
     assert variables["CC_CARD_ID"] == str(card.id) and card.status == "abandoned"
@@ -590,9 +696,7 @@ async def test_a_dialplan_without_arguments_still_gets_its_answers(agi, sessions
     assert asked[-2:] == ["CC_CARD_ID", "CC_ACTION"]
 
 
-async def test_a_voicemail_told_without_arguments_still_notes_the_message(
-
-        agi, sessions) -> None:
+async def test_a_voicemail_told_without_arguments_still_notes_the_message(agi, sessions) -> None:
     card = await closed_voicemail_call(agi, sessions, "r35.1", 2, old_dialplan=True)
     assert (card.needs_callback, card.recording_state) == (True, "ok")
     assert "message_left" in [event.kind for event in card.events]

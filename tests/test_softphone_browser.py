@@ -59,9 +59,13 @@ MARGIN = 0.4
 def phone_settings(database_url: str, asterisk_sandbox: SandboxInfo) -> Settings:
     """The site next to the sandbox, with the browser phone on its WebSocket."""
     assert asterisk_sandbox.ws_url is not None
-    return sandbox_settings(asterisk_sandbox, database_url, secret_key=SECRET_KEY,
-                            phone_wss_url=asterisk_sandbox.ws_url,
-                            recordings_dir=Path(asterisk_sandbox.recordings_dir))
+    return sandbox_settings(
+        asterisk_sandbox,
+        database_url,
+        secret_key=SECRET_KEY,
+        phone_wss_url=asterisk_sandbox.ws_url,
+        recordings_dir=Path(asterisk_sandbox.recordings_dir),
+    )
 
 
 @pytest.fixture
@@ -83,16 +87,19 @@ def site_url(phone_settings: Settings) -> Iterator[str]:
 
 
 @pytest.fixture
-def browser_phone(engine: Engine, admin_site: FlaskClient, phone_settings: Settings) -> Iterator[
-        User]:
+def browser_phone(
+    engine: Engine, admin_site: FlaskClient, phone_settings: Settings
+) -> Iterator[User]:
     """operator1 (101) and operator2 (102) with browser phones the queues ring; operator1.
 
     Afterwards both without a phone, and the queues' members Local test operators again.
     """
     sessions = make_session_factory(engine)
     with sessions() as session:
-        users = [session.scalar(select(User).where(User.login == login))
-                 for login in ("operator1", "operator2")]
+        users = [
+            session.scalar(select(User).where(User.login == login))
+            for login in ("operator1", "operator2")
+        ]
         assert [user.extension if user else None for user in users] == ["101", "102"]
         for user in users:
             assert user is not None
@@ -116,8 +123,9 @@ def browser_phone(engine: Engine, admin_site: FlaskClient, phone_settings: Setti
 
 
 @pytest.fixture
-async def ami(asterisk_sandbox: SandboxInfo, agi_server: AgiProcess,
-              open_clinic: None) -> AsyncIterator[AsteriskDriver]:
+async def ami(
+    asterisk_sandbox: SandboxInfo, agi_server: AgiProcess, open_clinic: None
+) -> AsyncIterator[AsteriskDriver]:
     """An AMI session on the sandbox with the FastAGI server (and its listener) up."""
     agi_server.start()
     async with AsteriskDriver.for_sandbox(asterisk_sandbox) as driver:
@@ -138,7 +146,8 @@ async def chromium(tmp_path: Path) -> AsyncIterator[Any]:
     async with async_playwright() as playwright:
         browser = await playwright.chromium.launch(
             executable_path=str(CHROMIUM),
-            args=[*CHROMIUM_ARGS, f"--use-file-for-fake-audio-capture={tone}"])
+            args=[*CHROMIUM_ARGS, f"--use-file-for-fake-audio-capture={tone}"],
+        )
         yield browser
         await browser.close()
 
@@ -162,8 +171,13 @@ async def phone_state(page: Any, state: str, timeout: float = 15) -> None:
 
 
 async def test_operator_answers_a_queue_call_in_the_browser_with_sound_both_ways(
-        ami: AsteriskDriver, browser_phone: User, chromium: Any, site_url: str,
-        sessions: sessionmaker[Session], asterisk_sandbox: SandboxInfo) -> None:
+    ami: AsteriskDriver,
+    browser_phone: User,
+    chromium: Any,
+    site_url: str,
+    sessions: sessionmaker[Session],
+    asterisk_sandbox: SandboxInfo,
+) -> None:
     page = await operator_page(chromium, site_url)
     await phone_state(page, "registered")
     assert "101" in await page.inner_text("#phone-state")
@@ -189,8 +203,12 @@ async def test_operator_answers_a_queue_call_in_the_browser_with_sound_both_ways
     await page.wait_for_selector('#phone-mute[aria-pressed="true"]')
     since = len(ami.events)
     await ami.talk(call, "tt-monkeys")
-    await ami.wait_for(lambda e: e.event == "Newexten" and e.uniqueid == call.channel_id
-                       and e.application == "Playback", since=since)
+    await ami.wait_for(
+        lambda e: (
+            e.event == "Newexten" and e.uniqueid == call.channel_id and e.application == "Playback"
+        ),
+        since=since,
+    )
     caller_from = time.monotonic() - recording_started
     await asyncio.sleep(2.5)
     caller_to = time.monotonic() - recording_started
@@ -205,8 +223,11 @@ async def test_operator_answers_a_queue_call_in_the_browser_with_sound_both_ways
     # The page heard the caller: more audio energy came in while the caller spoke.
     assert heard.energy > heard_before.energy
     # The card is a desk phone's card.
-    assert (card.status, card.end_reason, card.queue) == ("answered", "operator_hangup",
-                                                          "appointments")
+    assert (card.status, card.end_reason, card.queue) == (
+        "answered",
+        "operator_hangup",
+        "appointments",
+    )
     assert card.operator_id == browser_phone.id
     assert card.talk_sec is not None and card.talk_sec >= 5
     assert card.recording_state == "ok" and card.recording_path
@@ -221,12 +242,16 @@ async def test_operator_answers_a_queue_call_in_the_browser_with_sound_both_ways
 async def registered_contacts(ami: AsteriskDriver, extension: str) -> list[str]:
     """The contacts Asterisk holds for `extension` now (pjsip show contacts)."""
     shown = await ami.command("pjsip show contacts")
-    return [line.split()[1] for line in shown.splitlines()
-            if line.strip().startswith("Contact:") and line.split()[1].startswith(f"{extension}/")]
+    return [
+        line.split()[1]
+        for line in shown.splitlines()
+        if line.strip().startswith("Contact:") and line.split()[1].startswith(f"{extension}/")
+    ]
 
 
-async def wait_contacts(ami: AsteriskDriver, extension: str, count: int,
-                        timeout: float = 15) -> None:
+async def wait_contacts(
+    ami: AsteriskDriver, extension: str, count: int, timeout: float = 15
+) -> None:
     """Until Asterisk holds `count` contacts for `extension`."""
     deadline = time.monotonic() + timeout
     while len(found := await registered_contacts(ami, extension)) != count:
@@ -247,16 +272,24 @@ async def answered_in_browser(ami: AsteriskDriver, page: Any) -> TestCall:
 
 
 async def test_operator_holds_resumes_and_sends_dtmf_from_the_browser(
-        ami: AsteriskDriver, browser_phone: User, chromium: Any, site_url: str,
-        sessions: sessionmaker[Session]) -> None:
+    ami: AsteriskDriver,
+    browser_phone: User,
+    chromium: Any,
+    site_url: str,
+    sessions: sessionmaker[Session],
+) -> None:
     page = await operator_page(chromium, site_url)
     await phone_state(page, "registered")
     call = await answered_in_browser(ami, page)
 
     since = len(ami.events)
     await page.click('#phone-dtmf button[data-digit="5"]')
-    await ami.wait_for(lambda e: e.event == "DTMFEnd" and e.digit == "5"
-                       and str(e.channel).startswith("PJSIP/101-"), since=since)
+    await ami.wait_for(
+        lambda e: (
+            e.event == "DTMFEnd" and e.digit == "5" and str(e.channel).startswith("PJSIP/101-")
+        ),
+        since=since,
+    )
 
     await page.click("#phone-hold")
     await phone_state(page, "held")
@@ -275,7 +308,8 @@ async def test_operator_holds_resumes_and_sends_dtmf_from_the_browser(
 
 
 async def test_a_page_left_open_after_sign_out_ends_its_registration(
-        ami: AsteriskDriver, browser_phone: User, chromium: Any, site_url: str) -> None:
+    ami: AsteriskDriver, browser_phone: User, chromium: Any, site_url: str
+) -> None:
     page = await operator_page(chromium, site_url)
     await phone_state(page, "registered")
     await wait_contacts(ami, "101", 1)
@@ -289,7 +323,8 @@ async def test_a_page_left_open_after_sign_out_ends_its_registration(
 
 
 async def test_a_second_browser_is_told_the_phone_is_open_elsewhere(
-        ami: AsteriskDriver, browser_phone: User, chromium: Any, site_url: str) -> None:
+    ami: AsteriskDriver, browser_phone: User, chromium: Any, site_url: str
+) -> None:
     first = await operator_page(chromium, site_url)
     await phone_state(first, "registered")
     second = await operator_page(chromium, site_url)
@@ -306,7 +341,8 @@ async def test_a_second_browser_is_told_the_phone_is_open_elsewhere(
 
 
 async def test_a_wrong_password_is_said_on_the_page(
-        ami: AsteriskDriver, browser_phone: User, chromium: Any, site_url: str) -> None:
+    ami: AsteriskDriver, browser_phone: User, chromium: Any, site_url: str
+) -> None:
     context = await chromium.new_context(base_url=site_url, locale="en-GB")
     await context.add_init_script(LOOPBACK_ONLY)
     page = await context.new_page()
@@ -329,13 +365,20 @@ async def test_a_wrong_password_is_said_on_the_page(
 
 
 async def test_a_malformed_sip_message_leaves_asterisk_and_the_phone_working(
-        ami: AsteriskDriver, browser_phone: User, chromium: Any, site_url: str,
-        asterisk_sandbox: SandboxInfo) -> None:
+    ami: AsteriskDriver,
+    browser_phone: User,
+    chromium: Any,
+    site_url: str,
+    asterisk_sandbox: SandboxInfo,
+) -> None:
     page = await operator_page(chromium, site_url)
     await phone_state(page, "registered")
     assert asterisk_sandbox.ws_url is not None
-    for garbage in (b"REGISTER\r\n\r\n", b"\x00\xff not sip at all",
-                    b"INVITE sip:101@127.0.0.1 SIP/2.0\r\nContent-Length: 99999\r\n\r\nv=0"):
+    for garbage in (
+        b"REGISTER\r\n\r\n",
+        b"\x00\xff not sip at all",
+        b"INVITE sip:101@127.0.0.1 SIP/2.0\r\nContent-Length: 99999\r\n\r\nv=0",
+    ):
         await asyncio.to_thread(send_on_sip_websocket, asterisk_sandbox.ws_url, garbage)
     assert "uptime" in (await ami.command("core show uptime")).lower()
     await answered_in_browser(ami, page)
@@ -344,8 +387,12 @@ async def test_a_malformed_sip_message_leaves_asterisk_and_the_phone_working(
 
 
 async def test_blind_transfer_from_one_browser_to_a_colleague_s_browser(
-        ami: AsteriskDriver, browser_phone: User, chromium: Any, site_url: str,
-        sessions: sessionmaker[Session]) -> None:
+    ami: AsteriskDriver,
+    browser_phone: User,
+    chromium: Any,
+    site_url: str,
+    sessions: sessionmaker[Session],
+) -> None:
     first = await operator_page(chromium, site_url, "operator1")
     colleague = await operator_page(chromium, site_url, "operator2")
     await phone_state(first, "registered")
@@ -372,8 +419,12 @@ async def test_blind_transfer_from_one_browser_to_a_colleague_s_browser(
 
 
 async def test_attended_transfer_after_talking_to_the_colleague_first(
-        ami: AsteriskDriver, browser_phone: User, chromium: Any, site_url: str,
-        sessions: sessionmaker[Session]) -> None:
+    ami: AsteriskDriver,
+    browser_phone: User,
+    chromium: Any,
+    site_url: str,
+    sessions: sessionmaker[Session],
+) -> None:
     first = await operator_page(chromium, site_url, "operator1")
     colleague = await operator_page(chromium, site_url, "operator2")
     await phone_state(first, "registered")
@@ -402,8 +453,13 @@ async def test_attended_transfer_after_talking_to_the_colleague_first(
 
 
 async def test_the_phone_registers_again_by_itself_after_asterisk_restarts(
-        asterisk_sandbox: SandboxInfo, agi_server: AgiProcess, open_clinic: None,
-        browser_phone: User, chromium: Any, site_url: str) -> None:
+    asterisk_sandbox: SandboxInfo,
+    agi_server: AgiProcess,
+    open_clinic: None,
+    browser_phone: User,
+    chromium: Any,
+    site_url: str,
+) -> None:
     from callcards import sandbox
 
     page = await operator_page(chromium, site_url)
@@ -420,7 +476,8 @@ async def test_the_phone_registers_again_by_itself_after_asterisk_restarts(
     object.__setattr__(asterisk_sandbox, "pid", new_pid)
     # The page noticed (it left "registered") and came back by itself.
     await page.wait_for_function(
-        "() => window.phoneStates.some(state => state !== 'registered')", timeout=30000)
+        "() => window.phoneStates.some(state => state !== 'registered')", timeout=30000
+    )
     await phone_state(page, "registered", timeout=45)
     # Registered for real: a call after the restart rings this page.
     agi_server.start()
@@ -431,8 +488,12 @@ async def test_the_phone_registers_again_by_itself_after_asterisk_restarts(
 
 
 async def test_operator_dials_out_from_the_browser_and_a_number_outside_the_plan_is_refused(
-        ami: AsteriskDriver, browser_phone: User, chromium: Any, site_url: str,
-        sessions: sessionmaker[Session]) -> None:
+    ami: AsteriskDriver,
+    browser_phone: User,
+    chromium: Any,
+    site_url: str,
+    sessions: sessionmaker[Session],
+) -> None:
     page = await operator_page(chromium, site_url)
     await phone_state(page, "registered")
     # One digit is no number operators may dial ([from-operators] has no such extension).
@@ -440,7 +501,8 @@ async def test_operator_dials_out_from_the_browser_and_a_number_outside_the_plan
     await page.click("#phone-dial")
     await page.wait_for_function(
         "() => document.getElementById('phone').dataset.state === 'registered'"
-        " && document.getElementById('phone-state').textContent.includes('Звонок не прошёл')")
+        " && document.getElementById('phone-state').textContent.includes('Звонок не прошёл')"
+    )
 
     number = "84951112233"
     await page.fill("#phone-number", number)
@@ -453,8 +515,9 @@ async def test_operator_dials_out_from_the_browser_and_a_number_outside_the_plan
     deadline = time.monotonic() + 20
     while True:
         with sessions() as session:
-            card = session.scalar(select(Call).where(Call.dst_number == number,
-                                                     Call.direction == "outbound"))
+            card = session.scalar(
+                select(Call).where(Call.dst_number == number, Call.direction == "outbound")
+            )
             if card is not None and card.ended_at is not None:
                 break
         assert time.monotonic() < deadline, "no closed outbound card"
@@ -464,7 +527,8 @@ async def test_operator_dials_out_from_the_browser_and_a_number_outside_the_plan
 
 
 async def test_a_refused_microphone_keeps_the_phone_off_and_says_why(
-        ami: AsteriskDriver, browser_phone: User, chromium: Any, site_url: str) -> None:
+    ami: AsteriskDriver, browser_phone: User, chromium: Any, site_url: str
+) -> None:
     context = await chromium.new_context(base_url=site_url, locale="en-GB")
     # As when the operator answers "Block" to the browser's microphone question.
     await context.add_init_script("""
@@ -483,8 +547,8 @@ async def test_a_refused_microphone_keeps_the_phone_off_and_says_why(
 
 
 async def test_a_new_phone_password_moves_the_open_page_to_it(
-        ami: AsteriskDriver, browser_phone: User, chromium: Any, site_url: str,
-        admin_site: FlaskClient) -> None:
+    ami: AsteriskDriver, browser_phone: User, chromium: Any, site_url: str, admin_site: FlaskClient
+) -> None:
     page = await operator_page(chromium, site_url)
     await phone_state(page, "registered")
     await page.evaluate("""() => {
@@ -494,8 +558,7 @@ async def test_a_new_phone_password_moves_the_open_page_to_it(
         .observe(document.getElementById('phone'), {attributes: true});
     }""")
     new_phone_password(admin_site, browser_phone)  # Asterisk now holds only the new digest
-    await page.wait_for_function("() => window.phoneStates.includes('registering')",
-                                 timeout=15000)
+    await page.wait_for_function("() => window.phoneStates.includes('registering')", timeout=15000)
     await phone_state(page, "registered")
     await wait_contacts(ami, "101", 1)
     # The page's phone works with the new password: a queue call rings it.
@@ -505,16 +568,30 @@ async def test_a_new_phone_password_moves_the_open_page_to_it(
 
 
 async def test_click_to_call_from_a_card_to_complete_dials_the_caller_back(
-        ami: AsteriskDriver, browser_phone: User, chromium: Any, site_url: str,
-        sessions: sessionmaker[Session]) -> None:
+    ami: AsteriskDriver,
+    browser_phone: User,
+    chromium: Any,
+    site_url: str,
+    sessions: sessionmaker[Session],
+) -> None:
     caller = "84957770011"
     with sessions() as session:
         # An earlier answered call of operator1's whose card is not saved yet.
         started = utcnow() - timedelta(minutes=30)
-        session.add(Call(uniqueid="cb-test.1", linkedid="cb-test.1", direction="inbound",
-                         status="answered", operator_id=browser_phone.id, src_number=caller,
-                         started_at=started, answered_at=started + timedelta(seconds=5),
-                         ended_at=started + timedelta(seconds=65), queue="appointments"))
+        session.add(
+            Call(
+                uniqueid="cb-test.1",
+                linkedid="cb-test.1",
+                direction="inbound",
+                status="answered",
+                operator_id=browser_phone.id,
+                src_number=caller,
+                started_at=started,
+                answered_at=started + timedelta(seconds=5),
+                ended_at=started + timedelta(seconds=65),
+                queue="appointments",
+            )
+        )
         session.commit()
     try:
         page = await operator_page(chromium, site_url)
@@ -526,8 +603,9 @@ async def test_click_to_call_from_a_card_to_complete_dials_the_caller_back(
         deadline = time.monotonic() + 20
         while True:
             with sessions() as session:
-                card = session.scalar(select(Call).where(Call.dst_number == caller,
-                                                         Call.direction == "outbound"))
+                card = session.scalar(
+                    select(Call).where(Call.dst_number == caller, Call.direction == "outbound")
+                )
                 if card is not None and card.ended_at is not None:
                     break
             assert time.monotonic() < deadline, "no closed outbound card for the call back"

@@ -7,14 +7,27 @@ import sys
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-PACKAGES = ("callcards", "dialplan", "fastagi", "models", "pbx", "recordings", "reports",
-            "webadmin", "bench")
+PACKAGES = (
+    "callcards",
+    "dialplan",
+    "fastagi",
+    "models",
+    "pbx",
+    "recordings",
+    "reports",
+    "webadmin",
+    "bench",
+)
 
 
 def test_mypy_finds_no_errors(tmp_path: Path) -> None:
     checked = subprocess.run(
         [sys.executable, "-m", "mypy", "--cache-dir", str(tmp_path), *PACKAGES],
-        cwd=REPO, capture_output=True, text=True, timeout=240, check=False,
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=240,
+        check=False,
     )
     assert checked.returncode == 0, checked.stdout + checked.stderr
 
@@ -26,6 +39,24 @@ STRICT = ("dialplan", "models", "pbx")
 def test_the_call_path_and_data_packages_pass_mypy_strict(tmp_path: Path) -> None:
     checked = subprocess.run(
         [sys.executable, "-m", "mypy", "--strict", "--cache-dir", str(tmp_path), *STRICT],
-        cwd=REPO, capture_output=True, text=True, timeout=240, check=False,
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=240,
+        check=False,
     )
     assert checked.returncode == 0, checked.stdout + checked.stderr
+
+
+def test_the_tree_is_formatted_and_linted_with_ruff() -> None:
+    """`ruff format` leaves nothing to change and `ruff check` finds nothing (ruff.toml)."""
+    for command in (["format", "--check", "."], ["check", "."]):
+        checked = subprocess.run(
+            [sys.executable, "-m", "ruff", *command],
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        assert checked.returncode == 0, checked.stdout + checked.stderr

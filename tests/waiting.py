@@ -10,8 +10,9 @@ from collections.abc import Callable
 DEADLINE = 20.0
 
 
-def wait_until(condition: Callable[[], object], timeout: float = DEADLINE,
-               what: str = "the condition") -> None:
+def wait_until(
+    condition: Callable[[], object], timeout: float = DEADLINE, what: str = "the condition"
+) -> None:
     """Return as soon as `condition()` is true; fail after `timeout` seconds."""
     deadline = time.monotonic() + timeout
     while not condition():
@@ -20,8 +21,12 @@ def wait_until(condition: Callable[[], object], timeout: float = DEADLINE,
         time.sleep(0.01)
 
 
-async def eventually(condition: Callable[[], object], timeout: float = DEADLINE,
-                     what: str = "the condition", every: float = 0.005) -> None:
+async def eventually(
+    condition: Callable[[], object],
+    timeout: float = DEADLINE,
+    what: str = "the condition",
+    every: float = 0.005,
+) -> None:
     """wait_until for a test on the event loop: the loop runs while it waits."""
     deadline = time.monotonic() + timeout
     while not condition():

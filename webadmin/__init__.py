@@ -62,8 +62,7 @@ def _engine_options(app: Flask) -> dict[str, Any]:
     if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
         return {}
     timeout = int(app.config["STATEMENT_TIMEOUT_MS"])
-    return {"pool_pre_ping": True,
-            "connect_args": {"options": f"-c statement_timeout={timeout}"}}
+    return {"pool_pre_ping": True, "connect_args": {"options": f"-c statement_timeout={timeout}"}}
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -72,8 +71,9 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
-def create_app(settings: Settings | None = None,
-               test_config: dict[str, Any] | None = None) -> Flask:
+def create_app(
+    settings: Settings | None = None, test_config: dict[str, Any] | None = None
+) -> Flask:
     """Build the staff site for these settings (read from the environment when omitted)."""
     settings = settings or load_settings()
     app = Flask(__name__)
@@ -102,7 +102,16 @@ def create_app(settings: Settings | None = None,
     errors.init_app(app)
     templating.init_app(app)
 
-    for blueprint in (auth_bp, workspace_bp, calls_bp, recordings_bp, admin_bp, reports_bp,
-                      api_bp, account_bp, callflow_bp):
+    for blueprint in (
+        auth_bp,
+        workspace_bp,
+        calls_bp,
+        recordings_bp,
+        admin_bp,
+        reports_bp,
+        api_bp,
+        account_bp,
+        callflow_bp,
+    ):
         app.register_blueprint(blueprint)
     return app

@@ -64,8 +64,11 @@ def is_statement_timeout(error: BaseException) -> bool:
 def timeout_message() -> str:
     """What a person can do when a page took too long."""
     seconds = int(current_app.config["STATEMENT_TIMEOUT_MS"]) // 1000
-    return _("The database stopped this request after %(seconds)d seconds. Choose a shorter "
-             "period or narrower filters and try again.", seconds=seconds)
+    return _(
+        "The database stopped this request after %(seconds)d seconds. Choose a shorter "
+        "period or narrower filters and try again.",
+        seconds=seconds,
+    )
 
 
 def _database_error(error: OperationalError) -> ResponseReturnValue:
@@ -76,8 +79,9 @@ def _database_error(error: OperationalError) -> ResponseReturnValue:
 
 
 def _csrf_error(error: CSRFError) -> ResponseReturnValue:
-    return _render(400, _("The form has expired or was sent from elsewhere. "
-                          "Reload the page and try again."))
+    return _render(
+        400, _("The form has expired or was sent from elsewhere. Reload the page and try again.")
+    )
 
 
 def _server_error(error: Exception) -> ResponseReturnValue:

@@ -78,8 +78,11 @@ def flag(raw: str | None) -> bool | None:
 
 def years_message() -> str:
     """What a date must look like, with the years it may fall in."""
-    return _("Expected a date as YYYY-MM-DD (or YYYY-MM-DDTHH:MM) in the years %(first)d to "
-             "%(last)d.", first=FIRST_YEAR, last=LAST_YEAR)
+    return _(
+        "Expected a date as YYYY-MM-DD (or YYYY-MM-DDTHH:MM) in the years %(first)d to %(last)d.",
+        first=FIRST_YEAR,
+        last=LAST_YEAR,
+    )
 
 
 def moment(raw: str, tz: tzinfo, *, end: bool = False) -> datetime:
@@ -177,8 +180,9 @@ def requested_page(raw: str | None) -> int:
     """The `page` a list was asked for; a clear 400 when it is not a page number."""
     page = page_number(raw)
     if page is None:
-        raise BadRequest(description=_("Expected a page number from %(low)d to %(high)d.",
-                                       low=1, high=MAX_PAGE))
+        raise BadRequest(
+            description=_("Expected a page number from %(low)d to %(high)d.", low=1, high=MAX_PAGE)
+        )
     return page
 
 
@@ -186,8 +190,9 @@ def flag_argument(name: str, raw: str | None) -> bool:
     """A yes/no query argument (`?download=true`); a clear 400 for any other value."""
     value = flag(raw)
     if value is None:
-        raise BadRequest(description=_("%(name)s: expected yes or no (1 or 0, true or false).",
-                                       name=name))
+        raise BadRequest(
+            description=_("%(name)s: expected yes or no (1 or 0, true or false).", name=name)
+        )
     return value
 
 
@@ -198,5 +203,6 @@ def refuse_json_outside_api() -> None:
     strings broke every form of the site.
     """
     if request.is_json and request.method not in SAFE_METHODS and not wants_json():
-        raise UnsupportedMediaType(description=_(
-            "This page takes a form, not JSON; the JSON API is under /api."))
+        raise UnsupportedMediaType(
+            description=_("This page takes a form, not JSON; the JSON API is under /api.")
+        )

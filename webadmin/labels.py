@@ -47,8 +47,9 @@ END_REASONS: dict[str, LazyString] = {
     "no_answer": _l("no answer"),
     "cancelled": _l("cancelled"),
     "no_asterisk_record": _l("closed by reconcile: no record of the call in Asterisk"),
-    "unreadable_asterisk_record": _l("closed by reconcile: Asterisk's record of the call "
-                                     "could not be read"),
+    "unreadable_asterisk_record": _l(
+        "closed by reconcile: Asterisk's record of the call could not be read"
+    ),
 }
 
 EVENTS: dict[str, LazyString] = {
@@ -126,6 +127,7 @@ def label(table: dict[str, LazyString], code: str | None) -> str:
     if code is None:
         return ""
     return str(table[code]) if code in table else code
+
 
 #: Why an operator steps away: the word app_queue keeps (PausedReason), and its words here.
 PAUSE_REASONS: dict[str, LazyString] = {

@@ -24,8 +24,18 @@ from webadmin.json_error import json_error
 # The visibility rule itself lives in models/visibility.py, where the reports and the CLI
 # reach it without Flask; these names are re-exported for the site's views.
 __all__ = [
-    "ADMIN", "OPERATOR", "PERMISSIONS", "SUPERVISOR", "account_of", "calls_scope",
-    "can_see_call", "has_permission", "refuse", "require", "signed_in", "visible_call",
+    "ADMIN",
+    "OPERATOR",
+    "PERMISSIONS",
+    "SUPERVISOR",
+    "account_of",
+    "calls_scope",
+    "can_see_call",
+    "has_permission",
+    "refuse",
+    "require",
+    "signed_in",
+    "visible_call",
     "wants_json",
 ]
 
@@ -90,8 +100,11 @@ def require(permission: str, *, api: bool | None = None) -> Callable[[F], F]:
             if not current_user.is_authenticated:
                 refuse(401, _("Please sign in to open this page."), api=api)
             if not has_permission(current_user, permission):
-                refuse(403, _("Your role does not allow this (%(permission)s).",
-                              permission=permission), api=api)
+                refuse(
+                    403,
+                    _("Your role does not allow this (%(permission)s).", permission=permission),
+                    api=api,
+                )
             return view(*args, **kwargs)
 
         guarded.required_permission = permission  # type: ignore[attr-defined]

@@ -14,8 +14,9 @@ class InsecureSecretKey(RuntimeError):
     """The production start found the development secret key."""
 
 
-def production_app(settings: Settings | None = None,
-                   environ: dict[str, str] | None = None) -> Flask:
+def production_app(
+    settings: Settings | None = None, environ: dict[str, str] | None = None
+) -> Flask:
     """The site for gunicorn; refuses the default SECRET_KEY unless in development mode."""
     if settings is None or environ is not None:
         # The development switch is a setting too (CALLCARDS_DEVELOPMENT, FLASK_DEBUG).
@@ -25,4 +26,3 @@ def production_app(settings: Settings | None = None,
         # Anyone who knows the default key can forge a session cookie for any account.
         raise InsecureSecretKey("refusing to start: set SECRET_KEY (or CALLCARDS_DEVELOPMENT=1)")
     return create_app(settings)
-

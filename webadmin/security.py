@@ -16,18 +16,20 @@ from webadmin.permissions import wants_json
 
 #: Only our own scripts, styles and media; nothing may frame the site. {connect} is 'self'
 #: plus the browser phone's WebSocket origin when one is set (CALLCARDS_PHONE_WSS_URL).
-CONTENT_SECURITY_POLICY_TEMPLATE = "; ".join([
-    "default-src 'self'",
-    "script-src 'self'",
-    "style-src 'self'",
-    "img-src 'self' data:",
-    "media-src 'self'",
-    "connect-src {connect}",
-    "object-src 'none'",
-    "base-uri 'self'",
-    "form-action 'self'",
-    "frame-ancestors 'none'",
-])
+CONTENT_SECURITY_POLICY_TEMPLATE = "; ".join(
+    [
+        "default-src 'self'",
+        "script-src 'self'",
+        "style-src 'self'",
+        "img-src 'self' data:",
+        "media-src 'self'",
+        "connect-src {connect}",
+        "object-src 'none'",
+        "base-uri 'self'",
+        "form-action 'self'",
+        "frame-ancestors 'none'",
+    ]
+)
 CONTENT_SECURITY_POLICY = CONTENT_SECURITY_POLICY_TEMPLATE.format(connect="'self'")
 
 
@@ -38,7 +40,8 @@ def content_security_policy(app: Flask) -> str:
     settings = app.config.get("CALLCARDS_SETTINGS")
     origin = phone_socket_origin(settings) if settings is not None else None
     return CONTENT_SECURITY_POLICY_TEMPLATE.format(
-        connect="'self'" if origin is None else f"'self' {origin}")
+        connect="'self'" if origin is None else f"'self' {origin}"
+    )
 
 
 def _authenticate_or_protect() -> ResponseReturnValue | None:

@@ -17,8 +17,9 @@ from webadmin.permissions import has_permission
 
 def can(permission: str) -> bool:
     """The permission check, for showing only the links and buttons a user may use."""
-    return bool(current_user and current_user.is_authenticated
-                and has_permission(current_user, permission))
+    return bool(
+        current_user and current_user.is_authenticated and has_permission(current_user, permission)
+    )
 
 
 def has_endpoint(endpoint: str) -> bool:
@@ -76,8 +77,7 @@ def init_app(app: Flask) -> None:
         "ivr_words": words.ivr_words,
         "audit_details": words.audit_details,
         "queue_title": lambda name: words.flow_names().queue(name),
-        "queue_titles": lambda names: ", ".join(words.flow_names().queue(name)
-                                                for name in names),
+        "queue_titles": lambda names: ", ".join(words.flow_names().queue(name) for name in names),
         "strategy_label": lambda code: labels.label(labels.STRATEGIES, code),
         "audit_label": lambda code: labels.label(labels.AUDIT_ACTIONS, code),
     }

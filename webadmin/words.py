@@ -45,12 +45,16 @@ class FlowNames:
         return self.operators.get(extension, _("extension %(ext)s", ext=extension))
 
 
-def read_flow_names(document: Mapping[str, Any] | None,
-                    operators: Mapping[str, str] | None = None) -> FlowNames:
+def read_flow_names(
+    document: Mapping[str, Any] | None, operators: Mapping[str, str] | None = None
+) -> FlowNames:
     """The titles in a call-flow document (a published version's)."""
     document = document or {}
-    queues = {str(queue["name"]): str(queue.get("title") or queue["name"])
-              for queue in document.get("queues", []) if queue.get("name")}
+    queues = {
+        str(queue["name"]): str(queue.get("title") or queue["name"])
+        for queue in document.get("queues", [])
+        if queue.get("name")
+    }
     options: dict[tuple[str, str], str] = {}
     for menu in document.get("menus", []):
         for option in menu.get("options", []):
@@ -67,12 +71,19 @@ def flow_names() -> FlowNames:
         return FlowNames()
     if "flow_names" not in g:
         version = latest_version(db.session())
-        operators = {str(extension): name for extension, name in db.session.execute(
-            select(User.extension, User.name).where(User.extension.is_not(None)))}
+        operators = {
+            str(extension): name
+            for extension, name in db.session.execute(
+                select(User.extension, User.name).where(User.extension.is_not(None))
+            )
+        }
         published = read_flow_names(version.document if version else None, operators)
         # The queues as they are now (a queue made since the last publication has a title too).
-        titles = {name: title for name, title in db.session.execute(
-            select(Queue.name, Queue.title)) if title}
+        titles = {
+            name: title
+            for name, title in db.session.execute(select(Queue.name, Queue.title))
+            if title
+        }
         g.flow_names = replace(published, queues={**published.queues, **titles})
     names: FlowNames = g.flow_names
     return names
@@ -104,8 +115,10 @@ def _closed(data: Mapping[str, Any], names: FlowNames) -> str:
     if action == "voicemail":
         return _("Outside business hours: the caller may leave a message")
     if action == "queue":
-        return _("Outside business hours: sent to the queue %(queue)s",
-                 queue=_quoted(names.queue(data.get("target"))))
+        return _(
+            "Outside business hours: sent to the queue %(queue)s",
+            queue=_quoted(names.queue(data.get("target"))),
+        )
     if action == "menu":
         return _("Outside business hours: sent to another voice menu")
     return _("Outside business hours: a message, then the call ends")
@@ -113,13 +126,21 @@ def _closed(data: Mapping[str, Any], names: FlowNames) -> str:
 
 def _overflow(data: Mapping[str, Any], names: FlowNames) -> str:
     why = {"empty": _("no operator was free"), "timeout": _("the wait ran out")}.get(
-        str(data.get("condition")), _("it gave the call back"))
+        str(data.get("condition")), _("it gave the call back")
+    )
     source = _quoted(names.queue(data.get("from_queue")))
     if data.get("action") == "queue":
-        return _("The queue %(queue)s could not answer (%(why)s): sent to %(target)s",
-                 queue=source, why=why, target=_quoted(names.queue(data.get("to_queue"))))
-    return _("The queue %(queue)s could not answer (%(why)s): a message, then the call ends",
-             queue=source, why=why)
+        return _(
+            "The queue %(queue)s could not answer (%(why)s): sent to %(target)s",
+            queue=source,
+            why=why,
+            target=_quoted(names.queue(data.get("to_queue"))),
+        )
+    return _(
+        "The queue %(queue)s could not answer (%(why)s): a message, then the call ends",
+        queue=source,
+        why=why,
+    )
 
 
 def _route(data: Mapping[str, Any], names: FlowNames) -> str:
@@ -146,71 +167,99 @@ SENTENCES: dict[str, Sentence] = {
     "call_started": lambda d, n: _("The call came in to %(did)s", did=d.get("did") or "—"),
     "created": lambda d, n: _("The card was created"),
     "card_created_late": lambda d, n: _(
-        "The card was made at the hang-up: the server missed the start"),
+        "The card was made at the hang-up: the server missed the start"
+    ),
     "card_rebuilt_from_cel": lambda d, n: _("The card was rebuilt from Asterisk's records"),
     "did": lambda d, n: (
-        _("Dialled %(did)s (%(source)s)", did=d.get("did") or d.get("dialed") or "",
-          source=", ".join(str(d[key]) for key in ("source", "city") if d.get(key)))
+        _(
+            "Dialled %(did)s (%(source)s)",
+            did=d.get("did") or d.get("dialed") or "",
+            source=", ".join(str(d[key]) for key in ("source", "city") if d.get(key)),
+        )
         if d.get("source") or d.get("city")
-        else _("Dialled %(did)s", did=d.get("did") or d.get("dialed") or "")),
-    "hours": lambda d, n: (_("Within business hours") if str(d.get("open")) == "true"
-                           else _("Outside business hours")),
+        else _("Dialled %(did)s", did=d.get("did") or d.get("dialed") or "")
+    ),
+    "hours": lambda d, n: (
+        _("Within business hours") if str(d.get("open")) == "true" else _("Outside business hours")
+    ),
     "closed_hours": _closed,
     "ivr_entered": lambda d, n: _("Entered the voice menu"),
     "ivr_prompt": lambda d, n: (
-        _("Heard the menu's prompt") if _seconds(d, "attempt") <= 1
-        else _("Heard the menu's prompt again (attempt %(n)s)", n=_seconds(d, "attempt"))),
-    "ivr_key": lambda d, n: _("Pressed %(digits)s — %(choice)s", digits=d.get("digits", ""),
-                              choice=n.option(str(d.get("menu", "")), str(d.get("digits", "")),
-                                              str(d.get("target") or ""))),
+        _("Heard the menu's prompt")
+        if _seconds(d, "attempt") <= 1
+        else _("Heard the menu's prompt again (attempt %(n)s)", n=_seconds(d, "attempt"))
+    ),
+    "ivr_key": lambda d, n: _(
+        "Pressed %(digits)s — %(choice)s",
+        digits=d.get("digits", ""),
+        choice=n.option(
+            str(d.get("menu", "")), str(d.get("digits", "")), str(d.get("target") or "")
+        ),
+    ),
     "ivr_timeout": lambda d, n: _("Pressed nothing"),
-    "ivr_invalid": lambda d, n: _("Pressed %(digits)s: there is no such choice",
-                                  digits=d.get("digits", "")),
+    "ivr_invalid": lambda d, n: _(
+        "Pressed %(digits)s: there is no such choice", digits=d.get("digits", "")
+    ),
     "ivr_back": lambda d, n: _("Went back to the previous menu"),
     "ivr_retries_exhausted": lambda d, n: ngettext(
-        "Made no choice in %(num)d attempt", "Made no choice in %(num)d attempts",
-        _seconds(d, "attempts")),
+        "Made no choice in %(num)d attempt",
+        "Made no choice in %(num)d attempts",
+        _seconds(d, "attempts"),
+    ),
     "ivr_hangup": lambda d, n: _("The voice menu played a message and ended the call"),
     "caller_left_ivr": lambda d, n: _("Hung up in the voice menu"),
     "fallback": lambda d, n: _("Sent to the default queue"),
-    "queue_chosen": lambda d, n: _("The queue %(queue)s was chosen",
-                                   queue=_quoted(n.queue(d.get("queue")))),
+    "queue_chosen": lambda d, n: _(
+        "The queue %(queue)s was chosen", queue=_quoted(n.queue(d.get("queue")))
+    ),
     "route": _route,
-    "queue_joined": lambda d, n: _("Joined the queue %(queue)s",
-                                   queue=_quoted(n.queue(d.get("queue")))),
+    "queue_joined": lambda d, n: _(
+        "Joined the queue %(queue)s", queue=_quoted(n.queue(d.get("queue")))
+    ),
     "queue_overflow": _overflow,
     "queue_from_dialplan": lambda d, n: _(
         "Asterisk queued the call in %(queue)s without the server's answer",
-        queue=_quoted(n.queue(d.get("queue")))),
-    "operator_rang": lambda d, n: _("The phone of %(operator)s rang",
-                                    operator=n.operator(d.get("extension"))),
-    "answered": lambda d, n: _("Answered by %(operator)s", operator=d.get("operator")
-                               or n.operator(d.get("extension")) or "—"),
-    "transferred": lambda d, n: _("Transferred from %(source)s to %(target)s",
-                                  source=_quoted(n.queue(d.get("from_queue"))) or "—",
-                                  target=_quoted(n.queue(d.get("to_queue"))) or "—"),
+        queue=_quoted(n.queue(d.get("queue"))),
+    ),
+    "operator_rang": lambda d, n: _(
+        "The phone of %(operator)s rang", operator=n.operator(d.get("extension"))
+    ),
+    "answered": lambda d, n: _(
+        "Answered by %(operator)s",
+        operator=d.get("operator") or n.operator(d.get("extension")) or "—",
+    ),
+    "transferred": lambda d, n: _(
+        "Transferred from %(source)s to %(target)s",
+        source=_quoted(n.queue(d.get("from_queue"))) or "—",
+        target=_quoted(n.queue(d.get("to_queue"))) or "—",
+    ),
     "recording_from_dialplan": lambda d, n: _(
-        "Asterisk recorded the call under its own name, without the server"),
+        "Asterisk recorded the call under its own name, without the server"
+    ),
     "answer_time_unknown": lambda d, n: _(
-        "The answer was not seen: its time is taken as the hang-up until Asterisk's records "
-        "give it"),
+        "The answer was not seen: its time is taken as the hang-up until Asterisk's records give it"
+    ),
     "hold": lambda d, n: _("The caller was put on hold"),
     "unhold": lambda d, n: _("The caller was taken off hold"),
     "hangup": lambda d, n: (
         _("The call ended: %(why)s", why=labels.label(labels.END_REASONS, str(d["reason"])))
-        if d.get("reason") else _("The call ended")),
+        if d.get("reason")
+        else _("The call ended")
+    ),
     "message_left": lambda d, n: ngettext(
-        "Left a message of %(num)d second", "Left a message of %(num)d seconds",
-        _seconds(d, "seconds")),
+        "Left a message of %(num)d second",
+        "Left a message of %(num)d seconds",
+        _seconds(d, "seconds"),
+    ),
     "no_message": lambda d, n: _("Left no message"),
     "outbound": lambda d, n: _("The operator dialled %(number)s", number=d.get("number", "")),
-    "outbound_dial": lambda d, n: _("The operator dialled %(number)s",
-                                    number=d.get("number", "")),
+    "outbound_dial": lambda d, n: _("The operator dialled %(number)s", number=d.get("number", "")),
 }
 
 
-def event_sentence(kind: str, data: Mapping[str, Any] | None,
-                   names: FlowNames | None = None) -> str:
+def event_sentence(
+    kind: str, data: Mapping[str, Any] | None, names: FlowNames | None = None
+) -> str:
     """One timeline entry as a sentence; an unknown kind by its label (or code)."""
     sentence = SENTENCES.get(kind)
     if sentence is None:
@@ -221,19 +270,32 @@ def event_sentence(kind: str, data: Mapping[str, Any] | None,
 # -- the audit log's details -------------------------------------------------------------
 
 #: The card fields a `card.edit` entry names (webadmin/calls/completion.py), as the form says.
-CARD_FIELDS = {"purpose_id": "Purpose", "category_id": "Category",
-               "sub_category_id": "Subcategory", "notes": "Summary",
-               "resolved_first_call": "Resolved on first call",
-               "needs_callback": "Needs a callback", "tags": "Tags"}
+CARD_FIELDS = {
+    "purpose_id": "Purpose",
+    "category_id": "Category",
+    "sub_category_id": "Subcategory",
+    "notes": "Summary",
+    "resolved_first_call": "Resolved on first call",
+    "needs_callback": "Needs a callback",
+    "tags": "Tags",
+}
 
 
 def _dictionary_change(detail: Mapping[str, Any]) -> str:
     change, name = str(detail.get("change") or ""), _quoted(str(detail.get("name") or ""))
     if change.startswith("rename from "):
-        return _("%(name)s, renamed from %(old)s", name=name,
-                 old=_quoted(change.removeprefix("rename from ")))
-    words = {"create": _("added"), "move": _("moved"), "activate": _("shown again"),
-             "deactivate": _("hidden"), "delete": _("deleted")}
+        return _(
+            "%(name)s, renamed from %(old)s",
+            name=name,
+            old=_quoted(change.removeprefix("rename from ")),
+        )
+    words = {
+        "create": _("added"),
+        "move": _("moved"),
+        "activate": _("shown again"),
+        "deactivate": _("hidden"),
+        "delete": _("deleted"),
+    }
     return f"{name}: {words.get(change, change)}" if change else name
 
 
@@ -251,8 +313,10 @@ def audit_details(action: str, detail: Mapping[str, Any] | None) -> str:
     if action.startswith("recording.") or action == "card.complete":
         return ""  # the card's link says it all (a Range header is no one's business here)
     if action == "card.edit":
-        fields = [_(CARD_FIELDS[name]) if name in CARD_FIELDS else name
-                  for name in dict(detail.get("changed") or {})]
+        fields = [
+            _(CARD_FIELDS[name]) if name in CARD_FIELDS else name
+            for name in dict(detail.get("changed") or {})
+        ]
         return _("Changed: %(fields)s", fields=", ".join(fields))
     if action == "auth.login_failed":
         return _("Login tried: %(login)s", login=detail.get("login") or "—")
@@ -272,6 +336,12 @@ def audit_details(action: str, detail: Mapping[str, Any] | None) -> str:
         from webadmin.callflow.words import PARTS
 
         part = str(detail.get("part") or "")
-        return " ".join(text for text in (str(PARTS[part]) if part in PARTS else part,
-                                          _quoted(str(detail.get("name") or ""))) if text)
+        return " ".join(
+            text
+            for text in (
+                str(PARTS[part]) if part in PARTS else part,
+                _quoted(str(detail.get("name") or "")),
+            )
+            if text
+        )
     return "; ".join(f"{key}: {value}" for key, value in detail.items() if value)

@@ -77,8 +77,14 @@ def up(
     # Already up: restart, so the new settings and a fresh log are what runs.
     down(cache_dir)
     _require_free_port(ami_port)
-    etc = render(root, agi_address=agi_address, ami_port=ami_port, database_url=database_url,
-                 sip_port=sip_port, ws_port=ws_port)
+    etc = render(
+        root,
+        agi_address=agi_address,
+        ami_port=ami_port,
+        database_url=database_url,
+        sip_port=sip_port,
+        ws_port=ws_port,
+    )
     if database_url is not None:
         _require_record_tables(etc, database_url)
     base = sandbox_dir(root)
@@ -216,7 +222,10 @@ def restart(cache_dir: Path | None = None, *, timeout: float = 60.0) -> int:
         _wait_gone(pid, 5.0)
     started = subprocess.run(
         ["chroot", str(root), "asterisk", "-C", str(ASTERISK_CONF)],
-        stdin=subprocess.DEVNULL, capture_output=True, timeout=30, check=False,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        timeout=30,
+        check=False,
         env=asterisk_environment(),
     )
     if started.returncode != 0:

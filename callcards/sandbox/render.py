@@ -277,12 +277,19 @@ def _rtp_conf(conf: ConfFile) -> None:
     the RTP socket itself is bound to 127.0.0.1 (pjsip.conf, bind_rtp_to_media_address).
     """
     general = conf.section("general")
-    for key in ("stunaddr", "turnaddr", "turnusername", "turnpassword", "ice_deny",
-                "ice_permit", "ice_blacklist", "ice_acl"):
+    for key in (
+        "stunaddr",
+        "turnaddr",
+        "turnusername",
+        "turnpassword",
+        "ice_deny",
+        "ice_permit",
+        "ice_blacklist",
+        "ice_acl",
+    ):
         general.remove(key)
     general.set("icesupport", "yes")
-    conf.sections = [section for section in conf.sections
-                     if section.name != "ice_host_candidates"]
+    conf.sections = [section for section in conf.sections if section.name != "ice_host_candidates"]
     candidates = Section("ice_host_candidates", "")
     for address in _local_ipv4_addresses():
         candidates.add(f"{address} => 127.0.0.1")
@@ -292,8 +299,13 @@ def _rtp_conf(conf: ConfFile) -> None:
 def _local_ipv4_addresses() -> list[str]:
     """This machine's IPv4 addresses other than loopback (`ip -o -4 addr show`)."""
     try:
-        shown = subprocess.run(["ip", "-o", "-4", "addr", "show"], capture_output=True,
-                               text=True, timeout=10, check=True).stdout
+        shown = subprocess.run(
+            ["ip", "-o", "-4", "addr", "show"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=True,
+        ).stdout
     except (OSError, subprocess.SubprocessError) as error:
         raise SandboxError(f"cannot list this machine's addresses (ip addr): {error}") from error
     addresses = []

@@ -18,7 +18,9 @@ async def answered(call: AgiCall, services: AgiServices) -> None:
     facts = await caller_facts(call)
     interface = await call.get_variable(var.MEMBERINTERFACE)
     extension = extension_of(interface)
-    services.change_card(facts.linkedid, Answered(
-        facts.linkedid, extension=extension, interface=interface, at=services.now()))
+    services.change_card(
+        facts.linkedid,
+        Answered(facts.linkedid, extension=extension, interface=interface, at=services.now()),
+    )
     if extension:
         await call.set_variable(var.CC_OPERATOR, extension)

@@ -116,9 +116,12 @@ def store_queue_step(
 
     In the background, after the call's earlier card changes: the caller never waits for it.
     """
-    services.change_card(linkedid, RouteDecided(linkedid, queue=queue, ivr_path=None,
-                                                 did_source=None, did_city=None,
-                                                 events=events))
+    services.change_card(
+        linkedid,
+        RouteDecided(
+            linkedid, queue=queue, ivr_path=None, did_source=None, did_city=None, events=events
+        ),
+    )
 
 
 async def apply_decision(

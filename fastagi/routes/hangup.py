@@ -31,9 +31,13 @@ async def read_report(call: AgiCall, facts: CallerFacts, ended_at: datetime) -> 
     cdr_duration = _int(await call.get_full_variable(var.CDR_DURATION)) or 0
     return HangupReport(
         call=NewCall(
-            uniqueid=facts.uniqueid, linkedid=facts.linkedid, direction=Direction.INBOUND,
+            uniqueid=facts.uniqueid,
+            linkedid=facts.linkedid,
+            direction=Direction.INBOUND,
             started_at=ended_at - timedelta(seconds=cdr_duration),
-            src_number=facts.caller_number, dst_number=facts.extension, did=facts.extension,
+            src_number=facts.caller_number,
+            dst_number=facts.extension,
+            did=facts.extension,
             caller_name=facts.caller_name,
             recording=await call.get_variable(var.CC_RECORDING),
         ),
@@ -64,9 +68,14 @@ async def hangup(call: AgiCall, services: AgiServices) -> None:
         action = await call.get_variable(var.CC_ACTION)
     if action == var.ACTION_VOICEMAIL:
         # Record() has closed the file by now (it ends before the hangup handler runs).
-        services.change_card(facts.linkedid, MessageLeft(
-            facts.linkedid, at=ended_at,
-            record_status=await call.get_variable(var.RECORD_STATUS) or ""))
+        services.change_card(
+            facts.linkedid,
+            MessageLeft(
+                facts.linkedid,
+                at=ended_at,
+                record_status=await call.get_variable(var.RECORD_STATUS) or "",
+            ),
+        )
     if card is not None and card.recording_state == "pending":
         services.in_background(settle_recording(services, facts.linkedid))
 
@@ -89,7 +98,10 @@ async def settle_recording(services: AgiServices, linkedid: str) -> None:
     delays = services.recording_recheck_delays
     for attempt, delay in enumerate(delays, start=1):
         await asyncio.sleep(delay)
-        state = await services.card("re-check the recording", linkedid, RecordingChecked(
-            linkedid, final=attempt == len(delays)))
+        state = await services.card(
+            "re-check the recording",
+            linkedid,
+            RecordingChecked(linkedid, final=attempt == len(delays)),
+        )
         if state is not None and state != "pending":
             return

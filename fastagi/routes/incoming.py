@@ -42,11 +42,14 @@ async def incoming(call: AgiCall, services: AgiServices) -> None:
     card_to_be = new_call(facts, Direction.INBOUND, started_at, inbound_did=True)
     # A channel sent here again already has its card (and file): wait for it, as before.
     card_id = None if dialplan_argument(call, 2) else services.reserved_card_id()
-    opening = services.change_card(facts.linkedid, OpenCard(
-        card_to_be,
-        [Event("call_started", started_at, {"did": facts.extension}, facts.uniqueid)],
-        card_id=card_id,
-    ))
+    opening = services.change_card(
+        facts.linkedid,
+        OpenCard(
+            card_to_be,
+            [Event("call_started", started_at, {"did": facts.extension}, facts.uniqueid)],
+            card_id=card_id,
+        ),
+    )
     settings = await safely("read the call flow", services.flow_settings())
     timeline = None
     if settings is None:
@@ -86,9 +89,7 @@ async def name_the_card_it_has(
 
 def default_decision_for(queue: str) -> Decision:
     """Where a call goes when no published flow can be read."""
-    return Decision(
-        action="queue", queue=queue, queue_timeout=None, message=None, reason="no_flow"
-    )
+    return Decision(action="queue", queue=queue, queue_timeout=None, message=None, reason="no_flow")
 
 
 async def walk(call: AgiCall, timeline: Timeline, services: AgiServices) -> Decision | None:
@@ -132,11 +133,17 @@ def route_decided(
     if decision is None:
         events.append(Event("caller_left_ivr", now))
     else:
-        events.append(Event("route", now, {
-            "action": decision.action,
-            "queue": decision.queue or "",
-            "reason": decision.reason,
-        }))
+        events.append(
+            Event(
+                "route",
+                now,
+                {
+                    "action": decision.action,
+                    "queue": decision.queue or "",
+                    "reason": decision.reason,
+                },
+            )
+        )
     end_reason = None
     if decision is not None and decision.action != "queue":
         end_reason = "closed_hours" if decision.reason.startswith("closed_hours") else "ivr_hangup"

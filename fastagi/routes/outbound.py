@@ -16,10 +16,14 @@ async def outbound(call: AgiCall, services: AgiServices) -> None:
     facts = await caller_facts(call)
     started_at = services.now()
     card_to_be = new_call(facts, Direction.OUTBOUND, started_at, inbound_did=False)
-    card = await services.card("open the outbound card", facts.linkedid, OpenCard(
-        card_to_be,
-        [Event("outbound_dial", started_at, {"number": facts.extension}, facts.uniqueid)],
-    ))
+    card = await services.card(
+        "open the outbound card",
+        facts.linkedid,
+        OpenCard(
+            card_to_be,
+            [Event("outbound_dial", started_at, {"number": facts.extension}, facts.uniqueid)],
+        ),
+    )
     if card is not None:
         await call.set_variable(var.CC_CARD_ID, str(card.id))
     await call.set_variable(var.CC_RECORDING, card_to_be.recording_path)

@@ -33,13 +33,19 @@ async def overflow(call: AgiCall, services: AgiServices) -> None:
     # The dialplan counts this return too: the hops taken before it are one fewer.
     hops = _count(await call.get_variable(var.CC_OVERFLOWS)) - 1
     settings = await safely("read the call flow", services.flow_settings())
-    result = decide_overflow(settings or FlowSettings(services.default_queue), queue, status,
-                             max(hops, 0))
+    result = decide_overflow(
+        settings or FlowSettings(services.default_queue), queue, status, max(hops, 0)
+    )
     decision = result.decision
-    store_queue_step(services, facts.linkedid, decision.queue, [
-        Event(event.kind, services.now(), dict(event.data), facts.uniqueid)
-        for event in result.events
-    ])
+    store_queue_step(
+        services,
+        facts.linkedid,
+        decision.queue,
+        [
+            Event(event.kind, services.now(), dict(event.data), facts.uniqueid)
+            for event in result.events
+        ],
+    )
     try:
         for step in result.steps:
             if isinstance(step, Play):

@@ -20,5 +20,7 @@ async def ringing(call: AgiCall, services: AgiServices) -> None:
     extension = extension_of(channel)
     if not extension:
         return
-    services.change_card(facts.linkedid, Ringing(
-        facts.linkedid, extension=extension, channel=channel, at=services.now()))
+    services.change_card(
+        facts.linkedid,
+        Ringing(facts.linkedid, extension=extension, channel=channel, at=services.now()),
+    )

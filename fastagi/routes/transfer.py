@@ -17,8 +17,11 @@ async def transfer(call: AgiCall, services: AgiServices) -> None:
     settings = await safely("read the call flow", services.flow_settings())
     if settings is None:
         decision = Decision(
-            action="queue", queue=target or services.default_queue,
-            queue_timeout=None, message=None, reason="transfer",
+            action="queue",
+            queue=target or services.default_queue,
+            queue_timeout=None,
+            message=None,
+            reason="transfer",
         )
     else:
         decision = decide_transfer(settings, target)
@@ -28,10 +31,20 @@ async def transfer(call: AgiCall, services: AgiServices) -> None:
     recording = card.recording_path if card and card.recording_path else ""
     await apply_decision(call, decision, recording, card.id if card else None)
     # Stored after the dialplan has its answer (before this call's next card change).
-    store_queue_step(services, facts.linkedid, decision.queue, [
-        Event("transferred", now, {
-            "from_queue": card.queue if card and card.queue else "",
-            "to_queue": decision.queue or "",
-            "reason": decision.reason,
-        }, facts.uniqueid),
-    ])
+    store_queue_step(
+        services,
+        facts.linkedid,
+        decision.queue,
+        [
+            Event(
+                "transferred",
+                now,
+                {
+                    "from_queue": card.queue if card and card.queue else "",
+                    "to_queue": decision.queue or "",
+                    "reason": decision.reason,
+                },
+                facts.uniqueid,
+            ),
+        ],
+    )

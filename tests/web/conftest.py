@@ -33,9 +33,16 @@ from tests.conftest import demo_database, drop_database
 from webadmin import create_app
 
 #: Tables the tests may change and that are put back as seeded after each test.
-RESTORED = ("call_purpose", "call_category", "call_sub_category", "call_tag", "users",
-            "queue_members", "queue_supervisors", *("queues", "schedules", "ivr_menus", "dids",
-                                                    "flow_settings", "flow_versions"))
+RESTORED = (
+    "call_purpose",
+    "call_category",
+    "call_sub_category",
+    "call_tag",
+    "users",
+    "queue_members",
+    "queue_supervisors",
+    *("queues", "schedules", "ivr_menus", "dids", "flow_settings", "flow_versions"),
+)
 #: The call flow's tables, in the order they are put back (a DID needs its schedule).
 FLOW_TABLES = ("queues", "schedules", "ivr_menus", "dids", "flow_settings", "flow_versions")
 TEST_SECRET_KEY = "web-tests-secret-key"
@@ -61,29 +68,47 @@ def web_engine(web_database_url: str) -> Iterator[Engine]:
 def seeded_rows(web_engine: Engine) -> dict[str, list[dict[str, Any]]]:
     """The seeded rows of the tables tests may change, to put back after each test."""
     with web_engine.connect() as connection:
-        return {name: [dict(row._mapping) for row in
-                       connection.execute(select(Base.metadata.tables[name]))]
-                for name in RESTORED}
+        return {
+            name: [
+                dict(row._mapping) for row in connection.execute(select(Base.metadata.tables[name]))
+            ]
+            for name in RESTORED
+        }
 
 
 @pytest.fixture(autouse=True)
-def _restore_seed(web_engine: Engine,
-                  seeded_rows: dict[str, list[dict[str, Any]]]) -> Iterator[None]:
+def _restore_seed(
+    web_engine: Engine, seeded_rows: dict[str, list[dict[str, Any]]]
+) -> Iterator[None]:
     """Every test starts from the seeded data: no cards, no audit, the demo staff and call flow."""
     yield
     tables: dict[str, Table] = {name: Base.metadata.tables[name] for name in RESTORED}
     with web_engine.begin() as connection:
         connection.execute(text("TRUNCATE calls, call_events, call_tags, audit_log CASCADE"))
-        for name in ("queue_members", "queue_supervisors", "call_sub_category", "call_category",
-                     "call_purpose", "call_tag", *reversed(FLOW_TABLES)):
+        for name in (
+            "queue_members",
+            "queue_supervisors",
+            "call_sub_category",
+            "call_category",
+            "call_purpose",
+            "call_tag",
+            *reversed(FLOW_TABLES),
+        ):
             connection.execute(delete(tables[name]))
         users = tables["users"]
         seeded_ids = [row["id"] for row in seeded_rows["users"]]
         connection.execute(delete(users).where(users.c.id.not_in(seeded_ids)))
         for row in seeded_rows["users"]:
             connection.execute(update(users).where(users.c.id == row["id"]).values(**row))
-        for name in ("call_purpose", "call_category", "call_sub_category", "call_tag",
-                     *FLOW_TABLES, "queue_members", "queue_supervisors"):
+        for name in (
+            "call_purpose",
+            "call_category",
+            "call_sub_category",
+            "call_tag",
+            *FLOW_TABLES,
+            "queue_members",
+            "queue_supervisors",
+        ):
             if seeded_rows[name]:
                 connection.execute(insert(tables[name]), seeded_rows[name])
 
@@ -94,8 +119,9 @@ def recordings_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("recordings")
 
 
-def asterisk_answers(monkeypatch: pytest.MonkeyPatch, app: Flask, result: ApplyResult
-                     ) -> list[Session]:
+def asterisk_answers(
+    monkeypatch: pytest.MonkeyPatch, app: Flask, result: ApplyResult
+) -> list[Session]:
     """Give `app` a pbx whose queue applies answer `result` (Asterisk is not the point of the
     test); the sessions it was asked with."""
     asked: list[Session] = []
@@ -105,29 +131,35 @@ def asterisk_answers(monkeypatch: pytest.MonkeyPatch, app: Flask, result: ApplyR
             asked.append(session)
             return result
 
-    monkeypatch.setitem(app.extensions, "pbx",
-                        AsteriskAnswers(app.config["CALLCARDS_SETTINGS"]))
+    monkeypatch.setitem(app.extensions, "pbx", AsteriskAnswers(app.config["CALLCARDS_SETTINGS"]))
     return asked
 
 
 def make_settings(url: str, recordings: Path) -> Settings:
     """Settings for a test app on the test database (uploaded prompts beside the recordings)."""
-    return Settings(database_url=url, recordings_dir=recordings, secret_key=TEST_SECRET_KEY,
-                    prompts_dir=recordings.parent / "prompts")
+    return Settings(
+        database_url=url,
+        recordings_dir=recordings,
+        secret_key=TEST_SECRET_KEY,
+        prompts_dir=recordings.parent / "prompts",
+    )
 
 
 @pytest.fixture(scope="session")
 def app(web_database_url: str, recordings_dir: Path) -> Flask:
     """The site on the test database (CSRF off; the CSRF tests use `csrf_app`)."""
-    return create_app(make_settings(web_database_url, recordings_dir),
-                      test_config={"TESTING": True, "WTF_CSRF_ENABLED": False})
+    return create_app(
+        make_settings(web_database_url, recordings_dir),
+        test_config={"TESTING": True, "WTF_CSRF_ENABLED": False},
+    )
 
 
 @pytest.fixture(scope="session")
 def csrf_app(web_database_url: str, recordings_dir: Path) -> Flask:
     """The site as in production: CSRF checked on every form."""
-    return create_app(make_settings(web_database_url, recordings_dir),
-                      test_config={"TESTING": True})
+    return create_app(
+        make_settings(web_database_url, recordings_dir), test_config={"TESTING": True}
+    )
 
 
 @pytest.fixture
@@ -136,8 +168,9 @@ def client(app: Flask) -> FlaskClient:
     return app.test_client()
 
 
-def login(client: FlaskClient, login: str, password: str | None = None,
-          **extra: str) -> TestResponse:
+def login(
+    client: FlaskClient, login: str, password: str | None = None, **extra: str
+) -> TestResponse:
     """Sign in through the form (demo passwords equal the login)."""
     return client.post("/login", data={"login": login, "password": password or login, **extra})
 
@@ -164,19 +197,31 @@ def make_call(sessions: sessionmaker[Session]) -> Callable[..., int]:
         started = fields.pop("started_at", utcnow() - timedelta(minutes=10))
         unique = uuid.uuid4().hex[:12]
         values: dict[str, Any] = {
-            "uniqueid": f"{unique}.1", "linkedid": f"{unique}.1", "queue": "reception",
-            "direction": "inbound", "status": Status.ANSWERED.value, "started_at": started,
+            "uniqueid": f"{unique}.1",
+            "linkedid": f"{unique}.1",
+            "queue": "reception",
+            "direction": "inbound",
+            "status": Status.ANSWERED.value,
+            "started_at": started,
             "answered_at": started + timedelta(seconds=15),
-            "ended_at": started + timedelta(seconds=135), "duration_sec": 135, "talk_sec": 120,
-            "wait_sec": 15, "src_number": "+79161234567", "dst_number": "84951234567",
-            "did": "84951234567", "did_source": "Yandex Direct", "did_city": "Москва",
-            "ivr_path": "main>1", "recording_state": "ok",
+            "ended_at": started + timedelta(seconds=135),
+            "duration_sec": 135,
+            "talk_sec": 120,
+            "wait_sec": 15,
+            "src_number": "+79161234567",
+            "dst_number": "84951234567",
+            "did": "84951234567",
+            "did_source": "Yandex Direct",
+            "did_city": "Москва",
+            "ivr_path": "main>1",
+            "recording_state": "ok",
         }
         values.update(fields)
         with transaction(sessions) as session:
             if operator is not None and "operator_id" not in values:
                 values["operator_id"] = session.scalar(
-                    select(User.id).where(User.login == operator))
+                    select(User.id).where(User.login == operator)
+                )
             call = Call(**values)
             session.add(call)
             session.flush()
@@ -242,8 +287,11 @@ def new_page(browser: Any, live_url: str) -> Iterator[Callable[[], Any]]:
 
     def open_page() -> Any:
         context = browser.new_context(
-            base_url=live_url, accept_downloads=True, viewport={"width": 1366, "height": 820},
-            locale="ru-RU")
+            base_url=live_url,
+            accept_downloads=True,
+            viewport={"width": 1366, "height": 820},
+            locale="ru-RU",
+        )
         contexts.append(context)
         return context.new_page()
 
@@ -273,8 +321,12 @@ def screenshot(page: Any, name: str) -> None:
 # -- The site on PostgreSQL and on SQLite (hostile-input suites) ------------------------
 
 #: CSRF off so forms reach their parsers; failed sign-ins never lock anyone out.
-ANY_DATABASE_CONFIG = {"TESTING": True, "WTF_CSRF_ENABLED": False, "LOGIN_IP_FAILURES": 10**6,
-                       "LOGIN_LOCK_FAILURES": 10**6}
+ANY_DATABASE_CONFIG = {
+    "TESTING": True,
+    "WTF_CSRF_ENABLED": False,
+    "LOGIN_IP_FAILURES": 10**6,
+    "LOGIN_LOCK_FAILURES": 10**6,
+}
 
 
 def _with_cards(engine: Engine) -> None:
@@ -284,17 +336,34 @@ def _with_cards(engine: Engine) -> None:
         operator = session.scalar(select(User.id).where(User.login == "operator1"))
         started = utcnow() - timedelta(hours=1)
         answered, missed = (f"{uuid.uuid4().hex[:12]}.1" for _ in range(2))
-        session.add_all([
-            Call(uniqueid=answered, linkedid=answered, direction="inbound",
-                 status=Status.ANSWERED.value, queue="reception", started_at=started,
-                 answered_at=started + timedelta(seconds=5),
-                 ended_at=started + timedelta(seconds=65), operator_id=operator,
-                 src_number="+79160000001", recording_state="missing"),
-            Call(uniqueid=missed, linkedid=missed, direction="inbound",
-                 status=Status.MISSED.value, queue="reception", started_at=started,
-                 ended_at=started + timedelta(seconds=30), src_number="+79160000002",
-                 recording_state="missing"),
-        ])
+        session.add_all(
+            [
+                Call(
+                    uniqueid=answered,
+                    linkedid=answered,
+                    direction="inbound",
+                    status=Status.ANSWERED.value,
+                    queue="reception",
+                    started_at=started,
+                    answered_at=started + timedelta(seconds=5),
+                    ended_at=started + timedelta(seconds=65),
+                    operator_id=operator,
+                    src_number="+79160000001",
+                    recording_state="missing",
+                ),
+                Call(
+                    uniqueid=missed,
+                    linkedid=missed,
+                    direction="inbound",
+                    status=Status.MISSED.value,
+                    queue="reception",
+                    started_at=started,
+                    ended_at=started + timedelta(seconds=30),
+                    src_number="+79160000002",
+                    recording_state="missing",
+                ),
+            ]
+        )
 
 
 @pytest.fixture(scope="session")
@@ -310,8 +379,9 @@ def sqlite_engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
 
 
 @pytest.fixture(params=["postgresql", "sqlite"])
-def site_on_each_database(request: pytest.FixtureRequest,
-                          recordings_dir: Path) -> tuple[Flask, Engine]:
+def site_on_each_database(
+    request: pytest.FixtureRequest, recordings_dir: Path
+) -> tuple[Flask, Engine]:
     """The site (CSRF off, so forms reach their parsers) on PostgreSQL, then on SQLite, with
     two cards; hostile sign-ins may fail there without locking the staff out."""
     if request.param == "postgresql":
@@ -319,8 +389,10 @@ def site_on_each_database(request: pytest.FixtureRequest,
     else:
         engine = request.getfixturevalue("sqlite_engine")
     _with_cards(engine)
-    app = create_app(make_settings(engine.url.render_as_string(hide_password=False),
-                                   recordings_dir), test_config=ANY_DATABASE_CONFIG)
+    app = create_app(
+        make_settings(engine.url.render_as_string(hide_password=False), recordings_dir),
+        test_config=ANY_DATABASE_CONFIG,
+    )
     return app, engine
 
 
@@ -346,8 +418,9 @@ def console_errors(page: Any) -> list[str]:
 
     def on_response(response: Any) -> None:
         if response.status >= 400:
-            errors.append(f"{response.status} {response.request.method} "
-                          f"{urlsplit(response.url).path}")
+            errors.append(
+                f"{response.status} {response.request.method} {urlsplit(response.url).path}"
+            )
 
     page.on("console", on_console)
     page.on("pageerror", lambda error: errors.append(f"script: {error}"))

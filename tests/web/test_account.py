@@ -28,7 +28,8 @@ def _shown_token(page: str) -> str:
 
 
 def test_a_new_token_is_shown_once_and_stored_as_a_digest(
-        client: FlaskClient, sessions: sessionmaker[Session]) -> None:
+    client: FlaskClient, sessions: sessionmaker[Session]
+) -> None:
     login(client, "operator1")
     page = client.get("/account").text
     assert "У вас нет API-токена." in page and "Мой профиль" in page
@@ -49,7 +50,8 @@ def test_a_new_token_is_shown_once_and_stored_as_a_digest(
 
 
 def test_a_new_token_replaces_the_old_one_and_revoking_ends_it(
-        client: FlaskClient, sessions: sessionmaker[Session]) -> None:
+    client: FlaskClient, sessions: sessionmaker[Session]
+) -> None:
     login(client, "supervisor")
     first = _shown_token(client.post("/account/token", data={"days": "9999"}).text)
     user = _account(sessions, "supervisor")
@@ -57,10 +59,12 @@ def test_a_new_token_replaces_the_old_one_and_revoking_ends_it(
     assert user.api_token_expires_at - utcnow() > timedelta(days=89)
     second = _shown_token(client.post("/account/token").text)
     program = client.application.test_client()
-    assert program.get("/api/calls", headers={"Authorization": f"Bearer {first}"}
-                       ).status_code == 401
-    assert program.get("/api/calls", headers={"Authorization": f"Bearer {second}"}
-                       ).status_code == 200
+    assert (
+        program.get("/api/calls", headers={"Authorization": f"Bearer {first}"}).status_code == 401
+    )
+    assert (
+        program.get("/api/calls", headers={"Authorization": f"Bearer {second}"}).status_code == 200
+    )
     response = client.post("/account/token/revoke")
     assert response.status_code == 302
     assert "API-токен отозван." in client.get(response.headers["Location"]).text

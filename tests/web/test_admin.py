@@ -19,19 +19,25 @@ from tests.web.conftest import login, user_id
 
 def _purposes(sessions: sessionmaker[Session]) -> list[CallPurpose]:
     with sessions() as session:
-        return list(session.scalars(select(CallPurpose).order_by(CallPurpose.position,
-                                                                 CallPurpose.id)))
+        return list(
+            session.scalars(select(CallPurpose).order_by(CallPurpose.position, CallPurpose.id))
+        )
 
 
 def test_admin_creates_renames_reorders_and_hides_a_purpose(
-        client: FlaskClient, sessions: sessionmaker[Session]) -> None:
+    client: FlaskClient, sessions: sessionmaker[Session]
+) -> None:
     login(client, "admin")
-    assert client.post("/admin/dictionaries/purposes", data={"name": "Отзыв о враче"}
-                       ).status_code == 302
+    assert (
+        client.post("/admin/dictionaries/purposes", data={"name": "Отзыв о враче"}).status_code
+        == 302
+    )
     created = _purposes(sessions)[-1]
     assert created.name == "Отзыв о враче" and created.active
-    assert client.post("/admin/dictionaries/purposes", data={"name": "Отзыв о враче"}
-                       ).status_code == 302  # a duplicate is refused with a message
+    assert (
+        client.post("/admin/dictionaries/purposes", data={"name": "Отзыв о враче"}).status_code
+        == 302
+    )  # a duplicate is refused with a message
     assert [p.name for p in _purposes(sessions)].count("Отзыв о враче") == 1
     client.post(f"/admin/dictionaries/purposes/{created.id}/rename", data={"name": "Отзыв"})
     client.post(f"/admin/dictionaries/purposes/{created.id}/move", data={"direction": "up"})
@@ -45,8 +51,8 @@ def test_admin_creates_renames_reorders_and_hides_a_purpose(
 
 
 def test_an_item_in_use_is_never_deleted_an_unused_one_may_be(
-        client: FlaskClient, make_call: Callable[..., int],
-        sessions: sessionmaker[Session]) -> None:
+    client: FlaskClient, make_call: Callable[..., int], sessions: sessionmaker[Session]
+) -> None:
     used, unused = _purposes(sessions)[:2]
     make_call(purpose_id=used.id)
     login(client, "admin")
@@ -63,24 +69,34 @@ def test_an_item_in_use_is_never_deleted_an_unused_one_may_be(
 
 
 def test_a_subcategory_is_added_to_its_category(
-        client: FlaskClient, sessions: sessionmaker[Session]) -> None:
+    client: FlaskClient, sessions: sessionmaker[Session]
+) -> None:
     with sessions() as session:
         category = session.scalar(select(CallCategory).order_by(CallCategory.position))
         assert category is not None
     login(client, "admin")
-    client.post("/admin/dictionaries/subcategories",
-                data={"name": "Вакцинация", "category": category.id})
+    client.post(
+        "/admin/dictionaries/subcategories", data={"name": "Вакцинация", "category": category.id}
+    )
     with sessions() as session:
         sub = session.scalar(select(CallSubCategory).where(CallSubCategory.name == "Вакцинация"))
         assert sub is not None and sub.category_id == category.id
 
 
 def test_admin_creates_an_operator_with_extension_and_queues(
-        client: FlaskClient, sessions: sessionmaker[Session]) -> None:
+    client: FlaskClient, sessions: sessionmaker[Session]
+) -> None:
     login(client, "admin")
-    form = {"login": "operator3", "name": "Мария Новикова", "role": "operator",
-            "extension": "103", "locale": "ru", "served_queues": ["1"], "active": "y",
-            "password": "short"}
+    form = {
+        "login": "operator3",
+        "name": "Мария Новикова",
+        "role": "operator",
+        "extension": "103",
+        "locale": "ru",
+        "served_queues": ["1"],
+        "active": "y",
+        "password": "short",
+    }
     assert client.post("/admin/users/new", data=form).status_code == 400  # password too short
     form["password"] = "long-enough-1"
     assert client.post("/admin/users/new", data=form).status_code == 302
@@ -97,12 +113,20 @@ def test_admin_creates_an_operator_with_extension_and_queues(
 
 
 def test_admin_changes_a_role_and_deactivates_but_not_themselves(
-        client: FlaskClient, sessions: sessionmaker[Session]) -> None:
+    client: FlaskClient, sessions: sessionmaker[Session]
+) -> None:
     login(client, "admin")
     target = user_id(sessions, "operator2")
-    response = client.post(f"/admin/users/{target}", data={
-        "login": "operator2", "name": "Иван Петров", "role": "supervisor", "locale": "ru",
-        "overseen_queues": ["2"]})
+    response = client.post(
+        f"/admin/users/{target}",
+        data={
+            "login": "operator2",
+            "name": "Иван Петров",
+            "role": "supervisor",
+            "locale": "ru",
+            "overseen_queues": ["2"],
+        },
+    )
     assert response.status_code == 302
     with sessions() as session:
         user = session.get(User, target)
@@ -110,24 +134,36 @@ def test_admin_changes_a_role_and_deactivates_but_not_themselves(
         assert user.role == "supervisor" and not user.active
         assert [queue.id for queue in user.supervised_queues] == [2]
     me = user_id(sessions, "admin")
-    refused = client.post(f"/admin/users/{me}", data={
-        "login": "admin", "name": "Анна", "role": "operator", "locale": "ru", "active": "y"})
+    refused = client.post(
+        f"/admin/users/{me}",
+        data={"login": "admin", "name": "Анна", "role": "operator", "locale": "ru", "active": "y"},
+    )
     assert refused.status_code == 400
     with sessions() as session:
         assert session.get(User, me).role == "admin"  # type: ignore[union-attr]
 
 
 def test_the_audit_log_lists_and_filters_entries(
-        client: FlaskClient, make_call: Callable[..., int],
-        sessions: sessionmaker[Session]) -> None:
+    client: FlaskClient, make_call: Callable[..., int], sessions: sessionmaker[Session]
+) -> None:
     call_id = make_call()
     with sessions() as session, session.begin():
-        session.add_all([
-            AuditEntry(user_id=user_id(sessions, "supervisor"), action="recording.listen",
-                       call_id=call_id, detail={}),
-            AuditEntry(user_id=user_id(sessions, "admin"), action="recording.download",
-                       call_id=call_id, detail={}),
-        ])
+        session.add_all(
+            [
+                AuditEntry(
+                    user_id=user_id(sessions, "supervisor"),
+                    action="recording.listen",
+                    call_id=call_id,
+                    detail={},
+                ),
+                AuditEntry(
+                    user_id=user_id(sessions, "admin"),
+                    action="recording.download",
+                    call_id=call_id,
+                    detail={},
+                ),
+            ]
+        )
     login(client, "admin")
     client.post("/locale", data={"locale": "en"})
     page = client.get("/admin/audit").text
@@ -138,8 +174,11 @@ def test_the_audit_log_lists_and_filters_entries(
 
 
 def test_admin_makes_a_phone_password_shown_once_and_kept_only_as_its_digest(
-        client: FlaskClient, sessions: sessionmaker[Session], app: Flask,
-        monkeypatch: pytest.MonkeyPatch) -> None:
+    client: FlaskClient,
+    sessions: sessionmaker[Session],
+    app: Flask,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     # AMI is set up, Asterisk's config folder is not.
     monkeypatch.setitem(app.extensions, "pbx", PbxClient(app.config["CALLCARDS_SETTINGS"]))
     login(client, "admin")
@@ -165,8 +204,15 @@ def test_admin_makes_a_phone_password_shown_once_and_kept_only_as_its_digest(
     again = client.get(f"/admin/users/{target}").text
     assert password[1] not in again and "The phone password was made on" in again
     # A new extension makes the digest worthless: it is dropped and the admin is told.
-    form = {"login": "operator1", "name": "Ольга Операторова", "role": "operator",
-            "extension": "111", "locale": "en", "active": "y", "phone_type": "deskphone"}
+    form = {
+        "login": "operator1",
+        "name": "Ольга Операторова",
+        "role": "operator",
+        "extension": "111",
+        "locale": "en",
+        "active": "y",
+        "phone_type": "deskphone",
+    }
     assert client.post(f"/admin/users/{target}", data=form).status_code == 302
     assert "make a new phone password" in client.get("/admin/users").text
     with sessions() as session:
@@ -176,7 +222,8 @@ def test_admin_makes_a_phone_password_shown_once_and_kept_only_as_its_digest(
 
 
 def test_a_phone_password_needs_an_extension(
-        client: FlaskClient, sessions: sessionmaker[Session]) -> None:
+    client: FlaskClient, sessions: sessionmaker[Session]
+) -> None:
     login(client, "admin")
     client.post("/locale", data={"locale": "en"})
     target = user_id(sessions, "supervisor")

@@ -40,16 +40,23 @@ def period_cards(make_call: Callable[..., int], sessions: sessionmaker[Session])
         assert purpose is not None and category is not None
         purpose_id, category_id = purpose.id, category.id
         sub_id = category.sub_categories[0].id
-    inside = [make_call(started_at=_day(2 + n), notes=f"Записали на приём №{n}; «кавычки»",
-                        caller_name="Пётр Иванович", purpose_id=purpose_id,
-                        category_id=category_id, sub_category_id=sub_id,
-                        completed_at=_day(2 + n, 13))
-              for n in range(5)]
+    inside = [
+        make_call(
+            started_at=_day(2 + n),
+            notes=f"Записали на приём №{n}; «кавычки»",
+            caller_name="Пётр Иванович",
+            purpose_id=purpose_id,
+            category_id=category_id,
+            sub_category_id=sub_id,
+            completed_at=_day(2 + n, 13),
+        )
+        for n in range(5)
+    ]
     make_call(started_at=_day(1, 23))  # 1 March, the day before the period
     make_call(started_at=_day(7, 0))  # 7 March, the day after it
     with transaction(sessions) as session:
         for index, call_id in enumerate(inside):
-            for tag in tags[:index % 3]:
+            for tag in tags[: index % 3]:
                 session.execute(call_tags.insert().values(call_id=call_id, tag_id=tag.id))
     return inside
 
@@ -61,8 +68,11 @@ def read_csv(body: bytes) -> list[list[str]]:
 
 
 def test_the_export_streams_every_card_of_the_period(
-        client: FlaskClient, period_cards: list[int], sessions: sessionmaker[Session],
-        monkeypatch: pytest.MonkeyPatch) -> None:
+    client: FlaskClient,
+    period_cards: list[int],
+    sessions: sessionmaker[Session],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     monkeypatch.setattr(export, "BATCH", 2)  # several batches: tags must follow their cards
     login(client, "admin")
     response = client.get("/api/export/calls.csv?from=2026-03-02&to=2026-03-06")
@@ -71,8 +81,14 @@ def test_the_export_streams_every_card_of_the_period(
     assert "attachment" in response.headers["Content-Disposition"]
     rows = read_csv(response.data)
     header, body = rows[0], rows[1:]
-    assert header == [*PUBLISHED_COLUMNS, "operator_name", "purpose_name", "category_name",
-                      "sub_category_name", "tags"]
+    assert header == [
+        *PUBLISHED_COLUMNS,
+        "operator_name",
+        "purpose_name",
+        "category_name",
+        "sub_category_name",
+        "tags",
+    ]
     assert sorted(int(row[0]) for row in body) == sorted(period_cards)
     cards = {int(row[0]): dict(zip(header, row, strict=True)) for row in body}
     first = cards[period_cards[0]]
@@ -83,12 +99,13 @@ def test_the_export_streams_every_card_of_the_period(
     with sessions() as session:
         names = list(session.scalars(select(CallTag.name).order_by(CallTag.position)))
     for index, call_id in enumerate(period_cards):
-        assert cards[call_id]["tags"] == ", ".join(names[:index % 3])
+        assert cards[call_id]["tags"] == ", ".join(names[: index % 3])
 
 
-def test_a_formula_in_a_note_does_not_run_in_excel(client: FlaskClient,
-                                                   make_call: Callable[..., int]) -> None:
-    make_call(started_at=_day(3), notes="=HYPERLINK(\"http://evil\")", src_number="+79160000000")
+def test_a_formula_in_a_note_does_not_run_in_excel(
+    client: FlaskClient, make_call: Callable[..., int]
+) -> None:
+    make_call(started_at=_day(3), notes='=HYPERLINK("http://evil")', src_number="+79160000000")
     login(client, "admin")
     rows = read_csv(client.get("/api/export/calls.csv?from=2026-03-03&to=2026-03-03").data)
     card = dict(zip(rows[0], rows[1], strict=True))
@@ -105,18 +122,17 @@ def test_only_admins_export(client: FlaskClient) -> None:
 
 
 def test_dictionaries_list_active_items_and_hidden_ones_for_admins(
-        client: FlaskClient, sessions: sessionmaker[Session]) -> None:
+    client: FlaskClient, sessions: sessionmaker[Session]
+) -> None:
     with transaction(sessions) as session:
         hidden = session.scalar(select(CallPurpose).order_by(CallPurpose.position.desc()))
         assert hidden is not None
-        session.execute(update(CallPurpose).where(CallPurpose.id == hidden.id)
-                        .values(active=False))
+        session.execute(update(CallPurpose).where(CallPurpose.id == hidden.id).values(active=False))
         hidden_id = hidden.id
     login(client, "operator1")
     purposes = client.get("/api/dictionaries/purposes").json["data"]
     assert hidden_id not in {item["id"] for item in purposes}
-    assert [item["position"] for item in purposes] == sorted(item["position"]
-                                                            for item in purposes)
+    assert [item["position"] for item in purposes] == sorted(item["position"] for item in purposes)
     assert client.get("/api/dictionaries/purposes?all=1").status_code == 403
     subcategories = client.get("/api/dictionaries/subcategories").json["data"]
     with sessions() as session:
@@ -129,8 +145,12 @@ def test_dictionaries_list_active_items_and_hidden_ones_for_admins(
 
 
 def test_postgresql_writes_the_export_with_copy_a_row_at_a_time(
-        app: Flask, client: FlaskClient, period_cards: list[int], sessions: sessionmaker[Session],
-        monkeypatch: pytest.MonkeyPatch) -> None:
+    app: Flask,
+    client: FlaskClient,
+    period_cards: list[int],
+    sessions: sessionmaker[Session],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     """A million cards take a few chunks of memory: rows reach the response as they come."""
     monkeypatch.setattr(export_copy, "CHUNK_BYTES", 1)  # a chunk per row
     monkeypatch.setattr(export_copy, "QUEUED_CHUNKS", 1)
@@ -157,8 +177,9 @@ def test_postgresql_writes_the_export_with_copy_a_row_at_a_time(
     assert len(backends) == 2
     # The cut COPY's backend goes away (its connection was closed, not pooled); the first
     # export's connection went back to the pool idle.
-    wait_until(lambda: copying(sessions, backends[1]) is None,
-               what="the cut export's backend closing")
+    wait_until(
+        lambda: copying(sessions, backends[1]) is None, what="the cut export's backend closing"
+    )
     assert copying(sessions, backends[0]) in {None, "idle"}
     assert len(read_csv(client.get("/api/export/calls.csv").data)) == 1 + 7
 
@@ -166,9 +187,13 @@ def test_postgresql_writes_the_export_with_copy_a_row_at_a_time(
 def copying(sessions: sessionmaker[Session], pid: int) -> str | None:
     """The state of one backend of this test's database (None once it has gone)."""
     with sessions() as session:
-        return session.scalar(text(
-            "SELECT state FROM pg_stat_activity WHERE pid = :pid "
-            "AND datname = current_database()"), {"pid": pid})
+        return session.scalar(
+            text(
+                "SELECT state FROM pg_stat_activity WHERE pid = :pid "
+                "AND datname = current_database()"
+            ),
+            {"pid": pid},
+        )
 
 
 def _python_export(filters: dict[str, str], user: Any) -> bytes:
@@ -181,36 +206,59 @@ def _python_export(filters: dict[str, str], user: Any) -> bytes:
 AWKWARD_NOTES = [
     'Сказала: "перезвоните", потом; ушла',  # quotes and the delimiter
     "две строки\nвторая\r\nи третья",  # newlines inside a field
-    "=1+2", "@SUM(A1)", "+7 (916) 123-45-67", "-5 минут", "- список", "\tотступ", "",
-    "запятые, и ещё, запятые", "'уже в кавычке",
-    "+٣٤٥ ١٢", "+7\u00a0916\u2003123", "-(495)\u3000x", "\rвозврат",  # Python's \d and \s
+    "=1+2",
+    "@SUM(A1)",
+    "+7 (916) 123-45-67",
+    "-5 минут",
+    "- список",
+    "\tотступ",
+    "",
+    "запятые, и ещё, запятые",
+    "'уже в кавычке",
+    "+٣٤٥ ١٢",
+    "+7\u00a0916\u2003123",
+    "-(495)\u3000x",
+    "\rвозврат",  # Python's \d and \s
 ]
 
 
 def test_the_copy_export_writes_the_same_bytes_as_the_row_writer(
-        app: Flask, client: FlaskClient, make_call: Callable[..., int],
-        sessions: sessionmaker[Session]) -> None:
+    app: Flask, client: FlaskClient, make_call: Callable[..., int], sessions: sessionmaker[Session]
+) -> None:
     with sessions() as session:
         tags = list(session.scalars(select(CallTag).order_by(CallTag.position)))
         operator2 = session.scalar(select(User).where(User.login == "operator2"))
         assert operator2 is not None
-    made = [make_call(started_at=_day(2 + n % 4, 9 + n).replace(microsecond=456830 * (n % 3)),
-                      notes=note,
-                      caller_name="Пётр \"Петя\" Иванов", queue="appointments" if n % 2 else None,
-                      operator="operator1" if n % 3 else "operator2",
-                      src_number=note if n == 4 else "+79161234567",
-                      completed_at=_day(2, 10) if n % 2 else None,
-                      needs_callback=bool(n % 2), recording_path=None, did="")
-            for n, note in enumerate(AWKWARD_NOTES)]
+    made = [
+        make_call(
+            started_at=_day(2 + n % 4, 9 + n).replace(microsecond=456830 * (n % 3)),
+            notes=note,
+            caller_name='Пётр "Петя" Иванов',
+            queue="appointments" if n % 2 else None,
+            operator="operator1" if n % 3 else "operator2",
+            src_number=note if n == 4 else "+79161234567",
+            completed_at=_day(2, 10) if n % 2 else None,
+            needs_callback=bool(n % 2),
+            recording_path=None,
+            did="",
+        )
+        for n, note in enumerate(AWKWARD_NOTES)
+    ]
     with transaction(sessions) as session:
         for index, call_id in enumerate(made):
-            for tag in tags[:index % 3]:
+            for tag in tags[: index % 3]:
                 session.execute(call_tags.insert().values(call_id=call_id, tag_id=tag.id))
-        session.execute(update(CallTag).where(CallTag.id == tags[0].id)
-                        .values(name="=тег; с \"кавычками\""))
+        session.execute(
+            update(CallTag).where(CallTag.id == tags[0].id).values(name='=тег; с "кавычками"')
+        )
     login(client, "admin")
-    for query in ({}, {"from": "2026-03-03", "to": "2026-03-04"}, {"sort": "-talk"},
-                  {"sort": "operator"}, {"q": "916"}):
+    for query in (
+        {},
+        {"from": "2026-03-03", "to": "2026-03-04"},
+        {"sort": "-talk"},
+        {"sort": "operator"},
+        {"q": "916"},
+    ):
         copied = client.get("/api/export/calls.csv", query_string=query).data
         with app.test_request_context(), sessions() as session:
             admin = session.scalar(select(User).where(User.login == "admin"))

@@ -30,10 +30,18 @@ METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
 #: Operations whose every input the document can describe whole. Elsewhere a rule between
 #: fields (times in order, a period after its start, the card form's dictionary) refuses
 #: data the schema alone would let through, with a documented 400 or 422.
-WHOLLY_DESCRIBED = {("GET", "/api/calls/{call_id}"), ("GET", "/api/calls/{call_id}/recording"),
-                    ("GET", "/api/dictionaries/{kind}"), ("GET", "/api/openapi.json")}
-CONFORMANCE = (not_a_server_error, status_code_conformance, content_type_conformance,
-               response_schema_conformance)
+WHOLLY_DESCRIBED = {
+    ("GET", "/api/calls/{call_id}"),
+    ("GET", "/api/calls/{call_id}/recording"),
+    ("GET", "/api/dictionaries/{kind}"),
+    ("GET", "/api/openapi.json"),
+}
+CONFORMANCE = (
+    not_a_server_error,
+    status_code_conformance,
+    content_type_conformance,
+    response_schema_conformance,
+)
 
 
 @pytest.fixture
@@ -58,12 +66,22 @@ def _operations(app: Flask) -> list[Any]:
     return operations
 
 
-def _run(operation: Any, mode: GenerationMode, token: str, examples: int,
-         checks: tuple[Callable[..., Any], ...]) -> None:
+def _run(
+    operation: Any,
+    mode: GenerationMode,
+    token: str,
+    examples: int,
+    checks: tuple[Callable[..., Any], ...],
+) -> None:
     # Driven by hand: schemathesis's pytest plugin does not run under pytest 9.
     @given(case=operation.as_strategy(generation_mode=mode))
-    @settings(max_examples=examples, deadline=None, database=None, derandomize=True,
-              suppress_health_check=list(HealthCheck))
+    @settings(
+        max_examples=examples,
+        deadline=None,
+        database=None,
+        derandomize=True,
+        suppress_health_check=list(HealthCheck),
+    )
     def check(case: Any) -> None:
         case.headers = {**(case.headers or {}), "Authorization": f"Bearer {token}"}
         response = case.call()
@@ -73,7 +91,8 @@ def _run(operation: Any, mode: GenerationMode, token: str, examples: int,
 
 
 def test_generated_api_requests_never_fail_and_match_the_document(
-        api_site: tuple[Flask, str]) -> None:
+    api_site: tuple[Flask, str],
+) -> None:
     app, token = api_site
     for operation in _operations(app):
         described = (operation.method.upper(), operation.path) in WHOLLY_DESCRIBED
@@ -82,15 +101,22 @@ def test_generated_api_requests_never_fail_and_match_the_document(
 
 
 def test_data_the_document_refuses_is_refused_with_a_documented_4xx(
-        api_site: tuple[Flask, str]) -> None:
+    api_site: tuple[Flask, str],
+) -> None:
     app, token = api_site
     for operation in _operations(app):
-        _run(operation, GenerationMode.NEGATIVE, token, 25,
-             (not_a_server_error, status_code_conformance, negative_data_rejection))
+        _run(
+            operation,
+            GenerationMode.NEGATIVE,
+            token,
+            25,
+            (not_a_server_error, status_code_conformance, negative_data_rejection),
+        )
 
 
 def test_a_method_an_address_does_not_take_is_a_405_naming_those_it_does(
-        api_site: tuple[Flask, str]) -> None:
+    api_site: tuple[Flask, str],
+) -> None:
     app, token = api_site
     client = app.test_client()
     document: dict[str, Any] = client.get("/api/openapi.json").json or {}
@@ -98,8 +124,7 @@ def test_a_method_an_address_does_not_take_is_a_405_naming_those_it_does(
         url = path.replace("{call_id}", "1").replace("{kind}", "tags")
         documented = {method.upper() for method in item if method.upper() in METHODS}
         for method in set(METHODS) - documented:
-            response = client.open(url, method=method,
-                                   headers={"Authorization": f"Bearer {token}"})
+            response = client.open(url, method=method, headers={"Authorization": f"Bearer {token}"})
             assert response.status_code == 405, (method, url)
             allowed = {name.strip() for name in response.headers["Allow"].split(",")}
             assert allowed - {"HEAD", "OPTIONS"} == documented, (method, url, allowed)
@@ -107,7 +132,8 @@ def test_a_method_an_address_does_not_take_is_a_405_naming_those_it_does(
 
 
 def test_every_answer_without_credentials_is_one_the_document_lists(
-        api_site: tuple[Flask, str]) -> None:
+    api_site: tuple[Flask, str],
+) -> None:
     app, _token = api_site
     client = app.test_client()
     document: dict[str, Any] = client.get("/api/openapi.json").json or {}
@@ -116,6 +142,9 @@ def test_every_answer_without_credentials_is_one_the_document_lists(
         for method in {name.upper() for name in item} & set(METHODS):
             response = client.open(url, method=method, json={})
             assert str(response.status_code) in item[method.lower()]["responses"], (
-                method, url, response.status_code)
+                method,
+                url,
+                response.status_code,
+            )
             if path != "/api/openapi.json":
                 assert response.status_code in {400, 401}, (method, url)

@@ -27,27 +27,36 @@ def app_operations(app: Flask) -> set[tuple[str, str]]:
     for rule in app.url_map.iter_rules():
         if rule.rule.startswith("/api/"):
             path = _PARAMETER.sub(r"{\1}", rule.rule)
-            found |= {(path, method.lower()) for method in rule.methods or set()
-                      if method.lower() in METHODS}
+            found |= {
+                (path, method.lower())
+                for method in rule.methods or set()
+                if method.lower() in METHODS
+            }
     return found
 
 
 def document_operations(document: dict[str, Any]) -> set[tuple[str, str]]:
     """(path, method) for every operation the document describes."""
-    return {(path, method) for path, item in document["paths"].items()
-            for method in item if method in METHODS}
+    return {
+        (path, method)
+        for path, item in document["paths"].items()
+        for method in item
+        if method in METHODS
+    }
 
 
 def validator(document: dict[str, Any], schema: str) -> Draft202012Validator:
     """A JSON Schema 2020-12 validator for one component, resolving the document's $refs."""
     resource = Resource.from_contents(document, default_specification=DRAFT202012)
     registry = Registry().with_resource("urn:callcards:openapi", resource)
-    return Draft202012Validator({"$ref": f"urn:callcards:openapi#/components/schemas/{schema}"},
-                                registry=registry)
+    return Draft202012Validator(
+        {"$ref": f"urn:callcards:openapi#/components/schemas/{schema}"}, registry=registry
+    )
 
 
 def test_the_document_describes_every_api_route_and_nothing_else(
-        app: Flask, client: FlaskClient) -> None:
+    app: Flask, client: FlaskClient
+) -> None:
     response = client.get("/api/openapi.json")
     assert response.status_code == 200  # public: it describes the API, holds no data
     document = response.json
@@ -56,9 +65,11 @@ def test_the_document_describes_every_api_route_and_nothing_else(
     for path, item in document["paths"].items():
         named = set(re.findall(r"{(\w+)}", path))
         for method in set(item) & METHODS:
-            declared = {parameter["name"] for parameter in
-                        item.get("parameters", []) + item[method].get("parameters", [])
-                        if parameter["in"] == "path"}
+            declared = {
+                parameter["name"]
+                for parameter in item.get("parameters", []) + item[method].get("parameters", [])
+                if parameter["in"] == "path"
+            }
             assert declared == named, (path, method)
             assert item[method]["responses"], (path, method)
 
@@ -69,8 +80,9 @@ def test_every_schema_is_valid_json_schema(client: FlaskClient) -> None:
         Draft202012Validator.check_schema(schema)  # raises, naming the fault
 
 
-def test_real_answers_fit_the_schemas(client: FlaskClient, make_call: Callable[..., int],
-                                      sessions: sessionmaker[Session]) -> None:
+def test_real_answers_fit_the_schemas(
+    client: FlaskClient, make_call: Callable[..., int], sessions: sessionmaker[Session]
+) -> None:
     document = client.get("/api/openapi.json").json
     check = {name: validator(document, name) for name in document["components"]["schemas"]}
     check["Error"].validate(client.get("/api/calls").json)
@@ -83,8 +95,13 @@ def test_real_answers_fit_the_schemas(client: FlaskClient, make_call: Callable[.
     check["CardFields"].validate(body)
     check["Card"].validate(client.put(f"/api/calls/{call_id}", json=body).json)
     check["Error"].validate(client.put(f"/api/calls/{call_id}", json={}).json)
-    new = {"direction": "outbound", "status": "answered", "dst_number": "+74950000000",
-           "started_at": "2026-03-02T10:00:00+03:00", **body}
+    new = {
+        "direction": "outbound",
+        "status": "answered",
+        "dst_number": "+74950000000",
+        "started_at": "2026-03-02T10:00:00+03:00",
+        **body,
+    }
     check["NewCard"].validate(new)
     check["Card"].validate(client.post("/api/calls", json=new).json)
     check["DictionaryList"].validate(client.get("/api/dictionaries/subcategories").json)
@@ -98,8 +115,10 @@ def test_the_document_states_the_bounds_the_site_applies(client: FlaskClient) ->
     paths = document["paths"]
     call_id = paths["/api/calls/{call_id}"]["parameters"][0]["schema"]
     assert (call_id["minimum"], call_id["maximum"]) == (1, MAX_ID)
-    filters = {parameter["name"]: parameter["schema"]["anyOf"][0]  # [1]: "" means not given
-               for parameter in paths["/api/calls"]["get"]["parameters"]}
+    filters = {
+        parameter["name"]: parameter["schema"]["anyOf"][0]  # [1]: "" means not given
+        for parameter in paths["/api/calls"]["get"]["parameters"]
+    }
     for name in ("operator", "purpose", "category", "subcategory", "tag"):
         assert (filters[name]["minimum"], filters[name]["maximum"]) == (1, MAX_ID), name
     assert filters["page"]["maximum"] == MAX_PAGE
@@ -108,8 +127,10 @@ def test_the_document_states_the_bounds_the_site_applies(client: FlaskClient) ->
     assert not day.search(f"{FIRST_YEAR - 1}-12-31") and not day.search(f"{LAST_YEAR + 1}-01-01")
     assert not re.search(filters["q"]["pattern"], "no digits")
     download = paths["/api/calls/{call_id}/recording"]["get"]
-    assert "400" in download["responses"] and "maybe" not in download["parameters"][0][
-        "schema"]["anyOf"][0]["enum"]
+    assert (
+        "400" in download["responses"]
+        and "maybe" not in download["parameters"][0]["schema"]["anyOf"][0]["enum"]
+    )
     assert "404" in paths["/api/dictionaries/{kind}"]["get"]["responses"]
     assert "CSRF" in paths["/api/calls"]["post"]["responses"]["400"]["description"]
     assert "CSRF" in paths["/api/calls/{call_id}"]["put"]["responses"]["400"]["description"]

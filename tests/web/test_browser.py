@@ -53,45 +53,65 @@ def _history(make_call: Callable[..., int], sessions: sessionmaker[Session]) -> 
         category = categories[index % len(categories)]
         labelled = purpose is not None
         make_call(
-            operator=operator, src_number=number, status=status,
+            operator=operator,
+            src_number=number,
+            status=status,
             started_at=now - timedelta(hours=5 * index + 1),
             answered_at=None if operator is None else now - timedelta(hours=5 * index + 1),
             talk_sec=None if operator is None else 60 + 37 * index,
-            end_reason=None if operator else ("caller_hangup_queue" if status == "abandoned"
-                                              else "queue_timeout"),
+            end_reason=None
+            if operator
+            else ("caller_hangup_queue" if status == "abandoned" else "queue_timeout"),
             purpose_id=purposes[purpose] if labelled else None,
             category_id=category.id if labelled else None,
             sub_category_id=subs[category.id] if labelled else None,
-            notes=notes, completed_at=now - timedelta(hours=5 * index) if labelled else None,
-            needs_callback=index == 4, queue="appointments" if index % 2 else "reception",
+            notes=notes,
+            completed_at=now - timedelta(hours=5 * index) if labelled else None,
+            needs_callback=index == 4,
+            queue="appointments" if index % 2 else "reception",
         )
 
 
 def test_operator_sees_the_ringing_card_pop_up_and_saves_it(
-        new_page: Callable[[], object], make_call: Callable[..., int],
-        sessions: sessionmaker[Session]) -> None:
+    new_page: Callable[[], object], make_call: Callable[..., int], sessions: sessionmaker[Session]
+) -> None:
     _history(make_call, sessions)
     page = new_page()
     sign_in(page, "operator1")
     page.wait_for_selector("#idle")  # type: ignore[attr-defined]
-    call_id = make_call(operator=None, status="ringing", answered_at=None, ended_at=None,
-                        talk_sec=None, duration_sec=None, src_number="+79161112233",
-                        did_source="Яндекс Директ", did_city="Москва",
-                        ivr_path="main > 1", queue="appointments",
-                        started_at=utcnow(), ringing_extension="101", ringing_at=utcnow())
+    call_id = make_call(
+        operator=None,
+        status="ringing",
+        answered_at=None,
+        ended_at=None,
+        talk_sec=None,
+        duration_sec=None,
+        src_number="+79161112233",
+        did_source="Яндекс Директ",
+        did_city="Москва",
+        ivr_path="main > 1",
+        queue="appointments",
+        started_at=utcnow(),
+        ringing_extension="101",
+        ringing_at=utcnow(),
+    )
     # The promise: the card is on screen within 2 seconds, without a reload.
-    page.wait_for_selector(f'#popped-card[data-call-id="{call_id}"]',  # type: ignore[attr-defined]
-                           timeout=2000)
+    page.wait_for_selector(
+        f'#popped-card[data-call-id="{call_id}"]',  # type: ignore[attr-defined]
+        timeout=2000,
+    )
     assert "Яндекс Директ" in page.inner_text("#popped-card")  # type: ignore[attr-defined]
     assert "Записали на приём" in page.inner_text("#popped-card")  # type: ignore[attr-defined]
     page.select_option("#purpose", index=1)  # type: ignore[attr-defined]
     page.select_option("#category", index=2)  # type: ignore[attr-defined]
     category_id = page.eval_on_selector("#category", "el => el.value")  # type: ignore[attr-defined]
     offered = page.eval_on_selector_all(  # type: ignore[attr-defined]
-        "#subcategory option:not([hidden])", "els => els.map(e => e.dataset.category || '')")
+        "#subcategory option:not([hidden])", "els => els.map(e => e.dataset.category || '')"
+    )
     assert set(offered) == {"", category_id}  # the list follows the category
     first_offered = page.eval_on_selector(  # type: ignore[attr-defined]
-        "#subcategory option[data-category]:not([hidden])", "el => el.value")
+        "#subcategory option[data-category]:not([hidden])", "el => el.value"
+    )
     page.select_option("#subcategory", value=first_offered)  # type: ignore[attr-defined]
     page.fill("#notes", "Записали на приём к терапевту")  # type: ignore[attr-defined]
     page.check("#resolved_first_call")  # type: ignore[attr-defined]
@@ -105,49 +125,80 @@ def test_operator_sees_the_ringing_card_pop_up_and_saves_it(
         assert call.completed_by_id == user_id(sessions, "operator1")
         assert call.notes == "Записали на приём к терапевту"
         assert call.sub_category_id is not None and call.resolved_first_call
-        assert [tag.name for tag in call.tags] == [session.scalar(
-            select(CallTag.name).order_by(CallTag.position))]
+        assert [tag.name for tag in call.tags] == [
+            session.scalar(select(CallTag.name).order_by(CallTag.position))
+        ]
     visit(page, "/calls/mine")
     assert page.inner_text("h1") == "Мои звонки"  # type: ignore[attr-defined]
     # The operator's own calls are on the list, and only those.
     links = page.eval_on_selector_all(  # type: ignore[attr-defined]
-        "main a", "links => links.map(link => new URL(link.href).pathname)")
+        "main a", "links => links.map(link => new URL(link.href).pathname)"
+    )
     with sessions() as session:
-        mine = session.scalars(select(Call.id).where(
-            Call.operator_id == user_id(sessions, "operator1")))
+        mine = session.scalars(
+            select(Call.id).where(Call.operator_id == user_id(sessions, "operator1"))
+        )
         assert sorted(links) == sorted(f"/calls/{card_id}" for card_id in mine)
     screenshot(page, "my-calls")
 
 
-def _recorded_call(make_call: Callable[..., int], sessions: sessionmaker[Session],
-                   recordings_dir: Path, operator: str = "operator1") -> int:
+def _recorded_call(
+    make_call: Callable[..., int],
+    sessions: sessionmaker[Session],
+    recordings_dir: Path,
+    operator: str = "operator1",
+) -> int:
     name = f"2026/03/02/browser-{operator}.wav"
     write_tone(recordings_dir / name, seconds=6.0)
-    call_id = make_call(operator=operator, recording_path=name, notes="Жалоба на ожидание",
-                        ivr_path="main > 2")
+    call_id = make_call(
+        operator=operator, recording_path=name, notes="Жалоба на ожидание", ivr_path="main > 2"
+    )
     with transaction(sessions) as session:
         call = session.get(Call, call_id)
         assert call is not None
         start = call.started_at
-        session.add_all([
-            CallEvent(call_id=call_id, at=start, kind="ivr_entered", data={"menu": "main"}),
-            CallEvent(call_id=call_id, at=start + timedelta(seconds=6), kind="ivr_key",
-                      data={"menu": "main", "digits": "2", "action": "queue",
-                            "target": "reception"}),
-            CallEvent(call_id=call_id, at=start + timedelta(seconds=7), kind="queue_joined",
-                      data={"queue": "reception"}),
-            CallEvent(call_id=call_id, at=start + timedelta(seconds=15), kind="answered",
-                      data={"interface": "PJSIP/101", "extension": "101",
-                            "operator": "Ольга Операторова"}),
-            CallEvent(call_id=call_id, at=start + timedelta(seconds=135), kind="hangup",
-                      data={"status": "answered", "reason": "caller_hangup"}),
-        ])
+        session.add_all(
+            [
+                CallEvent(call_id=call_id, at=start, kind="ivr_entered", data={"menu": "main"}),
+                CallEvent(
+                    call_id=call_id,
+                    at=start + timedelta(seconds=6),
+                    kind="ivr_key",
+                    data={"menu": "main", "digits": "2", "action": "queue", "target": "reception"},
+                ),
+                CallEvent(
+                    call_id=call_id,
+                    at=start + timedelta(seconds=7),
+                    kind="queue_joined",
+                    data={"queue": "reception"},
+                ),
+                CallEvent(
+                    call_id=call_id,
+                    at=start + timedelta(seconds=15),
+                    kind="answered",
+                    data={
+                        "interface": "PJSIP/101",
+                        "extension": "101",
+                        "operator": "Ольга Операторова",
+                    },
+                ),
+                CallEvent(
+                    call_id=call_id,
+                    at=start + timedelta(seconds=135),
+                    kind="hangup",
+                    data={"status": "answered", "reason": "caller_hangup"},
+                ),
+            ]
+        )
     return call_id
 
 
 def test_supervisor_plays_seeks_and_downloads_a_recording(
-        new_page: Callable[[], object], make_call: Callable[..., int],
-        sessions: sessionmaker[Session], recordings_dir: Path) -> None:
+    new_page: Callable[[], object],
+    make_call: Callable[..., int],
+    sessions: sessionmaker[Session],
+    recordings_dir: Path,
+) -> None:
     _history(make_call, sessions)
     call_id = _recorded_call(make_call, sessions, recordings_dir)
     page = new_page()
@@ -180,14 +231,18 @@ def test_supervisor_plays_seeks_and_downloads_a_recording(
     assert download.suggested_filename.endswith(".wav")
     assert Path(download.path()).stat().st_size > 44
     with sessions() as session:
-        actions = set(session.scalars(select(AuditEntry.action)
-                                      .where(AuditEntry.call_id == call_id)))
+        actions = set(
+            session.scalars(select(AuditEntry.action).where(AuditEntry.call_id == call_id))
+        )
     assert {"recording.listen", "recording.download"} <= actions
 
 
 def test_an_operator_listens_but_cannot_download(
-        new_page: Callable[[], object], make_call: Callable[..., int],
-        sessions: sessionmaker[Session], recordings_dir: Path) -> None:
+    new_page: Callable[[], object],
+    make_call: Callable[..., int],
+    sessions: sessionmaker[Session],
+    recordings_dir: Path,
+) -> None:
     call_id = _recorded_call(make_call, sessions, recordings_dir)
     page = new_page()
     sign_in(page, "operator1")
@@ -198,21 +253,43 @@ def test_an_operator_listens_but_cannot_download(
     assert response.status == 403
 
 
-def test_admin_pages_look_right(new_page: Callable[[], object], make_call: Callable[..., int],
-                                sessions: sessionmaker[Session]) -> None:
+def test_admin_pages_look_right(
+    new_page: Callable[[], object], make_call: Callable[..., int], sessions: sessionmaker[Session]
+) -> None:
     _history(make_call, sessions)
     listened = _recorded_call(make_call, sessions, Path(tempfile.mkdtemp()))
     with transaction(sessions) as session:
-        session.add_all([
-            AuditEntry(user_id=user_id(sessions, "supervisor"), action="recording.listen",
-                       call_id=listened, remote_addr="10.0.0.21", detail={}),
-            AuditEntry(user_id=user_id(sessions, "supervisor"), action="recording.download",
-                       call_id=listened, remote_addr="10.0.0.21", detail={}),
-            AuditEntry(user_id=user_id(sessions, "operator1"), action="card.complete",
-                       call_id=listened, remote_addr="10.0.0.31", detail={}),
-            AuditEntry(user_id=None, action="auth.login_failed", remote_addr="10.0.0.99",
-                       detail={"login": "operator7"}),
-        ])
+        session.add_all(
+            [
+                AuditEntry(
+                    user_id=user_id(sessions, "supervisor"),
+                    action="recording.listen",
+                    call_id=listened,
+                    remote_addr="10.0.0.21",
+                    detail={},
+                ),
+                AuditEntry(
+                    user_id=user_id(sessions, "supervisor"),
+                    action="recording.download",
+                    call_id=listened,
+                    remote_addr="10.0.0.21",
+                    detail={},
+                ),
+                AuditEntry(
+                    user_id=user_id(sessions, "operator1"),
+                    action="card.complete",
+                    call_id=listened,
+                    remote_addr="10.0.0.31",
+                    detail={},
+                ),
+                AuditEntry(
+                    user_id=None,
+                    action="auth.login_failed",
+                    remote_addr="10.0.0.99",
+                    detail={"login": "operator7"},
+                ),
+            ]
+        )
     page: Any = new_page()
     errors = console_errors(page)
     sign_in(page, "admin")
@@ -220,8 +297,9 @@ def test_admin_pages_look_right(new_page: Callable[[], object], make_call: Calla
     assert page.inner_text("h1") == "Справочники"
     with sessions() as session:
         sub_names = set(session.scalars(select(CallSubCategory.name)))
-    shown = page.eval_on_selector_all("table.dictionary input[name=name]",
-                                      "inputs => inputs.map(input => input.value)")
+    shown = page.eval_on_selector_all(
+        "table.dictionary input[name=name]", "inputs => inputs.map(input => input.value)"
+    )
     assert set(shown) == sub_names and len(shown) == len(sub_names)
     screenshot(page, "admin-dictionaries")
     visit(page, "/admin/users")
@@ -241,8 +319,7 @@ def test_admin_pages_look_right(new_page: Callable[[], object], make_call: Calla
     screenshot(page, "admin-user-form")
     visit(page, "/admin/audit")
     assert page.inner_text("h1") == "Журнал аудита"
-    for action in ("recording-listen", "recording-download", "card-complete",
-                   "auth-login_failed"):
+    for action in ("recording-listen", "recording-download", "card-complete", "auth-login_failed"):
         assert page.query_selector(f"tr.action-{action}") is not None, action
     assert "10.0.0.99" in page.inner_text("tr.action-auth-login_failed")
     assert f"#{listened}" in page.inner_text("tr.action-recording-download")

@@ -1,4 +1,4 @@
-""""Earlier calls from this number" follows the calls list's visibility rule, whoever looks."""
+""" "Earlier calls from this number" follows the calls list's visibility rule, whoever looks."""
 
 from __future__ import annotations
 
@@ -28,20 +28,39 @@ def _listed_ids(browser: FlaskClient, exclude: int) -> set[int]:
 
 
 def test_a_hand_logged_card_shows_an_operator_only_the_earlier_cards_of_their_list(
-        client: FlaskClient, make_call: Callable[..., int]) -> None:
+    client: FlaskClient, make_call: Callable[..., int]
+) -> None:
     earlier = utcnow() - timedelta(hours=2)
-    theirs = make_call("operator2", src_number=NUMBER, started_at=earlier,
-                       notes="Summary written by operator2")
-    own = make_call("operator1", src_number=NUMBER, started_at=earlier + timedelta(minutes=5),
-                    notes="Summary written by operator1")
-    callback = make_call(None, src_number=NUMBER, started_at=earlier + timedelta(minutes=10),
-                         status="missed", answered_at=None, talk_sec=0, needs_callback=True,
-                         notes="Left a message for any operator of the queue")
+    theirs = make_call(
+        "operator2", src_number=NUMBER, started_at=earlier, notes="Summary written by operator2"
+    )
+    own = make_call(
+        "operator1",
+        src_number=NUMBER,
+        started_at=earlier + timedelta(minutes=5),
+        notes="Summary written by operator1",
+    )
+    callback = make_call(
+        None,
+        src_number=NUMBER,
+        started_at=earlier + timedelta(minutes=10),
+        status="missed",
+        answered_at=None,
+        talk_sec=0,
+        needs_callback=True,
+        notes="Left a message for any operator of the queue",
+    )
     login(client, "operator1")
     started = (utcnow() - timedelta(minutes=1)).isoformat()
-    logged = client.post("/api/calls", json={
-        "direction": "inbound", "status": "answered", "src_number": NUMBER,
-        "started_at": started})
+    logged = client.post(
+        "/api/calls",
+        json={
+            "direction": "inbound",
+            "status": "answered",
+            "src_number": NUMBER,
+            "started_at": started,
+        },
+    )
     assert logged.status_code == 201
     hand_card = logged.json["id"]
 
@@ -62,15 +81,28 @@ def test_a_hand_logged_card_shows_an_operator_only_the_earlier_cards_of_their_li
 
 
 def test_the_workspace_pop_shows_the_same_history_as_the_card(
-        client: FlaskClient, make_call: Callable[..., int]) -> None:
+    client: FlaskClient, make_call: Callable[..., int]
+) -> None:
     earlier = utcnow() - timedelta(hours=1)
-    make_call("operator2", src_number=NUMBER, started_at=earlier,
-              notes="Summary written by operator2")
-    own = make_call("operator1", src_number=NUMBER, started_at=earlier + timedelta(minutes=1),
-                    notes="Summary written by operator1")
-    ringing = make_call(None, src_number=NUMBER, status="ringing", answered_at=None,
-                        ended_at=None, talk_sec=0, ringing_extension="101",
-                        started_at=utcnow() - timedelta(seconds=5))
+    make_call(
+        "operator2", src_number=NUMBER, started_at=earlier, notes="Summary written by operator2"
+    )
+    own = make_call(
+        "operator1",
+        src_number=NUMBER,
+        started_at=earlier + timedelta(minutes=1),
+        notes="Summary written by operator1",
+    )
+    ringing = make_call(
+        None,
+        src_number=NUMBER,
+        status="ringing",
+        answered_at=None,
+        ended_at=None,
+        talk_sec=0,
+        ringing_extension="101",
+        started_at=utcnow() - timedelta(seconds=5),
+    )
     login(client, "operator1")
     popped = client.get("/workspace/current")
     assert popped.status_code == 200 and popped.json["call_id"] == ringing

@@ -34,7 +34,8 @@ def asterisk_accepts(monkeypatch: pytest.MonkeyPatch, csrf_app: Flask) -> list[S
 
 
 def test_admin_sends_key_1_elsewhere_publishes_and_the_simulator_follows(
-        page: Any, sessions: sessionmaker[Session], asterisk_accepts: list[Session]) -> None:
+    page: Any, sessions: sessionmaker[Session], asterisk_accepts: list[Session]
+) -> None:
     errors = console_errors(page)
     visit(page, "/login")
     page.fill("#login", "admin")
@@ -88,4 +89,3 @@ def test_admin_sends_key_1_elsewhere_publishes_and_the_simulator_follows(
     assert "Клавиша 1" in page.inner_text("#versions")
     screenshot(page, "callflow-versions")
     assert errors == []
-

@@ -61,9 +61,11 @@ def upload(client: FlaskClient, content: bytes, filename: str, **fields: str) ->
     """Post a file to the upload form as a browser would."""
     # Encoded in memory: the test client spools a body over 500 KB to a file it never closes.
     boundary, body = encode_multipart(
-        MultiDict([("audio", FileStorage(io.BytesIO(content), filename)), *fields.items()]))
-    return client.post("/callflow/prompts", data=body,
-                       content_type=f"multipart/form-data; boundary={boundary}")
+        MultiDict([("audio", FileStorage(io.BytesIO(content), filename)), *fields.items()])
+    )
+    return client.post(
+        "/callflow/prompts", data=body, content_type=f"multipart/form-data; boundary={boundary}"
+    )
 
 
 def test_an_uploaded_wav_becomes_8khz_mono_16bit(admin: FlaskClient, prompts_dir: Path) -> None:
@@ -82,8 +84,9 @@ def test_an_uploaded_wav_becomes_8khz_mono_16bit(admin: FlaskClient, prompts_dir
 
 
 @pytest.mark.parametrize("suffix", ["mp3", "ogg"])
-def test_mp3_and_ogg_are_converted_too(admin: FlaskClient, prompts_dir: Path, tmp_path: Path,
-                                       suffix: str) -> None:
+def test_mp3_and_ogg_are_converted_too(
+    admin: FlaskClient, prompts_dir: Path, tmp_path: Path, suffix: str
+) -> None:
     source = tmp_path / "studio.wav"
     source.write_bytes(studio_wav())
     encoded = tmp_path / f"studio.{suffix}"
@@ -101,14 +104,18 @@ def test_an_oversized_upload_is_refused(admin: FlaskClient, prompts_dir: Path) -
     assert not (prompts_dir / "long.wav").exists()
 
 
-@pytest.mark.parametrize(("filename", "content", "message"), [
-    ("notes.txt", b"hello", "Upload a WAV, MP3 or OGG file."),
-    ("greeting.flac", b"fLaC", "Upload a WAV, MP3 or OGG file."),
-    ("fake.wav", b"this is not audio at all", "The file could not be converted to a prompt"),
-    ("привет.wav", None, "Give the prompt a name of Latin letters, digits and dashes."),
-])
-def test_unsupported_uploads_are_refused(admin: FlaskClient, prompts_dir: Path, filename: str,
-                                         content: bytes | None, message: str) -> None:
+@pytest.mark.parametrize(
+    ("filename", "content", "message"),
+    [
+        ("notes.txt", b"hello", "Upload a WAV, MP3 or OGG file."),
+        ("greeting.flac", b"fLaC", "Upload a WAV, MP3 or OGG file."),
+        ("fake.wav", b"this is not audio at all", "The file could not be converted to a prompt"),
+        ("привет.wav", None, "Give the prompt a name of Latin letters, digits and dashes."),
+    ],
+)
+def test_unsupported_uploads_are_refused(
+    admin: FlaskClient, prompts_dir: Path, filename: str, content: bytes | None, message: str
+) -> None:
     response = upload(admin, content or studio_wav(0.2), filename)
     assert response.status_code == 400
     assert message in response.text
@@ -120,14 +127,16 @@ def test_a_prompt_is_replaced_only_when_asked(admin: FlaskClient, prompts_dir: P
     again = upload(admin, studio_wav(1.0), "hello.wav", name="welcome")
     assert again.status_code == 400
     assert "A prompt “welcome” exists already" in again.text
-    assert upload(admin, studio_wav(1.0), "hello.wav", name="welcome",
-                  replace="y").status_code == 302
+    assert (
+        upload(admin, studio_wav(1.0), "hello.wav", name="welcome", replace="y").status_code == 302
+    )
     with wave.open(str(prompts_dir / "welcome.wav"), "rb") as audio:
         assert audio.getnframes() == 8000
 
 
 def test_an_uploaded_prompt_is_usable_in_a_menu_and_then_kept(
-        admin: FlaskClient, prompts_dir: Path, sessions: sessionmaker[Session]) -> None:
+    admin: FlaskClient, prompts_dir: Path, sessions: sessionmaker[Session]
+) -> None:
     assert upload(admin, studio_wav(0.5), "x.wav", name="main-greeting").status_code == 302
     with transaction(sessions) as session:
         menu = session.scalar(select(IvrMenu).where(IvrMenu.name == "main"))

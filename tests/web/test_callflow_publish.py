@@ -29,8 +29,9 @@ def admin(client: FlaskClient) -> FlaskClient:
 
 
 @pytest.fixture
-def asterisk_says(monkeypatch: pytest.MonkeyPatch, app: Flask
-                  ) -> Callable[[ApplyResult], list[Session]]:
+def asterisk_says(
+    monkeypatch: pytest.MonkeyPatch, app: Flask
+) -> Callable[[ApplyResult], list[Session]]:
     """Stand in for the queues' apply (Asterisk is not what these tests are about)."""
 
     def answer(result: ApplyResult) -> list[Session]:
@@ -48,8 +49,10 @@ def _set_option_one(sessions: sessionmaker[Session], queue: str) -> None:
     with transaction(sessions) as session:
         menu = session.scalar(select(IvrMenu).where(IvrMenu.name == "main"))
         assert menu is not None
-        menu.options = [{"digit": "1", "action": {"kind": "queue", "target": queue}},
-                        *menu.options[1:]]
+        menu.options = [
+            {"digit": "1", "action": {"kind": "queue", "target": queue}},
+            *menu.options[1:],
+        ]
 
 
 def _change_row(page: str, field: str) -> str:
@@ -59,7 +62,8 @@ def _change_row(page: str, field: str) -> str:
 
 
 def test_publish_is_refused_with_the_problems_linked_to_their_forms(
-        admin: FlaskClient, sessions: sessionmaker[Session]) -> None:
+    admin: FlaskClient, sessions: sessionmaker[Session]
+) -> None:
     with transaction(sessions) as session:
         did = session.scalar(select(Did))
         assert did is not None
@@ -69,8 +73,9 @@ def test_publish_is_refused_with_the_problems_linked_to_their_forms(
     response = admin.post("/callflow/publish", data={"comment": "try"})
     assert response.status_code == 400
     assert "Not published: 1 problem would break calls." in response.text
-    assert (f'<a href="/callflow/dids/{did_id}">DID 74951234567, entry</a>: menu “ghost” does '
-            "not exist") in response.text
+    assert (
+        f'<a href="/callflow/dids/{did_id}">DID 74951234567, entry</a>: menu “ghost” does not exist'
+    ) in response.text
     assert _version_count(sessions) == before
 
 
@@ -83,8 +88,10 @@ def test_publish_needs_a_comment(admin: FlaskClient, sessions: sessionmaker[Sess
 
 
 def test_publish_makes_a_version_of_the_draft_and_applies_the_queues(
-        admin: FlaskClient, sessions: sessionmaker[Session],
-        asterisk_says: Callable[[ApplyResult], list[Any]]) -> None:
+    admin: FlaskClient,
+    sessions: sessionmaker[Session],
+    asterisk_says: Callable[[ApplyResult], list[Any]],
+) -> None:
     applied = asterisk_says(ApplyResult(ok=True, changed=True, messages=["reloaded app_queue"]))
     _set_option_one(sessions, "reception")
     response = admin.post("/callflow/publish", data={"comment": "key 1 to reception"})
@@ -106,13 +113,14 @@ def test_publish_makes_a_version_of_the_draft_and_applies_the_queues(
 
 
 def test_a_failed_apply_is_shown_and_the_version_stays_published(
-        admin: FlaskClient, sessions: sessionmaker[Session], app: Flask,
-        monkeypatch: pytest.MonkeyPatch) -> None:
+    admin: FlaskClient, sessions: sessionmaker[Session], app: Flask, monkeypatch: pytest.MonkeyPatch
+) -> None:
     # The real pbx, with no Asterisk config folder set: Asterisk cannot take the queues.
     monkeypatch.setitem(app.extensions, "pbx", PbxClient(app.config["CALLCARDS_SETTINGS"]))
     before = _version_count(sessions)
-    response = admin.post("/callflow/publish", data={"comment": "same again"},
-                          follow_redirects=True)
+    response = admin.post(
+        "/callflow/publish", data={"comment": "same again"}, follow_redirects=True
+    )
     assert _version_count(sessions) == before + 1
     assert "Asterisk did not accept the queues:" in response.text
     assert "Asterisk refused" in response.text
@@ -120,9 +128,11 @@ def test_a_failed_apply_is_shown_and_the_version_stays_published(
     assert "Asterisk refused" in overview
 
 
-def test_the_diff_shows_a_changed_option(admin: FlaskClient,
-                                         sessions: sessionmaker[Session],
-                                         asterisk_says: Callable[[ApplyResult], list[Any]]) -> None:
+def test_the_diff_shows_a_changed_option(
+    admin: FlaskClient,
+    sessions: sessionmaker[Session],
+    asterisk_says: Callable[[ApplyResult], list[Any]],
+) -> None:
     asterisk_says(ApplyResult(ok=True, changed=False))
     _set_option_one(sessions, "reception")
     overview = admin.get("/callflow/").text
@@ -138,25 +148,29 @@ def test_the_diff_shows_a_changed_option(admin: FlaskClient,
 
 
 def test_the_diff_shows_the_closed_action_turned_voicemail(
-        admin: FlaskClient, sessions: sessionmaker[Session],
-        asterisk_says: Callable[[ApplyResult], list[Any]]) -> None:
+    admin: FlaskClient,
+    sessions: sessionmaker[Session],
+    asterisk_says: Callable[[ApplyResult], list[Any]],
+) -> None:
     asterisk_says(ApplyResult(ok=True, changed=False))
     with transaction(sessions) as session:
         clinic = session.scalar(select(Schedule).where(Schedule.name == "clinic"))
         assert clinic is not None
-        clinic.closed_action = {"kind": "voicemail", "message": "vm-intro",
-                                "max_message_sec": 60}
+        clinic.closed_action = {"kind": "voicemail", "message": "vm-intro", "max_message_sec": 60}
     response = admin.post("/callflow/publish", data={"comment": "messages at night"})
     assert response.status_code == 302
-    before, after = _change_row(admin.get(response.headers["Location"]).text,
-                                "when closed").split('class="after"')
+    before, after = _change_row(admin.get(response.headers["Location"]).text, "when closed").split(
+        'class="after"'
+    )
     assert "hang up" in before and "<code>vm-goodbye</code>" in before
     assert "the caller leaves a message: <code>vm-intro</code>, up to 60 s" in after
 
 
 def test_rollback_restores_the_old_document_exactly_as_a_new_version(
-        admin: FlaskClient, sessions: sessionmaker[Session],
-        asterisk_says: Callable[[ApplyResult], list[Any]]) -> None:
+    admin: FlaskClient,
+    sessions: sessionmaker[Session],
+    asterisk_says: Callable[[ApplyResult], list[Any]],
+) -> None:
     asterisk_says(ApplyResult(ok=True, changed=True))
     with sessions() as session:
         first = latest_version(session)
@@ -166,16 +180,30 @@ def test_rollback_restores_the_old_document_exactly_as_a_new_version(
     _set_option_one(sessions, "reception")
     with transaction(sessions) as session:
         session.add(Queue(name="billing", title="Оплата"))
-        session.add(IvrMenu(name="extra", prompt="hello", options=[],
-                            default_action={"kind": "queue", "target": "billing"}))
-        night = Schedule(name="night", timezone="UTC", weekly={}, holidays=[], exceptions=[],
-                         closed_action={"kind": "hangup", "message": None})
+        session.add(
+            IvrMenu(
+                name="extra",
+                prompt="hello",
+                options=[],
+                default_action={"kind": "queue", "target": "billing"},
+            )
+        )
+        night = Schedule(
+            name="night",
+            timezone="UTC",
+            weekly={},
+            holidays=[],
+            exceptions=[],
+            closed_action={"kind": "hangup", "message": None},
+        )
         session.add(night)
-        session.add(Did(number="78120000000", entry={"kind": "menu", "target": "extra"},
-                        schedule=night))
+        session.add(
+            Did(number="78120000000", entry={"kind": "menu", "target": "extra"}, schedule=night)
+        )
     assert admin.post("/callflow/publish", data={"comment": "v2"}).status_code == 302
-    response = admin.post(f"/callflow/versions/{first_id}/rollback",
-                          data={"version": str(first_id)})
+    response = admin.post(
+        f"/callflow/versions/{first_id}/rollback", data={"version": str(first_id)}
+    )
     assert response.status_code == 302
     with sessions() as session:
         assert draft_document(session) == first_document
@@ -189,20 +217,25 @@ def test_rollback_restores_the_old_document_exactly_as_a_new_version(
     assert "Rolled back" in admin.get(response.headers["Location"]).text
 
 
-def test_rollback_needs_its_confirmation(admin: FlaskClient,
-                                         sessions: sessionmaker[Session]) -> None:
+def test_rollback_needs_its_confirmation(
+    admin: FlaskClient, sessions: sessionmaker[Session]
+) -> None:
     before = _version_count(sessions)
     response = admin.post("/callflow/versions/1/rollback", data={}, follow_redirects=True)
     assert "The rollback was not confirmed; nothing changed." in response.text
     assert _version_count(sessions) == before
 
 
-def test_replace_document_removes_what_the_document_lacks(
-        sessions: sessionmaker[Session]) -> None:
+def test_replace_document_removes_what_the_document_lacks(sessions: sessionmaker[Session]) -> None:
     with transaction(sessions) as session:
         document = draft_document(session)
-        smaller = {**document, "menus": [], "dids": [], "schedules": [],
-                   "queues": [q for q in document["queues"] if q["name"] == "reception"]}
+        smaller = {
+            **document,
+            "menus": [],
+            "dids": [],
+            "schedules": [],
+            "queues": [q for q in document["queues"] if q["name"] == "reception"],
+        }
         replace_document(session, smaller)
         assert draft_document(session) == smaller
         appointments = session.scalar(select(Queue).where(Queue.name == "appointments"))
@@ -214,14 +247,20 @@ def test_replace_document_removes_what_the_document_lacks(
 def _members(sessions: sessionmaker[Session], queue: str) -> dict[str, int]:
     """login -> penalty of the queue's operators in the draft tables."""
     with sessions() as session:
-        rows = session.execute(select(User.login, QueueMember.penalty).join(QueueMember.user)
-                               .join(QueueMember.queue).where(Queue.name == queue))
+        rows = session.execute(
+            select(User.login, QueueMember.penalty)
+            .join(QueueMember.user)
+            .join(QueueMember.queue)
+            .where(Queue.name == queue)
+        )
         return {login: penalty for login, penalty in rows}
 
 
 def test_queue_setup_is_in_the_diff_and_a_rollback_restores_and_applies_it(
-        admin: FlaskClient, sessions: sessionmaker[Session],
-        asterisk_says: Callable[[ApplyResult], list[Any]]) -> None:
+    admin: FlaskClient,
+    sessions: sessionmaker[Session],
+    asterisk_says: Callable[[ApplyResult], list[Any]],
+) -> None:
     applies = asterisk_says(ApplyResult(ok=True, changed=True))
     with sessions() as session:
         first = latest_version(session)
@@ -233,8 +272,9 @@ def test_queue_setup_is_in_the_diff_and_a_rollback_restores_and_applies_it(
         reception = session.scalar(select(Queue).where(Queue.name == "reception"))
         assert reception is not None
         reception.strategy, reception.wrapup_sec, reception.retention_days = "ringall", 10, 30
-        for member in session.scalars(select(QueueMember).where(
-                QueueMember.queue_id == reception.id)).all():
+        for member in session.scalars(
+            select(QueueMember).where(QueueMember.queue_id == reception.id)
+        ).all():
             if member.user.login == "operator2":
                 session.delete(member)
             else:
@@ -248,8 +288,11 @@ def test_queue_setup_is_in_the_diff_and_a_rollback_restores_and_applies_it(
     assert "∞" in _change_row(overview, "recordings kept, days").split('class="after"')[0]
     assert admin.post("/callflow/publish", data={"comment": "ringall"}).status_code == 302
 
-    response = admin.post(f"/callflow/versions/{first_id}/rollback",
-                          data={"version": str(first_id)}, follow_redirects=True)
+    response = admin.post(
+        f"/callflow/versions/{first_id}/rollback",
+        data={"version": str(first_id)},
+        follow_redirects=True,
+    )
     assert "Rolled back" in response.text
     assert "Asterisk accepted the queues and operators." in response.text
     assert len(applies) == 2  # the publish, then the rollback sent the queues again
@@ -258,12 +301,17 @@ def test_queue_setup_is_in_the_diff_and_a_rollback_restores_and_applies_it(
         reception = session.scalar(select(Queue).where(Queue.name == "reception"))
         assert reception is not None
         assert (reception.strategy, reception.wrapup_sec, reception.retention_days) == (
-            "rrmemory", 0, None)
+            "rrmemory",
+            0,
+            None,
+        )
 
 
 def test_a_rollback_says_which_operators_are_no_longer_on_the_staff(
-        admin: FlaskClient, sessions: sessionmaker[Session],
-        asterisk_says: Callable[[ApplyResult], list[Any]]) -> None:
+    admin: FlaskClient,
+    sessions: sessionmaker[Session],
+    asterisk_says: Callable[[ApplyResult], list[Any]],
+) -> None:
     asterisk_says(ApplyResult(ok=True, changed=True))
     with transaction(sessions) as session:
         temp = User(login="temp", name="Временный", role="operator", extension="109")
@@ -280,8 +328,13 @@ def test_a_rollback_says_which_operators_are_no_longer_on_the_staff(
         version_id = with_temp.id
     with transaction(sessions) as session:
         session.delete(session.scalar(select(User).where(User.login == "temp")))
-    response = admin.post(f"/callflow/versions/{version_id}/rollback",
-                          data={"version": str(version_id)}, follow_redirects=True)
-    assert (f"Queue reception: operator temp of version {version_id} is no longer on the staff "
-            "and is left out.") in response.text
+    response = admin.post(
+        f"/callflow/versions/{version_id}/rollback",
+        data={"version": str(version_id)},
+        follow_redirects=True,
+    )
+    assert (
+        f"Queue reception: operator temp of version {version_id} is no longer on the staff "
+        "and is left out."
+    ) in response.text
     assert _members(sessions, "reception") == {"operator1": 0, "operator2": 0}

@@ -27,18 +27,40 @@ def _ids(page: str) -> list[int]:
 
 
 def test_filters_parse_and_bad_values_are_named() -> None:
-    filters = CallFilters.from_args({"from": "2026-03-01", "to": "2026-03-01", "status": "missed",
-                                     "q": "+7 (916) 12", "needs_callback": "1", "sort": "wait"})
+    filters = CallFilters.from_args(
+        {
+            "from": "2026-03-01",
+            "to": "2026-03-01",
+            "status": "missed",
+            "q": "+7 (916) 12",
+            "needs_callback": "1",
+            "sort": "wait",
+        }
+    )
     # Outside a site, dates are read in the one default zone (Settings: Europe/Moscow).
     moscow = ZoneInfo(DEFAULT_TIMEZONE)
     assert filters.period_from == datetime(2026, 3, 1, tzinfo=moscow)
     assert filters.period_to == datetime(2026, 3, 2, tzinfo=moscow)  # a date: the whole day
     assert (filters.status, filters.q, filters.needs_callback) == ("missed", "791612", True)
     with pytest.raises(FilterError) as caught:
-        CallFilters.from_args({"from": "yesterday", "operator": "x", "status": "lost",
-                               "sort": "colour", "page": "0", "needs_callback": "maybe"})
-    assert set(caught.value.errors) == {"from", "operator", "status", "sort", "page",
-                                        "needs_callback"}
+        CallFilters.from_args(
+            {
+                "from": "yesterday",
+                "operator": "x",
+                "status": "lost",
+                "sort": "colour",
+                "page": "0",
+                "needs_callback": "maybe",
+            }
+        )
+    assert set(caught.value.errors) == {
+        "from",
+        "operator",
+        "status",
+        "sort",
+        "page",
+        "needs_callback",
+    }
 
 
 def test_a_bad_filter_answers_400_with_the_message_not_a_crash(client: FlaskClient) -> None:
@@ -48,8 +70,9 @@ def test_a_bad_filter_answers_400_with_the_message_not_a_crash(client: FlaskClie
     assert response.text.count('class="field-error"') == 2
 
 
-def test_each_filter_narrows_the_list(client: FlaskClient, make_call: Callable[..., int],
-                                      sessions: sessionmaker[Session]) -> None:
+def test_each_filter_narrows_the_list(
+    client: FlaskClient, make_call: Callable[..., int], sessions: sessionmaker[Session]
+) -> None:
     with sessions() as session:
         purpose = session.scalar(select(CallPurpose.id).order_by(CallPurpose.position))
         category = session.scalar(select(CallCategory).order_by(CallCategory.position))
@@ -57,12 +80,23 @@ def test_each_filter_narrows_the_list(client: FlaskClient, make_call: Callable[.
         assert category is not None
         subcategory = category.sub_categories[0].id
     old = make_call(started_at=utcnow() - timedelta(days=40), src_number="+74950000001")
-    missed = make_call(operator=None, status="missed", answered_at=None, talk_sec=None,
-                       end_reason="queue_timeout", src_number="+79990001122")
+    missed = make_call(
+        operator=None,
+        status="missed",
+        answered_at=None,
+        talk_sec=None,
+        end_reason="queue_timeout",
+        src_number="+79990001122",
+    )
     outbound = make_call(direction="outbound", queue=None, dst_number="+79035554433")
-    labelled = make_call(purpose_id=purpose, category_id=category.id,
-                         sub_category_id=subcategory, needs_callback=True,
-                         completed_at=utcnow(), queue="appointments")
+    labelled = make_call(
+        purpose_id=purpose,
+        category_id=category.id,
+        sub_category_id=subcategory,
+        needs_callback=True,
+        completed_at=utcnow(),
+        queue="appointments",
+    )
     other = make_call(operator="operator2")
     with transaction(sessions) as session:
         session.execute(call_tags.insert().values(call_id=labelled, tag_id=tag))
@@ -95,8 +129,10 @@ def test_each_filter_narrows_the_list(client: FlaskClient, make_call: Callable[.
 
 def test_sorting_and_pages(client: FlaskClient, make_call: Callable[..., int]) -> None:
     now = utcnow()
-    made = [make_call(started_at=now - timedelta(minutes=minutes), wait_sec=minutes)
-            for minutes in (30, 10, 20)]
+    made = [
+        make_call(started_at=now - timedelta(minutes=minutes), wait_sec=minutes)
+        for minutes in (30, 10, 20)
+    ]
     login(client, "admin")
     assert _ids(client.get("/calls").text) == [made[1], made[2], made[0]]  # newest first
     assert _ids(client.get("/calls?sort=wait").text) == [made[1], made[2], made[0]]
@@ -109,8 +145,8 @@ def test_sorting_and_pages(client: FlaskClient, make_call: Callable[..., int]) -
 
 
 def test_a_long_list_says_more_than_and_still_offers_the_next_page(
-        app: Flask, client: FlaskClient, make_call: Callable[..., int],
-        monkeypatch: pytest.MonkeyPatch) -> None:
+    app: Flask, client: FlaskClient, make_call: Callable[..., int], monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setitem(app.config, "CALLS_COUNT_CAP", 3)
     now = utcnow()
     made = [make_call(started_at=now - timedelta(minutes=minutes)) for minutes in range(6)]
@@ -123,14 +159,20 @@ def test_a_long_list_says_more_than_and_still_offers_the_next_page(
     assert _ids(last) == made[4:] and "page=4" not in last
 
 
-def test_each_role_sees_its_scope(app: Flask, client: FlaskClient,
-                                  make_call: Callable[..., int],
-                                  sessions: sessionmaker[Session]) -> None:
+def test_each_role_sees_its_scope(
+    app: Flask, client: FlaskClient, make_call: Callable[..., int], sessions: sessionmaker[Session]
+) -> None:
     mine = make_call(operator="operator1")
     theirs = make_call(operator="operator2")
     unknown_queue = make_call(operator=None, queue="elsewhere", status="missed")
-    ringing_here = make_call(operator=None, status="ringing", answered_at=None, ended_at=None,
-                             ringing_extension="101", ringing_at=utcnow())
+    ringing_here = make_call(
+        operator=None,
+        status="ringing",
+        answered_at=None,
+        ended_at=None,
+        ringing_extension="101",
+        ringing_at=utcnow(),
+    )
     login(client, "operator1")
     assert set(_ids(client.get("/calls").text)) == {mine, ringing_here}
     login(client, "supervisor")
@@ -140,7 +182,8 @@ def test_each_role_sees_its_scope(app: Flask, client: FlaskClient,
 
 
 def test_my_calls_put_cards_to_complete_first_and_mark_them(
-        client: FlaskClient, make_call: Callable[..., int]) -> None:
+    client: FlaskClient, make_call: Callable[..., int]
+) -> None:
     now = utcnow()
     done_new = make_call(started_at=now - timedelta(minutes=5), completed_at=now)
     open_old = make_call(started_at=now - timedelta(days=2))
@@ -153,12 +196,14 @@ def test_my_calls_put_cards_to_complete_first_and_mark_them(
 
 
 def test_my_calls_page_on_from_the_cards_to_complete_to_the_rest(
-        app: Flask, client: FlaskClient, make_call: Callable[..., int],
-        monkeypatch: pytest.MonkeyPatch) -> None:
+    app: Flask, client: FlaskClient, make_call: Callable[..., int], monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setitem(app.config, "CALLS_PER_PAGE", 2)
     now = utcnow()
-    done = [make_call(started_at=now - timedelta(minutes=minutes), completed_at=now)
-            for minutes in (1, 2)]
+    done = [
+        make_call(started_at=now - timedelta(minutes=minutes), completed_at=now)
+        for minutes in (1, 2)
+    ]
     waiting = [make_call(started_at=now - timedelta(hours=hours)) for hours in (1, 2, 3)]
     login(client, "operator1")
     pages = [client.get(f"/calls/mine?page={number}").text for number in (1, 2, 3, 4)]
@@ -167,12 +212,22 @@ def test_my_calls_page_on_from_the_cards_to_complete_to_the_rest(
 
 
 def test_an_operators_list_reads_indexes_not_every_card(
-        app: Flask, client: FlaskClient, make_call: Callable[..., int],
-        sessions: sessionmaker[Session], web_engine: Engine) -> None:
+    app: Flask,
+    client: FlaskClient,
+    make_call: Callable[..., int],
+    sessions: sessionmaker[Session],
+    web_engine: Engine,
+) -> None:
     add_history(web_engine, user_id(sessions, "operator2"), 20_000)
     add_history(web_engine, user_id(sessions, "operator1"), 80)
-    untaken = make_call(operator=None, status="missed", answered_at=None, needs_callback=True,
-                        queue="reception", started_at=utcnow())
+    untaken = make_call(
+        operator=None,
+        status="missed",
+        answered_at=None,
+        needs_callback=True,
+        queue="reception",
+        started_at=utcnow(),
+    )
     login(client, "operator1")
     response, plans = plans_of_request(app, client, "/calls")
     assert response.status_code == 200

@@ -28,20 +28,25 @@ def _dictionary(sessions: sessionmaker[Session]) -> dict[str, int]:
 
 def _form(ids: dict[str, int], **changes: object) -> dict[str, object]:
     data: dict[str, object] = {
-        "purpose": ids["purpose"], "category": ids["category"], "subcategory": ids["subcategory"],
-        "notes": "Записали на приём к терапевту", "resolved_first_call": "y", "tags": [ids["tag"]],
+        "purpose": ids["purpose"],
+        "category": ids["category"],
+        "subcategory": ids["subcategory"],
+        "notes": "Записали на приём к терапевту",
+        "resolved_first_call": "y",
+        "tags": [ids["tag"]],
     }
     data.update(changes)
     return {key: value for key, value in data.items() if value is not None}
 
 
 def test_saving_a_card_without_summary_shows_the_message_next_to_the_field(
-        client: FlaskClient, make_call: Callable[..., int],
-        sessions: sessionmaker[Session]) -> None:
+    client: FlaskClient, make_call: Callable[..., int], sessions: sessionmaker[Session]
+) -> None:
     call_id = make_call()
     login(client, "operator1")
-    response = client.post(f"/calls/{call_id}/card",
-                           data=_form(_dictionary(sessions), notes="  ", purpose=""))
+    response = client.post(
+        f"/calls/{call_id}/card", data=_form(_dictionary(sessions), notes="  ", purpose="")
+    )
     assert response.status_code == 400
     assert 'id="field-notes"' in response.text
     notes_block = response.text.split('id="field-notes"')[1].split("</div>")[0]
@@ -53,8 +58,8 @@ def test_saving_a_card_without_summary_shows_the_message_next_to_the_field(
 
 
 def test_first_save_stamps_who_completed_the_card_and_when(
-        client: FlaskClient, make_call: Callable[..., int],
-        sessions: sessionmaker[Session]) -> None:
+    client: FlaskClient, make_call: Callable[..., int], sessions: sessionmaker[Session]
+) -> None:
     call_id = make_call()
     ids = _dictionary(sessions)
     login(client, "operator1")
@@ -66,7 +71,10 @@ def test_first_save_stamps_who_completed_the_card_and_when(
         assert call.completed_by_id == user_id(sessions, "operator1")
         assert call.completed_at is not None and call.completed_at > call.ended_at  # type: ignore[operator]
         assert (call.purpose_id, call.category_id, call.sub_category_id) == (
-            ids["purpose"], ids["category"], ids["subcategory"])
+            ids["purpose"],
+            ids["category"],
+            ids["subcategory"],
+        )
         assert call.resolved_first_call and call.needs_callback
         assert [tag.id for tag in call.tags] == [ids["tag"]]
         actions = session.scalars(select(AuditEntry.action).where(AuditEntry.call_id == call_id))
@@ -74,8 +82,8 @@ def test_first_save_stamps_who_completed_the_card_and_when(
 
 
 def test_editing_a_completed_card_keeps_the_first_completion_and_is_audited(
-        client: FlaskClient, make_call: Callable[..., int],
-        sessions: sessionmaker[Session]) -> None:
+    client: FlaskClient, make_call: Callable[..., int], sessions: sessionmaker[Session]
+) -> None:
     call_id = make_call()
     ids = _dictionary(sessions)
     login(client, "operator1")
@@ -83,8 +91,10 @@ def test_editing_a_completed_card_keeps_the_first_completion_and_is_audited(
     with sessions() as session:
         first = session.get(Call, call_id).completed_at  # type: ignore[union-attr]
     login(client, "admin")
-    assert client.post(f"/calls/{call_id}/card",
-                       data=_form(ids, notes="Уточнили время")).status_code == 302
+    assert (
+        client.post(f"/calls/{call_id}/card", data=_form(ids, notes="Уточнили время")).status_code
+        == 302
+    )
     with sessions() as session:
         call = session.get(Call, call_id)
         assert call is not None and call.completed_at == first
@@ -95,21 +105,22 @@ def test_editing_a_completed_card_keeps_the_first_completion_and_is_audited(
 
 
 def test_a_subcategory_of_another_category_is_refused(
-        client: FlaskClient, make_call: Callable[..., int],
-        sessions: sessionmaker[Session]) -> None:
+    client: FlaskClient, make_call: Callable[..., int], sessions: sessionmaker[Session]
+) -> None:
     call_id = make_call()
     ids = _dictionary(sessions)
     login(client, "operator1")
-    response = client.post(f"/calls/{call_id}/card",
-                           data=_form(ids, subcategory=ids["foreign_subcategory"]))
+    response = client.post(
+        f"/calls/{call_id}/card", data=_form(ids, subcategory=ids["foreign_subcategory"])
+    )
     assert response.status_code == 400
     block = response.text.split('id="field-subcategory"')[1].split("</select>")[1][:300]
     assert 'class="field-error"' in block
 
 
 def test_hidden_items_are_not_offered_but_a_card_using_one_still_shows_it(
-        client: FlaskClient, make_call: Callable[..., int],
-        sessions: sessionmaker[Session]) -> None:
+    client: FlaskClient, make_call: Callable[..., int], sessions: sessionmaker[Session]
+) -> None:
     with sessions() as session, session.begin():
         hidden = CallPurpose(name="Старая цель", position=99, active=False)
         session.add(hidden)
@@ -124,8 +135,8 @@ def test_hidden_items_are_not_offered_but_a_card_using_one_still_shows_it(
 
 
 def test_the_form_offers_each_subcategory_with_its_category(
-        client: FlaskClient, make_call: Callable[..., int],
-        sessions: sessionmaker[Session]) -> None:
+    client: FlaskClient, make_call: Callable[..., int], sessions: sessionmaker[Session]
+) -> None:
     call_id = make_call()
     with sessions() as session:
         sub = session.scalar(select(CallSubCategory).order_by(CallSubCategory.id))
@@ -136,7 +147,8 @@ def test_the_form_offers_each_subcategory_with_its_category(
 
 
 def test_an_operator_cannot_open_another_operators_card(
-        client: FlaskClient, make_call: Callable[..., int]) -> None:
+    client: FlaskClient, make_call: Callable[..., int]
+) -> None:
     theirs = make_call(operator="operator2")
     login(client, "operator1")
     assert client.get(f"/calls/{theirs}").status_code == 403
@@ -145,7 +157,8 @@ def test_an_operator_cannot_open_another_operators_card(
 
 
 def test_a_supervisor_reads_the_card_without_the_form(
-        client: FlaskClient, make_call: Callable[..., int]) -> None:
+    client: FlaskClient, make_call: Callable[..., int]
+) -> None:
     call_id = make_call(notes="Жалоба на ожидание")
     login(client, "supervisor")
     page = client.get(f"/calls/{call_id}")

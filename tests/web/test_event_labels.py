@@ -10,8 +10,10 @@ from webadmin.labels import EVENTS
 REPO = Path(__file__).resolve().parents[2]
 # The ways code names a timeline entry: Event("x", ...), FlowEvent("x", ...), a flow's
 # _event("x", ...), a late card's late_event="x", a CallEvent(kind="x").
-WRITTEN = re.compile(r'(?:\bEvent|FlowEvent|_event)\(\s*"([a-z_]+)"'
-                     r'|(?:late_event|kind)\s*[=:]\s*"([a-z_]+)"')
+WRITTEN = re.compile(
+    r'(?:\bEvent|FlowEvent|_event)\(\s*"([a-z_]+)"'
+    r'|(?:late_event|kind)\s*[=:]\s*"([a-z_]+)"'
+)
 # dialplan.flow writes f"ivr_{kind}" for a menu answer that is not an option.
 IVR_ANSWERS = {"ivr_invalid", "ivr_timeout"}
 

@@ -34,15 +34,17 @@ def test_visitor_is_sent_to_sign_in(client: FlaskClient) -> None:
 
 
 def test_production_start_refuses_the_default_secret_key(tmp_path) -> None:  # type: ignore[no-untyped-def]
-    settings = Settings(database_url="sqlite://", recordings_dir=tmp_path,
-                        secret_key=DEVELOPMENT_SECRET_KEY)
+    settings = Settings(
+        database_url="sqlite://", recordings_dir=tmp_path, secret_key=DEVELOPMENT_SECRET_KEY
+    )
     with pytest.raises(InsecureSecretKey):
         production_app(settings, environ={})
     assert production_app(settings, environ={"CALLCARDS_DEVELOPMENT": "1"}) is not None
 
 
 def test_a_crash_shows_the_error_page_and_rolls_the_session_back(
-        web_database_url: str, recordings_dir) -> None:  # type: ignore[no-untyped-def]
+    web_database_url: str, recordings_dir
+) -> None:  # type: ignore[no-untyped-def]
     from sqlalchemy import select
 
     from models import User
@@ -66,4 +68,5 @@ def test_a_crash_shows_the_error_page_and_rolls_the_session_back(
     assert "На сервере произошла ошибка" in response.text
     with app.app_context():
         assert db.session.scalar(select(User.name).where(User.login == "operator1")) != (
-            "half-written")
+            "half-written"
+        )

@@ -32,8 +32,11 @@ SQL_LOOKING = [
 @pytest.mark.parametrize("value", SQL_LOOKING)
 @pytest.mark.parametrize("name", ["q", "queue", "status", "operator", "from", "tag", "sort"])
 def test_sql_looking_filter_values_are_plain_text_or_a_clear_error(
-    client: FlaskClient, sessions: sessionmaker[Session], make_call: Callable[..., int],
-    name: str, value: str,
+    client: FlaskClient,
+    sessions: sessionmaker[Session],
+    make_call: Callable[..., int],
+    name: str,
+    value: str,
 ) -> None:
     make_call(queue="reception")
     login(client, "supervisor")
@@ -55,8 +58,9 @@ def test_sql_looking_filter_values_are_plain_text_or_a_clear_error(
 def test_a_forged_csrf_token_is_refused_like_a_missing_one(csrf_app: Flask) -> None:
     client = csrf_app.test_client()
     client.get("/login")
-    response = client.post("/login", data={"login": "admin", "password": "admin",
-                                           "csrf_token": "forged.token.value"})
+    response = client.post(
+        "/login", data={"login": "admin", "password": "admin", "csrf_token": "forged.token.value"}
+    )
     assert response.status_code == 400
     with client.session_transaction() as session:
         assert "_user_id" not in session
@@ -66,9 +70,15 @@ def test_a_nul_character_anywhere_is_a_clear_400_not_a_database_error(
     client: FlaskClient, sessions: sessionmaker[Session]
 ) -> None:
     login(client, "admin")
-    posted = client.post("/api/calls", json={"direction": "inbound", "status": "abandoned",
-                                             "started_at": "2026-11-20T10:00:00Z",
-                                             "queue": "\x00"})
+    posted = client.post(
+        "/api/calls",
+        json={
+            "direction": "inbound",
+            "status": "abandoned",
+            "started_at": "2026-11-20T10:00:00Z",
+            "queue": "\x00",
+        },
+    )
     listed = client.get("/calls", query_string={"q": "12\x00"})
     assert posted.status_code == 400 and posted.json["error"]["code"] == "nul_character"
     assert listed.status_code == 400
@@ -78,8 +88,12 @@ def test_a_nul_character_anywhere_is_a_clear_400_not_a_database_error(
 
 BEYOND_64_BITS = [str(2**63), str(2**64), "9" * 40]
 UNICODE_DIGITS = ["²", "１２", "١٢"]
-CALENDAR_EDGES = ["0001-01-01", "9999-12-31", "0001-01-01T00:00:00+14:00",
-                  "9999-12-31T23:59:59-14:00"]
+CALENDAR_EDGES = [
+    "0001-01-01",
+    "9999-12-31",
+    "0001-01-01T00:00:00+14:00",
+    "9999-12-31T23:59:59-14:00",
+]
 
 
 def english(client: FlaskClient, login_name: str) -> None:
@@ -90,11 +104,17 @@ def english(client: FlaskClient, login_name: str) -> None:
 
 @pytest.mark.parametrize("value", [*BEYOND_64_BITS, "0", *UNICODE_DIGITS])
 def test_an_id_past_64_bits_zero_or_in_other_digits_in_a_path_is_not_found(
-        client: FlaskClient, make_call: Callable[..., int], value: str) -> None:
+    client: FlaskClient, make_call: Callable[..., int], value: str
+) -> None:
     make_call()
     login(client, "admin")
-    for path in (f"/calls/{value}", f"/calls/{value}/recording", f"/api/calls/{value}",
-                 f"/admin/users/{value}", f"/callflow/queues/{value}"):
+    for path in (
+        f"/calls/{value}",
+        f"/calls/{value}/recording",
+        f"/api/calls/{value}",
+        f"/admin/users/{value}",
+        f"/callflow/queues/{value}",
+    ):
         assert client.get(path).status_code == 404, path
     assert client.put(f"/api/calls/{value}", json={"notes": "x"}).status_code == 404
     assert client.post(f"/calls/{value}/card", data={"notes": "x"}).status_code == 404
@@ -103,7 +123,8 @@ def test_an_id_past_64_bits_zero_or_in_other_digits_in_a_path_is_not_found(
 @pytest.mark.parametrize("value", [*BEYOND_64_BITS, *UNICODE_DIGITS])
 @pytest.mark.parametrize("name", ["page", "operator", "purpose", "tag", "per_page"])
 def test_a_number_past_64_bits_or_in_other_digits_in_a_filter_is_a_clear_400(
-        client: FlaskClient, make_call: Callable[..., int], name: str, value: str) -> None:
+    client: FlaskClient, make_call: Callable[..., int], name: str, value: str
+) -> None:
     make_call()
     english(client, "admin")
     page = client.get("/calls", query_string={name: value})
@@ -118,10 +139,14 @@ def test_a_number_past_64_bits_or_in_other_digits_in_a_filter_is_a_clear_400(
 @pytest.mark.parametrize("value", [*BEYOND_64_BITS, *UNICODE_DIGITS])
 def test_other_pages_refuse_odd_numbers_with_a_400_too(client: FlaskClient, value: str) -> None:
     english(client, "admin")
-    for path, args in (("/calls/mine", {"page": value}), ("/admin/audit", {"page": value}),
-                       ("/admin/audit", {"call": value}), ("/admin/audit", {"user": value}),
-                       ("/callflow/versions", {"page": value}),
-                       ("/reports/queues", {"short": value})):
+    for path, args in (
+        ("/calls/mine", {"page": value}),
+        ("/admin/audit", {"page": value}),
+        ("/admin/audit", {"call": value}),
+        ("/admin/audit", {"user": value}),
+        ("/callflow/versions", {"page": value}),
+        ("/reports/queues", {"short": value}),
+    ):
         response = client.get(path, query_string=args)
         assert response.status_code == 400, (path, args)
         assert "Expected" in response.get_data(as_text=True), (path, args)
@@ -129,15 +154,24 @@ def test_other_pages_refuse_odd_numbers_with_a_400_too(client: FlaskClient, valu
 
 @pytest.mark.parametrize("value", [*BEYOND_64_BITS, 0, -1, True])
 def test_an_id_out_of_range_in_a_json_body_is_named_in_a_422(
-        client: FlaskClient, make_call: Callable[..., int], value: object) -> None:
+    client: FlaskClient, make_call: Callable[..., int], value: object
+) -> None:
     call_id = make_call()
     login(client, "admin")
     number = int(value) if isinstance(value, str) else value
-    completed = client.put(f"/api/calls/{call_id}", json={"purpose_id": number,
-                                                           "tag_ids": [number]})
-    logged = client.post("/api/calls", json={
-        "direction": "inbound", "status": "missed", "src_number": "+79160000000",
-        "started_at": "2026-03-02T10:00:00+03:00", "operator_id": number})
+    completed = client.put(
+        f"/api/calls/{call_id}", json={"purpose_id": number, "tag_ids": [number]}
+    )
+    logged = client.post(
+        "/api/calls",
+        json={
+            "direction": "inbound",
+            "status": "missed",
+            "src_number": "+79160000000",
+            "started_at": "2026-03-02T10:00:00+03:00",
+            "operator_id": number,
+        },
+    )
     assert completed.status_code == 422
     assert set(completed.json["error"]["fields"]) >= {"purpose_id", "tag_ids"}
     assert logged.status_code == 422 and "operator_id" in logged.json["error"]["fields"]
@@ -145,11 +179,17 @@ def test_an_id_out_of_range_in_a_json_body_is_named_in_a_422(
 
 @pytest.mark.parametrize("value", CALENDAR_EDGES)
 def test_a_date_at_the_calendar_edge_is_refused_naming_the_years_taken(
-        client: FlaskClient, make_call: Callable[..., int], value: str) -> None:
+    client: FlaskClient, make_call: Callable[..., int], value: str
+) -> None:
     call_id = make_call()
     english(client, "admin")
-    for path in ("/calls", "/reports/queues", "/reports/operators", "/reports/categories",
-                 "/admin/audit"):
+    for path in (
+        "/calls",
+        "/reports/queues",
+        "/reports/operators",
+        "/reports/categories",
+        "/admin/audit",
+    ):
         for name in ("from", "to"):
             response = client.get(path, query_string={name: value})
             assert response.status_code == 400, (path, name)
@@ -158,9 +198,15 @@ def test_a_date_at_the_calendar_edge_is_refused_naming_the_years_taken(
         response = client.get(path, query_string={"from": value})
         assert response.status_code == 400
         assert "2000 to 2100" in response.json["error"]["fields"]["from"][0]
-    logged = client.post("/api/calls", json={
-        "direction": "inbound", "status": "missed", "src_number": "+79160000000",
-        "started_at": value})
+    logged = client.post(
+        "/api/calls",
+        json={
+            "direction": "inbound",
+            "status": "missed",
+            "src_number": "+79160000000",
+            "started_at": value,
+        },
+    )
     assert logged.status_code == 422
     assert "2000 to 2100" in logged.json["error"]["fields"]["started_at"][0]
     assert client.get(f"/api/calls/{call_id}").status_code == 200
@@ -173,24 +219,27 @@ def test_dates_at_the_calendar_edge_are_refused_in_russian_too(client: FlaskClie
     assert "с 2000 по 2100 год" in response.get_data(as_text=True)
 
 
-@pytest.mark.parametrize("body", [
-    b"[" * 100_000 + b"]" * 100_000,
-    b'{"notes": ' + b"[" * 40 + b"]" * 40 + b"}",
-    b'{"a":' * 50_000 + b"1" + b"}" * 50_000,
-])
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"[" * 100_000 + b"]" * 100_000,
+        b'{"notes": ' + b"[" * 40 + b"]" * 40 + b"}",
+        b'{"a":' * 50_000 + b"1" + b"}" * 50_000,
+    ],
+)
 def test_a_deeply_nested_json_body_is_a_clear_400_not_a_crash(
-        client: FlaskClient, make_call: Callable[..., int], body: bytes) -> None:
+    client: FlaskClient, make_call: Callable[..., int], body: bytes
+) -> None:
     call_id = make_call()
     login(client, "admin")
     for method, path in (("POST", "/api/calls"), ("PUT", f"/api/calls/{call_id}")):
-        response = client.open(path, method=method, data=body,
-                               content_type="application/json")
+        response = client.open(path, method=method, data=body, content_type="application/json")
         assert response.status_code == 400, path
         assert response.json["error"]["code"] == "bad_request"
 
 
 def test_json_sent_to_a_page_is_refused_with_415_not_read_as_a_form(
-        client: FlaskClient, make_call: Callable[..., int], sessions: sessionmaker[Session]
+    client: FlaskClient, make_call: Callable[..., int], sessions: sessionmaker[Session]
 ) -> None:
     call_id = make_call()
     english(client, "admin")
@@ -204,7 +253,8 @@ def test_json_sent_to_a_page_is_refused_with_415_not_read_as_a_form(
 
 
 def test_a_report_or_export_longer_than_a_year_is_refused_and_the_form_says_so(
-        client: FlaskClient) -> None:
+    client: FlaskClient,
+) -> None:
     english(client, "admin")
     long_period = {"from": "2024-01-01", "to": "2026-01-01"}
     for path in ("/reports/queues", "/reports/operators", "/reports/categories"):
@@ -216,12 +266,17 @@ def test_a_report_or_export_longer_than_a_year_is_refused_and_the_form_says_so(
     export = client.get("/api/export/calls.csv", query_string=long_period)
     assert export.status_code == 400
     assert export.json["error"]["fields"]["to"] == ["Choose a period of at most 366 days."]
-    assert client.get("/reports/queues", query_string={
-        "from": "2025-01-01", "to": "2025-12-31"}).status_code == 200
+    assert (
+        client.get(
+            "/reports/queues", query_string={"from": "2025-01-01", "to": "2025-12-31"}
+        ).status_code
+        == 200
+    )
 
 
 def test_an_export_without_a_period_covers_the_last_366_days(
-        client: FlaskClient, make_call: Callable[..., int]) -> None:
+    client: FlaskClient, make_call: Callable[..., int]
+) -> None:
     recent = make_call(started_at=utcnow() - timedelta(days=300))
     old = make_call(started_at=utcnow() - timedelta(days=400))
     login(client, "admin")
@@ -235,12 +290,15 @@ def test_an_export_without_a_period_covers_the_last_366_days(
 
 @pytest.mark.parametrize("value", ["maybe", "2", "", "yes please"])
 def test_an_unknown_yes_or_no_is_a_400_naming_the_argument(
-        client: FlaskClient, make_call: Callable[..., int], value: str) -> None:
+    client: FlaskClient, make_call: Callable[..., int], value: str
+) -> None:
     call_id = make_call()
     english(client, "supervisor")
-    for path, name in ((f"/api/calls/{call_id}/recording", "download"),
-                       (f"/calls/{call_id}/recording", "download"),
-                       ("/api/dictionaries/tags", "all")):
+    for path, name in (
+        (f"/api/calls/{call_id}/recording", "download"),
+        (f"/calls/{call_id}/recording", "download"),
+        ("/api/dictionaries/tags", "all"),
+    ):
         response = client.get(path, query_string={name: value})
         if value == "":  # no value means no
             assert response.status_code != 400, path
@@ -250,22 +308,30 @@ def test_an_unknown_yes_or_no_is_a_400_naming_the_argument(
 
 
 def test_a_method_an_address_does_not_take_is_a_405_with_allow_on_pages_too(
-        client: FlaskClient, make_call: Callable[..., int]) -> None:
+    client: FlaskClient, make_call: Callable[..., int]
+) -> None:
     call_id = make_call()
     login(client, "admin")
-    for path, allowed in (("/calls", {"GET"}), (f"/calls/{call_id}", {"GET"}),
-                          ("/logout", {"POST"}), ("/admin/users/new", {"GET", "POST"}),
-                          ("/api/calls", {"GET", "POST"}), ("/reports/queues", {"GET"})):
+    for path, allowed in (
+        ("/calls", {"GET"}),
+        (f"/calls/{call_id}", {"GET"}),
+        ("/logout", {"POST"}),
+        ("/admin/users/new", {"GET", "POST"}),
+        ("/api/calls", {"GET", "POST"}),
+        ("/reports/queues", {"GET"}),
+    ):
         response = client.delete(path)
         assert response.status_code == 405, path
         assert set(response.headers["Allow"].split(", ")) - {"HEAD", "OPTIONS"} == allowed
 
 
 def test_a_statement_past_the_time_limit_answers_503_with_what_to_do(
-        web_database_url: str, recordings_dir: Path) -> None:
-    app = create_app(make_settings(web_database_url, recordings_dir),
-                     test_config={"TESTING": True, "WTF_CSRF_ENABLED": False,
-                                  "STATEMENT_TIMEOUT_MS": 200})
+    web_database_url: str, recordings_dir: Path
+) -> None:
+    app = create_app(
+        make_settings(web_database_url, recordings_dir),
+        test_config={"TESTING": True, "WTF_CSRF_ENABLED": False, "STATEMENT_TIMEOUT_MS": 200},
+    )
 
     def slow() -> str:
         # Stands for a report or a list whose query runs past the limit.
@@ -284,19 +350,33 @@ def test_a_statement_past_the_time_limit_answers_503_with_what_to_do(
 
 @pytest.mark.parametrize("value", ["9999-12-31T23:59", "0001-01-01T00:00+14:00"])
 def test_call_flow_dates_at_the_calendar_edge_are_refused_and_the_pages_still_open(
-        client: FlaskClient, sessions: sessionmaker[Session], value: str) -> None:
+    client: FlaskClient, sessions: sessionmaker[Session], value: str
+) -> None:
     with sessions() as session:
         schedule_id = session.scalar(select(Schedule.id).order_by(Schedule.id))
         did = session.scalar(select(Did.number).order_by(Did.id))
     english(client, "admin")
-    hours = {"name": "Edge", "timezone": "Pacific/Kiritimati", "mon": "09:00-18:00",
-             "closed_action": "hangup"}
-    for extra in ({"override_state": "open", "override_until": value},
-                  {"holidays": f"{value[:10]} Edge"}):
+    hours = {
+        "name": "Edge",
+        "timezone": "Pacific/Kiritimati",
+        "mon": "09:00-18:00",
+        "closed_action": "hangup",
+    }
+    for extra in (
+        {"override_state": "open", "override_until": value},
+        {"holidays": f"{value[:10]} Edge"},
+    ):
         saved = client.post(f"/callflow/hours/{schedule_id}", data={**hours, **extra})
         assert saved.status_code == 400 and "2000 to 2100" in saved.get_data(as_text=True)
         assert client.get(f"/callflow/hours/{schedule_id}").status_code == 200
-    simulated = client.get("/callflow/simulator", query_string={
-        "did": did, "day": value[:10], "at": "23:59", "timezone": "Pacific/Kiritimati",
-        "flow": "published"})
+    simulated = client.get(
+        "/callflow/simulator",
+        query_string={
+            "did": did,
+            "day": value[:10],
+            "at": "23:59",
+            "timezone": "Pacific/Kiritimati",
+            "flow": "published",
+        },
+    )
     assert simulated.status_code == 400 and "2000 to 2100" in simulated.get_data(as_text=True)

@@ -28,17 +28,26 @@ VISITOR = "visitor"
 EXAMPLES = {VISITOR: 1, "operator1": 2, "supervisor": 2, "admin": 4}
 #: Path argument -> the rows whose ids a request may name (so forms of real rows are reached).
 PATH_ROWS: dict[str, Any] = {
-    "call_id": Call.id, "item_id": CallPurpose.id, "user_id": User.id,
-    "version_id": FlowVersion.id, "did_id": Did.id, "schedule_id": Schedule.id,
-    "menu_id": IvrMenu.id, "queue_id": Queue.id,
+    "call_id": Call.id,
+    "item_id": CallPurpose.id,
+    "user_id": User.id,
+    "version_id": FlowVersion.id,
+    "did_id": Did.id,
+    "schedule_id": Schedule.id,
+    "menu_id": IvrMenu.id,
+    "queue_id": Queue.id,
 }
 
 
 def known_ids(engine: Engine) -> dict[str, list[str]]:
     """A few real ids per path argument."""
     with engine.connect() as connection:
-        return {name: [str(value) for value in connection.scalars(
-            select(column).order_by(column).limit(3))] for name, column in PATH_ROWS.items()}
+        return {
+            name: [
+                str(value) for value in connection.scalars(select(column).order_by(column).limit(3))
+            ]
+            for name, column in PATH_ROWS.items()
+        }
 
 
 class Staff:
@@ -47,16 +56,18 @@ class Staff:
     def __init__(self, client: FlaskClient, engine: Engine, login_name: str) -> None:
         self.client, self.engine, self.login_name = client, engine, login_name
         with engine.connect() as connection:
-            self.row = dict(connection.execute(
-                select(User.__table__).where(User.login == login_name)).one()._mapping)
+            self.row = dict(
+                connection.execute(select(User.__table__).where(User.login == login_name))
+                .one()
+                ._mapping
+            )
 
     def ensure_signed_in(self) -> None:
         """Sign in again (as the person was) when a request signed them out or changed them."""
         if self.client.get("/account").status_code == 200:
             return
         with self.engine.begin() as connection:
-            connection.execute(update(User).where(User.id == self.row["id"])
-                               .values(**self.row))
+            connection.execute(update(User).where(User.id == self.row["id"]).values(**self.row))
         assert login(self.client, self.login_name).status_code == 302, self.login_name
 
 
@@ -69,7 +80,8 @@ def _answer(request: HostileRequest, client: FlaskClient) -> int:
 
 @pytest.mark.parametrize("role", [VISITOR, "operator1", "supervisor", "admin"])
 def test_hostile_input_on_every_route_is_refused_clearly_and_changes_nothing(
-        site_on_each_database: tuple[Flask, Engine], role: str) -> None:
+    site_on_each_database: tuple[Flask, Engine], role: str
+) -> None:
     app, engine = site_on_each_database
     client = app.test_client()
     staff = Staff(client, engine, role) if role != VISITOR else None
@@ -79,25 +91,41 @@ def test_hostile_input_on_every_route_is_refused_clearly_and_changes_nothing(
     for rule, method in routes:
         if staff is not None:
             staff.ensure_signed_in()
-        _hostile_requests_to(client, engine, rule.endpoint,
-                             requests_for(rule, method, known, fields),
-                             EXAMPLES[role])
+        _hostile_requests_to(
+            client, engine, rule.endpoint, requests_for(rule, method, known, fields), EXAMPLES[role]
+        )
 
 
-def _hostile_requests_to(client: FlaskClient, engine: Engine, endpoint: str,
-                         requests: SearchStrategy[HostileRequest], examples: int) -> None:
+def _hostile_requests_to(
+    client: FlaskClient,
+    engine: Engine,
+    endpoint: str,
+    requests: SearchStrategy[HostileRequest],
+    examples: int,
+) -> None:
     """Send generated requests to one route: none answers 5xx, a refused one changes nothing."""
     # A failed sign-in is written to the audit log on purpose (the lock-out counts it).
     skip = ("audit_log",) if endpoint == "auth.login" else ()
     last = {"tables": snapshot(engine, skip=skip)}
 
     @given(request=requests)
-    @settings(max_examples=examples, deadline=None, database=None, derandomize=True,
-              suppress_health_check=list(HealthCheck))
+    @settings(
+        max_examples=examples,
+        deadline=None,
+        database=None,
+        derandomize=True,
+        suppress_health_check=list(HealthCheck),
+    )
     def check(request: HostileRequest) -> None:
         status = _answer(request, client)
-        assert status < 500, (request.method, request.path, request.query, request.form,
-                              request.json, (request.raw or b"")[:40])
+        assert status < 500, (
+            request.method,
+            request.path,
+            request.query,
+            request.form,
+            request.json,
+            (request.raw or b"")[:40],
+        )
         tables = snapshot(engine, skip=skip)
         if status >= 400:
             changed = {name for name in tables if tables[name] != last["tables"][name]}

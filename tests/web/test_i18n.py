@@ -20,7 +20,8 @@ def _source_strings() -> set[str]:
     keywords = {"_": None, "gettext": None, "ngettext": (1, 2), "_l": None, "lazy_gettext": None}
     found: set[str] = set()
     for _file, _line, message, _comments, _context in extract_from_dir(
-            str(WEBADMIN), method_map=method_map, keywords=keywords):
+        str(WEBADMIN), method_map=method_map, keywords=keywords
+    ):
         found.add(message if isinstance(message, str) else message[0])
     return found
 
@@ -37,13 +38,11 @@ def _forms(string: str | tuple[str, ...] | list[str]) -> tuple[str, ...]:
 def test_every_string_of_the_site_has_a_russian_translation() -> None:
     with (CATALOGUE / "messages.po").open("rb") as handle:
         catalogue = read_po(handle, locale="ru")
-    translated = {_key(message.id): _forms(message.string)
-                  for message in catalogue if message.id}
+    translated = {_key(message.id): _forms(message.string) for message in catalogue if message.id}
     fuzzy = [message.id for message in catalogue if message.id and message.fuzzy]
     assert fuzzy == []
     # Every form of a plural too: Russian has three (1 звонок, 2 звонка, 5 звонков).
-    assert [text for text, russian in translated.items()
-            if not russian or not all(russian)] == []
+    assert [text for text, russian in translated.items() if not russian or not all(russian)] == []
     plurals = [forms for forms in translated.values() if len(forms) > 1]
     assert plurals and all(len(forms) == 3 for forms in plurals)
     assert _source_strings() - set(translated) == set(), "run pybabel extract/update"
@@ -51,11 +50,13 @@ def test_every_string_of_the_site_has_a_russian_translation() -> None:
 
 def test_the_compiled_catalogue_matches_the_po_file() -> None:
     with (CATALOGUE / "messages.po").open("rb") as handle:
-        source = {_key(message.id): _forms(message.string)
-                  for message in read_po(handle) if message.id}
+        source = {
+            _key(message.id): _forms(message.string) for message in read_po(handle) if message.id
+        }
     with (CATALOGUE / "messages.mo").open("rb") as handle:
-        compiled = {_key(message.id): _forms(message.string)
-                    for message in read_mo(handle) if message.id}
+        compiled = {
+            _key(message.id): _forms(message.string) for message in read_mo(handle) if message.id
+        }
     assert compiled == source, "run pybabel compile -d webadmin/translations"
 
 

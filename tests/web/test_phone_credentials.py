@@ -47,7 +47,8 @@ def operator_page(app: Flask) -> FlaskClient:
 
 
 def test_the_operator_s_page_gets_a_password_asterisk_accepts_and_nobody_stores(
-        phone_app: Flask, sessions: sessionmaker[Session]) -> None:
+    phone_app: Flask, sessions: sessionmaker[Session]
+) -> None:
     operator_id = user_id(sessions, "operator1")
     make_phone_password(phone_app, operator_id)
     answer = operator_page(phone_app).get("/workspace/phone")
@@ -59,12 +60,14 @@ def test_the_operator_s_page_gets_a_password_asterisk_accepts_and_nobody_stores(
         user = session.get_one(User, operator_id)
         # What Asterisk holds is the digest of exactly this password; the password is nowhere.
         assert user.sip_password_digest == password_digest("101", phone["password"])
-        assert phone["password"] not in repr(session.execute(
-            User.__table__.select().where(User.id == operator_id)).one())
+        assert phone["password"] not in repr(
+            session.execute(User.__table__.select().where(User.id == operator_id)).one()
+        )
 
 
 def test_a_new_phone_password_retires_the_one_the_page_had(
-        phone_app: Flask, sessions: sessionmaker[Session]) -> None:
+    phone_app: Flask, sessions: sessionmaker[Session]
+) -> None:
     operator_id = user_id(sessions, "operator1")
     make_phone_password(phone_app, operator_id)
     page = operator_page(phone_app)
@@ -80,11 +83,13 @@ def test_a_new_phone_password_retires_the_one_the_page_had(
 
 
 def test_no_password_for_an_api_token_a_desk_phone_or_a_signed_out_page(
-        phone_app: Flask, sessions: sessionmaker[Session]) -> None:
+    phone_app: Flask, sessions: sessionmaker[Session]
+) -> None:
     operator_id = user_id(sessions, "operator1")
     make_phone_password(phone_app, operator_id)
-    scripted = phone_app.test_client().get("/workspace/phone",
-                                           headers=token_for(sessions, "operator1"))
+    scripted = phone_app.test_client().get(
+        "/workspace/phone", headers=token_for(sessions, "operator1")
+    )
     assert scripted.status_code == 403
     assert "password" not in scripted.get_json()
 
@@ -93,15 +98,17 @@ def test_no_password_for_an_api_token_a_desk_phone_or_a_signed_out_page(
     assert page.get("/workspace/phone").status_code == 401
 
     with transaction(sessions) as session:
-        session.execute(update(User).where(User.id == operator_id)
-                        .values(phone_type=PhoneType.DESKPHONE.value))
+        session.execute(
+            update(User).where(User.id == operator_id).values(phone_type=PhoneType.DESKPHONE.value)
+        )
     desk = operator_page(phone_app).get("/workspace/phone")
     assert desk.status_code == 409
     assert desk.get_json()["error"]["code"] == "phone_not_browser"
 
 
 def test_a_deactivated_operator_gets_no_password(
-        phone_app: Flask, sessions: sessionmaker[Session]) -> None:
+    phone_app: Flask, sessions: sessionmaker[Session]
+) -> None:
     operator_id = user_id(sessions, "operator1")
     make_phone_password(phone_app, operator_id)
     page = operator_page(phone_app)
@@ -113,23 +120,31 @@ def test_a_deactivated_operator_gets_no_password(
 
 
 def test_without_a_phone_password_the_page_is_told_to_ask_the_admin(
-        phone_app: Flask, sessions: sessionmaker[Session]) -> None:
+    phone_app: Flask, sessions: sessionmaker[Session]
+) -> None:
     answer = operator_page(phone_app).get("/workspace/phone")
     assert answer.status_code == 409
     assert answer.get_json()["error"]["code"] == "phone_password_missing"
     assert "попросите администратора" in answer.get_json()["error"]["message"]  # in her language
 
 
-@pytest.mark.parametrize(("socket", "allowed"), [
-    ("wss://pbx.clinic.example:8089/ws", "wss://pbx.clinic.example:8089"),
-    ("ws://127.0.0.1:8088/ws", "ws://127.0.0.1:8088"),
-    # Plain WS beyond loopback would carry SIP in clear: the phone is off instead.
-    ("ws://pbx.clinic.example:8088/ws", None),
-    ("", None),
-])
+@pytest.mark.parametrize(
+    ("socket", "allowed"),
+    [
+        ("wss://pbx.clinic.example:8089/ws", "wss://pbx.clinic.example:8089"),
+        ("ws://127.0.0.1:8088/ws", "ws://127.0.0.1:8088"),
+        # Plain WS beyond loopback would carry SIP in clear: the phone is off instead.
+        ("ws://pbx.clinic.example:8088/ws", None),
+        ("", None),
+    ],
+)
 def test_the_csp_lets_the_page_reach_exactly_the_phone_socket(
-        web_database_url: str, recordings_dir: Path, sessions: sessionmaker[Session],
-        socket: str, allowed: str | None) -> None:
+    web_database_url: str,
+    recordings_dir: Path,
+    sessions: sessionmaker[Session],
+    socket: str,
+    allowed: str | None,
+) -> None:
     settings = replace(make_settings(web_database_url, recordings_dir), phone_wss_url=socket)
     app = create_app(settings, {"TESTING": True, "WTF_CSRF_ENABLED": False})
     make_phone_password(app, user_id(sessions, "operator1"))

@@ -23,14 +23,17 @@ def recorded_call(make_call: Callable[..., int], recordings_dir: Path) -> tuple[
 
 def _audit(sessions: sessionmaker[Session]) -> list[tuple[str, int | None, int | None]]:
     with sessions() as session:
-        rows = session.execute(select(AuditEntry.action, AuditEntry.user_id, AuditEntry.call_id)
-                               .where(AuditEntry.action.like("recording.%"))
-                               .order_by(AuditEntry.id))
+        rows = session.execute(
+            select(AuditEntry.action, AuditEntry.user_id, AuditEntry.call_id)
+            .where(AuditEntry.action.like("recording.%"))
+            .order_by(AuditEntry.id)
+        )
         return [tuple(row) for row in rows]  # type: ignore[misc]
 
 
-def test_the_player_gets_ranges_and_can_seek(client: FlaskClient,
-                                             recorded_call: tuple[int, bytes]) -> None:
+def test_the_player_gets_ranges_and_can_seek(
+    client: FlaskClient, recorded_call: tuple[int, bytes]
+) -> None:
     call_id, data = recorded_call
     login(client, "operator1")
     with client.get(f"/calls/{call_id}/recording", headers={"Range": "bytes=0-"}) as start:
@@ -39,8 +42,7 @@ def test_the_player_gets_ranges_and_can_seek(client: FlaskClient,
         assert start.headers["Content-Range"] == f"bytes 0-{len(data) - 1}/{len(data)}"
         assert start.mimetype in {"audio/wav", "audio/x-wav"}
         assert start.data == data
-    with client.get(f"/calls/{call_id}/recording",
-                    headers={"Range": "bytes=24000-24999"}) as seek:
+    with client.get(f"/calls/{call_id}/recording", headers={"Range": "bytes=24000-24999"}) as seek:
         assert seek.status_code == 206
         assert seek.headers["Content-Range"] == f"bytes 24000-24999/{len(data)}"
         assert seek.data == data[24000:25000]
@@ -49,8 +51,9 @@ def test_the_player_gets_ranges_and_can_seek(client: FlaskClient,
         assert "attachment" not in whole.headers.get("Content-Disposition", "")
 
 
-def test_operators_may_not_download(client: FlaskClient, recorded_call: tuple[int, bytes],
-                                    sessions: sessionmaker[Session]) -> None:
+def test_operators_may_not_download(
+    client: FlaskClient, recorded_call: tuple[int, bytes], sessions: sessionmaker[Session]
+) -> None:
     call_id, _ = recorded_call
     login(client, "operator1")
     assert client.get(f"/calls/{call_id}/recording?download=true").status_code == 403
@@ -59,8 +62,12 @@ def test_operators_may_not_download(client: FlaskClient, recorded_call: tuple[in
 
 
 @pytest.mark.parametrize("role", ["supervisor", "admin"])
-def test_supervisors_and_admins_download(client: FlaskClient, recorded_call: tuple[int, bytes],
-                                         sessions: sessionmaker[Session], role: str) -> None:
+def test_supervisors_and_admins_download(
+    client: FlaskClient,
+    recorded_call: tuple[int, bytes],
+    sessions: sessionmaker[Session],
+    role: str,
+) -> None:
     call_id, data = recorded_call
     login(client, role)
     assert "download=true" in client.get(f"/calls/{call_id}").text
@@ -72,8 +79,8 @@ def test_supervisors_and_admins_download(client: FlaskClient, recorded_call: tup
 
 
 def test_one_listen_is_audited_once_however_often_the_player_seeks(
-        client: FlaskClient, recorded_call: tuple[int, bytes],
-        sessions: sessionmaker[Session]) -> None:
+    client: FlaskClient, recorded_call: tuple[int, bytes], sessions: sessionmaker[Session]
+) -> None:
     call_id, _ = recorded_call
     login(client, "supervisor")
     for header in ("bytes=0-", "bytes=5000-", "bytes=0-", "bytes=30000-"):
@@ -84,13 +91,20 @@ def test_one_listen_is_audited_once_however_often_the_player_seeks(
     assert len(_audit(sessions)) == 2
 
 
-@pytest.mark.parametrize(("content", "message"), [
-    (None, "There is no recording for this call."),
-    (b"RIFF" + b"\0" * 40, "The recording file is empty"),
-])
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (None, "There is no recording for this call."),
+        (b"RIFF" + b"\0" * 40, "The recording file is empty"),
+    ],
+)
 def test_a_missing_or_empty_file_is_said_plainly(
-        client: FlaskClient, make_call: Callable[..., int], recordings_dir: Path,
-        content: bytes | None, message: str) -> None:
+    client: FlaskClient,
+    make_call: Callable[..., int],
+    recordings_dir: Path,
+    content: bytes | None,
+    message: str,
+) -> None:
     name = f"2026/03/03/{'empty' if content else 'gone'}.wav"
     if content is not None:
         (recordings_dir / name).parent.mkdir(parents=True, exist_ok=True)
@@ -114,8 +128,12 @@ def file_outside(recordings_dir: Path) -> Path:
 
 @pytest.mark.parametrize("kind", ["dot-dot", "absolute", "symlink"])
 def test_a_card_naming_a_file_outside_the_folder_gets_no_file(
-        client: FlaskClient, make_call: Callable[..., int], recordings_dir: Path,
-        file_outside: Path, kind: str) -> None:
+    client: FlaskClient,
+    make_call: Callable[..., int],
+    recordings_dir: Path,
+    file_outside: Path,
+    kind: str,
+) -> None:
     if kind == "dot-dot":
         name = f"../{file_outside.parent.name}/{file_outside.name}"
     elif kind == "absolute":
@@ -139,12 +157,17 @@ def test_a_card_naming_a_file_outside_the_folder_gets_no_file(
 
 
 def test_the_file_comes_from_the_card_never_from_the_request(
-        client: FlaskClient, make_call: Callable[..., int], file_outside: Path) -> None:
+    client: FlaskClient, make_call: Callable[..., int], file_outside: Path
+) -> None:
     call_id = make_call(recording_path="2026/03/05/gone.wav")
     login(client, "admin")
     assert client.get(f"/calls/{call_id}/recording").status_code == 404
-    for query in (f"path={file_outside}", "path=../outside/secret.wav",
-                  f"file={file_outside}", f"recording_path={file_outside}"):
+    for query in (
+        f"path={file_outside}",
+        "path=../outside/secret.wav",
+        f"file={file_outside}",
+        f"recording_path={file_outside}",
+    ):
         response = client.get(f"/calls/{call_id}/recording?{query}")
         assert response.status_code == 404
         assert response.data != file_outside.read_bytes()

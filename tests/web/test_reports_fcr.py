@@ -51,15 +51,21 @@ def roll_up_every_day(factory: sessionmaker[Session], repeat_days: int = 7) -> N
 def first_call_figures(session: Session, login: str, repeat_days: int = 7) -> Any:
     """FCR per operator and per category, as plain data."""
     user = staff(session, login)
-    return comparable([
-        {row.name: row.first_call for row in operator_figures(
-            session, PERIOD, user, NO_PURPOSE, repeat_days)},
-        {row.name: row.first_call for row in category_figures(
-            session, PERIOD, user, repeat_days)}])
+    return comparable(
+        [
+            {
+                row.name: row.first_call
+                for row in operator_figures(session, PERIOD, user, NO_PURPOSE, repeat_days)
+            },
+            {
+                row.name: row.first_call
+                for row in category_figures(session, PERIOD, user, repeat_days)
+            },
+        ]
+    )
 
 
-def fcr_from_the_cards(factory: sessionmaker[Session], login: str, repeat_days: int = 7
-                       ) -> Any:
+def fcr_from_the_cards(factory: sessionmaker[Session], login: str, repeat_days: int = 7) -> Any:
     """The figures with every roll-up set aside (each day stale, for one transaction)."""
     with factory() as session:
         session.execute(update(ReportDay).values(stale=True))
@@ -68,26 +74,32 @@ def fcr_from_the_cards(factory: sessionmaker[Session], login: str, repeat_days: 
     return figures
 
 
-def rolled_fcr_days(factory: sessionmaker[Session], login: str, repeat_days: int = 7
-                    ) -> set[int]:
+def rolled_fcr_days(factory: sessionmaker[Session], login: str, repeat_days: int = 7) -> set[int]:
     """The period's days (from FIRST_DAY) whose FCR the roll-ups give."""
     with factory() as session:
         cover = first_call_coverage(session, PERIOD, staff(session, login), repeat_days)
-    return {(first - FIRST_DAY).days + offset for first, last in cover.days
-            for offset in range((last - first).days + 1)}
+    return {
+        (first - FIRST_DAY).days + offset
+        for first, last in cover.days
+        for offset in range((last - first).days + 1)
+    }
 
 
 def rates(figures: Any) -> dict[str, dict[str, float | None]]:
     """Per operator login, the declared and measured rates."""
     operators = figures[0]
-    return {OPERATORS[name]: {
-        "declared": (100 * row["declared"] / row["answered"]) if row["answered"] else None,
-        "measured": (100 * row["not_again"] / row["known"]) if row["known"] else None}
-        for name, row in operators.items()}
+    return {
+        OPERATORS[name]: {
+            "declared": (100 * row["declared"] / row["answered"]) if row["answered"] else None,
+            "measured": (100 * row["not_again"] / row["known"]) if row["known"] else None,
+        }
+        for name, row in operators.items()
+    }
 
 
 def test_fcr_from_the_rollups_is_that_of_the_cards_over_rolled_and_raw_days(
-        cards: sessionmaker[Session]) -> None:
+    cards: sessionmaker[Session],
+) -> None:
     expected = fcr_from_the_cards(cards, "admin")
     roll_up_every_day(cards)
     # Days 0..12 have the eight days after them rolled up; day 13 does not: read raw.
@@ -97,11 +109,13 @@ def test_fcr_from_the_rollups_is_that_of_the_cards_over_rolled_and_raw_days(
         rolled = first_call_figures(session, "admin")
     assert rolled == expected
     assert _rounded(rates(rolled)) == _rounded(
-        expected_first_call(INDEXED, lambda row: row.operator))
+        expected_first_call(INDEXED, lambda row: row.operator)
+    )
 
 
 def test_a_repeat_call_written_late_into_a_rolled_day_changes_fcr_at_once(
-        cards: sessionmaker[Session]) -> None:
+    cards: sessionmaker[Session],
+) -> None:
     roll_up_every_day(cards)
     with cards() as session:
         before = first_call_figures(session, "admin")
@@ -110,9 +124,17 @@ def test_a_repeat_call_written_late_into_a_rolled_day_changes_fcr_at_once(
     # A repeat call two days later, rebuilt from CEL into a rolled-up day by hand.
     late = datetime.combine(FIRST_DAY + timedelta(days=3), time(8), MSK).astimezone(UTC)
     with transaction(cards) as session:
-        session.add(Call(uniqueid="late-repeat", linkedid="late-repeat", queue="reception",
-                         direction="inbound", status=ANSWERED, started_at=late,
-                         src_number=BEFORE_AND_TEN_DAYS_ON))
+        session.add(
+            Call(
+                uniqueid="late-repeat",
+                linkedid="late-repeat",
+                queue="reception",
+                direction="inbound",
+                status=ANSWERED,
+                started_at=late,
+                src_number=BEFORE_AND_TEN_DAYS_ON,
+            )
+        )
     assert stale_days(cards) == {3}
     # Day 3's own FCR and every day whose week reaches it are read from the cards now.
     assert rolled_fcr_days(cards, "admin") == set(range(4, 13))
@@ -145,7 +167,8 @@ def test_another_repeat_window_reads_the_cards(cards: sessionmaker[Session]) -> 
 
 
 def test_a_supervisor_sees_only_their_queues_fcr_from_the_rollups_as_from_the_cards(
-        cards: sessionmaker[Session]) -> None:
+    cards: sessionmaker[Session],
+) -> None:
     stop_supervising(cards, "appointments")
     expected = fcr_from_the_cards(cards, "supervisor")
     assert expected != fcr_from_the_cards(cards, "admin")  # the scope shows in the figures

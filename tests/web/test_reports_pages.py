@@ -31,8 +31,9 @@ BOM = "\ufeff"
 
 def chart_data(page: str) -> dict[str, object]:
     """The JSON block reports.js draws the charts from."""
-    found = re.search(r'<script type="application/json" id="report-charts">(.*?)</script>',
-                      page, re.S)
+    found = re.search(
+        r'<script type="application/json" id="report-charts">(.*?)</script>', page, re.S
+    )
     assert found, "no chart data on the page"
     return json.loads(found.group(1))
 
@@ -61,8 +62,7 @@ def test_queue_report_shows_chart_table_and_definitions(client: FlaskClient) -> 
 
 
 @pytest.mark.usefixtures("postgresql_cards")
-def test_queue_csv_opens_in_excel_with_cyrillic_and_the_same_figures(
-        client: FlaskClient) -> None:
+def test_queue_csv_opens_in_excel_with_cyrillic_and_the_same_figures(client: FlaskClient) -> None:
     login(client, "admin")
     response = client.get(f"/reports/queues?{PERIOD_ARGS}&format=csv")
     assert response.status_code == 200
@@ -80,12 +80,16 @@ def test_queue_csv_opens_in_excel_with_cyrillic_and_the_same_figures(
 
 @pytest.mark.usefixtures("postgresql_cards")
 def test_supervisor_of_one_queue_does_not_see_the_others_calls(
-        client: FlaskClient, sessions: sessionmaker[Session]) -> None:
+    client: FlaskClient, sessions: sessionmaker[Session]
+) -> None:
     with transaction(sessions) as session:
         appointments = session.scalar(select(Queue.id).where(Queue.name == "appointments"))
-        session.execute(queue_supervisors.delete().where(
-            queue_supervisors.c.user_id == user_id(sessions, "supervisor"),
-            queue_supervisors.c.queue_id == appointments))
+        session.execute(
+            queue_supervisors.delete().where(
+                queue_supervisors.c.user_id == user_id(sessions, "supervisor"),
+                queue_supervisors.c.queue_id == appointments,
+            )
+        )
     login(client, "supervisor")
     table = csv_table(client.get(f"/reports/queues?{PERIOD_ARGS}&format=csv").data)
     assert [row[0] for row in table[1:]] == ["Регистратура", "Все очереди"]
@@ -101,7 +105,9 @@ def test_operator_report_lists_each_operator_with_purposes(client: FlaskClient) 
     page = client.get(f"/reports/operators?{PERIOD_ARGS}").text
     assert 'data-chart="operators"' in page and 'id="purpose-table"' in page
     assert chart_data(page)["operators"]["labels"] == [  # type: ignore[index]
-        "Иван Петров", "Ольга Операторова"]
+        "Иван Петров",
+        "Ольга Операторова",
+    ]
     table = csv_table(client.get(f"/reports/operators?{PERIOD_ARGS}&format=csv").data)
     rows = {row[0]: dict(zip(table[0], row, strict=True)) for row in table[1:]}
     olga = rows["Ольга Операторова"]
@@ -124,7 +130,8 @@ def test_category_report_counts_per_iso_week(client: FlaskClient) -> None:
 
 @pytest.mark.usefixtures("postgresql_cards")
 def test_first_call_resolution_columns_carry_their_formulas_and_go_into_the_csv(
-        client: FlaskClient) -> None:
+    client: FlaskClient,
+) -> None:
     login(client, "admin")
     page = client.get(f"/reports/operators?{PERIOD_ARGS}").text
     assert "Решено с первого звонка (измерено), %" in page
@@ -136,13 +143,15 @@ def test_first_call_resolution_columns_carry_their_formulas_and_go_into_the_csv(
     measured = "Решено с первого звонка (измерено), %"
     # tests/web/test_reports.py: the oracle and the hand count of these cards.
     assert (rows["Ольга Операторова"][declared], rows["Ольга Операторова"][measured]) == (
-        "33,3", "66,7")
-    assert (rows["Все операторы"][declared], rows["Все операторы"][measured]) == (
-        "50,0", "40,0")
+        "33,3",
+        "66,7",
+    )
+    assert (rows["Все операторы"][declared], rows["Все операторы"][measured]) == ("50,0", "40,0")
     categories = csv_table(client.get(f"/reports/categories?{PERIOD_ARGS}&format=csv").data)
     assert declared in categories[0] and measured in categories[0]
-    client.post("/locale", data={"locale": "en"},
-                headers={"Referer": "http://localhost/reports/categories"})
+    client.post(
+        "/locale", data={"locale": "en"}, headers={"Referer": "http://localhost/reports/categories"}
+    )
     page = client.get(f"/reports/categories?{PERIOD_ARGS}").text
     assert "FCR declared, %" in page and "FCR measured, %" in page
     assert "did not call again within N days (N = 7)" in page
@@ -150,21 +159,23 @@ def test_first_call_resolution_columns_carry_their_formulas_and_go_into_the_csv(
 
 @pytest.mark.usefixtures("postgresql_cards")
 def test_the_first_call_window_comes_from_the_settings(
-        web_database_url: str, recordings_dir: Path) -> None:
+    web_database_url: str, recordings_dir: Path
+) -> None:
     settings = replace(make_settings(web_database_url, recordings_dir), fcr_repeat_days=11)
-    client = create_app(settings, test_config={"TESTING": True, "WTF_CSRF_ENABLED": False}
-                        ).test_client()
+    client = create_app(
+        settings, test_config={"TESTING": True, "WTF_CSRF_ENABLED": False}
+    ).test_client()
     login(client, "admin")
     assert "(N = 11)" in client.get(f"/reports/operators?{PERIOD_ARGS}").text
     table = csv_table(client.get(f"/reports/operators?{PERIOD_ARGS}&format=csv").data)
-    olga = {row[0]: dict(zip(table[0], row, strict=True)) for row in table[1:]}[
-        "Ольга Операторова"]
+    olga = {row[0]: dict(zip(table[0], row, strict=True)) for row in table[1:]}["Ольга Операторова"]
     # Her caller of ten days on now counts as calling again.
     assert olga["Решено с первого звонка (измерено), %"] == "33,3"
 
 
-def test_the_default_period_is_the_last_seven_days(client: FlaskClient,
-                                                   make_call: Callable[..., int]) -> None:
+def test_the_default_period_is_the_last_seven_days(
+    client: FlaskClient, make_call: Callable[..., int]
+) -> None:
     now = utcnow()
     make_call(queue_entered_at=now - timedelta(minutes=10), started_at=now - timedelta(minutes=10))
     make_call(queue_entered_at=now - timedelta(days=8), started_at=now - timedelta(days=8))
@@ -177,8 +188,7 @@ def test_the_default_period_is_the_last_seven_days(client: FlaskClient,
     assert {row[0]: row[2] for row in table[1:]}["Регистратура"] == "1"
 
 
-@pytest.mark.parametrize("args", ["from=2026-13-01", "from=2026-03-10&to=2026-03-01",
-                                  "short=abc"])
+@pytest.mark.parametrize("args", ["from=2026-13-01", "from=2026-03-10&to=2026-03-01", "short=abc"])
 def test_a_bad_period_is_refused_with_a_message(client: FlaskClient, args: str) -> None:
     login(client, "supervisor")
     response = client.get(f"/reports/queues?{args}")

@@ -51,21 +51,59 @@ JOURNEYS = {
 
 def crossing_calls(session: Session) -> None:
     """The four journeys as cards, on days 4 to 7."""
-    _card(session, "waited-then-refused", 4, "appointments", "reception", "missed", end=31,
-          end_reason="no_operator", events=[
-              (30, lambda at, _: _overflow(at, "appointments", "LEAVEEMPTY", "reception")),
-              (31, lambda at, _: _overflow(at, "reception", "JOINEMPTY", ""))])
-    _card(session, "refused-then-answered", 5, "appointments", "reception", "answered",
-          end=100, answered=(13, "operator2"), events=[
-              (1, lambda at, _: _overflow(at, "appointments", "JOINEMPTY", "reception")),
-              (13, lambda at, users: _answer(at, users["operator2"]))])
-    _card(session, "refused-everywhere", 6, "appointments", "reception", "missed", end=2,
-          end_reason="no_operator", events=[
-              (1, lambda at, _: _overflow(at, "appointments", "JOINEMPTY", "reception")),
-              (2, lambda at, _: _overflow(at, "reception", "JOINEMPTY", ""))])
-    _card(session, "timeout-then-abandoned", 7, "appointments", "reception", "abandoned",
-          end=50, end_reason="caller_hangup_queue", events=[
-              (30, lambda at, _: _overflow(at, "appointments", "TIMEOUT", "reception"))])
+    _card(
+        session,
+        "waited-then-refused",
+        4,
+        "appointments",
+        "reception",
+        "missed",
+        end=31,
+        end_reason="no_operator",
+        events=[
+            (30, lambda at, _: _overflow(at, "appointments", "LEAVEEMPTY", "reception")),
+            (31, lambda at, _: _overflow(at, "reception", "JOINEMPTY", "")),
+        ],
+    )
+    _card(
+        session,
+        "refused-then-answered",
+        5,
+        "appointments",
+        "reception",
+        "answered",
+        end=100,
+        answered=(13, "operator2"),
+        events=[
+            (1, lambda at, _: _overflow(at, "appointments", "JOINEMPTY", "reception")),
+            (13, lambda at, users: _answer(at, users["operator2"])),
+        ],
+    )
+    _card(
+        session,
+        "refused-everywhere",
+        6,
+        "appointments",
+        "reception",
+        "missed",
+        end=2,
+        end_reason="no_operator",
+        events=[
+            (1, lambda at, _: _overflow(at, "appointments", "JOINEMPTY", "reception")),
+            (2, lambda at, _: _overflow(at, "reception", "JOINEMPTY", "")),
+        ],
+    )
+    _card(
+        session,
+        "timeout-then-abandoned",
+        7,
+        "appointments",
+        "reception",
+        "abandoned",
+        end=50,
+        end_reason="caller_hangup_queue",
+        events=[(30, lambda at, _: _overflow(at, "appointments", "TIMEOUT", "reception"))],
+    )
 
 
 def callers_view(stints: list[tuple[str, str]]) -> str:
@@ -85,15 +123,39 @@ def oracle_total(journeys: dict[str, list[tuple[str, str]]]) -> dict[str, int]:
 
 #: By hand. Offered: all but the one refused everywhere. The answered call waited 13 s from
 #: its first queue (in reception's 20 s); the abandon came 50 s after it: not short.
-CENTRE = dict(offered=3, answered=1, abandoned=1, short_abandoned=0, missed=1, refused=1,
-              answered_within=1, answered_wait_sec=13)
+CENTRE = dict(
+    offered=3,
+    answered=1,
+    abandoned=1,
+    short_abandoned=0,
+    missed=1,
+    refused=1,
+    answered_within=1,
+    answered_wait_sec=13,
+)
 #: Each queue a call entered: appointments took two (both left it: missed) and refused two;
 #: reception refused two, answered one 12 s after it arrived and lost one 20 s after.
 PER_QUEUE = {
-    "appointments": dict(offered=2, answered=0, abandoned=0, short_abandoned=0, missed=2,
-                         refused=2, answered_within=0, answered_wait_sec=0),
-    "reception": dict(offered=2, answered=1, abandoned=1, short_abandoned=0, missed=0,
-                      refused=2, answered_within=1, answered_wait_sec=12),
+    "appointments": dict(
+        offered=2,
+        answered=0,
+        abandoned=0,
+        short_abandoned=0,
+        missed=2,
+        refused=2,
+        answered_within=0,
+        answered_wait_sec=0,
+    ),
+    "reception": dict(
+        offered=2,
+        answered=1,
+        abandoned=1,
+        short_abandoned=0,
+        missed=0,
+        refused=2,
+        answered_within=1,
+        answered_wait_sec=12,
+    ),
 }
 
 
@@ -103,14 +165,16 @@ def postgresql_crossing(sessions: sessionmaker[Session]) -> Iterator[sessionmake
     with transaction(sessions) as session:
         before = dict(session.execute(select(Queue.name, Queue.service_level_sec)).all())
         for name, seconds in SERVICE_LEVEL.items():
-            session.execute(update(Queue).where(Queue.name == name)
-                            .values(service_level_sec=seconds))
+            session.execute(
+                update(Queue).where(Queue.name == name).values(service_level_sec=seconds)
+            )
         crossing_calls(session)
     yield sessions
     with transaction(sessions) as session:
         for name, seconds in before.items():
-            session.execute(update(Queue).where(Queue.name == name)
-                            .values(service_level_sec=seconds))
+            session.execute(
+                update(Queue).where(Queue.name == name).values(service_level_sec=seconds)
+            )
 
 
 @pytest.fixture(params=["postgresql", "sqlite"])
@@ -121,8 +185,9 @@ def crossing(request: pytest.FixtureRequest, tmp_path: Path) -> sessionmaker[Ses
     return request.getfixturevalue("postgresql_crossing")
 
 
-def report(factory: sessionmaker[Session], login: str = "admin"
-           ) -> tuple[dict[str | None, dict[str, Any]], dict[str, Any]]:
+def report(
+    factory: sessionmaker[Session], login: str = "admin"
+) -> tuple[dict[str | None, dict[str, Any]], dict[str, Any]]:
     with factory() as session:
         found = queue_report(session, PERIOD, staff(session, login), SHORT)
     return {row.queue: figures_of(row) for row in found.rows}, figures_of(found.total)
@@ -131,14 +196,16 @@ def report(factory: sessionmaker[Session], login: str = "admin"
 def only(factory: sessionmaker[Session], name: str) -> dict[str, Any]:
     """The total with the other calls of the journeys deleted."""
     with transaction(factory) as session:
-        for call in session.scalars(select(Call).where(Call.linkedid.in_(list(JOURNEYS)),
-                                                       Call.linkedid != name)):
+        for call in session.scalars(
+            select(Call).where(Call.linkedid.in_(list(JOURNEYS)), Call.linkedid != name)
+        ):
             session.delete(call)
     return report(factory)[1]
 
 
 def test_the_total_takes_the_callers_view_across_every_queue_a_call_entered(
-        crossing: sessionmaker[Session]) -> None:
+    crossing: sessionmaker[Session],
+) -> None:
     rows, total = report(crossing)
     assert {key: total[key] for key in oracle_total(JOURNEYS)} == oracle_total(JOURNEYS)
     assert total == CENTRE
@@ -151,39 +218,54 @@ def test_the_total_takes_the_callers_view_across_every_queue_a_call_entered(
 
 
 def test_a_caller_who_waited_and_was_then_refused_at_the_overflow_queue_was_offered_and_missed(
-        crossing: sessionmaker[Session]) -> None:
+    crossing: sessionmaker[Session],
+) -> None:
     total = only(crossing, "waited-then-refused")
     assert (total["offered"], total["missed"], total["refused"]) == (1, 1, 0)
 
 
 def test_a_caller_refused_by_the_first_queue_and_answered_in_the_next_was_answered(
-        crossing: sessionmaker[Session]) -> None:
+    crossing: sessionmaker[Session],
+) -> None:
     total = only(crossing, "refused-then-answered")
     assert (total["offered"], total["answered"], total["refused"]) == (1, 1, 0)
     assert total["answered_wait_sec"] == 13  # from the first queue, as ASA counts it
 
 
 def test_a_caller_refused_by_every_queue_is_refused_once_and_not_offered(
-        crossing: sessionmaker[Session]) -> None:
+    crossing: sessionmaker[Session],
+) -> None:
     total = only(crossing, "refused-everywhere")
     assert (total["offered"], total["refused"], total["missed"]) == (0, 1, 0)
 
 
 def test_a_caller_who_hung_up_in_the_overflow_queue_after_a_timeout_abandoned(
-        crossing: sessionmaker[Session]) -> None:
+    crossing: sessionmaker[Session],
+) -> None:
     total = only(crossing, "timeout-then-abandoned")
     assert (total["offered"], total["abandoned"], total["missed"]) == (1, 1, 0)
 
 
 def test_a_call_still_waiting_in_the_overflow_queue_counts_in_the_total_once_it_ends(
-        crossing: sessionmaker[Session]) -> None:
+    crossing: sessionmaker[Session],
+) -> None:
     with transaction(crossing) as session:
-        _card(session, "still-waiting", 8, "appointments", "reception", "answered", end=40,
-              events=[(30, lambda at, _: _overflow(at, "appointments", "TIMEOUT",
-                                                    "reception"))])
+        _card(
+            session,
+            "still-waiting",
+            8,
+            "appointments",
+            "reception",
+            "answered",
+            end=40,
+            events=[(30, lambda at, _: _overflow(at, "appointments", "TIMEOUT", "reception"))],
+        )
         session.flush()
-        session.execute(update(Call).where(Call.linkedid == "still-waiting").values(
-            status="ringing", ended_at=None, end_reason=None, wait_sec=None, talk_sec=None))
+        session.execute(
+            update(Call)
+            .where(Call.linkedid == "still-waiting")
+            .values(status="ringing", ended_at=None, end_reason=None, wait_sec=None, talk_sec=None)
+        )
     rows, total = report(crossing)
     assert total == CENTRE
     # Appointments' wait ran out: that leg is over, and counted there.
@@ -191,17 +273,20 @@ def test_a_call_still_waiting_in_the_overflow_queue_counts_in_the_total_once_it_
 
 
 def test_daily_rollups_give_the_callers_view_as_the_cards_do(
-        crossing: sessionmaker[Session]) -> None:
+    crossing: sessionmaker[Session],
+) -> None:
     for offset in (4, 5, 7):  # day 6 stays unrolled: the period mixes roll-ups and cards
         roll_up_day(crossing, FIRST_DAY + timedelta(days=offset), MSK)
     assert report(crossing) == (PER_QUEUE, CENTRE)
     logins = ("admin", "supervisor")
     with crossing() as session:
-        rolled = comparable([queue_report(session, PERIOD, staff(session, login), SHORT)
-                             for login in logins])
+        rolled = comparable(
+            [queue_report(session, PERIOD, staff(session, login), SHORT) for login in logins]
+        )
         session.execute(update(ReportDay).values(stale=True))
-        raw = comparable([queue_report(session, PERIOD, staff(session, login), SHORT)
-                          for login in logins])
+        raw = comparable(
+            [queue_report(session, PERIOD, staff(session, login), SHORT) for login in logins]
+        )
         session.rollback()
     assert rolled == raw
 
@@ -215,8 +300,9 @@ def test_the_queue_page_and_its_csv_show_the_callers_view_total(client: FlaskCli
     assert (total["Предложено"], total["Отклонено"]) == ("3", "1")
     page = client.get(f"/reports/queues?{PERIOD_ARGS}").text
     assert "отклонён, только если его не приняла ни одна очередь" in page
-    client.post("/locale", data={"locale": "en"},
-                headers={"Referer": "http://localhost/reports/queues"})
+    client.post(
+        "/locale", data={"locale": "en"}, headers={"Referer": "http://localhost/reports/queues"}
+    )
     page = client.get(f"/reports/queues?{PERIOD_ARGS}").text
     assert "refused only if no queue ever took it" in page
 

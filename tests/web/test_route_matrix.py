@@ -99,11 +99,19 @@ EXPECTED: dict[str, frozenset[str]] = {
 }
 #: Extra cases beyond one request per endpoint: (name, method, url template, allowed roles).
 EXTRA_CASES = [
-    ("recording download", "GET", "/calls/{call_id}/recording?download=true",
-     frozenset({SUPERVISOR, ADMIN})),
+    (
+        "recording download",
+        "GET",
+        "/calls/{call_id}/recording?download=true",
+        frozenset({SUPERVISOR, ADMIN}),
+    ),
     ("queue report as CSV", "GET", "/reports/queues?format=csv", REPORTERS),
-    ("API recording download", "GET", "/api/calls/{call_id}/recording?download=true",
-     frozenset({SUPERVISOR, ADMIN})),
+    (
+        "API recording download",
+        "GET",
+        "/api/calls/{call_id}/recording?download=true",
+        frozenset({SUPERVISOR, ADMIN}),
+    ),
     ("API hidden dictionary items", "GET", "/api/dictionaries/purposes?all=1", ADMINS),
 ]
 IGNORED = {"static"}
@@ -128,8 +136,9 @@ def _url_for_rule(app: Flask, endpoint: str, values: dict[str, object]) -> tuple
 
 
 @pytest.fixture
-def route_values(app: Flask, make_call: Callable[..., int], sessions: sessionmaker[Session],
-                 recordings_dir) -> dict[str, object]:  # type: ignore[no-untyped-def]
+def route_values(
+    app: Flask, make_call: Callable[..., int], sessions: sessionmaker[Session], recordings_dir
+) -> dict[str, object]:  # type: ignore[no-untyped-def]
     """Values for the URL parameters: a card every role can see (with a recording), etc."""
     recording = recordings_dir / "matrix" / "call.wav"
     recording.parent.mkdir(parents=True, exist_ok=True)
@@ -137,15 +146,27 @@ def route_values(app: Flask, make_call: Callable[..., int], sessions: sessionmak
     call_id = make_call(recording_path="matrix/call.wav")
     with sessions() as session:
         purpose_id = session.scalar(select(CallPurpose.id).order_by(CallPurpose.id.desc()))
-        flow_ids = {name: session.scalar(select(column).order_by(column).limit(1))
-                    for name, column in (("version_id", FlowVersion.id), ("did_id", Did.id),
-                                         ("schedule_id", Schedule.id), ("menu_id", IvrMenu.id),
-                                         ("queue_id", Queue.id))}
+        flow_ids = {
+            name: session.scalar(select(column).order_by(column).limit(1))
+            for name, column in (
+                ("version_id", FlowVersion.id),
+                ("did_id", Did.id),
+                ("schedule_id", Schedule.id),
+                ("menu_id", IvrMenu.id),
+                ("queue_id", Queue.id),
+            )
+        }
     prompt = app.config["CALLCARDS_SETTINGS"].prompts_dir / "matrix.wav"
     prompt.parent.mkdir(parents=True, exist_ok=True)
     write_tone(prompt, seconds=0.2)
-    return {"call_id": call_id, "kind": "purposes", "item_id": purpose_id,
-            "user_id": user_id(sessions, "operator2"), "name": "matrix", **flow_ids}
+    return {
+        "call_id": call_id,
+        "kind": "purposes",
+        "item_id": purpose_id,
+        "user_id": user_id(sessions, "operator2"),
+        "name": "matrix",
+        **flow_ids,
+    }
 
 
 def _check(client: FlaskClient, role: str, allowed: bool, method: str, url: str) -> None:
@@ -166,20 +187,27 @@ def _check(client: FlaskClient, role: str, allowed: bool, method: str, url: str)
         assert response.status_code == 403, described
 
 
-@pytest.mark.parametrize(("endpoint", "role"), [
-    (endpoint, role) for endpoint in sorted(EXPECTED) for role in ROLES
-])
-def test_route_allows_only_its_roles(app: Flask, client: FlaskClient,
-                                     route_values: dict[str, object],
-                                     endpoint: str, role: str) -> None:
+@pytest.mark.parametrize(
+    ("endpoint", "role"), [(endpoint, role) for endpoint in sorted(EXPECTED) for role in ROLES]
+)
+def test_route_allows_only_its_roles(
+    app: Flask, client: FlaskClient, route_values: dict[str, object], endpoint: str, role: str
+) -> None:
     method, url = _url_for_rule(app, endpoint, route_values)
     _check(client, role, role in EXPECTED[endpoint], method, url)
 
 
-@pytest.mark.parametrize(("name", "method", "template", "allowed", "role"), [
-    (*case, role) for case in EXTRA_CASES for role in ROLES
-])
-def test_extra_case_allows_only_its_roles(client: FlaskClient, route_values: dict[str, object],
-                                          name: str, method: str, template: str,
-                                          allowed: frozenset[str], role: str) -> None:
+@pytest.mark.parametrize(
+    ("name", "method", "template", "allowed", "role"),
+    [(*case, role) for case in EXTRA_CASES for role in ROLES],
+)
+def test_extra_case_allows_only_its_roles(
+    client: FlaskClient,
+    route_values: dict[str, object],
+    name: str,
+    method: str,
+    template: str,
+    allowed: frozenset[str],
+    role: str,
+) -> None:
     _check(client, role, role in allowed, method, template.format(**route_values))

@@ -17,8 +17,13 @@ from tests.web.conftest import login, user_id, write_tone
 from webadmin.auth.identity import issue_api_token
 
 SESSION_COOKIE = "session"
-HAND_LOGGED = {"direction": "inbound", "status": "answered", "src_number": "+79160000001",
-               "started_at": "2026-03-02T10:00:00+03:00", "ended_at": "2026-03-02T10:02:00+03:00"}
+HAND_LOGGED = {
+    "direction": "inbound",
+    "status": "answered",
+    "src_number": "+79160000001",
+    "started_at": "2026-03-02T10:00:00+03:00",
+    "ended_at": "2026-03-02T10:02:00+03:00",
+}
 
 
 def _copy_of_cookie(client: FlaskClient) -> FlaskClient:
@@ -34,8 +39,11 @@ def _signed_out(browser: FlaskClient) -> bool:
     """True when the browser is sent to sign in, on pages and on the API alike."""
     page = browser.get("/calls")
     api = browser.get("/api/calls")
-    return (page.status_code == 302 and page.headers["Location"].startswith("/login")
-            and api.status_code == 401)
+    return (
+        page.status_code == 302
+        and page.headers["Location"].startswith("/login")
+        and api.status_code == 401
+    )
 
 
 def _token(sessions: sessionmaker[Session], login_name: str) -> str:
@@ -49,8 +57,10 @@ def _csrf_login(app: Flask, login_name: str) -> tuple[FlaskClient, str]:
     """A browser signed in on the production-like site, and its CSRF token."""
     browser = app.test_client()
     token = browser.get("/login").text.split('name="csrf_token" type="hidden" value="')[1]
-    response = browser.post("/login", data={"login": login_name, "password": login_name,
-                                            "csrf_token": token.split('"')[0]})
+    response = browser.post(
+        "/login",
+        data={"login": login_name, "password": login_name, "csrf_token": token.split('"')[0]},
+    )
     assert response.status_code == 302
     # Signing in starts a fresh session, with a CSRF token of its own.
     page = browser.get("/calls").text
@@ -72,11 +82,18 @@ def test_a_cookie_copied_before_sign_out_opens_nothing_after_it(client: FlaskCli
 
 
 def test_signing_out_in_one_browser_leaves_the_others_signed_in(
-        app: Flask, sessions: sessionmaker[Session]) -> None:
+    app: Flask, sessions: sessionmaker[Session]
+) -> None:
     def open_sessions() -> int:
         with sessions() as session:
-            return session.scalar(select(func.count()).select_from(StaffSession).where(
-                StaffSession.user_id == user_id(sessions, "operator1"))) or 0
+            return (
+                session.scalar(
+                    select(func.count())
+                    .select_from(StaffSession)
+                    .where(StaffSession.user_id == user_id(sessions, "operator1"))
+                )
+                or 0
+            )
 
     office, home = app.test_client(), app.test_client()
     login(office, "operator1")
@@ -89,14 +106,17 @@ def test_signing_out_in_one_browser_leaves_the_others_signed_in(
 
 
 def test_a_cookie_copied_before_a_password_reset_opens_nothing_after_it(
-        client: FlaskClient, app: Flask, sessions: sessionmaker[Session]) -> None:
+    client: FlaskClient, app: Flask, sessions: sessionmaker[Session]
+) -> None:
     login(client, "operator2")
     thief = _copy_of_cookie(client)
     admin = app.test_client()
     login(admin, "admin")
     target = user_id(sessions, "operator2")
-    response = admin.post(f"/admin/users/{target}/password",
-                          data={"password": "new-secret-2", "confirm": "new-secret-2"})
+    response = admin.post(
+        f"/admin/users/{target}/password",
+        data={"password": "new-secret-2", "confirm": "new-secret-2"},
+    )
     assert response.status_code == 302
     assert _signed_out(thief)
     assert _signed_out(client)
@@ -104,21 +124,29 @@ def test_a_cookie_copied_before_a_password_reset_opens_nothing_after_it(
 
 
 def test_an_admin_resetting_their_own_password_stays_signed_in_only_where_they_did_it(
-        app: Flask, sessions: sessionmaker[Session]) -> None:
+    app: Flask, sessions: sessionmaker[Session]
+) -> None:
     here, elsewhere = app.test_client(), app.test_client()
     login(here, "admin")
     login(elsewhere, "admin")
     own = user_id(sessions, "admin")
-    response = here.post(f"/admin/users/{own}/password",
-                         data={"password": "new-secret-3", "confirm": "new-secret-3"})
+    response = here.post(
+        f"/admin/users/{own}/password", data={"password": "new-secret-3", "confirm": "new-secret-3"}
+    )
     assert response.status_code == 302
     assert here.get("/admin/users").status_code == 200
     assert _signed_out(elsewhere)
 
 
 def _edit_supervisor(admin: FlaskClient, target: int, *, active: bool) -> None:
-    form = {"login": "supervisor", "name": "Supervisor", "role": "supervisor", "extension": "",
-            "phone_type": "webrtc", "locale": "ru"}
+    form = {
+        "login": "supervisor",
+        "name": "Supervisor",
+        "role": "supervisor",
+        "extension": "",
+        "phone_type": "webrtc",
+        "locale": "ru",
+    }
     if active:
         form["active"] = "y"
     response = admin.post(f"/admin/users/{target}", data=form)
@@ -126,7 +154,8 @@ def _edit_supervisor(admin: FlaskClient, target: int, *, active: bool) -> None:
 
 
 def test_a_cookie_copied_before_deactivation_stays_dead_after_reactivation(
-        client: FlaskClient, app: Flask, sessions: sessionmaker[Session]) -> None:
+    client: FlaskClient, app: Flask, sessions: sessionmaker[Session]
+) -> None:
     login(client, "supervisor")
     thief = _copy_of_cookie(client)
     admin = app.test_client()
@@ -142,12 +171,12 @@ def test_a_cookie_copied_before_deactivation_stays_dead_after_reactivation(
 
 
 def test_an_invalid_bearer_beside_a_valid_cookie_is_refused_and_changes_nothing(
-        csrf_app: Flask, sessions: sessionmaker[Session]) -> None:
+    csrf_app: Flask, sessions: sessionmaker[Session]
+) -> None:
     browser, _csrf = _csrf_login(csrf_app, "operator1")
     before = _cards(sessions)
     for header in ("Bearer wrong", "Bearer", "bearer  "):
-        response = browser.post("/api/calls", json=HAND_LOGGED,
-                                headers={"Authorization": header})
+        response = browser.post("/api/calls", json=HAND_LOGGED, headers={"Authorization": header})
         assert response.status_code == 401, header
         assert response.json["error"]["code"] == "unauthorized"
         assert "Bearer" in response.headers["WWW-Authenticate"]
@@ -158,7 +187,8 @@ def test_an_invalid_bearer_beside_a_valid_cookie_is_refused_and_changes_nothing(
 
 
 def test_a_cookie_without_the_csrf_token_changes_nothing(
-        csrf_app: Flask, sessions: sessionmaker[Session]) -> None:
+    csrf_app: Flask, sessions: sessionmaker[Session]
+) -> None:
     browser, csrf = _csrf_login(csrf_app, "operator1")
     before = _cards(sessions)
     assert browser.post("/api/calls", json=HAND_LOGGED).status_code == 400
@@ -168,7 +198,8 @@ def test_a_cookie_without_the_csrf_token_changes_nothing(
 
 
 def test_a_valid_bearer_needs_no_csrf_token(
-        csrf_app: Flask, sessions: sessionmaker[Session]) -> None:
+    csrf_app: Flask, sessions: sessionmaker[Session]
+) -> None:
     program = csrf_app.test_client()
     bearer = {"Authorization": f"Bearer {_token(sessions, 'operator1')}"}
     created = program.post("/api/calls", json=HAND_LOGGED, headers=bearer)
@@ -178,7 +209,8 @@ def test_a_valid_bearer_needs_no_csrf_token(
 
 
 def test_a_bearer_of_one_user_beside_the_cookie_of_another_acts_as_the_token_s_user(
-        csrf_app: Flask, sessions: sessionmaker[Session]) -> None:
+    csrf_app: Flask, sessions: sessionmaker[Session]
+) -> None:
     browser, _csrf = _csrf_login(csrf_app, "operator2")
     bearer = {"Authorization": f"Bearer {_token(sessions, 'operator1')}"}
     created = browser.post("/api/calls", json=HAND_LOGGED, headers=bearer)
@@ -192,18 +224,27 @@ def test_a_bearer_of_one_user_beside_the_cookie_of_another_acts_as_the_token_s_u
 
 
 def test_answers_with_personal_data_are_never_stored(
-        client: FlaskClient, make_call: Callable[..., int],
-        sessions: sessionmaker[Session], recordings_dir: Path) -> None:
-    call_id = make_call("operator1", status="ringing", answered_at=None, ended_at=None,
-                        ringing_extension="101")
+    client: FlaskClient,
+    make_call: Callable[..., int],
+    sessions: sessionmaker[Session],
+    recordings_dir: Path,
+) -> None:
+    call_id = make_call(
+        "operator1", status="ringing", answered_at=None, ended_at=None, ringing_extension="101"
+    )
     write_tone(recordings_dir / "2026" / "03" / "03" / "1700000001.7.wav")
     recorded = make_call("operator1", recording_path="2026/03/03/1700000001.7.wav")
     login(client, "operator1")
     with client.get(f"/calls/{recorded}/recording", headers={"Range": "bytes=0-"}) as audio:
         assert audio.status_code == 206
         assert audio.headers["Cache-Control"] == "no-store"
-    for path in ("/api/calls", f"/api/calls/{call_id}", "/workspace/current", "/calls",
-                 "/api/dictionaries/purposes"):
+    for path in (
+        "/api/calls",
+        f"/api/calls/{call_id}",
+        "/workspace/current",
+        "/calls",
+        "/api/dictionaries/purposes",
+    ):
         response = client.get(path)
         assert response.status_code == 200, path
         assert response.headers["Cache-Control"] == "no-store", path
@@ -212,8 +253,7 @@ def test_answers_with_personal_data_are_never_stored(
     export = admin.get("/api/export/calls.csv", headers=bearer)
     assert export.status_code == 200
     assert export.headers["Cache-Control"] == "no-store"
-    assert admin.get(f"/api/calls/{call_id}", headers=bearer).headers[
-        "Cache-Control"] == "no-store"
+    assert admin.get(f"/api/calls/{call_id}", headers=bearer).headers["Cache-Control"] == "no-store"
     style = client.get("/static/style.css")
     style.close()
     assert style.status_code == 200 and style.headers.get("Cache-Control") != "no-store"
@@ -222,12 +262,12 @@ def test_answers_with_personal_data_are_never_stored(
 def _as_seen_by_a_guesser(response_text: str, typed_login: str) -> str:
     """The page minus what differs for every visitor: the typed login and the CSRF token."""
     page = response_text.replace(f'value="{typed_login}"', 'value="…"')
-    return re.sub(r'(name="csrf-token" content|name="csrf_token" value)="[^"]+"', r'\1=""',
-                  page)
+    return re.sub(r'(name="csrf-token" content|name="csrf_token" value)="[^"]+"', r'\1=""', page)
 
 
 def test_a_locked_account_answers_exactly_like_a_wrong_password(
-        client: FlaskClient, sessions: sessionmaker[Session]) -> None:
+    client: FlaskClient, sessions: sessionmaker[Session]
+) -> None:
     for _ in range(5):
         assert login(client, "operator1", "wrong").status_code == 401
     with sessions() as session:
@@ -238,14 +278,23 @@ def test_a_locked_account_answers_exactly_like_a_wrong_password(
         "locked, right password": (login(client, "operator1"), "operator1"),
         "locked, wrong password": (login(client, "operator1", "wrong"), "operator1"),
     }
-    seen = {(response.status_code, _as_seen_by_a_guesser(response.text, typed),
-             tuple(sorted((name, value) for name, value in response.headers.items()
-                          if name not in {"Content-Length"})))
-            for response, typed in answers.values()}
+    seen = {
+        (
+            response.status_code,
+            _as_seen_by_a_guesser(response.text, typed),
+            tuple(
+                sorted(
+                    (name, value)
+                    for name, value in response.headers.items()
+                    if name not in {"Content-Length"}
+                )
+            ),
+        )
+        for response, typed in answers.values()
+    }
     assert len(seen) == 1, answers.keys()
     status, text, _headers = seen.pop()
     assert status == 401 and "Неверный логин или пароль." in text
     with sessions() as session:
-        still_locked = session.scalar(
-            select(User.locked_until).where(User.login == "operator1"))
+        still_locked = session.scalar(select(User.locked_until).where(User.login == "operator1"))
     assert still_locked == locked  # the guesses while locked do not extend the lock

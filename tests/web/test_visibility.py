@@ -54,19 +54,37 @@ def cards(sessions: sessionmaker[Session], make_call: Callable[..., int]) -> Car
 
     def inbound(operator: str, queue: str, minutes: int) -> int:
         at = start + timedelta(minutes=minutes)
-        return make_call(operator, queue=queue, src_number=NUMBER, started_at=at,
-                         queue_entered_at=at, answered_at=at + timedelta(seconds=15))
+        return make_call(
+            operator,
+            queue=queue,
+            src_number=NUMBER,
+            started_at=at,
+            queue_entered_at=at,
+            answered_at=at + timedelta(seconds=15),
+        )
 
     def outbound(operator: str, minutes: int) -> int:
-        return make_call(operator, queue=None, direction="outbound", src_number="10" + operator[-1],
-                         dst_number=NUMBER, started_at=start + timedelta(minutes=minutes),
-                         wait_sec=0, did=None, ivr_path=None)
+        return make_call(
+            operator,
+            queue=None,
+            direction="outbound",
+            src_number="10" + operator[-1],
+            dst_number=NUMBER,
+            started_at=start + timedelta(minutes=minutes),
+            wait_sec=0,
+            did=None,
+            ivr_path=None,
+        )
 
     first, theirs = inbound("operator1", "appointments", 0), inbound("operator2", "reception", 10)
     own_outbound, their_outbound = outbound("operator1", 20), outbound("operator2", 30)
     latest = inbound("operator1", "appointments", 40)
-    return Cards(frozenset({first, own_outbound, latest}), frozenset({theirs, their_outbound}),
-                 latest, frozenset({first, theirs}))
+    return Cards(
+        frozenset({first, own_outbound, latest}),
+        frozenset({theirs, their_outbound}),
+        latest,
+        frozenset({first, theirs}),
+    )
 
 
 def _listed(browser: FlaskClient) -> set[int]:
@@ -97,7 +115,8 @@ def _exported(app: Flask, login_name: str) -> set[int]:
 
 
 def test_a_supervisor_sees_the_cards_of_their_queue_everywhere_and_no_other(
-        client: FlaskClient, app: Flask, cards: Cards) -> None:
+    client: FlaskClient, app: Flask, cards: Cards
+) -> None:
     login(client, "supervisor")
     assert _listed(client) == cards.overseen
     for call_id in cards.overseen:
@@ -113,8 +132,7 @@ def test_a_supervisor_sees_the_cards_of_their_queue_everywhere_and_no_other(
     assert _exported(app, "supervisor") == cards.overseen
 
 
-def test_an_admin_sees_every_card_everywhere(
-        client: FlaskClient, app: Flask, cards: Cards) -> None:
+def test_an_admin_sees_every_card_everywhere(client: FlaskClient, app: Flask, cards: Cards) -> None:
     login(client, "admin")
     assert _listed(client) == cards.every
     for call_id in cards.every:

@@ -47,32 +47,58 @@ def test_every_kind_of_timeline_entry_reads_as_a_sentence() -> None:
 def test_a_key_press_reads_with_what_the_option_means(app: Flask) -> None:
     data = {"menu": "main", "digits": "1", "action": "queue", "target": "appointments"}
     assert russian(app, lambda: event_sentence("ivr_key", data, DEMO)) == (
-        "Нажал 1 — Запись на приём")
+        "Нажал 1 — Запись на приём"
+    )
     assert english(app, lambda: event_sentence("ivr_key", data, DEMO)) == (
-        "Pressed 1 — Запись на приём")
+        "Pressed 1 — Запись на приём"
+    )
 
 
 def test_moves_between_queues_read_with_the_queues_titles(app: Flask) -> None:
-    overflow = {"from_queue": "appointments", "queue_status": "JOINEMPTY", "condition": "empty",
-                "hop": "1", "action": "queue", "to_queue": "reception", "message": "",
-                "reason": "overflow_empty"}
+    overflow = {
+        "from_queue": "appointments",
+        "queue_status": "JOINEMPTY",
+        "condition": "empty",
+        "hop": "1",
+        "action": "queue",
+        "to_queue": "reception",
+        "message": "",
+        "reason": "overflow_empty",
+    }
     assert russian(app, lambda: event_sentence("queue_overflow", overflow, DEMO)) == (
         "Очередь «Запись на приём» не ответила (не было свободных операторов): "
-        "звонок направлен в «Регистратура»")
+        "звонок направлен в «Регистратура»"
+    )
     moved = {"from_queue": "appointments", "to_queue": "reception", "reason": "transfer"}
     assert russian(app, lambda: event_sentence("transferred", moved, DEMO)) == (
-        "Переведён из «Запись на приём» в «Регистратура»")
+        "Переведён из «Запись на приём» в «Регистратура»"
+    )
     rang = {"extension": "101", "channel": "PJSIP/101-00000001"}
     assert russian(app, lambda: event_sentence("operator_rang", rang, DEMO)) == (
-        "Звонит телефон: Ольга Операторова")
+        "Звонит телефон: Ольга Операторова"
+    )
 
 
 def test_no_sentence_shows_the_stored_codes(app: Flask) -> None:
-    data = {"menu": "main", "digits": "2", "target": "reception", "queue": "reception",
-            "from_queue": "appointments", "to_queue": "reception", "action": "queue",
-            "condition": "timeout", "reason": "queue_timeout", "extension": "101",
-            "operator": "Ольга Операторова", "seconds": "5", "attempts": "3", "attempt": "2",
-            "did": "74951234567", "number": "79161234567", "open": "true"}
+    data = {
+        "menu": "main",
+        "digits": "2",
+        "target": "reception",
+        "queue": "reception",
+        "from_queue": "appointments",
+        "to_queue": "reception",
+        "action": "queue",
+        "condition": "timeout",
+        "reason": "queue_timeout",
+        "extension": "101",
+        "operator": "Ольга Операторова",
+        "seconds": "5",
+        "attempts": "3",
+        "attempt": "2",
+        "did": "74951234567",
+        "number": "79161234567",
+        "open": "true",
+    }
     for kind in SENTENCES:
         text = russian(app, lambda kind=kind: event_sentence(kind, data, DEMO))
         assert text[0].isupper(), (kind, text)
@@ -81,21 +107,32 @@ def test_no_sentence_shows_the_stored_codes(app: Flask) -> None:
 
 
 def test_plural_forms_follow_each_language(app: Flask) -> None:
-    found = {count: russian(app, lambda count=count: ngettext(
-        "%(num)d call found", "%(num)d calls found", count)) for count in (1, 2, 5, 21)}
-    assert found == {1: "найден 1 звонок", 2: "найдено 2 звонка", 5: "найдено 5 звонков",
-                     21: "найден 21 звонок"}
+    found = {
+        count: russian(
+            app, lambda count=count: ngettext("%(num)d call found", "%(num)d calls found", count)
+        )
+        for count in (1, 2, 5, 21)
+    }
+    assert found == {
+        1: "найден 1 звонок",
+        2: "найдено 2 звонка",
+        5: "найдено 5 звонков",
+        21: "найден 21 звонок",
+    }
     assert english(app, lambda: ngettext("%(num)d call found", "%(num)d calls found", 1)) == (
-        "1 call found")
+        "1 call found"
+    )
     left = {"seconds": "3"}
     assert russian(app, lambda: event_sentence("message_left", left, DEMO)) == (
-        "Оставил сообщение на 3 секунды")
+        "Оставил сообщение на 3 секунды"
+    )
 
 
 def test_a_menu_path_reads_as_the_choices_made(app: Flask) -> None:
     assert russian(app, lambda: ivr_words("main > 2", DEMO)) == "2 — Результаты анализов"
     assert russian(app, lambda: ivr_words("main>default", DEMO)) == (
-        "ничего не выбрал — по умолчанию")
+        "ничего не выбрал — по умолчанию"
+    )
 
 
 def test_strategies_have_names() -> None:
@@ -126,8 +163,11 @@ def test_every_page_writes_dates_one_way() -> None:
         assert "strftime" not in text, template
         styles |= set(re.findall(r'moment\("([^"]*)"\)', text))
     assert styles <= set(MOMENT_STYLES)
-    assert all(pattern.startswith("dd.MM.yyyy") for style, pattern in MOMENT_STYLES.items()
-               if "dd" in pattern)
+    assert all(
+        pattern.startswith("dd.MM.yyyy")
+        for style, pattern in MOMENT_STYLES.items()
+        if "dd" in pattern
+    )
 
 
 def test_the_call_flow_overview_says_what_a_version_holds(client: FlaskClient) -> None:
@@ -151,26 +191,39 @@ def test_every_page_has_the_favicon(client: FlaskClient) -> None:
     assert b"<svg" in body
 
 
-def timeline_of(sessions: sessionmaker[Session], call_id: int,
-                events: list[tuple[str, dict[str, Any]]]) -> None:
+def timeline_of(
+    sessions: sessionmaker[Session], call_id: int, events: list[tuple[str, dict[str, Any]]]
+) -> None:
     started = datetime.now(UTC) - timedelta(minutes=5)
     with transaction(sessions) as session:
         for second, (kind, data) in enumerate(events):
-            session.add(CallEvent(call_id=call_id, kind=kind, data=data,
-                                  at=started + timedelta(seconds=second)))
+            session.add(
+                CallEvent(
+                    call_id=call_id, kind=kind, data=data, at=started + timedelta(seconds=second)
+                )
+            )
 
 
 def test_a_card_page_tells_its_call_in_sentences_with_titles(
-        client: FlaskClient, make_call: Callable[..., int],
-        sessions: sessionmaker[Session]) -> None:
+    client: FlaskClient, make_call: Callable[..., int], sessions: sessionmaker[Session]
+) -> None:
     call_id = make_call(queue="appointments", ivr_path="main > 1")
-    timeline_of(sessions, call_id, [
-        ("ivr_key", {"menu": "main", "digits": "1", "action": "queue", "target": "appointments"}),
-        ("route", {"action": "queue", "queue": "appointments", "reason": "ivr"}),
-        ("transferred", {"from_queue": "appointments", "to_queue": "reception",
-                         "reason": "transfer"}),
-        ("hangup", {"status": "answered", "reason": "caller_hangup", "queue_status": ""}),
-    ])
+    timeline_of(
+        sessions,
+        call_id,
+        [
+            (
+                "ivr_key",
+                {"menu": "main", "digits": "1", "action": "queue", "target": "appointments"},
+            ),
+            ("route", {"action": "queue", "queue": "appointments", "reason": "ivr"}),
+            (
+                "transferred",
+                {"from_queue": "appointments", "to_queue": "reception", "reason": "transfer"},
+            ),
+            ("hangup", {"status": "answered", "reason": "caller_hangup", "queue_status": ""}),
+        ],
+    )
     login(client, "admin")
     page = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", client.get(f"/calls/{call_id}").text))
     assert "Нажал 1 — Запись на приём" in page
@@ -182,11 +235,12 @@ def test_a_card_page_tells_its_call_in_sentences_with_titles(
 
 
 def test_the_calls_list_names_queues_by_their_titles(
-        client: FlaskClient, make_call: Callable[..., int]) -> None:
+    client: FlaskClient, make_call: Callable[..., int]
+) -> None:
     make_call(queue="appointments")
     login(client, "admin")
     page = client.get("/calls").text
-    table = page[page.index("<tbody>"):]
+    table = page[page.index("<tbody>") :]
     assert "Запись на приём" in table and ">appointments<" not in table
     options = re.findall(r'<option value="appointments"[^>]*>([^<]*)</option>', page)
     assert options == ["Запись на приём"]
@@ -194,7 +248,8 @@ def test_the_calls_list_names_queues_by_their_titles(
 
 @pytest.mark.parametrize("login_name", ["admin", "supervisor", "operator1"])
 def test_dates_on_the_calls_list_read_day_month_year(
-        client: FlaskClient, make_call: Callable[..., int], login_name: str) -> None:
+    client: FlaskClient, make_call: Callable[..., int], login_name: str
+) -> None:
     make_call()
     login(client, login_name)
     page = client.get("/calls" if login_name != "operator1" else "/calls/mine").text
@@ -208,38 +263,55 @@ def test_a_version_s_changes_name_the_strategy(app: Flask) -> None:
     with app.test_request_context(), force_locale("ru"):
         template = app.jinja_env.from_string(
             '{% from "callflow/_macros.html" import changes_table with context %}'
-            '{{ changes_table(changes, "") }}')
+            '{{ changes_table(changes, "") }}'
+        )
         # The call-flow blueprint's helpers, as its pages get them.
         helpers = app.blueprints["callflow"]
         context: dict[str, Any] = {}
         for processor in app.template_context_processors[helpers.name]:
             context.update(processor())
-        html = template.render(changes=[Change("queues", "reception", "strategy", "rrmemory",
-                                               "ringall")], **context)
+        html = template.render(
+            changes=[Change("queues", "reception", "strategy", "rrmemory", "ringall")], **context
+        )
     assert "по очереди, с того, кому звонили последним" in html
     assert "всем операторам сразу" in html and "ringall" not in html
 
 
 def test_the_audit_log_s_details_are_in_words(
-        client: FlaskClient, make_call: Callable[..., int],
-        sessions: sessionmaker[Session]) -> None:
+    client: FlaskClient, make_call: Callable[..., int], sessions: sessionmaker[Session]
+) -> None:
     from models import AuditEntry
     from tests.web.conftest import user_id
 
     call_id = make_call()
     operator = user_id(sessions, "operator1")
     with transaction(sessions) as session:
-        session.add_all([
-            AuditEntry(user_id=operator, action="recording.listen", call_id=call_id,
-                       detail={"range": "bytes=0-"}),
-            AuditEntry(user_id=operator, action="card.edit", call_id=call_id,
-                       detail={"changed": {"purpose_id": [1, 2], "notes": ["a", "b"]}}),
-            AuditEntry(user_id=None, action="auth.login_failed",
-                       detail={"login": "operatr1"}),
-            AuditEntry(user_id=operator, action="operator.pause",
-                       detail={"extension": "101", "reason": "lunch",
-                               "queues": ["appointments", "reception"]}),
-        ])
+        session.add_all(
+            [
+                AuditEntry(
+                    user_id=operator,
+                    action="recording.listen",
+                    call_id=call_id,
+                    detail={"range": "bytes=0-"},
+                ),
+                AuditEntry(
+                    user_id=operator,
+                    action="card.edit",
+                    call_id=call_id,
+                    detail={"changed": {"purpose_id": [1, 2], "notes": ["a", "b"]}},
+                ),
+                AuditEntry(user_id=None, action="auth.login_failed", detail={"login": "operatr1"}),
+                AuditEntry(
+                    user_id=operator,
+                    action="operator.pause",
+                    detail={
+                        "extension": "101",
+                        "reason": "lunch",
+                        "queues": ["appointments", "reception"],
+                    },
+                ),
+            ]
+        )
     login(client, "admin")
     page = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", client.get("/admin/audit").text))
     changed = re.search(r"Изменено: ([^#]+?) \d\d\.", page)

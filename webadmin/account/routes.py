@@ -25,14 +25,22 @@ def _page(token: str | None = None) -> str:
     account = current_user.account
     expires = account.api_token_expires_at
     has_token = account.api_token_hash is not None
-    return render_template("account/index.html", token=token, has_token=has_token,
-                           expires_at=expires, expired=bool(expires and expires <= utcnow()),
-                           validity_days=VALIDITY_DAYS)
+    return render_template(
+        "account/index.html",
+        token=token,
+        has_token=has_token,
+        expires_at=expires,
+        expired=bool(expires and expires <= utcnow()),
+        validity_days=VALIDITY_DAYS,
+    )
 
 
 def _audit(action: str) -> None:
-    db.session.add(AuditEntry(user_id=current_user.id, action=action,
-                              remote_addr=request.remote_addr, detail={}))
+    db.session.add(
+        AuditEntry(
+            user_id=current_user.id, action=action, remote_addr=request.remote_addr, detail={}
+        )
+    )
 
 
 @bp.get("")

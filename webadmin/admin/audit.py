@@ -42,10 +42,14 @@ def index() -> str | tuple[str, int]:
             stmt = stmt.where(column == wanted)
     if action:
         stmt = stmt.where(AuditEntry.action == action)
-    page = db.paginate(stmt.order_by(AuditEntry.at.desc(), AuditEntry.id.desc()),
-                       page=requested_page(request.args.get("page")), per_page=PER_PAGE,
-                       error_out=False)
+    page = db.paginate(
+        stmt.order_by(AuditEntry.at.desc(), AuditEntry.id.desc()),
+        page=requested_page(request.args.get("page")),
+        per_page=PER_PAGE,
+        error_out=False,
+    )
     users = list(db.session.scalars(select(User).order_by(User.name)))
     args = {key: value for key, value in request.args.items() if key != "page" and value}
-    return render_template("admin/audit.html", page=page, users=users, actions=AUDIT_ACTIONS,
-                           args=args, errors=errors), 400 if errors else 200
+    return render_template(
+        "admin/audit.html", page=page, users=users, actions=AUDIT_ACTIONS, args=args, errors=errors
+    ), 400 if errors else 200

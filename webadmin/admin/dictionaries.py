@@ -56,8 +56,9 @@ def in_use(kind: Kind, item_id: int) -> bool:
     """True when a card (or, for a category, a subcategory) refers to the item."""
     used = bool(db.session.scalar(select(exists().where(kind.usage == item_id))))
     if kind.model is CallCategory:
-        used = used or bool(db.session.scalar(
-            select(exists().where(CallSubCategory.category_id == item_id))))
+        used = used or bool(
+            db.session.scalar(select(exists().where(CallSubCategory.category_id == item_id)))
+        )
     return used
 
 
@@ -73,10 +74,14 @@ def _category_choices(categories: Iterable[CallCategory]) -> list[SelectChoice]:
 
 
 def _audit(kind_name: str, item: Any, change: str) -> None:
-    db.session.add(AuditEntry(user_id=current_user.id, action="dictionary.change",
-                              remote_addr=request.remote_addr,
-                              detail={"kind": kind_name, "item": item.id, "name": item.name,
-                                      "change": change}))
+    db.session.add(
+        AuditEntry(
+            user_id=current_user.id,
+            action="dictionary.change",
+            remote_addr=request.remote_addr,
+            detail={"kind": kind_name, "item": item.id, "name": item.name, "change": change},
+        )
+    )
 
 
 def _back(kind_name: str) -> Response:
@@ -94,17 +99,31 @@ def index(kind: str) -> str:
         stmt = select(model).join(CallCategory).order_by(CallCategory.position, model.position)
     items = list(db.session.scalars(stmt))
     usage_column = dictionary.usage
-    counts: dict[int, int] = dict(db.session.execute(
-        select(usage_column, func.count()).where(usage_column.is_not(None)).group_by(usage_column)
-    ).all())
+    counts: dict[int, int] = dict(
+        db.session.execute(
+            select(usage_column, func.count())
+            .where(usage_column.is_not(None))
+            .group_by(usage_column)
+        ).all()
+    )
     form = DictionaryItemForm()
     form.category.choices = _category_choices(categories)
     # A category that still has subcategories is in use too; only hiding is offered then.
-    deletable = {item.id for item in items if not counts.get(item.id)
-                 and not (model is CallCategory and item.sub_categories)}
-    return render_template("admin/dictionaries.html", kinds=KINDS, kind=kind,
-                           dictionary=dictionary, items=items, counts=counts, form=form,
-                           deletable=deletable)
+    deletable = {
+        item.id
+        for item in items
+        if not counts.get(item.id) and not (model is CallCategory and item.sub_categories)
+    }
+    return render_template(
+        "admin/dictionaries.html",
+        kinds=KINDS,
+        kind=kind,
+        dictionary=dictionary,
+        items=items,
+        counts=counts,
+        form=form,
+        deletable=deletable,
+    )
 
 
 @require("admin.dictionaries")
@@ -113,12 +132,15 @@ def create(kind: str) -> Response | tuple[str, int]:
     dictionary = _kind(kind)
     form = DictionaryItemForm()
     form.category.choices = _category_choices(
-        db.session.scalars(select(CallCategory).order_by(CallCategory.position)))
+        db.session.scalars(select(CallCategory).order_by(CallCategory.position))
+    )
     if not form.validate_on_submit():
         flash(_("Enter a name for the new item."), "error")
         return _back(kind)
-    if dictionary.model is CallSubCategory and db.session.get(
-            CallCategory, form.category.data or -1) is None:
+    if (
+        dictionary.model is CallSubCategory
+        and db.session.get(CallCategory, form.category.data or -1) is None
+    ):
         flash(_("Choose a category."), "error")
         return _back(kind)
     values: dict[str, Any] = {"name": form.name.data.strip()}
@@ -189,8 +211,12 @@ def set_active(kind: str, item_id: int) -> Response:
     item.active = request.form.get("active") == "1"
     _audit(kind, item, "activate" if item.active else "deactivate")
     db.session.commit()
-    flash(_("%(name)s is offered on new cards again.", name=item.name) if item.active
-          else _("%(name)s is hidden from new cards.", name=item.name), "success")
+    flash(
+        _("%(name)s is offered on new cards again.", name=item.name)
+        if item.active
+        else _("%(name)s is hidden from new cards.", name=item.name),
+        "success",
+    )
     return _back(kind)
 
 
@@ -200,8 +226,9 @@ def delete(kind: str, item_id: int) -> Response:
     dictionary = _kind(kind)
     item = _item(dictionary, item_id)
     if in_use(dictionary, item_id):
-        flash(_("%(name)s is in use and cannot be deleted; hide it instead.", name=item.name),
-              "error")
+        flash(
+            _("%(name)s is in use and cannot be deleted; hide it instead.", name=item.name), "error"
+        )
         return _back(kind)
     _audit(kind, item, "delete")
     db.session.delete(item)

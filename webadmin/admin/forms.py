@@ -25,41 +25,73 @@ class DictionaryItemForm(FlaskForm):
 class UserForm(FlaskForm):
     """A member of staff: who they are, their role, phone and queues."""
 
-    login = StringField(_l("Login"), validators=[
-        DataRequired(), Length(max=64),
-        Regexp(r"^[A-Za-z0-9._-]+$", message=_l("Latin letters, digits, dot, dash, underscore.")),
-    ])
+    login = StringField(
+        _l("Login"),
+        validators=[
+            DataRequired(),
+            Length(max=64),
+            Regexp(
+                r"^[A-Za-z0-9._-]+$", message=_l("Latin letters, digits, dot, dash, underscore.")
+            ),
+        ],
+    )
     name = StringField(_l("Full name"), validators=[DataRequired(), Length(max=128)])
-    role = SelectField(_l("Role"), choices=[
-        SelectChoice("operator", _l("operator")), SelectChoice("supervisor", _l("supervisor")),
-        SelectChoice("admin", _l("administrator")),
-    ])
-    extension = StringField(_l("Extension"), validators=[
-        Optional(), Length(max=32), Regexp(r"^\d+$", message=_l("Digits only.")),
-    ])
-    phone_type = SelectField(_l("Phone"), default="webrtc", choices=[
-        SelectChoice(code, label) for code, label in PHONE_TYPES.items()])
-    locale = SelectField(_l("Language"),
-                         choices=[SelectChoice(code, name) for code, name in LANGUAGES.items()])
+    role = SelectField(
+        _l("Role"),
+        choices=[
+            SelectChoice("operator", _l("operator")),
+            SelectChoice("supervisor", _l("supervisor")),
+            SelectChoice("admin", _l("administrator")),
+        ],
+    )
+    extension = StringField(
+        _l("Extension"),
+        validators=[
+            Optional(),
+            Length(max=32),
+            Regexp(r"^\d+$", message=_l("Digits only.")),
+        ],
+    )
+    phone_type = SelectField(
+        _l("Phone"),
+        default="webrtc",
+        choices=[SelectChoice(code, label) for code, label in PHONE_TYPES.items()],
+    )
+    locale = SelectField(
+        _l("Language"), choices=[SelectChoice(code, name) for code, name in LANGUAGES.items()]
+    )
     served_queues = CheckboxesField(_l("Queues served (operator)"), coerce=optional_id)
     overseen_queues = CheckboxesField(_l("Queues overseen (supervisor)"), coerce=optional_id)
     active = BooleanField(_l("Active (may sign in)"), default=True)
-    password = PasswordField(_l("Password"), validators=[
-        Optional(), Length(min=MIN_PASSWORD, max=256,
-                           message=_l("At least %(n)d characters.", n=MIN_PASSWORD)),
-    ])
+    password = PasswordField(
+        _l("Password"),
+        validators=[
+            Optional(),
+            Length(
+                min=MIN_PASSWORD, max=256, message=_l("At least %(n)d characters.", n=MIN_PASSWORD)
+            ),
+        ],
+    )
 
 
 class PasswordForm(FlaskForm):
     """A new password chosen by an administrator."""
 
-    password = PasswordField(_l("New password"), validators=[
-        DataRequired(), Length(min=MIN_PASSWORD, max=256,
-                               message=_l("At least %(n)d characters.", n=MIN_PASSWORD)),
-    ])
-    confirm = PasswordField(_l("Repeat the password"), validators=[
-        EqualTo("password", message=_l("The passwords differ.")),
-    ])
+    password = PasswordField(
+        _l("New password"),
+        validators=[
+            DataRequired(),
+            Length(
+                min=MIN_PASSWORD, max=256, message=_l("At least %(n)d characters.", n=MIN_PASSWORD)
+            ),
+        ],
+    )
+    confirm = PasswordField(
+        _l("Repeat the password"),
+        validators=[
+            EqualTo("password", message=_l("The passwords differ.")),
+        ],
+    )
 
 
 class PhonePasswordForm(FlaskForm):

@@ -35,16 +35,19 @@ def flash_applied(applied: Applied) -> None:
     if applied.ok:
         flash(_("Asterisk took the operators' phones."), "success")
     else:
-        flash(_("Asterisk did not take the operators' phones: %(error)s", error=applied.error),
-              "error")
+        flash(
+            _("Asterisk did not take the operators' phones: %(error)s", error=applied.error),
+            "error",
+        )
 
 
 def new_phone_password(user: User) -> str:
     """A new phone password for the user's extension; only its digest is kept."""
     user.phone_generation = (user.phone_generation or 0) + 1
     if user.phone_type == PhoneType.WEBRTC.value:
-        password = browser_phone_password(site_settings().secret_key, user.id,
-                                          user.phone_generation)
+        password = browser_phone_password(
+            site_settings().secret_key, user.id, user.phone_generation
+        )
     else:
         password = secrets.token_urlsafe(PHONE_PASSWORD_BYTES)
     user.sip_password_digest = password_digest(user.extension or "", password)

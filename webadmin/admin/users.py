@@ -42,7 +42,8 @@ def _taken(form: UserForm, user: User | None) -> bool:
         form.login.errors.append(_("Another user has this login."))
         taken = True
     if form.extension.data and db.session.scalar(
-            select(User.id).where(User.extension == form.extension.data, User.id != own_id)):
+        select(User.id).where(User.extension == form.extension.data, User.id != own_id)
+    ):
         form.extension.errors.append(_("Another user has this extension."))
         taken = True
     return taken
@@ -64,23 +65,30 @@ def _apply(form: UserForm, user: User) -> None:
     queues = {queue.id: queue for queue in _queues()}
     served = set(form.served_queues.data or [])
     user.memberships = [m for m in user.memberships if m.queue_id in served] + [
-        QueueMember(queue=queues[queue_id], penalty=0) for queue_id in sorted(served)
+        QueueMember(queue=queues[queue_id], penalty=0)
+        for queue_id in sorted(served)
         if queue_id not in {m.queue_id for m in user.memberships}
     ]
     user.supervised_queues = [queues[queue_id] for queue_id in form.overseen_queues.data or []]
 
 
 def _audit(user: User, action: str, detail: dict[str, object]) -> None:
-    db.session.add(AuditEntry(user_id=current_user.id, action=action,
-                              remote_addr=request.remote_addr,
-                              detail={"user": user.id, "login": user.login, **detail}))
+    db.session.add(
+        AuditEntry(
+            user_id=current_user.id,
+            action=action,
+            remote_addr=request.remote_addr,
+            detail={"user": user.id, "login": user.login, **detail},
+        )
+    )
 
 
 @require("admin.users")
 def index() -> str:
     """Every account with its role, extension, queues and state."""
-    users = list(db.session.scalars(
-        select(User).order_by(User.active.desc(), User.role, User.login)))
+    users = list(
+        db.session.scalars(select(User).order_by(User.active.desc(), User.role, User.login))
+    )
     return render_template("admin/users.html", users=users)
 
 
@@ -122,8 +130,11 @@ def edit(user_id: int) -> str | Response | tuple[str, int]:
             before = {"role": user.role, "active": user.active, "extension": user.extension}
             phone_before, had_phone = phone_setup(user), user.sip_password_digest is not None
             _apply(form, user)
-            _audit(user, "user.change", {"change": "edit", "before": before,
-                                         "role": user.role, "active": user.active})
+            _audit(
+                user,
+                "user.change",
+                {"change": "edit", "before": before, "role": user.role, "active": user.active},
+            )
             db.session.commit()
             flash(_("The account %(login)s is saved.", login=user.login), "success")
             if phone_setup(user) != phone_before and (had_phone or user.sip_password_digest):
@@ -133,14 +144,24 @@ def edit(user_id: int) -> str | Response | tuple[str, int]:
     return _user_page(user, form, status=status)
 
 
-def _user_page(user: User, form: UserForm, *, status: int = 200,
-               password_form: PasswordForm | None = None,
-               phone_form: PhonePasswordForm | None = None, **extra: object) -> tuple[str, int]:
+def _user_page(
+    user: User,
+    form: UserForm,
+    *,
+    status: int = 200,
+    password_form: PasswordForm | None = None,
+    phone_form: PhonePasswordForm | None = None,
+    **extra: object,
+) -> tuple[str, int]:
     """An account's page: its form, the password reset and the phone."""
     return render_template(
-        "admin/user_form.html", form=form, user=user,
+        "admin/user_form.html",
+        form=form,
+        user=user,
         password_form=password_form or PasswordForm(formdata=None),
-        phone_form=phone_form or PhonePasswordForm(formdata=None), **extra), status
+        phone_form=phone_form or PhonePasswordForm(formdata=None),
+        **extra,
+    ), status
 
 
 @require("admin.users")
@@ -151,8 +172,9 @@ def reset_password(user_id: int) -> str | Response | tuple[str, int]:
         abort(404)
     password_form = PasswordForm()
     if not password_form.validate_on_submit():
-        return _user_page(user, _user_form(user, submitted=False), status=400,
-                          password_form=password_form)
+        return _user_page(
+            user, _user_form(user, submitted=False), status=400, password_form=password_form
+        )
     user.set_password(password_form.password.data)
     user.failed_logins = 0
     user.locked_until = None
@@ -178,7 +200,8 @@ def phone_password(user_id: int) -> Response | tuple[str, int]:
         return _user_page(user, form, status=400, phone_form=phone_form)
     if not user.extension:
         phone_form.form_errors.append(
-            _("Give the user an extension first: the phone is named after it."))
+            _("Give the user an extension first: the phone is named after it.")
+        )
         return _user_page(user, form, status=400, phone_form=phone_form)
     password = new_phone_password(user)
     _audit(user, "user.phone_password", {"extension": user.extension})

@@ -25,8 +25,12 @@ ROUTES: list[tuple[str, str, Callable[..., Any], list[str]]] = [
     ("/calls/<int:call_id>", "complete_call", calls.complete_call, ["PUT"]),
     # The site's own streamer: the same Range support, download rule and audit trail.
     ("/calls/<int:call_id>/recording", "call_recording", recording, ["GET"]),
-    ("/dictionaries/<any(purposes, categories, subcategories, tags):kind>", "dictionary",
-     dictionaries.dictionary, ["GET"]),
+    (
+        "/dictionaries/<any(purposes, categories, subcategories, tags):kind>",
+        "dictionary",
+        dictionaries.dictionary,
+        ["GET"],
+    ),
     ("/export/calls.csv", "export_calls", export.export_calls, ["GET"]),
     ("/openapi.json", "openapi", openapi.openapi, ["GET"]),
 ]

@@ -46,15 +46,25 @@ def list_calls() -> Response:
     try:
         filters = CallFilters.from_args(args, per_page=current_app.config["CALLS_PER_PAGE"])
     except FilterError as error:
-        fields = {("limit" if renamed and name == "per_page" else name): [message]
-                  for name, message in error.errors.items()}
-        return api_error(400, _("Some filters could not be understood."), code="bad_filter",
-                         fields=fields)
+        fields = {
+            ("limit" if renamed and name == "per_page" else name): [message]
+            for name, message in error.errors.items()
+        }
+        return api_error(
+            400, _("Some filters could not be understood."), code="bad_filter", fields=fields
+        )
     page = paginate_calls(filtered_calls(filters, current_user), filters.page, filters.per_page)
-    return jsonify(data=[card_json(call) for call in page.items], pagination={
-        "page": page.page, "limit": page.per_page, "total": page.total,
-        "totalPages": page.pages, "totalExact": page.exact, "hasNext": page.has_next,
-    })
+    return jsonify(
+        data=[card_json(call) for call in page.items],
+        pagination={
+            "page": page.page,
+            "limit": page.per_page,
+            "total": page.total,
+            "totalPages": page.pages,
+            "totalExact": page.exact,
+            "hasNext": page.has_next,
+        },
+    )
 
 
 @require("calls.view")

@@ -40,9 +40,14 @@ def _database_error(error: OperationalError) -> Response:
 
 
 def _csrf_error(error: CSRFError) -> Response:
-    return api_error(400, _("A request signed in by the session cookie must carry the CSRF "
-                            "token in the X-CSRFToken header (or use an API token)."),
-                     code="csrf_missing")
+    return api_error(
+        400,
+        _(
+            "A request signed in by the session cookie must carry the CSRF "
+            "token in the X-CSRFToken header (or use an API token)."
+        ),
+        code="csrf_missing",
+    )
 
 
 def _server_error(error: InternalServerError) -> Response:

@@ -39,8 +39,14 @@ from webadmin.permissions import require
 from webadmin.reports.spreadsheet import BOM, csv_line, csv_lines, csv_response
 
 #: The published columns, then the names behind their ids.
-EXPORT_COLUMNS = (*PUBLISHED_COLUMNS, "operator_name", "purpose_name", "category_name",
-                  "sub_category_name", "tags")
+EXPORT_COLUMNS = (
+    *PUBLISHED_COLUMNS,
+    "operator_name",
+    "purpose_name",
+    "category_name",
+    "sub_category_name",
+    "tags",
+)
 #: Rows fetched per round trip (a server-side cursor on PostgreSQL).
 BATCH = 1000
 
@@ -54,9 +60,13 @@ def export_statement(filters: CallFilters, user: Any, *, in_sql: bool = False) -
     operator = aliased(User)
     stmt = (
         filtered_calls(filters, user)
-        .with_only_columns(*(getattr(Call, name) for name in PUBLISHED_COLUMNS),
-                           operator.name, CallPurpose.name, CallCategory.name,
-                           CallSubCategory.name)
+        .with_only_columns(
+            *(getattr(Call, name) for name in PUBLISHED_COLUMNS),
+            operator.name,
+            CallPurpose.name,
+            CallCategory.name,
+            CallSubCategory.name,
+        )
         .outerjoin(operator, operator.id == Call.operator_id)
         .outerjoin(CallPurpose, CallPurpose.id == Call.purpose_id)
         .outerjoin(CallCategory, CallCategory.id == Call.category_id)
@@ -83,10 +93,11 @@ def bounded_period(filters: CallFilters) -> CallFilters:
 def _tags(call_ids: list[int]) -> dict[int, list[str]]:
     found: dict[int, list[str]] = {}
     for call_id, name in db.session.execute(
-            select(call_tags.c.call_id, CallTag.name)
-            .join(CallTag, CallTag.id == call_tags.c.tag_id)
-            .where(call_tags.c.call_id.in_(call_ids))
-            .order_by(call_tags.c.call_id, CallTag.position)):
+        select(call_tags.c.call_id, CallTag.name)
+        .join(CallTag, CallTag.id == call_tags.c.tag_id)
+        .where(call_tags.c.call_id.in_(call_ids))
+        .order_by(call_tags.c.call_id, CallTag.position)
+    ):
         found.setdefault(call_id, []).append(name)
     return found
 
@@ -115,13 +126,16 @@ def export_calls() -> Response:
     try:
         filters = bounded_period(CallFilters.from_args(request.args))
     except FilterError as error:
-        return api_error(400, _("Some filters could not be understood."), code="bad_filter",
-                         fields={name: [message] for name, message in error.errors.items()})
+        return api_error(
+            400,
+            _("Some filters could not be understood."),
+            code="bad_filter",
+            fields={name: [message] for name, message in error.errors.items()},
+        )
     if db.engine.dialect.name == "postgresql":
         stmt = export_statement(filters, current_user, in_sql=True)
         zone = getattr(display_timezone(), "key", None) or "UTC"
-        lines = chain([(BOM + csv_line(EXPORT_COLUMNS)).encode()],
-                      copy_rows(db.engine, stmt, zone))
+        lines = chain([(BOM + csv_line(EXPORT_COLUMNS)).encode()], copy_rows(db.engine, stmt, zone))
         # Flask types stream_with_context for text; bytes stream the same way.
         return csv_response(stream_with_context(lines), "calls.csv")  # type: ignore[arg-type]
     stmt = export_statement(filters, current_user)

@@ -50,8 +50,7 @@ def _formula() -> str:
     """spreadsheet_safe() as one PostgreSQL regular expression: a formula's first character,
     or a sign not followed by a phone number; Python's \\d and \\s are str.isdecimal and
     str.isspace (worked out once, at the first export, not at every start)."""
-    return (f"^([=@\t\r]|[+-](?![{_python_class(str.isdecimal)}"
-            f"{_python_class(str.isspace)}().-]*$))")
+    return f"^([=@\t\r]|[+-](?![{_python_class(str.isdecimal)}{_python_class(str.isspace)}().-]*$))"
 
 
 #: Bytes gathered before a chunk goes to the response.
@@ -65,14 +64,15 @@ _DONE = object()
 
 def _iso_moment(column: Any) -> ColumnElement[Any]:
     """datetime.isoformat() in the session's zone: microseconds only when not zero."""
-    return func.replace(func.to_char(column, 'YYYY-MM-DD"T"HH24:MI:SS.USTZH:TZM'),
-                        ".000000", "")
+    return func.replace(func.to_char(column, 'YYYY-MM-DD"T"HH24:MI:SS.USTZH:TZM'), ".000000", "")
 
 
 def _safe_text(column: Any) -> ColumnElement[Any]:
     """spreadsheet_safe() in SQL; an empty text becomes NULL, which csv.writer writes bare."""
-    return case((column.regexp_match(_formula()), literal("'").concat(column)),
-                else_=func.nullif(column, ""))
+    return case(
+        (column.regexp_match(_formula()), literal("'").concat(column)),
+        else_=func.nullif(column, ""),
+    )
 
 
 def csv_cell(column: Any) -> ColumnElement[Any]:
@@ -101,20 +101,29 @@ def with_tags(stmt: Select[Any], *, every_card: bool) -> Select[Any]:
     """
     cells = [csv_cell(column) for column in stmt.selected_columns]
     if not every_card:
-        names = (select(_tag_names()).join(call_tags, call_tags.c.tag_id == CallTag.id)
-                 .where(call_tags.c.call_id == Call.id).scalar_subquery())
+        names = (
+            select(_tag_names())
+            .join(call_tags, call_tags.c.tag_id == CallTag.id)
+            .where(call_tags.c.call_id == Call.id)
+            .scalar_subquery()
+        )
         return stmt.with_only_columns(*cells, _safe_text(names))
-    tags = (select(call_tags.c.call_id, _tag_names().label("names"))
-            .join(CallTag, CallTag.id == call_tags.c.tag_id)
-            .group_by(call_tags.c.call_id).subquery("tags"))
-    return (stmt.with_only_columns(*cells, _safe_text(tags.c.names))
-            .outerjoin(tags, tags.c.call_id == Call.id))
+    tags = (
+        select(call_tags.c.call_id, _tag_names().label("names"))
+        .join(CallTag, CallTag.id == call_tags.c.tag_id)
+        .group_by(call_tags.c.call_id)
+        .subquery("tags")
+    )
+    return stmt.with_only_columns(*cells, _safe_text(tags.c.names)).outerjoin(
+        tags, tags.c.call_id == Call.id
+    )
 
 
 def copy_sql(stmt: Select[Any], cursor: Any) -> str:
     """The COPY command around a select, its parameters quoted by psycopg2."""
-    compiled = stmt.compile(dialect=_postgresql_dialect(),
-                            compile_kwargs={"render_postcompile": True})
+    compiled = stmt.compile(
+        dialect=_postgresql_dialect(), compile_kwargs={"render_postcompile": True}
+    )
     body = cursor.mogrify(str(compiled), compiled.params).decode()
     return f"COPY ({body}) TO STDOUT WITH (FORMAT csv, DELIMITER ';')"
 
@@ -169,8 +178,9 @@ def copy_rows(engine: Any, stmt: Select[Any], zone: str) -> Iterator[bytes]:
                 # Timestamps print in the call centre's zone with its offset, like isoformat().
                 cursor.execute("SELECT set_config('TimeZone', %s, true)", (zone,))
                 # A year of cards streams to a slow client for longer than a page may take.
-                cursor.execute("SELECT set_config('statement_timeout', %s, true)",
-                               (str(EXPORT_TIMEOUT_MS),))
+                cursor.execute(
+                    "SELECT set_config('statement_timeout', %s, true)", (str(EXPORT_TIMEOUT_MS),)
+                )
                 cursor.copy_expert(copy_sql(stmt, cursor), sink)
             connection.rollback()
             sink.flush()

@@ -18,21 +18,53 @@ from webadmin.inputs import FIRST_YEAR, LAST_YEAR, InputError, is_record_id, mom
 
 #: The published card format (calls.py: every column up to `notes`), in that order.
 PUBLISHED_COLUMNS = (
-    "id", "uniqueid", "linkedid", "queue", "direction", "status", "started_at", "answered_at",
-    "ended_at", "duration_sec", "talk_sec", "hold_sec", "src_number", "dst_number", "did",
-    "operator_id", "purpose_id", "category_id", "sub_category_id", "recording_path",
-    "recording_url", "resolved_first_call", "needs_callback", "notes",
+    "id",
+    "uniqueid",
+    "linkedid",
+    "queue",
+    "direction",
+    "status",
+    "started_at",
+    "answered_at",
+    "ended_at",
+    "duration_sec",
+    "talk_sec",
+    "hold_sec",
+    "src_number",
+    "dst_number",
+    "did",
+    "operator_id",
+    "purpose_id",
+    "category_id",
+    "sub_category_id",
+    "recording_path",
+    "recording_url",
+    "resolved_first_call",
+    "needs_callback",
+    "notes",
 )
 #: Columns beside the published ones that API clients also get.
 EXTRA_COLUMNS = (
-    "caller_name", "did_source", "did_city", "end_reason", "ivr_path", "queue_entered_at",
-    "wait_sec", "recording_state", "completed_at", "completed_by_id",
+    "caller_name",
+    "did_source",
+    "did_city",
+    "end_reason",
+    "ivr_path",
+    "queue_entered_at",
+    "wait_sec",
+    "recording_state",
+    "completed_at",
+    "completed_by_id",
 )
 #: JSON name -> CardForm field: the fields that complete a card.
 CARD_FIELDS = {
-    "purpose_id": "purpose", "category_id": "category", "sub_category_id": "subcategory",
-    "notes": "notes", "resolved_first_call": "resolved_first_call",
-    "needs_callback": "needs_callback", "tag_ids": "tags",
+    "purpose_id": "purpose",
+    "category_id": "category",
+    "sub_category_id": "subcategory",
+    "notes": "notes",
+    "resolved_first_call": "resolved_first_call",
+    "needs_callback": "needs_callback",
+    "tag_ids": "tags",
 }
 _FORM_TO_JSON = {form: name for name, form in CARD_FIELDS.items()}
 #: A card logged by hand may start this far in the future (clocks of phones differ).
@@ -112,9 +144,14 @@ def _moment(payload: dict[str, Any], name: str, tz: tzinfo, errors: Errors) -> d
     try:
         moment(str(raw).strip(), tz)  # the site's one reading of a time, with its years
     except InputError:
-        errors[name] = [_("Expected a date and time in ISO 8601 in the years %(first)d to "
-                          "%(last)d, e.g. 2026-03-02T10:15:00+03:00.",
-                          first=FIRST_YEAR, last=LAST_YEAR)]
+        errors[name] = [
+            _(
+                "Expected a date and time in ISO 8601 in the years %(first)d to "
+                "%(last)d, e.g. 2026-03-02T10:15:00+03:00.",
+                first=FIRST_YEAR,
+                last=LAST_YEAR,
+            )
+        ]
         return None
     parsed = datetime.fromisoformat(str(raw).strip())
     # A time without an offset is read in the call centre's zone, like the filters.
@@ -159,9 +196,16 @@ def new_call(session: DbSession, payload: dict[str, Any], author: User, tz: tzin
     moments = [moment for moment in (started, answered, ended) if moment is not None]
     if moments != sorted(moments):
         errors["ended_at"] = [_("The times must follow each other: start, answer, end.")]
-    texts = {name: _text(payload, name, limit, errors) for name, limit in (
-        ("src_number", 64), ("dst_number", 64), ("did", 32), ("caller_name", 128),
-        ("queue", 64))}
+    texts = {
+        name: _text(payload, name, limit, errors)
+        for name, limit in (
+            ("src_number", 64),
+            ("dst_number", 64),
+            ("did", 32),
+            ("caller_name", 128),
+            ("queue", 64),
+        )
+    }
     needed = "src_number" if direction == Direction.INBOUND.value else "dst_number"
     if direction is not None and not texts[needed] and needed not in errors:
         errors[needed] = [_("Give the other party's number.")]
@@ -174,13 +218,21 @@ def new_call(session: DbSession, payload: dict[str, Any], author: User, tz: tzin
     assert started is not None and direction is not None and status is not None
     linkedid = f"manual-{uuid.uuid4().hex}"
     call = Call(
-        uniqueid=linkedid, linkedid=linkedid, direction=direction, status=status, queue=queue,
-        started_at=started, answered_at=answered, ended_at=ended, operator_id=operator_id,
-        duration_sec=_seconds(started, ended), talk_sec=_seconds(answered, ended),
-        recording_state=RecordingState.MISSING.value, **texts,
+        uniqueid=linkedid,
+        linkedid=linkedid,
+        direction=direction,
+        status=status,
+        queue=queue,
+        started_at=started,
+        answered_at=answered,
+        ended_at=ended,
+        operator_id=operator_id,
+        duration_sec=_seconds(started, ended),
+        talk_sec=_seconds(answered, ended),
+        recording_state=RecordingState.MISSING.value,
+        **texts,
     )
-    call.events = [CallEvent(at=utcnow(), kind="created", data={"by": author.login,
-                                                                "via": "api"})]
+    call.events = [CallEvent(at=utcnow(), kind="created", data={"by": author.login, "via": "api"})]
     return call
 
 
@@ -192,8 +244,10 @@ def _operator(session: DbSession, raw: Any, author: User, errors: Errors) -> int
         return author.id
     if raw is None:
         return None
-    if not is_record_id(raw) or session.scalar(
-            select(User.id).where(User.id == raw, User.active.is_(True))) is None:
+    if (
+        not is_record_id(raw)
+        or session.scalar(select(User.id).where(User.id == raw, User.active.is_(True))) is None
+    ):
         errors["operator_id"] = [_("No such active user.")]
         return None
     return int(raw)

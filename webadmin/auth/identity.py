@@ -60,8 +60,9 @@ def start_session(user: User) -> Staff:
 def end_session(staff: Staff) -> None:
     """Delete this browser's session row: a copy of its cookie opens nothing any more."""
     if staff.session_key is not None:
-        db.session.execute(delete(StaffSession).where(
-            StaffSession.key_hash == _digest(staff.session_key)))
+        db.session.execute(
+            delete(StaffSession).where(StaffSession.key_hash == _digest(staff.session_key))
+        )
 
 
 def load_user(user_id: str) -> Staff | None:
@@ -73,8 +74,10 @@ def load_user(user_id: str) -> Staff | None:
     if not (raw_id.isascii() and raw_id.isdigit() and len(raw_id) <= 18 and key):
         return None
     user = db.session.scalar(
-        select(User).join(StaffSession, StaffSession.user_id == User.id)
-        .where(StaffSession.key_hash == _digest(key), User.id == int(raw_id)))
+        select(User)
+        .join(StaffSession, StaffSession.user_id == User.id)
+        .where(StaffSession.key_hash == _digest(key), User.id == int(raw_id))
+    )
     if user is None or not user.active:
         return None
     return Staff(user, session_key=key)

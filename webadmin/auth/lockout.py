@@ -16,7 +16,6 @@ from webadmin.extensions import db
 FAILED_LOGIN = "auth.login_failed"
 
 
-
 def is_locked(user: User) -> bool:
     """True while the account is locked after too many wrong passwords."""
     return user.locked_until is not None and user.locked_until > utcnow()
@@ -46,12 +45,14 @@ def record_failure(user: User | None, login: str) -> None:
             seconds = current_app.config["LOGIN_LOCK_SECONDS"]
             user.locked_until = utcnow() + timedelta(seconds=seconds)
             user.failed_logins = 0
-    db.session.add(AuditEntry(
-        user_id=user.id if user is not None else None,
-        action=FAILED_LOGIN,
-        remote_addr=request.remote_addr,
-        detail={"login": login[:64]},
-    ))
+    db.session.add(
+        AuditEntry(
+            user_id=user.id if user is not None else None,
+            action=FAILED_LOGIN,
+            remote_addr=request.remote_addr,
+            detail={"login": login[:64]},
+        )
+    )
 
 
 def record_success(user: User) -> None:

@@ -41,7 +41,8 @@ def login() -> str | Response | tuple[str, int]:
         return render_template("auth/login.html", form=form)
     if lockout.address_is_blocked():
         return render_template(
-            "auth/login.html", form=form,
+            "auth/login.html",
+            form=form,
             error=_("Too many failed attempts from this computer. Wait a few minutes."),
         ), 429
     login_name = form.login.data.strip()
@@ -49,17 +50,20 @@ def login() -> str | Response | tuple[str, int]:
     password = form.password.data
     # The hash is checked in every case, so a locked or unknown login takes as long as a
     # known one; a locked account then answers exactly like a wrong password.
-    matches = user.check_password(password) if user is not None else lockout.spend_hash_time(
-        password)
+    matches = (
+        user.check_password(password) if user is not None else lockout.spend_hash_time(password)
+    )
     locked = user is not None and lockout.is_locked(user)
     if user is None or locked or not matches:
         lockout.record_failure(None if locked else user, login_name)
         db.session.commit()
-        return render_template("auth/login.html", form=form,
-                               error=_("Wrong login or password.")), 401
+        return render_template(
+            "auth/login.html", form=form, error=_("Wrong login or password.")
+        ), 401
     if not user.active:
-        return render_template("auth/login.html", form=form,
-                               error=_("This account is deactivated.")), 403
+        return render_template(
+            "auth/login.html", form=form, error=_("This account is deactivated.")
+        ), 403
     lockout.record_success(user)
     session.clear()  # a fresh session on sign-in (no fixation); the user's own language applies
     login_user(start_session(user))
@@ -94,4 +98,3 @@ def set_locale() -> Response:
     path = parts.path + (f"?{parts.query}" if parts.query else "")
     target = safe_next(path) if same_site else None
     return redirect(target or url_for("workspace.index"))
-

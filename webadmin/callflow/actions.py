@@ -16,8 +16,12 @@ from webadmin.extensions import db
 
 def draft_targets() -> tuple[dict[str, str], list[str]]:
     """The active queues (name -> title) and the menus of the draft, to send calls to."""
-    queues = {queue.name: queue.title for queue in db.session.scalars(
-        select(Queue).where(Queue.active.is_(True)).order_by(Queue.name))}
+    queues = {
+        queue.name: queue.title
+        for queue in db.session.scalars(
+            select(Queue).where(Queue.active.is_(True)).order_by(Queue.name)
+        )
+    }
     menus = list(db.session.scalars(select(IvrMenu.name).order_by(IvrMenu.name)))
     return queues, menus
 
@@ -30,8 +34,12 @@ def action_value(action: Mapping[str, Any] | None) -> str:
     return f"{kind}:{action.get('target') or ''}" if kind in ("queue", "menu") else kind
 
 
-def action_from(value: str, message: str | None = None, label: str | None = None,
-                max_message_sec: int | None = None) -> dict[str, Any]:
+def action_from(
+    value: str,
+    message: str | None = None,
+    label: str | None = None,
+    max_message_sec: int | None = None,
+) -> dict[str, Any]:
     """The document's action for a select's value (and the hang-up message or voicemail
     greeting, the longest voicemail message, the option label)."""
     kind, _colon, target = value.partition(":")
@@ -49,23 +57,33 @@ def action_from(value: str, message: str | None = None, label: str | None = None
     return action
 
 
-def action_choices(kinds: Iterable[str], queues: Mapping[str, str], menus: Iterable[str],
-                   current: Iterable[str] = ()) -> list[SelectChoice]:
+def action_choices(
+    kinds: Iterable[str],
+    queues: Mapping[str, str],
+    menus: Iterable[str],
+    current: Iterable[str] = (),
+) -> list[SelectChoice]:
     """The choices of an action select; a current value pointing nowhere is kept, marked."""
     kinds = tuple(kinds)
     choices = [SelectChoice("", "—")]
     if "queue" in kinds:
-        choices += [SelectChoice(f"queue:{name}", _("queue: %(title)s (%(name)s)", title=title,
-                                                      name=name))
-                    for name, title in queues.items()]
+        choices += [
+            SelectChoice(f"queue:{name}", _("queue: %(title)s (%(name)s)", title=title, name=name))
+            for name, title in queues.items()
+        ]
     if "menu" in kinds:
-        choices += [SelectChoice(f"menu:{name}", _("menu: %(name)s", name=name))
-                    for name in menus]
-    words = {"hangup": _("message, then hang up"),
-             "voicemail": _("greeting, then the caller leaves a message (voicemail)"),
-             "repeat": _("repeat this menu"), "back": _("back to the previous menu")}
-    choices += [SelectChoice(kind, words[kind])
-                for kind in ("hangup", "voicemail", "repeat", "back") if kind in kinds]
+        choices += [SelectChoice(f"menu:{name}", _("menu: %(name)s", name=name)) for name in menus]
+    words = {
+        "hangup": _("message, then hang up"),
+        "voicemail": _("greeting, then the caller leaves a message (voicemail)"),
+        "repeat": _("repeat this menu"),
+        "back": _("back to the previous menu"),
+    }
+    choices += [
+        SelectChoice(kind, words[kind])
+        for kind in ("hangup", "voicemail", "repeat", "back")
+        if kind in kinds
+    ]
     offered = {choice.value for choice in choices}
     for value in current:
         if value and value not in offered:
@@ -82,4 +100,3 @@ def missing_target(value: str, queues: Mapping[str, str], menus: Iterable[str]) 
     if kind == "menu" and target not in set(menus):
         return _("Menu “%(name)s” does not exist.", name=target)
     return None
-

@@ -38,9 +38,13 @@ class Applied:
         """The outcome stored by `detail()`, None when there is none."""
         if not detail:
             return None
-        return cls(bool(detail.get("attempted")), bool(detail.get("ok")),
-                   bool(detail.get("changed")), tuple(detail.get("messages") or ()),
-                   detail.get("error"))
+        return cls(
+            bool(detail.get("attempted")),
+            bool(detail.get("ok")),
+            bool(detail.get("changed")),
+            tuple(detail.get("messages") or ()),
+            detail.get("error"),
+        )
 
 
 def site_pbx() -> PbxClient | None:
@@ -84,8 +88,13 @@ def run_apply(apply: Callable[[PbxClient, Session], ApplyResult]) -> Applied:
         log.exception("applying to Asterisk failed")
         session.rollback()
         return Applied(attempted=True, ok=False, error=f"{type(exc).__name__}: {exc}")
-    return Applied(attempted=True, ok=result.ok, changed=result.changed,
-                   messages=tuple(result.messages), error=result.error)
+    return Applied(
+        attempted=True,
+        ok=result.ok,
+        changed=result.changed,
+        messages=tuple(result.messages),
+        error=result.error,
+    )
 
 
 def apply_queues() -> Applied:

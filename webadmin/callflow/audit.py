@@ -13,8 +13,11 @@ from webadmin.extensions import db
 
 def note(action: str, **detail: Any) -> None:
     """Add an audit entry for the current admin (committed with the change it traces)."""
-    db.session.add(AuditEntry(user_id=current_user.id, action=action,
-                              remote_addr=request.remote_addr, detail=detail))
+    db.session.add(
+        AuditEntry(
+            user_id=current_user.id, action=action, remote_addr=request.remote_addr, detail=detail
+        )
+    )
 
 
 def note_change(part: str, name: str, change: str) -> None:

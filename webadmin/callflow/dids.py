@@ -35,7 +35,8 @@ def _form(did: Did | None) -> DidForm:
     form.entry.choices = action_choices(ENTRY_KINDS, queues, menus, [form.entry.data or ""])
     form.schedule.choices = [SelectChoice("", _("always open"))] + [
         SelectChoice(name, name)
-        for name in db.session.scalars(select(Schedule.name).order_by(Schedule.name))]
+        for name in db.session.scalars(select(Schedule.name).order_by(Schedule.name))
+    ]
     return form
 
 
@@ -49,16 +50,23 @@ def _checked(form: DidForm, did: Did | None) -> bool:
         form.number.errors.append(_("A number needs digits."))
     for other in db.session.scalars(select(Did).where(Did.id != (did.id if did else -1))):
         if digits and same_number(number_digits(other.number), digits):
-            form.number.errors.append(_("DID %(number)s is the same number; calls would reach "
-                                        "only one of them.", number=other.number))
+            form.number.errors.append(
+                _(
+                    "DID %(number)s is the same number; calls would reach only one of them.",
+                    number=other.number,
+                )
+            )
     kind, _colon, target = (form.entry.data or "").partition(":")
     queues, menus = draft_targets()
     if form.entry.data and kind not in ENTRY_KINDS:
         form.entry.errors.append(_("Calls enter a menu or a queue."))
     elif (kind == "queue" and target not in queues) or (kind == "menu" and target not in menus):
         form.entry.errors.append(_("“%(name)s” does not exist.", name=target))
-    if form.schedule.data and db.session.scalar(
-            select(Schedule.id).where(Schedule.name == form.schedule.data)) is None:
+    if (
+        form.schedule.data
+        and db.session.scalar(select(Schedule.id).where(Schedule.name == form.schedule.data))
+        is None
+    ):
         form.schedule.errors.append(_("These business hours do not exist."))
     return valid and not any(field.errors for field in form)
 
@@ -68,8 +76,11 @@ def _save(form: DidForm, did: Did) -> None:
     did.entry = action_from(form.entry.data or "")
     did.source = (form.source.data or "").strip() or None
     did.city = (form.city.data or "").strip() or None
-    did.schedule = (db.session.scalar(select(Schedule).where(Schedule.name == form.schedule.data))
-                    if form.schedule.data else None)
+    did.schedule = (
+        db.session.scalar(select(Schedule).where(Schedule.name == form.schedule.data))
+        if form.schedule.data
+        else None
+    )
     did.active = bool(form.active.data)
 
 
@@ -90,8 +101,13 @@ def create() -> str | Response | tuple[str, int]:
         db.session.add(did)
         note_change("did", did.number, "create")
         db.session.commit()
-        flash(_("DID %(number)s is added to the draft. Publish to route calls by it.",
-                number=did.number), "success")
+        flash(
+            _(
+                "DID %(number)s is added to the draft. Publish to route calls by it.",
+                number=did.number,
+            ),
+            "success",
+        )
         return redirect(url_for("callflow.dids"))
     status = 400 if request.method == "POST" else 200
     return render_template("callflow/did_form.html", form=form, did=None), status

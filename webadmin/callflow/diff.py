@@ -42,8 +42,9 @@ def document_changes(old: FlowDocument | None, new: FlowDocument) -> list[Change
     for key in ("default_queue", "recording_announcement"):
         if before_doc.get(key) != after_doc.get(key):
             # "-" for none: None in a Change means the part itself was added or removed.
-            changes.append(Change("settings", "", key, before_doc.get(key) or "-",
-                                  after_doc.get(key) or "-"))
+            changes.append(
+                Change("settings", "", key, before_doc.get(key) or "-", after_doc.get(key) or "-")
+            )
     for section, part, key in SECTIONS:
         before = {item[key]: _fields(section, item) for item in before_doc.get(section, [])}
         after = {item[key]: _fields(section, item) for item in after_doc.get(section, [])}

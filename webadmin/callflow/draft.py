@@ -64,11 +64,14 @@ def prompt_error(prompt: str | None) -> str | None:
         return None
     if "known_prompts" not in g:
         g.known_prompts = known_prompts()
-    if prompt in g.known_prompts or (site_settings().sounds_dir is None
-                                     and not prompt.startswith(PROMPT_PREFIX)):
+    if prompt in g.known_prompts or (
+        site_settings().sounds_dir is None and not prompt.startswith(PROMPT_PREFIX)
+    ):
         return None
-    return _("There is no sound “%(name)s”: upload it on the Prompts page or pick one from the "
-             "list.", name=prompt)
+    return _(
+        "There is no sound “%(name)s”: upload it on the Prompts page or pick one from the list.",
+        name=prompt,
+    )
 
 
 def check_document(document: Mapping[str, Any]) -> list[Problem]:
@@ -90,36 +93,66 @@ def problems_at(problems: list[Problem], place: str) -> list[Problem]:
 # --- problems in words -------------------------------------------------------------------
 
 _MESSAGES: list[tuple[re.Pattern[str], Callable[[re.Match[str]], str]]] = [
-    (re.compile(r"digit (.+) is used twice"), lambda m: _("key %(digit)s is used twice",
-                                                          digit=m[1])),
-    (re.compile(r"queue '(.+)' does not exist; unknown or broken calls go there"),
-     lambda m: _("queue “%(name)s” does not exist; unknown or broken calls go there",
-                 name=m[1])),
-    (re.compile(r"queue '(.+)' does not exist"),
-     lambda m: _("queue “%(name)s” does not exist (or is deactivated)", name=m[1])),
-    (re.compile(r"menu '(.+)' does not exist"),
-     lambda m: _("menu “%(name)s” does not exist", name=m[1])),
-    (re.compile(r"schedule '(.+)' does not exist"),
-     lambda m: _("business hours “%(name)s” do not exist", name=m[1])),
-    (re.compile(r"prompt '(.+)' is not among the sound files"),
-     lambda m: _("prompt “%(name)s” is not among the sound files", name=m[1])),
-    (re.compile(r"no key or default leads to a queue or a hang-up, so callers go round menus "
-                r"(.+) until the loop guard queues them"),
-     lambda m: _("no key and no default lead to a queue or a hang-up: callers would go round "
-                 "menus %(menus)s", menus=m[1])),
-    (re.compile(r"the overflow goes round queues (.+); a caller would never leave them"),
-     lambda m: _("when they cannot answer, these queues send callers round in a circle: "
-                 "%(queues)s", queues=m[1])),
-    (re.compile(r"the same number as DID (.+); calls reach only one"),
-     lambda m: _("the same number as DID %(number)s; calls reach only one of them",
-                 number=m[1])),
-    (re.compile(r"no default queue is set.*"),
-     lambda m: _("no default queue is set; unknown or broken calls need one")),
-    (re.compile(r"'(.+)' is reserved in queues.conf; pick another name"),
-     lambda m: _("“%(name)s” is reserved in Asterisk's queues.conf; pick another name",
-                 name=m[1])),
-    (re.compile(r"use only Latin letters, digits, '_', '.' and '-'"),
-     lambda m: _("use only Latin letters, digits, “_”, “.” and “-”")),
+    (
+        re.compile(r"digit (.+) is used twice"),
+        lambda m: _("key %(digit)s is used twice", digit=m[1]),
+    ),
+    (
+        re.compile(r"queue '(.+)' does not exist; unknown or broken calls go there"),
+        lambda m: _("queue “%(name)s” does not exist; unknown or broken calls go there", name=m[1]),
+    ),
+    (
+        re.compile(r"queue '(.+)' does not exist"),
+        lambda m: _("queue “%(name)s” does not exist (or is deactivated)", name=m[1]),
+    ),
+    (
+        re.compile(r"menu '(.+)' does not exist"),
+        lambda m: _("menu “%(name)s” does not exist", name=m[1]),
+    ),
+    (
+        re.compile(r"schedule '(.+)' does not exist"),
+        lambda m: _("business hours “%(name)s” do not exist", name=m[1]),
+    ),
+    (
+        re.compile(r"prompt '(.+)' is not among the sound files"),
+        lambda m: _("prompt “%(name)s” is not among the sound files", name=m[1]),
+    ),
+    (
+        re.compile(
+            r"no key or default leads to a queue or a hang-up, so callers go round menus "
+            r"(.+) until the loop guard queues them"
+        ),
+        lambda m: _(
+            "no key and no default lead to a queue or a hang-up: callers would go round "
+            "menus %(menus)s",
+            menus=m[1],
+        ),
+    ),
+    (
+        re.compile(r"the overflow goes round queues (.+); a caller would never leave them"),
+        lambda m: _(
+            "when they cannot answer, these queues send callers round in a circle: %(queues)s",
+            queues=m[1],
+        ),
+    ),
+    (
+        re.compile(r"the same number as DID (.+); calls reach only one"),
+        lambda m: _("the same number as DID %(number)s; calls reach only one of them", number=m[1]),
+    ),
+    (
+        re.compile(r"no default queue is set.*"),
+        lambda m: _("no default queue is set; unknown or broken calls need one"),
+    ),
+    (
+        re.compile(r"'(.+)' is reserved in queues.conf; pick another name"),
+        lambda m: _(
+            "“%(name)s” is reserved in Asterisk's queues.conf; pick another name", name=m[1]
+        ),
+    ),
+    (
+        re.compile(r"use only Latin letters, digits, '_', '.' and '-'"),
+        lambda m: _("use only Latin letters, digits, “_”, “.” and “-”"),
+    ),
 ]
 
 
@@ -143,8 +176,9 @@ class ShownProblem:
 
 def shown(problems: list[Problem]) -> list[ShownProblem]:
     """The problems with words and links to the forms that fix them."""
-    return [ShownProblem(place_text(p.where), problem_text(p), problem_link(p.where))
-            for p in problems]
+    return [
+        ShownProblem(place_text(p.where), problem_text(p), problem_link(p.where)) for p in problems
+    ]
 
 
 def problem_link(where: str) -> str | None:
@@ -187,6 +221,9 @@ def references(kind: str, name: str) -> list[str]:
     """Where the draft sends calls to this queue or menu, in words (empty: nowhere)."""
     document = draft_document(db.session())
     places = ["default_queue"] if kind == "queue" and document["default_queue"] == name else []
-    places += [where for where, action in actions_in(document)
-               if action.get("kind") == kind and action.get("target") == name]
+    places += [
+        where
+        for where, action in actions_in(document)
+        if action.get("kind") == kind and action.get("target") == name
+    ]
     return [place_text(where) for where in places]

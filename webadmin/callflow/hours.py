@@ -41,7 +41,7 @@ class Refused(ValueError):
 
 
 def _ranges(text: str) -> list[str]:
-    """"08:00-20:00, 22:00-06:00" as the document's ranges; Refused if one is malformed."""
+    """ "08:00-20:00, 22:00-06:00" as the document's ranges; Refused if one is malformed."""
     ranges = []
     for part in text.replace(";", ",").split(","):
         if not part.strip():
@@ -49,9 +49,14 @@ def _ranges(text: str) -> list[str]:
         try:
             ranges.append(str(parse_range(part)))
         except ValueError:
-            raise Refused(_("“%(text)s” is not a time range: write it like 08:00-20:00 (hours "
-                            "00 to 23; 00:00-00:00 is the whole day; 22:00-06:00 runs past "
-                            "midnight).", text=part.strip())) from None
+            raise Refused(
+                _(
+                    "“%(text)s” is not a time range: write it like 08:00-20:00 (hours "
+                    "00 to 23; 00:00-00:00 is the whole day; 22:00-06:00 runs past "
+                    "midnight).",
+                    text=part.strip(),
+                )
+            ) from None
     return ranges
 
 
@@ -98,8 +103,7 @@ def _until(text: str, zone: ZoneInfo) -> str | None:
     try:
         moment = datetime.fromisoformat(text.strip())
     except ValueError:
-        raise Refused(_("“%(text)s” is not a moment like 2026-06-01 09:00.",
-                        text=text)) from None
+        raise Refused(_("“%(text)s” is not a moment like 2026-06-01 09:00.", text=text)) from None
     if not within_years(moment):  # at the calendar's edges a zone shift overflows
         raise Refused(years_message())
     return (moment if moment.tzinfo else moment.replace(tzinfo=zone)).isoformat()
@@ -141,8 +145,11 @@ def _read(form: ScheduleForm) -> dict[str, Any] | None:
         "holidays": holidays,
         "exceptions": exceptions,
         "override": {"state": state, "until": until} if state else None,
-        "closed_action": action_from(form.closed_action.data or "", form.closed_message.data,
-                                     max_message_sec=form.closed_max_message_sec.data),
+        "closed_action": action_from(
+            form.closed_action.data or "",
+            form.closed_message.data,
+            max_message_sec=form.closed_max_message_sec.data,
+        ),
     }
 
 
@@ -160,23 +167,32 @@ def _form(schedule: Schedule | None) -> ScheduleForm:
         form = ScheduleForm(formdata=None, obj=schedule)
         for day, field in zip(WEEKDAYS, form.weekday_fields(), strict=True):
             field.data = ", ".join((schedule.weekly or {}).get(day, []))
-        form.holidays.data = "\n".join(f"{h['date']} {h.get('name') or ''}".strip()
-                                       for h in schedule.holidays or [])
+        form.holidays.data = "\n".join(
+            f"{h['date']} {h.get('name') or ''}".strip() for h in schedule.holidays or []
+        )
         form.exceptions.data = "\n".join(
             f"{e['date']} {','.join(e['ranges']) or 'closed'} {e.get('name') or ''}".strip()
-            for e in schedule.exceptions or [])
+            for e in schedule.exceptions or []
+        )
         override = schedule.override or {}
         form.override_state.data = override.get("state", "")
         until = override.get("until")
-        form.override_until.data = datetime.fromisoformat(until).astimezone(
-            ZoneInfo(schedule.timezone)).strftime("%Y-%m-%dT%H:%M") if until else ""
+        form.override_until.data = (
+            datetime.fromisoformat(until)
+            .astimezone(ZoneInfo(schedule.timezone))
+            .strftime("%Y-%m-%dT%H:%M")
+            if until
+            else ""
+        )
         form.closed_action.data = action_value(schedule.closed_action)
         form.closed_message.data = (schedule.closed_action or {}).get("message") or ""
-        form.closed_max_message_sec.data = ((schedule.closed_action or {}).get("max_message_sec")
-                                            or VOICEMAIL_MAX_SEC)
+        form.closed_max_message_sec.data = (schedule.closed_action or {}).get(
+            "max_message_sec"
+        ) or VOICEMAIL_MAX_SEC
     queues, menus = draft_targets()
-    form.closed_action.choices = action_choices(CLOSED_KINDS, queues, menus,
-                                                [form.closed_action.data or ""])
+    form.closed_action.choices = action_choices(
+        CLOSED_KINDS, queues, menus, [form.closed_action.data or ""]
+    )
     return form
 
 
@@ -186,8 +202,9 @@ def _save(form: ScheduleForm, schedule: Schedule | None) -> Schedule | None:
         _read(form)  # collect the range and date errors too, so all show at once
         return None
     own_id = schedule.id if schedule else -1
-    if db.session.scalar(select(Schedule.id).where(Schedule.name == form.name.data,
-                                                   Schedule.id != own_id)):
+    if db.session.scalar(
+        select(Schedule.id).where(Schedule.name == form.name.data, Schedule.id != own_id)
+    ):
         form.name.errors.append(_("Business hours of this name exist already."))
     item = _read(form)
     if item is None or form.name.errors:
@@ -209,10 +226,19 @@ def _save(form: ScheduleForm, schedule: Schedule | None) -> Schedule | None:
 def index() -> str:
     """Every schedule of the draft, with its override and the DIDs that use it."""
     schedules = list(db.session.scalars(select(Schedule).order_by(Schedule.name)))
-    users = {schedule.id: list(db.session.scalars(
-        select(Did.number).where(Did.schedule_id == schedule.id))) for schedule in schedules}
-    return render_template("callflow/hours.html", schedules=schedules, users=users,
-                           weekdays=WEEKDAYS, delete_form=ConfirmForm())
+    users = {
+        schedule.id: list(
+            db.session.scalars(select(Did.number).where(Did.schedule_id == schedule.id))
+        )
+        for schedule in schedules
+    }
+    return render_template(
+        "callflow/hours.html",
+        schedules=schedules,
+        users=users,
+        weekdays=WEEKDAYS,
+        delete_form=ConfirmForm(),
+    )
 
 
 @require("admin.callflow")
@@ -237,8 +263,13 @@ def edit(schedule_id: int) -> str | Response | tuple[str, int]:
     if request.method == "POST" and _save(form, schedule) is not None:
         note_change("schedule", schedule.name, "edit")
         db.session.commit()
-        flash(_("Business hours %(name)s are saved in the draft. Publish to apply them to calls.",
-                name=schedule.name), "success")
+        flash(
+            _(
+                "Business hours %(name)s are saved in the draft. Publish to apply them to calls.",
+                name=schedule.name,
+            ),
+            "success",
+        )
         return redirect(url_for("callflow.hours"))
     status = 400 if request.method == "POST" else 200
     return render_template("callflow/hours_form.html", form=form, schedule=schedule), status
@@ -252,8 +283,14 @@ def delete(schedule_id: int) -> Response:
         return redirect(url_for("callflow.hours"))
     used = list(db.session.scalars(select(Did.number).where(Did.schedule_id == schedule.id)))
     if used:
-        flash(_("%(name)s is used by DIDs %(dids)s: choose other hours for them first.",
-                name=schedule.name, dids=", ".join(used)), "error")
+        flash(
+            _(
+                "%(name)s is used by DIDs %(dids)s: choose other hours for them first.",
+                name=schedule.name,
+                dids=", ".join(used),
+            ),
+            "error",
+        )
         return redirect(url_for("callflow.hours"))
     note_change("schedule", schedule.name, "delete")
     db.session.delete(schedule)

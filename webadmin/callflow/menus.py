@@ -48,31 +48,45 @@ def _form(menu: IvrMenu | None) -> MenuForm:
     if request.method == "POST":
         form = MenuForm()
     else:
-        rows = [{"digit": option["digit"], "action": action_value(option["action"]),
-                 "message": option["action"].get("message") or "",
-                 "label": option["action"].get("label") or ""}
-                for option in (menu.options if menu else [])]
-        default = menu.default_action if menu else {"kind": "queue",
-                                                    "target": draft_document(db.session())[
-                                                        "default_queue"]}
+        rows = [
+            {
+                "digit": option["digit"],
+                "action": action_value(option["action"]),
+                "message": option["action"].get("message") or "",
+                "label": option["action"].get("label") or "",
+            }
+            for option in (menu.options if menu else [])
+        ]
+        default = (
+            menu.default_action
+            if menu
+            else {"kind": "queue", "target": draft_document(db.session())["default_queue"]}
+        )
         data: dict[str, Any] = {
             "options": rows + [{}] * BLANK_ROWS,
             "default_action": action_value(default),
             "default_message": default.get("message") or "",
         }
         if menu is not None:
-            data.update(name=menu.name, prompt=menu.prompt, timeout_sec=menu.timeout_sec,
-                        retries=menu.retries, timeout_prompt=menu.timeout_prompt or "",
-                        invalid_prompt=menu.invalid_prompt or "")
+            data.update(
+                name=menu.name,
+                prompt=menu.prompt,
+                timeout_sec=menu.timeout_sec,
+                retries=menu.retries,
+                timeout_prompt=menu.timeout_prompt or "",
+                invalid_prompt=menu.invalid_prompt or "",
+            )
         form = MenuForm(formdata=None, data=data)
     if menu is not None:
         form.name.data = menu.name  # a menu keeps its name: options and DIDs refer to it
     queues, menus = draft_targets()
     for row in form.options:
-        row.form.action.choices = action_choices(OPTION_KINDS, queues, menus,
-                                                 [row.form.action.data or ""])
-    form.default_action.choices = action_choices(DEFAULT_KINDS, queues, menus,
-                                                 [form.default_action.data or ""])
+        row.form.action.choices = action_choices(
+            OPTION_KINDS, queues, menus, [row.form.action.data or ""]
+        )
+    form.default_action.choices = action_choices(
+        DEFAULT_KINDS, queues, menus, [form.default_action.data or ""]
+    )
     return form
 
 
@@ -94,8 +108,14 @@ def _read(form: MenuForm) -> dict[str, Any] | None:
         if not option.action.data:
             option.action.errors.append(_("Choose what the key does."))
         _check_action(option.action, option.message, queues, menus)
-        options.append({"digit": option.digit.data, "action": action_from(
-            option.action.data or "", option.message.data, option.label.data)})
+        options.append(
+            {
+                "digit": option.digit.data,
+                "action": action_from(
+                    option.action.data or "", option.message.data, option.label.data
+                ),
+            }
+        )
     _check_action(form.default_action, form.default_message, queues, menus)
     for field in (form.prompt, form.timeout_prompt, form.invalid_prompt):
         message = prompt_error(field.data)
@@ -130,16 +150,17 @@ def _flow_errors(item: MenuDoc) -> list[str]:
     document = draft_document(db.session())
     menus = [menu for menu in document.get("menus", []) if menu["name"] != item["name"]]
     document["menus"] = [*menus, item]
-    return [f"{place_text(p.where)}: {problem_text(p)}"
-            for p in problems_at(check_document(document), f"menu {item['name']}")]
+    return [
+        f"{place_text(p.where)}: {problem_text(p)}"
+        for p in problems_at(check_document(document), f"menu {item['name']}")
+    ]
 
 
 def _save(form: MenuForm, menu: IvrMenu | None) -> tuple[IvrMenu | None, list[str]]:
     if not form.validate_on_submit():
         _read(form)
         return None, []
-    if menu is None and db.session.scalar(select(IvrMenu.id).where(
-            IvrMenu.name == form.name.data)):
+    if menu is None and db.session.scalar(select(IvrMenu.id).where(IvrMenu.name == form.name.data)):
         form.name.errors.append(_("A menu of this name exists already."))
         return None, []
     item = _read(form)
@@ -167,14 +188,20 @@ def index() -> str:
     """The menus as a tree from the DIDs that enter them, and every menu's keys."""
     menus = list(db.session.scalars(select(IvrMenu).order_by(IvrMenu.name)))
     document = draft_document(db.session())
-    return render_template("callflow/menus.html", menus=menus, tree=menu_tree(document),
-                           ids={menu.name: menu.id for menu in menus}, delete_form=ConfirmForm())
+    return render_template(
+        "callflow/menus.html",
+        menus=menus,
+        tree=menu_tree(document),
+        ids={menu.name: menu.id for menu in menus},
+        delete_form=ConfirmForm(),
+    )
 
 
 def _page(form: MenuForm, menu: IvrMenu | None, errors: list[str]) -> tuple[str, int]:
     status = 400 if request.method == "POST" else 200
-    return render_template("callflow/menu_form.html", form=form, menu=menu,
-                           flow_errors=errors), status
+    return render_template(
+        "callflow/menu_form.html", form=form, menu=menu, flow_errors=errors
+    ), status
 
 
 @require("admin.callflow")
@@ -200,8 +227,10 @@ def edit(menu_id: int) -> str | Response | tuple[str, int]:
         return _page(form, menu, errors)
     note_change("menu", menu.name, "edit")
     db.session.commit()
-    flash(_("Menu %(name)s is saved in the draft. Publish to let callers hear it.",
-            name=menu.name), "success")
+    flash(
+        _("Menu %(name)s is saved in the draft. Publish to let callers hear it.", name=menu.name),
+        "success",
+    )
     return redirect(url_for("callflow.menus"))
 
 
@@ -211,11 +240,20 @@ def delete(menu_id: int) -> Response:
     menu = _menu(menu_id)
     if not ConfirmForm().validate_on_submit():
         return redirect(url_for("callflow.menus"))
-    used = [place for place in references("menu", menu.name)
-            if not place.startswith(place_text(f"menu {menu.name}"))]
+    used = [
+        place
+        for place in references("menu", menu.name)
+        if not place.startswith(place_text(f"menu {menu.name}"))
+    ]
     if used:
-        flash(_("Menu %(name)s is in use (%(places)s); change those first.", name=menu.name,
-                places="; ".join(used)), "error")
+        flash(
+            _(
+                "Menu %(name)s is in use (%(places)s); change those first.",
+                name=menu.name,
+                places="; ".join(used),
+            ),
+            "error",
+        )
         return redirect(url_for("callflow.menus"))
     note_change("menu", menu.name, "delete")
     db.session.delete(menu)

@@ -39,9 +39,14 @@ def _page(form: UploadForm, status: int = 200) -> tuple[str, int]:
     settings = site_settings()
     used = _used()
     return render_template(
-        "callflow/prompts.html", form=form, prompts=uploaded_prompts(settings.prompts_dir),
-        sounds=installed_sounds(settings.sounds_dir), sounds_dir=settings.sounds_dir,
-        used=used, delete_form=ConfirmForm(), max_mb=MAX_UPLOAD_BYTES // (1024 * 1024),
+        "callflow/prompts.html",
+        form=form,
+        prompts=uploaded_prompts(settings.prompts_dir),
+        sounds=installed_sounds(settings.sounds_dir),
+        sounds_dir=settings.sounds_dir,
+        used=used,
+        delete_form=ConfirmForm(),
+        max_mb=MAX_UPLOAD_BYTES // (1024 * 1024),
     ), status
 
 
@@ -60,9 +65,12 @@ def upload() -> Response | tuple[str, int]:
     audio = form.audio.data
     audio.stream.seek(0, os.SEEK_END)
     if audio.stream.tell() > MAX_UPLOAD_BYTES:
-        form.audio.errors.append(_("The file is larger than %(mb)d MB; upload a shorter or "
-                                   "more compressed recording.",
-                                   mb=MAX_UPLOAD_BYTES // (1024 * 1024)))
+        form.audio.errors.append(
+            _(
+                "The file is larger than %(mb)d MB; upload a shorter or more compressed recording.",
+                mb=MAX_UPLOAD_BYTES // (1024 * 1024),
+            )
+        )
         return _page(form, 400)
     audio.stream.seek(0)
     # Only the extension of the sender's file name is used (FileAllowed has checked it).
@@ -73,8 +81,12 @@ def upload() -> Response | tuple[str, int]:
         return _page(form, 400)
     folder = site_settings().prompts_dir
     if prompt_path(folder, name) is not None and not form.replace.data:
-        form.name.errors.append(_("A prompt “%(name)s” exists already: tick “replace” or "
-                                  "choose another name.", name=name))
+        form.name.errors.append(
+            _(
+                "A prompt “%(name)s” exists already: tick “replace” or choose another name.",
+                name=name,
+            )
+        )
         return _page(form, 400)
     with tempfile.TemporaryDirectory(prefix="callcards-upload-") as scratch:
         source = Path(scratch) / f"upload.{source_format}"
@@ -82,14 +94,20 @@ def upload() -> Response | tuple[str, int]:
         try:
             convert(source, source_format, folder / f"{name}.wav")
         except ConversionError as error:
-            form.audio.errors.append(_("The file could not be converted to a prompt (%(why)s). "
-                                       "Is it really a %(format)s recording?", why=str(error),
-                                       format=source_format.upper()))
+            form.audio.errors.append(
+                _(
+                    "The file could not be converted to a prompt (%(why)s). "
+                    "Is it really a %(format)s recording?",
+                    why=str(error),
+                    format=source_format.upper(),
+                )
+            )
             return _page(form, 400)
     note_change("prompt", name, "upload")
     db.session.commit()
-    flash(_("Prompt %(sound)s is ready; choose it in a menu.", sound=PROMPT_PREFIX + name),
-          "success")
+    flash(
+        _("Prompt %(sound)s is ready; choose it in a menu.", sound=PROMPT_PREFIX + name), "success"
+    )
     return redirect(url_for("callflow.prompts"))
 
 
@@ -112,8 +130,14 @@ def delete(name: str) -> Response:
         return redirect(url_for("callflow.prompts"))
     used = _used()
     if PROMPT_PREFIX + name in used:
-        flash(_("%(sound)s is played by the draft or the published flow; choose another prompt "
-                "there first.", sound=PROMPT_PREFIX + name), "error")
+        flash(
+            _(
+                "%(sound)s is played by the draft or the published flow; choose another prompt "
+                "there first.",
+                sound=PROMPT_PREFIX + name,
+            ),
+            "error",
+        )
         return redirect(url_for("callflow.prompts"))
     path.unlink()
     note_change("prompt", name, "delete")

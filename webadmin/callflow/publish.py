@@ -29,8 +29,12 @@ APPLY_ACTIONS = ("callflow.publish", "callflow.rollback", "callflow.apply")
 
 def last_apply() -> tuple[AuditEntry | None, Applied | None]:
     """The newest publish, rollback or apply in the audit log, and what Asterisk said."""
-    entry = db.session.scalar(select(AuditEntry).where(AuditEntry.action.in_(APPLY_ACTIONS))
-                              .order_by(AuditEntry.id.desc()).limit(1))
+    entry = db.session.scalar(
+        select(AuditEntry)
+        .where(AuditEntry.action.in_(APPLY_ACTIONS))
+        .order_by(AuditEntry.id.desc())
+        .limit(1)
+    )
     return entry, Applied.from_detail(entry.detail.get("apply") if entry else None)
 
 
@@ -38,20 +42,29 @@ def _counts() -> dict[str, int]:
     def count(model: Any, *where: Any) -> int:
         return int(db.session.scalar(select(func.count()).select_from(model).where(*where)) or 0)
 
-    return {"dids": count(Did), "schedules": count(Schedule), "menus": count(IvrMenu),
-            "queues": count(Queue, Queue.active.is_(True)),
-            "prompts": len(uploaded_prompts(site_settings().prompts_dir))}
+    return {
+        "dids": count(Did),
+        "schedules": count(Schedule),
+        "menus": count(IvrMenu),
+        "queues": count(Queue, Queue.active.is_(True)),
+        "prompts": len(uploaded_prompts(site_settings().prompts_dir)),
+    }
 
 
 def _overview(form: PublishForm, status: int = 200) -> tuple[str, int]:
     document, problems = check_draft()
     version = latest_version(db.session())
-    changes = document_changes(stored_document(version.document) if version else None,
-                               document)
+    changes = document_changes(stored_document(version.document) if version else None, document)
     entry, applied = last_apply()
     return render_template(
-        "callflow/index.html", form=form, problems=shown(problems), version=version,
-        changes=changes, counts=_counts(), apply_entry=entry, applied=applied,
+        "callflow/index.html",
+        form=form,
+        problems=shown(problems),
+        version=version,
+        changes=changes,
+        counts=_counts(),
+        apply_entry=entry,
+        applied=applied,
         apply_form=ConfirmForm(),
     ), status
 
@@ -75,16 +88,29 @@ def publish_and_apply(comment: str, action: str, **detail: Any) -> tuple[FlowVer
 def flash_applied(applied: Applied) -> None:
     """Tell the admin whether Asterisk took the queues; a failure is an error, not a footnote."""
     if not applied.attempted:
-        flash(_("Queues are not sent to Asterisk from this site (AMI is not set up): "
-                "keep queues.conf in step by hand."), "info")
+        flash(
+            _(
+                "Queues are not sent to Asterisk from this site (AMI is not set up): "
+                "keep queues.conf in step by hand."
+            ),
+            "info",
+        )
     elif applied.ok:
-        flash(_("Asterisk accepted the queues and operators.") if applied.changed
-              else _("Asterisk already had these queues and operators."), "success")
+        flash(
+            _("Asterisk accepted the queues and operators.")
+            if applied.changed
+            else _("Asterisk already had these queues and operators."),
+            "success",
+        )
     else:
-        flash(_("Asterisk did not accept the queues: %(error)s. Calls follow the new flow, but "
+        flash(
+            _(
+                "Asterisk did not accept the queues: %(error)s. Calls follow the new flow, but "
                 "queue settings and operators in Asterisk are the old ones.",
-                error=applied.error or "; ".join(applied.messages) or _("no reason given")),
-              "error")
+                error=applied.error or "; ".join(applied.messages) or _("no reason given"),
+            ),
+            "error",
+        )
 
 
 @require("admin.callflow")
@@ -95,9 +121,14 @@ def publish_draft() -> Response | tuple[str, int]:
         return _overview(form, 400)
     _document, problems = check_draft()
     if problems:
-        flash(ngettext("Not published: %(num)d problem would break calls. Fix it below.",
-                       "Not published: %(num)d problems would break calls. Fix them below.",
-                       len(problems)), "error")
+        flash(
+            ngettext(
+                "Not published: %(num)d problem would break calls. Fix it below.",
+                "Not published: %(num)d problems would break calls. Fix them below.",
+                len(problems),
+            ),
+            "error",
+        )
         return _overview(form, 400)
     version, applied = publish_and_apply(form.comment.data.strip(), "callflow.publish")
     flash(_("Version %(id)d is published: the next call follows it.", id=version.id), "success")

@@ -30,8 +30,15 @@ from webadmin.extensions import db
 from webadmin.inputs import record_id
 from webadmin.permissions import require
 
-SETTINGS = ("title", "strategy", "ring_timeout_sec", "max_wait_sec", "wrapup_sec",
-            "service_level_sec", "retention_days")
+SETTINGS = (
+    "title",
+    "strategy",
+    "ring_timeout_sec",
+    "max_wait_sec",
+    "wrapup_sec",
+    "service_level_sec",
+    "retention_days",
+)
 
 
 def _queue(queue_id: int) -> Queue:
@@ -43,15 +50,24 @@ def _queue(queue_id: int) -> Queue:
 
 def _phones() -> list[User]:
     """Staff who can answer a queue: active accounts with a phone extension."""
-    return list(db.session.scalars(select(User).where(
-        User.active.is_(True), User.extension.is_not(None)).order_by(User.extension)))
+    return list(
+        db.session.scalars(
+            select(User)
+            .where(User.active.is_(True), User.extension.is_not(None))
+            .order_by(User.extension)
+        )
+    )
 
 
 def _members(queue: Queue | None) -> dict[int, QueueMember]:
     if queue is None or queue.id is None:
         return {}
-    return {member.user_id: member for member in db.session.scalars(
-        select(QueueMember).where(QueueMember.queue_id == queue.id))}
+    return {
+        member.user_id: member
+        for member in db.session.scalars(
+            select(QueueMember).where(QueueMember.queue_id == queue.id)
+        )
+    }
 
 
 def _overflow(queue: Queue | None, key: str) -> dict[str, Any]:
@@ -69,10 +85,16 @@ def _form(queue: Queue | None) -> QueueForm:
                 getattr(form, f"{key}_message").data = action.get("message") or ""
     else:
         members = _members(queue)
-        data: dict[str, Any] = {"members": [
-            {"user_id": str(user.id), "member": user.id in members,
-             "penalty": members[user.id].penalty if user.id in members else 0}
-            for user in _phones()]}
+        data: dict[str, Any] = {
+            "members": [
+                {
+                    "user_id": str(user.id),
+                    "member": user.id in members,
+                    "penalty": members[user.id].penalty if user.id in members else 0,
+                }
+                for user in _phones()
+            ]
+        }
         for key in OVERFLOW_WHEN:
             action = _overflow(queue, key)
             data[key], data[f"{key}_message"] = action_value(action), action.get("message") or ""
@@ -87,8 +109,11 @@ def _form(queue: Queue | None) -> QueueForm:
     for key in OVERFLOW_WHEN:
         field = getattr(form, key)
         field.data = field.data or "hangup"
-        field.choices = [choice for choice in action_choices(OVERFLOW_KINDS, others, [],
-                                                             [field.data]) if choice.value]
+        field.choices = [
+            choice
+            for choice in action_choices(OVERFLOW_KINDS, others, [], [field.data])
+            if choice.value
+        ]
     return form
 
 
@@ -118,23 +143,31 @@ def _checked(form: QueueForm, queue: Queue | None) -> bool:
         return False
     name = form.name.data or ""
     if queue is None and name.lower() in RESERVED_QUEUE_NAMES:
-        form.name.errors.append(_("“%(name)s” is reserved in Asterisk's queues.conf; pick "
-                                  "another name.", name=name))
+        form.name.errors.append(
+            _("“%(name)s” is reserved in Asterisk's queues.conf; pick another name.", name=name)
+        )
     elif queue is None and db.session.scalar(select(Queue.id).where(Queue.name == name)):
         form.name.errors.append(_("A queue of this name exists already."))
     if queue is not None and queue.active and not form.active.data:
         used = references("queue", queue.name)
         if used:
-            form.active.errors.append(_("Calls are sent to this queue (%(places)s); send them "
-                                        "elsewhere before deactivating it.",
-                                        places="; ".join(used)))
+            form.active.errors.append(
+                _(
+                    "Calls are sent to this queue (%(places)s); send them "
+                    "elsewhere before deactivating it.",
+                    places="; ".join(used),
+                )
+            )
     _check_overflow(form, queue)
     phones = {user.id for user in _phones()}
     for row in form.members:
         if record_id(str(row.form.user_id.data or "")) not in phones:
             row.form.member.errors.append(_("Not a member of staff with a phone."))
-    return valid and not any(field.errors for field in form) and not any(
-        row.form.errors for row in form.members)
+    return (
+        valid
+        and not any(field.errors for field in form)
+        and not any(row.form.errors for row in form.members)
+    )
 
 
 def _save(form: QueueForm, queue: Queue) -> None:
@@ -143,11 +176,17 @@ def _save(form: QueueForm, queue: Queue) -> None:
     queue.title = (form.title.data or "").strip()
     queue.active = bool(form.active.data)
     for key in OVERFLOW_WHEN:
-        setattr(queue, key, action_from(getattr(form, key).data or "",
-                                        getattr(form, f"{key}_message").data))
+        setattr(
+            queue,
+            key,
+            action_from(getattr(form, key).data or "", getattr(form, f"{key}_message").data),
+        )
     members = _members(queue)
-    chosen = {int(str(row.form.user_id.data)): row.form.penalty.data or 0
-              for row in form.members if row.form.member.data}
+    chosen = {
+        int(str(row.form.user_id.data)): row.form.penalty.data or 0
+        for row in form.members
+        if row.form.member.data
+    }
     for user_id, member in members.items():
         if user_id not in chosen:
             db.session.delete(member)
@@ -161,25 +200,39 @@ def _save(form: QueueForm, queue: Queue) -> None:
 def _page(form: QueueForm, queue: Queue | None) -> tuple[str, int]:
     status = 400 if request.method == "POST" else 200
     users = {str(user.id): user for user in _phones()}
-    return render_template("callflow/queue_form.html", form=form, queue=queue,
-                           users=users), status
+    return render_template("callflow/queue_form.html", form=form, queue=queue, users=users), status
 
 
 @require("admin.callflow")
 def index() -> str:
     """Every queue with its settings and operators, and the default queue."""
     queues = list(db.session.scalars(select(Queue).order_by(Queue.active.desc(), Queue.name)))
-    members = {queue.id: list(db.session.scalars(
-        select(QueueMember).where(QueueMember.queue_id == queue.id)
-        .join(User).order_by(QueueMember.penalty, User.extension))) for queue in queues}
+    members = {
+        queue.id: list(
+            db.session.scalars(
+                select(QueueMember)
+                .where(QueueMember.queue_id == queue.id)
+                .join(User)
+                .order_by(QueueMember.penalty, User.extension)
+            )
+        )
+        for queue in queues
+    }
     document = draft_document(db.session())
     default_form = DefaultQueueForm(formdata=None, default_queue=document["default_queue"])
-    recording_form = RecordingForm(formdata=None,
-                                   announcement=document.get(ANNOUNCEMENT_KEY) or "")
-    default_form.default_queue.choices = [SelectChoice(queue.name, f"{queue.title} ({queue.name})")
-                                          for queue in queues if queue.active]
-    return render_template("callflow/queues.html", queues=queues, members=members,
-                           default_form=default_form, recording_form=recording_form)
+    recording_form = RecordingForm(formdata=None, announcement=document.get(ANNOUNCEMENT_KEY) or "")
+    default_form.default_queue.choices = [
+        SelectChoice(queue.name, f"{queue.title} ({queue.name})")
+        for queue in queues
+        if queue.active
+    ]
+    return render_template(
+        "callflow/queues.html",
+        queues=queues,
+        members=members,
+        default_form=default_form,
+        recording_form=recording_form,
+    )
 
 
 @require("admin.callflow")
@@ -192,8 +245,10 @@ def create() -> str | Response | tuple[str, int]:
         _save(form, queue)
         note_change("queue", queue.name, "create")
         db.session.commit()
-        flash(_("Queue %(name)s is added. Publish to send it to Asterisk.", name=queue.name),
-              "success")
+        flash(
+            _("Queue %(name)s is added. Publish to send it to Asterisk.", name=queue.name),
+            "success",
+        )
         return redirect(url_for("callflow.queues"))
     return _page(form, None)
 
@@ -207,8 +262,10 @@ def edit(queue_id: int) -> str | Response | tuple[str, int]:
         _save(form, queue)
         note_change("queue", queue.name, "edit")
         db.session.commit()
-        flash(_("Queue %(name)s is saved. Publish to send it to Asterisk.", name=queue.name),
-              "success")
+        flash(
+            _("Queue %(name)s is saved. Publish to send it to Asterisk.", name=queue.name),
+            "success",
+        )
         return redirect(url_for("callflow.queues"))
     return _page(form, queue)
 
@@ -224,8 +281,13 @@ def set_default() -> Response:
     _setting(DEFAULT_QUEUE_KEY, form.default_queue.data)
     note_change("default_queue", form.default_queue.data, "edit")
     db.session.commit()
-    flash(_("Unknown or broken calls will go to %(name)s once published.",
-            name=form.default_queue.data), "success")
+    flash(
+        _(
+            "Unknown or broken calls will go to %(name)s once published.",
+            name=form.default_queue.data,
+        ),
+        "success",
+    )
     return redirect(url_for("callflow.queues"))
 
 
@@ -241,8 +303,12 @@ def set_recording() -> Response:
     _setting(ANNOUNCEMENT_KEY, announcement or None)
     note_change("recording_announcement", announcement or "-", "edit")
     db.session.commit()
-    flash(_("Every caller will hear %(sound)s first once published.", sound=announcement)
-          if announcement else _("No announcement once published."), "success")
+    flash(
+        _("Every caller will hear %(sound)s first once published.", sound=announcement)
+        if announcement
+        else _("No announcement once published."),
+        "success",
+    )
     return redirect(url_for("callflow.queues"))
 
 

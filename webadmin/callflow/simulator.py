@@ -115,8 +115,11 @@ def _steps(call: SimulatedCall, keys: list[str | None]) -> list[Any]:
             steps.append(Answer(step, answers.popleft() if answers else None))
         elif isinstance(step, Decision) and index < len(call.steps) - 1 and returns:
             back = returns.popleft()
-            steps.append(QueueReturn(back["from_queue"],
-                                     str(OUTCOMES.get(back["condition"], back["condition"]))))
+            steps.append(
+                QueueReturn(
+                    back["from_queue"], str(OUTCOMES.get(back["condition"], back["condition"]))
+                )
+            )
         else:
             steps.append(step)
     return steps
@@ -143,8 +146,9 @@ def index() -> tuple[str, int]:
     outcomes = parse_queue_outcomes(form.queues.data or "")
     wrong = [outcome for outcome in outcomes if outcome not in QUEUE_OUTCOMES]
     if wrong:
-        form.queues.errors.append(_("“%(word)s” is not one of: answered, empty, timeout.",
-                                    word=wrong[0]))
+        form.queues.errors.append(
+            _("“%(word)s” is not one of: answered, empty, timeout.", word=wrong[0])
+        )
         moment = None
     if moment is not None:
         keys = parse_keys(form.keys.data or "")
@@ -153,13 +157,23 @@ def index() -> tuple[str, int]:
         except (LookupError, SettingsError) as error:
             form.flow.errors.append(str(error))
         else:
-            call = simulate(settings, form.did.data.strip(), (form.caller.data or "").strip(),
-                            moment, keys, outcomes)
+            call = simulate(
+                settings,
+                form.did.data.strip(),
+                (form.caller.data or "").strip(),
+                moment,
+                keys,
+                outcomes,
+            )
             queue = settings.queues.get(call.decision.queue or "")
-            result = {"call": call, "source": source, "lines": describe(call),
-                      "steps": _steps(call, keys), "queue": queue,
-                      "reason": REASONS.get(call.decision.reason, call.decision.reason),
-                      "hours": HOURS.get(call.hours.reason, call.hours.reason)
-                      if call.hours else None}
+            result = {
+                "call": call,
+                "source": source,
+                "lines": describe(call),
+                "steps": _steps(call, keys),
+                "queue": queue,
+                "reason": REASONS.get(call.decision.reason, call.decision.reason),
+                "hours": HOURS.get(call.hours.reason, call.hours.reason) if call.hours else None,
+            }
     status = 200 if result is not None else 400
     return render_template("callflow/simulator.html", form=form, result=result), status

@@ -19,8 +19,23 @@ MAX_UPLOAD_BYTES = 10 * 1024 * 1024
 PROMPT_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 CONVERT_TIMEOUT_SEC = 60
 # Formats Asterisk plays from its sounds folder (file name = prompt + one of these).
-SOUND_SUFFIXES = frozenset({"gsm", "wav", "wav16", "ulaw", "alaw", "g722", "g729", "sln",
-                            "sln16", "siren7", "siren14", "ogg", "g719"})
+SOUND_SUFFIXES = frozenset(
+    {
+        "gsm",
+        "wav",
+        "wav16",
+        "ulaw",
+        "alaw",
+        "g722",
+        "g729",
+        "sln",
+        "sln16",
+        "siren7",
+        "siren14",
+        "ogg",
+        "g719",
+    }
+)
 
 
 class ConversionError(Exception):
@@ -76,8 +91,15 @@ def uploaded_prompts(folder: Path) -> list[Prompt]:
         if not PROMPT_NAME.match(path.stem):
             continue
         stat = path.stat()
-        prompts.append(Prompt(path.stem, path, stat.st_size, _seconds(path),
-                              datetime.fromtimestamp(stat.st_mtime, UTC)))
+        prompts.append(
+            Prompt(
+                path.stem,
+                path,
+                stat.st_size,
+                _seconds(path),
+                datetime.fromtimestamp(stat.st_mtime, UTC),
+            )
+        )
     return prompts
 
 
@@ -101,15 +123,33 @@ def convert(source: Path, source_format: str, target: Path) -> None:
     """Write `source` as the 8 kHz mono 16-bit WAV Asterisk plays; ConversionError if sox can't."""
     target.parent.mkdir(parents=True, exist_ok=True)
     # Written beside the target and renamed: a call playing the old prompt never meets half a file.
-    with tempfile.NamedTemporaryFile(dir=target.parent, prefix=".upload-", suffix=".wav",
-                                     delete=False) as handle:
+    with tempfile.NamedTemporaryFile(
+        dir=target.parent, prefix=".upload-", suffix=".wav", delete=False
+    ) as handle:
         partial = Path(handle.name)
-    command = ["sox", "--no-show-progress", "-t", source_format, str(source),
-               "-G", "-r", "8000", "-c", "1", "-b", "16", "-e", "signed-integer",
-               "-t", "wav", str(partial)]
+    command = [
+        "sox",
+        "--no-show-progress",
+        "-t",
+        source_format,
+        str(source),
+        "-G",
+        "-r",
+        "8000",
+        "-c",
+        "1",
+        "-b",
+        "16",
+        "-e",
+        "signed-integer",
+        "-t",
+        "wav",
+        str(partial),
+    ]
     try:
-        result = subprocess.run(command, capture_output=True, text=True,
-                                timeout=CONVERT_TIMEOUT_SEC, check=False)
+        result = subprocess.run(
+            command, capture_output=True, text=True, timeout=CONVERT_TIMEOUT_SEC, check=False
+        )
     except FileNotFoundError:
         partial.unlink(missing_ok=True)
         raise ConversionError("sox is not installed on the server") from None

@@ -51,8 +51,9 @@ def menu_tree(document: Mapping[str, Any]) -> tuple[list[Root], list[str]]:
     return roots, sorted(set(menus) - reached)
 
 
-def _node(menus: Mapping[str, Any], name: str, path: tuple[str, ...],
-          reached: set[str]) -> MenuNode:
+def _node(
+    menus: Mapping[str, Any], name: str, path: tuple[str, ...], reached: set[str]
+) -> MenuNode:
     menu = menus.get(name)
     if menu is None:
         return MenuNode(name, "", missing=True)

@@ -7,33 +7,58 @@ from flask_babel import lazy_gettext as _l
 from flask_babel.speaklater import LazyString
 
 PARTS: dict[str, LazyString] = {
-    "menu": _l("menu"), "DID": _l("DID"), "schedule": _l("business hours"),
-    "queue": _l("queue"), "settings": _l("settings"),
+    "menu": _l("menu"),
+    "DID": _l("DID"),
+    "schedule": _l("business hours"),
+    "queue": _l("queue"),
+    "settings": _l("settings"),
 }
 FIELDS: dict[str, LazyString] = {
-    "default_queue": _l("default queue"), "recording_announcement": _l("recording announcement"),
+    "default_queue": _l("default queue"),
+    "recording_announcement": _l("recording announcement"),
     "title": _l("title"),
-    "max_wait_sec": _l("longest wait, s"), "service_level_sec": _l("service level, s"),
-    "prompt": _l("prompt"), "default": _l("default"), "timeout_sec": _l("wait for a key, s"),
-    "retries": _l("retries"), "timeout_prompt": _l("timeout prompt"),
-    "invalid_prompt": _l("invalid-key prompt"), "timezone": _l("time zone"),
-    "override": _l("override"), "closed_action": _l("when closed"), "entry": _l("entry"),
-    "schedule": _l("business hours"), "source": _l("source"), "city": _l("city"),
-    "active": _l("active"), "message": _l("message"), "option": _l("key"),
-    "weekly": _l("weekly hours"), "holiday": _l("holiday"), "exception": _l("exception"),
-    "when_empty": _l("when no operator can answer"), "when_timeout": _l("when the wait runs out"),
-    "strategy": _l("ring strategy"), "ring_timeout_sec": _l("rings, s"),
-    "wrapup_sec": _l("wrap-up, s"), "retention_days": _l("recordings kept, days"),
+    "max_wait_sec": _l("longest wait, s"),
+    "service_level_sec": _l("service level, s"),
+    "prompt": _l("prompt"),
+    "default": _l("default"),
+    "timeout_sec": _l("wait for a key, s"),
+    "retries": _l("retries"),
+    "timeout_prompt": _l("timeout prompt"),
+    "invalid_prompt": _l("invalid-key prompt"),
+    "timezone": _l("time zone"),
+    "override": _l("override"),
+    "closed_action": _l("when closed"),
+    "entry": _l("entry"),
+    "schedule": _l("business hours"),
+    "source": _l("source"),
+    "city": _l("city"),
+    "active": _l("active"),
+    "message": _l("message"),
+    "option": _l("key"),
+    "weekly": _l("weekly hours"),
+    "holiday": _l("holiday"),
+    "exception": _l("exception"),
+    "when_empty": _l("when no operator can answer"),
+    "when_timeout": _l("when the wait runs out"),
+    "strategy": _l("ring strategy"),
+    "ring_timeout_sec": _l("rings, s"),
+    "wrapup_sec": _l("wrap-up, s"),
+    "retention_days": _l("recordings kept, days"),
     "members": _l("operators (penalty)"),
 }
 DAYS: dict[str, LazyString] = {
-    "mon": _l("Mon"), "tue": _l("Tue"), "wed": _l("Wed"), "thu": _l("Thu"), "fri": _l("Fri"),
-    "sat": _l("Sat"), "sun": _l("Sun"),
+    "mon": _l("Mon"),
+    "tue": _l("Tue"),
+    "wed": _l("Wed"),
+    "thu": _l("Thu"),
+    "fri": _l("Fri"),
+    "sat": _l("Sat"),
+    "sun": _l("Sun"),
 }
 
 
 def field_label(field: str) -> str:
-    """"option 1" -> "key 1", "weekly mon" -> "weekly hours Mon", "prompt" -> "prompt"."""
+    """ "option 1" -> "key 1", "weekly mon" -> "weekly hours Mon", "prompt" -> "prompt"."""
     head, _space, rest = field.partition(" ")
     if head not in FIELDS:
         return field

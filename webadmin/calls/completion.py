@@ -10,8 +10,14 @@ from sqlalchemy import select
 from models import AuditEntry, Call, CallTag, User, utcnow
 from webadmin.calls.forms import CardForm, DbSession
 
-_FIELDS = ("purpose_id", "category_id", "sub_category_id", "notes", "resolved_first_call",
-           "needs_callback")
+_FIELDS = (
+    "purpose_id",
+    "category_id",
+    "sub_category_id",
+    "notes",
+    "resolved_first_call",
+    "needs_callback",
+)
 
 
 def _snapshot(call: Call) -> dict[str, Any]:
@@ -30,19 +36,34 @@ def save_card(session: DbSession, call: Call, form: CardForm, user: User) -> boo
     call.resolved_first_call = bool(form.resolved_first_call.data)
     call.needs_callback = bool(form.needs_callback.data)
     tag_ids = form.tags.data or []
-    call.tags = (list(session.scalars(select(CallTag).where(CallTag.id.in_(tag_ids))))
-                 if tag_ids else [])
+    call.tags = (
+        list(session.scalars(select(CallTag).where(CallTag.id.in_(tag_ids)))) if tag_ids else []
+    )
     first = call.completed_at is None
     if first:
         # The first save ends the after-call work (METRICS.md); later edits keep that moment.
         call.completed_at = utcnow()
         call.completed_by_id = user.id
-        session.add(AuditEntry(user_id=user.id, action="card.complete", call_id=call.id,
-                               remote_addr=request.remote_addr, detail={}))
+        session.add(
+            AuditEntry(
+                user_id=user.id,
+                action="card.complete",
+                call_id=call.id,
+                remote_addr=request.remote_addr,
+                detail={},
+            )
+        )
         return True
     after = _snapshot(call)
     changed = {name: [before[name], after[name]] for name in after if before[name] != after[name]}
     if changed:
-        session.add(AuditEntry(user_id=user.id, action="card.edit", call_id=call.id,
-                               remote_addr=request.remote_addr, detail={"changed": changed}))
+        session.add(
+            AuditEntry(
+                user_id=user.id,
+                action="card.edit",
+                call_id=call.id,
+                remote_addr=request.remote_addr,
+                detail={"changed": changed},
+            )
+        )
     return False

@@ -63,15 +63,22 @@ class CheckboxesField(SelectMultipleField):
 class CardForm(FlaskForm):
     """Purpose, category, subcategory, summary, first-call resolution, callback, tags."""
 
-    purpose = SelectField(_l("Purpose"), coerce=optional_id,
-                          validators=[Chosen(_l("Choose the purpose of the call."))])
-    category = SelectField(_l("Category"), coerce=optional_id,
-                           validators=[Chosen(_l("Choose a category."))])
+    purpose = SelectField(
+        _l("Purpose"),
+        coerce=optional_id,
+        validators=[Chosen(_l("Choose the purpose of the call."))],
+    )
+    category = SelectField(
+        _l("Category"), coerce=optional_id, validators=[Chosen(_l("Choose a category."))]
+    )
     subcategory = SelectField(_l("Subcategory"), coerce=optional_id)
-    notes = TextAreaField(_l("Summary"), validators=[
-        DataRequired(message=_l("Write a short summary of the call.")),
-        Length(max=NOTES_MAX),
-    ])
+    notes = TextAreaField(
+        _l("Summary"),
+        validators=[
+            DataRequired(message=_l("Write a short summary of the call.")),
+            Length(max=NOTES_MAX),
+        ],
+    )
     resolved_first_call = BooleanField(_l("Resolved on first call"))
     needs_callback = BooleanField(_l("Needs a callback"))
     tags = CheckboxesField(_l("Tags"), coerce=optional_id)
@@ -91,8 +98,12 @@ class CardForm(FlaskForm):
         self.category.choices = blank + _items(session, CallCategory, call.category_id)
         subs = session.scalars(
             select(CallSubCategory)
-            .where(or_(CallSubCategory.active.is_(True),
-                       CallSubCategory.id == (call.sub_category_id or -1)))
+            .where(
+                or_(
+                    CallSubCategory.active.is_(True),
+                    CallSubCategory.id == (call.sub_category_id or -1),
+                )
+            )
             .order_by(CallSubCategory.category_id, CallSubCategory.position)
         ).all()
         self.sub_category_parents = {sub.id: sub.category_id for sub in subs}
@@ -102,7 +113,8 @@ class CardForm(FlaskForm):
         ]
         used_tags = [tag.id for tag in call.tags]
         tags = session.scalars(
-            select(CallTag).where(or_(CallTag.active.is_(True), CallTag.id.in_(used_tags or [-1])))
+            select(CallTag)
+            .where(or_(CallTag.active.is_(True), CallTag.id.in_(used_tags or [-1])))
             .order_by(CallTag.position)
         ).all()
         self.tags.choices = [SelectChoice(str(tag.id), _shown(tag)) for tag in tags]
@@ -124,7 +136,8 @@ def _shown(item: Any) -> str:
 
 def _items(session: DbSession, model: Any, current_id: int | None) -> list[SelectChoice]:
     items = session.scalars(
-        select(model).where(or_(model.active.is_(True), model.id == (current_id or -1)))
+        select(model)
+        .where(or_(model.active.is_(True), model.id == (current_id or -1)))
         .order_by(model.position, model.id)
     ).all()
     return [SelectChoice(str(item.id), _shown(item)) for item in items]

@@ -60,13 +60,18 @@ class CallsPage:
 def count_at_most(session: Any, stmt: Select[Any], limit: int) -> int:
     """How many rows `stmt` gives, counting no further than `limit`."""
     # maintain_column_froms: with no filter, `SELECT 1 LIMIT n` would have no FROM at all.
-    rows = (stmt.with_only_columns(literal(1), maintain_column_froms=True)
-            .order_by(None).limit(limit).subquery())
+    rows = (
+        stmt.with_only_columns(literal(1), maintain_column_froms=True)
+        .order_by(None)
+        .limit(limit)
+        .subquery()
+    )
     return int(session.scalar(select(func.count()).select_from(rows)) or 0)
 
 
-def paginate_parts(parts: Sequence[Select[tuple[Call]]], page: int, per_page: int,
-                   cap: int | None = None) -> CallsPage:
+def paginate_parts(
+    parts: Sequence[Select[tuple[Call]]], page: int, per_page: int, cap: int | None = None
+) -> CallsPage:
     """One page over several sorted selects shown one after the other (a page past the end is
     empty, not an error)."""
     from webadmin.extensions import db

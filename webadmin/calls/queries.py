@@ -36,11 +36,34 @@ from webadmin.permissions import ADMIN, OPERATOR, SUPERVISOR, account_of, calls_
 
 #: Query-string names the filters are read from (pages and API alike).
 FILTER_ARGS = (
-    "from", "to", "operator", "status", "direction", "queue", "purpose", "category",
-    "subcategory", "tag", "q", "needs_callback", "incomplete", "sort", "page", "per_page",
+    "from",
+    "to",
+    "operator",
+    "status",
+    "direction",
+    "queue",
+    "purpose",
+    "category",
+    "subcategory",
+    "tag",
+    "q",
+    "needs_callback",
+    "incomplete",
+    "sort",
+    "page",
+    "per_page",
 )
-SORT_KEYS = ("started_at", "duration", "wait", "talk", "status", "queue", "number", "operator",
-             "completed_at")
+SORT_KEYS = (
+    "started_at",
+    "duration",
+    "wait",
+    "talk",
+    "status",
+    "queue",
+    "number",
+    "operator",
+    "completed_at",
+)
 DEFAULT_SORT = "-started_at"
 MAX_PER_PAGE = 200
 
@@ -76,8 +99,9 @@ class CallFilters:
     args: dict[str, str] = field(default_factory=dict, compare=False)
 
     @classmethod
-    def from_args(cls, args: Mapping[str, str], *, tz: tzinfo | None = None,
-                  per_page: int = 50) -> CallFilters:
+    def from_args(
+        cls, args: Mapping[str, str], *, tz: tzinfo | None = None, per_page: int = 50
+    ) -> CallFilters:
         """Parse request arguments; raise FilterError naming every bad one."""
         return _Parser(args, tz or display_timezone()).parse(per_page)
 
@@ -134,9 +158,11 @@ class _Parser:
             return None
         value = whole_number(raw, minimum, maximum)
         if value is None:
-            self.errors[name] = (_("Expected a whole number from %(low)d to %(high)d.",
-                                   low=minimum, high=maximum) if maximum != MAX_ID
-                                 else _("Expected an id (a whole number)."))
+            self.errors[name] = (
+                _("Expected a whole number from %(low)d to %(high)d.", low=minimum, high=maximum)
+                if maximum != MAX_ID
+                else _("Expected an id (a whole number).")
+            )
         return value
 
     def _choice(self, name: str, allowed: list[str]) -> str | None:
@@ -195,16 +221,20 @@ def _conditions(filters: CallFilters) -> list[ColumnElement[bool]]:
     if filters.period_to is not None:
         conditions.append(Call.started_at < filters.period_to)
     simple = {
-        Call.operator_id: filters.operator_id, Call.status: filters.status,
-        Call.direction: filters.direction, Call.queue: filters.queue,
-        Call.purpose_id: filters.purpose_id, Call.category_id: filters.category_id,
+        Call.operator_id: filters.operator_id,
+        Call.status: filters.status,
+        Call.direction: filters.direction,
+        Call.queue: filters.queue,
+        Call.purpose_id: filters.purpose_id,
+        Call.category_id: filters.category_id,
         Call.sub_category_id: filters.sub_category_id,
         Call.needs_callback: filters.needs_callback,
     }
     conditions.extend(column == value for column, value in simple.items() if value is not None)
     if filters.tag_id is not None:
-        conditions.append(Call.id.in_(
-            select(call_tags.c.call_id).where(call_tags.c.tag_id == filters.tag_id)))
+        conditions.append(
+            Call.id.in_(select(call_tags.c.call_id).where(call_tags.c.tag_id == filters.tag_id))
+        )
     if filters.q:
         pattern = f"%{filters.q}%"
         conditions.append(or_(Call.src_number.like(pattern), Call.dst_number.like(pattern)))
@@ -223,9 +253,14 @@ def sorted_calls(stmt: Select[Any], sort: str) -> Select[Any]:
         column: Any = operator.name
     else:
         column = {
-            "started_at": Call.started_at, "duration": Call.duration_sec, "wait": Call.wait_sec,
-            "talk": Call.talk_sec, "status": Call.status, "queue": Call.queue,
-            "number": Call.src_number, "completed_at": Call.completed_at,
+            "started_at": Call.started_at,
+            "duration": Call.duration_sec,
+            "wait": Call.wait_sec,
+            "talk": Call.talk_sec,
+            "status": Call.status,
+            "queue": Call.queue,
+            "number": Call.src_number,
+            "completed_at": Call.completed_at,
         }[key]
     ordered = column.desc().nulls_last() if descending else column.asc().nulls_last()
     return stmt.order_by(ordered, Call.id.desc())
@@ -235,8 +270,11 @@ def filtered_calls(filters: CallFilters, user: Any) -> Select[tuple[Call]]:
     """The cards this user may see that match the filters, sorted, with their labels loaded."""
     stmt = calls_scope(select(Call), user).where(*_conditions(filters))
     stmt = stmt.options(
-        selectinload(Call.operator), selectinload(Call.purpose), selectinload(Call.category),
-        selectinload(Call.sub_category), selectinload(Call.tags),
+        selectinload(Call.operator),
+        selectinload(Call.purpose),
+        selectinload(Call.category),
+        selectinload(Call.sub_category),
+        selectinload(Call.tags),
     )
     return sorted_calls(stmt, filters.sort)
 
@@ -262,8 +300,9 @@ def filter_options(session: Any, user: Any) -> FilterOptions:
         names = [queue.name for queue in account.supervised_queues]
         queues_stmt = queues_stmt.where(Queue.name.in_(names))
         served = {queue.id for queue in account.supervised_queues}
-        operators_stmt = operators_stmt.where(User.memberships.any(
-            QueueMember.queue_id.in_(served)))
+        operators_stmt = operators_stmt.where(
+            User.memberships.any(QueueMember.queue_id.in_(served))
+        )
     elif account is None or account.role != ADMIN:
         operators_stmt = operators_stmt.where(User.id == (account.id if account else -1))
     return FilterOptions(
@@ -271,9 +310,13 @@ def filter_options(session: Any, user: Any) -> FilterOptions:
         queues=list(session.scalars(queues_stmt)),
         purposes=list(session.scalars(select(CallPurpose).order_by(CallPurpose.position))),
         categories=list(session.scalars(select(CallCategory).order_by(CallCategory.position))),
-        sub_categories=list(session.scalars(
-            select(CallSubCategory)
-            .order_by(CallSubCategory.category_id, CallSubCategory.position))),
+        sub_categories=list(
+            session.scalars(
+                select(CallSubCategory).order_by(
+                    CallSubCategory.category_id, CallSubCategory.position
+                )
+            )
+        ),
         tags=list(session.scalars(select(CallTag).order_by(CallTag.position))),
     )
 
@@ -288,10 +331,14 @@ def caller_history(session: Any, call: Call, user: Any, limit: int = 10) -> list
         return []
     stmt = (
         calls_scope(select(Call), user)
-        .where(Call.src_number == call.src_number, Call.id != call.id,
-               Call.started_at <= call.started_at)
-        .options(selectinload(Call.purpose), selectinload(Call.category),
-                 selectinload(Call.operator))
+        .where(
+            Call.src_number == call.src_number,
+            Call.id != call.id,
+            Call.started_at <= call.started_at,
+        )
+        .options(
+            selectinload(Call.purpose), selectinload(Call.category), selectinload(Call.operator)
+        )
         .order_by(Call.started_at.desc(), Call.id.desc())
         .limit(limit)
     )

@@ -38,19 +38,26 @@ def calls_list() -> tuple[str, int] | str:
     try:
         filters = CallFilters.from_args(request.args, per_page=current_app.config["CALLS_PER_PAGE"])
     except FilterError as error:
-        return render_template("calls/list.html", filters=CallFilters(args=dict(request.args)),
-                               page=None, options=options, errors=error.errors), 400
+        return render_template(
+            "calls/list.html",
+            filters=CallFilters(args=dict(request.args)),
+            page=None,
+            options=options,
+            errors=error.errors,
+        ), 400
     page = paginate_calls(filtered_calls(filters, current_user), filters.page, filters.per_page)
-    return render_template("calls/list.html", filters=filters, page=page, options=options,
-                           errors={})
+    return render_template(
+        "calls/list.html", filters=filters, page=page, options=options, errors={}
+    )
 
 
 @bp.get("/calls/mine")
 @require("calls.view")
 def mine() -> str:
     """The user's own calls: cards still waiting for completion first, then the newest."""
-    filters = CallFilters(page=requested_page(request.args.get("page")),
-                          per_page=current_app.config["CALLS_PER_PAGE"])
+    filters = CallFilters(
+        page=requested_page(request.args.get("page")), per_page=current_app.config["CALLS_PER_PAGE"]
+    )
     own = filtered_calls(filters, current_user).where(Call.operator_id == current_user.id)
     # Two sorted selects one after the other, not one sort of all the operator's cards.
     waiting, rest = own.where(incomplete_clause()), own.where(not_(incomplete_clause()))

@@ -34,15 +34,27 @@ def _audit(call: Call, action: str) -> None:
     if action == "recording.listen":
         if not _starts_playback():
             return
-        recent = db.session.scalar(select(AuditEntry.id).where(
-            AuditEntry.user_id == current_user.id, AuditEntry.call_id == call.id,
-            AuditEntry.action == action, AuditEntry.at > utcnow() - LISTEN_WINDOW,
-        ).limit(1))
+        recent = db.session.scalar(
+            select(AuditEntry.id)
+            .where(
+                AuditEntry.user_id == current_user.id,
+                AuditEntry.call_id == call.id,
+                AuditEntry.action == action,
+                AuditEntry.at > utcnow() - LISTEN_WINDOW,
+            )
+            .limit(1)
+        )
         if recent is not None:
             return
-    db.session.add(AuditEntry(user_id=current_user.id, action=action, call_id=call.id,
-                              remote_addr=request.remote_addr,
-                              detail={"range": request.headers.get("Range", "")}))
+    db.session.add(
+        AuditEntry(
+            user_id=current_user.id,
+            action=action,
+            call_id=call.id,
+            remote_addr=request.remote_addr,
+            detail={"range": request.headers.get("Range", "")},
+        )
+    )
     db.session.commit()
 
 
@@ -60,7 +72,10 @@ def recording(call_id: int) -> Response:
     _audit(call, "recording.download" if download else "recording.listen")
     mimetype = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
     response = send_file(
-        path, mimetype=mimetype, conditional=True, as_attachment=download,
+        path,
+        mimetype=mimetype,
+        conditional=True,
+        as_attachment=download,
         download_name=f"call-{call.id}-{call.started_at:%Y%m%d-%H%M%S}{path.suffix}",
         max_age=0,
     )

@@ -35,10 +35,10 @@ def operators_now() -> tuple[list[OperatorNow], str | None]:
     """Each visible operator with their state, and why the states are unknown (if they are)."""
     operators = visible_operators(db.session(), current_user)
     extensions = [user.extension for user in operators if user.extension]
-    answer = ask_pbx("read the operators' queue states",
-                     lambda pbx: pbx.operator_states(extensions))
+    answer = ask_pbx(
+        "read the operators' queue states", lambda pbx: pbx.operator_states(extensions)
+    )
     if answer is None:
         return [OperatorNow(user, None) for user in operators], None  # the page says why
     states = answer.value or {}
-    return [OperatorNow(user, states.get(user.extension or "")) for user in operators
-            ], answer.error
+    return [OperatorNow(user, states.get(user.extension or "")) for user in operators], answer.error

@@ -55,8 +55,12 @@ def _figure(value: Any, kind: str) -> str:
 
 @bp.context_processor
 def _helpers() -> dict[str, Any]:
-    return {"figure": _figure, "max_period_days": MAX_PERIOD_DAYS,
-            "first_day_allowed": f"{FIRST_YEAR}-01-01", "last_day_allowed": f"{LAST_YEAR}-12-31"}
+    return {
+        "figure": _figure,
+        "max_period_days": MAX_PERIOD_DAYS,
+        "first_day_allowed": f"{FIRST_YEAR}-01-01",
+        "last_day_allowed": f"{LAST_YEAR}-12-31",
+    }
 
 
 def _cell(value: Any, kind: str, decimal: str) -> Any:
@@ -69,8 +73,10 @@ def _cell(value: Any, kind: str, decimal: str) -> Any:
 def _download(table: Table, name: str, period: Period) -> Response:
     decimal = get_decimal_symbol(str(get_locale()))
     kinds = [column.kind for column in table.columns]
-    records = ([_cell(value, kind, decimal) for value, kind in zip(record, kinds, strict=True)]
-               for record in table.records())
+    records = (
+        [_cell(value, kind, decimal) for value, kind in zip(record, kinds, strict=True)]
+        for record in table.records()
+    )
     filename = f"{name}-{period.first_day:%Y%m%d}-{period.last_day:%Y%m%d}.csv"
     return csv_response(list(csv_lines(table.header(), records)), filename)
 
@@ -90,8 +96,9 @@ def _short_abandon_sec(errors: dict[str, str]) -> int:
         return default
     value = whole_number(raw, 0, MAX_SHORT_ABANDON_SEC)
     if value is None:
-        errors["short"] = _("Expected a whole number from %(low)d to %(high)d.",
-                            low=0, high=MAX_SHORT_ABANDON_SEC)
+        errors["short"] = _(
+            "Expected a whole number from %(low)d to %(high)d.", low=0, high=MAX_SHORT_ABANDON_SEC
+        )
         return default
     return value
 
@@ -102,8 +109,9 @@ def _repeat_days() -> int:
 
 
 def _refused(template: str, errors: dict[str, str], **context: Any) -> tuple[str, int]:
-    return render_template(template, errors=errors, period=None, table=None, charts={},
-                           **context), 400
+    return render_template(
+        template, errors=errors, period=None, table=None, charts={}, **context
+    ), 400
 
 
 def _wants_csv() -> bool:
@@ -122,8 +130,7 @@ def index() -> Response:
 def now() -> str:
     """Operators now: ready for queue calls, or on a break (why, since when)."""
     rows, error = operators_now()
-    return render_template("reports/now.html", rows=rows, error=error,
-                           ami=site_pbx() is not None)
+    return render_template("reports/now.html", rows=rows, error=error, ami=site_pbx() is not None)
 
 
 @bp.get("/queues")
@@ -135,28 +142,48 @@ def queues() -> Response | str | tuple[str, int]:
     if period is None or errors:
         return _refused("reports/queues.html", errors, short=short)
     report = figures.queue_report(db.session, period, current_user, short)
-    rows = [row if row.queue is not None else replace(row, title=_("Before any queue"))
-            for row in report.rows]
+    rows = [
+        row if row.queue is not None else replace(row, title=_("Before any queue"))
+        for row in report.rows
+    ]
     table = queue_table(rows, replace(report.total, title=_("All queues")), short)
     if _wants_csv():
         return _download(table, "queues", period)
     queued = [row for row in rows if row.queue is not None]
-    charts = {"queues": {
-        "type": "bar", "stacked": True, "labels": [row.title for row in queued],
-        "datasets": [
-            {"label": _("Answered calls"), "stack": "offered",
-             "data": [row.answered for row in queued]},
-            {"label": _("Missed"), "data": [row.missed for row in queued], "stack": "offered"},
-            {"label": _("Abandoned, not short"), "stack": "offered",
-             "data": [row.abandoned - row.short_abandoned for row in queued]},
-            {"label": _("Short abandons"), "stack": "offered",
-             "data": [row.short_abandoned for row in queued]},
-            {"label": _("Closed hours"), "data": [row.closed for row in queued], "stack": "apart"},
-            {"label": _("Refused"), "data": [row.refused for row in queued], "stack": "apart"},
-        ],
-    }}
-    return render_template("reports/queues.html", errors={}, period=period, table=table,
-                           charts=charts, short=short)
+    charts = {
+        "queues": {
+            "type": "bar",
+            "stacked": True,
+            "labels": [row.title for row in queued],
+            "datasets": [
+                {
+                    "label": _("Answered calls"),
+                    "stack": "offered",
+                    "data": [row.answered for row in queued],
+                },
+                {"label": _("Missed"), "data": [row.missed for row in queued], "stack": "offered"},
+                {
+                    "label": _("Abandoned, not short"),
+                    "stack": "offered",
+                    "data": [row.abandoned - row.short_abandoned for row in queued],
+                },
+                {
+                    "label": _("Short abandons"),
+                    "stack": "offered",
+                    "data": [row.short_abandoned for row in queued],
+                },
+                {
+                    "label": _("Closed hours"),
+                    "data": [row.closed for row in queued],
+                    "stack": "apart",
+                },
+                {"label": _("Refused"), "data": [row.refused for row in queued], "stack": "apart"},
+            ],
+        }
+    }
+    return render_template(
+        "reports/queues.html", errors={}, period=period, table=table, charts=charts, short=short
+    )
 
 
 @bp.get("/operators")
@@ -173,20 +200,38 @@ def operators() -> Response | str | tuple[str, int]:
     if _wants_csv():
         return _download(operator_table(rows, total, purposes, days), "operators", period)
     charts = {
-        "operators": {"type": "bar", "stacked": False, "labels": [row.name for row in rows],
-                      "datasets": [
-                          {"label": _("Answered calls"), "data": [row.answered for row in rows]},
-                          {"label": _("Missed"), "data": [row.missed for row in rows]},
-                      ]},
-        "purposes": {"type": "bar", "stacked": True, "horizontal": True,
-                     "labels": [row.name for row in rows],
-                     "datasets": [{"label": name, "stack": "purposes",
-                                   "data": [row.purposes.get(name, 0) for row in rows]}
-                                  for name in purposes]},
+        "operators": {
+            "type": "bar",
+            "stacked": False,
+            "labels": [row.name for row in rows],
+            "datasets": [
+                {"label": _("Answered calls"), "data": [row.answered for row in rows]},
+                {"label": _("Missed"), "data": [row.missed for row in rows]},
+            ],
+        },
+        "purposes": {
+            "type": "bar",
+            "stacked": True,
+            "horizontal": True,
+            "labels": [row.name for row in rows],
+            "datasets": [
+                {
+                    "label": name,
+                    "stack": "purposes",
+                    "data": [row.purposes.get(name, 0) for row in rows],
+                }
+                for name in purposes
+            ],
+        },
     }
-    return render_template("reports/operators.html", errors={}, period=period,
-                           table=operator_table(rows, total, repeat_days=days), charts=charts,
-                           purposes=purpose_table(rows, purposes))
+    return render_template(
+        "reports/operators.html",
+        errors={},
+        period=period,
+        table=operator_table(rows, total, repeat_days=days),
+        charts=charts,
+        purposes=purpose_table(rows, purposes),
+    )
 
 
 @bp.get("/categories")
@@ -199,23 +244,30 @@ def categories() -> Response | str | tuple[str, int]:
     days = _repeat_days()
     rows = figures.category_figures(db.session, period, current_user, days)
     weeks = figures.period_weeks(period)
-    table = category_table(rows, figures.category_total(rows, _("All categories")), weeks,
-                           days)
+    table = category_table(rows, figures.category_total(rows, _("All categories")), weeks, days)
     if _wants_csv():
         return _download(table, "categories", period)
     charts = {
-        "categories": {"type": "bar", "stacked": False, "labels": [row.name for row in rows],
-                       "datasets": [
-                           {"label": _("Cards"), "data": [row.cards for row in rows]},
-                           {"label": _("Needs a callback"),
-                            "data": [row.needs_callback for row in rows]},
-                       ]},
+        "categories": {
+            "type": "bar",
+            "stacked": False,
+            "labels": [row.name for row in rows],
+            "datasets": [
+                {"label": _("Cards"), "data": [row.cards for row in rows]},
+                {"label": _("Needs a callback"), "data": [row.needs_callback for row in rows]},
+            ],
+        },
         # A line needs a few weeks to show a trend; a week or two read better as bars.
-        "weeks": {"type": "line" if len(weeks) > 2 else "bar", "stacked": False,
-                  "labels": weeks,
-                  "datasets": [{"label": row.name, "data": [row.weeks.get(week, 0)
-                                                            for week in weeks]}
-                               for row in rows]},
+        "weeks": {
+            "type": "line" if len(weeks) > 2 else "bar",
+            "stacked": False,
+            "labels": weeks,
+            "datasets": [
+                {"label": row.name, "data": [row.weeks.get(week, 0) for week in weeks]}
+                for row in rows
+            ],
+        },
     }
-    return render_template("reports/categories.html", errors={}, period=period, table=table,
-                           charts=charts, weeks=weeks)
+    return render_template(
+        "reports/categories.html", errors={}, period=period, table=table, charts=charts, weeks=weeks
+    )

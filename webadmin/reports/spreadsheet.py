@@ -31,7 +31,8 @@ def csv_line(values: Sequence[object]) -> str:
     """One CSV record, `;`-separated, CRLF-terminated."""
     buffer = io.StringIO()
     csv.writer(buffer, delimiter=DELIMITER, lineterminator="\r\n").writerow(
-        [spreadsheet_safe(value) for value in values])
+        [spreadsheet_safe(value) for value in values]
+    )
     return buffer.getvalue()
 
 
@@ -46,6 +47,7 @@ def csv_response(lines: Iterable[str], filename: str) -> Response:
     """A download of these lines (streamed when `lines` is a generator)."""
     response = Response(lines, mimetype="text/csv")
     response.headers["Content-Disposition"] = (
-        f"attachment; filename=\"{filename}\"; filename*=UTF-8''{quote(filename)}")
+        f"attachment; filename=\"{filename}\"; filename*=UTF-8''{quote(filename)}"
+    )
     response.headers["Cache-Control"] = "no-store"
     return response

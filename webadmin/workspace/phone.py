@@ -62,8 +62,9 @@ def _ice_servers(settings: Settings) -> list[dict[str, Any]]:
     for url in settings.phone_ice_servers:
         server: dict[str, Any] = {"urls": url}
         if url.startswith("turn") and settings.phone_turn_username:
-            server.update(username=settings.phone_turn_username,
-                          credential=settings.phone_turn_password)
+            server.update(
+                username=settings.phone_turn_username, credential=settings.phone_turn_password
+            )
         servers.append(server)
     return servers
 
@@ -74,25 +75,42 @@ def credentials() -> Response:
     """The operator's browser phone: where to register and with what; 409 when it can't."""
     if presents_bearer():
         # An API token is for scripts; the phone's secret is for the operator's own page.
-        return json_error(403, _("The browser phone is given only to a signed-in page."),
-                          code="phone_needs_session")
+        return json_error(
+            403,
+            _("The browser phone is given only to a signed-in page."),
+            code="phone_needs_session",
+        )
     settings = site_settings()
     socket_url = phone_socket_url(settings)
     user = current_user
     if user.phone_type != PhoneType.WEBRTC.value or not user.extension:
-        return json_error(409, _("Your phone is a desk phone, not this browser."),
-                          code="phone_not_browser")
+        return json_error(
+            409, _("Your phone is a desk phone, not this browser."), code="phone_not_browser"
+        )
     if socket_url is None:
-        return json_error(409, _("The browser phone is not set up on this site: "
-                                 "ask your administrator."), code="phone_not_configured")
+        return json_error(
+            409,
+            _("The browser phone is not set up on this site: ask your administrator."),
+            code="phone_not_configured",
+        )
     password = browser_phone_password(settings.secret_key, user.id, user.phone_generation)
     if user.sip_password_digest != password_digest(user.extension, password):
         # No password yet, a desk phone's one, or SECRET_KEY changed since it was made.
-        return json_error(409, _("Your browser phone has no valid password: ask your "
-                                 "administrator to make a new phone password."),
-                          code="phone_password_missing")
-    return jsonify(extension=user.extension, password=password, socket=socket_url,
-                   ice_servers=_ice_servers(settings), generation=user.phone_generation)
+        return json_error(
+            409,
+            _(
+                "Your browser phone has no valid password: ask your "
+                "administrator to make a new phone password."
+            ),
+            code="phone_password_missing",
+        )
+    return jsonify(
+        extension=user.extension,
+        password=password,
+        socket=socket_url,
+        ice_servers=_ice_servers(settings),
+        generation=user.phone_generation,
+    )
 
 
 def phone_words() -> dict[str, str]:
@@ -111,12 +129,18 @@ def phone_words() -> dict[str, str]:
         "transferring_attended": _("Joining the caller to your colleague…"),
         "transfer_failed": _("The transfer did not go through: the caller is still with you."),
         "call_failed": _("The call did not go through: %(reason)s."),
-        "wrong_password": _("Asterisk refused the phone's password: reload the page; if it "
-                            "happens again, ask your administrator for a new phone password."),
-        "elsewhere": _("Your phone is already open in another browser or tab: close it there "
-                       "and reload this page."),
-        "mic_failed": _("The microphone is not available (%(reason)s): the phone stays off. "
-                        "Allow the microphone for this site and reload the page."),
+        "wrong_password": _(
+            "Asterisk refused the phone's password: reload the page; if it "
+            "happens again, ask your administrator for a new phone password."
+        ),
+        "elsewhere": _(
+            "Your phone is already open in another browser or tab: close it there "
+            "and reload this page."
+        ),
+        "mic_failed": _(
+            "The microphone is not available (%(reason)s): the phone stays off. "
+            "Allow the microphone for this site and reload the page."
+        ),
         "signed_out": _("You are signed out: the phone is off."),
         "unavailable": _("The browser phone is not available now."),
         "hold": _("Hold"),

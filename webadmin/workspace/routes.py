@@ -38,11 +38,15 @@ TALK_FRESH = timedelta(hours=4)
 def current_call(user: Any) -> Call | None:
     """The call ringing at the user's extension or in talk with them now, newest first."""
     now = utcnow()
-    ringing = and_(
-        Call.status == Status.RINGING.value,
-        Call.ringing_extension == user.extension,
-        Call.started_at > now - RINGING_FRESH,
-    ) if user.extension else None
+    ringing = (
+        and_(
+            Call.status == Status.RINGING.value,
+            Call.ringing_extension == user.extension,
+            Call.started_at > now - RINGING_FRESH,
+        )
+        if user.extension
+        else None
+    )
     talking = and_(
         Call.status == Status.ANSWERED.value,
         Call.operator_id == user.id,
@@ -53,15 +57,23 @@ def current_call(user: Any) -> Call | None:
     # once, outside the OR, it lets the planner read only the partial indexes on open cards
     # (ix_calls_open_ringing, ix_calls_open_operator) instead of every card the operator had.
     return db.session.scalar(
-        select(Call).where(Call.ended_at.is_(None), where)
-        .order_by(Call.started_at.desc(), Call.id.desc()).limit(1))
+        select(Call)
+        .where(Call.ended_at.is_(None), where)
+        .order_by(Call.started_at.desc(), Call.id.desc())
+        .limit(1)
+    )
 
 
 def pending_cards(user: Any, limit: int = 20) -> list[Call]:
     """The user's answered calls whose card is not saved yet, oldest first."""
-    return list(db.session.scalars(
-        select(Call).where(Call.operator_id == user.id, incomplete_clause())
-        .order_by(Call.started_at).limit(limit)))
+    return list(
+        db.session.scalars(
+            select(Call)
+            .where(Call.operator_id == user.id, incomplete_clause())
+            .order_by(Call.started_at)
+            .limit(limit)
+        )
+    )
 
 
 @bp.get("/")
@@ -76,12 +88,16 @@ def index() -> str | Response:
         context = card_context(call, card_form(call, load=True))
     status = operator_status(current_user.extension)
     pause_form = PauseForm(paused="0" if status and status.state and status.state.paused else "1")
-    return render_template("workspace/index.html", **context, pending=pending_cards(current_user),
-                           poll_ms=current_app.config["WORKSPACE_POLL_MS"], status=status,
-                           pause_form=pause_form,
-                           phone_words=phone_words()
-                           if current_user.phone_type == PhoneType.WEBRTC.value else None,
-                           phone_check_ms=current_app.config.get("PHONE_CHECK_MS", 30000))
+    return render_template(
+        "workspace/index.html",
+        **context,
+        pending=pending_cards(current_user),
+        poll_ms=current_app.config["WORKSPACE_POLL_MS"],
+        status=status,
+        pause_form=pause_form,
+        phone_words=phone_words() if current_user.phone_type == PhoneType.WEBRTC.value else None,
+        phone_check_ms=current_app.config.get("PHONE_CHECK_MS", 30000),
+    )
 
 
 @bp.post("/workspace/status")
@@ -95,15 +111,26 @@ def set_status() -> Response:
     paused = form.paused.data == "1"
     status = change_status(current_user.extension, paused, form.reason.data or "")
     if status is None or status.state is None:
-        flash(_("Asterisk did not take the change: %(error)s",
-                error=status.error if status else _("no connection to Asterisk is set up")),
-              "error")
+        flash(
+            _(
+                "Asterisk did not take the change: %(error)s",
+                error=status.error if status else _("no connection to Asterisk is set up"),
+            ),
+            "error",
+        )
         return redirect(url_for("workspace.index"))
-    db.session.add(AuditEntry(
-        user_id=current_user.id, action="operator.pause" if paused else "operator.ready",
-        remote_addr=request.remote_addr,
-        detail={"extension": current_user.extension, "reason": form.reason.data if paused else "",
-                "queues": list(status.state.queues)}))
+    db.session.add(
+        AuditEntry(
+            user_id=current_user.id,
+            action="operator.pause" if paused else "operator.ready",
+            remote_addr=request.remote_addr,
+            detail={
+                "extension": current_user.extension,
+                "reason": form.reason.data if paused else "",
+                "queues": list(status.state.queues),
+            },
+        )
+    )
     db.session.commit()
     if not status.state.queues:
         flash(_("Your phone is in no queue: queue calls do not reach you either way."), "error")

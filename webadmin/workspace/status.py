@@ -23,9 +23,11 @@ class PauseForm(FlaskForm):
     """Step away (with a reason) or come back."""
 
     paused = HiddenField(validators=[AnyOf(["1", "0"])])
-    reason = SelectField(_l("Reason"), default="break",
-                         choices=[SelectChoice(value, words)
-                                  for value, words in PAUSE_REASONS.items()])
+    reason = SelectField(
+        _l("Reason"),
+        default="break",
+        choices=[SelectChoice(value, words) for value, words in PAUSE_REASONS.items()],
+    )
 
 
 @dataclass(frozen=True)
@@ -43,13 +45,16 @@ class OperatorStatus:
 
 def operator_status(extension: str) -> OperatorStatus | None:
     """The operator's state in Asterisk's queues; None when the site has no AMI set up."""
-    answer = ask_pbx(f"read the queue state of extension {extension}",
-                     lambda pbx: pbx.operator_state(extension))
+    answer = ask_pbx(
+        f"read the queue state of extension {extension}", lambda pbx: pbx.operator_state(extension)
+    )
     return OperatorStatus(answer.value, answer.error) if answer is not None else None
 
 
 def change_status(extension: str, paused: bool, reason: str) -> OperatorStatus | None:
     """Pause the operator's phone in every queue, or make it ready; the state after."""
-    answer = ask_pbx(f"change the queue state of extension {extension}",
-                     lambda pbx: pbx.pause_operator(extension, paused, reason))
+    answer = ask_pbx(
+        f"change the queue state of extension {extension}",
+        lambda pbx: pbx.pause_operator(extension, paused, reason),
+    )
     return OperatorStatus(answer.value, answer.error) if answer is not None else None

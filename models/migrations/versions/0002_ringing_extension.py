@@ -21,7 +21,9 @@ depends_on = None
 def upgrade() -> None:
     with op.batch_alter_table("calls") as batch:
         batch.add_column(sa.Column("ringing_extension", sa.String(length=32), nullable=True))
-        batch.add_column(sa.Column("ringing_at", models.base.UtcDateTime(timezone=True), nullable=True))
+        batch.add_column(
+            sa.Column("ringing_at", models.base.UtcDateTime(timezone=True), nullable=True)
+        )
         batch.create_index(batch.f("ix_calls_ringing_extension"), ["ringing_extension"])
 
 

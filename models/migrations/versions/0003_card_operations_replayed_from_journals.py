@@ -12,21 +12,24 @@ from alembic import op
 
 import models.base
 
-revision = '0003'
-down_revision = '0002'
+revision = "0003"
+down_revision = "0002"
 branch_labels = None
 depends_on = None
 
 
 def upgrade() -> None:
-    op.create_table('card_operations',
-    sa.Column('op_id', sa.String(length=32), nullable=False),
-    sa.Column('applied_at', models.base.UtcDateTime(timezone=True), nullable=False),
-    sa.PrimaryKeyConstraint('op_id', name=op.f('pk_card_operations'))
+    op.create_table(
+        "card_operations",
+        sa.Column("op_id", sa.String(length=32), nullable=False),
+        sa.Column("applied_at", models.base.UtcDateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("op_id", name=op.f("pk_card_operations")),
     )
-    op.create_index(op.f('ix_card_operations_applied_at'), 'card_operations', ['applied_at'], unique=False)
+    op.create_index(
+        op.f("ix_card_operations_applied_at"), "card_operations", ["applied_at"], unique=False
+    )
 
 
 def downgrade() -> None:
-    op.drop_index(op.f('ix_card_operations_applied_at'), table_name='card_operations')
-    op.drop_table('card_operations')
+    op.drop_index(op.f("ix_card_operations_applied_at"), table_name="card_operations")
+    op.drop_table("card_operations")

@@ -33,14 +33,29 @@ def upgrade() -> None:
     # A trusted extension since PostgreSQL 13: the database's owner may create it.
     op.execute("CREATE EXTENSION IF NOT EXISTS pg_trgm")
     op.create_index("ix_calls_started_id_desc", "calls", NEWEST_FIRST)
-    op.create_index("ix_calls_src_number_trgm", "calls", ["src_number"],
-                    postgresql_using="gin", postgresql_ops={"src_number": "gin_trgm_ops"})
-    op.create_index("ix_calls_dst_number_trgm", "calls", ["dst_number"],
-                    postgresql_using="gin", postgresql_ops={"dst_number": "gin_trgm_ops"})
-    op.create_index("ix_calls_incomplete", "calls", NEWEST_FIRST,
-                    postgresql_where=sa.text("status = 'answered' AND completed_at IS NULL"))
-    op.create_index("ix_calls_needs_callback", "calls", NEWEST_FIRST,
-                    postgresql_where=sa.text("needs_callback"))
+    op.create_index(
+        "ix_calls_src_number_trgm",
+        "calls",
+        ["src_number"],
+        postgresql_using="gin",
+        postgresql_ops={"src_number": "gin_trgm_ops"},
+    )
+    op.create_index(
+        "ix_calls_dst_number_trgm",
+        "calls",
+        ["dst_number"],
+        postgresql_using="gin",
+        postgresql_ops={"dst_number": "gin_trgm_ops"},
+    )
+    op.create_index(
+        "ix_calls_incomplete",
+        "calls",
+        NEWEST_FIRST,
+        postgresql_where=sa.text("status = 'answered' AND completed_at IS NULL"),
+    )
+    op.create_index(
+        "ix_calls_needs_callback", "calls", NEWEST_FIRST, postgresql_where=sa.text("needs_callback")
+    )
 
 
 def downgrade() -> None:

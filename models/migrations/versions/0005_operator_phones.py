@@ -20,14 +20,18 @@ depends_on = None
 
 def upgrade() -> None:
     with op.batch_alter_table("users") as batch:
-        batch.add_column(sa.Column("phone_type", sa.String(length=16), nullable=False,
-                                   server_default="webrtc"))
+        batch.add_column(
+            sa.Column("phone_type", sa.String(length=16), nullable=False, server_default="webrtc")
+        )
         batch.add_column(sa.Column("sip_password_digest", sa.String(length=128), nullable=True))
-        batch.add_column(sa.Column("sip_password_set_at",
-                                   models.base.UtcDateTime(timezone=True), nullable=True))
+        batch.add_column(
+            sa.Column("sip_password_set_at", models.base.UtcDateTime(timezone=True), nullable=True)
+        )
         # Never read or written: the endpoint's name is the extension.
         batch.drop_column("sip_endpoint")
-        batch.create_check_constraint(op.f("ck_users_phone_type"), "phone_type IN ('webrtc', 'deskphone')")
+        batch.create_check_constraint(
+            op.f("ck_users_phone_type"), "phone_type IN ('webrtc', 'deskphone')"
+        )
 
 
 def downgrade() -> None:

@@ -39,8 +39,13 @@ depends_on = None
 POSTGRESQL_TRIGGERS = postgresql_triggers(REPORTED_COLUMNS_0007, REPORTED_EVENTS_0007)
 SQLITE_TRIGGERS = sqlite_triggers(REPORTED_COLUMNS_0007, REPORTED_EVENTS_0007)
 
-TABLES = ("report_queue_days", "report_wait_days", "report_operator_days", "report_rang_days",
-          "report_category_days")
+TABLES = (
+    "report_queue_days",
+    "report_wait_days",
+    "report_operator_days",
+    "report_rang_days",
+    "report_category_days",
+)
 
 
 def _rollup_table(name: str, *columns: sa.Column[Any]) -> None:
@@ -70,31 +75,43 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("day", name=op.f("pk_report_days")),
         sa.UniqueConstraint("starts_at", name=op.f("uq_report_days_starts_at")),
     )
-    _rollup_table("report_queue_days",
-                  sa.Column("queueless_operator_id", sa.Integer(), nullable=True),
-                  *_counts("offered", "answered", "abandoned", "missed", "closed", "refused",
-                           "answered_wait_sec"))
-    _rollup_table("report_wait_days",
-                  sa.Column("queueless_operator_id", sa.Integer(), nullable=True),
-                  sa.Column("outcome", sa.String(length=16), nullable=False),
-                  sa.Column("seconds", sa.Integer(), nullable=True),
-                  *_counts("calls"))
-    _rollup_table("report_operator_days",
-                  sa.Column("operator_id", sa.Integer(), nullable=False),
-                  sa.Column("purpose_id", sa.Integer(), nullable=True),
-                  *_counts("cards", "answered", "talk_sec", "hold_sec"),
-                  sa.Column("after_call_sec", sa.Float(), nullable=False),
-                  *_counts("saved"))
-    _rollup_table("report_rang_days",
-                  sa.Column("operator_id", sa.Integer(), nullable=True),
-                  sa.Column("extension", sa.String(length=32), nullable=True),
-                  *_counts("calls"))
-    _rollup_table("report_category_days",
-                  sa.Column("queueless_operator_id", sa.Integer(), nullable=True),
-                  *_counts("category_id", "cards", "needs_callback"))
+    _rollup_table(
+        "report_queue_days",
+        sa.Column("queueless_operator_id", sa.Integer(), nullable=True),
+        *_counts(
+            "offered", "answered", "abandoned", "missed", "closed", "refused", "answered_wait_sec"
+        ),
+    )
+    _rollup_table(
+        "report_wait_days",
+        sa.Column("queueless_operator_id", sa.Integer(), nullable=True),
+        sa.Column("outcome", sa.String(length=16), nullable=False),
+        sa.Column("seconds", sa.Integer(), nullable=True),
+        *_counts("calls"),
+    )
+    _rollup_table(
+        "report_operator_days",
+        sa.Column("operator_id", sa.Integer(), nullable=False),
+        sa.Column("purpose_id", sa.Integer(), nullable=True),
+        *_counts("cards", "answered", "talk_sec", "hold_sec"),
+        sa.Column("after_call_sec", sa.Float(), nullable=False),
+        *_counts("saved"),
+    )
+    _rollup_table(
+        "report_rang_days",
+        sa.Column("operator_id", sa.Integer(), nullable=True),
+        sa.Column("extension", sa.String(length=32), nullable=True),
+        *_counts("calls"),
+    )
+    _rollup_table(
+        "report_category_days",
+        sa.Column("queueless_operator_id", sa.Integer(), nullable=True),
+        *_counts("category_id", "cards", "needs_callback"),
+    )
     where = sa.text("kind = 'operator_rang'")
-    op.create_index("ix_call_events_rang_at", "call_events", ["at"], postgresql_where=where,
-                    sqlite_where=where)
+    op.create_index(
+        "ix_call_events_rang_at", "call_events", ["at"], postgresql_where=where, sqlite_where=where
+    )
     postgresql = op.get_bind().dialect.name == "postgresql"
     for statement in POSTGRESQL_TRIGGERS if postgresql else SQLITE_TRIGGERS:
         op.execute(statement)

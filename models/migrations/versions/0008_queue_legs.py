@@ -46,12 +46,23 @@ def _triggers(postgresql: bool, statements: tuple[str, ...]) -> None:
 def upgrade() -> None:
     for table in ("report_queue_days", "report_wait_days"):
         with op.batch_alter_table(table) as batch:
-            batch.add_column(sa.Column("leg", sa.Boolean(), nullable=False,
-                                       server_default=sa.false()))
-    op.create_index("ix_call_events_moved_at", "call_events", ["at"],
-                    postgresql_where=MOVES_WHERE, sqlite_where=MOVES_WHERE)
-    op.create_index("ix_call_events_moves_by_call", "call_events", ["call_id", "at"],
-                    postgresql_where=MOVES_WHERE, sqlite_where=MOVES_WHERE)
+            batch.add_column(
+                sa.Column("leg", sa.Boolean(), nullable=False, server_default=sa.false())
+            )
+    op.create_index(
+        "ix_call_events_moved_at",
+        "call_events",
+        ["at"],
+        postgresql_where=MOVES_WHERE,
+        sqlite_where=MOVES_WHERE,
+    )
+    op.create_index(
+        "ix_call_events_moves_by_call",
+        "call_events",
+        ["call_id", "at"],
+        postgresql_where=MOVES_WHERE,
+        sqlite_where=MOVES_WHERE,
+    )
     postgresql = op.get_bind().dialect.name == "postgresql"
     _triggers(postgresql, POSTGRESQL_TRIGGERS if postgresql else SQLITE_TRIGGERS)
     op.execute("UPDATE report_days SET stale = true")
@@ -59,8 +70,12 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     postgresql = op.get_bind().dialect.name == "postgresql"
-    _triggers(postgresql, postgresql_triggers(REPORTED_COLUMNS_0007, REPORTED_EVENTS_0007)
-              if postgresql else sqlite_triggers(REPORTED_COLUMNS_0007, REPORTED_EVENTS_0007))
+    _triggers(
+        postgresql,
+        postgresql_triggers(REPORTED_COLUMNS_0007, REPORTED_EVENTS_0007)
+        if postgresql
+        else sqlite_triggers(REPORTED_COLUMNS_0007, REPORTED_EVENTS_0007),
+    )
     op.drop_index("ix_call_events_moves_by_call", table_name="call_events")
     op.drop_index("ix_call_events_moved_at", table_name="call_events")
     op.execute("DELETE FROM report_queue_days WHERE leg")

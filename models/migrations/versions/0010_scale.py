@@ -30,12 +30,27 @@ CALLBACK_UNTAKEN = sa.text("needs_callback AND operator_id IS NULL")
 
 
 def upgrade() -> None:
-    op.create_index("ix_calls_open_ringing", "calls", ["ringing_extension"],
-                    postgresql_where=OPEN_CARD, sqlite_where=OPEN_CARD)
-    op.create_index("ix_calls_open_operator", "calls", ["operator_id"],
-                    postgresql_where=OPEN_CARD, sqlite_where=OPEN_CARD)
-    op.create_index("ix_calls_callbacks_untaken", "calls", ["queue"],
-                    postgresql_where=CALLBACK_UNTAKEN, sqlite_where=CALLBACK_UNTAKEN)
+    op.create_index(
+        "ix_calls_open_ringing",
+        "calls",
+        ["ringing_extension"],
+        postgresql_where=OPEN_CARD,
+        sqlite_where=OPEN_CARD,
+    )
+    op.create_index(
+        "ix_calls_open_operator",
+        "calls",
+        ["operator_id"],
+        postgresql_where=OPEN_CARD,
+        sqlite_where=OPEN_CARD,
+    )
+    op.create_index(
+        "ix_calls_callbacks_untaken",
+        "calls",
+        ["queue"],
+        postgresql_where=CALLBACK_UNTAKEN,
+        sqlite_where=CALLBACK_UNTAKEN,
+    )
 
 
 def downgrade() -> None:

@@ -22,8 +22,9 @@ depends_on = None
 
 def upgrade() -> None:
     with op.batch_alter_table("users") as batch:
-        batch.add_column(sa.Column("phone_generation", sa.Integer(), nullable=False,
-                                   server_default="0"))
+        batch.add_column(
+            sa.Column("phone_generation", sa.Integer(), nullable=False, server_default="0")
+        )
 
 
 def downgrade() -> None:

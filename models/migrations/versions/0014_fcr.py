@@ -56,8 +56,10 @@ def upgrade() -> None:
         sa.Column("queueless_operator_id", sa.Integer(), nullable=True),
         sa.Column("operator_id", sa.Integer(), nullable=True),
         sa.Column("category_id", sa.Integer(), nullable=True),
-        *[sa.Column(name, sa.Integer(), nullable=False)
-          for name in ("answered", "declared", "known", "not_again")],
+        *[
+            sa.Column(name, sa.Integer(), nullable=False)
+            for name in ("answered", "declared", "known", "not_again")
+        ],
         sa.PrimaryKeyConstraint("id", name=op.f(f"pk_{TABLE}")),
     )
     op.create_index(op.f(f"ix_{TABLE}_day"), TABLE, ["day"], unique=False)
@@ -65,8 +67,7 @@ def upgrade() -> None:
     _drop_triggers(postgresql)
     with op.batch_alter_table("report_days") as batch:
         batch.add_column(sa.Column("fcr_repeat_days", sa.Integer(), nullable=True))
-        batch.add_column(sa.Column("fcr_at", models.base.UtcDateTime(timezone=True),
-                                   nullable=True))
+        batch.add_column(sa.Column("fcr_at", models.base.UtcDateTime(timezone=True), nullable=True))
     _create_triggers(POSTGRESQL_TRIGGERS if postgresql else SQLITE_TRIGGERS)
     op.execute("UPDATE report_days SET stale = true")
 
@@ -77,7 +78,10 @@ def downgrade() -> None:
     with op.batch_alter_table("report_days") as batch:
         batch.drop_column("fcr_at")
         batch.drop_column("fcr_repeat_days")
-    _create_triggers(postgresql_triggers(REPORTED_COLUMNS_0008, REPORTED_EVENTS)
-                     if postgresql else sqlite_triggers(REPORTED_COLUMNS_0008, REPORTED_EVENTS))
+    _create_triggers(
+        postgresql_triggers(REPORTED_COLUMNS_0008, REPORTED_EVENTS)
+        if postgresql
+        else sqlite_triggers(REPORTED_COLUMNS_0008, REPORTED_EVENTS)
+    )
     op.drop_index(op.f(f"ix_{TABLE}_day"), table_name=TABLE)
     op.drop_table(TABLE)
