@@ -65,6 +65,20 @@ def test_the_operator_s_page_gets_a_password_asterisk_accepts_and_nobody_stores(
         )
 
 
+def test_the_admin_never_sees_a_browser_phone_s_password(
+    phone_app: Flask, sessions: sessionmaker[Session]
+) -> None:
+    operator_id = user_id(sessions, "operator1")
+    admin = phone_app.test_client()
+    login(admin, "admin")
+    admin.post("/locale", data={"locale": "en"})
+    made = admin.post(f"/admin/users/{operator_id}/phone-password")
+    assert made.status_code == 200
+    assert "the operator's workspace takes it by itself" in made.text
+    password = operator_page(phone_app).get("/workspace/phone").get_json()["password"]
+    assert password not in made.text and "<code>" not in made.text.split('id="phone"')[1]
+
+
 def test_a_new_phone_password_retires_the_one_the_page_had(
     phone_app: Flask, sessions: sessionmaker[Session]
 ) -> None:

@@ -9,7 +9,7 @@ from sqlalchemy import select
 from werkzeug.wrappers import Response
 from wtforms import SelectChoice
 
-from models import AuditEntry, QueueMember, Role, User
+from models import AuditEntry, PhoneType, QueueMember, Role, User
 from models.routing import Queue
 from webadmin.admin.forms import PasswordForm, PhonePasswordForm, UserForm
 from webadmin.admin.phones import apply_phones, flash_applied, new_phone_password, phone_setup
@@ -207,6 +207,14 @@ def phone_password(user_id: int) -> Response | tuple[str, int]:
     _audit(user, "user.phone_password", {"extension": user.extension})
     db.session.commit()
     applied = apply_phones()
-    page, _status = _user_page(user, form, phone_password=password, applied=applied)
+    # A browser phone's password goes to the operator's own signed-in page, never to a person.
+    browser = user.phone_type == PhoneType.WEBRTC.value
+    page, _status = _user_page(
+        user,
+        form,
+        phone_password=None if browser else password,
+        browser_phone_renewed=browser,
+        applied=applied,
+    )
     # The password is on this page only: never kept by the browser's cache or a proxy.
     return Response(page, headers={"Cache-Control": "no-store"}, mimetype="text/html")
