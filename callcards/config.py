@@ -119,6 +119,8 @@ class Settings:
     # Failed sign-ins one address may make before it waits (a call centre behind one NAT
     # address shares this budget; raise it there).
     login_ip_failures: int = 20
+    # A signed-in browser's session ends this many hours after the sign-in (a shift and more).
+    session_hours: float = 14.0
     # Reverse proxies in front of the site whose X-Forwarded-* headers are believed.
     trusted_proxies: int = 0
     # CALLCARDS_DEVELOPMENT or FLASK_DEBUG: the production start accepts the default secret.
@@ -177,6 +179,7 @@ def load_settings(environ: os._Environ[str] | dict[str, str] | None = None) -> S
         fcr_repeat_days=max(1, int(env.get("CALLCARDS_FCR_REPEAT_DAYS") or FCR_REPEAT_DAYS)),
         timezone=_zone_name(env.get("CALLCARDS_TIMEZONE") or DEFAULT_TIMEZONE),
         login_ip_failures=max(1, int(env.get("CALLCARDS_LOGIN_IP_FAILURES") or 20)),
+        session_hours=max(0.1, float(env.get("CALLCARDS_SESSION_HOURS") or 14)),
         trusted_proxies=max(0, int(env.get("CALLCARDS_TRUSTED_PROXIES") or 0)),
         development=any(
             env.get(name, "").lower() in _TRUE for name in ("CALLCARDS_DEVELOPMENT", "FLASK_DEBUG")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -50,6 +51,7 @@ def _config(settings: Settings) -> dict[str, Any]:
         "LOGIN_LOCK_FAILURES": 5,
         "LOGIN_LOCK_SECONDS": 300,
         "LOGIN_IP_FAILURES": settings.login_ip_failures,
+        "SESSION_LIFETIME": timedelta(hours=settings.session_hours),
         "TRUSTED_PROXIES": settings.trusted_proxies,
         "WORKSPACE_POLL_MS": 1000,
         "CALLS_PER_PAGE": 50,

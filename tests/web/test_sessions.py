@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from datetime import timedelta
 from pathlib import Path
 
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from models import Call, StaffSession, User
+from models import Call, StaffSession, User, utcnow
 from models.session import transaction
 from tests.web.conftest import login, user_id, write_tone
 from webadmin.auth.identity import issue_api_token
@@ -298,3 +299,28 @@ def test_a_locked_account_answers_exactly_like_a_wrong_password(
     with sessions() as session:
         still_locked = session.scalar(select(User.locked_until).where(User.login == "operator1"))
     assert still_locked == locked  # the guesses while locked do not extend the lock
+
+
+def test_a_session_ends_when_its_lifetime_is_over_and_its_row_goes_at_the_next_sign_in(
+    app: Flask, sessions: sessionmaker[Session]
+) -> None:
+    lifetime = app.config["SESSION_LIFETIME"]
+    yesterday, today = app.test_client(), app.test_client()
+    login(yesterday, "operator1")
+    assert yesterday.get("/calls").status_code == 200
+    with sessions.begin() as session:  # the sign-in was a lifetime and a minute ago
+        session.execute(
+            update(StaffSession)
+            .where(StaffSession.user_id == user_id(sessions, "operator1"))
+            .values(created_at=utcnow() - lifetime - timedelta(minutes=1))
+        )
+    assert _signed_out(yesterday)
+    login(today, "operator1")
+    assert today.get("/calls").status_code == 200
+    with sessions() as session:
+        ages = session.scalars(
+            select(StaffSession.created_at).where(
+                StaffSession.user_id == user_id(sessions, "operator1")
+            )
+        ).all()
+    assert ages and all(age > utcnow() - lifetime for age in ages)

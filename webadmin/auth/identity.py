@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from datetime import timedelta
+from datetime import datetime, timedelta
 
-from flask import Flask, Request, request
+from flask import Flask, Request, current_app, request
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import delete, select
 
@@ -50,8 +50,19 @@ def bearer_token() -> str | None:
     return token.strip()
 
 
+def _oldest_live_session() -> datetime:
+    """Sessions signed in before this have ended (SESSION_LIFETIME, CALLCARDS_SESSION_HOURS)."""
+    lifetime: timedelta = current_app.config["SESSION_LIFETIME"]
+    return utcnow() - lifetime
+
+
 def start_session(user: User) -> Staff:
-    """A new server-side session for this user (the caller commits); its key goes in the cookie."""
+    """A new server-side session for this user (the caller commits); its key goes in the cookie.
+
+    Ended sessions of anyone are removed on the way: a browser closed without signing out
+    leaves its row only until its lifetime is over and somebody signs in.
+    """
+    db.session.execute(delete(StaffSession).where(StaffSession.created_at < _oldest_live_session()))
     key = secrets.token_urlsafe(32)
     db.session.add(StaffSession(user_id=user.id, key_hash=_digest(key)))
     return Staff(user, session_key=key)
@@ -76,7 +87,11 @@ def load_user(user_id: str) -> Staff | None:
     user = db.session.scalar(
         select(User)
         .join(StaffSession, StaffSession.user_id == User.id)
-        .where(StaffSession.key_hash == _digest(key), User.id == int(raw_id))
+        .where(
+            StaffSession.key_hash == _digest(key),
+            User.id == int(raw_id),
+            StaffSession.created_at >= _oldest_live_session(),
+        )
     )
     if user is None or not user.active:
         return None
