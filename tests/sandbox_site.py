@@ -45,11 +45,17 @@ def signed_in(
     return client
 
 
-def new_phone_password(site: FlaskClient, user: Any) -> str:
-    """Press "Make a phone password" for `user` on the admin's site; the password shown."""
+def make_phone_password(site: FlaskClient, user: Any) -> str:
+    """Press "Make a phone password" for `user` on the admin's site; the page it answers."""
     page = site.post(f"/admin/users/{user.id}/phone-password")
     assert page.status_code == 200, page.text
     assert "Asterisk accepted" in page.text
-    shown = re.search(r'id="phone-password">.*?<code>([^<]+)</code>', page.text, re.S)
+    return page.text
+
+
+def new_phone_password(site: FlaskClient, user: Any) -> str:
+    """A desk phone's new password, as the admin's page shows it once."""
+    page = make_phone_password(site, user)
+    shown = re.search(r'id="phone-password">.*?<code>([^<]+)</code>', page, re.S)
     assert shown is not None
     return shown[1]

@@ -32,7 +32,7 @@ from pbx.endpoints import apply_endpoints
 from tests.agi_process import AgiProcess
 from tests.asterisk_driver import AsteriskDriver, TestCall
 from tests.card_polling import wait_card
-from tests.sandbox_site import new_phone_password, sandbox_settings
+from tests.sandbox_site import make_phone_password, sandbox_settings
 from tests.softphone import (
     CHROMIUM,
     CHROMIUM_ARGS,
@@ -105,7 +105,7 @@ def browser_phone(
             assert user is not None
             user.phone_type = PhoneType.WEBRTC.value
             session.commit()
-            new_phone_password(admin_site, user)
+            make_phone_password(admin_site, user)
         ringing_phones = replace(phone_settings, member_interface="PJSIP/{extension}")
         assert apply_queues(session, ringing_phones).ok
         first = users[0]
@@ -557,7 +557,7 @@ async def test_a_new_phone_password_moves_the_open_page_to_it(
         document.getElementById('phone').getAttribute('data-state')))
         .observe(document.getElementById('phone'), {attributes: true});
     }""")
-    new_phone_password(admin_site, browser_phone)  # Asterisk now holds only the new digest
+    make_phone_password(admin_site, browser_phone)  # Asterisk now holds only the new digest
     await page.wait_for_function("() => window.phoneStates.includes('registering')", timeout=15000)
     await phone_state(page, "registered")
     await wait_contacts(ami, "101", 1)
