@@ -147,6 +147,35 @@ def _queue_sums(leg: o.Leg, short_abandon_sec: int, target: Any) -> list[Any]:
     ]
 
 
+def _replace_sums(
+    session: DbSession,
+    user: Any,
+    into: dict[Any, dict[str, Any]],
+    cover: Coverage,
+    cards: Any,
+    instead: o.Leg,
+    short_abandon_sec: int,
+) -> None:
+    """Over the raw cards joined to `cards` (a subquery by call_id), count `instead` in place
+    of each card as a whole call: the difference of the two sums, added per queue."""
+    target = func.coalesce(Queue.service_level_sec, SERVICE_LEVEL_SEC)
+    stmt = (
+        select(
+            Call.queue,
+            *_queue_sums(o.each_call(), short_abandon_sec, target),
+            *_queue_sums(instead, short_abandon_sec, target),
+        )
+        .join(cards, cards.c.call_id == Call.id)
+        .outerjoin(Queue, Queue.name == Call.queue)
+        .where(cover.raw(), Call.direction == Direction.INBOUND.value)
+        .group_by(Call.queue)
+    )
+    width = len(_QUEUE_SUMS)
+    for name, *values in session.execute(_scoped(stmt, user)):
+        changes = zip(_QUEUE_SUMS, values[:width], values[width:], strict=True)
+        _add(into, name, **{key: other - whole for key, whole, other in changes})
+
+
 def queue_report(
     session: DbSession, period: Period, user: Any, short_abandon_sec: int = SHORT_ABANDON_SEC
 ) -> QueueReport:
@@ -177,54 +206,11 @@ def queue_report(
         # A card that never moved is its own final leg; one that moved counts from its last
         # move on instead (a sum replaced by another: exact, and only the moved cards read).
         moves = o.last_moves(cover.raw(), cover.earliest_raw)
-        stmt = (
-            select(
-                Call.queue,
-                *_queue_sums(o.each_call(), short_abandon_sec, target),
-                *_queue_sums(o.final_leg(moves), short_abandon_sec, target),
-            )
-            .join(moves, moves.c.call_id == Call.id)
-            .outerjoin(Queue, Queue.name == Call.queue)
-            .where(cover.raw(), Call.direction == Direction.INBOUND.value)
-            .group_by(Call.queue)
-        )
-        width = len(_QUEUE_SUMS)
-        for name, *values in session.execute(_scoped(stmt, user)):
-            _add(
-                legs,
-                name,
-                **{
-                    key: final - whole
-                    for key, whole, final in zip(
-                        _QUEUE_SUMS, values[:width], values[width:], strict=True
-                    )
-                },
-            )
+        _replace_sums(session, user, legs, cover, moves, o.final_leg(moves), short_abandon_sec)
         # The total takes the caller's view of a call that moved: a sum replaced by another
         # again, over the cards with earlier legs only.
         taken = o.taken_earlier(cover.raw(), cover.earliest_raw)
-        stmt = (
-            select(
-                Call.queue,
-                *_queue_sums(o.each_call(), short_abandon_sec, target),
-                *_queue_sums(o.callers_view(taken), short_abandon_sec, target),
-            )
-            .join(taken, taken.c.call_id == Call.id)
-            .outerjoin(Queue, Queue.name == Call.queue)
-            .where(cover.raw(), Call.direction == Direction.INBOUND.value)
-            .group_by(Call.queue)
-        )
-        for name, *values in session.execute(_scoped(stmt, user)):
-            _add(
-                calls,
-                name,
-                **{
-                    key: view - whole
-                    for key, whole, view in zip(
-                        _QUEUE_SUMS, values[:width], values[width:], strict=True
-                    )
-                },
-            )
+        _replace_sums(session, user, calls, cover, taken, o.callers_view(taken), short_abandon_sec)
         earlier = o.earlier_legs(cover.raw(), cover.earliest_raw)
         # An earlier leg is seen by whoever oversees its queue, as the roll-ups' rows are.
         for name, *values in session.execute(
