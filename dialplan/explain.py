@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dialplan.flow import SimulatedCall
 from dialplan.steps import Collect, Decision, Play
+from dialplan.timeline import TimelineKind
 
 
 def parse_keys(text: str) -> list[str | None]:
@@ -26,7 +27,9 @@ def describe(call: SimulatedCall) -> list[str]:
     ]
     if call.hours is not None:
         lines.append(f"hours: {'open' if call.hours.open else 'closed'} ({call.hours.reason})")
-    overflows = iter([event.data for event in call.events if event.kind == "queue_overflow"])
+    overflows = iter(
+        [event.data for event in call.events if event.kind == TimelineKind.QUEUE_OVERFLOW]
+    )
     for index, step in enumerate(call.steps):
         if isinstance(step, Collect):
             lines.append(

@@ -21,6 +21,7 @@ from typing import Any
 from panoramisk import Manager
 
 from callcards.config import Settings
+from dialplan.timeline import TimelineKind
 from fastagi.cards import Event
 from fastagi.changes import HoldChanged
 from fastagi.services import AgiServices
@@ -28,7 +29,7 @@ from fastagi.services import AgiServices
 log = logging.getLogger(__name__)
 
 #: AMI event name → the card's timeline kind (webadmin/labels.py has their words).
-HOLD_KINDS = {"Hold": "hold", "Unhold": "unhold"}
+HOLD_KINDS = {"Hold": TimelineKind.HOLD, "Unhold": TimelineKind.UNHOLD}
 #: Seconds between attempts while AMI is unreachable; the last repeats.
 RETRY_DELAYS = (1.0, 2.0, 5.0, 10.0, 30.0)
 
@@ -53,7 +54,7 @@ def hold_change(message: Mapping[str, Any], received_at: datetime) -> HoldChange
         return None
     at = _asterisk_time(message.get("Timestamp")) or received_at
     data = {"channel": str(message.get("Channel", ""))}
-    if kind == "hold" and message.get("MusicClass"):
+    if kind == TimelineKind.HOLD and message.get("MusicClass"):
         data["music_class"] = str(message["MusicClass"])
     return HoldChange(linkedid, Event(kind, at, data, str(message.get("Uniqueid") or "") or None))
 

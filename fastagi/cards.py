@@ -42,6 +42,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import Session, sessionmaker
 
+from dialplan.timeline import TimelineKind
 from fastagi.cel import CallFacts, facts_of, read_rows
 from fastagi.channels import extension_of
 from fastagi.outcome import HangupFacts, Outcome, classify
@@ -63,11 +64,11 @@ if TYPE_CHECKING:
 R = TypeVar("R")
 
 #: The timeline entry of a card closed by `callcards reconcile` from Asterisk's record.
-CLOSED_FROM_CEL = "card_closed_from_cel"
+CLOSED_FROM_CEL = TimelineKind.CARD_CLOSED_FROM_CEL
 #: The timeline entries of an answer the hangup could only guess (its end), and of its
 #: correction by `callcards reconcile` from CEL.
-ANSWER_TIME_UNKNOWN = "answer_time_unknown"
-ANSWER_FROM_CEL = "answer_from_cel"
+ANSWER_TIME_UNKNOWN = TimelineKind.ANSWER_TIME_UNKNOWN
+ANSWER_FROM_CEL = TimelineKind.ANSWER_FROM_CEL
 #: The end reason of a card left open that Asterisk has no record of.
 NO_ASTERISK_RECORD = "no_asterisk_record"
 #: ... and of one whose record reconcile cannot read as a call from the trunk (an outbound
@@ -115,7 +116,7 @@ class CardRef:
 class Event:
     """One timeline entry to append to a card."""
 
-    kind: str
+    kind: TimelineKind
     at: datetime
     data: dict[str, Any] = field(default_factory=dict)
     channel_uniqueid: str | None = None
@@ -139,7 +140,7 @@ class HangupReport:
     # Known only when the call is rebuilt afterwards (callcards reconcile, from CEL):
     member_answered_at: datetime | None = None
     queue_entered_at: datetime | None = None
-    late_event: str = "card_created_late"
+    late_event: TimelineKind = TimelineKind.CARD_CREATED_LATE
 
 
 def seconds_between(start: datetime | None, end: datetime | None) -> int | None:
@@ -207,7 +208,7 @@ _INSERT_EVENTS = insert(EVENTS)
 _RESERVE_IDS = select(
     func.nextval(func.pg_get_serial_sequence(CALLS.name, CALLS.c.id.name))
 ).select_from(func.generate_series(1, bindparam("count")))
-_HOLD_KINDS = ("hold", "unhold")
+_HOLD_KINDS = (TimelineKind.HOLD, TimelineKind.UNHOLD)
 _HOLD_EVENTS = (
     select(EVENTS.c.call_id, EVENTS.c.kind, EVENTS.c.at, EVENTS.c.channel_uniqueid)
     .where(
@@ -628,7 +629,7 @@ class CardStore:
             card["id"],
             [
                 Event(
-                    "answered",
+                    TimelineKind.ANSWERED,
                     at,
                     {
                         "interface": interface or "",
@@ -661,7 +662,7 @@ class CardStore:
             card["id"],
             [
                 Event(
-                    "queue_from_dialplan",
+                    TimelineKind.QUEUE_FROM_DIALPLAN,
                     report.ended_at,
                     {
                         "queue": report.queue,
@@ -692,7 +693,7 @@ class CardStore:
             card["id"],
             [
                 Event(
-                    "recording_from_dialplan",
+                    TimelineKind.RECORDING_FROM_DIALPLAN,
                     report.ended_at,
                     {
                         "recording": used,
@@ -745,7 +746,7 @@ class CardStore:
                 if state == RecordingState.OK.value or settled
                 else RecordingState.PENDING.value
             )
-        self.add_events(db, card["id"], [Event("hangup", ended_at, data)])
+        self.add_events(db, card["id"], [Event(TimelineKind.HANGUP, ended_at, data)])
         return self.save(db, card)
 
     def recording_state(self, path: str | None) -> str:
@@ -767,7 +768,7 @@ class CardStore:
         held: set[str | None] = set()
         for kind, at, channel in CardStore._hold_events(db, card_id):
             at = min(max(at, answered_at), ended_at)
-            if kind == "hold":
+            if kind == TimelineKind.HOLD:
                 if not held:
                     since = at
                 held.add(channel)

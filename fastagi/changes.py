@@ -17,6 +17,7 @@ from typing import Any, ClassVar, Generic, TypeVar
 
 from sqlalchemy import Boolean, Connection, and_, bindparam, case, func, null, or_, select, update
 
+from dialplan.timeline import TimelineKind
 from fastagi.cards import (
     ANSWER_FROM_CEL,
     CALLS,
@@ -331,7 +332,7 @@ class Ringing(CardChange[bool]):
             card_id,
             [
                 Event(
-                    "operator_rang",
+                    TimelineKind.OPERATOR_RANG,
                     self.at,
                     {
                         "extension": self.extension,
@@ -503,7 +504,7 @@ class MessageLeft(CardChange[int]):
             card["id"],
             [
                 Event(
-                    "message_left" if heard else "no_message",
+                    TimelineKind.MESSAGE_LEFT if heard else TimelineKind.NO_MESSAGE,
                     self.at,
                     {"seconds": seconds, "record_status": self.record_status},
                 )

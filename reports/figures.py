@@ -17,6 +17,7 @@ from sqlalchemy import and_, distinct, func, not_, null, or_, select
 from sqlalchemy.orm import Session, scoped_session
 
 from callcards.config import FCR_REPEAT_DAYS
+from dialplan.timeline import TimelineKind
 from models import (
     Call,
     CallCategory,
@@ -537,7 +538,7 @@ def _operator_cards(
         # An event never comes before its call: the bound drops nothing and lets the
         # ringing events be read by their time (ix_call_events_rang_at).
         .where(
-            CallEvent.kind == "operator_rang",
+            CallEvent.kind == TimelineKind.OPERATOR_RANG,
             CallEvent.at >= cover.earliest_raw,
             cover.raw(),
             Call.status != Status.RINGING.value,

@@ -37,6 +37,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import aliased
 
+from dialplan.timeline import TimelineKind
 from models import Call, CallEvent, Direction, Status
 from models.calls import MOVE_EVENTS
 from reports.sql import ceil_seconds, seconds_between, within_days
@@ -111,7 +112,7 @@ def answered_by(extension: Any) -> ColumnElement[bool]:
     answer = aliased(CallEvent)
     return exists().where(
         answer.call_id == Call.id,
-        answer.kind == "answered",
+        answer.kind == TimelineKind.ANSWERED,
         answer.data["extension"].as_string() == extension,
     )
 
@@ -247,7 +248,7 @@ def last_moves(where: ColumnElement[bool], since: datetime | None) -> Subquery:
             answer,
             and_(
                 answer.call_id == moved.c.call_id,
-                answer.kind == "answered",
+                answer.kind == TimelineKind.ANSWERED,
                 answer.at >= moved.c.moved_at,
             ),
         )
@@ -318,7 +319,7 @@ def earlier_legs(where: ColumnElement[bool], since: datetime | None) -> Subquery
             moves.c.queue,
             moves.c.start,
             and_(
-                moves.c.kind == "queue_overflow",
+                moves.c.kind == TimelineKind.QUEUE_OVERFLOW,
                 func.coalesce(moves.c.queue_status, "").in_(REFUSED_AT_JOIN),
             ).label("refused"),
             func.min(answer.at).label("answered_at"),
@@ -326,9 +327,9 @@ def earlier_legs(where: ColumnElement[bool], since: datetime | None) -> Subquery
         .outerjoin(
             answer,
             and_(
-                moves.c.kind == "transferred",
+                moves.c.kind == TimelineKind.TRANSFERRED,
                 answer.call_id == moves.c.call_id,
-                answer.kind == "answered",
+                answer.kind == TimelineKind.ANSWERED,
                 answer.at >= moves.c.start,
                 answer.at < moves.c.at,
             ),

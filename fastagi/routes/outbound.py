@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dialplan.timeline import TimelineKind
 from fastagi import variables as var
 from fastagi.cards import Event
 from fastagi.changes import OpenCard
@@ -21,7 +22,14 @@ async def outbound(call: AgiCall, services: AgiServices) -> None:
         facts.linkedid,
         OpenCard(
             card_to_be,
-            [Event("outbound_dial", started_at, {"number": facts.extension}, facts.uniqueid)],
+            [
+                Event(
+                    TimelineKind.OUTBOUND_DIAL,
+                    started_at,
+                    {"number": facts.extension},
+                    facts.uniqueid,
+                )
+            ],
         ),
     )
     if card is not None:
