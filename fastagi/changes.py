@@ -132,6 +132,14 @@ _ROUTES = unnest(
 )
 
 
+def _card_ids_updated(
+    db: Connection, statement: Any, values: Sequence[dict[str, Any]]
+) -> dict[str, int]:
+    """Run an UPDATE ... FROM unnest(...) for many calls' values; each card id it updated."""
+    arrays = {name: [row[name] for row in values] for name in values[0]}
+    return {row.linkedid: row.id for row in db.execute(statement, arrays | {"now": utcnow()})}
+
+
 def _route_decided(rows: Any = None) -> Any:
     """RouteDecided's UPDATE: a value given replaces the card's, None keeps it.
 
@@ -220,14 +228,7 @@ class RouteDecided(CardChange[None]):
         cls, store: CardStore, db: Connection, changes: Sequence[RouteDecided]
     ) -> list[None]:
         """Every card in one UPDATE ... FROM unnest(...), their timeline entries in one INSERT."""
-        values = [change._values() for change in changes]
-        updated = {
-            row.linkedid: row.id
-            for row in db.execute(
-                _ROUTES_DECIDED,
-                {name: [row[name] for row in values] for name in values[0]} | {"now": utcnow()},
-            )
-        }
+        updated = _card_ids_updated(db, _ROUTES_DECIDED, [change._values() for change in changes])
         for change in changes:
             # A card missing fails the whole group: the writer then tries its changes one
             # at a time and leaves the missing one out.
@@ -307,14 +308,7 @@ class Ringing(CardChange[bool]):
         cls, store: CardStore, db: Connection, changes: Sequence[Ringing]
     ) -> list[bool]:
         """Every card in one UPDATE ... FROM unnest(...), their timeline entries in one INSERT."""
-        values = [change._values() for change in changes]
-        rang = {
-            row.linkedid: row.id
-            for row in db.execute(
-                _RINGINGS,
-                {name: [row[name] for row in values] for name in values[0]} | {"now": utcnow()},
-            )
-        }
+        rang = _card_ids_updated(db, _RINGINGS, [change._values() for change in changes])
         return [change._rang(store, db, rang.get(change.linkedid)) for change in changes]
 
     def _values(self) -> dict[str, Any]:
