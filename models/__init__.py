@@ -7,6 +7,7 @@ from models.base import Base, utcnow
 from models.calls import AuditEntry, Call, CallEvent, Direction, RecordingState, Status
 from models.dictionaries import CallCategory, CallPurpose, CallSubCategory, CallTag, call_tags
 from models.journal import CardOperation
+from models.live import AgentState, LiveEvent, LiveFloor, LiveWrapup, OperatorState
 from models.reports import (
     CategoryDay,
     FirstCallDay,
@@ -20,6 +21,11 @@ from models.routing import Did, FlowSetting, FlowVersion, IvrMenu, Queue, Schedu
 from models.users import PhoneType, QueueMember, Role, StaffSession, User, queue_supervisors
 
 __all__ = [
+    "AgentState",
+    "LiveEvent",
+    "LiveFloor",
+    "LiveWrapup",
+    "OperatorState",
     "AsteriskCdr",
     "AsteriskCel",
     "AuditEntry",

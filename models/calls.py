@@ -23,7 +23,7 @@ class Direction(StrEnum):
 
 
 class Status(StrEnum):
-    """Where the call stands; the last four are final for an unanswered call."""
+    """Where the call stands; the last five are final for an unanswered call."""
 
     RINGING = "ringing"
     ANSWERED = "answered"
@@ -31,6 +31,8 @@ class Status(StrEnum):
     ABANDONED = "abandoned"
     BUSY = "busy"
     FAILED = "failed"
+    #: The caller left the queue asking to be called back (virtual hold): not abandoned.
+    CALLBACK_REQUESTED = "callback_requested"
 
 
 class RecordingState(StrEnum):
@@ -122,7 +124,7 @@ class Call(Base):
     linkedid: Mapped[str] = mapped_column(String(64), unique=True)
     queue: Mapped[str | None] = mapped_column(String(64))
     direction: Mapped[str] = mapped_column(String(16), default=Direction.INBOUND.value)
-    status: Mapped[str] = mapped_column(String(16), default=Status.RINGING.value)
+    status: Mapped[str] = mapped_column(String(32), default=Status.RINGING.value)
     started_at: Mapped[datetime] = mapped_column(default=utcnow)
     answered_at: Mapped[datetime | None]
     ended_at: Mapped[datetime | None]
@@ -140,6 +142,8 @@ class Call(Base):
     recording_url: Mapped[str | None] = mapped_column(String(255))
     resolved_first_call: Mapped[bool] = mapped_column(Boolean, default=False)
     needs_callback: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: The number a caller asked to be called back on (virtual hold), when it is not src_number.
+    callback_number: Mapped[str | None] = mapped_column(String(32))
     notes: Mapped[str | None] = mapped_column(Text)
 
     # Beside the published columns.

@@ -35,6 +35,14 @@ class Queue(Base):
     # Flow-document actions (queue, or hangup with a message); None: hang up.
     when_empty: Mapped[dict[str, Any] | None] = mapped_column(JsonDocument)
     when_timeout: Mapped[dict[str, Any] | None] = mapped_column(JsonDocument)
+    # The live floor (migration 0016). After an answered call the operator is held out of the
+    # queue until their card is complete, at most this long (0: not held).
+    wrapup_hold_sec: Mapped[int] = mapped_column(Integer, default=0)
+    # Rings not answered in a row before the operator is paused "missed calls" (0: never).
+    missed_rings_pause: Mapped[int] = mapped_column(Integer, default=0)
+    # The wallboard's thresholds: the longest acceptable wait and the service-level target.
+    max_wait_alert_sec: Mapped[int] = mapped_column(Integer, default=60)
+    service_level_target_pct: Mapped[int] = mapped_column(Integer, default=80)
 
     def __repr__(self) -> str:
         return f"<Queue {self.name}>"

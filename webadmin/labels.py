@@ -25,6 +25,7 @@ STATUSES: dict[str, LazyString] = {
     "abandoned": _l("abandoned"),
     "busy": _l("busy"),
     "failed": _l("failed"),
+    "callback_requested": _l("callback requested"),
 }
 
 DIRECTIONS: dict[str, LazyString] = {
