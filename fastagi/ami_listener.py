@@ -24,6 +24,7 @@ from callcards.config import Settings
 from fastagi.cards import Event
 from fastagi.changes import HoldChanged
 from fastagi.services import AgiServices
+from live.ami import SessionManager
 
 log = logging.getLogger(__name__)
 
@@ -127,7 +128,7 @@ class AmiListener:
         """One connection: log in, ask for Hold/Unhold only, wait until it is lost."""
         loop = asyncio.get_running_loop()
         lost: asyncio.Future[None] = loop.create_future()
-        manager = _Manager(lost, host=self.host, port=self.port, loop=loop)
+        manager = SessionManager(lost, host=self.host, port=self.port, loop=loop)
         for name in HOLD_KINDS:
             manager.register_event(name, self._on_event)
         try:
@@ -173,27 +174,6 @@ class AmiListener:
         )
         # In the background, after the call's earlier changes; a call with no card is left out.
         self.services.change_card(change.linkedid, HoldChanged(change.linkedid, change.event))
-
-
-class _Manager(Manager):
-    """panoramisk's Manager that tells `lost` instead of reconnecting on its own."""
-
-    def __init__(self, lost: asyncio.Future[None], **config: Any) -> None:
-        super().__init__(**config)
-        self._lost = lost
-
-    def connection_made(self, f: asyncio.Future[Any]) -> None:
-        """Set up the protocol; a failed connect is the awaiting session's to handle."""
-        if f.cancelled() or f.exception() is not None:
-            return
-        super().connection_made(f)
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        """Asterisk went away (closed, or its Shutdown event): end the session."""
-        self._connected = False
-        self.close()  # its pinger too
-        if not self._lost.done():
-            self._lost.set_result(None)
 
 
 def ami_listener(settings: Settings, services: AgiServices) -> AmiListener | None:
