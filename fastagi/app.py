@@ -130,8 +130,9 @@ async def serve(settings: Settings, listen: str | None = None, grace: float = 30
         reconciling.cancel()
     if listening is not None:  # after the calls: their last holds still land
         listening.cancel()
-    if floor_task is not None:  # its open intervals end as a gap at the next writer's resync
+    if floor_task is not None:  # its open intervals end now, as a gap
         floor_task.cancel()
+        await asyncio.wait({floor_task}, timeout=min(grace, 5))
     if metrics_server is not None:
         await metrics_server.stop()
     if services.background:  # recordings still being settled after their hangups

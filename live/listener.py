@@ -28,14 +28,12 @@ from sqlalchemy import Connection, Engine, func, select, text
 from callcards import metrics
 from callcards.config import Settings
 from live.ami import SessionManager
-from live.store import FloorStore
+from live.store import LOCK_KEY, FloorStore, NotWriter
 from live.tracker import EVENTS, Change, PauseMember, Tracker
 from models.base import utcnow
 
 log = logging.getLogger(__name__)
 
-#: The advisory lock key of the floor's writer (any constant the other locks do not use).
-LOCK_KEY = 0x63_63_66_6C  # "ccfl"
 #: Seconds between attempts while AMI is unreachable; the last repeats.
 RETRY_DELAYS = (1.0, 2.0, 5.0, 10.0, 30.0)
 #: Seconds between wrap-up checks, the directory's refresh and the events' pruning.
@@ -77,6 +75,9 @@ class FloorListener:
         self.listening = asyncio.Event()
         self.writer = asyncio.Event()
         self._pending: list[Change] = []
+        #: The backend holding the lock (PostgreSQL): every batch is fenced on it.
+        self._writer_pid: int | None = None
+        self._writer_lost = False
         self._queue: asyncio.Queue[tuple[Mapping[str, Any], datetime]] = asyncio.Queue()
 
     @property
@@ -108,6 +109,8 @@ class FloorListener:
         try:
             while not await asyncio.to_thread(_try_lock, lock):
                 await asyncio.sleep(max(self.retry_delays[-1] / 6, 1.0))
+            self._writer_pid = await asyncio.to_thread(_backend_pid, lock)
+            self._writer_lost, self._pending = False, []
             log.info("floor: this instance writes the floor (advisory lock %#x)", LOCK_KEY)
             self.writer.set()
             listening = asyncio.create_task(self._listen_forever())
@@ -116,6 +119,7 @@ class FloorListener:
                     await asyncio.wait({listening}, timeout=2.0)
                     if not listening.done() and not await asyncio.to_thread(_alive, lock):
                         log.warning("floor: the writer's lock connection dropped; stopping")
+                        self._writer_lost = True
                         break
             finally:
                 listening.cancel()
@@ -132,8 +136,10 @@ class FloorListener:
                 await self._session()
                 reason = "the connection closed (Asterisk stopped or restarted?)"
             except asyncio.CancelledError:
-                if self.listening.is_set():
+                if self.listening.is_set() and not self._writer_lost:  # shutting down
                     await self._lost()
+                raise
+            except NotWriter:  # another instance writes now: stop here, wait for the lock
                 raise
             except AmiRefused as error:
                 reason = str(error)
@@ -248,9 +254,12 @@ class FloorListener:
         batch, self._pending = self._pending, []
         try:
             started = time.perf_counter()
-            pauses = await asyncio.to_thread(self.store.apply, batch, snapshot)
+            pauses = await asyncio.to_thread(self.store.apply, batch, snapshot, self._writer_pid)
             metrics.FLOOR_WRITE.observe(time.perf_counter() - started)
             return pauses
+        except NotWriter:
+            self._writer_lost = True
+            raise
         except Exception as error:
             log.warning("floor: could not write %d changes (%s); kept", len(batch), error)
             if len(batch) < MAX_PENDING:
@@ -319,6 +328,12 @@ def _try_lock(lock: Connection) -> bool:
     held = bool(lock.scalar(select(func.pg_try_advisory_lock(LOCK_KEY))))
     lock.commit()
     return held
+
+
+def _backend_pid(lock: Connection) -> int:
+    pid = int(lock.scalar(select(func.pg_backend_pid())) or 0)
+    lock.commit()
+    return pid
 
 
 def _alive(lock: Connection) -> bool:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, select, text, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from live.bus import publish
@@ -83,13 +83,20 @@ class FloorStore:
                 )
             )
 
-    def apply(self, changes: Sequence[Change], floor: Floor) -> list[PauseMember]:
+    def apply(
+        self, changes: Sequence[Change], floor: Floor, writer_pid: int | None = None
+    ) -> list[PauseMember]:
         """Write a batch in one transaction; the AMI pauses it asks for (sent by the caller).
 
         `floor` is the picture after the batch; its event_id is set to the batch's last event.
+        `writer_pid`: the PostgreSQL backend holding the writer's advisory lock; the batch is
+        written only while that backend still holds it (NotWriter otherwise), so a writer
+        that lost its lock unnoticed cannot write over the next one's picture.
         """
         pauses: list[PauseMember] = []
         with self.sessions.begin() as session:
+            if writer_pid is not None and not _holds(session, writer_pid):
+                raise NotWriter(f"backend {writer_pid} no longer holds the floor's lock")
             for change in changes:
                 if isinstance(change, PauseMember):
                     pauses.append(change)
@@ -112,6 +119,26 @@ class FloorStore:
         with self.sessions.begin() as session:
             gone = session.execute(delete(LiveEvent).where(LiveEvent.at < now - KEEP_EVENTS))
             return int(getattr(gone, "rowcount", 0) or 0)
+
+
+class NotWriter(RuntimeError):
+    """This process no longer holds the floor writer's lock."""
+
+
+#: The advisory lock key of the floor's writer (any constant the other locks do not use).
+LOCK_KEY = 0x63_63_66_6C  # "ccfl"
+
+
+def _holds(session: Session, pid: int) -> bool:
+    return bool(
+        session.execute(
+            text(
+                "SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND objid = :key "
+                "AND pid = :pid AND granted"
+            ),
+            {"key": LOCK_KEY, "pid": pid},
+        ).first()
+    )
 
 
 def _apply(session: Session, change: Change) -> int:
