@@ -414,7 +414,8 @@ class Tracker:
         limit = self.directory.queues[queue].missed_rings_pause
         if 0 < limit <= phone.missed:
             phone.missed = 0
-            if not phone.paused:
+            if not phone.paused:  # paused at once: the pause is on its way
+                phone.paused, phone.reason = True, MISSED_REASON
                 changes.append(PauseMember(where, True, MISSED_REASON))
         return changes + self._restate(where, at)
 
