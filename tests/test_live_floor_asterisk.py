@@ -397,3 +397,61 @@ async def test_asterisk_restarted_ends_intervals_as_a_gap_and_the_floor_resyncs(
     ami_events = [event.data["connected"] for event in events if event.kind == EventKind.AMI]
     assert ami_events[:2] == [False, True]
     assert any(event.kind == EventKind.FLOOR for event in events)
+
+
+async def test_a_scripted_day_leaves_the_intervals_counted_by_hand(
+    ami: AsteriskDriver, floor: Floor, sessions: sessionmaker[Session]
+) -> None:
+    """Two calls, a lunch break, one ring missed before the second call is answered."""
+    since = utcnow()
+    first = await answered_then_hung_up(ami)
+    await state_becomes(sessions, floor.user_id, lambda row: row.state == "wrapup")
+    await wait_card(sessions, first.linkedid)
+    complete_card(sessions, first.linkedid)
+    await state_becomes(sessions, floor.user_id, lambda row: row.state == "ready")
+
+    with ami_client_for(floor) as client:
+        set_paused(client, ANNA, True, "lunch")
+    await state_becomes(sessions, floor.user_id, lambda row: row.reason == "lunch")
+    with ami_client_for(floor) as client:
+        set_paused(client, ANNA, False)
+    await state_becomes(sessions, floor.user_id, lambda row: row.state == "ready")
+
+    await ami.set_global("CC_TEST_ANSWER_DELAY", "30")  # the first ring is missed
+    second = await ami.call(DID, CALLER)
+    await reach_menu_and_press(ami, second, "1")
+    await ami.wait_for(lambda e: e.event == "AgentRingNoAnswer", since=second.since, timeout=30)
+    await ami.set_global("CC_TEST_ANSWER_DELAY", "0")  # the queue's next ring is answered
+    connect = await ami.wait_for_operator(second, QUEUE, timeout=30)
+    await asyncio.sleep(1.0)
+    await ami.operator_hangup(connect.destchannel)
+    await state_becomes(sessions, floor.user_id, lambda row: row.state == "wrapup")
+    await wait_card(sessions, second.linkedid)
+    complete_card(sessions, second.linkedid)
+    await state_becomes(sessions, floor.user_id, lambda row: row.state == "ready")
+
+    rows = states_since(sessions, floor.user_id, since)
+    assert described(rows) == [
+        ("ringing", None),  # call 1
+        ("talking", None),
+        ("wrapup", None),
+        ("ready", None),  # card 1 complete
+        ("paused", "lunch"),
+        ("ready", None),
+        ("ringing", None),  # call 2, not answered in 3 s
+        ("ready", None),
+        ("ringing", None),  # call 2 again, answered
+        ("talking", None),
+        ("wrapup", None),
+        ("ready", None),  # card 2 complete: one missed ring paused nobody
+    ]
+    counted: dict[str, int] = {}
+    for row in rows:
+        counted[row.state] = counted.get(row.state, 0) + 1
+    assert counted == {"ringing": 3, "talking": 2, "wrapup": 2, "ready": 4, "paused": 1}
+    # A day without holes: each interval ends where the next begins.
+    assert all(a.ended_at == b.started_at for a, b in zip(rows, rows[1:], strict=False))
+    assert [row.linkedid for row in rows if row.state == "talking"] == [
+        first.linkedid,
+        second.linkedid,
+    ]
