@@ -1,0 +1,101 @@
+"""Hold on the live floor: operator1's desk phone (PJSIP/101, tests/sip_phone.py) answers a
+queue call, holds, resumes and hangs up; `callcards agi`'s floor listener, told that queues
+ring PJSIP/{extension}, writes ringing, talking, hold, talking, ready (no wrap-up hold here).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from callcards.sandbox import SandboxInfo
+from live.bus import EventKind
+from models import User
+from models.base import utcnow
+from tests.agi_process import AgiProcess
+from tests.asterisk_driver import AsteriskDriver
+from tests.card_polling import wait_card
+from tests.conftest import ARTIFACTS, sandbox_ami_env
+from tests.sip_phone import SipPhone
+from tests.test_hold_asterisk import admin_site, answered_call, desk_phone  # noqa: F401
+from tests.test_live_floor_asterisk import (
+    described,
+    events_after,
+    first_event_id,
+    floor_live,
+    state_becomes,
+    states_since,
+)
+
+pytestmark = pytest.mark.asterisk
+
+
+@pytest.fixture(scope="module")
+def desk_agi(
+    database_url: str, asterisk_sandbox: SandboxInfo, agi_port: int, agi_server: AgiProcess
+) -> Iterator[AgiProcess]:
+    """`callcards agi` whose floor knows operators' desk phones (PJSIP/<extension>)."""
+    agi_server.stop()
+    agi = AgiProcess(
+        database_url,
+        Path(asterisk_sandbox.recordings_dir),
+        agi_port,
+        ARTIFACTS / "callcards-agi-floor.log",
+        extra_env={
+            **sandbox_ami_env(asterisk_sandbox),
+            "CALLCARDS_MEMBER_INTERFACE": "PJSIP/{extension}",
+        },
+    )
+    agi.start()
+    yield agi
+    agi.stop()
+    agi_server.start()
+
+
+@pytest.fixture
+async def ami(
+    asterisk_sandbox: SandboxInfo, desk_agi: AgiProcess, open_clinic: None
+) -> AsyncIterator[AsteriskDriver]:
+    async with AsteriskDriver.for_sandbox(asterisk_sandbox) as driver:
+        yield driver
+
+
+async def test_an_operator_holds_a_queue_call_and_the_floor_shows_hold_between_talking(
+    ami: AsteriskDriver,
+    desk_phone: SipPhone,  # noqa: F811
+    sessions: sessionmaker[Session],
+) -> None:
+    with sessions() as session:
+        anna = session.scalars(select(User).where(User.extension == "101")).one()
+    await floor_live(sessions)
+    with desk_phone.online() as phone:
+        await state_becomes(sessions, anna.id, lambda row: row.state == "ready")
+        since, after = utcnow(), first_event_id(sessions)
+        call = await answered_call(ami, phone, sessions)
+        await state_becomes(sessions, anna.id, lambda row: row.state == "talking")
+        await asyncio.to_thread(phone.hold)
+        await state_becomes(sessions, anna.id, lambda row: row.state == "hold")
+        await asyncio.sleep(1.0)
+        await asyncio.to_thread(phone.resume)
+        await state_becomes(sessions, anna.id, lambda row: row.state == "talking")
+        await asyncio.to_thread(phone.hang_up)
+        await wait_card(sessions, call.linkedid)
+        await state_becomes(sessions, anna.id, lambda row: row.state == "ready")
+
+    rows = states_since(sessions, anna.id, since)
+    assert described(rows) == [
+        ("ringing", None),
+        ("talking", None),
+        ("hold", None),
+        ("talking", None),
+        ("ready", None),
+    ]
+    assert all(row.linkedid == call.linkedid for row in rows[:4])
+    assert all(a.ended_at == b.started_at for a, b in zip(rows, rows[1:], strict=False))
+    ring = [e for e in events_after(sessions, after) if e.kind == EventKind.RINGING]
+    assert [(e.user_id, e.data["linkedid"]) for e in ring] == [(anna.id, call.linkedid)]
