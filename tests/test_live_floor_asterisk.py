@@ -34,7 +34,7 @@ from pbx.ami import AmiClient
 from pbx.apply import apply_queues
 from pbx.client import PbxClient
 from pbx.pause import member_state, member_states, set_paused
-from tests.agi_process import AgiProcess
+from tests.agi_process import AgiProcess, free_port
 from tests.asterisk_driver import AsteriskDriver, TestCall
 from tests.card_polling import wait_card
 from tests.conftest import ARTIFACTS, sandbox_ami_env
@@ -55,6 +55,7 @@ class Floor:
     settings: Settings
     user_id: int
     agi: AgiProcess
+    metrics_port: int
 
 
 def ami_client(info: SandboxInfo) -> AmiClient:
@@ -89,6 +90,7 @@ def floor(
         assert apply_queues(session, settings).ok
     others_away(asterisk_sandbox)
     agi_server.stop()
+    metrics_port = free_port()
     agi = AgiProcess(
         database_url,
         Path(asterisk_sandbox.recordings_dir),
@@ -97,10 +99,11 @@ def floor(
         extra_env={
             **sandbox_ami_env(asterisk_sandbox),
             "CALLCARDS_MEMBER_INTERFACE": TEST_MEMBER_INTERFACE,
+            "CALLCARDS_AGI_METRICS_LISTEN": f"127.0.0.1:{metrics_port}",
         },
     )
     agi.start()
-    yield Floor(settings, user.id, agi)
+    yield Floor(settings, user.id, agi, metrics_port)
     agi.stop()
     with factory.begin() as session:
         queue = session.scalars(select(Queue).where(Queue.name == QUEUE)).one()
@@ -455,3 +458,29 @@ async def test_a_scripted_day_leaves_the_intervals_counted_by_hand(
         first.linkedid,
         second.linkedid,
     ]
+
+
+async def test_the_agi_servers_metrics_show_the_floor_and_the_calls(
+    ami: AsteriskDriver, floor: Floor, sessions: sessionmaker[Session]
+) -> None:
+    call = await answered_then_hung_up(ami)
+    await state_becomes(sessions, floor.user_id, lambda row: row.state == "wrapup")
+    complete_card(sessions, (await wait_card(sessions, call.linkedid)).linkedid)
+    await state_becomes(sessions, floor.user_id, lambda row: row.state == "ready")
+    reader, writer = await asyncio.open_connection("127.0.0.1", floor.metrics_port)
+    writer.write(b"GET /metrics HTTP/1.0\r\n\r\n")
+    answer = (await asyncio.wait_for(reader.read(), 5)).decode()
+    writer.close()
+    head, _, body = answer.partition("\r\n\r\n")
+    assert head.startswith("HTTP/1.0 200")
+    values = {
+        line.rsplit(" ", 1)[0]: float(line.rsplit(" ", 1)[1])
+        for line in body.splitlines()
+        if line and not line.startswith("#")
+    }
+    assert values["callcards_agi_floor_ami_connected"] == 1.0
+    assert values['callcards_agi_floor_events_total{event="AgentCalled"}'] >= 1
+    assert values['callcards_agi_floor_events_total{event="AgentComplete"}'] >= 1
+    assert values['callcards_agi_session_seconds_count{route="incoming"}'] >= 1
+    assert values["callcards_agi_command_seconds_count"] > 0
+    assert values["callcards_agi_calls_in_progress"] == 0
