@@ -30,6 +30,7 @@ from callcards.config import Settings
 from live.ami import SessionManager
 from live.store import LOCK_KEY, FloorStore, NotWriter
 from live.tracker import EVENTS, Change, PauseMember, Tracker
+from live.wrapup import endings
 from models.base import utcnow
 
 log = logging.getLogger(__name__)
@@ -297,7 +298,7 @@ class FloorListener:
                 await asyncio.to_thread(self.store.prune, self.now())
 
     async def _wrapups(self, manager: Manager) -> None:
-        """End the wrap-ups whose card is complete or whose time is up."""
+        """End the wrap-ups whose card is complete or whose time is up (live/wrapup.py)."""
         open_now = self.tracker.open_wrapups()
         changes: list[Change] = []
         if open_now:
@@ -305,11 +306,8 @@ class FloorListener:
                 self.store.completed, [w.linkedid for w in open_now.values()]
             )
             now = self.now()
-            for where, wrapup in open_now.items():
-                if wrapup.linkedid in done:
-                    changes += self.tracker.end_wrapup(where, now, "card_completed")
-                elif wrapup.ends_at <= now:
-                    changes += self.tracker.end_wrapup(where, now, "time_up")
+            for where, why in endings(open_now, done, now):
+                changes += self.tracker.end_wrapup(where, now, why)
         if changes or self._pending:
             await self._apply(manager, changes)
 

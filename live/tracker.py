@@ -290,10 +290,6 @@ class Tracker:
         changes.append(Publish(EventKind.FLOOR, {}))
         return changes
 
-    def due_wrapups(self, now: datetime) -> list[str]:
-        """Interfaces whose wrap-up's time is up."""
-        return [w for w, p in self._phones.items() if p.wrapup and p.wrapup.ends_at <= now]
-
     def open_wrapups(self) -> dict[str, Wrapup]:
         """The open wrap-ups by interface (the listener checks their cards)."""
         return {w: p.wrapup for w, p in self._phones.items() if p.wrapup is not None}

@@ -31,6 +31,7 @@ from live.tracker import (
     Tracker,
     Wrapup,
 )
+from live.wrapup import endings
 from models.live import AgentState
 
 T0 = datetime(2026, 12, 7, 9, 0, tzinfo=UTC)
@@ -204,7 +205,10 @@ def test_wrapup_holds_the_operator_until_the_card_then_unpauses() -> None:
         )
         == []
     )
-    assert tracker.due_wrapups(at(179)) == [] and tracker.due_wrapups(at(180)) == [ANNA]
+    held = tracker.open_wrapups()
+    assert endings(held, set(), at(179)) == []
+    assert endings(held, set(), at(180)) == [(ANNA, "time_up")]
+    assert endings(held, {CALL}, at(180)) == [(ANNA, "card_completed")]
     ended = tracker.end_wrapup(ANNA, at(95), "card_completed")
     assert EndWrapup(1, at(95), "card_completed") in ended
     assert PauseMember(ANNA, False) in ended
