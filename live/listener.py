@@ -16,6 +16,7 @@ there as a gap; the next session starts them again at its resync.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import time
 from collections.abc import Callable, Mapping
@@ -28,8 +29,9 @@ from sqlalchemy import Connection, Engine, func, select, text
 from callcards import metrics
 from callcards.config import Settings
 from live.ami import SessionManager
+from live.bus import EventKind
 from live.store import LOCK_KEY, FloorStore, NotWriter
-from live.tracker import EVENTS, Change, PauseMember, Tracker
+from live.tracker import EVENTS, Change, PauseMember, Publish, Tracker
 from live.wrapup import endings
 from models.base import utcnow
 
@@ -39,6 +41,7 @@ log = logging.getLogger(__name__)
 RETRY_DELAYS = (1.0, 2.0, 5.0, 10.0, 30.0)
 #: Seconds between wrap-up checks, the directory's refresh and the events' pruning.
 TICK_SEC = 1.0
+SNAPSHOT_SEC = 1.0
 DIRECTORY_SEC = 30.0
 PRUNE_SEC = 1800.0
 #: Changes kept for a database that is away; past this the picture is rebuilt at its return.
@@ -79,6 +82,11 @@ class FloorListener:
         #: The backend holding the lock (PostgreSQL): every batch is fenced on it.
         self._writer_pid: int | None = None
         self._writer_lost = False
+        #: When the live_floor picture was last written, and whether it is behind the events.
+        self._snapshot_at = 0.0
+        self._stale = False
+        #: Held while the tracker changes and its changes are written (events, the ticks).
+        self._busy = asyncio.Lock()
         self._queue: asyncio.Queue[tuple[Mapping[str, Any], datetime]] = asyncio.Queue()
 
     @property
@@ -233,14 +241,15 @@ class FloorListener:
         self, manager: Manager, first: list[tuple[Mapping[str, Any], datetime]]
     ) -> None:
         """The events waiting now, in one transaction."""
-        arrived = first
-        while not self._queue.empty():
-            arrived.append(self._queue.get_nowait())
-        changes: list[Change] = []
-        for event, at in arrived:
-            changes += self.tracker.handle(event, at)
-            metrics.EVENTS_TRACKED.labels(event=_event_label(event)).inc()
-        await self._apply(manager, changes)
+        async with self._busy:
+            arrived = first
+            while not self._queue.empty():
+                arrived.append(self._queue.get_nowait())
+            changes: list[Change] = []
+            for event, at in arrived:
+                changes += self.tracker.handle(event, at)
+                metrics.EVENTS_TRACKED.labels(event=_event_label(event)).inc()
+            await self._apply(manager, changes)
 
     async def _apply(self, manager: Manager, changes: list[Change]) -> None:
         for pause in await self._write(changes):
@@ -249,14 +258,27 @@ class FloorListener:
     async def _write(self, changes: list[Change]) -> list[PauseMember]:
         """Write the pending changes and these; on failure keep them for the next batch."""
         self._pending += changes
-        if not self._pending:
+        if not self._pending and not self._stale:
             return []
-        snapshot = self.tracker.floor
+        floor = self.tracker.floor
         batch, self._pending = self._pending, []
+        started = time.perf_counter()
+        # The picture at most once a second (and at every AMI link change); readers add the
+        # events after its event_id, so an older picture is never a wrong one.
+        snapshot = started - self._snapshot_at >= SNAPSHOT_SEC or any(
+            isinstance(c, Publish) and c.kind in (EventKind.AMI, EventKind.FLOOR) for c in batch
+        )
         try:
-            started = time.perf_counter()
-            pauses = await asyncio.to_thread(self.store.apply, batch, snapshot, self._writer_pid)
+            pauses = await asyncio.to_thread(
+                functools.partial(
+                    self.store.apply, batch, floor, self._writer_pid, snapshot=snapshot
+                )
+            )
             metrics.FLOOR_WRITE.observe(time.perf_counter() - started)
+            if snapshot:
+                self._snapshot_at, self._stale = started, False
+            else:
+                self._stale = True
             return pauses
         except NotWriter:
             self._writer_lost = True
@@ -300,16 +322,18 @@ class FloorListener:
     async def _wrapups(self, manager: Manager) -> None:
         """End the wrap-ups whose card is complete or whose time is up (live/wrapup.py)."""
         open_now = self.tracker.open_wrapups()
-        changes: list[Change] = []
+        done = set()
         if open_now:
             done = await asyncio.to_thread(
                 self.store.completed, [w.linkedid for w in open_now.values()]
             )
+        async with self._busy:
+            changes: list[Change] = []
             now = self.now()
-            for where, why in endings(open_now, done, now):
+            for where, why in endings(self.tracker.open_wrapups(), done, now):
                 changes += self.tracker.end_wrapup(where, now, why)
-        if changes or self._pending:
-            await self._apply(manager, changes)
+            if changes or self._pending or self._stale:
+                await self._apply(manager, changes)
 
     async def _action(self, manager: Manager, action: dict[str, str]) -> None:
         reply = await asyncio.wait_for(manager.send_action(action, as_list=False), self.timeout)

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import delete, select, text, update
+from sqlalchemy import Boolean, String, column, delete, select, text, update, values
 from sqlalchemy.orm import Session, sessionmaker
 
-from live.bus import publish
+from live.bus import EventKind, publish_many
 from live.floor import Floor
 from live.tracker import (
     Change,
@@ -31,7 +32,7 @@ from live.tracker import (
     Wrapup,
 )
 from models import Call, LiveEvent, LiveFloor, LiveWrapup, OperatorState, Queue, User
-from models.base import utcnow
+from models.base import UtcDateTime, utcnow
 
 #: live_events are kept this long (browsers resume from a recent id, never older).
 KEEP_EVENTS = timedelta(days=1)
@@ -84,7 +85,12 @@ class FloorStore:
             )
 
     def apply(
-        self, changes: Sequence[Change], floor: Floor, writer_pid: int | None = None
+        self,
+        changes: Sequence[Change],
+        floor: Floor,
+        writer_pid: int | None = None,
+        *,
+        snapshot: bool = True,
     ) -> list[PauseMember]:
         """Write a batch in one transaction; the AMI pauses it asks for (sent by the caller).
 
@@ -92,18 +98,24 @@ class FloorStore:
         `writer_pid`: the PostgreSQL backend holding the writer's advisory lock; the batch is
         written only while that backend still holds it (NotWriter otherwise), so a writer
         that lost its lock unnoticed cannot write over the next one's picture.
+        `snapshot` False leaves the live_floor row as it was: still a true picture as of its
+        own event_id, which readers follow with the events after it.
         """
         pauses: list[PauseMember] = []
-        with self.sessions.begin() as session:
+        with self.sessions.begin() as session, session.no_autoflush:
             if writer_pid is not None and not _holds(session, writer_pid):
                 raise NotWriter(f"backend {writer_pid} no longer holds the floor's lock")
+            batch = _Batch(session)
             for change in changes:
                 if isinstance(change, PauseMember):
                     pauses.append(change)
                 else:
-                    event_id = _apply(session, change)
-                    if event_id:
-                        floor.event_id = event_id
+                    batch.add(change)
+            ids = batch.write()
+            if ids:
+                floor.event_id = ids[-1]
+            if not snapshot:
+                return pauses
             row = session.get(LiveFloor, 1)
             if row is None:
                 row = LiveFloor(id=1)
@@ -141,15 +153,27 @@ def _holds(session: Session, pid: int) -> bool:
     )
 
 
-def _apply(session: Session, change: Change) -> int:
-    """One change; the id of the event it published (0 when none)."""
-    if isinstance(change, Publish):
-        return publish(
-            session, change.kind, change.data, queue=change.queue, user_id=change.user_id
-        )
-    if isinstance(change, OpenInterval):
-        session.add(
-            OperatorState(
+class _Batch:
+    """One batch's changes, written in a few statements whatever its size.
+
+    An interval opened in the batch is closed in memory (it is inserted already ended);
+    the intervals open in the database are closed by one UPDATE ... FROM VALUES (before a
+    CloseAll, which ends what is still open); inserts go last, in one statement per table.
+    """
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+        self.fresh: dict[tuple[str, str | None], OperatorState] = {}
+        self.rows: list[OperatorState] = []
+        self.closes: list[CloseInterval] = []
+        self.events: list[tuple[EventKind, dict[str, Any], str | None, int | None]] = []
+        self.wrapups: list[Change] = []
+
+    def add(self, change: Change) -> None:
+        if isinstance(change, Publish):
+            self.events.append((change.kind, change.data, change.queue, change.user_id))
+        elif isinstance(change, OpenInterval):
+            row = OperatorState(
                 user_id=change.user_id,
                 interface=change.interface,
                 queue=change.queue,
@@ -157,30 +181,78 @@ def _apply(session: Session, change: Change) -> int:
                 reason=change.reason,
                 linkedid=change.linkedid,
                 started_at=change.at,
+                gap=False,
             )
-        )
-    elif isinstance(change, CloseInterval):
-        queue = (
-            OperatorState.queue.is_(None)
-            if change.queue is None
-            else OperatorState.queue == change.queue
-        )
-        session.execute(
-            update(OperatorState)
-            .where(
-                OperatorState.interface == change.interface,
-                queue,
-                OperatorState.ended_at.is_(None),
+            self.fresh[(change.interface, change.queue)] = row
+            self.rows.append(row)
+        elif isinstance(change, CloseInterval):
+            opened = self.fresh.pop((change.interface, change.queue), None)
+            if opened is None:
+                self.closes.append(change)
+            else:
+                opened.ended_at, opened.gap = change.at, change.gap
+        elif isinstance(change, CloseAll):
+            self._close_in_database()
+            self.session.execute(
+                update(OperatorState)
+                .where(OperatorState.ended_at.is_(None))
+                .values(ended_at=change.at, gap=True)
+                .execution_options(synchronize_session=False)
             )
-            .values(ended_at=change.at, gap=change.gap)
-        )
-    elif isinstance(change, CloseAll):
-        session.execute(
-            update(OperatorState)
-            .where(OperatorState.ended_at.is_(None))
-            .values(ended_at=change.at, gap=True)
-        )
-    elif isinstance(change, OpenWrapup):
+            for row in self.fresh.values():
+                row.ended_at, row.gap = change.at, True
+            self.fresh.clear()
+        else:  # OpenWrapup, EndWrapup: in order with each other
+            self.wrapups.append(change)
+
+    def write(self) -> list[int]:
+        """Everything to the session; the published events' ids."""
+        self._close_in_database()
+        for change in self.wrapups:
+            _wrapup(self.session, change)
+        self.session.add_all(self.rows)
+        ids = publish_many(self.session, self.events)  # flushes the intervals too
+        self.session.flush()
+        return ids
+
+    def _close_in_database(self) -> None:
+        if not self.closes:
+            return
+        if self.session.get_bind().dialect.name != "postgresql":
+            for close in self.closes:
+                self.session.execute(
+                    update(OperatorState)
+                    .where(
+                        OperatorState.interface == close.interface,
+                        OperatorState.queue.is_not_distinct_from(close.queue),
+                        OperatorState.ended_at.is_(None),
+                    )
+                    .values(ended_at=close.at, gap=close.gap)
+                    .execution_options(synchronize_session=False)
+                )
+        else:
+            ending = values(
+                column("interface", String),
+                column("queue", String),
+                column("at", UtcDateTime()),
+                column("gap", Boolean),
+                name="ending",
+            ).data([(c.interface, c.queue, c.at, c.gap) for c in self.closes])
+            self.session.execute(
+                update(OperatorState)
+                .where(
+                    OperatorState.interface == ending.c.interface,
+                    OperatorState.queue.is_not_distinct_from(ending.c.queue),
+                    OperatorState.ended_at.is_(None),
+                )
+                .values(ended_at=ending.c.at, gap=ending.c.gap)
+                .execution_options(synchronize_session=False)
+            )
+        self.closes = []
+
+
+def _wrapup(session: Session, change: Change) -> None:
+    if isinstance(change, OpenWrapup):
         session.add(
             LiveWrapup(
                 user_id=change.user_id,
@@ -191,9 +263,10 @@ def _apply(session: Session, change: Change) -> int:
             )
         )
     elif isinstance(change, EndWrapup):
+        session.flush()  # a wrap-up opened earlier in the batch ends too
         session.execute(
             update(LiveWrapup)
             .where(LiveWrapup.user_id == change.user_id, LiveWrapup.ended_at.is_(None))
             .values(ended_at=change.at, ended_by=change.by)
+            .execution_options(synchronize_session=False)
         )
-    return 0
