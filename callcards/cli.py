@@ -279,7 +279,7 @@ def _cmd_bench(args: argparse.Namespace, settings: Settings) -> int:
     if args.which == "tracker":
         from bench.tracker import run_tracker_bench
 
-        calls = args.calls or (200 if args.quick else 5000)
+        calls = args.calls or (100 if args.quick else 1000)
         return run_tracker_bench(calls, output, command_line())
     sizes = QUICK if args.quick else Sizes()
     changes = {

@@ -194,6 +194,9 @@ class _Phone:
     wrapup: Wrapup | None = None
     #: A break asked for during wrap-up: it starts when the wrap-up ends.
     pending_break: str | None = None
+    #: A pause we sent and took as done (paused, reason) until Asterisk's QueueMemberPause
+    #: says so: member status snapshots raised before it are stale.
+    expected: tuple[bool, str | None] | None = None
 
 
 class Tracker:
@@ -313,6 +316,7 @@ class Tracker:
             phone.reason, phone.pending_break = phone.pending_break, None
         elif phone.paused and phone.reason == WRAPUP_REASON:
             phone.paused, phone.reason = False, None  # at once: the unpause is on its way
+            phone.expected = (False, None)
             changes.append(PauseMember(where, False))
         return changes + self._restate(where, at)
 
@@ -412,6 +416,7 @@ class Tracker:
             phone.missed = 0
             if not phone.paused:  # paused at once: the pause is on its way
                 phone.paused, phone.reason = True, MISSED_REASON
+                phone.expected = (True, MISSED_REASON)
                 changes.append(PauseMember(where, True, MISSED_REASON))
         return changes + self._restate(where, at)
 
@@ -426,6 +431,7 @@ class Tracker:
             if reason != WRAPUP_REASON:  # a break: it starts when the wrap-up ends
                 phone.pending_break = reason
             return changes
+        phone.expected = None  # Asterisk's word on the pause, ours or anyone's
         phone.paused, phone.reason = paused, reason if paused else None
         return changes + self._restate(where, at)
 
@@ -434,7 +440,8 @@ class Tracker:
         paused = _text(event.get("Paused")) == "1"
         reason = _text(event.get("PausedReason")) or None
         # During a wrap-up the pause is ours; after it, a late "wrap-up" snapshot is stale.
-        if "Paused" in event and phone.wrapup is None and reason != WRAPUP_REASON:
+        settled = phone.wrapup is None and phone.expected is None
+        if "Paused" in event and settled and reason != WRAPUP_REASON:
             phone.paused, phone.reason = paused, reason if paused else None
         return changes + self._restate(where, at)
 

@@ -261,10 +261,14 @@ def test_missed_rings_in_a_row_pause_the_operator_and_an_answer_resets_the_count
     assert PauseMember(ANNA, True, MISSED_REASON) in changes
     assert states(changes) == [("ringing", None), ("paused", MISSED_REASON)]
     confirmed = play(
-        tracker,
-        (75.1, "QueueMemberPause", {**member(), "Paused": "1", "PausedReason": MISSED_REASON}),
+        tracker,  # the phone's status from before the pause, then Asterisk's confirmation
+        (75.1, "QueueMemberStatus", {**member(), "Status": "1", "Paused": "0"}),
+        (75.2, "QueueMemberPause", {**member(), "Paused": "1", "PausedReason": MISSED_REASON}),
+        (75.3, "QueueMemberStatus", {**member(), "Paused": "1", "PausedReason": MISSED_REASON}),
     )
     assert confirmed == []
+    back = play(tracker, (90, "QueueMemberStatus", {**member(), "Status": "1", "Paused": "0"}))
+    assert states(back) == [("ready", None)]
 
 
 def test_a_caller_who_hangs_up_while_ringing_stops_the_ring() -> None:
