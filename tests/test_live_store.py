@@ -10,6 +10,7 @@ import asyncio
 from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from sqlalchemy import select, text, update
@@ -17,13 +18,14 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from callcards.config import load_settings
+from callcards.demo import seed_demo
 from live.bus import EventKind
 from live.floor import Floor
 from live.listener import FloorListener
 from live.store import KEEP_EVENTS, FloorStore, NotWriter
 from live.tracker import Tracker
-from models import Call, LiveEvent, LiveFloor, LiveWrapup, OperatorState, Queue, User
-from models.session import make_engine
+from models import Call, LiveEvent, LiveFloor, LiveWrapup, OperatorState, Queue, User, migrate
+from models.session import make_engine, make_session_factory, transaction
 from tests.test_live_tracker import a_call, queue_member, status
 
 T0 = datetime(2026, 12, 7, 9, 0, tzinfo=UTC)
@@ -217,3 +219,32 @@ def test_a_writer_that_lost_its_lock_writes_nothing(
     with pytest.raises(NotWriter):
         floor_store.apply(tracker.resync(status([queue_member()]), T0), tracker.floor, pid)
     assert intervals(sessions) == []
+
+
+def test_the_demo_on_sqlite_keeps_the_same_intervals(tmp_path: Path) -> None:
+    """The embedded demo (SQLite, one process): the same call, the same rows."""
+    url = f"sqlite:///{tmp_path / 'demo.sqlite3'}"
+    migrate.upgrade(url)
+    engine = make_engine(url)
+    factory = make_session_factory(engine)
+    with transaction(factory) as session:
+        seed_demo(session)
+    store = FloorStore(factory)
+    tracker = tracker_on(store)
+    store.apply(tracker.resync(status([queue_member()]), T0), tracker.floor)
+    for seconds, name, fields in a_call():
+        store.apply(tracker.handle({"Event": name, **fields}, at(seconds)), tracker.floor)
+    store.apply(tracker.lost(at(90)), tracker.floor)
+    rows = [(r.queue, r.state, r.started_at, r.ended_at, r.gap) for r in intervals(factory)]
+    assert rows == [
+        ("sales", "logged_in", T0, at(90), True),
+        (None, "ready", T0, at(2), False),
+        (None, "ringing", at(2), at(5), False),
+        (None, "talking", at(5), at(20), False),
+        (None, "hold", at(20), at(30), False),
+        (None, "talking", at(30), at(60), False),
+        (None, "ready", at(60), at(90), True),
+    ]
+    with factory() as session:
+        assert not session.get_one(LiveFloor, 1).ami_connected
+    engine.dispose()
