@@ -24,7 +24,7 @@ from callcards.config import Settings
 from fastagi.cards import Event
 from fastagi.changes import HoldChanged
 from fastagi.services import AgiServices
-from live.ami import SessionManager
+from live.ami import AmiRefused, open_session
 
 log = logging.getLogger(__name__)
 
@@ -64,10 +64,6 @@ def _asterisk_time(value: Any) -> datetime | None:
         return datetime.fromtimestamp(float(value), UTC) if value else None
     except (TypeError, ValueError, OverflowError):
         return None
-
-
-class AmiRefused(Exception):
-    """Asterisk answered the login or an action with an error."""
 
 
 class AmiListener:
@@ -126,44 +122,23 @@ class AmiListener:
 
     async def _session(self) -> None:
         """One connection: log in, ask for Hold/Unhold only, wait until it is lost."""
-        loop = asyncio.get_running_loop()
-        lost: asyncio.Future[None] = loop.create_future()
-        manager = SessionManager(lost, host=self.host, port=self.port, loop=loop)
-        for name in HOLD_KINDS:
-            manager.register_event(name, self._on_event)
+        # Call events only (Hold/Unhold are in the "call" class), then only those two.
+        manager, lost = await open_session(
+            self.host,
+            self.port,
+            self.user,
+            self._secret,
+            classes="call",
+            events=HOLD_KINDS,
+            on_event=self._on_event,
+            timeout=self.timeout,
+        )
         try:
-            await asyncio.wait_for(manager.connect(), self.timeout)
-            # Call events only (Hold/Unhold are in the "call" class), then only those two.
-            await self._action(
-                manager,
-                {
-                    "Action": "Login",
-                    "Username": self.user,
-                    "Secret": self._secret,
-                    "Events": "call",
-                },
-                hint=" (check CALLCARDS_AMI_USER/SECRET against manager.conf)",
-            )
-            for name in HOLD_KINDS:
-                try:
-                    await self._action(
-                        manager,
-                        {"Action": "Filter", "Operation": "Add", "Filter": f"Event: {name}"},
-                    )
-                except AmiRefused as error:  # every call event then: more to read, same result
-                    log.info("AMI at %s: %s; reading every call event", self.where, error)
             log.info("AMI at %s: listening for Hold/Unhold (hold time on the cards)", self.where)
             self.listening.set()
             await lost
         finally:
             manager.close()
-
-    async def _action(self, manager: Manager, action: dict[str, str], hint: str = "") -> None:
-        reply = await asyncio.wait_for(manager.send_action(action, as_list=False), self.timeout)
-        if not reply.success:
-            raise AmiRefused(
-                f"{action['Action']} refused: {reply.get('Message', 'no reason given')}{hint}"
-            )
 
     def _on_event(self, _manager: Manager, message: Mapping[str, Any]) -> None:
         change = hold_change(message, self.services.now())

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import logging
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from panoramisk import Manager
+
+log = logging.getLogger(__name__)
 
 
 class SessionManager(Manager):  # type: ignore[misc]  # panoramisk ships no types
@@ -27,3 +31,72 @@ class SessionManager(Manager):  # type: ignore[misc]  # panoramisk ships no type
         self.close()  # its pinger too
         if not self._lost.done():
             self._lost.set_result(None)
+
+
+class AmiRefused(Exception):
+    """Asterisk answered the login or an action with an error."""
+
+
+async def action(manager: Manager, fields: dict[str, str], timeout: float, hint: str = "") -> Any:
+    """Send one action; its reply. AmiRefused (with `hint`) on an error reply."""
+    reply = await asyncio.wait_for(manager.send_action(fields, as_list=False), timeout)
+    if not reply.success:
+        raise AmiRefused(
+            f"{fields['Action']} refused: {reply.get('Message', 'no reason given')}{hint}"
+        )
+    return reply
+
+
+async def log_in(
+    manager: Manager,
+    user: str,
+    secret: str,
+    *,
+    classes: str,
+    events: Iterable[str],
+    timeout: float,
+) -> None:
+    """Connect, log in for the event `classes`, then ask for `events` only (Filter); an
+    Asterisk that refuses a filter sends every event of those classes: more to read, the
+    same result."""
+    await asyncio.wait_for(manager.connect(), timeout)
+    login = {"Action": "Login", "Username": user, "Secret": secret, "Events": classes}
+    await action(
+        manager, login, timeout, hint=" (check CALLCARDS_AMI_USER/SECRET against manager.conf)"
+    )
+    for name in events:
+        try:
+            await action(
+                manager,
+                {"Action": "Filter", "Operation": "Add", "Filter": f"Event: {name}"},
+                timeout,
+            )
+        except AmiRefused as error:
+            log.info("AMI: %s; reading every %s event", error, classes)
+
+
+async def open_session(
+    host: str,
+    port: int,
+    user: str,
+    secret: str,
+    *,
+    classes: str,
+    events: Iterable[str],
+    on_event: Callable[[Manager, Any], None],
+    timeout: float,
+) -> tuple[SessionManager, asyncio.Future[None]]:
+    """A logged-in session handing `events` to `on_event`, and the future set when it is
+    lost (the caller closes the manager)."""
+    loop = asyncio.get_running_loop()
+    lost: asyncio.Future[None] = loop.create_future()
+    manager = SessionManager(lost, host=host, port=port, loop=loop)
+    wanted = list(events)
+    for name in wanted:
+        manager.register_event(name, on_event)
+    try:
+        await log_in(manager, user, secret, classes=classes, events=wanted, timeout=timeout)
+    except BaseException:
+        manager.close()
+        raise
+    return manager, lost

@@ -28,7 +28,8 @@ from sqlalchemy import Connection, Engine, func, select, text
 
 from callcards import metrics
 from callcards.config import Settings
-from live.ami import SessionManager
+from live.ami import AmiRefused, open_session
+from live.ami import action as ami_action
 from live.bus import EventKind
 from live.store import LOCK_KEY, FloorStore, NotWriter
 from live.tracker import EVENTS, Change, PauseMember, Publish, Tracker
@@ -46,10 +47,6 @@ DIRECTORY_SEC = 30.0
 PRUNE_SEC = 1800.0
 #: Changes kept for a database that is away; past this the picture is rebuilt at its return.
 MAX_PENDING = 50_000
-
-
-class AmiRefused(Exception):
-    """Asterisk answered the login or an action with an error."""
 
 
 class FloorListener:
@@ -177,30 +174,17 @@ class FloorListener:
         await self._write(self.tracker.lost(self.now()))
 
     async def _session(self) -> None:
-        loop = asyncio.get_running_loop()
-        lost: asyncio.Future[None] = loop.create_future()
-        manager = SessionManager(lost, host=self.host, port=self.port, loop=loop)
-        for name in EVENTS:
-            manager.register_event(name, self._on_event)
+        manager, lost = await open_session(
+            self.host,
+            self.port,
+            self.user,
+            self._secret,
+            classes="call,agent",
+            events=EVENTS,
+            on_event=self._on_event,
+            timeout=self.timeout,
+        )
         try:
-            await asyncio.wait_for(manager.connect(), self.timeout)
-            await self._action(
-                manager,
-                {
-                    "Action": "Login",
-                    "Username": self.user,
-                    "Secret": self._secret,
-                    "Events": "call,agent",
-                },
-            )
-            for name in EVENTS:
-                try:
-                    await self._action(
-                        manager,
-                        {"Action": "Filter", "Operation": "Add", "Filter": f"Event: {name}"},
-                    )
-                except AmiRefused as error:  # every call and agent event: same result
-                    log.info("floor: AMI at %s: %s; reading every event", self.where, error)
             await self._resync(manager)
             metrics.AMI_CONNECTED.set(1)
             self.listening.set()
@@ -301,7 +285,7 @@ class FloorListener:
         if pause.paused and pause.reason:
             action["Reason"] = pause.reason
         try:
-            await self._action(manager, action)
+            await ami_action(manager, action, self.timeout)
         except (AmiRefused, TimeoutError) as error:
             log.warning("floor: QueuePause %s for %s: %s", action["Paused"], pause.interface, error)
 
@@ -334,11 +318,6 @@ class FloorListener:
                 changes += self.tracker.end_wrapup(where, now, why)
             if changes or self._pending or self._stale:
                 await self._apply(manager, changes)
-
-    async def _action(self, manager: Manager, action: dict[str, str]) -> None:
-        reply = await asyncio.wait_for(manager.send_action(action, as_list=False), self.timeout)
-        if not reply.success:
-            raise AmiRefused(f"{action['Action']} refused: {reply.get('Message', 'no reason')}")
 
 
 def _event_label(event: Mapping[str, Any]) -> str:

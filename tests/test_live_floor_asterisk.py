@@ -69,6 +69,21 @@ def others_away(info: SandboxInfo) -> None:
             set_paused(ami, interface, interface != ANNA, AWAY if interface != ANNA else "")
 
 
+def floor_agi(
+    database_url: str, info: SandboxInfo, agi_port: int, template: str, **env: str
+) -> AgiProcess:
+    """`callcards agi` on the sandbox's port whose floor maps phones by `template`, started."""
+    agi = AgiProcess(
+        database_url,
+        Path(info.recordings_dir),
+        agi_port,
+        ARTIFACTS / "callcards-agi-floor.log",
+        extra_env={**sandbox_ami_env(info), "CALLCARDS_MEMBER_INTERFACE": template, **env},
+    )
+    agi.start()
+    return agi
+
+
 @pytest.fixture(scope="module")
 def floor(
     engine: Engine,
@@ -91,18 +106,13 @@ def floor(
     others_away(asterisk_sandbox)
     agi_server.stop()
     metrics_port = free_port()
-    agi = AgiProcess(
+    agi = floor_agi(
         database_url,
-        Path(asterisk_sandbox.recordings_dir),
+        asterisk_sandbox,
         agi_port,
-        ARTIFACTS / "callcards-agi-floor.log",
-        extra_env={
-            **sandbox_ami_env(asterisk_sandbox),
-            "CALLCARDS_MEMBER_INTERFACE": TEST_MEMBER_INTERFACE,
-            "CALLCARDS_AGI_METRICS_LISTEN": f"127.0.0.1:{metrics_port}",
-        },
+        TEST_MEMBER_INTERFACE,
+        CALLCARDS_AGI_METRICS_LISTEN=f"127.0.0.1:{metrics_port}",
     )
-    agi.start()
     yield Floor(settings, user.id, agi, metrics_port)
     agi.stop()
     with factory.begin() as session:

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
 
 import pytest
 from sqlalchemy import select
@@ -20,13 +19,13 @@ from models.base import utcnow
 from tests.agi_process import AgiProcess
 from tests.asterisk_driver import AsteriskDriver
 from tests.card_polling import wait_card
-from tests.conftest import ARTIFACTS, sandbox_ami_env
 from tests.sip_phone import SipPhone
 from tests.test_hold_asterisk import admin_site, answered_call, desk_phone  # noqa: F401
 from tests.test_live_floor_asterisk import (
     described,
     events_after,
     first_event_id,
+    floor_agi,
     floor_live,
     state_becomes,
     states_since,
@@ -41,17 +40,7 @@ def desk_agi(
 ) -> Iterator[AgiProcess]:
     """`callcards agi` whose floor knows operators' desk phones (PJSIP/<extension>)."""
     agi_server.stop()
-    agi = AgiProcess(
-        database_url,
-        Path(asterisk_sandbox.recordings_dir),
-        agi_port,
-        ARTIFACTS / "callcards-agi-floor.log",
-        extra_env={
-            **sandbox_ami_env(asterisk_sandbox),
-            "CALLCARDS_MEMBER_INTERFACE": "PJSIP/{extension}",
-        },
-    )
-    agi.start()
+    agi = floor_agi(database_url, asterisk_sandbox, agi_port, "PJSIP/{extension}")
     yield agi
     agi.stop()
     agi_server.start()

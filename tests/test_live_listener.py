@@ -26,31 +26,17 @@ ANNA = "PJSIP/101"
 class QueueAmi(ScriptedAmi):
     """The scripted peer, answering QueueStatus with operator1's phone in appointments."""
 
-    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        self.sessions.append(writer)
-        writer.write(b"Asterisk Call Manager/9.0.0\r\n")
-        try:
-            while block := await reader.readuntil(b"\r\n\r\n"):
-                action = dict(line.split(": ", 1) for line in block.decode().split("\r\n") if line)
-                self.actions.append(action)
-                tag = action["ActionID"]
-                if action["Action"] == "QueueStatus":
-                    writer.write(
-                        (
-                            f"Response: Success\r\nEventList: start\r\nActionID: {tag}\r\n\r\n"
-                            f"Event: QueueParams\r\nQueue: appointments\r\nActionID: {tag}\r\n\r\n"
-                            f"Event: QueueMember\r\nQueue: appointments\r\nLocation: {ANNA}\r\n"
-                            f"Paused: 0\r\nStatus: 1\r\nInCall: 0\r\nActionID: {tag}\r\n\r\n"
-                            f"Event: QueueStatusComplete\r\nEventList: Complete\r\n"
-                            f"ActionID: {tag}\r\n\r\n"
-                        ).encode()
-                    )
-                else:
-                    writer.write(f"Response: Success\r\nActionID: {tag}\r\n\r\n".encode())
-        except (asyncio.IncompleteReadError, ConnectionError):
-            pass
-        finally:
-            writer.close()
+    def answer(self, action: dict[str, str]) -> str:
+        tag = action["ActionID"]
+        if action["Action"] != "QueueStatus":
+            return super().answer(action)
+        return (
+            f"Response: Success\r\nEventList: start\r\nActionID: {tag}\r\n\r\n"
+            f"Event: QueueParams\r\nQueue: appointments\r\nActionID: {tag}\r\n\r\n"
+            f"Event: QueueMember\r\nQueue: appointments\r\nLocation: {ANNA}\r\n"
+            f"Paused: 0\r\nStatus: 1\r\nInCall: 0\r\nActionID: {tag}\r\n\r\n"
+            f"Event: QueueStatusComplete\r\nEventList: Complete\r\nActionID: {tag}\r\n\r\n"
+        )
 
 
 @pytest.fixture

@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 
 from live.bus import EventKind
 from live.tracker import (
+    EVENTS,
     MISSED_REASON,
     WRAPUP_REASON,
     Change,
@@ -379,26 +380,7 @@ HEADERS = st.sampled_from(
         "State",
     ]
 )
-NAMES = st.sampled_from(
-    [
-        "QueueCallerJoin",
-        "QueueCallerLeave",
-        "QueueCallerAbandon",
-        "AgentCalled",
-        "AgentConnect",
-        "AgentComplete",
-        "AgentRingNoAnswer",
-        "QueueMemberStatus",
-        "QueueMemberPause",
-        "QueueMemberAdded",
-        "QueueMemberRemoved",
-        "Hold",
-        "Unhold",
-        "DeviceStateChange",
-        "Bogus",
-        "",
-    ]
-)
+NAMES = st.sampled_from([*EVENTS, "Bogus", ""])
 VALUES = st.one_of(
     st.sampled_from(["sales", "support", ANNA, BORIS, CALL, "1", "0", "lunch", "6", "UNAVAILABLE"]),
     st.text(max_size=40),
