@@ -4,8 +4,9 @@ A synthetic busy hour: OPERATORS operators in three queues, each call raising wh
 Asterisk 22 raises for an answered queue call with a hold (join, ring, leave, connect,
 member status, hold, unhold, complete) and now and then a missed ring or a break. The same
 stream is played four ways in one run: read only (each event copied, as the listener's
-callback does: the baseline), through the tracker (live/tracker.py), and through tracker and
-store (live/store.py) on PostgreSQL, one transaction per event and per batch of BATCH events.
+callback does), through the tracker (live/tracker.py: the baseline the others are compared
+with), and through tracker and store (live/store.py) on PostgreSQL, one transaction per
+event and per batch of BATCH events.
 """
 
 from __future__ import annotations
@@ -162,22 +163,24 @@ def run_tracker_bench(calls: int, output: Path, command: Sequence[str]) -> int:
         engine.dispose()
     finally:
         drop_database(name)
-    update_document(output, {"tracker": block(figures, " ".join(command), started, load)})
+    update_document(output, {"tracker": block(figures, calls, " ".join(command), started, load)})
     for figure in figures:
         print(f"{figure.name}: {figure.per_second:,.0f} events/s")
     return 0
 
 
-def block(figures: list[Figure], command: str, started: str, load: str) -> str:
-    base = figures[0].per_second
+def block(figures: list[Figure], calls: int, command: str, started: str, load: str) -> str:
+    """The table, each way against the tracker alone (the baseline) in the same run."""
+    base = next(f for f in figures if f.name == "tracker").per_second
+    per_call = figures[0].events / max(1, calls)
     lines = [
-        f"`{command}` ({started}, load average {load}): {figures[0].events:,} AMI events of "
-        f"{OPERATORS} operators in {len(QUEUES)} queues.",
+        f"`{command}` ({started}, load average {load}): {figures[0].events:,} AMI events "
+        f"({per_call:.1f} a call) of {OPERATORS} operators in {len(QUEUES)} queues.",
         "",
-        "| played | events/s | × the baseline |",
+        "| played | events/s | × the tracker alone |",
         "|---|---|---|",
     ]
     for figure in figures:
         share = figure.per_second / base if base else 0.0
-        lines.append(f"| {figure.name} | {figure.per_second:,.0f} | {share:.3f} |")
+        lines.append(f"| {figure.name} | {figure.per_second:,.0f} | {share:.3g} |")
     return "\n".join(lines)
