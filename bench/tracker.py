@@ -112,7 +112,7 @@ def run_tracker_bench(calls: int, output: Path, command: Sequence[str]) -> int:
     events = stream(calls)
     started = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     load = " ".join(f"{value:.2f}" for value in os.getloadavg())
-    figures = [played("read only (baseline)", events, lambda es: [dict(e) for e in es])]
+    figures = [played("read only", events, lambda es: [dict(e) for e in es])]
 
     def tracked(es: list[dict[str, Any]]) -> None:
         tracker = Tracker(directory(list(range(1, OPERATORS + 1))))
