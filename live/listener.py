@@ -25,6 +25,7 @@ from typing import Any
 
 from panoramisk import Manager
 from sqlalchemy import Connection, Engine, func, select, text
+from sqlalchemy.exc import InterfaceError, OperationalError
 
 from callcards import metrics
 from callcards.config import Settings
@@ -267,14 +268,17 @@ class FloorListener:
         except NotWriter:
             self._writer_lost = True
             raise
-        except Exception as error:
+        except (OperationalError, InterfaceError) as error:  # the database is away
             log.warning("floor: could not write %d changes (%s); kept", len(batch), error)
             if len(batch) < MAX_PENDING:
                 self._pending = batch
             else:  # too much to keep: the picture is rebuilt once the database is back
-                log.error("floor: %d changes dropped; the floor is stale", len(batch))
+                log.error("floor: %d changes dropped; the floor is rebuilt", len(batch))
                 raise
             return []
+        except Exception:  # a batch the database refuses: never retried; start again
+            log.exception("floor: %d changes refused; the floor is rebuilt", len(batch))
+            raise
 
     async def _pause(self, manager: Manager, pause: PauseMember) -> None:
         action = {

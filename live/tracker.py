@@ -272,7 +272,7 @@ class Tracker:
             phone.queues = {_text(row.get("Queue")) for row in rows}
             paused = [row for row in rows if _text(row.get("Paused")) == "1"]
             phone.paused = bool(paused)
-            phone.reason = _text(paused[0].get("PausedReason")) or None if paused else None
+            phone.reason = _optional(paused[0], "PausedReason") if paused else None
             status = {_text(row.get("Status")) for row in rows}
             if "6" in status or "7" in status:
                 phone.call = AgentState.RINGING
@@ -331,7 +331,7 @@ class Tracker:
         linkedid = _required(event, "Linkedid")
         uniqueid = _text(event.get("Uniqueid")) or linkedid
         caller = CallerWaiting(
-            linkedid, _text(event.get("CallerIDNum")) or None, at, _int(event.get("Position"))
+            linkedid, _optional(event, "CallerIDNum"), at, _int(event.get("Position"))
         )
         self._callers[uniqueid] = linkedid
         waiting = self.floor.callers.setdefault(queue, [])
@@ -364,7 +364,7 @@ class Tracker:
         queue, where, phone, changes = self._member(event, at)
         linkedid = _required(event, "Linkedid")
         phone.call, phone.linkedid = AgentState.RINGING, linkedid
-        number = _text(event.get("CallerIDNum")) or None
+        number = _optional(event, "CallerIDNum")
         ring = Publish(
             EventKind.RINGING,
             {"linkedid": linkedid, "number": number, "interface": where},
@@ -423,7 +423,7 @@ class Tracker:
     def _member_pause(self, event: Mapping[str, Any], at: datetime) -> list[Change]:
         _, where, phone, changes = self._member(event, at)
         paused = _text(event.get("Paused")) == "1"
-        reason = _text(event.get("PausedReason")) or _text(event.get("Reason")) or None
+        reason = _optional(event, "PausedReason") or _optional(event, "Reason")
         if phone.wrapup is not None:
             if not paused:  # unpaused by hand: the wrap-up is over
                 phone.paused, phone.reason, phone.pending_break = False, None, None
@@ -438,7 +438,7 @@ class Tracker:
     def _member_status(self, event: Mapping[str, Any], at: datetime) -> list[Change]:
         _, where, phone, changes = self._member(event, at)
         paused = _text(event.get("Paused")) == "1"
-        reason = _text(event.get("PausedReason")) or None
+        reason = _optional(event, "PausedReason")
         # During a wrap-up the pause is ours; after it, a late "wrap-up" snapshot is stale.
         settled = phone.wrapup is None and phone.expected is None
         if "Paused" in event and settled and reason != WRAPUP_REASON:
@@ -507,10 +507,10 @@ class Tracker:
         uniqueid = _text(entry.get("Uniqueid"))
         if not uniqueid:
             return None
-        linkedid = _text(entry.get("Linkedid")) or uniqueid
+        linkedid = (_text(entry.get("Linkedid")) or uniqueid)[:MAX_FIELD]
         self._callers[uniqueid] = linkedid
         joined = at - timedelta(seconds=_int(entry.get("Wait")))
-        number = _text(entry.get("CallerIDNum")) or None
+        number = _optional(entry, "CallerIDNum")
         return CallerWaiting(linkedid, number, joined, _int(entry.get("Position")))
 
     def _membership(self, where: str, phone: _Phone, at: datetime) -> list[Change]:
@@ -610,9 +610,18 @@ def _text(value: Any) -> str:
 
 def _required(event: Mapping[str, Any], name: str) -> str:
     value = _text(event.get(name))
-    if not value or len(value) > 128 or not _PRINTABLE.fullmatch(value):
+    if not value or len(value) > MAX_FIELD or not _PRINTABLE.fullmatch(value):
         raise _Skip(f"no readable {name}")
     return value
+
+
+def _optional(event: Mapping[str, Any], name: str) -> str | None:
+    """A free text header (a number, a pause reason), cut to what the tables keep."""
+    return _text(event.get(name))[:MAX_FIELD] or None
+
+
+#: The longest linkedid, number or reason the tables keep (String(64) columns).
+MAX_FIELD = 64
 
 
 _PRINTABLE = re.compile(r"[\x20-\x7e]+")

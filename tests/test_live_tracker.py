@@ -383,7 +383,7 @@ HEADERS = st.sampled_from(
 NAMES = st.sampled_from([*EVENTS, "Bogus", ""])
 VALUES = st.one_of(
     st.sampled_from(["sales", "support", ANNA, BORIS, CALL, "1", "0", "lunch", "6", "UNAVAILABLE"]),
-    st.text(max_size=40),
+    st.text(max_size=100),
     st.lists(st.text(max_size=5), max_size=3),
 )
 
@@ -402,6 +402,9 @@ def test_any_sequence_of_events_keeps_the_intervals_consistent(
         for change in tracker.handle({**fields, "Event": name}, at(n)):
             if isinstance(change, OpenInterval):
                 assert change.interface in (ANNA, BORIS) and change.user_id in (1, 2)
+                # Never more than the table's columns keep (a longer value would refuse
+                # the whole batch).
+                assert len(change.reason or "") <= 64 and len(change.linkedid or "") <= 64
                 if change.queue is None:
                     open_states[change.interface] = open_states.get(change.interface, 0) + 1
                 else:
