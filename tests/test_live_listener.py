@@ -11,11 +11,14 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from callcards.config import load_settings
 from callcards.demo import seed_demo
+from live.bus import EventKind
 from live.listener import FloorListener
+from live.tracker import Publish
 from models import LiveEvent, OperatorState, migrate
 from models.session import make_engine, make_session_factory, transaction
 from tests.test_ami_listener import SECRET, ScriptedAmi
@@ -151,3 +154,33 @@ async def test_hostile_events_change_nothing_and_a_lost_ami_is_a_gap(
         running.cancel()
         await asyncio.gather(running, return_exceptions=True)
         listener.engine.dispose()
+
+
+class FailingStore:
+    """A store whose every write fails with `error`."""
+
+    def __init__(self, error: Exception) -> None:
+        self.error = error
+
+    def apply(self, *args: object, **kwargs: object) -> list[object]:
+        raise self.error
+
+
+async def test_changes_wait_while_the_database_is_away_but_a_refused_batch_is_dropped(
+    demo: tuple[str, sessionmaker[Session]],
+) -> None:
+    url, _ = demo
+    listener = FloorListener(
+        replace(load_settings({"DATABASE_URL": url}), ami_secret=SECRET), make_engine(url)
+    )
+    change = Publish(EventKind.AMI, {"connected": True})
+    away = OperationalError("SELECT 1", {}, Exception("connection refused"))
+    listener.store = FailingStore(away)  # type: ignore[assignment]
+    assert await listener._write([change]) == []
+    assert listener._pending == [change]  # written with the next batch
+    refused = IntegrityError("INSERT", {}, Exception("value too long"))
+    listener.store = FailingStore(refused)  # type: ignore[assignment]
+    with pytest.raises(IntegrityError):  # the session ends; the next one resyncs
+        await listener._write([change])
+    assert listener._pending == []
+    listener.engine.dispose()
