@@ -56,6 +56,7 @@ class Floor:
     user_id: int
     agi: AgiProcess
     metrics_port: int
+    started_at: datetime  # the floor's agi process started after this
 
 
 def ami_client(info: SandboxInfo) -> AmiClient:
@@ -106,6 +107,7 @@ def floor(
     others_away(asterisk_sandbox)
     agi_server.stop()
     metrics_port = free_port()
+    started_at = utcnow()
     agi = floor_agi(
         database_url,
         asterisk_sandbox,
@@ -113,7 +115,7 @@ def floor(
         TEST_MEMBER_INTERFACE,
         CALLCARDS_AGI_METRICS_LISTEN=f"127.0.0.1:{metrics_port}",
     )
-    yield Floor(settings, user.id, agi, metrics_port)
+    yield Floor(settings, user.id, agi, metrics_port, started_at)
     agi.stop()
     with factory.begin() as session:
         queue = session.scalars(select(Queue).where(Queue.name == QUEUE)).one()
@@ -134,8 +136,12 @@ async def ami(
     async with AsteriskDriver.for_sandbox(asterisk_sandbox) as driver:
         await driver.set_global("CC_TEST_ANSWER_DELAY", "0")
         await driver.set_global("CC_TEST_TALK_TIME", "600")
-        await floor_live(sessions)
-        await state_becomes(sessions, floor.user_id, lambda row: row.state == "ready")
+        await floor_live(sessions, since=floor.started_at)  # this process's floor
+        await state_becomes(
+            sessions,
+            floor.user_id,
+            lambda row: row.state == "ready" and row.started_at >= floor.started_at,
+        )
         yield driver
 
 

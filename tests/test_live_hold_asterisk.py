@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Iterator
+from datetime import datetime
 
 import pytest
 from sqlalchemy import select
@@ -37,19 +38,25 @@ pytestmark = pytest.mark.asterisk
 @pytest.fixture(scope="module")
 def desk_agi(
     database_url: str, asterisk_sandbox: SandboxInfo, agi_port: int, agi_server: AgiProcess
-) -> Iterator[AgiProcess]:
-    """`callcards agi` whose floor knows operators' desk phones (PJSIP/<extension>)."""
+) -> Iterator[tuple[AgiProcess, datetime]]:
+    """`callcards agi` whose floor knows operators' desk phones (PJSIP/<extension>), and
+    the moment before it started."""
     agi_server.stop()
+    started_at = utcnow()
     agi = floor_agi(database_url, asterisk_sandbox, agi_port, "PJSIP/{extension}")
-    yield agi
+    yield agi, started_at
     agi.stop()
     agi_server.start()
 
 
 @pytest.fixture
 async def ami(
-    asterisk_sandbox: SandboxInfo, desk_agi: AgiProcess, open_clinic: None
+    asterisk_sandbox: SandboxInfo,
+    desk_agi: tuple[AgiProcess, datetime],
+    open_clinic: None,
+    sessions: sessionmaker[Session],
 ) -> AsyncIterator[AsteriskDriver]:
+    await floor_live(sessions, since=desk_agi[1])  # this process's floor
     async with AsteriskDriver.for_sandbox(asterisk_sandbox) as driver:
         yield driver
 
@@ -61,7 +68,6 @@ async def test_an_operator_holds_a_queue_call_and_the_floor_shows_hold_between_t
 ) -> None:
     with sessions() as session:
         anna = session.scalars(select(User).where(User.extension == "101")).one()
-    await floor_live(sessions)
     with desk_phone.online() as phone:
         await state_becomes(sessions, anna.id, lambda row: row.state == "ready")
         since, after = utcnow(), first_event_id(sessions)
