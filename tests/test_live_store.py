@@ -7,6 +7,7 @@ meet end to start, memberships, the live events in order, the floor row as of th
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -26,10 +27,32 @@ from live.store import KEEP_EVENTS, FloorStore, NotWriter
 from live.tracker import Tracker
 from models import Call, LiveEvent, LiveFloor, LiveWrapup, OperatorState, Queue, User, migrate
 from models.session import make_engine, make_session_factory, transaction
+from tests.conftest import demo_database, drop_database
 from tests.test_live_tracker import a_call, queue_member, status
 
 T0 = datetime(2026, 12, 7, 9, 0, tzinfo=UTC)
 ANNA = "PJSIP/101"
+
+
+@pytest.fixture(scope="module")
+def floor_url() -> Iterator[str]:
+    """A database of the demo's own for these tests: the session's `callcards agi` may write
+    the floor of the test database meanwhile (and hold the writer's lock there)."""
+    name = f"callcards_floor_{os.getpid()}"
+    yield demo_database(name)
+    drop_database(name)
+
+
+@pytest.fixture(scope="module")
+def engine(floor_url: str) -> Iterator[Engine]:
+    engine = make_engine(floor_url)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def sessions(engine: Engine) -> sessionmaker[Session]:
+    return make_session_factory(engine)
 
 
 @pytest.fixture
@@ -166,7 +189,7 @@ def test_old_live_events_are_pruned(
 
 
 async def test_one_listener_writes_and_another_takes_over_when_its_connection_drops(
-    database_url: str, engine: Engine, monkeypatch: pytest.MonkeyPatch
+    floor_url: str, engine: Engine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     writing: list[FloorListener] = []
 
@@ -175,9 +198,9 @@ async def test_one_listener_writes_and_another_takes_over_when_its_connection_dr
         await asyncio.Event().wait()
 
     monkeypatch.setattr(FloorListener, "_listen_forever", listen)
-    settings = replace(load_settings({"DATABASE_URL": database_url}), ami_secret="x")
-    first = FloorListener(settings, make_engine(database_url), retry_delays=(0.2,))
-    second = FloorListener(settings, make_engine(database_url), retry_delays=(0.2,))
+    settings = replace(load_settings({"DATABASE_URL": floor_url}), ami_secret="x")
+    first = FloorListener(settings, make_engine(floor_url), retry_delays=(0.2,))
+    second = FloorListener(settings, make_engine(floor_url), retry_delays=(0.2,))
     running = [asyncio.create_task(first.run())]
     await asyncio.wait_for(first.writer.wait(), 10)
     running.append(asyncio.create_task(second.run()))
@@ -188,7 +211,8 @@ async def test_one_listener_writes_and_another_takes_over_when_its_connection_dr
         connection.execute(
             text(
                 "SELECT pg_terminate_backend(pid) FROM pg_locks "
-                "WHERE locktype = 'advisory' AND objid = :key"
+                "WHERE locktype = 'advisory' AND objid = :key "
+                "AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
             ),
             {"key": 0x63_63_66_6C},
         )
@@ -199,7 +223,10 @@ async def test_one_listener_writes_and_another_takes_over_when_its_connection_dr
     assert len(writing) == 2
     with engine.connect() as connection:
         holders = connection.scalar(
-            text("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND objid = :key"),
+            text(
+                "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND objid = :key "
+                "AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
+            ),
             {"key": 0x63_63_66_6C},
         )
     assert holders == 1
