@@ -320,6 +320,7 @@ class FloorListener:
             now = self.now()
             for where, why in endings(self.tracker.open_wrapups(), done, now):
                 changes += self.tracker.end_wrapup(where, now, why)
+            changes += self.tracker.end_stale_rings(now)
             if changes or self._pending or self._stale:
                 await self._apply(manager, changes)
 

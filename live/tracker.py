@@ -207,6 +207,9 @@ class Tracker:
         self.floor = Floor()
         self._phones: dict[str, _Phone] = {}
         self._callers: dict[str, str] = {}  # a waiting caller's Uniqueid → linkedid
+        #: Callers who left their queue (not hanging up) → when: a ring on such a call that
+        #: no AgentConnect follows ended with it (the queue's time ran out, an exit key).
+        self._left: dict[str, datetime] = {}
         #: Events read, and those skipped as unreadable or not ours (for /metrics and logs).
         self.handled = 0
         self.skipped = 0
@@ -230,6 +233,7 @@ class Tracker:
         """AMI went away at `at`: every interval ends there as a gap; the picture is stale."""
         self._phones.clear()
         self._callers.clear()
+        self._left.clear()
         self.floor = Floor(ami_connected=False)
         return [CloseAll(at), Publish(EventKind.AMI, {"connected": False})]
 
@@ -246,6 +250,7 @@ class Tracker:
         """
         self._phones.clear()
         self._callers.clear()
+        self._left.clear()
         floor = Floor(ami_connected=True)
         changes: list[Change] = [CloseAll(at)]
         held = {w.user_id: w for w in wrapups}
@@ -291,6 +296,22 @@ class Tracker:
         changes += [EndWrapup(w.user_id, at, "operator") for w in held.values()]
         changes.append(Publish(EventKind.AMI, {"connected": True}))
         changes.append(Publish(EventKind.FLOOR, {}))
+        return changes
+
+    def end_stale_rings(
+        self, now: datetime, after: timedelta = timedelta(seconds=1)
+    ) -> list[Change]:
+        """Rings on calls that left their queue `after` ago with nobody answering end now
+        (an answer's AgentConnect follows its QueueCallerLeave at once)."""
+        changes: list[Change] = []
+        for linkedid, left_at in list(self._left.items()):
+            if now - left_at < after:
+                continue
+            del self._left[linkedid]
+            for where, phone in self._phones.items():
+                if phone.call == AgentState.RINGING and phone.linkedid == linkedid:
+                    phone.call, phone.linkedid = None, None
+                    changes += self._restate(where, now)
         return changes
 
     def open_wrapups(self) -> dict[str, Wrapup]:
@@ -356,6 +377,8 @@ class Tracker:
         self._callers.pop(_text(event.get("Uniqueid")), None)
         for position, caller in enumerate(waiting, 1):
             caller.position = position
+        if not abandoned:
+            self._left[linkedid] = at
         why = "abandoned" if abandoned else "left"
         data = {"linkedid": linkedid, "why": why, "waited_sec": _seconds(left[0].joined_at, at)}
         return [*changes, Publish(EventKind.CALLER_LEFT, data, queue=queue)]

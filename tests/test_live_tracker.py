@@ -421,3 +421,25 @@ def test_any_sequence_of_events_keeps_the_intervals_consistent(
         assert all(count in (0, 1) for count in open_states.values())
         assert {w for w, c in open_states.items() if c} == set(tracker.floor.operators)
     assert tracker.floor.to_json()
+
+
+def test_a_ring_on_a_caller_who_left_the_queue_unanswered_ends_a_second_later() -> None:
+    tracker = ready_floor()
+    caller = {"Linkedid": CALL, "Uniqueid": CALL, "CallerIDNum": "100"}
+    play(
+        tracker,
+        (1, "QueueCallerJoin", {"Queue": "sales", **caller}),
+        (2, "AgentCalled", {**member(), **caller}),
+        (9, "QueueCallerLeave", {"Queue": "sales", **caller}),  # the queue's time is up
+    )
+    assert tracker.end_stale_rings(at(9.5)) == []  # an answer may still follow
+    ended = tracker.end_stale_rings(at(10))
+    assert states(ended) == [("ready", None)]
+    assert [c.at for c in ended if isinstance(c, CloseInterval)] == [at(10)]
+
+
+def test_an_answered_call_leaves_the_queue_and_is_not_a_stale_ring() -> None:
+    tracker = ready_floor()
+    play(tracker, *a_call()[:4])  # joined, rang, left the queue, answered
+    assert tracker.end_stale_rings(at(30)) == []
+    assert tracker.floor.operators[ANNA].state == AgentState.TALKING
