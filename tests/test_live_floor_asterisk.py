@@ -500,3 +500,33 @@ async def test_the_agi_servers_metrics_show_the_floor_and_the_calls(
     assert values['callcards_agi_session_seconds_count{route="incoming"}'] >= 1
     assert values["callcards_agi_command_seconds_count"] > 0
     assert values["callcards_agi_calls_in_progress"] == 0
+
+
+async def test_a_break_taken_during_wrapup_starts_when_the_card_is_complete(
+    ami: AsteriskDriver, floor: Floor, sessions: sessionmaker[Session]
+) -> None:
+    since = utcnow()
+    call = await answered_then_hung_up(ami)
+    await state_becomes(sessions, floor.user_id, lambda row: row.state == "wrapup")
+    with ami_client_for(floor) as client:  # the operator asks for lunch on the workspace
+        set_paused(client, ANNA, True, "lunch")
+    await wait_card(sessions, call.linkedid)
+    with sessions() as session:  # still wrapping up
+        now = open_state(session, floor.user_id)
+        assert now is not None and now.state == "wrapup"
+    complete_card(sessions, call.linkedid)
+    lunch = await state_becomes(sessions, floor.user_id, lambda row: row.reason == "lunch")
+    with ami_client_for(floor) as client:  # they stay out of the queues
+        state = member_state(client, ANNA)
+        assert (state.paused, state.reason) == (True, "lunch")
+        set_paused(client, ANNA, False)
+    await state_becomes(sessions, floor.user_id, lambda row: row.state == "ready")
+    rows = states_since(sessions, floor.user_id, since)
+    assert described(rows) == [
+        ("ringing", None),
+        ("talking", None),
+        ("wrapup", None),
+        ("paused", "lunch"),
+        ("ready", None),
+    ]
+    assert rows[2].ended_at == lunch.started_at
