@@ -24,7 +24,7 @@ from callcards.config import Settings
 from fastagi.cards import Event
 from fastagi.changes import HoldChanged
 from fastagi.services import AgiServices
-from live.ami import AmiRefused, open_session
+from live.ami import keep_listening, open_session
 
 log = logging.getLogger(__name__)
 
@@ -92,33 +92,14 @@ class AmiListener:
 
     async def run(self) -> None:
         """Listen until cancelled, connecting again after every loss; never raises."""
-        failures = 0
-        while True:
-            try:
-                await self._session()
-                reason = "the connection closed (Asterisk stopped or restarted?)"
-            except asyncio.CancelledError:
-                raise
-            except AmiRefused as error:
-                reason = str(error)
-            except (OSError, TimeoutError, EOFError) as error:
-                reason = f"unreachable ({error or type(error).__name__})"
-            except Exception as error:  # a bug here must not stop the FastAGI server
-                log.exception("AMI listener at %s failed", self.where)
-                reason = type(error).__name__
-            finally:
-                if self.listening.is_set():  # it was heard from: start the delays again
-                    failures = 0
-                self.listening.clear()
-            delay = self.retry_delays[min(failures, len(self.retry_delays) - 1)]
-            failures += 1
-            log.warning(
-                "AMI at %s: %s; hold time is not heard until it is back (trying again in %.0f s)",
-                self.where,
-                reason,
-                delay,
-            )
-            await asyncio.sleep(delay)
+        await keep_listening(
+            self._session,
+            listening=self.listening,
+            retry_delays=self.retry_delays,
+            where=self.where,
+            missing="hold time is not heard",
+            logger=log,
+        )
 
     async def _session(self) -> None:
         """One connection: log in, ask for Hold/Unhold only, wait until it is lost."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
 from panoramisk import Manager
@@ -100,3 +100,52 @@ async def open_session(
         manager.close()
         raise
     return manager, lost
+
+
+class StopListening(Exception):
+    """Raised by a session to end `keep_listening` (not a loss to reconnect after)."""
+
+
+async def keep_listening(
+    session: Callable[[], Awaitable[None]],
+    *,
+    listening: asyncio.Event,
+    retry_delays: tuple[float, ...],
+    where: str,
+    missing: str,
+    logger: logging.Logger,
+    on_lost: Callable[[], Awaitable[None]] | None = None,
+) -> None:
+    """Run `session` again after every loss, waiting `retry_delays` (the last repeats; the
+    first again once a session was heard from: it set `listening`). Never raises but
+    CancelledError and StopListening; `on_lost` runs after a session that was heard from;
+    `missing` says what is not heard meanwhile."""
+    failures = 0
+    while True:
+        try:
+            await session()
+            reason = "the connection closed (Asterisk stopped or restarted?)"
+        except (asyncio.CancelledError, StopListening):
+            raise
+        except AmiRefused as error:
+            reason = str(error)
+        except (OSError, TimeoutError, EOFError) as error:
+            reason = f"unreachable ({error or type(error).__name__})"
+        except Exception as error:  # a bug here must not stop the FastAGI server
+            logger.exception("AMI listener at %s failed", where)
+            reason = type(error).__name__
+        if listening.is_set():  # it was heard from: start the delays again
+            failures = 0
+            if on_lost is not None:
+                await on_lost()
+        listening.clear()
+        delay = retry_delays[min(failures, len(retry_delays) - 1)]
+        failures += 1
+        logger.warning(
+            "AMI at %s: %s; %s until it is back (trying again in %.0f s)",
+            where,
+            reason,
+            missing,
+            delay,
+        )
+        await asyncio.sleep(delay)

@@ -29,7 +29,7 @@ from sqlalchemy.exc import InterfaceError, OperationalError
 
 from callcards import metrics
 from callcards.config import Settings
-from live.ami import AmiRefused, open_session
+from live.ami import AmiRefused, keep_listening, open_session
 from live.ami import action as ami_action
 from live.bus import EventKind
 from live.store import LOCK_KEY, FloorStore, NotWriter
@@ -103,6 +103,7 @@ class FloorListener:
                 log.exception("floor listener failed; starting again")
             self.writer.clear()
             self.listening.clear()
+            metrics.AMI_CONNECTED.set(0)
             await asyncio.sleep(self.retry_delays[0])
 
     # -- the writer's lock --------------------------------------------------------------
@@ -137,41 +138,24 @@ class FloorListener:
     # -- AMI ----------------------------------------------------------------------------
 
     async def _listen_forever(self) -> None:
-        failures = 0
-        while True:
-            try:
-                await self._session()
-                reason = "the connection closed (Asterisk stopped or restarted?)"
-            except asyncio.CancelledError:
-                if self.listening.is_set() and not self._writer_lost:  # shutting down
-                    await self._lost()
-                raise
-            except NotWriter:  # another instance writes now: stop here, wait for the lock
-                raise
-            except AmiRefused as error:
-                reason = str(error)
-            except (OSError, TimeoutError, EOFError) as error:
-                reason = f"unreachable ({error or type(error).__name__})"
-            except Exception as error:  # a bug: log it, resync at the next session
-                log.exception("floor: AMI session at %s failed", self.where)
-                reason = type(error).__name__
-            if self.listening.is_set():
-                failures = 0
-                await self._lost()
-            self.listening.clear()
-            metrics.AMI_CONNECTED.set(0)
-            delay = self.retry_delays[min(failures, len(self.retry_delays) - 1)]
-            failures += 1
-            log.warning(
-                "floor: AMI at %s: %s; the floor is stale until it is back (again in %.0f s)",
-                self.where,
-                reason,
-                delay,
+        try:
+            await keep_listening(
+                self._session,
+                listening=self.listening,
+                retry_delays=self.retry_delays,
+                where=self.where,
+                missing="the floor is stale",
+                logger=log,
+                on_lost=self._lost,
             )
-            await asyncio.sleep(delay)
+        except asyncio.CancelledError:
+            if self.listening.is_set() and not self._writer_lost:  # shutting down
+                await self._lost()
+            raise
 
     async def _lost(self) -> None:
         """Every open interval ends now, as a gap."""
+        metrics.AMI_CONNECTED.set(0)
         await self._write(self.tracker.lost(self.now()))
 
     async def _session(self) -> None:

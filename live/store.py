@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import Boolean, String, column, delete, select, text, update, values
 from sqlalchemy.orm import Session, sessionmaker
 
+from live.ami import StopListening
 from live.bus import EventKind, publish_many
 from live.floor import Floor
 from live.tracker import (
@@ -133,7 +134,7 @@ class FloorStore:
             return int(getattr(gone, "rowcount", 0) or 0)
 
 
-class NotWriter(RuntimeError):
+class NotWriter(StopListening):
     """This process no longer holds the floor writer's lock."""
 
 
