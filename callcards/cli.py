@@ -276,6 +276,11 @@ def _cmd_bench(args: argparse.Namespace, settings: Settings) -> int:
         from bench.softphone import run_softphone_bench
 
         return run_softphone_bench(args.calls or (5 if args.quick else 20), output, command_line())
+    if args.which == "tracker":
+        from bench.tracker import run_tracker_bench
+
+        calls = args.calls or (100 if args.quick else 1000)
+        return run_tracker_bench(calls, output, command_line())
     sizes = QUICK if args.quick else Sizes()
     changes = {
         "levels": tuple(args.levels) if args.levels else None,
@@ -430,15 +435,18 @@ def build_parser() -> argparse.ArgumentParser:
     bench = commands.add_parser("bench", help="benchmarks of issue 5, into docs/benchmarks.md")
     bench.add_argument(
         "which",
-        choices=["agi", "asterisk", "site", "softphone", "all"],
-        help="softphone: the browser phone in Chromium (not part of all)",
+        choices=["agi", "asterisk", "site", "softphone", "tracker", "all"],
+        help="softphone: the browser phone in Chromium; tracker: the live floor's AMI events "
+        "per second (neither part of all)",
     )
     bench.add_argument("--quick", action="store_true", help="small sizes: a smoke test")
     bench.add_argument("--output", help="the Markdown file to update (default docs/benchmarks.md)")
     bench.add_argument("--levels", type=int, nargs="+", help="agi: calls in flight per run")
     bench.add_argument("--duration", type=float, help="agi: seconds measured per level")
     bench.add_argument(
-        "--calls", type=int, help="asterisk: calls through each route; softphone: calls answered"
+        "--calls",
+        type=int,
+        help="asterisk: calls through each route; softphone: calls answered; tracker: calls",
     )
     bench.add_argument("--cards", type=int, help="site: cards of history to generate")
     bench.add_argument("--keep-history", action="store_true", help="site: keep the database")

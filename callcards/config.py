@@ -92,6 +92,9 @@ class Settings:
     agi_listen: str = "127.0.0.1:4573"
     agi_allow: tuple[str, ...] = ("127.0.0.1/32", "::1/128")
     agi_command_timeout: float = 30.0
+    # Prometheus /metrics of `callcards agi` ("" = off) and the networks allowed to read it.
+    agi_metrics_listen: str = ""
+    agi_metrics_allow: tuple[str, ...] = ("127.0.0.1/32", "::1/128")
     default_queue: str = "reception"
     db_timeout: float = 3.0
     # Threads of the FastAGI server's card store: they share the GIL with its event loop, so
@@ -157,6 +160,8 @@ def load_settings(environ: os._Environ[str] | dict[str, str] | None = None) -> S
         agi_listen=env.get("CALLCARDS_AGI_LISTEN", "127.0.0.1:4573"),
         agi_allow=_split(env.get("CALLCARDS_AGI_ALLOW", "127.0.0.1/32,::1/128")),
         agi_command_timeout=float(env.get("CALLCARDS_AGI_COMMAND_TIMEOUT", "30")),
+        agi_metrics_listen=env.get("CALLCARDS_AGI_METRICS_LISTEN", "").strip(),
+        agi_metrics_allow=_split(env.get("CALLCARDS_AGI_METRICS_ALLOW", "127.0.0.1/32,::1/128")),
         default_queue=env.get("CALLCARDS_DEFAULT_QUEUE", "reception"),
         db_timeout=float(env.get("CALLCARDS_DB_TIMEOUT", "3")),
         db_threads=max(1, int(env.get("CALLCARDS_DB_THREADS", "4"))),

@@ -25,6 +25,7 @@ from dialplan.timeline import TimelineKind
 from fastagi.cards import Event
 from fastagi.changes import HoldChanged
 from fastagi.services import AgiServices
+from live.ami import keep_listening, open_session
 
 log = logging.getLogger(__name__)
 
@@ -66,10 +67,6 @@ def _asterisk_time(value: Any) -> datetime | None:
         return None
 
 
-class AmiRefused(Exception):
-    """Asterisk answered the login or an action with an error."""
-
-
 class AmiListener:
     """Keeps one AMI session open and turns its Hold/Unhold events into card changes."""
 
@@ -96,74 +93,34 @@ class AmiListener:
 
     async def run(self) -> None:
         """Listen until cancelled, connecting again after every loss; never raises."""
-        failures = 0
-        while True:
-            try:
-                await self._session()
-                reason = "the connection closed (Asterisk stopped or restarted?)"
-            except asyncio.CancelledError:
-                raise
-            except AmiRefused as error:
-                reason = str(error)
-            except (OSError, TimeoutError, EOFError) as error:
-                reason = f"unreachable ({error or type(error).__name__})"
-            except Exception as error:  # a bug here must not stop the FastAGI server
-                log.exception("AMI listener at %s failed", self.where)
-                reason = type(error).__name__
-            finally:
-                if self.listening.is_set():  # it was heard from: start the delays again
-                    failures = 0
-                self.listening.clear()
-            delay = self.retry_delays[min(failures, len(self.retry_delays) - 1)]
-            failures += 1
-            log.warning(
-                "AMI at %s: %s; hold time is not heard until it is back (trying again in %.0f s)",
-                self.where,
-                reason,
-                delay,
-            )
-            await asyncio.sleep(delay)
+        await keep_listening(
+            self._session,
+            listening=self.listening,
+            retry_delays=self.retry_delays,
+            where=self.where,
+            missing="hold time is not heard",
+            logger=log,
+        )
 
     async def _session(self) -> None:
         """One connection: log in, ask for Hold/Unhold only, wait until it is lost."""
-        loop = asyncio.get_running_loop()
-        lost: asyncio.Future[None] = loop.create_future()
-        manager = _Manager(lost, host=self.host, port=self.port, loop=loop)
-        for name in HOLD_KINDS:
-            manager.register_event(name, self._on_event)
+        # Call events only (Hold/Unhold are in the "call" class), then only those two.
+        manager, lost = await open_session(
+            self.host,
+            self.port,
+            self.user,
+            self._secret,
+            classes="call",
+            events=HOLD_KINDS,
+            on_event=self._on_event,
+            timeout=self.timeout,
+        )
         try:
-            await asyncio.wait_for(manager.connect(), self.timeout)
-            # Call events only (Hold/Unhold are in the "call" class), then only those two.
-            await self._action(
-                manager,
-                {
-                    "Action": "Login",
-                    "Username": self.user,
-                    "Secret": self._secret,
-                    "Events": "call",
-                },
-                hint=" (check CALLCARDS_AMI_USER/SECRET against manager.conf)",
-            )
-            for name in HOLD_KINDS:
-                try:
-                    await self._action(
-                        manager,
-                        {"Action": "Filter", "Operation": "Add", "Filter": f"Event: {name}"},
-                    )
-                except AmiRefused as error:  # every call event then: more to read, same result
-                    log.info("AMI at %s: %s; reading every call event", self.where, error)
             log.info("AMI at %s: listening for Hold/Unhold (hold time on the cards)", self.where)
             self.listening.set()
             await lost
         finally:
             manager.close()
-
-    async def _action(self, manager: Manager, action: dict[str, str], hint: str = "") -> None:
-        reply = await asyncio.wait_for(manager.send_action(action, as_list=False), self.timeout)
-        if not reply.success:
-            raise AmiRefused(
-                f"{action['Action']} refused: {reply.get('Message', 'no reason given')}{hint}"
-            )
 
     def _on_event(self, _manager: Manager, message: Mapping[str, Any]) -> None:
         change = hold_change(message, self.services.now())
@@ -174,27 +131,6 @@ class AmiListener:
         )
         # In the background, after the call's earlier changes; a call with no card is left out.
         self.services.change_card(change.linkedid, HoldChanged(change.linkedid, change.event))
-
-
-class _Manager(Manager):
-    """panoramisk's Manager that tells `lost` instead of reconnecting on its own."""
-
-    def __init__(self, lost: asyncio.Future[None], **config: Any) -> None:
-        super().__init__(**config)
-        self._lost = lost
-
-    def connection_made(self, f: asyncio.Future[Any]) -> None:
-        """Set up the protocol; a failed connect is the awaiting session's to handle."""
-        if f.cancelled() or f.exception() is not None:
-            return
-        super().connection_made(f)
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        """Asterisk went away (closed, or its Shutdown event): end the session."""
-        self._connected = False
-        self.close()  # its pinger too
-        if not self._lost.done():
-            self._lost.set_result(None)
 
 
 def ami_listener(settings: Settings, services: AgiServices) -> AmiListener | None:

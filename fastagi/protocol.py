@@ -5,8 +5,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+import time
 from dataclasses import dataclass
 from urllib.parse import parse_qsl
+
+from callcards import metrics
 
 log = logging.getLogger(__name__)
 
@@ -326,11 +329,13 @@ class AgiCall:
                 raise AgiHangup(f"{keywords} not sent: channel hung up")
             self._drop_stale_lines()
             limit = self._timeout if timeout is None else timeout
+            sent = time.perf_counter()
             try:
                 async with asyncio.timeout(limit):
                     self._writer.write(data)
                     await self._writer.drain()
                     reply = await self._read_reply()
+                metrics.AGI_COMMAND.observe(time.perf_counter() - sent)
             except TimeoutError:
                 # A late reply would pair with the next command: the session is over.
                 self._abandon(AgiTimeout, f"no reply to {keywords} within {limit} s")

@@ -51,6 +51,28 @@ def publish(
     return event.id
 
 
+def publish_many(
+    session: Session, events: list[tuple[EventKind, dict[str, Any], str | None, int | None]]
+) -> list[int]:
+    """`publish` for many events (kind, data, queue, user_id) in two statements: one insert,
+    one NOTIFY per id (PostgreSQL). The ids, in order."""
+    if not events:
+        return []
+    rows = [
+        LiveEvent(kind=kind.value, queue=queue, user_id=user_id, data=data)
+        for kind, data, queue, user_id in events
+    ]
+    session.add_all(rows)
+    session.flush()
+    ids = [row.id for row in rows]
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(
+            text("SELECT pg_notify(:channel, id::text) FROM unnest(CAST(:ids AS bigint[])) AS id"),
+            {"channel": CHANNEL, "ids": ids},
+        )
+    return ids
+
+
 def events_after(session: Session, event_id: int, limit: int = 500) -> list[LiveEvent]:
     """The events after `event_id`, oldest first, at most `limit`."""
     query = select(LiveEvent).where(LiveEvent.id > event_id).order_by(LiveEvent.id).limit(limit)

@@ -55,10 +55,16 @@ class OperatorNow:
     wrapup_ends_at: datetime | None = None
 
     def to_json(self) -> dict[str, Any]:
+        # Field by field, not asdict(): the writer turns every operator into JSON each batch.
         return {
-            **asdict(self),
+            "interface": self.interface,
+            "user_id": self.user_id,
+            "name": self.name,
             "state": self.state.value,
             "since": _iso(self.since),
+            "reason": self.reason,
+            "linkedid": self.linkedid,
+            "queues": list(self.queues),
             "wrapup_ends_at": _iso(self.wrapup_ends_at),
         }
 

@@ -128,6 +128,16 @@ class ScriptedAmi:
         lines = [f"{key}: {value}" for key, value in message.items()]
         self.sessions[-1].write(("\r\n".join(lines) + "\r\n\r\n").encode())
 
+    def answer(self, action: dict[str, str]) -> str:
+        """What Asterisk answers to `action` (a test's peer answers more)."""
+        ok = action["Action"] != "Login" or action.get("Secret") == self.secret
+        reply = (
+            "Response: Success\r\nMessage: Authentication accepted"
+            if ok
+            else "Response: Error\r\nMessage: Authentication failed"
+        )
+        return f"{reply}\r\nActionID: {action['ActionID']}\r\n\r\n"
+
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self.sessions.append(writer)
         writer.write(b"Asterisk Call Manager/9.0.0\r\n")
@@ -135,13 +145,7 @@ class ScriptedAmi:
             while block := await reader.readuntil(b"\r\n\r\n"):
                 action = dict(line.split(": ", 1) for line in block.decode().split("\r\n") if line)
                 self.actions.append(action)
-                ok = action["Action"] != "Login" or action.get("Secret") == self.secret
-                reply = (
-                    "Response: Success\r\nMessage: Authentication accepted"
-                    if ok
-                    else "Response: Error\r\nMessage: Authentication failed"
-                )
-                writer.write(f"{reply}\r\nActionID: {action['ActionID']}\r\n\r\n".encode())
+                writer.write(self.answer(action).encode())
         except (asyncio.IncompleteReadError, ConnectionError):
             pass
         finally:
