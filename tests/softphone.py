@@ -11,7 +11,7 @@ from __future__ import annotations
 import subprocess
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -203,3 +203,155 @@ def send_on_sip_websocket(url: str, payload: bytes) -> bytes:
             return sock.recv(4096)
         except TimeoutError:
             return b""
+
+
+class TcpRelay:
+    """A TCP relay on 127.0.0.1 in front of `upstream_port`: a network the test can cut.
+
+    `cut()` resets every relayed connection and refuses new ones (each is reset at once), as a
+    dropped network does to a WebSocket; `restore()` relays again. Both ends are loopback.
+    """
+
+    def __init__(self, upstream_port: int) -> None:
+        import socket
+
+        self.upstream_port = upstream_port
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self.port: int = self._listener.getsockname()[1]
+        self._lock = threading.Lock()
+        self._open: list[Any] = []
+        self._cut = False
+        self._closed = False
+        #: Connections relayed so far (a reconnection shows as one more).
+        self.accepted = 0
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        import socket
+
+        while not self._closed:
+            try:
+                client, _ = self._listener.accept()
+            except OSError:
+                return
+            with self._lock:
+                if self._cut:
+                    _reset(client)
+                    continue
+                try:
+                    upstream = socket.create_connection(("127.0.0.1", self.upstream_port), 5)
+                except OSError:
+                    _reset(client)
+                    continue
+                self.accepted += 1
+                self._open += [client, upstream]
+            for source, sink in ((client, upstream), (upstream, client)):
+                threading.Thread(target=_pump, args=(source, sink), daemon=True).start()
+
+    def cut(self) -> None:
+        """Reset every relayed connection; refuse new ones until `restore()`."""
+        with self._lock:
+            self._cut = True
+            for sock in self._open:
+                _reset(sock)
+            self._open.clear()
+
+    def restore(self) -> None:
+        """Relay new connections again."""
+        with self._lock:
+            self._cut = False
+
+    def close(self) -> None:
+        """Stop relaying (the listener and every connection)."""
+        self.cut()
+        self._closed = True
+        self._listener.close()
+
+
+def _pump(source: Any, sink: Any) -> None:
+    with suppress(OSError):
+        while chunk := source.recv(65536):
+            sink.sendall(chunk)
+    for sock in (source, sink):
+        with suppress(OSError):
+            sock.close()
+
+
+def _reset(sock: Any) -> None:
+    """Close `sock` with a TCP reset (SO_LINGER 0), as a dropped connection ends."""
+    import socket
+    import struct
+
+    with suppress(OSError):
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        sock.close()
+
+
+@dataclass(frozen=True)
+class Packet:
+    """One captured IP packet: its protocol and its two ends (address, port)."""
+
+    protocol: str  # "tcp" or "udp"
+    source: tuple[str, int]
+    destination: tuple[str, int]
+
+
+class Capture:
+    """tcpdump on every interface (`-i any`) for `bpf_filter`, while the `with` block runs."""
+
+    def __init__(self, path: Path, bpf_filter: str) -> None:
+        self.path, self.bpf_filter = path, bpf_filter
+        self.packets: list[Packet] = []
+        self._process: subprocess.Popen[bytes] | None = None
+
+    def __enter__(self) -> Capture:
+        import shutil
+        import time
+
+        tcpdump = shutil.which("tcpdump") or "/usr/bin/tcpdump"
+        if not Path(tcpdump).exists():
+            raise AssertionError("tcpdump is missing: run scripts/setup.sh --test")
+        log = self.path.with_suffix(".log")
+        # -Z root: tcpdump would drop to its own user and could not write under pytest's tmp.
+        self._process = subprocess.Popen(
+            [tcpdump, "-i", "any", "-n", "-U", "--immediate-mode", "-Z", "root"]
+            + ["-w", str(self.path), self.bpf_filter],
+            stdout=subprocess.DEVNULL,
+            stderr=log.open("wb"),
+        )
+        deadline = time.monotonic() + 15
+        while b"listening on" not in log.read_bytes():
+            if self._process.poll() is not None or time.monotonic() > deadline:
+                raise AssertionError(f"tcpdump did not start: {log.read_text()}")
+            time.sleep(0.05)
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        import signal
+
+        assert self._process is not None
+        self._process.send_signal(signal.SIGINT)  # flushes the file and exits
+        self._process.wait(timeout=15)
+        self.packets = read_packets(self.path)
+
+
+def read_packets(path: Path) -> list[Packet]:
+    """The IPv4/IPv6 TCP and UDP packets of a capture file, as tcpdump reads them."""
+    import re
+
+    shown = subprocess.run(
+        ["tcpdump", "-r", str(path), "-n", "-q", "-t"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    # "lo In  IP 127.0.0.1.5060 > 127.0.0.1.41000: UDP, length 120" (IP6 for IPv6).
+    line_re = re.compile(r"\bIP6? (\S+)\.(\d+) > (\S+)\.(\d+): (tcp|UDP)", re.IGNORECASE)
+    packets = []
+    for line in shown.splitlines():
+        found = line_re.search(line)
+        if found is None:
+            raise AssertionError(f"a captured packet tcpdump shows as neither TCP nor UDP: {line}")
+        source, sport, destination, dport, protocol = found.groups()
+        packets.append(Packet(protocol.lower(), (source, int(sport)), (destination, int(dport))))
+    return packets

@@ -418,6 +418,76 @@ async def test_blind_transfer_from_one_browser_to_a_colleague_s_browser(
     assert card.operator_id == browser_phone.id  # the card keeps the first operator
 
 
+def queue_log_of(log: Path, callid: str) -> list[tuple[str, str, str, list[str]]]:
+    """What queue_log says of one caller (queue, agent, event, data), in order.
+
+    Lines are time|callid|queue|agent|event|data...; the callid is the uniqueid of the
+    channel running Queue() (a test call's dialplan half).
+    """
+    said = []
+    for line in log.read_text(encoding="utf-8", errors="replace").splitlines():
+        fields = line.split("|")
+        if len(fields) >= 5 and fields[1] == callid:
+            said.append((fields[2], fields[3], fields[4], fields[5:]))
+    return said
+
+
+async def test_blind_transfer_from_the_browser_into_another_queue_reaches_its_operator(
+    ami: AsteriskDriver,
+    browser_phone: User,
+    chromium: Any,
+    site_url: str,
+    sessions: sessionmaker[Session],
+    asterisk_sandbox: SandboxInfo,
+) -> None:
+    first = await operator_page(chromium, site_url, "operator1")
+    colleague = await operator_page(chromium, site_url, "operator2")
+    await phone_state(first, "registered")
+    await phone_state(colleague, "registered")
+    # appointments rings only operator1; reception only operator2.
+    await ami.queue_pause("appointments", "PJSIP/102", True, "test")
+    await ami.queue_pause("reception", "PJSIP/101", True, "test")
+    try:
+        call = await answered_in_browser(ami, first)
+        await first.fill("#phone-transfer-to", "reception")
+        await first.click("#phone-blind-transfer")
+        await phone_state(colleague, "ringing")
+        await colleague.click("#phone-answer")
+        await phone_state(colleague, "incall")
+        await ami.wait_for_operator(call, "reception")
+    finally:
+        await ami.queue_pause("appointments", "PJSIP/102", False)
+        await ami.queue_pause("reception", "PJSIP/101", False)
+    await phone_state(first, "registered")  # the first operator is free again
+    stats = await call_stats(colleague)
+    assert (stats.local, stats.remote) == ("127.0.0.1", "127.0.0.1"), stats
+    await ami.hangup(call)
+    card = await wait_card(sessions, call.linkedid)
+    await phone_state(colleague, "registered")
+
+    # Asterisk's own account: answered by 101 in appointments, blind-transferred to
+    # reception, answered there by 102.
+    said = queue_log_of(asterisk_sandbox.log_dir / "queue_log", call.dialplan_id)
+    connects = [(queue, agent) for queue, agent, event, _ in said if event == "CONNECT"]
+    transfers = [(queue, data[0]) for queue, _, event, data in said if event == "BLINDTRANSFER"]
+    assert [queue for queue, _ in connects] == ["appointments", "reception"], said
+    assert transfers == [("appointments", "reception")], said
+    # The card says the same: one card, the transfer leg, the queue and operator that ended it.
+    assert (card.status, card.end_reason, card.queue) == ("answered", "caller_hangup", "reception")
+    moved = [e.data for e in card.events if e.kind == "transferred"]
+    assert [(m["from_queue"], m["to_queue"]) for m in moved] == transfers
+    answers = [e.data["extension"] for e in card.events if e.kind == "answered"]
+    assert answers == ["101", "102"]
+    with sessions() as session:
+        operator2 = session.scalar(select(User).where(User.login == "operator2"))
+        assert operator2 is not None
+        assert card.operator_id == operator2.id
+        cards = session.scalars(
+            select(Call).where(Call.src_number == CALLER, Call.started_at >= card.started_at)
+        ).all()
+    assert [c.id for c in cards] == [card.id]
+
+
 async def test_attended_transfer_after_talking_to_the_colleague_first(
     ami: AsteriskDriver,
     browser_phone: User,
