@@ -37,6 +37,7 @@ from tests.softphone import (
     CHROMIUM,
     CHROMIUM_ARGS,
     LOOPBACK_ONLY,
+    TcpRelay,
     call_stats,
     rms,
     send_on_sip_websocket,
@@ -476,8 +477,11 @@ async def test_blind_transfer_from_the_browser_into_another_queue_reaches_its_op
     assert (card.status, card.end_reason, card.queue) == ("answered", "caller_hangup", "reception")
     moved = [e.data for e in card.events if e.kind == "transferred"]
     assert [(m["from_queue"], m["to_queue"]) for m in moved] == transfers
-    answers = [e.data["extension"] for e in card.events if e.kind == "answered"]
-    assert answers == ["101", "102"]
+    answers = [
+        (e.data["extension"], e.data["operator"]) for e in card.events if e.kind == "answered"
+    ]
+    assert [extension for extension, _ in answers] == ["101", "102"]
+    assert [operator for _, operator in answers] == [agent for _, agent in connects]
     with sessions() as session:
         operator2 = session.scalar(select(User).where(User.login == "operator2"))
         assert operator2 is not None
@@ -555,6 +559,42 @@ async def test_the_phone_registers_again_by_itself_after_asterisk_restarts(
         await answered_in_browser(ami, page)
         await page.click("#phone-hangup")
         await phone_state(page, "registered")
+
+
+async def test_the_phone_registers_again_by_itself_after_its_network_drops(
+    ami: AsteriskDriver,
+    browser_phone: User,
+    chromium: Any,
+    phone_settings: Settings,
+    asterisk_sandbox: SandboxInfo,
+) -> None:
+    # The page reaches Asterisk's WebSocket through a relay on loopback: the test's network.
+    assert asterisk_sandbox.ws_port is not None
+    relay = TcpRelay(asterisk_sandbox.ws_port)
+    through_relay = replace(phone_settings, phone_wss_url=f"ws://127.0.0.1:{relay.port}/ws")
+    try:
+        with serve(create_app(through_relay, {"TESTING": True, "PHONE_CHECK_MS": 2000})) as url:
+            page = await operator_page(chromium, url)
+            await phone_state(page, "registered")
+            await wait_contacts(ami, "101", 1)
+            relay.cut()  # every packet of the WebSocket is lost, and the next connections too
+            await phone_state(page, "reconnecting")
+            assert "потерял связь" in await page.inner_text("#phone-state")
+            # Asterisk lets go of the contact whose connection went (its transport closed).
+            await wait_contacts(ami, "101", 0)
+            await asyncio.sleep(3.0)  # JsSIP's retries meet a dead network meanwhile
+            assert await page.get_attribute("#phone", "data-state") == "reconnecting"
+            connections = relay.accepted
+            relay.restore()
+            await phone_state(page, "registered", timeout=30)
+            assert relay.accepted > connections  # a new WebSocket, opened by the page itself
+            await wait_contacts(ami, "101", 1)
+            # Registered for real: a queue call rings this page and is answered there.
+            await answered_in_browser(ami, page)
+            await page.click("#phone-hangup")
+            await phone_state(page, "registered")
+    finally:
+        relay.close()
 
 
 async def test_operator_dials_out_from_the_browser_and_a_number_outside_the_plan_is_refused(
