@@ -1,9 +1,10 @@
 """The browser phone under test: the site served next to the sandbox, Chromium on loopback only.
 
 Chromium gets a fake microphone playing a steady tone (so the recording can tell the
-operator's side from silence), `--allow-loopback-in-peer-connection`, and a page script that
-offers Asterisk only its 127.0.0.1 ICE candidates: this machine may send packets to
-127.0.0.0/8 only, and Chromium gathers candidates on every interface.
+operator's side from silence), `--allow-loopback-in-peer-connection`, a preload that binds its
+UDP sockets to loopback (LOOPBACK_UDP_C) and a page script that offers Asterisk only its
+127.0.0.1 ICE candidates: this machine may send packets to 127.0.0.0/8 only, and Chromium
+gathers candidates on every interface. `Capture` (tcpdump) checks what went on the wire.
 """
 
 from __future__ import annotations
@@ -55,6 +56,58 @@ LOOPBACK_ONLY = r"""
 })();
 """
 
+#: A preload for Chromium that binds every UDP socket to loopback, whatever address it asks
+#: for: WebRTC binds one socket per interface and gathers its candidate from the socket's
+#: address, so every candidate is 127.0.0.1 (or ::1) and no ICE check, DTLS or RTP goes
+#: from, or is answered to, the machine's own address; Chromium's other UDP (DNS, mDNS)
+#: cannot leave the machine either. No Chromium switch does this (its IP-handling policies
+#: choose the default route's interface, never loopback). Refusing the bind instead stalls
+#: ICE gathering (the page never answers).
+LOOPBACK_UDP_C = r"""
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <netinet/in.h>
+#include <string.h>
+#include <sys/socket.h>
+
+int bind(int fd, const struct sockaddr *address, socklen_t length) {
+  static int (*real_bind)(int, const struct sockaddr *, socklen_t);
+  if (!real_bind) { real_bind = dlsym(RTLD_NEXT, "bind"); }
+  int type = 0;
+  socklen_t size = sizeof type;
+  if (address && getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &size) == 0 && type == SOCK_DGRAM) {
+    if (address->sa_family == AF_INET && length >= sizeof(struct sockaddr_in)) {
+      struct sockaddr_in loopback;
+      memcpy(&loopback, address, sizeof loopback);
+      if ((ntohl(loopback.sin_addr.s_addr) >> 24) != 127) {
+        loopback.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        return real_bind(fd, (const struct sockaddr *)&loopback, sizeof loopback);
+      }
+    } else if (address->sa_family == AF_INET6 && length >= sizeof(struct sockaddr_in6)) {
+      struct sockaddr_in6 loopback;
+      memcpy(&loopback, address, sizeof loopback);
+      if (!IN6_IS_ADDR_LOOPBACK(&loopback.sin6_addr)) {
+        loopback.sin6_addr = in6addr_loopback;
+        loopback.sin6_scope_id = 0;
+        return real_bind(fd, (const struct sockaddr *)&loopback, sizeof loopback);
+      }
+    }
+  }
+  return real_bind(fd, address, length);
+}
+"""
+
+
+def loopback_udp_preload(folder: Path) -> Path:
+    """LOOPBACK_UDP_C built into `folder` (Debian's gcc), for Chromium's LD_PRELOAD."""
+    source, library = folder / "loopback_udp.c", folder / "loopback_udp.so"
+    source.write_text(LOOPBACK_UDP_C)
+    subprocess.run(
+        ["cc", "-shared", "-fPIC", "-O2", "-o", str(library), str(source), "-ldl"], check=True
+    )
+    return library
+
+
 #: In the page: the selected ICE pair's two addresses, the codec, and the audio heard so far.
 CALL_STATS = r"""
 async () => {
@@ -82,6 +135,7 @@ async () => {
   return {
     local: local ? (local.address || local.ip) : null,
     remote: remote ? (remote.address || remote.ip) : null,
+    remote_port: remote ? remote.port : null,
     codec: codec ? codec.mimeType : null,
     energy: inbound ? (inbound.totalAudioEnergy || 0) : 0,
     reports: pair ? [] : Array.from(stats.values()).map(r => r.type + ':' + (r.state || '')),
@@ -96,6 +150,7 @@ class CallStats:
 
     local: str | None
     remote: str | None
+    remote_port: int | None  # Asterisk's RTP port for the call
     codec: str | None
     energy: float
     # Every report's type, when no pair was found (for the assertion's message).
@@ -289,8 +344,9 @@ def _reset(sock: Any) -> None:
 
 @dataclass(frozen=True)
 class Packet:
-    """One captured IP packet: its protocol and its two ends (address, port)."""
+    """One captured IP packet: the interface, its protocol and its two ends (address, port)."""
 
+    interface: str
     protocol: str  # "tcp" or "udp"
     source: tuple[str, int]
     destination: tuple[str, int]
@@ -313,12 +369,13 @@ class Capture:
             raise AssertionError("tcpdump is missing: run scripts/setup.sh --test")
         log = self.path.with_suffix(".log")
         # -Z root: tcpdump would drop to its own user and could not write under pytest's tmp.
-        self._process = subprocess.Popen(
-            [tcpdump, "-i", "any", "-n", "-U", "--immediate-mode", "-Z", "root"]
-            + ["-w", str(self.path), self.bpf_filter],
-            stdout=subprocess.DEVNULL,
-            stderr=log.open("wb"),
-        )
+        with log.open("wb") as said:
+            self._process = subprocess.Popen(
+                [tcpdump, "-i", "any", "-n", "-U", "--immediate-mode", "-Z", "root"]
+                + ["-w", str(self.path), self.bpf_filter],
+                stdout=subprocess.DEVNULL,
+                stderr=said,
+            )
         deadline = time.monotonic() + 15
         while b"listening on" not in log.read_bytes():
             if self._process.poll() is not None or time.monotonic() > deadline:
@@ -345,13 +402,17 @@ def read_packets(path: Path) -> list[Packet]:
         text=True,
         check=True,
     ).stdout
-    # "lo In  IP 127.0.0.1.5060 > 127.0.0.1.41000: UDP, length 120" (IP6 for IPv6).
-    line_re = re.compile(r"\bIP6? (\S+)\.(\d+) > (\S+)\.(\d+): (tcp|UDP)", re.IGNORECASE)
+    # "lo    In  IP 127.0.0.1.5060 > 127.0.0.1.41000: UDP, length 120" (IP6 for IPv6).
+    line_re = re.compile(
+        r"^(\S+)\s+\S+\s+IP6? (\S+)\.(\d+) > (\S+)\.(\d+): (tcp|UDP)", re.IGNORECASE
+    )
     packets = []
     for line in shown.splitlines():
         found = line_re.search(line)
         if found is None:
             raise AssertionError(f"a captured packet tcpdump shows as neither TCP nor UDP: {line}")
-        source, sport, destination, dport, protocol = found.groups()
-        packets.append(Packet(protocol.lower(), (source, int(sport)), (destination, int(dport))))
+        interface, source, sport, destination, dport, protocol = found.groups()
+        packets.append(
+            Packet(interface, protocol.lower(), (source, int(sport)), (destination, int(dport)))
+        )
     return packets

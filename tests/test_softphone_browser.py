@@ -10,12 +10,16 @@ the page's own RTCPeerConnection say what happened. Media stays on 127.0.0.1.
 from __future__ import annotations
 
 import asyncio
+import ipaddress
+import os
+import re
 import time
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 from flask.testing import FlaskClient
@@ -37,8 +41,11 @@ from tests.softphone import (
     CHROMIUM,
     CHROMIUM_ARGS,
     LOOPBACK_ONLY,
+    Capture,
+    Packet,
     TcpRelay,
     call_stats,
+    loopback_udp_preload,
     rms,
     send_on_sip_websocket,
     serve,
@@ -144,10 +151,12 @@ async def chromium(tmp_path: Path) -> AsyncIterator[Any]:
     from playwright.async_api import async_playwright
 
     tone = write_mic_tone(tmp_path / "mic.wav")
+    preload = loopback_udp_preload(tmp_path)
     async with async_playwright() as playwright:
         browser = await playwright.chromium.launch(
             executable_path=str(CHROMIUM),
             args=[*CHROMIUM_ARGS, f"--use-file-for-fake-audio-capture={tone}"],
+            env={**os.environ, "LD_PRELOAD": str(preload)},
         )
         yield browser
         await browser.close()
@@ -238,6 +247,72 @@ async def test_operator_answers_a_queue_call_in_the_browser_with_sound_both_ways
     caller_rms = rms(recording, caller_from + MARGIN, caller_to - caller_from - 2 * MARGIN)
     assert operator_rms > SOUND_FLOOR, f"operator side silent (RMS {operator_rms})"
     assert caller_rms > SOUND_FLOOR, f"caller side silent (RMS {caller_rms})"
+
+
+def rtp_ports(sandbox: SandboxInfo) -> tuple[int, int]:
+    """The sandbox's RTP port range (rtp.conf rtpstart, rtpend)."""
+    conf = (sandbox.etc_dir / "rtp.conf").read_text()
+    start, end = (re.search(rf"^{key}\s*=\s*(\d+)", conf, re.M) for key in ("rtpstart", "rtpend"))
+    assert start and end, conf
+    return int(start.group(1)), int(end.group(1))
+
+
+LOOPBACK = ipaddress.ip_network("127.0.0.0/8")
+
+
+def on_loopback(packet: Packet) -> bool:
+    """The packet went from 127.0.0.0/8 to 127.0.0.0/8."""
+    return all(
+        ipaddress.ip_address(address) in LOOPBACK
+        for address in (packet.source[0], packet.destination[0])
+    )
+
+
+async def test_a_browser_call_sends_packets_between_loopback_addresses_only(
+    ami: AsteriskDriver,
+    browser_phone: User,
+    chromium: Any,
+    site_url: str,
+    asterisk_sandbox: SandboxInfo,
+    tmp_path: Path,
+) -> None:
+    page = await operator_page(chromium, site_url)
+    await phone_state(page, "registered")
+    # Every interface, the sandbox's own ports: the site, AMI, SIP (UDP and WebSocket), RTP.
+    assert asterisk_sandbox.ws_port is not None and asterisk_sandbox.sip_port is not None
+    rtp_start, rtp_end = rtp_ports(asterisk_sandbox)
+    site_port = urlsplit(site_url).port
+    tcp_ports = (asterisk_sandbox.ws_port, site_port, asterisk_sandbox.ami_port)
+    bpf = " or ".join(
+        [f"tcp port {port}" for port in tcp_ports]
+        + [f"udp port {asterisk_sandbox.sip_port}", f"udp portrange {rtp_start}-{rtp_end}"]
+    )
+    with Capture(tmp_path / "call.pcap", bpf) as capture:
+        call = await answered_in_browser(ami, page)
+        await asyncio.sleep(2.0)  # the operator's tone goes to Asterisk over RTP
+        stats = await call_stats(page)
+        await page.click("#phone-hangup")
+        await phone_state(page, "registered")
+        await ami.wait_hungup(call)
+    packets = capture.packets
+
+    assert (stats.local, stats.remote) == ("127.0.0.1", "127.0.0.1"), stats
+    # The call's packets: its SIP over the WebSocket (and the site, AMI), and its media: UDP
+    # to or from the RTP port Asterisk gave the call (others in the range are not this call's,
+    # e.g. a DNS query whose random source port fell there).
+    signalling = [p for p in packets if p.protocol == "tcp"]
+    media = [
+        p
+        for p in packets
+        if p.protocol == "udp" and stats.remote_port in (p.source[1], p.destination[1])
+    ]
+    # Something was captured: the capture cannot pass empty.
+    assert any(asterisk_sandbox.ws_port in (p.source[1], p.destination[1]) for p in signalling)
+    assert len(media) > 50, len(media)
+    # And every one went from 127.0.0.0/8 to 127.0.0.0/8: SIP, the site, ICE checks, DTLS,
+    # SRTP (Chromium's own address never takes part: its sockets are bound to loopback).
+    elsewhere = [p for p in signalling + media if not on_loopback(p)]
+    assert elsewhere == [], elsewhere[:5]
 
 
 async def registered_contacts(ami: AsteriskDriver, extension: str) -> list[str]:
