@@ -333,12 +333,19 @@ def _pump(source: Any, sink: Any) -> None:
 
 
 def _reset(sock: Any) -> None:
-    """Close `sock` with a TCP reset (SO_LINGER 0), as a dropped connection ends."""
+    """End `sock` at once (SO_LINGER 0: a reset), as a dropped connection ends.
+
+    shutdown() first: a pump thread blocked in recv() on it would otherwise keep the socket
+    open (close() alone does not wake it) until the next packet.
+    """
     import socket
     import struct
 
     with suppress(OSError):
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    with suppress(OSError):
+        sock.shutdown(socket.SHUT_RDWR)
+    with suppress(OSError):
         sock.close()
 
 
