@@ -293,6 +293,55 @@ class HoldChanged(CardChange[bool]):
 
 
 @dataclass(frozen=True)
+class TransferredAttended(CardChange[bool]):
+    """An operator's attended transfer into a queue (AMI AttendedTransfer): they called the
+    queue with the caller on hold, talked to the operator who answered there, and handed the
+    caller over.
+
+    The card then reads as after a blind transfer to that queue (the `transfer` route): a
+    `transferred` entry from the card's queue to `to_queue`, the card in that queue, and the
+    operator who took the call answering it. False when the call has no card or already has
+    this transfer (another server instance heard it too, or a replay).
+    """
+
+    linkedid: str
+    to_queue: str
+    extension: str | None
+    interface: str | None
+    at: datetime
+    channel_uniqueid: str | None = None
+
+    def apply(self, store: CardStore, db: Connection) -> bool:
+        """The move, the card's new queue and its new operator (not on a closed card)."""
+        card = store.lock(db, self.linkedid)
+        if card is None:
+            return False
+        if db.scalar(
+            _SAME_EVENT,
+            {
+                "card_id": card["id"],
+                "kind": "transferred",
+                "at": self.at,
+                "channel": self.channel_uniqueid,
+            },
+        ):
+            return False
+        moved = {
+            "from_queue": card["queue"] or "",
+            "to_queue": self.to_queue,
+            "reason": "attended_transfer",
+        }
+        store.add_events(
+            db, card["id"], [Event("transferred", self.at, moved, self.channel_uniqueid)]
+        )
+        if card["ended_at"] is None:  # a late event does not reopen what the hangup closed
+            card.set(queue=self.to_queue)
+            store.mark_answered(db, card, self.extension, self.interface, self.at)
+            store.save(db, card)
+        return True
+
+
+@dataclass(frozen=True)
 class HungUp(CardChange[Call]):
     """The call is over: classify it from the dialplan's variables and close its card.
 

@@ -601,6 +601,77 @@ async def test_attended_transfer_after_talking_to_the_colleague_first(
     assert (card.status, card.end_reason) == ("answered", "caller_hangup")
 
 
+async def test_attended_transfer_into_another_queue_after_talking_to_its_operator(
+    ami: AsteriskDriver,
+    browser_phone: User,
+    chromium: Any,
+    site_url: str,
+    sessions: sessionmaker[Session],
+    asterisk_sandbox: SandboxInfo,
+) -> None:
+    first = await operator_page(chromium, site_url, "operator1")
+    colleague = await operator_page(chromium, site_url, "operator2")
+    await phone_state(first, "registered")
+    await phone_state(colleague, "registered")
+    # appointments rings only operator1; reception only operator2.
+    await ami.queue_pause("appointments", "PJSIP/102", True, "test")
+    await ami.queue_pause("reception", "PJSIP/101", True, "test")
+    try:
+        call = await answered_in_browser(ami, first)
+        # The operator calls the reception queue, the caller on hold, and talks to whoever
+        # answers there before handing the caller over.
+        await first.fill("#phone-transfer-to", "reception")
+        await first.click("#phone-attended-start")
+        await phone_state(first, "held")
+        await phone_state(colleague, "ringing")
+        await colleague.click("#phone-answer")
+        await phone_state(colleague, "incall")
+    finally:
+        await ami.queue_pause("appointments", "PJSIP/102", False)
+        await ami.queue_pause("reception", "PJSIP/101", False)
+    await first.wait_for_selector("#phone-attended-complete:not([hidden])")
+    since = len(ami.events)
+    await first.click("#phone-attended-complete")
+    await phone_state(first, "registered")  # both of the first operator's calls ended
+    await phone_state(colleague, "incall")  # now with the caller
+    _, moved = await ami.wait_for(lambda e: e.event == "AttendedTransfer", since=since)
+    stats = await call_stats(colleague)
+    assert (stats.local, stats.remote) == ("127.0.0.1", "127.0.0.1"), stats
+    await asyncio.sleep(1.0)
+    await ami.hangup(call)
+    card = await wait_card(sessions, call.linkedid)
+    await phone_state(colleague, "registered")
+
+    # Asterisk's account: the caller answered by 101 in appointments and handed over by an
+    # attended transfer; the consultation (101's second call) answered by 102 in reception.
+    log = asterisk_sandbox.log_dir / "queue_log"
+    said = queue_log_of(log, call.dialplan_id)
+    consulted = queue_log_of(log, moved.secondtransfereruniqueid)
+    connects = [(queue, agent) for queue, agent, event, _ in said + consulted if event == "CONNECT"]
+    assert [queue for queue, _ in connects] == ["appointments", "reception"], (said, consulted)
+    assert [queue for queue, _, event, _ in said if event == "ATTENDEDTRANSFER"] == ["appointments"]
+    # The card says the same: the move, the queue it ended in, the operator who took it.
+    assert (card.status, card.end_reason, card.queue) == ("answered", "caller_hangup", "reception")
+    moves = [e.data for e in card.events if e.kind == "transferred"]
+    assert moves == [
+        {"from_queue": "appointments", "to_queue": "reception", "reason": "attended_transfer"}
+    ]
+    answers = [
+        (e.data["extension"], e.data["operator"]) for e in card.events if e.kind == "answered"
+    ]
+    assert [extension for extension, _ in answers] == ["101", "102"]
+    assert [operator for _, operator in answers] == [agent for _, agent in connects]
+    assert "queue_from_dialplan" not in kinds(card)  # the dialplan agreed: reception
+    with sessions() as session:
+        operator2 = session.scalar(select(User).where(User.login == "operator2"))
+        assert operator2 is not None and card.operator_id == operator2.id
+        # The consultation is an operator's call: no card of its own.
+        assert (
+            session.scalar(select(Call).where(Call.linkedid == moved.secondtransfererlinkedid))
+            is None
+        )
+
+
 async def test_the_phone_registers_again_by_itself_after_asterisk_restarts(
     asterisk_sandbox: SandboxInfo,
     agi_server: AgiProcess,
