@@ -15,6 +15,7 @@ import os
 import re
 import time
 from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
@@ -347,6 +348,27 @@ async def answered_in_browser(ami: AsteriskDriver, page: Any) -> TestCall:
     return call
 
 
+async def two_operators(chromium: Any, site_url: str) -> tuple[Any, Any]:
+    """operator1's and operator2's workspaces (two browsers), both phones registered."""
+    first = await operator_page(chromium, site_url, "operator1")
+    colleague = await operator_page(chromium, site_url, "operator2")
+    await phone_state(first, "registered")
+    await phone_state(colleague, "registered")
+    return first, colleague
+
+
+@asynccontextmanager
+async def queues_split(ami: AsteriskDriver) -> AsyncIterator[None]:
+    """Meanwhile appointments rings only operator1 (101) and reception only operator2 (102)."""
+    await ami.queue_pause("appointments", "PJSIP/102", True, "test")
+    await ami.queue_pause("reception", "PJSIP/101", True, "test")
+    try:
+        yield
+    finally:
+        await ami.queue_pause("appointments", "PJSIP/102", False)
+        await ami.queue_pause("reception", "PJSIP/101", False)
+
+
 async def test_operator_holds_resumes_and_sends_dtmf_from_the_browser(
     ami: AsteriskDriver,
     browser_phone: User,
@@ -469,16 +491,9 @@ async def test_blind_transfer_from_one_browser_to_a_colleague_s_browser(
     site_url: str,
     sessions: sessionmaker[Session],
 ) -> None:
-    first = await operator_page(chromium, site_url, "operator1")
-    colleague = await operator_page(chromium, site_url, "operator2")
-    await phone_state(first, "registered")
-    await phone_state(colleague, "registered")
-    # Only operator1 serves the queue now: the call must ring the first browser.
-    await ami.queue_pause("appointments", "PJSIP/102", True, "test")
-    try:
+    first, colleague = await two_operators(chromium, site_url)
+    async with queues_split(ami):  # only operator1 serves appointments: it rings the first
         call = await answered_in_browser(ami, first)
-    finally:
-        await ami.queue_pause("appointments", "PJSIP/102", False)
     await first.fill("#phone-transfer-to", "102")
     await first.click("#phone-blind-transfer")
     await phone_state(colleague, "ringing")
@@ -516,14 +531,8 @@ async def test_blind_transfer_from_the_browser_into_another_queue_reaches_its_op
     sessions: sessionmaker[Session],
     asterisk_sandbox: SandboxInfo,
 ) -> None:
-    first = await operator_page(chromium, site_url, "operator1")
-    colleague = await operator_page(chromium, site_url, "operator2")
-    await phone_state(first, "registered")
-    await phone_state(colleague, "registered")
-    # appointments rings only operator1; reception only operator2.
-    await ami.queue_pause("appointments", "PJSIP/102", True, "test")
-    await ami.queue_pause("reception", "PJSIP/101", True, "test")
-    try:
+    first, colleague = await two_operators(chromium, site_url)
+    async with queues_split(ami):
         call = await answered_in_browser(ami, first)
         await first.fill("#phone-transfer-to", "reception")
         await first.click("#phone-blind-transfer")
@@ -531,27 +540,45 @@ async def test_blind_transfer_from_the_browser_into_another_queue_reaches_its_op
         await colleague.click("#phone-answer")
         await phone_state(colleague, "incall")
         await ami.wait_for_operator(call, "reception")
-    finally:
-        await ami.queue_pause("appointments", "PJSIP/102", False)
-        await ami.queue_pause("reception", "PJSIP/101", False)
     await phone_state(first, "registered")  # the first operator is free again
-    stats = await call_stats(colleague)
-    assert (stats.local, stats.remote) == ("127.0.0.1", "127.0.0.1"), stats
-    await ami.hangup(call)
-    card = await wait_card(sessions, call.linkedid)
-    await phone_state(colleague, "registered")
+    card = await colleague_talks_then_caller_hangs_up(ami, call, colleague, sessions)
 
     # Asterisk's own account: answered by 101 in appointments, blind-transferred to
     # reception, answered there by 102.
     said = queue_log_of(asterisk_sandbox.log_dir / "queue_log", call.dialplan_id)
-    connects = [(queue, agent) for queue, agent, event, _ in said if event == "CONNECT"]
     transfers = [(queue, data[0]) for queue, _, event, data in said if event == "BLINDTRANSFER"]
-    assert [queue for queue, _ in connects] == ["appointments", "reception"], said
     assert transfers == [("appointments", "reception")], said
     # The card says the same: one card, the transfer leg, the queue and operator that ended it.
-    assert (card.status, card.end_reason, card.queue) == ("answered", "caller_hangup", "reception")
+    in_reception_as_queue_log_says(card, said, sessions)
     moved = [e.data for e in card.events if e.kind == "transferred"]
     assert [(m["from_queue"], m["to_queue"]) for m in moved] == transfers
+    with sessions() as session:
+        cards = session.scalars(
+            select(Call).where(Call.src_number == CALLER, Call.started_at >= card.started_at)
+        ).all()
+    assert [c.id for c in cards] == [card.id]
+
+
+async def colleague_talks_then_caller_hangs_up(
+    ami: AsteriskDriver, call: TestCall, colleague: Any, sessions: sessionmaker[Session]
+) -> Call:
+    """The transferred caller talks to the colleague's browser (on loopback), then hangs up."""
+    stats = await call_stats(colleague)
+    assert (stats.local, stats.remote) == ("127.0.0.1", "127.0.0.1"), stats
+    await asyncio.sleep(1.0)
+    await ami.hangup(call)
+    card = await wait_card(sessions, call.linkedid)
+    await phone_state(colleague, "registered")
+    return card
+
+
+def in_reception_as_queue_log_says(
+    card: Call, said: list[tuple[str, str, str, list[str]]], sessions: sessionmaker[Session]
+) -> None:
+    """queue_log (`said`) has 101 answer in appointments, 102 in reception; the card too."""
+    connects = [(queue, agent) for queue, agent, event, _ in said if event == "CONNECT"]
+    assert [queue for queue, _ in connects] == ["appointments", "reception"], said
+    assert (card.status, card.end_reason, card.queue) == ("answered", "caller_hangup", "reception")
     answers = [
         (e.data["extension"], e.data["operator"]) for e in card.events if e.kind == "answered"
     ]
@@ -559,12 +586,7 @@ async def test_blind_transfer_from_the_browser_into_another_queue_reaches_its_op
     assert [operator for _, operator in answers] == [agent for _, agent in connects]
     with sessions() as session:
         operator2 = session.scalar(select(User).where(User.login == "operator2"))
-        assert operator2 is not None
-        assert card.operator_id == operator2.id
-        cards = session.scalars(
-            select(Call).where(Call.src_number == CALLER, Call.started_at >= card.started_at)
-        ).all()
-    assert [c.id for c in cards] == [card.id]
+        assert operator2 is not None and card.operator_id == operator2.id
 
 
 async def test_attended_transfer_after_talking_to_the_colleague_first(
@@ -574,15 +596,9 @@ async def test_attended_transfer_after_talking_to_the_colleague_first(
     site_url: str,
     sessions: sessionmaker[Session],
 ) -> None:
-    first = await operator_page(chromium, site_url, "operator1")
-    colleague = await operator_page(chromium, site_url, "operator2")
-    await phone_state(first, "registered")
-    await phone_state(colleague, "registered")
-    await ami.queue_pause("appointments", "PJSIP/102", True, "test")
-    try:
+    first, colleague = await two_operators(chromium, site_url)
+    async with queues_split(ami):  # only operator1 serves appointments: it rings the first
         call = await answered_in_browser(ami, first)
-    finally:
-        await ami.queue_pause("appointments", "PJSIP/102", False)
     await first.fill("#phone-transfer-to", "102")
     await first.click("#phone-attended-start")
     await phone_state(first, "held")
@@ -609,14 +625,8 @@ async def test_attended_transfer_into_another_queue_after_talking_to_its_operato
     sessions: sessionmaker[Session],
     asterisk_sandbox: SandboxInfo,
 ) -> None:
-    first = await operator_page(chromium, site_url, "operator1")
-    colleague = await operator_page(chromium, site_url, "operator2")
-    await phone_state(first, "registered")
-    await phone_state(colleague, "registered")
-    # appointments rings only operator1; reception only operator2.
-    await ami.queue_pause("appointments", "PJSIP/102", True, "test")
-    await ami.queue_pause("reception", "PJSIP/101", True, "test")
-    try:
+    first, colleague = await two_operators(chromium, site_url)
+    async with queues_split(ami):
         call = await answered_in_browser(ami, first)
         # The operator calls the reception queue, the caller on hold, and talks to whoever
         # answers there before handing the caller over.
@@ -626,45 +636,28 @@ async def test_attended_transfer_into_another_queue_after_talking_to_its_operato
         await phone_state(colleague, "ringing")
         await colleague.click("#phone-answer")
         await phone_state(colleague, "incall")
-    finally:
-        await ami.queue_pause("appointments", "PJSIP/102", False)
-        await ami.queue_pause("reception", "PJSIP/101", False)
     await first.wait_for_selector("#phone-attended-complete:not([hidden])")
     since = len(ami.events)
     await first.click("#phone-attended-complete")
     await phone_state(first, "registered")  # both of the first operator's calls ended
     await phone_state(colleague, "incall")  # now with the caller
     _, moved = await ami.wait_for(lambda e: e.event == "AttendedTransfer", since=since)
-    stats = await call_stats(colleague)
-    assert (stats.local, stats.remote) == ("127.0.0.1", "127.0.0.1"), stats
-    await asyncio.sleep(1.0)
-    await ami.hangup(call)
-    card = await wait_card(sessions, call.linkedid)
-    await phone_state(colleague, "registered")
+    card = await colleague_talks_then_caller_hangs_up(ami, call, colleague, sessions)
 
     # Asterisk's account: the caller answered by 101 in appointments and handed over by an
     # attended transfer; the consultation (101's second call) answered by 102 in reception.
     log = asterisk_sandbox.log_dir / "queue_log"
     said = queue_log_of(log, call.dialplan_id)
     consulted = queue_log_of(log, moved.secondtransfereruniqueid)
-    connects = [(queue, agent) for queue, agent, event, _ in said + consulted if event == "CONNECT"]
-    assert [queue for queue, _ in connects] == ["appointments", "reception"], (said, consulted)
     assert [queue for queue, _, event, _ in said if event == "ATTENDEDTRANSFER"] == ["appointments"]
     # The card says the same: the move, the queue it ended in, the operator who took it.
-    assert (card.status, card.end_reason, card.queue) == ("answered", "caller_hangup", "reception")
+    in_reception_as_queue_log_says(card, said + consulted, sessions)
     moves = [e.data for e in card.events if e.kind == "transferred"]
     assert moves == [
         {"from_queue": "appointments", "to_queue": "reception", "reason": "attended_transfer"}
     ]
-    answers = [
-        (e.data["extension"], e.data["operator"]) for e in card.events if e.kind == "answered"
-    ]
-    assert [extension for extension, _ in answers] == ["101", "102"]
-    assert [operator for _, operator in answers] == [agent for _, agent in connects]
     assert "queue_from_dialplan" not in kinds(card)  # the dialplan agreed: reception
     with sessions() as session:
-        operator2 = session.scalar(select(User).where(User.login == "operator2"))
-        assert operator2 is not None and card.operator_id == operator2.id
         # The consultation is an operator's call: no card of its own.
         assert (
             session.scalar(select(Call).where(Call.linkedid == moved.secondtransfererlinkedid))
