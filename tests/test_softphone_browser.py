@@ -52,7 +52,14 @@ from tests.softphone import (
     serve,
     write_mic_tone,
 )
-from tests.test_calls_asterisk import CALLER, DID, kinds, reach_menu_and_press
+from tests.test_calls_asterisk import (
+    CALLER,
+    DID,
+    kinds,
+    queue_report_now,
+    reach_menu_and_press,
+    report_change,
+)
 from webadmin import create_app
 
 pytestmark = [pytest.mark.asterisk, pytest.mark.browser]
@@ -532,6 +539,7 @@ async def test_blind_transfer_from_the_browser_into_another_queue_reaches_its_op
     asterisk_sandbox: SandboxInfo,
 ) -> None:
     first, colleague = await two_operators(chromium, site_url)
+    report_before = queue_report_now(sessions)
     async with queues_split(ami):
         call = await answered_in_browser(ami, first)
         await first.fill("#phone-transfer-to", "reception")
@@ -549,7 +557,7 @@ async def test_blind_transfer_from_the_browser_into_another_queue_reaches_its_op
     transfers = [(queue, data[0]) for queue, _, event, data in said if event == "BLINDTRANSFER"]
     assert transfers == [("appointments", "reception")], said
     # The card says the same: one card, the transfer leg, the queue and operator that ended it.
-    in_reception_as_queue_log_says(card, said, sessions)
+    in_reception_as_queue_log_says(card, said, sessions, report_before)
     moved = [e.data for e in card.events if e.kind == "transferred"]
     assert [(m["from_queue"], m["to_queue"]) for m in moved] == transfers
     with sessions() as session:
@@ -573,9 +581,13 @@ async def colleague_talks_then_caller_hangs_up(
 
 
 def in_reception_as_queue_log_says(
-    card: Call, said: list[tuple[str, str, str, list[str]]], sessions: sessionmaker[Session]
+    card: Call,
+    said: list[tuple[str, str, str, list[str]]],
+    sessions: sessionmaker[Session],
+    report_before: dict[str | None, tuple[int, int, int]],
 ) -> None:
-    """queue_log (`said`) has 101 answer in appointments, 102 in reception; the card too."""
+    """queue_log (`said`) has 101 answer in appointments, 102 in reception; the card and the
+    queue report (against `report_before`) too: one call, answered in each queue."""
     connects = [(queue, agent) for queue, agent, event, _ in said if event == "CONNECT"]
     assert [queue for queue, _ in connects] == ["appointments", "reception"], said
     assert (card.status, card.end_reason, card.queue) == ("answered", "caller_hangup", "reception")
@@ -587,6 +599,11 @@ def in_reception_as_queue_log_says(
     with sessions() as session:
         operator2 = session.scalar(select(User).where(User.login == "operator2"))
         assert operator2 is not None and card.operator_id == operator2.id
+    assert report_change(report_before, queue_report_now(sessions)) == {
+        "appointments": (1, 1, 0),
+        "reception": (1, 1, 0),
+        "All queues": (1, 1, 0),
+    }
 
 
 async def test_attended_transfer_after_talking_to_the_colleague_first(
@@ -626,6 +643,7 @@ async def test_attended_transfer_into_another_queue_after_talking_to_its_operato
     asterisk_sandbox: SandboxInfo,
 ) -> None:
     first, colleague = await two_operators(chromium, site_url)
+    report_before = queue_report_now(sessions)
     async with queues_split(ami):
         call = await answered_in_browser(ami, first)
         # The operator calls the reception queue, the caller on hold, and talks to whoever
@@ -651,7 +669,7 @@ async def test_attended_transfer_into_another_queue_after_talking_to_its_operato
     consulted = queue_log_of(log, moved.secondtransfereruniqueid)
     assert [queue for queue, _, event, _ in said if event == "ATTENDEDTRANSFER"] == ["appointments"]
     # The card says the same: the move, the queue it ended in, the operator who took it.
-    in_reception_as_queue_log_says(card, said + consulted, sessions)
+    in_reception_as_queue_log_says(card, said + consulted, sessions, report_before)
     moves = [e.data for e in card.events if e.kind == "transferred"]
     assert moves == [
         {"from_queue": "appointments", "to_queue": "reception", "reason": "attended_transfer"}
