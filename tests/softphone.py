@@ -31,6 +31,9 @@ CHROMIUM_ARGS = [
     "--use-fake-ui-for-media-stream",
     "--allow-loopback-in-peer-connection",
     "--autoplay-policy=no-user-gesture-required",
+    # No name is looked up (Chromium asks the machine's DNS server for Google's hosts, an
+    # address off loopback); the site and Asterisk are reached by address.
+    "--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1",
 ]
 
 #: The page's SDP offers/answers carry only 127.0.0.1 candidates (and address), so Asterisk
