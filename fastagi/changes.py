@@ -11,7 +11,7 @@ name (`__init_subclass__`): a new change is one class here and its test.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, ClassVar, Generic, TypeVar
 
@@ -28,6 +28,7 @@ from fastagi.cards import (
     CardStore,
     Event,
     HangupReport,
+    LockedCard,
     NewCall,
     seconds_between,
     unnest,
@@ -198,6 +199,26 @@ _SAME_EVENT = (
     )
     .limit(1)
 )
+
+
+def _lock_unless_heard(
+    store: CardStore, db: Connection, linkedid: str, event: Event
+) -> LockedCard | None:
+    """The call's card, locked, unless it has none or already has `event` (same kind, time and
+    channel: every server instance hears Asterisk's AMI events, and a journal replays)."""
+    card = store.lock(db, linkedid)
+    if card is None:
+        return None
+    found = db.scalar(
+        _SAME_EVENT,
+        {
+            "card_id": card["id"],
+            "kind": event.kind,
+            "at": event.at,
+            "channel": event.channel_uniqueid,
+        },
+    )
+    return None if found else card
 
 
 @dataclass(frozen=True)
@@ -402,24 +423,52 @@ class HoldChanged(CardChange[bool]):
 
     def apply(self, store: CardStore, db: Connection) -> bool:
         """Add the event unless it is there; recount a closed card's hold."""
-        card = store.lock(db, self.linkedid)
+        card = _lock_unless_heard(store, db, self.linkedid, self.event)
         if card is None:
-            return False
-        if db.scalar(
-            _SAME_EVENT,
-            {
-                "card_id": card["id"],
-                "kind": self.event.kind,
-                "at": self.event.at,
-                "channel": self.event.channel_uniqueid,
-            },
-        ):
             return False
         store.add_events(db, card["id"], [self.event])
         if card["ended_at"] is not None:
             card.set(
                 hold_sec=store.hold_seconds(db, card["id"], card["answered_at"], card["ended_at"])
             )
+            store.save(db, card)
+        return True
+
+
+@dataclass(frozen=True)
+class TransferredAttended(CardChange[bool]):
+    """An operator's attended transfer into a queue (AMI AttendedTransfer): they called the
+    queue with the caller on hold, talked to the operator who answered there, and handed the
+    caller over.
+
+    The card then reads as after a blind transfer to that queue (the `transfer` route): a
+    `transferred` entry from the card's queue to `to_queue`, the card in that queue, and the
+    operator who took the call answering it. False when the call has no card or already has
+    this transfer (another server instance heard it too, or a replay).
+    """
+
+    linkedid: str
+    to_queue: str
+    extension: str | None
+    interface: str | None
+    at: datetime
+    channel_uniqueid: str | None = None
+
+    def apply(self, store: CardStore, db: Connection) -> bool:
+        """The move, the card's new queue and its new operator (not on a closed card)."""
+        heard = Event(TimelineKind.TRANSFERRED, self.at, {}, self.channel_uniqueid)
+        card = _lock_unless_heard(store, db, self.linkedid, heard)
+        if card is None:
+            return False
+        moved = {
+            "from_queue": card["queue"] or "",
+            "to_queue": self.to_queue,
+            "reason": "attended_transfer",
+        }
+        store.add_events(db, card["id"], [replace(heard, data=moved)])
+        if card["ended_at"] is None:  # a late event does not reopen what the hangup closed
+            card.set(queue=self.to_queue)
+            store.mark_answered(db, card, self.extension, self.interface, self.at)
             store.save(db, card)
         return True
 

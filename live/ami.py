@@ -12,7 +12,7 @@ from panoramisk import Manager
 log = logging.getLogger(__name__)
 
 
-class SessionManager(Manager):  # type: ignore[misc]  # panoramisk ships no types
+class SessionManager(Manager):
     """panoramisk's Manager that tells `lost` instead of reconnecting on its own."""
 
     def __init__(self, lost: asyncio.Future[None], **config: Any) -> None:

@@ -34,6 +34,7 @@ from fastagi.changes import (
     RecordingChecked,
     Ringing,
     RouteDecided,
+    TransferredAttended,
 )
 from fastagi.journal import Journal, JournaledCards, Operation, Queued
 from fastagi.outcome import Outcome
@@ -102,6 +103,14 @@ def one_of_each() -> dict[str, CardChange[Any]]:
         Answered("each.1", extension=None, interface="PJSIP/101", at=T0),
         EventsAdded("each.1", [Event("transferred", T0, {"to_queue": "reception"})]),
         HoldChanged("each.1", Event("hold", T0, {"channel": "PJSIP/101-1"}, "op.1")),
+        TransferredAttended(
+            "each.1",
+            to_queue="reception",
+            extension="102",
+            interface="PJSIP/102",
+            at=T0,
+            channel_uniqueid="each.2",
+        ),
         HungUp(report, settled=True),
         Closed("each.1", Outcome(Status.MISSED, "closed_hours"), ended_at=T0, data={"a": "b"}),
         MessageLeft("each.1", at=T0, record_status="HANGUP"),

@@ -24,6 +24,7 @@ from fastagi.changes import (
     RecordingChecked,
     Ringing,
     RouteDecided,
+    TransferredAttended,
 )
 from fastagi.outcome import Outcome
 from models import Call, CallEvent, Direction, Status, User, migrate
@@ -286,6 +287,65 @@ def test_the_same_hold_heard_twice_is_on_the_card_once(sessions, tmp_path) -> No
 def test_a_hold_of_a_call_without_a_card_is_left_out(sessions, tmp_path) -> None:
     cards = store(sessions, tmp_path)
     assert not cards.apply(HoldChanged("internal.7", hold("hold", 10)))
+
+
+def into_reception(second: int, linkedid: str = "1700000000.1") -> TransferredAttended:
+    """Operator 102's attended transfer of the caller to reception, where 103 answered."""
+    return TransferredAttended(
+        linkedid,
+        to_queue="reception",
+        extension="103",
+        interface="PJSIP/103",
+        at=T0 + timedelta(seconds=second),
+        channel_uniqueid="1700000000.2",
+    )
+
+
+def test_an_attended_transfer_into_a_queue_moves_the_card_there_once(sessions, tmp_path) -> None:
+    cards = store(sessions, tmp_path)
+    cards.apply(OpenCard(new_call()))
+    cards.apply(
+        RouteDecided("1700000000.1", "appointments", None, None, None, [], queue_entered_at=T0)
+    )
+    cards.apply(Answered("1700000000.1", extension="102", interface="PJSIP/102", at=T0))
+    assert cards.apply(into_reception(30))
+    assert not cards.apply(into_reception(30))  # a second server instance heard it too
+    assert not cards.apply(into_reception(30, "internal.7"))  # no card: left out
+    assert hang_up_at(cards, 60).queue == "reception"
+    with sessions() as session:
+        timeline = session.execute(select(CallEvent.kind, CallEvent.data).order_by(CallEvent.id))
+        moves = [
+            (kind, data["extension"])
+            if kind == "answered"
+            else (kind, f"{data['from_queue']} > {data['to_queue']} ({data['reason']})")
+            for kind, data in timeline
+            if kind in ("transferred", "answered")
+        ]
+    assert moves == [
+        ("answered", "102"),
+        ("transferred", "appointments > reception (attended_transfer)"),
+        ("answered", "103"),
+    ]
+
+
+def test_an_attended_transfer_heard_after_the_hangup_leaves_the_closed_card_as_it_was(
+    sessions, tmp_path
+) -> None:
+    cards = store(sessions, tmp_path)
+    answered_call(cards)
+    closed = hang_up_at(cards, 60)
+    assert cards.apply(into_reception(30))
+    card = cards.apply(CardRead("1700000000.1"))
+    assert card is not None
+    assert (card.queue, card.status, card.end_reason, card.operator_id) == (
+        closed.queue,
+        closed.status,
+        closed.end_reason,
+        closed.operator_id,
+    )
+    with sessions() as session:
+        kinds = session.scalars(select(CallEvent.kind).order_by(CallEvent.id)).all()
+    assert kinds[-1] == "transferred"
 
 
 def test_recording_state_says_ok_empty_or_missing(sessions, tmp_path) -> None:
