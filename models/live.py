@@ -49,6 +49,15 @@ class OperatorState(Base):
             postgresql_where=text("ended_at IS NULL"),
             sqlite_where=text("ended_at IS NULL"),
         ),
+        # The sessions report (reports/sessions.py, migration 0020): intervals overlapping
+        # a period end after its start; gaps are read apart.
+        Index("ix_operator_states_ended", "ended_at"),
+        Index(
+            "ix_operator_states_gap",
+            "ended_at",
+            postgresql_where=text("gap"),
+            sqlite_where=text("gap = 1"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(EventId, primary_key=True)
