@@ -7,7 +7,7 @@ docs/metrics.md "Operator sessions" defines every figure. Plain SQLAlchemy, no F
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
@@ -54,7 +54,7 @@ class OperatorDay:
 
     operator_id: int
     name: str
-    day: date
+    day: date | None  # None: a total over days
     logged_in_sec: float = 0
     ready_sec: float = 0
     ringing_sec: float = 0
@@ -384,6 +384,28 @@ def queue_days(
     return sorted(rows, key=lambda item: (item.title, item.queue, item.day))
 
 
+def operator_total(rows: Sequence[OperatorDay], name: str) -> OperatorDay:
+    """Every row added up (occupancy from the sums, not an average of the rows)."""
+    pauses: dict[str, float] = {}
+    for row in rows:
+        for reason, seconds in row.pauses.items():
+            pauses[reason] = pauses.get(reason, 0.0) + seconds
+    return OperatorDay(
+        0,
+        name,
+        None,
+        logged_in_sec=sum(row.logged_in_sec for row in rows),
+        ready_sec=sum(row.ready_sec for row in rows),
+        ringing_sec=sum(row.ringing_sec for row in rows),
+        talk_sec=sum(row.talk_sec for row in rows),
+        hold_sec=sum(row.hold_sec for row in rows),
+        wrapup_sec=sum(row.wrapup_sec for row in rows),
+        pauses=pauses,
+        unknown_sec=sum(row.unknown_sec for row in rows),
+        missed_rings=sum(row.missed_rings for row in rows),
+    )
+
+
 def sessions_report(
     session: DbSession, period: Period, reader: Any, now: datetime | None = None
 ) -> SessionsReport:
@@ -409,6 +431,7 @@ __all__ = [
     "QueueStaffing",
     "SessionsReport",
     "operator_days",
+    "operator_total",
     "own_day",
     "period_days",
     "queue_days",
