@@ -13,17 +13,12 @@ from werkzeug.wrappers import Response
 
 from reports.sessions import OperatorDay, QueueStaffing, operator_total, sessions_report
 from webadmin.extensions import db
-from webadmin.labels import pause_reason
+from webadmin.labels import pause_reason_or_none
 from webadmin.permissions import require
 from webadmin.reports.routes import _download, _period, _refused, _wants_csv, bp
 from webadmin.reports.tables import COUNT, PERCENT, SECONDS, TEXT, Column, Table
 
 TEMPLATE = "reports/sessions.html"
-
-
-def reason_label(reason: str) -> str:
-    """A pause reason as a column's header: the reader's word, or that none was given."""
-    return pause_reason(reason) if reason else _("No reason given")
 
 
 def _pause(reason: str) -> Callable[[OperatorDay], float]:
@@ -86,7 +81,7 @@ def operator_days_table(
                     "pause whose reason changed counts under each reason for its part)."
                 ),
             ),
-            *[Column(reason_label(reason), SECONDS, _pause(reason)) for reason in reasons],
+            *[Column(pause_reason_or_none(reason), SECONDS, _pause(reason)) for reason in reasons],
             Column(
                 _("Occupancy, %"),
                 PERCENT,
