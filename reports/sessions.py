@@ -22,8 +22,10 @@ from sqlalchemy import (
     literal,
     or_,
     select,
+    text,
     union_all,
 )
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import aliased
 
 from models import User
@@ -38,6 +40,8 @@ from reports.sql import earlier_of, later_of, seconds_after, seconds_between
 #: A ring counts as answered when talking on its call starts before it ends or this many
 #: seconds after (the listener closes one and opens the other on the same event).
 ANSWER_SLACK_SEC = 1
+#: Longer than any ring: Queue() gives up ringing a member after its timeout (seconds).
+RING_LIMIT = timedelta(hours=1)
 
 _STATE_FIELDS = {
     AgentState.READY.value: "ready_sec",
@@ -110,63 +114,123 @@ def period_days(period: Period) -> Iterator[tuple[date, datetime, datetime]]:
 
 
 def _days_table(period: Period) -> Any:
-    """The period's days as a small table (day ordinal, start, end): SQLite has no VALUES
-    with column names, so a UNION ALL of one-row selects."""
+    """The period's days as a small table (day: 1 for the first, start, end): SQLite has
+    no VALUES with column names, so a UNION ALL of one-row selects."""
     rows = [
         select(
-            literal(day.toordinal(), Integer).label("day"),
+            literal(number, Integer()).label("day"),
             literal(start, UtcDateTime()).label("day_start"),
             literal(end, UtcDateTime()).label("day_end"),
         )
-        for day, start, end in period_days(period)
+        for number, (_day, start, end) in enumerate(period_days(period), start=1)
     ]
     return union_all(*rows).subquery("days")
 
 
-def _cut(period: Period, now: datetime, where: ColumnElement[bool]) -> Any:
+def _cut(
+    session: DbSession, period: Period, now: datetime, where: ColumnElement[bool]
+) -> list[Any]:
     """The intervals matching `where` that overlap the period, cut at each day they cover:
-    one row per interval and day with `cut_start`, `cut_end` (an open interval ends now)."""
+    selects of one row per interval and day (`day`: its number in the period, 1 for the
+    first) with `cut_start` and `cut_end` (an interval still going on ends now).
+
+    On PostgreSQL an interval inside one day (nearly all) finds its day by a binary search
+    of the days' starts (width_bucket), with no join; only those crossing a midnight or the
+    period's edges are joined to the days. SQLite (the demo) joins every interval.
+    """
     s = OperatorState
-    days = _days_table(period)
     ends = func.coalesce(s.ended_at, literal(now, UtcDateTime()))
-    return (
-        select(
-            s.user_id,
-            s.queue,
-            s.state,
-            s.reason,
-            days.c.day,
-            later_of(s.started_at, days.c.day_start).label("cut_start"),
-            earlier_of(ends, days.c.day_end).label("cut_end"),
-        )
-        .join(days, and_(s.started_at < days.c.day_end, ends > days.c.day_start))
-        .where(
-            # Written so the planner reads ix_operator_states_ended (and _started).
-            s.started_at < period.end,
-            or_(s.ended_at > period.start, s.ended_at.is_(None)),
-            s.started_at < literal(now, UtcDateTime()),
-            where,
-        )
-        .subquery("cut")
+    overlaps = and_(
+        # Written so the planner reads ix_operator_states_ended.
+        s.started_at < period.end,
+        or_(s.ended_at > period.start, s.ended_at.is_(None)),
+        s.started_at < literal(now, UtcDateTime()),
+        where,
     )
+    columns = (s.user_id, s.queue, s.state, s.reason)
+    candidates = select(*columns, s.started_at, ends.label("ends")).where(overlaps)
+    branches = []
+    if session.get_bind().dialect.name == "postgresql":
+        edges = [start for _day, start, _end in period_days(period)] + [period.end]
+        thresholds = literal(edges, ARRAY(UtcDateTime()))
+        day = func.width_bucket(s.started_at, thresholds)
+        inside = and_(day == func.width_bucket(ends, thresholds), day.between(1, len(edges) - 1))
+        branches.append(
+            select(
+                *columns,
+                day.label("day"),
+                s.started_at.label("cut_start"),
+                ends.label("cut_end"),
+            ).where(overlaps, inside)
+        )
+        # Read once, then joined to the days: left in the join, the planner scanned the
+        # table once per day.
+        crossing = (
+            candidates.where(~inside)
+            .cte("crossing")
+            .prefix_with("MATERIALIZED", dialect="postgresql")
+        )
+    else:
+        crossing = candidates.subquery("crossing")
+    days = _days_table(period)
+    branches.append(
+        select(
+            crossing.c.user_id,
+            crossing.c.queue,
+            crossing.c.state,
+            crossing.c.reason,
+            days.c.day,
+            later_of(crossing.c.started_at, days.c.day_start).label("cut_start"),
+            earlier_of(crossing.c.ends, days.c.day_end).label("cut_end"),
+        ).join(
+            days,
+            and_(crossing.c.started_at < days.c.day_end, crossing.c.ends > days.c.day_start),
+        )
+    )
+    return branches
 
 
-def _length(cut: Any) -> Any:
-    return seconds_between(cut.c.cut_start, cut.c.cut_end)
+def _rows(session: DbSession, period: Period, now: datetime, where: Any) -> Any:
+    """`_cut`'s rows as one subquery."""
+    return union_all(*_cut(session, period, now, where)).subquery("cut")
+
+
+def _sums(
+    session: DbSession, period: Period, now: datetime, where: Any, keys: tuple[str, ...]
+) -> Any:
+    """Seconds of `_cut`'s rows per `keys` (column names): each branch summed on its own
+    (a hash of a few thousand groups, not a sort of every interval), then added up."""
+    summed = []
+    for branch in _cut(session, period, now, where):
+        part = branch.subquery()
+        summed.append(
+            select(
+                *(part.c[key] for key in keys),
+                func.sum(seconds_between(part.c.cut_start, part.c.cut_end)).label("seconds"),
+            ).group_by(*(part.c[key] for key in keys))
+        )
+    both = union_all(*summed).subquery()
+    stmt = select(*(both.c[key] for key in keys), func.sum(both.c.seconds)).group_by(
+        *(both.c[key] for key in keys)
+    )
+    return session.execute(stmt)
 
 
 def _state_sums(session: DbSession, period: Period, now: datetime, where: Any) -> Any:
-    cut = _cut(period, now, and_(OperatorState.queue.is_(None), where))
-    stmt = select(
-        cut.c.user_id, cut.c.day, cut.c.state, cut.c.reason, func.sum(_length(cut))
-    ).group_by(cut.c.user_id, cut.c.day, cut.c.state, cut.c.reason)
-    return session.execute(stmt)
+    return _sums(
+        session,
+        period,
+        now,
+        and_(OperatorState.queue.is_(None), where),
+        ("user_id", "day", "state", "reason"),
+    )
 
 
 def _logged_in(session: DbSession, period: Period, now: datetime, where: Any) -> Any:
     """Per operator and day, the union of their queues' logged_in intervals: in start
     order, each interval adds only what lies after every earlier one's end."""
-    cut = _cut(
+    cut = _rows(
+        session,
         period,
         now,
         and_(
@@ -207,6 +271,10 @@ def _missed_rings(session: DbSession, period: Period, where: Any) -> Any:
         talk.linkedid == ring.linkedid,
         talk.started_at >= ring.started_at,
         talk.started_at <= seconds_after(ring.ended_at, literal(ANSWER_SLACK_SEC)),
+        # Bounds the planner can read off ix_operator_states_started (a ring that began
+        # in the period is answered within the hour, or not at all).
+        talk.started_at >= period.start,
+        talk.started_at < period.end + RING_LIMIT,
     )
     stmt = (
         select(ring.user_id, days.c.day, func.count())
@@ -254,7 +322,9 @@ def _unknown(session: DbSession, period: Period, now: datetime, where: Any) -> A
             lost.ended_at < period.end,
             where,
         )
-        .subquery()
+        # Each gap's next interval looked up once, not once per day of the period.
+        .cte("spans")
+        .prefix_with("MATERIALIZED", dialect="postgresql")
     )
     days = _days_table(period)
     start = later_of(spans.c.unknown_from, days.c.day_start)
@@ -268,6 +338,7 @@ def _unknown(session: DbSession, period: Period, now: datetime, where: Any) -> A
                 spans.c.unknown_to > days.c.day_start,
             ),
         )
+        .where(spans.c.unknown_to > period.start)
         .group_by(spans.c.user_id, days.c.day)
     )
     return session.execute(stmt)
@@ -283,7 +354,7 @@ def operator_days(
     found: dict[tuple[int, int], dict[str, Any]] = {}
 
     def row(user_id: int, day: int) -> dict[str, Any]:
-        return found.setdefault((user_id, day), {"pauses": {}})
+        return found.setdefault((user_id, int(day)), {"pauses": {}})
 
     for user_id, day, state, reason, seconds in _state_sums(session, period, now, known):
         values = row(user_id, day)
@@ -308,8 +379,9 @@ def operator_days(
         if ids
         else {}
     )
+    days = [day for day, _start, _end in period_days(period)]
     rows = [
-        OperatorDay(user_id, names.get(user_id, str(user_id)), date.fromordinal(day), **values)
+        OperatorDay(user_id, names.get(user_id, str(user_id)), days[day - 1], **values)
         for (user_id, day), values in found.items()
     ]
     return sorted(rows, key=lambda item: (item.name, item.operator_id, item.day))
@@ -321,21 +393,16 @@ def queue_days(
     """Staffed time and the peak of operators logged in, per queue (`where`: a condition on
     OperatorState.queue) and day; by queue title, then day."""
     now = now or utcnow()
-    cut = _cut(
-        period,
-        now,
-        and_(
-            OperatorState.queue.is_not(None),
-            OperatorState.state == AgentState.LOGGED_IN.value,
-            where,
-        ),
+    logged_in = and_(
+        OperatorState.queue.is_not(None),
+        OperatorState.state == AgentState.LOGGED_IN.value,
+        where,
     )
     staffed = {
-        (queue, day): float(seconds or 0)
-        for queue, day, seconds in session.execute(
-            select(cut.c.queue, cut.c.day, func.sum(_length(cut))).group_by(cut.c.queue, cut.c.day)
-        )
+        (queue, int(day)): float(seconds or 0)
+        for queue, day, seconds in _sums(session, period, now, logged_in, ("queue", "day"))
     }
+    cut = _rows(session, period, now, logged_in)
     # The peak: +1 at each start, −1 at each end (ends first at one moment), a running sum.
     steps = union_all(
         select(cut.c.queue, cut.c.day, cut.c.cut_start.label("at"), literal(1).label("step")),
@@ -353,7 +420,7 @@ def queue_days(
         .label("logged_in"),
     ).subquery()
     peaks = {
-        (queue, day): int(peak or 0)
+        (queue, int(day)): int(peak or 0)
         for queue, day, peak in session.execute(
             select(running.c.queue, running.c.day, func.max(running.c.logged_in)).group_by(
                 running.c.queue, running.c.day
@@ -371,11 +438,12 @@ def queue_days(
         if names
         else {}
     )
+    days = [day for day, _start, _end in period_days(period)]
     rows = [
         QueueStaffing(
             queue,
             titles.get(queue) or queue,
-            date.fromordinal(day),
+            days[day - 1],
             staffed_sec=seconds,
             peak=peaks.get((queue, day), 0),
         )
@@ -406,11 +474,20 @@ def operator_total(rows: Sequence[OperatorDay], name: str) -> OperatorDay:
     )
 
 
+def _without_jit(session: DbSession) -> None:
+    """PostgreSQL: no JIT for the rest of this transaction. The planner cannot know how few
+    intervals cross a midnight, so over a year's table its estimate passes jit_above_cost,
+    and compiling the plan (most of a second, docs/benchmarks.md) costs more than running it."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SET LOCAL jit = off"))
+
+
 def sessions_report(
     session: DbSession, period: Period, reader: Any, now: datetime | None = None
 ) -> SessionsReport:
     """The operator sessions report as `reader` may see it (models/visibility.py): an admin
     every operator and queue, a supervisor the operators and queues they oversee."""
+    _without_jit(session)
     return SessionsReport(
         operator_days(session, period, operators_seen(reader, OperatorState.user_id), now),
         queue_days(session, period, queues_seen(reader, OperatorState.queue), now),
@@ -422,6 +499,7 @@ def own_day(
 ) -> OperatorDay | None:
     """One operator's own figures over `period` (the workspace's "Your day"), None when
     nothing is recorded."""
+    _without_jit(session)
     rows = operator_days(session, period, OperatorState.user_id == operator_id, now)
     return rows[0] if rows else None
 
