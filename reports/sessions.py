@@ -30,7 +30,7 @@ from sqlalchemy.orm import aliased
 
 from models import User
 from models.base import UtcDateTime, utcnow
-from models.live import AgentState, OperatorState
+from models.live import LONG_INTERVAL, AgentState, OperatorState
 from models.routing import Queue
 from models.visibility import operators_seen, queues_seen
 from reports.figures import DbSession, _share
@@ -42,6 +42,8 @@ from reports.sql import earlier_of, later_of, seconds_after, seconds_between
 ANSWER_SLACK_SEC = 1
 #: Longer than any ring: Queue() gives up ringing a member after its timeout (seconds).
 RING_LIMIT = timedelta(hours=1)
+#: An interval longer than this is in ix_operator_states_long (models.live.LONG_INTERVAL).
+LONGEST = timedelta(days=1)
 
 _STATE_FIELDS = {
     AgentState.READY.value: "ready_sec",
@@ -127,6 +129,26 @@ def _days_table(period: Period) -> Any:
     return union_all(*rows).subquery("days")
 
 
+def overlapping(
+    session: DbSession, period: Period, now: datetime, where: ColumnElement[bool]
+) -> ColumnElement[bool]:
+    """The intervals matching `where` that overlap the period (and began before now)."""
+    s = OperatorState
+    return and_(
+        s.started_at < period.end,
+        or_(s.ended_at > period.start, s.ended_at.is_(None)),
+        s.started_at < literal(now, UtcDateTime()),
+        # What lets the planner read only near the period: ix_operator_states_started from
+        # a day before it, ix_operator_states_long for the rest.
+        or_(s.started_at >= period.start - LONGEST, text(LONG_INTERVAL[_dialect(session)])),
+        where,
+    )
+
+
+def _dialect(session: DbSession) -> str:
+    return str(session.get_bind().dialect.name)
+
+
 def _cut(
     session: DbSession, period: Period, now: datetime, where: ColumnElement[bool]
 ) -> list[Any]:
@@ -140,17 +162,11 @@ def _cut(
     """
     s = OperatorState
     ends = func.coalesce(s.ended_at, literal(now, UtcDateTime()))
-    overlaps = and_(
-        # Written so the planner reads ix_operator_states_ended.
-        s.started_at < period.end,
-        or_(s.ended_at > period.start, s.ended_at.is_(None)),
-        s.started_at < literal(now, UtcDateTime()),
-        where,
-    )
+    overlaps = overlapping(session, period, now, where)
     columns = (s.user_id, s.queue, s.state, s.reason)
     candidates = select(*columns, s.started_at, ends.label("ends")).where(overlaps)
     branches = []
-    if session.get_bind().dialect.name == "postgresql":
+    if _dialect(session) == "postgresql":
         edges = [start for _day, start, _end in period_days(period)] + [period.end]
         thresholds = literal(edges, ARRAY(UtcDateTime()))
         day = func.width_bucket(s.started_at, thresholds)
@@ -478,7 +494,7 @@ def _without_jit(session: DbSession) -> None:
     """PostgreSQL: no JIT for the rest of this transaction. The planner cannot know how few
     intervals cross a midnight, so over a year's table its estimate passes jit_above_cost,
     and compiling the plan (most of a second, docs/benchmarks.md) costs more than running it."""
-    if session.get_bind().dialect.name == "postgresql":
+    if _dialect(session) == "postgresql":
         session.execute(text("SET LOCAL jit = off"))
 
 
@@ -510,6 +526,7 @@ __all__ = [
     "SessionsReport",
     "operator_days",
     "operator_total",
+    "overlapping",
     "own_day",
     "period_days",
     "queue_days",
