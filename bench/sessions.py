@@ -70,14 +70,16 @@ SELECT user_id, interface, NULL, step.state, NULL,
 """
 
 
-def _seconds(action: Callable[[], Any], repeats: int) -> tuple[float, Any]:
-    """The median wall time of `action` over `repeats` runs, and its last result."""
-    times, result = [], None
+def _medians(actions: Sequence[Callable[[], Any]], repeats: int) -> list[float]:
+    """The median wall time of each action over `repeats` rounds, the actions taking turns
+    within a round (so a burst of load on the shared machine falls on all of them)."""
+    times: list[list[float]] = [[] for _ in actions]
     for _ in range(repeats):
-        began = time.perf_counter()
-        result = action()
-        times.append(time.perf_counter() - began)
-    return median(times), result
+        for number, action in enumerate(actions):
+            began = time.perf_counter()
+            action()
+            times[number].append(time.perf_counter() - began)
+    return [median(each) for each in times]
 
 
 def _period(first: date, days: int) -> Period:
@@ -130,20 +132,21 @@ def run_sessions_bench(
             end_month = _period(LAST_DAY - timedelta(days=30), 31)
             mid_month = _period(first + timedelta(days=days // 2), 31)
             last_day = _period(LAST_DAY, 1)
-            scan, _ = _seconds(
-                lambda: session.execute(
-                    text(
-                        "SELECT user_id, state, sum(extract(epoch FROM ended_at - started_at)) "
-                        "FROM operator_states GROUP BY user_id, state"
-                    )
-                ).all(),
+            scan, late, middle, mine = _medians(
+                [
+                    lambda: session.execute(
+                        text(
+                            "SELECT user_id, state, sum(extract(epoch FROM ended_at - started_at))"
+                            " FROM operator_states GROUP BY user_id, state"
+                        )
+                    ).all(),
+                    lambda: sessions_report(session, end_month, admin, now),
+                    lambda: sessions_report(session, mid_month, admin, now),
+                    lambda: own_day(session, one, last_day, now),
+                ],
                 repeats,
             )
-            late, report = _seconds(
-                lambda: sessions_report(session, end_month, admin, now), repeats
-            )
-            middle, _ = _seconds(lambda: sessions_report(session, mid_month, admin, now), repeats)
-            mine, _ = _seconds(lambda: own_day(session, one, last_day, now), repeats)
+            report = sessions_report(session, end_month, admin, now)
             overlap = select(OperatorState.id).where(overlapping(session, mid_month, now, true()))
             compiled = overlap.compile(session.connection())
             plan = "\n".join(
@@ -158,7 +161,7 @@ def run_sessions_bench(
             [
                 f"`{' '.join(command)}`, {started}, load average {load}: {rows:,} intervals "
                 f"({operators} operators, {days} days of which the working ones, built in "
-                f"{built:.0f} s); median of {repeats} runs.",
+                f"{built:.0f} s); median of {repeats} rounds (the four take turns in each).",
                 "",
                 "| | seconds | × one pass over the year |",
                 "|---|---|---|",

@@ -166,6 +166,7 @@ def _cut(
     columns = (s.user_id, s.queue, s.state, s.reason)
     candidates = select(*columns, s.started_at, ends.label("ends")).where(overlaps)
     branches = []
+    crossing: Any
     if _dialect(session) == "postgresql":
         edges = [start for _day, start, _end in period_days(period)] + [period.end]
         thresholds = literal(edges, ARRAY(UtcDateTime()))
