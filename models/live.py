@@ -60,6 +60,8 @@ class OperatorState(Base):
         ),
         # The sessions report (reports/sessions.py, migration 0020): an interval overlapping
         # a period began at most a day before it, or is long (or open); gaps read apart.
+        # The logged_in and ringing intervals of a period without the rest of its rows.
+        Index("ix_operator_states_state_started", "state", "started_at"),
         Index(
             "ix_operator_states_long",
             "started_at",

@@ -6,7 +6,8 @@ Create Date: 2026-12-07 13:00:00
 
 The sessions report (reports/sessions.py) reads the intervals that overlap a period: those
 that began at most a day before it (ix_operator_states_started), the few longer than a day
-or still open (ix_operator_states_long), and those closed by a gap in the listener's view.
+or still open (ix_operator_states_long), those closed by a gap in the listener's view, and
+the logged_in and ringing intervals of a period apart from the rest (by state and start).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ LONG = {
 
 
 def upgrade() -> None:
+    op.create_index("ix_operator_states_state_started", "operator_states", ["state", "started_at"])
     op.create_index(
         "ix_operator_states_long",
         "operator_states",
@@ -46,3 +48,4 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_index("ix_operator_states_gap", table_name="operator_states")
     op.drop_index("ix_operator_states_long", table_name="operator_states")
+    op.drop_index("ix_operator_states_state_started", table_name="operator_states")
