@@ -3,27 +3,15 @@ tables of the hand-counted day, the CSV links."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
-from sqlalchemy import delete
-from sqlalchemy.orm import Session, sessionmaker
 
-from models.live import OperatorState
-from models.session import transaction
-from tests.test_sessions_report import script_the_day
 from tests.web.conftest import console_errors, screenshot, sign_in, visit
+from tests.web.test_reports_sessions import scripted_day  # noqa: F401 (a fixture, by name)
 
 pytestmark = [pytest.mark.browser]
-
-
-@pytest.fixture
-def scripted_day(sessions: sessionmaker[Session]) -> Iterator[None]:
-    script_the_day(sessions)
-    yield
-    with transaction(sessions) as session:
-        session.execute(delete(OperatorState))
 
 
 @pytest.mark.usefixtures("scripted_day")
