@@ -138,6 +138,8 @@ def overlapping(
         s.started_at < period.end,
         or_(s.ended_at > period.start, s.ended_at.is_(None)),
         s.started_at < literal(now, UtcDateTime()),
+        # An interval closed before it began (a clock step) counts nothing, not minus.
+        or_(s.ended_at.is_(None), s.ended_at >= s.started_at),
         # What lets the planner read only near the period: ix_operator_states_started from
         # a day before it, ix_operator_states_long for the rest.
         or_(s.started_at >= period.start - LONGEST, text(LONG_INTERVAL[_dialect(session)])),

@@ -149,6 +149,8 @@ def script_the_day(factory: sessionmaker[Session]) -> None:
         # A break over midnight, then ready, still open at the report's "now" (02:00).
         state(one, "paused", at("19:00"), at("00:30", DAY2), reason="break")
         state(one, "ready", at("00:30", DAY2), None)
+        # A clock stepped back: an interval "ending" before it began counts nothing.
+        state(two, "ready", at("15:00"), at("14:30"))
 
 
 def test_the_scripted_day_matches_the_hand_count(sessions: sessionmaker[Session]) -> None:
