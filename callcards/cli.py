@@ -281,6 +281,16 @@ def _cmd_bench(args: argparse.Namespace, settings: Settings) -> int:
 
         calls = args.calls or (100 if args.quick else 1000)
         return run_tracker_bench(calls, output, command_line())
+    if args.which == "sessions":
+        from bench.sessions import run_sessions_bench
+
+        return run_sessions_bench(
+            args.operators or (5 if args.quick else 50),
+            args.days or (14 if args.quick else 365),
+            2 if args.quick else 5,
+            output,
+            command_line(),
+        )
     sizes = QUICK if args.quick else Sizes()
     changes = {
         "levels": tuple(args.levels) if args.levels else None,
@@ -435,9 +445,10 @@ def build_parser() -> argparse.ArgumentParser:
     bench = commands.add_parser("bench", help="benchmarks of issue 5, into docs/benchmarks.md")
     bench.add_argument(
         "which",
-        choices=["agi", "asterisk", "site", "softphone", "tracker", "all"],
+        choices=["agi", "asterisk", "site", "softphone", "tracker", "sessions", "all"],
         help="softphone: the browser phone in Chromium; tracker: the live floor's AMI events "
-        "per second (neither part of all)",
+        "per second; sessions: the operator sessions report on a year of intervals (none of "
+        "them part of all)",
     )
     bench.add_argument("--quick", action="store_true", help="small sizes: a smoke test")
     bench.add_argument("--output", help="the Markdown file to update (default docs/benchmarks.md)")
@@ -465,6 +476,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="site: operators polling the screen-pop at once, per run (1 50 100)",
     )
     bench.add_argument("--floor-sec", type=float, help="site: seconds measured per floor run")
+    bench.add_argument("--operators", type=int, help="sessions: operators (50)")
+    bench.add_argument("--days", type=int, help="sessions: days of intervals (365)")
     bench.set_defaults(run=_cmd_bench)
     return parser
 

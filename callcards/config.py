@@ -134,6 +134,9 @@ class Settings:
     phone_ice_servers: tuple[str, ...] = ()
     phone_turn_username: str = ""
     phone_turn_password: str = ""
+    # The workspace's "Your day": minutes of pause allowed per reason per day, e.g.
+    # (("lunch", 60), ("break", 20)); the operator sees the time left of each.
+    pause_allowances: tuple[tuple[str, int], ...] = ()
     extra: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -193,7 +196,21 @@ def load_settings(environ: os._Environ[str] | dict[str, str] | None = None) -> S
         phone_ice_servers=_split(env.get("CALLCARDS_PHONE_ICE_SERVERS", "")),
         phone_turn_username=env.get("CALLCARDS_PHONE_TURN_USERNAME", ""),
         phone_turn_password=env.get("CALLCARDS_PHONE_TURN_PASSWORD", ""),
+        pause_allowances=pause_allowances(env.get("CALLCARDS_PAUSE_ALLOWANCES", "")),
     )
+
+
+def pause_allowances(value: str) -> tuple[tuple[str, int], ...]:
+    """Read "lunch=60,break=20" as ((reason, minutes), ...); a clear ValueError if malformed."""
+    found: list[tuple[str, int]] = []
+    for part in _split(value):
+        reason, _, minutes = part.partition("=")
+        if not reason.strip() or not minutes.strip().isascii() or not minutes.strip().isdigit():
+            raise ValueError(
+                f"CALLCARDS_PAUSE_ALLOWANCES: {part!r} is not reason=minutes (e.g. lunch=60)"
+            )
+        found.append((reason.strip(), min(int(minutes), 24 * 60)))
+    return tuple(found)
 
 
 def _zone_name(name: str) -> str:

@@ -76,6 +76,29 @@ def rows_seen(user: Any, queue: Any, operator_id: Any) -> ColumnElement[bool]:
     return supervised(account, queue, operator_id)
 
 
+def operators_seen(user: Any, operator_id: Any) -> ColumnElement[bool]:
+    """The condition on an operator-id column under which a report shows that operator's
+    rows (their sessions): an admin every operator, a supervisor those serving a queue they
+    oversee, anyone else none."""
+    account = report_reader(user)
+    if account is None:
+        return false()
+    if account.role == ADMIN:
+        return true()
+    return operator_id.in_(overseen_operator_ids(account))  # type: ignore[no-any-return]
+
+
+def queues_seen(user: Any, queue: Any) -> ColumnElement[bool]:
+    """The condition on a queue-name column under which a report shows that queue's rows:
+    an admin every queue, a supervisor those they oversee, anyone else none."""
+    account = report_reader(user)
+    if account is None:
+        return false()
+    if account.role == ADMIN:
+        return true()
+    return queue.in_(overseen_queue_names(account))  # type: ignore[no-any-return]
+
+
 def calls_scope(stmt: Select[Any], user: Any) -> Select[Any]:
     """Restrict a `select(Call)` to the cards this user may see: the one rule, in SQL.
 
@@ -139,6 +162,4 @@ def visible_operators(session: Session, user: Any) -> list[User]:
         .where(User.active.is_(True), User.role == OPERATOR, User.extension.is_not(None))
         .order_by(User.extension)
     )
-    if account.role == SUPERVISOR:
-        stmt = stmt.where(User.id.in_(overseen_operator_ids(account)))
-    return list(session.scalars(stmt))
+    return list(session.scalars(stmt.where(operators_seen(account, User.id))))

@@ -146,3 +146,9 @@ PAUSE_REASONS: dict[str, LazyString] = {
 def pause_reason(reason: str) -> str:
     """A pause reason in the reader's language (Asterisk's word if it is not one of ours)."""
     return str(PAUSE_REASONS.get(reason, reason))
+
+
+def pause_reason_or_none(reason: str) -> str:
+    """A recorded pause's reason as a report names it: the reader's word, or that none was
+    given."""
+    return pause_reason(reason) if reason else str(_l("No reason given"))

@@ -57,6 +57,7 @@ EXPECTED: dict[str, frozenset[str]] = {
     "reports.operators": REPORTERS,
     "reports.categories": REPORTERS,
     "reports.now": REPORTERS,
+    "reports.sessions": REPORTERS,
     "api.list_calls": STAFF,
     "api.create_call": frozenset({OPERATOR, ADMIN}),
     "api.get_call": STAFF,
@@ -106,6 +107,7 @@ EXTRA_CASES = [
         frozenset({SUPERVISOR, ADMIN}),
     ),
     ("queue report as CSV", "GET", "/reports/queues?format=csv", REPORTERS),
+    ("operator sessions as CSV", "GET", "/reports/sessions?format=csv&table=queues", REPORTERS),
     (
         "API recording download",
         "GET",
