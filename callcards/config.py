@@ -131,6 +131,13 @@ class Settings:
     phone_ice_servers: tuple[str, ...] = ()
     phone_turn_username: str = ""
     phone_turn_password: str = ""
+    # The site's live streams (Server-Sent Events) one site worker process serves at once;
+    # gunicorn.conf.py gives each worker this many threads and a few more for pages.
+    live_streams: int = 128
+    # Who may read the site's /metrics (Prometheus): addresses or networks, and/or a bearer
+    # token ("" and () = nobody).
+    metrics_allow: tuple[str, ...] = ()
+    metrics_token: str = ""
     extra: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -188,6 +195,9 @@ def load_settings(environ: os._Environ[str] | dict[str, str] | None = None) -> S
         phone_ice_servers=_split(env.get("CALLCARDS_PHONE_ICE_SERVERS", "")),
         phone_turn_username=env.get("CALLCARDS_PHONE_TURN_USERNAME", ""),
         phone_turn_password=env.get("CALLCARDS_PHONE_TURN_PASSWORD", ""),
+        live_streams=max(1, int(env.get("CALLCARDS_LIVE_STREAMS") or 128)),
+        metrics_allow=_split(env.get("CALLCARDS_METRICS_ALLOW", "")),
+        metrics_token=env.get("CALLCARDS_METRICS_TOKEN", ""),
     )
 
 

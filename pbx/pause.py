@@ -88,6 +88,16 @@ def pause_operator(
         return member_state(ami, interface)
 
 
+def log_out_operator(settings: Settings, extension: str) -> MemberState:
+    """Take the operator's phone out of every queue it is a member of (QueueRemove); the
+    state after. Asterisk refuses it for a member queues.conf lists (AmiError then)."""
+    interface = member_interface(settings.member_interface, extension)
+    with AmiClient.from_settings(settings, timeout=SITE_TIMEOUT) as ami:
+        for queue in member_state(ami, interface).queues:
+            ami.action("QueueRemove", Queue=queue, Interface=interface)
+        return member_state(ami, interface)
+
+
 def operator_states(settings: Settings, extensions: list[str]) -> dict[str, MemberState]:
     """The state of each operator's phone (by extension) in one QueueStatus. AmiError if unknown."""
     with AmiClient.from_settings(settings, timeout=SITE_TIMEOUT) as ami:
