@@ -138,6 +138,8 @@ class Settings:
     # token ("" and () = nobody).
     metrics_allow: tuple[str, ...] = ()
     metrics_token: str = ""
+    # Under gunicorn (gunicorn.conf.py) each worker's /metrics figures are kept here.
+    metrics_dir: str = ""
     extra: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -198,6 +200,7 @@ def load_settings(environ: os._Environ[str] | dict[str, str] | None = None) -> S
         live_streams=max(1, int(env.get("CALLCARDS_LIVE_STREAMS") or 128)),
         metrics_allow=_split(env.get("CALLCARDS_METRICS_ALLOW", "")),
         metrics_token=env.get("CALLCARDS_METRICS_TOKEN", ""),
+        metrics_dir=env.get("PROMETHEUS_MULTIPROC_DIR", ""),
     )
 
 

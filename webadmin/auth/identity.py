@@ -10,6 +10,7 @@ import hashlib
 import secrets
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from typing import Any
 
 from flask import Flask, Request, current_app, request
 from flask_babel import lazy_gettext as _l
@@ -92,7 +93,7 @@ def load_user(user_id: str) -> Staff | None:
     return Staff(user, session_key=key)
 
 
-def _session_user(user_id: int, key: str, oldest: datetime) -> Select[tuple[User]]:
+def _session_user(user_id: int, key: str, oldest: datetime) -> Select[Any]:
     """The user of the server-side session with this cookie key, if it still stands."""
     return (
         select(User)

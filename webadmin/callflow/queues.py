@@ -11,6 +11,7 @@ from sqlalchemy import select
 from werkzeug.wrappers import Response
 from wtforms import SelectChoice
 
+from dialplan.document import FLOOR_FIELDS
 from dialplan.settings import OVERFLOW_KINDS, OVERFLOW_WHEN
 from dialplan.validation import RESERVED_QUEUE_NAMES
 from models import QueueMember, User
@@ -38,6 +39,7 @@ SETTINGS = (
     "wrapup_sec",
     "service_level_sec",
     "retention_days",
+    *FLOOR_FIELDS,
 )
 
 

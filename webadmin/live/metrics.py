@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hmac
 import ipaddress
-import os
 import time
 
 from flask import Flask, Response, abort, g, request
@@ -71,11 +70,11 @@ def allowed(allow: Networks, token: str) -> bool | None:
     return any(address in network for network in allow)
 
 
-def metrics_text() -> bytes:
+def metrics_text(many_workers: bool) -> bytes:
     """The figures in Prometheus' text format (every worker's, summed, under gunicorn)."""
-    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    if many_workers:
         registry = CollectorRegistry()
-        multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+        multiprocess.MultiProcessCollector(registry)
         return generate_latest(registry)
     return generate_latest()
 
@@ -94,6 +93,6 @@ def init_app(app: Flask) -> None:
             abort(404)
         if not verdict:
             abort(403)
-        return Response(metrics_text(), mimetype=CONTENT_TYPE_LATEST)
+        return Response(metrics_text(bool(settings.metrics_dir)), mimetype=CONTENT_TYPE_LATEST)
 
     app.add_url_rule("/metrics", "metrics", metrics, methods=["GET"])

@@ -98,8 +98,9 @@ def events() -> Response:
         scope = live_scope(session, current_user)
     check = sign_in_check(current_user._get_current_object())
     # A browser that never reads must not hold this thread for ever.
+    wsgi = request.environ  # the WSGI server's own keys, not the process environment
     for key in ("gunicorn.socket", "werkzeug.socket"):
-        sock = request.environ.get(key)
+        sock = wsgi.get(key)
         if sock is not None:
             sock.settimeout(SEND_TIMEOUT)
             break
@@ -157,7 +158,6 @@ def wallboard() -> str:
         queues=queues,
         tv=request.args.get("tv") == "1",
         pause_form=OperatorPauseForm(),
-        pause_reasons={code: str(words) for code, words in PAUSE_REASONS.items()},
         ami=site_pbx() is not None,
     )
 

@@ -24,6 +24,9 @@ RETRY_MS = 3000
 HEARTBEAT_SEC = 15.0
 #: How often the viewer's sign-in is checked again (seconds).
 CHECK_SEC = 5.0
+#: A stream ends after this long (seconds); the browser reconnects with Last-Event-ID, so
+#: streams spread again over the workers after a restart of some of them.
+LIFETIME_SEC = 3600.0
 
 
 def frame(kind: str, event_id: int | None, data: Any) -> str:
@@ -49,8 +52,8 @@ def events(
         picture = snapshot()
         after = int(picture["event_id"])
         yield frame("snapshot", after, picture)
-    checked = beat = time.monotonic()
-    while not hub.stopping:
+    checked = beat = started = time.monotonic()
+    while not hub.stopping and checked - started < LIFETIME_SEC:
         items = hub.wait(after, min(CHECK_SEC, HEARTBEAT_SEC))
         if items is None:
             items = hub.earlier(after)

@@ -19,7 +19,7 @@
   function now() { return Date.now(); }
   function since(iso) { return (now() - Date.parse(iso)) / 1000; }
   function format(text, values) {
-    return text.replace(/%\((\w+)\)s/g, function (_, key) { return values[key]; }).replace("%%", "%");
+    return text.replace(/\{(\w+)\}/g, function (_, key) { return values[key]; });
   }
   function cell(row, name) { return row.querySelector('[data-cell="' + name + '"]'); }
   function put(row, name, text, level) {
