@@ -105,9 +105,9 @@ class LiveHub:
         while not self._stop.is_set():
             try:
                 wait()
-            except Exception:
+            except Exception as error:
                 # The database went away: catch up from the log when it is back.
-                log.exception("live listener lost the database; retrying")
+                log.warning("live listener lost the database (%s); retrying", error)
                 self._stop.wait(1.0)
 
     def _poll(self) -> None:
