@@ -45,7 +45,7 @@ def get(port: int, path: str, token: str | None = None, timeout: float = 10.0) -
     if token:
         request.add_header("Authorization", f"Bearer {token}")
     try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:
+        with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310 (http, loopback)
             response.read()
             return int(response.status)
     except urllib.error.HTTPError as error:

@@ -84,7 +84,7 @@ def test_the_wallboard_shows_callers_operators_and_the_alert_live(
     sign_in(page, "supervisor")
     visit(page, "/live/wallboard")
     row = '#board-queues tr[data-queue="reception"]'
-    page.wait_for_selector(f'#board-operators tr[data-interface="PJSIP/102"][data-state="ready"]')
+    page.wait_for_selector('#board-operators tr[data-interface="PJSIP/102"][data-state="ready"]')
     assert page.inner_text(f'{row} [data-cell="ready"]') == "1"
 
     _publish(
@@ -140,7 +140,7 @@ def test_the_wallboard_shows_callers_operators_and_the_alert_live(
         f'{row} [data-cell="waiting"]', "e => parseFloat(getComputedStyle(e).fontSize)"
     )
     assert font >= 30  # readable across a room
-    page.wait_for_selector(f'#board-operators tr[data-interface="PJSIP/101"][data-state="paused"]')
+    page.wait_for_selector('#board-operators tr[data-interface="PJSIP/101"][data-state="paused"]')
     screenshot(page, "wallboard-tv")
     assert errors == []
 
