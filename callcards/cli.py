@@ -276,6 +276,11 @@ def _cmd_bench(args: argparse.Namespace, settings: Settings) -> int:
         from bench.softphone import run_softphone_bench
 
         return run_softphone_bench(args.calls or (5 if args.quick else 20), output, command_line())
+    if args.which == "live":
+        from bench.live_bench import run_live_bench
+
+        quick = args.quick
+        return run_live_bench(20 if quick else 200, 40 if quick else 300, output, command_line())
     sizes = QUICK if args.quick else Sizes()
     changes = {
         "levels": tuple(args.levels) if args.levels else None,
@@ -430,8 +435,9 @@ def build_parser() -> argparse.ArgumentParser:
     bench = commands.add_parser("bench", help="benchmarks of issue 5, into docs/benchmarks.md")
     bench.add_argument(
         "which",
-        choices=["agi", "asterisk", "site", "softphone", "all"],
-        help="softphone: the browser phone in Chromium (not part of all)",
+        choices=["agi", "asterisk", "site", "softphone", "live", "all"],
+        help="softphone: the browser phone in Chromium; live: 200 open live streams (neither "
+        "is part of all)",
     )
     bench.add_argument("--quick", action="store_true", help="small sizes: a smoke test")
     bench.add_argument("--output", help="the Markdown file to update (default docs/benchmarks.md)")
