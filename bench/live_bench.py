@@ -107,8 +107,11 @@ class Drain:
         self.thread.join(timeout=5)
 
 
-def measure(streams: int, events_per_sec: float, requests: int, workdir: Path) -> LiveResult:
-    url = create_database(DATABASE)
+def measure(
+    streams: int, events_per_sec: float, requests: int, workdir: Path, database: str = DATABASE
+) -> LiveResult:
+    """Time the pages without and with `streams` open; the workers' memory both ways."""
+    url = create_database(database)
     migrate.upgrade(url)
     engine = make_engine(url)
     sessions = make_session_factory(engine)
@@ -176,7 +179,7 @@ def measure(streams: int, events_per_sec: float, requests: int, workdir: Path) -
             stream.close()
         site.stop()
         engine.dispose()
-        drop_database(DATABASE)
+        drop_database(database)
 
 
 def live_block(result: LiveResult, command: str, started: str, load: str) -> str:

@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy import Engine, delete, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from bench.live_bench import live_block, measure
 from bench.live_site import (
     Stream,
     get,
@@ -107,3 +108,11 @@ def test_a_thousand_dropped_streams_and_one_that_never_reads_leave_the_site_answ
     fresh.close()
     stuck.close()
     assert get(site.port, "/login") == 200
+
+
+def test_the_live_bench_times_pages_and_counts_the_events_streams_receive(tmp_path: Path) -> None:
+    result = measure(5, 20.0, 10, tmp_path, database="callcards_bench_live_smoke")
+    assert result.streams == 5 and result.refused == 0
+    assert result.p95_none_ms > 0 and result.p95_open_ms > 0
+    assert result.events_sent > 0 and result.events_seen >= result.events_sent
+    assert "Memory per open stream" in live_block(result, "callcards bench live", "now", "0")
