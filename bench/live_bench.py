@@ -10,14 +10,15 @@ carries, published from this process through live.bus as the floor listener woul
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import selectors
 import tempfile
-import threading
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import select
 
@@ -80,37 +81,65 @@ def _pages(port: int, token: str, count: int) -> list[float]:
     return times
 
 
-class Drain:
-    """Reads every open stream so none blocks; counts the event ids seen."""
+def _drain(streams: list[Stream], stop: Any) -> int:
+    """Read every open stream so none blocks, until `stop`; the event ids seen."""
+    selector = selectors.DefaultSelector()
+    for stream in streams:
+        stream.sock.setblocking(False)
+        selector.register(stream.sock, selectors.EVENT_READ)
+    seen = 0
+    while not stop.is_set():
+        for key, _ in selector.select(0.2):
+            try:
+                chunk = key.fileobj.recv(65536)  # type: ignore[union-attr]
+            except OSError:
+                continue
+            seen += chunk.count(b"\nid: ") + chunk.startswith(b"id: ")
+    return seen
 
-    def __init__(self, streams: list[Stream]) -> None:
-        self.selector = selectors.DefaultSelector()
-        for stream in streams:
-            stream.sock.setblocking(False)
-            self.selector.register(stream.sock, selectors.EVENT_READ)
-        self.seen = 0
-        self.stop = threading.Event()
-        self.thread = threading.Thread(target=self._run, daemon=True)
-        self.thread.start()
 
-    def _run(self) -> None:
-        while not self.stop.is_set():
-            for key, _ in self.selector.select(0.2):
-                try:
-                    chunk = key.fileobj.recv(65536)  # type: ignore[union-attr]
-                except (BlockingIOError, OSError):
-                    continue
-                self.seen += chunk.count(b"\nid: ") + chunk.startswith(b"id: ")
+def _viewers(port: int, token: str, streams: int, ready: Any, stop: Any, out: Any) -> None:
+    """A process of its own: open the streams, drain them until `stop`; (seen, refused)."""
+    opened: list[Stream] = []
+    refused = 0
+    while len(opened) < streams:
+        stream = open_stream(port, token, after=0)
+        if stream.status != 200:
+            refused += 1
+            stream.close()
+            continue
+        opened.append(stream)
+    ready.set()
+    seen = _drain(opened, stop)
+    for stream in opened:
+        stream.close()
+    out.put((seen, refused))
 
-    def close(self) -> None:
-        self.stop.set()
-        self.thread.join(timeout=5)
+
+def _publisher(url: str, rate: float, stop: Any, out: Any) -> None:
+    """A process of its own: publish AMI events at `rate` a second until `stop`; how many."""
+    engine = make_engine(url)
+    sessions = make_session_factory(engine)
+    sent = 0
+    due = time.monotonic()
+    while not stop.is_set():
+        with transaction(sessions) as session:
+            publish(session, EventKind.AMI, {"connected": True})
+        sent += 1
+        due += 1.0 / rate
+        stop.wait(max(0.0, due - time.monotonic()))
+    engine.dispose()
+    out.put(sent)
 
 
 def measure(
     streams: int, events_per_sec: float, requests: int, workdir: Path, database: str = DATABASE
 ) -> LiveResult:
-    """Time the pages without and with `streams` open; the workers' memory both ways."""
+    """Time the pages without and with `streams` open; the workers' memory both ways.
+
+    The streams are read and the events published by two processes of their own, so the
+    process that times the pages does nothing else.
+    """
     url = create_database(database)
     migrate.upgrade(url)
     engine = make_engine(url)
@@ -120,46 +149,32 @@ def measure(
         admin = session.scalar(select(User).where(User.login == "admin"))
         assert admin is not None
         token = issue_api_token(admin)
+    engine.dispose()
     site = gunicorn_site(url, workdir / "gunicorn.log", workdir / "metrics")
     site.start()
-    opened: list[Stream] = []
+    context = multiprocessing.get_context("fork")
+    ready, stop, out, sent_out = context.Event(), context.Event(), context.Queue(), context.Queue()
+    children = []
     try:
         wait_answering(site.port)
         _pages(site.port, token, 20)  # warm both workers up
         none = _pages(site.port, token, requests)
         rss_none = sum(rss_kib(pid) for pid in worker_pids(site.pid))
-        refused = 0
-        while len(opened) < streams:
-            stream = open_stream(site.port, token, after=0)
-            if stream.status != 200:
-                refused += 1
-                stream.close()
-                continue
-            opened.append(stream)
-        drain = Drain(opened)
-        sent = 0
-        stop = threading.Event()
-
-        def publisher() -> None:
-            nonlocal sent
-            period = 1.0 / events_per_sec
-            due = time.monotonic()
-            while not stop.is_set():
-                with transaction(sessions) as session:
-                    publish(session, EventKind.AMI, {"connected": True})
-                sent += 1
-                due += period
-                stop.wait(max(0.0, due - time.monotonic()))
-
-        thread = threading.Thread(target=publisher, daemon=True)
-        thread.start()
+        viewers = context.Process(
+            target=_viewers, args=(site.port, token, streams, ready, stop, out)
+        )
+        viewers.start()
+        children.append(viewers)
+        ready.wait(120)
+        publisher = context.Process(target=_publisher, args=(url, events_per_sec, stop, sent_out))
+        publisher.start()
+        children.append(publisher)
         time.sleep(2.0)  # the streams are in their steady state
         busy = _pages(site.port, token, requests)
         rss_open = sum(rss_kib(pid) for pid in worker_pids(site.pid))
         stop.set()
-        thread.join(timeout=5)
-        time.sleep(1.0)
-        drain.close()
+        sent = int(sent_out.get(timeout=30))
+        seen, refused = out.get(timeout=30)
         return LiveResult(
             streams=streams,
             events_per_sec=events_per_sec,
@@ -169,16 +184,16 @@ def measure(
             median_none_ms=median(none),
             median_open_ms=median(busy),
             events_sent=sent,
-            events_seen=drain.seen,
+            events_seen=int(seen),
             rss_none_kib=rss_none,
             rss_open_kib=rss_open,
-            refused=refused,
+            refused=int(refused),
         )
     finally:
-        for stream in opened:
-            stream.close()
+        stop.set()
+        for child in children:
+            child.join(timeout=30)
         site.stop()
-        engine.dispose()
         drop_database(database)
 
 

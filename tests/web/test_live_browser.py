@@ -225,3 +225,20 @@ def test_the_workspace_pops_the_card_from_a_ringing_event_without_polling(
     _publish(sessions, EventKind.OPERATOR, wrapup.to_json(), user_id=operator1)
     page.wait_for_selector('#live-state[data-state="wrapup"]')
     assert "Поствызывная обработка: осталось 1:5" in page.inner_text("#live-state")
+
+
+def test_operators_now_follows_the_stream(
+    new_page: Callable[[], Any], sessions: sessionmaker[Session]
+) -> None:
+    _floor(sessions, _operator(sessions, "operator2", AgentState.TALKING))
+    page = new_page()
+    sign_in(page, "supervisor")
+    visit(page, "/reports/now")
+    operator2 = user_id(sessions, "operator2")
+    page.wait_for_selector(f'#operators-now tr[data-user-id="{operator2}"] [data-state="talking"]')
+    paused = _operator(sessions, "operator1", AgentState.PAUSED, reason="lunch")
+    _publish(sessions, EventKind.OPERATOR, paused.to_json(), user_id=paused.user_id)
+    cell = page.wait_for_selector(
+        f'#operators-now tr[data-user-id="{paused.user_id}"] [data-state="paused"]'
+    )
+    assert "На перерыве: Обед" in cell.inner_text()

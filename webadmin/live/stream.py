@@ -57,15 +57,16 @@ def events(
         items = hub.wait(after, min(CHECK_SEC, HEARTBEAT_SEC))
         if items is None:
             items = hub.earlier(after)
-        sent = False
+        parts = []  # one write per wake, however many events it brought
         for item in items:
             after = item.id
             if item.kind == EventKind.FLOOR.value:
-                yield frame("snapshot", item.id, {**snapshot(), "event_id": item.id})
-                sent = True
+                parts.append(frame("snapshot", item.id, {**snapshot(), "event_id": item.id}))
             elif scope.sees(item.queue, item.user_id):
-                yield frame(item.kind, item.id, item.to_json())
-                sent = True
+                parts.append(item.message)
+        sent = bool(parts)
+        if parts:
+            yield "".join(parts)
         now = time.monotonic()
         if now - checked >= CHECK_SEC:
             checked = now
