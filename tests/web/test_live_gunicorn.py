@@ -116,3 +116,23 @@ def test_the_live_bench_times_pages_and_counts_the_events_streams_receive(tmp_pa
     assert result.p95_none_ms > 0 and result.p95_open_ms > 0
     assert result.events_sent > 0 and result.events_seen >= result.events_sent
     assert "Memory per open stream" in live_block(result, "callcards bench live", "now", "0")
+
+
+def test_a_stream_resumes_across_a_restart_of_the_site(
+    site: ServerProcess, token: str, sessions: sessionmaker[Session]
+) -> None:
+    start = _publish(sessions, True)
+    stream = open_stream(site.port, token, after=start)
+    seen = _publish(sessions, True)
+    assert stream.read_until(seen)
+    site.stop()
+    missed = _publish(sessions, False)  # while the site is down
+    site.start()
+    wait_answering(site.port)
+    # What the browser does by itself: reconnect with the last id it saw.
+    again = open_stream(site.port, token, after=max(stream.ids))
+    assert again.status == 200
+    assert again.read_until(missed)
+    assert missed in again.ids
+    again.close()
+    stream.close()
