@@ -3,25 +3,25 @@ supervisor's pause from the board, and the workspace's screen-pop from a RINGING
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
 import pytest
 from flask import Flask
-from sqlalchemy import Engine, delete
 from sqlalchemy.orm import Session, sessionmaker
 
 from live.bus import EventKind, publish
 from live.floor import Floor, OperatorNow
 from models import utcnow
-from models.live import AgentState, LiveEvent, LiveFloor
+from models.live import AgentState, LiveFloor
 from models.session import transaction
 from pbx.client import PbxClient
 from pbx.pause import MemberState
+from tests.live_events import empty_floor, published  # noqa: F401 (a fixture)
 from tests.web.conftest import console_errors, screenshot, sign_in, user_id, visit
 
-pytestmark = [pytest.mark.browser]
+pytestmark = [pytest.mark.browser, pytest.mark.usefixtures("empty_floor")]
 
 
 class FakePbx(PbxClient):
@@ -32,14 +32,6 @@ class FakePbx(PbxClient):
     def pause_operator(self, extension: str, paused: bool, reason: str = "") -> MemberState:
         FakePbx.told.append((extension, paused, reason))
         return MemberState(("reception",), paused, reason)
-
-
-@pytest.fixture(autouse=True)
-def _empty_floor(web_engine: Engine) -> Iterator[None]:
-    yield
-    with web_engine.begin() as connection:
-        connection.execute(delete(LiveEvent))
-        connection.execute(delete(LiveFloor))
 
 
 def _operator(
@@ -68,13 +60,6 @@ def _floor(sessions: sessionmaker[Session], *operators: OperatorNow) -> None:
         session.merge(LiveFloor(id=1, event_id=event, snapshot=floor.to_json(), ami_connected=True))
 
 
-def _publish(
-    sessions: sessionmaker[Session], kind: EventKind, data: dict[str, Any], **to: Any
-) -> int:
-    with transaction(sessions) as session:
-        return publish(session, kind, data, **to)
-
-
 def test_the_wallboard_shows_callers_operators_and_the_alert_live(
     new_page: Callable[[], Any], sessions: sessionmaker[Session]
 ) -> None:
@@ -87,7 +72,7 @@ def test_the_wallboard_shows_callers_operators_and_the_alert_live(
     page.wait_for_selector('#board-operators tr[data-interface="PJSIP/102"][data-state="ready"]')
     assert page.inner_text(f'{row} [data-cell="ready"]') == "1"
 
-    _publish(
+    published(
         sessions,
         EventKind.CALLER_JOINED,
         {
@@ -99,7 +84,7 @@ def test_the_wallboard_shows_callers_operators_and_the_alert_live(
         queue="reception",
     )
     operator1 = _operator(sessions, "operator1", AgentState.PAUSED, reason="lunch")
-    _publish(sessions, EventKind.OPERATOR, operator1.to_json(), user_id=operator1.user_id)
+    published(sessions, EventKind.OPERATOR, operator1.to_json(), user_id=operator1.user_id)
     page.wait_for_function(
         "document.querySelector('" + row + " [data-cell=\"waiting\"]').textContent === '1'"
     )
@@ -110,7 +95,7 @@ def test_the_wallboard_shows_callers_operators_and_the_alert_live(
     assert page.is_hidden("#board-alert")
 
     # A caller waiting longer than the queue's 60 s: the figure turns red, the alert shows.
-    _publish(
+    published(
         sessions,
         EventKind.CALLER_JOINED,
         {
@@ -127,7 +112,7 @@ def test_the_wallboard_shows_callers_operators_and_the_alert_live(
     assert page.inner_text(f'{row} [data-cell="waiting"]') == "2"
     screenshot(page, "wallboard")
 
-    _publish(
+    published(
         sessions, EventKind.CALLER_LEFT, {"linkedid": "w.2", "why": "abandoned"}, queue="reception"
     )
     page.wait_for_selector("#board-alert[hidden]", state="attached")
@@ -202,7 +187,7 @@ def test_the_workspace_pops_the_card_from_a_ringing_event_without_polling(
         ringing_at=utcnow(),
     )
     operator1 = user_id(sessions, "operator1")
-    _publish(
+    published(
         sessions,
         EventKind.RINGING,
         {"linkedid": "x", "number": "+79161112233"},
@@ -216,13 +201,13 @@ def test_the_workspace_pops_the_card_from_a_ringing_event_without_polling(
     # Wrap-up: the state counts down and a break says it starts afterwards.
     ends = utcnow() + timedelta(minutes=2)
     wrapup = _operator(sessions, "operator1", AgentState.WRAPUP, wrapup_ends_at=ends)
-    _publish(
+    published(
         sessions,
         EventKind.WRAPUP,
         {"linkedid": "x", "ends_at": ends.isoformat()},
         user_id=operator1,
     )
-    _publish(sessions, EventKind.OPERATOR, wrapup.to_json(), user_id=operator1)
+    published(sessions, EventKind.OPERATOR, wrapup.to_json(), user_id=operator1)
     page.wait_for_selector('#live-state[data-state="wrapup"]')
     assert "Поствызывная обработка: осталось 1:5" in page.inner_text("#live-state")
 
@@ -237,7 +222,7 @@ def test_operators_now_follows_the_stream(
     operator2 = user_id(sessions, "operator2")
     page.wait_for_selector(f'#operators-now tr[data-user-id="{operator2}"] [data-state="talking"]')
     paused = _operator(sessions, "operator1", AgentState.PAUSED, reason="lunch")
-    _publish(sessions, EventKind.OPERATOR, paused.to_json(), user_id=paused.user_id)
+    published(sessions, EventKind.OPERATOR, paused.to_json(), user_id=paused.user_id)
     cell = page.wait_for_selector(
         f'#operators-now tr[data-user-id="{paused.user_id}"] [data-state="paused"]'
     )

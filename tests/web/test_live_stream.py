@@ -3,43 +3,30 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import Engine, delete, select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from live.bus import EventKind, publish
+from live.bus import EventKind
 from models import StaffSession, User
-from models.live import LiveEvent, LiveFloor
+from models.live import LiveFloor
 from models.routing import Queue
 from models.session import transaction
+from tests.live_events import empty_floor, published  # noqa: F401 (a fixture)
 from tests.web.conftest import login, user_id
 from webadmin.live import stream
 
-
-@pytest.fixture(autouse=True)
-def _empty_floor(web_engine: Engine) -> Iterator[None]:
-    yield
-    with web_engine.begin() as connection:
-        connection.execute(delete(LiveEvent))
-        connection.execute(delete(LiveFloor))
+pytestmark = [pytest.mark.usefixtures("empty_floor")]
 
 
 @pytest.fixture(autouse=True)
 def _quick_checks(monkeypatch: pytest.MonkeyPatch) -> None:
     # The sign-in is checked again at each wake, so a test need not wait CHECK_SEC.
     monkeypatch.setattr(stream, "CHECK_SEC", 0.0)
-
-
-def _publish(
-    sessions: sessionmaker[Session], kind: EventKind, data: dict[str, Any], **to: Any
-) -> int:
-    with transaction(sessions) as session:
-        return publish(session, kind, data, **to)
 
 
 def _oversee_reception_only(sessions: sessionmaker[Session]) -> None:
@@ -82,33 +69,33 @@ def _stream(client: FlaskClient, after: int | str | None = 0) -> Any:
 def _floor_events(sessions: sessionmaker[Session]) -> dict[str, int]:
     operator1, operator2 = user_id(sessions, "operator1"), user_id(sessions, "operator2")
     return {
-        "joined_reception": _publish(
+        "joined_reception": published(
             sessions,
             EventKind.CALLER_JOINED,
             {"linkedid": "r.1", "number": "+7911", "joined_at": "2026-12-07T10:00:00+00:00"},
             queue="reception",
         ),
-        "joined_appointments": _publish(
+        "joined_appointments": published(
             sessions,
             EventKind.CALLER_JOINED,
             {"linkedid": "a.1", "number": "+7922", "joined_at": "2026-12-07T10:00:00+00:00"},
             queue="appointments",
         ),
-        "ringing_operator1": _publish(
+        "ringing_operator1": published(
             sessions,
             EventKind.RINGING,
             {"linkedid": "r.1", "number": "+7911"},
             queue="reception",
             user_id=operator1,
         ),
-        "ringing_operator2": _publish(
+        "ringing_operator2": published(
             sessions,
             EventKind.RINGING,
             {"linkedid": "a.1", "number": "+7922"},
             queue="appointments",
             user_id=operator2,
         ),
-        "ami": _publish(sessions, EventKind.AMI, {"connected": True}),
+        "ami": published(sessions, EventKind.AMI, {"connected": True}),
     }
 
 
@@ -150,8 +137,8 @@ def test_a_stream_resumes_after_its_last_event_id(
     client: FlaskClient, sessions: sessionmaker[Session]
 ) -> None:
     login(client, "admin")
-    first = _publish(sessions, EventKind.AMI, {"connected": False})
-    second = _publish(sessions, EventKind.AMI, {"connected": True})
+    first = published(sessions, EventKind.AMI, {"connected": False})
+    second = published(sessions, EventKind.AMI, {"connected": True})
     response = _stream(client, first)
     messages = read(response, second)
     response.close()
@@ -164,7 +151,7 @@ def test_a_fresh_stream_starts_with_the_floor_it_may_see(
     client: FlaskClient, sessions: sessionmaker[Session]
 ) -> None:
     _oversee_reception_only(sessions)
-    event = _publish(sessions, EventKind.FLOOR, {})
+    event = published(sessions, EventKind.FLOOR, {})
     floor = {
         "callers": {
             "reception": [
@@ -220,14 +207,14 @@ def test_a_bad_last_event_id_is_refused_clearly(client: FlaskClient, bad: str) -
 
 def test_signing_out_ends_the_stream(client: FlaskClient, sessions: sessionmaker[Session]) -> None:
     login(client, "operator1")
-    start = _publish(sessions, EventKind.AMI, {"connected": True})
+    start = published(sessions, EventKind.AMI, {"connected": True})
     response = _stream(client, start)
     # Signed out in another tab: the session row goes.
     with transaction(sessions) as session:
         session.execute(
             delete(StaffSession).where(StaffSession.user_id == user_id(sessions, "operator1"))
         )
-    _publish(sessions, EventKind.AMI, {"connected": False})
+    published(sessions, EventKind.AMI, {"connected": False})
     messages = read(response, 2**63)
     response.close()
     assert messages[-1][0] == "signed_out"
