@@ -85,9 +85,7 @@ def test_the_wallboard_shows_callers_operators_and_the_alert_live(
     )
     operator1 = _operator(sessions, "operator1", AgentState.PAUSED, reason="lunch")
     published(sessions, EventKind.OPERATOR, operator1.to_json(), user_id=operator1.user_id)
-    page.wait_for_function(
-        "document.querySelector('" + row + " [data-cell=\"waiting\"]').textContent === '1'"
-    )
+    page.wait_for_selector(f'{row} [data-cell="waiting"]:text-is("1")')
     paused = page.wait_for_selector(
         '#board-operators tr[data-interface="PJSIP/101"][data-state="paused"]'
     )
