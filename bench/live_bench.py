@@ -32,6 +32,7 @@ from bench.live_site import (
     wait_answering,
     worker_pids,
 )
+from bench.processes import cpu_seconds
 from bench.report import update_document
 from bench.stats import median, percentile
 from callcards.demo import seed_demo
@@ -59,6 +60,9 @@ class LiveResult:
     rss_none_kib: int
     rss_open_kib: int
     refused: int
+    #: The workers' CPU over a 5 s window with the streams open, events flowing and no
+    #: page asked, as a share of one core: what the streams cost, whatever the machine's load.
+    stream_cpu_pct: float = 0.0
 
     @property
     def ratio(self) -> float:
@@ -170,6 +174,11 @@ def measure(
         publisher.start()
         children.append(publisher)
         time.sleep(2.0)  # the streams are in their steady state
+        workers = worker_pids(site.pid)
+        cpu_before, clock = sum(cpu_seconds(pid) for pid in workers), time.monotonic()
+        time.sleep(5.0)
+        cpu_used = sum(cpu_seconds(pid) for pid in workers) - cpu_before
+        stream_cpu_pct = cpu_used * 100 / (time.monotonic() - clock)
         busy = _pages(site.port, token, requests)
         rss_open = sum(rss_kib(pid) for pid in worker_pids(site.pid))
         stop.set()
@@ -188,6 +197,7 @@ def measure(
             rss_none_kib=rss_none,
             rss_open_kib=rss_open,
             refused=int(refused),
+            stream_cpu_pct=stream_cpu_pct,
         )
     finally:
         stop.set()
@@ -217,6 +227,9 @@ def live_block(result: LiveResult, command: str, started: str, load: str) -> str
             f"- Memory per open stream: {result.kib_per_stream:.0f} KiB "
             "(the two workers' resident memory, with the streams open less without, "
             "per stream).",
+            f"- The workers' CPU with the streams open and events flowing, no page asked: "
+            f"{result.stream_cpu_pct:.1f} % of one core (a figure the machine's load does "
+            "not change much, unlike the p95 ratio: read it with the load above).",
             f"- Events published: {result.events_sent}; event ids the streams received: "
             f"{result.events_seen} (every stream carries every AMI event); streams refused "
             f"while opening: {result.refused}.",

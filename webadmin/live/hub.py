@@ -3,7 +3,8 @@
 On PostgreSQL a thread holds one raw psycopg2 connection LISTENing on `callcards_live`
 (live.bus.CHANNEL) and waits on it with select(); on SQLite (the demo) it polls. Each wake
 reads the new rows once, into a bounded buffer every stream of this process reads from, so
-200 streams cost one query per event, not 200. A stream waits on the hub's condition and
+200 streams cost one query per event, not 200. A stream waits on a bell of its own (no
+lock shared by 200 waking threads) and reads the hub's last published picture of the buffer,
 never on another stream: a browser that does not read holds only its own thread.
 """
 
@@ -77,7 +78,11 @@ class LiveHub:
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
-        self.condition = threading.Condition()
+        self.condition = threading.Condition()  # guards the buffer and the count
+        #: What the streams read, published whole at each wake: (events, reach, last id).
+        self.visible: tuple[tuple[LiveItem, ...], int, int] = ((), 0, 0)
+        self._bells: set[threading.Event] = set()
+        self._bells_lock = threading.Lock()
         self.buffer: deque[LiveItem] = deque(maxlen=BUFFER)
         #: The newest event the streams are given (a batch's end); `_read_id`: the newest read.
         self.last_id = 0
@@ -102,6 +107,7 @@ class LiveHub:
                 return
             with Session(self.engine) as session:
                 self.last_id = self.reach = self._read_id = last_event_id(session)
+                self.visible = ((), self.reach, self.last_id)
             self._stop.clear()
             self._thread = threading.Thread(target=self._run, name="callcards-live", daemon=True)
             self._thread.start()
@@ -109,8 +115,7 @@ class LiveHub:
     def stop(self) -> None:
         """End the listener and wake every stream (they end too)."""
         self._stop.set()
-        with self.condition:
-            self.condition.notify_all()
+        self._ring()
         if self._thread is not None:
             self._thread.join(timeout=5)
 
@@ -191,32 +196,48 @@ class LiveHub:
 
     def _wake(self) -> None:
         with self.condition:
+            self.visible = (tuple(self.buffer), self.reach, self._read_id)
             self.last_id = self._read_id
-            self._woken = time.monotonic()
-            self._due = None
-            self.condition.notify_all()
+        self._woken = time.monotonic()
+        self._due = None
+        self._ring()
+
+    def _ring(self) -> None:
+        with self._bells_lock:
+            bells = list(self._bells)
+        for bell in bells:
+            bell.set()
+
+    def listen(self, bell: threading.Event, on: bool) -> None:
+        """A stream starts (`on`) or stops being woken through `bell`."""
+        with self._bells_lock:
+            if on:
+                self._bells.add(bell)
+            else:
+                self._bells.discard(bell)
 
     # -- what the streams ask -------------------------------------------------------------
 
-    def wait(self, after: int, timeout: float) -> list[LiveItem] | None:
-        """Events after `after`, waiting up to `timeout` s for one; None when the buffer no
-        longer reaches back that far (the stream reads the database instead)."""
-        with self.condition:
-            if self.last_id <= after and not self._stop.is_set():
-                self.condition.wait(timeout)
-            if self.last_id <= after:
-                return []
-            if after < self.reach:
-                return None
-            # Newest first, only what is new to this stream: ids only grow.
-            found = []
-            for item in reversed(self.buffer):
-                if item.id <= after:
-                    break
-                if item.id <= self.last_id:  # later ones wait for their batch
-                    found.append(item)
-            found.reverse()
-            return found
+    def wait(self, after: int, timeout: float, bell: threading.Event) -> list[LiveItem] | None:
+        """Events after `after`, waiting up to `timeout` s for one (on `bell`, which the
+        stream gave `listen`); None when the buffer no longer reaches back that far (the
+        stream reads the database instead)."""
+        bell.clear()  # before looking: a wake from now on rings it
+        if self.visible[2] <= after and not self._stop.is_set():
+            bell.wait(timeout)
+        events, reach, last = self.visible
+        if last <= after:
+            return []
+        if after < reach:
+            return None
+        # Newest first, only what is new to this stream: ids only grow.
+        found = []
+        for item in reversed(events):
+            if item.id <= after:
+                break
+            found.append(item)
+        found.reverse()
+        return found
 
     def earlier(self, after: int, limit: int = 500) -> list[LiveItem]:
         """Events after `after` from the database (a stream far behind)."""

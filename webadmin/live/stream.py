@@ -10,6 +10,7 @@ Every CHECK_SEC the viewer's sign-in is checked again: signed out, the stream en
 from __future__ import annotations
 
 import json
+import threading
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -52,9 +53,25 @@ def events(
         picture = snapshot()
         after = int(picture["event_id"])
         yield frame("snapshot", after, picture)
+    bell = threading.Event()
+    hub.listen(bell, True)
+    try:
+        yield from _follow(hub, scope, after, snapshot, signed_in, bell)
+    finally:
+        hub.listen(bell, False)
+
+
+def _follow(
+    hub: LiveHub,
+    scope: LiveScope,
+    after: int,
+    snapshot: Callable[[], dict[str, Any]],
+    signed_in: Callable[[], bool],
+    bell: threading.Event,
+) -> Iterator[str]:
     checked = beat = started = time.monotonic()
     while not hub.stopping and checked - started < LIFETIME_SEC:
-        items = hub.wait(after, min(CHECK_SEC, HEARTBEAT_SEC))
+        items = hub.wait(after, min(CHECK_SEC, HEARTBEAT_SEC), bell)
         if items is None:
             items = hub.earlier(after)
         parts = []  # one write per wake, however many events it brought
