@@ -3,21 +3,23 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import delete, select
+from sqlalchemy import Engine, delete, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from live.bus import EventKind
 from models import StaffSession, User
 from models.live import LiveFloor
 from models.routing import Queue
-from models.session import transaction
+from models.session import make_session_factory, transaction
 from tests.live_events import empty_floor, published  # noqa: F401 (a fixture)
-from tests.web.conftest import login, user_id
+from tests.web.conftest import ANY_DATABASE_CONFIG, login, make_settings, user_id
+from webadmin import create_app
 from webadmin.live import stream
 
 pytestmark = [pytest.mark.usefixtures("empty_floor")]
@@ -222,3 +224,22 @@ def test_signing_out_ends_the_stream(client: FlaskClient, sessions: sessionmaker
 
 def test_visitors_get_no_stream(client: FlaskClient) -> None:
     assert client.get("/live/events").status_code in (302, 401)
+
+
+def test_the_embedded_sqlite_demo_streams_by_polling(
+    sqlite_engine: Engine, recordings_dir: Path
+) -> None:
+    app = create_app(
+        make_settings(sqlite_engine.url.render_as_string(hide_password=False), recordings_dir),
+        test_config=ANY_DATABASE_CONFIG,
+    )
+    sessions = make_session_factory(sqlite_engine)
+    client = app.test_client()
+    login(client, "admin")
+    start = published(sessions, EventKind.AMI, {"connected": True})
+    response = _stream(client, start)
+    last = published(sessions, EventKind.AMI, {"connected": False})
+    messages = read(response, last)
+    response.close()
+    app.extensions["live_hub"].stop()
+    assert [(kind, event_id) for kind, event_id, _ in messages if kind == "ami"] == [("ami", last)]
