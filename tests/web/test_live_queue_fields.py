@@ -97,3 +97,17 @@ def test_floor_fields_are_saved_published_diffed_and_rolled_back(
         60,
         80,
     )
+
+
+def test_a_form_posted_without_the_floor_fields_keeps_them(
+    admin: FlaskClient, sessions: sessionmaker[Session]
+) -> None:
+    queue = _reception(sessions)
+    with sessions() as session:
+        stored = session.get(Queue, queue.id)
+        assert stored is not None
+        stored.max_wait_alert_sec = 45
+        session.commit()
+    older = {key: value for key, value in queue_form(queue).items() if "alert" not in key}
+    assert admin.post(f"/callflow/queues/{queue.id}", data=older).status_code == 302
+    assert _reception(sessions).max_wait_alert_sec == 45
