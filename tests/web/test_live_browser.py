@@ -20,6 +20,7 @@ from pbx.client import PbxClient
 from pbx.pause import MemberState
 from tests.live_events import empty_floor, published  # noqa: F401 (a fixture)
 from tests.web.conftest import console_errors, screenshot, sign_in, user_id, visit
+from tests.web.test_workspace import _ringing
 
 pytestmark = [pytest.mark.browser, pytest.mark.usefixtures("empty_floor")]
 
@@ -171,19 +172,7 @@ def test_the_workspace_pops_the_card_from_a_ringing_event_without_polling(
     page.wait_for_selector('#live-state[data-state="ready"]')
     assert "Готов к звонкам" in page.inner_text("#live-state")
     polled_before = len(asked)
-    call_id = make_call(
-        operator=None,
-        status="ringing",
-        answered_at=None,
-        ended_at=None,
-        talk_sec=None,
-        duration_sec=None,
-        src_number="+79161112233",
-        queue="reception",
-        started_at=utcnow(),
-        ringing_extension="101",
-        ringing_at=utcnow(),
-    )
+    call_id = _ringing(make_call, src_number="+79161112233", queue="reception")
     operator1 = user_id(sessions, "operator1")
     published(
         sessions,
