@@ -291,6 +291,11 @@ def _cmd_bench(args: argparse.Namespace, settings: Settings) -> int:
             output,
             command_line(),
         )
+    if args.which == "live":
+        from bench.live_bench import run_live_bench
+
+        quick = args.quick
+        return run_live_bench(20 if quick else 200, 40 if quick else 300, output, command_line())
     sizes = QUICK if args.quick else Sizes()
     changes = {
         "levels": tuple(args.levels) if args.levels else None,
@@ -445,10 +450,10 @@ def build_parser() -> argparse.ArgumentParser:
     bench = commands.add_parser("bench", help="benchmarks of issue 5, into docs/benchmarks.md")
     bench.add_argument(
         "which",
-        choices=["agi", "asterisk", "site", "softphone", "tracker", "sessions", "all"],
+        choices=["agi", "asterisk", "site", "softphone", "tracker", "sessions", "live", "all"],
         help="softphone: the browser phone in Chromium; tracker: the live floor's AMI events "
-        "per second; sessions: the operator sessions report on a year of intervals (none of "
-        "them part of all)",
+        "per second; sessions: the operator sessions report on a year of intervals; live: 200 "
+        "open live streams (none of them part of all)",
     )
     bench.add_argument("--quick", action="store_true", help="small sizes: a smoke test")
     bench.add_argument("--output", help="the Markdown file to update (default docs/benchmarks.md)")

@@ -137,6 +137,15 @@ class Settings:
     # The workspace's "Your day": minutes of pause allowed per reason per day, e.g.
     # (("lunch", 60), ("break", 20)); the operator sees the time left of each.
     pause_allowances: tuple[tuple[str, int], ...] = ()
+    # The site's live streams (Server-Sent Events) one site worker process serves at once;
+    # gunicorn.conf.py gives each worker this many threads and a few more for pages.
+    live_streams: int = 128
+    # Who may read the site's /metrics (Prometheus): addresses or networks, and/or a bearer
+    # token ("" and () = nobody).
+    metrics_allow: tuple[str, ...] = ()
+    metrics_token: str = ""
+    # Under gunicorn (gunicorn.conf.py) each worker's /metrics figures are kept here.
+    metrics_dir: str = ""
     extra: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -197,6 +206,10 @@ def load_settings(environ: os._Environ[str] | dict[str, str] | None = None) -> S
         phone_turn_username=env.get("CALLCARDS_PHONE_TURN_USERNAME", ""),
         phone_turn_password=env.get("CALLCARDS_PHONE_TURN_PASSWORD", ""),
         pause_allowances=pause_allowances(env.get("CALLCARDS_PAUSE_ALLOWANCES", "")),
+        live_streams=max(1, int(env.get("CALLCARDS_LIVE_STREAMS") or 128)),
+        metrics_allow=_split(env.get("CALLCARDS_METRICS_ALLOW", "")),
+        metrics_token=env.get("CALLCARDS_METRICS_TOKEN", ""),
+        metrics_dir=env.get("PROMETHEUS_MULTIPROC_DIR", ""),
     )
 
 

@@ -92,6 +92,7 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from dialplan.document import (
+    FLOOR_FIELDS,
     SECTIONS,
     ActionDoc,
     DidDoc,
@@ -172,6 +173,10 @@ class QueueSetup:
     wrapup_sec: int = 0
     retention_days: int | None = None  # None: recordings are kept forever
     members: tuple[Member, ...] = ()
+    wrapup_hold_sec: int = FLOOR_FIELDS["wrapup_hold_sec"][0]
+    missed_rings_pause: int = FLOOR_FIELDS["missed_rings_pause"][0]
+    max_wait_alert_sec: int = FLOOR_FIELDS["max_wait_alert_sec"][0]
+    service_level_target_pct: int = FLOOR_FIELDS["service_level_target_pct"][0]
 
 
 @dataclass(frozen=True)
@@ -469,6 +474,7 @@ def _read_setup(obj: Any, where: str) -> QueueSetup:
         fields.number("wrapup_sec", 0, 0),
         fields.optional_number("retention_days", 1),
         tuple(members.values()),
+        **{name: fields.number(name, *limits) for name, limits in FLOOR_FIELDS.items()},
     )
 
 
@@ -645,6 +651,10 @@ def _dump_setup(setup: QueueSetup) -> QueueSetupDoc:
         "wrapup_sec": setup.wrapup_sec,
         "retention_days": setup.retention_days,
         "members": [{"login": m.login, "penalty": m.penalty} for m in setup.members],
+        "wrapup_hold_sec": setup.wrapup_hold_sec,
+        "missed_rings_pause": setup.missed_rings_pause,
+        "max_wait_alert_sec": setup.max_wait_alert_sec,
+        "service_level_target_pct": setup.service_level_target_pct,
     }
 
 

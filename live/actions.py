@@ -22,11 +22,12 @@ MAX_REASON = 64
 
 
 class SupervisorAction(StrEnum):
-    """What a supervisor may do to an operator's phone (the audit action's suffix)."""
+    """What a supervisor may do to an operator's phone (the audit action is `operator.<value>`,
+    webadmin/labels.py says it in words)."""
 
-    PAUSE = "pause"
-    UNPAUSE = "unpause"
-    LOG_OUT = "logout"
+    PAUSE = "supervisor_pause"
+    UNPAUSE = "supervisor_ready"
+    LOG_OUT = "supervisor_logout"
 
 
 class NotAnOperator(ValueError):
@@ -65,9 +66,10 @@ def supervise(
     session.add(
         AuditEntry(
             user_id=supervisor.id,
-            action=f"supervisor.{action.value}",
+            action=f"operator.{action.value}",
             remote_addr=remote_addr,
             detail={
+                "operator": operator.login,
                 "operator_id": operator.id,
                 "extension": operator.extension,
                 "reason": reason,

@@ -17,6 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from dialplan.document import (
+    FLOOR_FIELDS,
     ActionDoc,
     ExceptionDoc,
     FlowDocument,
@@ -116,6 +117,10 @@ def _setup(session: Session, queue: Queue) -> QueueSetupDoc:
         "wrapup_sec": queue.wrapup_sec,
         "retention_days": queue.retention_days,
         "members": [{"login": login, "penalty": penalty} for login, penalty in members],
+        "wrapup_hold_sec": queue.wrapup_hold_sec,
+        "missed_rings_pause": queue.missed_rings_pause,
+        "max_wait_alert_sec": queue.max_wait_alert_sec,
+        "service_level_target_pct": queue.service_level_target_pct,
     }
 
 
@@ -125,6 +130,9 @@ def _store_setup(session: Session, queue: Queue, setup: QueueSetupDoc) -> list[t
     queue.ring_timeout_sec = setup.get("ring_timeout_sec", 15)
     queue.wrapup_sec = setup.get("wrapup_sec", 0)
     queue.retention_days = setup.get("retention_days")
+    # Versions from before the live floor's fields put back their defaults.
+    for name, (default, _low, _high) in FLOOR_FIELDS.items():
+        setattr(queue, name, setup.get(name, default))
     session.flush()
     wanted = {item["login"]: item.get("penalty", 0) for item in setup.get("members", [])}
     users = {

@@ -10,7 +10,9 @@ as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 
 debian_packages=(python3-venv)
 if [ "${1:-}" = "--test" ]; then
-  debian_packages+=(debootstrap chromium sox libsox-fmt-mp3 ca-certificates tcpdump gcc libc6-dev)
+  # tcpdump, gcc: the softphone tests' packet capture and loopback preload; iproute2: `ss`
+  # tells the live tests which gunicorn worker serves a stream.
+  debian_packages+=(debootstrap chromium sox libsox-fmt-mp3 ca-certificates tcpdump gcc libc6-dev iproute2)
 fi
 missing=()
 for package in "${debian_packages[@]}"; do

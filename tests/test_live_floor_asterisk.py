@@ -347,8 +347,8 @@ async def test_a_supervisor_pauses_an_operator_for_a_reason_and_lets_them_go_on(
             )
         ]
     assert [row[1:] for row in audit] == [
-        ("supervisor.pause", floor.user_id, "coaching"),
-        ("supervisor.unpause", floor.user_id, ""),
+        ("operator.supervisor_pause", floor.user_id, "coaching"),
+        ("operator.supervisor_ready", floor.user_id, ""),
     ]
 
 

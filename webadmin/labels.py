@@ -120,6 +120,9 @@ AUDIT_ACTIONS: dict[str, LazyString] = {
     "user.phone_password": _l("made a phone password"),
     "operator.pause": _l("went on a break"),
     "operator.ready": _l("came back from a break"),
+    "operator.supervisor_pause": _l("pause of an operator by a supervisor"),
+    "operator.supervisor_ready": _l("return of an operator to the queues by a supervisor"),
+    "operator.supervisor_logout": _l("logout of an operator from the queues by a supervisor"),
     "callflow.change": _l("changed the call-flow draft"),
     "callflow.publish": _l("published the call flow"),
     "callflow.rollback": _l("rolled the call flow back"),
@@ -142,10 +145,17 @@ PAUSE_REASONS: dict[str, LazyString] = {
     "paperwork": _l("Paperwork"),
 }
 
+#: Pauses the system makes (live/tracker.py, pbx/pause.py): shown, never offered as a choice.
+SYSTEM_PAUSE_REASONS: dict[str, LazyString] = {
+    "wrap-up": _l("Wrap-up"),
+    "missed calls": _l("Missed calls"),
+    "logged out": _l("Logged out"),
+}
+
 
 def pause_reason(reason: str) -> str:
     """A pause reason in the reader's language (Asterisk's word if it is not one of ours)."""
-    return str(PAUSE_REASONS.get(reason, reason))
+    return str(PAUSE_REASONS.get(reason) or SYSTEM_PAUSE_REASONS.get(reason, reason))
 
 
 def pause_reason_or_none(reason: str) -> str:

@@ -341,10 +341,12 @@ def audit_details(action: str, detail: Mapping[str, Any] | None) -> str:
         return f"{who}, {names.operator(str(extension))}" if extension else who
     if action == "dictionary.change":
         return _dictionary_change(detail)
-    if action in ("operator.pause", "operator.ready"):
+    if action.startswith("operator."):
         queues = ", ".join(names.queue(str(queue)) for queue in detail.get("queues") or [])
         reason = labels.pause_reason(str(detail["reason"])) if detail.get("reason") else ""
-        return " · ".join(part for part in (reason, queues) if part)
+        # A supervisor's act names the operator acted on.
+        whom = names.operator(str(detail["extension"])) if "operator" in detail else ""
+        return " · ".join(part for part in (whom, reason, queues) if part)
     if action in ("callflow.publish", "callflow.rollback", "callflow.apply"):
         return _version(detail)
     if action == "callflow.change":

@@ -97,6 +97,13 @@ EXPECTED: dict[str, frozenset[str]] = {
     "callflow.prompt_audio": ADMINS,
     "callflow.prompt_delete": ADMINS,
     "callflow.simulator": ADMINS,
+    "live.events": STAFF,
+    "live.floor": STAFF,
+    "live.figures": REPORTERS,
+    "live.wallboard": REPORTERS,
+    "live.act": REPORTERS,
+    # Its own guard (an allowlist or a token, none set here): 404 for everyone, never a 500.
+    "metrics": PUBLIC,
 }
 #: Extra cases beyond one request per endpoint: (name, method, url template, allowed roles).
 EXTRA_CASES = [
@@ -167,6 +174,7 @@ def route_values(
         "item_id": purpose_id,
         "user_id": user_id(sessions, "operator2"),
         "name": "matrix",
+        "act": "pause",
         **flow_ids,
     }
 

@@ -6,7 +6,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from dialplan.document import SECTIONS, FlowDocument
+from dialplan.document import FLOOR_FIELDS, SECTIONS, FlowDocument
 
 
 @dataclass(frozen=True)
@@ -72,6 +72,8 @@ def _flatten(section: str, item: Mapping[str, Any]) -> Iterator[tuple[str, Any]]
         yield "retention_days", (setup.get("retention_days") or "∞") if setup else "-"
         members = [f"{m['login']} ({m.get('penalty', 0)})" for m in setup.get("members", [])]
         yield "members", (", ".join(members) or "-") if setup else "-"
+        for key, (default, _low, _high) in FLOOR_FIELDS.items():
+            yield key, setup.get(key, default) if setup else "-"
     elif section == "menus":
         yield "prompt", item.get("prompt")
         for option in item.get("options", []):

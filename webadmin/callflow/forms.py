@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileAllowed, FileField, FileRequired
@@ -19,7 +21,13 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional, Regexp
 
-from dialplan.settings import STRATEGIES, VOICEMAIL_MAX_SEC, VOICEMAIL_MAX_SEC_LIMITS, WEEKDAYS
+from dialplan.document import FLOOR_FIELDS
+from dialplan.settings import (
+    STRATEGIES,
+    VOICEMAIL_MAX_SEC,
+    VOICEMAIL_MAX_SEC_LIMITS,
+    WEEKDAYS,
+)
 from webadmin.callflow.sounds import UPLOAD_FORMATS
 from webadmin.labels import STRATEGIES as STRATEGY_WORDS
 
@@ -143,6 +151,14 @@ class MemberForm(Form):
     penalty = IntegerField(_l("Penalty"), default=0, validators=[Optional(), NumberRange(0, 99)])
 
 
+def _floor_field(name: str, label: Any) -> IntegerField:
+    """A live-floor queue field with its default and limits (a clear message outside them)."""
+    default, low, high = FLOOR_FIELDS[name]
+    return IntegerField(
+        label, default=default, validators=[InputRequired(), NumberRange(low, high)]
+    )
+
+
 class QueueForm(FlaskForm):
     """A queue: how Asterisk rings operators, how long callers wait, who answers."""
 
@@ -181,6 +197,21 @@ class QueueForm(FlaskForm):
     )
     retention_days = IntegerField(
         _l("Keep recordings, days (empty: forever)"), validators=[Optional(), NumberRange(1, 36500)]
+    )
+    # The live floor (limits: dialplan.settings.FLOOR_FIELDS).
+    wrapup_hold_sec = _floor_field(
+        "wrapup_hold_sec",
+        _l("Hold the operator in wrap-up until the card is done, at most, seconds (0: not held)"),
+    )
+    missed_rings_pause = _floor_field(
+        "missed_rings_pause",
+        _l("Pause an operator after this many missed rings in a row (0: never)"),
+    )
+    max_wait_alert_sec = _floor_field(
+        "max_wait_alert_sec", _l("Wallboard alert when a caller waits longer than, seconds")
+    )
+    service_level_target_pct = _floor_field(
+        "service_level_target_pct", _l("Service-level target on the wallboard, %")
     )
     active = BooleanField(_l("Active"), default=True)
     members = FieldList(FormField(MemberForm))

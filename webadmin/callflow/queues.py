@@ -11,6 +11,7 @@ from sqlalchemy import select
 from werkzeug.wrappers import Response
 from wtforms import SelectChoice
 
+from dialplan.document import FLOOR_FIELDS
 from dialplan.settings import OVERFLOW_KINDS, OVERFLOW_WHEN
 from dialplan.validation import RESERVED_QUEUE_NAMES
 from models import QueueMember, User
@@ -38,6 +39,7 @@ SETTINGS = (
     "wrapup_sec",
     "service_level_sec",
     "retention_days",
+    *FLOOR_FIELDS,
 )
 
 
@@ -83,6 +85,11 @@ def _form(queue: Queue | None) -> QueueForm:
                 action = _overflow(queue, key)
                 getattr(form, key).data = action_value(action)
                 getattr(form, f"{key}_message").data = action.get("message") or ""
+        for name, (default, _low, _high) in FLOOR_FIELDS.items():  # the same for these
+            if name not in request.form:
+                value = getattr(queue, name) if queue is not None else default
+                getattr(form, name).process_formdata([str(value)])
+                getattr(form, name).raw_data = [str(value)]
     else:
         members = _members(queue)
         data: dict[str, Any] = {

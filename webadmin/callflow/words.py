@@ -45,6 +45,10 @@ FIELDS: dict[str, LazyString] = {
     "wrapup_sec": _l("wrap-up, s"),
     "retention_days": _l("recordings kept, days"),
     "members": _l("operators (penalty)"),
+    "wrapup_hold_sec": _l("wrap-up held until the card is done, s"),
+    "missed_rings_pause": _l("missed rings before a pause"),
+    "max_wait_alert_sec": _l("wallboard alert after a wait of, s"),
+    "service_level_target_pct": _l("service-level target, %"),
 }
 DAYS: dict[str, LazyString] = {
     "mon": _l("Mon"),
