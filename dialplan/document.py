@@ -170,6 +170,14 @@ class QueueSetupDoc(TypedDict, total=False):
     members: list[MemberDoc]
 
 
+class CallbackOfferDoc(TypedDict, total=False):
+    """Virtual hold: when a waiting caller is offered a callback (dialplan.virtual_hold)."""
+
+    after_sec: int
+    key: str
+    repeat_sec: int
+
+
 class _QueueRequired(TypedDict):
     name: str
 
@@ -183,6 +191,7 @@ class QueueDoc(_QueueRequired, total=False):
     when_empty: ActionDoc | None
     when_timeout: ActionDoc | None
     setup: QueueSetupDoc | None
+    callback_offer: CallbackOfferDoc | None
 
 
 class OptionDoc(TypedDict):
