@@ -47,6 +47,7 @@ END_REASONS: dict[str, LazyString] = {
     "unavailable": _l("the number was unavailable"),
     "no_answer": _l("no answer"),
     "cancelled": _l("cancelled"),
+    "callback_requested": _l("the caller asked to be called back"),
     "no_asterisk_record": _l("closed by reconcile: no record of the call in Asterisk"),
     "unreadable_asterisk_record": _l(
         "closed by reconcile: Asterisk's record of the call could not be read"
@@ -90,6 +91,7 @@ EVENTS: dict[str, LazyString] = {
     "no_message": _l("left no message"),
     "outbound": _l("outbound call placed"),
     "outbound_dial": _l("outbound call placed"),
+    "callback_requested": _l("asked to be called back"),
 }
 
 #: Asterisk's queue strategies (dialplan.settings.STRATEGIES), as an admin reads them.

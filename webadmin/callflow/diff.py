@@ -72,6 +72,11 @@ def _flatten(section: str, item: Mapping[str, Any]) -> Iterator[tuple[str, Any]]
         yield "retention_days", (setup.get("retention_days") or "∞") if setup else "-"
         members = [f"{m['login']} ({m.get('penalty', 0)})" for m in setup.get("members", [])]
         yield "members", (", ".join(members) or "-") if setup else "-"
+        offer = item.get("callback_offer") or {}  # none: no offer (older versions too)
+        yield "callback_after_sec", offer.get("after_sec") or 0
+        if offer.get("after_sec"):
+            yield "callback_key", offer.get("key", "1")
+            yield "callback_repeat_sec", offer.get("repeat_sec", 60)
     elif section == "menus":
         yield "prompt", item.get("prompt")
         for option in item.get("options", []):

@@ -11,8 +11,9 @@ from sqlalchemy import select
 from werkzeug.wrappers import Response
 from wtforms import SelectChoice
 
-from dialplan.settings import OVERFLOW_KINDS, OVERFLOW_WHEN
+from dialplan.settings import OVERFLOW_KINDS, OVERFLOW_WHEN, SettingsError
 from dialplan.validation import RESERVED_QUEUE_NAMES
+from dialplan.virtual_hold import NO_OFFER, CallbackOffer, dump_offer, read_offer
 from models import QueueMember, User
 from models.flow import ANNOUNCEMENT_KEY, DEFAULT_QUEUE_KEY, HANG_UP, draft_document
 from models.routing import FlowSetting, Queue
@@ -75,6 +76,19 @@ def _overflow(queue: Queue | None, key: str) -> dict[str, Any]:
     return dict((getattr(queue, key) if queue is not None else None) or HANG_UP)
 
 
+def _offer(queue: Queue | None) -> dict[str, Any]:
+    """The queue's callback offer as the form's fields (none stored, or unreadable: off)."""
+    try:
+        offer = read_offer(queue.callback_offer if queue is not None else None, "")
+    except SettingsError:
+        offer = NO_OFFER
+    return {
+        "callback_after_sec": offer.after_sec,
+        "callback_key": offer.key,
+        "callback_repeat_sec": offer.repeat_sec,
+    }
+
+
 def _form(queue: Queue | None) -> QueueForm:
     if request.method == "POST":
         form = QueueForm()
@@ -83,6 +97,10 @@ def _form(queue: Queue | None) -> QueueForm:
                 action = _overflow(queue, key)
                 getattr(form, key).data = action_value(action)
                 getattr(form, f"{key}_message").data = action.get("message") or ""
+        for name, value in _offer(queue).items():  # the same for the callback offer
+            if name not in request.form:
+                field = getattr(form, name)
+                field.data, field.raw_data = value, [str(value)]
     else:
         members = _members(queue)
         data: dict[str, Any] = {
@@ -100,6 +118,7 @@ def _form(queue: Queue | None) -> QueueForm:
             data[key], data[f"{key}_message"] = action_value(action), action.get("message") or ""
         if queue is not None:
             data.update({name: getattr(queue, name) for name in (*SETTINGS, "name", "active")})
+        data.update(_offer(queue))
         form = QueueForm(formdata=None, data=data)
     if queue is not None:
         form.name.data = queue.name  # cards, reports and Asterisk know the queue by its name
@@ -181,6 +200,12 @@ def _save(form: QueueForm, queue: Queue) -> None:
             key,
             action_from(getattr(form, key).data or "", getattr(form, f"{key}_message").data),
         )
+    offer = CallbackOffer(
+        form.callback_after_sec.data or 0,
+        form.callback_key.data or "1",
+        form.callback_repeat_sec.data or 60,
+    )
+    queue.callback_offer = dict(dump_offer(offer)) if offer.on else None
     members = _members(queue)
     chosen = {
         int(str(row.form.user_id.data)): row.form.penalty.data or 0

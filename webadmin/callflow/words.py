@@ -45,6 +45,10 @@ FIELDS: dict[str, LazyString] = {
     "wrapup_sec": _l("wrap-up, s"),
     "retention_days": _l("recordings kept, days"),
     "members": _l("operators (penalty)"),
+    "callback_offer": _l("callback offer"),
+    "callback_after_sec": _l("callback offered after, s (0: never)"),
+    "callback_key": _l("callback key"),
+    "callback_repeat_sec": _l("callback offered again every, s"),
 }
 DAYS: dict[str, LazyString] = {
     "mon": _l("Mon"),
