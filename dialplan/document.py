@@ -176,6 +176,7 @@ class CallbackOfferDoc(TypedDict, total=False):
     after_sec: int
     key: str
     repeat_sec: int
+    prompt: str
 
 
 class _QueueRequired(TypedDict):

@@ -5,7 +5,10 @@ A queue's `callback_offer` in the call-flow document (dialplan.settings document
     "callback_offer": {"after_sec": 60,   # default 0 = no offer; 0 to 3600: seconds of
                                           # waiting before the first offer
                        "key": "1",        # default "1"; one digit 0-9: the key that takes it
-                       "repeat_sec": 60}  # default 60, 10 to 3600: the offer again every ...
+                       "repeat_sec": 60,  # default 60, 10 to 3600: the offer again every ...
+                       "prompt": "callcards/callback-offer"}  # the default: the offer, one
+                                          # sound (an uploaded prompt: "press 1 to be called
+                                          # back, keeping your place")
 
 Absent or null: no offer (versions from before it read the same). Asterisk makes the offer
 (pbx.queues_conf renders it as the queue's periodic announcement and exit-to-context); the
@@ -14,6 +17,7 @@ FastAGI route `callback` (fastagi/routes/callback.py) takes the caller's number.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,9 +27,12 @@ from dialplan.document import CallbackOfferDoc, Fields, SettingsError, keys_of
 AFTER_SEC_LIMITS = (0, 3600)
 REPEAT_SEC_LIMITS = (10, 3600)
 KEYS = frozenset("0123456789")
-#: Asterisk's core sounds the offer is made of: "To call this number. Press <key>."
-#: (There is no core sound saying "to be called back"; a site may record its own.)
-OFFER_SOUNDS = ("to-call-this-number", "vm-press")
+#: The offer's sound when none is set: app_queue plays a periodic announcement as one file
+#: (it checks the name exists: "a&b" plays nothing), and no core sound says "press 1 to be
+#: called back", so it is a prompt uploaded on the Prompts page.
+DEFAULT_PROMPT = "callcards/callback-offer"
+#: What a sound name in queues.conf may hold (a "," would start a second announcement).
+PROMPT_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_./-]{0,127}$")
 
 
 @dataclass(frozen=True)
@@ -35,6 +42,7 @@ class CallbackOffer:
     after_sec: int = 0  # 0: no offer
     key: str = "1"
     repeat_sec: int = 60
+    prompt: str = DEFAULT_PROMPT
 
     @property
     def on(self) -> bool:
@@ -63,17 +71,23 @@ def read_offer(obj: Any, where: str) -> CallbackOffer:
     key = fields.optional_text("key") or "1"
     if key not in KEYS:
         raise SettingsError.at(where, f"key {key!r} should be one digit, 0-9")
-    return CallbackOffer(after, key, fields.number("repeat_sec", 60, *REPEAT_SEC_LIMITS))
+    repeat = fields.number("repeat_sec", 60, *REPEAT_SEC_LIMITS)
+    prompt = fields.optional_text("prompt") or DEFAULT_PROMPT
+    if not PROMPT_NAME.match(prompt) or ".." in prompt:
+        raise SettingsError.at(
+            where, f"prompt {prompt!r} should be a sound name like callcards/callback-offer"
+        )
+    return CallbackOffer(after, key, repeat, prompt)
 
 
 def dump_offer(offer: CallbackOffer) -> CallbackOfferDoc:
     """The offer as the document keeps it."""
-    return {"after_sec": offer.after_sec, "key": offer.key, "repeat_sec": offer.repeat_sec}
-
-
-def offer_sounds(key: str) -> str:
-    """The periodic announcement app_queue plays: the core sounds, then the key's digit."""
-    return "&".join([*OFFER_SOUNDS, f"digits/{key}"])
+    return {
+        "after_sec": offer.after_sec,
+        "key": offer.key,
+        "repeat_sec": offer.repeat_sec,
+        "prompt": offer.prompt,
+    }
 
 
 #: A number we call back: digits only (a caller ID's leading "+" aside), as E.164 allows.

@@ -87,6 +87,7 @@ def _callback_offer(queue: Queue) -> dict[str, Any]:
         "callback_after_sec": offer.after_sec,
         "callback_key": offer.key,
         "callback_repeat_sec": offer.repeat_sec,
+        "callback_prompt": offer.prompt,
     }
 
 

@@ -11,8 +11,9 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 
+from dialplan.virtual_hold import DEFAULT_PROMPT as CALLBACK_PROMPT
 from dialplan.virtual_hold import KEYS as CALLBACK_KEYS
-from dialplan.virtual_hold import offer_sounds
+from dialplan.virtual_hold import PROMPT_NAME
 
 #: The generated file's name, next to queues.conf in Asterisk's config folder.
 QUEUES_INCLUDE = "queues_callcards.conf"
@@ -82,6 +83,7 @@ class QueueSpec:
     callback_after_sec: int = 0
     callback_key: str = "1"
     callback_repeat_sec: int = 60
+    callback_prompt: str = CALLBACK_PROMPT
 
 
 @dataclass(frozen=True)
@@ -216,9 +218,11 @@ def _callback_offer(queue: QueueSpec) -> list[str]:
         raise ValueError(
             f"queue {queue.name!r}: callback repeat {queue.callback_repeat_sec} is not positive"
         )
+    if not PROMPT_NAME.match(queue.callback_prompt):
+        raise ValueError(f"queue {queue.name!r}: callback prompt {queue.callback_prompt!r}")
     return [
         f"context = {CALLBACK_CONTEXT}{queue.callback_key}",
-        f"periodic-announce = {offer_sounds(queue.callback_key)}",
+        f"periodic-announce = {queue.callback_prompt}",
         f"periodic-announce-startdelay = {queue.callback_after_sec}",
         f"periodic-announce-frequency = {queue.callback_repeat_sec}",
         # The caller at the head of the queue, whose operators are ringing, hears it too

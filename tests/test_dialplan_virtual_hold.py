@@ -36,6 +36,7 @@ def test_a_queue_offers_a_callback_after_its_wait_with_its_key_again_and_again()
         "after 60 s the caller is offered a callback (press 3; again every 45 s)"
     )
     assert offer_of(flow({"after_sec": 30})) == CallbackOffer(30, "1", 60)  # the defaults
+    assert offer_of(flow({"after_sec": 30})).prompt == "callcards/callback-offer"
 
 
 def test_no_offer_zero_or_null_is_off_and_older_documents_read_back_the_same() -> None:
@@ -47,6 +48,7 @@ def test_no_offer_zero_or_null_is_off_and_older_documents_read_back_the_same() -
         "after_sec": 60,
         "key": "1",
         "repeat_sec": 60,
+        "prompt": "callcards/callback-offer",
     }
 
 
@@ -63,6 +65,8 @@ def test_no_offer_zero_or_null_is_off_and_older_documents_read_back_the_same() -
         ({"after_sec": "60"}, "after_sec should be a whole number, got text"),
         ({"after_sec": 60, "voice": "x"}, "unknown field 'voice'"),
         ("soon", "expected an object, got text"),
+        ({"after_sec": 60, "prompt": "a,b"}, "prompt 'a,b' should be a sound name"),
+        ({"after_sec": 60, "prompt": "../etc/x"}, "prompt '../etc/x' should be a sound name"),
     ],
 )
 def test_a_wrong_offer_is_refused_saying_where_and_why(offer: Any, message: str) -> None:
@@ -76,14 +80,18 @@ def test_the_queues_file_makes_the_offer_a_periodic_announcement_and_the_key_an_
     text = render_queues(
         [
             QueueSpec(
-                name="appointments", callback_after_sec=60, callback_key="2", callback_repeat_sec=45
+                name="appointments",
+                callback_after_sec=60,
+                callback_key="2",
+                callback_repeat_sec=45,
+                callback_prompt="callcards/vhold",
             ),
             QueueSpec(name="reception"),
         ]
     )
     appointments, reception = text.split("[appointments]")[1].split("[reception]")
     assert "context = cc-callback-key-2" in appointments
-    assert "periodic-announce = to-call-this-number&vm-press&digits/2" in appointments
+    assert "periodic-announce = callcards/vhold" in appointments
     assert "periodic-announce-startdelay = 60" in appointments
     assert "periodic-announce-frequency = 45" in appointments
     assert "announce-to-first-user = yes" in appointments
@@ -136,3 +144,19 @@ def test_a_caller_who_asked_for_a_callback_is_not_abandoned() -> None:
     assert classify(HangupFacts(Direction.INBOUND, False, entered_queue=True)).status is (
         Status.ABANDONED
     )
+
+
+def test_publishing_checks_that_the_offer_sound_exists() -> None:
+    from dialplan.validation import validate
+
+    document = flow({"after_sec": 60, "prompt": "callcards/callback-offer"})
+    problems = validate(FlowSettings.from_document(document), known_prompts=set())
+    assert [str(p) for p in problems if "callback_offer" in p.where] == [
+        "queue appointments, callback_offer: prompt 'callcards/callback-offer' is not among "
+        "the sound files"
+    ]
+    assert not [
+        p
+        for p in validate(FlowSettings.from_document(flow({"after_sec": 0})), known_prompts=set())
+        if "callback_offer" in p.where
+    ]

@@ -35,8 +35,12 @@ pytestmark = pytest.mark.asterisk
 
 DID = "74951234567"
 CALLER = "79161234567"
-OFFER = {"after_sec": 2, "key": "1", "repeat_sec": 30}
-PERIODIC = "Playing periodic announcement"
+OFFER = {"after_sec": 2, "key": "1", "repeat_sec": 30, "prompt": "callcards/callback-offer"}
+#: What full.log (verbose 3) says when app_queue plays the offer's file.
+PLAYED = "Playing 'callcards/callback-offer."
+#: The offer as the sandbox has it: core sounds joined into one file (GSM frames follow on),
+#: "to call this number, press 1", standing in for the prompt a site uploads.
+OFFER_PIECES = ("to-call-this-number", "vm-press", "digits/1")
 
 
 def offer_callbacks(
@@ -57,10 +61,17 @@ def offer_callbacks(
 def offering(asterisk_sandbox: SandboxInfo, database_url: str, engine: Engine) -> Iterator[Path]:
     """appointments offers a callback after 2 s; the sandbox's full log (verbose 3)."""
     settings = sandbox_settings(asterisk_sandbox, database_url)
+    assert settings.sounds_dir is not None
+    sound = settings.sounds_dir / "callcards" / "callback-offer.gsm"
+    sound.parent.mkdir(exist_ok=True)
+    sound.write_bytes(
+        b"".join((settings.sounds_dir / f"{piece}.gsm").read_bytes() for piece in OFFER_PIECES)
+    )
     sessions = make_session_factory(engine)
     offer_callbacks(sessions, settings, OFFER)
     yield Path(asterisk_sandbox.log_dir)
     offer_callbacks(sessions, settings, None)
+    sound.unlink()
 
 
 @pytest.fixture
@@ -89,7 +100,7 @@ async def offer_heard(logs: Path, since: int, timeout: float = 20) -> None:
     while True:
         with (logs / "full.log").open("rb") as full:
             full.seek(since)
-            if PERIODIC.encode() in full.read():
+            if PLAYED.encode() in full.read():
                 return
         assert time.monotonic() < deadline, "the callback offer was never played"
         await asyncio.sleep(0.2)

@@ -4,6 +4,8 @@ not run, a version keeps it (diff, rollback), and the route simulator says it.""
 from __future__ import annotations
 
 import html
+import wave
+from collections.abc import Iterator
 
 import pytest
 from flask import Flask
@@ -17,16 +19,32 @@ from pbx.apply import ApplyResult
 from tests.queue_forms import queue_form
 from tests.web.conftest import asterisk_answers, login
 
-OFFER = {"callback_after_sec": "60", "callback_key": "1", "callback_repeat_sec": "45"}
+OFFER = {
+    "callback_after_sec": "60",
+    "callback_key": "1",
+    "callback_repeat_sec": "45",
+    "callback_prompt": "callcards/callback-offer",
+}
 
 
 @pytest.fixture
-def admin(client: FlaskClient, monkeypatch: pytest.MonkeyPatch, app: Flask) -> FlaskClient:
-    """The demo administrator, in English; Asterisk takes every apply (not what this is about)."""
+def admin(
+    client: FlaskClient, monkeypatch: pytest.MonkeyPatch, app: Flask
+) -> Iterator[FlaskClient]:
+    """The demo administrator, in English; Asterisk takes every apply (not what this is
+    about); the offer's prompt uploaded."""
     asterisk_answers(monkeypatch, app, ApplyResult(ok=True, changed=True))
+    prompt = app.config["CALLCARDS_SETTINGS"].prompts_dir / "callback-offer.wav"
+    prompt.parent.mkdir(parents=True, exist_ok=True)
+    with wave.open(str(prompt), "wb") as audio:
+        audio.setnchannels(1)
+        audio.setsampwidth(2)
+        audio.setframerate(8000)
+        audio.writeframes(b"\0\0" * 800)
     login(client, "admin")
     client.post("/locale", data={"locale": "en"})
-    return client
+    yield client
+    prompt.unlink()
 
 
 def appointments(sessions: sessionmaker[Session]) -> Queue:
@@ -54,7 +72,12 @@ def test_a_callback_offer_is_saved_published_diffed_simulated_and_rolled_back(
         before_id = before.id
     saved = admin.post(f"/callflow/queues/{queue.id}", data=queue_form(queue, **OFFER))
     assert saved.status_code == 302, saved.text
-    assert offer_in_draft(sessions) == {"after_sec": 60, "key": "1", "repeat_sec": 45}
+    assert offer_in_draft(sessions) == {
+        "after_sec": 60,
+        "key": "1",
+        "repeat_sec": 45,
+        "prompt": "callcards/callback-offer",
+    }
 
     published = admin.post(
         "/callflow/publish", data={"comment": "virtual hold"}, follow_redirects=True
@@ -99,6 +122,8 @@ def test_a_callback_offer_is_saved_published_diffed_simulated_and_rolled_back(
         ("callback_repeat_sec", "abc", "Not a valid integer value."),
         ("callback_key", "#", "Not a valid choice."),
         ("callback_key", "12", "Not a valid choice."),
+        ("callback_prompt", "callcards/nope", "There is no sound “callcards/nope”"),
+        ("callback_prompt", "a,b", "A sound name: Latin letters, digits and _ . / - only."),
     ],
 )
 def test_a_wrong_callback_offer_is_refused_with_a_clear_message(
@@ -124,7 +149,12 @@ def test_zero_turns_the_offer_off_and_a_form_without_the_fields_keeps_it(
         ).status_code
         == 302
     )  # an older page: no callback fields
-    assert offer_in_draft(sessions) == {"after_sec": 60, "key": "1", "repeat_sec": 45}
+    assert offer_in_draft(sessions) == {
+        "after_sec": 60,
+        "key": "1",
+        "repeat_sec": 45,
+        "prompt": "callcards/callback-offer",
+    }
     off = queue_form(queue, **{**OFFER, "callback_after_sec": "0"})
     assert admin.post(f"/callflow/queues/{queue.id}", data=off).status_code == 302
     assert offer_in_draft(sessions) is None

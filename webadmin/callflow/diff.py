@@ -77,6 +77,7 @@ def _flatten(section: str, item: Mapping[str, Any]) -> Iterator[tuple[str, Any]]
         if offer.get("after_sec"):
             yield "callback_key", offer.get("key", "1")
             yield "callback_repeat_sec", offer.get("repeat_sec", 60)
+            yield "callback_prompt", offer.get("prompt") or "callcards/callback-offer"
     elif section == "menus":
         yield "prompt", item.get("prompt")
         for option in item.get("options", []):

@@ -21,6 +21,7 @@ from wtforms.validators import DataRequired, InputRequired, Length, NumberRange,
 
 from dialplan.settings import STRATEGIES, VOICEMAIL_MAX_SEC, VOICEMAIL_MAX_SEC_LIMITS, WEEKDAYS
 from dialplan.virtual_hold import AFTER_SEC_LIMITS, REPEAT_SEC_LIMITS
+from dialplan.virtual_hold import DEFAULT_PROMPT as CALLBACK_PROMPT
 from dialplan.virtual_hold import KEYS as CALLBACK_KEYS
 from webadmin.callflow.sounds import UPLOAD_FORMATS
 from webadmin.labels import STRATEGIES as STRATEGY_WORDS
@@ -210,6 +211,9 @@ class QueueForm(FlaskForm):
         _l("Offer it again every, seconds"),
         default=60,
         validators=[InputRequired(), NumberRange(*REPEAT_SEC_LIMITS)],
+    )
+    callback_prompt = StringField(
+        _l("The offer (a sound)"), default=CALLBACK_PROMPT, validators=PROMPT_FIELD
     )
 
 

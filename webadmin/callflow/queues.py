@@ -13,7 +13,14 @@ from wtforms import SelectChoice
 
 from dialplan.settings import OVERFLOW_KINDS, OVERFLOW_WHEN, SettingsError
 from dialplan.validation import RESERVED_QUEUE_NAMES
-from dialplan.virtual_hold import NO_OFFER, CallbackOffer, dump_offer, read_offer
+from dialplan.virtual_hold import (
+    DEFAULT_PROMPT,
+    NO_OFFER,
+    PROMPT_NAME,
+    CallbackOffer,
+    dump_offer,
+    read_offer,
+)
 from models import QueueMember, User
 from models.flow import ANNOUNCEMENT_KEY, DEFAULT_QUEUE_KEY, HANG_UP, draft_document
 from models.routing import FlowSetting, Queue
@@ -86,6 +93,7 @@ def _offer(queue: Queue | None) -> dict[str, Any]:
         "callback_after_sec": offer.after_sec,
         "callback_key": offer.key,
         "callback_repeat_sec": offer.repeat_sec,
+        "callback_prompt": offer.prompt,
     }
 
 
@@ -136,6 +144,30 @@ def _form(queue: Queue | None) -> QueueForm:
     return form
 
 
+def _posted_offer(form: QueueForm) -> CallbackOffer:
+    return CallbackOffer(
+        form.callback_after_sec.data or 0,
+        form.callback_key.data or "1",
+        form.callback_repeat_sec.data or 60,
+        (form.callback_prompt.data or "").strip() or DEFAULT_PROMPT,
+    )
+
+
+def _check_offer(form: QueueForm) -> None:
+    """An offer that is on plays a sound Asterisk has, named as queues.conf can hold it."""
+    offer = _posted_offer(form)
+    if not offer.on:
+        return
+    if not PROMPT_NAME.match(offer.prompt) or ".." in offer.prompt:
+        form.callback_prompt.errors.append(
+            _("A sound name: Latin letters, digits and _ . / - only.")
+        )
+        return
+    error = prompt_error(offer.prompt)
+    if error:
+        form.callback_prompt.errors.append(error)
+
+
 def _check_overflow(form: QueueForm, queue: Queue | None) -> None:
     """Each overflow goes to another existing queue, or plays a sound Asterisk has."""
     queues, _menus = draft_targets()
@@ -178,6 +210,7 @@ def _checked(form: QueueForm, queue: Queue | None) -> bool:
                 )
             )
     _check_overflow(form, queue)
+    _check_offer(form)
     phones = {user.id for user in _phones()}
     for row in form.members:
         if record_id(str(row.form.user_id.data or "")) not in phones:
@@ -200,11 +233,7 @@ def _save(form: QueueForm, queue: Queue) -> None:
             key,
             action_from(getattr(form, key).data or "", getattr(form, f"{key}_message").data),
         )
-    offer = CallbackOffer(
-        form.callback_after_sec.data or 0,
-        form.callback_key.data or "1",
-        form.callback_repeat_sec.data or 60,
-    )
+    offer = _posted_offer(form)
     queue.callback_offer = dict(dump_offer(offer)) if offer.on else None
     members = _members(queue)
     chosen = {

@@ -49,6 +49,7 @@ FIELDS: dict[str, LazyString] = {
     "callback_after_sec": _l("callback offered after, s (0: never)"),
     "callback_key": _l("callback key"),
     "callback_repeat_sec": _l("callback offered again every, s"),
+    "callback_prompt": _l("callback offer's sound"),
 }
 DAYS: dict[str, LazyString] = {
     "mon": _l("Mon"),
