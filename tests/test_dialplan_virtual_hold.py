@@ -160,3 +160,17 @@ def test_publishing_checks_that_the_offer_sound_exists() -> None:
         for p in validate(FlowSettings.from_document(flow({"after_sec": 0})), known_prompts=set())
         if "callback_offer" in p.where
     ]
+
+
+def test_the_route_simulator_says_when_the_caller_is_offered_a_callback() -> None:
+    from datetime import UTC, datetime
+
+    from dialplan import simulate
+    from dialplan.explain import describe
+
+    settings = FlowSettings.from_document(flow({"after_sec": 60}))
+    call = simulate(settings, "74950000000", "+79161234567", datetime(2026, 3, 2, 9, tzinfo=UTC))
+    assert call.decision.queue == "appointments"
+    lines = describe(call, settings)
+    assert "   after 60 s the caller is offered a callback (press 1; again every 60 s)" in lines
+    assert not any("callback" in line for line in describe(call))
