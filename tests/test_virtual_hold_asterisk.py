@@ -121,6 +121,16 @@ async def next_prompt(ami: AsteriskDriver, call: TestCall) -> None:
     await asyncio.sleep(0.3)
 
 
+async def press_for_a_callback(ami: AsteriskDriver, logs: Path, caller: str) -> TestCall:
+    """A caller waits in appointments, hears the offer, presses 1 and is asked for a number."""
+    since = log_size(logs)
+    call = await wait_in_appointments(ami, caller)
+    await offer_heard(logs, since)
+    await ami.press(call, "1")
+    await next_prompt(ami, call)
+    return call
+
+
 def queue_log_exit(logs: Path, call: TestCall) -> list[str]:
     """The caller's queue_log line of leaving appointments with a key (its data fields)."""
     for line in (logs / "queue_log").read_text(errors="replace").splitlines():
@@ -163,11 +173,7 @@ def timeline(card: Call, kind: str) -> list[dict[str, str]]:
 async def test_a_caller_offered_a_callback_presses_1_and_confirms_their_number(
     ami: AsteriskDriver, sessions: sessionmaker[Session], offering: Path
 ) -> None:
-    since = log_size(offering)
-    call = await wait_in_appointments(ami, CALLER)
-    await offer_heard(offering, since)
-    await ami.press(call, "1")
-    await next_prompt(ami, call)  # "Telephone number 7 9 1 ... If this is correct, press 1"
+    call = await press_for_a_callback(ami, offering, CALLER)  # "Telephone number 7 9 1 ..."
     await ami.press(call, "1")
     await ami.wait_hungup(call, timeout=30)
     card = await wait_card(sessions, call.linkedid)
@@ -187,11 +193,7 @@ async def test_a_caller_offered_a_callback_presses_1_and_confirms_their_number(
 async def test_a_caller_who_types_another_number_is_called_back_on_it(
     ami: AsteriskDriver, sessions: sessionmaker[Session], offering: Path
 ) -> None:
-    since = log_size(offering)
-    call = await wait_in_appointments(ami, CALLER)
-    await offer_heard(offering, since)
-    await ami.press(call, "1")
-    await next_prompt(ami, call)
+    call = await press_for_a_callback(ami, offering, CALLER)
     await ami.press(call, "74957654321#")
     await next_prompt(ami, call)  # "You entered 7 4 9 ... If this is correct, press 1"
     await ami.press(call, "1")
@@ -205,11 +207,7 @@ async def test_a_caller_who_types_another_number_is_called_back_on_it(
 async def test_too_many_digits_then_none_fall_back_to_the_callers_own_number(
     ami: AsteriskDriver, sessions: sessionmaker[Session], offering: Path
 ) -> None:
-    since = log_size(offering)
-    call = await wait_in_appointments(ami, CALLER)
-    await offer_heard(offering, since)
-    await ami.press(call, "1")
-    await next_prompt(ami, call)
+    call = await press_for_a_callback(ami, offering, CALLER)
     await ami.press(call, "1234567890123456789")  # more than any number has
     await next_prompt(ami, call)  # asked again: silence, twice
     await next_prompt(ami, call)
@@ -222,12 +220,9 @@ async def test_too_many_digits_then_none_fall_back_to_the_callers_own_number(
 async def test_an_anonymous_caller_who_types_nothing_goes_back_to_the_queue(
     ami: AsteriskDriver, sessions: sessionmaker[Session], offering: Path
 ) -> None:
-    since = log_size(offering)
-    call = await wait_in_appointments(ami, "anonymous")
-    await offer_heard(offering, since)
-    await ami.press(call, "1")
+    call = await press_for_a_callback(ami, offering, "anonymous")
     # "Please enter the number": nothing, three times; then back to appointments.
-    for _ in range(3):
+    for _ in range(2):
         await next_prompt(ami, call)
     await ami.wait_for(
         lambda e: e.event == "QueueCallerJoin" and e.uniqueid == call.dialplan_id,
@@ -244,11 +239,7 @@ async def test_an_anonymous_caller_who_types_nothing_goes_back_to_the_queue(
 async def test_a_caller_who_hangs_up_while_confirming_keeps_the_request(
     ami: AsteriskDriver, sessions: sessionmaker[Session], offering: Path
 ) -> None:
-    since = log_size(offering)
-    call = await wait_in_appointments(ami, CALLER)
-    await offer_heard(offering, since)
-    await ami.press(call, "1")
-    await next_prompt(ami, call)
+    call = await press_for_a_callback(ami, offering, CALLER)
     await ami.hangup(call)
     card = await wait_card(sessions, call.linkedid)
 
