@@ -185,6 +185,15 @@ class QueueSetupDoc(TypedDict, total=False):
     service_level_target_pct: int
 
 
+class CallbackOfferDoc(TypedDict, total=False):
+    """Virtual hold: when a waiting caller is offered a callback (dialplan.virtual_hold)."""
+
+    after_sec: int
+    key: str
+    repeat_sec: int
+    prompt: str
+
+
 class _QueueRequired(TypedDict):
     name: str
 
@@ -198,6 +207,7 @@ class QueueDoc(_QueueRequired, total=False):
     when_empty: ActionDoc | None
     when_timeout: ActionDoc | None
     setup: QueueSetupDoc | None
+    callback_offer: CallbackOfferDoc | None
 
 
 class OptionDoc(TypedDict):

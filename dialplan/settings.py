@@ -25,7 +25,9 @@
            "ring_timeout_sec": 15,                 # default 15, > 0
            "wrapup_sec": 0,                        # default 0, >= 0
            "retention_days": null,                 # default null = keep recordings forever
-           "members": [{"login": "operator1", "penalty": 0}]}}   # default []; staff logins
+           "members": [{"login": "operator1", "penalty": 0}]},  # default []; staff logins
+         "callback_offer": {"after_sec": 60, "key": "1", "repeat_sec": 60}}  # default null:
+                                                   # no offer; dialplan.virtual_hold
       ],
       "menus": [
         {"name": "main", "prompt": "hello",        # both required; prompts are sound names
@@ -112,6 +114,7 @@ from dialplan.document import (
 )
 from dialplan.document import Problem as Problem  # re-exported: settings errors name these
 from dialplan.document import SettingsError as SettingsError
+from dialplan.virtual_hold import NO_OFFER, CallbackOffer, dump_offer, read_offer
 
 ACTION_KINDS = ("queue", "menu", "hangup", "repeat", "back", "voicemail")
 OPTION_KINDS = ("queue", "menu", "hangup", "repeat", "back")
@@ -190,6 +193,7 @@ class Queue:
     when_empty: Action = HANG_UP  # no operator could take the call
     when_timeout: Action = HANG_UP  # max_wait_sec ran out
     setup: QueueSetup | None = None  # None: a version from before the setup was versioned
+    callback_offer: CallbackOffer = NO_OFFER  # virtual hold (dialplan.virtual_hold)
 
 
 @dataclass(frozen=True)
@@ -451,6 +455,7 @@ def _read_queue(obj: Any, where: str) -> Queue:
         fields.number("service_level_sec", 20, 0),
         **overflow,
         setup=setup,
+        callback_offer=read_offer(obj.get("callback_offer"), f"{where}, callback_offer"),
     )
 
 
@@ -641,6 +646,8 @@ def _dump_queue(queue: Queue) -> QueueDoc:
     }
     if queue.setup is not None:  # only when kept, so older versions read back the same
         doc["setup"] = _dump_setup(queue.setup)
+    if queue.callback_offer.on:  # only when on, so older versions read back the same
+        doc["callback_offer"] = dump_offer(queue.callback_offer)
     return doc
 
 

@@ -48,3 +48,5 @@ class TimelineKind(StrEnum):
     NO_MESSAGE = "no_message"
     OUTBOUND = "outbound"
     OUTBOUND_DIAL = "outbound_dial"
+    #: The caller left the queue asking to be called back (virtual hold).
+    CALLBACK_REQUESTED = "callback_requested"

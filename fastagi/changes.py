@@ -18,6 +18,7 @@ from typing import Any, ClassVar, Generic, TypeVar
 from sqlalchemy import Boolean, Connection, and_, bindparam, case, func, null, or_, select, update
 
 from dialplan.timeline import TimelineKind
+from dialplan.virtual_hold import CALLBACK_REQUESTED
 from fastagi.cards import (
     ANSWER_FROM_CEL,
     CALLS,
@@ -679,3 +680,42 @@ class AnswerCorrected(CardChange[Call | None]):
         )
         store.add_events(db, card["id"], [Event(ANSWER_FROM_CEL, facts.answered_at)])
         return store.save(db, card)
+
+
+@dataclass(frozen=True)
+class CallbackRequested(CardChange[bool]):
+    """The caller left the queue with its callback key and gave the number to call back on
+    (virtual hold): the card keeps the number and closes "callback requested", not abandoned.
+
+    `how`: confirmed (the caller's own number), typed (another one), caller_id (nothing
+    usable was typed: the caller's own number) or hangup (they hung up while confirming).
+    False when the call has no card or an operator already answered it.
+    """
+
+    linkedid: str
+    number: str
+    at: datetime
+    how: str
+
+    def apply(self, store: CardStore, db: Connection) -> bool:
+        """Set the number and the end reason the hangup classifies by; a card the hangup
+        closed already (it came first) takes the status too."""
+        card = store.lock(db, self.linkedid)
+        if card is None or card["answered_at"] is not None:
+            return False
+        card.set(callback_number=self.number, end_reason=CALLBACK_REQUESTED)
+        if card["ended_at"] is not None:
+            card.set(status=Status.CALLBACK_REQUESTED.value)
+        store.save(db, card)
+        store.add_events(
+            db,
+            card["id"],
+            [
+                Event(
+                    TimelineKind.CALLBACK_REQUESTED,
+                    self.at,
+                    {"number": self.number, "how": self.how},
+                )
+            ],
+        )
+        return True

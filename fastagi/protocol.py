@@ -412,6 +412,15 @@ class AgiCall:
         code = int(reply.result) if reply.result.isdigit() else 0
         return chr(code) if code > 0 else None
 
+    async def say_digits(self, digits: str, escape_digits: str = "") -> str | None:
+        """Say `digits` one by one; return the escape digit pressed, if any."""
+        reply = await self.command("SAY DIGITS", digits, escape_digits)
+        if reply.result.startswith("-"):
+            log.warning("AGI %s: SAY DIGITS gave %s", self.uniqueid, reply.result)
+            return None
+        code = int(reply.result) if reply.result.isdigit() else 0
+        return chr(code) if code > 0 else None
+
     async def verbose(self, message: str, level: int = 1) -> None:
         """Write a line to the Asterisk console at a verbosity level."""
         await self.command("VERBOSE", message, str(level))

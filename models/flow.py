@@ -19,11 +19,13 @@ from sqlalchemy.orm import Session
 from dialplan.document import (
     FLOOR_FIELDS,
     ActionDoc,
+    CallbackOfferDoc,
     ExceptionDoc,
     FlowDocument,
     HolidayDoc,
     OptionDoc,
     OverrideDoc,
+    QueueDoc,
     QueueSetupDoc,
 )
 from models.routing import Did, FlowSetting, FlowVersion, IvrMenu, Queue, Schedule
@@ -47,15 +49,7 @@ def draft_document(session: Session) -> FlowDocument:
     document: FlowDocument = {
         "default_queue": default.value if default else "reception",
         "queues": [
-            {
-                "name": queue.name,
-                "title": queue.title,
-                "max_wait_sec": queue.max_wait_sec,
-                "service_level_sec": queue.service_level_sec,
-                "when_empty": _action(queue.when_empty, HANG_UP),
-                "when_timeout": _action(queue.when_timeout, HANG_UP),
-                "setup": _setup(session, queue),
-            }
+            _queue(session, queue)
             for queue in session.scalars(
                 select(Queue).where(Queue.active.is_(True)).order_by(Queue.name)
             )
@@ -101,6 +95,22 @@ def draft_document(session: Session) -> FlowDocument:
         # Only when set, so documents from before the announcement existed read the same.
         document["recording_announcement"] = announcement.value
     return document
+
+
+def _queue(session: Session, queue: Queue) -> QueueDoc:
+    """A queue as the document keeps it."""
+    doc: QueueDoc = {
+        "name": queue.name,
+        "title": queue.title,
+        "max_wait_sec": queue.max_wait_sec,
+        "service_level_sec": queue.service_level_sec,
+        "when_empty": _action(queue.when_empty, HANG_UP),
+        "when_timeout": _action(queue.when_timeout, HANG_UP),
+        "setup": _setup(session, queue),
+    }
+    if queue.callback_offer:  # only when set, so documents from before it read the same
+        doc["callback_offer"] = cast(CallbackOfferDoc, dict(queue.callback_offer))
+    return doc
 
 
 def _setup(session: Session, queue: Queue) -> QueueSetupDoc:
@@ -175,6 +185,7 @@ def store_document(session: Session, document: FlowDocument) -> list[tuple[str, 
         queue.service_level_sec = queue_doc.get("service_level_sec", 20)
         queue.when_empty = _json(queue_doc.get("when_empty"))
         queue.when_timeout = _json(queue_doc.get("when_timeout"))
+        queue.callback_offer = _json(queue_doc.get("callback_offer"))
         queue.active = True
         setup = queue_doc.get("setup")
         if setup is not None:

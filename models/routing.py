@@ -43,6 +43,8 @@ class Queue(Base):
     # The wallboard's thresholds: the longest acceptable wait and the service-level target.
     max_wait_alert_sec: Mapped[int] = mapped_column(Integer, default=60)
     service_level_target_pct: Mapped[int] = mapped_column(Integer, default=80)
+    # Virtual hold, in the flow document's shape (dialplan.virtual_hold); None: no offer.
+    callback_offer: Mapped[dict[str, Any] | None] = mapped_column(JsonDocument)
 
     def __repr__(self) -> str:
         return f"<Queue {self.name}>"

@@ -43,6 +43,9 @@ from models.calls import MOVE_EVENTS
 from reports.sql import ceil_seconds, seconds_between, within_days
 
 ANSWERED, ABANDONED, MISSED = Status.ANSWERED.value, Status.ABANDONED.value, Status.MISSED.value
+#: Left the queue with its callback key and a number (virtual hold): offered, and counted
+#: apart, neither answered, abandoned nor missed.
+CALLBACK_REQUESTED = Status.CALLBACK_REQUESTED.value
 
 
 def count_of(condition: ColumnElement[bool]) -> Any:
@@ -66,10 +69,10 @@ def refused() -> ColumnElement[bool]:
 
 
 def offered() -> ColumnElement[bool]:
-    """Entered a queue and ended answered, abandoned or missed there."""
+    """Entered a queue and ended answered, abandoned, missed or asking for a callback there."""
     return and_(
         Call.queue_entered_at.is_not(None),
-        Call.status.in_([ANSWERED, ABANDONED, MISSED]),
+        Call.status.in_([ANSWERED, ABANDONED, MISSED, CALLBACK_REQUESTED]),
         not_(closed()),
         not_(refused()),
     )
@@ -198,7 +201,8 @@ class Leg:
         return and_(self.offered, self.status == status)
 
     def counts(self) -> list[Any]:
-        """offered, answered, abandoned, missed, closed, refused, total wait of the answered."""
+        """offered, answered, abandoned, missed, closed, refused, total wait of the answered,
+        callbacks requested."""
         return [
             count_of(self.offered),
             count_of(self.ended(ANSWERED)),
@@ -207,6 +211,7 @@ class Leg:
             count_of(self.closed),
             count_of(self.refused),
             total_of(self.ended(ANSWERED), self.wait),
+            count_of(self.ended(CALLBACK_REQUESTED)),
         ]
 
 

@@ -389,6 +389,7 @@ _COLUMNS: dict[type[Any], tuple[str, ...]] = {
         "closed",
         "refused",
         "answered_wait_sec",
+        "callback_requested",
     ),
     WaitDay: ("queue", "queueless_operator_id", "leg", "outcome", "seconds", "calls"),
     OperatorDay: (

@@ -21,6 +21,7 @@ from fastagi.changes import (
     CHANGES,
     AnswerCorrected,
     Answered,
+    CallbackRequested,
     CardChange,
     CardRead,
     Closed,
@@ -119,6 +120,7 @@ def one_of_each() -> dict[str, CardChange[Any]]:
         ClosedFromCel(report),
         ClosedUnexplained("each.1", ended_at=T0, reason="no_asterisk_record"),
         AnswerCorrected(facts),
+        CallbackRequested("each.1", number="79161234567", at=T0, how="typed"),
     ]
     return {type(change).__name__: change for change in changes}
 

@@ -49,6 +49,7 @@ END_REASONS: dict[str, LazyString] = {
     "unavailable": _l("the number was unavailable"),
     "no_answer": _l("no answer"),
     "cancelled": _l("cancelled"),
+    "callback_requested": _l("the caller asked to be called back"),
     "no_asterisk_record": _l("closed by reconcile: no record of the call in Asterisk"),
     "unreadable_asterisk_record": _l(
         "closed by reconcile: Asterisk's record of the call could not be read"
@@ -94,6 +95,7 @@ EVENTS: dict[str, LazyString] = {
     TimelineKind.NO_MESSAGE: _l("left no message"),
     TimelineKind.OUTBOUND: _l("outbound call placed"),
     TimelineKind.OUTBOUND_DIAL: _l("outbound call placed"),
+    TimelineKind.CALLBACK_REQUESTED: _l("asked to be called back"),
 }
 
 #: Asterisk's queue strategies (dialplan.settings.STRATEGIES), as an admin reads them.

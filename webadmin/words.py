@@ -153,6 +153,25 @@ def _route(data: Mapping[str, Any], names: FlowNames) -> str:
     return _("The call flow ended the call")
 
 
+def _callback(data: Mapping[str, Any]) -> str:
+    """Virtual hold: the caller left the queue with its key and gave a number (routes/callback)."""
+    number = data.get("number") or "—"
+    how = data.get("how")
+    if how == "typed":
+        return _("Asked to be called back on another number, %(number)s", number=number)
+    if how == "caller_id":
+        return _(
+            "Asked to be called back; typed no usable number, so on their own, %(number)s",
+            number=number,
+        )
+    if how == "hangup":
+        return _(
+            "Asked to be called back and hung up while confirming: on their own number, %(number)s",
+            number=number,
+        )
+    return _("Asked to be called back on their own number, %(number)s", number=number)
+
+
 def _seconds(data: Mapping[str, Any], key: str) -> int:
     try:
         return int(float(data.get(key) or 0))
@@ -269,6 +288,7 @@ SENTENCES: dict[str, Sentence] = {
     TimelineKind.OUTBOUND_DIAL: lambda d, n: _(
         "The operator dialled %(number)s", number=d.get("number", "")
     ),
+    TimelineKind.CALLBACK_REQUESTED: lambda d, n: _callback(d),
 }
 
 

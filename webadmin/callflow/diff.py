@@ -74,6 +74,12 @@ def _flatten(section: str, item: Mapping[str, Any]) -> Iterator[tuple[str, Any]]
         yield "members", (", ".join(members) or "-") if setup else "-"
         for key, (default, _low, _high) in FLOOR_FIELDS.items():
             yield key, setup.get(key, default) if setup else "-"
+        offer = item.get("callback_offer") or {}  # none: no offer (older versions too)
+        yield "callback_after_sec", offer.get("after_sec") or 0
+        if offer.get("after_sec"):
+            yield "callback_key", offer.get("key", "1")
+            yield "callback_repeat_sec", offer.get("repeat_sec", 60)
+            yield "callback_prompt", offer.get("prompt") or "callcards/callback-offer"
     elif section == "menus":
         yield "prompt", item.get("prompt")
         for option in item.get("options", []):

@@ -28,6 +28,9 @@ from dialplan.settings import (
     VOICEMAIL_MAX_SEC_LIMITS,
     WEEKDAYS,
 )
+from dialplan.virtual_hold import AFTER_SEC_LIMITS, REPEAT_SEC_LIMITS
+from dialplan.virtual_hold import DEFAULT_PROMPT as CALLBACK_PROMPT
+from dialplan.virtual_hold import KEYS as CALLBACK_KEYS
 from webadmin.callflow.sounds import UPLOAD_FORMATS
 from webadmin.labels import STRATEGIES as STRATEGY_WORDS
 
@@ -223,6 +226,25 @@ class QueueForm(FlaskForm):
     when_timeout = SelectField(_l("When the longest wait runs out"), validate_choice=False)
     when_timeout_message = StringField(
         _l("Message played before hanging up"), validators=PROMPT_FIELD
+    )
+    # Virtual hold (dialplan.virtual_hold); not posted: the queue keeps what it has.
+    callback_after_sec = IntegerField(
+        _l("Offer a callback after waiting, seconds (0: never)"),
+        default=0,
+        validators=[InputRequired(), NumberRange(*AFTER_SEC_LIMITS)],
+    )
+    callback_key = SelectField(
+        _l("Key that takes the callback"),
+        default="1",
+        choices=[SelectChoice(key, key) for key in sorted(CALLBACK_KEYS)],
+    )
+    callback_repeat_sec = IntegerField(
+        _l("Offer it again every, seconds"),
+        default=60,
+        validators=[InputRequired(), NumberRange(*REPEAT_SEC_LIMITS)],
+    )
+    callback_prompt = StringField(
+        _l("The offer (a sound)"), default=CALLBACK_PROMPT, validators=PROMPT_FIELD
     )
 
 

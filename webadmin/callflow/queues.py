@@ -12,8 +12,16 @@ from werkzeug.wrappers import Response
 from wtforms import SelectChoice
 
 from dialplan.document import FLOOR_FIELDS
-from dialplan.settings import OVERFLOW_KINDS, OVERFLOW_WHEN
+from dialplan.settings import OVERFLOW_KINDS, OVERFLOW_WHEN, SettingsError
 from dialplan.validation import RESERVED_QUEUE_NAMES
+from dialplan.virtual_hold import (
+    DEFAULT_PROMPT,
+    NO_OFFER,
+    PROMPT_NAME,
+    CallbackOffer,
+    dump_offer,
+    read_offer,
+)
 from models import QueueMember, User
 from models.flow import ANNOUNCEMENT_KEY, DEFAULT_QUEUE_KEY, HANG_UP, draft_document
 from models.routing import FlowSetting, Queue
@@ -77,6 +85,20 @@ def _overflow(queue: Queue | None, key: str) -> dict[str, Any]:
     return dict((getattr(queue, key) if queue is not None else None) or HANG_UP)
 
 
+def _offer(queue: Queue | None) -> dict[str, Any]:
+    """The queue's callback offer as the form's fields (none stored, or unreadable: off)."""
+    try:
+        offer = read_offer(queue.callback_offer if queue is not None else None, "")
+    except SettingsError:
+        offer = NO_OFFER
+    return {
+        "callback_after_sec": offer.after_sec,
+        "callback_key": offer.key,
+        "callback_repeat_sec": offer.repeat_sec,
+        "callback_prompt": offer.prompt,
+    }
+
+
 def _form(queue: Queue | None) -> QueueForm:
     if request.method == "POST":
         form = QueueForm()
@@ -90,6 +112,10 @@ def _form(queue: Queue | None) -> QueueForm:
                 value = getattr(queue, name) if queue is not None else default
                 getattr(form, name).process_formdata([str(value)])
                 getattr(form, name).raw_data = [str(value)]
+        for name, value in _offer(queue).items():  # the same for the callback offer
+            if name not in request.form:
+                field = getattr(form, name)
+                field.data, field.raw_data = value, [str(value)]
     else:
         members = _members(queue)
         data: dict[str, Any] = {
@@ -107,6 +133,7 @@ def _form(queue: Queue | None) -> QueueForm:
             data[key], data[f"{key}_message"] = action_value(action), action.get("message") or ""
         if queue is not None:
             data.update({name: getattr(queue, name) for name in (*SETTINGS, "name", "active")})
+        data.update(_offer(queue))
         form = QueueForm(formdata=None, data=data)
     if queue is not None:
         form.name.data = queue.name  # cards, reports and Asterisk know the queue by its name
@@ -122,6 +149,30 @@ def _form(queue: Queue | None) -> QueueForm:
             if choice.value
         ]
     return form
+
+
+def _posted_offer(form: QueueForm) -> CallbackOffer:
+    return CallbackOffer(
+        form.callback_after_sec.data or 0,
+        form.callback_key.data or "1",
+        form.callback_repeat_sec.data or 60,
+        (form.callback_prompt.data or "").strip() or DEFAULT_PROMPT,
+    )
+
+
+def _check_offer(form: QueueForm) -> None:
+    """An offer that is on plays a sound Asterisk has, named as queues.conf can hold it."""
+    offer = _posted_offer(form)
+    if not offer.on:
+        return
+    if not PROMPT_NAME.match(offer.prompt) or ".." in offer.prompt:
+        form.callback_prompt.errors.append(
+            _("A sound name: Latin letters, digits and _ . / - only.")
+        )
+        return
+    error = prompt_error(offer.prompt)
+    if error:
+        form.callback_prompt.errors.append(error)
 
 
 def _check_overflow(form: QueueForm, queue: Queue | None) -> None:
@@ -166,6 +217,7 @@ def _checked(form: QueueForm, queue: Queue | None) -> bool:
                 )
             )
     _check_overflow(form, queue)
+    _check_offer(form)
     phones = {user.id for user in _phones()}
     for row in form.members:
         if record_id(str(row.form.user_id.data or "")) not in phones:
@@ -188,6 +240,8 @@ def _save(form: QueueForm, queue: Queue) -> None:
             key,
             action_from(getattr(form, key).data or "", getattr(form, f"{key}_message").data),
         )
+    offer = _posted_offer(form)
+    queue.callback_offer = dict(dump_offer(offer)) if offer.on else None
     members = _members(queue)
     chosen = {
         int(str(row.form.user_id.data)): row.form.penalty.data or 0

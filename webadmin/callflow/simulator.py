@@ -172,7 +172,7 @@ def index() -> tuple[str, int]:
             result = {
                 "call": call,
                 "source": source,
-                "lines": describe(call),
+                "lines": describe(call, settings),
                 "steps": _steps(call, keys),
                 "queue": queue,
                 "reason": REASONS.get(call.decision.reason, call.decision.reason),

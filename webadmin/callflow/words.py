@@ -49,6 +49,11 @@ FIELDS: dict[str, LazyString] = {
     "missed_rings_pause": _l("missed rings before a pause"),
     "max_wait_alert_sec": _l("wallboard alert after a wait of, s"),
     "service_level_target_pct": _l("service-level target, %"),
+    "callback_offer": _l("callback offer"),
+    "callback_after_sec": _l("callback offered after, s (0: never)"),
+    "callback_key": _l("callback key"),
+    "callback_repeat_sec": _l("callback offered again every, s"),
+    "callback_prompt": _l("callback offer's sound"),
 }
 DAYS: dict[str, LazyString] = {
     "mon": _l("Mon"),
