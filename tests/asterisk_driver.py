@@ -493,3 +493,9 @@ def _expect_success(reply: Any, what: str) -> None:
     first = reply[0] if isinstance(reply, list) else reply
     if first.response != "Success":
         raise AssertionError(f"AMI {what} failed: {first.message}")
+
+
+def restart_sandbox(info: SandboxInfo) -> None:
+    """Restart the sandbox Asterisk (a server restart: its sockets close) and keep the test
+    session's SandboxInfo describing the Asterisk that runs (later tests read its pid)."""
+    object.__setattr__(info, "pid", sandbox.restart())

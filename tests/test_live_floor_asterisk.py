@@ -21,7 +21,6 @@ from sqlalchemy import select, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from callcards import sandbox
 from callcards.config import Settings
 from callcards.sandbox import SandboxInfo
 from callcards.sandbox.render import TEST_MEMBER_INTERFACE
@@ -35,7 +34,7 @@ from pbx.apply import apply_queues
 from pbx.client import PbxClient
 from pbx.pause import member_state, member_states, set_paused
 from tests.agi_process import AgiProcess, free_port
-from tests.asterisk_driver import AsteriskDriver, TestCall
+from tests.asterisk_driver import AsteriskDriver, TestCall, restart_sandbox
 from tests.card_polling import wait_card
 from tests.conftest import ARTIFACTS, sandbox_ami_env
 from tests.sandbox_site import sandbox_settings
@@ -390,7 +389,7 @@ async def test_asterisk_restarted_ends_intervals_as_a_gap_and_the_floor_resyncs(
     lunch = await state_becomes(sessions, floor.user_id, lambda row: row.reason == "lunch")
     await ami.close()
 
-    await asyncio.to_thread(sandbox.restart)
+    await asyncio.to_thread(restart_sandbox, asterisk_sandbox)
     restarted = utcnow()
     others_away(asterisk_sandbox)  # Asterisk forgot every pause
     await floor_live(sessions, since=restarted)

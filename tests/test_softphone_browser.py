@@ -35,7 +35,7 @@ from models.session import make_session_factory
 from pbx.apply import apply_queues
 from pbx.endpoints import apply_endpoints
 from tests.agi_process import AgiProcess
-from tests.asterisk_driver import AsteriskDriver, TestCall
+from tests.asterisk_driver import AsteriskDriver, TestCall, restart_sandbox
 from tests.card_polling import wait_card
 from tests.sandbox_site import make_phone_password, sandbox_settings
 from tests.softphone import (
@@ -691,7 +691,6 @@ async def test_the_phone_registers_again_by_itself_after_asterisk_restarts(
     chromium: Any,
     site_url: str,
 ) -> None:
-    from callcards import sandbox
 
     page = await operator_page(chromium, site_url)
     await phone_state(page, "registered")
@@ -702,9 +701,7 @@ async def test_the_phone_registers_again_by_itself_after_asterisk_restarts(
         .observe(document.getElementById('phone'), {attributes: true});
     }""")
     # Stopped and started again, as a server restart does (its sockets close).
-    new_pid = await asyncio.to_thread(sandbox.restart)
-    # The session's SandboxInfo goes on describing the Asterisk that runs (tests read its pid).
-    object.__setattr__(asterisk_sandbox, "pid", new_pid)
+    await asyncio.to_thread(restart_sandbox, asterisk_sandbox)
     # The page noticed (it left "registered") and came back by itself.
     await page.wait_for_function(
         "() => window.phoneStates.some(state => state !== 'registered')", timeout=30000
