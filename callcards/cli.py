@@ -246,6 +246,20 @@ def _cmd_reconcile(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _cmd_callbacks(args: argparse.Namespace, settings: Settings) -> int:
+    from callbacks.sweep import sweep_locked
+
+    done = sweep_locked(_sessions(settings))
+    if done is None:
+        print(
+            "callcards callbacks: another instance is sweeping now; try again later",
+            file=sys.stderr,
+        )
+        return 1
+    print(done.line())
+    return 0
+
+
 def _cmd_reports(args: argparse.Namespace, settings: Settings) -> int:
     from datetime import datetime
 
@@ -375,6 +389,10 @@ def build_parser() -> argparse.ArgumentParser:
     recordings.add_argument("--days", type=int, default=1, help="check: cards ended in N days")
     recordings.set_defaults(run=_cmd_recordings)
 
+    callbacks = commands.add_parser(
+        "callbacks", help="gather lost cards into callback tasks (what `callcards agi` does)"
+    )
+    callbacks.set_defaults(run=_cmd_callbacks)
     reconcile = commands.add_parser(
         "reconcile", help="build or close the cards of calls the FastAGI server missed, from CEL"
     )

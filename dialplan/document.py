@@ -170,6 +170,16 @@ class QueueSetupDoc(TypedDict, total=False):
     members: list[MemberDoc]
 
 
+class QueueCallbacksDoc(TypedDict, total=False):
+    """A queue's callback tasks: retries, attempts, short abandons, mode (callbacks/)."""
+
+    retry_schedule: list[str]
+    max_attempts: int
+    short_abandon_sec: int
+    mode: str
+    schedule: str | None
+
+
 class _QueueRequired(TypedDict):
     name: str
 
@@ -183,6 +193,7 @@ class QueueDoc(_QueueRequired, total=False):
     when_empty: ActionDoc | None
     when_timeout: ActionDoc | None
     setup: QueueSetupDoc | None
+    callbacks: QueueCallbacksDoc | None
 
 
 class OptionDoc(TypedDict):

@@ -103,6 +103,7 @@ from dialplan.document import (
     MenuDoc,
     OptionDoc,
     OverrideDoc,
+    QueueCallbacksDoc,
     QueueDoc,
     QueueSetupDoc,
     ScheduleDoc,
@@ -135,6 +136,11 @@ STRATEGIES = (
     "wrandom",
     "rrordered",
 )
+#: A queue's callback mode: tasks offered to its operators, or dialled when one is free.
+CALLBACK_MODES = ("offer", "auto")
+#: A retry step: "+15m", "+2h", "+1d", or the next working day's opening.
+RETRY_STEP = re.compile(r"^\+([1-9][0-9]{0,3})([mhd])$")
+NEXT_WORKING_DAY = "next working day"
 MENU_DIGITS = frozenset("0123456789*#")
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 OVERRIDE_STATES = ("open", "closed")
@@ -175,6 +181,17 @@ class QueueSetup:
 
 
 @dataclass(frozen=True)
+class QueueCallbacks:
+    """How a queue's callback tasks are worked: when to retry, how often, what is lost."""
+
+    retry_schedule: tuple[str, ...] = ("+15m", "+2h", NEXT_WORKING_DAY)
+    max_attempts: int = 3
+    short_abandon_sec: int = 5  # an abandon shorter than this is no lost caller
+    mode: str = "offer"  # CALLBACK_MODES
+    schedule: str | None = None  # the business hours retries keep to; None: the DID's
+
+
+@dataclass(frozen=True)
 class Queue:
     """An Asterisk queue as routing sees it."""
 
@@ -185,6 +202,7 @@ class Queue:
     when_empty: Action = HANG_UP  # no operator could take the call
     when_timeout: Action = HANG_UP  # max_wait_sec ran out
     setup: QueueSetup | None = None  # None: a version from before the setup was versioned
+    callbacks: QueueCallbacks = QueueCallbacks()
 
 
 @dataclass(frozen=True)
@@ -439,6 +457,11 @@ def _read_queue(obj: Any, where: str) -> Queue:
         for key in OVERFLOW_WHEN
     }
     setup = None if obj.get("setup") is None else _read_setup(obj["setup"], f"{where}, setup")
+    callbacks = (
+        QueueCallbacks()
+        if obj.get("callbacks") is None
+        else _read_callbacks(obj["callbacks"], f"{where}, callbacks")
+    )
     return Queue(
         name,
         fields.optional_text("title") or name,
@@ -446,6 +469,30 @@ def _read_queue(obj: Any, where: str) -> Queue:
         fields.number("service_level_sec", 20, 0),
         **overflow,
         setup=setup,
+        callbacks=callbacks,
+    )
+
+
+def _read_callbacks(obj: Any, where: str) -> QueueCallbacks:
+    fields = Fields(obj, where, *keys_of(QueueCallbacksDoc))
+    default = QueueCallbacks()
+    steps = fields.items("retry_schedule") if "retry_schedule" in obj else default.retry_schedule
+    for step in steps:
+        if not isinstance(step, str) or not (step == NEXT_WORKING_DAY or RETRY_STEP.match(step)):
+            raise SettingsError.at(
+                where,
+                f"retry step {describe(step)} should be like +15m, +2h, +1d "
+                f"or {NEXT_WORKING_DAY!r}",
+            )
+    mode = fields.optional_text("mode") or default.mode
+    if mode not in CALLBACK_MODES:
+        raise SettingsError.at(where, f"mode {mode!r} should be one of {', '.join(CALLBACK_MODES)}")
+    return QueueCallbacks(
+        tuple(steps),
+        fields.number("max_attempts", default.max_attempts, 1, 20),
+        fields.number("short_abandon_sec", default.short_abandon_sec, 0, 600),
+        mode,
+        fields.optional_text("schedule"),
     )
 
 
@@ -635,7 +682,20 @@ def _dump_queue(queue: Queue) -> QueueDoc:
     }
     if queue.setup is not None:  # only when kept, so older versions read back the same
         doc["setup"] = _dump_setup(queue.setup)
+    if queue.callbacks != QueueCallbacks():  # likewise: only when set
+        doc["callbacks"] = dump_callbacks(queue.callbacks)
     return doc
+
+
+def dump_callbacks(callbacks: QueueCallbacks) -> QueueCallbacksDoc:
+    """A queue's callback settings as its document part (and `queues.callbacks`)."""
+    return {
+        "retry_schedule": list(callbacks.retry_schedule),
+        "max_attempts": callbacks.max_attempts,
+        "short_abandon_sec": callbacks.short_abandon_sec,
+        "mode": callbacks.mode,
+        "schedule": callbacks.schedule,
+    }
 
 
 def _dump_setup(setup: QueueSetup) -> QueueSetupDoc:

@@ -11,6 +11,7 @@ from datetime import timedelta
 
 from sqlalchemy import Engine
 
+from callbacks.sweep import sweep_forever
 from callcards.config import Settings, split_host_port
 from callcards.reconcile import ami_live_calls, reconcile_forever
 from fastagi.ami_listener import ami_listener
@@ -85,6 +86,14 @@ def reconciler(settings: Settings) -> asyncio.Task[None] | None:
     )
 
 
+def callback_sweeper(settings: Settings) -> asyncio.Task[None] | None:
+    """Lost cards gathered into callback tasks every CALLCARDS_CALLBACK_EVERY s (None: off)."""
+    if not settings.callback_every:
+        return None
+    sessions = make_session_factory(make_engine(settings.database_url))
+    return asyncio.create_task(sweep_forever(sessions, every=settings.callback_every))
+
+
 async def serve(settings: Settings, listen: str | None = None, grace: float = 30.0) -> None:
     """Serve until SIGTERM or SIGINT, then let calls in progress finish their sessions."""
     services = build_services(settings)
@@ -102,6 +111,7 @@ async def serve(settings: Settings, listen: str | None = None, grace: float = 30
         loop.add_signal_handler(signum, stopping.set)
     listener = ami_listener(settings, services)  # hold time; None without AMI
     reconciling = reconciler(settings)
+    sweeping = callback_sweeper(settings)
     listening = asyncio.create_task(listener.run()) if listener is not None else None
     serving = asyncio.create_task(server.serve_forever())
     await stopping.wait()
@@ -111,6 +121,8 @@ async def serve(settings: Settings, listen: str | None = None, grace: float = 30
     replayer.cancel()
     if reconciling is not None:
         reconciling.cancel()
+    if sweeping is not None:
+        sweeping.cancel()
     if listening is not None:  # after the calls: their last holds still land
         listening.cancel()
     if services.background:  # recordings still being settled after their hangups

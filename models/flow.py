@@ -23,6 +23,8 @@ from dialplan.document import (
     HolidayDoc,
     OptionDoc,
     OverrideDoc,
+    QueueCallbacksDoc,
+    QueueDoc,
     QueueSetupDoc,
 )
 from models.routing import Did, FlowSetting, FlowVersion, IvrMenu, Queue, Schedule
@@ -46,15 +48,7 @@ def draft_document(session: Session) -> FlowDocument:
     document: FlowDocument = {
         "default_queue": default.value if default else "reception",
         "queues": [
-            {
-                "name": queue.name,
-                "title": queue.title,
-                "max_wait_sec": queue.max_wait_sec,
-                "service_level_sec": queue.service_level_sec,
-                "when_empty": _action(queue.when_empty, HANG_UP),
-                "when_timeout": _action(queue.when_timeout, HANG_UP),
-                "setup": _setup(session, queue),
-            }
+            _queue_doc(session, queue)
             for queue in session.scalars(
                 select(Queue).where(Queue.active.is_(True)).order_by(Queue.name)
             )
@@ -100,6 +94,21 @@ def draft_document(session: Session) -> FlowDocument:
         # Only when set, so documents from before the announcement existed read the same.
         document["recording_announcement"] = announcement.value
     return document
+
+
+def _queue_doc(session: Session, queue: Queue) -> QueueDoc:
+    doc: QueueDoc = {
+        "name": queue.name,
+        "title": queue.title,
+        "max_wait_sec": queue.max_wait_sec,
+        "service_level_sec": queue.service_level_sec,
+        "when_empty": _action(queue.when_empty, HANG_UP),
+        "when_timeout": _action(queue.when_timeout, HANG_UP),
+        "setup": _setup(session, queue),
+    }
+    if queue.callbacks:  # only when set, so earlier versions read the same
+        doc["callbacks"] = cast(QueueCallbacksDoc, dict(queue.callbacks))
+    return doc
 
 
 def _setup(session: Session, queue: Queue) -> QueueSetupDoc:
@@ -168,6 +177,7 @@ def store_document(session: Session, document: FlowDocument) -> list[tuple[str, 
         queue.when_empty = _json(queue_doc.get("when_empty"))
         queue.when_timeout = _json(queue_doc.get("when_timeout"))
         queue.active = True
+        queue.callbacks = _json(queue_doc.get("callbacks"))
         setup = queue_doc.get("setup")
         if setup is not None:
             notes += _store_setup(session, queue, setup)

@@ -35,6 +35,8 @@ class Queue(Base):
     # Flow-document actions (queue, or hangup with a message); None: hang up.
     when_empty: Mapped[dict[str, Any] | None] = mapped_column(JsonDocument)
     when_timeout: Mapped[dict[str, Any] | None] = mapped_column(JsonDocument)
+    # Callback tasks: retry schedule, attempts, short abandons, mode (dialplan QueueCallbacks).
+    callbacks: Mapped[dict[str, Any] | None] = mapped_column(JsonDocument)
 
     def __repr__(self) -> str:
         return f"<Queue {self.name}>"

@@ -15,6 +15,7 @@ PACKAGES = (
     "pbx",
     "recordings",
     "reports",
+    "callbacks",
     "webadmin",
     "bench",
 )

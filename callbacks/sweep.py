@@ -1,0 +1,160 @@
+"""The sweep: lost cards gathered into callback tasks, tasks closed when the caller got through.
+
+The cards are the source of truth: a sweep reads the ended cards of the last days that no
+task holds yet, so a database outage only delays the tasks, and a second sweep makes
+nothing twice (each card joins one task once: `callback_cards`' key). `callcards agi` sweeps
+every CALLCARDS_CALLBACK_EVERY seconds off the event loop, one instance at a time (a
+PostgreSQL advisory lock); `callcards callbacks` sweeps once (the demo, SQLite).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import exists, func, or_, select
+from sqlalchemy.orm import Session, aliased, sessionmaker
+
+from callbacks.rules import CardFacts, hours_for, next_open, policy_for, task_number, task_reason
+from callbacks.tasks import close, gather
+from callcards.reconcile import one_instance
+from dialplan.settings import FlowSettings
+from models import Call, CallbackCard, CallbackTask, Direction, Status, TaskOutcome, utcnow
+from models.flow import latest_version
+
+log = logging.getLogger(__name__)
+
+#: How far back a sweep looks for lost cards (a sweep missed for days still finds them).
+LOOKBACK = timedelta(days=7)
+# pg_try_advisory_lock's key: one sweep at a time across every `callcards agi`.
+_LOCK_KEY = 0x63616C6C  # "call"
+_LOST = (Status.MISSED.value, Status.ABANDONED.value, Status.CALLBACK_REQUESTED.value)
+
+
+@dataclass
+class Swept:
+    """What one sweep did."""
+
+    made: int = 0
+    joined: int = 0
+    got_through: int = 0
+    anonymous: int = 0  # lost cards of the window with no number to call (not kept)
+
+    def line(self) -> str:
+        """One line for the log and the command's output."""
+        return (
+            f"{self.made} task(s) made, {self.joined} card(s) joined an open task, "
+            f"{self.got_through} task(s) closed: the caller got through, "
+            f"{self.anonymous} lost card(s) without a number to call"
+        )
+
+
+def published_flow(session: Session) -> FlowSettings:
+    """The call flow calls follow now (an empty one before the first publication)."""
+    version = latest_version(session)
+    if version is None:
+        return FlowSettings(default_queue="")
+    return FlowSettings.from_document(version.document)
+
+
+def _facts(card: Call) -> CardFacts:
+    return CardFacts(
+        id=card.id,
+        direction=card.direction,
+        status=card.status,
+        queue=card.queue,
+        src_number=card.src_number,
+        callback_number=card.callback_number,
+        needs_callback=card.needs_callback,
+        end_reason=card.end_reason,
+        started_at=card.started_at,
+        queue_entered_at=card.queue_entered_at,
+        wait_sec=card.wait_sec,
+        duration_sec=card.duration_sec,
+    )
+
+
+def sweep_once(session: Session, now: datetime | None = None) -> Swept:
+    """Gather the lost cards no task holds yet, then close tasks whose caller got through."""
+    now = now or utcnow()
+    flow = published_flow(session)
+    done = Swept()
+    held = exists().where(CallbackCard.call_id == Call.id)
+    lost = session.scalars(
+        select(Call)
+        .where(
+            Call.started_at >= now - LOOKBACK,
+            Call.ended_at.is_not(None),
+            Call.direction == Direction.INBOUND.value,
+            or_(Call.status.in_(_LOST), Call.needs_callback),
+            ~held,
+        )
+        .order_by(Call.started_at, Call.id)
+    )
+    for card in lost:
+        facts = _facts(card)
+        queue = card.queue or flow.default_queue
+        reason = task_reason(facts, policy_for(flow, queue))
+        if reason is None:
+            continue
+        number = task_number(facts)
+        if number is None:
+            done.anonymous += 1
+            continue
+        due = next_open(max(now, card.ended_at or now), hours_for(flow, queue, card.did))
+        joined = gather(session, facts, queue, number, reason, due)
+        if joined.made:
+            done.made += 1
+        else:
+            done.joined += 1
+    session.flush()
+    done.got_through = close_got_through(session, now)
+    return done
+
+
+def close_got_through(session: Session, now: datetime) -> int:
+    """Close the open tasks whose number has since been answered on an inbound call."""
+    later = aliased(Call)
+    answered = (
+        select(func.min(later.started_at))
+        .where(
+            later.src_number == CallbackTask.number,
+            later.direction == Direction.INBOUND.value,
+            later.status == Status.ANSWERED.value,
+            later.needs_callback.is_(False),
+            later.started_at > CallbackTask.last_call_at,
+        )
+        .scalar_subquery()
+    )
+    rows = session.execute(
+        select(CallbackTask, answered)
+        .where(CallbackTask.closed_at.is_(None), answered.is_not(None))
+        .with_for_update(of=CallbackTask)
+    ).all()
+    for task, at in rows:
+        close(session, task, TaskOutcome.GOT_THROUGH, at or now, None)
+    return len(rows)
+
+
+def sweep_locked(sessions: sessionmaker[Session], now: datetime | None = None) -> Swept | None:
+    """One sweep in its own transaction, unless another instance is sweeping (then None)."""
+    with one_instance(sessions.kw["bind"], _LOCK_KEY) as held:
+        if not held:
+            return None
+        with sessions.begin() as session:
+            return sweep_once(session, now)
+
+
+async def sweep_forever(sessions: sessionmaker[Session], *, every: float) -> None:
+    """Sweep every `every` seconds in a thread, off the event loop; never raises."""
+    while True:
+        await asyncio.sleep(every)
+        try:
+            done = await asyncio.to_thread(sweep_locked, sessions)
+        except Exception:  # the database away: the cards wait, the next sweep finds them
+            log.exception("callback sweep failed; trying again in %.0f s", every)
+            continue
+        if done is not None and (done.made or done.joined or done.got_through):
+            log.info("callback sweep: %s", done.line())
