@@ -178,6 +178,7 @@ class QueueCallbacksDoc(TypedDict, total=False):
     short_abandon_sec: int
     mode: str
     schedule: str | None
+    caller_id: str | None
 
 
 class _QueueRequired(TypedDict):

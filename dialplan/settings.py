@@ -189,6 +189,7 @@ class QueueCallbacks:
     short_abandon_sec: int = 5  # an abandon shorter than this is no lost caller
     mode: str = "offer"  # CALLBACK_MODES
     schedule: str | None = None  # the business hours retries keep to; None: the DID's
+    caller_id: str | None = None  # the number a called-back customer sees; None: the trunk's
 
 
 @dataclass(frozen=True)
@@ -493,7 +494,14 @@ def _read_callbacks(obj: Any, where: str) -> QueueCallbacks:
         fields.number("short_abandon_sec", default.short_abandon_sec, 0, 600),
         mode,
         fields.optional_text("schedule"),
+        _caller_id(fields.optional_text("caller_id"), where),
     )
+
+
+def _caller_id(value: str | None, where: str) -> str | None:
+    if value is not None and not re.fullmatch(r"\+?[0-9]{3,15}", value):
+        raise SettingsError.at(where, f"caller_id {value!r} should be a phone number")
+    return value
 
 
 def _read_setup(obj: Any, where: str) -> QueueSetup:
@@ -695,6 +703,7 @@ def dump_callbacks(callbacks: QueueCallbacks) -> QueueCallbacksDoc:
         "short_abandon_sec": callbacks.short_abandon_sec,
         "mode": callbacks.mode,
         "schedule": callbacks.schedule,
+        "caller_id": callbacks.caller_id,
     }
 
 

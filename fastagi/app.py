@@ -14,6 +14,7 @@ from sqlalchemy import Engine
 from callbacks.sweep import sweep_forever
 from callcards.config import Settings, split_host_port
 from callcards.reconcile import ami_live_calls, reconcile_forever
+from dialplan.numbers import read_patterns
 from fastagi.ami_listener import ami_listener
 from fastagi.cards import CardStore
 from fastagi.journal import Journal, JournaledCards
@@ -44,6 +45,7 @@ def build_services(settings: Settings) -> AgiServices:
             sessions, settings.settings_refresh_sec, saved_copy=settings.journal_dir / "flow.json"
         ),
         default_queue=settings.default_queue,
+        outbound_numbers=read_patterns(settings.outbound_numbers),
         db_timeout=settings.db_timeout,
         executor=ThreadPoolExecutor(max_workers=settings.db_threads, thread_name_prefix="cards"),
     )

@@ -170,7 +170,7 @@ def test_queue_callback_settings_are_read_checked_and_dumped_back() -> None:
     }
     flow = FlowSettings.from_document(doc)
     assert flow.queues["q"].callbacks == QueueCallbacks(
-        ("+10m", "next working day"), 2, 10, "auto", None
+        ("+10m", "next working day"), 2, 10, "auto", None, None
     )
     assert FlowSettings.from_document(flow.to_document()) == flow
     plain = FlowSettings.from_document({"default_queue": "q", "queues": [{"name": "q"}]})

@@ -26,6 +26,25 @@ STATUSES: dict[str, LazyString] = {
     "callback_requested": _l("callback requested"),
 }
 
+TASK_REASONS: dict[str, LazyString] = {
+    "missed": _l("missed call"),
+    "abandoned": _l("hung up while waiting"),
+    "voicemail": _l("left a message"),
+    "out_of_hours": _l("called out of hours"),
+    "marked": _l("marked by an operator"),
+    "callback_requested": _l("asked to be called back"),
+}
+
+TASK_OUTCOMES: dict[str, LazyString] = {
+    "reached": _l("reached"),
+    "no_answer": _l("no answer"),
+    "busy": _l("busy"),
+    "wrong_number": _l("wrong number"),
+    "do_not_call": _l("asked not to be called"),
+    "got_through": _l("got through on their own"),
+    "unreachable": _l("unreachable: attempts ran out"),
+}
+
 DIRECTIONS: dict[str, LazyString] = {
     "inbound": _l("inbound"),
     "outbound": _l("outbound"),
@@ -47,6 +66,9 @@ END_REASONS: dict[str, LazyString] = {
     "unavailable": _l("the number was unavailable"),
     "no_answer": _l("no answer"),
     "cancelled": _l("cancelled"),
+    "number_not_allowed": _l("the number is not allowed for outgoing calls"),
+    "number_too_long": _l("the number has too many digits"),
+    "number_empty": _l("no number was dialled"),
     "no_asterisk_record": _l("closed by reconcile: no record of the call in Asterisk"),
     "unreadable_asterisk_record": _l(
         "closed by reconcile: Asterisk's record of the call could not be read"
@@ -55,6 +77,7 @@ END_REASONS: dict[str, LazyString] = {
 
 EVENTS: dict[str, LazyString] = {
     "call_started": _l("call came in"),
+    "outbound_refused": _l("the number was refused: it is not allowed for outgoing calls"),
     "created": _l("card created"),
     "card_created_late": _l("card made at hang-up (the server missed the start)"),
     "card_rebuilt_from_cel": _l("card rebuilt from Asterisk's records"),

@@ -254,6 +254,10 @@ SENTENCES: dict[str, Sentence] = {
     "no_message": lambda d, n: _("Left no message"),
     "outbound": lambda d, n: _("The operator dialled %(number)s", number=d.get("number", "")),
     "outbound_dial": lambda d, n: _("The operator dialled %(number)s", number=d.get("number", "")),
+    "outbound_refused": lambda d, n: _(
+        "The number was refused: %(reason)s",
+        reason=labels.label(labels.END_REASONS, d.get("reason", "")),
+    ),
 }
 
 
