@@ -17,11 +17,28 @@ from datetime import datetime, timedelta
 from sqlalchemy import exists, func, or_, select
 from sqlalchemy.orm import Session, aliased, sessionmaker
 
-from callbacks.rules import CardFacts, hours_for, next_open, policy_for, task_number, task_reason
-from callbacks.tasks import close, gather
+from callbacks.rules import (
+    CardFacts,
+    hours_for,
+    next_open,
+    outcome_of_dial,
+    policy_for,
+    task_number,
+    task_reason,
+)
+from callbacks.tasks import close, gather, record_outcome
 from callcards.reconcile import one_instance
 from dialplan.settings import FlowSettings
-from models import Call, CallbackCard, CallbackTask, Direction, Status, TaskOutcome, utcnow
+from models import (
+    Call,
+    CallbackAttempt,
+    CallbackCard,
+    CallbackTask,
+    Direction,
+    Status,
+    TaskOutcome,
+    utcnow,
+)
 from models.flow import latest_version
 
 log = logging.getLogger(__name__)
@@ -41,13 +58,15 @@ class Swept:
     joined: int = 0
     got_through: int = 0
     anonymous: int = 0  # lost cards of the window with no number to call (not kept)
+    settled: int = 0  # call backs recorded busy / no answer from their own card
 
     def line(self) -> str:
         """One line for the log and the command's output."""
         return (
             f"{self.made} task(s) made, {self.joined} card(s) joined an open task, "
             f"{self.got_through} task(s) closed: the caller got through, "
-            f"{self.anonymous} lost card(s) without a number to call"
+            f"{self.anonymous} lost card(s) without a number to call, "
+            f"{self.settled} call back(s) recorded busy or no answer from their card"
         )
 
 
@@ -111,7 +130,34 @@ def sweep_once(session: Session, now: datetime | None = None) -> Swept:
             done.joined += 1
     session.flush()
     done.got_through = close_got_through(session, now)
+    done.settled = settle_attempts(session, flow, now)
     return done
+
+
+def settle_attempts(session: Session, flow: FlowSettings, now: datetime) -> int:
+    """Record by themselves the call backs whose own card says busy or no answer."""
+    rows = session.execute(
+        select(CallbackAttempt, Call)
+        .join(Call, Call.linkedid == CallbackAttempt.linkedid)
+        .where(CallbackAttempt.outcome.is_(None), Call.ended_at.is_not(None))
+    ).all()
+    settled = 0
+    for attempt, card in rows:
+        outcome = outcome_of_dial(card.status, card.end_reason)
+        task = session.get(CallbackTask, attempt.task_id, with_for_update=True)
+        if outcome is None or task is None or not task.is_open:
+            continue
+        record_outcome(
+            session,
+            task,
+            outcome,
+            operator_id=attempt.operator_id,
+            at=card.ended_at or now,
+            policy=policy_for(flow, task.queue),
+            hours=hours_for(flow, task.queue, None),
+        )
+        settled += 1
+    return settled
 
 
 def close_got_through(session: Session, now: datetime) -> int:
@@ -156,5 +202,5 @@ async def sweep_forever(sessions: sessionmaker[Session], *, every: float) -> Non
         except Exception:  # the database away: the cards wait, the next sweep finds them
             log.exception("callback sweep failed; trying again in %.0f s", every)
             continue
-        if done is not None and (done.made or done.joined or done.got_through):
+        if done is not None and (done.made or done.joined or done.got_through or done.settled):
             log.info("callback sweep: %s", done.line())
