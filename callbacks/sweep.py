@@ -78,7 +78,8 @@ def published_flow(session: Session) -> FlowSettings:
     return FlowSettings.from_document(version.document)
 
 
-def _facts(card: Call) -> CardFacts:
+def card_facts(card: Call) -> CardFacts:
+    """What the rules read of a card."""
     return CardFacts(
         id=card.id,
         direction=card.direction,
@@ -113,7 +114,7 @@ def sweep_once(session: Session, now: datetime | None = None) -> Swept:
         .order_by(Call.started_at, Call.id)
     )
     for card in lost:
-        facts = _facts(card)
+        facts = card_facts(card)
         queue = card.queue or flow.default_queue
         reason = task_reason(facts, policy_for(flow, queue))
         if reason is None:

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 from collections.abc import Callable
 from typing import Any
 
@@ -187,3 +189,33 @@ def test_call_back_then_busy_plans_the_next_attempt_and_reached_closes(
     assert attempts == ["busy", "reached"]
     page = client.get(f"/callbacks/{task_id}").get_data(as_text=True)
     assert "дозвонились" in page or "reached" in page
+
+
+def test_the_recovery_report_counts_lost_callers_won_back_and_anonymous_apart(
+    app: Flask,
+    client: FlaskClient,
+    task_id: int,
+    make_call: Callable[..., int],
+    sessions: sessionmaker[Session],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    make_call(operator=None, status="missed", src_number="anonymous")
+    make_call(operator=None, status="missed", src_number="74957770033")
+    sweep_locked(sessions)
+    monkeypatch.setitem(app.extensions, "pbx", PhoneRings(app.config["CALLCARDS_SETTINGS"]))
+    login(client, "operator1")
+    client.post(f"/callbacks/{task_id}/call")
+    client.post(f"/callbacks/{task_id}/outcome", data={"outcome": "reached"})
+    login(client, "supervisor")
+    client.post("/locale", data={"locale": "en"})
+    page = client.get("/reports/recovery").get_data(as_text=True)
+    assert "Lost callers won back" in page and "Recovered within 1 h" in page
+    text = client.get("/reports/recovery?format=csv").get_data(as_text=True).lstrip("\ufeff")
+    lines = list(csv.reader(io.StringIO(text), delimiter=";"))
+    header = lines[0]
+    total = dict(zip(header, lines[-1], strict=True))
+    assert total["Tasks made"] == "2" and total["Lost calls"] == "2"
+    assert total["Recovered within 1 h"] == "1" and total["Reached by us"] == "1"
+    assert total["Anonymous"] == "1" and total["Unreachable"] == "0"
+    rows = [dict(zip(header, line, strict=True)) for line in lines[1:-1]]
+    assert {row["Operator"] for row in rows} == {"Ольга Операторова", ""}

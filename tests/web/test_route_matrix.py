@@ -96,6 +96,7 @@ EXPECTED: dict[str, frozenset[str]] = {
     "callflow.prompt_audio": ADMINS,
     "callflow.prompt_delete": ADMINS,
     "callflow.simulator": ADMINS,
+    "reports.recovery": REPORTERS,
     "callbacks.index": STAFF,
     "callbacks.task": STAFF,
     "callbacks.take_task": frozenset({OPERATOR, ADMIN}),
