@@ -11,6 +11,7 @@ from datetime import timedelta
 
 from sqlalchemy import Engine
 
+from callbacks.dialler import dial_forever
 from callbacks.sweep import sweep_forever
 from callcards.config import Settings, split_host_port
 from callcards.reconcile import ami_live_calls, reconcile_forever
@@ -88,12 +89,17 @@ def reconciler(settings: Settings) -> asyncio.Task[None] | None:
     )
 
 
-def callback_sweeper(settings: Settings) -> asyncio.Task[None] | None:
-    """Lost cards gathered into callback tasks every CALLCARDS_CALLBACK_EVERY s (None: off)."""
-    if not settings.callback_every:
-        return None
+def callback_sweeper(settings: Settings) -> list[asyncio.Task[None]]:
+    """Lost cards gathered into callback tasks every CALLCARDS_CALLBACK_EVERY s, and the
+    'auto' queues' callbacks dialled every CALLCARDS_CALLBACK_DIAL_EVERY s (with AMI)."""
     sessions = make_session_factory(make_engine(settings.database_url))
-    return asyncio.create_task(sweep_forever(sessions, every=settings.callback_every))
+    tasks = []
+    if settings.callback_every:
+        tasks.append(asyncio.create_task(sweep_forever(sessions, every=settings.callback_every)))
+    if settings.callback_dial_every and settings.ami_secret:
+        dialling = dial_forever(sessions, settings, every=settings.callback_dial_every)
+        tasks.append(asyncio.create_task(dialling))
+    return tasks
 
 
 async def serve(settings: Settings, listen: str | None = None, grace: float = 30.0) -> None:
@@ -123,8 +129,8 @@ async def serve(settings: Settings, listen: str | None = None, grace: float = 30
     replayer.cancel()
     if reconciling is not None:
         reconciling.cancel()
-    if sweeping is not None:
-        sweeping.cancel()
+    for task in sweeping:
+        task.cancel()
     if listening is not None:  # after the calls: their last holds still land
         listening.cancel()
     if services.background:  # recordings still being settled after their hangups

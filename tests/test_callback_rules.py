@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from callbacks.dialler import free_members
 from callbacks.rules import (
     CardFacts,
     after_outcome,
@@ -184,3 +185,42 @@ def test_queue_callback_settings_are_read_checked_and_dumped_back() -> None:
     wrong_mode = {"default_queue": "q", "queues": [{"name": "q", "callbacks": {"mode": "x"}}]}
     with pytest.raises(SettingsError, match="mode"):
         FlowSettings.from_document(wrong_mode)
+
+
+def test_a_free_operator_is_not_paused_not_in_a_call_and_idle() -> None:
+    entries = [
+        {"Event": "QueueParams", "Queue": "reception"},
+        {
+            "Event": "QueueMember",
+            "Queue": "reception",
+            "Location": "PJSIP/101",
+            "Paused": "0",
+            "InCall": "0",
+            "Status": "1",
+        },
+        {
+            "Event": "QueueMember",
+            "Queue": "reception",
+            "Location": "PJSIP/102",
+            "Paused": "1",
+            "InCall": "0",
+            "Status": "1",
+        },
+        {
+            "Event": "QueueMember",
+            "Queue": "reception",
+            "Location": "PJSIP/103",
+            "Paused": "0",
+            "InCall": "1",
+            "Status": "2",
+        },
+        {
+            "Event": "QueueMember",
+            "Queue": "appointments",
+            "Location": "PJSIP/104",
+            "Paused": "0",
+            "InCall": "0",
+            "Status": "5",
+        },
+    ]
+    assert free_members(entries) == {"reception": {"PJSIP/101"}}

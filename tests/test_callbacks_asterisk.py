@@ -9,15 +9,18 @@ import asyncio
 import time
 from collections.abc import AsyncIterator
 from dataclasses import replace
+from datetime import timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from callbacks.dialler import dial_locked
 from callbacks.sweep import sweep_locked
 from callcards.sandbox import SandboxInfo
-from models import AsteriskCdr, CallbackTask
+from models import AsteriskCdr, Call, CallbackTask, Queue, Status, User, utcnow
+from models.flow import publish
 from tests.agi_process import AgiProcess, free_port
 from tests.asterisk_driver import AsteriskDriver, TestCall
 from tests.card_polling import wait_card
@@ -191,3 +194,69 @@ async def test_an_operator_dialling_a_refused_number_hears_why_and_the_card_fail
     assert not any(
         e.event == "DialBegin" and e.uniqueid == call.dialplan_id for e in ami.events_of(call)
     )
+
+
+def set_mode(sessions: sessionmaker[Session], queue: str, callbacks: dict[str, Any] | None) -> None:
+    """Publish the call flow with `queue`'s callback settings (None: the defaults)."""
+    with sessions.begin() as session:
+        session.execute(update(Queue).where(Queue.name == queue).values(callbacks=callbacks))
+        publish(session, user_id=None, comment=f"test: {queue} callbacks {callbacks}")
+
+
+def requested(sessions: sessionmaker[Session], number: str, minutes_ago: int) -> None:
+    """A caller who left appointments asking to be called back (virtual hold's card)."""
+    started = utcnow() - timedelta(minutes=minutes_ago)
+    with sessions.begin() as session:
+        session.add(
+            Call(
+                uniqueid=f"vh-{number}",
+                linkedid=f"vh-{number}",
+                queue="appointments",
+                direction="inbound",
+                status=Status.CALLBACK_REQUESTED.value,
+                started_at=started,
+                queue_entered_at=started + timedelta(seconds=5),
+                ended_at=started + timedelta(seconds=70),
+                wait_sec=60,
+                duration_sec=70,
+                src_number=number,
+            )
+        )
+
+
+async def test_requested_callbacks_are_dialled_when_operators_are_free_oldest_first(
+    ami: AsteriskDriver,
+    sessions: sessionmaker[Session],
+    asterisk_sandbox: SandboxInfo,
+    database_url: str,
+) -> None:
+    set_mode(sessions, "appointments", {"mode": "auto", "caller_id": "74950001122"})
+    try:
+        requested(sessions, "79161110031", minutes_ago=10)
+        requested(sessions, "79161110021", minutes_ago=20)  # joined the queue first
+        sweep_locked(sessions)
+        since = len(ami.events)
+        placed = dial_locked(sessions, sandbox_settings(asterisk_sandbox, database_url))
+        assert placed is not None and len(placed) == 2
+        for linkedid in placed:
+            await ami.wait_for(
+                lambda e, linkedid=linkedid: (
+                    e.event == "DialEnd" and e.uniqueid == linkedid and e.dialstatus == "ANSWER"
+                ),
+                since=since,
+            )
+            reply = await ami.action({"Action": "Hangup", "Channel": linkedid, "Cause": "16"})
+            assert reply.success
+        first, second = [await wait_card(sessions, linkedid) for linkedid in placed]
+        assert (first.dst_number, second.dst_number) == ("79161110021", "79161110031")
+        assert first.status == "answered" and first.direction == "outbound"
+        assert {operator_of(sessions, first), operator_of(sessions, second)} == {"101", "102"}
+        assert dial_locked(sessions, sandbox_settings(asterisk_sandbox, database_url)) == []
+    finally:
+        set_mode(sessions, "appointments", None)
+
+
+def operator_of(sessions: sessionmaker[Session], card: Call) -> str | None:
+    with sessions() as session:
+        user = session.get(User, card.operator_id) if card.operator_id else None
+        return user.extension if user else None
