@@ -461,7 +461,7 @@ def _read_queue(obj: Any, where: str) -> Queue:
     callbacks = (
         QueueCallbacks()
         if obj.get("callbacks") is None
-        else _read_callbacks(obj["callbacks"], f"{where}, callbacks")
+        else read_callbacks(obj["callbacks"], f"{where}, callbacks")
     )
     return Queue(
         name,
@@ -474,7 +474,8 @@ def _read_queue(obj: Any, where: str) -> Queue:
     )
 
 
-def _read_callbacks(obj: Any, where: str) -> QueueCallbacks:
+def read_callbacks(obj: Any, where: str) -> QueueCallbacks:
+    """A queue's callback settings from its document part (SettingsError names the field)."""
     fields = Fields(obj, where, *keys_of(QueueCallbacksDoc))
     default = QueueCallbacks()
     steps = fields.items("retry_schedule") if "retry_schedule" in obj else default.retry_schedule

@@ -72,6 +72,10 @@ def _flatten(section: str, item: Mapping[str, Any]) -> Iterator[tuple[str, Any]]
         yield "retention_days", (setup.get("retention_days") or "∞") if setup else "-"
         members = [f"{m['login']} ({m.get('penalty', 0)})" for m in setup.get("members", [])]
         yield "members", (", ".join(members) or "-") if setup else "-"
+        callbacks = item.get("callbacks") or {}  # none: the defaults (callbacks/)
+        yield "callback_retries", ", ".join(callbacks.get("retry_schedule", [])) or "-"
+        for key in ("max_attempts", "short_abandon_sec", "mode", "caller_id"):
+            yield f"callback_{key}", callbacks.get(key) or "-"
     elif section == "menus":
         yield "prompt", item.get("prompt")
         for option in item.get("options", []):

@@ -45,6 +45,11 @@ FIELDS: dict[str, LazyString] = {
     "wrapup_sec": _l("wrap-up, s"),
     "retention_days": _l("recordings kept, days"),
     "members": _l("operators (penalty)"),
+    "callback_retries": _l("callbacks: retries"),
+    "callback_max_attempts": _l("callbacks: attempts"),
+    "callback_short_abandon_sec": _l("callbacks: short abandon, s"),
+    "callback_mode": _l("callbacks: requested ones"),
+    "callback_caller_id": _l("callbacks: number shown"),
 }
 DAYS: dict[str, LazyString] = {
     "mon": _l("Mon"),
