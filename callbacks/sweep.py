@@ -14,8 +14,8 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import exists, func, or_, select
-from sqlalchemy.orm import Session, aliased, sessionmaker
+from sqlalchemy import and_, exists, func, or_, select
+from sqlalchemy.orm import Session, sessionmaker
 
 from callbacks.rules import (
     CardFacts,
@@ -163,26 +163,31 @@ def settle_attempts(session: Session, flow: FlowSettings, now: datetime) -> int:
 
 def close_got_through(session: Session, now: datetime) -> int:
     """Close the open tasks whose number has since been answered on an inbound call."""
-    later = aliased(Call)
-    answered = (
-        select(func.min(later.started_at))
-        .where(
-            later.src_number == CallbackTask.number,
-            later.direction == Direction.INBOUND.value,
-            later.status == Status.ANSWERED.value,
-            later.needs_callback.is_(False),
-            later.started_at > CallbackTask.last_call_at,
+    # Only the tasks with such a call are read and locked, not every open task.
+    through = session.execute(
+        select(CallbackTask.id, func.min(Call.started_at))
+        .join(
+            Call,
+            and_(
+                Call.src_number == CallbackTask.number,
+                Call.started_at > CallbackTask.last_call_at,
+            ),
         )
-        .scalar_subquery()
-    )
-    rows = session.execute(
-        select(CallbackTask, answered)
-        .where(CallbackTask.closed_at.is_(None), answered.is_not(None))
-        .with_for_update(of=CallbackTask)
+        .where(
+            CallbackTask.closed_at.is_(None),
+            Call.direction == Direction.INBOUND.value,
+            Call.status == Status.ANSWERED.value,
+            Call.needs_callback.is_(False),
+        )
+        .group_by(CallbackTask.id)
     ).all()
-    for task, at in rows:
-        close(session, task, TaskOutcome.GOT_THROUGH, at or now, None)
-    return len(rows)
+    closed = 0
+    for task_id, at in through:
+        task = session.get(CallbackTask, task_id, with_for_update=True)
+        if task is not None and task.is_open:
+            close(session, task, TaskOutcome.GOT_THROUGH, at or now, None)
+            closed += 1
+    return closed
 
 
 def sweep_locked(sessions: sessionmaker[Session], now: datetime | None = None) -> Swept | None:

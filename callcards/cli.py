@@ -286,6 +286,10 @@ def _cmd_bench(args: argparse.Namespace, settings: Settings) -> int:
     from bench.run import QUICK, Sizes, command_line, run_benchmarks
 
     output = Path(args.output) if args.output else REPO_ROOT / "docs" / "benchmarks.md"
+    if args.which == "callbacks":
+        from bench.callbacks import run_callbacks_bench
+
+        return run_callbacks_bench(args.calls or (5 if args.quick else 20), output, command_line())
     if args.which == "softphone":
         from bench.softphone import run_softphone_bench
 
@@ -448,7 +452,7 @@ def build_parser() -> argparse.ArgumentParser:
     bench = commands.add_parser("bench", help="benchmarks of issue 5, into docs/benchmarks.md")
     bench.add_argument(
         "which",
-        choices=["agi", "asterisk", "site", "softphone", "all"],
+        choices=["agi", "asterisk", "site", "softphone", "callbacks", "all"],
         help="softphone: the browser phone in Chromium (not part of all)",
     )
     bench.add_argument("--quick", action="store_true", help="small sizes: a smoke test")
