@@ -6,16 +6,14 @@ sandbox fixtures), then writes the bench:callbacks block of docs/benchmarks.md.
 
 from __future__ import annotations
 
-import json
 import os
-import subprocess
 import sys
-import tempfile
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from bench.processes import samples_of_test
 from bench.report import update_document
 from bench.stats import percentile
 
@@ -27,24 +25,14 @@ def run_callbacks_bench(clicks: int, output: Path, command: Sequence[str]) -> in
     """Measure `clicks` click-to-calls and the sessions with and without the sweep."""
     started = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     load = " ".join(f"{value:.2f}" for value in os.getloadavg())
-    with tempfile.TemporaryDirectory() as folder:
-        samples = Path(folder) / "callbacks.json"
-        env = {
-            **os.environ,
-            "CALLCARDS_BENCH_CALLBACKS_JSON": str(samples),
-            "CALLCARDS_BENCH_CALLBACKS_CLICKS": str(clicks),
-        }
-        test = str(REPO / "tests" / "bench_callbacks.py")
-        ran = subprocess.run(
-            [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", test],
-            env=env,
-            cwd=REPO,
-            check=False,
-        )
-        if ran.returncode != 0 or not samples.exists():
-            print("the callbacks benchmark failed (see pytest's output above)", file=sys.stderr)
-            return 1
-        figures = json.loads(samples.read_text())
+    figures = samples_of_test(
+        REPO / "tests" / "bench_callbacks.py",
+        "CALLCARDS_BENCH_CALLBACKS_JSON",
+        {"CALLCARDS_BENCH_CALLBACKS_CLICKS": str(clicks)},
+    )
+    if figures is None:
+        print("the callbacks benchmark failed (see pytest's output above)", file=sys.stderr)
+        return 1
     update_document(
         output, {"callbacks": callbacks_block(figures, " ".join(command), started, load)}
     )
