@@ -14,7 +14,7 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, exists, func, or_, select
+from sqlalchemy import and_, exists, func, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from callbacks.rules import (
@@ -37,6 +37,7 @@ from models import (
     Direction,
     Status,
     TaskOutcome,
+    User,
     utcnow,
 )
 from models.flow import latest_version
@@ -59,6 +60,7 @@ class Swept:
     got_through: int = 0
     anonymous: int = 0  # lost cards of the window with no number to call (not kept)
     settled: int = 0  # call backs recorded busy / no answer from their own card
+    released: int = 0  # tasks given back: their operator is no longer active
 
     def line(self) -> str:
         """One line for the log and the command's output."""
@@ -66,7 +68,8 @@ class Swept:
             f"{self.made} task(s) made, {self.joined} card(s) joined an open task, "
             f"{self.got_through} task(s) closed: the caller got through, "
             f"{self.anonymous} lost card(s) without a number to call, "
-            f"{self.settled} call back(s) recorded busy or no answer from their card"
+            f"{self.settled} call back(s) recorded busy or no answer from their card, "
+            f"{self.released} task(s) given back from staff no longer active"
         )
 
 
@@ -132,7 +135,22 @@ def sweep_once(session: Session, now: datetime | None = None) -> Swept:
     session.flush()
     done.got_through = close_got_through(session, now)
     done.settled = settle_attempts(session, flow, now)
+    done.released = release_departed(session)
     return done
+
+
+def release_departed(session: Session) -> int:
+    """Give back to the queue the open tasks held by staff no longer active (left mid-task)."""
+    released = session.execute(
+        update(CallbackTask)
+        .where(
+            CallbackTask.closed_at.is_(None),
+            CallbackTask.taken_by_id.in_(select(User.id).where(User.active.is_(False))),
+        )
+        .values(taken_by_id=None, taken_at=None)
+        .execution_options(synchronize_session=False)
+    )
+    return int(released.rowcount)  # type: ignore[attr-defined]
 
 
 def settle_attempts(session: Session, flow: FlowSettings, now: datetime) -> int:

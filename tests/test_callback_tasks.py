@@ -7,6 +7,7 @@ from __future__ import annotations
 import threading
 import uuid
 from datetime import datetime, timedelta
+from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
@@ -15,6 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from callbacks.sweep import sweep_locked, sweep_once
 from callbacks.tasks import record_outcome, take
+from callcards.cli import main
 from dialplan.settings import QueueCallbacks
 from models import Call, CallbackCard, CallbackTask, Status, TaskOutcome, User, utcnow
 from models.session import make_engine, make_session_factory
@@ -208,3 +210,42 @@ def test_sweep_reads_only_cards_of_the_window(sessions: sessionmaker[Session]) -
     lost_card(sessions, ago=timedelta(days=8))
     with sessions.begin() as session:
         assert sweep_once(session, datetime.now().astimezone()).made == 0
+
+
+def test_a_task_held_by_an_operator_who_left_goes_back_to_the_queue(
+    sessions: sessionmaker[Session],
+) -> None:
+    lost_card(sessions)
+    sweep_locked(sessions)
+    [task] = open_tasks(sessions)
+    with sessions.begin() as session:
+        leaver = User(login=f"leaver{uuid.uuid4().hex[:6]}", name="Ушедший", role="operator")
+        leaver.set_password("x" * 12)
+        session.add(leaver)
+        session.flush()
+        assert take(session, task.id, leaver.id, utcnow())
+        leaver.active = False
+    done = sweep_locked(sessions)
+    assert done is not None and done.released == 1
+    [back] = open_tasks(sessions)
+    assert back.taken_by_id is None
+
+
+def test_the_command_sweeps_the_embedded_sqlite_database_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    url = f"sqlite:///{tmp_path / 'callcards.sqlite3'}"
+    monkeypatch.setenv("DATABASE_URL", url)
+    monkeypatch.setenv("CALLCARDS_INSTANCE_DIR", str(tmp_path))
+    assert main(["db", "upgrade"]) == 0
+    assert main(["seed-demo"]) == 0
+    local = make_session_factory(make_engine(url))
+    lost_card(local)
+    lost_card(local, status=Status.ABANDONED, ago=timedelta(minutes=5))
+    capsys.readouterr()
+    assert main(["callbacks"]) == 0
+    assert "1 task(s) made, 1 card(s) joined" in capsys.readouterr().out
+    assert main(["callbacks"]) == 0
+    assert "0 task(s) made, 0 card(s) joined" in capsys.readouterr().out
+    [task] = open_tasks(local)
+    assert task.lost_calls == 2

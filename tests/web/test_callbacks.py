@@ -151,6 +151,7 @@ def test_a_number_outside_the_allowlist_is_not_dialled(
     assert refused.status_code == 422
     assert PhoneRings.placed == []
     fine = make_call(src_number="84951234567")
+    assert "Позвонить на 84951234567" in client.get(f"/calls/{fine}").get_data(as_text=True)
     assert client.post("/dial", data={"call_id": str(fine)}, headers=JSON).status_code == 200
     assert [c.number for c in PhoneRings.placed] == ["84951234567"]
 
