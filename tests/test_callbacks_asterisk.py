@@ -74,14 +74,16 @@ def task_of(sessions: sessionmaker[Session], number: str) -> CallbackTask:
         return task
 
 
-async def far_end_cdr(sessions: sessionmaker[Session], linkedid: str) -> str | None:
+async def far_end_cdr(
+    sessions: sessionmaker[Session], linkedid: str, column: Any = AsteriskCdr.disposition
+) -> str | None:
     """The customer's side as Asterisk's CDR records it (the sandbox's PSTN leg), polled:
     CDR rows land after the hangup."""
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
         with sessions() as session:
             found = session.scalar(
-                select(AsteriskCdr.disposition).where(
+                select(column).where(
                     AsteriskCdr.linkedid == linkedid, AsteriskCdr.dcontext == "cc-test-pstn"
                 )
             )
@@ -251,6 +253,8 @@ async def test_requested_callbacks_are_dialled_when_operators_are_free_oldest_fi
         assert (first.dst_number, second.dst_number) == ("79161110021", "79161110031")
         assert first.status == "answered" and first.direction == "outbound"
         assert {operator_of(sessions, first), operator_of(sessions, second)} == {"101", "102"}
+        # The customer saw the queue's number, not the operator's extension.
+        assert await far_end_cdr(sessions, first.linkedid, AsteriskCdr.src) == "74950001122"
         assert dial_locked(sessions, sandbox_settings(asterisk_sandbox, database_url)) == []
     finally:
         set_mode(sessions, "appointments", None)
