@@ -5,6 +5,7 @@ takes a task."""
 from __future__ import annotations
 
 import threading
+import time
 import uuid
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -20,6 +21,7 @@ from callcards.cli import main
 from dialplan.settings import QueueCallbacks
 from models import Call, CallbackCard, CallbackTask, Status, TaskOutcome, User, utcnow
 from models.session import make_engine, make_session_factory
+from tests.agi_process import AgiProcess, free_port
 
 NUMBER = "79165550101"
 
@@ -249,3 +251,25 @@ def test_the_command_sweeps_the_embedded_sqlite_database_once(
     assert "0 task(s) made, 0 card(s) joined" in capsys.readouterr().out
     [task] = open_tasks(local)
     assert task.lost_calls == 2
+
+
+def test_callcards_agi_sweeps_by_itself(
+    sessions: sessionmaker[Session], database_url: str, tmp_path: Path
+) -> None:
+    server = AgiProcess(
+        database_url,
+        tmp_path,
+        free_port(),
+        tmp_path / "agi.log",
+        extra_env={"CALLCARDS_CALLBACK_EVERY": "0.3"},
+    )
+    server.start()
+    try:
+        lost_card(sessions)
+        deadline = time.monotonic() + 20
+        while not open_tasks(sessions) and time.monotonic() < deadline:
+            time.sleep(0.2)
+    finally:
+        server.stop()
+    [task] = open_tasks(sessions)
+    assert task.number == NUMBER
