@@ -17,8 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from callbacks.rules import policy_for
-from callbacks.sweep import published_flow
-from callbacks.tasks import start_attempt, take
+from callbacks.tasks import published_flow, start_attempt, take
 from callcards.config import Settings
 from callcards.reconcile import one_instance
 from models import CallbackTask, Role, TaskReason, User, utcnow

@@ -18,7 +18,6 @@ from sqlalchemy import and_, exists, func, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from callbacks.rules import (
-    CardFacts,
     hours_for,
     next_open,
     outcome_of_dial,
@@ -26,7 +25,7 @@ from callbacks.rules import (
     task_number,
     task_reason,
 )
-from callbacks.tasks import close, gather, record_outcome
+from callbacks.tasks import card_facts, close, gather, published_flow, record_outcome
 from callcards.reconcile import one_instance
 from dialplan.settings import FlowSettings
 from models import (
@@ -40,7 +39,6 @@ from models import (
     User,
     utcnow,
 )
-from models.flow import latest_version
 
 log = logging.getLogger(__name__)
 
@@ -71,32 +69,6 @@ class Swept:
             f"{self.settled} call back(s) recorded busy or no answer from their card, "
             f"{self.released} task(s) given back from staff no longer active"
         )
-
-
-def published_flow(session: Session) -> FlowSettings:
-    """The call flow calls follow now (an empty one before the first publication)."""
-    version = latest_version(session)
-    if version is None:
-        return FlowSettings(default_queue="")
-    return FlowSettings.from_document(version.document)
-
-
-def card_facts(card: Call) -> CardFacts:
-    """What the rules read of a card."""
-    return CardFacts(
-        id=card.id,
-        direction=card.direction,
-        status=card.status,
-        queue=card.queue,
-        src_number=card.src_number,
-        callback_number=card.callback_number,
-        needs_callback=card.needs_callback,
-        end_reason=card.end_reason,
-        started_at=card.started_at,
-        queue_entered_at=card.queue_entered_at,
-        wait_sec=card.wait_sec,
-        duration_sec=card.duration_sec,
-    )
 
 
 def sweep_once(session: Session, now: datetime | None = None) -> Swept:

@@ -9,8 +9,10 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from callbacks.rules import AfterOutcome, CardFacts, after_outcome, priority_of, waiting_since
-from dialplan.settings import QueueCallbacks, Schedule
+from dialplan.settings import FlowSettings, QueueCallbacks, Schedule
 from models.callbacks import CallbackAttempt, CallbackCard, CallbackTask, TaskOutcome, TaskReason
+from models.calls import Call
+from models.flow import latest_version
 
 
 @dataclass(frozen=True)
@@ -146,3 +148,29 @@ def record_outcome(
         task.taken_by_id = None  # the next attempt is anyone's in the queue
         task.taken_at = None
     return after
+
+
+def published_flow(session: Session) -> FlowSettings:
+    """The call flow calls follow now (an empty one before the first publication)."""
+    version = latest_version(session)
+    if version is None:
+        return FlowSettings(default_queue="")
+    return FlowSettings.from_document(version.document)
+
+
+def card_facts(card: Call) -> CardFacts:
+    """What the rules read of a card."""
+    return CardFacts(
+        id=card.id,
+        direction=card.direction,
+        status=card.status,
+        queue=card.queue,
+        src_number=card.src_number,
+        callback_number=card.callback_number,
+        needs_callback=card.needs_callback,
+        end_reason=card.end_reason,
+        started_at=card.started_at,
+        queue_entered_at=card.queue_entered_at,
+        wait_sec=card.wait_sec,
+        duration_sec=card.duration_sec,
+    )

@@ -13,7 +13,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from callbacks.rules import CardFacts, policy_for, task_number, task_reason
-from callbacks.sweep import card_facts, published_flow
+from callbacks.tasks import card_facts, published_flow
 from models import Call, CallbackTask, Direction, Status, TaskOutcome, User
 from models.visibility import rows_seen
 from reports.period import Period

@@ -11,8 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from callbacks.rules import RECORDABLE_OUTCOMES, hours_for, outcome_of_dial, policy_for
-from callbacks.sweep import published_flow
-from callbacks.tasks import hand_over, record_outcome, start_attempt, take
+from callbacks.tasks import hand_over, published_flow, record_outcome, start_attempt, take
 from models import (
     Call,
     CallbackAttempt,
