@@ -125,6 +125,8 @@ class Channel:
             return ["200 result= (timeout)"] if key is None else [f"200 result={key}"]
         if name.startswith("STREAM FILE"):
             return ["200 result=0 endpos=8000"]
+        if name.startswith("SAY DIGITS"):
+            return ["200 result=0"]
         if name.startswith("ANSWER"):
             return ["200 result=0"]
         return ["510 Invalid or unknown command"]

@@ -32,6 +32,7 @@ from bench.database import drop_database, prepare_call_database
 from bench.processes import PostgresCpuMeter
 from dialplan.flow import CallFlow, Decision
 from dialplan.settings import FlowSettings
+from dialplan.timeline import TimelineKind
 from fastagi.app import card_engine
 from fastagi.cards import CardStore, Event, HangupReport, NewCall
 from fastagi.changes import Answered, HungUp, OpenCard, RouteDecided
@@ -67,7 +68,11 @@ def _route_events(settings: FlowSettings, at: datetime) -> tuple[list[Event], De
         timeline.stamp(at)
     return [
         *timeline.events(),
-        Event("route", at, {"action": "queue", "queue": step.queue or "", "reason": step.reason}),
+        Event(
+            TimelineKind.ROUTE,
+            at,
+            {"action": "queue", "queue": step.queue or "", "reason": step.reason},
+        ),
     ], step
 
 
@@ -85,7 +90,9 @@ def _lifecycle(cards: Any, settings: FlowSettings, number: int, base: str) -> No
         did="74951234567",
         caller_name="Иванов Иван",
     )
-    cards.apply(OpenCard(new, [Event("call_started", now, {"did": "74951234567"}, linkedid)]))
+    cards.apply(
+        OpenCard(new, [Event(TimelineKind.CALL_STARTED, now, {"did": "74951234567"}, linkedid)])
+    )
     events, decision = _route_events(settings, now)
     cards.apply(
         RouteDecided(

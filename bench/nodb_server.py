@@ -1,6 +1,6 @@
 """Our FastAGI server with a card store that writes nothing: the protocol layer's own cost.
 
-The routes, the server, the call flow and the thread-pool hop for every card step are the
+The routes, the server, the call flow and the writer's batches (in the event loop) are the
 real ones (fastagi.app's wiring); only the card store answers at once without a database.
 Against the full server this splits a call's cost between the FastAGI layer and the card
 writes. Run as `python -m bench.nodb_server --listen 127.0.0.1:PORT` with DATABASE_URL
@@ -18,6 +18,8 @@ from collections.abc import Sequence
 from types import SimpleNamespace
 from typing import Any
 
+from sqlalchemy import make_url
+
 from callcards.config import load_settings
 from fastagi.app import build_services, server_for
 from fastagi.cards import CardRef
@@ -34,7 +36,10 @@ class NoCards:
     """
 
     journal = SimpleNamespace(active=False)
-    store = SimpleNamespace(reserves_ids=True)
+    # A PostgreSQL URL, never connected to: the writer takes its asyncpg path, in the loop.
+    store = SimpleNamespace(
+        reserves_ids=True, engine=SimpleNamespace(url=make_url("postgresql://nocards@127.0.0.1/"))
+    )
 
     def __init__(self) -> None:
         self._next_id = itertools.count(1)
@@ -44,7 +49,7 @@ class NoCards:
         """Ids from the counter."""
         return [next(self._next_id) for _ in range(count)]
 
-    def apply_batch(self, batch: Sequence[Queued]) -> list[Any]:
+    def apply_batch(self, batch: Sequence[Queued], engine: Any = None) -> list[Any]:
         """What each change would give, written nowhere."""
         return [self._answer(queued.change) for queued in batch]
 

@@ -29,6 +29,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from callcards.config import load_settings, split_host_port
 from dialplan.flow import CallFlow, Collect, Decision
 from dialplan.settings import FlowSettings
+from dialplan.timeline import TimelineKind
 from fastagi import variables as var
 from fastagi.app import card_engine
 from fastagi.cards import CardStore, Event, HangupReport, NewCall
@@ -187,7 +188,10 @@ def incoming(agi: BlockingAgi, work: Work) -> None:
     card = _safely(
         "open the card",
         work.cards.apply,
-        OpenCard(new_call, [Event("call_started", started_at, {"did": did}, new_call.uniqueid)]),
+        OpenCard(
+            new_call,
+            [Event(TimelineKind.CALL_STARTED, started_at, {"did": did}, new_call.uniqueid)],
+        ),
     )
     settings = work.flow.current()
     timeline = None

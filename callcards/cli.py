@@ -294,6 +294,26 @@ def _cmd_bench(args: argparse.Namespace, settings: Settings) -> int:
         from bench.softphone import run_softphone_bench
 
         return run_softphone_bench(args.calls or (5 if args.quick else 20), output, command_line())
+    if args.which == "tracker":
+        from bench.tracker import run_tracker_bench
+
+        calls = args.calls or (100 if args.quick else 1000)
+        return run_tracker_bench(calls, output, command_line())
+    if args.which == "sessions":
+        from bench.sessions import run_sessions_bench
+
+        return run_sessions_bench(
+            args.operators or (5 if args.quick else 50),
+            args.days or (14 if args.quick else 365),
+            2 if args.quick else 5,
+            output,
+            command_line(),
+        )
+    if args.which == "live":
+        from bench.live_bench import run_live_bench
+
+        quick = args.quick
+        return run_live_bench(20 if quick else 200, 40 if quick else 300, output, command_line())
     sizes = QUICK if args.quick else Sizes()
     changes = {
         "levels": tuple(args.levels) if args.levels else None,
@@ -452,15 +472,30 @@ def build_parser() -> argparse.ArgumentParser:
     bench = commands.add_parser("bench", help="benchmarks of issue 5, into docs/benchmarks.md")
     bench.add_argument(
         "which",
-        choices=["agi", "asterisk", "site", "softphone", "callbacks", "all"],
-        help="softphone: the browser phone in Chromium (not part of all)",
+        choices=[
+            "agi",
+            "asterisk",
+            "site",
+            "softphone",
+            "tracker",
+            "sessions",
+            "live",
+            "callbacks",
+            "all",
+        ],
+        help="softphone: the browser phone in Chromium; tracker: the live floor's AMI events "
+        "per second; sessions: the operator sessions report on a year of intervals; live: 200 "
+        "open live streams; callbacks: click to ring and what the sweep costs calls (none of "
+        "them part of all)",
     )
     bench.add_argument("--quick", action="store_true", help="small sizes: a smoke test")
     bench.add_argument("--output", help="the Markdown file to update (default docs/benchmarks.md)")
     bench.add_argument("--levels", type=int, nargs="+", help="agi: calls in flight per run")
     bench.add_argument("--duration", type=float, help="agi: seconds measured per level")
     bench.add_argument(
-        "--calls", type=int, help="asterisk: calls through each route; softphone: calls answered"
+        "--calls",
+        type=int,
+        help="asterisk: calls through each route; softphone: calls answered; tracker: calls",
     )
     bench.add_argument("--cards", type=int, help="site: cards of history to generate")
     bench.add_argument("--keep-history", action="store_true", help="site: keep the database")
@@ -479,6 +514,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="site: operators polling the screen-pop at once, per run (1 50 100)",
     )
     bench.add_argument("--floor-sec", type=float, help="site: seconds measured per floor run")
+    bench.add_argument("--operators", type=int, help="sessions: operators (50)")
+    bench.add_argument("--days", type=int, help="sessions: days of intervals (365)")
     bench.set_defaults(run=_cmd_bench)
     return parser
 

@@ -99,6 +99,9 @@ class Settings:
     agi_listen: str = "127.0.0.1:4573"
     agi_allow: tuple[str, ...] = ("127.0.0.1/32", "::1/128")
     agi_command_timeout: float = 30.0
+    # Prometheus /metrics of `callcards agi` ("" = off) and the networks allowed to read it.
+    agi_metrics_listen: str = ""
+    agi_metrics_allow: tuple[str, ...] = ("127.0.0.1/32", "::1/128")
     default_queue: str = "reception"
     db_timeout: float = 3.0
     # Threads of the FastAGI server's card store: they share the GIL with its event loop, so
@@ -144,6 +147,18 @@ class Settings:
     phone_ice_servers: tuple[str, ...] = ()
     phone_turn_username: str = ""
     phone_turn_password: str = ""
+    # The workspace's "Your day": minutes of pause allowed per reason per day, e.g.
+    # (("lunch", 60), ("break", 20)); the operator sees the time left of each.
+    pause_allowances: tuple[tuple[str, int], ...] = ()
+    # The site's live streams (Server-Sent Events) one site worker process serves at once;
+    # gunicorn.conf.py gives each worker this many threads and a few more for pages.
+    live_streams: int = 128
+    # Who may read the site's /metrics (Prometheus): addresses or networks, and/or a bearer
+    # token ("" and () = nobody).
+    metrics_allow: tuple[str, ...] = ()
+    metrics_token: str = ""
+    # Under gunicorn (gunicorn.conf.py) each worker's /metrics figures are kept here.
+    metrics_dir: str = ""
     extra: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -170,6 +185,8 @@ def load_settings(environ: os._Environ[str] | dict[str, str] | None = None) -> S
         agi_listen=env.get("CALLCARDS_AGI_LISTEN", "127.0.0.1:4573"),
         agi_allow=_split(env.get("CALLCARDS_AGI_ALLOW", "127.0.0.1/32,::1/128")),
         agi_command_timeout=float(env.get("CALLCARDS_AGI_COMMAND_TIMEOUT", "30")),
+        agi_metrics_listen=env.get("CALLCARDS_AGI_METRICS_LISTEN", "").strip(),
+        agi_metrics_allow=_split(env.get("CALLCARDS_AGI_METRICS_ALLOW", "127.0.0.1/32,::1/128")),
         default_queue=env.get("CALLCARDS_DEFAULT_QUEUE", "reception"),
         db_timeout=float(env.get("CALLCARDS_DB_TIMEOUT", "3")),
         db_threads=max(1, int(env.get("CALLCARDS_DB_THREADS", "4"))),
@@ -204,6 +221,11 @@ def load_settings(environ: os._Environ[str] | dict[str, str] | None = None) -> S
         phone_ice_servers=_split(env.get("CALLCARDS_PHONE_ICE_SERVERS", "")),
         phone_turn_username=env.get("CALLCARDS_PHONE_TURN_USERNAME", ""),
         phone_turn_password=env.get("CALLCARDS_PHONE_TURN_PASSWORD", ""),
+        pause_allowances=pause_allowances(env.get("CALLCARDS_PAUSE_ALLOWANCES", "")),
+        live_streams=max(1, int(env.get("CALLCARDS_LIVE_STREAMS") or 128)),
+        metrics_allow=_split(env.get("CALLCARDS_METRICS_ALLOW", "")),
+        metrics_token=env.get("CALLCARDS_METRICS_TOKEN", ""),
+        metrics_dir=env.get("PROMETHEUS_MULTIPROC_DIR", ""),
     )
 
 
@@ -214,6 +236,19 @@ def _outbound_numbers(value: str | None) -> str:
     text = (value or "").strip() or DEFAULT_OUTBOUND_NUMBERS
     read_patterns(text)
     return text
+
+
+def pause_allowances(value: str) -> tuple[tuple[str, int], ...]:
+    """Read "lunch=60,break=20" as ((reason, minutes), ...); a clear ValueError if malformed."""
+    found: list[tuple[str, int]] = []
+    for part in _split(value):
+        reason, _, minutes = part.partition("=")
+        if not reason.strip() or not minutes.strip().isascii() or not minutes.strip().isdigit():
+            raise ValueError(
+                f"CALLCARDS_PAUSE_ALLOWANCES: {part!r} is not reason=minutes (e.g. lunch=60)"
+            )
+        found.append((reason.strip(), min(int(minutes), 24 * 60)))
+    return tuple(found)
 
 
 def _zone_name(name: str) -> str:

@@ -27,6 +27,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select, update
 
 from callcards.config import REPO_ROOT, Settings
+from callcards.demo_sessions import record_sessions
 from dialplan.document import FlowDocument
 from models import AuditEntry, Call, CallCategory, CallPurpose, CallTag, User
 from models.flow import latest_version, publish, replace_document
@@ -564,6 +565,8 @@ def seed_demo_week(settings: Settings, *, today: date | None = None, seed: int =
     sessions = make_session_factory(make_engine(settings.database_url))
     with sessions() as session:
         if session.scalar(select(Call.id).where(Call.linkedid.like(f"{MARK}%")).limit(1)):
+            record_sessions(session, MARK, ZONE)  # a week seeded before operator states
+            session.commit()
             return 0
     # bench/ (the AGI peer) is not in the wheel: like the sandbox, the demo runs from a
     # checkout. Found before anything is written.
@@ -576,4 +579,6 @@ def seed_demo_week(settings: Settings, *, today: date | None = None, seed: int =
     calls = plan_week(today or datetime.now(ZONE).date(), rng)
     asyncio.run(_make_calls(settings, calls))
     _use_the_site(settings, calls, rng)
+    with transaction(sessions) as session:
+        record_sessions(session, MARK, ZONE)
     return len(calls)

@@ -32,6 +32,7 @@ from sqlalchemy import Engine, func, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from callcards.config import Settings
+from dialplan.timeline import TimelineKind
 from fastagi.cards import (
     ANSWER_FROM_CEL,
     ANSWER_TIME_UNKNOWN,
@@ -84,7 +85,9 @@ def _listed(linkedids: list[str]) -> str:
     return "".join(f"\n  {linkedid}" for linkedid in linkedids)
 
 
-def report_from(facts: CallFacts, late_event: str = "card_rebuilt_from_cel") -> HangupReport:
+def report_from(
+    facts: CallFacts, late_event: TimelineKind = TimelineKind.CARD_REBUILT_FROM_CEL
+) -> HangupReport:
     """The hang-up report a call's CEL facts amount to (what the hangup route would read)."""
     if facts.ended_at is None:
         raise ValueError(f"call {facts.linkedid} has not ended in Asterisk")

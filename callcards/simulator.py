@@ -73,9 +73,14 @@ def run_simulation(
                 },
                 "ivr_path": call.ivr_path,
                 "queues": call.queues,
+                "callback_offers": {
+                    name: settings.queues[name].callback_offer.sentence()
+                    for name in call.queues
+                    if name in settings.queues and settings.queues[name].callback_offer.on
+                },
                 "events": [{"kind": event.kind, **event.data} for event in call.events],
             },
             ensure_ascii=False,
             indent=2,
         )
-    return "\n".join([f"call flow: {source}", *describe(call)])
+    return "\n".join([f"call flow: {source}", *describe(call, settings)])

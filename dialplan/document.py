@@ -160,6 +160,16 @@ class MemberDoc(_MemberRequired, total=False):
     penalty: int
 
 
+#: The live floor's queue fields: name -> (default, lowest, highest). The document, the
+#: admin's form and the stored queue all take them from here.
+FLOOR_FIELDS: dict[str, tuple[int, int, int]] = {
+    "wrapup_hold_sec": (0, 0, 3600),  # operator held out until the card is done (0: never)
+    "missed_rings_pause": (0, 0, 100),  # rings missed in a row before a pause (0: never)
+    "max_wait_alert_sec": (60, 1, 7200),  # the wallboard's longest acceptable wait
+    "service_level_target_pct": (80, 0, 100),  # the wallboard's service-level target
+}
+
+
 class QueueSetupDoc(TypedDict, total=False):
     """How Asterisk rings a queue's operators (versions since the setup was kept)."""
 
@@ -168,6 +178,20 @@ class QueueSetupDoc(TypedDict, total=False):
     wrapup_sec: int
     retention_days: int | None
     members: list[MemberDoc]
+    # The live floor (versions since they were kept; older ones read the defaults).
+    wrapup_hold_sec: int
+    missed_rings_pause: int
+    max_wait_alert_sec: int
+    service_level_target_pct: int
+
+
+class CallbackOfferDoc(TypedDict, total=False):
+    """Virtual hold: when a waiting caller is offered a callback (dialplan.virtual_hold)."""
+
+    after_sec: int
+    key: str
+    repeat_sec: int
+    prompt: str
 
 
 class QueueCallbacksDoc(TypedDict, total=False):
@@ -195,6 +219,7 @@ class QueueDoc(_QueueRequired, total=False):
     when_timeout: ActionDoc | None
     setup: QueueSetupDoc | None
     callbacks: QueueCallbacksDoc | None
+    callback_offer: CallbackOfferDoc | None
 
 
 class OptionDoc(TypedDict):

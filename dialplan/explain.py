@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from dialplan.flow import SimulatedCall
+from dialplan.settings import FlowSettings
 from dialplan.steps import Collect, Decision, Play
+from dialplan.timeline import TimelineKind
 
 
 def parse_keys(text: str) -> list[str | None]:
@@ -18,15 +20,18 @@ def parse_queue_outcomes(text: str) -> list[str]:
     return [part.strip().lower() for part in text.split(",") if part.strip()]
 
 
-def describe(call: SimulatedCall) -> list[str]:
-    """One line per step a caller would live through."""
+def describe(call: SimulatedCall, settings: FlowSettings | None = None) -> list[str]:
+    """One line per step a caller would live through (`settings`: also each queue's
+    callback offer)."""
     lines = [
         f"DID {call.did.dialed}: "
         + (f"{call.did.source or '-'} / {call.did.city or '-'}" if call.did.known else "unknown")
     ]
     if call.hours is not None:
         lines.append(f"hours: {'open' if call.hours.open else 'closed'} ({call.hours.reason})")
-    overflows = iter([event.data for event in call.events if event.kind == "queue_overflow"])
+    overflows = iter(
+        [event.data for event in call.events if event.kind == TimelineKind.QUEUE_OVERFLOW]
+    )
     for index, step in enumerate(call.steps):
         if isinstance(step, Collect):
             lines.append(
@@ -41,6 +46,9 @@ def describe(call: SimulatedCall) -> list[str]:
                     f"=> queue {step.queue} (wait up to {step.queue_timeout or '-'} s) "
                     f"[{step.reason}]"
                 )
+                queue = settings.queues.get(step.queue or "") if settings else None
+                if queue is not None and queue.callback_offer.on:
+                    lines.append(f"   {queue.callback_offer.sentence()}")
             elif step.action == "voicemail":
                 lines.append(
                     f"=> beep, record a message of up to {step.max_message_sec} s, "

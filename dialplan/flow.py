@@ -19,6 +19,7 @@ from dialplan.hours import HoursCheck, check_hours
 from dialplan.overflow import QUEUE_OUTCOMES, decide_overflow
 from dialplan.settings import VOICEMAIL_GREETING, VOICEMAIL_MAX_SEC, Action, FlowSettings, Menu
 from dialplan.steps import Collect, Decision, FlowEvent, Play, Step
+from dialplan.timeline import TimelineKind
 
 # The steps a route reads off a flow are part of this module's face (fastagi imports them here).
 __all__ = [
@@ -125,7 +126,12 @@ class CallFlow:
             if self._steps > self._max_steps:
                 step = self._fallback("loop_guard", steps=self._max_steps)
             elif isinstance(step, Collect):
-                self._event("ivr_prompt", menu=step.menu, prompt=step.prompt, attempt=step.attempt)
+                self._event(
+                    TimelineKind.IVR_PROMPT,
+                    menu=step.menu,
+                    prompt=step.prompt,
+                    attempt=step.attempt,
+                )
         if isinstance(step, Decision):
             self.decision = step
             self._pending.clear()
@@ -140,7 +146,7 @@ class CallFlow:
     def _route(self) -> list[Step]:
         did = self.did
         self._event(
-            "did",
+            TimelineKind.DID,
             dialed=self.dialed,
             digits=did.digits,
             caller=self.caller,
@@ -158,7 +164,7 @@ class CallFlow:
                 return [self._fallback("unknown_schedule", schedule=did.did.schedule)]
             self.hours = check_hours(schedule, self.at)
             self._event(
-                "hours",
+                TimelineKind.HOURS,
                 schedule=schedule.name,
                 open=self.hours.open,
                 reason=self.hours.reason,
@@ -167,7 +173,7 @@ class CallFlow:
             if not self.hours.open:
                 action = schedule.closed_action
                 self._event(
-                    "closed_hours",
+                    TimelineKind.CLOSED_HOURS,
                     schedule=schedule.name,
                     reason=self.hours.reason,
                     action=action.kind,
@@ -182,19 +188,21 @@ class CallFlow:
         self.ivr_path.append(result.path)
         if result.kind == "option" and result.action is not None:
             self._event(
-                "ivr_key",
+                TimelineKind.IVR_KEY,
                 menu=menu.name,
                 digits=result.path,
                 action=result.action.kind,
                 target=result.action.target,
             )
             return self._follow(result.action, "option")
-        self._event(f"ivr_{result.kind}", menu=menu.name, digits=digits, attempt=self._attempt)
+        self._event(
+            TimelineKind(f"ivr_{result.kind}"), menu=menu.name, digits=digits, attempt=self._attempt
+        )
         steps: list[Step] = [Play(result.prompt)] if result.prompt else []
         if not result.exhausted:
             self._attempt += 1
             return [*steps, self._collect()]
-        self._event("ivr_retries_exhausted", menu=menu.name, attempts=self._attempt)
+        self._event(TimelineKind.IVR_RETRIES_EXHAUSTED, menu=menu.name, attempts=self._attempt)
         self.ivr_path.append("default")
         return steps + self._follow(menu.default, "default")
 
@@ -207,7 +215,7 @@ class CallFlow:
             return self._enter(action.target)
         if kind == "hangup" and origin in _HANGUP_REASONS:
             if origin != "closed":
-                self._event("ivr_hangup", menu=self._menus[-1], message=action.message)
+                self._event(TimelineKind.IVR_HANGUP, menu=self._menus[-1], message=action.message)
             steps: list[Step] = [Play(action.message)] if action.message else []
             return [*steps, Decision("hangup", None, None, action.message, _HANGUP_REASONS[origin])]
         if kind == "voicemail" and origin in _VOICEMAIL_REASONS:
@@ -234,7 +242,9 @@ class CallFlow:
         if menu is None:
             return [self._fallback("unknown_menu", menu=name)]
         self._event(
-            "ivr_entered", menu=menu.name, previous=self._menus[-1] if self._menus else None
+            TimelineKind.IVR_ENTERED,
+            menu=menu.name,
+            previous=self._menus[-1] if self._menus else None,
         )
         self._menus.append(menu.name)
         self._attempt = 1
@@ -246,7 +256,7 @@ class CallFlow:
         if len(self._menus) > 1:  # at the top menu "back" just plays it again
             self._menus.pop()
             self._attempt = 1
-        self._event("ivr_back", menu=here, to=self._menus[-1])
+        self._event(TimelineKind.IVR_BACK, menu=here, to=self._menus[-1])
         self.ivr_path.append(self._menus[-1])
         return [self._collect()]
 
@@ -254,16 +264,16 @@ class CallFlow:
         queue = self.settings.queues.get(name or "")
         if queue is None:
             return self._fallback("unknown_queue", queue=name)
-        self._event("queue_chosen", queue=queue.name, reason=reason)
+        self._event(TimelineKind.QUEUE_CHOSEN, queue=queue.name, reason=reason)
         return Decision("queue", queue.name, queue.max_wait_sec, None, reason)
 
     def _default(self, reason: str) -> Decision:
         decision = default_decision(self.settings, reason)
-        self._event("queue_chosen", queue=decision.queue, reason=reason)
+        self._event(TimelineKind.QUEUE_CHOSEN, queue=decision.queue, reason=reason)
         return decision
 
     def _fallback(self, reason: str, /, **data: object) -> Decision:
-        self._event("fallback", reason=reason, **data)
+        self._event(TimelineKind.FALLBACK, reason=reason, **data)
         return self._default(reason)
 
     def _menu(self) -> Menu:
@@ -272,7 +282,7 @@ class CallFlow:
     def _collect(self) -> Collect:
         return ivr.collect(self._menu(), self._attempt)
 
-    def _event(self, kind: str, /, **data: object) -> None:
+    def _event(self, kind: TimelineKind, /, **data: object) -> None:
         self.events.append(FlowEvent(kind, {key: _text(value) for key, value in data.items()}))
 
 

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 from dialplan.settings import HANG_UP, Action, FlowSettings
 from dialplan.steps import Decision, FlowEvent, Play, Step
+from dialplan.timeline import TimelineKind
 
 #: Overflow hops one call may take; the next return from a queue hangs up.
 MAX_OVERFLOWS = 3
@@ -93,7 +94,7 @@ def decide_overflow(
 def _queue(name: str, timeout: int | None, reason: str, data: dict[str, str]) -> Overflow:
     decision = Decision("queue", name, timeout, None, reason)
     event = FlowEvent(
-        "queue_overflow",
+        TimelineKind.QUEUE_OVERFLOW,
         {**data, "action": "queue", "to_queue": name, "message": "", "reason": reason},
     )
     return Overflow((decision,), (event,))
@@ -109,7 +110,7 @@ def _to_default(settings: FlowSettings, queue: str, reason: str, data: dict[str,
 def _hangup(action: Action, reason: str, data: dict[str, str]) -> Overflow:
     decision = Decision("hangup", None, None, action.message, reason)
     event = FlowEvent(
-        "queue_overflow",
+        TimelineKind.QUEUE_OVERFLOW,
         {
             **data,
             "action": "hangup",

@@ -25,7 +25,9 @@
            "ring_timeout_sec": 15,                 # default 15, > 0
            "wrapup_sec": 0,                        # default 0, >= 0
            "retention_days": null,                 # default null = keep recordings forever
-           "members": [{"login": "operator1", "penalty": 0}]}}   # default []; staff logins
+           "members": [{"login": "operator1", "penalty": 0}]},  # default []; staff logins
+         "callback_offer": {"after_sec": 60, "key": "1", "repeat_sec": 60}}  # default null:
+                                                   # no offer; dialplan.virtual_hold
       ],
       "menus": [
         {"name": "main", "prompt": "hello",        # both required; prompts are sound names
@@ -92,6 +94,7 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from dialplan.document import (
+    FLOOR_FIELDS,
     SECTIONS,
     ActionDoc,
     DidDoc,
@@ -112,6 +115,7 @@ from dialplan.document import (
 )
 from dialplan.document import Problem as Problem  # re-exported: settings errors name these
 from dialplan.document import SettingsError as SettingsError
+from dialplan.virtual_hold import NO_OFFER, CallbackOffer, dump_offer, read_offer
 
 ACTION_KINDS = ("queue", "menu", "hangup", "repeat", "back", "voicemail")
 OPTION_KINDS = ("queue", "menu", "hangup", "repeat", "back")
@@ -178,6 +182,10 @@ class QueueSetup:
     wrapup_sec: int = 0
     retention_days: int | None = None  # None: recordings are kept forever
     members: tuple[Member, ...] = ()
+    wrapup_hold_sec: int = FLOOR_FIELDS["wrapup_hold_sec"][0]
+    missed_rings_pause: int = FLOOR_FIELDS["missed_rings_pause"][0]
+    max_wait_alert_sec: int = FLOOR_FIELDS["max_wait_alert_sec"][0]
+    service_level_target_pct: int = FLOOR_FIELDS["service_level_target_pct"][0]
 
 
 @dataclass(frozen=True)
@@ -204,6 +212,7 @@ class Queue:
     when_timeout: Action = HANG_UP  # max_wait_sec ran out
     setup: QueueSetup | None = None  # None: a version from before the setup was versioned
     callbacks: QueueCallbacks = QueueCallbacks()
+    callback_offer: CallbackOffer = NO_OFFER  # virtual hold (dialplan.virtual_hold)
 
 
 @dataclass(frozen=True)
@@ -471,6 +480,7 @@ def _read_queue(obj: Any, where: str) -> Queue:
         **overflow,
         setup=setup,
         callbacks=callbacks,
+        callback_offer=read_offer(obj.get("callback_offer"), f"{where}, callback_offer"),
     )
 
 
@@ -525,6 +535,7 @@ def _read_setup(obj: Any, where: str) -> QueueSetup:
         fields.number("wrapup_sec", 0, 0),
         fields.optional_number("retention_days", 1),
         tuple(members.values()),
+        **{name: fields.number(name, *limits) for name, limits in FLOOR_FIELDS.items()},
     )
 
 
@@ -693,6 +704,8 @@ def _dump_queue(queue: Queue) -> QueueDoc:
         doc["setup"] = _dump_setup(queue.setup)
     if queue.callbacks != QueueCallbacks():  # likewise: only when set
         doc["callbacks"] = dump_callbacks(queue.callbacks)
+    if queue.callback_offer.on:  # only when on, so older versions read back the same
+        doc["callback_offer"] = dump_offer(queue.callback_offer)
     return doc
 
 
@@ -715,6 +728,10 @@ def _dump_setup(setup: QueueSetup) -> QueueSetupDoc:
         "wrapup_sec": setup.wrapup_sec,
         "retention_days": setup.retention_days,
         "members": [{"login": m.login, "penalty": m.penalty} for m in setup.members],
+        "wrapup_hold_sec": setup.wrapup_hold_sec,
+        "missed_rings_pause": setup.missed_rings_pause,
+        "max_wait_alert_sec": setup.max_wait_alert_sec,
+        "service_level_target_pct": setup.service_level_target_pct,
     }
 
 

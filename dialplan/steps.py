@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal, TypeAlias
 
+from dialplan.timeline import TimelineKind
+
 
 @dataclass(frozen=True)
 class Collect:
@@ -51,5 +53,5 @@ Step: TypeAlias = Collect | Play | Decision
 class FlowEvent:
     """One thing that happened in the call flow, for the card's timeline."""
 
-    kind: str
+    kind: TimelineKind
     data: dict[str, str] = field(default_factory=dict)

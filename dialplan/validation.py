@@ -265,3 +265,6 @@ def _prompts(flow: FlowSettings) -> Iterator[tuple[str, str]]:
     for where, action, _kinds in _actions(flow):
         if action.kind in MESSAGE_KINDS and action.message:
             yield f"{where}, message", action.message
+    for queue in flow.queues.values():
+        if queue.callback_offer.on:
+            yield f"queue {queue.name}, callback_offer", queue.callback_offer.prompt

@@ -13,6 +13,7 @@ from sqlalchemy import Engine
 
 from callbacks.dialler import dial_forever
 from callbacks.sweep import sweep_forever
+from callcards import metrics
 from callcards.config import Settings, split_host_port
 from callcards.reconcile import ami_live_calls, reconcile_forever
 from dialplan.numbers import read_patterns
@@ -22,6 +23,7 @@ from fastagi.journal import Journal, JournaledCards
 from fastagi.routes import ROUTES
 from fastagi.server import FastAgiServer
 from fastagi.services import AgiServices, FlowCache
+from live.listener import floor_listener
 from models.session import make_engine, make_session_factory
 from recordings import RecordingStore
 
@@ -102,6 +104,17 @@ def callback_sweeper(settings: Settings) -> list[asyncio.Task[None]]:
     return tasks
 
 
+async def start_metrics(settings: Settings, server: FastAgiServer) -> metrics.MetricsServer | None:
+    """Prometheus /metrics on CALLCARDS_AGI_METRICS_LISTEN (None when it is not set)."""
+    metrics.watch(lambda: server.active_sessions, settings.journal_dir / "cards.journal")
+    if not settings.agi_metrics_listen:
+        return None
+    host, port = split_host_port(settings.agi_metrics_listen, 9573)
+    exporter = metrics.MetricsServer(host, port, settings.agi_metrics_allow)
+    await exporter.start()
+    return exporter
+
+
 async def serve(settings: Settings, listen: str | None = None, grace: float = 30.0) -> None:
     """Serve until SIGTERM or SIGINT, then let calls in progress finish their sessions."""
     services = build_services(settings)
@@ -121,6 +134,10 @@ async def serve(settings: Settings, listen: str | None = None, grace: float = 30
     reconciling = reconciler(settings)
     sweeping = callback_sweeper(settings)
     listening = asyncio.create_task(listener.run()) if listener is not None else None
+    # The live floor (live/): the queues' events into operator_states and live_events.
+    floor = floor_listener(settings)
+    floor_task = asyncio.create_task(floor.run()) if floor is not None else None
+    metrics_server = await start_metrics(settings, server)
     serving = asyncio.create_task(server.serve_forever())
     await stopping.wait()
     log.info("stopping: waiting up to %.0f s for calls in progress", grace)
@@ -133,6 +150,11 @@ async def serve(settings: Settings, listen: str | None = None, grace: float = 30
         task.cancel()
     if listening is not None:  # after the calls: their last holds still land
         listening.cancel()
+    if floor_task is not None:  # its open intervals end now, as a gap
+        floor_task.cancel()
+        await asyncio.wait({floor_task}, timeout=min(grace, 5))
+    if metrics_server is not None:
+        await metrics_server.stop()
     if services.background:  # recordings still being settled after their hangups
         await asyncio.wait(services.background, timeout=min(grace, 15))
     try:  # the card changes handed to the writer so far land (or are journaled)

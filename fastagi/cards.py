@@ -1,7 +1,11 @@
 """The card store: the steps every card change (fastagi.changes) is made of.
 
-Steps are synchronous (SQLAlchemy Core on a plain connection, no ORM unit of work);
-the card writer (fastagi.writer) runs them off the event loop, many calls in one transaction.
+Steps are synchronous SQLAlchemy Core on a plain connection (no ORM unit of work); the
+card writer (fastagi.writer) runs them in the event loop on asyncpg (SQLAlchemy's
+asyncio bridge), many calls in one transaction. Inside a group (`CardStore.group`: one
+change of the same kind for each of many calls) the steps read and write in bulk: the
+group's cards are locked by one SELECT, their timeline entries go in one INSERT and their
+column changes in one UPDATE ... FROM unnest(...) per set of columns, at the group's end.
 Every method is keyed on Asterisk's linkedid, so a call that comes back (a transfer, a
 second queue) finds its own card. A step writes only what it changes: the card is
 created with INSERT ... ON CONFLICT (linkedid) DO NOTHING, changed with one UPDATE, and
@@ -11,7 +15,9 @@ PostgreSQL and on SQLite (the demo).
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import json
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -19,16 +25,24 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from sqlalchemy import (
     Connection,
     Engine,
+    Integer,
+    String,
     Table,
+    Text,
     bindparam,
+    cast,
+    column,
+    false,
     func,
     insert,
     select,
     update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import Session, sessionmaker
 
+from dialplan.timeline import TimelineKind
 from fastagi.cel import CallFacts, facts_of, read_rows
 from fastagi.channels import extension_of
 from fastagi.outcome import HangupFacts, Outcome, classify
@@ -50,11 +64,11 @@ if TYPE_CHECKING:
 R = TypeVar("R")
 
 #: The timeline entry of a card closed by `callcards reconcile` from Asterisk's record.
-CLOSED_FROM_CEL = "card_closed_from_cel"
+CLOSED_FROM_CEL = TimelineKind.CARD_CLOSED_FROM_CEL
 #: The timeline entries of an answer the hangup could only guess (its end), and of its
 #: correction by `callcards reconcile` from CEL.
-ANSWER_TIME_UNKNOWN = "answer_time_unknown"
-ANSWER_FROM_CEL = "answer_from_cel"
+ANSWER_TIME_UNKNOWN = TimelineKind.ANSWER_TIME_UNKNOWN
+ANSWER_FROM_CEL = TimelineKind.ANSWER_FROM_CEL
 #: The end reason of a card left open that Asterisk has no record of.
 NO_ASTERISK_RECORD = "no_asterisk_record"
 #: ... and of one whose record reconcile cannot read as a call from the trunk (an outbound
@@ -65,22 +79,6 @@ CALLS: Table = Call.__table__  # type: ignore[assignment]
 EVENTS: Table = CallEvent.__table__  # type: ignore[assignment]
 OPERATIONS: Table = CardOperation.__table__  # type: ignore[assignment]
 USERS: Table = User.__table__  # type: ignore[assignment]
-
-#: What a step reads of a card before it changes it (locked until its transaction ends).
-_STATE_COLUMNS = (
-    CALLS.c.id,
-    CALLS.c.linkedid,
-    CALLS.c.direction,
-    CALLS.c.started_at,
-    CALLS.c.answered_at,
-    CALLS.c.queue_entered_at,
-    CALLS.c.end_reason,
-    CALLS.c.recording_path,
-    CALLS.c.recording_state,
-    CALLS.c.wait_sec,
-    CALLS.c.queue,
-    CALLS.c.ended_at,
-)
 
 
 @dataclass(frozen=True)
@@ -118,7 +116,7 @@ class CardRef:
 class Event:
     """One timeline entry to append to a card."""
 
-    kind: str
+    kind: TimelineKind
     at: datetime
     data: dict[str, Any] = field(default_factory=dict)
     channel_uniqueid: str | None = None
@@ -142,7 +140,7 @@ class HangupReport:
     # Known only when the call is rebuilt afterwards (callcards reconcile, from CEL):
     member_answered_at: datetime | None = None
     queue_entered_at: datetime | None = None
-    late_event: str = "card_created_late"
+    late_event: TimelineKind = TimelineKind.CARD_CREATED_LATE
 
 
 def seconds_between(start: datetime | None, end: datetime | None) -> int | None:
@@ -178,9 +176,25 @@ class LockedCard:
         self.values.update(changes)
         self.changes.update(changes)
 
+    def as_call(self) -> Call:
+        """The card as it is with this step's changes (detached)."""
+        return Call(**self.values)
 
-_SELECT_CARD = select(*_STATE_COLUMNS).where(CALLS.c.linkedid == bindparam("linkedid"))
-_LOCK_CARD = _SELECT_CARD.with_for_update()
+
+# A step reads the whole card before it changes it (locked until its transaction ends): a
+# closed card is given back whole from what was read and changed, with no RETURNING.
+_LOCK_CARD = select(CALLS).where(CALLS.c.linkedid == bindparam("linkedid")).with_for_update()
+# A group's cards, locked in one statement, always in the same order (no deadlock with
+# another server instance's group).
+_LOCK_CARDS = (
+    select(CALLS)
+    .where(CALLS.c.linkedid.in_(bindparam("linkedids", expanding=True)))
+    .order_by(CALLS.c.linkedid)
+    .with_for_update()
+)
+_OPERATORS = select(USERS.c.id, USERS.c.name, USERS.c.extension).where(
+    USERS.c.extension.is_not(None)
+)
 _CARD_FILE = select(CALLS.c.id, CALLS.c.recording_path).where(
     CALLS.c.linkedid == bindparam("linkedid")
 )
@@ -194,11 +208,102 @@ _INSERT_EVENTS = insert(EVENTS)
 _RESERVE_IDS = select(
     func.nextval(func.pg_get_serial_sequence(CALLS.name, CALLS.c.id.name))
 ).select_from(func.generate_series(1, bindparam("count")))
+_HOLD_KINDS = (TimelineKind.HOLD, TimelineKind.UNHOLD)
 _HOLD_EVENTS = (
-    select(EVENTS.c.kind, EVENTS.c.at, EVENTS.c.channel_uniqueid)
-    .where(EVENTS.c.call_id == bindparam("card_id"), EVENTS.c.kind.in_(("hold", "unhold")))
+    select(EVENTS.c.call_id, EVENTS.c.kind, EVENTS.c.at, EVENTS.c.channel_uniqueid)
+    .where(
+        EVENTS.c.call_id.in_(bindparam("card_ids", expanding=True)),
+        EVENTS.c.kind.in_(_HOLD_KINDS),
+    )
     .order_by(EVENTS.c.id)
 )
+
+
+def unnest(**arrays: Any) -> Any:
+    """`unnest($1::t1[], $2::t2[], ...) AS v(name1, name2, ...)`: one row per element.
+
+    `arrays` maps each name to its column type; the statement's text is the same for any
+    number of rows, so PostgreSQL (asyncpg) prepares it once.
+    """
+    # Text, not VARCHAR(n): a cast to VARCHAR(n) would cut a value too long for its column
+    # silently, where one change alone is refused.
+    arrays = {name: Text() if isinstance(kind, String) else kind for name, kind in arrays.items()}
+    return (
+        func.unnest(*(bindparam(name, type_=ARRAY(kind)) for name, kind in arrays.items()))
+        .table_valued(*(column(name, kind) for name, kind in arrays.items()))
+        .render_derived(name="v")
+    )
+
+
+_EVENT_ROWS = unnest(
+    call_id=Integer(),
+    at=EVENTS.c.at.type,
+    kind=EVENTS.c.kind.type,
+    channel_uniqueid=EVENTS.c.channel_uniqueid.type,
+    data=Text(),  # JSON text, cast below (an array of JSON is not one asyncpg sends)
+)
+#: Many cards' timeline entries in one statement (PostgreSQL, inside a group).
+_INSERT_EVENT_ROWS = insert(EVENTS).from_select(
+    ["call_id", "at", "kind", "channel_uniqueid", "data"],
+    select(
+        _EVENT_ROWS.c.call_id,
+        _EVENT_ROWS.c.at,
+        _EVENT_ROWS.c.kind,
+        _EVENT_ROWS.c.channel_uniqueid,
+        cast(_EVENT_ROWS.c.data, JSONB),
+    ),
+)
+
+
+_NEW_CARD_COLUMNS = (
+    "id",
+    "recording_url",
+    "uniqueid",
+    "linkedid",
+    "direction",
+    "status",
+    "started_at",
+    "src_number",
+    "dst_number",
+    "did",
+    "caller_name",
+    "operator_id",
+    "recording_path",
+    "recording_state",
+)
+_CARD_ROWS = unnest(**{name: CALLS.c[name].type for name in _NEW_CARD_COLUMNS})
+#: Many calls' new cards in one statement (PostgreSQL; ids reserved beforehand).
+_INSERT_CARD_ROWS = (
+    postgresql.insert(CALLS)
+    .from_select(
+        [*_NEW_CARD_COLUMNS, "resolved_first_call", "needs_callback", "updated_at"],
+        select(*_CARD_ROWS.c, false(), false(), func.now()),
+    )
+    .on_conflict_do_nothing(index_elements=[CALLS.c.linkedid])
+    .returning(CALLS.c.id, CALLS.c.linkedid, CALLS.c.recording_path)
+)
+_CARD_FILES = select(CALLS.c.id, CALLS.c.linkedid, CALLS.c.recording_path).where(
+    CALLS.c.linkedid.in_(bindparam("linkedids", expanding=True))
+)
+
+
+@dataclass
+class Group:
+    """The bulk reads and buffered writes of one group of changes (one per call).
+
+    Reads happen at the first step that needs them, for every card of the group at once;
+    writes wait in `events` and `saves` until `CardStore.flush`.
+    """
+
+    linkedids: Sequence[str]
+    locked: dict[str, Mapping[Any, Any]] | None = None
+    operators: dict[str, Any] | None = None
+    holds: dict[int, list[tuple[str, datetime, str | None]]] | None = None
+    events: list[dict[str, Any]] = field(default_factory=list)
+    saves: list[tuple[int, dict[str, Any]]] = field(default_factory=list)
+
+
+_GROUP = "callcards_card_group"
 
 
 class CardStore:
@@ -211,7 +316,7 @@ class CardStore:
         self._engine: Engine = sessions.kw["bind"]
         self._recordings = recordings
         self._public_url = public_url
-        self._updates: dict[tuple[frozenset[str], bool], Any] = {}
+        self._updates: dict[tuple[frozenset[str], bool | str], Any] = {}
         # INSERT ... ON CONFLICT DO NOTHING is spelled the same on both, built per dialect.
         dialect = postgresql if self._engine.dialect.name == "postgresql" else sqlite
         self._insert_card = (
@@ -231,12 +336,76 @@ class CardStore:
         if not db.execute(self._claim, {"op_id": op_id}).rowcount:
             raise AlreadyApplied(op_id)
 
-    def apply(self, change: CardChange[R], op_id: str | None = None) -> R:
+    def apply(
+        self, change: CardChange[R], op_id: str | None = None, engine: Engine | None = None
+    ) -> R:
         """Make one card change in a transaction of its own (`op_id`: a journaled one's)."""
-        with self._engine.begin() as db:
+        with (engine or self._engine).begin() as db:
             if op_id is not None:
                 self.claim(db, op_id)
             return change.apply(self, db)
+
+    @property
+    def groups(self) -> bool:
+        """True when many calls' changes of one kind are written as one (PostgreSQL)."""
+        return self._engine.dialect.name == "postgresql"
+
+    @contextmanager
+    def group(self, db: Connection, linkedids: Sequence[str]) -> Iterator[None]:
+        """Steps inside read the group's cards in bulk and buffer their writes (flushed at
+        the end: a write that fails there fails the group)."""
+        db.info[_GROUP] = Group(linkedids)
+        try:
+            yield
+            self.flush(db)
+        finally:
+            db.info.pop(_GROUP, None)
+
+    def flush(self, db: Connection) -> None:
+        """Write the group's buffered timeline entries and column changes, in bulk."""
+        group: Group | None = db.info.get(_GROUP)
+        if group is None:
+            return
+        if group.events:
+            rows, group.events = group.events, []
+            db.execute(
+                _INSERT_EVENT_ROWS,
+                {
+                    name: [row[name] for row in rows]
+                    for name in ("call_id", "at", "kind", "channel_uniqueid")
+                }
+                | {"data": [json.dumps(row["data"], ensure_ascii=False) for row in rows]},
+            )
+        saves, group.saves = group.saves, []
+        by_columns: dict[frozenset[str], list[tuple[int, dict[str, Any]]]] = {}
+        for card_id, changes in saves:
+            by_columns.setdefault(frozenset(changes), []).append((card_id, changes))
+        now = utcnow()
+        for columns, cards in by_columns.items():
+            db.execute(
+                self._update_many(columns),
+                {"card_id": [card_id for card_id, _ in cards], "now": now}
+                | {f"new_{name}": [changes[name] for _, changes in cards] for name in columns},
+            )
+
+    def _update_many(self, columns: frozenset[str]) -> Any:
+        """UPDATE calls SET ... FROM unnest(...): many cards' same columns in one statement."""
+        statement = self._updates.get((columns, "many"))
+        if statement is None:
+            names = sorted(columns)
+            rows = unnest(
+                card_id=Integer(), **{f"new_{name}": CALLS.c[name].type for name in names}
+            )
+            statement = (
+                update(CALLS)
+                .where(CALLS.c.id == rows.c.card_id)
+                .values(
+                    {name: rows.c[f"new_{name}"] for name in names}
+                    | {"updated_at": bindparam("now", type_=CALLS.c.updated_at.type)}
+                )
+            )
+            self._updates[(columns, "many")] = statement
+        return statement
 
     @property
     def engine(self) -> Engine:
@@ -265,7 +434,7 @@ class CardStore:
         with one later, even from the journal after an outage, collides with no other.
         """
         with self._engine.begin() as db:
-            return list(db.scalars(_RESERVE_IDS, {"count": count}))
+            return self._reserve(db, count)
 
     # -- steps inside a transaction (the changes in fastagi.changes use them) ----------
 
@@ -335,35 +504,64 @@ class CardStore:
         """Asterisk's record of the call so far, if cel_pgsql writes to this database."""
         return facts_of(linkedid, read_rows(db, linkedid))
 
+    def _new_card(self, db: Connection, new: NewCall) -> dict[str, Any]:
+        """The columns of a new card."""
+        operator = self._operator(db, new.operator_extension)
+        return {
+            "uniqueid": new.uniqueid,
+            "linkedid": new.linkedid,
+            "direction": new.direction.value,
+            "status": Status.RINGING.value,
+            "started_at": new.started_at,
+            "src_number": _plain_number(new.src_number),
+            "dst_number": _plain_number(new.dst_number),
+            "did": new.did,
+            "caller_name": _plain_number(new.caller_name),
+            "operator_id": operator.id if operator is not None else None,
+            "recording_path": new.recording_path,
+            "recording_state": RecordingState.PENDING.value,
+        }
+
+    def open_rows(
+        self, db: Connection, calls: Sequence[tuple[NewCall, int | None]]
+    ) -> list[tuple[int, str | None, bool]]:
+        """Many calls' cards in one INSERT (PostgreSQL): each one's as `open_row` gives it."""
+        spare = iter(self._reserve(db, sum(card_id is None for _, card_id in calls)))
+        rows = []
+        for new, card_id in calls:
+            card_id = card_id if card_id is not None else next(spare)
+            rows.append(
+                self._new_card(db, new)
+                | {"id": card_id, "recording_url": self._recording_url(card_id)}
+            )
+        inserted = {
+            row.linkedid: (row.id, row.recording_path, True)
+            for row in db.execute(
+                _INSERT_CARD_ROWS,
+                {name: [row[name] for row in rows] for name in _NEW_CARD_COLUMNS},
+            )
+        }
+        missing = [row["linkedid"] for row in rows if row["linkedid"] not in inserted]
+        if missing:  # calls that came back (a transfer): the cards they have
+            for row in db.execute(_CARD_FILES, {"linkedids": missing}):
+                inserted[row.linkedid] = (row.id, row.recording_path, False)
+        return [inserted[new.linkedid] for new, _ in calls]
+
+    @staticmethod
+    def _reserve(db: Connection, count: int) -> list[int]:
+        return list(db.scalars(_RESERVE_IDS, {"count": count})) if count else []
+
     def open_row(
         self, db: Connection, new: NewCall, card_id: int | None = None
     ) -> tuple[int, str | None, bool]:
         """The card's id and file, and whether this step created it."""
-        operator = self._operator(db, new.operator_extension)
         # A reserved id is known before the INSERT: so is the recording's URL.
         reserved = (
             {"id": card_id, "recording_url": self._recording_url(card_id)}
             if card_id is not None
             else {}
         )
-        inserted = db.execute(
-            self._insert_card,
-            {
-                **reserved,
-                "uniqueid": new.uniqueid,
-                "linkedid": new.linkedid,
-                "direction": new.direction.value,
-                "status": Status.RINGING.value,
-                "started_at": new.started_at,
-                "src_number": _plain_number(new.src_number),
-                "dst_number": _plain_number(new.dst_number),
-                "did": new.did,
-                "caller_name": _plain_number(new.caller_name),
-                "operator_id": operator.id if operator is not None else None,
-                "recording_path": new.recording_path,
-                "recording_state": RecordingState.PENDING.value,
-            },
-        ).first()
+        inserted = db.execute(self._insert_card, {**reserved, **self._new_card(db, new)}).first()
         if inserted is None:
             # The call came back (a transfer), or another session of it won the race.
             existing = db.execute(_CARD_FILE, {"linkedid": new.linkedid}).one()
@@ -431,7 +629,7 @@ class CardStore:
             card["id"],
             [
                 Event(
-                    "answered",
+                    TimelineKind.ANSWERED,
                     at,
                     {
                         "interface": interface or "",
@@ -464,7 +662,7 @@ class CardStore:
             card["id"],
             [
                 Event(
-                    "queue_from_dialplan",
+                    TimelineKind.QUEUE_FROM_DIALPLAN,
                     report.ended_at,
                     {
                         "queue": report.queue,
@@ -495,7 +693,7 @@ class CardStore:
             card["id"],
             [
                 Event(
-                    "recording_from_dialplan",
+                    TimelineKind.RECORDING_FROM_DIALPLAN,
                     report.ended_at,
                     {
                         "recording": used,
@@ -548,9 +746,8 @@ class CardStore:
                 if state == RecordingState.OK.value or settled
                 else RecordingState.PENDING.value
             )
-        self.add_events(db, card["id"], [Event("hangup", ended_at, data)])
-        row = self.save(db, card, returning=True).one()
-        return Call(**row._mapping)
+        self.add_events(db, card["id"], [Event(TimelineKind.HANGUP, ended_at, data)])
+        return self.save(db, card)
 
     def recording_state(self, path: str | None) -> str:
         # RecordingCheck and RecordingState share their values (ok, empty, missing).
@@ -569,9 +766,9 @@ class CardStore:
             return 0
         total, since = 0.0, answered_at
         held: set[str | None] = set()
-        for kind, at, channel in db.execute(_HOLD_EVENTS, {"card_id": card_id}):
+        for kind, at, channel in CardStore._hold_events(db, card_id):
             at = min(max(at, answered_at), ended_at)
-            if kind == "hold":
+            if kind == TimelineKind.HOLD:
                 if not held:
                     since = at
                 held.add(channel)
@@ -584,14 +781,53 @@ class CardStore:
         return round(total)
 
     @staticmethod
+    def _hold_events(db: Connection, card_id: int) -> list[tuple[str, datetime, str | None]]:
+        """The card's holds and unholds in order (a group reads its cards' all at once)."""
+        group: Group | None = db.info.get(_GROUP)
+        locked = group.locked if group is not None else None
+        if group is None or locked is None or card_id not in {r["id"] for r in locked.values()}:
+            rows = db.execute(_HOLD_EVENTS, {"card_ids": [card_id]})
+            stored = [(row.kind, row.at, row.channel_uniqueid) for row in rows]
+        else:
+            if group.holds is None:
+                group.holds = {}
+                rows = db.execute(_HOLD_EVENTS, {"card_ids": [r["id"] for r in locked.values()]})
+                for row in rows:
+                    group.holds.setdefault(row.call_id, []).append(
+                        (row.kind, row.at, row.channel_uniqueid)
+                    )
+            stored = list(group.holds.get(card_id, ()))
+        waiting = group.events if group is not None else []
+        return stored + [
+            (row["kind"], row["at"], row["channel_uniqueid"])
+            for row in waiting
+            if row["call_id"] == card_id and row["kind"] in _HOLD_KINDS
+        ]
+
+    @staticmethod
     def _operator(db: Connection, extension: str | None) -> Any:
-        """The user on this extension (id, name), if any."""
+        """The user on this extension (id, name), if any (a group reads them all once)."""
         if not extension:
             return None
-        return db.execute(_OPERATOR, {"extension": extension}).first()
+        group: Group | None = db.info.get(_GROUP)
+        if group is None:
+            return db.execute(_OPERATOR, {"extension": extension}).first()
+        if group.operators is None:
+            group.operators = {}
+            for user in db.execute(_OPERATORS):
+                group.operators.setdefault(user.extension, user)
+        return group.operators.get(extension)
 
     @staticmethod
     def lock(db: Connection, linkedid: str) -> LockedCard | None:
+        """The call's card, locked (in a group: every card of the group, at the first)."""
+        group: Group | None = db.info.get(_GROUP)
+        if group is not None:
+            if group.locked is None:
+                rows = db.execute(_LOCK_CARDS, {"linkedids": list(group.linkedids)})
+                group.locked = {row.linkedid: row._mapping for row in rows}
+            if linkedid in group.locked:
+                return LockedCard(group.locked[linkedid])
         row = db.execute(_LOCK_CARD, {"linkedid": linkedid}).first()
         return LockedCard(row._mapping) if row is not None else None
 
@@ -601,9 +837,9 @@ class CardStore:
             raise LookupError(f"no card for linkedid {linkedid}")
         return card
 
-    def _update(self, card: LockedCard, returning: bool = False) -> Any:
+    def _update(self, card: LockedCard) -> Any:
         """The UPDATE of the columns a step changed, built once for each set of them."""
-        key = (frozenset(card.changes), returning)
+        key = (frozenset(card.changes), False)
         statement = self._updates.get(key)
         if statement is None:
             values = {
@@ -611,31 +847,36 @@ class CardStore:
                 for name in (*key[0], "updated_at")
             }
             statement = update(CALLS).where(CALLS.c.id == bindparam("card_id")).values(values)
-            if returning:
-                statement = statement.returning(*CALLS.c)
             self._updates[key] = statement
         return statement
 
-    def save(self, db: Connection, card: LockedCard, returning: bool = False) -> Any:
-        params = {f"new_{name}": value for name, value in card.changes.items()}
-        return db.execute(
-            self._update(card, returning),
-            {**params, "new_updated_at": utcnow(), "card_id": card["id"]},
-        )
+    def save(self, db: Connection, card: LockedCard) -> Call:
+        """Write the columns the step changed (in a group: at its end); the card as it is now."""
+        now = utcnow()
+        group: Group | None = db.info.get(_GROUP)
+        if group is not None:
+            group.saves.append((card["id"], dict(card.changes)))
+        else:
+            params = {f"new_{name}": value for name, value in card.changes.items()}
+            db.execute(self._update(card), {**params, "new_updated_at": now, "card_id": card["id"]})
+        card.values["updated_at"] = now
+        return card.as_call()
 
     @staticmethod
     def add_events(db: Connection, card_id: int, events: Sequence[Event]) -> None:
-        if events:
-            db.execute(
-                _INSERT_EVENTS,
-                [
-                    {
-                        "call_id": card_id,
-                        "at": event.at,
-                        "kind": event.kind,
-                        "channel_uniqueid": event.channel_uniqueid,
-                        "data": {key: str(value) for key, value in event.data.items()},
-                    }
-                    for event in events
-                ],
-            )
+        """Append timeline entries to a card (in a group: at the group's end, all in one)."""
+        rows = [
+            {
+                "call_id": card_id,
+                "at": event.at,
+                "kind": event.kind,
+                "channel_uniqueid": event.channel_uniqueid,
+                "data": {key: str(value) for key, value in event.data.items()},
+            }
+            for event in events
+        ]
+        group: Group | None = db.info.get(_GROUP)
+        if group is not None:
+            group.events.extend(rows)
+        elif rows:
+            db.execute(_INSERT_EVENTS, rows)

@@ -11,12 +11,14 @@ name (`__init_subclass__`): a new change is one class here and its test.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, ClassVar, Generic, TypeVar
 
 from sqlalchemy import Boolean, Connection, and_, bindparam, case, func, null, or_, select, update
 
+from dialplan.timeline import TimelineKind
+from dialplan.virtual_hold import CALLBACK_REQUESTED
 from fastagi.cards import (
     ANSWER_FROM_CEL,
     CALLS,
@@ -27,8 +29,10 @@ from fastagi.cards import (
     CardStore,
     Event,
     HangupReport,
+    LockedCard,
     NewCall,
     seconds_between,
+    unnest,
 )
 from fastagi.cel import CallFacts
 from fastagi.outcome import Outcome
@@ -59,9 +63,25 @@ class CardChange(Generic[R]):
         if cls.legacy_name:
             LEGACY_NAMES[cls.legacy_name] = cls
 
+    @property
+    def call(self) -> str:
+        """The linkedid of the call whose card this changes (the writer keeps their order)."""
+        linkedid = getattr(self, "linkedid")  # noqa: B009 (a field of most changes)
+        assert isinstance(linkedid, str)
+        return linkedid
+
     def apply(self, store: CardStore, db: Connection) -> R:
         """Write the change in transaction `db`; what it gives back."""
         raise NotImplementedError
+
+    @classmethod
+    def apply_group(cls, store: CardStore, db: Connection, changes: Sequence[Any]) -> list[R]:
+        """Write many calls' changes of this kind (one each) inside `store.group`; results.
+
+        The steps read the group's cards in one statement and buffer their writes; a kind
+        whose own statement can take many rows says so here.
+        """
+        return [change.apply(store, db) for change in changes]
 
 
 @dataclass(frozen=True)
@@ -76,9 +96,26 @@ class OpenCard(CardChange[CardRef]):
     events: Sequence[Event] = ()
     card_id: int | None = None
 
+    @property
+    def call(self) -> str:
+        return self.new.linkedid
+
     def apply(self, store: CardStore, db: Connection) -> CardRef:
         """Insert the card (or find it) and its first timeline entries."""
-        card_id, recording_path, created = store.open_row(db, self.new, self.card_id)
+        return self._opened(store, db, store.open_row(db, self.new, self.card_id))
+
+    @classmethod
+    def apply_group(
+        cls, store: CardStore, db: Connection, changes: Sequence[OpenCard]
+    ) -> list[CardRef]:
+        """Every card in one INSERT, their timeline entries in one more."""
+        opened = store.open_rows(db, [(change.new, change.card_id) for change in changes])
+        return [change._opened(store, db, row) for change, row in zip(changes, opened, strict=True)]
+
+    def _opened(
+        self, store: CardStore, db: Connection, row: tuple[int, str | None, bool]
+    ) -> CardRef:
+        card_id, recording_path, created = row
         store.add_events(db, card_id, self.events)
         return CardRef(
             id=card_id,
@@ -88,20 +125,43 @@ class OpenCard(CardChange[CardRef]):
         )
 
 
-def _route_decided() -> Any:
-    """RouteDecided's UPDATE: a value given replaces the card's, None keeps it."""
+_ROUTE_COLUMNS = ("queue", "ivr_path", "did_source", "did_city", "end_reason", "queue_entered_at")
+#: RouteDecided's values for many calls at once (PostgreSQL).
+_ROUTES = unnest(
+    card_linkedid=CALLS.c.linkedid.type,
+    **{f"new_{name}": CALLS.c[name].type for name in _ROUTE_COLUMNS},
+    unrecorded=Boolean(),
+)
+
+
+def _card_ids_updated(
+    db: Connection, statement: Any, values: Sequence[dict[str, Any]]
+) -> dict[str, int]:
+    """Run an UPDATE ... FROM unnest(...) for many calls' values; each card id it updated."""
+    arrays = {name: [row[name] for row in values] for name in values[0]}
+    return {row.linkedid: row.id for row in db.execute(statement, arrays | {"now": utcnow()})}
+
+
+def _route_decided(rows: Any = None) -> Any:
+    """RouteDecided's UPDATE: a value given replaces the card's, None keeps it.
+
+    `rows`: the values of many calls (`_ROUTES`), else bound parameters of one.
+    """
     card = CALLS.c
 
-    def given(column: str) -> Any:
-        return func.coalesce(bindparam(f"new_{column}", type_=card[column].type), card[column])
+    def value(name: str, kind: Any) -> Any:
+        return rows.c[name] if rows is not None else bindparam(name, type_=kind)
 
-    ivr = bindparam("new_ivr_path", type_=card.ivr_path.type)
+    def given(column: str) -> Any:
+        return func.coalesce(value(f"new_{column}", card[column].type), card[column])
+
+    ivr = value("new_ivr_path", card.ivr_path.type)
     # Unless an operator already answered (a call that came back), a call that ends
     # before any queue has no recording.
-    unrecorded = and_(bindparam("unrecorded", type_=Boolean()), card.answered_at.is_(None))
+    unrecorded = and_(value("unrecorded", Boolean()), card.answered_at.is_(None))
     return (
         update(CALLS)
-        .where(card.linkedid == bindparam("card_linkedid"))
+        .where(card.linkedid == value("card_linkedid", card.linkedid.type))
         .values(
             queue=given("queue"),
             did_source=given("did_source"),
@@ -120,12 +180,16 @@ def _route_decided() -> Any:
             ),
             updated_at=bindparam("now", type_=card.updated_at.type),
         )
-        .returning(card.id)
+        .returning(card.id, card.linkedid)
     )
 
 
 _ROUTE_DECIDED = _route_decided()
+_ROUTES_DECIDED = _route_decided(_ROUTES)
 _CARD_ID = select(CALLS.c.id).where(CALLS.c.linkedid == bindparam("linkedid"))
+_CARD_IDS = select(CALLS.c.linkedid, CALLS.c.id).where(
+    CALLS.c.linkedid.in_(bindparam("linkedids", expanding=True))
+)
 _SAME_EVENT = (
     select(EVENTS.c.id)
     .where(
@@ -136,6 +200,26 @@ _SAME_EVENT = (
     )
     .limit(1)
 )
+
+
+def _lock_unless_heard(
+    store: CardStore, db: Connection, linkedid: str, event: Event
+) -> LockedCard | None:
+    """The call's card, locked, unless it has none or already has `event` (same kind, time and
+    channel: every server instance hears Asterisk's AMI events, and a journal replays)."""
+    card = store.lock(db, linkedid)
+    if card is None:
+        return None
+    found = db.scalar(
+        _SAME_EVENT,
+        {
+            "card_id": card["id"],
+            "kind": event.kind,
+            "at": event.at,
+            "channel": event.channel_uniqueid,
+        },
+    )
+    return None if found else card
 
 
 @dataclass(frozen=True)
@@ -158,23 +242,70 @@ class RouteDecided(CardChange[None]):
 
     def apply(self, store: CardStore, db: Connection) -> None:
         """One UPDATE of the card, then its timeline entries."""
-        card_id = db.scalar(
-            _ROUTE_DECIDED,
-            {
-                "card_linkedid": self.linkedid,
-                "new_queue": self.queue,
-                "new_ivr_path": self.ivr_path or None,
-                "new_did_source": self.did_source or None,
-                "new_did_city": self.did_city or None,
-                "new_end_reason": self.end_reason or None,
-                "new_queue_entered_at": self.queue_entered_at,
-                "unrecorded": not self.recorded,
-                "now": utcnow(),
-            },
-        )
+        card_id = db.scalar(_ROUTE_DECIDED, self._values() | {"now": utcnow()})
+        self._routed(store, db, card_id)
+
+    @classmethod
+    def apply_group(
+        cls, store: CardStore, db: Connection, changes: Sequence[RouteDecided]
+    ) -> list[None]:
+        """Every card in one UPDATE ... FROM unnest(...), their timeline entries in one INSERT."""
+        updated = _card_ids_updated(db, _ROUTES_DECIDED, [change._values() for change in changes])
+        for change in changes:
+            # A card missing fails the whole group: the writer then tries its changes one
+            # at a time and leaves the missing one out.
+            change._routed(store, db, updated.get(change.linkedid))
+        return [None] * len(changes)
+
+    def _values(self) -> dict[str, Any]:
+        return {
+            "card_linkedid": self.linkedid,
+            "new_queue": self.queue,
+            "new_ivr_path": self.ivr_path or None,
+            "new_did_source": self.did_source or None,
+            "new_did_city": self.did_city or None,
+            "new_end_reason": self.end_reason or None,
+            "new_queue_entered_at": self.queue_entered_at,
+            "unrecorded": not self.recorded,
+        }
+
+    def _routed(self, store: CardStore, db: Connection, card_id: int | None) -> None:
         if card_id is None:
             raise LookupError(f"no card for linkedid {self.linkedid}")
         store.add_events(db, card_id, self.events)
+
+
+def _ringing(rows: Any = None) -> Any:
+    """Ringing's UPDATE, of one call (bound parameters) or many (`rows`, PostgreSQL)."""
+
+    def value(name: str) -> Any:
+        kind = CALLS.c.ringing_at.type if name == "rang_at" else CALLS.c.linkedid.type
+        return rows.c[name] if rows is not None else bindparam(name, type_=kind)
+
+    return (
+        update(CALLS)
+        .where(
+            CALLS.c.linkedid == value("card_linkedid"),
+            CALLS.c.ended_at.is_(None),
+            CALLS.c.answered_at.is_(None),
+        )
+        .values(
+            ringing_extension=value("rang_extension"),
+            ringing_at=value("rang_at"),
+            updated_at=bindparam("now", type_=CALLS.c.updated_at.type),
+        )
+        .returning(CALLS.c.id, CALLS.c.linkedid)
+    )
+
+
+_RINGING = _ringing()
+_RINGINGS = _ringing(
+    unnest(
+        card_linkedid=CALLS.c.linkedid.type,
+        rang_extension=CALLS.c.ringing_extension.type,
+        rang_at=CALLS.c.ringing_at.type,
+    )
+)
 
 
 @dataclass(frozen=True)
@@ -192,16 +323,24 @@ class Ringing(CardChange[bool]):
 
     def apply(self, store: CardStore, db: Connection) -> bool:
         """Set the ringing extension on an open, unanswered card."""
-        card_id = db.scalar(
-            update(CALLS)
-            .where(
-                CALLS.c.linkedid == self.linkedid,
-                CALLS.c.ended_at.is_(None),
-                CALLS.c.answered_at.is_(None),
-            )
-            .values(ringing_extension=self.extension, ringing_at=self.at, updated_at=utcnow())
-            .returning(CALLS.c.id)
-        )
+        return self._rang(store, db, db.scalar(_RINGING, self._values() | {"now": utcnow()}))
+
+    @classmethod
+    def apply_group(
+        cls, store: CardStore, db: Connection, changes: Sequence[Ringing]
+    ) -> list[bool]:
+        """Every card in one UPDATE ... FROM unnest(...), their timeline entries in one INSERT."""
+        rang = _card_ids_updated(db, _RINGINGS, [change._values() for change in changes])
+        return [change._rang(store, db, rang.get(change.linkedid)) for change in changes]
+
+    def _values(self) -> dict[str, Any]:
+        return {
+            "card_linkedid": self.linkedid,
+            "rang_extension": self.extension,
+            "rang_at": self.at,
+        }
+
+    def _rang(self, store: CardStore, db: Connection, card_id: int | None) -> bool:
         if card_id is None:
             return False
         store.add_events(
@@ -209,7 +348,7 @@ class Ringing(CardChange[bool]):
             card_id,
             [
                 Event(
-                    "operator_rang",
+                    TimelineKind.OPERATOR_RANG,
                     self.at,
                     {
                         "extension": self.extension,
@@ -254,6 +393,21 @@ class EventsAdded(CardChange[None]):
             raise LookupError(f"no card for linkedid {self.linkedid}")
         store.add_events(db, card_id, self.events)
 
+    @classmethod
+    def apply_group(
+        cls, store: CardStore, db: Connection, changes: Sequence[EventsAdded]
+    ) -> list[None]:
+        """The cards' ids in one SELECT, every entry in one INSERT."""
+        ids = {
+            row.linkedid: row.id
+            for row in db.execute(_CARD_IDS, {"linkedids": [c.linkedid for c in changes]})
+        }
+        for change in changes:
+            if change.linkedid not in ids:
+                raise LookupError(f"no card for linkedid {change.linkedid}")
+            store.add_events(db, ids[change.linkedid], change.events)
+        return [None] * len(changes)
+
 
 @dataclass(frozen=True)
 class HoldChanged(CardChange[bool]):
@@ -270,24 +424,52 @@ class HoldChanged(CardChange[bool]):
 
     def apply(self, store: CardStore, db: Connection) -> bool:
         """Add the event unless it is there; recount a closed card's hold."""
-        card = store.lock(db, self.linkedid)
+        card = _lock_unless_heard(store, db, self.linkedid, self.event)
         if card is None:
-            return False
-        if db.scalar(
-            _SAME_EVENT,
-            {
-                "card_id": card["id"],
-                "kind": self.event.kind,
-                "at": self.event.at,
-                "channel": self.event.channel_uniqueid,
-            },
-        ):
             return False
         store.add_events(db, card["id"], [self.event])
         if card["ended_at"] is not None:
             card.set(
                 hold_sec=store.hold_seconds(db, card["id"], card["answered_at"], card["ended_at"])
             )
+            store.save(db, card)
+        return True
+
+
+@dataclass(frozen=True)
+class TransferredAttended(CardChange[bool]):
+    """An operator's attended transfer into a queue (AMI AttendedTransfer): they called the
+    queue with the caller on hold, talked to the operator who answered there, and handed the
+    caller over.
+
+    The card then reads as after a blind transfer to that queue (the `transfer` route): a
+    `transferred` entry from the card's queue to `to_queue`, the card in that queue, and the
+    operator who took the call answering it. False when the call has no card or already has
+    this transfer (another server instance heard it too, or a replay).
+    """
+
+    linkedid: str
+    to_queue: str
+    extension: str | None
+    interface: str | None
+    at: datetime
+    channel_uniqueid: str | None = None
+
+    def apply(self, store: CardStore, db: Connection) -> bool:
+        """The move, the card's new queue and its new operator (not on a closed card)."""
+        heard = Event(TimelineKind.TRANSFERRED, self.at, {}, self.channel_uniqueid)
+        card = _lock_unless_heard(store, db, self.linkedid, heard)
+        if card is None:
+            return False
+        moved = {
+            "from_queue": card["queue"] or "",
+            "to_queue": self.to_queue,
+            "reason": "attended_transfer",
+        }
+        store.add_events(db, card["id"], [replace(heard, data=moved)])
+        if card["ended_at"] is None:  # a late event does not reopen what the hangup closed
+            card.set(queue=self.to_queue)
+            store.mark_answered(db, card, self.extension, self.interface, self.at)
             store.save(db, card)
         return True
 
@@ -304,6 +486,10 @@ class HungUp(CardChange[Call]):
     legacy_name: ClassVar[str] = "hang_up"
     report: HangupReport
     settled: bool = False
+
+    @property
+    def call(self) -> str:
+        return self.report.call.linkedid
 
     def apply(self, store: CardStore, db: Connection) -> Call:
         """Close the card (opening a late one first if there is none)."""
@@ -362,7 +548,7 @@ class MessageLeft(CardChange[int]):
             card["id"],
             [
                 Event(
-                    "message_left" if heard else "no_message",
+                    TimelineKind.MESSAGE_LEFT if heard else TimelineKind.NO_MESSAGE,
                     self.at,
                     {"seconds": seconds, "record_status": self.record_status},
                 )
@@ -417,6 +603,10 @@ class ClosedFromCel(CardChange[Call | None]):
     legacy_name: ClassVar[str] = "close_from_cel"
     report: HangupReport
 
+    @property
+    def call(self) -> str:
+        return self.report.call.linkedid
+
     def apply(self, store: CardStore, db: Connection) -> Call | None:
         """Close it as the hangup would have, noting where the facts came from."""
         card = store.lock(db, self.report.call.linkedid)
@@ -464,6 +654,10 @@ class AnswerCorrected(CardChange[Call | None]):
     legacy_name: ClassVar[str] = "correct_answer"
     facts: CallFacts
 
+    @property
+    def call(self) -> str:
+        return self.facts.linkedid
+
     def apply(self, store: CardStore, db: Connection) -> Call | None:
         """Answer, wait, talk and hold from Asterisk's record; marked on the timeline."""
         facts = self.facts
@@ -485,5 +679,43 @@ class AnswerCorrected(CardChange[Call | None]):
             hold_sec=store.hold_seconds(db, card["id"], facts.answered_at, ended_at),
         )
         store.add_events(db, card["id"], [Event(ANSWER_FROM_CEL, facts.answered_at)])
-        row = store.save(db, card, returning=True).one()
-        return Call(**row._mapping)
+        return store.save(db, card)
+
+
+@dataclass(frozen=True)
+class CallbackRequested(CardChange[bool]):
+    """The caller left the queue with its callback key and gave the number to call back on
+    (virtual hold): the card keeps the number and closes "callback requested", not abandoned.
+
+    `how`: confirmed (the caller's own number), typed (another one), caller_id (nothing
+    usable was typed: the caller's own number) or hangup (they hung up while confirming).
+    False when the call has no card or an operator already answered it.
+    """
+
+    linkedid: str
+    number: str
+    at: datetime
+    how: str
+
+    def apply(self, store: CardStore, db: Connection) -> bool:
+        """Set the number and the end reason the hangup classifies by; a card the hangup
+        closed already (it came first) takes the status too."""
+        card = store.lock(db, self.linkedid)
+        if card is None or card["answered_at"] is not None:
+            return False
+        card.set(callback_number=self.number, end_reason=CALLBACK_REQUESTED)
+        if card["ended_at"] is not None:
+            card.set(status=Status.CALLBACK_REQUESTED.value)
+        store.save(db, card)
+        store.add_events(
+            db,
+            card["id"],
+            [
+                Event(
+                    TimelineKind.CALLBACK_REQUESTED,
+                    self.at,
+                    {"number": self.number, "how": self.how},
+                )
+            ],
+        )
+        return True

@@ -29,6 +29,7 @@ from pathlib import Path
 from types import UnionType
 from typing import Any, TypeVar, Union, get_args, get_origin, get_type_hints
 
+from sqlalchemy import Engine
 from sqlalchemy.exc import DisconnectionError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
@@ -37,8 +38,16 @@ from fastagi.changes import CHANGES, LEGACY_NAMES, CardChange
 
 log = logging.getLogger(__name__)
 
-#: What "the database is away" looks like through SQLAlchemy.
-DATABASE_AWAY = (OperationalError, InterfaceError, DisconnectionError, PoolTimeoutError)
+#: What "the database is away" looks like through SQLAlchemy (asyncpg's refused or timed
+#: out connection comes through as the socket's own error).
+DATABASE_AWAY = (
+    OperationalError,
+    InterfaceError,
+    DisconnectionError,
+    PoolTimeoutError,
+    ConnectionError,
+    TimeoutError,
+)
 
 R = TypeVar("R")
 T = TypeVar("T")
@@ -193,12 +202,14 @@ class Journal:
         except FileNotFoundError:
             return False
 
-    def append(self, operation: Operation) -> None:
-        """Write one operation and make it durable before returning."""
+    def append(self, *operations: Operation) -> None:
+        """Write operations and make them durable (one fsync) before returning."""
+        if not operations:
+            return
         with self._lock:
             descriptor = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
             try:
-                os.write(descriptor, operation.to_line())
+                os.write(descriptor, b"".join(operation.to_line() for operation in operations))
                 os.fsync(descriptor)
             finally:
                 os.close(descriptor)
@@ -240,11 +251,12 @@ class Queued:
 
 
 class _LeftOut(Exception):
-    """A change of a batch failed on its own; the batch goes again without it."""
+    """A change of a batch failed on its own (the batch goes again without it), or a group
+    failed (the batch goes again with the group's changes one at a time)."""
 
-    def __init__(self, position: int) -> None:
-        super().__init__(position)
-        self.position = position
+    def __init__(self, positions: Sequence[int]) -> None:
+        super().__init__(positions)
+        self.positions = positions
 
 
 class JournaledCards:
@@ -255,7 +267,7 @@ class JournaledCards:
         self.journal = journal
         self._replay_lock = threading.Lock()
 
-    def apply(self, change: CardChange[R]) -> R | None:
+    def apply(self, change: CardChange[R], engine: Engine | None = None) -> R | None:
         """Make the change in its own transaction; None when it went to the journal."""
         if self.journal.active and not change.reads:
             # Changes made while older ones wait in the journal follow them there: in order.
@@ -263,7 +275,7 @@ class JournaledCards:
             return None
         for attempt in (1, 2):
             try:
-                return self.store.apply(change)
+                return self.store.apply(change, engine=engine)
             except DATABASE_AWAY as error:
                 # The pool does not ping connections before use: a connection PostgreSQL
                 # dropped (a restart) fails once, the pool discards the others, try again.
@@ -280,30 +292,38 @@ class JournaledCards:
                 return None
         return None
 
-    def journal_only(self, change: CardChange[Any]) -> None:
-        """Keep a change for the replay without trying the database (it is too far behind)."""
-        if not change.reads:
-            self.journal.append(Operation.new(change))
+    def journal_only(self, *changes: CardChange[Any]) -> None:
+        """Keep changes for the replay without trying the database (it is too far behind)."""
+        self.journal.append(*(Operation.new(change) for change in changes if not change.reads))
 
-    def apply_batch(self, batch: Sequence[Queued]) -> list[Any]:
+    def apply_batch(self, batch: Sequence[Queued], engine: Engine | None = None) -> list[Any]:
         """Make many changes in one transaction, in order; each one's result or exception.
 
-        A change that fails alone is left out (the batch is tried again without it); a
-        change marked for the journal, and every change after it, goes to the journal.
+        On PostgreSQL, many calls' changes of one kind go as one group (`_plan`). A change
+        that fails alone is left out (the batch is tried again without it; a group that
+        fails is tried again one change at a time, to find which); a change marked for the
+        journal, and every change after it, goes to the journal. `engine`: the writer's
+        (asyncpg, in the event loop), else the store's.
         """
         cut = next((n for n, queued in enumerate(batch) if queued.to_journal), len(batch))
         if self.journal.active:
             cut = 0
         results: list[Any] = [None] * len(batch)
         written = list(range(cut))
+        alone: set[int] = set()
         reconnected, conflicts = False, 0
         while True:
             try:
-                self._write(batch, written, results)
+                self._write(batch, written, alone, results, engine)
                 break
-            except _LeftOut as left_out:
-                written.remove(left_out.position)  # rolled back: again, without it
-            except DATABASE_AWAY as error:
+            except _LeftOut as left_out:  # rolled back: again, without it (or them, alone)
+                if len(left_out.positions) == 1:
+                    written.remove(left_out.positions[0])
+                else:
+                    alone.update(left_out.positions)
+            except Exception as error:
+                if not isinstance(error, DATABASE_AWAY) and not _conflict(error):
+                    raise
                 if not reconnected and getattr(error, "connection_invalidated", False):
                     reconnected = True  # a connection PostgreSQL dropped: once more (apply)
                     continue
@@ -321,25 +341,68 @@ class JournaledCards:
                 break
         for position in range(cut, len(batch)):
             change = batch[position].change
-            results[position] = None  # what a rolled-back attempt gave is not on any card
-            if change.reads:
-                results[position] = self.apply(change)
-            else:
-                self.journal_only(change)
+            # What a rolled-back attempt gave is not on any card.
+            results[position] = self.apply(change, engine) if change.reads else None
+        self.journal_only(*(queued.change for queued in batch[cut:]))  # one fsync
         return results
 
-    def _write(self, batch: Sequence[Queued], written: list[int], results: list[Any]) -> None:
+    def _write(
+        self,
+        batch: Sequence[Queued],
+        written: list[int],
+        alone: set[int],
+        results: list[Any],
+        engine: Engine | None,
+    ) -> None:
         if not written:
             return
-        with self.store.engine.begin() as db:
-            for position in written:
+        with (engine or self.store.engine).begin() as db:
+            for positions in self._plan(batch, written, alone):
+                changes = [batch[position].change for position in positions]
                 try:
-                    results[position] = batch[position].change.apply(self.store, db)
-                except DATABASE_AWAY:
-                    raise
+                    if len(changes) == 1:
+                        results[positions[0]] = changes[0].apply(self.store, db)
+                        continue
+                    with self.store.group(db, [change.call for change in changes]):
+                        done = type(changes[0]).apply_group(self.store, db, changes)
+                    for position, result in zip(positions, done, strict=True):
+                        results[position] = result
                 except Exception as error:
-                    results[position] = error
-                    raise _LeftOut(position) from error
+                    if isinstance(error, DATABASE_AWAY) or _conflict(error):
+                        raise
+                    if len(changes) == 1:
+                        results[positions[0]] = error
+                    else:
+                        log.warning(
+                            "a group of %d %s failed (%s: %s); again one at a time",
+                            len(changes),
+                            type(changes[0]).__name__,
+                            type(error).__name__,
+                            str(error).splitlines()[0][:300],
+                        )
+                    raise _LeftOut(positions) from error
+
+    def _plan(
+        self, batch: Sequence[Queued], written: list[int], alone: set[int]
+    ) -> list[list[int]]:
+        """The order the batch's changes go in: groups of one kind, one change per call.
+
+        A call's n-th change of the batch is in round n; a round's changes of one kind form
+        a group (they are of different calls, so their order among them does not matter).
+        SQLite (the demo) writes each change on its own, in the order handed in.
+        """
+        if not self.store.groups:
+            return [[position] for position in written]
+        calls: dict[str, int] = {}
+        rounds: list[dict[Any, list[int]]] = []
+        for position in written:
+            change = batch[position].change
+            n = calls[change.call] = calls.get(change.call, -1) + 1
+            if n == len(rounds):
+                rounds.append({})
+            kind = position if position in alone else type(change)
+            rounds[n].setdefault(kind, []).append(position)
+        return [group for groups in rounds for group in groups.values()]
 
     def reserve_ids(self, count: int) -> list[int]:
         """See CardStore.reserve_ids; never journaled (raises while the database is away)."""

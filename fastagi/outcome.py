@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from dialplan.numbers import Refusal
+from dialplan.virtual_hold import CALLBACK_REQUESTED
 from models import Direction, Status
 
 _REFUSALS = frozenset(refusal.value for refusal in Refusal)
@@ -56,7 +57,8 @@ class HangupFacts:
     dial_status: str = ""
     queue_returned: bool = False
     entered_queue: bool = False
-    reason_so_far: str | None = None  # set by an earlier route: closed_hours, ivr_hangup
+    reason_so_far: str | None = None  # set by an earlier route: closed_hours, ivr_hangup,
+    # callback_requested
 
 
 def classify(facts: HangupFacts) -> Outcome:
@@ -68,6 +70,9 @@ def classify(facts: HangupFacts) -> Outcome:
         return Outcome(
             Status.ANSWERED, "operator_hangup" if facts.queue_returned else "caller_hangup"
         )
+    if facts.reason_so_far == CALLBACK_REQUESTED:
+        # The caller left the queue with its callback key and gave a number (virtual hold).
+        return Outcome(Status.CALLBACK_REQUESTED, CALLBACK_REQUESTED)
     queue_status = facts.queue_status.strip().upper()
     if queue_status in _QUEUE_UNANSWERED:
         return Outcome(Status.MISSED, _QUEUE_UNANSWERED[queue_status])

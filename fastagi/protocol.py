@@ -5,8 +5,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+import time
 from dataclasses import dataclass
 from urllib.parse import parse_qsl
+
+from callcards import metrics
 
 log = logging.getLogger(__name__)
 
@@ -326,11 +329,13 @@ class AgiCall:
                 raise AgiHangup(f"{keywords} not sent: channel hung up")
             self._drop_stale_lines()
             limit = self._timeout if timeout is None else timeout
+            sent = time.perf_counter()
             try:
                 async with asyncio.timeout(limit):
                     self._writer.write(data)
                     await self._writer.drain()
                     reply = await self._read_reply()
+                metrics.AGI_COMMAND.observe(time.perf_counter() - sent)
             except TimeoutError:
                 # A late reply would pair with the next command: the session is over.
                 self._abandon(AgiTimeout, f"no reply to {keywords} within {limit} s")
@@ -403,6 +408,15 @@ class AgiCall:
         if reply.result.startswith("-"):
             # Missing file or hangup; a dead channel shows on the next command (511/HANGUP).
             log.warning("AGI %s: STREAM FILE %s gave %s", self.uniqueid, prompt, reply.result)
+            return None
+        code = int(reply.result) if reply.result.isdigit() else 0
+        return chr(code) if code > 0 else None
+
+    async def say_digits(self, digits: str, escape_digits: str = "") -> str | None:
+        """Say `digits` one by one; return the escape digit pressed, if any."""
+        reply = await self.command("SAY DIGITS", digits, escape_digits)
+        if reply.result.startswith("-"):
+            log.warning("AGI %s: SAY DIGITS gave %s", self.uniqueid, reply.result)
             return None
         code = int(reply.result) if reply.result.isdigit() else 0
         return chr(code) if code > 0 else None

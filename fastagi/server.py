@@ -5,8 +5,10 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import logging
+import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 
+from callcards import metrics
 from fastagi.protocol import AgiCall, AgiError, AgiHangup, read_headers
 from fastagi.variables import CC_ERROR
 
@@ -152,6 +154,7 @@ class FastAgiServer:
             )
             await _report(call, "VERBOSE", f"callcards: unknown AGI route {call.route!r}", "1")
             return
+        started = time.monotonic()
         try:
             await route(call)
         except AgiHangup as exc:
@@ -162,6 +165,8 @@ class FastAgiServer:
             # The dialplan checks CC_* variables after AGI(): give it the reason, if it listens.
             await _report(call, "VERBOSE", f"callcards: {call.route} failed", "1")
             await _report(call, "SET VARIABLE", CC_ERROR, f"{type(exc).__name__}: {exc}"[:120])
+        finally:
+            metrics.AGI_SESSIONS.labels(route=call.route).observe(time.monotonic() - started)
 
 
 async def _report(call: AgiCall, *words: str) -> None:

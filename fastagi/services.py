@@ -27,6 +27,7 @@ from typing import Any, ParamSpec, TypeVar
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from callcards import metrics
 from callcards.config import DEFAULT_OUTBOUND_NUMBERS
 from dialplan.numbers import Pattern, read_patterns
 from dialplan.settings import FlowSettings
@@ -233,7 +234,8 @@ class AgiServices:
         """Run blocking database work in the thread pool, off the event loop, with a deadline."""
         loop = asyncio.get_running_loop()
         work = loop.run_in_executor(self.executor, functools.partial(func, *args, **kwargs))
-        return await asyncio.wait_for(work, self.db_timeout)
+        with metrics.DB_STEP.time():
+            return await asyncio.wait_for(work, self.db_timeout)
 
     def change_card(self, linkedid: str, change: CardChange[R]) -> asyncio.Future[R | None]:
         """Hand a change of call `linkedid`'s card to the writer, after the call's earlier ones.

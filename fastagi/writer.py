@@ -2,10 +2,15 @@
 
 Routes and the AMI listener hand changes in (`submit`) and go on; the writer takes every
 change waiting, up to `max_batch`, and writes them in one transaction (group commit: one
-commit, one fsync of PostgreSQL's log for many calls). Changes are written in the order
-they were handed in, so each call's changes keep their order. Past `max_queued` waiting,
-a change goes to the journal instead (with every change after it in its batch, so a
-call's order holds there too).
+commit, one fsync of PostgreSQL's log for many calls), many calls' changes of one kind in
+one statement (JournaledCards.apply_batch). Each call's changes keep the order they were
+handed in. Past `max_queued` waiting, a change goes to the journal instead (with every
+change after it in its batch, so a call's order holds there too).
+
+On PostgreSQL the writer runs in the event loop on asyncpg: the card store's synchronous
+steps run inside SQLAlchemy's asyncio bridge (`greenlet_spawn`), each statement an await,
+so no thread shares the interpreter with the AGI sessions. SQLite (the demo) keeps the
+store's own engine, in one thread.
 """
 
 from __future__ import annotations
@@ -16,12 +21,26 @@ from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.util import greenlet_spawn
+
 from fastagi.changes import CardChange
 from fastagi.journal import JournaledCards, Queued
 
 log = logging.getLogger(__name__)
 
 R = TypeVar("R")
+
+
+def asyncpg_engine(cards: JournaledCards) -> AsyncEngine | None:
+    """The writer's engine on asyncpg, for the store's PostgreSQL (None: SQLite)."""
+    url = cards.store.engine.url
+    if url.get_backend_name() != "postgresql":
+        return None
+    # One batch at a time: one connection, and one spare for a read left to the journal.
+    return create_async_engine(
+        url.set(drivername="postgresql+asyncpg"), pool_size=2, max_overflow=0
+    )
 
 
 class CardWriter:
@@ -33,8 +52,13 @@ class CardWriter:
         self.cards = cards
         self.max_batch = max_batch
         self.max_queued = max_queued
-        # One thread: the batches are written one after another, in order.
-        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="card-writer")
+        self.engine = asyncpg_engine(cards)
+        # SQLite: one thread, so the batches are written one after another, in order.
+        self._thread = (
+            ThreadPoolExecutor(max_workers=1, thread_name_prefix="card-writer")
+            if self.engine is None
+            else None
+        )
         self._waiting: deque[tuple[Queued, asyncio.Future[Any]]] = deque()
         self._wakeup: asyncio.Event | None = None
         self._task: asyncio.Task[None] | None = None
@@ -56,9 +80,14 @@ class CardWriter:
         self._wakeup.set()
         return done
 
+    async def _write(self, batch: list[Queued]) -> list[Any]:
+        if self.engine is not None:
+            return await greenlet_spawn(self.cards.apply_batch, batch, self.engine.sync_engine)
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._thread, self.cards.apply_batch, batch)
+
     async def _write_forever(self) -> None:
         assert self._wakeup is not None
-        loop = asyncio.get_running_loop()
         while True:
             await self._wakeup.wait()
             self._wakeup.clear()
@@ -68,9 +97,7 @@ class CardWriter:
                 ]
                 self._writing = len(taken)
                 try:
-                    results = await loop.run_in_executor(
-                        self._thread, self.cards.apply_batch, [queued for queued, _ in taken]
-                    )
+                    results = await self._write([queued for queued, _ in taken])
                 except Exception:
                     log.exception("a batch of %d card change(s) failed", len(taken))
                     results = [None] * len(taken)
@@ -98,4 +125,7 @@ class CardWriter:
         await self.settled()
         if self._task is not None:
             self._task.cancel()
-        self._thread.shutdown(wait=True)
+        if self._thread is not None:
+            self._thread.shutdown(wait=True)
+        if self.engine is not None:
+            await self.engine.dispose()

@@ -8,6 +8,7 @@ from models.callbacks import CallbackAttempt, CallbackCard, CallbackTask, TaskOu
 from models.calls import AuditEntry, Call, CallEvent, Direction, RecordingState, Status
 from models.dictionaries import CallCategory, CallPurpose, CallSubCategory, CallTag, call_tags
 from models.journal import CardOperation
+from models.live import AgentState, LiveEvent, LiveFloor, LiveWrapup, OperatorState
 from models.reports import (
     CategoryDay,
     FirstCallDay,
@@ -21,6 +22,11 @@ from models.routing import Did, FlowSetting, FlowVersion, IvrMenu, Queue, Schedu
 from models.users import PhoneType, QueueMember, Role, StaffSession, User, queue_supervisors
 
 __all__ = [
+    "AgentState",
+    "LiveEvent",
+    "LiveFloor",
+    "LiveWrapup",
+    "OperatorState",
     "AsteriskCdr",
     "AsteriskCel",
     "AuditEntry",

@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Index, Integer, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from dialplan.timeline import TimelineKind
 from models.base import Base, JsonDocument, utcnow
 from models.dictionaries import CallCategory, CallPurpose, CallSubCategory, CallTag, call_tags
 from models.users import User
@@ -181,8 +182,8 @@ class Call(Base):
 
 
 #: The timeline events that move a call from one queue to another (or end it after one).
-MOVE_EVENTS = ("queue_overflow", "transferred")
-MOVES_WHERE = "kind IN ('queue_overflow', 'transferred')"
+MOVE_EVENTS = (TimelineKind.QUEUE_OVERFLOW, TimelineKind.TRANSFERRED)
+MOVES_WHERE = "kind IN ({})".format(", ".join(f"'{kind}'" for kind in MOVE_EVENTS))
 
 
 class CallEvent(Base):

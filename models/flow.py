@@ -17,7 +17,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from dialplan.document import (
+    FLOOR_FIELDS,
     ActionDoc,
+    CallbackOfferDoc,
     ExceptionDoc,
     FlowDocument,
     HolidayDoc,
@@ -48,7 +50,7 @@ def draft_document(session: Session) -> FlowDocument:
     document: FlowDocument = {
         "default_queue": default.value if default else "reception",
         "queues": [
-            _queue_doc(session, queue)
+            _queue(session, queue)
             for queue in session.scalars(
                 select(Queue).where(Queue.active.is_(True)).order_by(Queue.name)
             )
@@ -96,7 +98,8 @@ def draft_document(session: Session) -> FlowDocument:
     return document
 
 
-def _queue_doc(session: Session, queue: Queue) -> QueueDoc:
+def _queue(session: Session, queue: Queue) -> QueueDoc:
+    """A queue as the document keeps it."""
     doc: QueueDoc = {
         "name": queue.name,
         "title": queue.title,
@@ -108,6 +111,8 @@ def _queue_doc(session: Session, queue: Queue) -> QueueDoc:
     }
     if queue.callbacks:  # only when set, so earlier versions read the same
         doc["callbacks"] = cast(QueueCallbacksDoc, dict(queue.callbacks))
+    if queue.callback_offer:  # only when set, so documents from before it read the same
+        doc["callback_offer"] = cast(CallbackOfferDoc, dict(queue.callback_offer))
     return doc
 
 
@@ -125,6 +130,10 @@ def _setup(session: Session, queue: Queue) -> QueueSetupDoc:
         "wrapup_sec": queue.wrapup_sec,
         "retention_days": queue.retention_days,
         "members": [{"login": login, "penalty": penalty} for login, penalty in members],
+        "wrapup_hold_sec": queue.wrapup_hold_sec,
+        "missed_rings_pause": queue.missed_rings_pause,
+        "max_wait_alert_sec": queue.max_wait_alert_sec,
+        "service_level_target_pct": queue.service_level_target_pct,
     }
 
 
@@ -134,6 +143,9 @@ def _store_setup(session: Session, queue: Queue, setup: QueueSetupDoc) -> list[t
     queue.ring_timeout_sec = setup.get("ring_timeout_sec", 15)
     queue.wrapup_sec = setup.get("wrapup_sec", 0)
     queue.retention_days = setup.get("retention_days")
+    # Versions from before the live floor's fields put back their defaults.
+    for name, (default, _low, _high) in FLOOR_FIELDS.items():
+        setattr(queue, name, setup.get(name, default))
     session.flush()
     wanted = {item["login"]: item.get("penalty", 0) for item in setup.get("members", [])}
     users = {
@@ -176,6 +188,7 @@ def store_document(session: Session, document: FlowDocument) -> list[tuple[str, 
         queue.service_level_sec = queue_doc.get("service_level_sec", 20)
         queue.when_empty = _json(queue_doc.get("when_empty"))
         queue.when_timeout = _json(queue_doc.get("when_timeout"))
+        queue.callback_offer = _json(queue_doc.get("callback_offer"))
         queue.active = True
         queue.callbacks = _json(queue_doc.get("callbacks"))
         setup = queue_doc.get("setup")

@@ -76,6 +76,8 @@ class QueueDay(_DayRow, Base):
     closed: Mapped[int] = mapped_column(Integer, default=0)
     refused: Mapped[int] = mapped_column(Integer, default=0)
     answered_wait_sec: Mapped[int] = mapped_column(Integer, default=0)
+    # Offered calls that left with the callback key and a number (virtual hold).
+    callback_requested: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
 class WaitDay(_DayRow, Base):

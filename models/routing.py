@@ -37,6 +37,16 @@ class Queue(Base):
     when_timeout: Mapped[dict[str, Any] | None] = mapped_column(JsonDocument)
     # Callback tasks: retry schedule, attempts, short abandons, mode (dialplan QueueCallbacks).
     callbacks: Mapped[dict[str, Any] | None] = mapped_column(JsonDocument)
+    # The live floor (migration 0016). After an answered call the operator is held out of the
+    # queue until their card is complete, at most this long (0: not held).
+    wrapup_hold_sec: Mapped[int] = mapped_column(Integer, default=0)
+    # Rings not answered in a row before the operator is paused "missed calls" (0: never).
+    missed_rings_pause: Mapped[int] = mapped_column(Integer, default=0)
+    # The wallboard's thresholds: the longest acceptable wait and the service-level target.
+    max_wait_alert_sec: Mapped[int] = mapped_column(Integer, default=60)
+    service_level_target_pct: Mapped[int] = mapped_column(Integer, default=80)
+    # Virtual hold, in the flow document's shape (dialplan.virtual_hold); None: no offer.
+    callback_offer: Mapped[dict[str, Any] | None] = mapped_column(JsonDocument)
 
     def __repr__(self) -> str:
         return f"<Queue {self.name}>"

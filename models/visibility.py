@@ -7,6 +7,7 @@ copy of the rule can drift apart.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import ColumnElement, Select, and_, false, or_, select, true
@@ -109,6 +110,29 @@ def tasks_scope(stmt: Select[Any], user: Any) -> Select[Any]:
     return stmt.where(false())
 
 
+def operators_seen(user: Any, operator_id: Any) -> ColumnElement[bool]:
+    """The condition on an operator-id column under which a report shows that operator's
+    rows (their sessions): an admin every operator, a supervisor those serving a queue they
+    oversee, anyone else none."""
+    account = report_reader(user)
+    if account is None:
+        return false()
+    if account.role == ADMIN:
+        return true()
+    return operator_id.in_(overseen_operator_ids(account))  # type: ignore[no-any-return]
+
+
+def queues_seen(user: Any, queue: Any) -> ColumnElement[bool]:
+    """The condition on a queue-name column under which a report shows that queue's rows:
+    an admin every queue, a supervisor those they oversee, anyone else none."""
+    account = report_reader(user)
+    if account is None:
+        return false()
+    if account.role == ADMIN:
+        return true()
+    return queue.in_(overseen_queue_names(account))  # type: ignore[no-any-return]
+
+
 def calls_scope(stmt: Select[Any], user: Any) -> Select[Any]:
     """Restrict a `select(Call)` to the cards this user may see: the one rule, in SQL.
 
@@ -168,6 +192,53 @@ def visible_operators(session: Session, user: Any) -> list[User]:
         .where(User.active.is_(True), User.role == OPERATOR, User.extension.is_not(None))
         .order_by(User.extension)
     )
+    return list(session.scalars(stmt.where(operators_seen(account, User.id))))
+
+
+@dataclass(frozen=True)
+class LiveScope:
+    """Which live events (live_events rows) a viewer's stream carries: worked out once per
+    stream, then asked of each event without SQL. `everything`: an admin."""
+
+    everything: bool = False
+    user_id: int | None = None
+    queues: frozenset[str] = frozenset()
+    operator_ids: frozenset[int] = frozenset()
+
+    def sees(self, queue: str | None, user_id: int | None) -> bool:
+        """Operators: their own events (their state, wrap-up and ringing); supervisors: the
+        queues they oversee and those queues' operators; admins: all. An event for nobody
+        in particular (Asterisk connected or not, the floor re-read) reaches every stream."""
+        if self.everything or (queue is None and user_id is None):
+            return True
+        if user_id is not None and (user_id == self.user_id or user_id in self.operator_ids):
+            return True
+        return queue is not None and queue in self.queues
+
+    def sees_operator(self, user_id: int | None, queues: list[str]) -> bool:
+        """An operator's row on the floor picture: theirs, or of a queue or operator overseen."""
+        if self.everything:
+            return True
+        if user_id is not None and (user_id == self.user_id or user_id in self.operator_ids):
+            return True
+        return bool(self.queues.intersection(queues))
+
+
+def live_scope(session: Session, user: Any) -> LiveScope:
+    """The live events `user` may follow (the one rule for the site's streams)."""
+    account = account_of(user)
+    if account is None or not account.active:
+        return LiveScope()
+    if account.role == ADMIN:
+        return LiveScope(everything=True, user_id=account.id)
     if account.role == SUPERVISOR:
-        stmt = stmt.where(User.id.in_(overseen_operator_ids(account)))
-    return list(session.scalars(stmt))
+        return LiveScope(
+            user_id=account.id,
+            queues=frozenset(session.scalars(overseen_queue_names(account))),
+            operator_ids=frozenset(
+                i for i in session.scalars(overseen_operator_ids(account)) if i is not None
+            ),
+        )
+    if account.role == OPERATOR:
+        return LiveScope(user_id=account.id)
+    return LiveScope()

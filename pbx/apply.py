@@ -12,11 +12,13 @@ import difflib
 import logging
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from callcards.config import Settings
+from dialplan.virtual_hold import read_offer
 from models import Queue, QueueMember, User
 from pbx.ami import AmiClient, AmiError, Connect
 from pbx.files import include_path, locked, require_include
@@ -72,9 +74,21 @@ def queue_specs(session: Session) -> tuple[list[QueueSpec], list[str]]:
                 wrapup_sec=queue.wrapup_sec,
                 service_level_sec=queue.service_level_sec,
                 members=tuple(members),
+                **_callback_offer(queue),
             )
         )
     return specs, notes
+
+
+def _callback_offer(queue: Queue) -> dict[str, Any]:
+    """The queue's virtual hold as QueueSpec takes it (none stored: no offer)."""
+    offer = read_offer(queue.callback_offer, f"queue {queue.name}, callback_offer")
+    return {
+        "callback_after_sec": offer.after_sec,
+        "callback_key": offer.key,
+        "callback_repeat_sec": offer.repeat_sec,
+        "callback_prompt": offer.prompt,
+    }
 
 
 def pending_diff(session: Session, settings: Settings) -> str:

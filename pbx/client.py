@@ -14,7 +14,13 @@ from callcards.config import Settings
 from pbx.apply import apply_queues
 from pbx.callout import CallOut, call_out_from_settings
 from pbx.endpoints import apply_endpoints
-from pbx.pause import MemberState, operator_state, operator_states, pause_operator
+from pbx.pause import (
+    MemberState,
+    log_out_operator,
+    operator_state,
+    operator_states,
+    pause_operator,
+)
 from pbx.steps import ApplyResult
 
 
@@ -39,6 +45,10 @@ class PbxClient:
     def pause_operator(self, extension: str, paused: bool, reason: str = "") -> MemberState:
         """Pause the operator's phone in every queue, or make it ready; the state after."""
         return pause_operator(self.settings, extension, paused, reason)
+
+    def log_out_operator(self, extension: str) -> MemberState:
+        """Take the operator's phone out of the queues (paused "logged out" where it must stay)."""
+        return log_out_operator(self.settings, extension)
 
     def operator_states(self, extensions: list[str]) -> dict[str, MemberState]:
         """Each operator's phone state (by extension), in one AMI QueueStatus."""

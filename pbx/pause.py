@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from callcards.config import Settings
-from pbx.ami import AmiClient
+from pbx.ami import AmiClient, AmiError
 from pbx.queue_state import QueueAmi
 from pbx.queues_conf import member_interface
 
@@ -68,6 +68,23 @@ def set_paused(ami: QueueAmi, interface: str, paused: bool, reason: str = "") ->
     ami.action("QueuePause", **fields)
 
 
+#: The pause of a phone a supervisor logged out of queues it cannot leave (queues.conf members).
+LOGGED_OUT_REASON = "logged out"
+
+
+def log_out(ami: QueueAmi, interface: str) -> None:
+    """Take `interface` out of every queue (QueueRemove); a member written in queues.conf
+    cannot be removed at run time, so it is paused "logged out" there instead."""
+    stays = False
+    for queue in member_state(ami, interface).queues:
+        try:
+            ami.action("QueueRemove", Queue=queue, Interface=interface)
+        except AmiError:  # "Member not dynamic"
+            stays = True
+    if stays:
+        set_paused(ami, interface, True, LOGGED_OUT_REASON)
+
+
 #: Seconds the site waits for AMI here: the operator's page must not hang on Asterisk.
 SITE_TIMEOUT = 3.0
 
@@ -85,6 +102,14 @@ def pause_operator(
     interface = member_interface(settings.member_interface, extension)
     with AmiClient.from_settings(settings, timeout=SITE_TIMEOUT) as ami:
         set_paused(ami, interface, paused, reason)
+        return member_state(ami, interface)
+
+
+def log_out_operator(settings: Settings, extension: str) -> MemberState:
+    """Log the operator's phone out of the queues (pbx.pause.log_out); the state after."""
+    interface = member_interface(settings.member_interface, extension)
+    with AmiClient.from_settings(settings, timeout=SITE_TIMEOUT) as ami:
+        log_out(ami, interface)
         return member_state(ami, interface)
 
 

@@ -11,10 +11,16 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 
+from dialplan.virtual_hold import DEFAULT_PROMPT as CALLBACK_PROMPT
+from dialplan.virtual_hold import KEYS as CALLBACK_KEYS
+from dialplan.virtual_hold import PROMPT_NAME
+
 #: The generated file's name, next to queues.conf in Asterisk's config folder.
 QUEUES_INCLUDE = "queues_callcards.conf"
 #: The template every generated queue inherits (queues.conf).
 QUEUE_TEMPLATE = "cc-queue"
+#: The exit-to-context of a queue that offers a callback, by key (extensions.conf).
+CALLBACK_CONTEXT = "cc-callback-key-"
 #: How an operator's phone is dialled; {extension} is the operator's extension.
 DEFAULT_MEMBER_INTERFACE = "PJSIP/{extension}"
 
@@ -72,6 +78,12 @@ class QueueSpec:
     service_level_sec: int = 20
     when_empty: str = "leave"
     members: tuple[MemberSpec, ...] = ()
+    # Virtual hold (dialplan.virtual_hold): after this many seconds of waiting (0: never) the
+    # caller hears the offer, again every callback_repeat_sec; callback_key takes it.
+    callback_after_sec: int = 0
+    callback_key: str = "1"
+    callback_repeat_sec: int = 60
+    callback_prompt: str = CALLBACK_PROMPT
 
 
 @dataclass(frozen=True)
@@ -176,6 +188,7 @@ def _render_queue(queue: QueueSpec, interface_template: str) -> list[str]:
         f"servicelevel = {queue.service_level_sec}",
         f"joinempty = {empty}",
         f"leavewhenempty = {empty}",
+        *_callback_offer(queue),
     ]
     extensions: set[str] = set()
     for member in sorted(queue.members, key=lambda m: (m.penalty, m.extension)):
@@ -188,6 +201,34 @@ def _render_queue(queue: QueueSpec, interface_template: str) -> list[str]:
         name = member_name(member.name)
         lines.append(f"member => {interface},{member.penalty}" + (f",{name}" if name else ""))
     return lines
+
+
+def _callback_offer(queue: QueueSpec) -> list[str]:
+    """A queue's virtual hold: the offer as a periodic announcement, the key as an exit.
+
+    app_queue leaves the queue when the caller presses a one-digit extension of the queue's
+    `context` (queue_log EXITWITHKEY); extensions.conf has one context per key
+    ([cc-callback-key-<digit>]), each sending the caller to [cc-callback].
+    """
+    if queue.callback_after_sec <= 0:
+        return []
+    if queue.callback_key not in CALLBACK_KEYS:
+        raise ValueError(f"queue {queue.name!r}: callback key {queue.callback_key!r} is not 0-9")
+    if queue.callback_repeat_sec <= 0:
+        raise ValueError(
+            f"queue {queue.name!r}: callback repeat {queue.callback_repeat_sec} is not positive"
+        )
+    if not PROMPT_NAME.match(queue.callback_prompt):
+        raise ValueError(f"queue {queue.name!r}: callback prompt {queue.callback_prompt!r}")
+    return [
+        f"context = {CALLBACK_CONTEXT}{queue.callback_key}",
+        f"periodic-announce = {queue.callback_prompt}",
+        f"periodic-announce-startdelay = {queue.callback_after_sec}",
+        f"periodic-announce-frequency = {queue.callback_repeat_sec}",
+        # The caller at the head of the queue, whose operators are ringing, hears it too
+        # (app_queue plays announcements to the others only).
+        "announce-to-first-user = yes",
+    ]
 
 
 def expected_queues(text: str) -> dict[str, ExpectedQueue]:

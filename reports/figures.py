@@ -17,6 +17,7 @@ from sqlalchemy import and_, distinct, func, not_, null, or_, select
 from sqlalchemy.orm import Session, scoped_session
 
 from callcards.config import FCR_REPEAT_DAYS
+from dialplan.timeline import TimelineKind
 from models import (
     Call,
     CallCategory,
@@ -88,6 +89,7 @@ class QueueFigures:
     refused: int = 0
     answered_within: int = 0
     answered_wait_sec: float = 0
+    callback_requested: int = 0  # offered, left with the callback key (virtual hold)
 
     @property
     def answer_rate(self) -> float | None:
@@ -120,6 +122,7 @@ _QUEUE_SUMS = (
     "refused",
     "answered_within",
     "answered_wait_sec",
+    "callback_requested",
 )
 
 
@@ -133,7 +136,7 @@ class QueueReport:
 
 def _queue_sums(leg: o.Leg, short_abandon_sec: int, target: Any) -> list[Any]:
     """The aggregates of `_QUEUE_SUMS` over legs, in that order."""
-    offered, answered, abandoned, missed, closed, refused, wait = leg.counts()
+    offered, answered, abandoned, missed, closed, refused, wait, callbacks = leg.counts()
     return [
         offered,
         answered,
@@ -144,6 +147,7 @@ def _queue_sums(leg: o.Leg, short_abandon_sec: int, target: Any) -> list[Any]:
         refused,
         o.count_of(and_(leg.ended(o.ANSWERED), leg.wait <= target)),
         wait,
+        callbacks,
     ]
 
 
@@ -272,9 +276,21 @@ def _queue_rollups(
             "closed",
             "refused",
             "answered_wait_sec",
+            "callback_requested",
         )
     ]
-    for name, leg, offered, answered, abandoned, missed, closed, refused, wait in session.execute(
+    for (
+        name,
+        leg,
+        offered,
+        answered,
+        abandoned,
+        missed,
+        closed,
+        refused,
+        wait,
+        callbacks,
+    ) in session.execute(
         select(QueueDay.queue, QueueDay.leg, *sums)
         .where(
             cover.rolled(QueueDay.day),
@@ -297,6 +313,7 @@ def _queue_rollups(
                 answered_wait_sec=wait,
                 short_abandoned=0,
                 answered_within=0,
+                callback_requested=callbacks,
             )
     target = func.coalesce(Queue.service_level_sec, SERVICE_LEVEL_SEC)
     for name, leg, short, within in session.execute(
@@ -537,7 +554,7 @@ def _operator_cards(
         # An event never comes before its call: the bound drops nothing and lets the
         # ringing events be read by their time (ix_call_events_rang_at).
         .where(
-            CallEvent.kind == "operator_rang",
+            CallEvent.kind == TimelineKind.OPERATOR_RANG,
             CallEvent.at >= cover.earliest_raw,
             cover.raw(),
             Call.status != Status.RINGING.value,

@@ -37,11 +37,15 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import aliased
 
+from dialplan.timeline import TimelineKind
 from models import Call, CallEvent, Direction, Status
 from models.calls import MOVE_EVENTS
 from reports.sql import ceil_seconds, seconds_between, within_days
 
 ANSWERED, ABANDONED, MISSED = Status.ANSWERED.value, Status.ABANDONED.value, Status.MISSED.value
+#: Left the queue with its callback key and a number (virtual hold): offered, and counted
+#: apart, neither answered, abandoned nor missed.
+CALLBACK_REQUESTED = Status.CALLBACK_REQUESTED.value
 
 
 def count_of(condition: ColumnElement[bool]) -> Any:
@@ -65,10 +69,10 @@ def refused() -> ColumnElement[bool]:
 
 
 def offered() -> ColumnElement[bool]:
-    """Entered a queue and ended answered, abandoned or missed there."""
+    """Entered a queue and ended answered, abandoned, missed or asking for a callback there."""
     return and_(
         Call.queue_entered_at.is_not(None),
-        Call.status.in_([ANSWERED, ABANDONED, MISSED]),
+        Call.status.in_([ANSWERED, ABANDONED, MISSED, CALLBACK_REQUESTED]),
         not_(closed()),
         not_(refused()),
     )
@@ -111,7 +115,7 @@ def answered_by(extension: Any) -> ColumnElement[bool]:
     answer = aliased(CallEvent)
     return exists().where(
         answer.call_id == Call.id,
-        answer.kind == "answered",
+        answer.kind == TimelineKind.ANSWERED,
         answer.data["extension"].as_string() == extension,
     )
 
@@ -197,7 +201,8 @@ class Leg:
         return and_(self.offered, self.status == status)
 
     def counts(self) -> list[Any]:
-        """offered, answered, abandoned, missed, closed, refused, total wait of the answered."""
+        """offered, answered, abandoned, missed, closed, refused, total wait of the answered,
+        callbacks requested."""
         return [
             count_of(self.offered),
             count_of(self.ended(ANSWERED)),
@@ -206,6 +211,7 @@ class Leg:
             count_of(self.closed),
             count_of(self.refused),
             total_of(self.ended(ANSWERED), self.wait),
+            count_of(self.ended(CALLBACK_REQUESTED)),
         ]
 
 
@@ -247,7 +253,7 @@ def last_moves(where: ColumnElement[bool], since: datetime | None) -> Subquery:
             answer,
             and_(
                 answer.call_id == moved.c.call_id,
-                answer.kind == "answered",
+                answer.kind == TimelineKind.ANSWERED,
                 answer.at >= moved.c.moved_at,
             ),
         )
@@ -318,7 +324,7 @@ def earlier_legs(where: ColumnElement[bool], since: datetime | None) -> Subquery
             moves.c.queue,
             moves.c.start,
             and_(
-                moves.c.kind == "queue_overflow",
+                moves.c.kind == TimelineKind.QUEUE_OVERFLOW,
                 func.coalesce(moves.c.queue_status, "").in_(REFUSED_AT_JOIN),
             ).label("refused"),
             func.min(answer.at).label("answered_at"),
@@ -326,9 +332,9 @@ def earlier_legs(where: ColumnElement[bool], since: datetime | None) -> Subquery
         .outerjoin(
             answer,
             and_(
-                moves.c.kind == "transferred",
+                moves.c.kind == TimelineKind.TRANSFERRED,
                 answer.call_id == moves.c.call_id,
-                answer.kind == "answered",
+                answer.kind == TimelineKind.ANSWERED,
                 answer.at >= moves.c.start,
                 answer.at < moves.c.at,
             ),

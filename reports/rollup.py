@@ -45,6 +45,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from callcards.config import FCR_REPEAT_DAYS
+from dialplan.timeline import TimelineKind
 from models import (
     Call,
     CallEvent,
@@ -316,7 +317,7 @@ def day_rows(where: ColumnElement[bool]) -> Iterator[tuple[type[Any], Select[Any
             .join(Call, Call.id == CallEvent.call_id)
             .where(
                 where,
-                CallEvent.kind == "operator_rang",
+                CallEvent.kind == TimelineKind.OPERATOR_RANG,
                 Call.status != Status.RINGING.value,
                 not_(o.answered_by(extension)),
             )
@@ -388,6 +389,7 @@ _COLUMNS: dict[type[Any], tuple[str, ...]] = {
         "closed",
         "refused",
         "answered_wait_sec",
+        "callback_requested",
     ),
     WaitDay: ("queue", "queueless_operator_id", "leg", "outcome", "seconds", "calls"),
     OperatorDay: (

@@ -105,3 +105,59 @@ def _within_days_postgresql(element: within_days, compiler: SQLCompiler, **kw: A
 def _within_days_sqlite(element: within_days, compiler: SQLCompiler, **kw: Any) -> str:
     earlier, later, days = (compiler.process(clause, **kw) for clause in element.clauses)
     return f"(julianday({later}) <= julianday({earlier}) + {days})"
+
+
+class later_of(FunctionElement[Any]):  # noqa: N801 (used like a SQL function)
+    """The larger of two values of one type (timestamps or numbers): GREATEST / max()."""
+
+    inherit_cache = True
+    name = "later_of"
+
+
+class earlier_of(FunctionElement[Any]):  # noqa: N801 (used like a SQL function)
+    """The smaller of two values of one type (timestamps or numbers): LEAST / min()."""
+
+    inherit_cache = True
+    name = "earlier_of"
+
+
+@compiles(later_of, "postgresql")
+def _later_of_postgresql(element: later_of, compiler: SQLCompiler, **kw: Any) -> str:
+    return f"GREATEST({compiler.process(element.clauses, **kw)})"
+
+
+@compiles(later_of)
+def _later_of_sqlite(element: later_of, compiler: SQLCompiler, **kw: Any) -> str:
+    # SQLite's max() with several arguments is the scalar one; its timestamps are ISO text
+    # of one width, so text order is time order.
+    return f"max({compiler.process(element.clauses, **kw)})"
+
+
+@compiles(earlier_of, "postgresql")
+def _earlier_of_postgresql(element: earlier_of, compiler: SQLCompiler, **kw: Any) -> str:
+    return f"LEAST({compiler.process(element.clauses, **kw)})"
+
+
+@compiles(earlier_of)
+def _earlier_of_sqlite(element: earlier_of, compiler: SQLCompiler, **kw: Any) -> str:
+    return f"min({compiler.process(element.clauses, **kw)})"
+
+
+class seconds_after(FunctionElement[Any]):  # noqa: N801 (used like a SQL function)
+    """A timestamp moved `seconds` (a whole number written into the SQL) later."""
+
+    inherit_cache = True
+    name = "seconds_after"
+
+
+@compiles(seconds_after, "postgresql")
+def _seconds_after_postgresql(element: seconds_after, compiler: SQLCompiler, **kw: Any) -> str:
+    column, seconds = (compiler.process(clause, **kw) for clause in element.clauses)
+    return f"({column} + make_interval(secs => {seconds}))"
+
+
+@compiles(seconds_after)
+def _seconds_after_sqlite(element: seconds_after, compiler: SQLCompiler, **kw: Any) -> str:
+    # The stored text's own format (microseconds), so text comparison stays time order.
+    column, seconds = (compiler.process(clause, **kw) for clause in element.clauses)
+    return f"strftime('%Y-%m-%d %H:%M:%f000', {column}, '+' || ({seconds}) || ' seconds')"

@@ -4,6 +4,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
 export CALLCARDS_DEVELOPMENT=1
+# The workspace's "Your day" shows the time left of these pause allowances (README).
+export CALLCARDS_PAUSE_ALLOWANCES="${CALLCARDS_PAUSE_ALLOWANCES:-lunch=60,break=20}"
 .venv/bin/callcards db upgrade
 .venv/bin/callcards seed-demo --week
 .venv/bin/callcards agi --listen "${CALLCARDS_AGI_LISTEN:-127.0.0.1:4573}" &

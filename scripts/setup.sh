@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what callcards needs on a fresh Debian machine; safe to run again.
 #   scripts/setup.sh          Python packages in .venv
-#   scripts/setup.sh --test   also Debian's debootstrap, chromium, sox (with MP3) and the Asterisk 22 sandbox root
+#   scripts/setup.sh --test   also Debian's debootstrap, chromium, sox (with MP3), tcpdump, gcc (the
+#                             browser tests' loopback preload) and the Asterisk 22 sandbox root
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -9,7 +10,9 @@ as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 
 debian_packages=(python3-venv)
 if [ "${1:-}" = "--test" ]; then
-  debian_packages+=(debootstrap chromium sox libsox-fmt-mp3 ca-certificates)
+  # tcpdump, gcc: the softphone tests' packet capture and loopback preload; iproute2: `ss`
+  # tells the live tests which gunicorn worker serves a stream.
+  debian_packages+=(debootstrap chromium sox libsox-fmt-mp3 ca-certificates tcpdump gcc libc6-dev iproute2)
 fi
 missing=()
 for package in "${debian_packages[@]}"; do

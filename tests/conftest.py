@@ -128,7 +128,8 @@ def agi_server(
     database_url: str, asterisk_sandbox: SandboxInfo, agi_port: int
 ) -> Iterator[AgiProcess]:
     """`callcards agi` on the test database, writing recordings where the sandbox does,
-    listening to the sandbox's AMI for Hold/Unhold."""
+    listening to the sandbox's AMI for Hold/Unhold and the live floor (its test phones)."""
+    from callcards.sandbox.render import TEST_MEMBER_INTERFACE
     from tests.agi_process import AgiProcess
 
     log = ARTIFACTS / "callcards-agi.log"
@@ -138,7 +139,10 @@ def agi_server(
         Path(asterisk_sandbox.recordings_dir),
         agi_port,
         log,
-        extra_env=sandbox_ami_env(asterisk_sandbox),
+        extra_env={
+            **sandbox_ami_env(asterisk_sandbox),
+            "CALLCARDS_MEMBER_INTERFACE": TEST_MEMBER_INTERFACE,
+        },
     )
     server.start()
     yield server

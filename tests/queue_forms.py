@@ -20,6 +20,11 @@ def queue_form(queue: Queue, **extra: str) -> dict[str, str]:
         "when_empty_message": "",
         "when_timeout": "hangup",
         "when_timeout_message": "",
+        # The live floor's fields (migration 0016).
+        "wrapup_hold_sec": str(queue.wrapup_hold_sec),
+        "missed_rings_pause": str(queue.missed_rings_pause),
+        "max_wait_alert_sec": str(queue.max_wait_alert_sec),
+        "service_level_target_pct": str(queue.service_level_target_pct),
     }
     data.update(extra)
     return data

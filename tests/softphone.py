@@ -1,9 +1,10 @@
 """The browser phone under test: the site served next to the sandbox, Chromium on loopback only.
 
 Chromium gets a fake microphone playing a steady tone (so the recording can tell the
-operator's side from silence), `--allow-loopback-in-peer-connection`, and a page script that
-offers Asterisk only its 127.0.0.1 ICE candidates: this machine may send packets to
-127.0.0.0/8 only, and Chromium gathers candidates on every interface.
+operator's side from silence), `--allow-loopback-in-peer-connection`, a preload that binds its
+UDP sockets to loopback (LOOPBACK_UDP_C) and a page script that offers Asterisk only its
+127.0.0.1 ICE candidates: this machine may send packets to 127.0.0.0/8 only, and Chromium
+gathers candidates on every interface. `Capture` (tcpdump) checks what went on the wire.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 import subprocess
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -30,6 +31,9 @@ CHROMIUM_ARGS = [
     "--use-fake-ui-for-media-stream",
     "--allow-loopback-in-peer-connection",
     "--autoplay-policy=no-user-gesture-required",
+    # No name is looked up (Chromium asks the machine's DNS server for Google's hosts, an
+    # address off loopback); the site and Asterisk are reached by address.
+    "--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1",
 ]
 
 #: The page's SDP offers/answers carry only 127.0.0.1 candidates (and address), so Asterisk
@@ -54,6 +58,58 @@ LOOPBACK_ONLY = r"""
   });
 })();
 """
+
+#: A preload for Chromium that binds every UDP socket to loopback, whatever address it asks
+#: for: WebRTC binds one socket per interface and gathers its candidate from the socket's
+#: address, so every candidate is 127.0.0.1 (or ::1) and no ICE check, DTLS or RTP goes
+#: from, or is answered to, the machine's own address; Chromium's other UDP (DNS, mDNS)
+#: cannot leave the machine either. No Chromium switch does this (its IP-handling policies
+#: choose the default route's interface, never loopback). Refusing the bind instead stalls
+#: ICE gathering (the page never answers).
+LOOPBACK_UDP_C = r"""
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <netinet/in.h>
+#include <string.h>
+#include <sys/socket.h>
+
+int bind(int fd, const struct sockaddr *address, socklen_t length) {
+  static int (*real_bind)(int, const struct sockaddr *, socklen_t);
+  if (!real_bind) { real_bind = dlsym(RTLD_NEXT, "bind"); }
+  int type = 0;
+  socklen_t size = sizeof type;
+  if (address && getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &size) == 0 && type == SOCK_DGRAM) {
+    if (address->sa_family == AF_INET && length >= sizeof(struct sockaddr_in)) {
+      struct sockaddr_in loopback;
+      memcpy(&loopback, address, sizeof loopback);
+      if ((ntohl(loopback.sin_addr.s_addr) >> 24) != 127) {
+        loopback.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        return real_bind(fd, (const struct sockaddr *)&loopback, sizeof loopback);
+      }
+    } else if (address->sa_family == AF_INET6 && length >= sizeof(struct sockaddr_in6)) {
+      struct sockaddr_in6 loopback;
+      memcpy(&loopback, address, sizeof loopback);
+      if (!IN6_IS_ADDR_LOOPBACK(&loopback.sin6_addr)) {
+        loopback.sin6_addr = in6addr_loopback;
+        loopback.sin6_scope_id = 0;
+        return real_bind(fd, (const struct sockaddr *)&loopback, sizeof loopback);
+      }
+    }
+  }
+  return real_bind(fd, address, length);
+}
+"""
+
+
+def loopback_udp_preload(folder: Path) -> Path:
+    """LOOPBACK_UDP_C built into `folder` (Debian's gcc), for Chromium's LD_PRELOAD."""
+    source, library = folder / "loopback_udp.c", folder / "loopback_udp.so"
+    source.write_text(LOOPBACK_UDP_C)
+    subprocess.run(
+        ["cc", "-shared", "-fPIC", "-O2", "-o", str(library), str(source), "-ldl"], check=True
+    )
+    return library
+
 
 #: In the page: the selected ICE pair's two addresses, the codec, and the audio heard so far.
 CALL_STATS = r"""
@@ -82,6 +138,7 @@ async () => {
   return {
     local: local ? (local.address || local.ip) : null,
     remote: remote ? (remote.address || remote.ip) : null,
+    remote_port: remote ? remote.port : null,
     codec: codec ? codec.mimeType : null,
     energy: inbound ? (inbound.totalAudioEnergy || 0) : 0,
     reports: pair ? [] : Array.from(stats.values()).map(r => r.type + ':' + (r.state || '')),
@@ -96,6 +153,7 @@ class CallStats:
 
     local: str | None
     remote: str | None
+    remote_port: int | None  # Asterisk's RTP port for the call
     codec: str | None
     energy: float
     # Every report's type, when no pair was found (for the assertion's message).
@@ -203,3 +261,168 @@ def send_on_sip_websocket(url: str, payload: bytes) -> bytes:
             return sock.recv(4096)
         except TimeoutError:
             return b""
+
+
+class TcpRelay:
+    """A TCP relay on 127.0.0.1 in front of `upstream_port`: a network the test can cut.
+
+    `cut()` resets every relayed connection and refuses new ones (each is reset at once), as a
+    dropped network does to a WebSocket; `restore()` relays again. Both ends are loopback.
+    """
+
+    def __init__(self, upstream_port: int) -> None:
+        import socket
+
+        self.upstream_port = upstream_port
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self.port: int = self._listener.getsockname()[1]
+        self._lock = threading.Lock()
+        self._open: list[Any] = []
+        self._cut = False
+        self._closed = False
+        #: Connections relayed so far (a reconnection shows as one more).
+        self.accepted = 0
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        import socket
+
+        while not self._closed:
+            try:
+                client, _ = self._listener.accept()
+            except OSError:
+                return
+            with self._lock:
+                if self._cut:
+                    _reset(client)
+                    continue
+                try:
+                    upstream = socket.create_connection(("127.0.0.1", self.upstream_port), 5)
+                except OSError:
+                    _reset(client)
+                    continue
+                self.accepted += 1
+                self._open += [client, upstream]
+            for source, sink in ((client, upstream), (upstream, client)):
+                threading.Thread(target=_pump, args=(source, sink), daemon=True).start()
+
+    def cut(self) -> None:
+        """Reset every relayed connection; refuse new ones until `restore()`."""
+        with self._lock:
+            self._cut = True
+            for sock in self._open:
+                _reset(sock)
+            self._open.clear()
+
+    def restore(self) -> None:
+        """Relay new connections again."""
+        with self._lock:
+            self._cut = False
+
+    def close(self) -> None:
+        """Stop relaying (the listener and every connection)."""
+        self.cut()
+        self._closed = True
+        self._listener.close()
+
+
+def _pump(source: Any, sink: Any) -> None:
+    with suppress(OSError):
+        while chunk := source.recv(65536):
+            sink.sendall(chunk)
+    for sock in (source, sink):
+        with suppress(OSError):
+            sock.close()
+
+
+def _reset(sock: Any) -> None:
+    """End `sock` at once (SO_LINGER 0: a reset), as a dropped connection ends.
+
+    shutdown() first: a pump thread blocked in recv() on it would otherwise keep the socket
+    open (close() alone does not wake it) until the next packet.
+    """
+    import socket
+    import struct
+
+    with suppress(OSError):
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    with suppress(OSError):
+        sock.shutdown(socket.SHUT_RDWR)
+    with suppress(OSError):
+        sock.close()
+
+
+@dataclass(frozen=True)
+class Packet:
+    """One captured IP packet: the interface, its protocol and its two ends (address, port)."""
+
+    interface: str
+    protocol: str  # "tcp" or "udp"
+    source: tuple[str, int]
+    destination: tuple[str, int]
+
+
+class Capture:
+    """tcpdump on every interface (`-i any`) for `bpf_filter`, while the `with` block runs."""
+
+    def __init__(self, path: Path, bpf_filter: str) -> None:
+        self.path, self.bpf_filter = path, bpf_filter
+        self.packets: list[Packet] = []
+        self._process: subprocess.Popen[bytes] | None = None
+
+    def __enter__(self) -> Capture:
+        import shutil
+        import time
+
+        tcpdump = shutil.which("tcpdump") or "/usr/bin/tcpdump"
+        if not Path(tcpdump).exists():
+            raise AssertionError("tcpdump is missing: run scripts/setup.sh --test")
+        log = self.path.with_suffix(".log")
+        # -Z root: tcpdump would drop to its own user and could not write under pytest's tmp.
+        with log.open("wb") as said:
+            self._process = subprocess.Popen(
+                [tcpdump, "-i", "any", "-n", "-U", "--immediate-mode", "-Z", "root"]
+                + ["-w", str(self.path), self.bpf_filter],
+                stdout=subprocess.DEVNULL,
+                stderr=said,
+            )
+        deadline = time.monotonic() + 15
+        while b"listening on" not in log.read_bytes():
+            if self._process.poll() is not None or time.monotonic() > deadline:
+                raise AssertionError(f"tcpdump did not start: {log.read_text()}")
+            time.sleep(0.05)
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        import signal
+
+        assert self._process is not None
+        self._process.send_signal(signal.SIGINT)  # flushes the file and exits
+        self._process.wait(timeout=15)
+        self.packets = read_packets(self.path)
+
+
+def read_packets(path: Path) -> list[Packet]:
+    """The IPv4/IPv6 TCP and UDP packets of a capture file, as tcpdump reads them."""
+    import re
+
+    shown = subprocess.run(
+        ["tcpdump", "-r", str(path), "-n", "-q", "-t"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    # "lo    In  IP 127.0.0.1.5060 > 127.0.0.1.41000: UDP, length 120" (IP6 for IPv6).
+    line_re = re.compile(
+        r"^(\S+)\s+\S+\s+IP6? (\S+)\.(\d+) > (\S+)\.(\d+): (tcp|UDP)", re.IGNORECASE
+    )
+    packets = []
+    for line in shown.splitlines():
+        found = line_re.search(line)
+        if found is None:
+            raise AssertionError(f"a captured packet tcpdump shows as neither TCP nor UDP: {line}")
+        interface, source, sport, destination, dport, protocol = found.groups()
+        packets.append(
+            Packet(interface, protocol.lower(), (source, int(sport)), (destination, int(dport)))
+        )
+    return packets

@@ -24,9 +24,18 @@ import pytest
 from panoramisk.message import Message
 
 from callcards.config import load_settings
-from fastagi.ami_listener import AmiListener, HoldChange, ami_listener, hold_change
+from fastagi.ami_listener import (
+    LISTENED,
+    AmiListener,
+    HoldChange,
+    QueueAnswer,
+    ami_listener,
+    hold_change,
+    queue_answer,
+    transfer_into_queue,
+)
 from fastagi.cards import Event
-from fastagi.changes import CardChange, HoldChanged
+from fastagi.changes import CardChange, HoldChanged, TransferredAttended
 from models import migrate
 from tests.waiting import eventually
 
@@ -81,6 +90,81 @@ def test_other_events_and_a_hold_with_no_linkedid_change_no_card() -> None:
     assert hold_change(hold_message(Linkedid=""), RECEIVED) is None
 
 
+#: What Asterisk 22 said when operator 101 (their call with the caller: PJSIP/101-00000000)
+#: handed the caller over to 102, who had answered 101's call to the reception queue
+#: (PJSIP/101-00000001), as heard in tests/test_softphone_browser.py (trimmed).
+CONSULTATION = "1796647976.3"
+AGENT_CONNECT = {
+    "Event": "AgentConnect",
+    "Queue": "reception",
+    "Uniqueid": CONSULTATION,
+    "Linkedid": CONSULTATION,
+    "Channel": "PJSIP/101-00000001",
+    "DestChannel": "PJSIP/102-00000002",
+    "Interface": "PJSIP/102",
+    "MemberName": "Иван Петров",
+}
+ATTENDED_TRANSFER = {
+    "Event": "AttendedTransfer",
+    "Timestamp": "1796647977.511813",
+    "Result": "Success",
+    "OrigTransfererChannel": "PJSIP/101-00000000",
+    "OrigTransfererUniqueid": "1796647975.2",
+    "OrigTransfererLinkedid": LINKEDID,
+    "SecondTransfererChannel": "PJSIP/101-00000001",
+    "SecondTransfererUniqueid": CONSULTATION,
+    "SecondTransfererLinkedid": CONSULTATION,
+    "TransfereeChannel": "Local/74951234567@from-trunk-00000000;2",
+    "TransfereeUniqueid": "cc-test-2",
+    "TransfereeLinkedid": LINKEDID,
+    "TransferTargetChannel": "PJSIP/102-00000002",
+    "TransferTargetUniqueid": "1796647976.4",
+    "TransferTargetLinkedid": CONSULTATION,
+    "DestType": "Link",
+}
+ANSWERS = {CONSULTATION: QueueAnswer("reception", "PJSIP/102")}
+
+
+def test_an_attended_transfer_after_a_queue_answered_the_consultation_moves_the_card() -> None:
+    assert queue_answer(Message(AGENT_CONNECT)) == (CONSULTATION, ANSWERS[CONSULTATION])
+    moved = transfer_into_queue(Message(ATTENDED_TRANSFER), ANSWERS, RECEIVED)
+    assert moved is not None
+    assert moved.caller_channel == "Local/74951234567@from-trunk-00000000;2"
+    assert moved.change == TransferredAttended(
+        LINKEDID,
+        to_queue="reception",
+        extension="102",
+        interface="PJSIP/102",
+        at=datetime.fromtimestamp(1796647977.511813, UTC),
+        channel_uniqueid="cc-test-2",
+    )
+
+
+def test_a_transfer_sent_on_the_consultation_finds_the_caller_as_the_target() -> None:
+    # The phone sent the transfer on its second call: Asterisk's two halves change places.
+    swapped = dict(ATTENDED_TRANSFER)
+    for one, other in (("OrigTransferer", "SecondTransferer"), ("Transferee", "TransferTarget")):
+        for field_name in ("Channel", "Uniqueid", "Linkedid"):
+            swapped[one + field_name], swapped[other + field_name] = (
+                ATTENDED_TRANSFER[other + field_name],
+                ATTENDED_TRANSFER[one + field_name],
+            )
+    moved = transfer_into_queue(Message(swapped), ANSWERS, RECEIVED)
+    assert moved is not None and moved.change.linkedid == LINKEDID
+    assert moved.caller_channel == "Local/74951234567@from-trunk-00000000;2"
+
+
+def test_other_transfers_change_no_card() -> None:
+    failed = Message({**ATTENDED_TRANSFER, "Result": "Fail"})
+    assert transfer_into_queue(failed, ANSWERS, RECEIVED) is None
+    # A consultation with a colleague's extension: no queue answered it.
+    assert transfer_into_queue(Message(ATTENDED_TRANSFER), {}, RECEIVED) is None
+    nameless = Message({**ATTENDED_TRANSFER, "OrigTransfererLinkedid": ""})
+    assert transfer_into_queue(nameless, ANSWERS, RECEIVED) is None
+    assert transfer_into_queue(hold_message(), ANSWERS, RECEIVED) is None
+    assert queue_answer(Message({**AGENT_CONNECT, "Queue": ""})) is None
+
+
 @dataclass
 class RecordedServices:
     """What the listener uses of AgiServices: the clock and the ordered card changes."""
@@ -128,6 +212,16 @@ class ScriptedAmi:
         lines = [f"{key}: {value}" for key, value in message.items()]
         self.sessions[-1].write(("\r\n".join(lines) + "\r\n\r\n").encode())
 
+    def answer(self, action: dict[str, str]) -> str:
+        """What Asterisk answers to `action` (a test's peer answers more)."""
+        ok = action["Action"] != "Login" or action.get("Secret") == self.secret
+        reply = (
+            "Response: Success\r\nMessage: Authentication accepted"
+            if ok
+            else "Response: Error\r\nMessage: Authentication failed"
+        )
+        return f"{reply}\r\nActionID: {action['ActionID']}\r\n\r\n"
+
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self.sessions.append(writer)
         writer.write(b"Asterisk Call Manager/9.0.0\r\n")
@@ -135,13 +229,7 @@ class ScriptedAmi:
             while block := await reader.readuntil(b"\r\n\r\n"):
                 action = dict(line.split(": ", 1) for line in block.decode().split("\r\n") if line)
                 self.actions.append(action)
-                ok = action["Action"] != "Login" or action.get("Secret") == self.secret
-                reply = (
-                    "Response: Success\r\nMessage: Authentication accepted"
-                    if ok
-                    else "Response: Error\r\nMessage: Authentication failed"
-                )
-                writer.write(f"{reply}\r\nActionID: {action['ActionID']}\r\n\r\n".encode())
+                writer.write(self.answer(action).encode())
         except (asyncio.IncompleteReadError, ConnectionError):
             pass
         finally:
@@ -185,9 +273,36 @@ async def test_holds_go_to_the_card_in_order_and_after_a_restart_too(asterisk: S
     assert (linkedid, change.linkedid, change.event.kind) == (LINKEDID, LINKEDID, "unhold")
     assert len(services.changes) == 2  # the Newchannel changed nothing
     logins = [action for action in asterisk.actions if action["Action"] == "Login"]
-    assert [login["Events"] for login in logins] == ["call", "call"]
+    assert [login["Events"] for login in logins] == ["call,agent", "call,agent"]
     filters = [action["Filter"] for action in asterisk.actions if action["Action"] == "Filter"]
-    assert filters == ["Event: Hold", "Event: Unhold"] * 2
+    assert filters == [f"Event: {name}" for name in LISTENED] * 2
+
+
+async def test_an_attended_transfer_into_a_queue_moves_the_card_and_tells_the_dialplan(
+    asterisk: ScriptedAmi,
+) -> None:
+    services = RecordedServices()
+    listener = listener_for(asterisk.port, services)
+    running = asyncio.create_task(listener.run())
+    try:
+        await asyncio.wait_for(listener.listening.wait(), 5)
+        asterisk.send(Message(AGENT_CONNECT))
+        asterisk.send(Message(ATTENDED_TRANSFER))
+        linkedid, change = await services.next_change()
+        await eventually(
+            lambda: any(action["Action"] == "Setvar" for action in asterisk.actions),
+            what="the Setvar",
+        )
+    finally:
+        running.cancel()
+    assert isinstance(change, TransferredAttended)
+    assert (linkedid, change.to_queue, change.extension) == (LINKEDID, "reception", "102")
+    setvar = next(action for action in asterisk.actions if action["Action"] == "Setvar")
+    assert (setvar["Channel"], setvar["Variable"], setvar["Value"]) == (
+        "Local/74951234567@from-trunk-00000000;2",
+        "CC_QUEUE",
+        "reception",
+    )
 
 
 async def test_asterisk_not_there_yet_is_waited_for(caplog: pytest.LogCaptureFixture) -> None:

@@ -15,6 +15,7 @@ from callcards.demo import seed_demo
 from fastagi.cards import AlreadyApplied, CardStore, Event, HangupReport, NewCall
 from fastagi.changes import (
     Answered,
+    CallbackRequested,
     CardRead,
     Closed,
     EventsAdded,
@@ -24,6 +25,7 @@ from fastagi.changes import (
     RecordingChecked,
     Ringing,
     RouteDecided,
+    TransferredAttended,
 )
 from fastagi.outcome import Outcome
 from models import Call, CallEvent, Direction, Status, User, migrate
@@ -288,6 +290,65 @@ def test_a_hold_of_a_call_without_a_card_is_left_out(sessions, tmp_path) -> None
     assert not cards.apply(HoldChanged("internal.7", hold("hold", 10)))
 
 
+def into_reception(second: int, linkedid: str = "1700000000.1") -> TransferredAttended:
+    """Operator 102's attended transfer of the caller to reception, where 103 answered."""
+    return TransferredAttended(
+        linkedid,
+        to_queue="reception",
+        extension="103",
+        interface="PJSIP/103",
+        at=T0 + timedelta(seconds=second),
+        channel_uniqueid="1700000000.2",
+    )
+
+
+def test_an_attended_transfer_into_a_queue_moves_the_card_there_once(sessions, tmp_path) -> None:
+    cards = store(sessions, tmp_path)
+    cards.apply(OpenCard(new_call()))
+    cards.apply(
+        RouteDecided("1700000000.1", "appointments", None, None, None, [], queue_entered_at=T0)
+    )
+    cards.apply(Answered("1700000000.1", extension="102", interface="PJSIP/102", at=T0))
+    assert cards.apply(into_reception(30))
+    assert not cards.apply(into_reception(30))  # a second server instance heard it too
+    assert not cards.apply(into_reception(30, "internal.7"))  # no card: left out
+    assert hang_up_at(cards, 60).queue == "reception"
+    with sessions() as session:
+        timeline = session.execute(select(CallEvent.kind, CallEvent.data).order_by(CallEvent.id))
+        moves = [
+            (kind, data["extension"])
+            if kind == "answered"
+            else (kind, f"{data['from_queue']} > {data['to_queue']} ({data['reason']})")
+            for kind, data in timeline
+            if kind in ("transferred", "answered")
+        ]
+    assert moves == [
+        ("answered", "102"),
+        ("transferred", "appointments > reception (attended_transfer)"),
+        ("answered", "103"),
+    ]
+
+
+def test_an_attended_transfer_heard_after_the_hangup_leaves_the_closed_card_as_it_was(
+    sessions, tmp_path
+) -> None:
+    cards = store(sessions, tmp_path)
+    answered_call(cards)
+    closed = hang_up_at(cards, 60)
+    assert cards.apply(into_reception(30))
+    card = cards.apply(CardRead("1700000000.1"))
+    assert card is not None
+    assert (card.queue, card.status, card.end_reason, card.operator_id) == (
+        closed.queue,
+        closed.status,
+        closed.end_reason,
+        closed.operator_id,
+    )
+    with sessions() as session:
+        kinds = session.scalars(select(CallEvent.kind).order_by(CallEvent.id)).all()
+    assert kinds[-1] == "transferred"
+
+
 def test_recording_state_says_ok_empty_or_missing(sessions, tmp_path) -> None:
     cards = store(sessions, tmp_path)
     for linkedid, content in (("rec.ok", b"R" * 2000), ("rec.empty", b"R" * 44)):
@@ -538,3 +599,79 @@ def test_a_caller_the_card_saw_queued_who_hangs_up_is_abandoned_in_the_queue(
     # Waited from entering the queue, not from the first ring of the call.
     assert (card.duration_sec, card.wait_sec, card.talk_sec) == (52, 40, 0)
     assert card.answered_at is None and card.operator_id is None
+
+
+def queued_caller(cards: CardStore, linkedid: str) -> None:
+    """A caller waiting in appointments since second 12."""
+    cards.apply(OpenCard(new_call(linkedid)))
+    cards.apply(
+        RouteDecided(
+            linkedid,
+            queue="appointments",
+            ivr_path=None,
+            did_source=None,
+            did_city=None,
+            events=[],
+            queue_entered_at=T0 + timedelta(seconds=12),
+        )
+    )
+
+
+def left_for_a_callback(cards: CardStore, linkedid: str) -> Call:
+    """The caller's channel ends after the callback route (no QUEUESTATUS: they left by key)."""
+    return cards.apply(
+        HungUp(
+            HangupReport(
+                call=new_call(linkedid),
+                ended_at=T0 + timedelta(seconds=90),
+                queue_entered=True,
+                hangup_source="",
+                cause="16",
+            )
+        )
+    )
+
+
+def test_a_caller_who_asks_to_be_called_back_is_not_abandoned(sessions, tmp_path) -> None:
+    cards = store(sessions, tmp_path)
+    queued_caller(cards, "vhold.1")
+    asked = T0 + timedelta(seconds=80)
+    assert cards.apply(CallbackRequested("vhold.1", "74957654321", asked, "typed"))
+    card = left_for_a_callback(cards, "vhold.1")
+    assert (card.status, card.end_reason, card.callback_number) == (
+        "callback_requested",
+        "callback_requested",
+        "74957654321",
+    )
+    assert (card.wait_sec, card.talk_sec, card.answered_at) == (78, 0, None)
+    with sessions() as session:
+        kinds = [
+            (event.kind, event.data)
+            for event in session.scalars(
+                select(CallEvent).where(CallEvent.call_id == card.id).order_by(CallEvent.id)
+            )
+        ]
+    assert ("callback_requested", {"number": "74957654321", "how": "typed"}) in kinds
+    assert kinds[-1][0] == "hangup"
+
+
+def test_a_callback_request_after_the_hangup_closed_the_card_still_counts(
+    sessions, tmp_path
+) -> None:
+    cards = store(sessions, tmp_path)
+    queued_caller(cards, "vhold.2")
+    assert left_for_a_callback(cards, "vhold.2").status == "abandoned"
+    assert cards.apply(CallbackRequested("vhold.2", "79161234567", T0, "hangup"))
+    with sessions() as session:
+        card = session.scalars(select(Call).where(Call.linkedid == "vhold.2")).one()
+        assert (card.status, card.callback_number) == ("callback_requested", "79161234567")
+
+
+def test_an_answered_call_or_a_call_without_a_card_takes_no_callback_request(
+    sessions, tmp_path
+) -> None:
+    cards = store(sessions, tmp_path)
+    assert not cards.apply(CallbackRequested("nobody.1", "79161234567", T0, "confirmed"))
+    cards.apply(OpenCard(new_call("talked.1")))
+    cards.apply(Answered("talked.1", extension=None, interface="PJSIP/101", at=T0))
+    assert not cards.apply(CallbackRequested("talked.1", "79161234567", T0, "confirmed"))

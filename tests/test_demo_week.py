@@ -21,6 +21,7 @@ from callcards.config import Settings, load_settings
 from callcards.demo import seed_demo
 from callcards.demo_week import MARK, seed_demo_week
 from models import AuditEntry, Call, CallEvent, User, migrate
+from models.live import OperatorState
 from models.session import make_engine, make_session_factory, transaction
 from webadmin import create_app
 
@@ -132,10 +133,13 @@ def test_seeding_again_adds_nothing(week: Week) -> None:
     before = len(cards(week))
     with week.sessions() as session:
         audit = session.scalar(select(func.count(AuditEntry.id)))
+    with week.sessions() as session:
+        states = session.scalar(select(func.count(OperatorState.id)))
     assert seed_demo_week(week.settings, today=TODAY) == 0
     assert len(cards(week)) == before
     with week.sessions() as session:
         assert session.scalar(select(func.count(AuditEntry.id))) == audit
+        assert session.scalar(select(func.count(OperatorState.id))) == states
 
 
 _CSRF = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
@@ -206,6 +210,34 @@ def test_the_reports_agree_with_the_cards(week: Week) -> None:
     assert int(operators["Карточек сохранено"]) == completed > 10
     categories = table(client, f"/reports/categories?{query}")["Все категории"]
     assert int(categories["Карточек"]) == completed
+
+
+def test_the_sessions_report_agrees_with_the_cards(week: Week) -> None:
+    answered = [
+        card
+        for card in cards(week)
+        if card.status == "answered" and card.operator_id and card.answered_at and card.ended_at
+    ]
+    client = signed_in(week, "supervisor")
+    query = f"from={WEEK['from']}&to={WEEK['to']}&format=csv&table=operators"
+    total = table(client, f"/reports/sessions?{query}")["Все операторы"]
+
+    def seconds(name: str) -> float:
+        return float(total[name].replace(",", "."))
+
+    talk = sum((card.ended_at - card.answered_at).total_seconds() for card in answered)  # type: ignore[operator]
+    assert seconds("Разговор") + seconds("На удержании") == pytest.approx(talk, abs=1)
+    assert seconds("На удержании") == pytest.approx(
+        sum(card.hold_sec or 0 for card in answered), abs=len(answered)
+    )
+    assert seconds("Обработка") > 0 and seconds("Обед") >= 45 * 60
+    # Logged in over the working days, 08:00-20:00, each operator (a little more when a
+    # call ran past 20:00); ready fills the rest.
+    days = {card.answered_at.date() for card in answered if card.answered_at.weekday() < 5}  # type: ignore[union-attr]
+    assert seconds("В системе") >= 2 * len(days) * 12 * 3600
+    assert seconds("Готов") + seconds("Разговор") + seconds("На удержании") + seconds(
+        "Обработка"
+    ) + seconds("На паузе") == pytest.approx(seconds("В системе"), abs=1)
 
 
 def test_the_audit_log_shows_completed_cards_and_listened_recordings(week: Week) -> None:

@@ -284,7 +284,7 @@ class _FlakyStore:
         self.failures = list(failures)
         self.applied: list[CardChange[Any]] = []
 
-    def apply(self, change: CardChange[Any]) -> None:
+    def apply(self, change: CardChange[Any], engine: object = None) -> None:
         if self.failures:
             raise self.failures.pop(0)
         self.applied.append(change)

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import Connection, select
+from sqlalchemy.util import await_only
 
 from callcards.config import load_settings
 from fastagi.app import build_services
@@ -571,28 +572,34 @@ STEP_DEADLINE = 2.0
 def held_opening(monkeypatch: pytest.MonkeyPatch) -> threading.Event:
     """The database writes each new card only once the test sets the event it returns."""
     release = threading.Event()
-    real_apply = OpenCard.apply
+    real_opened = OpenCard._opened
 
-    def open_late(self: OpenCard, store: CardStore, db: Connection) -> CardRef:
-        release.wait(DEADLINE)  # stands for a database that does not answer, in the writer
-        return real_apply(self, store, db)
+    def open_late(
+        self: OpenCard, store: CardStore, db: Connection, row: tuple[int, str | None, bool]
+    ) -> CardRef:
+        # Stands for a database that does not answer: the writer (asyncpg, in the event
+        # loop) awaits it, as it awaits every statement.
+        await_only(asyncio.to_thread(release.wait, DEADLINE))
+        return real_opened(self, store, db, row)
 
-    monkeypatch.setattr(OpenCard, "apply", open_late)
+    monkeypatch.setattr(OpenCard, "_opened", open_late)
     return release
 
 
 def noted_opening(monkeypatch: pytest.MonkeyPatch) -> threading.Event:
     """An event set once a card lookup or opening has come back from the database."""
     opened = threading.Event()
-    real_apply = OpenCard.apply
+    real_opened = OpenCard._opened
 
-    def open_and_note(self: OpenCard, store: CardStore, db: Connection) -> CardRef:
+    def open_and_note(
+        self: OpenCard, store: CardStore, db: Connection, row: tuple[int, str | None, bool]
+    ) -> CardRef:
         try:
-            return real_apply(self, store, db)
+            return real_opened(self, store, db, row)
         finally:
             opened.set()
 
-    monkeypatch.setattr(OpenCard, "apply", open_and_note)
+    monkeypatch.setattr(OpenCard, "_opened", open_and_note)
     return opened
 
 

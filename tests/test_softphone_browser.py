@@ -10,12 +10,17 @@ the page's own RTCPeerConnection say what happened. Media stays on 127.0.0.1.
 from __future__ import annotations
 
 import asyncio
+import ipaddress
+import os
+import re
 import time
 from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 from flask.testing import FlaskClient
@@ -37,13 +42,24 @@ from tests.softphone import (
     CHROMIUM,
     CHROMIUM_ARGS,
     LOOPBACK_ONLY,
+    Capture,
+    Packet,
+    TcpRelay,
     call_stats,
+    loopback_udp_preload,
     rms,
     send_on_sip_websocket,
     serve,
     write_mic_tone,
 )
-from tests.test_calls_asterisk import CALLER, DID, kinds, reach_menu_and_press
+from tests.test_calls_asterisk import (
+    CALLER,
+    DID,
+    kinds,
+    queue_report_now,
+    reach_menu_and_press,
+    report_change,
+)
 from webadmin import create_app
 
 pytestmark = [pytest.mark.asterisk, pytest.mark.browser]
@@ -143,10 +159,12 @@ async def chromium(tmp_path: Path) -> AsyncIterator[Any]:
     from playwright.async_api import async_playwright
 
     tone = write_mic_tone(tmp_path / "mic.wav")
+    preload = loopback_udp_preload(tmp_path)
     async with async_playwright() as playwright:
         browser = await playwright.chromium.launch(
             executable_path=str(CHROMIUM),
             args=[*CHROMIUM_ARGS, f"--use-file-for-fake-audio-capture={tone}"],
+            env={**os.environ, "LD_PRELOAD": str(preload)},
         )
         yield browser
         await browser.close()
@@ -239,6 +257,72 @@ async def test_operator_answers_a_queue_call_in_the_browser_with_sound_both_ways
     assert caller_rms > SOUND_FLOOR, f"caller side silent (RMS {caller_rms})"
 
 
+def rtp_ports(sandbox: SandboxInfo) -> tuple[int, int]:
+    """The sandbox's RTP port range (rtp.conf rtpstart, rtpend)."""
+    conf = (sandbox.etc_dir / "rtp.conf").read_text()
+    start, end = (re.search(rf"^{key}\s*=\s*(\d+)", conf, re.M) for key in ("rtpstart", "rtpend"))
+    assert start and end, conf
+    return int(start.group(1)), int(end.group(1))
+
+
+LOOPBACK = ipaddress.ip_network("127.0.0.0/8")
+
+
+def on_loopback(packet: Packet) -> bool:
+    """The packet went from 127.0.0.0/8 to 127.0.0.0/8."""
+    return all(
+        ipaddress.ip_address(address) in LOOPBACK
+        for address in (packet.source[0], packet.destination[0])
+    )
+
+
+async def test_a_browser_call_sends_packets_between_loopback_addresses_only(
+    ami: AsteriskDriver,
+    browser_phone: User,
+    chromium: Any,
+    site_url: str,
+    asterisk_sandbox: SandboxInfo,
+    tmp_path: Path,
+) -> None:
+    page = await operator_page(chromium, site_url)
+    await phone_state(page, "registered")
+    # Every interface, the sandbox's own ports: the site, AMI, SIP (UDP and WebSocket), RTP.
+    assert asterisk_sandbox.ws_port is not None and asterisk_sandbox.sip_port is not None
+    rtp_start, rtp_end = rtp_ports(asterisk_sandbox)
+    site_port = urlsplit(site_url).port
+    tcp_ports = (asterisk_sandbox.ws_port, site_port, asterisk_sandbox.ami_port)
+    bpf = " or ".join(
+        [f"tcp port {port}" for port in tcp_ports]
+        + [f"udp port {asterisk_sandbox.sip_port}", f"udp portrange {rtp_start}-{rtp_end}"]
+    )
+    with Capture(tmp_path / "call.pcap", bpf) as capture:
+        call = await answered_in_browser(ami, page)
+        await asyncio.sleep(2.0)  # the operator's tone goes to Asterisk over RTP
+        stats = await call_stats(page)
+        await page.click("#phone-hangup")
+        await phone_state(page, "registered")
+        await ami.wait_hungup(call)
+    packets = capture.packets
+
+    assert (stats.local, stats.remote) == ("127.0.0.1", "127.0.0.1"), stats
+    # The call's packets: its SIP over the WebSocket (and the site, AMI), and its media: UDP
+    # to or from the RTP port Asterisk gave the call (others in the range are not this call's,
+    # e.g. a DNS query whose random source port fell there).
+    signalling = [p for p in packets if p.protocol == "tcp"]
+    media = [
+        p
+        for p in packets
+        if p.protocol == "udp" and stats.remote_port in (p.source[1], p.destination[1])
+    ]
+    # Something was captured: the capture cannot pass empty.
+    assert any(asterisk_sandbox.ws_port in (p.source[1], p.destination[1]) for p in signalling)
+    assert len(media) > 50, len(media)
+    # And every one went from 127.0.0.0/8 to 127.0.0.0/8: SIP, the site, ICE checks, DTLS,
+    # SRTP (Chromium's own address never takes part: its sockets are bound to loopback).
+    elsewhere = [p for p in signalling + media if not on_loopback(p)]
+    assert elsewhere == [], elsewhere[:5]
+
+
 async def registered_contacts(ami: AsteriskDriver, extension: str) -> list[str]:
     """The contacts Asterisk holds for `extension` now (pjsip show contacts)."""
     shown = await ami.command("pjsip show contacts")
@@ -269,6 +353,27 @@ async def answered_in_browser(ami: AsteriskDriver, page: Any) -> TestCall:
     await phone_state(page, "incall")
     await ami.wait_for_operator(call, "appointments")
     return call
+
+
+async def two_operators(chromium: Any, site_url: str) -> tuple[Any, Any]:
+    """operator1's and operator2's workspaces (two browsers), both phones registered."""
+    first = await operator_page(chromium, site_url, "operator1")
+    colleague = await operator_page(chromium, site_url, "operator2")
+    await phone_state(first, "registered")
+    await phone_state(colleague, "registered")
+    return first, colleague
+
+
+@asynccontextmanager
+async def queues_split(ami: AsteriskDriver) -> AsyncIterator[None]:
+    """Meanwhile appointments rings only operator1 (101) and reception only operator2 (102)."""
+    await ami.queue_pause("appointments", "PJSIP/102", True, "test")
+    await ami.queue_pause("reception", "PJSIP/101", True, "test")
+    try:
+        yield
+    finally:
+        await ami.queue_pause("appointments", "PJSIP/102", False)
+        await ami.queue_pause("reception", "PJSIP/101", False)
 
 
 async def test_operator_holds_resumes_and_sends_dtmf_from_the_browser(
@@ -393,16 +498,9 @@ async def test_blind_transfer_from_one_browser_to_a_colleague_s_browser(
     site_url: str,
     sessions: sessionmaker[Session],
 ) -> None:
-    first = await operator_page(chromium, site_url, "operator1")
-    colleague = await operator_page(chromium, site_url, "operator2")
-    await phone_state(first, "registered")
-    await phone_state(colleague, "registered")
-    # Only operator1 serves the queue now: the call must ring the first browser.
-    await ami.queue_pause("appointments", "PJSIP/102", True, "test")
-    try:
+    first, colleague = await two_operators(chromium, site_url)
+    async with queues_split(ami):  # only operator1 serves appointments: it rings the first
         call = await answered_in_browser(ami, first)
-    finally:
-        await ami.queue_pause("appointments", "PJSIP/102", False)
     await first.fill("#phone-transfer-to", "102")
     await first.click("#phone-blind-transfer")
     await phone_state(colleague, "ringing")
@@ -418,6 +516,96 @@ async def test_blind_transfer_from_one_browser_to_a_colleague_s_browser(
     assert card.operator_id == browser_phone.id  # the card keeps the first operator
 
 
+def queue_log_of(log: Path, callid: str) -> list[tuple[str, str, str, list[str]]]:
+    """What queue_log says of one caller (queue, agent, event, data), in order.
+
+    Lines are time|callid|queue|agent|event|data...; the callid is the uniqueid of the
+    channel running Queue() (a test call's dialplan half).
+    """
+    said = []
+    for line in log.read_text(encoding="utf-8", errors="replace").splitlines():
+        fields = line.split("|")
+        if len(fields) >= 5 and fields[1] == callid:
+            said.append((fields[2], fields[3], fields[4], fields[5:]))
+    return said
+
+
+async def test_blind_transfer_from_the_browser_into_another_queue_reaches_its_operator(
+    ami: AsteriskDriver,
+    browser_phone: User,
+    chromium: Any,
+    site_url: str,
+    sessions: sessionmaker[Session],
+    asterisk_sandbox: SandboxInfo,
+) -> None:
+    first, colleague = await two_operators(chromium, site_url)
+    report_before = queue_report_now(sessions)
+    async with queues_split(ami):
+        call = await answered_in_browser(ami, first)
+        await first.fill("#phone-transfer-to", "reception")
+        await first.click("#phone-blind-transfer")
+        await phone_state(colleague, "ringing")
+        await colleague.click("#phone-answer")
+        await phone_state(colleague, "incall")
+        await ami.wait_for_operator(call, "reception")
+    await phone_state(first, "registered")  # the first operator is free again
+    card = await colleague_talks_then_caller_hangs_up(ami, call, colleague, sessions)
+
+    # Asterisk's own account: answered by 101 in appointments, blind-transferred to
+    # reception, answered there by 102.
+    said = queue_log_of(asterisk_sandbox.log_dir / "queue_log", call.dialplan_id)
+    transfers = [(queue, data[0]) for queue, _, event, data in said if event == "BLINDTRANSFER"]
+    assert transfers == [("appointments", "reception")], said
+    # The card says the same: one card, the transfer leg, the queue and operator that ended it.
+    in_reception_as_queue_log_says(card, said, sessions, report_before)
+    moved = [e.data for e in card.events if e.kind == "transferred"]
+    assert [(m["from_queue"], m["to_queue"]) for m in moved] == transfers
+    with sessions() as session:
+        cards = session.scalars(
+            select(Call).where(Call.src_number == CALLER, Call.started_at >= card.started_at)
+        ).all()
+    assert [c.id for c in cards] == [card.id]
+
+
+async def colleague_talks_then_caller_hangs_up(
+    ami: AsteriskDriver, call: TestCall, colleague: Any, sessions: sessionmaker[Session]
+) -> Call:
+    """The transferred caller talks to the colleague's browser (on loopback), then hangs up."""
+    stats = await call_stats(colleague)
+    assert (stats.local, stats.remote) == ("127.0.0.1", "127.0.0.1"), stats
+    await asyncio.sleep(1.0)
+    await ami.hangup(call)
+    card = await wait_card(sessions, call.linkedid)
+    await phone_state(colleague, "registered")
+    return card
+
+
+def in_reception_as_queue_log_says(
+    card: Call,
+    said: list[tuple[str, str, str, list[str]]],
+    sessions: sessionmaker[Session],
+    report_before: dict[str | None, tuple[int, int, int]],
+) -> None:
+    """queue_log (`said`) has 101 answer in appointments, 102 in reception; the card and the
+    queue report (against `report_before`) too: one call, answered in each queue."""
+    connects = [(queue, agent) for queue, agent, event, _ in said if event == "CONNECT"]
+    assert [queue for queue, _ in connects] == ["appointments", "reception"], said
+    assert (card.status, card.end_reason, card.queue) == ("answered", "caller_hangup", "reception")
+    answers = [
+        (e.data["extension"], e.data["operator"]) for e in card.events if e.kind == "answered"
+    ]
+    assert [extension for extension, _ in answers] == ["101", "102"]
+    assert [operator for _, operator in answers] == [agent for _, agent in connects]
+    with sessions() as session:
+        operator2 = session.scalar(select(User).where(User.login == "operator2"))
+        assert operator2 is not None and card.operator_id == operator2.id
+    assert report_change(report_before, queue_report_now(sessions)) == {
+        "appointments": (1, 1, 0),
+        "reception": (1, 1, 0),
+        "All queues": (1, 1, 0),
+    }
+
+
 async def test_attended_transfer_after_talking_to_the_colleague_first(
     ami: AsteriskDriver,
     browser_phone: User,
@@ -425,15 +613,9 @@ async def test_attended_transfer_after_talking_to_the_colleague_first(
     site_url: str,
     sessions: sessionmaker[Session],
 ) -> None:
-    first = await operator_page(chromium, site_url, "operator1")
-    colleague = await operator_page(chromium, site_url, "operator2")
-    await phone_state(first, "registered")
-    await phone_state(colleague, "registered")
-    await ami.queue_pause("appointments", "PJSIP/102", True, "test")
-    try:
+    first, colleague = await two_operators(chromium, site_url)
+    async with queues_split(ami):  # only operator1 serves appointments: it rings the first
         call = await answered_in_browser(ami, first)
-    finally:
-        await ami.queue_pause("appointments", "PJSIP/102", False)
     await first.fill("#phone-transfer-to", "102")
     await first.click("#phone-attended-start")
     await phone_state(first, "held")
@@ -450,6 +632,55 @@ async def test_attended_transfer_after_talking_to_the_colleague_first(
     card = await wait_card(sessions, call.linkedid)
     await phone_state(colleague, "registered")
     assert (card.status, card.end_reason) == ("answered", "caller_hangup")
+
+
+async def test_attended_transfer_into_another_queue_after_talking_to_its_operator(
+    ami: AsteriskDriver,
+    browser_phone: User,
+    chromium: Any,
+    site_url: str,
+    sessions: sessionmaker[Session],
+    asterisk_sandbox: SandboxInfo,
+) -> None:
+    first, colleague = await two_operators(chromium, site_url)
+    report_before = queue_report_now(sessions)
+    async with queues_split(ami):
+        call = await answered_in_browser(ami, first)
+        # The operator calls the reception queue, the caller on hold, and talks to whoever
+        # answers there before handing the caller over.
+        await first.fill("#phone-transfer-to", "reception")
+        await first.click("#phone-attended-start")
+        await phone_state(first, "held")
+        await phone_state(colleague, "ringing")
+        await colleague.click("#phone-answer")
+        await phone_state(colleague, "incall")
+    await first.wait_for_selector("#phone-attended-complete:not([hidden])")
+    since = len(ami.events)
+    await first.click("#phone-attended-complete")
+    await phone_state(first, "registered")  # both of the first operator's calls ended
+    await phone_state(colleague, "incall")  # now with the caller
+    _, moved = await ami.wait_for(lambda e: e.event == "AttendedTransfer", since=since)
+    card = await colleague_talks_then_caller_hangs_up(ami, call, colleague, sessions)
+
+    # Asterisk's account: the caller answered by 101 in appointments and handed over by an
+    # attended transfer; the consultation (101's second call) answered by 102 in reception.
+    log = asterisk_sandbox.log_dir / "queue_log"
+    said = queue_log_of(log, call.dialplan_id)
+    consulted = queue_log_of(log, moved.secondtransfereruniqueid)
+    assert [queue for queue, _, event, _ in said if event == "ATTENDEDTRANSFER"] == ["appointments"]
+    # The card says the same: the move, the queue it ended in, the operator who took it.
+    in_reception_as_queue_log_says(card, said + consulted, sessions, report_before)
+    moves = [e.data for e in card.events if e.kind == "transferred"]
+    assert moves == [
+        {"from_queue": "appointments", "to_queue": "reception", "reason": "attended_transfer"}
+    ]
+    assert "queue_from_dialplan" not in kinds(card)  # the dialplan agreed: reception
+    with sessions() as session:
+        # The consultation is an operator's call: no card of its own.
+        assert (
+            session.scalar(select(Call).where(Call.linkedid == moved.secondtransfererlinkedid))
+            is None
+        )
 
 
 async def test_the_phone_registers_again_by_itself_after_asterisk_restarts(
@@ -485,6 +716,42 @@ async def test_the_phone_registers_again_by_itself_after_asterisk_restarts(
         await answered_in_browser(ami, page)
         await page.click("#phone-hangup")
         await phone_state(page, "registered")
+
+
+async def test_the_phone_registers_again_by_itself_after_its_network_drops(
+    ami: AsteriskDriver,
+    browser_phone: User,
+    chromium: Any,
+    phone_settings: Settings,
+    asterisk_sandbox: SandboxInfo,
+) -> None:
+    # The page reaches Asterisk's WebSocket through a relay on loopback: the test's network.
+    assert asterisk_sandbox.ws_port is not None
+    relay = TcpRelay(asterisk_sandbox.ws_port)
+    through_relay = replace(phone_settings, phone_wss_url=f"ws://127.0.0.1:{relay.port}/ws")
+    try:
+        with serve(create_app(through_relay, {"TESTING": True, "PHONE_CHECK_MS": 2000})) as url:
+            page = await operator_page(chromium, url)
+            await phone_state(page, "registered")
+            await wait_contacts(ami, "101", 1)
+            relay.cut()  # every packet of the WebSocket is lost, and the next connections too
+            await phone_state(page, "reconnecting")
+            assert "потерял связь" in await page.inner_text("#phone-state")
+            # Asterisk lets go of the contact whose connection went (its transport closed).
+            await wait_contacts(ami, "101", 0)
+            await asyncio.sleep(3.0)  # JsSIP's retries meet a dead network meanwhile
+            assert await page.get_attribute("#phone", "data-state") == "reconnecting"
+            connections = relay.accepted
+            relay.restore()
+            await phone_state(page, "registered", timeout=30)
+            assert relay.accepted > connections  # a new WebSocket, opened by the page itself
+            await wait_contacts(ami, "101", 1)
+            # Registered for real: a queue call rings this page and is answered there.
+            await answered_in_browser(ami, page)
+            await page.click("#phone-hangup")
+            await phone_state(page, "registered")
+    finally:
+        relay.close()
 
 
 async def test_operator_dials_out_from_the_browser_and_a_number_outside_the_plan_is_refused(

@@ -11,6 +11,7 @@ PACKAGES = (
     "callcards",
     "dialplan",
     "fastagi",
+    "live",
     "models",
     "pbx",
     "recordings",
@@ -34,7 +35,7 @@ def test_mypy_finds_no_errors(tmp_path: Path) -> None:
 
 
 #: Checked with `mypy --strict` too (setup.cfg spells the same flags out for these modules).
-STRICT = ("dialplan", "models", "pbx")
+STRICT = ("dialplan", "fastagi", "live", "models", "pbx")
 
 
 def test_the_call_path_and_data_packages_pass_mypy_strict(tmp_path: Path) -> None:

@@ -12,7 +12,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from callcards.config import Settings, load_settings, normalize_database_url
 from pbx.client import PbxClient
-from webadmin import errors, i18n, security, templating
+from webadmin import errors, i18n, live, security, templating
 from webadmin.account import bp as account_bp
 from webadmin.admin import bp as admin_bp
 from webadmin.api import bp as api_bp
@@ -118,4 +118,5 @@ def create_app(
         callbacks_bp,
     ):
         app.register_blueprint(blueprint)
+    live.init_app(app)
     return app

@@ -5,6 +5,8 @@ from __future__ import annotations
 from flask_babel import lazy_gettext as _l
 from flask_babel.speaklater import LazyString
 
+from dialplan.timeline import TimelineKind
+
 ROLES: dict[str, LazyString] = {
     "operator": _l("operator"),
     "supervisor": _l("supervisor"),
@@ -69,6 +71,7 @@ END_REASONS: dict[str, LazyString] = {
     "number_not_allowed": _l("the number is not allowed for outgoing calls"),
     "number_too_long": _l("the number has too many digits"),
     "number_empty": _l("no number was dialled"),
+    "callback_requested": _l("the caller asked to be called back"),
     "no_asterisk_record": _l("closed by reconcile: no record of the call in Asterisk"),
     "unreadable_asterisk_record": _l(
         "closed by reconcile: Asterisk's record of the call could not be read"
@@ -76,43 +79,48 @@ END_REASONS: dict[str, LazyString] = {
 }
 
 EVENTS: dict[str, LazyString] = {
-    "call_started": _l("call came in"),
-    "outbound_refused": _l("the number was refused: it is not allowed for outgoing calls"),
-    "created": _l("card created"),
-    "card_created_late": _l("card made at hang-up (the server missed the start)"),
-    "card_rebuilt_from_cel": _l("card rebuilt from Asterisk's records"),
-    "card_closed_from_cel": _l("card closed from Asterisk's records (its hang-up was missed)"),
-    "recording_from_dialplan": _l("recording file named by Asterisk without the server"),
-    "answer_time_unknown": _l("answer time not known at hang-up (taken as the hang-up)"),
-    "answer_from_cel": _l("answer time corrected from Asterisk's records"),
-    "did": _l("number dialled"),
-    "hours": _l("business hours checked"),
-    "closed_hours": _l("outside business hours"),
-    "ivr_entered": _l("entered the voice menu"),
-    "ivr_prompt": _l("heard a prompt"),
-    "ivr_key": _l("pressed a key"),
-    "ivr_timeout": _l("pressed nothing"),
-    "ivr_invalid": _l("pressed a wrong key"),
-    "ivr_back": _l("went back a menu"),
-    "ivr_retries_exhausted": _l("no choice after the retries"),
-    "ivr_hangup": _l("menu ended the call"),
-    "caller_left_ivr": _l("hung up in the voice menu"),
-    "fallback": _l("sent to the default queue"),
-    "queue_chosen": _l("queue chosen"),
-    "route": _l("route decided"),
-    "queue_joined": _l("joined a queue"),
-    "queue_overflow": _l("queue could not answer"),
-    "queue_from_dialplan": _l("queued by Asterisk without the server's answer"),
-    "operator_rang": _l("operator's phone rang"),
-    "answered": _l("answered"),
-    "transferred": _l("transferred"),
-    "hold": _l("put on hold"),
-    "unhold": _l("taken off hold"),
-    "hangup": _l("hung up"),
-    "message_left": _l("left a message"),
-    "no_message": _l("left no message"),
-    "outbound": _l("outbound call placed"),
-    "outbound_dial": _l("outbound call placed"),
+    TimelineKind.CALL_STARTED: _l("call came in"),
+    TimelineKind.CREATED: _l("card created"),
+    TimelineKind.CARD_CREATED_LATE: _l("card made at hang-up (the server missed the start)"),
+    TimelineKind.CARD_REBUILT_FROM_CEL: _l("card rebuilt from Asterisk's records"),
+    TimelineKind.CARD_CLOSED_FROM_CEL: _l(
+        "card closed from Asterisk's records (its hang-up was missed)"
+    ),
+    TimelineKind.RECORDING_FROM_DIALPLAN: _l("recording file named by Asterisk without the server"),
+    TimelineKind.ANSWER_TIME_UNKNOWN: _l("answer time not known at hang-up (taken as the hang-up)"),
+    TimelineKind.ANSWER_FROM_CEL: _l("answer time corrected from Asterisk's records"),
+    TimelineKind.DID: _l("number dialled"),
+    TimelineKind.HOURS: _l("business hours checked"),
+    TimelineKind.CLOSED_HOURS: _l("outside business hours"),
+    TimelineKind.IVR_ENTERED: _l("entered the voice menu"),
+    TimelineKind.IVR_PROMPT: _l("heard a prompt"),
+    TimelineKind.IVR_KEY: _l("pressed a key"),
+    TimelineKind.IVR_TIMEOUT: _l("pressed nothing"),
+    TimelineKind.IVR_INVALID: _l("pressed a wrong key"),
+    TimelineKind.IVR_BACK: _l("went back a menu"),
+    TimelineKind.IVR_RETRIES_EXHAUSTED: _l("no choice after the retries"),
+    TimelineKind.IVR_HANGUP: _l("menu ended the call"),
+    TimelineKind.CALLER_LEFT_IVR: _l("hung up in the voice menu"),
+    TimelineKind.FALLBACK: _l("sent to the default queue"),
+    TimelineKind.QUEUE_CHOSEN: _l("queue chosen"),
+    TimelineKind.ROUTE: _l("route decided"),
+    TimelineKind.QUEUE_JOINED: _l("joined a queue"),
+    TimelineKind.QUEUE_OVERFLOW: _l("queue could not answer"),
+    TimelineKind.QUEUE_FROM_DIALPLAN: _l("queued by Asterisk without the server's answer"),
+    TimelineKind.OPERATOR_RANG: _l("operator's phone rang"),
+    TimelineKind.ANSWERED: _l("answered"),
+    TimelineKind.TRANSFERRED: _l("transferred"),
+    TimelineKind.HOLD: _l("put on hold"),
+    TimelineKind.UNHOLD: _l("taken off hold"),
+    TimelineKind.HANGUP: _l("hung up"),
+    TimelineKind.MESSAGE_LEFT: _l("left a message"),
+    TimelineKind.NO_MESSAGE: _l("left no message"),
+    TimelineKind.OUTBOUND: _l("outbound call placed"),
+    TimelineKind.OUTBOUND_DIAL: _l("outbound call placed"),
+    TimelineKind.OUTBOUND_REFUSED: _l(
+        "the number was refused: it is not allowed for outgoing calls"
+    ),
+    TimelineKind.CALLBACK_REQUESTED: _l("asked to be called back"),
 }
 
 #: Asterisk's queue strategies (dialplan.settings.STRATEGIES), as an admin reads them.
@@ -139,6 +147,9 @@ AUDIT_ACTIONS: dict[str, LazyString] = {
     "user.phone_password": _l("made a phone password"),
     "operator.pause": _l("went on a break"),
     "operator.ready": _l("came back from a break"),
+    "operator.supervisor_pause": _l("pause of an operator by a supervisor"),
+    "operator.supervisor_ready": _l("return of an operator to the queues by a supervisor"),
+    "operator.supervisor_logout": _l("logout of an operator from the queues by a supervisor"),
     "callflow.change": _l("changed the call-flow draft"),
     "callflow.publish": _l("published the call flow"),
     "callflow.rollback": _l("rolled the call flow back"),
@@ -161,7 +172,20 @@ PAUSE_REASONS: dict[str, LazyString] = {
     "paperwork": _l("Paperwork"),
 }
 
+#: Pauses the system makes (live/tracker.py, pbx/pause.py): shown, never offered as a choice.
+SYSTEM_PAUSE_REASONS: dict[str, LazyString] = {
+    "wrap-up": _l("Wrap-up"),
+    "missed calls": _l("Missed calls"),
+    "logged out": _l("Logged out"),
+}
+
 
 def pause_reason(reason: str) -> str:
     """A pause reason in the reader's language (Asterisk's word if it is not one of ours)."""
-    return str(PAUSE_REASONS.get(reason, reason))
+    return str(PAUSE_REASONS.get(reason) or SYSTEM_PAUSE_REASONS.get(reason, reason))
+
+
+def pause_reason_or_none(reason: str) -> str:
+    """A recorded pause's reason as a report names it: the reader's word, or that none was
+    given."""
+    return pause_reason(reason) if reason else str(_l("No reason given"))

@@ -47,6 +47,8 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "recordings.listen": frozenset({OPERATOR, SUPERVISOR, ADMIN}),
     "recordings.download": frozenset({SUPERVISOR, ADMIN}),
     "reports.view": frozenset({SUPERVISOR, ADMIN}),
+    "live.wallboard": frozenset({SUPERVISOR, ADMIN}),
+    "live.supervise": frozenset({SUPERVISOR, ADMIN}),
     "admin.dictionaries": frozenset({ADMIN}),
     "admin.users": frozenset({ADMIN}),
     "admin.audit": frozenset({ADMIN}),

@@ -82,6 +82,9 @@ def init_app(app: Flask) -> None:
         "audit_label": lambda code: labels.label(labels.AUDIT_ACTIONS, code),
         "task_reason_label": lambda code: labels.label(labels.TASK_REASONS, code),
         "task_outcome_label": lambda code: labels.label(labels.TASK_OUTCOMES, code),
+        "pause_reasons_words": lambda: {
+            code: str(words) for code, words in labels.PAUSE_REASONS.items()
+        },
     }
     app.jinja_env.globals.update(helpers)
     app.jinja_env.filters["moment"] = moment

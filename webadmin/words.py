@@ -12,6 +12,7 @@ from flask_babel import gettext as _
 from flask_babel import ngettext
 from sqlalchemy import select
 
+from dialplan.timeline import TimelineKind
 from models import Queue, User
 from models.flow import latest_version
 from webadmin import labels
@@ -152,6 +153,25 @@ def _route(data: Mapping[str, Any], names: FlowNames) -> str:
     return _("The call flow ended the call")
 
 
+def _callback(data: Mapping[str, Any]) -> str:
+    """Virtual hold: the caller left the queue with its key and gave a number (routes/callback)."""
+    number = data.get("number") or "—"
+    how = data.get("how")
+    if how == "typed":
+        return _("Asked to be called back on another number, %(number)s", number=number)
+    if how == "caller_id":
+        return _(
+            "Asked to be called back; typed no usable number, so on their own, %(number)s",
+            number=number,
+        )
+    if how == "hangup":
+        return _(
+            "Asked to be called back and hung up while confirming: on their own number, %(number)s",
+            number=number,
+        )
+    return _("Asked to be called back on their own number, %(number)s", number=number)
+
+
 def _seconds(data: Mapping[str, Any], key: str) -> int:
     try:
         return int(float(data.get(key) or 0))
@@ -164,13 +184,17 @@ Sentence = Callable[[Mapping[str, Any], FlowNames], str]
 #: Every kind of timeline entry, as a sentence. tests/web/test_event_labels.py checks
 #: that each kind the product writes is here.
 SENTENCES: dict[str, Sentence] = {
-    "call_started": lambda d, n: _("The call came in to %(did)s", did=d.get("did") or "—"),
-    "created": lambda d, n: _("The card was created"),
-    "card_created_late": lambda d, n: _(
+    TimelineKind.CALL_STARTED: lambda d, n: _(
+        "The call came in to %(did)s", did=d.get("did") or "—"
+    ),
+    TimelineKind.CREATED: lambda d, n: _("The card was created"),
+    TimelineKind.CARD_CREATED_LATE: lambda d, n: _(
         "The card was made at the hang-up: the server missed the start"
     ),
-    "card_rebuilt_from_cel": lambda d, n: _("The card was rebuilt from Asterisk's records"),
-    "did": lambda d, n: (
+    TimelineKind.CARD_REBUILT_FROM_CEL: lambda d, n: _(
+        "The card was rebuilt from Asterisk's records"
+    ),
+    TimelineKind.DID: lambda d, n: (
         _(
             "Dialled %(did)s (%(source)s)",
             did=d.get("did") or d.get("dialed") or "",
@@ -179,82 +203,93 @@ SENTENCES: dict[str, Sentence] = {
         if d.get("source") or d.get("city")
         else _("Dialled %(did)s", did=d.get("did") or d.get("dialed") or "")
     ),
-    "hours": lambda d, n: (
+    TimelineKind.HOURS: lambda d, n: (
         _("Within business hours") if str(d.get("open")) == "true" else _("Outside business hours")
     ),
-    "closed_hours": _closed,
-    "ivr_entered": lambda d, n: _("Entered the voice menu"),
-    "ivr_prompt": lambda d, n: (
+    TimelineKind.CLOSED_HOURS: _closed,
+    TimelineKind.IVR_ENTERED: lambda d, n: _("Entered the voice menu"),
+    TimelineKind.IVR_PROMPT: lambda d, n: (
         _("Heard the menu's prompt")
         if _seconds(d, "attempt") <= 1
         else _("Heard the menu's prompt again (attempt %(n)s)", n=_seconds(d, "attempt"))
     ),
-    "ivr_key": lambda d, n: _(
+    TimelineKind.IVR_KEY: lambda d, n: _(
         "Pressed %(digits)s — %(choice)s",
         digits=d.get("digits", ""),
         choice=n.option(
             str(d.get("menu", "")), str(d.get("digits", "")), str(d.get("target") or "")
         ),
     ),
-    "ivr_timeout": lambda d, n: _("Pressed nothing"),
-    "ivr_invalid": lambda d, n: _(
+    TimelineKind.IVR_TIMEOUT: lambda d, n: _("Pressed nothing"),
+    TimelineKind.IVR_INVALID: lambda d, n: _(
         "Pressed %(digits)s: there is no such choice", digits=d.get("digits", "")
     ),
-    "ivr_back": lambda d, n: _("Went back to the previous menu"),
-    "ivr_retries_exhausted": lambda d, n: ngettext(
+    TimelineKind.IVR_BACK: lambda d, n: _("Went back to the previous menu"),
+    TimelineKind.IVR_RETRIES_EXHAUSTED: lambda d, n: ngettext(
         "Made no choice in %(num)d attempt",
         "Made no choice in %(num)d attempts",
         _seconds(d, "attempts"),
     ),
-    "ivr_hangup": lambda d, n: _("The voice menu played a message and ended the call"),
-    "caller_left_ivr": lambda d, n: _("Hung up in the voice menu"),
-    "fallback": lambda d, n: _("Sent to the default queue"),
-    "queue_chosen": lambda d, n: _(
+    TimelineKind.IVR_HANGUP: lambda d, n: _("The voice menu played a message and ended the call"),
+    TimelineKind.CALLER_LEFT_IVR: lambda d, n: _("Hung up in the voice menu"),
+    TimelineKind.FALLBACK: lambda d, n: _("Sent to the default queue"),
+    TimelineKind.QUEUE_CHOSEN: lambda d, n: _(
         "The queue %(queue)s was chosen", queue=_quoted(n.queue(d.get("queue")))
     ),
-    "route": _route,
-    "queue_joined": lambda d, n: _(
+    TimelineKind.ROUTE: _route,
+    TimelineKind.QUEUE_JOINED: lambda d, n: _(
         "Joined the queue %(queue)s", queue=_quoted(n.queue(d.get("queue")))
     ),
-    "queue_overflow": _overflow,
-    "queue_from_dialplan": lambda d, n: _(
+    TimelineKind.QUEUE_OVERFLOW: _overflow,
+    TimelineKind.QUEUE_FROM_DIALPLAN: lambda d, n: _(
         "Asterisk queued the call in %(queue)s without the server's answer",
         queue=_quoted(n.queue(d.get("queue"))),
     ),
-    "operator_rang": lambda d, n: _(
+    TimelineKind.OPERATOR_RANG: lambda d, n: _(
         "The phone of %(operator)s rang", operator=n.operator(d.get("extension"))
     ),
-    "answered": lambda d, n: _(
+    TimelineKind.ANSWERED: lambda d, n: _(
         "Answered by %(operator)s",
         operator=d.get("operator") or n.operator(d.get("extension")) or "—",
     ),
-    "transferred": lambda d, n: _(
+    TimelineKind.TRANSFERRED: lambda d, n: _(
         "Transferred from %(source)s to %(target)s",
         source=_quoted(n.queue(d.get("from_queue"))) or "—",
         target=_quoted(n.queue(d.get("to_queue"))) or "—",
     ),
-    "recording_from_dialplan": lambda d, n: _(
+    TimelineKind.CARD_CLOSED_FROM_CEL: lambda d, n: _(
+        "The card was closed from Asterisk's records: the server missed the hang-up"
+    ),
+    TimelineKind.ANSWER_FROM_CEL: lambda d, n: _(
+        "The answer time was corrected from Asterisk's records"
+    ),
+    TimelineKind.RECORDING_FROM_DIALPLAN: lambda d, n: _(
         "Asterisk recorded the call under its own name, without the server"
     ),
-    "answer_time_unknown": lambda d, n: _(
+    TimelineKind.ANSWER_TIME_UNKNOWN: lambda d, n: _(
         "The answer was not seen: its time is taken as the hang-up until Asterisk's records give it"
     ),
-    "hold": lambda d, n: _("The caller was put on hold"),
-    "unhold": lambda d, n: _("The caller was taken off hold"),
-    "hangup": lambda d, n: (
+    TimelineKind.HOLD: lambda d, n: _("The caller was put on hold"),
+    TimelineKind.UNHOLD: lambda d, n: _("The caller was taken off hold"),
+    TimelineKind.HANGUP: lambda d, n: (
         _("The call ended: %(why)s", why=labels.label(labels.END_REASONS, str(d["reason"])))
         if d.get("reason")
         else _("The call ended")
     ),
-    "message_left": lambda d, n: ngettext(
+    TimelineKind.MESSAGE_LEFT: lambda d, n: ngettext(
         "Left a message of %(num)d second",
         "Left a message of %(num)d seconds",
         _seconds(d, "seconds"),
     ),
-    "no_message": lambda d, n: _("Left no message"),
-    "outbound": lambda d, n: _("The operator dialled %(number)s", number=d.get("number", "")),
-    "outbound_dial": lambda d, n: _("The operator dialled %(number)s", number=d.get("number", "")),
-    "outbound_refused": lambda d, n: _(
+    TimelineKind.NO_MESSAGE: lambda d, n: _("Left no message"),
+    TimelineKind.OUTBOUND: lambda d, n: _(
+        "The operator dialled %(number)s", number=d.get("number", "")
+    ),
+    TimelineKind.OUTBOUND_DIAL: lambda d, n: _(
+        "The operator dialled %(number)s", number=d.get("number", "")
+    ),
+    TimelineKind.CALLBACK_REQUESTED: lambda d, n: _callback(d),
+    TimelineKind.OUTBOUND_REFUSED: lambda d, n: _(
         "The number was refused: %(reason)s",
         reason=labels.label(labels.END_REASONS, d.get("reason", "")),
     ),
@@ -330,10 +365,12 @@ def audit_details(action: str, detail: Mapping[str, Any] | None) -> str:
         return f"{who}, {names.operator(str(extension))}" if extension else who
     if action == "dictionary.change":
         return _dictionary_change(detail)
-    if action in ("operator.pause", "operator.ready"):
+    if action.startswith("operator."):
         queues = ", ".join(names.queue(str(queue)) for queue in detail.get("queues") or [])
         reason = labels.pause_reason(str(detail["reason"])) if detail.get("reason") else ""
-        return " · ".join(part for part in (reason, queues) if part)
+        # A supervisor's act names the operator acted on.
+        whom = names.operator(str(detail["extension"])) if "operator" in detail else ""
+        return " · ".join(part for part in (whom, reason, queues) if part)
     if action in ("callflow.publish", "callflow.rollback", "callflow.apply"):
         return _version(detail)
     if action == "callflow.change":

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from fastagi.routes.answered import answered
+from fastagi.routes.callback import callback
 from fastagi.routes.hangup import hangup
 from fastagi.routes.incoming import incoming
 from fastagi.routes.outbound import outbound
@@ -18,4 +19,5 @@ ROUTES = {
     "hangup": hangup,
     "outbound": outbound,
     "overflow": overflow,
+    "callback": callback,
 }

@@ -16,7 +16,7 @@ from fastagi.changes import HungUp, MessageLeft, RecordingChecked
 from fastagi.protocol import AgiCall
 from fastagi.routes.common import CallerFacts, caller_facts, dialplan_argument
 from fastagi.services import AgiServices
-from models import Direction
+from models import Direction, RecordingState
 
 
 def _int(value: str | None) -> int | None:
@@ -76,7 +76,7 @@ async def hangup(call: AgiCall, services: AgiServices) -> None:
                 record_status=await call.get_variable(var.RECORD_STATUS) or "",
             ),
         )
-    if card is not None and card.recording_state == "pending":
+    if card is not None and card.recording_state == RecordingState.PENDING:
         services.in_background(settle_recording(services, facts.linkedid))
 
 
@@ -103,5 +103,5 @@ async def settle_recording(services: AgiServices, linkedid: str) -> None:
             linkedid,
             RecordingChecked(linkedid, final=attempt == len(delays)),
         )
-        if state is not None and state != "pending":
+        if state is not None and state != RecordingState.PENDING:
             return

@@ -17,6 +17,7 @@ import logging
 from datetime import datetime
 
 from dialplan.flow import CallFlow, Collect, Decision, default_decision
+from dialplan.timeline import TimelineKind
 from fastagi import variables as var
 from fastagi.cards import CardRef, Event
 from fastagi.changes import OpenCard, RouteDecided
@@ -46,7 +47,11 @@ async def incoming(call: AgiCall, services: AgiServices) -> None:
         facts.linkedid,
         OpenCard(
             card_to_be,
-            [Event("call_started", started_at, {"did": facts.extension}, facts.uniqueid)],
+            [
+                Event(
+                    TimelineKind.CALL_STARTED, started_at, {"did": facts.extension}, facts.uniqueid
+                )
+            ],
             card_id=card_id,
         ),
     )
@@ -131,11 +136,11 @@ def route_decided(
     flow = timeline.flow if timeline else None
     events = timeline.events() if timeline else []
     if decision is None:
-        events.append(Event("caller_left_ivr", now))
+        events.append(Event(TimelineKind.CALLER_LEFT_IVR, now))
     else:
         events.append(
             Event(
-                "route",
+                TimelineKind.ROUTE,
                 now,
                 {
                     "action": decision.action,

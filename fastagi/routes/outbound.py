@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from dialplan.numbers import Refusal, check_outbound
+from dialplan.timeline import TimelineKind
 from fastagi import variables as var
 from fastagi.cards import Event
 from fastagi.changes import OpenCard, RouteDecided
@@ -27,7 +28,14 @@ async def outbound(call: AgiCall, services: AgiServices) -> None:
         facts.linkedid,
         OpenCard(
             card_to_be,
-            [Event("outbound_dial", started_at, {"number": facts.extension}, facts.uniqueid)],
+            [
+                Event(
+                    TimelineKind.OUTBOUND_DIAL,
+                    started_at,
+                    {"number": facts.extension},
+                    facts.uniqueid,
+                )
+            ],
         ),
     )
     if card is not None:
@@ -50,7 +58,7 @@ def refused(linkedid: str, refusal: Refusal, at: datetime) -> RouteDecided:
         ivr_path=None,
         did_source=None,
         did_city=None,
-        events=[Event("outbound_refused", at, {"reason": refusal.value})],
+        events=[Event(TimelineKind.OUTBOUND_REFUSED, at, {"reason": refusal.value})],
         end_reason=refusal.value,
         recorded=False,
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dialplan.flow import Decision, decide_transfer
+from dialplan.timeline import TimelineKind
 from fastagi.cards import Event
 from fastagi.changes import CardRead
 from fastagi.protocol import AgiCall
@@ -37,7 +38,7 @@ async def transfer(call: AgiCall, services: AgiServices) -> None:
         decision.queue,
         [
             Event(
-                "transferred",
+                TimelineKind.TRANSFERRED,
                 now,
                 {
                     "from_queue": card.queue if card and card.queue else "",

@@ -5,29 +5,31 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from dialplan.timeline import TimelineKind
 from webadmin.labels import EVENTS
+from webadmin.words import SENTENCES
 
 REPO = Path(__file__).resolve().parents[2]
-# The ways code names a timeline entry: Event("x", ...), FlowEvent("x", ...), a flow's
-# _event("x", ...), a late card's late_event="x", a CallEvent(kind="x").
-WRITTEN = re.compile(
-    r'(?:\bEvent|FlowEvent|_event)\(\s*"([a-z_]+)"'
-    r'|(?:late_event|kind)\s*[=:]\s*"([a-z_]+)"'
-)
-# dialplan.flow writes f"ivr_{kind}" for a menu answer that is not an option.
-IVR_ANSWERS = {"ivr_invalid", "ivr_timeout"}
+# A timeline entry named by a bare string instead of TimelineKind: Event("x", ...),
+# FlowEvent("x", ...), a flow's _event("x", ...), a late card's late_event="x".
+BARE = re.compile(r'(?:\bEvent|FlowEvent|_event)\(\s*"([a-z_]+)"|late_event\s*[=:]\s*"([a-z_]+)"')
 
 
 def written_kinds() -> set[str]:
-    kinds = set(IVR_ANSWERS)
-    for folder in ("fastagi", "dialplan", "callcards", "webadmin/api"):
-        for source in (REPO / folder).rglob("*.py"):
-            for match in WRITTEN.finditer(source.read_text()):
-                kinds.add(match[1] or match[2])
-    return kinds
+    """Every kind of timeline entry the product writes: the one list of them."""
+    return set(TimelineKind)
 
 
-def test_every_kind_of_timeline_entry_has_a_label() -> None:
-    kinds = written_kinds()
-    assert {"call_started", "route", "queue_overflow", "hangup", "message_left"} <= kinds
-    assert sorted(kinds - set(EVENTS)) == []
+def test_every_kind_of_timeline_entry_has_a_label_and_a_sentence() -> None:
+    assert sorted(set(EVENTS) ^ written_kinds()) == []
+    assert sorted(set(SENTENCES) ^ written_kinds()) == []
+
+
+def test_the_code_names_timeline_entries_only_through_timeline_kind() -> None:
+    bare = [
+        f"{source.relative_to(REPO)}: {match[0]}"
+        for folder in ("fastagi", "dialplan", "callcards", "webadmin", "bench")
+        for source in (REPO / folder).rglob("*.py")
+        for match in BARE.finditer(source.read_text())
+    ]
+    assert bare == []

@@ -73,7 +73,8 @@ class Staff:
 
 def _answer(request: HostileRequest, client: FlaskClient) -> int:
     response = request.send(client)
-    response.get_data()  # a streamed export runs to its end
+    if response.mimetype != "text/event-stream":  # a live stream never ends by itself
+        response.get_data()  # a streamed export runs to its end
     response.close()
     return int(response.status_code)
 

@@ -57,6 +57,7 @@ EXPECTED: dict[str, frozenset[str]] = {
     "reports.operators": REPORTERS,
     "reports.categories": REPORTERS,
     "reports.now": REPORTERS,
+    "reports.sessions": REPORTERS,
     "api.list_calls": STAFF,
     "api.create_call": frozenset({OPERATOR, ADMIN}),
     "api.get_call": STAFF,
@@ -104,6 +105,13 @@ EXPECTED: dict[str, frozenset[str]] = {
     "callbacks.task_outcome": frozenset({OPERATOR, ADMIN}),
     "callbacks.dial": frozenset({OPERATOR, ADMIN}),
     "callbacks.assign_task": REPORTERS,
+    "live.events": STAFF,
+    "live.floor": STAFF,
+    "live.figures": REPORTERS,
+    "live.wallboard": REPORTERS,
+    "live.act": REPORTERS,
+    # Its own guard (an allowlist or a token, none set here): 404 for everyone, never a 500.
+    "metrics": PUBLIC,
 }
 #: Extra cases beyond one request per endpoint: (name, method, url template, allowed roles).
 EXTRA_CASES = [
@@ -114,6 +122,7 @@ EXTRA_CASES = [
         frozenset({SUPERVISOR, ADMIN}),
     ),
     ("queue report as CSV", "GET", "/reports/queues?format=csv", REPORTERS),
+    ("operator sessions as CSV", "GET", "/reports/sessions?format=csv&table=queues", REPORTERS),
     (
         "API recording download",
         "GET",
@@ -185,6 +194,7 @@ def route_values(
         "user_id": user_id(sessions, "operator2"),
         "name": "matrix",
         "task_id": task_id,
+        "act": "pause",
         **flow_ids,
     }
 

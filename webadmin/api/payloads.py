@@ -11,6 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, scoped_session
 from werkzeug.datastructures import MultiDict
 
+from dialplan.timeline import TimelineKind
 from models import Call, CallEvent, Direction, RecordingState, Role, Status, User, utcnow
 from models.routing import Queue
 from webadmin.calls.forms import CardForm
@@ -232,7 +233,9 @@ def new_call(session: DbSession, payload: dict[str, Any], author: User, tz: tzin
         recording_state=RecordingState.MISSING.value,
         **texts,
     )
-    call.events = [CallEvent(at=utcnow(), kind="created", data={"by": author.login, "via": "api"})]
+    call.events = [
+        CallEvent(at=utcnow(), kind=TimelineKind.CREATED, data={"by": author.login, "via": "api"})
+    ]
     return call
 
 

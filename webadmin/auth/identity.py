@@ -8,11 +8,14 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from collections.abc import Callable
 from datetime import datetime, timedelta
+from typing import Any
 
 from flask import Flask, Request, current_app, request
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import delete, select
+from sqlalchemy import Select, delete, select
+from sqlalchemy.orm import Session
 
 from models import StaffSession, User, utcnow
 from webadmin.extensions import db, login_manager
@@ -84,18 +87,46 @@ def load_user(user_id: str) -> Staff | None:
     # Signed by us, so well-formed; checked anyway, as any input that reaches SQL is.
     if not (raw_id.isascii() and raw_id.isdigit() and len(raw_id) <= 18 and key):
         return None
-    user = db.session.scalar(
+    user = db.session.scalar(_session_user(int(raw_id), key, _oldest_live_session()))
+    if user is None or not user.active:
+        return None
+    return Staff(user, session_key=key)
+
+
+def _session_user(user_id: int, key: str, oldest: datetime) -> Select[Any]:
+    """The user of the server-side session with this cookie key, if it still stands."""
+    return (
         select(User)
         .join(StaffSession, StaffSession.user_id == User.id)
         .where(
             StaffSession.key_hash == _digest(key),
-            User.id == int(raw_id),
-            StaffSession.created_at >= _oldest_live_session(),
+            User.id == user_id,
+            StaffSession.created_at >= oldest,
         )
     )
-    if user is None or not user.active:
-        return None
-    return Staff(user, session_key=key)
+
+
+def sign_in_check(staff: Staff) -> Callable[[Session], bool]:
+    """Whether `staff`'s sign-in still stands, asked later outside the request (a live
+    stream asks every few seconds): their session row (signing out deletes it) or token."""
+    user_id, key = staff.account.id, staff.session_key
+    lifetime: timedelta = current_app.config["SESSION_LIFETIME"]
+    token_hash = staff.account.api_token_hash
+
+    def check(session: Session) -> bool:
+        if key is not None:
+            user = session.scalar(_session_user(user_id, key, utcnow() - lifetime))
+            return user is not None and bool(user.active)
+        user = session.get(User, user_id)
+        return (
+            user is not None
+            and bool(user.active)
+            and user.api_token_hash == token_hash
+            and user.api_token_expires_at is not None
+            and user.api_token_expires_at > utcnow()
+        )
+
+    return check
 
 
 def load_user_from_request(_request: Request) -> Staff | None:

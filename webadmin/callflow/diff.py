@@ -6,7 +6,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from dialplan.document import SECTIONS, FlowDocument
+from dialplan.document import FLOOR_FIELDS, SECTIONS, FlowDocument
 
 
 @dataclass(frozen=True)
@@ -72,6 +72,14 @@ def _flatten(section: str, item: Mapping[str, Any]) -> Iterator[tuple[str, Any]]
         yield "retention_days", (setup.get("retention_days") or "∞") if setup else "-"
         members = [f"{m['login']} ({m.get('penalty', 0)})" for m in setup.get("members", [])]
         yield "members", (", ".join(members) or "-") if setup else "-"
+        for key, (default, _low, _high) in FLOOR_FIELDS.items():
+            yield key, setup.get(key, default) if setup else "-"
+        offer = item.get("callback_offer") or {}  # none: no offer (older versions too)
+        yield "callback_after_sec", offer.get("after_sec") or 0
+        if offer.get("after_sec"):
+            yield "callback_key", offer.get("key", "1")
+            yield "callback_repeat_sec", offer.get("repeat_sec", 60)
+            yield "callback_prompt", offer.get("prompt") or "callcards/callback-offer"
         callbacks = item.get("callbacks") or {}  # none: the defaults (callbacks/)
         yield "callback_retries", ", ".join(callbacks.get("retry_schedule", [])) or "-"
         for key in ("max_attempts", "short_abandon_sec", "mode", "caller_id"):

@@ -15,6 +15,7 @@ from callcards.config import Settings
 from dialplan import Problem, validate
 from dialplan.document import FlowDocument
 from dialplan.settings import OVERFLOW_WHEN
+from dialplan.virtual_hold import DEFAULT_PROMPT
 from models.flow import draft_document
 from models.routing import Did, IvrMenu, Queue, Schedule
 from webadmin.callflow.sounds import PROMPT_PREFIX, installed_sounds, uploaded_prompts
@@ -39,6 +40,9 @@ def prompts_in(document: Mapping[str, Any]) -> set[str]:
         found.append((schedule.get("closed_action") or {}).get("message"))
     for queue in document.get("queues", []):
         found += [(queue.get(key) or {}).get("message") for key in OVERFLOW_WHEN]
+        offer = queue.get("callback_offer") or {}
+        if offer.get("after_sec"):
+            found.append(offer.get("prompt") or DEFAULT_PROMPT)
     return {prompt for prompt in found if isinstance(prompt, str) and prompt}
 
 

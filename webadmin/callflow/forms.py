@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileAllowed, FileField, FileRequired
@@ -19,7 +21,16 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional, Regexp
 
-from dialplan.settings import STRATEGIES, VOICEMAIL_MAX_SEC, VOICEMAIL_MAX_SEC_LIMITS, WEEKDAYS
+from dialplan.document import FLOOR_FIELDS
+from dialplan.settings import (
+    STRATEGIES,
+    VOICEMAIL_MAX_SEC,
+    VOICEMAIL_MAX_SEC_LIMITS,
+    WEEKDAYS,
+)
+from dialplan.virtual_hold import AFTER_SEC_LIMITS, REPEAT_SEC_LIMITS
+from dialplan.virtual_hold import DEFAULT_PROMPT as CALLBACK_PROMPT
+from dialplan.virtual_hold import KEYS as CALLBACK_KEYS
 from webadmin.callflow.sounds import UPLOAD_FORMATS
 from webadmin.labels import STRATEGIES as STRATEGY_WORDS
 
@@ -143,6 +154,14 @@ class MemberForm(Form):
     penalty = IntegerField(_l("Penalty"), default=0, validators=[Optional(), NumberRange(0, 99)])
 
 
+def _floor_field(name: str, label: Any) -> IntegerField:
+    """A live-floor queue field with its default and limits (a clear message outside them)."""
+    default, low, high = FLOOR_FIELDS[name]
+    return IntegerField(
+        label, default=default, validators=[InputRequired(), NumberRange(low, high)]
+    )
+
+
 class QueueForm(FlaskForm):
     """A queue: how Asterisk rings operators, how long callers wait, who answers."""
 
@@ -182,6 +201,21 @@ class QueueForm(FlaskForm):
     retention_days = IntegerField(
         _l("Keep recordings, days (empty: forever)"), validators=[Optional(), NumberRange(1, 36500)]
     )
+    # The live floor (limits: dialplan.settings.FLOOR_FIELDS).
+    wrapup_hold_sec = _floor_field(
+        "wrapup_hold_sec",
+        _l("Hold the operator in wrap-up until the card is done, at most, seconds (0: not held)"),
+    )
+    missed_rings_pause = _floor_field(
+        "missed_rings_pause",
+        _l("Pause an operator after this many missed rings in a row (0: never)"),
+    )
+    max_wait_alert_sec = _floor_field(
+        "max_wait_alert_sec", _l("Wallboard alert when a caller waits longer than, seconds")
+    )
+    service_level_target_pct = _floor_field(
+        "service_level_target_pct", _l("Service-level target on the wallboard, %")
+    )
     active = BooleanField(_l("Active"), default=True)
     members = FieldList(FormField(MemberForm))
     # Not posted (an older page, a script): the queue keeps what it has (callflow/queues.py).
@@ -220,6 +254,25 @@ class QueueForm(FlaskForm):
     callback_caller_id = StringField(
         _l("Number the called-back customer sees (empty: the trunk's)"),
         validators=[Optional(), Regexp(r"^\+?[0-9]{3,15}$", message=_l("Digits only."))],
+    )
+    # Virtual hold (dialplan.virtual_hold); not posted: the queue keeps what it has.
+    callback_after_sec = IntegerField(
+        _l("Offer a callback after waiting, seconds (0: never)"),
+        default=0,
+        validators=[InputRequired(), NumberRange(*AFTER_SEC_LIMITS)],
+    )
+    callback_key = SelectField(
+        _l("Key that takes the callback"),
+        default="1",
+        choices=[SelectChoice(key, key) for key in sorted(CALLBACK_KEYS)],
+    )
+    callback_repeat_sec = IntegerField(
+        _l("Offer it again every, seconds"),
+        default=60,
+        validators=[InputRequired(), NumberRange(*REPEAT_SEC_LIMITS)],
+    )
+    callback_prompt = StringField(
+        _l("The offer (a sound)"), default=CALLBACK_PROMPT, validators=PROMPT_FIELD
     )
 
 

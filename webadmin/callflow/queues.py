@@ -11,6 +11,7 @@ from sqlalchemy import select
 from werkzeug.wrappers import Response
 from wtforms import SelectChoice
 
+from dialplan.document import FLOOR_FIELDS
 from dialplan.settings import (
     OVERFLOW_KINDS,
     OVERFLOW_WHEN,
@@ -20,6 +21,14 @@ from dialplan.settings import (
     read_callbacks,
 )
 from dialplan.validation import RESERVED_QUEUE_NAMES
+from dialplan.virtual_hold import (
+    DEFAULT_PROMPT,
+    NO_OFFER,
+    PROMPT_NAME,
+    CallbackOffer,
+    dump_offer,
+    read_offer,
+)
 from models import QueueMember, User
 from models.flow import ANNOUNCEMENT_KEY, DEFAULT_QUEUE_KEY, HANG_UP, draft_document
 from models.routing import FlowSetting, Queue
@@ -45,6 +54,7 @@ SETTINGS = (
     "wrapup_sec",
     "service_level_sec",
     "retention_days",
+    *FLOOR_FIELDS,
 )
 
 
@@ -82,6 +92,20 @@ def _overflow(queue: Queue | None, key: str) -> dict[str, Any]:
     return dict((getattr(queue, key) if queue is not None else None) or HANG_UP)
 
 
+def _offer(queue: Queue | None) -> dict[str, Any]:
+    """The queue's callback offer as the form's fields (none stored, or unreadable: off)."""
+    try:
+        offer = read_offer(queue.callback_offer if queue is not None else None, "")
+    except SettingsError:
+        offer = NO_OFFER
+    return {
+        "callback_after_sec": offer.after_sec,
+        "callback_key": offer.key,
+        "callback_repeat_sec": offer.repeat_sec,
+        "callback_prompt": offer.prompt,
+    }
+
+
 def _form(queue: Queue | None) -> QueueForm:
     if request.method == "POST":
         form = QueueForm()
@@ -90,6 +114,15 @@ def _form(queue: Queue | None) -> QueueForm:
                 action = _overflow(queue, key)
                 getattr(form, key).data = action_value(action)
                 getattr(form, f"{key}_message").data = action.get("message") or ""
+        for name, (default, _low, _high) in FLOOR_FIELDS.items():  # the same for these
+            if name not in request.form:
+                value = getattr(queue, name) if queue is not None else default
+                getattr(form, name).process_formdata([str(value)])
+                getattr(form, name).raw_data = [str(value)]
+        for name, value in _offer(queue).items():  # the same for the callback offer
+            if name not in request.form:
+                field = getattr(form, name)
+                field.data, field.raw_data = value, [str(value)]
     else:
         members = _members(queue)
         data: dict[str, Any] = {
@@ -108,6 +141,7 @@ def _form(queue: Queue | None) -> QueueForm:
         if queue is not None:
             data.update({name: getattr(queue, name) for name in (*SETTINGS, "name", "active")})
         data.update(_callback_fields(queue))
+        data.update(_offer(queue))
         form = QueueForm(formdata=None, data=data)
     if queue is not None:
         form.name.data = queue.name  # cards, reports and Asterisk know the queue by its name
@@ -159,6 +193,30 @@ def _callbacks_of(form: QueueForm) -> QueueCallbacks | None:
         return None
 
 
+def _posted_offer(form: QueueForm) -> CallbackOffer:
+    return CallbackOffer(
+        form.callback_after_sec.data or 0,
+        form.callback_key.data or "1",
+        form.callback_repeat_sec.data or 60,
+        (form.callback_prompt.data or "").strip() or DEFAULT_PROMPT,
+    )
+
+
+def _check_offer(form: QueueForm) -> None:
+    """An offer that is on plays a sound Asterisk has, named as queues.conf can hold it."""
+    offer = _posted_offer(form)
+    if not offer.on:
+        return
+    if not PROMPT_NAME.match(offer.prompt) or ".." in offer.prompt:
+        form.callback_prompt.errors.append(
+            _("A sound name: Latin letters, digits and _ . / - only.")
+        )
+        return
+    error = prompt_error(offer.prompt)
+    if error:
+        form.callback_prompt.errors.append(error)
+
+
 def _check_overflow(form: QueueForm, queue: Queue | None) -> None:
     """Each overflow goes to another existing queue, or plays a sound Asterisk has."""
     queues, _menus = draft_targets()
@@ -202,6 +260,7 @@ def _checked(form: QueueForm, queue: Queue | None) -> bool:
             )
     _check_overflow(form, queue)
     _callbacks_of(form)
+    _check_offer(form)
     phones = {user.id for user in _phones()}
     for row in form.members:
         if record_id(str(row.form.user_id.data or "")) not in phones:
@@ -227,6 +286,8 @@ def _save(form: QueueForm, queue: Queue) -> None:
             key,
             action_from(getattr(form, key).data or "", getattr(form, f"{key}_message").data),
         )
+    offer = _posted_offer(form)
+    queue.callback_offer = dict(dump_offer(offer)) if offer.on else None
     members = _members(queue)
     chosen = {
         int(str(row.form.user_id.data)): row.form.penalty.data or 0

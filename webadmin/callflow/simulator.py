@@ -16,6 +16,7 @@ from flask_babel.speaklater import LazyString
 from dialplan import Collect, Decision, FlowSettings, SettingsError, SimulatedCall, simulate
 from dialplan.explain import describe, parse_keys, parse_queue_outcomes
 from dialplan.overflow import QUEUE_OUTCOMES
+from dialplan.timeline import TimelineKind
 from models.flow import draft_document, latest_version
 from webadmin.callflow.forms import SimulatorForm
 from webadmin.extensions import db
@@ -108,7 +109,9 @@ def _steps(call: SimulatedCall, keys: list[str | None]) -> list[Any]:
     A queue that gave the call back shows why, before where the call went next.
     """
     answers = deque(keys)
-    returns = deque(event.data for event in call.events if event.kind == "queue_overflow")
+    returns = deque(
+        event.data for event in call.events if event.kind == TimelineKind.QUEUE_OVERFLOW
+    )
     steps: list[Any] = []
     for index, step in enumerate(call.steps):
         if isinstance(step, Collect):
@@ -169,7 +172,7 @@ def index() -> tuple[str, int]:
             result = {
                 "call": call,
                 "source": source,
-                "lines": describe(call),
+                "lines": describe(call, settings),
                 "steps": _steps(call, keys),
                 "queue": queue,
                 "reason": REASONS.get(call.decision.reason, call.decision.reason),

@@ -50,6 +50,15 @@ FIELDS: dict[str, LazyString] = {
     "callback_short_abandon_sec": _l("callbacks: short abandon, s"),
     "callback_mode": _l("callbacks: requested ones"),
     "callback_caller_id": _l("callbacks: number shown"),
+    "wrapup_hold_sec": _l("wrap-up held until the card is done, s"),
+    "missed_rings_pause": _l("missed rings before a pause"),
+    "max_wait_alert_sec": _l("wallboard alert after a wait of, s"),
+    "service_level_target_pct": _l("service-level target, %"),
+    "callback_offer": _l("callback offer"),
+    "callback_after_sec": _l("callback offered after, s (0: never)"),
+    "callback_key": _l("callback key"),
+    "callback_repeat_sec": _l("callback offered again every, s"),
+    "callback_prompt": _l("callback offer's sound"),
 }
 DAYS: dict[str, LazyString] = {
     "mon": _l("Mon"),

@@ -175,6 +175,11 @@ def queues() -> Response | str | tuple[str, int]:
                     "data": [row.short_abandoned for row in queued],
                 },
                 {
+                    "label": _("Callback requested"),
+                    "stack": "offered",
+                    "data": [row.callback_requested for row in queued],
+                },
+                {
                     "label": _("Closed hours"),
                     "data": [row.closed for row in queued],
                     "stack": "apart",

@@ -150,6 +150,15 @@ def queue_table(rows: Sequence[QueueFigures], total: QueueFigures, short_sec: in
                 ),
             ),
             Column(
+                _("Callback requested"),
+                COUNT,
+                lambda row: row.callback_requested,
+                _(
+                    "Offered calls whose caller pressed the queue's callback key and left a "
+                    "number to be called back on (virtual hold); neither answered nor abandoned."
+                ),
+            ),
+            Column(
                 _("Answer rate, %"),
                 PERCENT,
                 lambda row: row.answer_rate,

@@ -118,23 +118,29 @@
     });
     data.password = null; // JsSIP keeps it; nothing else needs it
     say("registering", words.registering);
-    var mine = ua, refusals = 0;
+    // lost: the WebSocket went (a network drop, Asterisk stopped) and has not come back; the
+    // page says so until it has, whatever JsSIP's retries and unregistration say meanwhile.
+    var mine = ua, refusals = 0, lost = false;
     // Events of a phone being replaced (a new password) say nothing about this one.
     var on = function (name, handler) {
       mine.on(name, function (event) { if (ua === mine) { handler(event); } });
     };
     on("connecting", function () {
+      if (!lost && !mine.isRegistered()) { say("registering", words.registering); }
+    });
+    on("connected", function () {
+      lost = false;
       if (!mine.isRegistered()) { say("registering", words.registering); }
     });
     on("disconnected", function () {
-      if (!stopped) { say("reconnecting", words.reconnecting); }
+      if (!stopped) { lost = true; say("reconnecting", words.reconnecting); }
     });
     on("registered", function () {
       refusals = 0;
       if (!current) { say("registered", fill(words.ready, { ext: data.extension })); }
     });
     on("unregistered", function () {
-      if (!stopped) { say("registering", words.registering); }
+      if (!stopped && !lost) { say("registering", words.registering); }
     });
     on("registrationFailed", function (event) {
       var status = event.response ? event.response.status_code : 0;

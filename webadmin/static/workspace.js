@@ -1,4 +1,6 @@
-// Screen-pop: ask every second which call is on the operator's phone and show its card.
+// Screen-pop: the live stream says when the operator's phone rings (or their state changes),
+// then the card is asked for; without the stream (or without Asterisk's events) it is asked
+// every poll-ms as before. The operator's own state ticks in #live-state.
 (function () {
   "use strict";
   var root = document.getElementById("workspace");
@@ -55,7 +57,7 @@
         if (window.callcardsPhone) { window.callcardsPhone.stop(reload); } else { reload(); }
         return;
       }
-      later(every);
+      if (!streamed()) { later(every); }
     };
     request.onerror = request.ontimeout = function () { later(every * 3); };
     request.send();
@@ -74,5 +76,90 @@
     if (waiting) { show(waiting); }
   });
   show(slot.innerHTML);
-  later(every);
+
+  // -- the live stream ----------------------------------------------------------------
+  var stream = null;       // "live" while the stream is connected
+  var amiConnected = false;
+  var me = root.getAttribute("data-user-id");
+  var mine = null;         // this operator's OperatorNow
+  var wrapupEnds = null;   // ISO moment the wrap-up runs out
+  var stateBox = document.getElementById("live-state");
+  var stateWords = stateBox ? JSON.parse(stateBox.getAttribute("data-words")) : {};
+
+  // Events replace the poll only while the stream is up and Asterisk's events reach us.
+  function streamed() { return stream === "live" && amiConnected; }
+
+  function format(text, values) {
+    return text.replace(/\{(\w+)\}/g, function (_, key) { return values[key]; });
+  }
+
+  function drawState() {
+    if (!stateBox) { return; }
+    var pauseNote = document.getElementById("break-after-wrapup");
+    if (!mine) { stateBox.hidden = true; if (pauseNote) { pauseNote.hidden = true; } return; }
+    var duration = window.callcardsLive.duration;
+    var text = "";
+    var ends = wrapupEnds || mine.wrapup_ends_at;
+    if (mine.state === "wrapup") {
+      var left = ends ? (Date.parse(ends) - Date.now()) / 1000 : -1;
+      text = left > 0 ? format(stateWords.wrapup, { time: duration(left) }) : stateWords.wrapup_over;
+    } else if (mine.state === "paused") {
+      var reason = mine.reason ? (stateWords.reasons[mine.reason] || mine.reason) : "";
+      text = format(stateWords.paused, { reason: reason });
+    } else {
+      text = stateWords[mine.state] || mine.state;
+    }
+    if (mine.state !== "wrapup") {
+      text += " · " + format(stateWords.since, { time: duration((Date.now() - Date.parse(mine.since)) / 1000) });
+    }
+    stateBox.textContent = text;
+    stateBox.setAttribute("data-state", mine.state);
+    stateBox.hidden = false;
+    if (pauseNote) { pauseNote.hidden = mine.state !== "wrapup"; }
+  }
+
+  function snapshot(floor) {
+    amiConnected = !!floor.ami_connected;
+    mine = null;
+    (floor.operators || []).forEach(function (operator) {
+      if (String(operator.user_id) === me) { mine = operator; }
+    });
+    wrapupEnds = null;
+    (floor.wrapups || []).forEach(function (wrapup) {
+      if (String(wrapup.user_id) === me) { wrapupEnds = wrapup.ends_at; }
+    });
+    drawState();
+    if (streamed()) { window.clearTimeout(timer); } else { later(every); }
+  }
+
+  function event(kind, message) {
+    var data = message.data || {};
+    if (kind === "ami") {
+      amiConnected = !!data.connected;
+      if (!streamed()) { later(every); }
+      return;
+    }
+    if (String(message.user_id) !== me) { return; }
+    if (kind === "operator") { mine = data; }
+    if (kind === "wrapup") { wrapupEnds = data.ended_by ? null : data.ends_at || null; }
+    drawState();
+    // The phone rings, is answered or hung up: the card follows at once.
+    if (kind === "ringing" || kind === "operator") { later(0); }
+  }
+
+  if (window.callcardsLive && root.getAttribute("data-events-url")) {
+    window.callcardsLive.follow({
+      eventsUrl: root.getAttribute("data-events-url"),
+      floorUrl: null,  // the card poll below is this page's fallback
+      onSnapshot: snapshot,
+      onEvent: event,
+      onState: function (state) {
+        stream = state;
+        if (state !== "live") { later(every); }
+      },
+    });
+    window.setInterval(drawState, 1000);
+  } else {
+    later(every);
+  }
 }());

@@ -25,6 +25,7 @@ from webadmin.calls.queries import incomplete_clause
 from webadmin.calls.routes import card_context, card_form
 from webadmin.extensions import db
 from webadmin.permissions import has_permission, require, signed_in
+from webadmin.workspace.day import your_day
 from webadmin.workspace.phone import phone_words
 from webadmin.workspace.status import PauseForm, change_status, operator_status
 
@@ -97,6 +98,7 @@ def index() -> str | Response:
         pause_form=pause_form,
         phone_words=phone_words() if current_user.phone_type == PhoneType.WEBRTC.value else None,
         phone_check_ms=current_app.config.get("PHONE_CHECK_MS", 30000),
+        day=your_day(current_user),
     )
 
 

@@ -1,7 +1,7 @@
 """callback tasks: one open task per number and queue, its cards and attempts; queue settings
 
 Revision ID: 0017
-Revises: 0015
+Revises: 0018
 Create Date: 2026-12-07 13:00:00
 
 callbacks/sweep.py gathers lost cards (missed, abandoned, voicemail, out of hours, marked,
@@ -19,7 +19,7 @@ from alembic import op
 from models.base import JsonDocument, UtcDateTime
 
 revision = "0017"
-down_revision = "0015"
+down_revision = "0018"
 branch_labels = None
 depends_on = None
 
