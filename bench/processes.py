@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from callcards.config import REPO_ROOT
 
@@ -156,3 +158,19 @@ class ServerProcess:
 def python_module(module: str, *args: str) -> list[str]:
     """`python -m module args...` with this interpreter."""
     return [sys.executable, "-m", module, *args]
+
+
+def samples_of_test(test: Path, samples_variable: str, env: dict[str, str]) -> Any | None:
+    """Run a measuring test file under pytest; the JSON it left in $`samples_variable`
+    (None when it failed: pytest's output says why)."""
+    with tempfile.TemporaryDirectory() as folder:
+        samples = Path(folder) / "samples.json"
+        ran = subprocess.run(
+            [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", str(test)],
+            env={**os.environ, **env, samples_variable: str(samples)},
+            cwd=REPO_ROOT,
+            check=False,
+        )
+        if ran.returncode != 0 or not samples.exists():
+            return None
+        return json.loads(samples.read_text())

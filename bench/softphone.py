@@ -7,16 +7,14 @@ of docs/benchmarks.md from the samples it left.
 
 from __future__ import annotations
 
-import json
 import os
-import subprocess
 import sys
-import tempfile
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from bench.processes import samples_of_test
 from bench.report import update_document
 from bench.stats import percentile
 
@@ -28,31 +26,14 @@ def run_softphone_bench(calls: int, output: Path, command: Sequence[str]) -> int
     """Measure `calls` browser-answered queue calls and an idle tab; write the block."""
     started = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     load = " ".join(f"{value:.2f}" for value in os.getloadavg())
-    with tempfile.TemporaryDirectory() as folder:
-        samples = Path(folder) / "softphone.json"
-        env = {
-            **os.environ,
-            "CALLCARDS_BENCH_SOFTPHONE_JSON": str(samples),
-            "CALLCARDS_BENCH_SOFTPHONE_CALLS": str(calls),
-        }
-        ran = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "pytest",
-                "-p",
-                "no:cacheprovider",
-                "-q",
-                str(REPO / "tests" / "bench_softphone.py"),
-            ],
-            env=env,
-            cwd=REPO,
-            check=False,
-        )
-        if ran.returncode != 0 or not samples.exists():
-            print("the browser phone benchmark failed (see pytest's output above)", file=sys.stderr)
-            return 1
-        figures = json.loads(samples.read_text())
+    figures = samples_of_test(
+        REPO / "tests" / "bench_softphone.py",
+        "CALLCARDS_BENCH_SOFTPHONE_JSON",
+        {"CALLCARDS_BENCH_SOFTPHONE_CALLS": str(calls)},
+    )
+    if figures is None:
+        print("the browser phone benchmark failed (see pytest's output above)", file=sys.stderr)
+        return 1
     update_document(
         output, {"softphone": softphone_block(figures, " ".join(command), started, load)}
     )

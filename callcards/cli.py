@@ -246,6 +246,20 @@ def _cmd_reconcile(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _cmd_callbacks(args: argparse.Namespace, settings: Settings) -> int:
+    from callbacks.sweep import sweep_locked
+
+    done = sweep_locked(_sessions(settings))
+    if done is None:
+        print(
+            "callcards callbacks: another instance is sweeping now; try again later",
+            file=sys.stderr,
+        )
+        return 1
+    print(done.line())
+    return 0
+
+
 def _cmd_reports(args: argparse.Namespace, settings: Settings) -> int:
     from datetime import datetime
 
@@ -272,6 +286,10 @@ def _cmd_bench(args: argparse.Namespace, settings: Settings) -> int:
     from bench.run import QUICK, Sizes, command_line, run_benchmarks
 
     output = Path(args.output) if args.output else REPO_ROOT / "docs" / "benchmarks.md"
+    if args.which == "callbacks":
+        from bench.callbacks import run_callbacks_bench
+
+        return run_callbacks_bench(args.calls or (5 if args.quick else 20), output, command_line())
     if args.which == "softphone":
         from bench.softphone import run_softphone_bench
 
@@ -395,6 +413,10 @@ def build_parser() -> argparse.ArgumentParser:
     recordings.add_argument("--days", type=int, default=1, help="check: cards ended in N days")
     recordings.set_defaults(run=_cmd_recordings)
 
+    callbacks = commands.add_parser(
+        "callbacks", help="gather lost cards into callback tasks (what `callcards agi` does)"
+    )
+    callbacks.set_defaults(run=_cmd_callbacks)
     reconcile = commands.add_parser(
         "reconcile", help="build or close the cards of calls the FastAGI server missed, from CEL"
     )
@@ -450,10 +472,21 @@ def build_parser() -> argparse.ArgumentParser:
     bench = commands.add_parser("bench", help="benchmarks of issue 5, into docs/benchmarks.md")
     bench.add_argument(
         "which",
-        choices=["agi", "asterisk", "site", "softphone", "tracker", "sessions", "live", "all"],
+        choices=[
+            "agi",
+            "asterisk",
+            "site",
+            "softphone",
+            "tracker",
+            "sessions",
+            "live",
+            "callbacks",
+            "all",
+        ],
         help="softphone: the browser phone in Chromium; tracker: the live floor's AMI events "
         "per second; sessions: the operator sessions report on a year of intervals; live: 200 "
-        "open live streams (none of them part of all)",
+        "open live streams; callbacks: click to ring and what the sweep costs calls (none of "
+        "them part of all)",
     )
     bench.add_argument("--quick", action="store_true", help="small sizes: a smoke test")
     bench.add_argument("--output", help="the Markdown file to update (default docs/benchmarks.md)")

@@ -18,6 +18,13 @@ FCR_REPEAT_DAYS = 7
 #: The call centre's time zone unless CALLCARDS_TIMEZONE says otherwise: the one default.
 DEFAULT_TIMEZONE = "Europe/Moscow"
 
+#: CALLCARDS_OUTBOUND_NUMBERS when unset: local and national numbers; premium (8-809...)
+#: and international (810..., 00..., +) refused. Syntax: dialplan/numbers.py.
+DEFAULT_OUTBOUND_NUMBERS = (
+    "!8809.,!7809.,!007809.,!809.,!810.,007XXXXXXXXXX,!00.,"
+    "XXX,XXXX,XXXXX,XXXXXX,XXXXXXX,8XXXXXXXXXX,7XXXXXXXXXX,NXXXXXXXXX"
+)
+
 #: Where the Asterisk sandbox's Debian packages come from unless CALLCARDS_DEBIAN_MIRROR says.
 DEFAULT_DEBIAN_MIRROR = "http://deb.debian.org/debian"
 
@@ -117,6 +124,12 @@ class Settings:
     reconcile_every: float = 60.0
     reconcile_open_limit: float = 4 * 3600.0
     fcr_repeat_days: int = FCR_REPEAT_DAYS  # CALLCARDS_FCR_REPEAT_DAYS
+    # `callcards agi` gathers lost cards into callback tasks this often (seconds; 0: never),
+    # and dials the callbacks of 'auto' queues when an operator is free this often.
+    callback_every: float = 60.0
+    callback_dial_every: float = 10.0
+    # The numbers click-to-call and the outbound route may dial (dialplan/numbers.py).
+    outbound_numbers: str = DEFAULT_OUTBOUND_NUMBERS
     # The call centre's zone: dates on the site, report days and their roll-ups.
     timezone: str = DEFAULT_TIMEZONE
     # Failed sign-ins one address may make before it waits (a call centre behind one NAT
@@ -193,6 +206,9 @@ def load_settings(environ: os._Environ[str] | dict[str, str] | None = None) -> S
         member_interface=env.get("CALLCARDS_MEMBER_INTERFACE") or "PJSIP/{extension}",
         reconcile_every=max(0.0, float(env.get("CALLCARDS_RECONCILE_EVERY", "60"))),
         reconcile_open_limit=max(60.0, float(env.get("CALLCARDS_RECONCILE_OPEN_LIMIT", "14400"))),
+        callback_every=max(0.0, float(env.get("CALLCARDS_CALLBACK_EVERY") or 60)),
+        callback_dial_every=max(0.0, float(env.get("CALLCARDS_CALLBACK_DIAL_EVERY") or 10)),
+        outbound_numbers=_outbound_numbers(env.get("CALLCARDS_OUTBOUND_NUMBERS")),
         fcr_repeat_days=max(1, int(env.get("CALLCARDS_FCR_REPEAT_DAYS") or FCR_REPEAT_DAYS)),
         timezone=_zone_name(env.get("CALLCARDS_TIMEZONE") or DEFAULT_TIMEZONE),
         login_ip_failures=max(1, int(env.get("CALLCARDS_LOGIN_IP_FAILURES") or 20)),
@@ -211,6 +227,15 @@ def load_settings(environ: os._Environ[str] | dict[str, str] | None = None) -> S
         metrics_token=env.get("CALLCARDS_METRICS_TOKEN", ""),
         metrics_dir=env.get("PROMETHEUS_MULTIPROC_DIR", ""),
     )
+
+
+def _outbound_numbers(value: str | None) -> str:
+    """CALLCARDS_OUTBOUND_NUMBERS checked at start (a bad pattern stops the start, named)."""
+    from dialplan.numbers import read_patterns
+
+    text = (value or "").strip() or DEFAULT_OUTBOUND_NUMBERS
+    read_patterns(text)
+    return text
 
 
 def pause_allowances(value: str) -> tuple[tuple[str, int], ...]:

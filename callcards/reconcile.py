@@ -349,8 +349,9 @@ async def _live_linkedids(settings: Settings, *, timeout: float) -> frozenset[st
 
 
 @contextmanager
-def one_instance(engine: Engine) -> Iterator[bool]:
-    """True while this process holds the reconcile lock (PostgreSQL); always True on SQLite.
+def one_instance(engine: Engine, key: int = _LOCK_KEY) -> Iterator[bool]:
+    """True while this process holds the lock `key` (PostgreSQL; by default reconcile's);
+    always True on SQLite.
 
     A session-level advisory lock on its own connection, released when the run ends (or
     when the connection drops, should the process die).
@@ -359,12 +360,12 @@ def one_instance(engine: Engine) -> Iterator[bool]:
         yield True  # SQLite: one instance only
         return
     with engine.connect() as db:
-        held = bool(db.scalar(select(func.pg_try_advisory_lock(_LOCK_KEY))))
+        held = bool(db.scalar(select(func.pg_try_advisory_lock(key))))
         try:
             yield held
         finally:
             if held:
-                db.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": _LOCK_KEY})
+                db.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": key})
             db.commit()
 
 

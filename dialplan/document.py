@@ -194,6 +194,17 @@ class CallbackOfferDoc(TypedDict, total=False):
     prompt: str
 
 
+class QueueCallbacksDoc(TypedDict, total=False):
+    """A queue's callback tasks: retries, attempts, short abandons, mode (callbacks/)."""
+
+    retry_schedule: list[str]
+    max_attempts: int
+    short_abandon_sec: int
+    mode: str
+    schedule: str | None
+    caller_id: str | None
+
+
 class _QueueRequired(TypedDict):
     name: str
 
@@ -207,6 +218,7 @@ class QueueDoc(_QueueRequired, total=False):
     when_empty: ActionDoc | None
     when_timeout: ActionDoc | None
     setup: QueueSetupDoc | None
+    callbacks: QueueCallbacksDoc | None
     callback_offer: CallbackOfferDoc | None
 
 

@@ -106,6 +106,7 @@ from dialplan.document import (
     MenuDoc,
     OptionDoc,
     OverrideDoc,
+    QueueCallbacksDoc,
     QueueDoc,
     QueueSetupDoc,
     ScheduleDoc,
@@ -139,6 +140,11 @@ STRATEGIES = (
     "wrandom",
     "rrordered",
 )
+#: A queue's callback mode: tasks offered to its operators, or dialled when one is free.
+CALLBACK_MODES = ("offer", "auto")
+#: A retry step: "+15m", "+2h", "+1d", or the next working day's opening.
+RETRY_STEP = re.compile(r"^\+([1-9][0-9]{0,3})([mhd])$")
+NEXT_WORKING_DAY = "next working day"
 MENU_DIGITS = frozenset("0123456789*#")
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 OVERRIDE_STATES = ("open", "closed")
@@ -183,6 +189,18 @@ class QueueSetup:
 
 
 @dataclass(frozen=True)
+class QueueCallbacks:
+    """How a queue's callback tasks are worked: when to retry, how often, what is lost."""
+
+    retry_schedule: tuple[str, ...] = ("+15m", "+2h", NEXT_WORKING_DAY)
+    max_attempts: int = 3
+    short_abandon_sec: int = 5  # an abandon shorter than this is no lost caller
+    mode: str = "offer"  # CALLBACK_MODES
+    schedule: str | None = None  # the business hours retries keep to; None: the DID's
+    caller_id: str | None = None  # the number a called-back customer sees; None: the trunk's
+
+
+@dataclass(frozen=True)
 class Queue:
     """An Asterisk queue as routing sees it."""
 
@@ -193,6 +211,7 @@ class Queue:
     when_empty: Action = HANG_UP  # no operator could take the call
     when_timeout: Action = HANG_UP  # max_wait_sec ran out
     setup: QueueSetup | None = None  # None: a version from before the setup was versioned
+    callbacks: QueueCallbacks = QueueCallbacks()
     callback_offer: CallbackOffer = NO_OFFER  # virtual hold (dialplan.virtual_hold)
 
 
@@ -448,6 +467,11 @@ def _read_queue(obj: Any, where: str) -> Queue:
         for key in OVERFLOW_WHEN
     }
     setup = None if obj.get("setup") is None else _read_setup(obj["setup"], f"{where}, setup")
+    callbacks = (
+        QueueCallbacks()
+        if obj.get("callbacks") is None
+        else read_callbacks(obj["callbacks"], f"{where}, callbacks")
+    )
     return Queue(
         name,
         fields.optional_text("title") or name,
@@ -455,8 +479,40 @@ def _read_queue(obj: Any, where: str) -> Queue:
         fields.number("service_level_sec", 20, 0),
         **overflow,
         setup=setup,
+        callbacks=callbacks,
         callback_offer=read_offer(obj.get("callback_offer"), f"{where}, callback_offer"),
     )
+
+
+def read_callbacks(obj: Any, where: str) -> QueueCallbacks:
+    """A queue's callback settings from its document part (SettingsError names the field)."""
+    fields = Fields(obj, where, *keys_of(QueueCallbacksDoc))
+    default = QueueCallbacks()
+    steps = fields.items("retry_schedule") if "retry_schedule" in obj else default.retry_schedule
+    for step in steps:
+        if not isinstance(step, str) or not (step == NEXT_WORKING_DAY or RETRY_STEP.match(step)):
+            raise SettingsError.at(
+                where,
+                f"retry step {describe(step)} should be like +15m, +2h, +1d "
+                f"or {NEXT_WORKING_DAY!r}",
+            )
+    mode = fields.optional_text("mode") or default.mode
+    if mode not in CALLBACK_MODES:
+        raise SettingsError.at(where, f"mode {mode!r} should be one of {', '.join(CALLBACK_MODES)}")
+    return QueueCallbacks(
+        tuple(steps),
+        fields.number("max_attempts", default.max_attempts, 1, 20),
+        fields.number("short_abandon_sec", default.short_abandon_sec, 0, 600),
+        mode,
+        fields.optional_text("schedule"),
+        _caller_id(fields.optional_text("caller_id"), where),
+    )
+
+
+def _caller_id(value: str | None, where: str) -> str | None:
+    if value is not None and not re.fullmatch(r"\+?[0-9]{3,15}", value):
+        raise SettingsError.at(where, f"caller_id {value!r} should be a phone number")
+    return value
 
 
 def _read_setup(obj: Any, where: str) -> QueueSetup:
@@ -646,9 +702,23 @@ def _dump_queue(queue: Queue) -> QueueDoc:
     }
     if queue.setup is not None:  # only when kept, so older versions read back the same
         doc["setup"] = _dump_setup(queue.setup)
+    if queue.callbacks != QueueCallbacks():  # likewise: only when set
+        doc["callbacks"] = dump_callbacks(queue.callbacks)
     if queue.callback_offer.on:  # only when on, so older versions read back the same
         doc["callback_offer"] = dump_offer(queue.callback_offer)
     return doc
+
+
+def dump_callbacks(callbacks: QueueCallbacks) -> QueueCallbacksDoc:
+    """A queue's callback settings as its document part (and `queues.callbacks`)."""
+    return {
+        "retry_schedule": list(callbacks.retry_schedule),
+        "max_attempts": callbacks.max_attempts,
+        "short_abandon_sec": callbacks.short_abandon_sec,
+        "mode": callbacks.mode,
+        "schedule": callbacks.schedule,
+        "caller_id": callbacks.caller_id,
+    }
 
 
 def _dump_setup(setup: QueueSetup) -> QueueSetupDoc:

@@ -50,3 +50,5 @@ class TimelineKind(StrEnum):
     OUTBOUND_DIAL = "outbound_dial"
     #: The caller left the queue asking to be called back (virtual hold).
     CALLBACK_REQUESTED = "callback_requested"
+    #: An outbound number the allowlist refused (dialplan.numbers): nothing was dialled.
+    OUTBOUND_REFUSED = "outbound_refused"

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from dialplan.document import CallbackOfferDoc, Fields, SettingsError, keys_of
+from dialplan.numbers import MAX_DIGITS, Pattern, callable_number, check_outbound
 
 #: Limits of the offer's times, in seconds: past an hour nobody waits for it.
 AFTER_SEC_LIMITS = (0, 3600)
@@ -90,19 +91,25 @@ def dump_offer(offer: CallbackOffer) -> CallbackOfferDoc:
     }
 
 
-#: A number we call back: digits only (a caller ID's leading "+" aside), as E.164 allows.
-NUMBER_DIGITS = (5, 15)
+#: The fewest digits of a number a caller gives for their callback. Whether a number may be
+#: called at all is dialplan.numbers' one rule (`callable_number`, the allowlist's
+#: `check_outbound`); a number given on the phone must also be this long, because there a
+#: 3-4 digit number is a mistyped one or an internal extension, and the caller is asked
+#: again rather than promised a call that reaches nobody.
+CALLBACK_MIN_DIGITS = 5
 #: What a caller may type: one digit more than a number can have, so "too long" shows.
-TYPED_MAX_DIGITS = NUMBER_DIGITS[1] + 1
+TYPED_MAX_DIGITS = MAX_DIGITS + 1
 #: The end reason (and timeline kind) of a card whose caller asked to be called back.
 CALLBACK_REQUESTED = "callback_requested"
 
 
-def callback_number(text: str | None) -> str | None:
-    """`text` as a number to call back, or None when it cannot be one (anonymous, too short
-    or long, not digits)."""
-    if text is None:
+def callback_number(text: str | None, allowed: tuple[Pattern, ...] | None = None) -> str | None:
+    """`text` as a number to call back (its digits, no "+"), or None when it cannot be one:
+    not callable by dialplan.numbers (anonymous, not digits, too long), shorter than
+    CALLBACK_MIN_DIGITS, or refused by the outbound allowlist `allowed` when given."""
+    number = callable_number(text)
+    if number is None or len(number.removeprefix("+")) < CALLBACK_MIN_DIGITS:
         return None
-    digits = text.strip().removeprefix("+")
-    low, high = NUMBER_DIGITS
-    return digits if digits.isdigit() and low <= len(digits) <= high else None
+    if allowed is not None and check_outbound(number, allowed) is not None:
+        return None
+    return number.removeprefix("+")

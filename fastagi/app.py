@@ -11,9 +11,12 @@ from datetime import timedelta
 
 from sqlalchemy import Engine
 
+from callbacks.dialler import dial_forever
+from callbacks.sweep import sweep_forever
 from callcards import metrics
 from callcards.config import Settings, split_host_port
 from callcards.reconcile import ami_live_calls, reconcile_forever
+from dialplan.numbers import read_patterns
 from fastagi.ami_listener import ami_listener
 from fastagi.cards import CardStore
 from fastagi.journal import Journal, JournaledCards
@@ -45,6 +48,7 @@ def build_services(settings: Settings) -> AgiServices:
             sessions, settings.settings_refresh_sec, saved_copy=settings.journal_dir / "flow.json"
         ),
         default_queue=settings.default_queue,
+        outbound_numbers=read_patterns(settings.outbound_numbers),
         db_timeout=settings.db_timeout,
         executor=ThreadPoolExecutor(max_workers=settings.db_threads, thread_name_prefix="cards"),
     )
@@ -87,6 +91,19 @@ def reconciler(settings: Settings) -> asyncio.Task[None] | None:
     )
 
 
+def callback_sweeper(settings: Settings) -> list[asyncio.Task[None]]:
+    """Lost cards gathered into callback tasks every CALLCARDS_CALLBACK_EVERY s, and the
+    'auto' queues' callbacks dialled every CALLCARDS_CALLBACK_DIAL_EVERY s (with AMI)."""
+    sessions = make_session_factory(make_engine(settings.database_url))
+    tasks = []
+    if settings.callback_every:
+        tasks.append(asyncio.create_task(sweep_forever(sessions, every=settings.callback_every)))
+    if settings.callback_dial_every and settings.ami_secret:
+        dialling = dial_forever(sessions, settings, every=settings.callback_dial_every)
+        tasks.append(asyncio.create_task(dialling))
+    return tasks
+
+
 async def start_metrics(settings: Settings, server: FastAgiServer) -> metrics.MetricsServer | None:
     """Prometheus /metrics on CALLCARDS_AGI_METRICS_LISTEN (None when it is not set)."""
     metrics.watch(lambda: server.active_sessions, settings.journal_dir / "cards.journal")
@@ -115,6 +132,7 @@ async def serve(settings: Settings, listen: str | None = None, grace: float = 30
         loop.add_signal_handler(signum, stopping.set)
     listener = ami_listener(settings, services)  # hold time; None without AMI
     reconciling = reconciler(settings)
+    sweeping = callback_sweeper(settings)
     listening = asyncio.create_task(listener.run()) if listener is not None else None
     # The live floor (live/): the queues' events into operator_states and live_events.
     floor = floor_listener(settings)
@@ -128,6 +146,8 @@ async def serve(settings: Settings, listen: str | None = None, grace: float = 30
     replayer.cancel()
     if reconciling is not None:
         reconciling.cancel()
+    for task in sweeping:
+        task.cancel()
     if listening is not None:  # after the calls: their last holds still land
         listening.cancel()
     if floor_task is not None:  # its open intervals end now, as a gap

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from dialplan.numbers import Refusal
 from dialplan.virtual_hold import CALLBACK_REQUESTED
 from models import Direction, Status
+
+_REFUSALS = frozenset(refusal.value for refusal in Refusal)
 
 # QUEUESTATUS values Queue() leaves when it returns without an answer. (CONTINUE follows an
 # answered call whose operator hung up first, with Queue() option c.) After an overflow the
@@ -81,6 +84,8 @@ def classify(facts: HangupFacts) -> Outcome:
 
 
 def _classify_outbound(facts: HangupFacts) -> Outcome:
+    if facts.reason_so_far in _REFUSALS:  # the allowlist refused the number: never dialled
+        return Outcome(Status.FAILED, facts.reason_so_far)
     dial_status = facts.dial_status.strip().upper()
     if facts.answered or dial_status == "ANSWER":
         return Outcome(Status.ANSWERED, "answered")

@@ -28,6 +28,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from callcards import metrics
+from callcards.config import DEFAULT_OUTBOUND_NUMBERS
+from dialplan.numbers import Pattern, read_patterns
 from dialplan.settings import FlowSettings
 from fastagi.changes import CardChange
 from fastagi.journal import DATABASE_AWAY, JournaledCards
@@ -152,6 +154,10 @@ class AgiServices:
     cards: JournaledCards
     flow: FlowCache
     default_queue: str = "reception"
+    #: The numbers an operator may dial out (CALLCARDS_OUTBOUND_NUMBERS, dialplan/numbers.py).
+    outbound_numbers: tuple[Pattern, ...] = field(
+        default_factory=lambda: read_patterns(DEFAULT_OUTBOUND_NUMBERS)
+    )
     #: Seconds a call waits for one piece of database work before it goes on without it;
     #: Asterisk has no read timeout for AGI, so a stuck database would hold the caller.
     db_timeout: float = 3.0

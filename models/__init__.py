@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from models.asterisk import AsteriskCdr, AsteriskCel
 from models.base import Base, utcnow
+from models.callbacks import CallbackAttempt, CallbackCard, CallbackTask, TaskOutcome, TaskReason
 from models.calls import AuditEntry, Call, CallEvent, Direction, RecordingState, Status
 from models.dictionaries import CallCategory, CallPurpose, CallSubCategory, CallTag, call_tags
 from models.journal import CardOperation
@@ -31,6 +32,9 @@ __all__ = [
     "AuditEntry",
     "Base",
     "Call",
+    "CallbackAttempt",
+    "CallbackCard",
+    "CallbackTask",
     "CallCategory",
     "CallEvent",
     "CardOperation",
@@ -57,6 +61,8 @@ __all__ = [
     "Schedule",
     "StaffSession",
     "Status",
+    "TaskOutcome",
+    "TaskReason",
     "User",
     "call_tags",
     "queue_supervisors",

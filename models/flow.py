@@ -25,6 +25,7 @@ from dialplan.document import (
     HolidayDoc,
     OptionDoc,
     OverrideDoc,
+    QueueCallbacksDoc,
     QueueDoc,
     QueueSetupDoc,
 )
@@ -108,6 +109,8 @@ def _queue(session: Session, queue: Queue) -> QueueDoc:
         "when_timeout": _action(queue.when_timeout, HANG_UP),
         "setup": _setup(session, queue),
     }
+    if queue.callbacks:  # only when set, so earlier versions read the same
+        doc["callbacks"] = cast(QueueCallbacksDoc, dict(queue.callbacks))
     if queue.callback_offer:  # only when set, so documents from before it read the same
         doc["callback_offer"] = cast(CallbackOfferDoc, dict(queue.callback_offer))
     return doc
@@ -187,6 +190,7 @@ def store_document(session: Session, document: FlowDocument) -> list[tuple[str, 
         queue.when_timeout = _json(queue_doc.get("when_timeout"))
         queue.callback_offer = _json(queue_doc.get("callback_offer"))
         queue.active = True
+        queue.callbacks = _json(queue_doc.get("callbacks"))
         setup = queue_doc.get("setup")
         if setup is not None:
             notes += _store_setup(session, queue, setup)

@@ -35,6 +35,8 @@ class Queue(Base):
     # Flow-document actions (queue, or hangup with a message); None: hang up.
     when_empty: Mapped[dict[str, Any] | None] = mapped_column(JsonDocument)
     when_timeout: Mapped[dict[str, Any] | None] = mapped_column(JsonDocument)
+    # Callback tasks: retry schedule, attempts, short abandons, mode (dialplan QueueCallbacks).
+    callbacks: Mapped[dict[str, Any] | None] = mapped_column(JsonDocument)
     # The live floor (migration 0016). After an answered call the operator is held out of the
     # queue until their card is complete, at most this long (0: not held).
     wrapup_hold_sec: Mapped[int] = mapped_column(Integer, default=0)

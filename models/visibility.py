@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, Select, and_, false, or_, select, true
 from sqlalchemy.orm import Session, object_session
 
+from models.callbacks import CallbackTask
 from models.calls import Call, Status
 from models.routing import Queue
 from models.users import QueueMember, Role, User, queue_supervisors
@@ -77,6 +78,38 @@ def rows_seen(user: Any, queue: Any, operator_id: Any) -> ColumnElement[bool]:
     return supervised(account, queue, operator_id)
 
 
+def served_queue_names(account: User) -> Select[Any]:
+    """The names of the queues an operator answers, as a subquery."""
+    return (
+        select(Queue.name)
+        .join(QueueMember, QueueMember.queue_id == Queue.id)
+        .where(QueueMember.user_id == account.id)
+    )
+
+
+def tasks_scope(stmt: Select[Any], user: Any) -> Select[Any]:
+    """Restrict a `select(CallbackTask)` to the tasks this user may see and work.
+
+    An admin sees every task, a supervisor those of the queues they oversee, an operator
+    those of the queues they answer and any task handed to them.
+    """
+    account = account_of(user)
+    if account is None or not account.active:
+        return stmt.where(false())
+    if account.role == ADMIN:
+        return stmt
+    if account.role == SUPERVISOR:
+        return stmt.where(CallbackTask.queue.in_(overseen_queue_names(account)))
+    if account.role == OPERATOR:
+        return stmt.where(
+            or_(
+                CallbackTask.queue.in_(served_queue_names(account)),
+                CallbackTask.taken_by_id == account.id,
+            )
+        )
+    return stmt.where(false())
+
+
 def operators_seen(user: Any, operator_id: Any) -> ColumnElement[bool]:
     """The condition on an operator-id column under which a report shows that operator's
     rows (their sessions): an admin every operator, a supervisor those serving a queue they
@@ -116,11 +149,7 @@ def calls_scope(stmt: Select[Any], user: Any) -> Select[Any]:
     if account.role == OPERATOR:
         # A callback nobody has taken yet (a message left out of hours) is for every operator
         # of its queue.
-        served = (
-            select(Queue.name)
-            .join(QueueMember, QueueMember.queue_id == Queue.id)
-            .where(QueueMember.user_id == account.id)
-        )
+        served = served_queue_names(account)
         # Written as ix_calls_callbacks_untaken's own condition (`needs_callback`, not `IS
         # TRUE`), so the list reads that index: otherwise its count scanned every card.
         own = or_(

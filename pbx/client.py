@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from callcards.config import Settings
 from pbx.apply import apply_queues
+from pbx.callout import CallOut, call_out_from_settings
 from pbx.endpoints import apply_endpoints
 from pbx.pause import (
     MemberState,
@@ -52,3 +53,7 @@ class PbxClient:
     def operator_states(self, extensions: list[str]) -> dict[str, MemberState]:
         """Each operator's phone state (by extension), in one AMI QueueStatus."""
         return operator_states(self.settings, extensions)
+
+    def call_out(self, call: CallOut) -> str:
+        """Ring the operator's phone, then the customer (pbx.callout); the call's linkedid."""
+        return call_out_from_settings(self.settings, call)

@@ -42,6 +42,9 @@ class AgiProcess:
             # Tests empty the cards table, not Asterisk's CEL: a reconcile would rebuild
             # earlier tests' calls under later ones. A test of reconcile turns it on.
             "CALLCARDS_RECONCILE_EVERY": "0",
+            # Likewise the callback sweep and dialler: the callbacks tests sweep when they mean to.
+            "CALLCARDS_CALLBACK_EVERY": "0",
+            "CALLCARDS_CALLBACK_DIAL_EVERY": "0",
             **(extra_env or {}),
         }
         self._process: subprocess.Popen[bytes] | None = None

@@ -69,7 +69,9 @@ def sessions(engine: Engine) -> Iterator[sessionmaker[Session]]:
     """A session factory; every card and audit row is removed after the test."""
     yield make_session_factory(engine)
     with engine.begin() as connection:
-        connection.execute(text("TRUNCATE calls, call_events, call_tags, audit_log CASCADE"))
+        connection.execute(
+            text("TRUNCATE calls, call_events, call_tags, audit_log, callback_tasks CASCADE")
+        )
 
 
 def set_override(sessions: sessionmaker[Session], state: str | None) -> None:

@@ -8,7 +8,9 @@ from typing import Any
 
 import pytest
 
+from callcards.config import DEFAULT_OUTBOUND_NUMBERS
 from dialplan import FlowSettings
+from dialplan.numbers import read_patterns
 from dialplan.settings import SettingsError
 from dialplan.virtual_hold import CallbackOffer, callback_number
 from fastagi.outcome import HangupFacts, classify
@@ -127,6 +129,14 @@ def test_every_key_has_its_exit_context_in_the_dialplan() -> None:
 )
 def test_a_number_to_call_back_is_5_to_15_digits(given: str | None, number: str | None) -> None:
     assert callback_number(given) == number
+
+
+def test_a_number_to_call_back_is_one_the_outbound_allowlist_lets_us_dial() -> None:
+    allowed = read_patterns(DEFAULT_OUTBOUND_NUMBERS)
+    assert callback_number("+7 916 123-45-67", allowed) == "79161234567"
+    assert callback_number("88091234567") == "88091234567"  # a premium number, well formed
+    assert callback_number("88091234567", allowed) is None  # which the allowlist refuses
+    assert callback_number("+4420712345678", allowed) is None  # international
 
 
 def test_a_caller_who_asked_for_a_callback_is_not_abandoned() -> None:

@@ -16,6 +16,7 @@ PACKAGES = (
     "pbx",
     "recordings",
     "reports",
+    "callbacks",
     "webadmin",
     "bench",
 )

@@ -18,6 +18,7 @@ from webadmin.admin import bp as admin_bp
 from webadmin.api import bp as api_bp
 from webadmin.auth import bp as auth_bp
 from webadmin.auth.identity import init_login
+from webadmin.callbacks import bp as callbacks_bp
 from webadmin.callflow import bp as callflow_bp
 from webadmin.calls import bp as calls_bp
 from webadmin.extensions import csrf, db
@@ -114,6 +115,7 @@ def create_app(
         api_bp,
         account_bp,
         callflow_bp,
+        callbacks_bp,
     ):
         app.register_blueprint(blueprint)
     live.init_app(app)

@@ -28,6 +28,25 @@ STATUSES: dict[str, LazyString] = {
     "callback_requested": _l("callback requested"),
 }
 
+TASK_REASONS: dict[str, LazyString] = {
+    "missed": _l("missed call"),
+    "abandoned": _l("hung up while waiting"),
+    "voicemail": _l("left a message"),
+    "out_of_hours": _l("called out of hours"),
+    "marked": _l("marked by an operator"),
+    "callback_requested": _l("asked to be called back"),
+}
+
+TASK_OUTCOMES: dict[str, LazyString] = {
+    "reached": _l("reached"),
+    "no_answer": _l("no answer"),
+    "busy": _l("busy"),
+    "wrong_number": _l("wrong number"),
+    "do_not_call": _l("asked not to be called"),
+    "got_through": _l("got through on their own"),
+    "unreachable": _l("unreachable: attempts ran out"),
+}
+
 DIRECTIONS: dict[str, LazyString] = {
     "inbound": _l("inbound"),
     "outbound": _l("outbound"),
@@ -49,6 +68,9 @@ END_REASONS: dict[str, LazyString] = {
     "unavailable": _l("the number was unavailable"),
     "no_answer": _l("no answer"),
     "cancelled": _l("cancelled"),
+    "number_not_allowed": _l("the number is not allowed for outgoing calls"),
+    "number_too_long": _l("the number has too many digits"),
+    "number_empty": _l("no number was dialled"),
     "callback_requested": _l("the caller asked to be called back"),
     "no_asterisk_record": _l("closed by reconcile: no record of the call in Asterisk"),
     "unreadable_asterisk_record": _l(
@@ -95,6 +117,9 @@ EVENTS: dict[str, LazyString] = {
     TimelineKind.NO_MESSAGE: _l("left no message"),
     TimelineKind.OUTBOUND: _l("outbound call placed"),
     TimelineKind.OUTBOUND_DIAL: _l("outbound call placed"),
+    TimelineKind.OUTBOUND_REFUSED: _l(
+        "the number was refused: it is not allowed for outgoing calls"
+    ),
     TimelineKind.CALLBACK_REQUESTED: _l("asked to be called back"),
 }
 

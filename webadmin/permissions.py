@@ -54,6 +54,9 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "admin.audit": frozenset({ADMIN}),
     "admin.callflow": frozenset({ADMIN}),
     "export.calls": frozenset({ADMIN}),
+    "callbacks.view": frozenset({OPERATOR, SUPERVISOR, ADMIN}),
+    "callbacks.call": frozenset({OPERATOR, ADMIN}),  # those with a phone of their own
+    "callbacks.assign": frozenset({SUPERVISOR, ADMIN}),
 }
 
 F = TypeVar("F", bound=Callable[..., Any])

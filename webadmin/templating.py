@@ -80,6 +80,8 @@ def init_app(app: Flask) -> None:
         "queue_titles": lambda names: ", ".join(words.flow_names().queue(name) for name in names),
         "strategy_label": lambda code: labels.label(labels.STRATEGIES, code),
         "audit_label": lambda code: labels.label(labels.AUDIT_ACTIONS, code),
+        "task_reason_label": lambda code: labels.label(labels.TASK_REASONS, code),
+        "task_outcome_label": lambda code: labels.label(labels.TASK_OUTCOMES, code),
         "pause_reasons_words": lambda: {
             code: str(words) for code, words in labels.PAUSE_REASONS.items()
         },

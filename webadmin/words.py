@@ -289,6 +289,10 @@ SENTENCES: dict[str, Sentence] = {
         "The operator dialled %(number)s", number=d.get("number", "")
     ),
     TimelineKind.CALLBACK_REQUESTED: lambda d, n: _callback(d),
+    TimelineKind.OUTBOUND_REFUSED: lambda d, n: _(
+        "The number was refused: %(reason)s",
+        reason=labels.label(labels.END_REASONS, d.get("reason", "")),
+    ),
 }
 
 

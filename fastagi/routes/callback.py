@@ -22,6 +22,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
+from dialplan.numbers import Pattern
 from dialplan.virtual_hold import TYPED_MAX_DIGITS, callback_number
 from fastagi import variables as var
 from fastagi.changes import CallbackRequested
@@ -74,12 +75,13 @@ async def _read_back(call: AgiCall, number: str, own: bool) -> str:
     return await _keys(call, OTHER_NUMBER)
 
 
-async def ask_number(call: AgiCall, own: str | None) -> Chosen | None:
-    """The number the caller confirms; their own after TRIES failed tries; None without one."""
+async def ask_number(call: AgiCall, own: str | None, allowed: tuple[Pattern, ...]) -> Chosen | None:
+    """The number the caller confirms; their own after TRIES failed tries; None without one.
+    A typed number must be one the outbound allowlist `allowed` lets us call."""
     candidate, how = own, "confirmed"
     for _ in range(TRIES):
         if candidate is None:
-            candidate = callback_number(await _keys(call, ENTER_NUMBER))
+            candidate = callback_number(await _keys(call, ENTER_NUMBER), allowed)
             how = "typed"
             if candidate is None:
                 await call.stream_file(TRY_AGAIN)
@@ -90,7 +92,7 @@ async def ask_number(call: AgiCall, own: str | None) -> Chosen | None:
         if answer == OTHER and how == "confirmed":
             candidate = None
             continue
-        typed = callback_number(answer)
+        typed = callback_number(answer, allowed)
         if typed is not None:
             candidate, how = typed, "typed"
             continue
@@ -101,9 +103,9 @@ async def ask_number(call: AgiCall, own: str | None) -> Chosen | None:
 async def callback(call: AgiCall, services: AgiServices) -> None:
     """Take the caller's number, note the request on the card, thank them; or send them back."""
     facts = await caller_facts(call, dialplan_argument(call, 1))
-    own = callback_number(facts.caller_number)
+    own = callback_number(facts.caller_number, services.outbound_numbers)
     try:
-        chosen = await ask_number(call, own)
+        chosen = await ask_number(call, own, services.outbound_numbers)
     except AgiHangup:
         if own is not None:  # the key said they want a callback, and we know where
             _request(services, facts.linkedid, Chosen(own, "hangup"))

@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
+from dialplan.numbers import Refusal, check_outbound
 from dialplan.timeline import TimelineKind
 from fastagi import variables as var
 from fastagi.cards import Event
-from fastagi.changes import OpenCard
+from fastagi.changes import OpenCard, RouteDecided
 from fastagi.protocol import AgiCall
 from fastagi.routes.common import caller_facts, new_call
 from fastagi.services import AgiServices
 from models import Direction
+
+#: "The number you have dialed is not in service" (Asterisk's core sounds).
+REFUSED_MESSAGE = "ss-noservice"
 
 
 async def outbound(call: AgiCall, services: AgiServices) -> None:
@@ -34,4 +40,25 @@ async def outbound(call: AgiCall, services: AgiServices) -> None:
     )
     if card is not None:
         await call.set_variable(var.CC_CARD_ID, str(card.id))
+    refusal = check_outbound(facts.extension, services.outbound_numbers)
+    if refusal is not None:
+        # The allowlist refuses the number: a message, no trunk; the card ends failed.
+        services.change_card(facts.linkedid, refused(facts.linkedid, refusal, started_at))
+        await call.set_variable(var.CC_MESSAGE, REFUSED_MESSAGE)
+        await call.set_variable(var.CC_ACTION, var.ACTION_HANGUP)
+        return
     await call.set_variable(var.CC_RECORDING, card_to_be.recording_path)
+
+
+def refused(linkedid: str, refusal: Refusal, at: datetime) -> RouteDecided:
+    """The card's change for a number the allowlist refuses: why, and no recording."""
+    return RouteDecided(
+        linkedid,
+        queue=None,
+        ivr_path=None,
+        did_source=None,
+        did_city=None,
+        events=[Event(TimelineKind.OUTBOUND_REFUSED, at, {"reason": refusal.value})],
+        end_reason=refusal.value,
+        recorded=False,
+    )

@@ -84,7 +84,9 @@ def _restore_seed(
     yield
     tables: dict[str, Table] = {name: Base.metadata.tables[name] for name in RESTORED}
     with web_engine.begin() as connection:
-        connection.execute(text("TRUNCATE calls, call_events, call_tags, audit_log CASCADE"))
+        connection.execute(
+            text("TRUNCATE calls, call_events, call_tags, audit_log, callback_tasks CASCADE")
+        )
         for name in (
             "queue_members",
             "queue_supervisors",

@@ -616,3 +616,40 @@ def test_the_recording_announcement_is_set_and_published(
     admin.post("/callflow/queues/recording", data={"announcement": ""})
     with sessions() as session:
         assert "recording_announcement" not in draft_document(session)
+
+
+def test_a_queue_callback_settings_are_edited_published_and_shown_in_the_diff(
+    admin: FlaskClient, sessions: sessionmaker[Session]
+) -> None:
+    reception = _queue(sessions, "reception")
+    page = admin.get(f"/callflow/queues/{reception.id}").text
+    assert "+15m, +2h, next working day" in page
+    fields = {
+        "callback_retries": "+10m, next working day",
+        "callback_max_attempts": "2",
+        "callback_short_abandon_sec": "8",
+        "callback_mode": "auto",
+        "callback_caller_id": "74950001122",
+    }
+    refused = admin.post(
+        f"/callflow/queues/{reception.id}",
+        data=queue_form(reception, **{**fields, "callback_retries": "soon"}),
+    )
+    assert refused.status_code == 400 and "retry step" in refused.text
+    saved = admin.post(f"/callflow/queues/{reception.id}", data=queue_form(reception, **fields))
+    assert saved.status_code == 302, saved.text
+    with sessions() as session:
+        queue = next(q for q in draft_document(session)["queues"] if q["name"] == "reception")
+    assert queue["callbacks"] == {
+        "retry_schedule": ["+10m", "next working day"],
+        "max_attempts": 2,
+        "short_abandon_sec": 8,
+        "mode": "auto",
+        "schedule": None,
+        "caller_id": "74950001122",
+    }
+    published = admin.post(
+        "/callflow/publish", data={"comment": "callbacks"}, follow_redirects=True
+    )
+    assert published.status_code == 200
+    assert "callbacks: retries" in published.text and "+10m, next working day" in published.text

@@ -14,7 +14,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from models import CallPurpose
+from models import CallbackTask, CallPurpose, utcnow
 from models.routing import Did, FlowVersion, IvrMenu, Queue, Schedule
 from tests.web.conftest import login, user_id, write_tone
 
@@ -97,6 +97,14 @@ EXPECTED: dict[str, frozenset[str]] = {
     "callflow.prompt_audio": ADMINS,
     "callflow.prompt_delete": ADMINS,
     "callflow.simulator": ADMINS,
+    "reports.recovery": REPORTERS,
+    "callbacks.index": STAFF,
+    "callbacks.task": STAFF,
+    "callbacks.take_task": frozenset({OPERATOR, ADMIN}),
+    "callbacks.call_task": frozenset({OPERATOR, ADMIN}),
+    "callbacks.task_outcome": frozenset({OPERATOR, ADMIN}),
+    "callbacks.dial": frozenset({OPERATOR, ADMIN}),
+    "callbacks.assign_task": REPORTERS,
     "live.events": STAFF,
     "live.floor": STAFF,
     "live.figures": REPORTERS,
@@ -165,6 +173,17 @@ def route_values(
                 ("queue_id", Queue.id),
             )
         }
+    with sessions.begin() as session:
+        task = CallbackTask(
+            queue="reception",
+            number="79160000001",
+            reason="missed",
+            waiting_since=utcnow(),
+            last_call_at=utcnow(),
+        )
+        session.add(task)
+        session.flush()
+        task_id = task.id
     prompt = app.config["CALLCARDS_SETTINGS"].prompts_dir / "matrix.wav"
     prompt.parent.mkdir(parents=True, exist_ok=True)
     write_tone(prompt, seconds=0.2)
@@ -174,6 +193,7 @@ def route_values(
         "item_id": purpose_id,
         "user_id": user_id(sessions, "operator2"),
         "name": "matrix",
+        "task_id": task_id,
         "act": "pause",
         **flow_ids,
     }

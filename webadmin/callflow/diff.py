@@ -80,6 +80,10 @@ def _flatten(section: str, item: Mapping[str, Any]) -> Iterator[tuple[str, Any]]
             yield "callback_key", offer.get("key", "1")
             yield "callback_repeat_sec", offer.get("repeat_sec", 60)
             yield "callback_prompt", offer.get("prompt") or "callcards/callback-offer"
+        callbacks = item.get("callbacks") or {}  # none: the defaults (callbacks/)
+        yield "callback_retries", ", ".join(callbacks.get("retry_schedule", [])) or "-"
+        for key in ("max_attempts", "short_abandon_sec", "mode", "caller_id"):
+            yield f"callback_{key}", callbacks.get(key) or "-"
     elif section == "menus":
         yield "prompt", item.get("prompt")
         for option in item.get("options", []):

@@ -227,6 +227,34 @@ class QueueForm(FlaskForm):
     when_timeout_message = StringField(
         _l("Message played before hanging up"), validators=PROMPT_FIELD
     )
+    # Callback tasks (callbacks/): not posted, the queue keeps what it has.
+    callback_retries = StringField(
+        _l("Call back again after"),
+        default="+15m, +2h, next working day",
+        validators=[Optional(), Length(max=200)],
+    )
+    callback_max_attempts = IntegerField(
+        _l("Attempts before the caller counts as unreachable"),
+        default=3,
+        validators=[Optional(), NumberRange(1, 20)],
+    )
+    callback_short_abandon_sec = IntegerField(
+        _l("An abandon shorter than this makes no callback, seconds"),
+        default=5,
+        validators=[Optional(), NumberRange(0, 600)],
+    )
+    callback_mode = SelectField(
+        _l("Requested callbacks"),
+        validate_choice=False,  # checked with the rest by dialplan.settings.read_callbacks
+        choices=[
+            SelectChoice("offer", _l("offered to the queue's operators")),
+            SelectChoice("auto", _l("dialled when an operator is free")),
+        ],
+    )
+    callback_caller_id = StringField(
+        _l("Number the called-back customer sees (empty: the trunk's)"),
+        validators=[Optional(), Regexp(r"^\+?[0-9]{3,15}$", message=_l("Digits only."))],
+    )
     # Virtual hold (dialplan.virtual_hold); not posted: the queue keeps what it has.
     callback_after_sec = IntegerField(
         _l("Offer a callback after waiting, seconds (0: never)"),

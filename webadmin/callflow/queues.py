@@ -12,7 +12,14 @@ from werkzeug.wrappers import Response
 from wtforms import SelectChoice
 
 from dialplan.document import FLOOR_FIELDS
-from dialplan.settings import OVERFLOW_KINDS, OVERFLOW_WHEN, SettingsError
+from dialplan.settings import (
+    OVERFLOW_KINDS,
+    OVERFLOW_WHEN,
+    QueueCallbacks,
+    SettingsError,
+    dump_callbacks,
+    read_callbacks,
+)
 from dialplan.validation import RESERVED_QUEUE_NAMES
 from dialplan.virtual_hold import (
     DEFAULT_PROMPT,
@@ -133,6 +140,7 @@ def _form(queue: Queue | None) -> QueueForm:
             data[key], data[f"{key}_message"] = action_value(action), action.get("message") or ""
         if queue is not None:
             data.update({name: getattr(queue, name) for name in (*SETTINGS, "name", "active")})
+        data.update(_callback_fields(queue))
         data.update(_offer(queue))
         form = QueueForm(formdata=None, data=data)
     if queue is not None:
@@ -149,6 +157,40 @@ def _form(queue: Queue | None) -> QueueForm:
             if choice.value
         ]
     return form
+
+
+def _callback_fields(queue: Queue | None) -> dict[str, Any]:
+    """The form's callback fields from the queue's settings (the defaults when unset)."""
+    try:
+        policy = read_callbacks((queue.callbacks if queue else None) or {}, "callbacks")
+    except SettingsError:
+        policy = QueueCallbacks()
+    return {
+        "callback_retries": ", ".join(policy.retry_schedule),
+        "callback_max_attempts": policy.max_attempts,
+        "callback_short_abandon_sec": policy.short_abandon_sec,
+        "callback_mode": policy.mode,
+        "callback_caller_id": policy.caller_id or "",
+    }
+
+
+def _callbacks_of(form: QueueForm) -> QueueCallbacks | None:
+    """The callback settings the form asks for; None when not posted or wrong (then noted)."""
+    if "callback_mode" not in request.form:
+        return None
+    steps = [step.strip() for step in (form.callback_retries.data or "").split(",") if step.strip()]
+    document = {
+        "retry_schedule": steps,
+        "max_attempts": form.callback_max_attempts.data or 3,
+        "short_abandon_sec": form.callback_short_abandon_sec.data or 0,
+        "mode": form.callback_mode.data,
+        "caller_id": form.callback_caller_id.data or None,
+    }
+    try:
+        return read_callbacks(document, "callbacks")
+    except SettingsError as error:
+        form.callback_retries.errors.append(str(error))
+        return None
 
 
 def _posted_offer(form: QueueForm) -> CallbackOffer:
@@ -217,6 +259,7 @@ def _checked(form: QueueForm, queue: Queue | None) -> bool:
                 )
             )
     _check_overflow(form, queue)
+    _callbacks_of(form)
     _check_offer(form)
     phones = {user.id for user in _phones()}
     for row in form.members:
@@ -232,6 +275,9 @@ def _checked(form: QueueForm, queue: Queue | None) -> bool:
 def _save(form: QueueForm, queue: Queue) -> None:
     for name in SETTINGS:
         setattr(queue, name, getattr(form, name).data)
+    callbacks = _callbacks_of(form)
+    if callbacks is not None:
+        queue.callbacks = dict(dump_callbacks(callbacks)) if callbacks != QueueCallbacks() else None
     queue.title = (form.title.data or "").strip()
     queue.active = bool(form.active.data)
     for key in OVERFLOW_WHEN:

@@ -15,6 +15,7 @@ from werkzeug.wrappers import Response
 
 from reports import figures
 from reports.period import Period
+from reports.recovery import recovery_figures, recovery_total
 from webadmin.callflow.apply import site_pbx
 from webadmin.calls.queries import FilterError, display_timezone
 from webadmin.extensions import db
@@ -32,6 +33,7 @@ from webadmin.reports.tables import (
     operator_table,
     purpose_table,
     queue_table,
+    recovery_table,
 )
 from webadmin.templating import seconds
 
@@ -275,4 +277,20 @@ def categories() -> Response | str | tuple[str, int]:
     }
     return render_template(
         "reports/categories.html", errors={}, period=period, table=table, charts=charts, weeks=weeks
+    )
+
+
+@bp.get("/recovery")
+@require("reports.view")
+def recovery() -> Response | str | tuple[str, int]:
+    """Lost callers and how many were won back, per queue, operator and day."""
+    period, errors = _period()
+    if period is None:
+        return _refused("reports/recovery.html", errors)
+    rows = recovery_figures(db.session(), period, current_user)
+    table = recovery_table(rows, recovery_total(rows))
+    if _wants_csv():
+        return _download(table, "recovery", period)
+    return render_template(
+        "reports/recovery.html", errors={}, period=period, table=table, charts={}
     )

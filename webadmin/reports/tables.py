@@ -19,8 +19,15 @@ from reports.figures import (
     OperatorFigures,
     QueueFigures,
 )
+from reports.recovery import WINDOWS_HOURS, RecoveryFigures
+from webadmin.words import flow_names
 
 TEXT, COUNT, SECONDS, PERCENT = "text", "count", "seconds", "percent"
+
+
+def queue_title(name: str) -> str:
+    """A queue's title from the published flow."""
+    return flow_names().queue(name)
 
 
 @dataclass(frozen=True)
@@ -317,3 +324,79 @@ def category_table(
         rows,
         total,
     )
+
+
+def recovery_table(rows: Sequence[RecoveryFigures], total: RecoveryFigures) -> Table:
+    """Lost callers won back per queue, operator and day (docs/metrics.md, "Callbacks")."""
+    return Table(
+        [
+            Column(_("Day"), TEXT, lambda row: row.day.isoformat() if row.day else _("Total")),
+            Column(_("Queue"), TEXT, lambda row: queue_title(row.queue) if row.queue else ""),
+            Column(_("Operator"), TEXT, lambda row: row.operator),
+            Column(
+                _("Lost calls"),
+                COUNT,
+                lambda row: row.lost_calls,
+                _(
+                    "Missed, abandoned (short abandons left out), voicemail, out-of-hours, "
+                    "marked and callback-requested cards with a number to call."
+                ),
+            ),
+            Column(
+                _("Tasks made"),
+                COUNT,
+                lambda row: row.tasks,
+                _("Callback tasks: one per caller's number and queue while it is open."),
+            ),
+            *[
+                Column(
+                    _("Recovered within %(hours)d h", hours=hours),
+                    COUNT,
+                    _within(hours),
+                    _(
+                        "Tasks closed reached or got through on their own within %(hours)d h "
+                        "of the first lost call.",
+                        hours=hours,
+                    ),
+                )
+                for hours in WINDOWS_HOURS
+            ],
+            Column(_("Reached by us"), COUNT, lambda row: row.reached, _("Tasks closed reached.")),
+            Column(
+                _("Got through"),
+                COUNT,
+                lambda row: row.got_through,
+                _("Tasks closed by an answered inbound call from the number."),
+            ),
+            Column(
+                _("Median time to first attempt"),
+                SECONDS,
+                lambda row: row.median_first_attempt_sec,
+                _("Median of (first call back − first lost call) over tasks called back."),
+            ),
+            Column(
+                _("Attempts per recovery"),
+                PERCENT,
+                lambda row: row.attempts_per_recovery,
+                _("Call backs made on tasks closed reached / tasks closed reached."),
+            ),
+            Column(
+                _("Unreachable"),
+                COUNT,
+                lambda row: row.unreachable,
+                _("Tasks closed when the queue's attempts ran out."),
+            ),
+            Column(
+                _("Anonymous"),
+                COUNT,
+                lambda row: row.anonymous,
+                _("Lost calls with a withheld or malformed number: no task, counted apart."),
+            ),
+        ],
+        rows,
+        total,
+    )
+
+
+def _within(hours: int) -> Callable[[RecoveryFigures], int]:
+    return lambda row: row.within[hours]

@@ -1,0 +1,1 @@
+"""Callback tasks: lost callers gathered by number and queue, called back, measured."""
