@@ -58,7 +58,7 @@ class OperatorState(Base):
             postgresql_where=text("ended_at IS NULL"),
             sqlite_where=text("ended_at IS NULL"),
         ),
-        # The sessions report (reports/sessions.py, migration 0020): an interval overlapping
+        # The sessions report (reports/sessions.py, migration 0017): an interval overlapping
         # a period began at most a day before it, or is long (or open); gaps read apart.
         # The logged_in and ringing intervals of a period without the rest of its rows.
         Index("ix_operator_states_state_started", "state", "started_at"),

@@ -1,7 +1,7 @@
 """queues: when a waiting caller is offered a callback (virtual hold)
 
 Revision ID: 0018
-Revises: 0020
+Revises: 0017
 Create Date: 2026-12-07 13:00:00
 
 One flow-document part per queue (`callback_offer`: after how many seconds, which key, how
@@ -16,7 +16,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision = "0018"
-down_revision = "0020"
+down_revision = "0017"
 branch_labels = None
 depends_on = None
 

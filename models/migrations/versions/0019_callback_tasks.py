@@ -1,6 +1,6 @@
 """callback tasks: one open task per number and queue, its cards and attempts; queue settings
 
-Revision ID: 0017
+Revision ID: 0019
 Revises: 0018
 Create Date: 2026-12-07 13:00:00
 
@@ -18,7 +18,7 @@ from alembic import op
 
 from models.base import JsonDocument, UtcDateTime
 
-revision = "0017"
+revision = "0019"
 down_revision = "0018"
 branch_labels = None
 depends_on = None
