@@ -57,20 +57,27 @@
         if (window.callcardsPhone) { window.callcardsPhone.stop(reload); } else { reload(); }
         return;
       }
-      if (!streamed()) { later(every); }
+      if (!streamed() || (!data || !data.call_id) && Date.now() < burstUntil) { later(every); }
     };
     request.onerror = request.ontimeout = function () { later(every * 3); };
     request.send();
   }
 
   var timer = null;
+  // A ring may reach the page before its card names this operator (the card's write and
+  // Asterisk's event race): after a ring, ask every poll-ms until a card comes, for a while.
+  var burstUntil = 0;
+  function soon() {
+    burstUntil = Date.now() + 15000;
+    later(0);
+  }
   function later(ms) {
     window.clearTimeout(timer);
     timer = window.setTimeout(poll, ms);
   }
 
   // The browser phone rings: pop the card now, not at the next poll.
-  window.callcardsPollNow = function () { later(0); };
+  window.callcardsPollNow = soon;
 
   document.getElementById("show-new-call").addEventListener("click", function () {
     if (waiting) { show(waiting); }
@@ -144,7 +151,7 @@
     if (kind === "wrapup") { wrapupEnds = data.ended_by ? null : data.ends_at || null; }
     drawState();
     // The phone rings, is answered or hung up: the card follows at once.
-    if (kind === "ringing" || kind === "operator") { later(0); }
+    if (kind === "ringing") { soon(); } else if (kind === "operator") { later(0); }
   }
 
   if (window.callcardsLive && root.getAttribute("data-events-url")) {
