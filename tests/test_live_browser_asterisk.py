@@ -54,16 +54,17 @@ RECORD_BOARD = """
     if (value !== null && list[list.length - 1] !== value) { list.push(value); }
   };
   const look = () => {
-    const row = document.querySelector('#board-operators tr[data-interface="%(anna)s"]');
+    const row = document.querySelector('#board-operators tr[data-interface="ANNA"]');
     note(seen.states, row ? row.getAttribute("data-state") : null);
-    const cell = document.querySelector('#board-queues tr[data-queue="%(queue)s"] [data-cell="waiting"]');
+    const queue = document.querySelector('#board-queues tr[data-queue="QUEUE"]');
+    const cell = queue ? queue.querySelector('[data-cell="waiting"]') : null;
     note(seen.waiting, cell ? cell.textContent.trim() : null);
   };
   new MutationObserver(look).observe(document, {
     subtree: true, childList: true, attributes: true, characterData: true,
   });
 })();
-""" % {"anna": ANNA, "queue": QUEUE}
+""".replace("ANNA", ANNA).replace("QUEUE", QUEUE)
 
 
 @pytest.fixture
