@@ -5,7 +5,8 @@ test's fixtures (the sandbox, `callcards agi` with its floor listener, the site 
 PostgreSQL, Chromium); it measures, asserts nothing about speed, and writes its samples as
 JSON to $CALLCARDS_BENCH_SCREENPOP_JSON. Per call, on the machine's one wall clock: Asterisk's
 AgentCalled (the AMI event's Timestamp), the listener's RINGING event (live_events.at, when
-the listener wrote it), the card shown in the workspace (a MutationObserver in the page).
+the listener wrote it), the event reaching the page (its EventSource), the card shown in the
+workspace (a MutationObserver in the page).
 """
 
 from __future__ import annotations
@@ -37,9 +38,25 @@ from tests.test_live_browser_asterisk import (  # noqa: F401 - fixtures
     state_becomes,
 )
 
-#: In the page: the wall-clock time (epoch ms) each card was first shown, by call id.
+#: In the page: the wall-clock time (epoch ms) each card was first shown, by call id, and
+#: each RINGING event reached the page (before the page's own handler), by linkedid.
 RECORD_POPS = """
 (() => {
+  const rang = window.rang = {};
+  const Native = window.EventSource;
+  const Watched = function (url, options) {
+    const source = new Native(url, options);
+    source.addEventListener("ringing", (message) => {
+      const linkedid = (JSON.parse(message.data).data || {}).linkedid;
+      if (linkedid && !(linkedid in rang)) {
+        rang[linkedid] = performance.timeOrigin + performance.now();
+      }
+    });
+    return source;
+  };
+  Object.setPrototypeOf(Watched, Native);
+  Watched.prototype = Native.prototype;
+  window.EventSource = Watched;
   const popped = window.popped = {};
   new MutationObserver(() => {
     const card = document.getElementById("popped-card");
@@ -85,6 +102,8 @@ async def test_screenpop_figures(
         "request",
         lambda request: asked.append(request.url) if "/workspace/current" in request.url else None,
     )
+    # Operators take a moment to answer: a card that pops only at the answer shows.
+    await ami.set_global("CC_TEST_ANSWER_DELAY", "2")
     samples: list[dict[str, float | None]] = []
     for _ in range(calls):
         call = await ami.call(DID, CALLER)
@@ -92,16 +111,18 @@ async def test_screenpop_figures(
         _, called = await ami.wait_for(
             lambda e: e.event == "AgentCalled" and str(e.interface) == ANNA, since=call.since
         )
-        connect = await ami.wait_for_operator(call, QUEUE)
         card = await wait_card(sessions, call.linkedid, lambda _: True)
         await desk.wait_for_selector(f'#popped-card[data-call-id="{card.id}"]', timeout=30_000)
+        connect = await ami.wait_for_operator(call, QUEUE)
         shown = float(await desk.evaluate(f"() => window.popped['{card.id}']"))
+        reached = await desk.evaluate(f"() => window.rang[{call.linkedid!r}] || null")
         agent_called = float(called.timestamp) * 1000
         published = _ringing_at(sessions, call.linkedid)
         samples.append(
             {
                 "agent_called_to_pop_ms": shown - agent_called,
                 "agent_called_to_event_ms": None if published is None else published - agent_called,
+                "agent_called_to_page_ms": None if reached is None else reached - agent_called,
             }
         )
         await ami.operator_hangup(connect.destchannel)
@@ -109,6 +130,7 @@ async def test_screenpop_figures(
         await state_becomes(sessions, floor.user_id, lambda r: r.state == "wrapup")
         complete_card(sessions, call.linkedid)
         await state_becomes(sessions, floor.user_id, lambda r: r.state == "ready")
+    await ami.set_global("CC_TEST_ANSWER_DELAY", "0")
     out.write_text(
         json.dumps(
             {

@@ -43,6 +43,14 @@
       var data = null;
       try { data = JSON.parse(request.responseText); } catch (ignored) { data = null; }
       if (request.status === 200 && data) {
+        if (!data.call_id && ringTries > 0) {
+          // The stream said the phone rings before the FastAGI server marked the card
+          // (its writer commits in batches): ask again shortly, a few times.
+          ringTries -= 1;
+          later(RING_RETRY_MS);
+          return;
+        }
+        ringTries = 0;
         if (data.call_id && data.html && String(data.call_id) !== have) {
           if (have && dirty()) { waiting = data.html; banner.hidden = false; }
           else { show(data.html); }
@@ -64,6 +72,9 @@
   }
 
   var timer = null;
+  // After a RINGING event: how many more times an empty answer is asked again, and how soon.
+  var RING_TRIES = 10, RING_RETRY_MS = 200;
+  var ringTries = 0;
   function later(ms) {
     window.clearTimeout(timer);
     timer = window.setTimeout(poll, ms);
@@ -144,6 +155,7 @@
     if (kind === "wrapup") { wrapupEnds = data.ended_by ? null : data.ends_at || null; }
     drawState();
     // The phone rings, is answered or hung up: the card follows at once.
+    if (kind === "ringing") { ringTries = RING_TRIES; }
     if (kind === "ringing" || kind === "operator") { later(0); }
   }
 
