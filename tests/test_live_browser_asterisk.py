@@ -71,8 +71,10 @@ RECORD_BOARD = """
 def site_url(floor: Floor) -> Iterator[str]:  # noqa: F811
     """The site on the floor's database and sandbox (CSRF on, as in production)."""
     settings = replace(floor.settings, secret_key=SECRET_KEY)
-    with serve(create_app(settings, {"TESTING": True})) as url:
+    app = create_app(settings, {"TESTING": True})
+    with serve(app) as url:
         yield url
+    app.extensions["live_hub"].stop()  # its LISTEN connection, before the database goes
 
 
 @pytest.fixture
