@@ -294,6 +294,10 @@ def _cmd_bench(args: argparse.Namespace, settings: Settings) -> int:
         from bench.softphone import run_softphone_bench
 
         return run_softphone_bench(args.calls or (5 if args.quick else 20), output, command_line())
+    if args.which == "screenpop":
+        from bench.screenpop import run_screenpop_bench
+
+        return run_screenpop_bench(args.calls or (3 if args.quick else 20), output, command_line())
     if args.which == "tracker":
         from bench.tracker import run_tracker_bench
 
@@ -477,13 +481,15 @@ def build_parser() -> argparse.ArgumentParser:
             "asterisk",
             "site",
             "softphone",
+            "screenpop",
             "tracker",
             "sessions",
             "live",
             "callbacks",
             "all",
         ],
-        help="softphone: the browser phone in Chromium; tracker: the live floor's AMI events "
+        help="softphone: the browser phone in Chromium; screenpop: AgentCalled to the card "
+        "shown in the workspace, on real calls; tracker: the live floor's AMI events "
         "per second; sessions: the operator sessions report on a year of intervals; live: 200 "
         "open live streams; callbacks: click to ring and what the sweep costs calls (none of "
         "them part of all)",
@@ -495,7 +501,8 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument(
         "--calls",
         type=int,
-        help="asterisk: calls through each route; softphone: calls answered; tracker: calls",
+        help="asterisk: calls through each route; softphone: calls answered; screenpop: calls "
+        "popped; tracker: calls",
     )
     bench.add_argument("--cards", type=int, help="site: cards of history to generate")
     bench.add_argument("--keep-history", action="store_true", help="site: keep the database")

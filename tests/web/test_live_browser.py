@@ -214,3 +214,29 @@ def test_operators_now_follows_the_stream(
         f'#operators-now tr[data-user-id="{paused.user_id}"] [data-state="paused"]'
     )
     assert "На перерыве: Обед" in cell.inner_text()
+
+
+def test_a_ringing_event_before_the_card_rings_still_pops_the_card(
+    new_page: Callable[[], Any],
+    sessions: sessionmaker[Session],
+    make_call: Callable[..., int],
+) -> None:
+    """The stream can say the phone rings before the FastAGI server's writer has marked the
+    card: the workspace asks again a few times instead of waiting for the next event."""
+    _floor(sessions, _operator(sessions, "operator1", AgentState.READY))
+    page = new_page()
+    sign_in(page, "operator1")
+    page.wait_for_selector('#live-state[data-state="ready"]')
+    operator1 = user_id(sessions, "operator1")
+    with page.expect_response(lambda answer: "/workspace/current" in answer.url) as first:
+        published(
+            sessions,
+            EventKind.RINGING,
+            {"linkedid": "late", "number": "+79161112233"},
+            queue="reception",
+            user_id=operator1,
+        )
+    assert first.value.json() == {"call_id": None}  # not marked ringing yet
+    call_id = _ringing(make_call, src_number="+79161112233", queue="reception")
+    page.wait_for_selector(f'#popped-card[data-call-id="{call_id}"]')
+    assert "+79161112233" in page.inner_text("#popped-card")

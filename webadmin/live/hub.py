@@ -37,6 +37,9 @@ POLL_SEC = 0.5
 #: Streams are woken at most this often (events in between go out together, in one write):
 #: 200 streams woken at each of 20 events a second starve the pages of the GIL.
 BATCH_SEC = 0.2
+#: A worker with no stream for this long lets its listener (and its connection) go; the next
+#: stream starts it again.
+IDLE_SEC = 10.0
 #: Events that wake the streams at once: the screen-pop must not wait for a batch.
 URGENT = frozenset({EventKind.RINGING.value})
 
@@ -97,12 +100,14 @@ class LiveHub:
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
         self._started_lock = threading.Lock()
+        self._active = time.monotonic()  # the last moment a stream came, asked or left
 
     # -- the listener thread --------------------------------------------------------------
 
     def start(self) -> None:
         """Start the listener once (the first stream of this process does)."""
         with self._started_lock:
+            self._active = time.monotonic()
             if self._thread is not None and self._thread.is_alive():
                 return
             with Session(self.engine) as session:
@@ -123,9 +128,15 @@ class LiveHub:
     def stopping(self) -> bool:
         return self._stop.is_set()
 
+    def _idle(self) -> bool:
+        """No stream listens, and none came for IDLE_SEC: the listener may end."""
+        with self._bells_lock:
+            listened = bool(self._bells)
+        return not listened and time.monotonic() - self._active > IDLE_SEC
+
     def _run(self) -> None:
         wait = self._listen if self.engine.dialect.name == "postgresql" else self._poll
-        while not self._stop.is_set():
+        while not self._stop.is_set() and not self._idle():
             try:
                 wait()
             except Exception as error:
@@ -134,7 +145,7 @@ class LiveHub:
                 self._stop.wait(1.0)
 
     def _poll(self) -> None:
-        while not self._stop.is_set():
+        while not self._stop.is_set() and not self._idle():
             self.catch_up()
             self._stop.wait(self._timeout(POLL_SEC))
             self.wake_if_due()
@@ -147,7 +158,7 @@ class LiveHub:
             with raw.cursor() as cursor:
                 cursor.execute(f"LISTEN {CHANNEL}")
             self.catch_up()  # what was published before LISTEN took effect
-            while not self._stop.is_set():
+            while not self._stop.is_set() and not self._idle():
                 ready, _, _ = selectors.select([raw], [], [], self._timeout(POLL_SEC * 4))
                 if ready:
                     raw.poll()
@@ -215,6 +226,7 @@ class LiveHub:
                 self._bells.add(bell)
             else:
                 self._bells.discard(bell)
+        self._active = time.monotonic()
 
     # -- what the streams ask -------------------------------------------------------------
 

@@ -43,6 +43,14 @@
       var data = null;
       try { data = JSON.parse(request.responseText); } catch (ignored) { data = null; }
       if (request.status === 200 && data) {
+        if (!data.call_id && ringTries > 0) {
+          // The phone rings before the FastAGI server marked the card
+          // (its writer commits in batches): ask again shortly, a few times.
+          ringTries -= 1;
+          later(RING_RETRY_MS);
+          return;
+        }
+        ringTries = 0;
         if (data.call_id && data.html && String(data.call_id) !== have) {
           if (have && dirty()) { waiting = data.html; banner.hidden = false; }
           else { show(data.html); }
@@ -57,27 +65,24 @@
         if (window.callcardsPhone) { window.callcardsPhone.stop(reload); } else { reload(); }
         return;
       }
-      if (!streamed() || (!data || !data.call_id) && Date.now() < burstUntil) { later(every); }
+      if (!streamed()) { later(every); }
     };
     request.onerror = request.ontimeout = function () { later(every * 3); };
     request.send();
   }
 
   var timer = null;
-  // A ring may reach the page before its card names this operator (the card's write and
-  // Asterisk's event race): after a ring, ask every poll-ms until a card comes, for a while.
-  var burstUntil = 0;
-  function soon() {
-    burstUntil = Date.now() + 15000;
-    later(0);
-  }
+  // After a ring (a RINGING event, or the browser phone's own): how many more times an empty
+  // answer is asked again, and how soon (5 s in all: a busy server's writer may lag).
+  var RING_TRIES = 25, RING_RETRY_MS = 200;
+  var ringTries = 0;
   function later(ms) {
     window.clearTimeout(timer);
     timer = window.setTimeout(poll, ms);
   }
 
   // The browser phone rings: pop the card now, not at the next poll.
-  window.callcardsPollNow = soon;
+  window.callcardsPollNow = function () { ringTries = RING_TRIES; later(0); };
 
   document.getElementById("show-new-call").addEventListener("click", function () {
     if (waiting) { show(waiting); }
@@ -151,7 +156,8 @@
     if (kind === "wrapup") { wrapupEnds = data.ended_by ? null : data.ends_at || null; }
     drawState();
     // The phone rings, is answered or hung up: the card follows at once.
-    if (kind === "ringing") { soon(); } else if (kind === "operator") { later(0); }
+    if (kind === "ringing") { ringTries = RING_TRIES; }
+    if (kind === "ringing" || kind === "operator") { later(0); }
   }
 
   if (window.callcardsLive && root.getAttribute("data-events-url")) {
