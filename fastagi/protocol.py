@@ -493,8 +493,11 @@ class AgiCall:
         self._writer.close()
         # wait() rather than await: a cancellation of our own caller must not be swallowed.
         await asyncio.wait([self._reader_task])
+        # Nothing left to send, the transport closes in the next turn of the loop: the wait
+        # then needs no timer (asyncio.timeout(None) arms none), one less per session.
+        limit = 2.0 if self._writer.transport.get_write_buffer_size() else None
         try:
-            async with asyncio.timeout(2.0):
+            async with asyncio.timeout(limit):
                 await self._writer.wait_closed()
         except TimeoutError:
             self._writer.transport.abort()  # a peer that does not read must not hold us
