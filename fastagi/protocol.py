@@ -6,6 +6,7 @@ import asyncio
 import logging
 import re
 import time
+from collections import deque
 from dataclasses import dataclass
 from urllib.parse import parse_qsl
 
@@ -22,6 +23,8 @@ MAX_WORDS = 127
 _PLAIN_VALUE = re.compile(r"[-A-Za-z0-9_./:+@]+")
 #: Unanswered lines kept before the peer is taken for a flood.
 _MAX_PENDING_LINES = 64
+#: Unsent bytes past which a command waits for the peer to read (one line is under 8 KiB).
+_WRITE_BUFFER_BYTES = 65536
 
 #: Every AGI command of Asterisk 22, so command() can tell keywords from arguments.
 AGI_COMMANDS = frozenset(
@@ -205,6 +208,10 @@ async def read_headers(
 
 def _split_command(words: tuple[str, ...]) -> tuple[str, list[str]]:
     """Tell the command keywords (longest known prefix) from its arguments."""
+    # The usual call names the command in one word ("GET VARIABLE"); no command's words
+    # begin another's, so only a blank next word (joined into the keywords below) differs.
+    if words and words[0] in AGI_COMMANDS and (len(words) == 1 or words[1].strip()):
+        return words[0], list(words[1:])
     for count in (3, 2, 1):
         keywords = " ".join(" ".join(words[:count]).upper().split())
         if len(words) >= count and keywords in AGI_COMMANDS:
@@ -237,10 +244,19 @@ class AgiCall:
         self._writer = writer
         self._timeout = command_timeout
         self._lock = asyncio.Lock()
-        self._lines: asyncio.Queue[str | None] = asyncio.Queue()
+        self._loop = asyncio.get_running_loop()
+        # Reply lines not yet taken, and the future a command waiting for one sleeps on.
+        self._lines: deque[str] = deque()
+        self._waiter: asyncio.Future[None] | None = None
+        # One timer per session, not one per command: a command only moves the deadline;
+        # the timer, when it fires, ends the command past it or sleeps on to the new one.
+        self._deadline = 0.0
+        self._busy = False
+        self._watchdog: asyncio.TimerHandle | None = None
+        self._watchdog_at = 0.0
         self._hungup = False
         self._failure: tuple[type[AgiError], str] | None = None
-        self._reader_task = asyncio.get_running_loop().create_task(self._read_lines())
+        self._reader_task = self._loop.create_task(self._read_lines())
 
     @property
     def uniqueid(self) -> str:
@@ -259,18 +275,21 @@ class AgiCall:
     async def _read_lines(self) -> None:
         """Demultiplex incoming lines: HANGUP is an event, everything else a reply line."""
         failure: tuple[type[AgiError], str] = (AgiHangup, "peer closed the connection")
+        readuntil = self._reader.readuntil
+        lines = self._lines
         try:
             while True:
-                raw = await self._reader.readuntil(b"\n")
+                raw = await readuntil(b"\n")
                 line = raw.decode("utf-8", errors="replace").rstrip("\r\n")
                 if line == "HANGUP":
                     # Sent at any moment, maybe twice (res_agi.c run_agi); never a reply.
                     self._hungup = True
                     continue
-                if self._lines.qsize() >= _MAX_PENDING_LINES:
+                if len(lines) >= _MAX_PENDING_LINES:
                     failure = (AgiProtocolError, "too many unsolicited lines")
                     break
-                self._lines.put_nowait(line)
+                lines.append(line)
+                self._wake()
         except asyncio.LimitOverrunError:
             failure = (AgiProtocolError, "reply line too long")
         except (asyncio.IncompleteReadError, ConnectionError, OSError):
@@ -280,19 +299,53 @@ class AgiCall:
             failure = (AgiProtocolError, "reading replies failed")
         self._fail(*failure)
 
+    def _wake(self, exc: BaseException | None = None) -> None:
+        """Wake the command waiting for a line (with exc raised in it, when given)."""
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            if exc is None:
+                waiter.set_result(None)
+            else:
+                waiter.set_exception(exc)
+
     def _fail(self, kind: type[AgiError], message: str) -> None:
         """Make the session unusable; the first reason given sticks."""
         if self._failure is None:
             self._failure = (kind, message)
-        self._lines.put_nowait(None)
+        self._wake()
 
     async def _next_line(self) -> str:
-        line = await self._lines.get()
-        if line is None:
-            self._lines.put_nowait(None)  # keep the end visible to later readers
-            assert self._failure is not None
-            raise self._failure[0](self._failure[1])
-        return line
+        while not self._lines:
+            if self._failure is not None:
+                raise self._failure[0](self._failure[1])
+            if self._loop.time() >= self._deadline:
+                raise TimeoutError
+            self._waiter = self._loop.create_future()
+            try:
+                await self._waiter
+            finally:
+                self._waiter = None
+        return self._lines.popleft()
+
+    def _arm(self, limit: float) -> None:
+        """Give the command now sent until limit seconds from now."""
+        self._deadline = deadline = self._loop.time() + limit
+        self._busy = True
+        if self._watchdog is None or self._watchdog_at > deadline:
+            if self._watchdog is not None:
+                self._watchdog.cancel()
+            self._watchdog_at = deadline
+            self._watchdog = self._loop.call_at(deadline, self._on_watchdog)
+
+    def _on_watchdog(self) -> None:
+        self._watchdog = None
+        if not self._busy:
+            return  # no command in flight: the next one arms the timer again
+        if self._loop.time() >= self._deadline:
+            self._wake(TimeoutError())
+        else:
+            self._watchdog_at = self._deadline
+            self._watchdog = self._loop.call_at(self._deadline, self._on_watchdog)
 
     async def _read_reply(self) -> AgiReply:
         """Read one reply, a multi-line 520 to its last line."""
@@ -306,35 +359,41 @@ class AgiCall:
 
     def _drop_stale_lines(self) -> None:
         """Drop lines no command asked for, so they are never taken as the next reply."""
-        while not self._lines.empty():
-            line = self._lines.get_nowait()
-            if line is None:
-                self._lines.put_nowait(None)
-                return
+        while self._lines:
+            line = self._lines.popleft()
             log.warning("AGI %s: dropped unsolicited line %r", self.uniqueid, line[:80])
+
+    async def _send(self, data: bytes) -> None:
+        """Write one command line; wait for the socket only when the peer is not reading."""
+        if self._writer.transport.is_closing():
+            raise ConnectionResetError("connection lost")
+        self._writer.write(data)
+        if self._writer.transport.get_write_buffer_size() > _WRITE_BUFFER_BYTES:
+            async with asyncio.timeout_at(self._deadline):
+                await self._writer.drain()
 
     async def command(self, *words: str, timeout: float | None = None) -> AgiReply:
         """Send one command (arguments escaped) and return its 200 reply."""
         keywords, args = _split_command(words)
-        line = " ".join([keywords, *map(escape_argument, args)])
+        line = " ".join([keywords, *map(escape_argument, args)]) if args else keywords
         data = line.encode("utf-8", errors="replace") + b"\n"
         if len(data) > MAX_LINE_BYTES:
             raise ValueError(f"{keywords}: command line of {len(data)} bytes over {MAX_LINE_BYTES}")
-        if len(keywords.split()) + len(args) > MAX_WORDS:
+        if len(args) + keywords.count(" ") + 1 > MAX_WORDS:
             raise ValueError(f"{keywords}: more than {MAX_WORDS} words")
         async with self._lock:
             if self._failure is not None:
                 raise self._failure[0](f"{keywords} not sent: {self._failure[1]}")
             if self._hungup and keywords not in DEAD_CHANNEL_COMMANDS:
                 raise AgiHangup(f"{keywords} not sent: channel hung up")
-            self._drop_stale_lines()
+            if self._lines:
+                self._drop_stale_lines()
             limit = self._timeout if timeout is None else timeout
             sent = time.perf_counter()
+            self._arm(limit)
             try:
-                async with asyncio.timeout(limit):
-                    self._writer.write(data)
-                    await self._writer.drain()
-                    reply = await self._read_reply()
+                await self._send(data)
+                reply = await self._read_reply()
                 metrics.AGI_COMMAND.observe(time.perf_counter() - sent)
             except TimeoutError:
                 # A late reply would pair with the next command: the session is over.
@@ -350,6 +409,8 @@ class AgiCall:
             except AgiProtocolError as exc:
                 self._abandon(AgiProtocolError, str(exc))
                 raise
+            finally:
+                self._busy = False
         if reply.code == 200:
             return reply
         if reply.code == 511:
@@ -434,12 +495,18 @@ class AgiCall:
     async def close(self) -> None:
         """Stop reading and close the socket (ends the AGI() in the dialplan)."""
         self._fail(AgiHangup, "session closed")
+        if self._watchdog is not None:
+            self._watchdog.cancel()
+            self._watchdog = None
         self._reader_task.cancel()
         self._writer.close()
         # wait() rather than await: a cancellation of our own caller must not be swallowed.
         await asyncio.wait([self._reader_task])
+        # Nothing left to send, the transport closes in the next turn of the loop: the wait
+        # then needs no timer (asyncio.timeout(None) arms none), one less per session.
+        limit = 2.0 if self._writer.transport.get_write_buffer_size() else None
         try:
-            async with asyncio.timeout(2.0):
+            async with asyncio.timeout(limit):
                 await self._writer.wait_closed()
         except TimeoutError:
             self._writer.transport.abort()  # a peer that does not read must not hold us

@@ -468,6 +468,57 @@ async def test_no_reply_in_time_raises_timeout_and_closes_the_session(
     await asterisk.expect_eof()
 
 
+async def test_each_command_keeps_its_own_time_limit(wire: tuple[AgiCall, FakeAsterisk]) -> None:
+    """The session's one timer follows each command's limit: shorter or longer than the last."""
+    call, asterisk = wire
+    slow = asyncio.create_task(call.command("NOOP", timeout=5.0))
+    assert await asterisk.expect() == "NOOP"
+    await asyncio.sleep(0.1)  # well past the next command's limit, well within this one's
+    await asterisk.reply("200 result=0")
+    assert (await slow).result == "0"
+    # A shorter limit than the one the session's timer was set for still ends the command.
+    with pytest.raises(AgiTimeout, match="within 0.05 s"):
+        await call.command("NOOP", timeout=0.05)
+    assert await asterisk.expect() == "NOOP"
+    await asterisk.expect_eof()
+
+
+async def test_a_reply_slower_than_the_last_limit_but_within_its_own_arrives(
+    wire: tuple[AgiCall, FakeAsterisk],
+) -> None:
+    call, asterisk = wire
+    quick = asyncio.create_task(call.command("NOOP", timeout=0.05))
+    assert await asterisk.expect() == "NOOP"
+    await asterisk.reply("200 result=0")
+    await quick
+    slow = asyncio.create_task(call.get_variable("X"))  # the session's limit: 1 s
+    assert await asterisk.expect() == 'GET VARIABLE "X"'
+    await asyncio.sleep(0.2)  # the first command's timer fires meanwhile
+    await asterisk.reply("200 result=1 (late but in time)")
+    assert await slow == "late but in time"
+
+
+@pytest.mark.parametrize(
+    ("words", "line"),
+    [
+        (("SET VARIABLE", "A", "b c"), 'SET VARIABLE "A" "b c"'),
+        (("set", "variable", "A", "b"), 'SET VARIABLE "A" "b"'),
+        (("GET FULL VARIABLE", "${X}"), 'GET FULL VARIABLE "${X}"'),
+        (("get  full", "variable", "${X}"), 'GET FULL VARIABLE "${X}"'),
+        (("EXEC", "MSet", "A=1"), 'EXEC "MSet" "A=1"'),
+        (("NOOP",), "NOOP"),
+    ],
+)
+async def test_command_keywords_are_told_from_arguments(
+    wire: tuple[AgiCall, FakeAsterisk], words: tuple[str, ...], line: str
+) -> None:
+    call, asterisk = wire
+    task = asyncio.create_task(call.command(*words))
+    assert await asterisk.expect() == line
+    await asterisk.reply("200 result=1")
+    await task
+
+
 async def test_peer_closing_mid_command_raises_hangup(wire: tuple[AgiCall, FakeAsterisk]) -> None:
     call, asterisk = wire
     task = asyncio.create_task(call.get_variable("X"))
