@@ -8,6 +8,7 @@ export CALLCARDS_DEVELOPMENT=1
 export CALLCARDS_PAUSE_ALLOWANCES="${CALLCARDS_PAUSE_ALLOWANCES:-lunch=60,break=20}"
 .venv/bin/callcards db upgrade
 .venv/bin/callcards seed-demo --week
+.venv/bin/callcards callbacks  # the lost callers of the demo week become callback tasks now
 .venv/bin/callcards agi --listen "${CALLCARDS_AGI_LISTEN:-127.0.0.1:4573}" &
 agi_pid=$!
 trap 'kill $agi_pid 2>/dev/null || true' EXIT INT TERM
