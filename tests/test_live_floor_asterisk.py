@@ -13,7 +13,7 @@ import asyncio
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -33,6 +33,8 @@ from pbx.ami import AmiClient
 from pbx.apply import apply_queues
 from pbx.client import PbxClient
 from pbx.pause import member_state, member_states, set_paused
+from reports.period import Period
+from reports.sessions import OperatorDay, own_day
 from tests.agi_process import AgiProcess, free_port
 from tests.asterisk_driver import AsteriskDriver, TestCall, restart_sandbox
 from tests.card_polling import wait_card
@@ -422,8 +424,10 @@ async def test_asterisk_restarted_ends_intervals_as_a_gap_and_the_floor_resyncs(
 async def test_a_scripted_day_leaves_the_intervals_counted_by_hand(
     ami: AsteriskDriver, floor: Floor, sessions: sessionmaker[Session]
 ) -> None:
-    """Two calls, a lunch break, one ring missed before the second call is answered."""
+    """Two calls, a lunch break, one ring missed before the second call is answered; the
+    sessions report (reports/sessions.py) adds up the same day."""
     since = utcnow()
+    before = today_in_report(sessions, floor.user_id)
     first = await answered_then_hung_up(ami)
     await state_becomes(sessions, floor.user_id, lambda row: row.state == "wrapup")
     await wait_card(sessions, first.linkedid)
@@ -475,6 +479,30 @@ async def test_a_scripted_day_leaves_the_intervals_counted_by_hand(
         first.linkedid,
         second.linkedid,
     ]
+    # The sessions report over today moved by exactly this script's intervals.
+    after = today_in_report(sessions, floor.user_id)
+
+    def lasted(state: str) -> float:
+        return sum(
+            (row.ended_at - row.started_at).total_seconds()
+            for row in rows
+            if row.state == state and row.ended_at is not None
+        )
+
+    assert after.talk_sec - before.talk_sec == pytest.approx(lasted("talking"), abs=0.01)
+    assert after.wrapup_sec - before.wrapup_sec == pytest.approx(lasted("wrapup"), abs=0.01)
+    assert after.pauses.get("lunch", 0) - before.pauses.get("lunch", 0) == pytest.approx(
+        lasted("paused"), abs=0.01
+    )
+    assert after.missed_rings - before.missed_rings == 1  # the ring of call 2 nobody took
+
+
+def today_in_report(sessions: sessionmaker[Session], user_id: int) -> OperatorDay:
+    """The operator's figures today (UTC days) as Reports -> Operator sessions counts them."""
+    start = datetime.combine(utcnow().date(), datetime.min.time(), tzinfo=UTC)
+    with sessions() as session:
+        day = own_day(session, user_id, Period(start, start + timedelta(days=1), UTC))
+    return day or OperatorDay(user_id, "", None)
 
 
 async def test_the_agi_servers_metrics_show_the_floor_and_the_calls(
