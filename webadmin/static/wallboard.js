@@ -7,9 +7,12 @@
   var live = window.callcardsLive;
   var words = JSON.parse(document.getElementById("board-words").textContent);
   var rows = {};
+  var titles = {};     // queue name -> the title people know it by
   Array.prototype.forEach.call(root.querySelectorAll("#board-queues tr[data-queue]"), function (row) {
     rows[row.getAttribute("data-queue")] = row;
+    titles[row.getAttribute("data-queue")] = row.getAttribute("data-title");
   });
+  function titled(queue) { return titles[queue] || queue; }
   var callers = {};    // queue -> linkedid -> caller
   var operators = {};  // interface -> operator
   var wrapups = {};    // user id -> ends_at
@@ -202,7 +205,7 @@
       put(row, "name", operator.name);
       put(row, "state", state, "state-" + operator.state);
       put(row, "for", live.duration(since(operator.since)));
-      put(row, "queues", operator.queues.join(", "));
+      put(row, "queues", operator.queues.map(titled).join(", "));
     });
     Array.prototype.forEach.call(body.querySelectorAll("tr[data-interface]"), function (row) {
       if (!seen[row.getAttribute("data-interface")]) { row.remove(); }
