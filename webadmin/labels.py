@@ -6,6 +6,8 @@ from flask_babel import lazy_gettext as _l
 from flask_babel.speaklater import LazyString
 
 from dialplan.timeline import TimelineKind
+from live.tracker import MISSED_REASON, WRAPUP_REASON
+from pbx.pause import LOGGED_OUT_REASON
 
 ROLES: dict[str, LazyString] = {
     "operator": _l("operator"),
@@ -174,9 +176,9 @@ PAUSE_REASONS: dict[str, LazyString] = {
 
 #: Pauses the system makes (live/tracker.py, pbx/pause.py): shown, never offered as a choice.
 SYSTEM_PAUSE_REASONS: dict[str, LazyString] = {
-    "wrap-up": _l("Wrap-up"),
-    "missed calls": _l("Missed calls"),
-    "logged out": _l("Logged out"),
+    WRAPUP_REASON: _l("Wrap-up"),
+    MISSED_REASON: _l("Missed calls"),
+    LOGGED_OUT_REASON: _l("Logged out"),
 }
 
 
